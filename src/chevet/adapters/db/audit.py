@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime
+
+import orjson
+from sqlalchemy import Row, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from chevet.adapters.db.schema import audit_entry, audit_head
+from chevet.core.audit import GENESIS, AuditEntry, AuditEvent, entry_hash
+
+_BATCH = 2000
+
+
+def _entry(row: Row[tuple[object, ...]]) -> AuditEntry:
+    m = row._mapping
+    return AuditEntry(chain=m["chain"], seq=m["seq"], at=m["at"], action=m["action"], actor_id=m["actor_id"],
+                      object_type=m["object_type"], object_id=m["object_id"], ip=m["ip"],
+                      detail=orjson.loads(m["detail"]), hash=bytes(m["hash"]))
+
+
+class SqlAuditLog:
+    """The hash-chained, append-only audit trail, one chain per organisation."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def append(self, chain: uuid.UUID, event: AuditEvent, at: datetime, ip: str | None) -> AuditEntry:
+        ins = pg_insert if self._conn.dialect.name == "postgresql" else sqlite_insert
+        await self._conn.execute(ins(audit_head).values(chain=chain, seq=0, hash=GENESIS)
+                                 .on_conflict_do_nothing(index_elements=["chain"]))
+        # The UPDATE locks the chain head until commit: entries of one chain are serialised.
+        row = (await self._conn.execute(
+            update(audit_head).where(audit_head.c.chain == chain).values(seq=audit_head.c.seq + 1)
+            .returning(audit_head.c.seq, audit_head.c.hash))).one()
+        seq, prev = int(row[0]), bytes(row[1])
+        digest = entry_hash(prev, chain, seq, at, event.action, event.actor_id, event.object_type,
+                            event.object_id, ip, event.detail)
+        await self._conn.execute(insert(audit_entry).values(
+            chain=chain, seq=seq, at=at, action=event.action, actor_id=event.actor_id,
+            object_type=event.object_type, object_id=event.object_id, ip=ip,
+            detail=orjson.dumps(event.detail, option=orjson.OPT_SORT_KEYS).decode(), hash=digest))
+        await self._conn.execute(update(audit_head).where(audit_head.c.chain == chain).values(hash=digest))
+        return AuditEntry(chain, seq, at, event.action, event.actor_id, event.object_type, event.object_id,
+                          ip, event.detail, digest)
+
+    async def chains(self) -> list[uuid.UUID]:
+        rows = await self._conn.execute(select(audit_head.c.chain).order_by(audit_head.c.chain))
+        return [r[0] for r in rows]
+
+    async def entries(self, chain: uuid.UUID) -> AsyncIterator[AuditEntry]:
+        last = 0
+        while True:
+            rows = list(await self._conn.execute(select(audit_entry).where(
+                audit_entry.c.chain == chain, audit_entry.c.seq > last).order_by(audit_entry.c.seq).limit(_BATCH)))
+            if not rows:
+                return
+            for r in rows:
+                e = _entry(r)
+                last = e.seq
+                yield e
+
+    async def head(self, chain: uuid.UUID) -> tuple[int, bytes] | None:
+        row = (await self._conn.execute(select(audit_head.c.seq, audit_head.c.hash)
+                                        .where(audit_head.c.chain == chain))).first()
+        return (int(row[0]), bytes(row[1])) if row else None
+
+    async def query(self, chain: uuid.UUID, *, object_id: uuid.UUID | None = None,
+                    actor_id: uuid.UUID | None = None, limit: int = 100) -> list[AuditEntry]:
+        stmt = select(audit_entry).where(audit_entry.c.chain == chain)
+        if object_id is not None:
+            stmt = stmt.where(audit_entry.c.object_id == object_id)
+        if actor_id is not None:
+            stmt = stmt.where(audit_entry.c.actor_id == actor_id)
+        rows = await self._conn.execute(stmt.order_by(audit_entry.c.seq.desc()).limit(limit))
+        return [_entry(r) for r in rows]

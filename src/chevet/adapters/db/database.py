@@ -1,0 +1,111 @@
+"""The database: engine set-up for SQLite and PostgreSQL, transactions, migrations."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from chevet.adapters.db.audit import SqlAuditLog
+from chevet.adapters.db.conversations import SqlConversations
+from chevet.adapters.db.entries import SqlEntries
+from chevet.adapters.db.organisations import SqlOrganisations
+from chevet.adapters.db.people import SqlPeople
+from chevet.adapters.db.sessions import SqlInvitations, SqlSessions
+from chevet.adapters.db.teams import SqlTeams
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+@dataclass
+class SqlTransaction:
+    conn: AsyncConnection
+
+    def __post_init__(self) -> None:
+        self.organisations = SqlOrganisations(self.conn)
+        self.people = SqlPeople(self.conn)
+        self.teams = SqlTeams(self.conn)
+        self.sessions = SqlSessions(self.conn)
+        self.invitations = SqlInvitations(self.conn)
+        self.conversations = SqlConversations(self.conn)
+        self.entries = SqlEntries(self.conn)
+        self.audit = SqlAuditLog(self.conn)
+
+
+def async_url(url: str) -> str:
+    """Accept plain ``sqlite:///`` and ``postgresql://`` URLs and pick the async drivers."""
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url.removeprefix("sqlite:///")
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    return url
+
+
+def _sqlite_setup(engine: AsyncEngine, synchronous: str) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        # Let SQLAlchemy's "begin" event decide how transactions start.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # Take the write lock up front: a deferred transaction that later writes can fail with
+        # SQLITE_BUSY instead of waiting its turn.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class SqlDatabase:
+    def __init__(self, url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 10) -> None:
+        self.url = async_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        kwargs: dict[str, Any] = {}
+        if not self.is_sqlite:
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False)
+        self.engine = create_async_engine(self.url, **kwargs)
+        if self.is_sqlite:
+            if sqlite_synchronous.upper() not in {"FULL", "NORMAL", "EXTRA"}:
+                raise ValueError("sqlite synchronous must be FULL, NORMAL or EXTRA")
+            _sqlite_setup(self.engine, sqlite_synchronous.upper())
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[SqlTransaction]:
+        async with self.engine.begin() as conn:
+            yield SqlTransaction(conn)
+
+    async def migrate(self) -> None:
+        """Bring the schema to the newest revision (Alembic)."""
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        async with self.engine.connect() as conn:
+            def _upgrade(sync_conn: Connection) -> None:
+                cfg.attributes["connection"] = sync_conn
+                command.upgrade(cfg, "head")
+            await conn.run_sync(_upgrade)
+            await conn.commit()
+
+    async def revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
+        async with self.engine.connect() as conn:
+            def _current(sync_conn: Connection) -> str | None:
+                return MigrationContext.configure(sync_conn).get_current_revision()
+            return await conn.run_sync(_current)
+
+    async def close(self) -> None:
+        await self.engine.dispose()

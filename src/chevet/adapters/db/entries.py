@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Row, and_, cast, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.types import Integer
+
+from chevet.adapters.db.schema import entry, mention
+from chevet.core import blind_index
+from chevet.core.entities import Entry
+from chevet.core.message import EntryKind, MessageFlag
+
+_COLS = [entry.c.id, entry.c.conversation_id, entry.c.seq, entry.c.kind, entry.c.author_id,
+         entry.c.created_at, entry.c.body, entry.c.flags, entry.c.reply_to_seq, entry.c.target_seq,
+         entry.c.subject_id, entry.c.edited_at]
+
+
+def _entry(row: Row[tuple[object, ...]]) -> Entry:
+    m = row._mapping
+    body = m["body"]
+    return Entry(id=m["id"], conversation_id=m["conversation_id"], seq=m["seq"], kind=EntryKind(m["kind"]),
+                 author_id=m["author_id"], created_at=m["created_at"],
+                 body_sealed=bytes(body) if body is not None else None, flags=MessageFlag(m["flags"]),
+                 reply_to_seq=m["reply_to_seq"], target_seq=m["target_seq"], subject_id=m["subject_id"],
+                 edited_at=m["edited_at"])
+
+
+class SqlEntries:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+        self._pg = conn.dialect.name == "postgresql"
+
+    async def add(self, e: Entry, terms: Sequence[int], mentions: Sequence[uuid.UUID]) -> None:
+        await self._conn.execute(insert(entry).values(
+            id=e.id, conversation_id=e.conversation_id, seq=e.seq, kind=int(e.kind), author_id=e.author_id,
+            created_at=e.created_at, body=e.body_sealed, flags=int(e.flags), reply_to_seq=e.reply_to_seq,
+            target_seq=e.target_seq, subject_id=e.subject_id, edited_at=e.edited_at, terms=list(terms)))
+        if mentions:
+            await self._conn.execute(insert(mention), [
+                {"person_id": p, "conversation_id": e.conversation_id, "seq": e.seq} for p in mentions])
+
+    async def get(self, conversation_id: uuid.UUID, entry_id: uuid.UUID) -> Entry | None:
+        row = (await self._conn.execute(select(*_COLS).where(
+            entry.c.id == entry_id, entry.c.conversation_id == conversation_id))).first()
+        return _entry(row) if row else None
+
+    async def at_seq(self, conversation_id: uuid.UUID, seq: int) -> Entry | None:
+        row = (await self._conn.execute(select(*_COLS).where(
+            entry.c.conversation_id == conversation_id, entry.c.seq == seq))).first()
+        return _entry(row) if row else None
+
+    async def after(self, conversation_id: uuid.UUID, after_seq: int, limit: int,
+                    kinds: Sequence[int] | None = None) -> list[Entry]:
+        stmt = select(*_COLS).where(entry.c.conversation_id == conversation_id, entry.c.seq > after_seq)
+        if kinds is not None:
+            stmt = stmt.where(entry.c.kind.in_(list(kinds)))
+        rows = await self._conn.execute(stmt.order_by(entry.c.seq).limit(limit))
+        return [_entry(r) for r in rows]
+
+    async def before(self, conversation_id: uuid.UUID, before_seq: int, not_before_seq: int,
+                     limit: int) -> list[Entry]:
+        rows = await self._conn.execute(select(*_COLS).where(
+            entry.c.conversation_id == conversation_id, entry.c.seq < before_seq,
+            entry.c.seq >= not_before_seq).order_by(entry.c.seq.desc()).limit(limit))
+        return [_entry(r) for r in reversed(list(rows))]
+
+    async def update_body(self, conversation_id: uuid.UUID, seq: int, body_sealed: bytes | None,
+                          flags: MessageFlag, terms: Sequence[int], edited_at: datetime | None) -> None:
+        await self._conn.execute(update(entry).where(
+            entry.c.conversation_id == conversation_id, entry.c.seq == seq).values(
+            body=body_sealed, flags=int(flags), terms=list(terms), edited_at=edited_at))
+
+    async def erase_bodies_of(self, conversation_id: uuid.UUID, target_seq: int) -> None:
+        await self._conn.execute(update(entry).where(
+            entry.c.conversation_id == conversation_id, entry.c.target_seq == target_seq,
+            entry.c.kind == int(EntryKind.EDIT)).values(body=None))
+
+    def _contains_all(self, terms: list[int]) -> ColumnElement[bool]:
+        if self._pg:
+            return entry.c.terms.op("@>")(cast(postgresql.array(terms), postgresql.ARRAY(Integer)))
+        # SQLite: terms are packed 4-byte values; instr() on blobs may match across a boundary,
+        # and such rare false positives are removed by the caller after decryption.
+        return and_(*(func.instr(entry.c.terms, blind_index.pack([t])) > 0 for t in terms))
+
+    async def search(self, wanted: dict[uuid.UUID, tuple[int, list[int]]], limit: int) -> list[Entry]:
+        if not wanted:
+            return []
+        clauses = [and_(entry.c.conversation_id == conv, entry.c.seq >= visible_from, self._contains_all(t))
+                   for conv, (visible_from, t) in wanted.items() if t]
+        if not clauses:
+            return []
+        rows = await self._conn.execute(select(*_COLS).where(
+            or_(*clauses), entry.c.kind == int(EntryKind.MESSAGE),
+            entry.c.flags.op("&")(int(MessageFlag.DELETED)) == 0,
+        ).order_by(entry.c.created_at.desc()).limit(limit))
+        return [_entry(r) for r in rows]

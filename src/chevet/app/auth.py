@@ -1,0 +1,134 @@
+"""Signing in with a password and a TOTP code, sessions, lockout.
+
+Both factors are always checked, and a failure never says which one was wrong. After
+``lockout_threshold`` consecutive failures the account is refused for ``lockout_duration``.
+A TOTP code is accepted once: replaying it fails.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from chevet.app.people import open_totp, token_hash
+from chevet.app.services import Actor, Services, Unit
+from chevet.core import totp
+from chevet.core.entities import Credentials, Organisation, Person, PersonStatus, Session
+from chevet.core.errors import AuthenticationFailed, LockedOut, NotFound
+from chevet.core.ids import new_id
+
+TOUCH_EVERY = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    token: str
+    session: Session
+    person: Person
+    organisation: Organisation
+
+
+async def login(services: Services, email: str, password: str, otp: str, *, ip: str | None = None,
+                user_agent: str = "") -> SignedIn:
+    now = services.clock.now()
+    email = (email or "").strip().lower()[:254]
+    async with services.db.transaction() as tx:
+        person = await tx.people.by_email(email)
+        creds = await tx.people.credentials(person.id) if person else None
+    password_ok = await services.passwords.verify(creds.password_hash if creds else None, password or "")
+    if person is None or creds is None or person.status is not PersonStatus.ACTIVE:
+        async with services.unit(ip) as u:
+            await u.audit(person.org_id if person else None, "auth.login_failed",
+                          person.id if person else None, "person", person.id if person else None,
+                          reason="unknown_or_inactive")
+        raise AuthenticationFailed("login_failed")
+
+    failure: Exception | None = None
+    signed_in: SignedIn | None = None
+    async with services.unit(ip) as u:
+        creds = await u.tx.people.credentials(person.id, for_update=True)
+        if creds.locked_until is not None and creds.locked_until > now:
+            await u.audit(person.org_id, "auth.login_refused", person.id, "person", person.id, reason="locked")
+            failure = LockedOut("account_locked",
+                                retry_after=int((creds.locked_until - now).total_seconds()) + 1)
+        else:
+            step = None
+            if password_ok and creds.totp_sealed is not None:
+                step = totp.verify(open_totp(services, person.id, creds.totp_sealed), otp or "",
+                                   now.timestamp(), creds.totp_last_step)
+            if step is None:
+                failure = await _record_failure(services, u, person, creds, now)
+            else:
+                signed_in = await _open_session(services, u, person, creds, step, ip, user_agent)
+    if failure is not None:
+        raise failure
+    assert signed_in is not None
+    return signed_in
+
+
+async def _record_failure(services: Services, u: Unit, person: Person, creds: Credentials,
+                          now: datetime) -> Exception:
+    failed = creds.failed_logins + 1
+    await u.audit(person.org_id, "auth.login_failed", person.id, "person", person.id, reason="bad_credentials")
+    if failed >= services.policy.lockout_threshold:
+        await u.tx.people.save_credentials(replace(creds, failed_logins=0,
+                                                   locked_until=now + services.policy.lockout_duration))
+        await u.audit(person.org_id, "auth.locked", person.id, "person", person.id, failures=failed)
+        return LockedOut("account_locked", retry_after=int(services.policy.lockout_duration.total_seconds()))
+    await u.tx.people.save_credentials(replace(creds, failed_logins=failed))
+    return AuthenticationFailed("login_failed")
+
+
+async def _open_session(services: Services, u: Unit, person: Person, creds: Credentials, step: int,
+                        ip: str | None, user_agent: str) -> SignedIn:
+    now = services.clock.now()
+    token = secrets.token_urlsafe(32)
+    await u.tx.people.save_credentials(replace(creds, failed_logins=0, locked_until=None, totp_last_step=step))
+    session = Session(id=new_id(), person_id=person.id, org_id=person.org_id, created_at=now, last_used_at=now,
+                      expires_at=now + services.policy.session_lifetime, revoked_at=None,
+                      user_agent=(user_agent or "")[:200], ip=ip, method="password+totp")
+    await u.tx.sessions.add(session, token_hash(token))
+    org = await u.tx.organisations.get(person.org_id)
+    assert org is not None
+    await u.audit(person.org_id, "auth.login", person.id, "session", session.id, method=session.method)
+    return SignedIn(token, session, person, org)
+
+
+async def authenticate(services: Services, token: str, ip: str | None = None) -> Actor:
+    """The actor behind a bearer token or session cookie, or AuthenticationFailed."""
+    if not token or len(token) > 200:
+        raise AuthenticationFailed("session_invalid")
+    now = services.clock.now()
+    async with services.db.transaction() as tx:
+        session = await tx.sessions.by_token_hash(token_hash(token))
+        if session is None or not session.active_at(now):
+            raise AuthenticationFailed("session_invalid")
+        person = await tx.people.get(session.org_id, session.person_id)
+        org = await tx.organisations.get(session.org_id)
+        if person is None or org is None or person.status is not PersonStatus.ACTIVE:
+            raise AuthenticationFailed("session_invalid")
+        if now - session.last_used_at > TOUCH_EVERY:
+            await tx.sessions.touch(session.id, now)
+    return Actor(person=person, organisation=org, session_id=session.id, ip=ip)
+
+
+async def logout(services: Services, actor: Actor) -> None:
+    if actor.session_id is None:
+        return
+    async with services.unit(actor.ip) as u:
+        await u.tx.sessions.revoke(actor.id, actor.session_id, services.clock.now())
+        await u.audit(actor.org_id, "auth.logout", actor.id, "session", actor.session_id)
+
+
+async def sessions(services: Services, actor: Actor) -> list[Session]:
+    async with services.db.transaction() as tx:
+        return await tx.sessions.for_person(actor.id)
+
+
+async def revoke_session(services: Services, actor: Actor, session_id: uuid.UUID) -> None:
+    async with services.unit(actor.ip) as u:
+        if not await u.tx.sessions.revoke(actor.id, session_id, services.clock.now()):
+            raise NotFound("session_not_found")
+        await u.audit(actor.org_id, "auth.session_revoked", actor.id, "session", session_id)

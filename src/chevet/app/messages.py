@@ -1,0 +1,246 @@
+"""Messages: send (idempotent), edit and delete with a visible trace, history, catch-up, search.
+
+Every read of a care-case conversation leaves an audit entry.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from chevet.app.conversations import Access, access, append_entry
+from chevet.app.services import Actor, Services, Unit
+from chevet.app.views import body_of, entry_payload, message_view, title_of
+from chevet.core import blind_index, envelope
+from chevet.core.conversation import ConversationKind
+from chevet.core.entities import Entry, RealtimeEvent
+from chevet.core.errors import Forbidden, InvalidInput, NotFound
+from chevet.core.ids import message_id
+from chevet.core.message import EntryKind, MessageFlag, clean_body, clean_client_id, mentioned_ids
+from chevet.core.roles import Permission, can
+from chevet.ports import Transaction
+
+MAX_PAGE = 200
+VISIBLE_KINDS = (EntryKind.MESSAGE, EntryKind.MEMBER_ADDED, EntryKind.MEMBER_REMOVED, EntryKind.CREATED)
+
+
+class _AlreadySent(Exception):
+    def __init__(self, entry: Entry) -> None:
+        self.entry = entry
+
+
+async def _names(tx: Transaction, actor: Actor, entries: Sequence[Entry]) -> dict[uuid.UUID, str]:
+    ids = {e.author_id for e in entries if e.author_id} | {e.subject_id for e in entries if e.subject_id}
+    return {p.id: p.name for p in await tx.people.many(actor.org_id, list(ids))}
+
+
+async def _audit_care_read(u: Unit, actor: Actor, a: Access, entries: Sequence[Entry], how: str) -> None:
+    if a.conversation.kind is ConversationKind.CARE_CASE and entries:
+        await u.audit(actor.org_id, "care_case.read", actor.id, "conversation", a.conversation.id,
+                      via=how, from_seq=entries[0].seq, to_seq=entries[-1].seq, count=len(entries))
+
+
+async def send_message(services: Services, actor: Actor, conversation_id: uuid.UUID, *, body: str,
+                       client_id: str, urgent: bool = False,
+                       reply_to: uuid.UUID | None = None) -> tuple[dict[str, Any], bool]:
+    """Returns the message and whether it was created now. The same ``client_id`` sent again by
+    the same author returns the first message and creates nothing."""
+    text = clean_body(body, services.policy.max_message_bytes)
+    mid = message_id(conversation_id, actor.id, clean_client_id(client_id))
+    try:
+        async with services.unit(actor.ip) as u:
+            a = await access(services, u.tx, actor, conversation_id)
+            if (existing := await u.tx.entries.get(conversation_id, mid)) is not None:
+                raise _AlreadySent(existing)
+            reply_seq = None
+            if reply_to is not None:
+                target = await u.tx.entries.get(conversation_id, reply_to)
+                if target is None or target.kind is not EntryKind.MESSAGE \
+                        or target.seq < a.membership.visible_from_seq:
+                    raise NotFound("message_not_found")
+                reply_seq = target.seq
+            seq = await u.tx.conversations.next_seq(conversation_id, services.clock.now())
+            # Re-check under the conversation's lock: a concurrent retry may have just committed.
+            if (existing := await u.tx.entries.get(conversation_id, mid)) is not None:
+                raise _AlreadySent(existing)
+            member_ids = {m.person_id for m in await u.tx.conversations.members(conversation_id)}
+            mentions = sorted(m for m in mentioned_ids(text) if m in member_ids and m != actor.id)
+            conv, e = await append_entry(
+                u, a.conversation, a.key, kind=EntryKind.MESSAGE, author=actor.id, entry_id=mid, body=text,
+                flags=MessageFlag.URGENT if urgent else MessageFlag.NONE, reply_to_seq=reply_seq,
+                terms=blind_index.terms(a.key.search_key, text), mentions=mentions, seq=seq)
+            await u.audit(actor.org_id, "message.sent", actor.id, "message", e.id, conversation=str(conv.id),
+                          seq=e.seq, urgent=bool(urgent))
+            names = {actor.id: actor.person.name}
+            payload = entry_payload(conv, a.key, e, None, names)
+            u.publish(RealtimeEvent(conv.org_id, conv.id, e.seq, payload))
+            return payload["message"], True
+    except _AlreadySent as already:
+        async with services.db.transaction() as tx:
+            a = await access(services, tx, actor, conversation_id)
+            return message_view(already.entry, a.key, {actor.id: actor.person.name}), False
+
+
+async def _own_message(u: Unit, actor: Actor, a: Access, mid: uuid.UUID, *, moderation: bool) -> Entry:
+    target = await u.tx.entries.get(a.conversation.id, mid)
+    if target is None or target.kind is not EntryKind.MESSAGE or target.seq < a.membership.visible_from_seq:
+        raise NotFound("message_not_found")
+    if target.flags & MessageFlag.DELETED:
+        raise InvalidInput("message_deleted")
+    if target.author_id != actor.id and not (moderation and can(actor.person.role,
+                                                                 Permission.MANAGE_ANY_CONVERSATION)):
+        raise Forbidden("not_your_message")
+    return target
+
+
+async def edit_message(services: Services, actor: Actor, conversation_id: uuid.UUID, mid: uuid.UUID,
+                       body: str) -> dict[str, Any]:
+    """The new text replaces the old one for readers; the previous version is kept in the
+    edit entry, so the change is traceable."""
+    text = clean_body(body, services.policy.max_message_bytes)
+    async with services.unit(actor.ip) as u:
+        a = await access(services, u.tx, actor, conversation_id)
+        target = await _own_message(u, actor, a, mid, moderation=False)
+        previous = body_of(conversation_id, a.key, target)
+        conv, e = await append_entry(u, a.conversation, a.key, kind=EntryKind.EDIT, author=actor.id,
+                                     body=previous, target_seq=target.seq)
+        now = services.clock.now()
+        flags = target.flags | MessageFlag.EDITED
+        sealed = a.key.seal(text.encode(), envelope.aad("msg", conversation_id, target.id))
+        await u.tx.entries.update_body(conversation_id, target.seq, sealed, flags,
+                                       blind_index.terms(a.key.search_key, text), now)
+        updated = replace(target, body_sealed=sealed, flags=flags, edited_at=now)
+        await u.audit(actor.org_id, "message.edited", actor.id, "message", target.id, conversation=str(conv.id),
+                      seq=target.seq)
+        names = await _names(u.tx, actor, [updated, e])
+        payload = entry_payload(conv, a.key, e, updated, names)
+        u.publish(RealtimeEvent(conv.org_id, conv.id, e.seq, payload))
+        result: dict[str, Any] = payload["message"]
+        return result
+
+
+async def delete_message(services: Services, actor: Actor, conversation_id: uuid.UUID, mid: uuid.UUID) -> None:
+    """The text is erased (with its earlier versions); a trace 'message deleted' remains."""
+    async with services.unit(actor.ip) as u:
+        a = await access(services, u.tx, actor, conversation_id)
+        target = await _own_message(u, actor, a, mid, moderation=True)
+        conv, e = await append_entry(u, a.conversation, a.key, kind=EntryKind.DELETE, author=actor.id,
+                                     target_seq=target.seq)
+        flags = target.flags | MessageFlag.DELETED
+        await u.tx.entries.update_body(conversation_id, target.seq, None, flags, [], target.edited_at)
+        await u.tx.entries.erase_bodies_of(conversation_id, target.seq)
+        await u.audit(actor.org_id, "message.deleted", actor.id, "message", target.id, conversation=str(conv.id),
+                      seq=target.seq)
+        updated = replace(target, body_sealed=None, flags=flags)
+        names = await _names(u.tx, actor, [updated, e])
+        u.publish(RealtimeEvent(conv.org_id, conv.id, e.seq, entry_payload(conv, a.key, e, updated, names)))
+
+
+async def history(services: Services, actor: Actor, conversation_id: uuid.UUID, *, after_seq: int | None = None,
+                  before_seq: int | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    """A page of the conversation as people see it: messages in their current state and
+    membership changes. Without a bound, the latest page."""
+    limit = max(1, min(limit, MAX_PAGE))
+    async with services.unit(actor.ip) as u:
+        a = await access(services, u.tx, actor, conversation_id)
+        floor = a.membership.visible_from_seq
+        if after_seq is not None:
+            entries = await u.tx.entries.after(conversation_id, max(after_seq, floor - 1), limit,
+                                               kinds=[int(k) for k in VISIBLE_KINDS])
+        else:
+            bound = before_seq if before_seq is not None else a.conversation.last_seq + 1
+            entries = [e for e in await u.tx.entries.before(conversation_id, bound, floor, limit * 2)
+                       if e.kind in VISIBLE_KINDS][-limit:]
+        await _audit_care_read(u, actor, a, entries, "history")
+        names = await _names(u.tx, actor, entries)
+        out = []
+        for e in entries:
+            payload = entry_payload(a.conversation, a.key, e, None, names)
+            out.append(payload["message"] if e.kind is EntryKind.MESSAGE else payload)
+        return out
+
+
+async def catch_up(services: Services, actor: Actor, cursors: Mapping[uuid.UUID, int],
+                   limit_per_conversation: int = 500) -> tuple[list[RealtimeEvent], list[uuid.UUID]]:
+    """The stream's resume: every log entry after each cursor, in order, per conversation the
+    actor belongs to. Conversations missing from ``cursors`` are new to the client and are sent
+    from their start. Returns the events and the conversations too far behind to replay
+    (the client reloads those through the history API)."""
+    events: list[RealtimeEvent] = []
+    too_far: list[uuid.UUID] = []
+    async with services.unit(actor.ip) as u:
+        for conv_id in await u.tx.conversations.ids_for(actor.org_id, actor.id):
+            a = await access(services, u.tx, actor, conv_id)
+            after = max(cursors.get(conv_id, 0), a.membership.visible_from_seq - 1)
+            if a.conversation.last_seq <= after:
+                continue
+            entries = await u.tx.entries.after(conv_id, after, limit_per_conversation + 1)
+            if len(entries) > limit_per_conversation:
+                too_far.append(conv_id)
+                continue
+            events.extend(await _events_for(u, actor, a, entries))
+    return events, too_far
+
+
+async def entries_between(services: Services, actor: Actor, conversation_id: uuid.UUID, after_seq: int,
+                          up_to_seq: int) -> list[RealtimeEvent]:
+    """Fill a gap the live stream noticed (events published out of commit order)."""
+    async with services.unit(actor.ip) as u:
+        a = await access(services, u.tx, actor, conversation_id)
+        after = max(after_seq, a.membership.visible_from_seq - 1)
+        entries = [e for e in await u.tx.entries.after(conversation_id, after, max(0, up_to_seq - after))
+                   if e.seq <= up_to_seq]
+        return await _events_for(u, actor, a, entries)
+
+
+async def _events_for(u: Unit, actor: Actor, a: Access, entries: Sequence[Entry]) -> list[RealtimeEvent]:
+    await _audit_care_read(u, actor, a, [e for e in entries if e.kind is EntryKind.MESSAGE], "stream")
+    targets: dict[int, Entry] = {}
+    for e in entries:
+        if e.target_seq is not None and e.target_seq not in targets:
+            t = await u.tx.entries.at_seq(a.conversation.id, e.target_seq)
+            if t is not None:
+                targets[e.target_seq] = t
+    names = await _names(u.tx, actor, [*entries, *targets.values()])
+    return [RealtimeEvent(a.conversation.org_id, a.conversation.id, e.seq,
+                          entry_payload(a.conversation, a.key, e, targets.get(e.target_seq or -1), names))
+            for e in entries]
+
+
+async def search(services: Services, actor: Actor, query: str, limit: int = 50) -> list[dict[str, Any]]:
+    """Blind-index search over the conversations the actor belongs to; never the others."""
+    query = (query or "").strip()[:200]
+    words = blind_index.words(query)
+    if not words:
+        raise InvalidInput("search_query_empty")
+    limit = max(1, min(limit, 100))
+    async with services.unit(actor.ip) as u:
+        accesses: dict[uuid.UUID, Access] = {}
+        wanted: dict[uuid.UUID, tuple[int, list[int]]] = {}
+        for conv_id in await u.tx.conversations.ids_for(actor.org_id, actor.id):
+            a = await access(services, u.tx, actor, conv_id)
+            accesses[conv_id] = a
+            wanted[conv_id] = (a.membership.visible_from_seq,
+                               sorted({blind_index.term(a.key.search_key, w) for w in words}))
+        hits: list[tuple[Access, Entry]] = []
+        for e in await u.tx.entries.search(wanted, limit * 3):
+            a = accesses[e.conversation_id]
+            text = body_of(e.conversation_id, a.key, e)
+            if text is not None and blind_index.matches(query, text):
+                hits.append((a, e))
+            if len(hits) >= limit:
+                break
+        names = await _names(u.tx, actor, [e for _, e in hits])
+        results = []
+        for a, e in hits:
+            view = message_view(e, a.key, names)
+            view["conversation_title"] = title_of(a.conversation, a.key)
+            view["conversation_kind"] = a.conversation.kind.value
+            results.append(view)
+        care = {a.conversation.id: a for a, _ in hits if a.conversation.kind is ConversationKind.CARE_CASE}
+        for a in care.values():
+            await _audit_care_read(u, actor, a, [e for b, e in hits if b is a], "search")
+        await u.audit(actor.org_id, "search.performed", actor.id, "person", actor.id, results=len(results))
+        return results

@@ -1,0 +1,93 @@
+"""What every action needs, and the unit of work that makes an action atomic and audited."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from chevet.core import envelope
+from chevet.core.audit import INSTALLATION_CHAIN, AuditEvent
+from chevet.core.entities import Organisation, Person, RealtimeEvent
+from chevet.ports import Clock, Database, EventBus, KeyStore, PasswordHasher, Transaction
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Limits and timings the operator configures."""
+
+    max_message_bytes: int = 65536
+    session_lifetime: timedelta = timedelta(hours=12)
+    lockout_threshold: int = 5
+    lockout_duration: timedelta = timedelta(minutes=15)
+    invitation_lifetime: timedelta = timedelta(days=7)
+    issuer: str = "Chevet"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """A signed-in person acting through one session, from one address."""
+
+    person: Person
+    organisation: Organisation
+    session_id: uuid.UUID | None
+    ip: str | None = None
+
+    @property
+    def id(self) -> uuid.UUID:
+        return self.person.id
+
+    @property
+    def org_id(self) -> uuid.UUID:
+        return self.organisation.id
+
+
+@dataclass
+class Unit:
+    """One transaction of one action: its audit entries and the events to publish after commit."""
+
+    tx: Transaction
+    services: Services
+    ip: str | None
+    events: list[RealtimeEvent] = field(default_factory=list)
+
+    async def audit(self, org_id: uuid.UUID | None, action: str, actor_id: uuid.UUID | None,
+                    object_type: str, object_id: uuid.UUID | None, **detail: Any) -> None:
+        await self.tx.audit.append(org_id or INSTALLATION_CHAIN,
+                                   AuditEvent(action, actor_id, object_type, object_id, detail),
+                                   self.services.clock.now(), self.ip)
+
+    def publish(self, event: RealtimeEvent) -> None:
+        self.events.append(event)
+
+
+@dataclass
+class Services:
+    db: Database
+    keys: KeyStore
+    bus: EventBus
+    clock: Clock
+    passwords: PasswordHasher
+    policy: Policy = field(default_factory=Policy)
+
+    @asynccontextmanager
+    async def unit(self, ip: str | None = None) -> AsyncIterator[Unit]:
+        async with self.db.transaction() as tx:
+            unit = Unit(tx, self, ip)
+            yield unit
+        if unit.events:
+            await self.bus.publish(unit.events)
+
+    # --- keys -----------------------------------------------------------------------------
+    def new_wrapped_key(self, conversation_id: uuid.UUID) -> tuple[envelope.DataKey, bytes]:
+        material = envelope.random_key()
+        return envelope.DataKey(material), self.keys.wrap(material, envelope.aad("ckey", conversation_id))
+
+    def unwrap_key(self, conversation_id: uuid.UUID, wrapped: bytes) -> envelope.DataKey:
+        return envelope.DataKey(self.keys.unwrap(wrapped, envelope.aad("ckey", conversation_id)))
+
+    def credential_key(self) -> bytes:
+        return self.keys.derive("credentials")

@@ -1,0 +1,127 @@
+"""How domain objects look from outside: the JSON shapes shared by the API responses and the
+realtime events (built once here, encoded once, sent to every receiver)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from chevet.core import envelope
+from chevet.core.entities import (
+    Conversation,
+    ConversationSummary,
+    Entry,
+    Organisation,
+    Person,
+    RealtimeEvent,
+    Session,
+)
+from chevet.core.envelope import DataKey
+from chevet.core.message import EntryKind, MessageFlag, mentioned_ids
+
+ENTRY_TYPES = {
+    EntryKind.MESSAGE: "message",
+    EntryKind.EDIT: "message.edited",
+    EntryKind.DELETE: "message.deleted",
+    EntryKind.MEMBER_ADDED: "member.added",
+    EntryKind.MEMBER_REMOVED: "member.removed",
+    EntryKind.CREATED: "conversation.created",
+}
+
+
+def organisation_view(org: Organisation) -> dict[str, Any]:
+    return {"id": str(org.id), "slug": org.slug, "name": org.name}
+
+
+def person_view(p: Person, org: Organisation | None = None) -> dict[str, Any]:
+    view: dict[str, Any] = {"id": str(p.id), "email": p.email, "name": p.name, "role": p.role.value,
+                            "status": p.status.value, "rpps": p.rpps, "language": p.language}
+    if org is not None:
+        view["organisation"] = organisation_view(org)
+    return view
+
+
+def session_view(s: Session, current: uuid.UUID | None) -> dict[str, Any]:
+    return {"id": str(s.id), "created_at": s.created_at.isoformat(), "last_used_at": s.last_used_at.isoformat(),
+            "expires_at": s.expires_at.isoformat(), "revoked": s.revoked_at is not None,
+            "user_agent": s.user_agent, "ip": s.ip, "method": s.method, "current": s.id == current}
+
+
+def title_of(conv: Conversation, key: DataKey) -> str:
+    if conv.title_sealed is None:
+        return ""
+    return key.open(conv.title_sealed, envelope.aad("title", conv.id)).decode()
+
+
+def ref_of(conv: Conversation, key: DataKey) -> str | None:
+    if conv.ref_sealed is None:
+        return None
+    return key.open(conv.ref_sealed, envelope.aad("ref", conv.id)).decode()
+
+
+def conversation_view(conv: Conversation, key: DataKey, *, title: str | None = None,
+                      summary: ConversationSummary | None = None,
+                      member_ids: list[uuid.UUID] | None = None) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "id": str(conv.id), "kind": conv.kind.value, "title": title if title is not None else title_of(conv, key),
+        "care_case_ref": ref_of(conv, key), "team_id": str(conv.team_id) if conv.team_id else None,
+        "created_by": str(conv.created_by) if conv.created_by else None,
+        "created_at": conv.created_at.isoformat(), "last_seq": conv.last_seq,
+    }
+    if summary is not None:
+        view.update(unread=summary.unread, unread_mentions=summary.unread_mentions,
+                    unread_urgent=summary.unread_urgent, read_seq=summary.membership.read_seq,
+                    last_activity=summary.last_activity.isoformat())
+    if member_ids is not None:
+        view["member_ids"] = [str(m) for m in member_ids]
+    return view
+
+
+def body_of(conv_id: uuid.UUID, key: DataKey, e: Entry) -> str | None:
+    if e.body_sealed is None:
+        return None
+    return key.open(e.body_sealed, envelope.aad("msg", conv_id, e.id)).decode()
+
+
+def message_view(e: Entry, key: DataKey, names: dict[uuid.UUID, str]) -> dict[str, Any]:
+    """A message in its current state (edits applied, deletion shown as a trace)."""
+    body = body_of(e.conversation_id, key, e)
+    deleted = bool(e.flags & MessageFlag.DELETED)
+    return {
+        "id": str(e.id), "conversation_id": str(e.conversation_id), "seq": e.seq,
+        "author_id": str(e.author_id) if e.author_id else None,
+        "author_name": names.get(e.author_id) if e.author_id else None,
+        "created_at": e.created_at.isoformat(), "body": None if deleted else body,
+        "urgent": bool(e.flags & MessageFlag.URGENT), "edited": bool(e.flags & MessageFlag.EDITED),
+        "edited_at": e.edited_at.isoformat() if e.edited_at else None, "deleted": deleted,
+        "reply_to_seq": e.reply_to_seq,
+        "mentions": sorted(str(m) for m in mentioned_ids(body)) if body and not deleted else [],
+    }
+
+
+def entry_payload(conv: Conversation, key: DataKey, e: Entry, target: Entry | None,
+                  names: dict[uuid.UUID, str]) -> dict[str, Any]:
+    """The stream event for one log entry. For edits and deletions, the target message's
+    current state travels along, so a client never needs a second request."""
+    payload: dict[str, Any] = {"type": ENTRY_TYPES[e.kind], "conversation_id": str(conv.id), "seq": e.seq,
+                               "at": e.created_at.isoformat(),
+                               "actor_id": str(e.author_id) if e.author_id else None}
+    if e.kind is EntryKind.MESSAGE:
+        payload["message"] = message_view(e, key, names)
+    elif e.kind in (EntryKind.EDIT, EntryKind.DELETE):
+        payload["target_seq"] = e.target_seq
+        if target is not None:
+            payload["message"] = message_view(target, key, names)
+    elif e.kind in (EntryKind.MEMBER_ADDED, EntryKind.MEMBER_REMOVED):
+        payload["person_id"] = str(e.subject_id) if e.subject_id else None
+        payload["person_name"] = names.get(e.subject_id) if e.subject_id else None
+        payload["conversation"] = conversation_view(conv, key)
+    elif e.kind is EntryKind.CREATED:
+        payload["conversation"] = conversation_view(conv, key)
+    return payload
+
+
+def entry_event(conv: Conversation, key: DataKey, e: Entry, target: Entry | None, names: dict[uuid.UUID, str],
+                user_ids: tuple[uuid.UUID, ...] = ()) -> RealtimeEvent:
+    return RealtimeEvent(org_id=conv.org_id, conversation_id=conv.id, seq=e.seq,
+                         payload=entry_payload(conv, key, e, target, names), user_ids=user_ids)

@@ -1,0 +1,97 @@
+"""The one place that reads settings and wires concrete adapters into the application."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from chevet.adapters.bus import MemoryBus, RedisBus
+from chevet.adapters.clock import SystemClock
+from chevet.adapters.db.database import SqlDatabase
+from chevet.adapters.keys import KeyFile, KeyFileError, create_key_file
+from chevet.adapters.passwords import Argon2Passwords
+from chevet.app.services import Policy, Services
+from chevet.ports import EventBus
+from chevet.settings import Settings, SettingsError
+
+log = logging.getLogger("chevet")
+
+
+@dataclass
+class Installation:
+    settings: Settings
+    services: Services
+
+    async def close(self) -> None:
+        await self.services.bus.close()
+        await self.services.db.close()
+
+
+def policy_from(settings: Settings) -> Policy:
+    return Policy(max_message_bytes=settings.max_message_bytes,
+                  session_lifetime=timedelta(hours=settings.session_hours),
+                  lockout_threshold=settings.lockout_threshold,
+                  lockout_duration=timedelta(minutes=settings.lockout_minutes),
+                  invitation_lifetime=timedelta(days=settings.invitation_days))
+
+
+def open_installation(settings: Settings, *, with_bus: bool = True) -> Installation:
+    """Connect to the database, the master key and the bus. Nothing is created here."""
+    try:
+        keys = KeyFile(settings.key_file)
+    except KeyFileError as exc:
+        raise SettingsError(str(exc)) from exc
+    bus: EventBus
+    if with_bus and settings.redis_url:
+        bus = RedisBus(settings.redis_url, keys.derive("bus"))
+    else:
+        bus = MemoryBus()
+    db = SqlDatabase(settings.database, sqlite_synchronous=settings.sqlite_synchronous)
+    passwords = Argon2Passwords(time_cost=settings.password_time_cost, memory_kib=settings.password_memory_kib)
+    services = Services(db=db, keys=keys, bus=bus, clock=SystemClock(), passwords=passwords,
+                        policy=policy_from(settings))
+    return Installation(settings, services)
+
+
+_DEFAULT_TOML = """\
+# Chevet settings. Every value can also be given as a CHEVET_<NAME> environment variable.
+# database_url = "postgresql://chevet@127.0.0.1/chevet"   # default: SQLite in this folder
+# redis_url = "redis://127.0.0.1:6379/0"                   # several server processes
+host = "127.0.0.1"
+port = 8000
+max_message_bytes = 65536
+session_hours = 12
+lockout_threshold = 5
+lockout_minutes = 15
+"""
+
+
+async def initialise(settings: Settings) -> list[str]:
+    """Create what a new installation needs: folders, master key, settings file, schema.
+    Safe to run again: it never replaces an existing key."""
+    done = []
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(settings.data_dir, 0o700)
+    if create_key_file(settings.key_file):
+        done.append(f"created master key {settings.key_file} (back it up apart from the database)")
+    if not settings.config_file.exists():
+        settings.config_file.write_text(_DEFAULT_TOML)
+        done.append(f"wrote default settings {settings.config_file}")
+    await migrate(settings)
+    done.append("database schema is up to date")
+    return done
+
+
+async def migrate(settings: Settings) -> None:
+    db = SqlDatabase(settings.database, sqlite_synchronous=settings.sqlite_synchronous)
+    try:
+        await db.migrate()
+    finally:
+        await db.close()
+
+
+def data_path(settings: Settings, *parts: str) -> Path:
+    return settings.data_dir.joinpath(*parts)

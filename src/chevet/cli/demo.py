@@ -1,0 +1,79 @@
+"""Demo data: an EHPAD and a home-care service, their people, teams and a first handover.
+
+Passwords are generated for each new demo installation and kept in ``demo-credentials.json``
+(mode 0600) in the data folder, so that a restarted demo prints the same sign-in details.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from typing import Any
+
+from chevet.app import conversations, messages, organisations, people
+from chevet.app.services import Actor, Services
+from chevet.core.entities import Team
+from chevet.core.ids import new_id
+from chevet.settings import Settings
+
+ORGANISATIONS: list[dict[str, Any]] = [
+    {"slug": "ehpad-les-tilleuls", "name": "EHPAD Les Tilleuls", "domain": "tilleuls.example",
+     "people": [("admin", "Claire Martin"), ("physician", "Paul Lefèvre"), ("nurse", "Sophie Bernard"),
+                ("nurse", "Karim Haddad"), ("care_assistant", "Julie Petit"), ("dpo", "Marc Rousseau"),
+                ("manager", "Nadia Moreau")],
+     "teams": ["Unité Alzheimer", "Nuit"]},
+    {"slug": "ssiad-du-val", "name": "SSIAD du Val", "domain": "ssiad-val.example",
+     "people": [("manager", "Hélène Garnier"), ("nurse", "Thomas Roux")], "teams": ["Tournée du matin"]},
+]
+
+
+def _email(name: str, domain: str) -> str:
+    base = name.lower().replace("è", "e").replace("é", "e").replace(" ", ".")
+    return f"{base}@{domain}"
+
+
+async def seed_demo(services: Services, settings: Settings) -> dict[str, Any]:
+    path = settings.data_dir / "demo-credentials.json"
+    if path.exists():
+        saved: dict[str, Any] = json.loads(path.read_text())
+        return saved
+    out: dict[str, Any] = {"organisations": []}
+    for spec in ORGANISATIONS:
+        org = await organisations.create_organisation(services, spec["slug"], spec["name"])
+        users = []
+        actors: dict[str, Actor] = {}
+        for role, name in spec["people"]:
+            password = secrets.token_urlsafe(12)
+            added = await people.add_person(services, org, email=_email(name, spec["domain"]), name=name,
+                                            role=role, password=password)
+            users.append({"email": added.person.email, "password": password, "totp_secret": added.totp_secret,
+                          "role": role, "name": name})
+            actors.setdefault(role, Actor(added.person, org, None))
+        async with services.unit() as u:
+            for team_name in spec["teams"]:
+                team = Team(id=new_id(), org_id=org.id, name=team_name, created_at=services.clock.now())
+                await u.tx.teams.add(team)
+                for a in actors.values():
+                    if a.person.role.value in ("nurse", "care_assistant", "physician", "manager"):
+                        await u.tx.teams.add_member(team.id, a.person.id)
+                await u.audit(org.id, "team.created", None, "team", team.id)
+        if "manager" in actors and "nurse" in actors:
+            lead = actors["manager"]
+            members = [a.person.id for a in actors.values() if a is not lead]
+            view, _ = await conversations.create_conversation(services, lead, kind="group",
+                                                              title="Transmissions", member_ids=members)
+            await messages.send_message(services, lead, conversations_id(view),
+                                        body="Bienvenue sur Chevet : les transmissions de l'équipe se font ici.",
+                                        client_id="demo-welcome")
+        out["organisations"].append({"slug": org.slug, "name": org.name, "users": users})
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(out, fh, ensure_ascii=False)
+    return out
+
+
+def conversations_id(view: dict[str, Any]) -> Any:
+    import uuid
+
+    return uuid.UUID(view["id"])

@@ -1,0 +1,192 @@
+"""The ``chevet`` command: install, serve, administer. Every command takes ``--data-dir`` so
+that several installations can live side by side."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from chevet.app import audit, organisations, people
+from chevet.bootstrap import Installation, initialise, migrate, open_installation
+from chevet.core.errors import ChevetError
+from chevet.settings import Settings, SettingsError, load_settings
+from chevet.web.i18n import gettext
+
+app = typer.Typer(help="Chevet: sovereign secure messaging for care teams.", no_args_is_help=True,
+                  add_completion=False)
+org_app = typer.Typer(help="Organisations.", no_args_is_help=True)
+user_app = typer.Typer(help="People.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
+app.add_typer(org_app, name="org")
+app.add_typer(user_app, name="user")
+app.add_typer(audit_app, name="audit")
+
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Installation folder (default: from "
+                                              "CHEVET_DATA_DIR or ./chevet-data).")]
+T = TypeVar("T")
+
+
+def _settings(data_dir: Path | None, **overrides: Any) -> Settings:
+    try:
+        return load_settings(data_dir, **overrides)
+    except SettingsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _run(fn: Callable[[Installation], Awaitable[T]], settings: Settings) -> T:
+    async def go() -> T:
+        try:
+            installation = open_installation(settings, with_bus=False)
+        except SettingsError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        try:
+            return await fn(installation)
+        finally:
+            await installation.close()
+
+    try:
+        return asyncio.run(go())
+    except ChevetError as exc:
+        typer.echo(f"error: {gettext(exc.code, 'en', **exc.params)}", err=True)
+        raise typer.Exit(1) from exc
+
+
+@app.command()
+def init(data_dir: DataDir = None) -> None:
+    """Create the installation: folder, master key (0600), settings file, database schema."""
+    settings = _settings(data_dir)
+    for line in asyncio.run(initialise(settings)):
+        typer.echo(line)
+
+
+@app.command("migrate")
+def migrate_cmd(data_dir: DataDir = None) -> None:
+    """Bring the database schema up to date."""
+    settings = _settings(data_dir)
+    asyncio.run(migrate(settings))
+    typer.echo("database schema is up to date")
+
+
+@app.command()
+def serve(data_dir: DataDir = None, host: Annotated[str | None, typer.Option()] = None,
+          port: Annotated[int | None, typer.Option()] = None) -> None:
+    """Serve the web client, the API and the realtime stream."""
+    settings = _settings(data_dir, host=host, port=port)
+    from chevet.web.server import run
+
+    run(settings)
+
+
+@org_app.command("create")
+def org_create(slug: Annotated[str, typer.Option(help="Short identifier, e.g. ehpad-les-tilleuls")],
+               name: Annotated[str, typer.Option(help="Display name")],
+               data_dir: DataDir = None,
+               as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Create an organisation."""
+    org = _run(lambda i: organisations.create_organisation(i.services, slug, name), _settings(data_dir))
+    typer.echo(json.dumps({"id": str(org.id), "slug": org.slug, "name": org.name}) if as_json
+               else f"created organisation {org.slug} ({org.id})")
+
+
+@user_app.command("add")
+def user_add(org: Annotated[str, typer.Option(help="Organisation slug")],
+             email: Annotated[str, typer.Option()], name: Annotated[str, typer.Option()],
+             role: Annotated[str, typer.Option(help="admin, dpo, manager, physician, nurse, care_assistant, "
+                                                    "social_worker or external")],
+             password_stdin: Annotated[bool, typer.Option("--password-stdin",
+                                                          help="Read the password from standard input")] = False,
+             rpps: Annotated[str | None, typer.Option(help="RPPS or ADELI number")] = None,
+             data_dir: DataDir = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Add an active person with a password and a TOTP secret (printed once)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+    async def go(i: Installation) -> people.NewPerson:
+        o = await organisations.organisation_by_slug(i.services, org)
+        return await people.add_person(i.services, o, email=email, name=name, role=role, password=password,
+                                       rpps=rpps)
+
+    added = _run(go, _settings(data_dir))
+    if as_json:
+        typer.echo(json.dumps({"id": str(added.person.id), "totp_secret": added.totp_secret}))
+    else:
+        typer.echo(f"added {added.person.email} ({added.person.role.value}); TOTP secret: {added.totp_secret}")
+
+
+@user_app.command("invite")
+def user_invite(org: Annotated[str, typer.Option(help="Organisation slug")],
+                email: Annotated[str, typer.Option()], name: Annotated[str, typer.Option()],
+                role: Annotated[str, typer.Option()], rpps: Annotated[str | None, typer.Option()] = None,
+                data_dir: DataDir = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Invite a person: prints the one-time link to choose a password and enrol TOTP."""
+    settings = _settings(data_dir)
+
+    async def go(i: Installation) -> people.NewInvitation:
+        o = await organisations.organisation_by_slug(i.services, org)
+        return await people.invite_person(i.services, o, None, email=email, name=name, role=role, rpps=rpps)
+
+    invited = _run(go, settings)
+    base = settings.public_url or f"http://{settings.host}:{settings.port}"
+    link = f"{base}/invitation/{invited.token}"
+    if as_json:
+        typer.echo(json.dumps({"id": str(invited.person.id), "token": invited.token, "url": link}))
+    else:
+        typer.echo(f"invitation for {invited.person.email}: {link}")
+
+
+@audit_app.command("verify")
+def audit_verify(data_dir: DataDir = None) -> None:
+    """Check every audit chain; name the first broken entry. Exit code 1 if any is broken."""
+    reports = _run(lambda i: audit.verify_audit(i.services), _settings(data_dir))
+    broken = False
+    with typer.progressbar(reports, label="checking audit chains", file=sys.stderr) as bar:
+        for r in bar:
+            if r.broken:
+                broken = True
+    for r in reports:
+        if r.broken:
+            typer.echo(f"chain {r.chain}: BROKEN at entry #{r.broken.seq} ({r.broken.reason})")
+        else:
+            typer.echo(f"chain {r.chain}: ok ({r.entries} entries)")
+    raise typer.Exit(1 if broken else 0)
+
+
+@app.command()
+def demo(data_dir: DataDir = None, host: Annotated[str, typer.Option()] = "127.0.0.1",
+         port: Annotated[int, typer.Option()] = 8000,
+         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line, then serve")] = False) -> None:
+    """Create (or reuse) a demo installation with two organisations, print how to sign in, serve."""
+    from chevet.cli.demo import seed_demo
+    from chevet.web.server import run
+
+    settings = _settings(data_dir or Path("chevet-demo"), host=host, port=port)
+    asyncio.run(initialise(settings))
+    info = _run(lambda i: seed_demo(i.services, settings), settings)
+    info = {"url": f"http://{host}:{port}", **info}
+    if as_json:
+        typer.echo(json.dumps(info, ensure_ascii=False))
+    else:
+        typer.echo(f"Chevet demo on {info['url']}\n")
+        for org in info["organisations"]:
+            typer.echo(f"{org['name']} ({org['slug']})")
+            for u in org["users"]:
+                typer.echo(f"  {u['role']:<15} {u['email']:<38} password: {u['password']}  "
+                           f"TOTP secret: {u['totp_secret']}")
+        typer.echo("\nSign in with the e-mail, the password and the 6-digit code of the TOTP secret "
+                   "(any authenticator app, or: python -m chevet.cli.otp SECRET).")
+    sys.stdout.flush()
+    run(settings)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""Pure domain: no framework, no database, no I/O."""

@@ -1,0 +1,165 @@
+"""The domain's entities as plain, immutable records."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import orjson
+
+from chevet.core.conversation import ConversationKind
+from chevet.core.message import EntryKind, MessageFlag
+from chevet.core.roles import Role
+
+
+class PersonStatus(StrEnum):
+    INVITED = "invited"
+    ACTIVE = "active"
+    DEACTIVATED = "deactivated"
+
+
+@dataclass(frozen=True, slots=True)
+class Organisation:
+    id: uuid.UUID
+    slug: str
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    id: uuid.UUID
+    org_id: uuid.UUID
+    email: str
+    name: str
+    role: Role
+    status: PersonStatus
+    rpps: str | None
+    language: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What signing in checks. The TOTP secret is sealed with an installation key."""
+
+    person_id: uuid.UUID
+    password_hash: str | None
+    totp_sealed: bytes | None
+    totp_last_step: int | None
+    failed_logins: int
+    locked_until: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Team:
+    id: uuid.UUID
+    org_id: uuid.UUID
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    id: uuid.UUID
+    person_id: uuid.UUID
+    org_id: uuid.UUID
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    user_agent: str
+    ip: str | None
+    method: str
+
+    def active_at(self, now: datetime) -> bool:
+        return self.revoked_at is None and now < self.expires_at
+
+
+@dataclass(frozen=True, slots=True)
+class Invitation:
+    id: uuid.UUID
+    person_id: uuid.UUID
+    org_id: uuid.UUID
+    expires_at: datetime
+    used_at: datetime | None
+    pending_password_hash: str | None
+    pending_totp_sealed: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    id: uuid.UUID
+    org_id: uuid.UUID
+    kind: ConversationKind
+    title_sealed: bytes | None
+    ref_sealed: bytes | None
+    team_id: uuid.UUID | None
+    created_by: uuid.UUID | None
+    created_at: datetime
+    last_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    conversation_id: uuid.UUID
+    person_id: uuid.UUID
+    is_owner: bool
+    visible_from_seq: int
+    read_seq: int
+    joined_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSummary:
+    """One line of a person's conversation list."""
+
+    conversation: Conversation
+    membership: Membership
+    unread: int
+    unread_mentions: int
+    unread_urgent: int
+    last_activity: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One entry of a conversation's log: a message, an edit, a deletion, a membership change."""
+
+    id: uuid.UUID
+    conversation_id: uuid.UUID
+    seq: int
+    kind: EntryKind
+    author_id: uuid.UUID | None
+    created_at: datetime
+    body_sealed: bytes | None
+    flags: MessageFlag
+    reply_to_seq: int | None
+    target_seq: int | None
+    subject_id: uuid.UUID | None
+    edited_at: datetime | None
+
+
+@dataclass(slots=True)
+class RealtimeEvent:
+    """An event for the live stream. Encoded once, then sent as is to every receiver.
+
+    It goes to the members of ``conversation_id``; ``user_ids`` names people whose view of the
+    conversation changes with it (added, removed), who receive it too."""
+
+    org_id: uuid.UUID
+    conversation_id: uuid.UUID
+    seq: int | None
+    payload: dict[str, Any]
+    user_ids: tuple[uuid.UUID, ...] = ()
+    private: bool = False  # only for ``user_ids`` (e.g. one's own read cursor), not every member
+    _encoded: bytes | None = field(default=None, repr=False)
+
+    @property
+    def encoded(self) -> bytes:
+        if self._encoded is None:
+            self._encoded = orjson.dumps(self.payload)
+        return self._encoded

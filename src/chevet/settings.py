@@ -1,0 +1,111 @@
+"""The one settings object: defaults, then a TOML file, then ``CHEVET_*`` variables, then the
+command line. Validated at start-up; errors name the setting and say what is wrong."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_DATA_DIR = Path("chevet-data")
+
+
+class SettingsError(Exception):
+    pass
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    database_url: str | None = Field(None, description="sqlite:///path or postgresql://user@host/db")
+    master_key_file: Path | None = None
+    redis_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    public_url: str | None = None
+    max_message_bytes: int = Field(65536, ge=256, le=1_048_576)
+    max_request_bytes: int = Field(262144, ge=1024, le=64 * 1_048_576)
+    session_hours: float = Field(12, gt=0, le=24 * 30)
+    lockout_threshold: int = Field(5, ge=1, le=100)
+    lockout_minutes: float = Field(15, gt=0, le=24 * 60)
+    login_attempts_per_minute_per_ip: int = Field(30, ge=1, le=10_000)
+    invitation_days: float = Field(7, gt=0, le=90)
+    sqlite_synchronous: str = "FULL"
+    password_time_cost: int = Field(3, ge=1, le=20)
+    password_memory_kib: int = Field(65536, ge=1024, le=4 * 1_048_576)
+    log_level: str = "INFO"
+    default_language: str = "fr"
+
+    @field_validator("sqlite_synchronous")
+    @classmethod
+    def _sync(cls, v: str) -> str:
+        if v.upper() not in {"FULL", "NORMAL", "EXTRA"}:
+            raise ValueError("must be FULL, NORMAL or EXTRA")
+        return v.upper()
+
+    @field_validator("default_language")
+    @classmethod
+    def _lang(cls, v: str) -> str:
+        if v not in {"fr", "en"}:
+            raise ValueError("must be fr or en")
+        return v
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, v: str) -> str:
+        if v.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return v.upper()
+
+    @field_validator("database_url")
+    @classmethod
+    def _db(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("sqlite", "postgresql", "postgres://")):
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        return v
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'chevet.db').resolve()}"
+
+    @property
+    def key_file(self) -> Path:
+        return self.master_key_file or self.data_dir / "keys" / "master.key"
+
+    @property
+    def config_file(self) -> Path:
+        return self.data_dir / "chevet.toml"
+
+
+def _env_values(environ: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in Settings.model_fields:
+        value = environ.get(f"CHEVET_{name.upper()}")
+        if value is not None and value != "":
+            out[name] = value
+    return out
+
+
+def load_settings(data_dir: Path | None = None, environ: dict[str, str] | None = None,
+                  **overrides: Any) -> Settings:
+    env = dict(os.environ if environ is None else environ)
+    env_values = _env_values(env)
+    chosen_dir = Path(data_dir or env_values.get("data_dir") or DEFAULT_DATA_DIR)
+    config_path = Path(env["CHEVET_CONFIG"]) if env.get("CHEVET_CONFIG") else chosen_dir / "chevet.toml"
+    file_values: dict[str, Any] = {}
+    if config_path.exists():
+        try:
+            file_values = tomllib.loads(config_path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"{config_path}: not valid TOML ({exc})") from exc
+    values = {**file_values, **env_values, **{k: v for k, v in overrides.items() if v is not None}}
+    values["data_dir"] = chosen_dir if data_dir else Path(values.get("data_dir", chosen_dir))
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise SettingsError(f"invalid settings ({config_path} / CHEVET_* variables): {problems}") from exc

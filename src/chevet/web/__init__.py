@@ -1,0 +1,1 @@
+"""FastAPI application: JSON API, realtime stream (and later the server-rendered pages)."""

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse, Response
+
+from chevet.app import conversations, messages
+from chevet.core.ids import parse_id
+from chevet.web.api.models import ConversationIn, EditIn, MemberIn, MessageIn, ReadIn
+from chevet.web.deps import ActorDep, ServicesDep
+
+router = APIRouter(tags=["conversations"])
+
+
+@router.post("/conversations", status_code=201)
+async def create(body: ConversationIn, actor: ActorDep, svc: ServicesDep) -> JSONResponse:
+    view, created = await conversations.create_conversation(
+        svc, actor, kind=body.kind, title=body.title, member_ids=body.member_ids,
+        care_case_ref=body.care_case_ref, team_id=body.team_id)
+    return JSONResponse(view, status_code=201 if created else 200)
+
+
+@router.get("/conversations")
+async def list_(actor: ActorDep, svc: ServicesDep) -> list[dict[str, Any]]:
+    return await conversations.list_conversations(svc, actor)
+
+
+@router.get("/conversations/{conversation_id}")
+async def get(conversation_id: str, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+    return await conversations.get_conversation(svc, actor, parse_id(conversation_id))
+
+
+@router.post("/conversations/{conversation_id}/members", status_code=204)
+async def add_member(conversation_id: str, body: MemberIn, actor: ActorDep, svc: ServicesDep) -> Response:
+    await conversations.add_member(svc, actor, parse_id(conversation_id), body.person_id,
+                                   share_history=body.share_history)
+    return Response(status_code=204)
+
+
+@router.delete("/conversations/{conversation_id}/members/{person_id}", status_code=204)
+async def remove_member(conversation_id: str, person_id: str, actor: ActorDep, svc: ServicesDep) -> Response:
+    await conversations.remove_member(svc, actor, parse_id(conversation_id), parse_id(person_id))
+    return Response(status_code=204)
+
+
+@router.post("/conversations/{conversation_id}/messages", status_code=201)
+async def send(conversation_id: str, body: MessageIn, actor: ActorDep, svc: ServicesDep) -> JSONResponse:
+    """Send a message. Re-sending the same ``client_id`` returns the first message unchanged."""
+    view, created = await messages.send_message(svc, actor, parse_id(conversation_id), body=body.body,
+                                                client_id=body.client_id, urgent=body.urgent,
+                                                reply_to=body.reply_to)
+    return JSONResponse(view, status_code=201, headers={} if created else {"Idempotent-Replayed": "true"})
+
+
+@router.get("/conversations/{conversation_id}/messages")
+async def history(conversation_id: str, actor: ActorDep, svc: ServicesDep,
+                  after_seq: int | None = Query(None, ge=0, le=2**31 - 1),
+                  before_seq: int | None = Query(None, ge=0, le=2**31 - 1),
+                  limit: int = Query(50, ge=1, le=200)) -> list[dict[str, Any]]:
+    return await messages.history(svc, actor, parse_id(conversation_id), after_seq=after_seq,
+                                  before_seq=before_seq, limit=limit)
+
+
+@router.patch("/conversations/{conversation_id}/messages/{message_id}")
+async def edit(conversation_id: str, message_id: str, body: EditIn, actor: ActorDep,
+               svc: ServicesDep) -> dict[str, Any]:
+    return await messages.edit_message(svc, actor, parse_id(conversation_id), parse_id(message_id), body.body)
+
+
+@router.delete("/conversations/{conversation_id}/messages/{message_id}", status_code=204)
+async def delete(conversation_id: str, message_id: str, actor: ActorDep, svc: ServicesDep) -> Response:
+    await messages.delete_message(svc, actor, parse_id(conversation_id), parse_id(message_id))
+    return Response(status_code=204)
+
+
+@router.post("/conversations/{conversation_id}/read")
+async def read(conversation_id: str, body: ReadIn, actor: ActorDep, svc: ServicesDep) -> dict[str, int]:
+    return {"read_seq": await conversations.mark_read(svc, actor, parse_id(conversation_id), body.seq)}
+
+
+@router.get("/search")
+async def search(actor: ActorDep, svc: ServicesDep, q: str = Query(..., min_length=1, max_length=200),
+                 limit: int = Query(50, ge=1, le=100)) -> list[dict[str, Any]]:
+    """Search the caller's conversations (blind index; see docs/security.md for what it leaks)."""
+    return await messages.search(svc, actor, q, limit)

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from chevet.app import people
+from chevet.app.views import person_view
+from chevet.core.ids import parse_id
+from chevet.web.api.models import InviteIn, RoleIn
+from chevet.web.deps import ActorDep, ServicesDep
+
+router = APIRouter(tags=["people"])
+
+
+@router.get("/users")
+async def users(actor: ActorDep, svc: ServicesDep, q: str = Query("", max_length=100),
+                limit: int = Query(50, ge=1, le=200)) -> list[dict[str, Any]]:
+    """People of the caller's own organisation only."""
+    return [person_view(p) for p in await people.search_people(svc, actor, q, limit)]
+
+
+@router.post("/users/invitations", status_code=201)
+async def invite(body: InviteIn, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+    invited = await people.invite_person(svc, actor.organisation, actor, email=body.email, name=body.name,
+                                         role=body.role, rpps=body.rpps)
+    return person_view(invited.person) | {"invitation_token": invited.token}
+
+
+@router.put("/users/{person_id}/role")
+async def set_role(person_id: str, body: RoleIn, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+    return person_view(await people.set_role(svc, actor, parse_id(person_id), body.role))
+
+
+@router.post("/users/{person_id}/deactivate", status_code=204)
+async def deactivate(person_id: str, actor: ActorDep, svc: ServicesDep) -> Response:
+    await people.deactivate(svc, actor, parse_id(person_id))
+    return Response(status_code=204)

@@ -1,0 +1,51 @@
+"""Translations from gettext catalogs (``locale/<lang>/LC_MESSAGES/messages.po``), read with
+Babel at start-up: no compilation step. French is the default language."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+from babel.messages.pofile import read_po
+
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
+LANGUAGES = ("fr", "en")
+DEFAULT = "fr"
+
+
+@functools.cache
+def catalog(lang: str) -> dict[str, str]:
+    path = LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po"
+    if not path.exists():
+        return {}
+    with path.open("rb") as fh:
+        cat = read_po(fh, locale=lang)
+    return {str(m.id): str(m.string) for m in cat if m.id and m.string and isinstance(m.id, str)}
+
+
+def gettext(message_id: str, lang: str = DEFAULT, **params: Any) -> str:
+    text = catalog(lang).get(message_id) or catalog(DEFAULT).get(message_id) or message_id
+    if params:
+        try:
+            return text.format(**params)
+        except (KeyError, IndexError, ValueError):
+            return text
+    return text
+
+
+def negotiate(accept_language: str | None, preferred: str | None = None) -> str:
+    """The person's own setting wins, then the browser's Accept-Language, then French."""
+    if preferred in LANGUAGES:
+        return preferred
+    best, best_q = DEFAULT, -1.0
+    for part in (accept_language or "").split(",")[:20]:
+        tag, _, q = part.strip().partition(";q=")
+        lang = tag.strip().lower()[:2]
+        try:
+            weight = float(q) if q else 1.0
+        except ValueError:
+            continue
+        if lang in LANGUAGES and weight > best_q:
+            best, best_q = lang, weight
+    return best
