@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from chevet.core.audit import AuditEntry, AuditEvent
-from chevet.core.conversation import ConversationKind
 from chevet.core.entities import (
     Conversation,
     ConversationSummary,

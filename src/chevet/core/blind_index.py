@@ -33,9 +33,6 @@ STOP_WORDS = frozenset(
     """.split()
 )
 
-_SUFFIXES = ("ements", "ement", "ations", "ation", "euses", "euse", "eux", "es", "s", "x")
-
-
 def fold(text: str) -> str:
     """Lower case and strip accents: 'Élévation' -> 'elevation'."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
@@ -43,10 +40,15 @@ def fold(text: str) -> str:
 
 
 def stem(word: str) -> str:
-    """Very light French stemming: plural and a few frequent suffixes, never below 3 letters."""
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
+    """Very light French stemming, so that singular and plural, masculine and feminine meet:
+    drop a plural s/x, then a final e ("hématomes", "hématome" -> "hematom"; "infirmière",
+    "infirmier" -> "infirmier"). Never below 3 letters; numbers are left alone."""
+    if word.isdigit():
+        return word
+    if word[-1] in "sx" and len(word) > 3:
+        word = word[:-1]
+    if word.endswith("e") and len(word) > 3:
+        word = word[:-1]
     return word
 
 

@@ -95,7 +95,7 @@ class SqlDatabase:
         async with self.engine.connect() as conn:
             def _upgrade(sync_conn: Connection) -> None:
                 cfg.attributes["connection"] = sync_conn
-                command.upgrade(cfg, "head")
+                command.upgrade(cfg, "heads")
             await conn.run_sync(_upgrade)
             await conn.commit()
 
@@ -104,7 +104,8 @@ class SqlDatabase:
 
         async with self.engine.connect() as conn:
             def _current(sync_conn: Connection) -> str | None:
-                return MigrationContext.configure(sync_conn).get_current_revision()
+                heads = MigrationContext.configure(sync_conn).get_current_heads()
+                return ",".join(sorted(heads)) or None
             return await conn.run_sync(_current)
 
     async def close(self) -> None:

@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Row, and_, cast, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, LargeBinary, Row, and_, cast, func, insert, literal, or_, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import Integer
@@ -84,7 +84,7 @@ class SqlEntries:
             return entry.c.terms.op("@>")(cast(postgresql.array(terms), postgresql.ARRAY(Integer)))
         # SQLite: terms are packed 4-byte values; instr() on blobs may match across a boundary,
         # and such rare false positives are removed by the caller after decryption.
-        return and_(*(func.instr(entry.c.terms, blind_index.pack([t])) > 0 for t in terms))
+        return and_(*(func.instr(entry.c.terms, literal(blind_index.pack([t]), LargeBinary)) > 0 for t in terms))
 
     async def search(self, wanted: dict[uuid.UUID, tuple[int, list[int]]], limit: int) -> list[Entry]:
         if not wanted:

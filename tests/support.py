@@ -1,0 +1,169 @@
+"""Helpers shared by the test suites: databases, installations, servers, people."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from chevet.app import organisations, people
+from chevet.app.services import Actor, Services
+from chevet.bootstrap import Installation, initialise, open_installation
+from chevet.core import totp
+from chevet.core.entities import Organisation
+from chevet.settings import Settings, load_settings
+
+PG_ADMIN_DSN = os.environ.get("CHEVET_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("CHEVET_TEST_REDIS", "redis://127.0.0.1:6379/0")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+# Cheap argon2 for tests: the parameters are the production ones' shape, not their cost.
+FAST_PASSWORDS = {"password_time_cost": 1, "password_memory_kib": 1024}
+
+
+def pg_available() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def redis_available() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+async def create_pg_database() -> str:
+    import asyncpg
+
+    name = f"chevet_t_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0]
+    return f"{base}/{name}"
+
+
+async def drop_pg_database(url: str) -> None:
+    import asyncpg
+
+    name = url.rsplit("/", 1)[1]
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def make_settings(data_dir: Path, database_url: str | None, **extra: Any) -> Settings:
+    return load_settings(data_dir, environ={}, database_url=database_url, **FAST_PASSWORDS, **extra)
+
+
+async def new_installation(data_dir: Path, database_url: str | None, **extra: Any) -> Installation:
+    settings = make_settings(data_dir, database_url, **extra)
+    await initialise(settings)
+    return open_installation(settings, with_bus=False)
+
+
+@dataclass
+class Member:
+    """A person created for a test, with what it takes to sign in."""
+
+    actor: Actor
+    email: str
+    password: str
+    totp_secret: str
+
+    @property
+    def id(self) -> uuid.UUID:
+        return self.actor.id
+
+    def otp(self, offset_steps: int = 0) -> str:
+        return totp.code_at(self.totp_secret, totp.step_of(time.time()) + offset_steps)
+
+
+async def new_org(services: Services, slug: str | None = None) -> Organisation:
+    slug = slug or f"org-{secrets.token_hex(4)}"
+    return await organisations.create_organisation(services, slug, f"Organisation {slug}")
+
+
+async def new_member(services: Services, org: Organisation, role: str = "nurse", name: str | None = None) -> Member:
+    password = secrets.token_urlsafe(12)
+    email = f"{role}-{secrets.token_hex(4)}@{org.slug}.example"
+    added = await people.add_person(services, org, email=email, name=name or f"{role.title()} {secrets.token_hex(2)}",
+                                    role=role, password=password)
+    return Member(Actor(added.person, org, None, "127.0.0.1"), email, password, added.totp_secret)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """A real `chevet serve` process on loopback."""
+
+    def __init__(self, settings: Settings, env: dict[str, str] | None = None) -> None:
+        self.settings = settings
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}"
+        full_env = {**os.environ, **(env or {}), "CHEVET_PASSWORD_TIME_COST": "1",
+                    "CHEVET_PASSWORD_MEMORY_KIB": "1024"}
+        if settings.database_url:
+            full_env["CHEVET_DATABASE_URL"] = settings.database_url
+        self.log = open(settings.data_dir / f"server-{self.port}.log", "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "chevet.cli.main", "serve", "--data-dir", str(settings.data_dir),
+             "--port", str(self.port)], env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {(self.settings.data_dir / f'server-{self.port}.log').read_text()}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("server did not start")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def login(base_url: str, member: Member, offset_steps: int = 0) -> str:
+    r = httpx.post(f"{base_url}/api/v1/auth/login",
+                   json={"email": member.email, "password": member.password, "otp": member.otp(offset_steps)})
+    assert r.status_code == 200, r.text
+    token: str = r.json()["token"]
+    return token
+
+
+def run(coro: Any) -> Any:
+    return asyncio.get_event_loop().run_until_complete(coro)
