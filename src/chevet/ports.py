@@ -144,14 +144,24 @@ class AuditLog(Protocol):
 
 
 class Transaction(Protocol):
-    organisations: OrganisationRepository
-    people: PersonRepository
-    teams: TeamRepository
-    sessions: SessionRepository
-    invitations: InvitationRepository
-    conversations: ConversationRepository
-    entries: EntryRepository
-    audit: AuditLog
+    """The repositories of one open transaction."""
+
+    @property
+    def organisations(self) -> OrganisationRepository: ...
+    @property
+    def people(self) -> PersonRepository: ...
+    @property
+    def teams(self) -> TeamRepository: ...
+    @property
+    def sessions(self) -> SessionRepository: ...
+    @property
+    def invitations(self) -> InvitationRepository: ...
+    @property
+    def conversations(self) -> ConversationRepository: ...
+    @property
+    def entries(self) -> EntryRepository: ...
+    @property
+    def audit(self) -> AuditLog: ...
 
 
 class Database(Protocol):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import uuid
 from collections.abc import Callable, Sequence
@@ -62,7 +63,8 @@ class RedisBus:
 
         self._redis = redis.Redis.from_url(url)
         self._key = key
-        self._channel = channel or self.CHANNEL
+        # One channel per installation, so that two installations sharing a Redis never mix.
+        self._channel = channel or f"{self.CHANNEL}:{hashlib.sha256(key).hexdigest()[:12]}"
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
 

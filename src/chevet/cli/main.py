@@ -188,5 +188,20 @@ def demo(data_dir: DataDir = None, host: Annotated[str, typer.Option()] = "127.0
     run(settings)
 
 
+def _add_command_groups() -> None:
+    import importlib
+    import pkgutil
+
+    import chevet.cli.commands
+
+    for info in sorted(pkgutil.iter_modules(chevet.cli.commands.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"chevet.cli.commands.{info.name}")
+        group = getattr(module, "app", None)
+        if isinstance(group, typer.Typer):
+            app.add_typer(group, name=getattr(module, "NAME", info.name))
+
+
+_add_command_groups()
+
 if __name__ == "__main__":
     app()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
+import pkgutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,17 +13,36 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import ORJSONResponse
 
 import chevet
+import chevet.web.api
 from chevet.bootstrap import Installation
 from chevet.web import problems
-from chevet.web.api import auth as auth_api
-from chevet.web.api import conversations as conversations_api
-from chevet.web.api import people as people_api
 from chevet.web.middleware import RequestLimits, SecurityHeaders
 from chevet.web.ratelimit import RateLimiter
 from chevet.web.stream import Hub
 from chevet.web.stream import router as stream_router
 
 log = logging.getLogger("chevet")
+
+
+def api_routers() -> list[APIRouter]:
+    """Every ``chevet.web.api.<module>.router``: a feature adds its module, nothing else."""
+    routers = []
+    for info in sorted(pkgutil.iter_modules(chevet.web.api.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"chevet.web.api.{info.name}")
+        router = getattr(module, "router", None)
+        if isinstance(router, APIRouter):
+            routers.append(router)
+    return routers
+
+
+def page_routers() -> list[APIRouter]:
+    """The server-rendered web client (``chevet.web.ui.router``), when present."""
+    try:
+        module = importlib.import_module("chevet.web.ui")
+    except ModuleNotFoundError:
+        return []
+    router = getattr(module, "router", None)
+    return [router] if isinstance(router, APIRouter) else []
 
 
 def create_app(installation: Installation) -> FastAPI:
@@ -49,11 +70,12 @@ def create_app(installation: Installation) -> FastAPI:
     problems.install(app)
 
     api = APIRouter(prefix="/api/v1")
-    api.include_router(auth_api.router)
-    api.include_router(people_api.router)
-    api.include_router(conversations_api.router)
+    for router in api_routers():
+        api.include_router(router)
     app.include_router(api)
     app.include_router(stream_router)
+    for router in page_routers():
+        app.include_router(router)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, Any]:

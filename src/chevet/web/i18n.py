@@ -16,12 +16,13 @@ DEFAULT = "fr"
 
 @functools.cache
 def catalog(lang: str) -> dict[str, str]:
-    path = LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po"
-    if not path.exists():
-        return {}
-    with path.open("rb") as fh:
-        cat = read_po(fh, locale=lang)
-    return {str(m.id): str(m.string) for m in cat if m.id and m.string and isinstance(m.id, str)}
+    """All ``*.po`` files of a language (one per feature: messages.po, ui.po, …), merged."""
+    merged: dict[str, str] = {}
+    for path in sorted((LOCALE_DIR / lang / "LC_MESSAGES").glob("*.po")):
+        with path.open("rb") as fh:
+            cat = read_po(fh, locale=lang)
+        merged.update({str(m.id): str(m.string) for m in cat if m.id and m.string and isinstance(m.id, str)})
+    return merged
 
 
 def gettext(message_id: str, lang: str = DEFAULT, **params: Any) -> str:

@@ -195,8 +195,8 @@ async def _run(ws: WebSocket, conn: Connection, svc: Services, hub: Hub) -> None
     for cid in too_far:
         conn.sent[cid] = positions[cid]
         await ws.send_text(orjson.dumps({"type": "resync", "conversation_id": str(cid)}).decode())
-    for ev in events:
-        await _deliver(ws, conn, svc, hub, ev)
+    for replayed in events:
+        await _deliver(ws, conn, svc, hub, replayed)
     await ws.send_text(orjson.dumps({"type": "ready", "cursors": {str(k): v for k, v in conn.sent.items()}})
                        .decode())
     reader = asyncio.create_task(_read(ws))
@@ -207,11 +207,11 @@ async def _run(ws: WebSocket, conn: Connection, svc: Services, hub: Hub) -> None
             if reader in done:
                 getter.cancel()
                 return
-            ev = getter.result()
-            if ev is None:
+            item = getter.result()
+            if item is None:
                 await ws.close(code=4408, reason="too slow: reconnect and resume")
                 return
-            await _deliver(ws, conn, svc, hub, ev)
+            await _deliver(ws, conn, svc, hub, item)
     finally:
         reader.cancel()
 

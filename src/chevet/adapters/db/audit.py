@@ -3,9 +3,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
+from typing import Any
 
 import orjson
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -16,7 +17,7 @@ from chevet.core.audit import GENESIS, AuditEntry, AuditEvent, entry_hash
 _BATCH = 2000
 
 
-def _entry(row: Row[tuple[object, ...]]) -> AuditEntry:
+def _entry(row: Any) -> AuditEntry:
     m = row._mapping
     return AuditEntry(chain=m["chain"], seq=m["seq"], at=m["at"], action=m["action"], actor_id=m["actor_id"],
                       object_type=m["object_type"], object_id=m["object_id"], ip=m["ip"],

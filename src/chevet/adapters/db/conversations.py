@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Row, and_, delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chevet.adapters.db.schema import conversation, conversation_key, entry, member, mention
@@ -16,14 +17,14 @@ _CONV = [conversation.c.id, conversation.c.org_id, conversation.c.kind, conversa
          conversation.c.created_at, conversation.c.last_seq]
 
 
-def _conversation(row: Row[tuple[object, ...]]) -> Conversation:
+def _conversation(row: Any) -> Conversation:
     m = row._mapping
     return Conversation(id=m["id"], org_id=m["org_id"], kind=ConversationKind(m["kind"]),
                         title_sealed=m["title_sealed"], ref_sealed=m["ref_sealed"], team_id=m["team_id"],
                         created_by=m["created_by"], created_at=m["created_at"], last_seq=m["last_seq"])
 
 
-def _membership(row: Row[tuple[object, ...]]) -> Membership:
+def _membership(row: Any) -> Membership:
     m = row._mapping
     return Membership(conversation_id=m["conversation_id"], person_id=m["person_id"], is_owner=m["is_owner"],
                       visible_from_seq=m["visible_from_seq"], read_seq=m["read_seq"], joined_at=m["joined_at"])

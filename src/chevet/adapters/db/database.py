@@ -110,3 +110,9 @@ class SqlDatabase:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+def _conforms(tx: SqlTransaction) -> None:  # pragma: no cover - checked by mypy only
+    from chevet.ports import Transaction
+
+    _: Transaction = tx

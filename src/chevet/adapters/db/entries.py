@@ -3,8 +3,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, LargeBinary, Row, and_, cast, func, insert, literal, or_, select, update
+from sqlalchemy import ColumnElement, LargeBinary, and_, cast, func, insert, literal, or_, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import Integer
@@ -19,7 +20,7 @@ _COLS = [entry.c.id, entry.c.conversation_id, entry.c.seq, entry.c.kind, entry.c
          entry.c.subject_id, entry.c.edited_at]
 
 
-def _entry(row: Row[tuple[object, ...]]) -> Entry:
+def _entry(row: Any) -> Entry:
     m = row._mapping
     body = m["body"]
     return Entry(id=m["id"], conversation_id=m["conversation_id"], seq=m["seq"], kind=EntryKind(m["kind"]),

@@ -1,15 +1,16 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from sqlalchemy import Row, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chevet.adapters.db.schema import organisation
 from chevet.core.entities import Organisation
 
 
-def _org(row: Row[tuple[object, ...]]) -> Organisation:
+def _org(row: Any) -> Organisation:
     m = row._mapping
     return Organisation(id=m["id"], slug=m["slug"], name=m["name"], created_at=m["created_at"])
 

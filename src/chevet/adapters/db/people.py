@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import Row, func, insert, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chevet.adapters.db.schema import person
@@ -14,7 +15,7 @@ _PUBLIC = [person.c.id, person.c.org_id, person.c.email, person.c.name, person.c
            person.c.status, person.c.rpps, person.c.language, person.c.created_at]
 
 
-def _person(row: Row[tuple[object, ...]]) -> Person:
+def _person(row: Any) -> Person:
     m = row._mapping
     return Person(id=m["id"], org_id=m["org_id"], email=m["email"], name=m["name"], role=Role(m["role"]),
                   status=PersonStatus(m["status"]), rpps=m["rpps"], language=m["language"],

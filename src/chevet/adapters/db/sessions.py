@@ -2,15 +2,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chevet.adapters.db.schema import invitation, session
 from chevet.core.entities import Invitation, Session
 
 
-def _session(row: Row[tuple[object, ...]]) -> Session:
+def _session(row: Any) -> Session:
     m = row._mapping
     return Session(id=m["id"], person_id=m["person_id"], org_id=m["org_id"], created_at=m["created_at"],
                    last_used_at=m["last_used_at"], expires_at=m["expires_at"], revoked_at=m["revoked_at"],
@@ -46,7 +47,7 @@ class SqlSessions:
         await self._conn.execute(update(session).where(session.c.id == session_id).values(last_used_at=at))
 
 
-def _invitation(row: Row[tuple[object, ...]]) -> Invitation:
+def _invitation(row: Any) -> Invitation:
     m = row._mapping
     return Invitation(id=m["id"], person_id=m["person_id"], org_id=m["org_id"], expires_at=m["expires_at"],
                       used_at=m["used_at"], pending_password_hash=m["pending_password_hash"],

@@ -1,15 +1,16 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from sqlalchemy import Row, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chevet.adapters.db.schema import team, team_member
 from chevet.core.entities import Team
 
 
-def _team(row: Row[tuple[object, ...]]) -> Team:
+def _team(row: Any) -> Team:
     m = row._mapping
     return Team(id=m["id"], org_id=m["org_id"], name=m["name"], created_at=m["created_at"])
 

@@ -1,0 +1,1 @@
+"""Background work run by the server or on demand from the CLI."""
