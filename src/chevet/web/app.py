@@ -36,13 +36,25 @@ def api_routers() -> list[APIRouter]:
 
 
 def page_routers() -> list[APIRouter]:
-    """The server-rendered web client (``chevet.web.ui.router``), when present."""
-    try:
-        module = importlib.import_module("chevet.web.ui")
-    except ModuleNotFoundError:
-        return []
-    router = getattr(module, "router", None)
-    return [router] if isinstance(router, APIRouter) else []
+    """The server-rendered web client (``chevet.web.ui.router``) and feature pages
+    (``chevet.web.pages.<module>.router``)."""
+    import chevet.web.pages
+
+    names = ["chevet.web.ui"] + [f"chevet.web.pages.{i.name}"
+                                 for i in sorted(pkgutil.iter_modules(chevet.web.pages.__path__),
+                                                 key=lambda i: i.name)]
+    routers = []
+    for name in names:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        router = getattr(module, "router", None)
+        if isinstance(router, APIRouter):
+            routers.append(router)
+    return routers
 
 
 def create_app(installation: Installation) -> FastAPI:
