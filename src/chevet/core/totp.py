@@ -39,7 +39,7 @@ def verify(secret: str, code: str, unix_time: float, last_used_step: int | None)
     """The step a code matches, or None. A step at or before the last used one is refused,
     so a code cannot be replayed. Comparison is constant time."""
     candidate = "".join(code.split())
-    if len(candidate) != DIGITS or not candidate.isdigit():
+    if len(candidate) != DIGITS or not (candidate.isascii() and candidate.isdigit()):
         return None
     now = step_of(unix_time)
     found: int | None = None
