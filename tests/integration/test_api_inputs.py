@@ -118,9 +118,9 @@ def test_security_headers_and_openapi(world: dict) -> None:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(payload=st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
-                            lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=10), c, max_size=4),
-                            max_leaves=12))
+@given(payload=st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=10), c, max_size=4), max_leaves=12))
 def test_no_json_body_produces_a_server_error(world: dict, payload: object) -> None:
     url, conv, h = world["url"], world["conv"], world["nurse"]
     for path in (f"/api/v1/conversations/{conv}/messages", "/api/v1/conversations", "/api/v1/auth/login",

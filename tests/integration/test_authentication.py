@@ -54,7 +54,7 @@ async def test_invitation_sets_password_and_totp_once(installation: Installation
     org = await new_org(svc)
     admin = await new_member(svc, org, "admin")
     nurse = await new_member(svc, org, "nurse")
-    with pytest.raises(Exception) as refused:  # noqa: PT011
+    with pytest.raises(Exception) as refused:
         await people.invite_person(svc, org, nurse.actor, email="x@y.example", name="X", role="nurse")
     assert refused.value.code == "forbidden"
     invited = await people.invite_person(svc, org, admin.actor, email="Julie.Petit@Tilleuls.example",
