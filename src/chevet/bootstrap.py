@@ -93,5 +93,22 @@ async def migrate(settings: Settings) -> None:
         await db.close()
 
 
+async def check_schema(settings: Settings) -> None:
+    """Refuse to serve a database whose schema is missing or behind this version."""
+    db = SqlDatabase(settings.database, sqlite_synchronous=settings.sqlite_synchronous)
+    try:
+        current = set((await db.revision() or "").split(",")) - {""}
+        expected = set(db.heads())
+    except Exception as exc:  # unreachable database, wrong credentials …
+        raise SettingsError(f"cannot open the database {settings.database.split('@')[-1]}: "
+                            f"{type(exc).__name__}") from exc
+    finally:
+        await db.close()
+    if current != expected:
+        raise SettingsError("the database schema is not up to date: run `chevet migrate` "
+                            f"(database at {', '.join(sorted(current)) or 'nothing'}, "
+                            f"this version needs {', '.join(sorted(expected))})")
+
+
 def data_path(settings: Settings, *parts: str) -> Path:
     return settings.data_dir.joinpath(*parts)

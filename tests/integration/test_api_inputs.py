@@ -127,3 +127,36 @@ def test_no_json_body_produces_a_server_error(world: dict, payload: object) -> N
                  f"/api/v1/conversations/{conv}/read"):
         r = httpx.post(url + path, headers=h, json=payload)
         assert r.status_code < 500, (path, payload, r.text)
+
+
+async def test_invitation_over_http_with_svg_qr_code(installation: Installation, server: Server) -> None:
+    import time
+
+    from chevet.core import totp
+
+    svc = installation.services
+    org = await new_org(svc)
+    admin = await new_member(svc, org, "admin")
+    h = {"Authorization": f"Bearer {login(server.url, admin)}"}
+    r = httpx.post(f"{server.url}/api/v1/users/invitations", headers=h,
+                   json={"email": "aide@nuit.example", "name": "Aide de nuit", "role": "care_assistant"})
+    assert r.status_code == 201, r.text
+    token = r.json()["invitation_token"]
+    assert httpx.get(f"{server.url}/api/v1/invitations/{token}").json()["name"] == "Aide de nuit"
+    _problem(httpx.post(f"{server.url}/api/v1/invitations/{token}/accept", json={"password": "court"}), 422,
+             "password_too_short")
+    enrol = httpx.post(f"{server.url}/api/v1/invitations/{token}/accept", json={"password": "phrase-de-passe-longue"})
+    assert enrol.status_code == 200 and enrol.json()["qr_svg"].lstrip().startswith("<svg")
+    secret = enrol.json()["totp_secret"]
+    step = totp.step_of(time.time())
+    r = httpx.post(f"{server.url}/api/v1/invitations/{token}/confirm", json={"otp": totp.code_at(secret, step)})
+    assert r.status_code == 200 and r.json()["status"] == "active"
+    _problem(httpx.get(f"{server.url}/api/v1/invitations/{token}"), 404, "invitation_invalid")
+    r = httpx.post(f"{server.url}/api/v1/auth/login", json={"email": "aide@nuit.example",
+                                                           "password": "phrase-de-passe-longue",
+                                                           "otp": totp.code_at(secret, step + 1)})
+    assert r.status_code == 200
+    async with svc.db.transaction() as tx:
+        [entry] = [e for e in await tx.audit.query(org.id, limit=20) if e.action == "auth.login"
+                   and e.actor_id != admin.id]
+    assert entry.ip == "127.0.0.1"  # from where

@@ -99,3 +99,15 @@ def test_demo_prints_one_json_line_then_serves(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(20)
+
+
+def test_serve_refuses_a_missing_key_or_schema(tmp_path: Path) -> None:
+    r = subprocess.run([sys.executable, "-m", "chevet.cli.main", "serve", "--data-dir", str(tmp_path / "none"),
+                        "--port", str(free_port())], capture_output=True, text=True, env=ENV, timeout=60)
+    assert r.returncode == 2 and "chevet init" in r.stderr
+    data = tmp_path / "inst"
+    assert chevet("init", "--data-dir", str(data)).returncode == 0
+    (data / "chevet.db").unlink()
+    r = subprocess.run([sys.executable, "-m", "chevet.cli.main", "serve", "--data-dir", str(data),
+                        "--port", str(free_port())], capture_output=True, text=True, env=ENV, timeout=60)
+    assert r.returncode == 2 and "chevet migrate" in r.stderr

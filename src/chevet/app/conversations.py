@@ -157,8 +157,11 @@ async def list_conversations(services: Services, actor: Actor) -> list[dict[str,
 
 
 async def get_conversation(services: Services, actor: Actor, conversation_id: uuid.UUID) -> dict[str, Any]:
-    async with services.db.transaction() as tx:
+    async with services.unit(actor.ip) as u:
+        tx = u.tx
         a = await access(services, tx, actor, conversation_id)
+        if a.conversation.kind is ConversationKind.CARE_CASE:
+            await u.audit(actor.org_id, "care_case.read", actor.id, "conversation", conversation_id, via="details")
         members = await tx.conversations.members(conversation_id)
         titles = await _direct_titles(tx, actor, [a.conversation])
         view = conversation_view(a.conversation, a.key, title=titles.get(a.conversation.id),

@@ -82,7 +82,11 @@ def serve(data_dir: DataDir = None, host: Annotated[str | None, typer.Option()] 
     settings = _settings(data_dir, host=host, port=port)
     from chevet.web.server import run
 
-    run(settings)
+    try:
+        run(settings)
+    except SettingsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
 
 
 @org_app.command("create")
@@ -185,7 +189,11 @@ def demo(data_dir: DataDir = None, host: Annotated[str, typer.Option()] = "127.0
         typer.echo("\nSign in with the e-mail, the password and the 6-digit code of the TOTP secret "
                    "(any authenticator app, or: python -m chevet.cli.otp SECRET).")
     sys.stdout.flush()
-    run(settings)
+    try:
+        run(settings)
+    except SettingsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
 
 
 def _add_command_groups() -> None:

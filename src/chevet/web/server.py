@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import uvicorn
 
 from chevet import logs
-from chevet.bootstrap import open_installation
+from chevet.bootstrap import check_schema, open_installation
 from chevet.settings import Settings
 from chevet.web.app import create_app
 
 
 def run(settings: Settings) -> None:
+    """Serve until interrupted. Refuses to start on a missing key or an outdated schema."""
     logs.configure(settings.log_level)
-    app = create_app(open_installation(settings))
+    installation = open_installation(settings)
+    asyncio.run(check_schema(installation.settings))
+    app = create_app(installation)
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
                 proxy_headers=False, server_header=False, ws_max_size=65536 * 2)

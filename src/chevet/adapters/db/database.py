@@ -99,6 +99,15 @@ class SqlDatabase:
             await conn.run_sync(_upgrade)
             await conn.commit()
 
+    def heads(self) -> list[str]:
+        """The newest revisions this version of Chevet knows."""
+        from alembic.config import Config
+        from alembic.script import ScriptDirectory
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        return list(ScriptDirectory.from_config(cfg).get_heads())
+
     async def revision(self) -> str | None:
         from alembic.runtime.migration import MigrationContext
 
