@@ -142,3 +142,23 @@ async def test_care_case_reads_are_audited(installation: Installation) -> None:
         reads = await tx.audit.query(org.id, object_id=cid, actor_id=b.id)
     assert [e.action for e in reads] == ["care_case.read"]
     assert reads[0].detail["via"] == "history" and "Douleur" not in str(reads[0].detail)
+
+
+async def test_teams_and_team_channels(installation: Installation) -> None:
+    from chevet.app import teams
+
+    svc, _, (manager, n1, n2, aide) = await _team(installation, "manager", "nurse", "nurse", "care_assistant")
+    with pytest.raises(Forbidden):
+        await teams.create_team(svc, n1.actor, "Nuit", [n1.id])
+    night = await teams.create_team(svc, manager.actor, "  Nuit ", [n1.id, n2.id])
+    assert night["name"] == "Nuit"
+    with pytest.raises(Exception) as dup:  # noqa: PT011
+        await teams.create_team(svc, manager.actor, "nuit")
+    assert dup.value.code == "team_exists"
+    await teams.add_team_member(svc, manager.actor, uuid.UUID(night["id"]), aide.id)
+    channel, _ = await conversations.create_conversation(svc, manager.actor, kind="team", title="Transmissions nuit",
+                                                         member_ids=[], team_id=uuid.UUID(night["id"]))
+    assert set(channel["member_ids"]) == {str(p.id) for p in (manager, n1, n2, aide)}
+    await teams.remove_team_member(svc, manager.actor, uuid.UUID(night["id"]), aide.id)
+    [listed] = await teams.list_teams(svc, n1.actor)
+    assert set(listed["member_ids"]) == {str(n1.id), str(n2.id)}

@@ -9,12 +9,11 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import uuid
 from typing import Any
 
-from chevet.app import conversations, messages, organisations, people
+from chevet.app import conversations, messages, organisations, people, teams
 from chevet.app.services import Actor, Services
-from chevet.core.entities import Team
-from chevet.core.ids import new_id
 from chevet.settings import Settings
 
 ORGANISATIONS: list[dict[str, Any]] = [
@@ -50,20 +49,17 @@ async def seed_demo(services: Services, settings: Settings) -> dict[str, Any]:
             users.append({"email": added.person.email, "password": password, "totp_secret": added.totp_secret,
                           "role": role, "name": name})
             actors.setdefault(role, Actor(added.person, org, None))
-        async with services.unit() as u:
-            for team_name in spec["teams"]:
-                team = Team(id=new_id(), org_id=org.id, name=team_name, created_at=services.clock.now())
-                await u.tx.teams.add(team)
-                for a in actors.values():
-                    if a.person.role.value in ("nurse", "care_assistant", "physician", "manager"):
-                        await u.tx.teams.add_member(team.id, a.person.id)
-                await u.audit(org.id, "team.created", None, "team", team.id)
+        care_staff = [a.person.id for a in actors.values()
+                      if a.person.role.value in ("nurse", "care_assistant", "physician", "manager")]
+        lead = actors.get("admin") or actors["manager"]
+        for team_name in spec["teams"]:
+            await teams.create_team(services, lead, team_name, care_staff)
         if "manager" in actors and "nurse" in actors:
             lead = actors["manager"]
             members = [a.person.id for a in actors.values() if a is not lead]
             view, _ = await conversations.create_conversation(services, lead, kind="group",
                                                               title="Transmissions", member_ids=members)
-            await messages.send_message(services, lead, conversations_id(view),
+            await messages.send_message(services, lead, uuid.UUID(view["id"]),
                                         body="Bienvenue sur Chevet : les transmissions de l'équipe se font ici.",
                                         client_id="demo-welcome")
         out["organisations"].append({"slug": org.slug, "name": org.name, "users": users})
@@ -71,9 +67,3 @@ async def seed_demo(services: Services, settings: Settings) -> dict[str, Any]:
     with os.fdopen(fd, "w") as fh:
         json.dump(out, fh, ensure_ascii=False)
     return out
-
-
-def conversations_id(view: dict[str, Any]) -> Any:
-    import uuid
-
-    return uuid.UUID(view["id"])

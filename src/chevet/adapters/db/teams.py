@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chevet.adapters.db.schema import team, team_member
@@ -38,3 +38,7 @@ class SqlTeams:
     async def member_ids(self, team_id: uuid.UUID) -> list[uuid.UUID]:
         rows = await self._conn.execute(select(team_member.c.person_id).where(team_member.c.team_id == team_id))
         return [r[0] for r in rows]
+
+    async def remove_member(self, team_id: uuid.UUID, person_id: uuid.UUID) -> None:
+        await self._conn.execute(delete(team_member).where(team_member.c.team_id == team_id,
+                                                           team_member.c.person_id == person_id))

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+from pydantic import Field, StrictStr
+
+from chevet.app import teams
+from chevet.core.ids import parse_id
+from chevet.web.api.models import Body
+from chevet.web.deps import ActorDep, ServicesDep
+
+router = APIRouter(tags=["teams"])
+
+
+class TeamIn(Body):
+    name: StrictStr = Field(max_length=200)
+    member_ids: list[uuid.UUID] = Field(default_factory=list, max_length=1000)
+
+
+class TeamMemberIn(Body):
+    person_id: uuid.UUID
+
+
+@router.get("/teams")
+async def list_teams(actor: ActorDep, svc: ServicesDep) -> list[dict[str, Any]]:
+    return await teams.list_teams(svc, actor)
+
+
+@router.post("/teams", status_code=201)
+async def create_team(body: TeamIn, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+    return await teams.create_team(svc, actor, body.name, body.member_ids)
+
+
+@router.post("/teams/{team_id}/members", status_code=204)
+async def add_member(team_id: str, body: TeamMemberIn, actor: ActorDep, svc: ServicesDep) -> Response:
+    await teams.add_team_member(svc, actor, parse_id(team_id), body.person_id)
+    return Response(status_code=204)
+
+
+@router.delete("/teams/{team_id}/members/{person_id}", status_code=204)
+async def remove_member(team_id: str, person_id: str, actor: ActorDep, svc: ServicesDep) -> Response:
+    await teams.remove_team_member(svc, actor, parse_id(team_id), parse_id(person_id))
+    return Response(status_code=204)
