@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import uuid
 
 import httpx
 import websockets
@@ -58,6 +59,18 @@ async def test_nurse_to_physician_care_case(installation: Installation, server: 
     found = httpx.get(f"{server.url}/api/v1/search", params={"q": "quatrefages hématomes"},
                       headers={"Authorization": f"Bearer {doc_token}"}).json()
     assert [m["id"] for m in found] == [sent["id"]]
+
+    async with installation.services.db.transaction() as tx:
+        traces = [(e.action, e.detail.get("via")) for e in
+                  await tx.audit.query(org.id, object_id=uuid.UUID(conv["id"]), actor_id=physician.id)]
+    assert ("care_case.read", "stream_live") in traces  # the physician's live read is traced
+
+    needles = [w.encode() for w in ("Zéphyrine", "Quatrefages", "hématome", "Suivi chambre", "CH12-R")]
+    if installation.settings.database_url is None:  # while running: database, WAL and logs
+        for path in installation.settings.data_dir.rglob("*"):
+            if path.is_file():
+                data = path.read_bytes()
+                assert not any(n in data for n in needles), path.name
 
     server.stop()
     needles = [w.encode() for w in ("Zéphyrine", "Quatrefages", "hématome", "Suivi chambre", "CH12-R")]

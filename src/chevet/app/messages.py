@@ -209,6 +209,16 @@ async def _events_for(u: Unit, actor: Actor, a: Access, entries: Sequence[Entry]
             for e in entries]
 
 
+async def note_live_read(services: Services, actor: Actor, conversation_id: uuid.UUID, seq: int) -> None:
+    """A care case's messages reached this device live: traced once per stream session and
+    conversation (the stream calls it on the first live delivery), not once per message."""
+    async with services.unit(actor.ip) as u:
+        a = await access(services, u.tx, actor, conversation_id)
+        if a.conversation.kind is ConversationKind.CARE_CASE:
+            await u.audit(actor.org_id, "care_case.read", actor.id, "conversation", conversation_id,
+                          via="stream_live", from_seq=seq, session=str(actor.session_id))
+
+
 async def search(services: Services, actor: Actor, query: str, limit: int = 50) -> list[dict[str, Any]]:
     """Blind-index search over the conversations the actor belongs to; never the others."""
     query = (query or "").strip()[:200]

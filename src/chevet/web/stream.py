@@ -37,12 +37,13 @@ RESUME_WAIT = 2.0
 
 
 class Connection:
-    __slots__ = ("actor", "conversations", "queue", "sent")
+    __slots__ = ("actor", "conversations", "queue", "sent", "traced")
 
     def __init__(self, actor: Actor) -> None:
         self.actor = actor
         self.conversations: set[uuid.UUID] = set()
         self.sent: dict[uuid.UUID, int] = {}
+        self.traced: set[uuid.UUID] = set()  # conversations whose live reads are already audited
         self.queue: asyncio.Queue[RealtimeEvent | None] = asyncio.Queue(QUEUE_LIMIT)
 
     def offer(self, ev: RealtimeEvent) -> None:
@@ -225,6 +226,9 @@ async def _deliver(ws: WebSocket, conn: Connection, svc: Services, hub: Hub, ev:
             conn.sent.setdefault(cid, ev.seq - 1)
         else:
             return
+    if ptype == "message" and cid not in conn.traced and ev.seq is not None:
+        conn.traced.add(cid)
+        await messages.note_live_read(svc, conn.actor, cid, ev.seq)
     await _send_event(ws, conn, svc, ev)
     if ptype == "member.removed" and conn.actor.id in ev.user_ids:
         hub.unsubscribe(conn, cid)
