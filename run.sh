@@ -20,7 +20,11 @@ fi
 venv() {
   if [ ! -x .venv/bin/python ]; then
     echo "Creating .venv with $PY…" >&2
-    "$PY" -m venv .venv
+    if ! "$PY" -m venv .venv; then
+      rm -rf .venv
+      echo "Could not create a virtual environment. On Debian or Ubuntu: sudo apt install python3-venv" >&2
+      exit 1
+    fi
   fi
   local stamp=.venv/.installed
   if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then

@@ -152,7 +152,7 @@ async def test_teams_and_team_channels(installation: Installation) -> None:
         await teams.create_team(svc, n1.actor, "Nuit", [n1.id])
     night = await teams.create_team(svc, manager.actor, "  Nuit ", [n1.id, n2.id])
     assert night["name"] == "Nuit"
-    with pytest.raises(Exception) as dup:  # noqa: PT011
+    with pytest.raises(Exception) as dup:
         await teams.create_team(svc, manager.actor, "nuit")
     assert dup.value.code == "team_exists"
     await teams.add_team_member(svc, manager.actor, uuid.UUID(night["id"]), aide.id)
