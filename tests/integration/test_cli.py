@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from chevet.core import totp
-from tests.support import free_port
+from tests.support import free_port, wait_healthy
 
 ENV = {**os.environ, "CHEVET_PASSWORD_TIME_COST": "1", "CHEVET_PASSWORD_MEMORY_KIB": "1024"}
 
@@ -84,13 +84,7 @@ def test_demo_prints_one_json_line_then_serves(tmp_path: Path) -> None:
         assert roles.count("nurse") >= 2 and len(ssiad["users"]) == 2
         nurse = next(u for u in ehpad["users"] if u["role"] == "nurse")
         assert set(nurse) >= {"email", "password", "totp_secret", "role"}
-        for _ in range(100):
-            try:
-                if httpx.get(f"{info['url']}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
+        wait_healthy(info["url"], proc)
         code = totp.code_at(nurse["totp_secret"], totp.step_of(time.time()))
         r = httpx.post(f"{info['url']}/api/v1/auth/login",
                        json={"email": nurse["email"], "password": nurse["password"], "otp": code})

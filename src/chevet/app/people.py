@@ -180,16 +180,22 @@ async def search_people(services: Services, actor: Actor, query: str, limit: int
         return await tx.people.search(actor.org_id, (query or "").strip()[:100], max(1, min(limit, 200)))
 
 
-async def set_role(services: Services, actor: Actor, person_id: uuid.UUID, role: str) -> Person:
+async def _managed_person(u: Unit, actor: Actor, person_id: uuid.UUID, self_refusal: str) -> Person:
+    """Someone else of the actor's organisation, whom an administrator may manage."""
     if not can(actor.person.role, Permission.MANAGE_PEOPLE):
         raise Forbidden("forbidden")
+    person = await u.tx.people.get(actor.org_id, person_id)
+    if person is None:
+        raise NotFound("person_not_found")
+    if person.id == actor.id:
+        raise InvalidInput(self_refusal)
+    return person
+
+
+async def set_role(services: Services, actor: Actor, person_id: uuid.UUID, role: str) -> Person:
     parsed = parse_role(role)
     async with services.unit(actor.ip) as u:
-        person = await u.tx.people.get(actor.org_id, person_id)
-        if person is None:
-            raise NotFound("person_not_found")
-        if person.id == actor.id:
-            raise InvalidInput("cannot_change_own_role")
+        person = await _managed_person(u, actor, person_id, "cannot_change_own_role")
         await u.tx.people.set_role(actor.org_id, person_id, parsed)
         await u.audit(actor.org_id, "person.role_changed", actor.id, "person", person_id,
                       old=person.role.value, new=parsed.value)
@@ -197,14 +203,9 @@ async def set_role(services: Services, actor: Actor, person_id: uuid.UUID, role:
 
 
 async def deactivate(services: Services, actor: Actor, person_id: uuid.UUID) -> None:
-    if not can(actor.person.role, Permission.MANAGE_PEOPLE):
-        raise Forbidden("forbidden")
+    """The person can no longer sign in; every open session ends now."""
     async with services.unit(actor.ip) as u:
-        person = await u.tx.people.get(actor.org_id, person_id)
-        if person is None:
-            raise NotFound("person_not_found")
-        if person.id == actor.id:
-            raise InvalidInput("cannot_deactivate_self")
+        await _managed_person(u, actor, person_id, "cannot_deactivate_self")
         await u.tx.people.set_status(actor.org_id, person_id, PersonStatus.DEACTIVATED)
         for s in await u.tx.sessions.for_person(person_id):
             await u.tx.sessions.revoke(person_id, s.id, services.clock.now())
