@@ -8,11 +8,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from chevet.adapters.antivirus import ClamdScanner
+from chevet.adapters.blobs import FileBlobStore
 from chevet.adapters.bus import MemoryBus, RedisBus
 from chevet.adapters.clock import SystemClock
 from chevet.adapters.db.database import SqlDatabase
 from chevet.adapters.keys import KeyFile, KeyFileError, create_key_file
+from chevet.adapters.media import ImageLimits, PillowMedia, configure_pillow
 from chevet.adapters.passwords import Argon2Passwords
+from chevet.app.attachment_config import AttachmentLimits, AttachmentServices, FootprintSettings
 from chevet.app.services import Policy, Services
 from chevet.ports import EventBus
 from chevet.settings import Settings, SettingsError
@@ -38,6 +42,25 @@ def policy_from(settings: Settings) -> Policy:
                   invitation_lifetime=timedelta(days=settings.invitation_days))
 
 
+def attachment_services(settings: Settings) -> AttachmentServices:
+    """Blob store, image processing, optional antivirus, limits and footprint factors."""
+    image_limits = ImageLimits(max_pixels=settings.max_image_pixels, stored_side=settings.image_max_side,
+                               target_bytes=settings.image_target_bytes, output=settings.image_format)
+    configure_pillow(image_limits)
+    return AttachmentServices(
+        blobs=FileBlobStore(settings.blobs_path),
+        media=PillowMedia(image_limits, workers=max(1, min(4, os.cpu_count() or 1))),
+        scanner=ClamdScanner(settings.clamd_socket) if settings.clamd_socket else None,
+        limits=AttachmentLimits(
+            max_upload_bytes=settings.max_upload_bytes, families=tuple(settings.attachment_types.split(",")),
+            quota_org_bytes=settings.quota_org_bytes, quota_person_bytes=settings.quota_person_bytes,
+            max_image_pixels=settings.max_image_pixels, image_max_side=settings.image_max_side,
+            pending_hours=settings.pending_attachment_hours),
+        footprint=FootprintSettings(network_g_per_gb=settings.footprint_network_g_per_gb,
+                                    storage_g_per_gb_year=settings.footprint_storage_g_per_gb_year,
+                                    storage_source=settings.footprint_storage_source))
+
+
 def open_installation(settings: Settings, *, with_bus: bool = True) -> Installation:
     """Connect to the database, the master key and the bus. Nothing is created here."""
     try:
@@ -52,7 +75,7 @@ def open_installation(settings: Settings, *, with_bus: bool = True) -> Installat
     db = SqlDatabase(settings.database, sqlite_synchronous=settings.sqlite_synchronous)
     passwords = Argon2Passwords(time_cost=settings.password_time_cost, memory_kib=settings.password_memory_kib)
     services = Services(db=db, keys=keys, bus=bus, clock=SystemClock(), passwords=passwords,
-                        policy=policy_from(settings))
+                        policy=policy_from(settings), attachments=attachment_services(settings))
     return Installation(settings, services)
 
 
@@ -75,6 +98,9 @@ async def initialise(settings: Settings) -> list[str]:
     done = []
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(settings.data_dir, 0o700)
+    if not settings.blobs_path.exists():
+        settings.blobs_path.mkdir(mode=0o700, parents=True)
+        done.append(f"created attachment store {settings.blobs_path}")
     if create_key_file(settings.key_file):
         done.append(f"created master key {settings.key_file} (back it up apart from the database)")
     if not settings.config_file.exists():

@@ -38,6 +38,21 @@ class Settings(BaseModel):
     password_time_cost: int = Field(3, ge=1, le=20)
     password_memory_kib: int = Field(65536, ge=1024, le=4 * 1_048_576)
     log_level: str = "INFO"
+    # Attachments (docs/attachments.md) and the sobriety dashboard (docs/sobriety.md).
+    blob_dir: Path | None = Field(None, description="sealed attachment files; default <data_dir>/blobs")
+    max_upload_bytes: int = Field(20 * 1_048_576, ge=1024, le=512 * 1_048_576)
+    attachment_types: str = Field("image,pdf,text", description="allowed families: image, pdf, text")
+    max_image_pixels: int = Field(50_000_000, ge=1_000_000, le=400_000_000)
+    image_max_side: int = Field(2048, ge=256, le=8192)
+    image_target_bytes: int = Field(300_000, ge=20_000, le=20 * 1_048_576)
+    image_format: str = "auto"
+    quota_org_bytes: int = Field(20 * 1024**3, ge=0)
+    quota_person_bytes: int = Field(2 * 1024**3, ge=0)
+    clamd_socket: str | None = Field(None, description="clamd Unix socket path or tcp://host:port")
+    pending_attachment_hours: float = Field(24, gt=0, le=24 * 30)
+    footprint_network_g_per_gb: float = Field(49.4, ge=0, le=10_000)
+    footprint_storage_g_per_gb_year: float | None = Field(None, ge=0, le=1_000_000)
+    footprint_storage_source: str = Field("", max_length=300)
     default_language: str = "fr"
 
     @field_validator("sqlite_synchronous")
@@ -46,6 +61,22 @@ class Settings(BaseModel):
         if v.upper() not in {"FULL", "NORMAL", "EXTRA"}:
             raise ValueError("must be FULL, NORMAL or EXTRA")
         return v.upper()
+
+    @field_validator("attachment_types")
+    @classmethod
+    def _types(cls, v: str) -> str:
+        families = [f.strip().lower() for f in v.split(",") if f.strip()]
+        unknown = [f for f in families if f not in {"image", "pdf", "text"}]
+        if unknown or not families:
+            raise ValueError("must list some of: image, pdf, text")
+        return ",".join(dict.fromkeys(families))
+
+    @field_validator("image_format")
+    @classmethod
+    def _image_format(cls, v: str) -> str:
+        if v.lower() not in {"auto", "webp", "avif"}:
+            raise ValueError("must be auto, webp or avif")
+        return v.lower()
 
     @field_validator("default_language")
     @classmethod
@@ -75,6 +106,10 @@ class Settings(BaseModel):
     @property
     def key_file(self) -> Path:
         return self.master_key_file or self.data_dir / "keys" / "master.key"
+
+    @property
+    def blobs_path(self) -> Path:
+        return self.blob_dir or self.data_dir / "blobs"
 
     @property
     def config_file(self) -> Path:

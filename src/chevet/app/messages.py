@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from chevet.app import attachments
 from chevet.app.conversations import Access, access, append_entry
 from chevet.app.services import Actor, Services, Unit
 from chevet.app.views import body_of, entry_payload, message_view, title_of
@@ -44,10 +45,13 @@ async def _audit_care_read(u: Unit, actor: Actor, a: Access, entries: Sequence[E
 
 async def send_message(services: Services, actor: Actor, conversation_id: uuid.UUID, *, body: str,
                        client_id: str, urgent: bool = False,
-                       reply_to: uuid.UUID | None = None) -> tuple[dict[str, Any], bool]:
+                       reply_to: uuid.UUID | None = None,
+                       attachment_ids: Sequence[uuid.UUID] = ()) -> tuple[dict[str, Any], bool]:
     """Returns the message and whether it was created now. The same ``client_id`` sent again by
-    the same author returns the first message and creates nothing."""
-    text = clean_body(body, services.policy.max_message_bytes)
+    the same author returns the first message and creates nothing. ``attachment_ids`` are
+    files the author uploaded to this conversation; a message with files may have no text."""
+    text = "" if attachment_ids and isinstance(body, str) and not body.strip() \
+        else clean_body(body, services.policy.max_message_bytes)
     mid = message_id(conversation_id, actor.id, clean_client_id(client_id))
     try:
         async with services.unit(actor.ip) as u:
@@ -65,22 +69,30 @@ async def send_message(services: Services, actor: Actor, conversation_id: uuid.U
             # Re-check under the conversation's lock: a concurrent retry may have just committed.
             if (existing := await u.tx.entries.get(conversation_id, mid)) is not None:
                 raise _AlreadySent(existing)
+            files = await attachments.claim(u, actor, a, attachment_ids)
             member_ids = {m.person_id for m in await u.tx.conversations.members(conversation_id)}
             mentions = sorted(m for m in mentioned_ids(text) if m in member_ids and m != actor.id)
+            flags = MessageFlag.URGENT if urgent else MessageFlag.NONE
+            if files:
+                flags |= MessageFlag.ATTACHMENTS
             conv, e = await append_entry(
                 u, a.conversation, a.key, kind=EntryKind.MESSAGE, author=actor.id, entry_id=mid, body=text,
-                flags=MessageFlag.URGENT if urgent else MessageFlag.NONE, reply_to_seq=reply_seq,
+                flags=flags, reply_to_seq=reply_seq,
                 terms=blind_index.terms(a.key.search_key, text), mentions=mentions, seq=seq)
+            await attachments.attach(u, a, files, e.id)
             await u.audit(actor.org_id, "message.sent", actor.id, "message", e.id, conversation=str(conv.id),
                           seq=e.seq, urgent=bool(urgent))
             names = {actor.id: actor.person.name}
             payload = entry_payload(conv, a.key, e, None, names)
+            await attachments.add_views(u.tx, a.key, conv.id, [(e, payload["message"])])
             u.publish(RealtimeEvent(conv.org_id, conv.id, e.seq, payload))
             return payload["message"], True
     except _AlreadySent as already:
         async with services.db.transaction() as tx:
             a = await access(services, tx, actor, conversation_id)
-            return message_view(already.entry, a.key, {actor.id: actor.person.name}), False
+            view = message_view(already.entry, a.key, {actor.id: actor.person.name})
+            await attachments.add_views(tx, a.key, conversation_id, [(already.entry, view)])
+            return view, False
 
 
 async def _own_message(u: Unit, actor: Actor, a: Access, mid: uuid.UUID, *, moderation: bool) -> Entry:
@@ -116,6 +128,7 @@ async def edit_message(services: Services, actor: Actor, conversation_id: uuid.U
                       seq=target.seq)
         names = await _names(u.tx, actor, [updated, e])
         payload = entry_payload(conv, a.key, e, updated, names)
+        await attachments.add_views(u.tx, a.key, conv.id, [(updated, payload["message"])])
         u.publish(RealtimeEvent(conv.org_id, conv.id, e.seq, payload))
         result: dict[str, Any] = payload["message"]
         return result
@@ -131,11 +144,13 @@ async def delete_message(services: Services, actor: Actor, conversation_id: uuid
         flags = target.flags | MessageFlag.DELETED
         await u.tx.entries.update_body(conversation_id, target.seq, None, flags, [], target.edited_at)
         await u.tx.entries.erase_bodies_of(conversation_id, target.seq)
+        files_gone = await attachments.remove_for_entry(u, conversation_id, target)
         await u.audit(actor.org_id, "message.deleted", actor.id, "message", target.id, conversation=str(conv.id),
                       seq=target.seq)
         updated = replace(target, body_sealed=None, flags=flags)
         names = await _names(u.tx, actor, [updated, e])
         u.publish(RealtimeEvent(conv.org_id, conv.id, e.seq, entry_payload(conv, a.key, e, updated, names)))
+    await attachments.delete_files(services, files_gone)
 
 
 async def history(services: Services, actor: Actor, conversation_id: uuid.UUID, *, after_seq: int | None = None,
@@ -156,9 +171,13 @@ async def history(services: Services, actor: Actor, conversation_id: uuid.UUID, 
         await _audit_care_read(u, actor, a, entries, "history")
         names = await _names(u.tx, actor, entries)
         out = []
+        messages = []
         for e in entries:
             payload = entry_payload(a.conversation, a.key, e, None, names)
             out.append(payload["message"] if e.kind is EntryKind.MESSAGE else payload)
+            if e.kind is EntryKind.MESSAGE:
+                messages.append((e, payload["message"]))
+        await attachments.add_views(u.tx, a.key, conversation_id, messages)
         return out
 
 
@@ -204,9 +223,16 @@ async def _events_for(u: Unit, actor: Actor, a: Access, entries: Sequence[Entry]
             if t is not None:
                 targets[e.target_seq] = t
     names = await _names(u.tx, actor, [*entries, *targets.values()])
-    return [RealtimeEvent(a.conversation.org_id, a.conversation.id, e.seq,
-                          entry_payload(a.conversation, a.key, e, targets.get(e.target_seq or -1), names))
-            for e in entries]
+    events = []
+    shown = []
+    for e in entries:
+        target = targets.get(e.target_seq or -1)
+        payload = entry_payload(a.conversation, a.key, e, target, names)
+        if "message" in payload:
+            shown.append((e if e.kind is EntryKind.MESSAGE else target or e, payload["message"]))
+        events.append(RealtimeEvent(a.conversation.org_id, a.conversation.id, e.seq, payload))
+    await attachments.add_views(u.tx, a.key, a.conversation.id, shown)
+    return events
 
 
 async def note_live_read(services: Services, actor: Actor, conversation_id: uuid.UUID, seq: int) -> None:

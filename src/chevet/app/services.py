@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from chevet.app.attachment_config import AttachmentServices
 from chevet.core import envelope
 from chevet.core.audit import INSTALLATION_CHAIN, AuditEvent
 from chevet.core.entities import Organisation, Person, RealtimeEvent
@@ -72,6 +73,7 @@ class Services:
     clock: Clock
     passwords: PasswordHasher
     policy: Policy = field(default_factory=Policy)
+    attachments: AttachmentServices | None = None
 
     @asynccontextmanager
     async def unit(self, ip: str | None = None) -> AsyncIterator[Unit]:

@@ -71,3 +71,9 @@ class IntegrityError(ChevetError):
     """Stored data failed an integrity check (audit chain, ciphertext authentication)."""
 
     code = "integrity_error"
+
+
+class Unavailable(ChevetError):
+    """A service the request needs (the antivirus, for instance) does not answer; try later."""
+
+    code = "unavailable"

@@ -25,6 +25,7 @@ class MessageFlag(IntFlag):
     URGENT = 1
     EDITED = 2
     DELETED = 4
+    ATTACHMENTS = 8  # files are attached (looked up only for the entries that have some)
 
 
 MAX_CLIENT_ID = 64

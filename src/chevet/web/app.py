@@ -16,6 +16,7 @@ import chevet
 import chevet.web.api
 from chevet.bootstrap import Installation
 from chevet.web import problems
+from chevet.web.api.attachments import UPLOAD_PATH
 from chevet.web.middleware import RequestLimits, SecurityHeaders
 from chevet.web.ratelimit import RateLimiter
 from chevet.web.stream import Hub
@@ -95,6 +96,8 @@ def create_app(installation: Installation) -> FastAPI:
         return {"status": "ok", "version": chevet.__version__, "schema": revision,
                 "realtime_connections": hub.connections}
 
-    app.add_middleware(RequestLimits, max_bytes=settings.max_request_bytes)
+    # Multipart framing around the file gets 64 KiB on top of the attachment limit.
+    app.add_middleware(RequestLimits, max_bytes=settings.max_request_bytes,
+                       larger=[("POST", UPLOAD_PATH, settings.max_upload_bytes + 65536)])
     app.add_middleware(SecurityHeaders)  # outermost: every answer, even a 413, gets the headers
     return app

@@ -4,7 +4,9 @@ records query strings (they may carry a search for a patient's name, or a stream
 from __future__ import annotations
 
 import logging
+import re
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -35,20 +37,33 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 class RequestLimits:
-    """Refuses bodies over ``max_bytes`` with a 413 problem, whatever Content-Length claims."""
+    """Refuses bodies over ``max_bytes`` with a 413 problem, whatever Content-Length claims.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    ``larger`` names the few routes that take bigger bodies (file uploads), each as (method,
+    path pattern, limit): only those get more room, JSON routes keep the small limit."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int,
+                 larger: Sequence[tuple[str, re.Pattern[str], int]] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = list(larger)
+
+    def limit_for(self, scope: Scope) -> int:
+        method, path = scope.get("method", ""), scope.get("path", "")
+        for m, pattern, limit in self.larger:
+            if method == m and pattern.match(path):
+                return limit
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.limit_for(scope)
         declared = _header(scope, b"content-length")
         if declared is not None:
-            if not declared.isdigit() or int(declared) > self.max_bytes:
-                await self._refuse(scope, send)
+            if not declared.isdigit() or int(declared) > max_bytes:
+                await self._refuse(scope, send, max_bytes)
                 return
             await self.app(scope, receive, send)  # the HTTP server enforces Content-Length itself
             return
@@ -61,8 +76,8 @@ class RequestLimits:
                 return  # client went away
             chunk = message.get("body", b"")
             seen += len(chunk)
-            if seen > self.max_bytes:
-                await self._refuse(scope, send)
+            if seen > max_bytes:
+                await self._refuse(scope, send, max_bytes)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -78,11 +93,11 @@ class RequestLimits:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, scope: Scope, send: Send) -> None:
+    async def _refuse(self, scope: Scope, send: Send, max_bytes: int) -> None:
         lang = negotiate(_header(scope, b"accept-language"))
         body = orjson.dumps({"type": "about:blank#request_too_large", "title": gettext("title.413", lang),
                              "status": 413, "code": "request_too_large",
-                             "detail": gettext("request_too_large", lang, max=self.max_bytes)})
+                             "detail": gettext("request_too_large", lang, max=max_bytes)})
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/problem+json"),
                                 (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})

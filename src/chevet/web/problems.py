@@ -26,6 +26,7 @@ STATUS: list[tuple[type[errors.ChevetError], int]] = [
     (errors.LockedOut, 429),
     (errors.TooLarge, 413),
     (errors.IntegrityError, 500),
+    (errors.Unavailable, 503),
 ]
 
 _HTTP_CODES = {400: "bad_request", 401: "authentication_required", 403: "forbidden", 404: "not_found",

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from chevet.adapters.db.attachments import SqlAttachments
 from chevet.adapters.db.audit import SqlAuditLog
 from chevet.adapters.db.conversations import SqlConversations
 from chevet.adapters.db.entries import SqlEntries
@@ -37,6 +38,7 @@ class SqlTransaction:
         self.conversations = SqlConversations(self.conn)
         self.entries = SqlEntries(self.conn)
         self.audit = SqlAuditLog(self.conn)
+        self.attachments = SqlAttachments(self.conn)
 
 
 def async_url(url: str) -> str:

@@ -49,7 +49,7 @@ async def send(conversation_id: str, body: MessageIn, actor: ActorDep, svc: Serv
     """Send a message. Re-sending the same ``client_id`` returns the first message unchanged."""
     view, created = await messages.send_message(svc, actor, parse_id(conversation_id), body=body.body,
                                                 client_id=body.client_id, urgent=body.urgent,
-                                                reply_to=body.reply_to)
+                                                reply_to=body.reply_to, attachment_ids=body.attachment_ids)
     return JSONResponse(view, status_code=201, headers={} if created else {"Idempotent-Replayed": "true"})
 
 

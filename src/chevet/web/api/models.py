@@ -26,10 +26,11 @@ class ConversationIn(Body):
 
 
 class MessageIn(Body):
-    body: StrictStr
+    body: StrictStr = ""
     client_id: StrictStr = Field(max_length=64)
     urgent: StrictBool = False
     reply_to: uuid.UUID | None = None
+    attachment_ids: list[uuid.UUID] = Field(default_factory=list, max_length=10)
 
 
 class EditIn(Body):

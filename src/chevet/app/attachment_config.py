@@ -1,0 +1,36 @@
+"""What the attachment actions need besides the database: the blob store, the media
+processor, the optional antivirus, and the operator's limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from chevet.ports import BlobStore, MediaProcessor, VirusScanner
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentLimits:
+    max_upload_bytes: int = 20 * 1_048_576
+    families: tuple[str, ...] = ("image", "pdf", "text")
+    quota_org_bytes: int = 20 * 1024**3
+    quota_person_bytes: int = 2 * 1024**3
+    max_per_message: int = 10
+    max_image_pixels: int = 50_000_000
+    image_max_side: int = 2048
+    pending_hours: float = 24
+
+
+@dataclass(frozen=True, slots=True)
+class FootprintSettings:
+    network_g_per_gb: float = 49.4
+    storage_g_per_gb_year: float | None = None
+    storage_source: str = ""
+
+
+@dataclass
+class AttachmentServices:
+    blobs: BlobStore
+    media: MediaProcessor
+    scanner: VirusScanner | None = None
+    limits: AttachmentLimits = field(default_factory=AttachmentLimits)
+    footprint: FootprintSettings = field(default_factory=FootprintSettings)

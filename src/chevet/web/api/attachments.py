@@ -1,0 +1,103 @@
+"""Attachments over HTTP: limits, upload (multipart), download (streamed, decrypted), and the
+organisation's attachment rules."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import Field, StrictStr
+
+from chevet.app import attachments
+from chevet.core.attachment import AttachmentKind, Variant
+from chevet.core.ids import parse_id
+from chevet.web.api.models import Body
+from chevet.web.deps import ActorDep, ServicesDep
+from chevet.web.uploads import read_upload
+
+router = APIRouter(tags=["attachments"])
+
+UPLOAD_PATH = re.compile(r"^/api/v1/conversations/[^/]+/attachments$")
+# A downloaded file is shown by the browser, never run: no script, no plugin, no framing.
+DOWNLOAD_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox; frame-ancestors 'self'"
+
+
+class RulesIn(Body):
+    org_quota_bytes: int | None = Field(None, ge=0, le=2**62)
+    person_quota_bytes: int | None = Field(None, ge=0, le=2**62)
+    keep_originals_for: list[StrictStr] = Field(default_factory=list, max_length=10)
+
+
+def content_disposition(disposition: str, name: str) -> str:
+    """RFC 6266: an ASCII fallback and the exact UTF-8 name in ``filename*``."""
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\%;' else "_" for c in name) or "fichier"
+    return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+@router.get("/attachments/limits")
+async def limits(actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+    """Sizes and types accepted, for the client to show before an upload (RGESN 4.11)."""
+    return attachments.limits_view(svc)
+
+
+@router.post("/conversations/{conversation_id}/attachments", status_code=201)
+async def upload(conversation_id: str, request: Request, actor: ActorDep, svc: ServicesDep) -> JSONResponse:
+    """Upload one file (``multipart/form-data``, field ``file``) to attach to a later message
+    (``attachment_ids`` of the message). Images are cleaned and re-encoded by the server."""
+    conv_id = parse_id(conversation_id)
+    limit = attachments.configured(svc).limits.max_upload_bytes
+    file = await read_upload(request, limit)
+    view, deduplicated = await attachments.upload(svc, actor, conv_id, data=file.data, name=file.name)
+    return JSONResponse({**view, "deduplicated": deduplicated}, status_code=201)
+
+
+async def _send(svc: ServicesDep, actor: ActorDep, attachment_id: str, variant: Variant) -> StreamingResponse:
+    d = await attachments.download(svc, actor, parse_id(attachment_id), variant)
+    inline = d.kind is AttachmentKind.IMAGE and variant is not Variant.ORIGINAL
+    mime = "text/plain; charset=utf-8" if d.mime == "text/plain" else d.mime
+    headers = {
+        "Content-Disposition": content_disposition("inline" if inline else "attachment", d.name),
+        "Content-Length": str(d.size),
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": DOWNLOAD_CSP,
+        "Cross-Origin-Resource-Policy": "same-origin",
+        "Cache-Control": "private, max-age=604800, immutable" if variant is Variant.THUMBNAIL
+        else "private, no-store",
+    }
+    return StreamingResponse(d.body, media_type=mime, headers=headers)
+
+
+@router.get("/attachments/{attachment_id}")
+async def download(attachment_id: str, actor: ActorDep, svc: ServicesDep,
+                   variant: Variant = Query(Variant.CONTENT)) -> StreamingResponse:
+    """The file, decrypted, for members who can see its message."""
+    return await _send(svc, actor, attachment_id, variant)
+
+
+@router.get("/attachments/{attachment_id}/thumbnail")
+async def thumbnail(attachment_id: str, actor: ActorDep, svc: ServicesDep) -> StreamingResponse:
+    return await _send(svc, actor, attachment_id, Variant.THUMBNAIL)
+
+
+@router.delete("/attachments/{attachment_id}", status_code=204)
+async def discard(attachment_id: str, actor: ActorDep, svc: ServicesDep) -> Response:
+    """Withdraw an upload that was not sent (sent files go with their message)."""
+    await attachments.discard(svc, actor, parse_id(attachment_id))
+    return Response(status_code=204)
+
+
+@router.get("/admin/attachments/rules")
+async def get_rules(actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+    return await attachments.get_rules(svc, actor)
+
+
+@router.put("/admin/attachments/rules")
+async def set_rules(body: RulesIn, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+    """Quotas for the organisation (null: the installation's default) and the conversation
+    kinds whose original files are kept next to the processed copy."""
+    return await attachments.set_rules(svc, actor, org_quota_bytes=body.org_quota_bytes,
+                                       person_quota_bytes=body.person_quota_bytes,
+                                       keep_originals_for=body.keep_originals_for)

@@ -1,0 +1,254 @@
+"""Attachments end to end through the HTTP API, on SQLite and PostgreSQL: a phone photo
+becomes a light, clean image; members (and only they) download it; files are sealed in the
+blob store; duplicates are stored once; quotas refuse before writing."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from chevet.bootstrap import Installation
+from tests.attachment_support import Api
+from tests.media_samples import pdf, phone_photo, small_jpeg, small_png
+from tests.support import new_member, new_org
+
+
+@pytest.fixture(scope="module")
+def photo() -> bytes:
+    data = phone_photo(orientation=6)
+    assert 3_000_000 <= len(data) <= 6_000_000, len(data)
+    return data
+
+
+@pytest.fixture
+async def api(installation: Installation) -> AsyncIterator[Api]:
+    client = Api(installation)
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+def blob_files(installation: Installation) -> list[Path]:
+    root = installation.settings.blobs_path
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+async def test_phone_photo_is_light_clean_and_reaches_members_only(installation: Installation, api: Api,
+                                                                   photo: bytes) -> None:
+    svc = installation.services
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    doctor = await new_member(svc, org, "physician")
+    outsider = await new_member(svc, org, "nurse")
+    other_org = await new_org(svc)
+    stranger = await new_member(svc, other_org, "admin")
+    for m in (nurse, doctor, outsider, stranger):
+        await api.login(m)
+    conv = await api.conversation(nurse, doctor, kind="care_case", title="Suivi escarre")
+
+    r = await api.upload(nurse, conv, photo, name="IMG_2041 Mme Secret.jpg")
+    assert r.status_code == 201, r.text
+    att = r.json()
+    assert att["kind"] == "image" and att["mime"] in ("image/webp", "image/avif")
+    assert att["size"] <= 300_000
+    # Orientation 6 (portrait held phone): the stored pixels are upright, long side 2048.
+    assert (att["width"], att["height"]) == (1536, 2048)
+    assert att["name"].startswith("IMG_2041 Mme Secret.") and att["name"].endswith((".webp", ".avif"))
+
+    r = await api.send(nurse, conv, [att["id"]], body="Escarre talon gauche")
+    assert r.status_code == 201, r.text
+    message = r.json()
+    assert [a["id"] for a in message["attachments"]] == [att["id"]]
+    assert message["attachments"][0]["thumbnail"] is True
+
+    r = await api.client.get(f"/api/v1/conversations/{conv}/messages", headers=api.auth(doctor))
+    listed = [m for m in r.json() if m.get("id") == message["id"]][0]
+    assert listed["attachments"][0]["name"] == att["name"]
+
+    r = await api.client.get(f"/api/v1/attachments/{att['id']}", headers=api.auth(doctor))
+    assert r.status_code == 200
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert "sandbox" in r.headers["content-security-policy"]
+    assert r.headers["content-disposition"].startswith("inline; filename=")
+    assert "filename*=UTF-8''IMG_2041%20Mme%20Secret." in r.headers["content-disposition"]
+    assert len(r.content) == att["size"] == int(r.headers["content-length"])
+    img = Image.open(io.BytesIO(r.content))
+    assert img.size == (1536, 2048)
+    exif = img.getexif()
+    assert len(exif) == 0 and 0x8825 not in exif, "EXIF/GPS must be gone"
+    assert not img.info.get("exif") and not img.info.get("xmp") and not img.info.get("icc_profile")
+    for needle in (b"PhoneMaker", b"Phone Model", b"Mme Secret", b"2026:11:28"):
+        assert needle not in r.content
+
+    thumb = await api.client.get(f"/api/v1/attachments/{att['id']}/thumbnail", headers=api.auth(doctor))
+    assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/webp"
+    assert max(Image.open(io.BytesIO(thumb.content)).size) == 320
+
+    # Not a member of the conversation, or another organisation: as if it did not exist.
+    for who in (outsider, stranger):
+        for path in (f"/api/v1/attachments/{att['id']}", f"/api/v1/attachments/{att['id']}/thumbnail"):
+            denied = await api.client.get(path, headers=api.auth(who))
+            assert denied.status_code == 404, (who.actor.person.role, path)
+            assert denied.json()["code"] == "attachment_not_found"
+    # Nor may a stranger upload into the conversation.
+    r = await api.upload(stranger, conv, small_png())
+    assert r.status_code == 404
+
+    # The care-case read is in the audit trail.
+    async with svc.db.transaction() as tx:
+        entries = await tx.audit.query(org.id, object_id=uuid.UUID(att["id"]))
+    assert "care_case.attachment_read" in {e.action for e in entries}
+
+    # Nothing readable in the blob store: no JPEG/WebP/AVIF signature, no name, no EXIF text.
+    files = blob_files(installation)
+    assert len(files) == 2  # the processed image and its thumbnail
+    for path in files:
+        data = path.read_bytes()
+        assert data[:4] == b"CHB\x01"
+        for needle in (b"\xff\xd8\xff", b"RIFF", b"WEBP", b"ftypavif", b"Mme Secret", b"IMG_2041", b"PhoneMaker"):
+            assert needle not in data, (needle, path.name)
+        assert "Secret" not in str(path)
+
+
+async def test_pending_upload_is_private_to_its_uploader_and_is_sent_once(installation: Installation,
+                                                                          api: Api) -> None:
+    svc = installation.services
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    aide = await new_member(svc, org, "care_assistant")
+    for m in (nurse, aide):
+        await api.login(m)
+    conv = await api.conversation(nurse, aide)
+    att = (await api.upload(nurse, conv, pdf(), name="../../etc/Ordonnance\u202eexe.pdf",
+                            content_type="image/png")).json()
+    assert att["kind"] == "document" and att["mime"] == "application/pdf"  # the content decides
+    assert att["name"] == "Ordonnanceexe.pdf"  # no directories, no bidi override
+    r = await api.client.get(f"/api/v1/attachments/{att['id']}", headers=api.auth(aide))
+    assert r.status_code == 404, "an unsent upload is only its uploader's"
+    # Someone else cannot send the nurse's upload.
+    r = await api.send(aide, conv, [att["id"]], body="je prends")
+    assert r.status_code == 422 and r.json()["code"] == "attachment_not_available"
+    r = await api.send(nurse, conv, [att["id"]])
+    assert r.status_code == 201, r.text
+    r2 = await api.send(nurse, conv, [att["id"]], body="encore")
+    assert r2.status_code == 422, "a file goes with one message"
+    r = await api.client.get(f"/api/v1/attachments/{att['id']}", headers=api.auth(aide))
+    assert r.status_code == 200 and r.content == pdf()
+    assert r.headers["content-type"] == "application/pdf"
+    assert r.headers["content-disposition"].startswith("attachment; ")
+
+
+async def test_deleting_the_message_deletes_its_files(installation: Installation, api: Api) -> None:
+    svc = installation.services
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    doctor = await new_member(svc, org, "physician")
+    for m in (nurse, doctor):
+        await api.login(m)
+    conv = await api.conversation(nurse, doctor)
+    att = (await api.upload(nurse, conv, small_jpeg())).json()
+    message = (await api.send(nurse, conv, [att["id"]], body="photo")).json()
+    assert len(blob_files(installation)) == 2
+    r = await api.client.delete(f"/api/v1/conversations/{conv}/messages/{message['id']}", headers=api.auth(nurse))
+    assert r.status_code == 204
+    assert blob_files(installation) == []
+    r = await api.client.get(f"/api/v1/attachments/{att['id']}", headers=api.auth(doctor))
+    assert r.status_code == 404
+
+
+async def test_same_file_twice_in_a_conversation_is_stored_once(installation: Installation, api: Api) -> None:
+    svc = installation.services
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    doctor = await new_member(svc, org, "physician")
+    for m in (nurse, doctor):
+        await api.login(m)
+    conv = await api.conversation(nurse, doctor)
+    other_conv = await api.conversation(nurse, doctor, title="Autre")
+    image = small_jpeg(300, 200)
+    first = (await api.upload(nurse, conv, image, name="a.jpg")).json()
+    again = (await api.upload(doctor, conv, image, name="b.jpg")).json()
+    assert first["deduplicated"] is False and again["deduplicated"] is True
+    assert again["name"].startswith("b.")
+    assert len(blob_files(installation)) == 2
+    # Another conversation: stored separately, under unrelated addresses (no global fingerprint).
+    elsewhere = (await api.upload(nurse, other_conv, image)).json()
+    assert elsewhere["deduplicated"] is False
+    files = blob_files(installation)
+    assert len(files) == 4
+    names = {p.name for p in files}
+    assert len(names) == 4
+    # Discarding the first upload keeps the shared copy for the second.
+    r = await api.client.delete(f"/api/v1/attachments/{first['id']}", headers=api.auth(nurse))
+    assert r.status_code == 204
+    assert len(blob_files(installation)) == 4
+    r = await api.send(doctor, conv, [again["id"]])
+    assert r.status_code == 201
+    r = await api.client.get(f"/api/v1/attachments/{again['id']}", headers=api.auth(nurse))
+    assert r.status_code == 200 and Image.open(io.BytesIO(r.content)).size == (300, 200)
+
+
+async def test_quotas_refuse_before_writing(installation: Installation, api: Api) -> None:
+    svc = installation.services
+    org = await new_org(svc)
+    admin = await new_member(svc, org, "admin")
+    nurse = await new_member(svc, org, "nurse")
+    for m in (admin, nurse):
+        await api.login(m)
+    conv = await api.conversation(admin, nurse)
+    r = await api.client.put("/api/v1/admin/attachments/rules", headers=api.auth(nurse),
+                             json={"person_quota_bytes": 1})
+    assert r.status_code == 403
+    r = await api.client.put("/api/v1/admin/attachments/rules", headers=api.auth(admin),
+                             json={"person_quota_bytes": 5000, "org_quota_bytes": 9000})
+    assert r.status_code == 200, r.text
+    assert r.json()["effective_person_quota_bytes"] == 5000
+
+    first = await api.upload(nurse, conv, pdf("un"), name="un.pdf")
+    assert first.status_code == 201, first.text
+    before = sorted(p.name for p in blob_files(installation))
+    big = pdf("x" * 4500)
+    r = await api.upload(nurse, conv, big, name="gros.pdf", lang="en")
+    assert r.status_code == 413
+    problem = r.json()
+    assert problem["code"] == "quota_exceeded_person" and problem["scope"] == "person"
+    assert 0 < problem["remaining"] < 5000
+    assert "bytes remain" in problem["detail"]
+    assert sorted(p.name for p in blob_files(installation)) == before, "nothing written"
+    # The administrator has room of her own, until the organisation's quota.
+    r = await api.upload(admin, conv, big, name="gros.pdf")
+    assert r.status_code == 201, r.text
+    r = await api.upload(admin, conv, pdf("y" * 4500), name="encore.pdf")
+    assert r.status_code == 413 and r.json()["code"] == "quota_exceeded_organisation"
+    assert "il reste" in r.json()["detail"]
+
+
+async def test_limits_are_published_and_large_bodies_only_on_the_upload_route(installation: Installation,
+                                                                              api: Api) -> None:
+    svc = installation.services
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    doctor = await new_member(svc, org, "physician")
+    for m in (nurse, doctor):
+        await api.login(m)
+    r = await api.client.get("/api/v1/attachments/limits", headers=api.auth(nurse))
+    limits = r.json()
+    assert limits["max_upload_bytes"] == installation.settings.max_upload_bytes
+    assert {"image/jpeg", "application/pdf"} <= set(limits["accepted_types"])
+    conv = await api.conversation(nurse, doctor)
+    # A JSON route keeps its small limit…
+    r = await api.client.post(f"/api/v1/conversations/{conv}/messages", headers=api.auth(nurse),
+                              content=b'{"body": "' + b"a" * 300_000 + b'"}')
+    assert r.status_code == 413
+    # …while a 1 MB PDF goes through the upload route.
+    r = await api.upload(nurse, conv, pdf("z" * 1_000_000), name="scan.pdf")
+    assert r.status_code == 201, r.text
+    r = await api.client.post(f"/api/v1/conversations/{conv}/attachments", headers=api.auth(nurse),
+                              json={"file": "nope"})
+    assert r.status_code == 422 and r.json()["code"] == "attachment_multipart_required"
