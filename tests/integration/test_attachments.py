@@ -68,7 +68,7 @@ async def test_phone_photo_is_light_clean_and_reaches_members_only(installation:
     assert message["attachments"][0]["thumbnail"] is True
 
     r = await api.client.get(f"/api/v1/conversations/{conv}/messages", headers=api.auth(doctor))
-    listed = [m for m in r.json() if m.get("id") == message["id"]][0]
+    listed = next(m for m in r.json() if m.get("id") == message["id"])
     assert listed["attachments"][0]["name"] == att["name"]
 
     r = await api.client.get(f"/api/v1/attachments/{att['id']}", headers=api.auth(doctor))
