@@ -31,6 +31,7 @@ class Permission(StrEnum):
     CREATE_CARE_CASE = "create_care_case"
     MANAGE_ANY_CONVERSATION = "manage_any_conversation"
     LIST_PEOPLE = "list_people"
+    VIEW_SOBRIETY = "view_sobriety"
 
 
 _CARE = {
@@ -43,7 +44,7 @@ _CARE = {
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.DPO: frozenset({Permission.VIEW_AUDIT, Permission.CREATE_DIRECT, Permission.CREATE_GROUP,
-                         Permission.LIST_PEOPLE}),
+                         Permission.LIST_PEOPLE, Permission.VIEW_SOBRIETY}),
     Role.MANAGER: frozenset(_CARE | {Permission.MANAGE_TEAMS, Permission.CREATE_TEAM_CHANNEL,
                                      Permission.VIEW_AUDIT, Permission.MANAGE_ANY_CONVERSATION}),
     Role.PHYSICIAN: frozenset(_CARE),

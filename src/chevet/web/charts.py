@@ -1,0 +1,121 @@
+"""Small server-rendered SVG charts: no script, no external font, no colour-only meaning.
+
+Each series is drawn with its own dash pattern and marker shape as well as its own colour, so
+it can be told apart in grey-scale print and by people who do not see colours; the chart
+carries a ``<title>`` and a ``<desc>`` for screen readers, and pages show the same figures in a
+table next to it. Presentation attributes only (no ``style``), so a strict CSP is enough.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from math import ceil, floor, log10
+from xml.sax.saxutils import escape, quoteattr
+
+PALETTE = (("#1f4e79", "none", "circle"), ("#8a3b12", "6 4", "square"), ("#2e6b30", "2 3", "triangle"),
+           ("#5b2a86", "10 3 2 3", "diamond"))
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    label: str
+    values: Sequence[float]
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest 1, 2, 2.5 or 5 × 10ⁿ at or above ``value`` (axis tops people can read)."""
+    if value <= 0:
+        return 1.0
+    exponent = floor(log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        top = step * 10**exponent
+        if top >= value:
+            return float(top)
+    return float(10 ** (exponent + 1))
+
+
+def _marker(shape: str, x: float, y: float, colour: str) -> str:
+    if shape == "square":
+        return f'<rect x="{x - 3.5:.1f}" y="{y - 3.5:.1f}" width="7" height="7" fill="{colour}"/>'
+    if shape == "triangle":
+        return (f'<polygon points="{x:.1f},{y - 4.5:.1f} {x + 4.5:.1f},{y + 3.5:.1f} {x - 4.5:.1f},{y + 3.5:.1f}" '
+                f'fill="{colour}"/>')
+    if shape == "diamond":
+        return (f'<polygon points="{x:.1f},{y - 5:.1f} {x + 5:.1f},{y:.1f} {x:.1f},{y + 5:.1f} {x - 5:.1f},{y:.1f}" '
+                f'fill="{colour}"/>')
+    return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{colour}"/>'
+
+
+def line_chart(*, chart_id: str, title: str, description: str, labels: Sequence[str], series: Sequence[Series],
+               format_value: Callable[[float], str], width: int = 640, height: int = 280) -> str:
+    """An SVG line chart of ``series`` over ``labels`` (the x axis, in order)."""
+    if not series or not labels or any(len(s.values) != len(labels) for s in series):
+        raise ValueError("every series needs one value per label")
+    if len(series) > len(PALETTE):
+        raise ValueError("too many series for one readable chart")
+    left, right, top, bottom = 78, 16, 16, 64
+    plot_w, plot_h = width - left - right, height - top - bottom
+    peak = nice_ceiling(max(max(s.values) for s in series))
+    n = len(labels)
+
+    def x_of(i: int) -> float:
+        return left + (plot_w * i / (n - 1) if n > 1 else plot_w / 2)
+
+    def y_of(v: float) -> float:
+        return top + plot_h - plot_h * (v / peak)
+
+    tid, did = f"{chart_id}-title", f"{chart_id}-desc"
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
+             f'height="{height}" role="img" aria-labelledby="{tid} {did}" font-family="system-ui, sans-serif" '
+             f'font-size="12">',
+             f'<title id="{tid}">{escape(title)}</title>', f'<desc id="{did}">{escape(description)}</desc>',
+             f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>']
+    for k in range(5):
+        v = peak * k / 4
+        y = y_of(v)
+        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#d0d0d0" '
+                     f'stroke-width="1"/>')
+        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#333333">'
+                     f'{escape(format_value(v))}</text>')
+    every = max(1, ceil(n / 12))
+    for i, label in enumerate(labels):
+        if i % every == 0 or i == n - 1:
+            parts.append(f'<text x="{x_of(i):.1f}" y="{top + plot_h + 18}" text-anchor="middle" fill="#333333">'
+                         f'{escape(label)}</text>')
+    parts.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" '
+                 f'stroke="#333333" stroke-width="1"/>')
+    for s, (colour, dash, shape) in zip(series, PALETTE, strict=False):
+        points = " ".join(f"{x_of(i):.1f},{y_of(v):.1f}" for i, v in enumerate(s.values))
+        dash_attr = "" if dash == "none" else f' stroke-dasharray="{dash}"'
+        parts.append(f'<g><title>{escape(s.label)}</title><polyline points="{points}" fill="none" '
+                     f'stroke="{colour}" stroke-width="2.5"{dash_attr}/>')
+        parts.extend(_marker(shape, x_of(i), y_of(v), colour) for i, v in enumerate(s.values))
+        parts.append("</g>")
+    legend_y = height - 18
+    slot = (width - left) / len(series)
+    for idx, (s, (colour, dash, shape)) in enumerate(zip(series, PALETTE, strict=False)):
+        x = left + idx * slot
+        dash_attr = "" if dash == "none" else f' stroke-dasharray="{dash}"'
+        parts.append(f'<line x1="{x:.1f}" y1="{legend_y - 4}" x2="{x + 28:.1f}" y2="{legend_y - 4}" '
+                     f'stroke="{colour}" stroke-width="2.5"{dash_attr}/>')
+        parts.append(_marker(shape, x + 14, legend_y - 4, colour))
+        parts.append(f'<text x="{x + 34:.1f}" y="{legend_y}" fill="#111111">{escape(s.label)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def format_bytes(value: float, lang: str = "fr") -> str:
+    """Sizes as people read them: "1,2 Mo" in French, "1.2 MB" in English (decimal units)."""
+    units = ("o", "ko", "Mo", "Go", "To") if lang == "fr" else ("B", "kB", "MB", "GB", "TB")
+    v, i = float(value), 0
+    while abs(v) >= 1000 and i < len(units) - 1:
+        v, i = v / 1000, i + 1
+    text = f"{v:.0f}" if i == 0 or v >= 100 else f"{v:.1f}"
+    if lang == "fr":
+        text = text.replace(".", ",")
+    return f"{text} {units[i]}"
+
+
+def attr(value: str) -> str:
+    return quoteattr(value)
