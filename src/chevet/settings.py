@@ -46,8 +46,8 @@ class Settings(BaseModel):
     image_max_side: int = Field(2048, ge=256, le=8192)
     image_target_bytes: int = Field(300_000, ge=20_000, le=20 * 1_048_576)
     image_format: str = "auto"
-    quota_org_bytes: int = Field(20 * 1024**3, ge=0)
-    quota_person_bytes: int = Field(2 * 1024**3, ge=0)
+    quota_org_bytes: int = Field(20_000_000_000, ge=0)
+    quota_person_bytes: int = Field(2_000_000_000, ge=0)
     clamd_socket: str | None = Field(None, description="clamd Unix socket path or tcp://host:port")
     pending_attachment_hours: float = Field(24, gt=0, le=24 * 30)
     footprint_network_g_per_gb: float = Field(49.4, ge=0, le=10_000)

@@ -120,7 +120,7 @@ async def test_clamd_refuses_eicar_and_accepts_a_clean_file(tmp_path: Path, clam
         assert r.json()["code"] == "attachment_infected"
         assert "Chevet.Test.EICAR" in r.json()["detail"]
         await _nothing_stored(inst)
-        r = await api.upload(nurse, conv, "Transmissions de nuit : RAS.".encode(), name="note.txt")
+        r = await api.upload(nurse, conv, b"Transmissions de nuit : RAS.", name="note.txt")
         assert r.status_code == 201, r.text
         assert r.json()["mime"] == "text/plain"
     finally:

@@ -12,8 +12,8 @@ from chevet.ports import BlobStore, MediaProcessor, VirusScanner
 class AttachmentLimits:
     max_upload_bytes: int = 20 * 1_048_576
     families: tuple[str, ...] = ("image", "pdf", "text")
-    quota_org_bytes: int = 20 * 1024**3
-    quota_person_bytes: int = 2 * 1024**3
+    quota_org_bytes: int = 20_000_000_000
+    quota_person_bytes: int = 2_000_000_000
     max_per_message: int = 10
     max_image_pixels: int = 50_000_000
     image_max_side: int = 2048

@@ -67,8 +67,14 @@ def render(figures: dict[str, Any], lang: str) -> str:
             return t("sobriety.no_factor")
         return t("sobriety.range", low=_g(rng["low"], lang), high=_g(rng["high"], lang))
 
-    factor_rows = [[f["name"], "—" if f["value"] is None else f"{f['value']} {f['unit']}", f["source"],
-                    f["date"] or "—", f["scope"]] for f in fp["factors"]]
+    def translated(key: str, fallback: str) -> str:
+        text = t(key)
+        return fallback if text == key else text
+
+    factor_rows = [[translated(f"sobriety.factor.{f['name']}", f["name"]),
+                    "—" if f["value"] is None else f"{f['value']} {f['unit']}", f["source"], f["date"] or "—",
+                    translated(f"sobriety.scope.{f['name']}", f["scope"])] for f in fp["factors"]]
+    caveats = [translated(f"sobriety.caveat.{i}", c) for i, c in enumerate(fp["caveats"], 1)]
     retention = figures["retention_next_month"]
     if retention.get("available"):
         summary = t("sobriety.retention.summary", conversations=retention.get("conversations", 0),
@@ -116,7 +122,7 @@ def render(figures: dict[str, Any], lang: str) -> str:
         ]),
         _table(t("sobriety.factors"), [t("sobriety.factor"), t("sobriety.value"), t("sobriety.source"),
                                        t("sobriety.date"), t("sobriety.scope")], factor_rows, numeric_from=99),
-        "<ul class=\"note\">" + "".join(f"<li>{escape(c)}</li>" for c in fp["caveats"]) + "</ul>",
+        "<ul class=\"note\">" + "".join(f"<li>{escape(c)}</li>" for c in caveats) + "</ul>",
         f'<h2 id="donnees">{escape(t("sobriety.data"))}</h2><ul>'
         f'<li><a href="/api/v1/admin/sobriety.csv" download>{escape(t("sobriety.csv"))}</a></li>'
         f'<li><a href="/api/v1/admin/sobriety">{escape(t("sobriety.json"))}</a></li>'
