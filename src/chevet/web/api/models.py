@@ -26,7 +26,7 @@ class ConversationIn(Body):
 
 
 class MessageIn(Body):
-    body: StrictStr = ""
+    body: StrictStr
     client_id: StrictStr = Field(max_length=64)
     urgent: StrictBool = False
     reply_to: uuid.UUID | None = None
