@@ -252,3 +252,53 @@ async def test_limits_are_published_and_large_bodies_only_on_the_upload_route(in
     r = await api.client.post(f"/api/v1/conversations/{conv}/attachments", headers=api.auth(nurse),
                               json={"file": "nope"})
     assert r.status_code == 422 and r.json()["code"] == "attachment_multipart_required"
+
+
+async def test_housekeeping_unsent_uploads_and_orphaned_files(installation: Installation, api: Api) -> None:
+    import os
+    import subprocess
+    import sys
+    from dataclasses import replace as _replace
+    from datetime import timedelta
+
+    from chevet.app import attachments as attachment_actions
+
+    svc = installation.services
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    doctor = await new_member(svc, org, "physician")
+    for m in (nurse, doctor):
+        await api.login(m)
+    conv = await api.conversation(nurse, doctor)
+    kept = (await api.upload(nurse, conv, small_jpeg(seed=3))).json()
+    assert (await api.send(nurse, conv, [kept["id"]])).status_code == 201
+    forgotten = (await api.upload(nurse, conv, small_jpeg(seed=4))).json()
+    assert len(blob_files(installation)) == 4
+
+    class Later:
+        def now(self):  # type: ignore[no-untyped-def]
+            return real.now() + timedelta(hours=25)
+
+    real = svc.clock
+    assert await attachment_actions.purge_pending(svc) == 0, "not yet stale"
+    later = _replace(svc, clock=Later())
+    assert await attachment_actions.purge_pending(later) == 1
+    assert len(blob_files(installation)) == 2
+    assert (await api.client.get(f"/api/v1/attachments/{forgotten['id']}", headers=api.auth(nurse))).status_code == 404
+    assert (await api.client.get(f"/api/v1/attachments/{kept['id']}", headers=api.auth(doctor))).status_code == 200
+
+    # A sealed file left by a crash before commit: listed, then deleted, once old enough.
+    stray = installation.settings.blobs_path / ("0" * 32) / "ab" / ("ab" * 32)
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(b"CHB\x01 sealed leftovers")
+    env = {**os.environ, "CHEVET_DATABASE_URL": installation.settings.database_url or ""}
+    cmd = [sys.executable, "-m", "chevet.cli.main", "attachments", "orphans", "--data-dir",
+           str(installation.settings.data_dir)]
+    young = subprocess.run([*cmd, "--delete"], capture_output=True, text=True, env=env, check=True)
+    assert young.stdout == "" and stray.exists(), "a file being written right now is left alone"
+    os.utime(stray, (0, 0))
+    listed = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+    assert listed.stdout.split() == [f"{'0' * 32}/{'ab' * 32}"] and stray.exists()
+    subprocess.run([*cmd, "--delete"], capture_output=True, text=True, env=env, check=True)
+    assert not stray.exists()
+    assert len(blob_files(installation)) == 2, "referenced files untouched"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import time
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
@@ -110,16 +111,18 @@ class FileBlobStore:
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._delete, key)
 
-    def _keys(self) -> list[str]:
+    def _keys(self, older_than_seconds: float) -> list[str]:
         out: list[str] = []
         if not self.root.exists():
             return out
+        horizon = time.time() - older_than_seconds
         for path in self.root.glob("*/*/*"):
             key = f"{path.parent.parent.name}/{path.name}"
-            if is_blob_key(key):
+            if is_blob_key(key) and (older_than_seconds <= 0 or path.stat().st_mtime < horizon):
                 out.append(key)
         return sorted(out)
 
-    async def keys(self) -> list[str]:
-        """Every stored key (for the consistency check that finds orphaned files)."""
-        return await asyncio.to_thread(self._keys)
+    async def keys(self, older_than_seconds: float = 0) -> list[str]:
+        """Stored keys (for the consistency check that finds orphaned files); with
+        ``older_than_seconds``, only files written before then (not an upload in progress)."""
+        return await asyncio.to_thread(self._keys, older_than_seconds)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from chevet.app.attachment_config import AttachmentServices
@@ -414,10 +415,39 @@ async def forget_conversation(services: Services, u: Unit, conversation_id: uuid
     return keys
 
 
-async def orphans(services: Services) -> list[str]:
-    """Files in the blob store that no database row references (left by a crash between the
-    file write and the commit): safe to delete, they are sealed and unreachable."""
+async def purge_pending(services: Services) -> int:
+    """Remove uploads that were never sent with a message within ``pending_hours``: they would
+    otherwise hold quota and disk for nothing. Returns how many were removed."""
     cfg = configured(services)
+    cutoff = services.clock.now() - timedelta(hours=cfg.limits.pending_hours)
+    removed = 0
+    while True:
+        gone: list[str] = []
+        async with services.unit() as u:
+            stale = await u.tx.attachments.pending_before(cutoff, 500)
+            by_conversation: dict[uuid.UUID, list[Attachment]] = {}
+            for att in stale:
+                by_conversation.setdefault(att.conversation_id, []).append(att)
+            for conversation_id, atts in by_conversation.items():
+                gone += await _remove(u, conversation_id, atts)
+                await u.audit(atts[0].org_id, "attachment.pending_purged", None, "conversation", conversation_id,
+                              count=len(atts))
+        await delete_files(services, gone)
+        removed += len(stale)
+        if len(stale) < 500:
+            return removed
+
+
+async def orphans(services: Services, *, delete: bool = False, older_than_hours: float = 1) -> list[str]:
+    """Files in the blob store that no database row references (left by a crash between the
+    file write and the commit): sealed and unreachable, so safe to delete. Files younger than
+    ``older_than_hours`` are left alone: they may belong to an upload being committed."""
+    cfg = configured(services)
+    candidates = await cfg.blobs.keys(older_than_hours * 3600)
     async with services.db.transaction() as tx:
         known = {_key(c, addr) for c, addr in await tx.attachments.blob_keys()}
-    return [k for k in await cfg.blobs.keys() if k not in known]
+    found = [k for k in candidates if k not in known]
+    if delete:
+        for key in found:
+            await cfg.blobs.delete(key)
+    return found

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, case, delete, func, insert, select, type_coerce, update
@@ -101,6 +102,13 @@ class SqlAttachments:
     async def many(self, conversation_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> list[Attachment]:
         rows = await self._conn.execute(select(attachment).where(
             attachment.c.conversation_id == conversation_id, attachment.c.id.in_(list(ids))))
+        return [_attachment(r) for r in rows]
+
+    async def pending_before(self, cutoff: datetime, limit: int = 1000) -> list[Attachment]:
+        """Uploads never sent with a message, older than ``cutoff`` (all organisations)."""
+        rows = await self._conn.execute(select(attachment).where(
+            attachment.c.entry_id.is_(None), attachment.c.created_at < cutoff)
+            .order_by(attachment.c.created_at).limit(limit))
         return [_attachment(r) for r in rows]
 
     async def by_dedup_tag(self, conversation_id: uuid.UUID, tag: bytes) -> Attachment | None:
