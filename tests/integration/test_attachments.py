@@ -302,3 +302,36 @@ async def test_housekeeping_unsent_uploads_and_orphaned_files(installation: Inst
     subprocess.run([*cmd, "--delete"], capture_output=True, text=True, env=env, check=True)
     assert not stray.exists()
     assert len(blob_files(installation)) == 2, "referenced files untouched"
+
+
+async def test_retention_hook_removes_rows_and_files(installation: Installation, api: Api) -> None:
+    from datetime import timedelta
+
+    from chevet.app import attachments as attachment_actions
+
+    svc = installation.services
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    doctor = await new_member(svc, org, "physician")
+    for m in (nurse, doctor):
+        await api.login(m)
+    conv = await api.conversation(nurse, doctor)
+    old = (await api.upload(nurse, conv, small_jpeg(seed=5))).json()
+    assert (await api.send(nurse, conv, [old["id"]])).status_code == 201
+    cutoff = svc.clock.now() + timedelta(milliseconds=5)
+    while svc.clock.now() <= cutoff:
+        pass
+    recent = (await api.upload(nurse, conv, pdf("recent"))).json()
+    assert (await api.send(nurse, conv, [recent["id"]])).status_code == 201
+    conv_id = uuid.UUID(conv)
+    preview = await attachment_actions.retention_preview(svc, org.id, [(conv_id, cutoff)])
+    assert preview == {"attachments": 1, "attachment_bytes": old["size"]}
+    hook = attachment_actions.retention_hook(svc)
+    async with svc.db.transaction() as tx:
+        assert await hook(tx, org.id, conv_id, cutoff) == 1
+    assert len(blob_files(installation)) == 1, "the old photo and its thumbnail are gone from the disk"
+    assert (await api.client.get(f"/api/v1/attachments/{old['id']}", headers=api.auth(doctor))).status_code == 404
+    assert (await api.client.get(f"/api/v1/attachments/{recent['id']}", headers=api.auth(doctor))).status_code == 200
+    async with svc.db.transaction() as tx:
+        assert await hook(tx, org.id, conv_id, None) == 1
+    assert blob_files(installation) == []

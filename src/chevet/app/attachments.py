@@ -9,9 +9,9 @@ key before they reach the blob store; the name is sealed in the database.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from chevet.app.attachment_config import AttachmentServices
@@ -257,19 +257,19 @@ async def remove_for_entry(u: Unit, conversation_id: uuid.UUID, entry: Entry) ->
     if not entry.flags & MessageFlag.ATTACHMENTS:
         return []
     atts = await u.tx.attachments.for_entries(conversation_id, [entry.id])
-    return await _remove(u, conversation_id, atts)
+    return await _remove(u.tx, conversation_id, atts)
 
 
-async def _remove(u: Unit, conversation_id: uuid.UUID, atts: Sequence[Attachment]) -> list[str]:
+async def _remove(tx: Transaction, conversation_id: uuid.UUID, atts: Sequence[Attachment]) -> list[str]:
     if not atts:
         return []
-    await u.tx.attachments.lock_conversation(conversation_id)
-    await u.tx.attachments.delete(conversation_id, [att.id for att in atts])
+    await tx.attachments.lock_conversation(conversation_id)
+    await tx.attachments.delete(conversation_id, [att.id for att in atts])
     gone: list[str] = []
     addresses = {addr for att in atts for addr in (att.content_address, att.thumbnail_address,
                                                    att.original_address) if addr is not None}
     for address in sorted(addresses):
-        if await u.tx.attachments.release_blob(conversation_id, address):
+        if await tx.attachments.release_blob(conversation_id, address):
             gone.append(_key(conversation_id, address))
     return gone
 
@@ -289,7 +289,7 @@ async def discard(services: Services, actor: Actor, attachment_id: uuid.UUID) ->
         if att.entry_id is not None:
             raise InvalidInput("attachment_already_sent")
         await access(services, u.tx, actor, att.conversation_id)
-        gone = await _remove(u, att.conversation_id, [att])
+        gone = await _remove(u.tx, att.conversation_id, [att])
         await u.audit(actor.org_id, "attachment.discarded", actor.id, "attachment", att.id)
     await delete_files(services, gone)
 
@@ -406,13 +406,45 @@ async def set_rules(services: Services, actor: Actor, *, org_quota_bytes: int | 
     return _rules_view(cfg, rules, used)
 
 
-async def forget_conversation(services: Services, u: Unit, conversation_id: uuid.UUID) -> list[str]:
-    """For retention and erasure: drop every attachment of a conversation in ``u``; returns the
-    blob keys to delete after commit (``delete_files``). Crypto-shredding the conversation key
-    already makes them unreadable; deleting them frees the space."""
-    keys = [_key(conversation_id, addr) for addr in await u.tx.attachments.blobs_of_conversation(conversation_id)]
-    await u.tx.attachments.forget_conversation(conversation_id)
-    return keys
+RetentionHook = Callable[[Transaction, uuid.UUID, uuid.UUID, "datetime | None"], Awaitable[int]]
+
+
+def retention_hook(services: Services) -> RetentionHook:
+    """For retention and erasure, called inside their transaction before the conversation's
+    rows go: ``cutoff`` None removes every attachment of the conversation (it is being
+    shredded), otherwise those of messages created before ``cutoff``. The files are deleted
+    at once, so that what retention removes is really gone from the disk; should the
+    transaction then fail, the surviving rows point to missing files (downloads report it),
+    never the reverse. Returns how many attachments were removed."""
+
+    async def hook(tx: Transaction, org_id: uuid.UUID, conversation_id: uuid.UUID,
+                   cutoff: datetime | None) -> int:
+        if cutoff is None:
+            count = await tx.attachments.count_in(conversation_id)
+            keys = [_key(conversation_id, addr) for addr in await tx.attachments.blobs_of_conversation(conversation_id)]
+            await tx.attachments.forget_conversation(conversation_id)
+        else:
+            atts = await tx.attachments.created_before(conversation_id, cutoff)
+            count = len(atts)
+            keys = await _remove(tx, conversation_id, atts)
+        await delete_files(services, keys)
+        return count
+
+    return hook
+
+
+async def retention_preview(services: Services, org_id: uuid.UUID,
+                            due: Sequence[tuple[uuid.UUID, datetime | None]]) -> dict[str, int]:
+    """What the attachments of the due conversations (None: the whole conversation, else what
+    precedes the cutoff) weigh, for the sobriety dashboard's "next month" figure."""
+    count = size = 0
+    async with services.db.transaction() as tx:
+        for conversation_id, cutoff in due:
+            atts = await (tx.attachments.created_before(conversation_id, cutoff) if cutoff is not None
+                          else tx.attachments.all_in(conversation_id))
+            count += len(atts)
+            size += sum(a.size for a in atts if not a.deduplicated)
+    return {"attachments": count, "attachment_bytes": size}
 
 
 async def purge_pending(services: Services) -> int:
@@ -429,7 +461,7 @@ async def purge_pending(services: Services) -> int:
             for att in stale:
                 by_conversation.setdefault(att.conversation_id, []).append(att)
             for conversation_id, atts in by_conversation.items():
-                gone += await _remove(u, conversation_id, atts)
+                gone += await _remove(u.tx, conversation_id, atts)
                 await u.audit(atts[0].org_id, "attachment.pending_purged", None, "conversation", conversation_id,
                               count=len(atts))
         await delete_files(services, gone)

@@ -104,6 +104,24 @@ class SqlAttachments:
             attachment.c.conversation_id == conversation_id, attachment.c.id.in_(list(ids))))
         return [_attachment(r) for r in rows]
 
+    async def count_in(self, conversation_id: uuid.UUID) -> int:
+        return int((await self._conn.execute(select(func.count()).select_from(attachment).where(
+            attachment.c.conversation_id == conversation_id))).scalar_one())
+
+    async def all_in(self, conversation_id: uuid.UUID) -> list[Attachment]:
+        rows = await self._conn.execute(select(attachment).where(attachment.c.conversation_id == conversation_id))
+        return [_attachment(r) for r in rows]
+
+    async def created_before(self, conversation_id: uuid.UUID, cutoff: datetime) -> list[Attachment]:
+        """Attachments of messages created before ``cutoff``, and uploads never sent from then."""
+        sent_before = select(entry.c.id).where(entry.c.conversation_id == conversation_id,
+                                               entry.c.created_at < cutoff)
+        rows = await self._conn.execute(select(attachment).where(
+            attachment.c.conversation_id == conversation_id,
+            attachment.c.entry_id.in_(sent_before)
+            | (attachment.c.entry_id.is_(None) & (attachment.c.created_at < cutoff))))
+        return [_attachment(r) for r in rows]
+
     async def pending_before(self, cutoff: datetime, limit: int = 1000) -> list[Attachment]:
         """Uploads never sent with a message, older than ``cutoff`` (all organisations)."""
         rows = await self._conn.execute(select(attachment).where(
