@@ -15,7 +15,7 @@ from PIL import Image
 from chevet.bootstrap import Installation
 from tests.attachment_support import Api
 from tests.media_samples import pdf, phone_photo, small_jpeg, small_png
-from tests.support import new_member, new_org
+from tests.support import Server, login, new_member, new_org
 
 
 @pytest.fixture(scope="module")
@@ -335,3 +335,35 @@ async def test_retention_hook_removes_rows_and_files(installation: Installation,
     async with svc.db.transaction() as tx:
         assert await hook(tx, org.id, conv_id, None) == 1
     assert blob_files(installation) == []
+
+
+async def test_upload_and_download_through_a_real_server(installation: Installation, server: Server) -> None:
+    import httpx
+
+    svc = installation.services
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    doctor = await new_member(svc, org, "physician")
+    auth = {"Authorization": f"Bearer {login(server.url, nurse)}"}
+    doc_auth = {"Authorization": f"Bearer {login(server.url, doctor)}"}
+    r = httpx.post(f"{server.url}/api/v1/conversations", headers=auth,
+                   json={"kind": "direct", "member_ids": [str(doctor.id)]})
+    conv = r.json()["id"]
+    letter = pdf("L" * 2_000_000)  # well over the JSON limit, under the upload limit
+    r = httpx.post(f"{server.url}/api/v1/conversations/{conv}/attachments", headers=auth,
+                   files={"file": ("Lettre de liaison.pdf", letter, "application/pdf")}, timeout=60)
+    assert r.status_code == 201, r.text
+    att = r.json()
+    r = httpx.post(f"{server.url}/api/v1/conversations/{conv}/messages", headers=auth,
+                   json={"body": "", "client_id": "m-1", "attachment_ids": [att["id"]]})
+    assert r.status_code == 201, r.text
+    with httpx.stream("GET", f"{server.url}/api/v1/attachments/{att['id']}", headers=doc_auth) as resp:
+        assert resp.status_code == 200
+        assert resp.headers["content-length"] == str(len(letter))
+        assert resp.headers["x-content-type-options"] == "nosniff"
+        received = b"".join(resp.iter_bytes())
+    assert received == letter
+    too_big = b"%PDF-1.7\n" + b"0" * (installation.settings.max_upload_bytes + 100_000)
+    r = httpx.post(f"{server.url}/api/v1/conversations/{conv}/attachments", headers=auth,
+                   files={"file": ("x.pdf", too_big, "application/pdf")}, timeout=60)
+    assert r.status_code == 413
