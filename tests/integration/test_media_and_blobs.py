@@ -111,3 +111,15 @@ async def test_blob_store_writes_atomically_privately_and_refuses_path_tricks(tm
     with pytest.raises(IntegrityError):
         [p async for p in store.read(key)]
     assert not [p for p in (tmp_path / "blobs").rglob("*") if p.is_file()]
+
+
+def test_whatever_hides_behind_the_pixels_is_dropped() -> None:
+    import asyncio
+
+    payload = b"PK\x03\x04<script>alert('polyglot')</script>PK\x05\x06" + b"\x00" * 18
+    data = phone_photo(400, 300) + payload
+    file_type = sniff(data)
+    assert file_type is not None and file_type.mime == "image/jpeg"
+    result = asyncio.run(PillowMedia(ImageLimits(output="webp")).process_image(data, file_type))
+    for needle in (b"PK\x03\x04", b"script", b"PhoneMaker", b"Exif"):
+        assert needle not in result.content and needle not in result.thumbnail
