@@ -274,6 +274,7 @@ async def search(services: Services, actor: Actor, query: str, limit: int = 50) 
             view = message_view(e, a.key, names)
             view["conversation_title"] = title_of(a.conversation, a.key)
             view["conversation_kind"] = a.conversation.kind.value
+            await attachments.add_views(u.tx, a.key, e.conversation_id, [(e, view)])
             results.append(view)
         care = {a.conversation.id: a for a, _ in hits if a.conversation.kind is ConversationKind.CARE_CASE}
         for a in care.values():
