@@ -367,3 +367,25 @@ async def test_upload_and_download_through_a_real_server(installation: Installat
     r = httpx.post(f"{server.url}/api/v1/conversations/{conv}/attachments", headers=auth,
                    files={"file": ("x.pdf", too_big, "application/pdf")}, timeout=60)
     assert r.status_code == 413
+
+
+async def test_concurrent_uploads_cannot_overrun_a_quota(installation: Installation, api: Api) -> None:
+    import asyncio
+
+    svc = installation.services
+    org = await new_org(svc)
+    admin = await new_member(svc, org, "admin")
+    nurse = await new_member(svc, org, "nurse")
+    for m in (admin, nurse):
+        await api.login(m)
+    convs = [await api.conversation(nurse, admin, title=f"C{i}") for i in range(3)]
+    files = [pdf(f"{i}" * 3000) for i in range(6)]
+    one = len(files[0]) + 100
+    r = await api.client.put("/api/v1/admin/attachments/rules", headers=api.auth(admin),
+                             json={"person_quota_bytes": 2 * one + one // 2})
+    assert r.status_code == 200
+    results = await asyncio.gather(*(api.upload(nurse, convs[i % 3], f, name=f"{i}.pdf")
+                                     for i, f in enumerate(files)))
+    codes = sorted(r.status_code for r in results)
+    assert codes == [201, 201, 413, 413, 413, 413], codes
+    assert len(blob_files(installation)) == 2

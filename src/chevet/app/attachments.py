@@ -136,7 +136,7 @@ async def upload(services: Services, actor: Actor, conversation_id: uuid.UUID, *
     try:
         async with services.unit(actor.ip) as u:
             a = await access(services, u.tx, actor, conversation_id)
-            await u.tx.attachments.lock_conversation(conversation_id)
+            await u.tx.attachments.lock_organisation(actor.org_id)
             known = await u.tx.attachments.by_dedup_tag(conversation_id, tag)
             if known is None and prepared is None:  # the copy we matched was removed meanwhile
                 prepared = await _prepare(cfg, data, file_type,
@@ -263,7 +263,7 @@ async def remove_for_entry(u: Unit, conversation_id: uuid.UUID, entry: Entry) ->
 async def _remove(tx: Transaction, conversation_id: uuid.UUID, atts: Sequence[Attachment]) -> list[str]:
     if not atts:
         return []
-    await tx.attachments.lock_conversation(conversation_id)
+    await tx.attachments.lock_organisation(atts[0].org_id)
     await tx.attachments.delete(conversation_id, [att.id for att in atts])
     gone: list[str] = []
     addresses = {addr for att in atts for addr in (att.content_address, att.thumbnail_address,

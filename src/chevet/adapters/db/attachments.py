@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import BigInteger, case, delete, func, insert, select, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from chevet.adapters.db.schema import conversation, entry, member
+from chevet.adapters.db.schema import conversation, entry, member, organisation
 from chevet.adapters.db.schema_attachments import attachment, attachment_blob, attachment_rules
 from chevet.core.attachment import Attachment, AttachmentKind, AttachmentRules, StoredBlob, Variant
 from chevet.core.sobriety import MICROS_PER_DAY
@@ -39,12 +39,13 @@ class SqlAttachments:
         self._pg = conn.dialect.name == "postgresql"
 
     # --- writing ---------------------------------------------------------------------------
-    async def lock_conversation(self, conversation_id: uuid.UUID) -> None:
-        """Serialise attachment writes of one conversation (dedup lookup, then write). SQLite
-        transactions already hold the database's write lock from their first statement."""
+    async def lock_organisation(self, org_id: uuid.UUID) -> None:
+        """Serialise the organisation's attachment writes (quota sums, dedup lookup, then write).
+        ``FOR NO KEY UPDATE`` leaves inserts that merely reference the organisation unblocked.
+        SQLite transactions already hold the database's write lock from their first statement."""
         if self._pg:
-            await self._conn.execute(select(conversation.c.id).where(conversation.c.id == conversation_id)
-                                     .with_for_update())
+            await self._conn.execute(select(organisation.c.id).where(organisation.c.id == org_id)
+                                     .with_for_update(key_share=True))
 
     async def add(self, a: Attachment) -> None:
         await self._conn.execute(insert(attachment).values(
