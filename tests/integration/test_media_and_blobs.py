@@ -70,6 +70,19 @@ def test_transparency_16_bit_and_animation_are_handled() -> None:
     assert img.convert("RGB").getpixel((10, 10))[0] > 200, "the first frame"
 
 
+def test_a_multipage_scan_is_refused_rather_than_cut() -> None:
+    pages = [Image.new("L", (200, 280), shade) for shade in (250, 200, 150)]
+    tiff = io.BytesIO()
+    pages[0].save(tiff, "TIFF", save_all=True, append_images=pages[1:])
+    with pytest.raises(InvalidInput) as refused:
+        _process(tiff.getvalue())
+    assert refused.value.code == "attachment_multipage"
+    single = io.BytesIO()
+    pages[0].save(single, "TIFF")
+    img, _, _ = _process(single.getvalue())
+    assert img.size == (200, 280)
+
+
 def test_hostile_images_raise_clean_errors() -> None:
     for data, status in hostile_corpus().values():
         file_type = sniff(data)

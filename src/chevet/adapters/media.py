@@ -74,6 +74,9 @@ class PillowMedia:
                 raise InvalidInput("attachment_image_unreadable")
             if width * height > self.limits.max_pixels or max(width, height) > self.limits.max_side:
                 raise TooLarge("attachment_image_too_large", max_pixels=self.limits.max_pixels)
+            if fmt == "TIFF" and getattr(opened, "n_frames", 1) > 1:
+                # A multi-page scan is a document: keeping its first page would lose the others.
+                raise InvalidInput("attachment_multipage")
             img = self._decoded(opened)
         except (InvalidInput, TooLarge):
             raise
