@@ -17,8 +17,9 @@ from chevet.adapters.keys import KeyFile, KeyFileError, create_key_file
 from chevet.adapters.media import ImageLimits, PillowMedia, configure_pillow
 from chevet.adapters.passwords import Argon2Passwords
 from chevet.app.attachment_config import AttachmentLimits, AttachmentServices, FootprintSettings
+from chevet.adapters.push import WebPush, create_vapid_key
 from chevet.app.services import Policy, Services
-from chevet.ports import EventBus
+from chevet.ports import EventBus, PushGateway
 from chevet.settings import Settings, SettingsError
 
 log = logging.getLogger("chevet")
@@ -28,8 +29,11 @@ log = logging.getLogger("chevet")
 class Installation:
     settings: Settings
     services: Services
+    push: PushGateway | None = None
 
     async def close(self) -> None:
+        if isinstance(self.push, WebPush):
+            await self.push.close()
         await self.services.bus.close()
         await self.services.db.close()
 
@@ -76,7 +80,15 @@ def open_installation(settings: Settings, *, with_bus: bool = True) -> Installat
     passwords = Argon2Passwords(time_cost=settings.password_time_cost, memory_kib=settings.password_memory_kib)
     services = Services(db=db, keys=keys, bus=bus, clock=SystemClock(), passwords=passwords,
                         policy=policy_from(settings), attachments=attachment_services(settings))
-    return Installation(settings, services)
+    return Installation(settings, services, _push_gateway(settings))
+
+
+def _push_gateway(settings: Settings) -> PushGateway | None:
+    """Web Push needs the VAPID key made by ``chevet init``; without it, no push."""
+    if not settings.vapid_key_file.exists():
+        return None
+    contact = settings.push_contact or settings.public_url or "mailto:postmaster@localhost"
+    return WebPush(settings.vapid_key_file, settings.push_services, contact)
 
 
 _DEFAULT_TOML = """\
@@ -103,6 +115,8 @@ async def initialise(settings: Settings) -> list[str]:
         done.append(f"created attachment store {settings.blobs_path}")
     if create_key_file(settings.key_file):
         done.append(f"created master key {settings.key_file} (back it up apart from the database)")
+    if create_vapid_key(settings.vapid_key_file):
+        done.append(f"created Web Push (VAPID) key {settings.vapid_key_file}")
     if not settings.config_file.exists():
         settings.config_file.write_text(_DEFAULT_TOML)
         done.append(f"wrote default settings {settings.config_file}")

@@ -54,6 +54,21 @@ class Settings(BaseModel):
     footprint_storage_g_per_gb_year: float | None = Field(None, ge=0, le=1_000_000)
     footprint_storage_source: str = Field("", max_length=300)
     default_language: str = "fr"
+    push_services: tuple[str, ...] = Field((), description="Origins of the Web Push services browsers may "
+                                           "register (e.g. https://fcm.googleapis.com); none: no push")
+    push_contact: str | None = Field(None, description="VAPID contact (mailto: or https:) given to push services")
+
+    @field_validator("push_services", mode="before")
+    @classmethod
+    def _push_services(cls, v: object) -> object:
+        if isinstance(v, str):
+            v = [p.strip() for p in v.split(",") if p.strip()]
+        if isinstance(v, (list, tuple)):
+            for origin in v:
+                if not isinstance(origin, str) or not origin.startswith(("https://", "http://")) \
+                        or origin.rstrip("/").count("/") != 2:
+                    raise ValueError(f"{origin!r}: give origins such as https://fcm.googleapis.com")
+        return v
 
     @field_validator("sqlite_synchronous")
     @classmethod
@@ -110,6 +125,10 @@ class Settings(BaseModel):
     @property
     def blobs_path(self) -> Path:
         return self.blob_dir or self.data_dir / "blobs"
+
+    @property
+    def vapid_key_file(self) -> Path:
+        return self.data_dir / "keys" / "vapid.pem"
 
     @property
     def config_file(self) -> Path:

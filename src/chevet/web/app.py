@@ -11,13 +11,16 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import ORJSONResponse
+from starlette.middleware.gzip import GZipMiddleware
 
 import chevet
 import chevet.web.api
 from chevet.bootstrap import Installation
+from chevet.core.entities import RealtimeEvent
 from chevet.web import problems
 from chevet.web.api.attachments import UPLOAD_PATH
 from chevet.web.middleware import RequestLimits, SecurityHeaders
+from chevet.web.notifier import Notifier
 from chevet.web.ratelimit import RateLimiter
 from chevet.web.stream import Hub
 from chevet.web.stream import router as stream_router
@@ -62,14 +65,24 @@ def create_app(installation: Installation) -> FastAPI:
     settings = installation.settings
     services = installation.services
     hub = Hub()
+    notifier = Notifier(services, installation.push) if installation.push and settings.push_services else None
+
+    def deliver(event: RealtimeEvent) -> None:
+        hub.deliver(event)
+        if notifier is not None:
+            notifier.offer(event)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await services.bus.start(hub.deliver)
+        if notifier is not None:
+            notifier.start()
+        await services.bus.start(deliver)
         log.info("chevet started", extra={"version": chevet.__version__})
         try:
             yield
         finally:
+            if notifier is not None:
+                await notifier.stop()
             await installation.close()
 
     app = FastAPI(title="Chevet", version=chevet.__version__, lifespan=lifespan,
@@ -79,6 +92,7 @@ def create_app(installation: Installation) -> FastAPI:
     app.state.services = services
     app.state.settings = settings
     app.state.hub = hub
+    app.state.push_gateway = installation.push
     app.state.login_limiter = RateLimiter(settings.login_attempts_per_minute_per_ip)
     problems.install(app)
 
@@ -99,5 +113,6 @@ def create_app(installation: Installation) -> FastAPI:
     # Multipart framing around the file gets 64 KiB on top of the attachment limit.
     app.add_middleware(RequestLimits, max_bytes=settings.max_request_bytes,
                        larger=[("POST", UPLOAD_PATH, settings.max_upload_bytes + 65536)])
+    app.add_middleware(GZipMiddleware, minimum_size=600, compresslevel=6)  # pages, CSS, JS: 512 kbit/s links
     app.add_middleware(SecurityHeaders)  # outermost: every answer, even a 413, gets the headers
     return app

@@ -21,6 +21,7 @@ from chevet.adapters.db.organisations import SqlOrganisations
 from chevet.adapters.db.people import SqlPeople
 from chevet.adapters.db.sessions import SqlInvitations, SqlSessions
 from chevet.adapters.db.teams import SqlTeams
+from chevet.adapters.db.web import SqlPreferences, SqlPush
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -39,6 +40,8 @@ class SqlTransaction:
         self.entries = SqlEntries(self.conn)
         self.audit = SqlAuditLog(self.conn)
         self.attachments = SqlAttachments(self.conn)
+        self.preferences = SqlPreferences(self.conn)
+        self.push = SqlPush(self.conn)
 
 
 def async_url(url: str) -> str:

@@ -1,0 +1,67 @@
+"""Sends Web Push notifications for new messages, off the request path.
+
+Events arrive from the bus after commit; a bounded queue feeds one worker that asks the app
+whom to notify (``notifications.plan``), words the notification in the person's language
+(never with care content) and hands it to the push gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import orjson
+
+from chevet.app import notifications
+from chevet.app.services import Services
+from chevet.core.entities import RealtimeEvent
+from chevet.ports import PushGateway
+from chevet.web.i18n import gettext
+
+log = logging.getLogger("chevet.push")
+QUEUE_LIMIT = 1000
+TTL = 6 * 3600
+
+
+class Notifier:
+    def __init__(self, services: Services, gateway: PushGateway) -> None:
+        self.services = services
+        self.gateway = gateway
+        self.queue: asyncio.Queue[RealtimeEvent] = asyncio.Queue(QUEUE_LIMIT)
+        self._task: asyncio.Task[None] | None = None
+
+    def offer(self, event: RealtimeEvent) -> None:
+        if event.payload.get("type") != "message":
+            return
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            log.warning("push queue full: notification dropped")
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            event = await self.queue.get()
+            try:
+                await self.handle(event)
+            except Exception as exc:  # a push failure must never stop the worker
+                log.error("push failed", extra={"error": type(exc).__name__})
+
+    async def handle(self, event: RealtimeEvent) -> None:
+        for n in await notifications.plan(self.services, event):
+            body = gettext(n.text_id, n.language, name=n.title)
+            payload = orjson.dumps({"title": "Chevet", "body": body, "tag": str(n.conversation_id),
+                                    "url": f"/c/{n.conversation_id}", "urgent": n.urgent})
+            status = await self.gateway.send(n.subscription, payload, ttl=TTL, urgent=n.urgent)
+            if status in (404, 410):
+                await notifications.forget(self.services, n.subscription)
+            elif not 200 <= status < 300:
+                log.warning("push not accepted", extra={"status": status})

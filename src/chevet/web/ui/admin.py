@@ -1,0 +1,161 @@
+"""Administration: people (invite, roles, deactivate), teams, organisation settings. Every
+change goes through an app action that checks the permission and writes the audit entry."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from chevet.app import people, preferences, teams
+from chevet.core.errors import ChevetError, Forbidden, InvalidInput
+from chevet.core.ids import parse_id
+from chevet.core.roles import Role
+from chevet.web.ui.render import Page, field_of, page, read_form, ui
+
+router = APIRouter(prefix="/admin")
+
+
+def _require(p: Page, permission: str) -> None:
+    if not p.can(permission):
+        raise Forbidden("forbidden")
+
+
+def _invitation_link(p: Page, token: str) -> str:
+    base = p.request.app.state.settings.public_url or str(p.request.base_url).rstrip("/")
+    return f"{base.rstrip('/')}/invitation/{token}"
+
+
+async def _people_page(p: Page, status: int = 200, **extra: object) -> Response:
+    assert p.actor is not None
+    q = (p.request.query_params.get("q") or "").strip()[:100]
+    found = await people.search_people(p.services, p.actor, q, 200)
+    context: dict[str, object] = {"q": q, "people": found, "roles": list(Role), "error": None, "link": None, "form": {},
+               "notice": p.request.query_params.get("notice"), "me": p.actor.id}
+    context.update(extra)
+    return p.render("admin_people.html", status=status, **context)
+
+
+@router.get("/people")
+@ui
+async def people_page(request: Request) -> Response:
+    p = await page(request)
+    _require(p, "manage_people")
+    return await _people_page(p)
+
+
+@router.post("/people/invite")
+@ui
+async def invite(request: Request) -> Response:
+    p = await page(request)
+    _require(p, "manage_people")
+    form = await read_form(p)
+    values = {k: field_of(form, k, 300) for k in ("email", "name", "role", "rpps")}
+    assert p.actor is not None
+    try:
+        invited = await people.invite_person(p.services, p.actor.organisation, p.actor, email=values["email"],
+                                             name=values["name"], role=values["role"], rpps=values["rpps"] or None)
+    except ChevetError as exc:
+        if isinstance(exc, Forbidden):
+            raise
+        return await _people_page(p, 422, error=p.error_text(exc), form=values)
+    return await _people_page(p, link=_invitation_link(p, invited.token), invited=invited.person)
+
+
+@router.post("/people/{person_id}/role")
+@ui
+async def set_role(person_id: str, request: Request) -> Response:
+    p = await page(request)
+    assert p.actor is not None
+    form = await read_form(p)
+    try:
+        await people.set_role(p.services, p.actor, parse_id(person_id), field_of(form, "role", 20))
+    except InvalidInput as exc:
+        return await _people_page(p, 422, error=p.error_text(exc))
+    return p.redirect("/admin/people?notice=role_changed")
+
+
+@router.post("/people/{person_id}/deactivate")
+@ui
+async def deactivate(person_id: str, request: Request) -> Response:
+    p = await page(request)
+    assert p.actor is not None
+    await read_form(p)
+    try:
+        await people.deactivate(p.services, p.actor, parse_id(person_id))
+    except InvalidInput as exc:
+        return await _people_page(p, 422, error=p.error_text(exc))
+    return p.redirect("/admin/people?notice=deactivated")
+
+
+async def _teams_page(p: Page, status: int = 200, error: str | None = None) -> Response:
+    assert p.actor is not None
+    everyone = [x for x in await people.search_people(p.services, p.actor, "", 200) if x.status.value != "deactivated"]
+    return p.render("admin_teams.html", status=status, teams=await teams.list_teams(p.services, p.actor),
+                    people=everyone, error=error, notice=p.request.query_params.get("notice"))
+
+
+@router.get("/teams")
+@ui
+async def teams_page(request: Request) -> Response:
+    p = await page(request)
+    _require(p, "manage_teams")
+    return await _teams_page(p)
+
+
+@router.post("/teams")
+@ui
+async def create_team(request: Request) -> Response:
+    p = await page(request)
+    assert p.actor is not None
+    form = await read_form(p)
+    try:
+        await teams.create_team(p.services, p.actor, field_of(form, "name", 300))
+    except ChevetError as exc:
+        if isinstance(exc, Forbidden):
+            raise
+        return await _teams_page(p, 422, p.error_text(exc))
+    return p.redirect("/admin/teams?notice=team_created")
+
+
+@router.post("/teams/{team_id}/members")
+@ui
+async def add_team_member(team_id: str, request: Request) -> Response:
+    p = await page(request)
+    assert p.actor is not None
+    form = await read_form(p)
+    try:
+        await teams.add_team_member(p.services, p.actor, parse_id(team_id), parse_id(field_of(form, "person_id", 40)))
+    except InvalidInput as exc:
+        return await _teams_page(p, 422, p.error_text(exc))
+    return p.redirect("/admin/teams?notice=member_added")
+
+
+@router.post("/teams/{team_id}/members/{person_id}/remove")
+@ui
+async def remove_team_member(team_id: str, person_id: str, request: Request) -> Response:
+    p = await page(request)
+    assert p.actor is not None
+    await read_form(p)
+    await teams.remove_team_member(p.services, p.actor, parse_id(team_id), parse_id(person_id))
+    return p.redirect("/admin/teams?notice=member_removed")
+
+
+@router.get("/organisation")
+@ui
+async def organisation(request: Request) -> Response:
+    p = await page(request)
+    _require(p, "manage_organisation")
+    assert p.actor is not None
+    content = await preferences.organisation_push_content(p.services, p.actor)
+    return p.render("admin_org.html", content=content.value, notice=request.query_params.get("notice"),
+                    push_services=request.app.state.settings.push_services)
+
+
+@router.post("/organisation")
+@ui
+async def save_organisation(request: Request) -> Response:
+    p = await page(request)
+    assert p.actor is not None
+    form = await read_form(p)
+    await preferences.set_organisation_push_content(p.services, p.actor, field_of(form, "push_content", 12))
+    return p.redirect("/admin/organisation?notice=saved")

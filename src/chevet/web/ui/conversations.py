@@ -1,0 +1,332 @@
+"""The daily screens: conversation list, a conversation, sending, replying, editing, deleting,
+new conversations, members, search. Each handler parses, calls one action, renders."""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from babel.dates import format_date
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from chevet.app import conversations, memberships, messages, people, teams
+from chevet.core.errors import ChevetError, InvalidInput, NotFound
+from chevet.core.ids import parse_id
+from chevet.web.ui.render import Page, field_of, page, read_form, ui, wants_json
+
+router = APIRouter()
+PAGE_SIZE = 40
+_MENTION = re.compile(r"@\[([0-9a-fA-F-]{36})\]")
+KINDS = ("care_case", "direct", "group", "team")
+KIND_PERMISSION = {"care_case": "create_care_case", "direct": "create_direct", "group": "create_group",
+                   "team": "create_team_channel"}
+
+
+def _int(value: str | None) -> int | None:
+    if value is None or not value.isdigit() or len(value) > 10:
+        return None
+    return int(value)
+
+
+def segments(body: str, names: dict[str, str]) -> list[tuple[str, bool]]:
+    """A message body cut into text and @mentions (shown with the person's name)."""
+    out: list[tuple[str, bool]] = []
+    last = 0
+    for m in _MENTION.finditer(body):
+        out.append((body[last:m.start()], False))
+        out.append(("@" + names.get(m.group(1).lower(), "?"), True))
+        last = m.end()
+    out.append((body[last:], False))
+    return [s for s in out if s[0]]
+
+
+def day_label(p: Page, at: datetime) -> str:
+    day = p.local(at).date()
+    today = p.local(p.services.clock.now()).date()
+    if day == today:
+        return p.t("ui.today")
+    if day == today - timedelta(days=1):
+        return p.t("ui.yesterday")
+    return format_date(day, format="EEEE d MMMM y" if day.year != today.year else "EEEE d MMMM", locale=p.lang)
+
+
+def cursors_attr(positions: dict[uuid.UUID, int]) -> str:
+    raw = orjson.dumps({str(k): v for k, v in positions.items()})
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+@router.get("/")
+@ui
+async def home(request: Request) -> Response:
+    p = await page(request)
+    assert p.actor is not None
+    items = await conversations.list_conversations(p.services, p.actor)
+    for item in items:
+        item["when"] = p.local(datetime.fromisoformat(item["last_activity"]))
+    positions = {uuid.UUID(c["id"]): c["last_seq"] for c in items}
+    return p.render("list.html", conversations=items, cursors=cursors_attr(positions),
+                    today=p.local(p.services.clock.now()).date(), notice=request.query_params.get("notice"))
+
+
+async def _conversation_context(p: Page, conversation_id: uuid.UUID, before: int | None) -> dict[str, Any]:
+    assert p.actor is not None
+    conv = await conversations.get_conversation(p.services, p.actor, conversation_id)
+    items = await messages.history(p.services, p.actor, conversation_id, before_seq=before, limit=PAGE_SIZE)
+    members = await memberships.members_of(p.services, p.actor, conversation_id)
+    names = {str(m.id): m.name for m in members}
+    by_seq = {i["seq"]: i for i in items if "body" in i}
+    days: list[tuple[str, list[dict[str, Any]]]] = []
+    for item in items:
+        at = datetime.fromisoformat(item.get("created_at") or item["at"])
+        item["local"] = p.local(at)
+        label = day_label(p, at)
+        if not days or days[-1][0] != label:
+            days.append((label, []))
+        days[-1][1].append(item)
+    me = str(p.actor.id)
+    seen_by: dict[int, list[str]] = {}
+    message_seqs = sorted(by_seq)
+    for m in members:
+        if str(m.id) == me:
+            continue
+        upto = [s for s in message_seqs if s <= m.read_seq]
+        if upto:
+            seen_by.setdefault(upto[-1], []).append(m.name)
+    read_seq = int(conv.get("read_seq", 0))
+    urgent = [i for i in items if i.get("urgent") and not i.get("deleted") and i["seq"] > read_seq
+              and i.get("author_id") != me]
+    first_new = next((i["seq"] for i in items if "body" in i and i["seq"] > read_seq and i.get("author_id") != me),
+                     None)
+    oldest = items[0]["seq"] if items else None
+    return {"conversation": conv, "days": days, "by_seq": by_seq, "names": names, "members": members,
+            "seen_by": seen_by, "urgent": urgent[-1] if urgent else None, "first_new": first_new,
+            "older": oldest if oldest is not None and oldest > 1 and len(items) >= PAGE_SIZE else None,
+            "me": me, "segments": segments}
+
+
+@router.get("/c/{conversation_id}")
+@ui
+async def conversation(conversation_id: str, request: Request) -> Response:
+    p = await page(request)
+    assert p.actor is not None
+    cid = parse_id(conversation_id)
+    before = _int(request.query_params.get("before"))
+    ctx = await _conversation_context(p, cid, before)
+    if request.query_params.get("fragment") == "1":
+        return p.render("_messages.html", **ctx)
+    conv = ctx["conversation"]
+    if before is None and conv["last_seq"] > conv.get("read_seq", 0):
+        await conversations.mark_read(p.services, p.actor, cid, conv["last_seq"])
+    reply = None
+    reply_id = request.query_params.get("reply")
+    if reply_id:
+        reply = next((i for _, day in ctx["days"] for i in day if i.get("id") == reply_id and "body" in i), None)
+    positions = await conversations.positions(p.services, p.actor)
+    return p.render("conversation.html", **ctx, reply=reply, client_id=secrets.token_urlsafe(12),
+                    cursors=cursors_attr(positions), draft="", error=None)
+
+
+@router.post("/c/{conversation_id}/send")
+@ui
+async def send(conversation_id: str, request: Request) -> Response:
+    p = await page(request)
+    assert p.actor is not None
+    cid = parse_id(conversation_id)
+    form = await read_form(p)
+    reply_to = field_of(form, "reply_to", 40)
+    try:
+        view, _ = await messages.send_message(
+            p.services, p.actor, cid, body=field_of(form, "body", 1_000_000),
+            client_id=field_of(form, "client_id", 64), urgent=field_of(form, "urgent", 5) == "1",
+            reply_to=parse_id(reply_to) if reply_to else None)
+    except InvalidInput as exc:
+        if wants_json(request):
+            return JSONResponse({"code": exc.code, "detail": p.error_text(exc)}, status_code=422)
+        ctx = await _conversation_context(p, cid, None)
+        positions = await conversations.positions(p.services, p.actor)
+        return p.render("conversation.html", status=422, **ctx, reply=None, client_id=secrets.token_urlsafe(12),
+                        cursors=cursors_attr(positions), draft=field_of(form, "body", 70_000),
+                        error=p.error_text(exc))
+    if wants_json(request):
+        return JSONResponse(view, status_code=201)
+    return p.redirect(f"/c/{cid}#m-{view['seq']}")
+
+
+@router.post("/c/{conversation_id}/read")
+@ui
+async def read(conversation_id: str, request: Request) -> Response:
+    p = await page(request)
+    assert p.actor is not None
+    form = await read_form(p)
+    seq = _int(field_of(form, "seq", 12))
+    if seq is None:
+        raise InvalidInput("seq_invalid")
+    done = await conversations.mark_read(p.services, p.actor, parse_id(conversation_id), seq)
+    return JSONResponse({"read_seq": done})
+
+
+async def _own(p: Page, cid: uuid.UUID, mid: str) -> dict[str, Any]:
+    assert p.actor is not None
+    target = parse_id(mid)
+    # Looked up in the conversation's recent history: what the screen offers to edit.
+    items = await messages.history(p.services, p.actor, cid, limit=200)
+    found = next((i for i in items if i.get("id") == str(target) and "body" in i), None)
+    if found is None or found["deleted"] or found["author_id"] != str(p.actor.id):
+        raise NotFound("message_not_found")
+    return found
+
+
+@router.get("/c/{conversation_id}/m/{message_id}/edit")
+@ui
+async def edit_form(conversation_id: str, message_id: str, request: Request) -> Response:
+    p = await page(request)
+    cid = parse_id(conversation_id)
+    message = await _own(p, cid, message_id)
+    return p.render("edit.html", conversation_id=cid, message=message, error=None)
+
+
+@router.post("/c/{conversation_id}/m/{message_id}/edit")
+@ui
+async def edit(conversation_id: str, message_id: str, request: Request) -> Response:
+    p = await page(request)
+    assert p.actor is not None
+    cid, mid = parse_id(conversation_id), parse_id(message_id)
+    form = await read_form(p)
+    try:
+        view = await messages.edit_message(p.services, p.actor, cid, mid, field_of(form, "body", 1_000_000))
+    except InvalidInput as exc:
+        message = await _own(p, cid, message_id)
+        message["body"] = field_of(form, "body", 70_000)
+        return p.render("edit.html", status=422, conversation_id=cid, message=message, error=p.error_text(exc))
+    return p.redirect(f"/c/{cid}#m-{view['seq']}")
+
+
+@router.get("/c/{conversation_id}/m/{message_id}/delete")
+@ui
+async def delete_form(conversation_id: str, message_id: str, request: Request) -> Response:
+    p = await page(request)
+    cid = parse_id(conversation_id)
+    message = await _own(p, cid, message_id)
+    return p.render("delete.html", conversation_id=cid, message=message)
+
+
+@router.post("/c/{conversation_id}/m/{message_id}/delete")
+@ui
+async def delete(conversation_id: str, message_id: str, request: Request) -> Response:
+    p = await page(request)
+    assert p.actor is not None
+    cid = parse_id(conversation_id)
+    await read_form(p)
+    await messages.delete_message(p.services, p.actor, cid, parse_id(message_id))
+    return p.redirect(f"/c/{cid}")
+
+
+async def _people_choices(p: Page) -> list[Any]:
+    assert p.actor is not None
+    if not p.can("list_people"):
+        return []
+    return [x for x in await people.search_people(p.services, p.actor, "", 200)
+            if x.id != p.actor.id and x.status.value == "active"]
+
+
+@router.get("/new")
+@ui
+async def new_form(request: Request) -> Response:
+    p = await page(request)
+    assert p.actor is not None
+    kind = request.query_params.get("kind", "care_case")
+    return p.render("new.html", kinds=[k for k in KINDS if p.can(KIND_PERMISSION[k])],
+                    kind=kind if kind in KINDS else "care_case", people=await _people_choices(p),
+                    teams=await teams.list_teams(p.services, p.actor) if p.can("create_team_channel") else [],
+                    form={}, chosen=set(), error=None)
+
+
+@router.post("/new")
+@ui
+async def new(request: Request) -> Response:
+    p = await page(request)
+    assert p.actor is not None
+    form = await read_form(p)
+    kind = field_of(form, "kind", 20)
+    chosen = [v for v in form.getlist("members") if isinstance(v, str)][:1000]
+    team = field_of(form, "team_id", 40)
+    try:
+        member_ids = [parse_id(v) for v in chosen]
+        if kind == "direct" and len(member_ids) != 1:
+            raise InvalidInput("direct_needs_one_member")
+        view, _ = await conversations.create_conversation(
+            p.services, p.actor, kind=kind, title=field_of(form, "title", 500) or None, member_ids=member_ids,
+            care_case_ref=field_of(form, "care_case_ref", 500) or None,
+            team_id=parse_id(team) if team and kind == "team" else None)
+    except ChevetError as exc:
+        if not isinstance(exc, (InvalidInput, NotFound)):
+            raise
+        return p.render("new.html", status=422, kinds=[k for k in KINDS if p.can(KIND_PERMISSION[k])],
+                        kind=kind if kind in KINDS else "care_case", people=await _people_choices(p),
+                        teams=await teams.list_teams(p.services, p.actor) if p.can("create_team_channel") else [],
+                        form={k: field_of(form, k, 500) for k in ("title", "care_case_ref", "team_id")},
+                        chosen=set(chosen), error=p.error_text(exc))
+    return p.redirect(f"/c/{view['id']}")
+
+
+@router.get("/c/{conversation_id}/members")
+@ui
+async def members(conversation_id: str, request: Request) -> Response:
+    p = await page(request)
+    assert p.actor is not None
+    cid = parse_id(conversation_id)
+    conv = await conversations.get_conversation(p.services, p.actor, cid)
+    current = await memberships.members_of(p.services, p.actor, cid)
+    inside = {m.id for m in current}
+    candidates = [x for x in await _people_choices(p) if x.id not in inside]
+    may_manage = str(p.actor.id) in conv.get("owner_ids", []) or p.can("manage_any_conversation")
+    return p.render("members.html", conversation=conv, members=current, candidates=candidates,
+                    may_manage=may_manage and conv["kind"] != "direct", me=p.actor.id,
+                    notice=request.query_params.get("notice"))
+
+
+@router.post("/c/{conversation_id}/members")
+@ui
+async def add_member(conversation_id: str, request: Request) -> Response:
+    p = await page(request)
+    assert p.actor is not None
+    cid = parse_id(conversation_id)
+    form = await read_form(p)
+    await conversations.add_member(p.services, p.actor, cid, parse_id(field_of(form, "person_id", 40)),
+                                   share_history=field_of(form, "history", 5) == "1")
+    return p.redirect(f"/c/{cid}/members?notice=member_added")
+
+
+@router.post("/c/{conversation_id}/members/{person_id}/remove")
+@ui
+async def remove_member(conversation_id: str, person_id: str, request: Request) -> Response:
+    p = await page(request)
+    assert p.actor is not None
+    cid, pid = parse_id(conversation_id), parse_id(person_id)
+    await read_form(p)
+    await conversations.remove_member(p.services, p.actor, cid, pid)
+    return p.redirect("/" if pid == p.actor.id else f"/c/{cid}/members?notice=member_removed")
+
+
+@router.get("/search")
+@ui
+async def search(request: Request) -> Response:
+    p = await page(request)
+    assert p.actor is not None
+    q = (request.query_params.get("q") or "").strip()[:200]
+    results: list[dict[str, Any]] = []
+    error = None
+    if q:
+        try:
+            results = await messages.search(p.services, p.actor, q, 50)
+        except InvalidInput as exc:
+            error = p.error_text(exc)
+        for r in results:
+            r["local"] = p.local(datetime.fromisoformat(r["created_at"]))
+    return p.render("search.html", q=q, results=results, error=error, segments=segments)

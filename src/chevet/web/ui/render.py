@@ -1,0 +1,184 @@
+"""What every page of the web client shares: templates, language, CSRF tokens, the signed-in
+person, fingerprinted static URLs, and turning domain errors into a readable page.
+
+CSRF: every form carries a token derived with HMAC from the session token (or, before
+signing in, from a random pre-session cookie) and an installation key; the cookies are
+SameSite=Strict as well. Pages are rendered on the server; scripts only enhance them."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ParamSpec
+from urllib.parse import quote
+
+import jinja2
+from fastapi import Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
+
+from chevet.app import auth, preferences
+from chevet.app.services import Actor, Services
+from chevet.core.errors import AuthenticationFailed, ChevetError, Forbidden
+from chevet.core.notification import LOCAL_TIME
+from chevet.core.roles import Permission, can
+from chevet.web.deps import SESSION_COOKIE, client_ip
+from chevet.web.i18n import gettext, negotiate
+from chevet.web.problems import status_of
+
+WEB = Path(__file__).resolve().parent.parent
+STATIC = WEB / "static"
+PRE_COOKIE = "chevet_pre"
+
+templates = jinja2.Environment(loader=jinja2.FileSystemLoader(WEB / "templates"), autoescape=True,
+                               trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+
+
+def _fingerprints() -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:10] for p in STATIC.iterdir() if p.is_file()}
+
+
+FINGERPRINTS = _fingerprints()
+
+
+def static_url(name: str) -> str:
+    """A URL that changes whenever the file does, so that it can be cached for a year."""
+    return f"/static/{FINGERPRINTS.get(name, '0')}/{name}"
+
+
+class Redirect(Exception):
+    def __init__(self, url: str) -> None:
+        self.url = url
+        super().__init__(url)
+
+
+def safe_next(value: str | None) -> str:
+    """Only a local path: never an open redirect to another site."""
+    if value and value.startswith("/") and not value.startswith(("//", "/\\")) and "\n" not in value:
+        return value[:500]
+    return "/"
+
+
+def secure_cookies(request: Request) -> bool:
+    settings = request.app.state.settings
+    return request.url.scheme == "https" or str(settings.public_url or "").startswith("https://")
+
+
+@dataclass
+class Page:
+    request: Request
+    services: Services
+    actor: Actor | None
+    lang: str
+    csrf: str
+    new_pre: str | None = None
+    extra_cookies: list[tuple[str, str]] = field(default_factory=list)
+
+    def t(self, message_id: str, **params: Any) -> str:
+        return gettext(message_id, self.lang, **params)
+
+    def can(self, permission: str) -> bool:
+        return self.actor is not None and can(self.actor.person.role, Permission(permission))
+
+    def finish(self, response: Response) -> Response:
+        if self.new_pre:
+            response.set_cookie(PRE_COOKIE, self.new_pre, httponly=True, samesite="strict",
+                                secure=secure_cookies(self.request), path="/")
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    def render(self, template: str, status: int = 200, **context: Any) -> Response:
+        html = templates.get_template(template).render(page=self, t=self.t, static=static_url, **context)
+        return self.finish(HTMLResponse(html, status_code=status, headers={"Content-Language": self.lang}))
+
+    def redirect(self, url: str) -> Response:
+        return self.finish(RedirectResponse(url, status_code=303))
+
+    def error_text(self, exc: ChevetError) -> str:
+        return self.t(exc.code, **exc.params)
+
+    def local(self, at: datetime) -> datetime:
+        return at.astimezone(LOCAL_TIME)
+
+
+def _csrf_token(services: Services, kind: bytes, value: str) -> str:
+    key = services.keys.derive("csrf")
+    return hmac.new(key, kind + b":" + value.encode(), hashlib.sha256).hexdigest()[:40]
+
+
+async def page(request: Request, *, signed_in: bool = True) -> Page:
+    """The page context. Without a valid session, a page that needs one sends to sign-in."""
+    services: Services = request.app.state.services
+    accept = request.headers.get("accept-language")
+    token = request.cookies.get(SESSION_COOKIE)
+    actor: Actor | None = None
+    if token:
+        try:
+            actor = await auth.authenticate(services, token, client_ip(request))
+        except ChevetError:
+            actor = None
+    if actor is None and signed_in:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise Redirect("/login" + ("" if target == "/" else f"?next={quote(target, safe='')}"))
+    if actor is not None and token:
+        prefs = await preferences.my_preferences(services, actor)
+        return Page(request, services, actor, negotiate(accept, prefs.language),
+                    _csrf_token(services, b"s", token))
+    pre = request.cookies.get(PRE_COOKIE)
+    new_pre = None
+    if not pre or len(pre) > 64:
+        pre = new_pre = secrets.token_urlsafe(24)
+    return Page(request, services, None, negotiate(accept), _csrf_token(services, b"p", pre), new_pre)
+
+
+async def read_form(p: Page) -> FormData:
+    """The posted form, once its CSRF token is checked."""
+    form = await p.request.form(max_files=0, max_fields=300)
+    sent = form.get("csrf")
+    if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), p.csrf.encode()):
+        raise Forbidden("csrf_invalid")
+    return form
+
+
+def field_of(form: FormData, name: str, limit: int = 10_000) -> str:
+    value = form.get(name)
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "")
+
+
+P = ParamSpec("P")
+
+
+def ui(fn: Callable[P, Awaitable[Response]]) -> Callable[P, Awaitable[Response]]:
+    """Redirects to sign-in when needed; any domain error becomes a page in the person's
+    language with the right status (scripts asking for JSON get JSON)."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
+        request = next(v for v in kwargs.values() if isinstance(v, Request))
+        try:
+            return await fn(*args, **kwargs)
+        except Redirect as r:
+            return RedirectResponse(r.url, status_code=303)
+        except AuthenticationFailed:
+            return RedirectResponse("/login", status_code=303)
+        except ChevetError as exc:
+            status = status_of(exc)
+            try:
+                p = await page(request, signed_in=False)
+            except ChevetError:
+                raise exc from None
+            if wants_json(request):
+                return JSONResponse({"code": exc.code, "detail": p.error_text(exc)}, status_code=status)
+            return p.render("error.html", status=status, message=p.error_text(exc))
+
+    return wrapper

@@ -1,0 +1,66 @@
+"""The client's static files, served by Chevet itself (no CDN): fingerprinted URLs cached for a
+year, the service worker and the manifest at fixed URLs revalidated on every use."""
+
+from __future__ import annotations
+
+import mimetypes
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from chevet.web.ui.render import FINGERPRINTS, STATIC, page, static_url, ui
+
+router = APIRouter()
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml",
+         ".webmanifest": "application/manifest+json"}
+
+
+def _file(name: str, cache: str) -> Response:
+    path = STATIC / name
+    if "/" in name or name.startswith(".") or name not in FINGERPRINTS or not path.is_file():
+        return Response(status_code=404, headers={"Cache-Control": "no-store"})
+    suffix = path.suffix
+    media = TYPES.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return Response(path.read_bytes(), media_type=media,
+                    headers={"Cache-Control": cache, "ETag": f'"{FINGERPRINTS[name]}"'})
+
+
+@router.get("/static/{version}/{name}")
+async def static_file(version: str, name: str) -> Response:
+    if FINGERPRINTS.get(name) != version:
+        return _file(name, "no-cache")
+    return _file(name, IMMUTABLE)
+
+
+@router.get("/sw.js")
+async def service_worker() -> Response:
+    """At the root so that it controls every page; it names the fingerprinted shell to cache."""
+    shell = [static_url(n) for n in ("chevet.css", "chevet.js", "icons.svg", "logo.svg")] + ["/offline"]
+    script = (STATIC / "sw.js").read_text().replace("/*SHELL*/[]", repr(shell).replace("'", '"'))
+    version = "-".join(FINGERPRINTS.get(n, "0") for n in sorted(FINGERPRINTS))[:200]
+    script = script.replace("__VERSION__", version)
+    return Response(script, media_type="text/javascript; charset=utf-8",
+                    headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"})
+
+
+@router.get("/manifest.webmanifest")
+async def manifest(request: Request) -> Response:
+    text = (STATIC / "manifest.webmanifest").read_text().replace("/static/logo.svg", static_url("logo.svg"))
+    return Response(text, media_type="application/manifest+json", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/favicon.ico")
+async def favicon() -> Response:
+    return _file("logo.svg", "public, max-age=86400")
+
+
+@router.get("/offline")
+@ui
+async def offline(request: Request) -> Response:
+    """The page the service worker shows when the network is gone: no content, only a notice."""
+    p = await page(request, signed_in=False)
+    response = p.render("offline.html")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
