@@ -46,6 +46,15 @@ def segments(body: str, names: dict[str, str]) -> list[tuple[str, bool]]:
     return [s for s in out if s[0]]
 
 
+def with_mentions(body: str, members: list[memberships.MemberView]) -> str:
+    """``@Paul Lefèvre`` typed in the composer becomes a mention of that member (``@[id]``),
+    so that mentions work without a script; longest names first."""
+    for m in sorted(members, key=lambda m: len(m.name), reverse=True):
+        if f"@{m.name}" in body:
+            body = body.replace(f"@{m.name}", f"@[{m.id}]")
+    return body
+
+
 def day_label(p: Page, at: datetime) -> str:
     day = p.local(at).date()
     today = p.local(p.services.clock.now()).date()
@@ -140,9 +149,12 @@ async def send(conversation_id: str, request: Request) -> Response:
     cid = parse_id(conversation_id)
     form = await read_form(p)
     reply_to = field_of(form, "reply_to", 40)
+    body = field_of(form, "body", 1_000_000)
+    if "@" in body:
+        body = with_mentions(body, await memberships.members_of(p.services, p.actor, cid))
     try:
         view, _ = await messages.send_message(
-            p.services, p.actor, cid, body=field_of(form, "body", 1_000_000),
+            p.services, p.actor, cid, body=body,
             client_id=field_of(form, "client_id", 64), urgent=field_of(form, "urgent", 5) == "1",
             reply_to=parse_id(reply_to) if reply_to else None)
     except InvalidInput as exc:

@@ -1,0 +1,208 @@
+"""Web Push end to end on a real server. The push service is stood in for by a loopback HTTP
+receiver (no real push service is reachable from the tests); the test plays the browser: it
+makes the subscription keys, decrypts what arrives (RFC 8291) and checks the VAPID signature.
+What an auditor cares about: no care content ever leaves, grouping keeps the count low,
+quiet hours hold, and the server contacts only the push services the administrator listed."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from threading import Thread
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from chevet.app import conversations
+from chevet.bootstrap import Installation
+from chevet.core.notification import format_clock, local_day
+from tests.support import Server, free_port, login, new_member, new_org
+from tests.web_client import Browserless
+
+SECRET = "Mme Quatrefages chute, hématome frontal"
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class Receiver:
+    """Stands in for a browser vendor's push service on 127.0.0.1."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.received: list[tuple[str, dict[str, str], bytes]] = []
+        self.answer = 201
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                outer.received.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(outer.answer)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+
+
+class Device:
+    """The browser's side of a subscription: its keys, and RFC 8291 decryption."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        self.public = self.key.public_key().public_bytes(serialization.Encoding.X962,
+                                                         serialization.PublicFormat.UncompressedPoint)
+        self.auth = os.urandom(16)
+
+    def decrypt(self, body: bytes) -> dict[str, Any]:
+        salt, idlen = body[:16], body[20]
+        server_public = body[21:21 + idlen]
+        shared = self.key.exchange(ec.ECDH(), ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(),
+                                                                                         server_public))
+        h = lambda k, d: hmac.new(k, d, hashlib.sha256).digest()  # noqa: E731
+        ikm = h(h(self.auth, shared), b"WebPush: info\x00" + self.public + server_public + b"\x01")
+        prk = h(salt, ikm)
+        cek = h(prk, b"Content-Encoding: aes128gcm\x00\x01")[:16]
+        nonce = h(prk, b"Content-Encoding: nonce\x00\x01")[:12]
+        plain = AESGCM(cek).decrypt(nonce, body[21 + idlen:], None)
+        return dict(json.loads(plain.rstrip(b"\x00")[:-1]))
+
+
+def check_vapid(headers: dict[str, str], public_key: str, audience: str) -> None:
+    scheme, _, params = headers["authorization"].partition(" ")
+    assert scheme == "vapid"
+    fields = dict(p.strip().split("=", 1) for p in params.split(","))
+    assert fields["k"] == public_key
+    head, claims, sig = fields["t"].split(".")
+    assert json.loads(unb64(claims))["aud"] == audience
+    raw = unb64(sig)
+    key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), unb64(public_key))
+    key.verify(encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")),
+               f"{head}.{claims}".encode(), ec.ECDSA(hashes.SHA256()))
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+async def _wait_for(receiver: Receiver, count: int, timeout: float = 10) -> None:
+    for _ in range(int(timeout * 20)):
+        if len(receiver.received) >= count:
+            return
+        await asyncio.sleep(0.05)
+
+
+async def test_push_says_nothing_of_care_groups_and_respects_quiet_hours(installation: Installation,
+                                                                         receiver: Receiver) -> None:
+    svc = installation.services
+    org = await new_org(svc, "ehpad-push")
+    nurse = await new_member(svc, org, "nurse", "Sophie Bernard")
+    doctor = await new_member(svc, org, "physician", "Paul Lefèvre")
+    care, _ = await conversations.create_conversation(svc, nurse.actor, kind="care_case", title="Mme Quatrefages",
+                                                      member_ids=[doctor.id], care_case_ref="CH12")
+    group, _ = await conversations.create_conversation(svc, nurse.actor, kind="group", title="Unité Alzheimer",
+                                                       member_ids=[doctor.id])
+    server = Server(installation.settings, env={"CHEVET_PUSH_SERVICES": receiver.origin})
+    doc = Browserless(server.url)
+    try:
+        doc.sign_in(doctor)
+        account = doc.get("/account").text
+        public_key = account.split('data-push-key="')[1].split('"')[0]
+        assert public_key
+        device = Device(f"{receiver.origin}/push/{uuid.uuid4().hex}")
+        elsewhere = doc.post("/account/push", {"endpoint": "https://push.example.net/abc", "p256dh": b64(device.public),
+                                               "auth": b64(device.auth)}, from_page="/account")
+        assert elsewhere.status_code == 422  # a push service the administrator did not list
+        ok = doc.post("/account/push", {"endpoint": device.endpoint, "p256dh": b64(device.public),
+                                        "auth": b64(device.auth)}, from_page="/account")
+        assert ok.status_code == 200 and ok.json() == {"devices": 1}
+
+        token = login(server.url, nurse)
+        auth = {"Authorization": f"Bearer {token}"}
+
+        def send(conv: dict[str, Any], body: str, cid: str, urgent: bool = False) -> None:
+            r = httpx.post(f"{server.url}/api/v1/conversations/{conv['id']}/messages", headers=auth,
+                           json={"body": body, "client_id": cid, "urgent": urgent})
+            assert r.status_code == 201
+
+        send(care, SECRET, "c1")
+        await _wait_for(receiver, 1)
+        send(group, "Réunion à 14h", "g1")
+        send(group, "Salle 2", "g2")
+        send(care, "Glycémie 1,2 g/L", "c2")  # grouped: no new push within the window
+        await asyncio.sleep(1.5)
+        assert len(receiver.received) == 1
+        send(care, "Saturation 88 %", "c3", urgent=True)  # urgent does not wait for the window
+        await _wait_for(receiver, 2)
+        assert len(receiver.received) == 2
+
+        pushes = [device.decrypt(body) for _, _, body in receiver.received]
+        assert pushes[0]["body"] == "Nouveau message" and pushes[1]["body"] == "Message urgent"
+        assert all(p["url"] == f"/c/{care['id']}" for p in pushes)
+        for path, headers, body in receiver.received:
+            assert path.startswith("/push/") and headers["content-encoding"] == "aes128gcm"
+            assert int(headers["ttl"]) > 0
+            check_vapid(headers, public_key, receiver.origin)
+            assert b"Quatrefages" not in body and "Quatrefages" not in json.dumps(headers)
+        assert receiver.received[1][1]["urgency"] == "high"
+
+        # Quiet hours covering now: even an urgent message stays silent.
+        now = svc.clock.now()
+        from chevet.core.notification import LOCAL_TIME
+
+        local = now.astimezone(LOCAL_TIME)
+        start = (local.hour * 60 + local.minute - 5) % 1440
+        assert doc.post("/account/notifications", {"level": "grouped", "quiet_start": format_clock(start),
+                                                   "quiet_end": format_clock((start + 60) % 1440)},
+                        from_page="/account").status_code == 303
+        send(care, "Saturation 85 %", "c4", urgent=True)
+        await asyncio.sleep(1.5)
+        assert len(receiver.received) == 2
+
+        # A push service saying the subscription is gone makes the server forget it.
+        assert doc.post("/account/notifications", {"level": "urgent", "quiet_start": "", "quiet_end": ""},
+                        from_page="/account").status_code == 303
+        receiver.answer = 410
+        send(group, "Urgent : appel famille", "g3", urgent=True)
+        await _wait_for(receiver, 3)
+        assert device.decrypt(receiver.received[2][2])["body"] == "Message urgent dans Unité Alzheimer"
+        await asyncio.sleep(0.5)
+        assert "Appareils recevant les notifications : 0" in doc.get("/account").text
+        async with svc.db.transaction() as tx:
+            budget = await tx.push.budget(doctor.id)
+        assert budget is not None and budget.day == local_day(now)
+    finally:
+        doc.close()
+        server.stop()
