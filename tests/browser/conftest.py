@@ -70,11 +70,11 @@ async def french_context(browser: object, **options: object) -> object:
     return ctx
 
 
-async def sign_in(page: object, base: str, member: Member) -> None:
+async def sign_in(page: object, base: str, member: Member, offset_steps: int = 0) -> None:
     p = page  # a playwright Page
     await p.goto(f"{base}/login")  # type: ignore[attr-defined]
     await p.get_by_label("Adresse e-mail").fill(member.email)  # type: ignore[attr-defined]
     await p.get_by_label("Mot de passe").fill(member.password)  # type: ignore[attr-defined]
-    await p.get_by_label("Code à 6 chiffres").fill(member.otp())  # type: ignore[attr-defined]
+    await p.get_by_label("Code à 6 chiffres").fill(member.otp(offset_steps))  # type: ignore[attr-defined]
     await p.get_by_role("button", name="Se connecter").click()  # type: ignore[attr-defined]
     await p.wait_for_url(f"{base}/")  # type: ignore[attr-defined]

@@ -72,7 +72,7 @@ if (conv) {
   const newClientId = () => (crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2));
   let readSeq = 0, readTimer = null;
 
-  if (!location.hash) scrollTo(0, document.body.scrollHeight);
+  if (!location.hash) scrollTo({ top: document.body.scrollHeight, behavior: "instant" });
   // Drafts stay in this tab only (sessionStorage), gone when it closes or on sign-out.
   if (!textarea.value) textarea.value = sessionStorage.getItem(draftKey) || "";
   textarea.addEventListener("input", () => sessionStorage.setItem(draftKey, textarea.value));
