@@ -37,9 +37,7 @@ async def _seed(tmp: Path) -> tuple[Any, dict[str, Any]]:
     nurse = await new_member(svc, org, "nurse", "Sophie Bernard")
     doctor = await new_member(svc, org, "physician", "Paul Lefèvre")
     aide = await new_member(svc, org, "care_assistant", "Julie Petit")
-    team = await teams.create_team(svc, admin.actor, "Unité Alzheimer")
-    for m in (nurse, doctor, aide):
-        await teams.add_team_member(svc, admin.actor, team.id, m.id)
+    team = await teams.create_team(svc, admin.actor, "Unité Alzheimer", [nurse.id, doctor.id, aide.id])
     care, _ = await conversations.create_conversation(svc, nurse.actor, kind="care_case", title="Chute chambre 12",
                                                       member_ids=[doctor.id, aide.id], care_case_ref="CH12-R")
     cid = uuid.UUID(care["id"])
@@ -49,7 +47,7 @@ async def _seed(tmp: Path) -> tuple[Any, dict[str, Any]]:
     await messages.send_message(svc, aide.actor, cid, urgent=True, client_id="urg",
                                 body="Chute ce matin à 6h, hématome frontal. @Paul Lefèvre peux-tu passer ?")
     await conversations.create_conversation(svc, admin.actor, kind="team", title="Unité Alzheimer", member_ids=[],
-                                            team_id=team.id)
+                                            team_id=uuid.UUID(team["id"]))
     group, _ = await conversations.create_conversation(svc, doctor.actor, kind="group", title="Transmissions",
                                                        member_ids=[nurse.id, aide.id])
     await messages.send_message(svc, doctor.actor, uuid.UUID(group["id"]), body="Staff à 14h.", client_id="g")

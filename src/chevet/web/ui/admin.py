@@ -89,9 +89,14 @@ async def deactivate(person_id: str, request: Request) -> Response:
 
 async def _teams_page(p: Page, status: int = 200, error: str | None = None) -> Response:
     assert p.actor is not None
-    everyone = [x for x in await people.search_people(p.services, p.actor, "", 200) if x.status.value != "deactivated"]
-    return p.render("admin_teams.html", status=status, teams=await teams.list_teams(p.services, p.actor),
-                    people=everyone, error=error, notice=p.request.query_params.get("notice"))
+    everyone = [x for x in await people.search_people(p.services, p.actor, "", 1000)]
+    by_id = {str(x.id): x for x in everyone}
+    views = [{"id": t["id"], "name": t["name"],
+              "members": sorted((by_id[m] for m in t["member_ids"] if m in by_id), key=lambda x: x.name.lower())}
+             for t in await teams.list_teams(p.services, p.actor)]
+    return p.render("admin_teams.html", status=status, teams=views,
+                    people=[x for x in everyone if x.status.value != "deactivated"], error=error,
+                    notice=p.request.query_params.get("notice"))
 
 
 @router.get("/teams")

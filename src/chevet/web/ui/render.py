@@ -139,7 +139,7 @@ async def page(request: Request, *, signed_in: bool = True) -> Page:
 
 async def read_form(p: Page) -> FormData:
     """The posted form, once its CSRF token is checked."""
-    form = await p.request.form(max_files=0, max_fields=300)
+    form = await p.request.form(max_files=0, max_fields=1100)
     sent = form.get("csrf")
     if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), p.csrf.encode()):
         raise Forbidden("csrf_invalid")
