@@ -1,5 +1,5 @@
 """What an auditor checks in the browser: no serious accessibility violation (axe-core) on the
-main screens, no request to any other origin, a CSP on every page and no violation of it, and
+main screens and no sideways scrolling at 320 px, no request to any other origin, a CSP on every page and no violation of it, and
 the first load of the conversation screen within its budget (bytes on the wire, requests)."""
 
 from __future__ import annotations
@@ -59,13 +59,17 @@ async def test_main_screens_have_no_serious_accessibility_violation(browser: Bro
         await page.goto(web_server.url + path)
         problems.update(await _axe(page, path))
     await sign_in(page, web_server.url, admin)
+    overflow: list[str] = []
     for path in _screens(cid, token):
-        for width in (360, 1280):
+        for width in (320, 1280):
             await page.set_viewport_size({"width": width, "height": 800})
             await page.goto(web_server.url + path)
             problems.update(await _axe(page, f"{path} @{width}px"))
+            if await page.evaluate("document.documentElement.scrollWidth") > width:
+                overflow.append(f"{path} @{width}px")
     await ctx.close()
     assert problems == {}
+    assert overflow == []  # usable from 320 px phones without sideways scrolling
 
 
 async def _axe(page: Page, label: str) -> dict[str, list[str]]:
