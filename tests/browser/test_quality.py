@@ -142,3 +142,30 @@ async def test_conversation_screen_first_load_budget(browser: Browser, web_insta
     await fresh.close()
     assert len(http) <= BUDGET_REQUESTS
     assert total <= BUDGET_BYTES
+
+
+async def test_service_worker_caches_the_shell_only_and_says_when_offline(browser: Browser,
+                                                                         web_installation: Installation,
+                                                                         web_server: Server) -> None:
+    _, nurse, cid, _ = await _seed(web_installation)
+    ctx: Any = await french_context(browser)
+    page: Page = await ctx.new_page()
+    await sign_in(page, web_server.url, nurse)
+    await page.goto(f"{web_server.url}/c/{cid}")
+    await page.evaluate("navigator.serviceWorker.ready")
+    await page.reload()  # now controlled by the worker
+    await page.wait_for_load_state("networkidle")
+    cached = await page.evaluate("""async () => {
+        const out = [];
+        for (const name of await caches.keys()) {
+            for (const req of await (await caches.open(name)).keys()) out.push(new URL(req.url).pathname);
+        }
+        return out;
+    }""")
+    assert "/offline" in cached and any(u.endswith("/chevet.css") for u in cached)
+    assert all(u == "/offline" or u.startswith("/static/") for u in cached), cached
+    await ctx.set_offline(True)
+    await page.goto(f"{web_server.url}/c/{cid}")
+    await page.get_by_role("heading", name="Pas de connexion").wait_for()
+    assert "Transmission" not in await page.content()  # no message shown from any cache
+    await ctx.close()

@@ -206,3 +206,13 @@ async def test_push_says_nothing_of_care_groups_and_respects_quiet_hours(install
     finally:
         doc.close()
         server.stop()
+
+
+async def test_init_creates_the_vapid_key_once_and_private(installation: Installation) -> None:
+    from chevet.bootstrap import initialise
+
+    path = installation.settings.vapid_key_file
+    assert path.stat().st_mode & 0o777 == 0o600
+    before = path.read_bytes()
+    await initialise(installation.settings)
+    assert path.read_bytes() == before  # never replaced: subscriptions stay valid
