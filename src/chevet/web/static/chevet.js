@@ -179,7 +179,7 @@ if (conv) {
     else if (ev.type === "member.added" || ev.type === "member.removed") {
       const li = document.createElement("li");
       li.className = "event";
-      li.textContent = `${ev.person_name || "?"} ${ev.type === "member.added" ? "+" : "−"}`;
+      li.textContent = (ev.type === "member.added" ? texts.added : texts.removed).replace("{name}", ev.person_name || "?");
       lastList().append(li);
     }
   });
