@@ -65,6 +65,15 @@ async def test_live_care_case_between_nurse_and_physician(browser: Browser, inst
     await expect(reply).to_be_visible()
     await expect(reply.locator(".quote")).to_contain_text("Sophie Bernard")
     assert await n.evaluate("window.__notReloaded === true")
+
+    # Signing out ends the session on the server and clears the tab's drafts.
+    await n.get_by_label("Message", exact=True).fill("brouillon non envoyé")
+    await n.get_by_role("link", name="Mon compte").click()
+    await n.get_by_role("button", name="Se déconnecter").click()
+    await expect(n.get_by_text("Vous êtes déconnecté.")).to_be_visible()
+    assert await n.evaluate("sessionStorage.length") == 0
+    await n.goto(server.url + "/")
+    await expect(n).to_have_url(f"{server.url}/login")
     await nurse_ctx.close()
     await doctor_ctx.close()
 

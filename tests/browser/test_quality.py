@@ -1,6 +1,7 @@
 """What an auditor checks in the browser: no serious accessibility violation (axe-core) on the
-main screens and no sideways scrolling at 320 px, no request to any other origin, a CSP on every page and no violation of it, and
-the first load of the conversation screen within its budget (bytes on the wire, requests)."""
+main screens and no sideways scrolling at 320 px, no request to any other origin, a CSP on
+every page and no violation of it, the service worker caching the shell only, and the first
+load of the conversation screen within its budget (bytes on the wire, requests)."""
 
 from __future__ import annotations
 

@@ -216,3 +216,30 @@ async def test_init_creates_the_vapid_key_once_and_private(installation: Install
     before = path.read_bytes()
     await initialise(installation.settings)
     assert path.read_bytes() == before  # never replaced: subscriptions stay valid
+
+
+async def test_a_deactivated_person_is_no_longer_notified(installation: Installation) -> None:
+    from chevet.app import messages, notifications
+    from chevet.app import people as people_actions
+    from chevet.core.entities import RealtimeEvent
+
+    svc = installation.services
+    org = await new_org(svc, "ehpad-gone")
+    admin = await new_member(svc, org, "admin")
+    nurse = await new_member(svc, org, "nurse")
+    leaver = await new_member(svc, org, "care_assistant")
+    conv, _ = await conversations.create_conversation(svc, nurse.actor, kind="group", title="Nuit",
+                                                      member_ids=[leaver.id])
+    device = Device("https://push.example.org/sub/1")
+    await notifications.subscribe(svc, leaver.actor, endpoint=device.endpoint, p256dh=b64(device.public),
+                                  auth=b64(device.auth), allowed_origins=("https://push.example.org",))
+
+    async def planned(client_id: str) -> int:
+        sent, _ = await messages.send_message(svc, nurse.actor, uuid.UUID(conv["id"]), body="Relève",
+                                              client_id=client_id, urgent=True)
+        event = RealtimeEvent(org.id, uuid.UUID(conv["id"]), sent["seq"], {"type": "message", "message": sent})
+        return len(await notifications.plan(svc, event))
+
+    assert await planned("a") == 1
+    await people_actions.deactivate(svc, admin.actor, leaver.id)
+    assert await planned("b") == 0

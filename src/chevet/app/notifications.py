@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from chevet.app.services import Actor, Services
 from chevet.app.views import title_of
 from chevet.core.conversation import ConversationKind
-from chevet.core.entities import RealtimeEvent
+from chevet.core.entities import PersonStatus, RealtimeEvent
 from chevet.core.errors import InvalidInput, NotFound
 from chevet.core.ids import new_id
 from chevet.core.notification import (
@@ -104,7 +104,9 @@ async def plan(services: Services, event: RealtimeEvent) -> list[Notification]:
             return []
         recipients = [m.person_id for m in await u.tx.conversations.members(conv.id)
                       if str(m.person_id) != author and m.read_seq < event.seq]
-        subs = await u.tx.push.for_people(event.org_id, recipients)
+        active = {p.id for p in await u.tx.people.many(event.org_id, recipients)
+                  if p.status is PersonStatus.ACTIVE}
+        subs = [s for s in await u.tx.push.for_people(event.org_id, recipients) if s.person_id in active]
         if not subs:
             return []
         wrapped = await u.tx.conversations.wrapped_key(conv.id)
