@@ -137,16 +137,17 @@ async def test_push_says_nothing_of_care_groups_and_respects_quiet_hours(install
     server = Server(installation.settings, env={"CHEVET_PUSH_SERVICES": receiver.origin})
     doc = Browserless(server.url)
     try:
-        doc.sign_in(doctor)
-        account = doc.get("/account").text
+        await doc.sign_in(doctor)
+        account = (await doc.get("/account")).text
         public_key = account.split('data-push-key="')[1].split('"')[0]
         assert public_key
         device = Device(f"{receiver.origin}/push/{uuid.uuid4().hex}")
-        elsewhere = doc.post("/account/push", {"endpoint": "https://push.example.net/abc", "p256dh": b64(device.public),
-                                               "auth": b64(device.auth)}, from_page="/account")
+        elsewhere = await doc.post("/account/push", {"endpoint": "https://push.example.net/abc",
+                                                     "p256dh": b64(device.public),
+                                                     "auth": b64(device.auth)}, from_page="/account")
         assert elsewhere.status_code == 422  # a push service the administrator did not list
-        ok = doc.post("/account/push", {"endpoint": device.endpoint, "p256dh": b64(device.public),
-                                        "auth": b64(device.auth)}, from_page="/account")
+        ok = await doc.post("/account/push", {"endpoint": device.endpoint, "p256dh": b64(device.public),
+                                              "auth": b64(device.auth)}, from_page="/account")
         assert ok.status_code == 200 and ok.json() == {"devices": 1}
 
         token = login(server.url, nurse)
@@ -184,27 +185,27 @@ async def test_push_says_nothing_of_care_groups_and_respects_quiet_hours(install
 
         local = now.astimezone(LOCAL_TIME)
         start = (local.hour * 60 + local.minute - 5) % 1440
-        assert doc.post("/account/notifications", {"level": "grouped", "quiet_start": format_clock(start),
+        assert (await doc.post("/account/notifications", {"level": "grouped", "quiet_start": format_clock(start),
                                                    "quiet_end": format_clock((start + 60) % 1440)},
-                        from_page="/account").status_code == 303
+                        from_page="/account")).status_code == 303
         send(care, "Saturation 85 %", "c4", urgent=True)
         await asyncio.sleep(1.5)
         assert len(receiver.received) == 2
 
         # A push service saying the subscription is gone makes the server forget it.
-        assert doc.post("/account/notifications", {"level": "urgent", "quiet_start": "", "quiet_end": ""},
-                        from_page="/account").status_code == 303
+        assert (await doc.post("/account/notifications", {"level": "urgent", "quiet_start": "", "quiet_end": ""},
+                        from_page="/account")).status_code == 303
         receiver.answer = 410
         send(group, "Urgent : appel famille", "g3", urgent=True)
         await _wait_for(receiver, 3)
         assert device.decrypt(receiver.received[2][2])["body"] == "Message urgent dans Unité Alzheimer"
         await asyncio.sleep(0.5)
-        assert "Appareils recevant les notifications : 0" in doc.get("/account").text
+        assert "Appareils recevant les notifications : 0" in (await doc.get("/account")).text
         async with svc.db.transaction() as tx:
             budget = await tx.push.budget(doctor.id)
         assert budget is not None and budget.day == local_day(now)
     finally:
-        doc.close()
+        await doc.close()
         server.stop()
 
 
