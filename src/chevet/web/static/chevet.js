@@ -18,6 +18,7 @@ const csrfOf = (el) => (el && $("input[name=csrf]", el)?.value) || $("input[name
 async function post(url, data, csrf) {
   const body = new URLSearchParams({ ...data, csrf });
   const r = await fetch(url, { method: "POST", body, headers: { Accept: "application/json" }, credentials: "same-origin" });
+  if (r.redirected) { location.assign(r.url); throw new Error(r.statusText); }  // signed out meanwhile
   const json = await r.json().catch(() => ({}));
   if (!r.ok) throw Object.assign(new Error(json.detail || r.statusText), { status: r.status });
   return json;
