@@ -16,7 +16,7 @@ if ("serviceWorker" in navigator && document.body.dataset.me) {
 // --- small helpers --------------------------------------------------------------------
 const csrfOf = (el) => (el && $("input[name=csrf]", el)?.value) || $("input[name=csrf]")?.value || "";
 async function post(url, data, csrf) {
-  const body = new URLSearchParams({ ...data, csrf });
+  const body = new URLSearchParams(Array.isArray(data) ? [...data, ["csrf", csrf]] : { ...data, csrf });
   const r = await fetch(url, { method: "POST", body, headers: { Accept: "application/json" }, credentials: "same-origin" });
   if (r.redirected) { location.assign(r.url); throw new Error(r.statusText); }  // signed out meanwhile
   const json = await r.json().catch(() => ({}));
@@ -117,6 +117,29 @@ if (conv) {
     } else {
       renderBody(body, m.body || "");
     }
+    const files = $(".files", li);
+    if (files && (m.attachments || []).length && !files.children.length) {
+      for (const f of m.attachments) {
+        const item = document.createElement("li");
+        const a = document.createElement("a");
+        a.href = `/api/v1/attachments/${f.id}`;
+        a.download = f.name;
+        a.textContent = f.name;
+        if (f.kind === "image" && f.thumbnail) {
+          const t = document.createElement("a");
+          t.href = `/api/v1/attachments/${f.id}`;
+          t.className = "thumb";
+          const img = document.createElement("img");
+          img.src = `/api/v1/attachments/${f.id}/thumbnail`;
+          img.alt = f.name;
+          t.append(img);
+          item.append(t);
+        }
+        item.append(a);
+        files.append(item);
+      }
+      files.hidden = false;
+    }
     const foot = $(".msg-foot", li);
     if (foot && m.edited && !m.deleted && !$(".edited", foot)) {
       const e = document.createElement("span");
@@ -187,19 +210,23 @@ if (conv) {
 
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
-    const data = Object.fromEntries(new FormData(form));
-    if (!data.body.trim()) return;
+    const fd = new FormData(form);
+    const data = Object.fromEntries(fd);
+    const ids = fd.getAll("attachment_ids");
+    if (!data.body.trim() && !ids.length) return;
     const button = $("button[type=submit]", form);
     button.disabled = true;
     status.textContent = texts.sending;
     try {
-      const m = await post(form.action, data, data.csrf);
+      const m = await post(form.action, [...fd].filter(([k]) => k !== "csrf"), data.csrf);
       place(m);
       textarea.value = "";
       sessionStorage.removeItem(draftKey);
       form.elements.client_id.value = newClientId();
       form.elements.urgent.checked = false;
       cancelReply();
+      $$(".pending li", form).forEach((li) => li.remove());
+      textarea.required = true;
       status.textContent = "";
     } catch (err) {
       status.textContent = `${texts.failed} ${err.message}`;
@@ -224,6 +251,47 @@ if (conv) {
     replying.hidden = false;
     textarea.focus();
   });
+
+  // Files: uploaded at once with a progress bar (the server cleans and seals them), then
+  // sent with the message as attachment_ids.
+  const attach = $(".attach", form);
+  if (attach) {
+    attach.hidden = false;
+    const input = $("#files", attach);
+    const pending = $(".pending", attach);
+    input.addEventListener("change", () => {
+      for (const file of input.files) {
+        const li = document.createElement("li");
+        const name = document.createElement("span");
+        name.textContent = file.name;
+        const bar = document.createElement("progress");
+        bar.max = 1;
+        bar.value = 0;
+        bar.setAttribute("aria-label", file.name);
+        li.append(name, bar);
+        pending.append(li);
+        if (file.size > Number(attach.dataset.max)) { bar.remove(); li.append(` ${texts.tooBig}`); continue; }
+        const xhr = new XMLHttpRequest();
+        xhr.open("POST", `/api/v1/conversations/${id}/attachments`);
+        xhr.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = e.loaded / e.total; };
+        xhr.onload = () => {
+          const r = JSON.parse(xhr.responseText || "{}");
+          if (xhr.status !== 201) { bar.remove(); li.append(` ${texts.uploadFailed} ${r.detail || xhr.status}`); return; }
+          bar.remove();
+          const hidden = Object.assign(document.createElement("input"), { type: "hidden", name: "attachment_ids", value: r.id });
+          const remove = Object.assign(document.createElement("button"), { type: "button", className: "small", textContent: texts.remove });
+          remove.addEventListener("click", () => { fetch(`/api/v1/attachments/${r.id}`, { method: "DELETE" }); li.remove(); });
+          li.append(hidden, remove);
+          textarea.required = false;
+        };
+        xhr.onerror = () => { bar.remove(); li.append(` ${texts.uploadFailed}`); };
+        const body = new FormData();
+        body.append("file", file);
+        xhr.send(body);
+      }
+      input.value = "";
+    });
+  }
 
   // Infinite scroll: older pages arrive as server-rendered fragments.
   const older = () => $("[data-older]", log);

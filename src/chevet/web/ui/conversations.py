@@ -15,7 +15,7 @@ from babel.dates import format_date
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from chevet.app import conversations, memberships, messages, people, teams
+from chevet.app import attachments, conversations, memberships, messages, people, teams
 from chevet.core.errors import ChevetError, InvalidInput, NotFound
 from chevet.core.ids import parse_id
 from chevet.web.ui.render import Page, field_of, page, read_form, ui, wants_json
@@ -138,7 +138,15 @@ async def conversation(conversation_id: str, request: Request) -> Response:
         reply = next((i for _, day in ctx["days"] for i in day if i.get("id") == reply_id and "body" in i), None)
     positions = await conversations.positions(p.services, p.actor)
     return p.render("conversation.html", **ctx, reply=reply, client_id=secrets.token_urlsafe(12),
-                    cursors=cursors_attr(positions), draft="", error=None)
+                    cursors=cursors_attr(positions), draft="", error=None, limits=_limits(p))
+
+
+def _limits(p: Page) -> dict[str, Any] | None:
+    """Sizes and types accepted, shown before choosing a file (RGESN 4.11)."""
+    try:
+        return attachments.limits_view(p.services)
+    except (ChevetError, AttributeError, LookupError):
+        return None
 
 
 @router.post("/c/{conversation_id}/send")
@@ -152,9 +160,10 @@ async def send(conversation_id: str, request: Request) -> Response:
     body = field_of(form, "body", 1_000_000)
     if "@" in body:
         body = with_mentions(body, await memberships.members_of(p.services, p.actor, cid))
+    files = [v for v in form.getlist("attachment_ids") if isinstance(v, str)][:20]
     try:
         view, _ = await messages.send_message(
-            p.services, p.actor, cid, body=body,
+            p.services, p.actor, cid, body=body, attachment_ids=[parse_id(v) for v in files],
             client_id=field_of(form, "client_id", 64), urgent=field_of(form, "urgent", 5) == "1",
             reply_to=parse_id(reply_to) if reply_to else None)
     except InvalidInput as exc:
@@ -164,7 +173,7 @@ async def send(conversation_id: str, request: Request) -> Response:
         positions = await conversations.positions(p.services, p.actor)
         return p.render("conversation.html", status=422, **ctx, reply=None, client_id=secrets.token_urlsafe(12),
                         cursors=cursors_attr(positions), draft=field_of(form, "body", 70_000),
-                        error=p.error_text(exc))
+                        error=p.error_text(exc), limits=_limits(p))
     if wants_json(request):
         return JSONResponse(view, status_code=201)
     return p.redirect(f"/c/{cid}#m-{view['seq']}")

@@ -40,6 +40,16 @@ templates = jinja2.Environment(loader=jinja2.FileSystemLoader(WEB / "templates")
                                trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
 
 
+def file_size(size: int, lang: str) -> str:
+    """"12 Ko", "1,5 Mo" (French units), "12 KB", "1.5 MB" (English)."""
+    units = ("o", "Ko", "Mo", "Go") if lang == "fr" else ("B", "KB", "MB", "GB")
+    value, unit = float(size), 0
+    while value >= 1000 and unit < 3:
+        value, unit = value / 1000, unit + 1
+    text = f"{value:.0f}" if unit == 0 or value >= 10 else f"{value:.1f}"
+    return f"{text.replace('.', ',') if lang == 'fr' else text} {units[unit]}"
+
+
 def _fingerprints() -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:10] for p in STATIC.iterdir() if p.is_file()}
 
@@ -94,7 +104,8 @@ class Page:
         return response
 
     def render(self, template: str, status: int = 200, **context: Any) -> Response:
-        html = templates.get_template(template).render(page=self, t=self.t, static=static_url, **context)
+        html = templates.get_template(template).render(page=self, t=self.t, static=static_url,
+                                                       size=lambda n: file_size(n, self.lang), **context)
         return self.finish(HTMLResponse(html, status_code=status, headers={"Content-Language": self.lang}))
 
     def redirect(self, url: str) -> Response:
