@@ -37,7 +37,7 @@ async def test_photo_upload_with_progress_reaches_the_other_member_live(browser:
     url = f"{web_server.url}/c/{view['id']}"
     await n.goto(url)
     await d.goto(url)
-    await expect(n.get_by_text("Photos, PDF ou texte")).to_be_visible()  # limits shown before choosing
+    await expect(n.get_by_text("Photo, PDF ou texte, 20 Mo au plus.")).to_be_visible()  # limits shown before choosing
     await n.get_by_label("Joindre un fichier").set_input_files(
         files=[{"name": "talon-gauche.jpg", "mimeType": "image/jpeg", "buffer": photo()}])
     await expect(n.locator(".pending li button", has_text="Retirer")).to_be_visible()  # upload finished

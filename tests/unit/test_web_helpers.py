@@ -24,3 +24,12 @@ def test_mentions_by_full_name_longest_first() -> None:
     assert body == f"@[{paula}] et @[{paul}], merci"
     assert segments(body, {str(paula): "Paul Lefèvre", str(paul): "Paul"}) == [
         ("@Paul Lefèvre", True), (" et ", False), ("@Paul", True), (", merci", False)]
+
+
+def test_file_sizes_read_naturally() -> None:
+    from chevet.web.ui.render import file_size
+
+    assert file_size(20 * 1_048_576, "fr") == "20 Mo"
+    assert file_size(1536, "fr") == "1,5 Ko"
+    assert file_size(1536, "en") == "1.5 KB"
+    assert file_size(999, "fr") == "999 o"

@@ -41,11 +41,11 @@ templates = jinja2.Environment(loader=jinja2.FileSystemLoader(WEB / "templates")
 
 
 def file_size(size: int, lang: str) -> str:
-    """"12 Ko", "1,5 Mo" (French units), "12 KB", "1.5 MB" (English)."""
+    """"12 Ko", "1,5 Mo" (French usage, powers of 1024), "12 KB", "1.5 MB" (English)."""
     units = ("o", "Ko", "Mo", "Go") if lang == "fr" else ("B", "KB", "MB", "GB")
     value, unit = float(size), 0
-    while value >= 1000 and unit < 3:
-        value, unit = value / 1000, unit + 1
+    while value >= 1024 and unit < 3:
+        value, unit = value / 1024, unit + 1
     text = f"{value:.0f}" if unit == 0 or value >= 10 else f"{value:.1f}"
     return f"{text.replace('.', ',') if lang == 'fr' else text} {units[unit]}"
 
