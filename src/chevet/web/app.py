@@ -11,7 +11,6 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import ORJSONResponse
-from starlette.middleware.gzip import GZipMiddleware
 
 import chevet
 import chevet.web.api
@@ -19,6 +18,7 @@ from chevet.bootstrap import Installation
 from chevet.core.entities import RealtimeEvent
 from chevet.web import problems
 from chevet.web.api.attachments import UPLOAD_PATH
+from chevet.web.compression import Compression
 from chevet.web.middleware import RequestLimits, SecurityHeaders
 from chevet.web.notifier import Notifier
 from chevet.web.ratelimit import RateLimiter
@@ -113,6 +113,6 @@ def create_app(installation: Installation) -> FastAPI:
     # Multipart framing around the file gets 64 KiB on top of the attachment limit.
     app.add_middleware(RequestLimits, max_bytes=settings.max_request_bytes,
                        larger=[("POST", UPLOAD_PATH, settings.max_upload_bytes + 65536)])
-    app.add_middleware(GZipMiddleware, minimum_size=600, compresslevel=6)  # pages, CSS, JS: 512 kbit/s links
+    app.add_middleware(Compression)  # pages, CSS, JS, JSON; not attachment downloads
     app.add_middleware(SecurityHeaders)  # outermost: every answer, even a 413, gets the headers
     return app
