@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -15,6 +15,11 @@ from chevet.adapters.db.schema import audit_entry, audit_head
 from chevet.core.audit import GENESIS, AuditEntry, AuditEvent, entry_hash
 
 _BATCH = 2000
+# Built once: every action appends at least one entry.
+_ADVANCE = (update(audit_head).where(audit_head.c.chain == bindparam("c")).values(seq=audit_head.c.seq + 1)
+            .returning(audit_head.c.seq, audit_head.c.hash))
+_SET_HASH = update(audit_head).where(audit_head.c.chain == bindparam("c")).values(hash=bindparam("h"))
+_INSERT = insert(audit_entry)
 
 
 def _entry(row: Any) -> AuditEntry:
@@ -31,21 +36,22 @@ class SqlAuditLog:
         self._conn = conn
 
     async def append(self, chain: uuid.UUID, event: AuditEvent, at: datetime, ip: str | None) -> AuditEntry:
-        ins = pg_insert if self._conn.dialect.name == "postgresql" else sqlite_insert
-        await self._conn.execute(ins(audit_head).values(chain=chain, seq=0, hash=GENESIS)
-                                 .on_conflict_do_nothing(index_elements=["chain"]))
-        # The UPDATE locks the chain head until commit: entries of one chain are serialised.
-        row = (await self._conn.execute(
-            update(audit_head).where(audit_head.c.chain == chain).values(seq=audit_head.c.seq + 1)
-            .returning(audit_head.c.seq, audit_head.c.hash))).one()
+        # The UPDATE locks the chain head until commit: entries of one chain are serialised. A
+        # chain's first entry finds no head: create it at the genesis hash, then advance it.
+        row = (await self._conn.execute(_ADVANCE, {"c": chain})).first()
+        if row is None:
+            ins = pg_insert if self._conn.dialect.name == "postgresql" else sqlite_insert
+            await self._conn.execute(ins(audit_head).values(chain=chain, seq=0, hash=GENESIS)
+                                     .on_conflict_do_nothing(index_elements=["chain"]))
+            row = (await self._conn.execute(_ADVANCE, {"c": chain})).one()
         seq, prev = int(row[0]), bytes(row[1])
         digest = entry_hash(prev, chain, seq, at, event.action, event.actor_id, event.object_type,
                             event.object_id, ip, event.detail)
-        await self._conn.execute(insert(audit_entry).values(
+        await self._conn.execute(_INSERT, dict(
             chain=chain, seq=seq, at=at, action=event.action, actor_id=event.actor_id,
             object_type=event.object_type, object_id=event.object_id, ip=ip,
             detail=orjson.dumps(event.detail, option=orjson.OPT_SORT_KEYS).decode(), hash=digest))
-        await self._conn.execute(update(audit_head).where(audit_head.c.chain == chain).values(hash=digest))
+        await self._conn.execute(_SET_HASH, {"c": chain, "h": digest})
         return AuditEntry(chain, seq, at, event.action, event.actor_id, event.object_type, event.object_id,
                           ip, event.detail, digest)
 

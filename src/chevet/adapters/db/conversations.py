@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chevet.adapters.db.schema import conversation, conversation_key, entry, member, mention
@@ -15,6 +15,17 @@ from chevet.core.message import EntryKind, MessageFlag
 _CONV = [conversation.c.id, conversation.c.org_id, conversation.c.kind, conversation.c.title_sealed,
          conversation.c.ref_sealed, conversation.c.team_id, conversation.c.created_by,
          conversation.c.created_at, conversation.c.last_seq]
+
+
+# The statements of the send path, built once: building and cache-keying a SQLAlchemy
+# statement costs more CPU than SQLite takes to run it.
+_GET = select(*_CONV).where(conversation.c.org_id == bindparam("org_id"), conversation.c.id == bindparam("id"))
+_WRAPPED = select(conversation_key.c.wrapped).where(conversation_key.c.conversation_id == bindparam("id"))
+_MEMBERSHIP = select(member).where(member.c.conversation_id == bindparam("cid"), member.c.person_id == bindparam("pid"))
+_MEMBERS = select(member).where(member.c.conversation_id == bindparam("cid")).order_by(member.c.joined_at)
+_NEXT_SEQ = (update(conversation).where(conversation.c.id == bindparam("cid"))
+             .values(last_seq=conversation.c.last_seq + 1, last_activity=bindparam("at"))
+             .returning(conversation.c.last_seq))
 
 
 def _conversation(row: Any) -> Conversation:
@@ -48,13 +59,11 @@ class SqlConversations:
         await self._conn.execute(insert(conversation_key).values(conversation_id=c.id, wrapped=wrapped_key))
 
     async def get(self, org_id: uuid.UUID, conversation_id: uuid.UUID) -> Conversation | None:
-        row = (await self._conn.execute(select(*_CONV).where(
-            conversation.c.org_id == org_id, conversation.c.id == conversation_id))).first()
+        row = (await self._conn.execute(_GET, {"org_id": org_id, "id": conversation_id})).first()
         return _conversation(row) if row else None
 
     async def wrapped_key(self, conversation_id: uuid.UUID) -> bytes | None:
-        row = (await self._conn.execute(select(conversation_key.c.wrapped).where(
-            conversation_key.c.conversation_id == conversation_id))).first()
+        row = (await self._conn.execute(_WRAPPED, {"id": conversation_id})).first()
         return bytes(row[0]) if row else None
 
     async def destroy_key(self, conversation_id: uuid.UUID) -> None:
@@ -64,10 +73,7 @@ class SqlConversations:
     async def next_seq(self, conversation_id: uuid.UUID, at: datetime) -> int:
         # The UPDATE takes the row lock that orders concurrent writers; it is released at commit,
         # so sequence numbers become visible in order.
-        row = (await self._conn.execute(
-            update(conversation).where(conversation.c.id == conversation_id)
-            .values(last_seq=conversation.c.last_seq + 1, last_activity=at)
-            .returning(conversation.c.last_seq))).one()
+        row = (await self._conn.execute(_NEXT_SEQ, {"cid": conversation_id, "at": at})).one()
         return int(row[0])
 
     async def add_member(self, ms: Membership) -> None:
@@ -80,13 +86,11 @@ class SqlConversations:
                                                       member.c.person_id == person_id))
 
     async def membership(self, conversation_id: uuid.UUID, person_id: uuid.UUID) -> Membership | None:
-        row = (await self._conn.execute(select(member).where(
-            member.c.conversation_id == conversation_id, member.c.person_id == person_id))).first()
+        row = (await self._conn.execute(_MEMBERSHIP, {"cid": conversation_id, "pid": person_id})).first()
         return _membership(row) if row else None
 
     async def members(self, conversation_id: uuid.UUID) -> list[Membership]:
-        rows = await self._conn.execute(select(member).where(member.c.conversation_id == conversation_id)
-                                        .order_by(member.c.joined_at))
+        rows = await self._conn.execute(_MEMBERS, {"cid": conversation_id})
         return [_membership(r) for r in rows]
 
     async def set_read(self, conversation_id: uuid.UUID, person_id: uuid.UUID, seq: int) -> None:

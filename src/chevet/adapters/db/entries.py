@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, LargeBinary, and_, cast, func, insert, literal, or_, select, update
+from sqlalchemy import ColumnElement, LargeBinary, and_, bindparam, cast, func, insert, literal, or_, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import Integer
@@ -18,6 +18,10 @@ from chevet.core.message import EntryKind, MessageFlag
 _COLS = [entry.c.id, entry.c.conversation_id, entry.c.seq, entry.c.kind, entry.c.author_id,
          entry.c.created_at, entry.c.body, entry.c.flags, entry.c.reply_to_seq, entry.c.target_seq,
          entry.c.subject_id, entry.c.edited_at]
+
+# Built once (see conversations.py): the send path runs these for every message.
+_GET = select(*_COLS).where(entry.c.id == bindparam("id"), entry.c.conversation_id == bindparam("cid"))
+_INSERT = insert(entry)
 
 
 def _entry(row: Any) -> Entry:
@@ -36,7 +40,7 @@ class SqlEntries:
         self._pg = conn.dialect.name == "postgresql"
 
     async def add(self, e: Entry, terms: Sequence[int], mentions: Sequence[uuid.UUID]) -> None:
-        await self._conn.execute(insert(entry).values(
+        await self._conn.execute(_INSERT, dict(
             id=e.id, conversation_id=e.conversation_id, seq=e.seq, kind=int(e.kind), author_id=e.author_id,
             created_at=e.created_at, body=e.body_sealed, flags=int(e.flags), reply_to_seq=e.reply_to_seq,
             target_seq=e.target_seq, subject_id=e.subject_id, edited_at=e.edited_at, terms=list(terms)))
@@ -45,8 +49,7 @@ class SqlEntries:
                 {"person_id": p, "conversation_id": e.conversation_id, "seq": e.seq} for p in mentions])
 
     async def get(self, conversation_id: uuid.UUID, entry_id: uuid.UUID) -> Entry | None:
-        row = (await self._conn.execute(select(*_COLS).where(
-            entry.c.id == entry_id, entry.c.conversation_id == conversation_id))).first()
+        row = (await self._conn.execute(_GET, {"id": entry_id, "cid": conversation_id})).first()
         return _entry(row) if row else None
 
     async def at_seq(self, conversation_id: uuid.UUID, seq: int) -> Entry | None:

@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chevet.adapters.db.schema import person
@@ -13,6 +13,8 @@ from chevet.core.roles import Role
 
 _PUBLIC = [person.c.id, person.c.org_id, person.c.email, person.c.name, person.c.role,
            person.c.status, person.c.rpps, person.c.language, person.c.created_at]
+
+_GET = select(*_PUBLIC).where(person.c.org_id == bindparam("org_id"), person.c.id == bindparam("id"))
 
 
 def _person(row: Any) -> Person:
@@ -38,8 +40,7 @@ class SqlPeople:
             failed_logins=c.failed_logins, locked_until=c.locked_until))
 
     async def get(self, org_id: uuid.UUID, person_id: uuid.UUID) -> Person | None:
-        row = (await self._conn.execute(select(*_PUBLIC).where(
-            person.c.org_id == org_id, person.c.id == person_id))).first()
+        row = (await self._conn.execute(_GET, {"org_id": org_id, "id": person_id})).first()
         return _person(row) if row else None
 
     async def many(self, org_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> list[Person]:

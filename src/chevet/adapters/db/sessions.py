@@ -4,11 +4,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chevet.adapters.db.schema import invitation, session
 from chevet.core.entities import Invitation, Session
+
+_BY_TOKEN = select(session).where(session.c.token_hash == bindparam("h"))
 
 
 def _session(row: Any) -> Session:
@@ -29,7 +31,7 @@ class SqlSessions:
             user_agent=s.user_agent, ip=s.ip, method=s.method))
 
     async def by_token_hash(self, token_hash: bytes) -> Session | None:
-        row = (await self._conn.execute(select(session).where(session.c.token_hash == token_hash))).first()
+        row = (await self._conn.execute(_BY_TOKEN, {"h": token_hash})).first()
         return _session(row) if row else None
 
     async def for_person(self, person_id: uuid.UUID) -> list[Session]:
