@@ -30,6 +30,8 @@ class Settings(BaseModel):
     max_message_bytes: int = Field(65536, ge=256, le=1_048_576)
     max_request_bytes: int = Field(262144, ge=1024, le=64 * 1_048_576)
     session_hours: float = Field(12, gt=0, le=24 * 30)
+    # How long a process may reuse a token's authentication (see web/sessioncache.py); 0 = never.
+    session_cache_seconds: float = Field(2, ge=0, le=30)
     lockout_threshold: int = Field(5, ge=1, le=100)
     lockout_minutes: float = Field(15, gt=0, le=24 * 60)
     login_attempts_per_minute_per_ip: int = Field(30, ge=1, le=10_000)

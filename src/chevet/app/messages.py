@@ -70,8 +70,10 @@ async def send_message(services: Services, actor: Actor, conversation_id: uuid.U
             if (existing := await u.tx.entries.get(conversation_id, mid)) is not None:
                 raise _AlreadySent(existing)
             files = await attachments.claim(u, actor, a, attachment_ids)
-            member_ids = {m.person_id for m in await u.tx.conversations.members(conversation_id)}
-            mentions = sorted(m for m in mentioned_ids(text) if m in member_ids and m != actor.id)
+            named = mentioned_ids(text)
+            # Most messages mention nobody: only then is the member list worth reading.
+            member_ids = {m.person_id for m in await u.tx.conversations.members(conversation_id)} if named else set()
+            mentions = sorted(m for m in named if m in member_ids and m != actor.id)
             flags = MessageFlag.URGENT if urgent else MessageFlag.NONE
             if files:
                 flags |= MessageFlag.ATTACHMENTS

@@ -22,6 +22,7 @@ from chevet.web.compression import Compression
 from chevet.web.middleware import RequestLimits, SecurityHeaders
 from chevet.web.notifier import Notifier
 from chevet.web.ratelimit import RateLimiter
+from chevet.web.sessioncache import SessionCache
 from chevet.web.stream import Hub
 from chevet.web.stream import router as stream_router
 
@@ -94,6 +95,7 @@ def create_app(installation: Installation) -> FastAPI:
     app.state.hub = hub
     app.state.push_gateway = installation.push
     app.state.login_limiter = RateLimiter(settings.login_attempts_per_minute_per_ip)
+    app.state.session_cache = SessionCache(settings.session_cache_seconds)
     problems.install(app)
 
     api = APIRouter(prefix="/api/v1")

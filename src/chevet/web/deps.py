@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from chevet.app import auth
 from chevet.app.services import Actor, Services
 from chevet.core.errors import AuthenticationFailed
+from chevet.web.sessioncache import SessionCache
 
 SESSION_COOKIE = "chevet_session"
 
@@ -32,7 +33,18 @@ async def actor(request: Request, svc: Annotated[Services, Depends(services)]) -
     token = bearer_token(request.headers.get("authorization")) or request.cookies.get(SESSION_COOKIE)
     if not token:
         raise AuthenticationFailed("authentication_required")
-    return await auth.authenticate(svc, token, client_ip(request))
+    ip = client_ip(request)
+    cache: SessionCache | None = getattr(request.app.state, "session_cache", None)
+    if cache is None:
+        return await auth.authenticate(svc, token, ip)
+    if cache.may_change_access(request.method, request.url.path):
+        cache.clear()
+        return await auth.authenticate(svc, token, ip)
+    if (known := cache.get(token, ip)) is not None:
+        return known
+    found = await auth.authenticate(svc, token, ip)
+    cache.put(token, found)
+    return found
 
 
 ServicesDep = Annotated[Services, Depends(services)]
