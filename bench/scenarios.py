@@ -14,6 +14,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import orjson
@@ -255,7 +256,7 @@ async def steady_state(cluster: Cluster, logins: list[Login], conv: dict[str, An
     for _ in range(max(20, samples // 4)):
         word = rng.choice(texts.SEARCH_WORDS)
         t = time.perf_counter()
-        status, _ = await conn.request("GET", f"/api/v1/search?q={word}&limit=20")
+        status, _ = await conn.request("GET", f"/api/v1/search?q={quote(word)}&limit=20")
         searches.append(time.perf_counter() - t)
         errors += status != 200
     await conn.close()
