@@ -208,11 +208,18 @@ async def _run(ws: WebSocket, conn: Connection, svc: Services, hub: Hub) -> None
             if reader in done:
                 getter.cancel()
                 return
-            item = getter.result()
-            if item is None:
-                await ws.close(code=4408, reason="too slow: reconnect and resume")
-                return
-            await _deliver(ws, conn, svc, hub, item)
+            item: RealtimeEvent | None = getter.result()
+            # Under load several events wait in the queue: send them all before going back to
+            # asyncio.wait, whose futures and callbacks cost more than the send itself.
+            while True:
+                if item is None:
+                    await ws.close(code=4408, reason="too slow: reconnect and resume")
+                    return
+                await _deliver(ws, conn, svc, hub, item)
+                try:
+                    item = conn.queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    break
     finally:
         reader.cancel()
 
