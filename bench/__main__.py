@@ -91,12 +91,13 @@ def run_idle(db: str, connections: int, compression: str | None) -> dict[str, An
     return with_cluster(db, 1, go)
 
 
-def run_steady(db: str, size: int, senders: int) -> dict[str, Any]:
+def run_steady(db: str, size: int, senders: int, fill_via: str) -> dict[str, Any]:
     def go(c: Cluster) -> dict[str, Any]:
         persons = c.add_people(20)
         logins = c.login_all(persons)
         conv = c.create_conversation(logins[0], logins[1:], "Transmissions")
-        r = _loop_run(scenarios.steady_state(c, logins, conv, size=size, senders=senders))
+        r = _loop_run(scenarios.steady_state(c, logins, conv, size=size, senders=senders,
+                                                    fill_via=fill_via))
         return {"database": db, **r}
 
     return with_cluster(db, 1, go)
@@ -130,6 +131,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--size", type=int, default=100_000, help="stored messages for the steady state")
     p.add_argument("--compression", default="deflate", choices=["deflate", "none"],
                    help="what WebSocket clients offer (browsers offer permessage-deflate)")
+    p.add_argument("--fill", default="api", choices=["api", "app"],
+                   help="steady state: fill through the HTTP API or the application layer (faster)")
     p.add_argument("--json", type=Path, help="write every figure here")
     a = p.parse_args(argv)
     a.compression = None if a.compression == "none" else a.compression
@@ -155,7 +158,7 @@ def main(argv: list[str]) -> int:
         if "idle" in chosen:
             results["idle"].append(run_idle(db, a.connections, a.compression))
         if "steady" in chosen:
-            results["steady"].append(run_steady(db, a.size, 16))
+            results["steady"].append(run_steady(db, a.size, 16, a.fill))
     print(report.render(results))
     if a.json:
         a.json.write_text(json.dumps(results, indent=2, ensure_ascii=False))

@@ -77,7 +77,7 @@ class Cluster:
     def __post_init__(self) -> None:
         self.data_dir = Path(tempfile.mkdtemp(prefix="chevet-bench-"))
 
-    def _env(self) -> dict[str, str]:
+    def server_env(self) -> dict[str, str]:
         env = {**os.environ, "CHEVET_PASSWORD_TIME_COST": "1", "CHEVET_PASSWORD_MEMORY_KIB": "1024",
                "CHEVET_LOGIN_ATTEMPTS_PER_MINUTE_PER_IP": "10000", **self.env}
         if self.database_url:
@@ -88,7 +88,7 @@ class Cluster:
 
     def _cli(self, *args: str, stdin: str | None = None) -> str:
         out = subprocess.run([sys.executable, "-m", "chevet.cli.main", *args, "--data-dir", str(self.data_dir)],
-                             env=self._env(), input=stdin, capture_output=True, text=True, check=False)
+                             env=self.server_env(), input=stdin, capture_output=True, text=True, check=False)
         if out.returncode != 0:
             raise RuntimeError(f"chevet {' '.join(args)} failed: {out.stderr.strip()}")
         return out.stdout
@@ -102,7 +102,7 @@ class Cluster:
 
     def start(self) -> None:
         raise_fd_limit()
-        env = self._env()
+        env = self.server_env()
         for _ in range(self.processes):
             port = free_port()
             log = open(self.data_dir / f"server-{port}.log", "wb")
@@ -147,7 +147,7 @@ class Cluster:
     # --- people and sessions --------------------------------------------------------------
     def add_people(self, count: int, role: str = "nurse") -> list[tuple[uuid.UUID, str, str, str]]:
         """``count`` active people with a password and TOTP: (id, email, password, totp secret)."""
-        settings = load_settings(self.data_dir, environ=self._env())
+        settings = load_settings(self.data_dir, environ=self.server_env())
 
         async def go() -> list[tuple[uuid.UUID, str, str, str]]:
             inst = open_installation(settings, with_bus=False)
@@ -181,7 +181,7 @@ class Cluster:
     def mint_sessions(self, persons: list[tuple[uuid.UUID, str, str, str]], count: int) -> list[Login]:
         """``count`` sessions spread over ``persons`` (many devices per person), written to the
         session table directly: see the module docstring for why."""
-        settings = load_settings(self.data_dir, environ=self._env())
+        settings = load_settings(self.data_dir, environ=self.server_env())
 
         async def go() -> list[Login]:
             inst = open_installation(settings, with_bus=False)
