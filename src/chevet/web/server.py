@@ -19,4 +19,5 @@ def run(settings: Settings) -> None:
     asyncio.run(check_schema(installation.settings))
     app = create_app(installation)
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
-                proxy_headers=False, server_header=False, ws_max_size=65536 * 2)
+                proxy_headers=False, server_header=False, ws_max_size=65536 * 2,
+                ws_per_message_deflate=settings.stream_deflate)
