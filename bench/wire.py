@@ -35,7 +35,9 @@ class HttpConnection:
         if self._writer is None:
             await self._open()
         assert self._reader is not None and self._writer is not None
-        head = (f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n").encode() + self._auth
+        # Accept-Encoding as browsers send it: the server may gzip its answer, and that costs CPU.
+        head = (f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+                "Accept-Encoding: gzip\r\n").encode() + self._auth
         if body is not None:
             head += b"Content-Type: application/json\r\nContent-Length: " + str(len(body)).encode() + b"\r\n"
         self._writer.write(head + b"\r\n" + (body or b""))
