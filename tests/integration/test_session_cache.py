@@ -52,3 +52,26 @@ def test_cache_entries_expire_and_carry_the_current_address() -> None:
     assert SessionCache.may_change_access("POST", "/api/v1/users/x/deactivate")
     assert not SessionCache.may_change_access("GET", "/api/v1/auth/sessions")
     assert not SessionCache.may_change_access("POST", "/api/v1/conversations/x/messages")
+    assert not SessionCache.may_change_access("POST", "/api/v1/conversations/x/read")
+    # any other change, API or page, present or future, goes to the database
+    assert SessionCache.may_change_access("POST", "/logout")
+    assert SessionCache.may_change_access("POST", "/admin/people/x/deactivate")
+    assert SessionCache.may_change_access("PUT", "/api/v1/anything-new")
+    assert SessionCache.may_change_access("PATCH", "/api/v1/conversations/x/messages/y")
+
+
+async def test_a_page_sign_out_also_ends_cached_api_use(installation: Installation, server: Server) -> None:
+    """Pages authenticate on their own; a change made through a page must still empty the cache."""
+    svc = installation.services
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    token = login(server.url, nurse)
+    with httpx.Client(base_url=server.url) as c:
+        assert c.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200  # cached
+        # any state-changing page request empties the cache; then the revocation is seen at once
+        from chevet.app import auth
+
+        actor = await auth.authenticate(svc, token)
+        await auth.logout(svc, actor)
+        c.post("/logout")  # a page write (refused without its form token, but it passes the middleware)
+        assert c.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401

@@ -22,7 +22,7 @@ from chevet.web.compression import Compression
 from chevet.web.middleware import RequestLimits, SecurityHeaders
 from chevet.web.notifier import Notifier
 from chevet.web.ratelimit import RateLimiter
-from chevet.web.sessioncache import SessionCache
+from chevet.web.sessioncache import ForgetOnChange, SessionCache
 from chevet.web.stream import Hub
 from chevet.web.stream import router as stream_router
 
@@ -115,6 +115,7 @@ def create_app(installation: Installation) -> FastAPI:
     # Multipart framing around the file gets 64 KiB on top of the attachment limit.
     app.add_middleware(RequestLimits, max_bytes=settings.max_request_bytes,
                        larger=[("POST", UPLOAD_PATH, settings.max_upload_bytes + 65536)])
+    app.add_middleware(ForgetOnChange, cache=app.state.session_cache)
     app.add_middleware(Compression)  # pages, CSS, JS, JSON; not attachment downloads
     app.add_middleware(SecurityHeaders)  # outermost: every answer, even a 413, gets the headers
     return app

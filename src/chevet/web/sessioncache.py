@@ -5,22 +5,28 @@ organisation); a care team's client sends many requests per minute with the same
 cache keeps the answer for ``ttl`` seconds (``session_cache_seconds``, 2 s by default, 0 turns
 it off), keyed by the token's SHA-256, never by the token itself.
 
-Revocation awareness: a request of this process that may change who can act (anything but a
-read under ``/api/v1/auth`` or ``/api/v1/users``: sign-out, session revocation, deactivation,
-role change) empties the cache and is itself authenticated against the database. In other
-processes a revoked session, a deactivated person or a new role takes effect within ``ttl``.
+Revocation awareness: only reads and the two hot writes of daily use (sending a message,
+moving a read cursor) may be answered from the cache. Every other state-changing request, API
+or page (sign-out, session revocation, deactivation, role change, and whatever is added later),
+is authenticated against the database and empties the cache first, so no path can forget to.
+In other processes a revoked session, a deactivated person or a new role takes effect within
+``ttl``.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections import OrderedDict
 from dataclasses import replace
 from hashlib import sha256
 
+from starlette.types import ASGIApp, Receive, Scope, Send
+
 from chevet.app.services import Actor
 
-SENSITIVE_PREFIXES = ("/api/v1/auth", "/api/v1/users")
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+_HOT_WRITES = re.compile(r"^/api/v1/conversations/[^/]+/(messages|read)$")
 MAX_ENTRIES = 20_000
 
 
@@ -57,4 +63,18 @@ class SessionCache:
 
     @staticmethod
     def may_change_access(method: str, path: str) -> bool:
-        return method not in ("GET", "HEAD", "OPTIONS") and path.startswith(SENSITIVE_PREFIXES)
+        return method not in SAFE_METHODS and not (method == "POST" and _HOT_WRITES.match(path))
+
+
+class ForgetOnChange:
+    """ASGI middleware: before any request that may change who can act (API or page), the
+    cache of this process is emptied, whichever way that request authenticates."""
+
+    def __init__(self, app: ASGIApp, cache: SessionCache) -> None:
+        self.app = app
+        self.cache = cache
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.cache.may_change_access(scope["method"], scope["path"]):
+            self.cache.clear()
+        await self.app(scope, receive, send)
