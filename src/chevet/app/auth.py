@@ -96,8 +96,11 @@ async def _open_session(services: Services, u: Unit, person: Person, creds: Cred
     return SignedIn(token, session, person, org)
 
 
-async def authenticate(services: Services, token: str, ip: str | None = None) -> Actor:
-    """The actor behind a bearer token or session cookie, or AuthenticationFailed."""
+async def authenticate(services: Services, token: str, ip: str | None = None, *, touch: bool = True) -> Actor:
+    """The actor behind a bearer token or session cookie, or AuthenticationFailed.
+
+    ``touch=False`` leaves the session's last-use time alone: an anonymous report must not
+    leave a timestamp on its reporter's session that could be matched with it."""
     if not token or len(token) > 200:
         raise AuthenticationFailed("session_invalid")
     now = services.clock.now()
@@ -109,7 +112,7 @@ async def authenticate(services: Services, token: str, ip: str | None = None) ->
         org = await tx.organisations.get(session.org_id)
         if person is None or org is None or person.status is not PersonStatus.ACTIVE:
             raise AuthenticationFailed("session_invalid")
-        if now - session.last_used_at > TOUCH_EVERY:
+        if touch and now - session.last_used_at > TOUCH_EVERY:
             await tx.sessions.touch(session.id, now)
     return Actor(person=person, organisation=org, session_id=session.id, ip=ip)
 

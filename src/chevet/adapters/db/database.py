@@ -20,6 +20,7 @@ from chevet.adapters.db.conversations import SqlConversations
 from chevet.adapters.db.entries import SqlEntries
 from chevet.adapters.db.organisations import SqlOrganisations
 from chevet.adapters.db.people import SqlPeople
+from chevet.adapters.db.reports import SqlReports
 from chevet.adapters.db.sessions import SqlInvitations, SqlSessions
 from chevet.adapters.db.teams import SqlTeams
 from chevet.adapters.db.web import SqlPreferences, SqlPush
@@ -43,6 +44,7 @@ class SqlTransaction:
         self.attachments = SqlAttachments(self.conn)
         self.preferences = SqlPreferences(self.conn)
         self.push = SqlPush(self.conn)
+        self.reports = SqlReports(self.conn)
 
 
 def async_url(url: str) -> str:
