@@ -422,8 +422,8 @@ async def give_feedback(services: Services, actor: Actor, report_id: uuid.UUID, 
 
 
 async def close(services: Services, actor: Actor, report_id: uuid.UUID) -> None:
-    """Closing needs a qualification and a completed action plan: what the HAS evaluation asks
-    to see is that an event led somewhere."""
+    """Closing needs a qualification, a completed action plan and every regulatory declaration
+    sent: what the HAS evaluation asks to see is that an event led somewhere."""
     async with services.unit(actor.ip) as u:
         a = await access(services, u.tx, actor, report_id)
         require_manager(a)
@@ -431,6 +431,8 @@ async def close(services: Services, actor: Actor, report_id: uuid.UUID) -> None:
             raise InvalidInput("report_not_qualified")
         if any(x.done_at is None for x in await u.tx.reports.actions(report_id)):
             raise InvalidInput("report_actions_open")
+        if any(d.done_at is None for d in await deadlines_of(u.tx, a.report)):
+            raise InvalidInput("report_deadlines_open")
         await u.tx.reports.save(replace(a.report, status=ReportStatus.CLOSED, closed_at=services.clock.now()))
         await u.audit(actor.org_id, "report.closed", actor.id, "report", report_id)
 
