@@ -93,10 +93,25 @@ def compute(facts: Sequence[ReportFacts], start: datetime, end: datetime) -> Sta
     return st
 
 
+def _cell(value: object) -> object:
+    """Unit names come from users: never let a spreadsheet read one as a formula."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+class _Writer:
+    def __init__(self, buf: io.StringIO) -> None:
+        self._w = csv.writer(buf, delimiter=";", lineterminator="\r\n")
+
+    def writerow(self, row: list[object]) -> None:
+        self._w.writerow([_cell(v) for v in row])
+
+
 def to_csv(st: Statistics) -> str:
     """One row per figure: ``section;key;value`` (semicolons: what French spreadsheets expect)."""
     buf = io.StringIO()
-    w = csv.writer(buf, delimiter=";", lineterminator="\r\n")
+    w = _Writer(buf)
     w.writerow(["rubrique", "clé", "valeur"])
     w.writerow(["total", "signalements", st.total])
     for name, counter in (("catégorie", st.by_category), ("gravité", st.by_severity), ("unité", st.by_unit)):
