@@ -1,0 +1,126 @@
+"""The issue's browser scenario on a real server with Debian's Chromium: a care assistant reports
+a fall at night from a phone-sized window, the quality lead qualifies it, the director completes,
+validates and exports the regulatory form as a PDF. No page may trip the Content-Security-Policy."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from pypdf import PdfReader
+
+from chevet.bootstrap import Installation
+from tests.conftest import _require
+from tests.signalement_support import ehpad
+from tests.support import Member, Server
+
+expect = None  # playwright's expect, set by the browser fixture
+
+CHROMIUM = os.environ.get("CHEVET_CHROMIUM", "/usr/bin/chromium")
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+async def browser():  # type: ignore[no-untyped-def]
+    playwright_api = pytest.importorskip("playwright.async_api")
+    globals()["expect"] = playwright_api.expect
+    _require(shutil.which(CHROMIUM) is not None or os.path.exists(CHROMIUM), "Chromium (apt-get install chromium)")
+    async with playwright_api.async_playwright() as p:
+        b = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+async def _sign_in(browser, server: Server, who: Member, csp_errors: list[str], **context):  # type: ignore[no-untyped-def]
+    ctx = await browser.new_context(locale="fr-FR", timezone_id="Europe/Paris", **context)
+    page = await ctx.new_page()
+    page.on("console", lambda m: csp_errors.append(m.text) if "Content Security Policy" in m.text else None)
+    await page.goto(f"{server.url}/signalement")
+    await page.get_by_label("Adresse électronique").fill(who.email)
+    await page.get_by_label("Mot de passe").fill(who.password)
+    await page.get_by_label("Code à usage unique").fill(who.otp())
+    await page.get_by_role("button", name="Se connecter").click()
+    await page.wait_for_url(f"{server.url}/signalement")
+    return ctx, page
+
+
+async def test_night_fall_from_a_phone_to_the_exported_form(installation: Installation, server: Server,
+                                                             browser) -> None:  # type: ignore[no-untyped-def]
+    e = await ehpad(installation.services, "ehpad-tilleuls")
+    csp: list[str] = []
+    night = (datetime.now(ZoneInfo("Europe/Paris")) - timedelta(days=1)).replace(hour=3, minute=10)
+
+    # 1. The care assistant, on a phone, at night.
+    ctx, page = await _sign_in(browser, server, e.carer, csp, viewport=PHONE, is_mobile=True, has_touch=True)
+    await page.get_by_role("link", name="Signaler un événement").click()
+    await page.get_by_label("Description").fill("Mme R. retrouvée au sol au pied du lit, hématome au front, consciente")
+    await page.get_by_label("Survenu le").fill(night.strftime("%Y-%m-%dT%H:%M"))
+    await page.get_by_label("Où ?").fill("Chambre 12")
+    await page.get_by_label("Référence(s) pseudonyme(s)").fill("CH12-R")
+    await page.get_by_label("Mesures prises immédiatement").fill("Relevée à deux, surveillance, médecin d'astreinte appelé")
+    await page.get_by_label("Confidentiel").check()
+    await page.get_by_role("button", name="Envoyer le signalement").click()
+    await expect(page.get_by_role("heading", name="Votre code de suivi")).to_be_visible()
+    code = await page.locator(".followup strong").inner_text()
+    assert len(code) == 23
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], "the pages fit a phone screen without sideways scrolling"
+    await ctx.close()
+
+    # 2. The quality lead qualifies it: category 4°, major severity.
+    ctx, page = await _sign_in(browser, server, e.quality, csp)
+    await page.locator("table a").first.click()
+    await expect(page.get_by_text("Aïcha Soignante (confidentiel)")).to_be_visible()
+    await page.get_by_label("Gravité").select_option("major")
+    await page.get_by_label("4° Accidents ou incidents liés à une erreur", exact=False).check()
+    await page.get_by_role("button", name="Qualifier").click()
+    await expect(page.get_by_text("Qualification enregistrée.")).to_be_visible()
+    await expect(page.get_by_text("Confirmation écrite aux autorités — 48 h", exact=False)).to_be_visible()
+    report_url = page.url.split("?")[0]
+    await ctx.close()
+
+    # 3. The director completes the pre-filled form, validates it and exports the PDF.
+    ctx, page = await _sign_in(browser, server, e.admin, csp)
+    await page.goto(f"{report_url}/formulaires/essms")
+    await expect(page.get_by_label("Nature et circonstances de l'événement")).to_have_value(
+        "Mme R. retrouvée au sol au pied du lit, hématome au front, consciente")
+    await page.get_by_role("button", name="Valider le formulaire (direction)").click()
+    await expect(page.get_by_role("alert")).to_contain_text("Champs obligatoires à compléter")
+    for label, value in [("N° FINESS de la structure", "750000001"), ("Adresse de la structure", "1 rue des Lilas"),
+                         ("Fonction du déclarant", "Directrice"), ("Coordonnées du déclarant", "01 02 03 04 05"),
+                         ("Information de la personne", "Fille prévenue à 8 h"),
+                         ("Mesures envisagées pour remédier", "Tapis détecteur de chute")]:
+        await page.get_by_label(label, exact=False).fill(value)
+    await page.locator("#f-cvs_informed-oui").check()
+    await page.locator("#f-media_coverage-non").check()
+    await page.get_by_role("button", name="Enregistrer le brouillon").click()
+    await page.get_by_role("button", name="Valider le formulaire (direction)").click()
+    await expect(page.get_by_text("Formulaire validé.")).to_be_visible()
+    async with page.expect_download() as info:
+        await page.get_by_role("link", name="Télécharger le PDF").click()
+    data = open(await (await info.value).path(), "rb").read()
+    text = " ".join(" ".join((p.extract_text() or "").split()) for p in PdfReader(io.BytesIO(data)).pages)
+    assert "Mme R. retrouvée au sol" in text and "750000001" in text and "Danielle Directrice" in text
+    await page.get_by_label("Canal").select_option("email")
+    await page.get_by_label("Numéro de référence reçu").fill("ARS-IDF-2026-118")
+    await page.get_by_role("button", name="Enregistrer l'envoi").click()
+    await expect(page.get_by_text("Envoi enregistré.")).to_be_visible()
+    await page.goto(f"{server.url}/signalement/echeances")
+    await expect(page.get_by_text("0 en retard · 0 à faire · 2 faites")).to_be_visible()
+    await ctx.close()
+
+    # 4. The reporter reads the outcome with the follow-up code, without signing in.
+    ctx = await browser.new_context()
+    page = await ctx.new_page()
+    await page.goto(f"{server.url}/signalement/suivi")
+    await page.get_by_label("Code de suivi").fill(code)
+    await page.get_by_role("button", name="Consulter").click()
+    await expect(page.get_by_text("Qualifié")).to_be_visible()
+    await ctx.close()
+    assert csp == []
