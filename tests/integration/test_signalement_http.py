@@ -1,0 +1,101 @@
+"""The signalement API over HTTP on a real server: an anonymous report does not even touch its
+reporter's session, errors are problem details in the caller's language and change nothing,
+another organisation gets 404s, the follow-up code works without signing in, and a cross-site
+form post is refused."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from sqlalchemy import select, update
+
+from chevet.bootstrap import Installation
+from tests.signalement_support import ehpad
+from tests.support import Server, login
+
+
+def _report(now: datetime, **extra: object) -> dict[str, object]:
+    return {"mode": "anonymous", "what": "Erreur de distribution des médicaments du soir",
+            "occurred_at": (now - timedelta(hours=1)).isoformat(), "place": "Unité B",
+            "affected_refs": ["B7"], **extra}
+
+
+async def test_anonymous_filing_over_http_leaves_the_session_untouched(installation: Installation,
+                                                                       server: Server) -> None:
+    from chevet.adapters.db.schema import session as session_table
+
+    svc = installation.services
+    e = await ehpad(svc)
+    token = login(server.url, e.carer)
+    engine = svc.db.engine  # type: ignore[attr-defined]
+    earlier = datetime.now(UTC) - timedelta(minutes=30)
+    async with engine.begin() as conn:
+        await conn.execute(update(session_table).values(last_used_at=earlier))
+    now = datetime.now(UTC)
+    r = httpx.post(f"{server.url}/api/v1/reports", json=_report(now), headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 201, r.text
+    code = r.json()["followup_code"]
+    async with engine.connect() as conn:
+        used = (await conn.execute(select(session_table.c.last_used_at))).scalars().all()
+    assert used and all(abs((u - earlier).total_seconds()) < 1 for u in used)
+
+    # The reporter (or anyone holding the code) reads the outcome without signing in.
+    r = httpx.post(f"{server.url}/api/v1/reports/followup", json={"code": code})
+    assert r.status_code == 200 and r.json()["status"] == "new"
+    r = httpx.post(f"{server.url}/api/v1/reports/followup", json={"code": "nope"},
+                   headers={"Accept-Language": "en"})
+    assert r.status_code == 404 and r.json()["detail"] == "Unknown follow-up code."
+
+
+async def test_errors_are_explained_and_other_organisations_see_nothing(installation: Installation,
+                                                                         server: Server) -> None:
+    svc = installation.services
+    e = await ehpad(svc)
+    other = await ehpad(svc)
+    carer = {"Authorization": f"Bearer {login(server.url, e.carer)}"}
+    quality = {"Authorization": f"Bearer {login(server.url, e.quality)}"}
+    stranger = {"Authorization": f"Bearer {login(server.url, other.quality)}"}
+    now = datetime.now(UTC)
+
+    r = httpx.post(f"{server.url}/api/v1/reports", json=_report(now, affected_refs=["2 85 03 69 123 456 12"]),
+                   headers=carer)
+    assert r.status_code == 422 and r.json()["code"] == "national_id_refused"
+    r = httpx.post(f"{server.url}/api/v1/reports", json=_report(now, occurred_at="2026-11-28T03:10:00"),
+                   headers=carer | {"Accept-Language": "en"})
+    assert r.status_code == 422 and r.json()["code"] == "request_invalid"
+    r = httpx.post(f"{server.url}/api/v1/reports", content=b"{not json",
+                   headers=carer | {"Content-Type": "application/json"})
+    assert r.status_code == 400
+
+    r = httpx.post(f"{server.url}/api/v1/reports", json=_report(now, mode="named"), headers=carer)
+    rid = r.json()["id"]
+    r = httpx.post(f"{server.url}/api/v1/reports/{rid}/qualification", headers=carer, json={"severity": "minor"})
+    assert r.status_code == 403 and r.json()["detail"] == "Réservé au responsable qualité et à la direction."
+    r = httpx.post(f"{server.url}/api/v1/reports/{rid}/qualification", headers=quality,
+                   json={"severity": "significant", "gdpr_breach": True, "security": ["data"]})
+    assert r.status_code == 200
+    assert {d["kind"] for d in r.json()["deadlines"]} == {"security", "gdpr"}
+    r = httpx.get(f"{server.url}/api/v1/reports/{rid}/forms/gdpr/export", headers=quality)
+    assert r.status_code == 422 and r.json()["code"] == "report_form_not_validated"
+
+    for path in (f"/api/v1/reports/{rid}", f"/api/v1/reports/{rid}/forms/gdpr", "/api/v1/reports/not-an-id"):
+        r = httpx.get(f"{server.url}{path}", headers=stranger)
+        assert r.status_code == 404, path
+    assert httpx.get(f"{server.url}/api/v1/reports", headers=stranger).json() == []
+    r = httpx.get(f"{server.url}/api/v1/reports/statistics.csv", headers=quality)
+    assert r.status_code == 200 and "total;signalements;1" in r.text
+    r = httpx.get(f"{server.url}/api/v1/reports/deadlines", headers=quality)
+    assert r.json()["counts"]["due"] == 2
+
+
+async def test_a_cross_site_form_post_is_refused(installation: Installation, server: Server) -> None:
+    e = await ehpad(installation.services)
+    token = login(server.url, e.carer)
+    r = httpx.post(f"{server.url}/signalement/nouveau", cookies={"chevet_session": token},
+                   headers={"Sec-Fetch-Site": "cross-site"},
+                   data={"what": "x", "occurred_at": "2026-01-01T01:00", "place": "y", "mode": "named"})
+    assert r.status_code == 422 and r.json()["code"] == "forbidden"
+    r = httpx.get(f"{server.url}/signalement", cookies={"chevet_session": token})
+    assert r.status_code == 200 and "Vous n'avez pas de signalement" in r.text
+    assert "script" not in r.text and "http://" not in r.text and "https://" not in r.text
