@@ -63,7 +63,7 @@ async def test_night_fall_from_a_phone_to_the_exported_form(installation: Instal
     await page.get_by_label("Survenu le").fill(night.strftime("%Y-%m-%dT%H:%M"))
     await page.get_by_label("Où ?").fill("Chambre 12")
     await page.get_by_label("Référence(s) pseudonyme(s)").fill("CH12-R")
-    await page.get_by_label("Mesures prises immédiatement").fill("Relevée à deux, surveillance, médecin d'astreinte appelé")
+    await page.get_by_label("Mesures prises immédiatement").fill("Relevée à deux, surveillance, médecin appelé")
     await page.get_by_label("Confidentiel").check()
     await page.get_by_role("button", name="Envoyer le signalement").click()
     await expect(page.get_by_role("heading", name="Votre code de suivi")).to_be_visible()

@@ -504,6 +504,20 @@ async def designate(services: Services, actor: Actor, person_id: uuid.UUID, func
                       function=fn.value, on=on)
 
 
+async def designate_by_operator(services: Services, org_id: uuid.UUID, email: str, function: str,
+                                on: bool) -> uuid.UUID:
+    """The installation's operator (CLI) names a quality lead or a director."""
+    fn = parse_function(function)
+    async with services.unit(None) as u:
+        person = await u.tx.people.by_email(email.strip().lower())
+        if person is None or person.org_id != org_id:
+            raise NotFound("person_not_found")
+        await u.tx.reports.designate(org_id, person.id, fn, on)
+        await u.audit(org_id, "report.designation_set", None, "person", person.id, function=fn.value, on=on,
+                      via="cli")
+        return person.id
+
+
 async def my_functions(services: Services, actor: Actor) -> frozenset[ReportFunction]:
     async with services.db.transaction() as tx:
         return await functions(tx, actor)
