@@ -254,3 +254,26 @@ async def _verify(svc):  # type: ignore[no-untyped-def]
         def __init__(self, rep) -> None:  # type: ignore[no-untyped-def]
             self.is_ok = rep.broken is None
     return [R(r) for r in await audit.verify_audit(svc)]
+
+
+async def test_care_content_is_never_stored_in_clear(installation: Installation) -> None:
+    svc = installation.services
+    e = await ehpad(svc)
+    filed = await reports.file_report(svc, e.carer.actor, mode="named", **fall(svc.clock.now()))
+    await reports.qualify(svc, e.quality.actor, filed.report_id, severity="major", categories=["defaut_soins"],
+                          note="Troisième chute de Mme R.")
+    await reports.record_analysis(svc, e.quality.actor, filed.report_id, method="RMM", date=None,
+                                  root_causes="Barrières abaissées la nuit", lessons=None)
+    await reports.add_action(svc, e.quality.actor, filed.report_id, title="Revoir la ronde de 3 h", owner_id=None,
+                             due_at=None)
+    await reports.give_feedback(svc, e.quality.actor, filed.report_id, "Merci pour la vigilance nocturne")
+    await report_forms.save_form(svc, e.admin.actor, filed.report_id, "essms", {"media_details": "Presse locale"})
+    rows = await snapshot(svc)
+    needles = ["hématome", "Chambre 12", "CH12-R", "surveillance neurologique", "Troisième chute",
+               "Barrières abaissées", "ronde de 3 h", "vigilance nocturne", "Presse locale"]
+    for table, values in rows.items():
+        for row in values:
+            for value in row:
+                for needle in needles:
+                    assert not contains(value, needle) and not contains(value, needle.encode()), (table, needle)
+    assert (await reports.get_report(svc, e.quality.actor, filed.report_id))["place"].startswith("Chambre 12")

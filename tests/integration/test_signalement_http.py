@@ -99,3 +99,28 @@ async def test_a_cross_site_form_post_is_refused(installation: Installation, ser
     r = httpx.get(f"{server.url}/signalement", cookies={"chevet_session": token})
     assert r.status_code == 200 and "Vous n'avez pas de signalement" in r.text
     assert "script" not in r.text and "http://" not in r.text and "https://" not in r.text
+
+
+async def test_the_quality_lead_is_notified_live_of_a_new_report(installation: Installation,
+                                                                   server: Server) -> None:
+    import asyncio
+    import json
+
+    import websockets
+
+    e = await ehpad(installation.services)
+    ql_token = login(server.url, e.quality)
+    carer_token = login(server.url, e.carer)
+    async with websockets.connect(f"{server.ws_url}/api/v1/stream",
+                                  additional_headers={"Authorization": f"Bearer {ql_token}"}) as ws:
+        while json.loads(await asyncio.wait_for(ws.recv(), 10)).get("type") != "ready":
+            pass
+        r = httpx.post(f"{server.url}/api/v1/reports", json=_report(datetime.now(UTC)),
+                       headers={"Authorization": f"Bearer {carer_token}"})
+        assert r.status_code == 201
+        while True:
+            event = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            if event.get("type") == "signalement.filed":
+                break
+    assert event["report_id"] == r.json()["id"]
+    assert set(event) == {"type", "title", "report_id"}  # no content, no reporter
