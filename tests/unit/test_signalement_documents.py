@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from pypdf import PdfReader
@@ -127,8 +128,10 @@ def test_statistics_and_csv() -> None:
                                     ("defaut_soins",) if d % 2 else (), "=HYPERLINK(1)" if d == 1 else "Tilleuls",
                                     eigs=d == 1, security=False, gdpr=False, deadlines_met=1, actions_done=1,
                                     actions_total=2) for d in (1, 2, 3)]
-    st = statistics.compute(facts, datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
+    paris = ZoneInfo("Europe/Paris")
+    st = statistics.compute(facts, datetime(2026, 1, 1, tzinfo=paris), datetime(2027, 1, 1, tzinfo=paris))
     assert st.total == 3 and st.by_severity["3 — Majeure"] == 2 and st.by_severity["non qualifié"] == 1
-    assert st.months[0] == "2026-01" and st.by_month_severity["3 — Majeure"][10] == 2
+    assert st.months[0] == "2026-01" and st.months[-1] == "2026-12" and len(st.months) == 12
+    assert st.by_month_severity["3 — Majeure"][10] == 2
     text = statistics.to_csv(st)
     assert "unité;'=HYPERLINK(1);1" in text and "suivi;actions prévues;6" in text

@@ -10,7 +10,7 @@ import io
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from chevet.core.signalement.deadlines import local_time
 from chevet.core.signalement.taxonomy import CATEGORY_BY_CODE, SEVERITY_LABELS, Severity
@@ -54,7 +54,8 @@ class Statistics:
 
 
 def month_range(start: datetime, end: datetime) -> list[str]:
-    a, b = local_time(start), local_time(end)
+    """The months (Paris time) from ``start`` included to ``end`` excluded."""
+    a, b = local_time(start), local_time(end - timedelta(microseconds=1))
     out, y, m = [], a.year, a.month
     while (y, m) <= (b.year, b.month):
         out.append(f"{y:04d}-{m:02d}")
