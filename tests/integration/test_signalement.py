@@ -41,6 +41,7 @@ async def test_anonymous_report_leaves_no_trace_of_its_reporter(installation: In
     assert view["reporter"] is None and view["mode"] == "anonymous"
     # The reporter cannot find it again by identity: only the follow-up code leads to it.
     assert await reports.list_reports(svc, e.carer.actor) == []
+    assert [x.action for x in await _audit(svc, e.org.id) if x.actor_id == e.carer.id] == []
     await reports.give_feedback(svc, e.quality.actor, filed.report_id, "Merci : barrières de lit revues.")
     seen = await reports.followup(svc, filed.followup_code.lower())
     assert seen["feedback"] == "Merci : barrières de lit revues." and seen["status"] == "new"

@@ -284,7 +284,11 @@ async def list_reports(services: Services, actor: Actor) -> list[dict[str, Any]]
     async with services.unit(actor.ip) as u:
         fns = await functions(u.tx, actor)
         reports = await u.tx.reports.listing(actor.org_id, visible_to=None if fns else actor.id)
-        await u.audit(actor.org_id, "report.listed", actor.id, "report", None, count=len(reports))
+        if fns:
+            # Managers list everyone's reports: traced. A reporter's own list (classification of
+            # what they filed by name or were given) is not, so that opening the signalement
+            # pages just before an anonymous filing leaves no entry of theirs beside it.
+            await u.audit(actor.org_id, "report.listed", actor.id, "report", None, count=len(reports))
         now = services.clock.now()
         out = []
         for r in reports:

@@ -195,7 +195,7 @@ async def _teams(request: Request, actor: Actor) -> list[Any]:
 
 @router.get("/signalement/nouveau")
 async def new_page(request: Request) -> Response:
-    actor = await page_actor(request)
+    actor = await page_actor(request, touch=False)  # the form may lead to an anonymous report
     if actor is None:
         return to_login()
     return render("new.html", title="Signaler un événement", v={}, teams=await _teams(request, actor),
