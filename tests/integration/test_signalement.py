@@ -167,6 +167,11 @@ async def test_full_cycle_from_qualification_to_closure(installation: Installati
     assert prefilled["analysis_method"] == "CREX" and "Installer un détecteur" in prefilled["action_plan"]
     conversation_id = await reports.open_discussion(svc, e.quality.actor, filed.report_id, [e.nurse.id, e.carer.id])
     assert (await reports.get_report(svc, e.quality.actor, filed.report_id))["conversation_id"] == str(conversation_id)
+    with pytest.raises(InvalidInput):
+        await reports.open_discussion(svc, e.quality.actor, filed.report_id, [])
+    from chevet.app import conversations
+    discussion = await conversations.get_conversation(svc, e.nurse.actor, conversation_id)
+    assert discussion["kind"] == "group" and "Chute" not in discussion["title"]
     with pytest.raises(InvalidInput) as err:
         await reports.close(svc, e.quality.actor, filed.report_id)
     assert err.value.code == "report_actions_open"

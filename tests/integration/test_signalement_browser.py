@@ -20,6 +20,8 @@ from tests.support import Member, Server
 
 expect = None  # playwright's expect, set by the browser fixture
 
+UNLABELLED = ("Array.from(document.querySelectorAll('input:not([type=hidden]),select,textarea'))"
+              ".filter(e => e.labels.length === 0).map(e => e.name)")
 CHROMIUM = os.environ.get("CHEVET_CHROMIUM", "/usr/bin/chromium")
 PHONE = {"width": 390, "height": 844}
 
@@ -59,6 +61,7 @@ async def test_night_fall_from_a_phone_to_the_exported_form(installation: Instal
     # 1. The care assistant, on a phone, at night.
     ctx, page = await _sign_in(browser, server, e.carer, csp, viewport=PHONE, is_mobile=True, has_touch=True)
     await page.get_by_role("link", name="Signaler un événement").click()
+    assert await page.evaluate(UNLABELLED) == []
     await page.get_by_label("Description").fill("Mme R. retrouvée au sol au pied du lit, hématome au front, consciente")
     await page.get_by_label("Survenu le").fill(night.strftime("%Y-%m-%dT%H:%M"))
     await page.get_by_label("Où ?").fill("Chambre 12")
@@ -77,6 +80,7 @@ async def test_night_fall_from_a_phone_to_the_exported_form(installation: Instal
     ctx, page = await _sign_in(browser, server, e.quality, csp)
     await page.locator("table a").first.click()
     await expect(page.get_by_text("Aïcha Soignante (confidentiel)")).to_be_visible()
+    assert await page.evaluate(UNLABELLED) == []
     await page.get_by_label("Gravité").select_option("major")
     await page.get_by_label("4° Accidents ou incidents liés à une erreur", exact=False).check()
     await page.get_by_role("button", name="Qualifier").click()
@@ -90,6 +94,7 @@ async def test_night_fall_from_a_phone_to_the_exported_form(installation: Instal
     await page.goto(f"{report_url}/formulaires/essms")
     await expect(page.get_by_label("Nature et circonstances de l'événement")).to_have_value(
         "Mme R. retrouvée au sol au pied du lit, hématome au front, consciente")
+    assert await page.evaluate(UNLABELLED) == []
     await page.get_by_role("button", name="Valider le formulaire (direction)").click()
     await expect(page.get_by_role("alert")).to_contain_text("Champs obligatoires à compléter")
     for label, value in [("N° FINESS de la structure", "750000001"), ("Adresse de la structure", "1 rue des Lilas"),

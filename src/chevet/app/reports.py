@@ -459,19 +459,17 @@ async def open_discussion(services: Services, actor: Actor, report_id: uuid.UUID
     title names only the date of the event, never its content."""
     from chevet.app.conversations import create_conversation
 
-    content = await check_manager(services, actor, report_id)
+    async with services.db.transaction() as tx:
+        a = await access(services, tx, actor, report_id)
+        require_manager(a)
+        if a.report.conversation_id is not None:
+            raise InvalidInput("report_discussion_exists")
+        content = content_of(a)
     title = f"Analyse de l'événement du {dl.local_time(content.occurred_at):%d/%m/%Y}"
     view, _ = await create_conversation(services, actor, kind="group", title=title, member_ids=member_ids)
     conversation_id = uuid.UUID(view["id"])
     await link_conversation(services, actor, report_id, conversation_id)
     return conversation_id
-
-
-async def check_manager(services: Services, actor: Actor, report_id: uuid.UUID) -> ReportContent:
-    async with services.db.transaction() as tx:
-        a = await access(services, tx, actor, report_id)
-        require_manager(a)
-        return content_of(a)
 
 
 # --- follow-up code (no sign-in, no identity) --------------------------------------------
