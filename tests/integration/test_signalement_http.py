@@ -124,3 +124,37 @@ async def test_the_quality_lead_is_notified_live_of_a_new_report(installation: I
                 break
     assert event["report_id"] == r.json()["id"]
     assert set(event) == {"type", "title", "report_id"}  # no content, no reporter
+
+
+async def test_hostile_input_to_the_pages_never_breaks_them(installation: Installation, server: Server) -> None:
+    svc = installation.services
+    e = await ehpad(svc)
+    from chevet.app import reports as app_reports
+    from tests.signalement_support import fall
+
+    filed = await app_reports.file_report(svc, e.carer.actor, mode="named", **fall(svc.clock.now()))
+    cookies = {"chevet_session": login(server.url, e.quality)}
+    rid = filed.report_id
+    attempts = [
+        ("GET", "/signalement/not-a-uuid", {}), ("GET", f"/signalement/{rid}/formulaires/nope", {}),
+        ("GET", f"/signalement/{rid}/formulaires/essms/export.exe", {}),
+        ("GET", "/signalement/statistiques?annee=99999999999999999999", {}),
+        ("POST", "/signalement/nouveau", {"what": "x", "occurred_at": "hier", "place": "y"}),
+        ("POST", "/signalement/nouveau", {"what": "x", "occurred_at": "2026-01-01T01:00", "place": "y",
+                                          "team_id": "zzz", "mode": "named"}),
+        ("POST", f"/signalement/{rid}/qualification", {"severity": "apocalyptic"}),
+        ("POST", f"/signalement/{rid}/qualification", {"severity": "major", "categories": "nope"}),
+        ("POST", f"/signalement/{rid}/actions", {"title": "t", "owner_id": "not-an-id", "due": "31/02"}),
+        ("POST", f"/signalement/{rid}/actions/nope/fait", {}),
+        ("POST", f"/signalement/{rid}/lecteurs", {"person_id": ""}),
+        ("POST", f"/signalement/{rid}/formulaires/essms", {"victims_count": "-3"}),
+        ("POST", f"/signalement/{rid}/formulaires/essms/envoi", {"channel": "pigeon"}),
+        ("POST", f"/signalement/{rid}/cloture", {}),
+        ("POST", "/signalement/suivi", {"code": "x" * 500}),
+    ]
+    for method, path, data in attempts:
+        r = httpx.request(method, f"{server.url}{path}", data=data or None, cookies=cookies)
+        assert r.status_code < 500, (path, r.status_code, r.text[:200])
+        assert r.status_code >= 400 or r.status_code in (200, 303), path
+    after = httpx.get(f"{server.url}/api/v1/reports/{rid}", cookies=cookies).json()
+    assert after["status"] == "new" and after["actions"] == [] and after["readers"] == []

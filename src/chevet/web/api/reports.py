@@ -15,6 +15,7 @@ from chevet.app.services import Actor, Services
 from chevet.core.errors import AuthenticationFailed
 from chevet.core.ids import parse_id
 from chevet.core.signalement import statistics
+from chevet.web.api.auth import _limit
 from chevet.web.api.models import Body
 from chevet.web.deps import SESSION_COOKIE, ActorDep, ServicesDep, bearer_token, client_ip, services
 
@@ -118,8 +119,6 @@ async def list_reports(actor: ActorDep, svc: ServicesDep) -> list[dict[str, Any]
 @router.post("/reports/followup")
 async def followup(body: FollowupIn, request: Request, svc: ServicesDep) -> dict[str, Any]:
     """Read the status and the feedback of a report with its follow-up code (no sign-in)."""
-    from chevet.web.api.auth import _limit
-
     _limit(request, "report-followup")
     return await reports.followup(svc, body.code)
 
