@@ -146,7 +146,7 @@ async def test_authorization_matrix(installation: Installation) -> None:
             method, path = op.split(" ", 1)
 
             async def call(ctx: Ctx, token: str | None, rule: Rule = rule, method: str = method,
-                           path: str = path) -> httpx.Response:
+                           path: str = path, op: str = op) -> httpx.Response:
                 url = path.format(**{k: v for k, v in ctx.items() if "{" + k + "}" in path})
                 headers = {"Authorization": f"Bearer {token}"} if token else {}
                 body = rule.body(ctx) if rule.body else None
