@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from chevet.app import auth, conversations, messages
+from chevet.app import auth, conversations, messages, teams
 from chevet.app.services import Actor
 from chevet.bootstrap import Installation
 from chevet.core.roles import Permission, Role, can
@@ -23,6 +23,7 @@ from chevet.web.app import create_app
 from tests.support import new_member, new_org
 
 PUBLIC, MEMBER = "public", "member"
+OBJECT_PARAMS = ("conversation_id", "person_id", "team_id", "message_id", "session_id")
 Ctx = dict[str, Any]
 
 
@@ -88,6 +89,11 @@ MATRIX: dict[str, Rule] = {
         lambda c: {"email": f"{uuid.uuid4().hex[:8]}@invite.example", "name": "Nouvelle", "role": "nurse"}),
     "PUT /api/v1/users/{person_id}/role": Rule(Permission.MANAGE_PEOPLE.value, lambda c: {"role": "nurse"}),
     "POST /api/v1/users/{person_id}/deactivate": Rule(Permission.MANAGE_PEOPLE.value),
+    "GET /api/v1/teams": Rule(MEMBER),
+    "POST /api/v1/teams": Rule(Permission.MANAGE_TEAMS.value,
+                               lambda c: {"name": f"Équipe {uuid.uuid4().hex[:6]}", "member_ids": [c["peer"]]}),
+    "POST /api/v1/teams/{team_id}/members": Rule(Permission.MANAGE_TEAMS.value, lambda c: {"person_id": c["peer"]}),
+    "DELETE /api/v1/teams/{team_id}/members/{person_id}": Rule(Permission.MANAGE_TEAMS.value),
     "GET /healthz": Rule(PUBLIC),
 }
 
@@ -111,17 +117,19 @@ async def _world(installation: Installation) -> tuple[dict[Role, Actor], Ctx, Ct
     conv_b, _ = await conversations.create_conversation(svc, b_admin.actor, kind="group", title="Secret B",
                                                         member_ids=[b_nurse.id])
     msg_b, _ = await messages.send_message(svc, b_admin.actor, uuid.UUID(conv_b["id"]), body="Secret", client_id="b1")
-    b_session = await _session(installation, b_nurse.actor)
+    team_a = await teams.create_team(svc, actors[Role.ADMIN], "Soins", [peer.id])
+    team_b = await teams.create_team(svc, b_admin.actor, "Cuisine B", [b_nurse.id])
+    await _session(installation, b_nurse.actor)
     async with svc.db.transaction() as tx:
-        from chevet.core.ids import new_id
-        b_session_id = str((await tx.sessions.for_person(b_nurse.id))[0].id) if b_session else str(new_id())
+        b_session_id = str((await tx.sessions.for_person(b_nurse.id))[0].id)
     own = {"conversation_id": conv_a["id"], "message_id": msg_a["id"], "person_id": str(peer.id),
-           "session_id": str(uuid.uuid4()), "passkey_id": str(uuid.uuid4()), "token": "x" * 43, "peer": str(peer.id)}
+           "session_id": str(uuid.uuid4()), "passkey_id": str(uuid.uuid4()), "token": "x" * 43, "peer": str(peer.id),
+           "team_id": team_a["id"]}
     other = {"conversation_id": conv_b["id"], "message_id": msg_b["id"], "person_id": str(b_nurse.id),
              "session_id": b_session_id, "passkey_id": str(uuid.uuid4()), "token": "x" * 43,
-             "peer": str(b_nurse.id)}
+             "peer": str(b_nurse.id), "team_id": team_b["id"]}
     secrets_b = {str(org_b.id), conv_b["id"], msg_b["id"], str(b_nurse.id), str(b_admin.id), b_nurse.email,
-                 b_admin.email, "Secret B"}
+                 b_admin.email, "Secret B", team_b["id"], "Cuisine B"}
     return actors, own, other, secrets_b
 
 
@@ -173,8 +181,7 @@ async def test_authorization_matrix(installation: Installation) -> None:
                         escapes.append(f"{op} {role} {side} leaks {leaked}")
                     if rule.access == PUBLIC:
                         continue
-                    if side == "other" and any("{" + k + "}" in path for k in ("conversation_id", "person_id",
-                                                                              "message_id", "session_id")):
+                    if side == "other" and any("{" + k + "}" in path for k in OBJECT_PARAMS):
                         if r.status_code not in (403, 404):
                             escapes.append(f"{op} {role} other organisation → {r.status_code}")
                         elif r.status_code == 403 and (rule.access == MEMBER or can(role, Permission(rule.access))):
