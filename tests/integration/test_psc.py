@@ -91,6 +91,18 @@ async def test_psc_login_rules(installation: Installation, provider: Provider) -
         me = httpx.get(f"{server.url}/api/v1/me", cookies={"chevet_session": r.cookies["chevet_session"]}).json()
         assert me["id"] == str(invited.person.id) and me["status"] == "active"
 
+        # Re-authentication with the card before a sensitive action; another card is refused.
+        session = r.cookies["chevet_session"]
+        for subject, expected in (("810009876543", 303), ("810001234567", 401)):
+            provider.subject_name_id = subject
+            with httpx.Client(base_url=server.url, cookies={"chevet_session": session}) as browser:
+                start = browser.get("/auth/psc/reauth")
+                back = urlsplit(httpx.get(start.headers["location"]).headers["location"])
+                assert browser.get(f"{back.path}?{back.query}").status_code == expected, subject
+        async with svc.db.transaction() as tx:
+            actions = [e.action for e in await tx.audit.query(org.id, actor_id=invited.person.id, limit=50)]
+        assert actions.count("auth.reauthenticated") == 1
+
         # A callback without the browser's flow cookie (login CSRF) is refused.
         start = httpx.get(f"{server.url}/auth/psc/start")
         back = urlsplit(httpx.get(start.headers["location"]).headers["location"])

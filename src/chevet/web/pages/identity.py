@@ -84,6 +84,20 @@ async def psc_start(request: Request, svc: ServicesDep, org: str | None = None) 
     return response
 
 
+@router.get("/auth/psc/reauth")
+async def psc_reauth(request: Request, svc: ServicesDep) -> Response:
+    """Confirm one's identity with the CPS card before a sensitive action (re-authentication)."""
+    try:
+        actor = await auth.authenticate(svc, request.cookies.get(SESSION_COOKIE) or "", client_ip(request))
+        url, flow = psc.begin(svc, actor=actor)
+    except ChevetError as exc:
+        return _page(request, "error.html", 401, code=exc.code)
+    response = RedirectResponse(url, status_code=303)
+    response.set_cookie(FLOW_COOKIE, flow, max_age=psc.FLOW_SECONDS, httponly=True, samesite="lax",
+                        path="/auth/psc", secure=request.url.scheme == "https")
+    return response
+
+
 @router.get("/auth/psc/callback")
 async def psc_callback(request: Request, svc: ServicesDep, code: str | None = None, state: str | None = None,
                        error: str | None = None) -> Response:
@@ -91,16 +105,19 @@ async def psc_callback(request: Request, svc: ServicesDep, code: str | None = No
         if error or not code:
             return _page(request, "error.html", 401, code="psc_refused")
         flow = psc.open_flow(svc, request.cookies.get(FLOW_COOKIE), state)
+        actor = None
+        if flow.purpose == "reauth":
+            actor = await auth.authenticate(svc, request.cookies.get(SESSION_COOKIE) or "", client_ip(request))
         signed = await psc.finish(svc, flow, code, ip=client_ip(request),
-                                  user_agent=request.headers.get("user-agent", ""))
+                                  user_agent=request.headers.get("user-agent", ""), actor=actor)
     except ChevetError as exc:
         response: Response = _page(request, "error.html", 401, code=exc.code)
         response.delete_cookie(FLOW_COOKIE, path="/auth/psc")
         return response
-    assert signed is not None
-    response = RedirectResponse("/", status_code=303)
+    response = RedirectResponse("/" if signed else "/compte/securite", status_code=303)
     response.delete_cookie(FLOW_COOKIE, path="/auth/psc")
-    _set_session(request, response, signed.token)
+    if signed is not None:
+        _set_session(request, response, signed.token)
     return response
 
 
