@@ -64,6 +64,19 @@ async def test_care_assistant_signs_in_with_a_passkey(tmp_path: Path) -> None:
             sessions = httpx.get(f"{server.url}/api/v1/auth/sessions", cookies={"chevet_session": cookie}).json()
             assert [s["method"] for s in sessions if s["current"]] == ["passkey"]
 
+            # Recovery codes are shown once; a passkey sign-in is recent enough to ask for them.
+            await page.get_by_role("button", name="Générer de nouveaux codes de secours").click()
+            await page.locator("#codes li").nth(9).wait_for(timeout=10_000)
+            codes = await page.locator("#codes li").all_inner_texts()
+            assert len(set(codes)) == 10 and all(len(c) == 19 for c in codes)
+            await page.screenshot(path=str(tmp_path / "security-page.png"), full_page=True)
+            r = httpx.post(f"{server.url}/api/v1/auth/login", json={
+                "email": assistant.email, "password": assistant.password, "otp": codes[0]})
+            assert r.status_code == 200, r.text  # a recovery code replaces the TOTP code, once
+            r = httpx.post(f"{server.url}/api/v1/auth/login", json={
+                "email": assistant.email, "password": assistant.password, "otp": codes[0]})
+            assert r.status_code == 401
+
             keys = httpx.get(f"{server.url}/api/v1/auth/passkeys", headers={"Authorization": f"Bearer {token}"})
             [key] = keys.json()
             assert key["name"] == "Téléphone du service" and key["last_used_at"]

@@ -48,7 +48,7 @@ async def security_page(request: Request, svc: ServicesDep) -> Response:
         actor = await auth.authenticate(svc, token or "", client_ip(request))
     except ChevetError:
         return RedirectResponse("/connexion/cle", status_code=303)
-    return _page(request, "security.html", person=actor.person)
+    return _page(request, "security.html", person=actor.person, psc_enabled=svc.psc is not None)
 
 
 @router.get("/static/identity/passkeys.js")

@@ -65,6 +65,16 @@ async function withReauth(action) {
     form.hidden = false;
     $("reauth-password").focus();
     await new Promise((resolve, reject) => {
+      $("reauth-passkey").onclick = async () => {
+        try {
+          const { challenge_id, options } = await call("POST", "/api/v1/auth/passkey/reauth/options", {});
+          options.challenge = toBytes(options.challenge);
+          (options.allowCredentials || []).forEach((c) => { c.id = toBytes(c.id); });
+          const credential = await navigator.credentials.get({ publicKey: options });
+          await call("POST", "/api/v1/auth/passkey/reauth", { challenge_id, credential: credentialJSON(credential) });
+          form.hidden = true; resolve();
+        } catch (e) { say(e.message); reject(e); }
+      };
       form.onsubmit = async (event) => {
         event.preventDefault();
         try {
