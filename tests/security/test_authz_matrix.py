@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from chevet.app import auth, conversations, messages, teams
+from chevet.app import attachments, auth, conversations, messages, teams
 from chevet.app.services import Actor
 from chevet.bootstrap import Installation
 from chevet.core.roles import Permission, Role, can
@@ -23,7 +23,7 @@ from chevet.web.app import create_app
 from tests.support import new_member, new_org
 
 PUBLIC, MEMBER = "public", "member"
-OBJECT_PARAMS = ("conversation_id", "person_id", "team_id", "message_id", "session_id")
+OBJECT_PARAMS = ("conversation_id", "person_id", "team_id", "message_id", "session_id", "attachment_id")
 Ctx = dict[str, Any]
 
 
@@ -32,6 +32,7 @@ class Rule:
     access: str  # PUBLIC, MEMBER or a Permission value
     body: Callable[[Ctx], Any] | None = None
     query: dict[str, str] = field(default_factory=dict)
+    upload: bool = False  # multipart/form-data with one small text file
 
 
 def _conv(c: Ctx) -> dict[str, Any]:
@@ -94,6 +95,18 @@ MATRIX: dict[str, Rule] = {
                                lambda c: {"name": f"Équipe {uuid.uuid4().hex[:6]}", "member_ids": [c["peer"]]}),
     "POST /api/v1/teams/{team_id}/members": Rule(Permission.MANAGE_TEAMS.value, lambda c: {"person_id": c["peer"]}),
     "DELETE /api/v1/teams/{team_id}/members/{person_id}": Rule(Permission.MANAGE_TEAMS.value),
+    "GET /api/v1/attachments/limits": Rule(MEMBER),
+    "POST /api/v1/conversations/{conversation_id}/attachments": Rule(MEMBER, upload=True),
+    "GET /api/v1/attachments/{attachment_id}": Rule(MEMBER),
+    "GET /api/v1/attachments/{attachment_id}/thumbnail": Rule(MEMBER),
+    "DELETE /api/v1/attachments/{attachment_id}": Rule(MEMBER),
+    "GET /api/v1/admin/attachments/rules": Rule(Permission.MANAGE_ORGANISATION.value),
+    "PUT /api/v1/admin/attachments/rules": Rule(
+        Permission.MANAGE_ORGANISATION.value,
+        lambda c: {"org_quota_bytes": None, "person_quota_bytes": None, "keep_originals_for": []}),
+    "GET /api/v1/admin/sobriety": Rule(Permission.VIEW_SOBRIETY.value),
+    "GET /api/v1/admin/sobriety.csv": Rule(Permission.VIEW_SOBRIETY.value),
+    "GET /api/v1/admin/sobriety/growth.svg": Rule(Permission.VIEW_SOBRIETY.value),
     "GET /healthz": Rule(PUBLIC),
 }
 
@@ -117,6 +130,10 @@ async def _world(installation: Installation) -> tuple[dict[Role, Actor], Ctx, Ct
     conv_b, _ = await conversations.create_conversation(svc, b_admin.actor, kind="group", title="Secret B",
                                                         member_ids=[b_nurse.id])
     msg_b, _ = await messages.send_message(svc, b_admin.actor, uuid.UUID(conv_b["id"]), body="Secret", client_id="b1")
+    att_a, _ = await attachments.upload(svc, actors[Role.ADMIN], uuid.UUID(conv_a["id"]), data=b"Note A\n",
+                                        name="note-a.txt")
+    att_b, _ = await attachments.upload(svc, b_admin.actor, uuid.UUID(conv_b["id"]), data=b"Note B\n",
+                                        name="note-secrete-b.txt")
     team_a = await teams.create_team(svc, actors[Role.ADMIN], "Soins", [peer.id])
     team_b = await teams.create_team(svc, b_admin.actor, "Cuisine B", [b_nurse.id])
     await _session(installation, b_nurse.actor)
@@ -124,12 +141,13 @@ async def _world(installation: Installation) -> tuple[dict[Role, Actor], Ctx, Ct
         b_session_id = str((await tx.sessions.for_person(b_nurse.id))[0].id)
     own = {"conversation_id": conv_a["id"], "message_id": msg_a["id"], "person_id": str(peer.id),
            "session_id": str(uuid.uuid4()), "passkey_id": str(uuid.uuid4()), "token": "x" * 43, "peer": str(peer.id),
-           "team_id": team_a["id"]}
+           "team_id": team_a["id"], "attachment_id": att_a["id"]}
     other = {"conversation_id": conv_b["id"], "message_id": msg_b["id"], "person_id": str(b_nurse.id),
              "session_id": b_session_id, "passkey_id": str(uuid.uuid4()), "token": "x" * 43,
-             "peer": str(b_nurse.id), "team_id": team_b["id"]}
+             "peer": str(b_nurse.id), "team_id": team_b["id"], "attachment_id": att_b["id"]}
     secrets_b = {str(org_b.id), conv_b["id"], msg_b["id"], str(b_nurse.id), str(b_admin.id), b_nurse.email,
-                 b_admin.email, "Secret B", team_b["id"], "Cuisine B"}
+                 b_admin.email, "Secret B", team_b["id"], "Cuisine B", att_b["id"],
+                 "note-secrete-b"}
     return actors, own, other, secrets_b
 
 
@@ -159,7 +177,9 @@ async def test_authorization_matrix(installation: Installation) -> None:
                 headers = {"Authorization": f"Bearer {token}"} if token else {}
                 body = rule.body(ctx) if rule.body else None
                 kwargs: dict[str, Any] = {"params": rule.query, "headers": headers}
-                if op.endswith("backchannel-logout"):
+                if rule.upload:
+                    kwargs["files"] = {"file": ("relève.txt", b"Transmission de nuit\n", "text/plain")}
+                elif op.endswith("backchannel-logout"):
                     kwargs["data"] = {"logout_token": "x.y.z"}
                 elif body is not None:
                     kwargs["json"] = body
