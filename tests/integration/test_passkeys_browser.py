@@ -47,12 +47,16 @@ async def test_care_assistant_signs_in_with_a_passkey(tmp_path: Path) -> None:
                 "hasUserVerification": True, "isUserVerified": True, "automaticPresenceSimulation": True}})
             errors: list[str] = []
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
 
             await context.add_cookies([{"name": "chevet_session", "value": token, "url": base}])
             await page.goto(f"{base}/compte/securite")
             await page.get_by_label("Nom de la clé").fill("Téléphone du service")
             await page.get_by_role("button", name="Ajouter une clé d'accès").click()
-            await page.get_by_text("Clé d'accès enregistrée.").wait_for(timeout=10_000)
+            try:
+                await page.get_by_text("Clé d'accès enregistrée.").wait_for(timeout=10_000)
+            except Exception:
+                raise AssertionError(f"{await page.locator('#status').inner_text()} {errors}") from None
             await page.get_by_text("Téléphone du service").wait_for()
 
             await context.clear_cookies()

@@ -51,7 +51,7 @@ async def security_page(request: Request, svc: ServicesDep) -> Response:
     return _page(request, "security.html", person=actor.person, psc_enabled=svc.psc is not None)
 
 
-@router.get("/static/identity/passkeys.js")
+@router.get("/identity/passkeys.js")
 async def script() -> FileResponse:
     return FileResponse(_HERE / "static" / "identity" / "passkeys.js", media_type="text/javascript",
                         headers={"Cache-Control": "no-cache"})
