@@ -16,8 +16,8 @@ from chevet.adapters.db.database import SqlDatabase
 from chevet.adapters.keys import KeyFile, KeyFileError, add_key, create_key_file, retire_keys
 from chevet.adapters.media import ImageLimits, PillowMedia, configure_pillow
 from chevet.adapters.passwords import Argon2Passwords
-from chevet.adapters.push import WebPush, create_vapid_key
 from chevet.adapters.psc import PscConfig, PscProvider
+from chevet.adapters.push import WebPush, create_vapid_key
 from chevet.app.attachment_config import AttachmentLimits, AttachmentServices, FootprintSettings
 from chevet.app.services import Policy, Services
 from chevet.ports import EventBus, PushGateway
