@@ -13,9 +13,10 @@ from chevet.adapters.blobs import FileBlobStore
 from chevet.adapters.bus import MemoryBus, RedisBus
 from chevet.adapters.clock import SystemClock
 from chevet.adapters.db.database import SqlDatabase
-from chevet.adapters.keys import KeyFile, KeyFileError, create_key_file
+from chevet.adapters.keys import KeyFile, KeyFileError, add_key, create_key_file, retire_keys
 from chevet.adapters.media import ImageLimits, PillowMedia, configure_pillow
 from chevet.adapters.passwords import Argon2Passwords
+from chevet.adapters.psc import PscConfig, PscProvider
 from chevet.adapters.push import WebPush, create_vapid_key
 from chevet.app.attachment_config import AttachmentLimits, AttachmentServices, FootprintSettings
 from chevet.app.services import Policy, Services
@@ -43,7 +44,46 @@ def policy_from(settings: Settings) -> Policy:
                   session_lifetime=timedelta(hours=settings.session_hours),
                   lockout_threshold=settings.lockout_threshold,
                   lockout_duration=timedelta(minutes=settings.lockout_minutes),
-                  invitation_lifetime=timedelta(days=settings.invitation_days))
+                  invitation_lifetime=timedelta(days=settings.invitation_days),
+                  session_idle=timedelta(minutes=settings.session_idle_minutes),
+                  reauth_window=timedelta(minutes=settings.reauth_minutes),
+                  public_url=settings.origin)
+
+
+def psc_from(settings: Settings) -> PscProvider | None:
+    """The Pro Santé Connect client, when configured; every endpoint comes from the settings."""
+    if not settings.psc_client_id:
+        return None
+    required = {"psc_issuer": settings.psc_issuer, "psc_authorize_url": settings.psc_authorize_url,
+                "psc_token_url": settings.psc_token_url, "psc_userinfo_url": settings.psc_userinfo_url,
+                "psc_jwks_url": settings.psc_jwks_url}
+    missing = [k for k, v in required.items() if not v]
+    if missing:
+        raise SettingsError(f"Pro Santé Connect is enabled (psc_client_id) but {', '.join(missing)} missing")
+    if bool(settings.psc_client_cert) != bool(settings.psc_client_key):
+        raise SettingsError("psc_client_cert and psc_client_key go together")
+    return PscProvider(PscConfig(
+        issuer=str(settings.psc_issuer), client_id=settings.psc_client_id, client_secret=settings.psc_client_secret,
+        authorize_url=str(settings.psc_authorize_url), token_url=str(settings.psc_token_url),
+        userinfo_url=str(settings.psc_userinfo_url), jwks_url=str(settings.psc_jwks_url),
+        redirect_uri=f"{settings.origin}/auth/psc/callback", logout_url=settings.psc_logout_url,
+        post_logout_redirect_uri=f"{settings.origin}/", client_cert=settings.psc_client_cert,
+        client_key=settings.psc_client_key, ca_file=settings.psc_ca_file, allow_hs256=settings.psc_allow_hs256))
+
+
+def add_master_key(settings: Settings) -> tuple[int, int]:
+    """Add a new master key to the key file and make it current (the first step of a rotation)."""
+    try:
+        return add_key(settings.key_file)
+    except KeyFileError as exc:
+        raise SettingsError(str(exc)) from exc
+
+
+def retire_master_keys(settings: Settings, numbers: set[int]) -> list[int]:
+    try:
+        return retire_keys(settings.key_file, numbers)
+    except KeyFileError as exc:
+        raise SettingsError(str(exc)) from exc
 
 
 def attachment_services(settings: Settings) -> AttachmentServices:
@@ -79,7 +119,8 @@ def open_installation(settings: Settings, *, with_bus: bool = True) -> Installat
     db = SqlDatabase(settings.database, sqlite_synchronous=settings.sqlite_synchronous)
     passwords = Argon2Passwords(time_cost=settings.password_time_cost, memory_kib=settings.password_memory_kib)
     services = Services(db=db, keys=keys, bus=bus, clock=SystemClock(), passwords=passwords,
-                        policy=policy_from(settings), attachments=attachment_services(settings))
+                        policy=policy_from(settings), attachments=attachment_services(settings),
+                        psc=psc_from(settings))
     return Installation(settings, services, _push_gateway(settings))
 
 

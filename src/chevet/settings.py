@@ -75,6 +75,24 @@ class Settings(BaseModel):
                     raise ValueError(f"{origin!r}: give origins such as https://fcm.googleapis.com")
         return v
 
+    # Identity: session policy defaults (each organisation may set its own) and re-authentication.
+    session_idle_minutes: int = Field(30, ge=5, le=24 * 60)
+    reauth_minutes: int = Field(10, ge=1, le=24 * 60)
+    # Pro Santé Connect (OpenID Connect). Production and sandbox differ only by these values:
+    # see docs/identity.md. Disabled while psc_client_id is unset.
+    psc_client_id: str | None = None
+    psc_client_secret: str | None = None
+    psc_issuer: str | None = None
+    psc_authorize_url: str | None = None
+    psc_token_url: str | None = None
+    psc_userinfo_url: str | None = None
+    psc_jwks_url: str | None = None
+    psc_logout_url: str | None = None
+    psc_client_cert: Path | None = None
+    psc_client_key: Path | None = None
+    psc_ca_file: Path | None = None
+    psc_allow_hs256: bool = False
+
     @field_validator("sqlite_synchronous")
     @classmethod
     def _sync(cls, v: str) -> str:
@@ -118,6 +136,14 @@ class Settings(BaseModel):
         if v is not None and not v.startswith(("sqlite", "postgresql", "postgres://")):
             raise ValueError("must start with sqlite:/// or postgresql://")
         return v
+
+    @property
+    def origin(self) -> str:
+        """Where people reach this installation (the WebAuthn origin, the PSC redirect base)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "localhost" if self.host in ("127.0.0.1", "0.0.0.0", "::1", "::") else self.host  # noqa: S104
+        return f"http://{host}:{self.port}"
 
     @property
     def database(self) -> str:

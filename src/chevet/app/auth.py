@@ -14,10 +14,17 @@ from datetime import datetime, timedelta
 
 from chevet.app.people import open_totp, token_hash
 from chevet.app.services import Actor, Services, Unit
-from chevet.core import totp
+from chevet.app.session_policy import (
+    POLICY_CACHE,
+    default_session_policy,
+    require_recent_authentication,
+    session_policy,
+)
+from chevet.core import identity, totp
 from chevet.core.entities import Credentials, Organisation, Person, PersonStatus, Session
-from chevet.core.errors import AuthenticationFailed, LockedOut, NotFound
+from chevet.core.errors import AuthenticationFailed, Forbidden, LockedOut, NotFound
 from chevet.core.ids import new_id
+from chevet.core.roles import Permission, can
 
 TOUCH_EVERY = timedelta(minutes=1)
 
@@ -54,18 +61,35 @@ async def login(services: Services, email: str, password: str, otp: str, *, ip: 
             failure = LockedOut("account_locked",
                                 retry_after=int((creds.locked_until - now).total_seconds()) + 1)
         else:
-            step = None
-            if password_ok and creds.totp_sealed is not None:
-                step = totp.verify(open_totp(services, person.id, creds.totp_sealed), otp or "",
-                                   now.timestamp(), creds.totp_last_step)
-            if step is None:
+            checked = await _second_factor(services, u, person, creds, password_ok, otp, now)
+            if checked is None:
                 failure = await _record_failure(services, u, person, creds, now)
             else:
-                signed_in = await _open_session(services, u, person, creds, step, ip, user_agent)
+                method, step = checked
+                signed_in = await _open_session(services, u, person, creds, step, ip, user_agent, method)
     if failure is not None:
         raise failure
     assert signed_in is not None
     return signed_in
+
+
+async def _second_factor(services: Services, u: Unit, person: Person, creds: Credentials, password_ok: bool,
+                         otp: str, now: datetime) -> tuple[str, int | None] | None:
+    """("password+totp", step) or ("password+recovery", None) when the password was right and the
+    code is the current TOTP code or an unused recovery code; None otherwise."""
+    if not password_ok:
+        return None
+    if creds.totp_sealed is not None:
+        step = totp.verify(open_totp(services, person.id, creds.totp_sealed), otp or "", now.timestamp(),
+                           creds.totp_last_step)
+        if step is not None:
+            return "password+totp", step
+    canonical = identity.normalise_recovery_code(otp or "")
+    if canonical is not None and await u.tx.recovery_codes.use(person.id, identity.recovery_code_hash(canonical), now):
+        await u.audit(person.org_id, "auth.recovery_code_used", person.id, "person", person.id,
+                      remaining=await u.tx.recovery_codes.remaining(person.id))
+        return "password+recovery", None
+    return None
 
 
 async def _record_failure(services: Services, u: Unit, person: Person, creds: Credentials,
@@ -81,15 +105,25 @@ async def _record_failure(services: Services, u: Unit, person: Person, creds: Cr
     return AuthenticationFailed("login_failed")
 
 
-async def _open_session(services: Services, u: Unit, person: Person, creds: Credentials, step: int,
-                        ip: str | None, user_agent: str) -> SignedIn:
+async def _open_session(services: Services, u: Unit, person: Person, creds: Credentials, step: int | None,
+                        ip: str | None, user_agent: str, method: str = "password+totp") -> SignedIn:
+    await u.tx.people.save_credentials(replace(creds, failed_logins=0, locked_until=None,
+                                               totp_last_step=creds.totp_last_step if step is None else step))
+    return await start_session(services, u, person, method, ip, user_agent)
+
+
+async def start_session(services: Services, u: Unit, person: Person, method: str, ip: str | None,
+                        user_agent: str, *, psc_id_token_sealed: bytes | None = None,
+                        psc_sid: str | None = None) -> SignedIn:
+    """Open a session for a person who just proved who they are (by whatever strong means),
+    inside the caller's unit; audited as ``auth.login``."""
     now = services.clock.now()
     token = secrets.token_urlsafe(32)
-    await u.tx.people.save_credentials(replace(creds, failed_logins=0, locked_until=None, totp_last_step=step))
     session = Session(id=new_id(), person_id=person.id, org_id=person.org_id, created_at=now, last_used_at=now,
                       expires_at=now + services.policy.session_lifetime, revoked_at=None,
-                      user_agent=(user_agent or "")[:200], ip=ip, method="password+totp")
+                      user_agent=(user_agent or "")[:200], ip=ip, method=method)
     await u.tx.sessions.add(session, token_hash(token))
+    await u.tx.session_security.record(session.id, person.org_id, now, psc_id_token_sealed, psc_sid)
     org = await u.tx.organisations.get(person.org_id)
     assert org is not None
     await u.audit(person.org_id, "auth.login", person.id, "session", session.id, method=session.method)
@@ -112,6 +146,9 @@ async def authenticate(services: Services, token: str, ip: str | None = None, *,
         org = await tx.organisations.get(session.org_id)
         if person is None or org is None or person.status is not PersonStatus.ACTIVE:
             raise AuthenticationFailed("session_invalid")
+        policy = await session_policy(services, tx, session.org_id)
+        if identity.session_expired(policy, session.created_at, session.last_used_at, now, TOUCH_EVERY):
+            raise AuthenticationFailed("session_expired")
         if touch and now - session.last_used_at > TOUCH_EVERY:
             await tx.sessions.touch(session.id, now)
     return Actor(person=person, organisation=org, session_id=session.id, ip=ip)
@@ -135,3 +172,73 @@ async def revoke_session(services: Services, actor: Actor, session_id: uuid.UUID
         if not await u.tx.sessions.revoke(actor.id, session_id, services.clock.now()):
             raise NotFound("session_not_found")
         await u.audit(actor.org_id, "auth.session_revoked", actor.id, "session", session_id)
+
+
+# --- session policy, re-authentication, devices ----------------------------------------------
+
+async def get_session_policy(services: Services, actor: Actor) -> identity.SessionPolicy:
+    async with services.db.transaction() as tx:
+        return await tx.session_security.policy(actor.org_id) or default_session_policy(services)
+
+
+async def set_session_policy(services: Services, actor: Actor, *, idle_minutes: int, absolute_minutes: int,
+                             reauth_minutes: int) -> identity.SessionPolicy:
+    if not can(actor.person.role, Permission.MANAGE_ORGANISATION):
+        raise Forbidden("forbidden")
+    policy = identity.SessionPolicy.of_minutes(idle_minutes, absolute_minutes, reauth_minutes)
+    async with services.unit(actor.ip) as u:
+        await require_recent_authentication(services, actor, u.tx)
+        await u.tx.session_security.set_policy(actor.org_id, policy)
+        await u.audit(actor.org_id, "organisation.session_policy_changed", actor.id, "organisation", actor.org_id,
+                      **policy.minutes())
+    POLICY_CACHE.pop(actor.org_id, None)
+    return policy
+
+
+async def reauthenticate(services: Services, actor: Actor, password: str, otp: str) -> None:
+    """Prove again, within a session, with the password and a TOTP or recovery code. Failures
+    count towards the account lockout like failed logins."""
+    if actor.session_id is None:
+        raise AuthenticationFailed("session_invalid")
+    now = services.clock.now()
+    async with services.db.transaction() as tx:
+        creds = await tx.people.credentials(actor.id)
+    password_ok = await services.passwords.verify(creds.password_hash, password or "")
+    failure: Exception | None = None
+    async with services.unit(actor.ip) as u:
+        creds = await u.tx.people.credentials(actor.id, for_update=True)
+        if creds.locked_until is not None and creds.locked_until > now:
+            failure = LockedOut("account_locked", retry_after=int((creds.locked_until - now).total_seconds()) + 1)
+        else:
+            checked = await _second_factor(services, u, actor.person, creds, password_ok, otp, now)
+            if checked is None:
+                failure = await _record_failure(services, u, actor.person, creds, now)
+            else:
+                method, step = checked
+                await u.tx.people.save_credentials(replace(
+                    creds, failed_logins=0, locked_until=None,
+                    totp_last_step=creds.totp_last_step if step is None else step))
+                await mark_reauthenticated(u, actor, method)
+    if failure is not None:
+        raise failure
+
+
+async def mark_reauthenticated(u: Unit, actor: Actor, method: str) -> None:
+    assert actor.session_id is not None
+    await u.tx.session_security.reauthenticated(actor.session_id, u.services.clock.now())
+    await u.audit(actor.org_id, "auth.reauthenticated", actor.id, "session", actor.session_id, method=method)
+
+
+async def sign_out_everywhere(services: Services, actor: Actor, *, keep_current: bool = False) -> int:
+    """Revoke every session of the actor (all devices), possibly except the current one."""
+    now = services.clock.now()
+    async with services.unit(actor.ip) as u:
+        count = 0
+        for s in await u.tx.sessions.for_person(actor.id):
+            if keep_current and s.id == actor.session_id:
+                continue
+            if s.revoked_at is None and await u.tx.sessions.revoke(actor.id, s.id, now):
+                count += 1
+        await u.audit(actor.org_id, "auth.signed_out_everywhere", actor.id, "person", actor.id, sessions=count,
+                      kept_current=keep_current)
+    return count

@@ -9,9 +9,10 @@ from dataclasses import dataclass, replace
 from hashlib import sha256
 
 from chevet.app.services import Actor, Services, Unit
+from chevet.app.session_policy import require_recent_authentication
 from chevet.core import envelope, totp
 from chevet.core.entities import Credentials, Invitation, Organisation, Person, PersonStatus
-from chevet.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from chevet.core.errors import Conflict, Forbidden, IntegrityError, InvalidInput, NotFound
 from chevet.core.ids import new_id
 from chevet.core.roles import Permission, Role, can, parse_role
 
@@ -62,7 +63,18 @@ def seal_totp(services: Services, person_id: uuid.UUID, secret: str) -> bytes:
 
 
 def open_totp(services: Services, person_id: uuid.UUID, sealed: bytes) -> str:
-    return envelope.open_sealed(services.credential_key(), sealed, envelope.aad("totp", person_id)).decode()
+    return open_credential(services, sealed, envelope.aad("totp", person_id)).decode()
+
+
+def open_credential(services: Services, sealed: bytes, aad: bytes) -> bytes:
+    """Open a secret sealed with the credentials key, under the current master key or one not
+    yet retired (during a rotation, before it was re-sealed)."""
+    for key in services.credential_keys():
+        try:
+            return envelope.open_sealed(key, sealed, aad)
+        except IntegrityError:
+            continue
+    raise IntegrityError("ciphertext_invalid")
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +208,7 @@ async def set_role(services: Services, actor: Actor, person_id: uuid.UUID, role:
     parsed = parse_role(role)
     async with services.unit(actor.ip) as u:
         person = await _managed_person(u, actor, person_id, "cannot_change_own_role")
+        await require_recent_authentication(services, actor, u.tx)
         await u.tx.people.set_role(actor.org_id, person_id, parsed)
         await u.audit(actor.org_id, "person.role_changed", actor.id, "person", person_id,
                       old=person.role.value, new=parsed.value)

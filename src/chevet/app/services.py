@@ -13,7 +13,7 @@ from chevet.app.attachment_config import AttachmentServices
 from chevet.core import envelope
 from chevet.core.audit import INSTALLATION_CHAIN, AuditEvent
 from chevet.core.entities import Organisation, Person, RealtimeEvent
-from chevet.ports import Clock, Database, EventBus, KeyStore, PasswordHasher, Transaction
+from chevet.ports import Clock, Database, EventBus, IdentityProvider, KeyStore, PasswordHasher, Transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +26,11 @@ class Policy:
     lockout_duration: timedelta = timedelta(minutes=15)
     invitation_lifetime: timedelta = timedelta(days=7)
     issuer: str = "Chevet"
+    # Defaults of an organisation's session policy (each organisation may set its own).
+    session_idle: timedelta = timedelta(minutes=30)
+    reauth_window: timedelta = timedelta(minutes=10)
+    # The origin people reach Chevet at: the WebAuthn relying party and its expected origin.
+    public_url: str = "http://localhost:8000"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +79,7 @@ class Services:
     passwords: PasswordHasher
     policy: Policy = field(default_factory=Policy)
     attachments: AttachmentServices | None = None
+    psc: IdentityProvider | None = None
 
     @asynccontextmanager
     async def unit(self, ip: str | None = None) -> AsyncIterator[Unit]:
@@ -93,3 +99,7 @@ class Services:
 
     def credential_key(self) -> bytes:
         return self.keys.derive("credentials")
+
+    def credential_keys(self) -> list[bytes]:
+        """Current credentials key first, then those of master keys not yet retired."""
+        return self.keys.derive_all("credentials")

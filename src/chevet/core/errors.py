@@ -77,3 +77,9 @@ class Unavailable(ChevetError):
     """A service the request needs (the antivirus, for instance) does not answer; try later."""
 
     code = "unavailable"
+
+
+class ReauthenticationRequired(AuthenticationFailed):
+    """A sensitive action needs a fresh proof of identity within the session."""
+
+    code = "reauthentication_required"

@@ -18,9 +18,11 @@ from chevet.adapters.db.attachments import SqlAttachments
 from chevet.adapters.db.audit import SqlAuditLog
 from chevet.adapters.db.conversations import SqlConversations
 from chevet.adapters.db.entries import SqlEntries
+from chevet.adapters.db.identity import SqlChallenges, SqlPasskeys, SqlRecoveryCodes, SqlSessionSecurity
 from chevet.adapters.db.organisations import SqlOrganisations
 from chevet.adapters.db.people import SqlPeople
 from chevet.adapters.db.reports import SqlReports
+from chevet.adapters.db.sealed import SqlSealedBlobs
 from chevet.adapters.db.sessions import SqlInvitations, SqlSessions
 from chevet.adapters.db.teams import SqlTeams
 from chevet.adapters.db.web import SqlPreferences, SqlPush
@@ -45,6 +47,11 @@ class SqlTransaction:
         self.preferences = SqlPreferences(self.conn)
         self.push = SqlPush(self.conn)
         self.reports = SqlReports(self.conn)
+        self.passkeys = SqlPasskeys(self.conn)
+        self.recovery_codes = SqlRecoveryCodes(self.conn)
+        self.challenges = SqlChallenges(self.conn)
+        self.session_security = SqlSessionSecurity(self.conn)
+        self.sealed_blobs = SqlSealedBlobs(self.conn)
 
 
 def async_url(url: str) -> str:

@@ -14,7 +14,7 @@ class Body(BaseModel):
 class LoginIn(Body):
     email: StrictStr = Field(max_length=254)
     password: StrictStr = Field(max_length=256)
-    otp: StrictStr = Field(max_length=16)
+    otp: StrictStr = Field(max_length=32)  # a TOTP code, or a recovery code (XXXX-XXXX-XXXX-XXXX)
 
 
 class ConversationIn(Body):

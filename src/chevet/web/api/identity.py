@@ -1,0 +1,181 @@
+"""Identity endpoints: passkeys, recovery codes, re-authentication, devices, the organisation's
+session policy, and Pro Santé Connect for API clients (browsers use /auth/psc/start)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import Response
+from pydantic import Field, StrictBool, StrictInt, StrictStr
+
+from chevet.app import auth, passkeys, psc
+from chevet.app.views import person_view
+from chevet.core.identity import Passkey
+from chevet.core.ids import parse_id
+from chevet.web.api.auth import _limit
+from chevet.web.api.models import Body
+from chevet.web.deps import ActorDep, ServicesDep, client_ip
+
+router = APIRouter(tags=["identity"])
+
+
+class ReauthIn(Body):
+    password: StrictStr = Field(max_length=256)
+    otp: StrictStr = Field(max_length=32)
+
+
+class SignOutAllIn(Body):
+    keep_current: StrictBool = False
+
+
+class SessionPolicyIn(Body):
+    idle_minutes: StrictInt
+    absolute_minutes: StrictInt
+    reauth_minutes: StrictInt
+
+
+class CredentialIn(Body):
+    challenge_id: StrictStr = Field(max_length=64)
+    credential: dict[str, Any]
+
+
+class NewPasskeyIn(CredentialIn):
+    name: StrictStr = Field(max_length=100)
+
+
+class PscSessionIn(Body):
+    code: StrictStr = Field(max_length=2000)
+    state: StrictStr = Field(max_length=200)
+    flow: StrictStr = Field(max_length=2000)
+
+
+def passkey_view(p: Passkey) -> dict[str, Any]:
+    return {"id": str(p.id), "name": p.name, "created_at": p.created_at.isoformat(),
+            "last_used_at": p.last_used_at.isoformat() if p.last_used_at else None,
+            "transports": [t for t in p.transports.split(",") if t]}
+
+
+def signed_in_view(signed: auth.SignedIn) -> dict[str, Any]:
+    return {"token": signed.token, "expires_at": signed.session.expires_at.isoformat(),
+            "session_id": str(signed.session.id), "method": signed.session.method,
+            "user": person_view(signed.person, signed.organisation)}
+
+
+@router.post("/auth/reauthenticate", status_code=204)
+async def reauthenticate(body: ReauthIn, request: Request, actor: ActorDep, svc: ServicesDep) -> Response:
+    """Prove again with the password and a TOTP or recovery code, before a sensitive action."""
+    _limit(request, "login")
+    await auth.reauthenticate(svc, actor, body.password, body.otp)
+    return Response(status_code=204)
+
+
+@router.post("/auth/sessions/revoke-all")
+async def sign_out_everywhere(body: SignOutAllIn, actor: ActorDep, svc: ServicesDep) -> dict[str, int]:
+    """Sign out on every device (optionally keeping this one)."""
+    return {"revoked": await auth.sign_out_everywhere(svc, actor, keep_current=body.keep_current)}
+
+
+@router.get("/organisation/session-policy")
+async def get_session_policy(actor: ActorDep, svc: ServicesDep) -> dict[str, int]:
+    return (await auth.get_session_policy(svc, actor)).minutes()
+
+
+@router.put("/organisation/session-policy")
+async def set_session_policy(body: SessionPolicyIn, actor: ActorDep, svc: ServicesDep) -> dict[str, int]:
+    """Administrators only, after a recent authentication."""
+    policy = await auth.set_session_policy(svc, actor, idle_minutes=body.idle_minutes,
+                                           absolute_minutes=body.absolute_minutes, reauth_minutes=body.reauth_minutes)
+    return policy.minutes()
+
+
+@router.get("/auth/passkeys")
+async def list_passkeys(actor: ActorDep, svc: ServicesDep) -> list[dict[str, Any]]:
+    return [passkey_view(p) for p in await passkeys.list_passkeys(svc, actor)]
+
+
+@router.post("/auth/passkeys/options")
+async def passkey_registration_options(actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+    """Options for navigator.credentials.create(); needs a recent authentication."""
+    return await passkeys.begin_registration(svc, actor)
+
+
+@router.post("/auth/passkeys", status_code=201)
+async def register_passkey(body: NewPasskeyIn, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+    return passkey_view(await passkeys.finish_registration(svc, actor, parse_id(body.challenge_id),
+                                                           body.credential, body.name))
+
+
+@router.delete("/auth/passkeys/{passkey_id}", status_code=204)
+async def revoke_passkey(passkey_id: str, actor: ActorDep, svc: ServicesDep) -> Response:
+    await passkeys.revoke_passkey(svc, actor, parse_id(passkey_id))
+    return Response(status_code=204)
+
+
+@router.post("/auth/passkey/login/options")
+async def passkey_login_options(request: Request, svc: ServicesDep) -> dict[str, Any]:
+    _limit(request, "login")
+    return await passkeys.begin_login(svc)
+
+
+@router.post("/auth/passkey/login")
+async def passkey_login(body: CredentialIn, request: Request, svc: ServicesDep) -> dict[str, Any]:
+    """Sign in with a passkey (user verification required): returns a bearer token."""
+    _limit(request, "login")
+    signed = await passkeys.finish_login(svc, parse_id(body.challenge_id), body.credential, ip=client_ip(request),
+                                         user_agent=request.headers.get("user-agent", ""))
+    return signed_in_view(signed)
+
+
+@router.post("/auth/passkey/reauth/options")
+async def passkey_reauth_options(actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+    return await passkeys.begin_reauthentication(svc, actor)
+
+
+@router.post("/auth/passkey/reauth", status_code=204)
+async def passkey_reauth(body: CredentialIn, request: Request, actor: ActorDep, svc: ServicesDep) -> Response:
+    _limit(request, "login")
+    await passkeys.finish_reauthentication(svc, actor, parse_id(body.challenge_id), body.credential)
+    return Response(status_code=204)
+
+
+@router.get("/auth/recovery-codes")
+async def recovery_codes_left(actor: ActorDep, svc: ServicesDep) -> dict[str, int]:
+    return {"remaining": await passkeys.recovery_codes_left(svc, actor)}
+
+
+@router.post("/auth/recovery-codes", status_code=201)
+async def new_recovery_codes(actor: ActorDep, svc: ServicesDep) -> dict[str, list[str]]:
+    """Ten new codes, shown this once; earlier codes stop working. Needs a recent authentication."""
+    return {"codes": await passkeys.new_recovery_codes(svc, actor)}
+
+
+@router.get("/auth/psc")
+async def psc_info(svc: ServicesDep) -> dict[str, Any]:
+    return {"enabled": svc.psc is not None, "start": "/auth/psc/start"}
+
+
+@router.get("/auth/psc/authorize")
+async def psc_authorize(request: Request, svc: ServicesDep,
+                        org: str | None = Query(None, max_length=63)) -> dict[str, str]:
+    """For API clients: where to send the person, and the sealed flow to give back afterwards."""
+    _limit(request, "login")
+    url, flow = psc.begin(svc, org=org)
+    return {"authorization_url": url, "flow": flow}
+
+
+@router.post("/auth/psc/session")
+async def psc_session(body: PscSessionIn, request: Request, svc: ServicesDep) -> dict[str, Any]:
+    _limit(request, "login")
+    flow = psc.open_flow(svc, body.flow, body.state)
+    signed = await psc.finish(svc, flow, body.code, ip=client_ip(request),
+                              user_agent=request.headers.get("user-agent", ""))
+    assert signed is not None
+    return signed_in_view(signed)
+
+
+@router.post("/auth/psc/backchannel-logout")
+async def psc_backchannel_logout(svc: ServicesDep, logout_token: str = Form(..., max_length=10_000)) -> Response:
+    """OpenID Connect back-channel logout: the provider ends the sessions a PSC session opened."""
+    await psc.backchannel_logout(svc, logout_token)
+    return Response(status_code=200, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,137 @@
+"""Browser pages of the identity feature: passkey sign-in, the account's security page
+(passkeys, recovery codes, devices), and the Pro Santé Connect redirects that set the
+session cookie. French first; one small ES module, no inline script (the CSP stays strict)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from chevet.app import auth, passkeys, psc
+from chevet.core.errors import ChevetError
+from chevet.core.ids import parse_id
+from chevet.web.api.identity import CredentialIn, signed_in_view
+from chevet.web.deps import SESSION_COOKIE, ServicesDep, client_ip
+from chevet.web.i18n import gettext, negotiate
+
+router = APIRouter(include_in_schema=False)
+_HERE = Path(__file__).resolve().parent.parent
+_templates = Environment(loader=FileSystemLoader(_HERE / "templates" / "identity"),
+                         autoescape=select_autoescape(["html"]))
+FLOW_COOKIE = "chevet_psc"
+
+
+def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    lang = negotiate(request.headers.get("accept-language"))
+    html = _templates.get_template(name).render(lang=lang, t=lambda key, **p: gettext(key, lang, **p), **context)
+    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def _set_session(request: Request, response: Response, token: str) -> None:
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", path="/",
+                        secure=request.url.scheme == "https")
+
+
+@router.get("/connexion/cle")
+async def sign_in_page(request: Request, svc: ServicesDep) -> HTMLResponse:
+    return _page(request, "sign_in.html", psc_enabled=svc.psc is not None)
+
+
+@router.get("/compte/securite")
+async def security_page(request: Request, svc: ServicesDep) -> Response:
+    token = request.cookies.get(SESSION_COOKIE)
+    try:
+        actor = await auth.authenticate(svc, token or "", client_ip(request))
+    except ChevetError:
+        return RedirectResponse("/connexion/cle", status_code=303)
+    return _page(request, "security.html", person=actor.person, psc_enabled=svc.psc is not None)
+
+
+@router.get("/identity/passkeys.js")
+async def script() -> FileResponse:
+    return FileResponse(_HERE / "static" / "identity" / "passkeys.js", media_type="text/javascript",
+                        headers={"Cache-Control": "no-cache"})
+
+
+@router.post("/auth/passkey/session")
+async def passkey_session(body: CredentialIn, request: Request, svc: ServicesDep) -> Response:
+    """Like the API sign-in, but the session lands in an HttpOnly cookie, out of scripts' reach."""
+    from chevet.web.api.auth import _limit
+
+    _limit(request, "login")
+    signed = await passkeys.finish_login(svc, parse_id(body.challenge_id), body.credential, ip=client_ip(request),
+                                         user_agent=request.headers.get("user-agent", ""))
+    view = signed_in_view(signed)
+    view.pop("token")
+    response = JSONResponse(view)
+    _set_session(request, response, signed.token)
+    return response
+
+
+@router.get("/auth/psc/start")
+async def psc_start(request: Request, svc: ServicesDep, org: str | None = None) -> Response:
+    try:
+        url, flow = psc.begin(svc, org=org[:63] if org else None)
+    except ChevetError as exc:
+        return _page(request, "error.html", 404, code=exc.code)
+    response = RedirectResponse(url, status_code=303)
+    response.set_cookie(FLOW_COOKIE, flow, max_age=psc.FLOW_SECONDS, httponly=True, samesite="lax",
+                        path="/auth/psc", secure=request.url.scheme == "https")
+    return response
+
+
+@router.get("/auth/psc/reauth")
+async def psc_reauth(request: Request, svc: ServicesDep) -> Response:
+    """Confirm one's identity with the CPS card before a sensitive action (re-authentication)."""
+    try:
+        actor = await auth.authenticate(svc, request.cookies.get(SESSION_COOKIE) or "", client_ip(request))
+        url, flow = psc.begin(svc, actor=actor)
+    except ChevetError as exc:
+        return _page(request, "error.html", 401, code=exc.code)
+    response = RedirectResponse(url, status_code=303)
+    response.set_cookie(FLOW_COOKIE, flow, max_age=psc.FLOW_SECONDS, httponly=True, samesite="lax",
+                        path="/auth/psc", secure=request.url.scheme == "https")
+    return response
+
+
+@router.get("/auth/psc/callback")
+async def psc_callback(request: Request, svc: ServicesDep, code: str | None = None, state: str | None = None,
+                       error: str | None = None) -> Response:
+    try:
+        if error or not code:
+            return _page(request, "error.html", 401, code="psc_refused")
+        flow = psc.open_flow(svc, request.cookies.get(FLOW_COOKIE), state)
+        actor = None
+        if flow.purpose == "reauth":
+            actor = await auth.authenticate(svc, request.cookies.get(SESSION_COOKIE) or "", client_ip(request))
+        signed = await psc.finish(svc, flow, code, ip=client_ip(request),
+                                  user_agent=request.headers.get("user-agent", ""), actor=actor)
+    except ChevetError as exc:
+        response: Response = _page(request, "error.html", 401, code=exc.code)
+        response.delete_cookie(FLOW_COOKIE, path="/auth/psc")
+        return response
+    response = RedirectResponse("/" if signed else "/compte/securite", status_code=303)
+    response.delete_cookie(FLOW_COOKIE, path="/auth/psc")
+    if signed is not None:
+        _set_session(request, response, signed.token)
+    return response
+
+
+@router.post("/auth/signout")
+async def sign_out(request: Request, svc: ServicesDep) -> Response:
+    """Sign out of this browser; after a Pro Santé Connect login, of PSC too."""
+    token = request.cookies.get(SESSION_COOKIE)
+    target = "/connexion/cle"
+    if token:
+        try:
+            actor = await auth.authenticate(svc, token, client_ip(request))
+            target = await psc.logout(svc, actor) or target
+        except ChevetError:
+            pass
+    response = RedirectResponse(target, status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response

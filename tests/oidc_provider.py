@@ -1,0 +1,115 @@
+"""A real OpenID Connect provider on loopback for the Pro Santé Connect tests, built from
+authlib's server-side pieces (ID token generation, PKCE S256 check, JOSE) behind a small Flask
+application served over HTTP in a thread.
+
+It behaves like PSC (scope ``openid scope_all``, ``acr`` ``eidas1``, ``SubjectNameID``) and can be
+told to misbehave: ``mode`` is one of ok, no_acr, low_acr, expired, bad_signature, wrong_nonce,
+wrong_aud, userinfo_jwt.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from typing import Any
+
+from authlib.jose import JsonWebKey, jwt
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from authlib.oidc.core.grants.util import generate_id_token
+from flask import Flask, jsonify, redirect, request
+from werkzeug.serving import make_server
+
+CLIENT_ID = "chevet-test"
+CLIENT_SECRET = "s3cret-for-tests"
+
+
+class Provider:
+    def __init__(self) -> None:
+        self.key = JsonWebKey.generate_key("RSA", 2048, {"kid": "psc-1", "use": "sig", "alg": "RS256"}, True)
+        self.rogue = JsonWebKey.generate_key("RSA", 2048, {"kid": "psc-1", "alg": "RS256"}, True)
+        self.mode = "ok"
+        self.subject_name_id = "810001234567"
+        self.codes: dict[str, dict[str, Any]] = {}
+        self.tokens: dict[str, str] = {}
+        self.token_requests: list[dict[str, str]] = []
+        self.authorize_requests: list[dict[str, str]] = []
+        self.app = self._build()
+        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+    def settings_env(self) -> dict[str, str]:
+        base = self.url
+        return {"CHEVET_PSC_CLIENT_ID": CLIENT_ID, "CHEVET_PSC_CLIENT_SECRET": CLIENT_SECRET,
+                "CHEVET_PSC_ISSUER": f"{base}/realms/esante-wallet", "CHEVET_PSC_AUTHORIZE_URL": f"{base}/auth",
+                "CHEVET_PSC_TOKEN_URL": f"{base}/token", "CHEVET_PSC_USERINFO_URL": f"{base}/userinfo",
+                "CHEVET_PSC_JWKS_URL": f"{base}/certs", "CHEVET_PSC_LOGOUT_URL": f"{base}/logout"}
+
+    def claims(self) -> dict[str, Any]:
+        return {"sub": "f:psc:" + self.subject_name_id, "SubjectNameID": self.subject_name_id,
+                "given_name": "Paul", "family_name": "Lefèvre", "preferred_username": self.subject_name_id}
+
+    def _build(self) -> Flask:
+        app = Flask("psc-test")
+
+        @app.get("/auth")
+        def authorize() -> Any:
+            args = request.args.to_dict()
+            self.authorize_requests.append(args)
+            code = secrets.token_urlsafe(16)
+            self.codes[code] = args
+            return redirect(f"{args['redirect_uri']}?code={code}&state={args['state']}", 302)
+
+        @app.post("/token")
+        def token() -> Any:
+            form = request.form.to_dict()
+            self.token_requests.append(form)
+            auth = request.authorization
+            if auth is None or auth.username != CLIENT_ID or auth.password != CLIENT_SECRET:
+                return jsonify(error="invalid_client"), 401
+            asked = self.codes.pop(form.get("code", ""), None)
+            if asked is None or asked["redirect_uri"] != form.get("redirect_uri"):
+                return jsonify(error="invalid_grant"), 400
+            if create_s256_code_challenge(form.get("code_verifier", "")) != asked.get("code_challenge"):
+                return jsonify(error="invalid_grant", error_description="PKCE"), 400
+            access = secrets.token_urlsafe(24)
+            self.tokens[access] = self.mode
+            mode = self.mode
+            acr = {"no_acr": None, "low_acr": "eidas0"}.get(mode, "eidas1")
+            key = self.rogue if mode == "bad_signature" else self.key
+            aud = "someone-else" if mode == "wrong_aud" else CLIENT_ID
+            nonce = "not-the-nonce" if mode == "wrong_nonce" else asked["nonce"]
+            exp = -600 if mode == "expired" else 300
+            id_token = generate_id_token({"access_token": access}, {"sub": self.claims()["sub"],
+                                                                     "sid": "psc-session-1"},
+                                         key.as_dict(is_private=True), iss=f"{self.url}/realms/esante-wallet",
+                                         aud=aud, exp=exp, nonce=nonce, acr=acr, kid="psc-1")
+            return jsonify(access_token=access, token_type="Bearer", expires_in=300,
+                           id_token=id_token.decode() if isinstance(id_token, bytes) else id_token)
+
+        @app.get("/userinfo")
+        def userinfo() -> Any:
+            access = (request.headers.get("Authorization") or "")[7:]
+            if access not in self.tokens:
+                return jsonify(error="invalid_token"), 401
+            if self.tokens[access] == "userinfo_jwt":
+                payload = {**self.claims(), "iss": f"{self.url}/realms/esante-wallet", "aud": CLIENT_ID,
+                           "iat": int(time.time())}
+                body = jwt.encode({"alg": "RS256", "kid": "psc-1"}, payload, self.key.as_dict(is_private=True))
+                return body, 200, {"Content-Type": "application/jwt"}
+            return jsonify(self.claims())
+
+        @app.get("/certs")
+        def certs() -> Any:
+            return jsonify(keys=[self.key.as_dict(is_private=False)])
+
+        @app.get("/logout")
+        def logout() -> Any:
+            return "logged out", 200
+
+        return app
