@@ -15,16 +15,19 @@ from typing import Any
 
 import httpx
 
-from chevet.app import attachments, auth, conversations, messages, teams
+from chevet.app import attachments, auth, conversations, messages, reports, teams
 from chevet.app.services import Actor
 from chevet.bootstrap import Installation
 from chevet.core.roles import Permission, Role, can
+from chevet.core.signalement.deadlines import FormKind
 from chevet.web.app import create_app
 from tests.support import new_member, new_org
 
 PUBLIC, MEMBER = "public", "member"
-OBJECT_PARAMS = ("conversation_id", "person_id", "team_id", "message_id", "session_id", "attachment_id")
+OBJECT_PARAMS = ("conversation_id", "person_id", "team_id", "message_id", "session_id", "attachment_id",
+                 "report_id")
 Ctx = dict[str, Any]
+FORM_KIND = next(iter(FormKind)).value
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,36 @@ MATRIX: dict[str, Rule] = {
     "GET /api/v1/admin/sobriety.csv": Rule(Permission.VIEW_SOBRIETY.value),
     "GET /api/v1/admin/sobriety/growth.svg": Rule(Permission.VIEW_SOBRIETY.value),
     "GET /healthz": Rule(PUBLIC),
+    # Signalement: access to a report is decided per report (quality lead, director, readers,
+    # a named reporter), so these are MEMBER here; another organisation's report must look absent.
+    "POST /api/v1/reports": Rule(MEMBER, lambda c: {
+        "mode": "named", "what": "Chute dans le couloir", "occurred_at": "2026-11-27T03:10:00+01:00",
+        "place": "Couloir B"}),
+    "GET /api/v1/reports": Rule(MEMBER),
+    "POST /api/v1/reports/followup": Rule(PUBLIC, lambda c: {"code": "x" * 20}),
+    "GET /api/v1/reports/deadlines": Rule(MEMBER),
+    "GET /api/v1/reports/functions": Rule(MEMBER),
+    "PUT /api/v1/reports/designations": Rule(MEMBER, lambda c: {"person_id": c["peer"], "function": "quality_lead",
+                                                               "on": True}),
+    "GET /api/v1/reports/statistics": Rule(MEMBER),
+    "GET /api/v1/reports/statistics.csv": Rule(MEMBER),
+    "GET /api/v1/reports/{report_id}": Rule(MEMBER),
+    "POST /api/v1/reports/{report_id}/qualification": Rule(MEMBER, lambda c: {"severity": "moderate"}),
+    "POST /api/v1/reports/{report_id}/readers": Rule(MEMBER, lambda c: {"person_id": c["peer"]}),
+    "DELETE /api/v1/reports/{report_id}/readers/{person_id}": Rule(MEMBER),
+    "PUT /api/v1/reports/{report_id}/analysis": Rule(MEMBER, lambda c: {"method": "CREX", "root_causes": "Sol glissant"}),
+    "POST /api/v1/reports/{report_id}/actions": Rule(MEMBER, lambda c: {"title": "Barre d'appui"}),
+    "POST /api/v1/reports/{report_id}/actions/{action_id}/done": Rule(MEMBER),
+    "DELETE /api/v1/reports/{report_id}/actions/{action_id}/done": Rule(MEMBER),
+    "PUT /api/v1/reports/{report_id}/feedback": Rule(MEMBER, lambda c: {"text": "Merci, c'est traité."}),
+    "POST /api/v1/reports/{report_id}/close": Rule(MEMBER),
+    "POST /api/v1/reports/{report_id}/discussion": Rule(MEMBER, lambda c: {"member_ids": [c["peer"]]}),
+    "GET /api/v1/reports/{report_id}/forms/{kind}": Rule(MEMBER),
+    "PUT /api/v1/reports/{report_id}/forms/{kind}": Rule(MEMBER, lambda c: {"values": {}}),
+    "POST /api/v1/reports/{report_id}/forms/{kind}/validate": Rule(MEMBER),
+    "GET /api/v1/reports/{report_id}/forms/{kind}/export": Rule(MEMBER, query={"format": "json"}),
+    "POST /api/v1/reports/{report_id}/forms/{kind}/submissions": Rule(MEMBER, lambda c: {
+        "channel": "phone", "at": "2026-11-27T09:00:00+01:00"}),
 }
 
 
@@ -136,18 +169,24 @@ async def _world(installation: Installation) -> tuple[dict[Role, Actor], Ctx, Ct
                                         name="note-secrete-b.txt")
     team_a = await teams.create_team(svc, actors[Role.ADMIN], "Soins", [peer.id])
     team_b = await teams.create_team(svc, b_admin.actor, "Cuisine B", [b_nurse.id])
+    rep_a = await reports.file_report(svc, actors[Role.NURSE], mode="named", what="Chute de nuit",
+                                      occurred_at=svc.clock.now(), discovered_at=None, place="Chambre 4")
+    rep_b = await reports.file_report(svc, b_nurse.actor, mode="named", what="Fugue signalée B",
+                                      occurred_at=svc.clock.now(), discovered_at=None, place="Jardin B")
     await _session(installation, b_nurse.actor)
     async with svc.db.transaction() as tx:
         b_session_id = str((await tx.sessions.for_person(b_nurse.id))[0].id)
     own = {"conversation_id": conv_a["id"], "message_id": msg_a["id"], "person_id": str(peer.id),
            "session_id": str(uuid.uuid4()), "passkey_id": str(uuid.uuid4()), "token": "x" * 43, "peer": str(peer.id),
-           "team_id": team_a["id"], "attachment_id": att_a["id"]}
+           "team_id": team_a["id"], "attachment_id": att_a["id"], "report_id": str(rep_a.report_id),
+           "action_id": str(uuid.uuid4()), "kind": FORM_KIND}
     other = {"conversation_id": conv_b["id"], "message_id": msg_b["id"], "person_id": str(b_nurse.id),
              "session_id": b_session_id, "passkey_id": str(uuid.uuid4()), "token": "x" * 43,
-             "peer": str(b_nurse.id), "team_id": team_b["id"], "attachment_id": att_b["id"]}
+             "peer": str(b_nurse.id), "team_id": team_b["id"], "attachment_id": att_b["id"],
+             "report_id": str(rep_b.report_id), "action_id": str(uuid.uuid4()), "kind": FORM_KIND}
     secrets_b = {str(org_b.id), conv_b["id"], msg_b["id"], str(b_nurse.id), str(b_admin.id), b_nurse.email,
                  b_admin.email, "Secret B", team_b["id"], "Cuisine B", att_b["id"],
-                 "note-secrete-b"}
+                 "note-secrete-b", str(rep_b.report_id), "Fugue signalée B", "Jardin B"}
     return actors, own, other, secrets_b
 
 
