@@ -17,7 +17,9 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from chevet.adapters.db.attachments import SqlAttachments
 from chevet.adapters.db.audit import SqlAuditLog
 from chevet.adapters.db.conversations import SqlConversations
+from chevet.adapters.db.directory import SqlDirectory
 from chevet.adapters.db.entries import SqlEntries
+from chevet.adapters.db.mssante import SqlMssante
 from chevet.adapters.db.organisations import SqlOrganisations
 from chevet.adapters.db.people import SqlPeople
 from chevet.adapters.db.sessions import SqlInvitations, SqlSessions
@@ -43,6 +45,8 @@ class SqlTransaction:
         self.attachments = SqlAttachments(self.conn)
         self.preferences = SqlPreferences(self.conn)
         self.push = SqlPush(self.conn)
+        self.mssante = SqlMssante(self.conn)
+        self.directory = SqlDirectory(self.conn)
 
 
 def async_url(url: str) -> str:
