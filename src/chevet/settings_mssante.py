@@ -81,6 +81,7 @@ class MssanteSettings(BaseModel):
     retry_first_seconds: float = Field(60, ge=1)
     retry_max_seconds: float = Field(3600, ge=1)
     give_up_hours: float = Field(72, gt=0, le=24 * 30)
+    lease_seconds: float = Field(300, ge=1, le=3600, description="how long a worker owns a message it is sending")
     auto_receipts: bool = True
     listener: ListenerSettings | None = None
     directory_source: str | None = Field(None, description="path or https URL of the extraction (zip or text)")

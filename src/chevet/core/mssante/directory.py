@@ -117,7 +117,10 @@ def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
         pending = parts.pop() + (b"\r" if keep_cr else b"")
         yield from parts
     if pending:
-        yield from re.split(rb"\r\n|\r|\n", pending.rstrip(b"\r")) if pending != b"\r" else []
+        tail = re.split(rb"\r\n|\r|\n", pending)
+        if tail[-1] == b"":
+            tail.pop()
+        yield from tail
 
 
 def _header_matches(cells: list[str]) -> bool:
