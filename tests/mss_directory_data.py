@@ -33,7 +33,8 @@ def line(i: int, rnd: random.Random) -> str:
         address = f"secretariat.{i}@ch-{town.lower().replace('-', '')}.mssante.fr"
     else:
         kind = "PER"
-        last, first = LAST[rnd.randrange(len(LAST))], FIRST[rnd.randrange(len(FIRST))]
+        # Names depend on i only, so that a repeated line repeats its address.
+        last, first = LAST[(i * 7919) % len(LAST)], FIRST[(i * 104729 // 7) % len(FIRST)]
         prof = PROFESSIONS[i % len(PROFESSIONS)]
         spec = SPECIALITIES[i % len(SPECIALITIES)] if prof[0] == "10" else ""
         address = f"{fold(first)}.{fold(last)}.{i}@medecin.mssante.fr"

@@ -97,8 +97,10 @@ class GatewayRuntime:
     def submitter(self, address: str) -> SmtpSubmitter:
         box = self.mailbox_settings[address]
         op = box.operator or self.settings.operator
-        return SmtpSubmitter(SmtpEndpoint(op.smtp_host, op.smtp_port, self._context(box),
-                                          box.username or box.address, _secret(box.password_file),
+        password = _secret(box.password_file)
+        # With a client certificate and no password, the TLS handshake is the authentication.
+        username = None if password is None and box.client_certificate else box.username or box.address
+        return SmtpSubmitter(SmtpEndpoint(op.smtp_host, op.smtp_port, self._context(box), username, password,
                                           op.timeout_seconds))
 
     def imap(self, address: str) -> ImapMailbox | None:

@@ -9,7 +9,6 @@ PostgreSQL GIN index over ``to_tsvector('simple', …)`` with ``:*`` prefix quer
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -24,8 +23,12 @@ CURRENT = "current"
 INDEX_BATCH = 20000
 
 
+_DATA_FIELDS = tuple(f for f in DirectoryEntry.__dataclass_fields__ if f not in ("address", "mailbox_type"))
+
+
 def _row(generation: int, e: DirectoryEntry) -> dict[str, Any]:
-    data = {k: v for k, v in asdict(e).items() if v and k not in ("address", "mailbox_type")}
+    # Plain attribute reads: dataclasses.asdict deep-copies and dominated the import's time.
+    data = {k: v for k in _DATA_FIELDS if (v := getattr(e, k))}
     return {"generation": generation, "address": e.address, "mailbox_type": e.mailbox_type,
             "data": orjson.dumps(data).decode(), "search": e.search_text()}
 

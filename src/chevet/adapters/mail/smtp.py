@@ -35,6 +35,8 @@ def _classify(exc: BaseException) -> MailError:
         return TransientMailError("tls_certificate_untrusted", exc.verify_message or "")
     if isinstance(exc, ssl.SSLError):
         return TransientMailError("tls_failed", exc.reason or "")
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return TransientMailError("smtp_authentication_unavailable")
     if isinstance(exc, smtplib.SMTPAuthenticationError):
         return TransientMailError("smtp_authentication", str(exc.smtp_code))
     if isinstance(exc, smtplib.SMTPRecipientsRefused):

@@ -29,6 +29,10 @@ EXPLAIN = {
     "imap_authentication": "the mailbox refused the credentials: check the user name, the password file or "
                            "the client certificate",
     "imap_folder": "the mailbox folder does not exist",
+    "smtp_authentication_unavailable": "the server offers no password authentication on this port: with a "
+                                       "client certificate, leave password_file out; otherwise check the port",
+    "imap_error": "the IMAP server refused a command (with a client certificate, the server must offer "
+                  "SASL EXTERNAL)",
     "smtp_temporary": "the operator answered 'try again later'",
     "smtp_refused": "the operator refused the message",
 }
