@@ -150,6 +150,8 @@ MALFORMED = {
     b"Content-Transfer-Encoding: base64\r\n\r\nAAAA": "encrypted_no_key",
     b"From: a@b.test\r\nContent-Type: multipart/report; report-type=disposition-notification; boundary=q\r\n\r\n"
     b"--q\r\nContent-Type: text/plain\r\n\r\nhi\r\n--q--\r\n": "mdn_structure",
+    b"From: MAILER-DAEMON@op.test\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=q\r\n\r\n"
+    b"--q\r\nContent-Type: text/plain\r\n\r\nundeliverable\r\n--q--\r\n": "delivery_status_report",
 }
 
 

@@ -400,8 +400,12 @@ def _parse_inbound(raw: bytes, *, max_bytes: int, anchors: list[x509.Certificate
     disposition = None
     texts: list[str] = []
     attachments: list[Attachment] = []
-    if content.get_content_type() == "multipart/report" and \
-            str(content.get_param("report-type") or "").lower() == "disposition-notification":
+    report_type = str(content.get_param("report-type") or "").lower() \
+        if content.get_content_type() == "multipart/report" else ""
+    if report_type == "delivery-status":
+        # A bounce (DSN): how operators word them is unconfirmed; kept for the administrator.
+        raise MalformedMail("delivery_status_report")
+    if report_type == "disposition-notification":
         disposition, human = parse_report(content)
         texts.append(human)
     else:
