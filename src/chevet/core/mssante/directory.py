@@ -33,6 +33,7 @@ MAX_FIELD = 200
 MAX_LINE = 8192
 _STOP = {"de", "du", "des", "la", "le", "les", "l", "d", "et", "a", "au", "aux", "en", "sur"}
 _NON_WORD = re.compile(r"[^a-z0-9]+")
+_POSTCODE_PREFIX = re.compile(r"^\d{5}\s+")   # L6 is "<code postal> <LOCALITÉ>"
 # Control and invisible formatting characters (C0, DEL, C1, zero-width, bidi, BOM).
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _LATIN = str.maketrans({c: unicodedata.normalize("NFKD", c)[0] for c in
@@ -185,7 +186,8 @@ def parse_line(number: int, raw: bytes) -> DirectoryEntry | Rejected:
         address=address, mailbox_type=mailbox_type, national_id=cleaned[4][:40], structure_id=cleaned[6][:40],
         service=cleaned[7], civility=cleaned[8], last_name=cleaned[9], first_name=cleaned[10],
         category=cleaned[12], profession=cleaned[14], speciality=cleaned[16], structure=cleaned[18],
-        trade_name=cleaned[19], street=street[:MAX_FIELD], town=cleaned[27], postcode=cleaned[28][:10],
+        trade_name=cleaned[19], street=street[:MAX_FIELD], town=_POSTCODE_PREFIX.sub("", cleaned[27]),
+        postcode=cleaned[28][:10],
         department=cleaned[29][:40])
 
 
