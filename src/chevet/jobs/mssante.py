@@ -73,8 +73,11 @@ async def _mailbox_loop(installation: Installation, runtime: GatewayRuntime, add
                 await client.idle(ms.poll_seconds)
             else:
                 await asyncio.sleep(ms.poll_seconds)
-        except MailError as exc:
-            log.warning("mssante mailbox unavailable", extra={"mailbox": address, "code": exc.code})
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the loop must outlive a bad connection, a database restart…
+            code = exc.code if isinstance(exc, MailError) else type(exc).__name__
+            log.warning("mssante mailbox unavailable", extra={"mailbox": address, "code": code})
             await client.close()
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, ms.poll_seconds * 5)
@@ -84,8 +87,11 @@ async def _every(seconds: float, what: str, fn: Callable[[], Awaitable[object]])
     while True:
         try:
             await fn()
-        except (ChevetError, MailError, OSError) as exc:
-            log.warning("mssante job failed", extra={"job": what, "error": type(exc).__name__})
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a failed pass is retried at the next tick, never fatal
+            code = exc.code if isinstance(exc, (ChevetError, MailError)) else type(exc).__name__
+            log.warning("mssante job failed", extra={"job": what, "error": code})
         await asyncio.sleep(seconds)
 
 
