@@ -179,3 +179,14 @@ async def test_another_organisation_sees_nothing(installation: Installation, mai
                            client_id="b")
     assert (await mssante.attachment(svc, nurse.actor, uuid.UUID(att_id)))[2] == PDF
     assert await mssante_inbound.quarantined(svc, admin_b.actor) == []
+
+
+async def test_external_exchanges_open_only_through_the_gateway(installation: Installation) -> None:
+    from chevet.app import conversations
+    from chevet.core.errors import InvalidInput
+
+    svc = installation.services
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    with pytest.raises(InvalidInput, match="external_needs_mssante"):
+        await conversations.create_conversation(svc, nurse.actor, kind="external", title="x", member_ids=[])
