@@ -48,8 +48,9 @@ async def _recipients_and_mime(services: Services, m: MssMessage) -> tuple[str, 
 
 
 async def deliver_due(services: Services, gw: Gateway, submitter_for: Callable[[str], MailSubmitter],
-                      limit: int = 20) -> DeliveryReport:
-    """One pass over the due messages. Safe to run in several processes at once (leases)."""
+                      limit: int = 5) -> DeliveryReport:
+    """One pass over the due messages. Safe to run in several processes at once (leases); a
+    small batch keeps the time spent on it well under one lease, even with a hung operator."""
     report = DeliveryReport()
     now = services.clock.now()
     async with services.db.transaction() as tx:

@@ -20,7 +20,14 @@ log = logging.getLogger("chevet.mssante")
 
 
 async def deliver_once(installation: Installation, runtime: GatewayRuntime) -> mssante_outbox.DeliveryReport:
-    return await mssante_outbox.deliver_due(installation.services, runtime.gateway, runtime.submitter)
+    """Deliver what is due now, batch after batch (a backlog after an outage drains at once)."""
+    total = mssante_outbox.DeliveryReport()
+    for _ in range(200):
+        r = await mssante_outbox.deliver_due(installation.services, runtime.gateway, runtime.submitter)
+        total.sent, total.retried, total.dead = total.sent + r.sent, total.retried + r.retried, total.dead + r.dead
+        if r.sent + r.retried + r.dead < 5:
+            break
+    return total
 
 
 async def fetch_once(installation: Installation, runtime: GatewayRuntime, address: str) -> int:
