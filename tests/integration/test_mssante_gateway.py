@@ -26,7 +26,7 @@ from tests.conftest import _require
 from tests.mss_support import SMIME_CA, ManualClock, configure, inject, mail_available, mailbox_contents, unique
 from tests.support import free_port, new_member, new_org
 
-PDF = b"%PDF-1.4\n% compte rendu de sortie\n" + bytes(range(256)) * 8
+PDF = b"%PDF-1.4\n% compte rendu de sortie\n" + bytes(range(256)) * 8 + b"\n%%EOF\n"
 
 
 @pytest.fixture

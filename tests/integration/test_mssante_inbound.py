@@ -80,7 +80,7 @@ async def test_inbound_corpus(installation: Installation, mail: None) -> None:
     with_xdm = await mssante_inbound.ingest(svc, gw, box, _mail(
         "labo@chu.test", box, "c1@chu.test", "Résultats", attachments=[
             mime.Attachment("IHE_XDM.zip", "application/zip", package),
-            mime.Attachment("resultats.pdf", "application/pdf", b"%PDF-1.4 r")],
+            mime.Attachment("resultats.pdf", "application/pdf", b"%PDF-1.4 r\n%%EOF\n")],
         cda_codes=("11488-4",), ins_qualified=True))
     assert with_xdm.state is InboundState.INTEGRATED and with_xdm.conversation_id != signed.conversation_id
 
@@ -111,24 +111,28 @@ async def test_inbound_corpus(installation: Installation, mail: None) -> None:
                                  disposition=Disposition(DispositionType.DISPLAYED), human_text="lu")
     unknown_receipt = mime.assemble(mime.Envelope(sender=gp, recipients=(box,), subject="lu", message_id="r1@gp.test",
                                                   date=NOW, nil="N"), mdn, None)
+    polyglot = _mail(gp, box, "p1@gp.test", "CR", attachments=[
+        mime.Attachment("cr.pdf", "application/pdf", b"%PDF-1.4\n1 0 obj\n%%EOF\nPK\x05\x06" + b"\0" * 18)])
     results = {name: await mssante_inbound.ingest(svc, gw, box, raw) for name, raw in
-               {"hostile": hostile, "no_sender": no_sender, "garbage": garbage, "receipt": unknown_receipt}.items()}
+               {"hostile": hostile, "no_sender": no_sender, "garbage": garbage, "receipt": unknown_receipt,
+                "polyglot": polyglot}.items()}
     assert {k: (r.state, r.reason) for k, r in results.items()} == {
         "hostile": (InboundState.QUARANTINED, "xdm_path"),
         "no_sender": (InboundState.QUARANTINED, "sender_invalid"),
         "garbage": (InboundState.QUARANTINED, "header_structure"),
-        "receipt": (InboundState.QUARANTINED, "mdn_unknown_original")}
+        "receipt": (InboundState.QUARANTINED, "mdn_unknown_original"),
+        "polyglot": (InboundState.QUARANTINED, "attachment_polyglot")}
 
     with pytest.raises(Forbidden):
         await mssante_inbound.quarantined(svc, nurse.actor)
     listed = await mssante_inbound.quarantined(svc, admin.actor)
-    assert sorted(q["reason"] for q in listed) == ["header_structure", "mdn_unknown_original", "sender_invalid",
-                                                  "xdm_path"]
+    assert sorted(q["reason"] for q in listed) == ["attachment_polyglot", "header_structure",
+                                                  "mdn_unknown_original", "sender_invalid", "xdm_path"]
     kept = next(q for q in listed if q["reason"] == "xdm_path")
     assert await mssante_inbound.quarantined_mail(svc, admin.actor, uuid.UUID(kept["id"])) == mime.canonical(hostile) \
         or await mssante_inbound.quarantined_mail(svc, admin.actor, uuid.UUID(kept["id"])) == hostile
     await mssante_inbound.release(svc, admin.actor, uuid.UUID(kept["id"]))
-    assert len(await mssante_inbound.quarantined(svc, admin.actor)) == 3
+    assert len(await mssante_inbound.quarantined(svc, admin.actor)) == 4
     # Quarantined mail is sealed at rest.
     if installation.settings.database_url is None:
         db = (installation.settings.data_dir / "chevet.db").read_bytes()

@@ -19,6 +19,7 @@ from chevet.app.mssante_gateway import Gateway, Mailbox, keyed_hash, open_json, 
 from chevet.app.services import Actor, Services, Unit
 from chevet.app.views import entry_payload
 from chevet.core import blind_index, envelope
+from chevet.core.attachment import check_pdf
 from chevet.core.entities import Organisation, RealtimeEvent
 from chevet.core.envelope import DataKey
 from chevet.core.errors import Forbidden, InvalidInput, NotFound
@@ -91,11 +92,30 @@ async def ingest(services: Services, gw: Gateway, mailbox: str, raw: bytes) -> I
         documents = _documents(gw, mail)
     except xdm.HostileArchive as exc:
         return await quarantine(services, org, box, raw, f"xdm_{exc.reason}", mid_hash)
+    refused = await _screen(services, documents)
+    if refused is not None:
+        return await quarantine(services, org, box, raw, refused, mid_hash)
     try:
         return await _integrate(services, gw, org, box, mail, raw, mid_hash, documents)
     except InvalidInput as exc:
         # A configuration problem (a mailbox nobody reads): kept for the administrator.
         return await quarantine(services, org, box, raw, exc.code, mid_hash)
+
+
+async def _screen(services: Services, documents: list[mime.Attachment]) -> str | None:
+    """The attachment pipeline's checks on received documents: PDF structure (no polyglots)
+    and, when the installation has one, the antivirus. A scanner that cannot answer raises
+    ``Unavailable``: the mail is then fetched again later, not integrated unchecked."""
+    scanner = services.attachments.scanner if services.attachments is not None else None
+    for doc in documents:
+        if doc.data.startswith(b"%PDF-") or doc.content_type == "application/pdf":
+            try:
+                check_pdf(doc.data)
+            except InvalidInput as exc:
+                return exc.code[:40]
+        if scanner is not None and await scanner.scan(doc.data) is not None:
+            return "attachment_infected"
+    return None
 
 
 def _documents(gw: Gateway, mail: mime.InboundMail) -> list[mime.Attachment]:
