@@ -121,3 +121,33 @@ async def test_reimport_replaces_the_directory(installation: Installation) -> No
     assert report.imported == 1
     assert await directory.search(svc, None, "vieux") == []
     assert [e["structure"] for e in await directory.search(svc, None, "nouveau chu")] == ["CHU NOUVEAU"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_daily_refresh_reads_the_configured_location(installation: Installation, tmp_path: Path) -> None:
+    """The refresh job imports from where the administrator said (here a local zip), and from
+    nowhere when nothing is configured."""
+    import random
+
+    from chevet.bootstrap_mssante import load_gateway
+    from chevet.jobs import mssante as jobs
+
+    rnd = random.Random(5)
+    archive = tmp_path / "annuaire.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("Extraction_Correspondance_MSSante_202611280400.txt",
+                   "\n".join([header(), *(line(i, rnd) for i in range(1, 30))]) + "\n")
+    from tests.mss_pki import TestCA
+
+    (tmp_path / "ca.pem").write_bytes(TestCA().pem())
+    config = tmp_path / "mssante.toml"
+    base = f'nil = "N"\n[operator]\nsmtp_host = "127.0.0.1"\ntrust_anchor = "{tmp_path / "ca.pem"}"\n'
+    config.write_text(base)
+    runtime = load_gateway(installation.settings, config)
+    assert runtime is not None and await jobs.refresh_directory(installation, runtime) is None
+    config.write_text(f'directory_source = "{archive}"\n' + base)
+    runtime = load_gateway(installation.settings, config)
+    assert runtime is not None
+    report = await jobs.refresh_directory(installation, runtime)
+    assert report is not None and report.imported == 29
+    assert (await directory.status(installation.services))["source"] == str(archive)
