@@ -78,6 +78,8 @@ async def create_conversation(services: Services, actor: Actor, *, kind: str, ti
     """Returns the conversation's view and whether it was created (an existing direct
     conversation between the same two people is returned instead of a duplicate)."""
     parsed = parse_kind(kind)
+    if parsed is ConversationKind.EXTERNAL:
+        raise InvalidInput("external_needs_mssante")  # opened by the MSSanté gateway, with its correspondents
     if not can(actor.person.role, CREATE_PERMISSION[parsed]):
         raise Forbidden("forbidden")
     clean = clean_title(title, parsed)

@@ -19,6 +19,7 @@ class ConversationKind(StrEnum):
     GROUP = "group"
     TEAM = "team"
     CARE_CASE = "care_case"
+    EXTERNAL = "external"   # an exchange with MSSanté correspondents outside the organisation
 
 
 CREATE_PERMISSION = {
@@ -26,6 +27,7 @@ CREATE_PERMISSION = {
     ConversationKind.GROUP: Permission.CREATE_GROUP,
     ConversationKind.TEAM: Permission.CREATE_TEAM_CHANNEL,
     ConversationKind.CARE_CASE: Permission.CREATE_CARE_CASE,
+    ConversationKind.EXTERNAL: Permission.CREATE_CARE_CASE,
 }
 
 MAX_TITLE = 120

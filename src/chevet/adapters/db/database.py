@@ -17,8 +17,10 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from chevet.adapters.db.attachments import SqlAttachments
 from chevet.adapters.db.audit import SqlAuditLog
 from chevet.adapters.db.conversations import SqlConversations
+from chevet.adapters.db.directory import SqlDirectory
 from chevet.adapters.db.entries import SqlEntries
 from chevet.adapters.db.identity import SqlChallenges, SqlPasskeys, SqlRecoveryCodes, SqlSessionSecurity
+from chevet.adapters.db.mssante import SqlMssante
 from chevet.adapters.db.organisations import SqlOrganisations
 from chevet.adapters.db.people import SqlPeople
 from chevet.adapters.db.reports import SqlReports
@@ -52,6 +54,8 @@ class SqlTransaction:
         self.challenges = SqlChallenges(self.conn)
         self.session_security = SqlSessionSecurity(self.conn)
         self.sealed_blobs = SqlSealedBlobs(self.conn)
+        self.mssante = SqlMssante(self.conn)
+        self.directory = SqlDirectory(self.conn)
 
 
 def async_url(url: str) -> str:

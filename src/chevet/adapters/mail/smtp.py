@@ -1,0 +1,109 @@
+"""SMTP submission to the MSSanté operator (STARTTLS required, then authentication).
+
+The standard library's ``smtplib`` runs in a worker thread. Every failure is classified as
+transient (the outbox tries again) or permanent (dead letter), with a code safe to store and
+an explanation in plain words for ``chevet mssante check``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+import socket
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from chevet.core.mssante.delivery import MailError, PermanentMailError, TransientMailError, classify_reply
+
+
+@dataclass(frozen=True)
+class SmtpEndpoint:
+    host: str
+    port: int
+    context: ssl.SSLContext
+    username: str | None = None
+    password: str | None = None
+    timeout: float = 30.0
+    local_hostname: str | None = None
+
+
+def _classify(exc: BaseException) -> MailError:
+    if isinstance(exc, MailError):
+        return exc
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return TransientMailError("tls_certificate_untrusted", exc.verify_message or "")
+    if isinstance(exc, ssl.SSLError):
+        return TransientMailError("tls_failed", exc.reason or "")
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return TransientMailError("smtp_authentication_unavailable")
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return TransientMailError("smtp_authentication", str(exc.smtp_code))
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [int(c) for c, _ in exc.recipients.values()]
+        if any(400 <= c < 500 for c in codes):
+            return TransientMailError("smtp_temporary", ",".join(map(str, codes)))
+        return PermanentMailError("recipients_refused", ",".join(map(str, codes)))
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return classify_reply(int(exc.smtp_code))
+    if isinstance(exc, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, ConnectionError,
+                        socket.timeout, TimeoutError, socket.gaierror, OSError)):
+        return TransientMailError("operator_unreachable", type(exc).__name__)
+    return TransientMailError("smtp_error", type(exc).__name__)
+
+
+class SmtpSubmitter:
+    def __init__(self, endpoint: SmtpEndpoint) -> None:
+        self.endpoint = endpoint
+
+    def _open(self) -> smtplib.SMTP:
+        e = self.endpoint
+        client = smtplib.SMTP(e.host, e.port, local_hostname=e.local_hostname, timeout=e.timeout)
+        try:
+            client.ehlo()
+            if not client.has_extn("starttls"):
+                # Never fall back to clear text: care data does not travel unencrypted.
+                raise TransientMailError("starttls_unavailable")
+            client.starttls(context=e.context)
+            client.ehlo()
+            if e.username:
+                client.login(e.username, e.password or "")
+            return client
+        except BaseException:
+            client.close()
+            raise
+
+    def _submit(self, sender: str, recipients: Sequence[str], message: bytes) -> None:
+        try:
+            client = self._open()
+            try:
+                client.sendmail(sender, list(recipients), message)
+            finally:
+                try:
+                    client.quit()
+                except (smtplib.SMTPException, OSError):
+                    client.close()
+        except BaseException as exc:
+            raise _classify(exc) from exc
+
+    async def submit(self, sender: str, recipients: Sequence[str], message: bytes) -> None:
+        await asyncio.to_thread(self._submit, sender, list(recipients), message)
+
+    def _check(self) -> str:
+        try:
+            client = self._open()
+        except BaseException as exc:
+            raise _classify(exc) from exc
+        try:
+            sock = client.sock
+            version = sock.version() if isinstance(sock, ssl.SSLSocket) else None
+            return version or "?"
+        finally:
+            try:
+                client.quit()
+            except (smtplib.SMTPException, OSError):
+                client.close()
+
+    async def check(self) -> str:
+        """Connect, STARTTLS, authenticate; returns the TLS version in use."""
+        return await asyncio.to_thread(self._check)

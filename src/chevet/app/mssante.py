@@ -1,0 +1,305 @@
+"""External exchanges over MSSanté: open one, write to correspondents, read it with delivery,
+receipts and signatures, download its documents.
+
+Sending is durable at once: the signed MIME message is built, sealed and queued in the same
+transaction as the conversation entry, with a Message-ID fixed forever; the outbox worker
+only ever re-sends those exact bytes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from chevet.app.conversations import access, append_entry
+from chevet.app.mssante_gateway import Gateway, Mailbox, keyed_hash, open_json, seal_json
+from chevet.app.services import Actor, Services, Unit
+from chevet.app.views import conversation_view, entry_payload, message_view
+from chevet.core import blind_index, envelope
+from chevet.core.conversation import ConversationKind, looks_like_national_id
+from chevet.core.entities import Conversation, Membership, PersonStatus, RealtimeEvent
+from chevet.core.envelope import DataKey
+from chevet.core.errors import Forbidden, InvalidInput, NotFound, TooLarge
+from chevet.core.ids import message_id as stable_entry_id
+from chevet.core.ids import new_id
+from chevet.core.message import EntryKind, clean_body, clean_client_id
+from chevet.core.mssante import mime, xdm
+from chevet.core.mssante.address import clean_address, is_patient_address
+from chevet.core.mssante.records import DeliveryState, Direction, Exchange, MssMessage, StoredAttachment
+from chevet.core.roles import Permission, can
+
+MAX_RECIPIENTS = 20
+MAX_ATTACHMENTS = 20
+MAX_SUBJECT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class NewAttachment:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+def _clean_subject(subject: str | None, fallback: str) -> str:
+    value = " ".join((subject or "").split())[:MAX_SUBJECT]
+    return value or fallback
+
+
+def _clean_recipients(gw: Gateway, to: Sequence[str]) -> list[str]:
+    if not to:
+        raise InvalidInput("mss_recipient_required")
+    if len(to) > MAX_RECIPIENTS:
+        raise InvalidInput("mss_too_many_recipients", max=MAX_RECIPIENTS)
+    return list(dict.fromkeys(clean_address(a, gw.required_suffix) for a in to))
+
+
+def _pick_mailbox(gw: Gateway, actor: Actor, address: str | None) -> Mailbox:
+    own = gw.of_org(actor.organisation.slug)
+    if not own:
+        raise InvalidInput("mss_not_configured")
+    if address is None:
+        return own[0]
+    for m in own:
+        if m.address == address.lower():
+            return m
+    raise NotFound("mss_mailbox_unknown")
+
+
+async def _member_ids(u: Unit, org_id: uuid.UUID, emails: Sequence[str]) -> list[uuid.UUID]:
+    out = []
+    for email in emails:
+        p = await u.tx.people.by_email(email)
+        if p is not None and p.org_id == org_id and p.status is not PersonStatus.DEACTIVATED:
+            out.append(p.id)
+    return out
+
+
+async def create_exchange(u: Unit, org_id: uuid.UUID, mailbox: Mailbox, peers: list[str], title: str,
+                          creator: uuid.UUID | None, member_ids: Sequence[uuid.UUID]) -> tuple[Conversation, DataKey]:
+    """A new external conversation and its exchange record, inside the caller's transaction."""
+    services = u.services
+    now = services.clock.now()
+    conv_id = new_id()
+    key, wrapped = services.new_wrapped_key(conv_id)
+    title = "" if looks_like_national_id(title) else " ".join(title.split())[:120]
+    conv = Conversation(id=conv_id, org_id=org_id, kind=ConversationKind.EXTERNAL,
+                        title_sealed=key.seal(title.encode(), envelope.aad("title", conv_id)) if title else None,
+                        ref_sealed=None, team_id=None, created_by=creator, created_at=now, last_seq=0)
+    await u.tx.conversations.add(conv, wrapped)
+    conv, created = await append_entry(u, conv, key, kind=EntryKind.CREATED, author=creator)
+    members = list(dict.fromkeys([*([creator] if creator else []), *member_ids]))
+    for pid in members:
+        await u.tx.conversations.add_member(Membership(conv.id, pid, is_owner=pid == creator, visible_from_seq=1,
+                                                       read_seq=0, joined_at=now))
+    await u.tx.mssante.add_exchange(
+        Exchange(conv.id, org_id, mailbox.address, seal_json(key, "mss-peers", (conv.id,), peers), now),
+        keyed_hash(services, "peer", org_id, peers[0]) if len(peers) == 1 else None)
+    await u.audit(org_id, "mssante.exchange_opened", creator, "conversation", conv.id, members=len(members),
+                  correspondents=len(peers))
+    u.publish(RealtimeEvent(org_id, conv.id, created.seq, entry_payload(conv, key, created, None, {}),
+                            user_ids=tuple(members)))
+    return conv, key
+
+
+async def open_exchange(services: Services, gw: Gateway, actor: Actor, *, to: Sequence[str], title: str | None,
+                        mailbox: str | None = None) -> dict[str, Any]:
+    """A member opens an external exchange with MSSanté correspondents; the mailbox's team is in it."""
+    if not can(actor.person.role, Permission.CREATE_CARE_CASE):
+        raise Forbidden("forbidden")
+    peers = _clean_recipients(gw, to)
+    box = _pick_mailbox(gw, actor, mailbox)
+    clean_title = " ".join((title or "").split())
+    if len(clean_title) > 120:
+        raise InvalidInput("title_too_long", max=120)
+    if looks_like_national_id(clean_title):
+        raise InvalidInput("national_id_refused")
+    async with services.unit(actor.ip) as u:
+        members = await _member_ids(u, actor.org_id, box.member_emails)
+        conv, key = await create_exchange(u, actor.org_id, box, peers, clean_title, actor.id, members)
+        view = conversation_view(conv, key, title=clean_title, member_ids=[actor.id, *members])
+    return view | {"mailbox": box.address, "correspondents": peers}
+
+
+async def _exchange(services: Services, u: Unit, actor: Actor, conversation_id: uuid.UUID) -> tuple[
+        Any, Exchange, list[str]]:
+    a = await access(services, u.tx, actor, conversation_id)
+    ex = await u.tx.mssante.exchange(actor.org_id, conversation_id)
+    if ex is None:
+        raise NotFound("mss_exchange_not_found")
+    peers = open_json(a.key, "mss-peers", (conversation_id,), ex.peers_sealed)
+    return a, ex, list(peers)
+
+
+def _package(attachments: Sequence[NewAttachment], gw: Gateway, at: Any) -> tuple[
+        list[mime.Attachment], tuple[str, ...], bool | None]:
+    """CDA documents travel in an IHE_XDM.zip (and set X-MSS-CODECDA / X-MSS-INS); a ready-made
+    IHE_XDM.zip is checked and its CDA facts read; other files go as they are."""
+    plain: list[mime.Attachment] = []
+    cda_docs: list[xdm.XdmDocument] = []
+    facts: list[xdm.CdaFacts] = []
+    for a in attachments:
+        if a.filename.upper() == xdm.XDM_NAME.upper():
+            package = xdm.read_xdm(a.data, gw.xdm_limits)
+            facts.extend(package.cda)
+            plain.append(mime.Attachment(xdm.XDM_NAME, "application/zip", a.data))
+        elif (f := xdm.cda_facts(a.data)) is not None:
+            facts.append(f)
+            cda_docs.append(xdm.XdmDocument(f"DOC{len(cda_docs) + 1:04d}.XML", "text/xml", a.data))
+        else:
+            plain.append(mime.Attachment(a.filename, a.content_type, a.data))
+    if cda_docs:
+        plain.append(mime.Attachment(xdm.XDM_NAME, "application/zip", xdm.build_xdm(cda_docs, submitted=at)))
+    if not facts:
+        return plain, (), None
+    codes = tuple(dict.fromkeys(f.code for f in facts if f.code))
+    return plain, codes, any(f.ins_qualified for f in facts)
+
+
+def _check_attachment(a: NewAttachment) -> None:
+    name = a.filename.strip()
+    if not name or len(name) > 180 or any(c in name for c in "/\\\x00") or not name.isprintable():
+        raise InvalidInput("mss_attachment_name")
+    if "/" not in a.content_type or len(a.content_type) > 100:
+        raise InvalidInput("mss_attachment_type")
+
+
+async def send(services: Services, gw: Gateway, actor: Actor, conversation_id: uuid.UUID, *, body: str,
+               client_id: str, subject: str | None = None, attachments: Sequence[NewAttachment] = (),
+               request_receipt: bool = False) -> tuple[dict[str, Any], bool]:
+    """Write to the exchange's correspondents. Returns the message view and whether it was
+    created now (the same ``client_id`` again returns the first one and sends nothing)."""
+    text = clean_body(body, services.policy.max_message_bytes)
+    entry_id = stable_entry_id(conversation_id, actor.id, clean_client_id(client_id))
+    if len(attachments) > MAX_ATTACHMENTS:
+        raise InvalidInput("mss_too_many_attachments", max=MAX_ATTACHMENTS)
+    for att in attachments:
+        _check_attachment(att)
+    if sum(len(a.data) for a in attachments) * 4 // 3 > gw.max_message_bytes:
+        raise TooLarge("mss_message_too_large", max=gw.max_message_bytes)
+    now = services.clock.now()
+    async with services.unit(actor.ip) as u:
+        a, ex, peers = await _exchange(services, u, actor, conversation_id)
+        if (existing := await u.tx.entries.get(conversation_id, entry_id)) is not None:
+            return message_view(existing, a.key, {actor.id: actor.person.name}), False
+        box = gw.mailbox(ex.mailbox)
+        outgoing, codes, ins = _package(attachments, gw, now)
+        previous = await u.tx.mssante.for_conversation(conversation_id)
+        thread = [open_json(a.key, "mss-meta", (conversation_id, m.id), m.meta_sealed).get("message_id")
+                  for m in previous if m.direction is not Direction.RECEIPT]
+        thread = [t for t in thread if t]
+        mss_id = entry_id
+        env = mime.Envelope(
+            sender=box.address, sender_name=box.display_name, recipients=tuple(peers),
+            subject=_clean_subject(subject, f"Message de {actor.organisation.name}"),
+            message_id=f"{mss_id}@{box.domain}", date=now, nil=gw.nil,
+            in_reply_to=thread[-1] if thread else None, references=tuple(thread[-10:]),
+            request_mdn=request_receipt, cda_codes=codes, ins_qualified=ins,
+            patient_replies_blocked=False)
+        certs = [gw.recipient_certs[p] for p in peers if p in gw.recipient_certs]
+        raw = mime.assemble(env, mime.build_content(text, outgoing), box.identity,
+                            certs if len(certs) == len(peers) else None)
+        if len(raw) > gw.max_message_bytes:
+            raise TooLarge("mss_message_too_large", max=gw.max_message_bytes)
+        seq = await u.tx.conversations.next_seq(conversation_id, now)
+        conv, e = await append_entry(u, a.conversation, a.key, kind=EntryKind.MESSAGE, author=actor.id,
+                                     entry_id=entry_id, body=text, terms=blind_index.terms(a.key.search_key, text),
+                                     seq=seq)
+        meta = {"subject": env.subject, "from": box.address, "to": peers, "message_id": env.message_id,
+                "request_receipt": request_receipt, "encrypted": bool(certs) and len(certs) == len(peers),
+                "attachments": [], "patient": any(is_patient_address(p) for p in peers)}
+        await u.tx.mssante.add_message(MssMessage(
+            id=mss_id, org_id=actor.org_id, conversation_id=conversation_id, entry_id=e.id,
+            direction=Direction.SENT, mid_hash=keyed_hash(services, "mid", actor.org_id, env.message_id),
+            message_id=env.message_id, author_id=actor.id, state=DeliveryState.PENDING, attempts=0,
+            next_attempt_at=now, lease_until=None, last_error=None,
+            mime_sealed=a.key.seal(raw, envelope.aad("mss-mime", conversation_id, mss_id)),
+            meta_sealed=seal_json(a.key, "mss-meta", (conversation_id, mss_id), meta),
+            signature="signed" if box.identity else "unsigned", disposition=None, disposition_at=None,
+            created_at=now, sent_at=None))
+        for out in outgoing:
+            aid = new_id()
+            await u.tx.mssante.add_attachment(StoredAttachment(
+                aid, actor.org_id, conversation_id, mss_id, out.content_type, len(out.data),
+                a.key.seal(out.filename.encode(), envelope.aad("mss-att-name", conversation_id, aid)),
+                a.key.seal(out.data, envelope.aad("mss-att", conversation_id, aid))))
+        await u.audit(actor.org_id, "mssante.message_queued", actor.id, "message", e.id,
+                      conversation=str(conversation_id), recipients=len(peers), attachments=len(outgoing),
+                      receipt=request_receipt)
+        payload = entry_payload(conv, a.key, e, None, {actor.id: actor.person.name})
+        payload["message"]["mssante"] = {"direction": "sent", "state": DeliveryState.PENDING.value}
+        u.publish(RealtimeEvent(conv.org_id, conv.id, e.seq, payload))
+        view: dict[str, Any] = payload["message"]
+        return view, True
+
+
+def _mss_view(key: DataKey, m: MssMessage, attachment_views: list[dict[str, Any]]) -> dict[str, Any]:
+    meta = open_json(key, "mss-meta", (m.conversation_id, m.id), m.meta_sealed)
+    direction = {Direction.SENT: "sent", Direction.RECEIVED: "received", Direction.RECEIPT: "receipt"}[m.direction]
+    return {"id": str(m.id), "direction": direction, "state": m.state.value, "subject": meta.get("subject"),
+            "from": meta.get("from"), "to": meta.get("to"), "attempts": m.attempts,
+            "error": m.last_error if m.state is DeliveryState.DEAD or m.attempts else None,
+            "signature": m.signature, "signer": meta.get("signer"), "encrypted": meta.get("encrypted", False),
+            "receipt_requested": meta.get("request_receipt", False),
+            "disposition": m.disposition.value if m.disposition else None,
+            "disposition_at": m.disposition_at.isoformat() if m.disposition_at else None,
+            "sent_at": m.sent_at.isoformat() if m.sent_at else None, "attachments": attachment_views}
+
+
+async def exchange_messages(services: Services, actor: Actor, conversation_id: uuid.UUID) -> dict[str, Any]:
+    """The exchange as its members see it: each message with what MSSanté says about it."""
+    async with services.unit(actor.ip) as u:
+        a, ex, peers = await _exchange(services, u, actor, conversation_id)
+        records = [m for m in await u.tx.mssante.for_conversation(conversation_id)
+                   if m.direction is not Direction.RECEIPT]
+        atts = await u.tx.mssante.attachments(conversation_id, [m.id for m in records])
+        by_msg: dict[uuid.UUID, list[dict[str, Any]]] = {}
+        for att in atts:
+            name = a.key.open(att.name_sealed, envelope.aad("mss-att-name", conversation_id, att.id)).decode()
+            by_msg.setdefault(att.message_id, []).append(
+                {"id": str(att.id), "name": name, "content_type": att.content_type, "size": att.size})
+        names = {p.id: p.name for p in await u.tx.people.many(actor.org_id, [m.author_id for m in records
+                                                                               if m.author_id])}
+        messages = []
+        for m in records:
+            e = await u.tx.entries.get(conversation_id, m.entry_id) if m.entry_id else None
+            if e is None or e.seq < a.membership.visible_from_seq:
+                continue
+            view = message_view(e, a.key, names)
+            view["mssante"] = _mss_view(a.key, m, by_msg.get(m.id, []))
+            messages.append(view)
+        await u.audit(actor.org_id, "mssante.exchange_read", actor.id, "conversation", conversation_id,
+                      count=len(messages))
+        return {"conversation_id": str(conversation_id), "mailbox": ex.mailbox, "correspondents": peers,
+                "messages": messages}
+
+
+async def attachment(services: Services, actor: Actor, attachment_id: uuid.UUID) -> tuple[str, str, bytes]:
+    """A document of an exchange the actor belongs to: (name, type, content)."""
+    async with services.unit(actor.ip) as u:
+        att = await u.tx.mssante.attachment(actor.org_id, attachment_id)
+        if att is None or att.data_sealed is None:
+            raise NotFound("mss_attachment_not_found")
+        a = await access(services, u.tx, actor, att.conversation_id)
+        name = a.key.open(att.name_sealed, envelope.aad("mss-att-name", att.conversation_id, att.id)).decode()
+        data = a.key.open(att.data_sealed, envelope.aad("mss-att", att.conversation_id, att.id))
+        await u.audit(actor.org_id, "mssante.attachment_read", actor.id, "attachment", att.id,
+                      conversation=str(att.conversation_id))
+        return name, att.content_type, data
+
+
+async def retry_dead(services: Services, actor: Actor, conversation_id: uuid.UUID, mss_id: uuid.UUID) -> None:
+    """The author (or a manager) sends a dead-lettered message again, same bytes, same Message-ID."""
+    async with services.unit(actor.ip) as u:
+        await _exchange(services, u, actor, conversation_id)
+        m = await u.tx.mssante.message(actor.org_id, mss_id)
+        if m is None or m.conversation_id != conversation_id or m.direction is not Direction.SENT:
+            raise NotFound("message_not_found")
+        if m.author_id != actor.id and not can(actor.person.role, Permission.MANAGE_ANY_CONVERSATION):
+            raise Forbidden("not_your_message")
+        if m.state is not DeliveryState.DEAD:
+            raise InvalidInput("mss_not_dead")
+        await u.tx.mssante.requeue(m.id, services.clock.now())
+        await u.audit(actor.org_id, "mssante.message_requeued", actor.id, "message", m.entry_id,
+                      conversation=str(conversation_id))

@@ -1,0 +1,313 @@
+"""Received MSSanté mail: verify, thread into the right exchange, store documents sealed,
+answer receipt requests, consume receipts; quarantine what cannot be integrated.
+
+Nothing received is ever dropped: a mail either lands in a conversation, updates a sent
+message (receipt), is recognised as a copy already integrated (same Message-ID in the same
+mailbox), or is quarantined, sealed, with its reason, for the administrator.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from chevet.app.conversations import append_entry
+from chevet.app.mssante import create_exchange
+from chevet.app.mssante_gateway import Gateway, Mailbox, keyed_hash, open_json, seal_json
+from chevet.app.services import Actor, Services, Unit
+from chevet.app.views import entry_payload
+from chevet.core import blind_index, envelope
+from chevet.core.attachment import check_pdf
+from chevet.core.entities import Organisation, RealtimeEvent
+from chevet.core.envelope import DataKey
+from chevet.core.errors import Forbidden, InvalidInput, NotFound
+from chevet.core.ids import new_id
+from chevet.core.message import EntryKind
+from chevet.core.mssante import mime, smime, xdm
+from chevet.core.mssante.mdn import Disposition as MdnDisposition
+from chevet.core.mssante.mdn import DispositionType
+from chevet.core.mssante.records import (
+    DeliveryState,
+    Direction,
+    Disposition,
+    InboundRecord,
+    InboundState,
+    MssMessage,
+    StoredAttachment,
+)
+from chevet.core.roles import Permission, can
+
+log = logging.getLogger("chevet.mssante.inbound")
+PLACEHOLDER = "(message sans texte, voir les pièces jointes)"
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    state: InboundState
+    reason: str | None = None
+    conversation_id: uuid.UUID | None = None
+
+
+async def _org(services: Services, box: Mailbox) -> Organisation:
+    async with services.db.transaction() as tx:
+        org = await tx.organisations.by_slug(box.org_slug)
+    if org is None:
+        raise NotFound("organisation_not_found")
+    return org
+
+
+async def quarantine(services: Services, org: Organisation, box: Mailbox, raw: bytes, reason: str,
+                     mid_hash: bytes | None = None) -> IngestResult:
+    rid = new_id()
+    key, wrapped = services.new_wrapped_key(rid)
+    async with services.unit() as u:
+        await u.tx.mssante.add_inbound(InboundRecord(
+            rid, org.id, box.address, mid_hash or b"\0" * 32, InboundState.QUARANTINED, reason[:40],
+            services.clock.now(), len(raw), key.seal(raw, envelope.aad("mss-quarantine", rid)), wrapped))
+        await u.audit(org.id, "mssante.quarantined", None, "inbound", rid, reason=reason[:40], size=len(raw))
+    log.warning("mssante mail quarantined", extra={"record": str(rid), "reason": reason})
+    return IngestResult(InboundState.QUARANTINED, reason)
+
+
+async def ingest(services: Services, gw: Gateway, mailbox: str, raw: bytes) -> IngestResult:
+    """Integrate one received mail. Never raises for anything the sender controls."""
+    box = gw.mailbox(mailbox)
+    org = await _org(services, box)
+    identity = box.identity
+    decrypt = (lambda der: smime.decrypt(der, identity)) if identity is not None else None
+    try:
+        mail = mime.parse_inbound(raw, max_bytes=gw.max_message_bytes, anchors=list(gw.anchors),
+                                  at=services.clock.now(), decrypt=decrypt, required_suffix=gw.required_suffix)
+    except mime.MalformedMail as exc:
+        return await quarantine(services, org, box, raw, exc.reason)
+    mid_hash = keyed_hash(services, "mid", org.id, mail.message_id)
+    async with services.db.transaction() as tx:
+        if await tx.mssante.seen(org.id, box.address, mid_hash):
+            return IngestResult(InboundState.DUPLICATE)
+    try:
+        if mail.disposition is not None:
+            return await _receipt(services, org, box, mail, raw, mid_hash)
+        documents = _documents(gw, mail)
+    except xdm.HostileArchive as exc:
+        return await quarantine(services, org, box, raw, f"xdm_{exc.reason}", mid_hash)
+    refused = await _screen(services, documents)
+    if refused is not None:
+        return await quarantine(services, org, box, raw, refused, mid_hash)
+    try:
+        return await _integrate(services, gw, org, box, mail, raw, mid_hash, documents)
+    except InvalidInput as exc:
+        # A configuration problem (a mailbox nobody reads): kept for the administrator.
+        return await quarantine(services, org, box, raw, exc.code, mid_hash)
+
+
+async def _screen(services: Services, documents: list[mime.Attachment]) -> str | None:
+    """The attachment pipeline's checks on received documents: PDF structure (no polyglots)
+    and, when the installation has one, the antivirus. A scanner that cannot answer raises
+    ``Unavailable``: the mail is then fetched again later, not integrated unchecked."""
+    scanner = services.attachments.scanner if services.attachments is not None else None
+    for doc in documents:
+        if doc.data.startswith(b"%PDF-") or doc.content_type == "application/pdf":
+            try:
+                check_pdf(doc.data)
+            except InvalidInput as exc:
+                return exc.code[:40]
+        if scanner is not None and await scanner.scan(doc.data) is not None:
+            return "attachment_infected"
+    return None
+
+
+def _documents(gw: Gateway, mail: mime.InboundMail) -> list[mime.Attachment]:
+    """The attachments as received, plus the documents inside an IHE_XDM.zip (checked first)."""
+    out = list(mail.attachments)
+    for a in mail.attachments:
+        if a.filename.upper() == xdm.XDM_NAME.upper() or a.content_type in ("application/zip",
+                                                                            "application/x-zip-compressed"):
+            if a.filename.upper() != xdm.XDM_NAME.upper():
+                continue
+            package = xdm.read_xdm(a.data, gw.xdm_limits)
+            out.extend(mime.Attachment(f"{package.subset}-{d.name}", d.mime_type, d.data) for d in package.documents)
+    return out
+
+
+async def _receipt(services: Services, org: Organisation, box: Mailbox, mail: mime.InboundMail, raw: bytes,
+                   mid_hash: bytes) -> IngestResult:
+    d = mail.disposition
+    assert d is not None
+    if not d.original_message_id:
+        return await quarantine(services, org, box, raw, "mdn_without_original", mid_hash)
+    async with services.unit() as u:
+        found = [m for m in await u.tx.mssante.by_mid_hash(org.id, [keyed_hash(services, "mid", org.id,
+                                                                                d.original_message_id)])
+                 if m.direction is Direction.SENT]
+        if not found:
+            raise_later = True
+        else:
+            raise_later = False
+            m = found[0]
+            state = Disposition.ERROR if d.failed else (
+                Disposition.PROCESSED if d.type is DispositionType.PROCESSED else Disposition.DISPLAYED)
+            # "traité" outranks "lu": a late "displayed" never hides a "processed".
+            if not (m.disposition is Disposition.PROCESSED and state is Disposition.DISPLAYED):
+                await u.tx.mssante.set_disposition(m.id, state, services.clock.now())
+            await u.tx.mssante.add_inbound(InboundRecord(new_id(), org.id, box.address, mid_hash,
+                                                         InboundState.INTEGRATED, "receipt", services.clock.now(),
+                                                         len(raw)))
+            await u.audit(org.id, "mssante.receipt_received", None, "message", m.entry_id or m.id,
+                          conversation=str(m.conversation_id), disposition=state.value,
+                          signature=mail.signature.status.value)
+            u.publish(RealtimeEvent(org.id, m.conversation_id, None, {
+                "type": "mssante.receipt", "conversation_id": str(m.conversation_id),
+                "message_id": str(m.entry_id or m.id), "disposition": state.value,
+                "error": d.error_code}))
+    if raise_later:
+        return await quarantine(services, org, box, raw, "mdn_unknown_original", mid_hash)
+    return IngestResult(InboundState.INTEGRATED, "receipt", found[0].conversation_id)
+
+
+async def _find_conversation(u: Unit, org: Organisation, box: Mailbox, mail: mime.InboundMail) -> uuid.UUID | None:
+    services = u.services
+    hashes = [keyed_hash(services, "mid", org.id, mid) for mid in mail.thread_ids]
+    for m in await u.tx.mssante.by_mid_hash(org.id, hashes):
+        ex = await u.tx.mssante.exchange(org.id, m.conversation_id)
+        if ex is not None and ex.mailbox == box.address:
+            return m.conversation_id
+    return await u.tx.mssante.exchange_for_peer(org.id, box.address, keyed_hash(services, "peer", org.id, mail.sender))
+
+
+async def _integrate(services: Services, gw: Gateway, org: Organisation, box: Mailbox, mail: mime.InboundMail,
+                     raw: bytes, mid_hash: bytes, documents: list[mime.Attachment]) -> IngestResult:
+    now = services.clock.now()
+    limit = services.policy.max_message_bytes
+    text = mail.text.strip() or PLACEHOLDER
+    if len(text.encode()) > limit:
+        documents = [mime.Attachment("message.txt", "text/plain", mail.text.encode()), *documents]
+        text = text.encode()[:limit - 200].decode("utf-8", "ignore") + "\n[…] (texte complet en pièce jointe)"
+    async with services.unit() as u:
+        conv_id = await _find_conversation(u, org, box, mail)
+        if conv_id is None:
+            members = []
+            for email in box.member_emails:
+                p = await u.tx.people.by_email(email)
+                if p is not None and p.org_id == org.id:
+                    members.append(p.id)
+            if not members:
+                raise InvalidInput("mss_mailbox_without_members")
+            conv, key = await create_exchange(u, org.id, box, [mail.sender], mail.subject, None, members)
+        else:
+            found = await u.tx.conversations.get(org.id, conv_id)
+            wrapped = await u.tx.conversations.wrapped_key(conv_id)
+            if found is None or wrapped is None:
+                raise NotFound("conversation_not_found")
+            conv, key = found, services.unwrap_key(conv_id, wrapped)
+            await _add_peer(u, key, org, conv_id, mail.sender)
+        conv, e = await append_entry(u, conv, key, kind=EntryKind.MESSAGE, author=None, body=text,
+                                     terms=blind_index.terms(key.search_key, text))
+        mss_id = new_id()
+        meta: dict[str, Any] = {
+            "subject": mail.subject, "from": mail.sender, "to": list(mail.recipients), "message_id": mail.message_id,
+            "signer": mail.signature.signer, "signer_emails": list(mail.signature.signer_emails),
+            "signature_reason": mail.signature.reason, "encrypted": mail.encrypted, "mss_headers": mail.mss_headers,
+            "request_receipt": mail.mdn_to is not None}
+        await u.tx.mssante.add_message(MssMessage(
+            id=mss_id, org_id=org.id, conversation_id=conv.id, entry_id=e.id, direction=Direction.RECEIVED,
+            mid_hash=mid_hash, message_id=None, author_id=None, state=DeliveryState.RECEIVED, attempts=0,
+            next_attempt_at=None, lease_until=None, last_error=None, mime_sealed=None,
+            meta_sealed=seal_json(key, "mss-meta", (conv.id, mss_id), meta),
+            signature=mail.signature.status.value, disposition=None, disposition_at=None, created_at=now,
+            sent_at=None))
+        for doc in documents:
+            aid = new_id()
+            await u.tx.mssante.add_attachment(StoredAttachment(
+                aid, org.id, conv.id, mss_id, doc.content_type[:100], len(doc.data),
+                key.seal(doc.filename.encode(), envelope.aad("mss-att-name", conv.id, aid)),
+                key.seal(doc.data, envelope.aad("mss-att", conv.id, aid))))
+        await u.tx.mssante.add_inbound(InboundRecord(new_id(), org.id, box.address, mid_hash,
+                                                     InboundState.INTEGRATED, None, now, len(raw)))
+        receipt = None
+        if mail.mdn_to is not None and gw.auto_mdn and (mail.return_path in (None, mail.mdn_to)):
+            receipt = await _queue_receipt(u, gw, org, box, key, conv.id, mail, raw)
+        await u.audit(org.id, "mssante.received", None, "message", e.id, conversation=str(conv.id),
+                      signature=mail.signature.status.value, encrypted=mail.encrypted, attachments=len(documents),
+                      receipt_queued=receipt is not None)
+        payload = entry_payload(conv, key, e, None, {})
+        payload["message"]["mssante"] = {"direction": "received", "from": mail.sender,
+                                         "signature": mail.signature.status.value}
+        u.publish(RealtimeEvent(org.id, conv.id, e.seq, payload))
+    return IngestResult(InboundState.INTEGRATED, None, conv.id)
+
+
+async def _add_peer(u: Unit, key: DataKey, org: Organisation, conv_id: uuid.UUID, sender: str) -> None:
+    ex = await u.tx.mssante.exchange(org.id, conv_id)
+    if ex is None:
+        return
+    peers = list(open_json(key, "mss-peers", (conv_id,), ex.peers_sealed))
+    if sender not in peers and len(peers) < 20:
+        await u.tx.mssante.set_peers(conv_id, seal_json(key, "mss-peers", (conv_id,), [*peers, sender]))
+
+
+async def _queue_receipt(u: Unit, gw: Gateway, org: Organisation, box: Mailbox, key: DataKey, conv_id: uuid.UUID,
+                         mail: mime.InboundMail, raw: bytes) -> uuid.UUID:
+    """An automatic "processed" MDN, signed, through the outbox like any mail."""
+    services = u.services
+    now = services.clock.now()
+    rid = new_id()
+    assert mail.mdn_to is not None
+    content = mime.build_mdn_content(
+        mail, raw, reporting_ua=gw.product, final_recipient=box.address,
+        disposition=MdnDisposition(DispositionType.PROCESSED),
+        human_text="Votre message a été reçu et intégré dans la messagerie sécurisée de l'établissement.")
+    env = mime.Envelope(sender=box.address, sender_name=box.display_name, recipients=(mail.mdn_to,),
+                        subject=f"Accusé de traitement : {mail.subject}"[:200], message_id=f"{rid}@{box.domain}",
+                        date=now, nil=gw.nil, in_reply_to=mail.message_id, references=(mail.message_id,))
+    message = mime.assemble(env, content, box.identity)
+    await u.tx.mssante.add_message(MssMessage(
+        id=rid, org_id=org.id, conversation_id=conv_id, entry_id=None, direction=Direction.RECEIPT,
+        mid_hash=keyed_hash(services, "mid", org.id, env.message_id), message_id=env.message_id, author_id=None,
+        state=DeliveryState.PENDING, attempts=0, next_attempt_at=now, lease_until=None, last_error=None,
+        mime_sealed=key.seal(message, envelope.aad("mss-mime", conv_id, rid)),
+        meta_sealed=seal_json(key, "mss-meta", (conv_id, rid), {"subject": env.subject, "from": box.address,
+                                                               "to": [mail.mdn_to], "message_id": env.message_id}),
+        signature="signed" if box.identity else "unsigned", disposition=None, disposition_at=None,
+        created_at=now, sent_at=None))
+    return rid
+
+
+# --- quarantine, for the administrator ----------------------------------------------------
+
+def _require_admin(actor: Actor) -> None:
+    if not can(actor.person.role, Permission.MANAGE_ORGANISATION):
+        raise Forbidden("forbidden")
+
+
+async def quarantined(services: Services, actor: Actor, include_released: bool = False) -> list[dict[str, Any]]:
+    _require_admin(actor)
+    async with services.db.transaction() as tx:
+        records = await tx.mssante.inbound(actor.org_id, None if include_released else InboundState.QUARANTINED, 200)
+    return [{"id": str(r.id), "mailbox": r.mailbox, "state": r.state.value, "reason": r.reason,
+             "received_at": r.received_at.isoformat(), "size": r.size}
+            for r in records if r.state in (InboundState.QUARANTINED, InboundState.RELEASED)]
+
+
+async def quarantined_mail(services: Services, actor: Actor, record_id: uuid.UUID) -> bytes:
+    """The raw quarantined mail, for the administrator to examine (audited)."""
+    _require_admin(actor)
+    async with services.unit(actor.ip) as u:
+        rec = await u.tx.mssante.inbound_raw(actor.org_id, record_id)
+        if rec is None or rec.raw_sealed is None or rec.wrapped_key is None:
+            raise NotFound("mss_quarantine_not_found")
+        key = services.unwrap_key(rec.id, rec.wrapped_key)
+        await u.audit(actor.org_id, "mssante.quarantine_read", actor.id, "inbound", rec.id)
+        return key.open(rec.raw_sealed, envelope.aad("mss-quarantine", rec.id))
+
+
+async def release(services: Services, actor: Actor, record_id: uuid.UUID) -> None:
+    """The administrator has dealt with a quarantined mail: its sealed copy is destroyed."""
+    _require_admin(actor)
+    async with services.unit(actor.ip) as u:
+        rec = await u.tx.mssante.inbound_raw(actor.org_id, record_id)
+        if rec is None or rec.state is not InboundState.QUARANTINED:
+            raise NotFound("mss_quarantine_not_found")
+        await u.tx.mssante.resolve_inbound(actor.org_id, record_id, services.clock.now())
+        await u.audit(actor.org_id, "mssante.quarantine_released", actor.id, "inbound", rec.id, reason=rec.reason)

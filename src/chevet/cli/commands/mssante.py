@@ -1,0 +1,152 @@
+"""``chevet mssante``: check the operator connection, run the gateway, manage the quarantine."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import typer
+
+from chevet.bootstrap import Installation, open_installation
+from chevet.bootstrap_mssante import GatewayRuntime, load_gateway
+from chevet.cli.main import DataDir, _run, _settings
+from chevet.core.mssante.delivery import MailError
+from chevet.settings import Settings, SettingsError
+
+NAME = "mssante"
+app = typer.Typer(help="The MSSanté gateway (secure health e-mail).", no_args_is_help=True)
+
+EXPLAIN = {
+    "operator_unreachable": "the operator's server did not answer: check the host name and port, the firewall, "
+                            "and that the operator's service is up",
+    "starttls_unavailable": "the server does not offer STARTTLS: Chevet never sends care data in clear text; "
+                            "check the port (587 for SMTP, 143 for IMAP)",
+    "tls_certificate_untrusted": "the operator's certificate is not signed by the configured trust anchor "
+                                 "(IGC-Santé in production), or its name does not match the host name",
+    "tls_failed": "the TLS negotiation failed (TLS 1.2 or newer is required)",
+    "smtp_authentication": "the operator refused the credentials: check the user name, the password file or "
+                           "the client certificate",
+    "imap_authentication": "the mailbox refused the credentials: check the user name, the password file or "
+                           "the client certificate",
+    "imap_folder": "the mailbox folder does not exist",
+    "smtp_authentication_unavailable": "the server offers no password authentication on this port: with a "
+                                       "client certificate, leave password_file out; otherwise check the port",
+    "imap_error": "the IMAP server refused a command (with a client certificate, the server must offer "
+                  "SASL EXTERNAL)",
+    "smtp_temporary": "the operator answered 'try again later'",
+    "smtp_refused": "the operator refused the message",
+}
+
+
+def _runtime(settings: Settings) -> GatewayRuntime:
+    try:
+        runtime = load_gateway(settings)
+    except SettingsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if runtime is None:
+        typer.echo("the MSSanté gateway is not configured (no mssante.toml): nothing to do", err=True)
+        raise typer.Exit(2)
+    return runtime
+
+
+@app.command()
+def check(data_dir: DataDir = None) -> None:
+    """Test every mailbox's connections (SMTP submission, IMAP) and explain failures plainly."""
+    settings = _settings(data_dir)
+    runtime = _runtime(settings)
+
+    async def go() -> bool:
+        ok = True
+        for box in runtime.settings.mailboxes:
+            op = runtime.operator(box.address)
+            identity = runtime.gateway.mailbox(box.address).identity
+            typer.echo(f"{box.address}:")
+            typer.echo("  signature: " + ("organisation certificate loaded, valid until "
+                                          f"{identity.certificate.not_valid_after_utc:%Y-%m-%d}"
+                                          if identity else "NOT SIGNED (no organisation certificate configured)"))
+            try:
+                version = await runtime.submitter(box.address).check()
+                typer.echo(f"  SMTP {op.smtp_host}:{op.smtp_port}: ok ({version}, authenticated)")
+            except MailError as exc:
+                ok = False
+                typer.echo(f"  SMTP {op.smtp_host}:{op.smtp_port}: FAILED — {EXPLAIN.get(exc.code, exc.code)}"
+                           f" [{exc}]")
+            imap = runtime.imap(box.address)
+            if imap is not None:
+                try:
+                    count = await imap.check()
+                    typer.echo(f"  IMAP {op.imap_host}:{op.imap_port}: ok ({count} messages in {box.imap_folder})")
+                except MailError as exc:
+                    ok = False
+                    typer.echo(f"  IMAP {op.imap_host}:{op.imap_port}: FAILED — {EXPLAIN.get(exc.code, exc.code)}"
+                               f" [{exc}]")
+        return ok
+
+    raise typer.Exit(0 if asyncio.run(go()) else 1)
+
+
+@app.command()
+def run(data_dir: DataDir = None) -> None:
+    """Run the gateway: outbox, mailbox fetching, listener, directory refresh (until stopped)."""
+    from chevet import logs
+    from chevet.jobs import mssante as jobs
+
+    settings = _settings(data_dir)
+    runtime = _runtime(settings)
+    logs.configure(settings.log_level)
+
+    async def go() -> None:
+        installation = open_installation(settings, with_bus=True)
+        try:
+            await jobs.run(installation, runtime)
+        finally:
+            await installation.close()
+
+    try:
+        asyncio.run(go())
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def deliver(data_dir: DataDir = None) -> None:
+    """One pass of the outbox (the messages due now)."""
+    from chevet.jobs import mssante as jobs
+
+    settings = _settings(data_dir)
+    runtime = _runtime(settings)
+    report = _run(lambda i: jobs.deliver_once(i, runtime), settings)
+    typer.echo(f"sent: {report.sent}, to retry: {report.retried}, dead: {report.dead}")
+
+
+@app.command()
+def fetch(data_dir: DataDir = None) -> None:
+    """Fetch new mail of every mailbox once."""
+    from chevet.jobs import mssante as jobs
+
+    settings = _settings(data_dir)
+    runtime = _runtime(settings)
+
+    async def go(i: Installation) -> int:
+        total = 0
+        for box in runtime.settings.mailboxes:
+            total += await jobs.fetch_once(i, runtime, box.address)
+        return total
+
+    typer.echo(f"mails read: {_run(go, settings)}")
+
+
+@app.command("refresh-directory")
+def refresh_directory(data_dir: DataDir = None) -> None:
+    """Import the directory now from the configured ``directory_source``."""
+    from chevet.jobs import mssante as jobs
+
+    settings = _settings(data_dir)
+    runtime = _runtime(settings)
+    report = _run(lambda i: jobs.refresh_directory(i, runtime), settings)
+    if report is None:
+        typer.echo("no directory_source configured", err=True)
+        raise typer.Exit(2)
+    typer.echo(json.dumps(report.as_dict()))
+

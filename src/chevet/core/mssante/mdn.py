@@ -1,0 +1,160 @@
+"""Message Disposition Notifications (RFC 8098) in a ``multipart/report`` (RFC 6522).
+
+Structure required by the ANS for MSSanté: (1) a human-readable ``text/plain``, (2) the
+``message/disposition-notification`` fields (``Final-Recipient`` and ``Disposition``, plus
+``Original-Message-ID`` and ``Original-Recipient``), (3) the original message as
+``message/rfc822``, then the original ``IHE_XDM.zip`` and PDF attached again.
+Errors are written ``processed/Error: <code>^<label>`` as in the ANS guide.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from email import policy as email_policy
+from email.message import EmailMessage, Message
+from email.parser import HeaderParser
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from chevet.core.mssante.address import message_ids
+
+if TYPE_CHECKING:
+    from chevet.core.mssante.mime import Attachment
+
+_LINE = re.compile(r"\r?\n")
+
+
+class DispositionType(StrEnum):
+    DISPLAYED = "displayed"
+    DISPATCHED = "dispatched"
+    PROCESSED = "processed"
+    DELETED = "deleted"
+
+
+@dataclass(frozen=True, slots=True)
+class Disposition:
+    type: DispositionType
+    automatic: bool = True
+    error_code: str | None = None
+    error_label: str | None = None
+    original_message_id: str | None = None   # filled when parsed
+    final_recipient: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.error_code is not None
+
+    def field(self) -> str:
+        mode = ("automatic-action/MDN-sent-automatically" if self.automatic
+                else "manual-action/MDN-sent-manually")
+        value = f"{mode}; {self.type.value}"
+        if self.error_code:
+            label = re.sub(r"[\r\n]", " ", self.error_label or "")[:200]
+            value += f"/Error: {self.error_code}^{label}"
+        return value
+
+
+def build_report(*, original_message_id: str, original_recipient: str, final_recipient: str, reporting_ua: str,
+                 disposition: Disposition, human_text: str, original_raw: bytes,
+                 reattach: list[Attachment]) -> bytes:
+    report = EmailMessage(policy=email_policy.SMTP)
+    report.set_type("multipart/report")
+    report.set_param("report-type", "disposition-notification")
+    text = EmailMessage(policy=email_policy.SMTP)
+    text.set_content(human_text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    del text["MIME-Version"]
+    fields = (f"Reporting-UA: {reporting_ua}\r\n"
+              f"Original-Recipient: rfc822;{original_recipient}\r\n"
+              f"Final-Recipient: rfc822;{final_recipient}\r\n"
+              f"Original-Message-ID: <{original_message_id}>\r\n"
+              f"Disposition: {disposition.field()}\r\n")
+    notification = EmailMessage(policy=email_policy.SMTP)
+    notification["Content-Type"] = "message/disposition-notification"
+    notification["Content-Transfer-Encoding"] = "7bit"
+    notification.set_payload(fields)
+    original = EmailMessage(policy=email_policy.SMTP)
+    original["Content-Type"] = "message/rfc822"
+    original["Content-Transfer-Encoding"] = "base64" if _needs_base64(original_raw) else "7bit"
+    original.set_payload(_b64(original_raw) if _needs_base64(original_raw) else original_raw.decode("ascii"))
+    parts: list[Message | str] = [text, notification, original]
+    for a in reattach:
+        p = EmailMessage(policy=email_policy.SMTP)
+        maintype, _, subtype = a.content_type.partition("/")
+        p.set_content(a.data, maintype=maintype, subtype=subtype, filename=a.filename)
+        del p["MIME-Version"]
+        parts.append(p)
+    report.set_payload(parts)
+    report.set_boundary("=_chevet_mdn_" + hashlib.sha256(original_message_id.encode()).hexdigest()[:24])
+    del report["MIME-Version"]
+    return report.as_bytes(policy=email_policy.SMTP)
+
+
+def _needs_base64(raw: bytes) -> bool:
+    return any(b > 127 for b in raw) or any(len(line) > 990 for line in raw.split(b"\r\n"))
+
+
+def _b64(raw: bytes) -> str:
+    import base64
+
+    enc = base64.b64encode(raw).decode()
+    return "\r\n".join(enc[i:i + 76] for i in range(0, len(enc), 76))
+
+
+_DISPOSITION = re.compile(
+    r"^\s*(?P<action>[a-z-]+)/(?P<sending>[a-z-]+)\s*;\s*(?P<type>displayed|dispatched|processed|deleted)"
+    r"(?:\s*/\s*(?P<mod>[^\r\n]*))?\s*$", re.I)
+
+
+def parse_disposition(value: str) -> Disposition | None:
+    m = _DISPOSITION.match(value or "")
+    if not m:
+        return None
+    code = label = None
+    mod = (m.group("mod") or "").strip()
+    if mod.lower().startswith("error"):
+        detail = mod.split(":", 1)[1].strip() if ":" in mod else ""
+        code, _, label = detail.partition("^")
+        code = code.strip()[:20] or "error"
+        label = label.strip()[:200] or None
+    return Disposition(DispositionType(m.group("type").lower()), automatic=m.group("action").lower().startswith(
+        "automatic"), error_code=code, error_label=label)
+
+
+def _fields_text(part: Message) -> str:
+    payload = part.get_payload()
+    if isinstance(payload, list):
+        return "\n".join(f"{k}: {v}" for block in payload if isinstance(block, Message) for k, v in block.items())
+    data = part.get_payload(decode=True)
+    return data.decode("utf-8", "replace") if isinstance(data, bytes) else str(payload)
+
+
+def parse_report(report: Message) -> tuple[Disposition | None, str]:
+    """The disposition (None when the report is unusable) and the human-readable text."""
+    from chevet.core.mssante.mime import MalformedMail
+
+    parts = report.get_payload()
+    if not isinstance(parts, list) or len(parts) < 2:
+        raise MalformedMail("mdn_structure")
+    human = ""
+    fields_part = None
+    for p in parts[:20]:
+        if not isinstance(p, Message):
+            continue
+        ctype = p.get_content_type()
+        if ctype == "text/plain" and not human:
+            data = p.get_payload(decode=True)
+            human = data.decode(p.get_content_charset() or "utf-8", "replace") if isinstance(data, bytes) else ""
+        elif ctype == "message/disposition-notification" and fields_part is None:
+            fields_part = p
+    if fields_part is None:
+        raise MalformedMail("mdn_structure")
+    fields = HeaderParser(policy=email_policy.compat32).parsestr(_fields_text(fields_part)[:20000] + "\n\n")
+    disposition = parse_disposition(str(fields.get("Disposition", "")))
+    if disposition is None:
+        raise MalformedMail("mdn_disposition")
+    originals = message_ids(str(fields.get("Original-Message-ID", "")))
+    final = str(fields.get("Final-Recipient", "")).split(";", 1)[-1].strip().lower()[:254] or None
+    return (Disposition(disposition.type, disposition.automatic, disposition.error_code, disposition.error_label,
+                        originals[0] if originals else None, final), human)

@@ -1,0 +1,244 @@
+"""IHE XDM packages (``IHE_XDM.zip``) for structured documents sent over MSSanté.
+
+Layout: ``IHE_XDM/<SUBSET>/METADATA.XML`` (an ebRIM SubmitObjectsRequest describing each
+document: MIME type, size, SHA-1 hash, URI, patient id), the documents next to it, and
+``INDEX.HTM`` / ``README.TXT`` at the root (their presence is IHE practice; whether the
+MSSanté référentiel requires them is unconfirmed, so the reader does not require them).
+
+Reading treats the archive as hostile: limits on entry count, per-entry and total size,
+compression ratio (zip bombs), and refusal of absolute paths, ``..``, backslashes, drive
+letters, control characters, symbolic links, encrypted entries and duplicate names. Sizes are
+enforced on the bytes actually inflated, not on what the archive declares.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime
+from xml.etree import ElementTree as ET
+from xml.sax.saxutils import escape, quoteattr
+
+from chevet.core.errors import InvalidInput
+
+INS_OIDS = {"1.2.250.1.213.1.4.8", "1.2.250.1.213.1.4.9", "1.2.250.1.213.1.4.10", "1.2.250.1.213.1.4.11"}
+CDA_NS = "urn:hl7-org:v3"
+XDM_NAME = "IHE_XDM.zip"
+
+
+@dataclass(frozen=True, slots=True)
+class XdmLimits:
+    max_entries: int = 100
+    max_entry_bytes: int = 20 * 1024 * 1024
+    max_total_bytes: int = 50 * 1024 * 1024
+    max_ratio: int = 100
+
+
+class HostileArchive(InvalidInput):
+    code = "xdm_refused"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("xdm_refused", reason=reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class XdmDocument:
+    name: str           # file name inside the subset folder
+    mime_type: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CdaFacts:
+    """What the X-MSS-* headers need from a CDA header."""
+
+    code: str | None
+    ins_qualified: bool
+
+
+@dataclass(frozen=True, slots=True)
+class XdmPackage:
+    subset: str
+    documents: tuple[XdmDocument, ...]
+    metadata: bytes
+
+    @property
+    def cda(self) -> list[CdaFacts]:
+        return [f for d in self.documents if (f := cda_facts(d.data)) is not None]
+
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._()-]{0,120}$")
+
+
+def _xml(data: bytes) -> ET.Element | None:
+    head = data[:4096].upper()
+    if b"<!DOCTYPE" in head or b"<!ENTITY" in data.upper():
+        return None
+    try:
+        return ET.fromstring(data)  # noqa: S314 - no DTD, no entities: checked above
+    except ET.ParseError:
+        return None
+
+
+def cda_facts(data: bytes) -> CdaFacts | None:
+    """The document's type code and whether a qualified INS identifies the patient; None if
+    the document is not an HL7 CDA R2."""
+    if b"ClinicalDocument" not in data[:65536]:
+        return None
+    root = _xml(data)
+    if root is None or root.tag != f"{{{CDA_NS}}}ClinicalDocument":
+        return None
+    code_el = root.find(f"{{{CDA_NS}}}code")
+    code = code_el.get("code") if code_el is not None else None
+    ins = False
+    for pid in root.iterfind(f".//{{{CDA_NS}}}patientRole/{{{CDA_NS}}}id"):
+        if pid.get("root") in INS_OIDS and pid.get("extension"):
+            ins = True
+    return CdaFacts(code.strip()[:64] if code else None, ins)
+
+
+def _metadata(subset: str, documents: list[XdmDocument], patient_id: str | None, submitted: datetime) -> bytes:
+    rim = "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0"
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
+             '<lcm:SubmitObjectsRequest xmlns:lcm="urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0" '
+             f'xmlns:rim="{rim}">', "<rim:RegistryObjectList>"]
+    stamp = submitted.strftime("%Y%m%d%H%M%S")
+    for i, d in enumerate(documents, 1):
+        slots = {"size": str(len(d.data)), "hash": hashlib.sha1(d.data).hexdigest(),  # noqa: S324 - XDM mandates SHA-1
+                 "URI": d.name, "creationTime": stamp}
+        if patient_id:
+            slots["sourcePatientId"] = patient_id
+        lines.append(f'<rim:ExtrinsicObject id="Document{i:02d}" mimeType={quoteattr(d.mime_type)} '
+                     'objectType="urn:uuid:7edca82f-054d-47f2-a032-9b2a5b5186c1">')
+        for k, v in slots.items():
+            lines.append(f'<rim:Slot name="{k}"><rim:ValueList><rim:Value>{escape(v)}</rim:Value>'
+                         "</rim:ValueList></rim:Slot>")
+        lines.append("</rim:ExtrinsicObject>")
+    lines.append(f'<rim:RegistryPackage id="SubmissionSet01"><rim:Slot name="submissionTime"><rim:ValueList>'
+                 f"<rim:Value>{stamp}</rim:Value></rim:ValueList></rim:Slot></rim:RegistryPackage>")
+    lines += ["</rim:RegistryObjectList>", "</lcm:SubmitObjectsRequest>", ""]
+    return "\n".join(lines).encode()
+
+
+def build_xdm(documents: list[XdmDocument], *, submitted: datetime, patient_id: str | None = None,
+              subset: str = "SUBSET01") -> bytes:
+    """An ``IHE_XDM.zip`` holding the documents and their metadata."""
+    if not documents:
+        raise InvalidInput("xdm_empty")
+    names = set()
+    for d in documents:
+        if not _SAFE_NAME.match(d.name) or d.name.upper() in ("METADATA.XML",) or d.name.upper() in names:
+            raise InvalidInput("xdm_document_name")
+        names.add(d.name.upper())
+    buf = io.BytesIO()
+    when = submitted.timetuple()[:6]
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        def put(name: str, data: bytes) -> None:
+            info = zipfile.ZipInfo(name, date_time=when)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, data)
+
+        put("README.TXT", ("IHE XDM package produced by Chevet.\r\nDocuments: IHE_XDM/" + subset + "/\r\n").encode())
+        put("INDEX.HTM", ("<html><head><title>IHE XDM</title></head><body><ul>"
+                          + "".join(f"<li><a href=\"IHE_XDM/{subset}/{escape(d.name)}\">{escape(d.name)}</a></li>"
+                                    for d in documents) + "</ul></body></html>").encode())
+        put(f"IHE_XDM/{subset}/METADATA.XML", _metadata(subset, documents, patient_id, submitted))
+        for d in documents:
+            put(f"IHE_XDM/{subset}/{d.name}", d.data)
+    return buf.getvalue()
+
+
+def _check_name(name: str) -> None:
+    if not name or len(name) > 255 or "\\" in name or "\x00" in name or name.startswith("/") \
+            or re.match(r"^[A-Za-z]:", name) or any(ord(c) < 32 for c in name):
+        raise HostileArchive("path")
+    parts = name.split("/")
+    if any(p in ("..", ".") for p in parts) or any(p == "" for p in parts[:-1]):
+        raise HostileArchive("path")
+
+
+def read_xdm(data: bytes, limits: XdmLimits | None = None) -> XdmPackage:
+    """The documents of an ``IHE_XDM.zip``, or ``HostileArchive`` / ``InvalidInput``."""
+    limits = limits or XdmLimits()
+    try:
+        z = zipfile.ZipFile(io.BytesIO(data))
+        infos = z.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError) as exc:
+        raise HostileArchive("not_a_zip") from exc
+    if len(infos) > limits.max_entries:
+        raise HostileArchive("too_many_entries")
+    seen: set[str] = set()
+    declared = 0
+    for info in infos:
+        _check_name(info.filename)
+        if info.filename.lower() in seen:
+            raise HostileArchive("duplicate_entry")
+        seen.add(info.filename.lower())
+        if info.flag_bits & 0x1:
+            raise HostileArchive("encrypted_entry")
+        if (info.external_attr >> 16) & 0o170000 == 0o120000:
+            raise HostileArchive("symlink")
+        if info.file_size > limits.max_entry_bytes:
+            raise HostileArchive("entry_too_large")
+        declared += info.file_size
+        if declared > limits.max_total_bytes:
+            raise HostileArchive("total_too_large")
+        if info.compress_size and info.file_size / info.compress_size > limits.max_ratio:
+            raise HostileArchive("compression_ratio")
+    contents: dict[str, bytes] = {}
+    total = 0
+    for info in infos:
+        if info.is_dir():
+            continue
+        chunks = []
+        size = 0
+        try:
+            with z.open(info) as f:
+                while chunk := f.read(65536):
+                    size += len(chunk)
+                    total += len(chunk)
+                    if size > limits.max_entry_bytes or size > max(info.file_size, 0) + 0:
+                        raise HostileArchive("entry_too_large")
+                    if total > limits.max_total_bytes:
+                        raise HostileArchive("total_too_large")
+                    if info.compress_size and size / info.compress_size > limits.max_ratio:
+                        raise HostileArchive("compression_ratio")
+                    chunks.append(chunk)
+        except HostileArchive:
+            raise
+        except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError, ValueError, RuntimeError) as exc:
+            raise HostileArchive("corrupt_entry") from exc
+        contents[info.filename] = b"".join(chunks)
+    metadata_names = [n for n in contents if re.fullmatch(r"IHE_XDM/[^/]+/METADATA\.XML", n, re.I)]
+    if not metadata_names:
+        raise HostileArchive("no_metadata")
+    meta_name = sorted(metadata_names)[0]
+    subset_dir = meta_name.rsplit("/", 1)[0]
+    docs = []
+    meta_root = _xml(contents[meta_name])
+    if meta_root is None:
+        raise HostileArchive("metadata_unreadable")
+    uri_types = _uris(meta_root)
+    for name, body in sorted(contents.items()):
+        folder, _, leaf = name.rpartition("/")
+        if folder != subset_dir or name == meta_name:
+            continue
+        docs.append(XdmDocument(leaf, uri_types.get(leaf, "application/octet-stream"), body))
+    return XdmPackage(subset_dir.split("/", 1)[1], tuple(docs), contents[meta_name])
+
+
+def _uris(root: ET.Element) -> dict[str, str]:
+    out = {}
+    for obj in root.iter():
+        if obj.tag.endswith("ExtrinsicObject"):
+            mime = obj.get("mimeType") or "application/octet-stream"
+            for slot in obj:
+                if slot.tag.endswith("Slot") and slot.get("name") == "URI":
+                    values = [v.text for v in slot.iter() if v.tag.endswith("Value") and v.text]
+                    if values:
+                        out["".join(values).strip().rsplit("/", 1)[-1]] = mime[:100]
+    return out

@@ -1,0 +1,116 @@
+"""The MSSanté gateway's settings: ``mssante.toml`` in the data folder (or the file named by
+``CHEVET_MSSANTE_CONFIG``). Without that file the gateway is off and nothing is ever contacted.
+
+Points the référentiel leaves unconfirmed are settings, not constants: ports, the
+``.mssante.fr`` suffix rule, size limits, the directory's location, receipt behaviour.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from chevet.settings import Settings, SettingsError
+
+
+class OperatorSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    smtp_host: str
+    smtp_port: int = Field(587, ge=1, le=65535)
+    imap_host: str | None = None
+    imap_port: int = Field(143, ge=1, le=65535)
+    trust_anchor: Path = Field(description="PEM file of the CA(s) that sign the operator's TLS certificate")
+    timeout_seconds: float = Field(30, gt=0, le=600)
+
+
+class MailboxSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    address: str
+    organisation: str = Field(description="slug of the organisation that owns the mailbox")
+    display_name: str | None = None
+    members: list[str] = Field(default_factory=list, description="e-mails of the people who receive new exchanges")
+    username: str | None = None
+    password_file: Path | None = None
+    client_certificate: Path | None = Field(None, description="PEM (certificate + key) or PKCS#12")
+    client_key: Path | None = None
+    client_certificate_password_file: Path | None = None
+    signing_certificate: Path | None = Field(None, description="organisation certificate: PKCS#12 or PEM")
+    signing_key: Path | None = None
+    signing_password_file: Path | None = None
+    imap_folder: str = "INBOX"
+    fetch: bool = True
+    operator: OperatorSettings | None = None
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, v: str) -> str:
+        if v.count("@") != 1:
+            raise ValueError("must be an e-mail address")
+        return v.strip().lower()
+
+
+class ListenerSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(2525, ge=1, le=65535)
+    tls_certificate: Path
+    tls_key: Path
+    max_message_bytes: int | None = None
+
+
+class MssanteSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    nil: str = Field(min_length=1, max_length=64, description="X-MSS-NIL: product number (convergence.esante)")
+    operator: OperatorSettings
+    mailboxes: list[MailboxSettings] = Field(default_factory=list)
+    smime_trust_anchors: list[Path] = Field(default_factory=list,
+                                            description="CAs accepted for signatures (default: operator anchor)")
+    recipient_certificates: Path | None = Field(None, description="folder of <address>.pem for encryption")
+    required_suffix: str | None = Field(None, description='e.g. ".mssante.fr" (rule unconfirmed)')
+    max_message_bytes: int = Field(10 * 1024 * 1024, ge=64 * 1024, le=200 * 1024 * 1024)
+    poll_seconds: float = Field(60, ge=1, le=3600)
+    idle: bool = True
+    outbox_seconds: float = Field(5, ge=0.2, le=600)
+    retry_first_seconds: float = Field(60, ge=1)
+    retry_max_seconds: float = Field(3600, ge=1)
+    give_up_hours: float = Field(72, gt=0, le=24 * 30)
+    lease_seconds: float = Field(300, ge=1, le=3600, description="how long a worker owns a message it is sending")
+    auto_receipts: bool = True
+    listener: ListenerSettings | None = None
+    directory_source: str | None = Field(None, description="path or https URL of the extraction (zip or text)")
+    directory_refresh_hours: float = Field(24, ge=1, le=24 * 31)
+    directory_trust_anchor: Path | None = None
+
+    @field_validator("directory_source")
+    @classmethod
+    def _source(cls, v: str | None) -> str | None:
+        if v is not None and v.startswith("http://"):
+            raise ValueError("plain http is refused: use https or a local path")
+        return v
+
+
+def mssante_config_path(settings: Settings) -> Path:
+    env = os.environ.get("CHEVET_MSSANTE_CONFIG")
+    return Path(env) if env else settings.data_dir / "mssante.toml"
+
+
+def load_mssante_settings(settings: Settings, path: Path | None = None) -> MssanteSettings | None:
+    """The gateway's settings, or None when it is not configured."""
+    path = path or mssante_config_path(settings)
+    if not path.exists():
+        return None
+    try:
+        values = tomllib.loads(path.read_text())
+        return MssanteSettings(**values)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: not valid TOML ({exc})") from exc
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise SettingsError(f"invalid MSSanté settings ({path}): {problems}") from exc

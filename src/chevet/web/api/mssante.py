@@ -1,0 +1,114 @@
+"""MSSanté external exchanges and the quarantine, over JSON."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import Field, StrictBool, StrictStr
+
+from chevet.app import mssante, mssante_inbound
+from chevet.app.mssante_gateway import Gateway
+from chevet.bootstrap_mssante import load_gateway
+from chevet.core.errors import InvalidInput
+from chevet.core.ids import parse_id
+from chevet.web.api.models import Body
+from chevet.web.deps import ActorDep, ServicesDep
+
+router = APIRouter(tags=["mssante"])
+
+
+def gateway(request: Request) -> Gateway:
+    """The configured gateway (loaded once per process); refused when not configured."""
+    state = request.app.state
+    if not hasattr(state, "mssante_runtime"):
+        state.mssante_runtime = load_gateway(state.settings)
+    if state.mssante_runtime is None:
+        raise InvalidInput("mss_not_configured")
+    gw: Gateway = state.mssante_runtime.gateway
+    return gw
+
+
+GatewayDep = Annotated[Gateway, Depends(gateway)]
+
+
+class ExchangeIn(Body):
+    to: list[StrictStr] = Field(min_length=1, max_length=20)
+    title: StrictStr | None = Field(None, max_length=500)
+    mailbox: StrictStr | None = Field(None, max_length=254)
+
+
+class AttachmentIn(Body):
+    filename: StrictStr = Field(max_length=255)
+    content_type: StrictStr = Field(max_length=100)
+    data_base64: StrictStr
+
+
+class MailIn(Body):
+    body: StrictStr
+    client_id: StrictStr = Field(max_length=64)
+    subject: StrictStr | None = Field(None, max_length=500)
+    attachments: list[AttachmentIn] = Field(default_factory=list, max_length=20)
+    request_receipt: StrictBool = False
+
+
+@router.post("/mssante/exchanges", status_code=201)
+async def open_exchange(body: ExchangeIn, actor: ActorDep, svc: ServicesDep, gw: GatewayDep) -> dict[str, Any]:
+    return await mssante.open_exchange(svc, gw, actor, to=body.to, title=body.title, mailbox=body.mailbox)
+
+
+@router.post("/mssante/exchanges/{conversation_id}/messages", status_code=201)
+async def send(conversation_id: str, body: MailIn, actor: ActorDep, svc: ServicesDep,
+               gw: GatewayDep) -> JSONResponse:
+    files = []
+    for a in body.attachments:
+        try:
+            data = base64.b64decode(a.data_base64, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidInput("mss_attachment_encoding") from exc
+        files.append(mssante.NewAttachment(a.filename, a.content_type.lower(), data))
+    view, created = await mssante.send(svc, gw, actor, parse_id(conversation_id), body=body.body,
+                                       client_id=body.client_id, subject=body.subject, attachments=files,
+                                       request_receipt=body.request_receipt)
+    return JSONResponse(view, status_code=201 if created else 200)
+
+
+@router.get("/mssante/exchanges/{conversation_id}/messages")
+async def messages(conversation_id: str, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+    return await mssante.exchange_messages(svc, actor, parse_id(conversation_id))
+
+
+@router.post("/mssante/exchanges/{conversation_id}/messages/{message_id}/retry", status_code=204)
+async def retry(conversation_id: str, message_id: str, actor: ActorDep, svc: ServicesDep) -> Response:
+    await mssante.retry_dead(svc, actor, parse_id(conversation_id), parse_id(message_id))
+    return Response(status_code=204)
+
+
+@router.get("/mssante/attachments/{attachment_id}")
+async def attachment(attachment_id: str, actor: ActorDep, svc: ServicesDep) -> Response:
+    name, content_type, data = await mssante.attachment(svc, actor, parse_id(attachment_id))
+    return Response(data, media_type=content_type if "/" in content_type else "application/octet-stream",
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+                             "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})
+
+
+@router.get("/mssante/quarantine")
+async def quarantine(actor: ActorDep, svc: ServicesDep, all: bool = False) -> list[dict[str, Any]]:
+    return await mssante_inbound.quarantined(svc, actor, include_released=all)
+
+
+@router.get("/mssante/quarantine/{record_id}/raw")
+async def quarantined_raw(record_id: str, actor: ActorDep, svc: ServicesDep) -> Response:
+    data = await mssante_inbound.quarantined_mail(svc, actor, parse_id(record_id))
+    return Response(data, media_type="application/octet-stream",
+                    headers={"Content-Disposition": "attachment; filename=quarantine.eml", "Cache-Control": "no-store"})
+
+
+@router.post("/mssante/quarantine/{record_id}/release", status_code=204)
+async def release(record_id: str, actor: ActorDep, svc: ServicesDep) -> Response:
+    await mssante_inbound.release(svc, actor, parse_id(record_id))
+    return Response(status_code=204)

@@ -1,0 +1,160 @@
+"""``chevet mssante check`` explains failures in plain words; the HTTP API of external exchanges."""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from chevet.bootstrap import Installation
+from tests.conftest import _require
+from tests.mss_support import MAIL_DIR, SMTP_CERT_PORT, configure, mail_available, unique
+from tests.support import Server, login, new_member, new_org
+
+
+@pytest.fixture
+def mail() -> None:
+    _require(mail_available(), "the loopback mail servers (.ci/setup-mail)")
+
+
+def _check(installation: Installation, config: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CHEVET_MSSANTE_CONFIG": config}
+    if installation.settings.database_url:
+        env["CHEVET_DATABASE_URL"] = installation.settings.database_url
+    return subprocess.run([sys.executable, "-m", "chevet.cli.main", "mssante", "check", "--data-dir",
+                           str(installation.settings.data_dir)], env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_check_explains_what_is_wrong(installation: Installation, mail: None) -> None:
+    org = await new_org(installation.services)
+    box = unique("sec", "ehpad.test")
+    ok = configure(installation.settings, org.slug, [], box)
+    done = _check(installation, str(ok.path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "SMTP 127.0.0.1:11587: ok (TLSv1." in done.stdout and "IMAP 127.0.0.1:11143: ok" in done.stdout
+    assert "organisation certificate loaded" in done.stdout
+
+    wrong = configure(installation.settings, org.slug, [], box, password="wrong", name="wrong.toml")
+    done = _check(installation, str(wrong.path))
+    assert done.returncode == 1
+    assert "refused the credentials" in done.stdout
+
+    rogue = configure(installation.settings, org.slug, [], box, anchor=MAIL_DIR / "tls" / "rogue-ca.pem",
+                      name="rogue.toml")
+    done = _check(installation, str(rogue.path))
+    assert done.returncode == 1 and "not signed by the configured trust anchor" in done.stdout
+
+    cert = configure(installation.settings, org.slug, [], box, smtp_port=SMTP_CERT_PORT, client_cert=True,
+                     name="cert.toml", extra="")
+    done = _check(installation, str(cert.path))
+    assert "SMTP 127.0.0.1:11588: ok" in done.stdout, done.stdout   # authenticated by the TLS client certificate
+
+    missing = installation.settings.data_dir / "absent.toml"
+    done = _check(installation, str(missing))
+    assert done.returncode == 2 and "not configured" in done.stderr
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_exchange_over_http(installation: Installation, mail: None) -> None:
+    svc = installation.services
+    org, other = await new_org(svc), await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    stranger = await new_member(svc, other, "admin")
+    cfg = configure(installation.settings, org.slug, [nurse.email], unique("sec", "ehpad.test"))
+    server = Server(installation.settings, env={"CHEVET_MSSANTE_CONFIG": str(cfg.path)})
+    try:
+        auth = {"Authorization": f"Bearer {login(server.url, nurse)}", "Accept-Language": "fr"}
+        r = httpx.post(f"{server.url}/api/v1/mssante/exchanges", headers=auth,
+                       json={"to": ["pas une adresse"], "title": "x"})
+        assert r.status_code == 422 and r.json()["detail"] == "Adresse de messagerie sécurisée invalide."
+        r = httpx.post(f"{server.url}/api/v1/mssante/exchanges", headers=auth,
+                       json={"to": ["dr.martin@gp.test"], "title": "Sortie chambre 12"})
+        assert r.status_code == 201, r.text
+        conv = r.json()["id"]
+        pdf = base64.b64encode(b"%PDF-1.4 x").decode()
+        r = httpx.post(f"{server.url}/api/v1/mssante/exchanges/{conv}/messages", headers=auth, json={
+            "body": "Bonjour", "client_id": "h-1", "subject": "Sortie", "request_receipt": True,
+            "attachments": [{"filename": "cr.pdf", "content_type": "application/pdf", "data_base64": pdf}]})
+        assert r.status_code == 201, r.text
+        r = httpx.post(f"{server.url}/api/v1/mssante/exchanges/{conv}/messages", headers=auth, json={
+            "body": "x", "client_id": "h-2", "attachments": [
+                {"filename": "../x.pdf", "content_type": "application/pdf", "data_base64": pdf}]})
+        assert r.status_code == 422
+        r = httpx.post(f"{server.url}/api/v1/mssante/exchanges/{conv}/messages", headers=auth, json={
+            "body": "x", "client_id": "h-3", "attachments": [
+                {"filename": "x.pdf", "content_type": "application/pdf", "data_base64": "***"}]})
+        assert r.status_code == 422
+        listing = httpx.get(f"{server.url}/api/v1/mssante/exchanges/{conv}/messages", headers=auth).json()
+        (msg,) = listing["messages"]
+        assert msg["mssante"]["state"] == "pending" and msg["mssante"]["receipt_requested"]
+        att = msg["mssante"]["attachments"][0]
+        r = httpx.get(f"{server.url}/api/v1/mssante/attachments/{att['id']}", headers=auth)
+        assert r.content == b"%PDF-1.4 x" and "cr.pdf" in r.headers["content-disposition"]
+
+        stranger_auth = {"Authorization": f"Bearer {login(server.url, stranger)}"}
+        assert httpx.get(f"{server.url}/api/v1/mssante/exchanges/{conv}/messages",
+                         headers=stranger_auth).status_code == 404
+        assert httpx.get(f"{server.url}/api/v1/mssante/attachments/{att['id']}",
+                         headers=stranger_auth).status_code == 404
+        r = httpx.post(f"{server.url}/api/v1/mssante/exchanges", headers=stranger_auth, json={"to": ["a@gp.test"]})
+        assert r.status_code == 422 and r.json()["code"] == "mss_not_configured"
+        assert httpx.get(f"{server.url}/api/v1/mssante/quarantine", headers=auth).status_code == 403
+        assert httpx.get(f"{server.url}/api/v1/mssante/quarantine", headers=stranger_auth).json() == []
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_gateway_worker_sends_and_receives_on_its_own(installation: Installation, mail: None) -> None:
+    """``chevet mssante run`` as deployed: it submits queued messages and integrates replies
+    (IMAP IDLE), with no other help."""
+    import asyncio
+    import signal
+    import uuid
+
+    from chevet.app import mssante
+    from chevet.core.mssante import mime
+    from tests.mss_support import SMIME_CA, inject, mailbox_contents
+
+    svc = installation.services
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    box, gp = unique("sec", "ehpad.test"), unique("dr", "gp.test")
+    cfg = configure(installation.settings, org.slug, [nurse.email], box,
+                    extra="poll_seconds = 2\noutbox_seconds = 0.5")
+    env = {**os.environ, "CHEVET_MSSANTE_CONFIG": str(cfg.path)}
+    log = open(installation.settings.data_dir / "worker.log", "wb")
+    worker = subprocess.Popen([sys.executable, "-m", "chevet.cli.main", "mssante", "run", "--data-dir",
+                               str(installation.settings.data_dir)], env=env, stdout=subprocess.DEVNULL,
+                              stderr=log)
+    try:
+        exchange = await mssante.open_exchange(svc, cfg.runtime.gateway, nurse.actor, to=[gp], title="")
+        conv = uuid.UUID(exchange["id"])
+        await mssante.send(svc, cfg.runtime.gateway, nurse.actor, conv, body="Bonjour", client_id="w-1")
+        (raw,) = await asyncio.to_thread(mailbox_contents, gp, 1, 30)
+        original = raw.split(b"Message-ID: <", 1)[1].split(b">", 1)[0].decode()
+        reply = mime.Envelope(sender=gp, recipients=(box,), subject="RE", message_id="w-reply@gp.test",
+                              date=svc.clock.now(), nil="N", in_reply_to=original)
+        inject(mime.assemble(reply, mime.build_content("Reçu.", []), SMIME_CA.issue("Dr", email=gp).identity),
+               gp, [box])
+        for _ in range(150):
+            messages = (await mssante.exchange_messages(svc, nurse.actor, conv))["messages"]
+            if len(messages) == 2:
+                break
+            await asyncio.sleep(0.2)
+        assert [m["body"] for m in messages] == ["Bonjour", "Reçu."]
+        assert messages[0]["mssante"]["state"] == "sent"
+    finally:
+        worker.send_signal(signal.SIGINT)
+        try:
+            worker.wait(15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+        log.close()
+    assert worker.returncode in (0, -signal.SIGINT, 130), (installation.settings.data_dir / "worker.log").read_text()

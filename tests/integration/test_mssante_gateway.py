@@ -1,0 +1,192 @@
+"""The MSSanté gateway against real mail servers on loopback (Postfix as the operator's
+submission relay, Dovecot as the mailboxes), on SQLite and PostgreSQL.
+
+Acceptance: a nurse writes to a GP's MSSanté address with a PDF attached; the GP's server
+receives a signed message with the right headers; the GP's reply and its receipt appear in the
+same conversation; nothing is lost while the operator is down for an hour.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import timedelta
+from email import message_from_bytes
+from pathlib import Path
+
+import pytest
+
+from chevet.app import mssante, mssante_inbound, mssante_outbox
+from chevet.bootstrap import Installation
+from chevet.core.entities import RealtimeEvent
+from chevet.core.errors import Forbidden, NotFound
+from chevet.core.mssante import mime
+from chevet.core.mssante.mdn import Disposition, DispositionType
+from chevet.jobs import mssante as jobs
+from tests.conftest import _require
+from tests.mss_support import SMIME_CA, ManualClock, configure, inject, mail_available, mailbox_contents, unique
+from tests.support import free_port, new_member, new_org
+
+PDF = b"%PDF-1.4\n% compte rendu de sortie\n" + bytes(range(256)) * 8 + b"\n%%EOF\n"
+
+
+@pytest.fixture
+def mail() -> None:
+    _require(mail_available(), "the loopback mail servers (.ci/setup-mail)")
+
+
+def _openssl_verify(raw: bytes, tmp: Path) -> bytes:
+    (tmp / "in.eml").write_bytes(raw)
+    (tmp / "ca.pem").write_bytes(SMIME_CA.pem())
+    out = subprocess.run(["openssl", "cms", "-verify", "-in", str(tmp / "in.eml"), "-CAfile", str(tmp / "ca.pem")],
+                         capture_output=True)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+async def test_nurse_writes_to_a_gp_and_gets_the_reply_and_receipt(installation: Installation, mail: None,
+                                                                    tmp_path: Path) -> None:
+    svc = installation.services
+    clock = ManualClock()
+    svc.clock = clock
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse", "Sophie Bernard")
+    box = unique("secretariat", "ehpad.test")
+    gp = unique("dr-martin", "gp.test")
+    cfg = configure(installation.settings, org.slug, [nurse.email], box)
+    gw = cfg.runtime.gateway
+
+    exchange = await mssante.open_exchange(svc, gw, nurse.actor, to=[gp], title="Sortie de Mme R.")
+    conv_id = exchange["id"]
+    import uuid
+
+    view, created = await mssante.send(
+        svc, gw, nurse.actor, uuid.UUID(conv_id), body="Bonjour Docteur,\nci-joint le compte rendu de sortie.",
+        client_id="c-1", subject="Compte rendu de sortie", request_receipt=True,
+        attachments=[mssante.NewAttachment("compte-rendu.pdf", "application/pdf", PDF)])
+    assert created
+    again, created_again = await mssante.send(svc, gw, nurse.actor, uuid.UUID(conv_id), body="x", client_id="c-1")
+    assert not created_again and again["id"] == view["id"]
+
+    # The operator is down: the message waits, visibly, and is not lost.
+    down = configure(installation.settings, org.slug, [nurse.email], box, smtp_port=free_port(), name="down.toml")
+    report = await mssante_outbox.deliver_due(svc, down.runtime.gateway, down.runtime.submitter)
+    assert (report.sent, report.retried, report.dead) == (0, 1, 0)
+    state = (await mssante.exchange_messages(svc, nurse.actor, uuid.UUID(conv_id)))["messages"][0]["mssante"]
+    assert state["state"] == "pending" and state["attempts"] == 1 and "operator_unreachable" in state["error"]
+    for _ in range(4):   # an hour of retries with back-off, the operator still down
+        clock.advance(timedelta(minutes=15))
+        await mssante_outbox.deliver_due(svc, down.runtime.gateway, down.runtime.submitter)
+    clock.advance(timedelta(hours=1))
+    # The operator is back.
+    report = await mssante_outbox.deliver_due(svc, gw, cfg.runtime.submitter)
+    assert (report.sent, report.dead) == (1, 0)
+    assert (await mssante_outbox.deliver_due(svc, gw, cfg.runtime.submitter)).sent == 0
+
+    # What the GP's server received.
+    (raw,) = mailbox_contents(gp)
+    msg = message_from_bytes(raw)
+    assert msg["X-MSS-NIL"] == "NIL-TEST-0001"
+    assert msg["Disposition-Notification-To"] == box
+    assert msg.get_content_type() == "multipart/signed"
+    content = _openssl_verify(raw, tmp_path)
+    inner = message_from_bytes(content)
+    pdfs = [p for p in inner.walk() if p.get_content_type() == "application/pdf"]
+    assert pdfs and pdfs[0].get_payload(decode=True) == PDF and pdfs[0].get_filename() == "compte-rendu.pdf"
+    original_id = msg["Message-ID"].strip("<>")
+
+    # The GP's software replies (asking for a receipt) and acknowledges the first message.
+    gp_ident = SMIME_CA.issue("Dr Martin", email=gp)
+    reply_env = mime.Envelope(sender=gp, recipients=(box,), subject="RE: Compte rendu de sortie",
+                              message_id=f"reply-1@{gp.split('@')[1]}", date=clock.now(), nil="NIL-GP",
+                              in_reply_to=original_id, references=(original_id,), request_mdn=True)
+    inject(mime.assemble(reply_env, mime.build_content("Bien reçu, je passe jeudi.", []), gp_ident.identity),
+           gp, [box])
+    parsed = mime.parse_inbound(raw, max_bytes=1 << 24, anchors=[SMIME_CA.cert], at=clock.now())
+    mdn = mime.build_mdn_content(parsed, raw, reporting_ua="Logiciel du GP", final_recipient=gp,
+                                 disposition=Disposition(DispositionType.PROCESSED), human_text="Message intégré")
+    mdn_env = mime.Envelope(sender=gp, recipients=(box,), subject="Accusé de traitement", message_id="mdn-1@gp.test",
+                            date=clock.now(), nil="NIL-GP")
+    inject(mime.assemble(mdn_env, mdn, gp_ident.identity), gp, [box])
+    mailbox_contents(box, expect=2)
+    assert await jobs.fetch_once(installation, cfg.runtime, box) == 2
+    assert await jobs.fetch_once(installation, cfg.runtime, box) == 0   # the cursor moved
+
+    ex = await mssante.exchange_messages(svc, nurse.actor, uuid.UUID(conv_id))
+    sent, received = ex["messages"]
+    assert sent["mssante"]["direction"] == "sent" and sent["mssante"]["state"] == "sent"
+    assert sent["mssante"]["disposition"] == "processed"          # shown as "traité"
+    assert sent["mssante"]["attachments"][0]["name"] == "compte-rendu.pdf"
+    assert received["body"] == "Bien reçu, je passe jeudi."
+    assert received["mssante"]["from"] == gp and received["mssante"]["signature"] == "valid"
+
+    # Chevet answers the receipt request through the outbox, signed.
+    assert (await mssante_outbox.deliver_due(svc, gw, cfg.runtime.submitter)).sent == 1
+    receipts = [m for m in mailbox_contents(gp, expect=2) if b"multipart/report" in m]
+    assert len(receipts) == 1
+    got = mime.parse_inbound(receipts[0], max_bytes=1 << 24, anchors=[SMIME_CA.cert], at=clock.now())
+    assert got.signature.status.value == "valid"
+    assert got.disposition is not None and got.disposition.original_message_id == "reply-1@gp.test"
+
+
+async def test_refused_recipient_is_a_visible_dead_letter_and_the_author_is_told(installation: Installation,
+                                                                                   mail: None) -> None:
+    import uuid
+
+    svc = installation.services
+    events: list[RealtimeEvent] = []
+    await svc.bus.start(events.append)
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    other = await new_member(svc, org, "nurse")
+    box = unique("secretariat", "ehpad.test")
+    cfg = configure(installation.settings, org.slug, [nurse.email, other.email], box)
+    gw = cfg.runtime.gateway
+    exchange = await mssante.open_exchange(svc, gw, nurse.actor, to=[unique("refuse", "gp.test")], title="")
+    conv = uuid.UUID(exchange["id"])
+    await mssante.send(svc, gw, nurse.actor, conv, body="Question", client_id="q-1")
+    report = await mssante_outbox.deliver_due(svc, gw, cfg.runtime.submitter)
+    assert (report.sent, report.dead) == (0, 1)
+    state = (await mssante.exchange_messages(svc, nurse.actor, conv))["messages"][0]["mssante"]
+    assert state["state"] == "dead" and "recipients_refused" in state["error"]
+    told = [e for e in events if e.payload.get("type") == "mssante.delivery_failed"]
+    assert len(told) == 1 and told[0].user_ids == (nurse.id,) and told[0].private
+    with pytest.raises(Forbidden):
+        await mssante.retry_dead(svc, other.actor, conv, uuid.UUID(state["id"]))
+    await mssante.retry_dead(svc, nurse.actor, conv, uuid.UUID(state["id"]))
+    state = (await mssante.exchange_messages(svc, nurse.actor, conv))["messages"][0]["mssante"]
+    assert state["state"] == "pending"
+
+
+async def test_another_organisation_sees_nothing(installation: Installation, mail: None) -> None:
+    import uuid
+
+    svc = installation.services
+    org_a, org_b = await new_org(svc), await new_org(svc)
+    nurse = await new_member(svc, org_a, "nurse")
+    admin_b = await new_member(svc, org_b, "admin")
+    cfg = configure(installation.settings, org_a.slug, [nurse.email], unique("sec", "ehpad.test"))
+    exchange = await mssante.open_exchange(svc, cfg.runtime.gateway, nurse.actor, to=["gp@gp.test"], title="x")
+    await mssante.send(svc, cfg.runtime.gateway, nurse.actor, uuid.UUID(exchange["id"]), body="x", client_id="a",
+                       attachments=[mssante.NewAttachment("a.pdf", "application/pdf", PDF)])
+    att_id = (await mssante.exchange_messages(svc, nurse.actor, uuid.UUID(exchange["id"])))["messages"][0][
+        "mssante"]["attachments"][0]["id"]
+    with pytest.raises(NotFound):
+        await mssante.exchange_messages(svc, admin_b.actor, uuid.UUID(exchange["id"]))
+    with pytest.raises(NotFound):
+        await mssante.attachment(svc, admin_b.actor, uuid.UUID(att_id))
+    with pytest.raises(NotFound):
+        await mssante.send(svc, cfg.runtime.gateway, admin_b.actor, uuid.UUID(exchange["id"]), body="x",
+                           client_id="b")
+    assert (await mssante.attachment(svc, nurse.actor, uuid.UUID(att_id)))[2] == PDF
+    assert await mssante_inbound.quarantined(svc, admin_b.actor) == []
+
+
+async def test_external_exchanges_open_only_through_the_gateway(installation: Installation) -> None:
+    from chevet.app import conversations
+    from chevet.core.errors import InvalidInput
+
+    svc = installation.services
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    with pytest.raises(InvalidInput, match="external_needs_mssante"):
+        await conversations.create_conversation(svc, nurse.actor, kind="external", title="x", member_ids=[])

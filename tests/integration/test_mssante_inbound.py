@@ -1,0 +1,241 @@
+"""Received MSSanté mail: signed, unsigned, multipart, XDM, receipts, malformed and hostile
+mail; nothing is dropped, nothing crashes, the administrator sees what was kept aside."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+import zipfile
+from datetime import UTC, datetime
+
+import pytest
+
+from chevet.app import mssante, mssante_inbound, mssante_outbox
+from chevet.bootstrap import Installation
+from chevet.core.errors import Forbidden
+from chevet.core.mssante import mime, xdm
+from chevet.core.mssante.records import InboundState
+from chevet.jobs import mssante as jobs
+from tests.conftest import _require
+from tests.mss_support import (
+    MAIL_DIR,
+    SMIME_CA,
+    SMTP_PORT,
+    configure,
+    inject,
+    mail_available,
+    mailbox_contents,
+    unique,
+)
+from tests.support import new_member, new_org
+from tests.unit.test_mss_mime import CDA
+
+NOW = datetime.now(UTC)
+
+
+@pytest.fixture
+def mail() -> None:
+    _require(mail_available(), "the loopback mail servers (.ci/setup-mail)")
+
+
+def _mail(sender: str, to: str, mid: str, text: str, *, attachments: list[mime.Attachment] | None = None,
+          signed: bool = True, **kw: object) -> bytes:
+    env = mime.Envelope(sender=sender, recipients=(to,), subject=f"Objet {mid}", message_id=mid, date=NOW, nil="N",
+                        **kw)  # type: ignore[arg-type]
+    ident = SMIME_CA.issue("Dr X", email=sender).identity if signed else None
+    return mime.assemble(env, mime.build_content(text, attachments or []), ident)
+
+
+async def test_inbound_corpus(installation: Installation, mail: None) -> None:
+    svc = installation.services
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    admin = await new_member(svc, org, "admin")
+    box = unique("secretariat", "ehpad.test")
+    cfg = configure(installation.settings, org.slug, [nurse.email], box)
+    gw = cfg.runtime.gateway
+    gp, chu = "dr.x@gp.test", "urgences@chu.test"
+
+    signed = await mssante_inbound.ingest(svc, gw, box, _mail(gp, box, "a1@gp.test", "Première question"))
+    assert signed.state is InboundState.INTEGRATED and signed.conversation_id
+    # Same correspondent, no threading headers: same exchange. Unsigned: shown as such.
+    unsigned = await mssante_inbound.ingest(svc, gw, box, _mail(gp, box, "a2@gp.test", "Suite", signed=False))
+    assert unsigned.conversation_id == signed.conversation_id
+    # Threaded by References only, from another correspondent: still the same exchange.
+    threaded = await mssante_inbound.ingest(svc, gw, box, _mail(chu, box, "b1@chu.test", "Avis", signed=False,
+                                                                references=("a1@gp.test",)))
+    assert threaded.conversation_id == signed.conversation_id
+    # The same mail again (a re-fetch after a crash): recognised, not integrated twice.
+    again = await mssante_inbound.ingest(svc, gw, box, _mail(gp, box, "a1@gp.test", "Première question"))
+    assert again.state is InboundState.DUPLICATE
+    # An IHE_XDM.zip: kept as received, and its documents readable one by one.
+    package = xdm.build_xdm([xdm.XdmDocument("DOC0001.XML", "text/xml", CDA)], submitted=NOW)
+    with_xdm = await mssante_inbound.ingest(svc, gw, box, _mail(
+        "labo@chu.test", box, "c1@chu.test", "Résultats", attachments=[
+            mime.Attachment("IHE_XDM.zip", "application/zip", package),
+            mime.Attachment("resultats.pdf", "application/pdf", b"%PDF-1.4 r\n%%EOF\n")],
+        cda_codes=("11488-4",), ins_qualified=True))
+    assert with_xdm.state is InboundState.INTEGRATED and with_xdm.conversation_id != signed.conversation_id
+
+    view = await mssante.exchange_messages(svc, nurse.actor, signed.conversation_id)
+    assert [m["body"] for m in view["messages"]] == ["Première question", "Suite", "Avis"]
+    assert [m["mssante"]["signature"] for m in view["messages"]] == ["valid", "unsigned", "unsigned"]
+    assert set(view["correspondents"]) == {gp, chu}
+    lab = await mssante.exchange_messages(svc, nurse.actor, with_xdm.conversation_id)
+    names = sorted(a["name"] for a in lab["messages"][0]["mssante"]["attachments"])
+    assert names == ["IHE_XDM.zip", "SUBSET01-DOC0001.XML", "resultats.pdf"]
+    doc = next(a for a in lab["messages"][0]["mssante"]["attachments"] if a["name"].endswith(".XML"))
+    assert (await mssante.attachment(svc, nurse.actor, uuid.UUID(doc["id"])))[2] == CDA
+
+    # Malformed and hostile mail: quarantined with a reason, never dropped, never a crash.
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("IHE_XDM/S/METADATA.XML", "<x/>")
+        z.writestr("IHE_XDM/S/../../../etc/cron.d/x", "boom")
+    hostile = _mail(gp, box, "h1@gp.test", "Archive", attachments=[
+        mime.Attachment("IHE_XDM.zip", "application/zip", bomb.getvalue())])
+    no_sender = b"Subject: qui ?\r\nMessage-ID: <m1@nowhere>\r\n\r\ncorps"
+    garbage = bytes(range(256)) * 20
+    original = mime.parse_inbound(_mail(box, gp, "never-sent@ehpad.test", "x"), max_bytes=1 << 20,
+                                  anchors=[], at=NOW)
+    from chevet.core.mssante.mdn import Disposition, DispositionType
+
+    mdn = mime.build_mdn_content(original, b"x", reporting_ua="X", final_recipient=gp,
+                                 disposition=Disposition(DispositionType.DISPLAYED), human_text="lu")
+    unknown_receipt = mime.assemble(mime.Envelope(sender=gp, recipients=(box,), subject="lu", message_id="r1@gp.test",
+                                                  date=NOW, nil="N"), mdn, None)
+    polyglot = _mail(gp, box, "p1@gp.test", "CR", attachments=[
+        mime.Attachment("cr.pdf", "application/pdf", b"%PDF-1.4\n1 0 obj\n%%EOF\nPK\x05\x06" + b"\0" * 18)])
+    results = {name: await mssante_inbound.ingest(svc, gw, box, raw) for name, raw in
+               {"hostile": hostile, "no_sender": no_sender, "garbage": garbage, "receipt": unknown_receipt,
+                "polyglot": polyglot}.items()}
+    assert {k: (r.state, r.reason) for k, r in results.items()} == {
+        "hostile": (InboundState.QUARANTINED, "xdm_path"),
+        "no_sender": (InboundState.QUARANTINED, "sender_invalid"),
+        "garbage": (InboundState.QUARANTINED, "header_structure"),
+        "receipt": (InboundState.QUARANTINED, "mdn_unknown_original"),
+        "polyglot": (InboundState.QUARANTINED, "attachment_polyglot")}
+
+    with pytest.raises(Forbidden):
+        await mssante_inbound.quarantined(svc, nurse.actor)
+    listed = await mssante_inbound.quarantined(svc, admin.actor)
+    assert sorted(q["reason"] for q in listed) == ["attachment_polyglot", "header_structure",
+                                                  "mdn_unknown_original", "sender_invalid", "xdm_path"]
+    kept = next(q for q in listed if q["reason"] == "xdm_path")
+    assert await mssante_inbound.quarantined_mail(svc, admin.actor, uuid.UUID(kept["id"])) == mime.canonical(hostile) \
+        or await mssante_inbound.quarantined_mail(svc, admin.actor, uuid.UUID(kept["id"])) == hostile
+    await mssante_inbound.release(svc, admin.actor, uuid.UUID(kept["id"]))
+    assert len(await mssante_inbound.quarantined(svc, admin.actor)) == 4
+    # Quarantined mail is sealed at rest.
+    if installation.settings.database_url is None:
+        db = (installation.settings.data_dir / "chevet.db").read_bytes()
+        assert b"qui ?" not in db and b"Premi" not in db
+
+
+async def test_outbox_survives_a_worker_killed_in_the_middle_of_sending(installation: Installation,
+                                                                        mail: None) -> None:
+    """A worker dies while talking to the operator: after its lease expires the next worker
+    sends the same bytes once; the recipient gets exactly one copy."""
+    svc = installation.services
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    box, gp = unique("secretariat", "ehpad.test"), unique("dr", "gp.test")
+    tarpit = socket.socket()
+    tarpit.bind(("127.0.0.1", 0))
+    tarpit.listen(5)   # accepts connections in the kernel, never answers: a hung operator
+    try:
+        hung = configure(installation.settings, org.slug, [nurse.email], box, smtp_port=tarpit.getsockname()[1],
+                         extra="lease_seconds = 2")
+        exchange = await mssante.open_exchange(svc, hung.runtime.gateway, nurse.actor, to=[gp], title="")
+        await mssante.send(svc, hung.runtime.gateway, nurse.actor, uuid.UUID(exchange["id"]), body="Urgent",
+                           client_id="k-1")
+        env = {**os.environ, "CHEVET_MSSANTE_CONFIG": str(hung.path), "CHEVET_PASSWORD_TIME_COST": "1",
+               "CHEVET_PASSWORD_MEMORY_KIB": "1024"}
+        if installation.settings.database_url:
+            env["CHEVET_DATABASE_URL"] = installation.settings.database_url
+        worker = subprocess.Popen([sys.executable, "-m", "chevet.cli.main", "mssante", "deliver", "--data-dir",
+                                   str(installation.settings.data_dir)], env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            state = None
+            for _ in range(100):
+                state = (await mssante.exchange_messages(svc, nurse.actor, uuid.UUID(exchange["id"])))[
+                    "messages"][0]["mssante"]["state"]
+                if state == "sending":
+                    break
+                await asyncio.sleep(0.1)
+            assert state == "sending"
+            os.killpg(worker.pid, signal.SIGKILL)
+        finally:
+            worker.wait(10)
+    finally:
+        tarpit.close()
+    good = configure(installation.settings, org.slug, [nurse.email], box, extra="lease_seconds = 2", name="ok.toml")
+    assert (await mssante_outbox.deliver_due(svc, good.runtime.gateway, good.runtime.submitter)).sent == 0  # leased
+    time.sleep(2.1)
+    assert (await mssante_outbox.deliver_due(svc, good.runtime.gateway, good.runtime.submitter)).sent == 1
+    assert (await mssante_outbox.deliver_due(svc, good.runtime.gateway, good.runtime.submitter)).sent == 0
+    got = mailbox_contents(gp)
+    time.sleep(0.5)
+    assert len(mailbox_contents(gp)) == len(got) == 1
+
+
+async def test_listener_and_idle(installation: Installation, mail: None) -> None:
+    """The SMTP listener (own domain) requires STARTTLS and accepts only our mailboxes; IMAP IDLE
+    wakes up when mail arrives."""
+    import smtplib
+    import ssl
+
+    from chevet.bootstrap_mssante import start_listener
+
+    svc = installation.services
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    box = unique("accueil", "ehpad.test")
+    cfg = configure(installation.settings, org.slug, [nurse.email], box)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(str(MAIL_DIR / "tls" / "server.pem"), str(MAIL_DIR / "tls" / "server.key"))
+    received: list[str] = []
+
+    async def deliver(mailbox: str, raw: bytes) -> None:
+        received.append((await mssante_inbound.ingest(svc, cfg.runtime.gateway, mailbox, raw)).state.value)
+
+    server = await start_listener("127.0.0.1", 0, tls, {box}, deliver, 1 << 20)
+    port = server.sockets[0].getsockname()[1]
+    client_tls = ssl.create_default_context(cafile=str(MAIL_DIR / "tls" / "ca.pem"))
+
+    def send(starttls: bool, rcpt: str) -> None:
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
+            if starttls:
+                s.starttls(context=client_tls)
+            s.sendmail("dr@gp.test", [rcpt], _mail("dr@gp.test", box, "l1@gp.test", "Par le listener"))
+
+    try:
+        with pytest.raises(smtplib.SMTPException):
+            await asyncio.to_thread(send, False, box)
+        with pytest.raises(smtplib.SMTPRecipientsRefused):
+            await asyncio.to_thread(send, True, "autre@ehpad.test")
+        await asyncio.to_thread(send, True, box)
+        assert received == ["integrated"]
+    finally:
+        server.close()
+
+    imap = cfg.runtime.imap(box)
+    assert imap is not None
+    try:
+        await imap.fetch(None)
+        assert imap.supports_idle
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.5, lambda: inject(_mail("dr@gp.test", box, "i1@gp.test", "idle"), "dr@gp.test", [box]))
+        assert await imap.idle(10)
+    finally:
+        await imap.close()
+    assert await jobs.fetch_once(installation, cfg.runtime, box) == 1
+    _ = SMTP_PORT

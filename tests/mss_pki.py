@@ -1,0 +1,108 @@
+"""A throw-away certificate authority standing in for IGC-Santé in tests (nothing committed)."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from chevet.core.mssante.smime import SigningIdentity
+
+
+@dataclass
+class Issued:
+    cert: x509.Certificate
+    key: rsa.RSAPrivateKey
+
+    @property
+    def identity(self) -> SigningIdentity:
+        return SigningIdentity(self.cert, self.key)
+
+    def pem(self) -> bytes:
+        return self.cert.public_bytes(serialization.Encoding.PEM)
+
+    def key_pem(self) -> bytes:
+        return self.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption())
+
+    def p12(self, password: bytes, chain: list[x509.Certificate] = ()) -> bytes:  # type: ignore[assignment]
+        return pkcs12.serialize_key_and_certificates(b"chevet", self.key, self.cert, list(chain),
+                                                     serialization.BestAvailableEncryption(password))
+
+
+_KEYS: list[rsa.RSAPrivateKey] = []
+
+
+def _key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+class TestCA:
+    """Root CA that issues S/MIME and TLS certificates."""
+
+    __test__ = False
+
+    def __init__(self, name: str = "AC TEST IGC-SANTE") -> None:
+        self.key = _key()
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name),
+                             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Chevet tests")])
+        now = datetime.now(UTC)
+        self.cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+                     .public_key(self.key.public_key()).serial_number(x509.random_serial_number())
+                     .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=365))
+                     .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
+                     .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+                                    critical=True)
+                     .sign(self.key, hashes.SHA256()))
+
+    def pem(self) -> bytes:
+        return self.cert.public_bytes(serialization.Encoding.PEM)
+
+    def issue(self, common_name: str, *, email: str | None = None, dns: list[str] | None = None,
+              server: bool = False, client: bool = False, days: int = 365,
+              not_before: datetime | None = None) -> Issued:
+        key = _key()
+        now = not_before or datetime.now(UTC) - timedelta(hours=1)
+        sans: list[x509.GeneralName] = []
+        if email:
+            sans.append(x509.RFC822Name(email))
+        for d in dns or []:
+            sans.append(x509.DNSName(d))
+        if server:
+            sans.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
+        ekus = []
+        if email:
+            ekus.append(ExtendedKeyUsageOID.EMAIL_PROTECTION)
+        if server:
+            ekus.append(ExtendedKeyUsageOID.SERVER_AUTH)
+        if client:
+            ekus.append(ExtendedKeyUsageOID.CLIENT_AUTH)
+        builder = (x509.CertificateBuilder()
+                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+                   .issuer_name(self.cert.subject).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number())
+                   .not_valid_before(now).not_valid_after(now + timedelta(days=days))
+                   .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                   .add_extension(x509.KeyUsage(True, False, True, False, False, False, False, False, False),
+                                  critical=True)
+                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
+                                  critical=False)
+                   .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False))
+        if sans:
+            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        if ekus:
+            builder = builder.add_extension(x509.ExtendedKeyUsage(ekus), critical=False)
+        return Issued(builder.sign(self.key, hashes.SHA256()), key)
+
+
+def write_pem(path: Path, *blobs: bytes) -> Path:
+    path.write_bytes(b"".join(blobs))
+    path.chmod(0o600)
+    return path

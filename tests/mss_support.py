@@ -1,0 +1,134 @@
+"""Helpers for the MSSanté gateway tests: the loopback mail servers of ``.ci/setup-mail``
+(Postfix as the operator, Dovecot as the mailboxes), S/MIME identities from a test CA, and a
+gateway configuration written the way an administrator writes it."""
+
+from __future__ import annotations
+
+import imaplib
+import os
+import secrets
+import smtplib
+import socket
+import ssl
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from chevet.bootstrap_mssante import GatewayRuntime, load_gateway
+from chevet.settings import Settings
+from tests.mss_pki import Issued, TestCA, write_pem
+
+MAIL_DIR = Path(os.environ.get("CHEVET_TEST_MAIL_DIR", "/var/lib/chevet-mailtest"))
+OPERATOR_CA = MAIL_DIR / "tls" / "ca.pem"
+SMTP_PORT, SMTP_CERT_PORT, MX_PORT, IMAP_PORT = 11587, 11588, 11025, 11143
+PASSWORD = "chevet-test"
+SMIME_CA = TestCA("AC TEST IGC-SANTE ORGANISATIONS")
+
+
+def mail_available() -> bool:
+    if not OPERATOR_CA.exists():
+        return False
+    for port in (SMTP_PORT, MX_PORT, IMAP_PORT):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                pass
+        except OSError:
+            return False
+    return True
+
+
+def unique(local: str, domain: str) -> str:
+    return f"{local}-{secrets.token_hex(4)}@{domain}"
+
+
+class ManualClock:
+    """A clock the test moves forward (retries, back-off) instead of waiting."""
+
+    def __init__(self) -> None:
+        self.at = datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return self.at
+
+    def advance(self, delta: timedelta) -> None:
+        self.at += delta
+
+
+@dataclass
+class Configured:
+    runtime: GatewayRuntime
+    address: str
+    identity: Issued
+    path: Path
+
+
+def configure(settings: Settings, org_slug: str, members: list[str], address: str, *, smtp_port: int = SMTP_PORT,
+              password: str = PASSWORD, anchor: Path = OPERATOR_CA, name: str = "mssante.toml",
+              extra: str = "", client_cert: bool = False) -> Configured:
+    folder = settings.data_dir / "mss"
+    folder.mkdir(parents=True, exist_ok=True)
+    ident = SMIME_CA.issue(f"EHPAD {org_slug}", email=address)
+    write_pem(folder / "org.pem", ident.pem(), ident.key_pem())
+    (folder / "smime-ca.pem").write_bytes(SMIME_CA.pem())
+    (folder / "password").write_text(password + "\n")
+    auth = (f'client_certificate = "{MAIL_DIR}/tls/client.pem"\nclient_key = "{MAIL_DIR}/tls/client.key"\n'
+            if client_cert else f'password_file = "{folder / "password"}"\n')
+    path = settings.data_dir / name
+    path.write_text(f"""
+nil = "NIL-TEST-0001"
+smime_trust_anchors = ["{folder / 'smime-ca.pem'}"]
+retry_first_seconds = 60
+{extra}
+
+[operator]
+smtp_host = "127.0.0.1"
+smtp_port = {smtp_port}
+imap_host = "127.0.0.1"
+imap_port = {IMAP_PORT}
+trust_anchor = "{anchor}"
+timeout_seconds = 10
+
+[[mailboxes]]
+address = "{address}"
+organisation = "{org_slug}"
+display_name = "Secrétariat {org_slug}"
+members = {members!r}
+{auth}signing_certificate = "{folder / 'org.pem'}"
+""".replace("'", '"'))
+    runtime = load_gateway(settings, path)
+    assert runtime is not None
+    return Configured(runtime, address, ident, path)
+
+
+def operator_tls() -> ssl.SSLContext:
+    ctx = ssl.create_default_context(cafile=str(OPERATOR_CA))
+    return ctx
+
+
+def inject(raw: bytes, sender: str, recipients: list[str]) -> None:
+    """Deliver mail as another MSSanté operator would (server to server, STARTTLS)."""
+    with smtplib.SMTP("127.0.0.1", MX_PORT, timeout=10) as s:
+        s.starttls(context=operator_tls())
+        s.sendmail(sender, recipients, raw)
+
+
+def mailbox_contents(address: str, expect: int = 1, timeout: float = 15) -> list[bytes]:
+    """Every mail in a Dovecot mailbox, waiting until at least ``expect`` arrived."""
+    deadline = time.monotonic() + timeout
+    while True:
+        conn = imaplib.IMAP4("127.0.0.1", IMAP_PORT, timeout=10)
+        try:
+            conn.starttls(ssl_context=operator_tls())
+            conn.login(address, PASSWORD)
+            conn.select("INBOX")
+            _, data = conn.uid("SEARCH", "ALL")
+            out = []
+            for uid in (data[0] or b"").split():
+                _, parts = conn.uid("FETCH", uid.decode(), "(BODY.PEEK[])")
+                out.extend(bytes(p[1]) for p in parts if isinstance(p, tuple))
+        finally:
+            conn.logout()
+        if len(out) >= expect or time.monotonic() > deadline:
+            return out
+        time.sleep(0.3)

@@ -1,0 +1,117 @@
+"""IHE_XDM.zip packages: built as the MSSanté guides describe, hostile archives refused."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chevet.core.mssante import xdm
+from tests.unit.test_mss_mime import CDA
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+LIMITS = xdm.XdmLimits(max_entries=10, max_entry_bytes=100_000, max_total_bytes=150_000, max_ratio=50)
+
+
+def _zip(entries: list[tuple[str, bytes]], *, method: int = zipfile.ZIP_DEFLATED,
+         attrs: dict[str, int] | None = None) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", method) as z:
+        for name, data in entries:
+            info = zipfile.ZipInfo(name)
+            info.compress_type = method
+            if attrs and name in attrs:
+                info.external_attr = attrs[name]
+            z.writestr(info, data)
+    return buf.getvalue()
+
+
+META = b'<?xml version="1.0"?><SubmitObjectsRequest/>'
+
+
+def test_package_layout_and_round_trip() -> None:
+    pdf = b"%PDF-1.4 compte rendu"
+    data = xdm.build_xdm([xdm.XdmDocument("DOC0001.XML", "text/xml", CDA),
+                          xdm.XdmDocument("DOC0002.PDF", "application/pdf", pdf)], submitted=NOW)
+    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    assert {"README.TXT", "INDEX.HTM", "IHE_XDM/SUBSET01/METADATA.XML", "IHE_XDM/SUBSET01/DOC0001.XML",
+            "IHE_XDM/SUBSET01/DOC0002.PDF"} == set(names)
+    package = xdm.read_xdm(data, LIMITS)
+    assert package.subset == "SUBSET01"
+    assert {(d.name, d.mime_type, d.data) for d in package.documents} == {
+        ("DOC0001.XML", "text/xml", CDA), ("DOC0002.PDF", "application/pdf", pdf)}
+    assert package.cda == [xdm.CdaFacts("11488-4", True)]
+    assert b'mimeType="application/pdf"' in package.metadata
+
+
+@pytest.mark.parametrize("name", ["../evil.txt", "/etc/passwd", "IHE_XDM/../../x", "C:/windows/x", "a\\b.txt",
+                                  "IHE_XDM//x", "x\x01y"])
+def test_path_tricks_are_refused(name: str) -> None:
+    with pytest.raises(xdm.HostileArchive) as refused:
+        xdm.read_xdm(_zip([("IHE_XDM/S/METADATA.XML", META), (name, b"x")]), LIMITS)
+    assert refused.value.reason == "path"
+
+
+def test_zip_bomb_by_ratio_is_refused() -> None:
+    with pytest.raises(xdm.HostileArchive) as refused:
+        xdm.read_xdm(_zip([("IHE_XDM/S/METADATA.XML", META), ("IHE_XDM/S/a.bin", b"\0" * 90_000)]), LIMITS)
+    assert refused.value.reason == "compression_ratio"
+
+
+def test_total_size_and_entry_size_are_bounded() -> None:
+    rnd = bytes(range(256)) * 300   # 76,800 bytes that barely compress
+    with pytest.raises(xdm.HostileArchive) as refused:
+        xdm.read_xdm(_zip([("IHE_XDM/S/METADATA.XML", META), ("IHE_XDM/S/a", rnd), ("IHE_XDM/S/b", rnd)],
+                          method=zipfile.ZIP_STORED), LIMITS)
+    assert refused.value.reason == "total_too_large"
+    with pytest.raises(xdm.HostileArchive) as refused:
+        xdm.read_xdm(_zip([("IHE_XDM/S/METADATA.XML", META), ("IHE_XDM/S/a", rnd * 2)], method=zipfile.ZIP_STORED),
+                     LIMITS)
+    assert refused.value.reason == "entry_too_large"
+
+
+def test_lying_sizes_are_caught_while_inflating() -> None:
+    data = bytearray(_zip([("IHE_XDM/S/METADATA.XML", META), ("IHE_XDM/S/a", b"A" * 5000)]))
+    # Patch the declared uncompressed size of the second entry (central directory) to 10 bytes.
+    central = data.rfind(b"PK\x01\x02")
+    data[central + 24:central + 28] = (10).to_bytes(4, "little")
+    with pytest.raises(xdm.HostileArchive):
+        xdm.read_xdm(bytes(data), LIMITS)
+
+
+def test_too_many_entries_symlinks_duplicates_and_no_metadata() -> None:
+    many = [("IHE_XDM/S/METADATA.XML", META)] + [(f"IHE_XDM/S/{i}", b"x") for i in range(20)]
+    with pytest.raises(xdm.HostileArchive, match="xdm_refused") as refused:
+        xdm.read_xdm(_zip(many), LIMITS)
+    assert refused.value.reason == "too_many_entries"
+    link = _zip([("IHE_XDM/S/METADATA.XML", META), ("IHE_XDM/S/l", b"/etc/passwd")],
+                attrs={"IHE_XDM/S/l": 0o120777 << 16})
+    assert _reason(link) == "symlink"
+    assert _reason(_zip([("IHE_XDM/S/METADATA.XML", META), ("IHE_XDM/S/a", b"1"), ("ihe_xdm/s/A", b"2")])) \
+        == "duplicate_entry"
+    assert _reason(_zip([("README.TXT", b"x")])) == "no_metadata"
+    assert _reason(b"PK\x03\x04 not really") == "not_a_zip"
+
+
+def test_cda_with_a_doctype_is_not_parsed() -> None:
+    evil = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><ClinicalDocument xmlns="urn:hl7-org:v3"/>'
+    assert xdm.cda_facts(evil) is None
+
+
+def _reason(data: bytes) -> str:
+    with pytest.raises(xdm.HostileArchive) as refused:
+        xdm.read_xdm(data, LIMITS)
+    return refused.value.reason
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=2000))
+def test_any_bytes_are_read_or_refused(data: bytes) -> None:
+    try:
+        xdm.read_xdm(b"PK\x03\x04" + data, LIMITS)
+    except xdm.HostileArchive as exc:
+        assert exc.reason
