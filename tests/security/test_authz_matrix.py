@@ -140,6 +140,19 @@ MATRIX: dict[str, Rule] = {
     "PUT /api/v1/reports/{report_id}/forms/{kind}": Rule(MEMBER, lambda c: {"values": {}}),
     "POST /api/v1/reports/{report_id}/forms/{kind}/validate": Rule(MEMBER),
     "GET /api/v1/reports/{report_id}/forms/{kind}/export": Rule(MEMBER, query={"format": "json"}),
+    # MSSanté: the gateway is not configured here, so sending answers 422 for everyone; the role
+    # check of opening an exchange (create_care_case) is tested with a real gateway in its own suite.
+    "GET /api/v1/directory": Rule(MEMBER, query={"q": "martin"}),
+    "GET /api/v1/directory/status": Rule(MEMBER),
+    "POST /api/v1/mssante/exchanges": Rule(MEMBER, lambda c: {"to": ["dr.martin@medecin.mssante.fr"]}),
+    "POST /api/v1/mssante/exchanges/{conversation_id}/messages": Rule(
+        MEMBER, lambda c: {"body": "Compte rendu", "client_id": uuid.uuid4().hex}),
+    "GET /api/v1/mssante/exchanges/{conversation_id}/messages": Rule(MEMBER),
+    "POST /api/v1/mssante/exchanges/{conversation_id}/messages/{message_id}/retry": Rule(MEMBER),
+    "GET /api/v1/mssante/attachments/{attachment_id}": Rule(MEMBER),
+    "GET /api/v1/mssante/quarantine": Rule(Permission.MANAGE_ORGANISATION.value),
+    "GET /api/v1/mssante/quarantine/{record_id}/raw": Rule(Permission.MANAGE_ORGANISATION.value),
+    "POST /api/v1/mssante/quarantine/{record_id}/release": Rule(Permission.MANAGE_ORGANISATION.value),
     "POST /api/v1/reports/{report_id}/forms/{kind}/submissions": Rule(MEMBER, lambda c: {
         "channel": "phone", "at": "2026-11-27T09:00:00+01:00"}),
 }
@@ -180,11 +193,12 @@ async def _world(installation: Installation) -> tuple[dict[Role, Actor], Ctx, Ct
     own = {"conversation_id": conv_a["id"], "message_id": msg_a["id"], "person_id": str(peer.id),
            "session_id": str(uuid.uuid4()), "passkey_id": str(uuid.uuid4()), "token": "x" * 43, "peer": str(peer.id),
            "team_id": team_a["id"], "attachment_id": att_a["id"], "report_id": str(rep_a.report_id),
-           "action_id": str(uuid.uuid4()), "kind": FORM_KIND}
+           "action_id": str(uuid.uuid4()), "kind": FORM_KIND, "record_id": str(uuid.uuid4())}
     other = {"conversation_id": conv_b["id"], "message_id": msg_b["id"], "person_id": str(b_nurse.id),
              "session_id": b_session_id, "passkey_id": str(uuid.uuid4()), "token": "x" * 43,
              "peer": str(b_nurse.id), "team_id": team_b["id"], "attachment_id": att_b["id"],
-             "report_id": str(rep_b.report_id), "action_id": str(uuid.uuid4()), "kind": FORM_KIND}
+             "report_id": str(rep_b.report_id), "action_id": str(uuid.uuid4()), "kind": FORM_KIND,
+             "record_id": str(uuid.uuid4())}
     secrets_b = {str(org_b.id), conv_b["id"], msg_b["id"], str(b_nurse.id), str(b_admin.id), b_nurse.email,
                  b_admin.email, "Secret B", team_b["id"], "Cuisine B", att_b["id"],
                  "note-secrete-b", str(rep_b.report_id), "Fugue signalée B", "Jardin B"}

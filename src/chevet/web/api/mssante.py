@@ -62,8 +62,11 @@ async def open_exchange(body: ExchangeIn, actor: ActorDep, svc: ServicesDep, gw:
 
 
 @router.post("/mssante/exchanges/{conversation_id}/messages", status_code=201)
-async def send(conversation_id: str, body: MailIn, actor: ActorDep, svc: ServicesDep,
-               gw: GatewayDep) -> JSONResponse:
+async def send(conversation_id: str, body: MailIn, request: Request, actor: ActorDep,
+               svc: ServicesDep) -> JSONResponse:
+    # Another organisation's exchange is "not found" before anything is said about the gateway.
+    await mssante.exchange_messages(svc, actor, parse_id(conversation_id))
+    gw = gateway(request)
     files = []
     for a in body.attachments:
         try:
