@@ -145,3 +145,12 @@ def test_chart_is_accessible_svg() -> None:
 def test_nice_axis_tops() -> None:
     assert [nice_ceiling(v) for v in (0, 3, 7_000_000, 120, 1000)] == [1.0, 5.0, 10_000_000.0, 200.0, 1000.0]
     assert format_bytes(1_234_567, "fr") == "1,2 Mo" and format_bytes(1_234_567, "en") == "1.2 MB"
+
+
+@given(st.binary(max_size=2000))
+def test_sniffing_and_pdf_checks_never_fail_unexpectedly(data: bytes) -> None:
+    sniff(data)
+    try:
+        check_pdf(b"%PDF-1.7\n" + data)
+    except InvalidInput:
+        pass
