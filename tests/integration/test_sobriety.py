@@ -9,6 +9,7 @@ import io
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -122,3 +123,25 @@ async def test_dashboard_shows_costs_and_savings_to_admin_and_dpo_only(installat
     theirs = (await api.client.get("/api/v1/admin/sobriety", headers=api.auth(other_admin))).json()
     assert theirs["storage"]["by_kind"]["image"] == 0
     assert theirs["storage"]["by_kind"]["document"] >= 50_000
+
+
+async def test_a_configured_storage_factor_is_shown_with_its_source(tmp_path: Path) -> None:
+    from chevet.app import sobriety as sobriety_app
+    from chevet.web.pages.sobriety import render
+    from tests.support import new_installation
+
+    inst = await new_installation(tmp_path / "data", None, footprint_storage_g_per_gb_year=12.0,
+                                  footprint_storage_source="Hébergeur HDS, bilan carbone 2025")
+    try:
+        org = await new_org(inst.services)
+        dpo = await new_member(inst.services, org, "dpo")
+        figures = await sobriety_app.dashboard(inst.services, dpo.actor)
+        storage = next(f for f in figures["footprint"]["factors"] if f["name"] == "storage")
+        assert storage["value"] == 12.0 and storage["source"] == "Hébergeur HDS, bilan carbone 2025"
+        assert figures["footprint"]["estimate_gco2e"]["storage_per_year"] is not None
+        english = render(figures, "en")
+        assert '<html lang="en">' in english and "Digital sobriety" in english
+        assert "Hébergeur HDS, bilan carbone 2025" in english and "not estimated" not in english
+        assert "Nothing is stored yet." in english
+    finally:
+        await inst.close()
