@@ -115,6 +115,17 @@ async def test_phone_photo_is_light_clean_and_reaches_members_only(installation:
         for needle in (b"\xff\xd8\xff", b"RIFF", b"WEBP", b"ftypavif", b"Mme Secret", b"IMG_2041", b"PhoneMaker"):
             assert needle not in data, (needle, path.name)
         assert "Secret" not in str(path)
+    # Nor in the database (the file name is sealed): the SQLite files, or a PostgreSQL dump.
+    if installation.settings.database_url is None:
+        stored = b"".join(p.read_bytes() for p in installation.settings.data_dir.glob("chevet.db*"))
+    else:
+        import subprocess
+
+        stored = subprocess.run(["pg_dump", "--data-only", installation.settings.database_url],
+                                capture_output=True, check=True).stdout
+        assert b"COPY public.attachment " in stored
+    for needle in (b"IMG_2041", b"Mme Secret", "Mme Secret".encode("utf-16-le")):
+        assert needle not in stored
 
 
 async def test_pending_upload_is_private_to_its_uploader_and_is_sent_once(installation: Installation,
