@@ -8,6 +8,7 @@ key before they reach the blob store; the name is sealed in the database.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -89,19 +90,24 @@ class _Prepared:
     size: int
     width: int | None
     height: int | None
-    variants: tuple[tuple[Variant, bytes], ...]
+    variants: tuple[tuple[Variant, bytes, bytes], ...]  # (variant, contents, keyed address)
 
 
-async def _prepare(cfg: AttachmentServices, data: bytes, file_type: FileType, keep_original: bool) -> _Prepared:
+async def _prepare(cfg: AttachmentServices, key: DataKey, data: bytes, file_type: FileType,
+                   keep_original: bool) -> _Prepared:
     if file_type.kind is AttachmentKind.IMAGE:
         img = await cfg.media.process_image(data, file_type)
-        variants: list[tuple[Variant, bytes]] = [(Variant.CONTENT, img.content), (Variant.THUMBNAIL, img.thumbnail)]
+        contents = [(Variant.CONTENT, img.content), (Variant.THUMBNAIL, img.thumbnail)]
         if keep_original:
-            variants.append((Variant.ORIGINAL, data))
-        return _Prepared(AttachmentKind.IMAGE, img.mime, len(img.content), img.width, img.height, tuple(variants))
-    if file_type.family == "pdf":
-        check_pdf(data)
-    return _Prepared(file_type.kind, file_type.mime, len(data), None, None, ((Variant.CONTENT, data),))
+            contents.append((Variant.ORIGINAL, data))
+        kind, mime, size, width, height = AttachmentKind.IMAGE, img.mime, len(img.content), img.width, img.height
+    else:
+        if file_type.family == "pdf":
+            check_pdf(data)
+        contents = [(Variant.CONTENT, data)]
+        kind, mime, size, width, height = file_type.kind, file_type.mime, len(data), None, None
+    variants = await asyncio.to_thread(lambda: tuple((v, c, blob_address(key, c)) for v, c in contents))
+    return _Prepared(kind, mime, size, width, height, variants)
 
 
 async def upload(services: Services, actor: Actor, conversation_id: uuid.UUID, *, data: bytes,
@@ -116,11 +122,12 @@ async def upload(services: Services, actor: Actor, conversation_id: uuid.UUID, *
     async with services.db.transaction() as tx:
         a = await access(services, tx, actor, conversation_id)
         rules = await tx.attachments.rules(actor.org_id)
-        tag = dedup_tag(a.key, data)
+    # Hashing and type checks over up to tens of megabytes: in a worker thread, off the loop.
+    tag, file_type = await asyncio.to_thread(lambda: (dedup_tag(a.key, data), sniff(data)))
+    async with services.db.transaction() as tx:
         known = await tx.attachments.by_dedup_tag(conversation_id, tag)
         if known is None:
             await _check_quota(tx, cfg, actor, rules, 1)
-    file_type = sniff(data)
     if file_type is None or file_type.family not in cfg.limits.families \
             or (file_type.kind is AttachmentKind.IMAGE and file_type.mime not in cfg.media.accepted_images):
         raise InvalidInput("attachment_type_refused", allowed=", ".join(limits_view(services)["accepted_types"]))
@@ -129,7 +136,7 @@ async def upload(services: Services, actor: Actor, conversation_id: uuid.UUID, *
         if found is not None:
             raise InvalidInput("attachment_infected", signature=found)
     prepared = None if known is not None else await _prepare(
-        cfg, data, file_type, a.conversation.kind.value in rules.keep_originals_for)
+        cfg, a.key, data, file_type, a.conversation.kind.value in rules.keep_originals_for)
     stored_mime = known.mime if known is not None else prepared.mime if prepared is not None else file_type.mime
 
     written: list[str] = []
@@ -139,7 +146,7 @@ async def upload(services: Services, actor: Actor, conversation_id: uuid.UUID, *
             await u.tx.attachments.lock_organisation(actor.org_id)
             known = await u.tx.attachments.by_dedup_tag(conversation_id, tag)
             if known is None and prepared is None:  # the copy we matched was removed meanwhile
-                prepared = await _prepare(cfg, data, file_type,
+                prepared = await _prepare(cfg, a.key, data, file_type,
                                           a.conversation.kind.value in rules.keep_originals_for)
             if prepared is not None:
                 stored_mime = prepared.mime
@@ -188,8 +195,7 @@ async def _store(u: Unit, cfg: AttachmentServices, actor: Actor, a: Access, rule
     assert prepared is not None
     addresses: dict[Variant, bytes] = {}
     new: list[tuple[Variant, bytes, bytes]] = []
-    for variant, content in prepared.variants:
-        address = blob_address(a.key, content)
+    for variant, content, address in prepared.variants:
         addresses[variant] = address
         if not await u.tx.attachments.blob_exists(conv_id, address) and all(address != n[1] for n in new):
             new.append((variant, address, content))
