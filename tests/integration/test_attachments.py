@@ -90,11 +90,14 @@ async def test_phone_photo_is_light_clean_and_reaches_members_only(installation:
     thumb = await api.client.get(f"/api/v1/attachments/{att['id']}/thumbnail", headers=api.auth(doctor))
     assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/webp"
     assert max(Image.open(io.BytesIO(thumb.content)).size) == 320
+    again = await api.client.get(f"/api/v1/attachments/{att['id']}/thumbnail",
+                                 headers=api.auth(doctor, **{"If-None-Match": thumb.headers["etag"]}))
+    assert again.status_code == 304 and again.content == b"", "a cached thumbnail is not sent again"
 
     # Not a member of the conversation, or another organisation: as if it did not exist.
     for who in (outsider, stranger):
         for path in (f"/api/v1/attachments/{att['id']}", f"/api/v1/attachments/{att['id']}/thumbnail"):
-            denied = await api.client.get(path, headers=api.auth(who))
+            denied = await api.client.get(path, headers=api.auth(who, **{"If-None-Match": thumb.headers["etag"]}))
             assert denied.status_code == 404, (who.actor.person.role, path)
             assert denied.json()["code"] == "attachment_not_found"
     # Nor may a stranger upload into the conversation.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -307,7 +307,7 @@ class Download:
     mime: str
     size: int
     kind: AttachmentKind
-    body: AsyncIterator[bytes]
+    body: AsyncGenerator[bytes, None]
 
 
 async def download(services: Services, actor: Actor, attachment_id: uuid.UUID,
@@ -354,7 +354,7 @@ async def download(services: Services, actor: Actor, attachment_id: uuid.UUID,
 
 
 async def _opened(cfg: AttachmentServices, key: DataKey, conversation_id: uuid.UUID, address: bytes,
-                  blob: str) -> AsyncIterator[bytes]:
+                  blob: str) -> AsyncGenerator[bytes, None]:
     opener = sealed_stream.Opener(key.material, blob_aad(conversation_id, address))
     async for piece in cfg.blobs.read(blob):
         plain = opener.feed(piece)

@@ -54,8 +54,16 @@ async def upload(conversation_id: str, request: Request, actor: ActorDep, svc: S
     return JSONResponse({**view, "deduplicated": deduplicated}, status_code=201)
 
 
-async def _send(svc: ServicesDep, actor: ActorDep, attachment_id: str, variant: Variant) -> StreamingResponse:
-    d = await attachments.download(svc, actor, parse_id(attachment_id), variant)
+async def _send(request: Request, svc: ServicesDep, actor: ActorDep, attachment_id: str,
+                variant: Variant) -> Response:
+    aid = parse_id(attachment_id)
+    d = await attachments.download(svc, actor, aid, variant)
+    # A stored file never changes under its id: a browser that has it need not fetch it again
+    # (checked only after the access check above).
+    etag = f'"{aid}-{variant.value}"'
+    if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+        await d.body.aclose()
+        return Response(status_code=304, headers={"ETag": etag})
     inline = d.kind is AttachmentKind.IMAGE and variant is not Variant.ORIGINAL
     mime = "text/plain; charset=utf-8" if d.mime == "text/plain" else d.mime
     headers = {
@@ -66,20 +74,21 @@ async def _send(svc: ServicesDep, actor: ActorDep, attachment_id: str, variant: 
         "Cross-Origin-Resource-Policy": "same-origin",
         "Cache-Control": "private, max-age=604800, immutable" if variant is Variant.THUMBNAIL
         else "private, no-store",
+        "ETag": etag,
     }
     return StreamingResponse(d.body, media_type=mime, headers=headers)
 
 
 @router.get("/attachments/{attachment_id}")
-async def download(attachment_id: str, actor: ActorDep, svc: ServicesDep,
-                   variant: Variant = Query(Variant.CONTENT)) -> StreamingResponse:
+async def download(attachment_id: str, request: Request, actor: ActorDep, svc: ServicesDep,
+                   variant: Variant = Query(Variant.CONTENT)) -> Response:
     """The file, decrypted, for members who can see its message."""
-    return await _send(svc, actor, attachment_id, variant)
+    return await _send(request, svc, actor, attachment_id, variant)
 
 
 @router.get("/attachments/{attachment_id}/thumbnail")
-async def thumbnail(attachment_id: str, actor: ActorDep, svc: ServicesDep) -> StreamingResponse:
-    return await _send(svc, actor, attachment_id, Variant.THUMBNAIL)
+async def thumbnail(attachment_id: str, request: Request, actor: ActorDep, svc: ServicesDep) -> Response:
+    return await _send(request, svc, actor, attachment_id, Variant.THUMBNAIL)
 
 
 @router.delete("/attachments/{attachment_id}", status_code=204)
