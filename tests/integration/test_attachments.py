@@ -404,3 +404,38 @@ async def test_concurrent_uploads_cannot_overrun_a_quota(installation: Installat
     codes = sorted(r.status_code for r in results)
     assert codes == [201, 201, 413, 413, 413, 413], codes
     assert len(blob_files(installation)) == 2
+
+
+async def test_ranged_downloads_resume_where_they_stopped(installation: Installation, api: Api) -> None:
+    svc = installation.services
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    doctor = await new_member(svc, org, "physician")
+    for m in (nurse, doctor):
+        await api.login(m)
+    conv = await api.conversation(nurse, doctor)
+    letter = pdf("".join(chr(65 + i % 26) for i in range(200_000)))  # four 64 KiB chunks and a bit
+    att = (await api.upload(nurse, conv, letter, name="lettre.pdf")).json()
+    assert (await api.send(nurse, conv, [att["id"]])).status_code == 201
+    url = f"/api/v1/attachments/{att['id']}"
+    size = len(letter)
+    full = await api.client.get(url, headers=api.auth(doctor))
+    assert full.headers["accept-ranges"] == "bytes" and full.content == letter
+    for start, end in ((0, 99), (65530, 65545), (65536, 65536), (70_000, None), (size - 1, None),
+                       (131_071, 196_609), (0, size + 500)):
+        spec = f"bytes={start}-{'' if end is None else end}"
+        r = await api.client.get(url, headers=api.auth(doctor, Range=spec))
+        last = size - 1 if end is None else min(end, size - 1)
+        assert r.status_code == 206, (spec, r.status_code)
+        assert r.headers["content-range"] == f"bytes {start}-{last}/{size}"
+        assert r.content == letter[start:last + 1], spec
+        assert int(r.headers["content-length"]) == last - start + 1
+    r = await api.client.get(url, headers=api.auth(doctor, Range=f"bytes={size}-"))
+    assert r.status_code == 416 and r.headers["content-range"] == f"bytes */{size}"
+    r = await api.client.get(url, headers=api.auth(doctor, Range="bytes=0-1,5-9"))
+    assert r.status_code == 200 and r.content == letter, "several ranges: the whole file"
+    # A stranger's ranged request is refused like any other.
+    outsider = await new_member(svc, org, "nurse")
+    await api.login(outsider)
+    r = await api.client.get(url, headers=api.auth(outsider, Range="bytes=0-9"))
+    assert r.status_code == 404

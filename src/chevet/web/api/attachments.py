@@ -37,6 +37,19 @@ def content_disposition(disposition: str, name: str) -> str:
     return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
+def parse_range(header: str | None) -> tuple[int, int] | None:
+    """One ``bytes=start-end`` or ``bytes=start-`` range (a resumed download); anything else,
+    several ranges included, is ignored and the whole file is sent. A suffix range
+    (``bytes=-n``) is not offered: resuming never needs it."""
+    if not header or not header.startswith("bytes=") or "," in header:
+        return None
+    first, _, last = header[6:].strip().partition("-")
+    if not first.isdigit() or (last and not last.isdigit()) or len(first) > 15 or len(last) > 15:
+        return None
+    start, end = int(first), int(last) if last else 2**62
+    return (start, end) if end >= start else None
+
+
 @router.get("/attachments/limits")
 async def limits(actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
     """Sizes and types accepted, for the client to show before an upload (RGESN 4.11)."""
@@ -57,7 +70,11 @@ async def upload(conversation_id: str, request: Request, actor: ActorDep, svc: S
 async def _send(request: Request, svc: ServicesDep, actor: ActorDep, attachment_id: str,
                 variant: Variant) -> Response:
     aid = parse_id(attachment_id)
-    d = await attachments.download(svc, actor, aid, variant)
+    wanted = parse_range(request.headers.get("range"))
+    try:
+        d = await attachments.download(svc, actor, aid, variant, wanted)
+    except attachments.RangeNotSatisfiable as exc:
+        return Response(status_code=416, headers={"Content-Range": f"bytes */{exc.params.get('size', 0)}"})
     # A stored file never changes under its id: a browser that has it need not fetch it again
     # (checked only after the access check above).
     etag = f'"{aid}-{variant.value}"'
@@ -75,7 +92,13 @@ async def _send(request: Request, svc: ServicesDep, actor: ActorDep, attachment_
         "Cache-Control": "private, max-age=604800, immutable" if variant is Variant.THUMBNAIL
         else "private, no-store",
         "ETag": etag,
+        "Accept-Ranges": "bytes",
     }
+    if d.byte_range is not None:
+        start, end = d.byte_range
+        headers["Content-Range"] = f"bytes {start}-{end}/{d.size}"
+        headers["Content-Length"] = str(end - start + 1)
+        return StreamingResponse(d.body, status_code=206, media_type=mime, headers=headers)
     return StreamingResponse(d.body, media_type=mime, headers=headers)
 
 
