@@ -439,3 +439,35 @@ async def test_ranged_downloads_resume_where_they_stopped(installation: Installa
     await api.login(outsider)
     r = await api.client.get(url, headers=api.auth(outsider, Range="bytes=0-9"))
     assert r.status_code == 404
+
+
+async def test_shredding_the_conversation_key_makes_its_files_unreadable(installation: Installation,
+                                                                         api: Api) -> None:
+    from chevet.core import sealed_stream
+    from chevet.core.attachment import blob_aad, content_key
+    from chevet.core.errors import IntegrityError
+
+    svc = installation.services
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    doctor = await new_member(svc, org, "physician")
+    for m in (nurse, doctor):
+        await api.login(m)
+    conv = await api.conversation(nurse, doctor)
+    att = (await api.upload(nurse, conv, pdf("Secret médical"))).json()
+    assert (await api.send(nurse, conv, [att["id"]])).status_code == 201
+    conv_id = uuid.UUID(conv)
+    async with svc.db.transaction() as tx:
+        wrapped = await tx.conversations.wrapped_key(conv_id)
+        address = (await tx.attachments.get(org.id, uuid.UUID(att["id"]))).content_address
+    assert wrapped is not None
+    key = svc.unwrap_key(conv_id, wrapped)
+    path = next(p for p in blob_files(installation) if p.name == address.hex())
+    sealed = path.read_bytes()
+    assert sealed_stream.open_all(content_key(key), blob_aad(conv_id, address), [sealed]) == pdf("Secret médical")
+    with pytest.raises(IntegrityError):  # the message key itself does not open files
+        sealed_stream.open_all(key.material, blob_aad(conv_id, address), [sealed])
+    async with svc.db.transaction() as tx:
+        await tx.conversations.destroy_key(conv_id)
+    r = await api.client.get(f"/api/v1/attachments/{att['id']}", headers=api.auth(doctor))
+    assert r.status_code == 404

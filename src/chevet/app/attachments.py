@@ -31,6 +31,7 @@ from chevet.core.attachment import (
     blob_key,
     check_pdf,
     clean_name,
+    content_key,
     dedup_tag,
     name_aad,
     sniff,
@@ -204,7 +205,7 @@ async def _store(u: Unit, cfg: AttachmentServices, actor: Actor, a: Access, rule
     for variant, address, content in new:
         key = _key(conv_id, address)
         written.append(key)
-        size = await cfg.blobs.put(key, sealed_stream.seal(a.key.material, blob_aad(conv_id, address), content))
+        size = await cfg.blobs.put(key, sealed_stream.seal(content_key(a.key), blob_aad(conv_id, address), content))
         await u.tx.attachments.add_blob(StoredBlob(conv_id, address, actor.org_id, actor.id, prepared.kind,
                                                    variant, size, now))
     att = Attachment(id=att_id, org_id=actor.org_id, conversation_id=conv_id, uploader_id=actor.id, entry_id=None,
@@ -363,7 +364,7 @@ async def download(services: Services, actor: Actor, attachment_id: uuid.UUID,
 
 async def _opened(cfg: AttachmentServices, key: DataKey, conversation_id: uuid.UUID, address: bytes,
                   blob: str) -> AsyncGenerator[bytes, None]:
-    opener = sealed_stream.Opener(key.material, blob_aad(conversation_id, address))
+    opener = sealed_stream.Opener(content_key(key), blob_aad(conversation_id, address))
     async for piece in cfg.blobs.read(blob):
         plain = opener.feed(piece)
         if plain:
@@ -386,7 +387,7 @@ async def _opened_range(cfg: AttachmentServices, key: DataKey, conversation_id: 
     if not 0 < chunk <= sealed_stream.MAX_CHUNK:
         raise IntegrityError("ciphertext_invalid")
     first, offset, length, skip = sealed_stream.chunk_span(size, start, end, chunk)
-    opener = sealed_stream.RangeOpener(key.material, blob_aad(conversation_id, address), header, first,
+    opener = sealed_stream.RangeOpener(content_key(key), blob_aad(conversation_id, address), header, first,
                                        size // chunk + 1)
     wanted = end - start + 1
     async for piece in cfg.blobs.read(blob, offset, length):
