@@ -1,5 +1,6 @@
-"""Attachments: upload (checked, cleaned, deduplicated, within quota), download (members
-only), their place in messages, and their removal with the message.
+"""Attachments: upload (checked, cleaned, deduplicated, within quota), their place in
+messages, their removal with the message, and the organisation's rules (quotas, originals).
+Downloads are in ``attachment_download``, housekeeping in ``attachment_upkeep``.
 
 An upload is refused before anything is written when it is too large, of a type not on the
 allow-list, infected, unreadable or over quota. Files are sealed with the conversation's data
@@ -10,9 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 from chevet.app.attachment_config import AttachmentServices
@@ -40,7 +40,7 @@ from chevet.core.attachment import (
 from chevet.core.conversation import ConversationKind
 from chevet.core.entities import Entry
 from chevet.core.envelope import DataKey
-from chevet.core.errors import Forbidden, IntegrityError, InvalidInput, NotFound, TooLarge, Unavailable
+from chevet.core.errors import Forbidden, InvalidInput, NotFound, TooLarge, Unavailable
 from chevet.core.ids import new_id
 from chevet.core.message import MessageFlag
 from chevet.core.roles import Permission, can
@@ -69,7 +69,7 @@ def limits_view(services: Services) -> dict[str, Any]:
             "antivirus": cfg.scanner is not None}
 
 
-def _key(conversation_id: uuid.UUID, address: bytes) -> str:
+def blob_key_of(conversation_id: uuid.UUID, address: bytes) -> str:
     return blob_key(conversation_id.hex, address)
 
 
@@ -203,7 +203,7 @@ async def _store(u: Unit, cfg: AttachmentServices, actor: Actor, a: Access, rule
     needed = sum(sealed_stream.sealed_size(len(content)) for _, _, content in new)
     await _check_quota(u.tx, cfg, actor, rules, needed)
     for variant, address, content in new:
-        key = _key(conv_id, address)
+        key = blob_key_of(conv_id, address)
         written.append(key)
         size = await cfg.blobs.put(key, sealed_stream.seal(content_key(a.key), blob_aad(conv_id, address), content))
         await u.tx.attachments.add_blob(StoredBlob(conv_id, address, actor.org_id, actor.id, prepared.kind,
@@ -264,10 +264,10 @@ async def remove_for_entry(u: Unit, conversation_id: uuid.UUID, entry: Entry) ->
     if not entry.flags & MessageFlag.ATTACHMENTS:
         return []
     atts = await u.tx.attachments.for_entries(conversation_id, [entry.id])
-    return await _remove(u.tx, conversation_id, atts)
+    return await remove(u.tx, conversation_id, atts)
 
 
-async def _remove(tx: Transaction, conversation_id: uuid.UUID, atts: Sequence[Attachment]) -> list[str]:
+async def remove(tx: Transaction, conversation_id: uuid.UUID, atts: Sequence[Attachment]) -> list[str]:
     if not atts:
         return []
     await tx.attachments.lock_organisation(atts[0].org_id)
@@ -277,7 +277,7 @@ async def _remove(tx: Transaction, conversation_id: uuid.UUID, atts: Sequence[At
                                                    att.original_address) if addr is not None}
     for address in sorted(addresses):
         if await tx.attachments.release_blob(conversation_id, address):
-            gone.append(_key(conversation_id, address))
+            gone.append(blob_key_of(conversation_id, address))
     return gone
 
 
@@ -296,110 +296,9 @@ async def discard(services: Services, actor: Actor, attachment_id: uuid.UUID) ->
         if att.entry_id is not None:
             raise InvalidInput("attachment_already_sent")
         await access(services, u.tx, actor, att.conversation_id)
-        gone = await _remove(u.tx, att.conversation_id, [att])
+        gone = await remove(u.tx, att.conversation_id, [att])
         await u.audit(actor.org_id, "attachment.discarded", actor.id, "attachment", att.id)
     await delete_files(services, gone)
-
-
-# --- download ------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Download:
-    name: str
-    mime: str
-    size: int
-    kind: AttachmentKind
-    body: AsyncGenerator[bytes, None]
-    byte_range: tuple[int, int] | None = None  # the part sent (inclusive), for a ranged request
-
-
-async def download(services: Services, actor: Actor, attachment_id: uuid.UUID,
-                   variant: Variant = Variant.CONTENT, byte_range: tuple[int, int] | None = None) -> Download:
-    """The decrypted file, for a member who can see the message it belongs to (or, before it
-    is sent, for its uploader). Anyone else gets "not found", as if it did not exist."""
-    cfg = configured(services)
-    async with services.unit(actor.ip) as u:
-        att = await u.tx.attachments.get(actor.org_id, attachment_id)
-        if att is None:
-            raise NotFound("attachment_not_found")
-        try:
-            a = await access(services, u.tx, actor, att.conversation_id)
-        except NotFound as exc:
-            raise NotFound("attachment_not_found") from exc
-        if att.entry_id is None:
-            if att.uploader_id != actor.id:
-                raise NotFound("attachment_not_found")
-        else:
-            e = await u.tx.entries.get(att.conversation_id, att.entry_id)
-            if e is None or e.seq < a.membership.visible_from_seq or e.flags & MessageFlag.DELETED:
-                raise NotFound("attachment_not_found")
-        address = att.address_of(variant)
-        if address is None:
-            raise NotFound("attachment_not_found")
-        if variant is not Variant.THUMBNAIL and a.conversation.kind is ConversationKind.CARE_CASE:
-            await u.audit(actor.org_id, "care_case.attachment_read", actor.id, "attachment", att.id,
-                          conversation=str(att.conversation_id), variant=variant.value)
-        elif variant is Variant.ORIGINAL:
-            await u.audit(actor.org_id, "attachment.original_read", actor.id, "attachment", att.id)
-        view = attachment_view(att, a.key)
-        key = _key(att.conversation_id, address)
-        sealed = await cfg.blobs.size(key)
-        if sealed is None:
-            raise IntegrityError("attachment_missing")
-    mime = att.mime
-    name = view["name"]
-    if variant is Variant.THUMBNAIL:
-        mime, name = "image/webp", name.rsplit(".", 1)[0] + "-vignette.webp"
-    elif variant is Variant.ORIGINAL:
-        mime, name = "application/octet-stream", name.rsplit(".", 1)[0] + "-original"
-    size = sealed_stream.plain_size(sealed)
-    if byte_range is not None:
-        start, end = byte_range[0], min(byte_range[1], size - 1)
-        if not 0 <= start <= end:
-            raise RangeNotSatisfiable("range_not_satisfiable", size=size)
-        return Download(name=name, mime=mime, size=size, kind=att.kind, byte_range=(start, end),
-                        body=_opened_range(cfg, a.key, att.conversation_id, address, key, size, start, end))
-    return Download(name=name, mime=mime, size=size, kind=att.kind,
-                    body=_opened(cfg, a.key, att.conversation_id, address, key))
-
-
-async def _opened(cfg: AttachmentServices, key: DataKey, conversation_id: uuid.UUID, address: bytes,
-                  blob: str) -> AsyncGenerator[bytes, None]:
-    opener = sealed_stream.Opener(content_key(key), blob_aad(conversation_id, address))
-    async for piece in cfg.blobs.read(blob):
-        plain = opener.feed(piece)
-        if plain:
-            yield plain
-    last = opener.close()
-    if last:
-        yield last
-
-
-class RangeNotSatisfiable(InvalidInput):
-    """A ``Range`` outside the file (HTTP 416)."""
-
-
-async def _opened_range(cfg: AttachmentServices, key: DataKey, conversation_id: uuid.UUID, address: bytes,
-                        blob: str, size: int, start: int, end: int) -> AsyncGenerator[bytes, None]:
-    """Only the chunks that hold ``start``..``end``: a download cut on a poor link resumes
-    where it stopped instead of starting over."""
-    header = b"".join([p async for p in cfg.blobs.read(blob, 0, sealed_stream.HEADER.size)])
-    chunk = sealed_stream.HEADER.unpack(header)[1] if len(header) == sealed_stream.HEADER.size else 0
-    if not 0 < chunk <= sealed_stream.MAX_CHUNK:
-        raise IntegrityError("ciphertext_invalid")
-    first, offset, length, skip = sealed_stream.chunk_span(size, start, end, chunk)
-    opener = sealed_stream.RangeOpener(content_key(key), blob_aad(conversation_id, address), header, first,
-                                       size // chunk + 1)
-    wanted = end - start + 1
-    async for piece in cfg.blobs.read(blob, offset, length):
-        plain = opener.feed(piece)
-        if skip:
-            plain, skip = plain[skip:], max(0, skip - len(plain))
-        if plain and wanted > 0:
-            yield plain[:wanted]
-            wanted -= min(len(plain), wanted)
-    last = opener.close()[skip:]
-    if last and wanted > 0:
-        yield last[:wanted]
 
 
 # --- rules ---------------------------------------------------------------------------------
@@ -447,82 +346,3 @@ async def set_rules(services: Services, actor: Actor, *, org_quota_bytes: int | 
                       keep_originals_for=sorted(kinds))
         used = await u.tx.attachments.usage(actor.org_id)
     return _rules_view(cfg, rules, used)
-
-
-RetentionHook = Callable[[Transaction, uuid.UUID, uuid.UUID, "datetime | None"], Awaitable[int]]
-
-
-def retention_hook(services: Services) -> RetentionHook:
-    """For retention and erasure, called inside their transaction before the conversation's
-    rows go: ``cutoff`` None removes every attachment of the conversation (it is being
-    shredded), otherwise those of messages created before ``cutoff``. The files are deleted
-    at once, so that what retention removes is really gone from the disk; should the
-    transaction then fail, the surviving rows point to missing files (downloads report it),
-    never the reverse. Returns how many attachments were removed."""
-
-    async def hook(tx: Transaction, org_id: uuid.UUID, conversation_id: uuid.UUID,
-                   cutoff: datetime | None) -> int:
-        if cutoff is None:
-            count = await tx.attachments.count_in(conversation_id)
-            keys = [_key(conversation_id, addr) for addr in await tx.attachments.blobs_of_conversation(conversation_id)]
-            await tx.attachments.forget_conversation(conversation_id)
-        else:
-            atts = await tx.attachments.created_before(conversation_id, cutoff)
-            count = len(atts)
-            keys = await _remove(tx, conversation_id, atts)
-        await delete_files(services, keys)
-        return count
-
-    return hook
-
-
-async def retention_preview(services: Services, org_id: uuid.UUID,
-                            due: Sequence[tuple[uuid.UUID, datetime | None]]) -> dict[str, int]:
-    """What the attachments of the due conversations (None: the whole conversation, else what
-    precedes the cutoff) weigh, for the sobriety dashboard's "next month" figure."""
-    count = size = 0
-    async with services.db.transaction() as tx:
-        for conversation_id, cutoff in due:
-            atts = await (tx.attachments.created_before(conversation_id, cutoff) if cutoff is not None
-                          else tx.attachments.all_in(conversation_id))
-            count += len(atts)
-            size += sum(a.size for a in atts if not a.deduplicated)
-    return {"attachments": count, "attachment_bytes": size}
-
-
-async def purge_pending(services: Services) -> int:
-    """Remove uploads that were never sent with a message within ``pending_hours``: they would
-    otherwise hold quota and disk for nothing. Returns how many were removed."""
-    cfg = configured(services)
-    cutoff = services.clock.now() - timedelta(hours=cfg.limits.pending_hours)
-    removed = 0
-    while True:
-        gone: list[str] = []
-        async with services.unit() as u:
-            stale = await u.tx.attachments.pending_before(cutoff, 500)
-            by_conversation: dict[uuid.UUID, list[Attachment]] = {}
-            for att in stale:
-                by_conversation.setdefault(att.conversation_id, []).append(att)
-            for conversation_id, atts in by_conversation.items():
-                gone += await _remove(u.tx, conversation_id, atts)
-                await u.audit(atts[0].org_id, "attachment.pending_purged", None, "conversation", conversation_id,
-                              count=len(atts))
-        await delete_files(services, gone)
-        removed += len(stale)
-        if len(stale) < 500:
-            return removed
-
-
-async def orphans(services: Services, *, delete: bool = False, older_than_hours: float = 1) -> list[str]:
-    """Files in the blob store that no database row references (left by a crash between the
-    file write and the commit): sealed and unreachable, so safe to delete. Files younger than
-    ``older_than_hours`` are left alone: they may belong to an upload being committed."""
-    cfg = configured(services)
-    candidates = await cfg.blobs.keys(older_than_hours * 3600)
-    async with services.db.transaction() as tx:
-        known = {_key(c, addr) for c, addr in await tx.attachments.blob_keys()}
-    found = [k for k in candidates if k not in known]
-    if delete:
-        for key in found:
-            await cfg.blobs.delete(key)
-    return found

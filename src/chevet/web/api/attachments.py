@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import Field, StrictStr
 
-from chevet.app import attachments
+from chevet.app import attachment_download, attachments
 from chevet.core.attachment import AttachmentKind, Variant
 from chevet.core.ids import parse_id
 from chevet.web.api.models import Body
@@ -72,8 +72,8 @@ async def _send(request: Request, svc: ServicesDep, actor: ActorDep, attachment_
     aid = parse_id(attachment_id)
     wanted = parse_range(request.headers.get("range"))
     try:
-        d = await attachments.download(svc, actor, aid, variant, wanted)
-    except attachments.RangeNotSatisfiable as exc:
+        d = await attachment_download.download(svc, actor, aid, variant, wanted)
+    except attachment_download.RangeNotSatisfiable as exc:
         return Response(status_code=416, headers={"Content-Range": f"bytes */{exc.params.get('size', 0)}"})
     # A stored file never changes under its id: a browser that has it need not fetch it again
     # (checked only after the access check above).
