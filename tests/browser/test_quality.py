@@ -43,7 +43,7 @@ async def _seed(installation: Installation) -> tuple[Member, Member, str, str]:
 
 def _screens(cid: str, token: str) -> list[str]:
     return ["/", f"/c/{cid}", "/new", "/search?q=tension", f"/c/{cid}/members", "/account", "/admin/people",
-            "/admin/teams", "/admin/organisation"]
+            "/admin/teams", "/admin/organisation", "/admin/sobriety"]
 
 
 async def test_main_screens_have_no_serious_accessibility_violation(browser: Browser, web_installation: Installation,

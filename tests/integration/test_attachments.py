@@ -57,8 +57,9 @@ async def test_phone_photo_is_light_clean_and_reaches_members_only(installation:
     att = r.json()
     assert att["kind"] == "image" and att["mime"] in ("image/webp", "image/avif")
     assert att["size"] <= 300_000
-    # Orientation 6 (portrait held phone): the stored pixels are upright, long side 2048.
-    assert (att["width"], att["height"]) == (1536, 2048)
+    # Orientation 6 (portrait held phone): the stored pixels are upright, at most 2048 px long
+    # (a 4000 px JPEG is decoded at half scale: 2000 px).
+    assert (att["width"], att["height"]) == (1500, 2000)
     assert att["name"].startswith("IMG_2041 Mme Secret.") and att["name"].endswith((".webp", ".avif"))
 
     r = await api.send(nurse, conv, [att["id"]], body="Escarre talon gauche")
@@ -79,7 +80,7 @@ async def test_phone_photo_is_light_clean_and_reaches_members_only(installation:
     assert "filename*=UTF-8''IMG_2041%20Mme%20Secret." in r.headers["content-disposition"]
     assert len(r.content) == att["size"] == int(r.headers["content-length"])
     img = Image.open(io.BytesIO(r.content))
-    assert img.size == (1536, 2048)
+    assert img.size == (1500, 2000)
     exif = img.getexif()
     assert len(exif) == 0 and 0x8825 not in exif, "EXIF/GPS must be gone"
     assert not img.info.get("exif") and not img.info.get("xmp") and not img.info.get("icc_profile")
@@ -89,11 +90,14 @@ async def test_phone_photo_is_light_clean_and_reaches_members_only(installation:
     thumb = await api.client.get(f"/api/v1/attachments/{att['id']}/thumbnail", headers=api.auth(doctor))
     assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/webp"
     assert max(Image.open(io.BytesIO(thumb.content)).size) == 320
+    again = await api.client.get(f"/api/v1/attachments/{att['id']}/thumbnail",
+                                 headers=api.auth(doctor, **{"If-None-Match": thumb.headers["etag"]}))
+    assert again.status_code == 304 and again.content == b"", "a cached thumbnail is not sent again"
 
     # Not a member of the conversation, or another organisation: as if it did not exist.
     for who in (outsider, stranger):
         for path in (f"/api/v1/attachments/{att['id']}", f"/api/v1/attachments/{att['id']}/thumbnail"):
-            denied = await api.client.get(path, headers=api.auth(who))
+            denied = await api.client.get(path, headers=api.auth(who, **{"If-None-Match": thumb.headers["etag"]}))
             assert denied.status_code == 404, (who.actor.person.role, path)
             assert denied.json()["code"] == "attachment_not_found"
     # Nor may a stranger upload into the conversation.
@@ -114,6 +118,17 @@ async def test_phone_photo_is_light_clean_and_reaches_members_only(installation:
         for needle in (b"\xff\xd8\xff", b"RIFF", b"WEBP", b"ftypavif", b"Mme Secret", b"IMG_2041", b"PhoneMaker"):
             assert needle not in data, (needle, path.name)
         assert "Secret" not in str(path)
+    # Nor in the database (the file name is sealed): the SQLite files, or a PostgreSQL dump.
+    if installation.settings.database_url is None:
+        stored = b"".join(p.read_bytes() for p in installation.settings.data_dir.glob("chevet.db*"))
+    else:
+        import subprocess
+
+        stored = subprocess.run(["pg_dump", "--data-only", installation.settings.database_url],
+                                capture_output=True, check=True).stdout
+        assert b"COPY public.attachment " in stored
+    for needle in (b"IMG_2041", b"Mme Secret", "Mme Secret".encode("utf-16-le")):
+        assert needle not in stored
 
 
 async def test_pending_upload_is_private_to_its_uploader_and_is_sent_once(installation: Installation,
@@ -261,7 +276,7 @@ async def test_housekeeping_unsent_uploads_and_orphaned_files(installation: Inst
     from dataclasses import replace as _replace
     from datetime import timedelta
 
-    from chevet.app import attachments as attachment_actions
+    from chevet.app import attachment_upkeep as attachment_actions
 
     svc = installation.services
     org = await new_org(svc)
@@ -307,7 +322,7 @@ async def test_housekeeping_unsent_uploads_and_orphaned_files(installation: Inst
 async def test_retention_hook_removes_rows_and_files(installation: Installation, api: Api) -> None:
     from datetime import timedelta
 
-    from chevet.app import attachments as attachment_actions
+    from chevet.app import attachment_upkeep as attachment_actions
 
     svc = installation.services
     org = await new_org(svc)
@@ -389,3 +404,70 @@ async def test_concurrent_uploads_cannot_overrun_a_quota(installation: Installat
     codes = sorted(r.status_code for r in results)
     assert codes == [201, 201, 413, 413, 413, 413], codes
     assert len(blob_files(installation)) == 2
+
+
+async def test_ranged_downloads_resume_where_they_stopped(installation: Installation, api: Api) -> None:
+    svc = installation.services
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    doctor = await new_member(svc, org, "physician")
+    for m in (nurse, doctor):
+        await api.login(m)
+    conv = await api.conversation(nurse, doctor)
+    letter = pdf("".join(chr(65 + i % 26) for i in range(200_000)))  # four 64 KiB chunks and a bit
+    att = (await api.upload(nurse, conv, letter, name="lettre.pdf")).json()
+    assert (await api.send(nurse, conv, [att["id"]])).status_code == 201
+    url = f"/api/v1/attachments/{att['id']}"
+    size = len(letter)
+    full = await api.client.get(url, headers=api.auth(doctor))
+    assert full.headers["accept-ranges"] == "bytes" and full.content == letter
+    for start, end in ((0, 99), (65530, 65545), (65536, 65536), (70_000, None), (size - 1, None),
+                       (131_071, 196_609), (0, size + 500)):
+        spec = f"bytes={start}-{'' if end is None else end}"
+        r = await api.client.get(url, headers=api.auth(doctor, Range=spec))
+        last = size - 1 if end is None else min(end, size - 1)
+        assert r.status_code == 206, (spec, r.status_code)
+        assert r.headers["content-range"] == f"bytes {start}-{last}/{size}"
+        assert r.content == letter[start:last + 1], spec
+        assert int(r.headers["content-length"]) == last - start + 1
+    r = await api.client.get(url, headers=api.auth(doctor, Range=f"bytes={size}-"))
+    assert r.status_code == 416 and r.headers["content-range"] == f"bytes */{size}"
+    r = await api.client.get(url, headers=api.auth(doctor, Range="bytes=0-1,5-9"))
+    assert r.status_code == 200 and r.content == letter, "several ranges: the whole file"
+    # A stranger's ranged request is refused like any other.
+    outsider = await new_member(svc, org, "nurse")
+    await api.login(outsider)
+    r = await api.client.get(url, headers=api.auth(outsider, Range="bytes=0-9"))
+    assert r.status_code == 404
+
+
+async def test_shredding_the_conversation_key_makes_its_files_unreadable(installation: Installation,
+                                                                         api: Api) -> None:
+    from chevet.core import sealed_stream
+    from chevet.core.attachment import blob_aad, content_key
+    from chevet.core.errors import IntegrityError
+
+    svc = installation.services
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    doctor = await new_member(svc, org, "physician")
+    for m in (nurse, doctor):
+        await api.login(m)
+    conv = await api.conversation(nurse, doctor)
+    att = (await api.upload(nurse, conv, pdf("Secret médical"))).json()
+    assert (await api.send(nurse, conv, [att["id"]])).status_code == 201
+    conv_id = uuid.UUID(conv)
+    async with svc.db.transaction() as tx:
+        wrapped = await tx.conversations.wrapped_key(conv_id)
+        address = (await tx.attachments.get(org.id, uuid.UUID(att["id"]))).content_address
+    assert wrapped is not None
+    key = svc.unwrap_key(conv_id, wrapped)
+    path = next(p for p in blob_files(installation) if p.name == address.hex())
+    sealed = path.read_bytes()
+    assert sealed_stream.open_all(content_key(key), blob_aad(conv_id, address), [sealed]) == pdf("Secret médical")
+    with pytest.raises(IntegrityError):  # the message key itself does not open files
+        sealed_stream.open_all(key.material, blob_aad(conv_id, address), [sealed])
+    async with svc.db.transaction() as tx:
+        await tx.conversations.destroy_key(conv_id)
+    r = await api.client.get(f"/api/v1/attachments/{att['id']}", headers=api.auth(doctor))
+    assert r.status_code == 404

@@ -7,13 +7,15 @@ import stat
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageCms
 
 from chevet.adapters.blobs import FileBlobStore
 from chevet.adapters.media import ImageLimits, PillowMedia, configure_pillow
 from chevet.core.attachment import IMAGE_TYPES, sniff
 from chevet.core.errors import IntegrityError, InvalidInput, TooLarge
-from tests.media_samples import hostile_corpus, phone_photo
+from tests.media_samples import hostile_corpus, phone_photo, small_png
 
 LIMITS = ImageLimits()
 configure_pillow(LIMITS)
@@ -136,3 +138,27 @@ def test_whatever_hides_behind_the_pixels_is_dropped() -> None:
     result = asyncio.run(PillowMedia(ImageLimits(output="webp")).process_image(data, file_type))
     for needle in (b"PK\x03\x04", b"script", b"PhoneMaker", b"Exif"):
         assert needle not in result.content and needle not in result.thumbnail
+
+
+_SEEDS = [phone_photo(160, 120, quality=80), small_png(40, 30)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(which=st.integers(0, 1), cuts=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=6),
+       truncate=st.integers(20, 10_000))
+def test_mangled_images_are_refused_cleanly_or_processed(which: int, cuts: list[tuple[int, int]],
+                                                         truncate: int) -> None:
+    """Flipped bytes and cut files: the processor either produces a clean image or refuses
+    with a domain error, never anything else (which would become a 500)."""
+    data = bytearray(_SEEDS[which][:truncate])
+    for offset, value in cuts:
+        if offset < len(data):
+            data[offset] = value
+    file_type = sniff(bytes(data))
+    if file_type is None or file_type.mime not in IMAGE_TYPES:
+        return
+    try:
+        img, _, _ = _process(bytes(data))
+    except (InvalidInput, TooLarge):
+        return
+    assert not img.getexif()

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -64,10 +66,10 @@ async def test_dashboard_shows_costs_and_savings_to_admin_and_dpo_only(installat
     big = (await api.upload(other_nurse, oc, pdf("y" * 50_000), name="x.pdf")).json()
     assert (await api.send(other_nurse, oc, [big["id"]])).status_code == 201
 
-    for forbidden in (nurse,):
-        for path in ("/api/v1/admin/sobriety", "/api/v1/admin/sobriety.csv", "/api/v1/admin/sobriety/growth.svg",
-                     "/admin/sobriety"):
-            assert (await api.client.get(path, headers=api.auth(forbidden))).status_code == 403, path
+    for path in ("/api/v1/admin/sobriety", "/api/v1/admin/sobriety.csv", "/api/v1/admin/sobriety/growth.svg"):
+        assert (await api.client.get(path, headers=api.auth(nurse))).status_code == 403, path
+    r = await api.client.get("/admin/sobriety", headers={"Cookie": f"chevet_session={api.tokens[nurse.id]}"})
+    assert r.status_code == 403
 
     r = await api.client.get("/api/v1/admin/sobriety", headers=api.auth(dpo))
     assert r.status_code == 200, r.text
@@ -109,11 +111,12 @@ async def test_dashboard_shows_costs_and_savings_to_admin_and_dpo_only(installat
     assert not list(svg.iter(f"{SVG}script"))
     assert len(list(svg.iter(f"{SVG}polyline"))) == 3
 
-    r = await api.client.get("/admin/sobriety", headers=api.auth(dpo))
+    r = await api.client.get("/admin/sobriety", headers={"Cookie": f"chevet_session={api.tokens[dpo.id]}"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     page = r.text
     assert '<html lang="fr">' in page and "Sobriété numérique" in page
-    assert "<script" not in page and "style=" not in page
+    assert all(" src=" in tag for tag in re.findall(r"<script[^>]*>", page)), "no inline script"
+    assert "style=" not in page
     assert "default-src 'self'" in r.headers["content-security-policy"]
     assert "ADEME" in page and "<svg" in page and "<table>" in page
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', ""), "no third-party origin"
@@ -122,3 +125,25 @@ async def test_dashboard_shows_costs_and_savings_to_admin_and_dpo_only(installat
     theirs = (await api.client.get("/api/v1/admin/sobriety", headers=api.auth(other_admin))).json()
     assert theirs["storage"]["by_kind"]["image"] == 0
     assert theirs["storage"]["by_kind"]["document"] >= 50_000
+
+
+async def test_a_configured_storage_factor_is_shown_with_its_source(tmp_path: Path) -> None:
+    from chevet.app import sobriety as sobriety_app
+    from chevet.web.pages.sobriety import context
+    from tests.support import new_installation
+
+    inst = await new_installation(tmp_path / "data", None, footprint_storage_g_per_gb_year=12.0,
+                                  footprint_storage_source="Hébergeur HDS, bilan carbone 2025")
+    try:
+        org = await new_org(inst.services)
+        dpo = await new_member(inst.services, org, "dpo")
+        figures = await sobriety_app.dashboard(inst.services, dpo.actor)
+        storage = next(f for f in figures["footprint"]["factors"] if f["name"] == "storage")
+        assert storage["value"] == 12.0 and storage["source"] == "Hébergeur HDS, bilan carbone 2025"
+        assert figures["footprint"]["estimate_gco2e"]["storage_per_year"] is not None
+        english = context(figures, "en")
+        assert any("Hébergeur HDS, bilan carbone 2025" in row for row in english["factor_rows"])
+        assert english["estimate_rows"][2][1].startswith("from "), "a range, not 'not estimated'"
+        assert english["team_rows"] == [] and english["caveats"][0].startswith("Estimates, not measurements")
+    finally:
+        await inst.close()

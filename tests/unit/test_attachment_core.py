@@ -145,3 +145,24 @@ def test_chart_is_accessible_svg() -> None:
 def test_nice_axis_tops() -> None:
     assert [nice_ceiling(v) for v in (0, 3, 7_000_000, 120, 1000)] == [1.0, 5.0, 10_000_000.0, 200.0, 1000.0]
     assert format_bytes(1_234_567, "fr") == "1,2 Mo" and format_bytes(1_234_567, "en") == "1.2 MB"
+
+
+@given(st.binary(max_size=2000))
+def test_sniffing_and_pdf_checks_never_fail_unexpectedly(data: bytes) -> None:
+    sniff(data)
+    try:
+        check_pdf(b"%PDF-1.7\n" + data)
+    except InvalidInput:
+        pass
+
+
+@settings(max_examples=80, deadline=None)
+@given(data=st.binary(min_size=1, max_size=2500), chunk=st.integers(1, 300), a=st.integers(0, 2499),
+       b=st.integers(0, 2499))
+def test_any_range_opens_from_its_chunks_alone(data: bytes, chunk: int, a: int, b: int) -> None:
+    start, end = sorted((a % len(data), b % len(data)))
+    sealed = b"".join(sealed_stream.seal(KEY, AAD, data, chunk))
+    first, offset, length, skip = sealed_stream.chunk_span(len(data), start, end, chunk)
+    opener = sealed_stream.RangeOpener(KEY, AAD, sealed[:sealed_stream.HEADER.size], first, len(data) // chunk + 1)
+    plain = opener.feed(sealed[offset:offset + length]) + opener.close()
+    assert plain[skip:skip + end - start + 1] == data[start:end + 1]

@@ -33,7 +33,8 @@ def test_computed_texts_exist_for_every_value() -> None:
                 "ui.admin.push_content.": ["name", "nothing"],
                 "ui.notice.": ["signed_out", "account_ready", "saved", "session_revoked", "member_added",
                                "member_removed", "role_changed", "deactivated", "team_created"],
-                "push.": ["new", "new.in", "urgent", "urgent.in"]}
+                "push.": ["new", "new.in", "urgent", "urgent.in"],
+                "sobriety.kind.": ["text", "image", "document"]}
     prefixes = set()
     for path in TEMPLATES.glob("*.html"):
         prefixes |= set(PREFIXED.findall(path.read_text()))

@@ -74,17 +74,23 @@ class FileBlobStore:
         """Store ``pieces`` (sealing can be lazy: it runs in the writer thread) under ``key``."""
         return await asyncio.to_thread(self._put, key, pieces)
 
-    async def read(self, key: str) -> AsyncIterator[bytes]:
+    async def read(self, key: str, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
+        """The stored bytes from ``offset``, ``length`` of them (all when None), in pieces."""
         path = self._path(key)
         try:
             fh = await asyncio.to_thread(path.open, "rb")
         except FileNotFoundError as exc:
             raise IntegrityError("attachment_missing") from exc
         try:
-            while True:
-                piece = await asyncio.to_thread(fh.read, READ_SIZE)
+            if offset:
+                await asyncio.to_thread(fh.seek, offset)
+            left = length
+            while left is None or left > 0:
+                piece = await asyncio.to_thread(fh.read, READ_SIZE if left is None else min(READ_SIZE, left))
                 if not piece:
                     return
+                if left is not None:
+                    left -= len(piece)
                 yield piece
         finally:
             fh.close()

@@ -1,5 +1,6 @@
-"""Attachments: upload (checked, cleaned, deduplicated, within quota), download (members
-only), their place in messages, and their removal with the message.
+"""Attachments: upload (checked, cleaned, deduplicated, within quota), their place in
+messages, their removal with the message, and the organisation's rules (quotas, originals).
+Downloads are in ``attachment_download``, housekeeping in ``attachment_upkeep``.
 
 An upload is refused before anything is written when it is too large, of a type not on the
 allow-list, infected, unreadable or over quota. Files are sealed with the conversation's data
@@ -8,10 +9,10 @@ key before they reach the blob store; the name is sealed in the database.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 from chevet.app.attachment_config import AttachmentServices
@@ -30,6 +31,7 @@ from chevet.core.attachment import (
     blob_key,
     check_pdf,
     clean_name,
+    content_key,
     dedup_tag,
     name_aad,
     sniff,
@@ -38,7 +40,7 @@ from chevet.core.attachment import (
 from chevet.core.conversation import ConversationKind
 from chevet.core.entities import Entry
 from chevet.core.envelope import DataKey
-from chevet.core.errors import Forbidden, IntegrityError, InvalidInput, NotFound, TooLarge, Unavailable
+from chevet.core.errors import Forbidden, InvalidInput, NotFound, TooLarge, Unavailable
 from chevet.core.ids import new_id
 from chevet.core.message import MessageFlag
 from chevet.core.roles import Permission, can
@@ -67,7 +69,7 @@ def limits_view(services: Services) -> dict[str, Any]:
             "antivirus": cfg.scanner is not None}
 
 
-def _key(conversation_id: uuid.UUID, address: bytes) -> str:
+def blob_key_of(conversation_id: uuid.UUID, address: bytes) -> str:
     return blob_key(conversation_id.hex, address)
 
 
@@ -89,19 +91,24 @@ class _Prepared:
     size: int
     width: int | None
     height: int | None
-    variants: tuple[tuple[Variant, bytes], ...]
+    variants: tuple[tuple[Variant, bytes, bytes], ...]  # (variant, contents, keyed address)
 
 
-async def _prepare(cfg: AttachmentServices, data: bytes, file_type: FileType, keep_original: bool) -> _Prepared:
+async def _prepare(cfg: AttachmentServices, key: DataKey, data: bytes, file_type: FileType,
+                   keep_original: bool) -> _Prepared:
     if file_type.kind is AttachmentKind.IMAGE:
         img = await cfg.media.process_image(data, file_type)
-        variants: list[tuple[Variant, bytes]] = [(Variant.CONTENT, img.content), (Variant.THUMBNAIL, img.thumbnail)]
+        contents = [(Variant.CONTENT, img.content), (Variant.THUMBNAIL, img.thumbnail)]
         if keep_original:
-            variants.append((Variant.ORIGINAL, data))
-        return _Prepared(AttachmentKind.IMAGE, img.mime, len(img.content), img.width, img.height, tuple(variants))
-    if file_type.family == "pdf":
-        check_pdf(data)
-    return _Prepared(file_type.kind, file_type.mime, len(data), None, None, ((Variant.CONTENT, data),))
+            contents.append((Variant.ORIGINAL, data))
+        kind, mime, size, width, height = AttachmentKind.IMAGE, img.mime, len(img.content), img.width, img.height
+    else:
+        if file_type.family == "pdf":
+            check_pdf(data)
+        contents = [(Variant.CONTENT, data)]
+        kind, mime, size, width, height = file_type.kind, file_type.mime, len(data), None, None
+    variants = await asyncio.to_thread(lambda: tuple((v, c, blob_address(key, c)) for v, c in contents))
+    return _Prepared(kind, mime, size, width, height, variants)
 
 
 async def upload(services: Services, actor: Actor, conversation_id: uuid.UUID, *, data: bytes,
@@ -116,11 +123,12 @@ async def upload(services: Services, actor: Actor, conversation_id: uuid.UUID, *
     async with services.db.transaction() as tx:
         a = await access(services, tx, actor, conversation_id)
         rules = await tx.attachments.rules(actor.org_id)
-        tag = dedup_tag(a.key, data)
+    # Hashing and type checks over up to tens of megabytes: in a worker thread, off the loop.
+    tag, file_type = await asyncio.to_thread(lambda: (dedup_tag(a.key, data), sniff(data)))
+    async with services.db.transaction() as tx:
         known = await tx.attachments.by_dedup_tag(conversation_id, tag)
         if known is None:
             await _check_quota(tx, cfg, actor, rules, 1)
-    file_type = sniff(data)
     if file_type is None or file_type.family not in cfg.limits.families \
             or (file_type.kind is AttachmentKind.IMAGE and file_type.mime not in cfg.media.accepted_images):
         raise InvalidInput("attachment_type_refused", allowed=", ".join(limits_view(services)["accepted_types"]))
@@ -129,7 +137,7 @@ async def upload(services: Services, actor: Actor, conversation_id: uuid.UUID, *
         if found is not None:
             raise InvalidInput("attachment_infected", signature=found)
     prepared = None if known is not None else await _prepare(
-        cfg, data, file_type, a.conversation.kind.value in rules.keep_originals_for)
+        cfg, a.key, data, file_type, a.conversation.kind.value in rules.keep_originals_for)
     stored_mime = known.mime if known is not None else prepared.mime if prepared is not None else file_type.mime
 
     written: list[str] = []
@@ -139,7 +147,7 @@ async def upload(services: Services, actor: Actor, conversation_id: uuid.UUID, *
             await u.tx.attachments.lock_organisation(actor.org_id)
             known = await u.tx.attachments.by_dedup_tag(conversation_id, tag)
             if known is None and prepared is None:  # the copy we matched was removed meanwhile
-                prepared = await _prepare(cfg, data, file_type,
+                prepared = await _prepare(cfg, a.key, data, file_type,
                                           a.conversation.kind.value in rules.keep_originals_for)
             if prepared is not None:
                 stored_mime = prepared.mime
@@ -188,17 +196,16 @@ async def _store(u: Unit, cfg: AttachmentServices, actor: Actor, a: Access, rule
     assert prepared is not None
     addresses: dict[Variant, bytes] = {}
     new: list[tuple[Variant, bytes, bytes]] = []
-    for variant, content in prepared.variants:
-        address = blob_address(a.key, content)
+    for variant, content, address in prepared.variants:
         addresses[variant] = address
         if not await u.tx.attachments.blob_exists(conv_id, address) and all(address != n[1] for n in new):
             new.append((variant, address, content))
     needed = sum(sealed_stream.sealed_size(len(content)) for _, _, content in new)
     await _check_quota(u.tx, cfg, actor, rules, needed)
     for variant, address, content in new:
-        key = _key(conv_id, address)
+        key = blob_key_of(conv_id, address)
         written.append(key)
-        size = await cfg.blobs.put(key, sealed_stream.seal(a.key.material, blob_aad(conv_id, address), content))
+        size = await cfg.blobs.put(key, sealed_stream.seal(content_key(a.key), blob_aad(conv_id, address), content))
         await u.tx.attachments.add_blob(StoredBlob(conv_id, address, actor.org_id, actor.id, prepared.kind,
                                                    variant, size, now))
     att = Attachment(id=att_id, org_id=actor.org_id, conversation_id=conv_id, uploader_id=actor.id, entry_id=None,
@@ -257,10 +264,10 @@ async def remove_for_entry(u: Unit, conversation_id: uuid.UUID, entry: Entry) ->
     if not entry.flags & MessageFlag.ATTACHMENTS:
         return []
     atts = await u.tx.attachments.for_entries(conversation_id, [entry.id])
-    return await _remove(u.tx, conversation_id, atts)
+    return await remove(u.tx, conversation_id, atts)
 
 
-async def _remove(tx: Transaction, conversation_id: uuid.UUID, atts: Sequence[Attachment]) -> list[str]:
+async def remove(tx: Transaction, conversation_id: uuid.UUID, atts: Sequence[Attachment]) -> list[str]:
     if not atts:
         return []
     await tx.attachments.lock_organisation(atts[0].org_id)
@@ -270,7 +277,7 @@ async def _remove(tx: Transaction, conversation_id: uuid.UUID, atts: Sequence[At
                                                    att.original_address) if addr is not None}
     for address in sorted(addresses):
         if await tx.attachments.release_blob(conversation_id, address):
-            gone.append(_key(conversation_id, address))
+            gone.append(blob_key_of(conversation_id, address))
     return gone
 
 
@@ -289,74 +296,9 @@ async def discard(services: Services, actor: Actor, attachment_id: uuid.UUID) ->
         if att.entry_id is not None:
             raise InvalidInput("attachment_already_sent")
         await access(services, u.tx, actor, att.conversation_id)
-        gone = await _remove(u.tx, att.conversation_id, [att])
+        gone = await remove(u.tx, att.conversation_id, [att])
         await u.audit(actor.org_id, "attachment.discarded", actor.id, "attachment", att.id)
     await delete_files(services, gone)
-
-
-# --- download ------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Download:
-    name: str
-    mime: str
-    size: int
-    kind: AttachmentKind
-    body: AsyncIterator[bytes]
-
-
-async def download(services: Services, actor: Actor, attachment_id: uuid.UUID,
-                   variant: Variant = Variant.CONTENT) -> Download:
-    """The decrypted file, for a member who can see the message it belongs to (or, before it
-    is sent, for its uploader). Anyone else gets "not found", as if it did not exist."""
-    cfg = configured(services)
-    async with services.unit(actor.ip) as u:
-        att = await u.tx.attachments.get(actor.org_id, attachment_id)
-        if att is None:
-            raise NotFound("attachment_not_found")
-        try:
-            a = await access(services, u.tx, actor, att.conversation_id)
-        except NotFound as exc:
-            raise NotFound("attachment_not_found") from exc
-        if att.entry_id is None:
-            if att.uploader_id != actor.id:
-                raise NotFound("attachment_not_found")
-        else:
-            e = await u.tx.entries.get(att.conversation_id, att.entry_id)
-            if e is None or e.seq < a.membership.visible_from_seq or e.flags & MessageFlag.DELETED:
-                raise NotFound("attachment_not_found")
-        address = att.address_of(variant)
-        if address is None:
-            raise NotFound("attachment_not_found")
-        if variant is not Variant.THUMBNAIL and a.conversation.kind is ConversationKind.CARE_CASE:
-            await u.audit(actor.org_id, "care_case.attachment_read", actor.id, "attachment", att.id,
-                          conversation=str(att.conversation_id), variant=variant.value)
-        elif variant is Variant.ORIGINAL:
-            await u.audit(actor.org_id, "attachment.original_read", actor.id, "attachment", att.id)
-        view = attachment_view(att, a.key)
-        key = _key(att.conversation_id, address)
-        sealed = await cfg.blobs.size(key)
-        if sealed is None:
-            raise IntegrityError("attachment_missing")
-    mime = att.mime
-    name = view["name"]
-    if variant is Variant.THUMBNAIL:
-        mime, name = "image/webp", name.rsplit(".", 1)[0] + "-vignette.webp"
-    elif variant is Variant.ORIGINAL:
-        mime, name = "application/octet-stream", name.rsplit(".", 1)[0] + "-original"
-    return Download(name=name, mime=mime, size=sealed_stream.plain_size(sealed), kind=att.kind,
-                    body=_opened(cfg, a.key, att.conversation_id, address, key))
-
-
-async def _opened(cfg: AttachmentServices, key: DataKey, conversation_id: uuid.UUID, address: bytes,
-                  blob: str) -> AsyncIterator[bytes]:
-    opener = sealed_stream.Opener(key.material, blob_aad(conversation_id, address))
-    async for piece in cfg.blobs.read(blob):
-        plain = opener.feed(piece)
-        if plain:
-            yield plain
-    last = opener.close()
-    if last:
-        yield last
 
 
 # --- rules ---------------------------------------------------------------------------------
@@ -404,82 +346,3 @@ async def set_rules(services: Services, actor: Actor, *, org_quota_bytes: int | 
                       keep_originals_for=sorted(kinds))
         used = await u.tx.attachments.usage(actor.org_id)
     return _rules_view(cfg, rules, used)
-
-
-RetentionHook = Callable[[Transaction, uuid.UUID, uuid.UUID, "datetime | None"], Awaitable[int]]
-
-
-def retention_hook(services: Services) -> RetentionHook:
-    """For retention and erasure, called inside their transaction before the conversation's
-    rows go: ``cutoff`` None removes every attachment of the conversation (it is being
-    shredded), otherwise those of messages created before ``cutoff``. The files are deleted
-    at once, so that what retention removes is really gone from the disk; should the
-    transaction then fail, the surviving rows point to missing files (downloads report it),
-    never the reverse. Returns how many attachments were removed."""
-
-    async def hook(tx: Transaction, org_id: uuid.UUID, conversation_id: uuid.UUID,
-                   cutoff: datetime | None) -> int:
-        if cutoff is None:
-            count = await tx.attachments.count_in(conversation_id)
-            keys = [_key(conversation_id, addr) for addr in await tx.attachments.blobs_of_conversation(conversation_id)]
-            await tx.attachments.forget_conversation(conversation_id)
-        else:
-            atts = await tx.attachments.created_before(conversation_id, cutoff)
-            count = len(atts)
-            keys = await _remove(tx, conversation_id, atts)
-        await delete_files(services, keys)
-        return count
-
-    return hook
-
-
-async def retention_preview(services: Services, org_id: uuid.UUID,
-                            due: Sequence[tuple[uuid.UUID, datetime | None]]) -> dict[str, int]:
-    """What the attachments of the due conversations (None: the whole conversation, else what
-    precedes the cutoff) weigh, for the sobriety dashboard's "next month" figure."""
-    count = size = 0
-    async with services.db.transaction() as tx:
-        for conversation_id, cutoff in due:
-            atts = await (tx.attachments.created_before(conversation_id, cutoff) if cutoff is not None
-                          else tx.attachments.all_in(conversation_id))
-            count += len(atts)
-            size += sum(a.size for a in atts if not a.deduplicated)
-    return {"attachments": count, "attachment_bytes": size}
-
-
-async def purge_pending(services: Services) -> int:
-    """Remove uploads that were never sent with a message within ``pending_hours``: they would
-    otherwise hold quota and disk for nothing. Returns how many were removed."""
-    cfg = configured(services)
-    cutoff = services.clock.now() - timedelta(hours=cfg.limits.pending_hours)
-    removed = 0
-    while True:
-        gone: list[str] = []
-        async with services.unit() as u:
-            stale = await u.tx.attachments.pending_before(cutoff, 500)
-            by_conversation: dict[uuid.UUID, list[Attachment]] = {}
-            for att in stale:
-                by_conversation.setdefault(att.conversation_id, []).append(att)
-            for conversation_id, atts in by_conversation.items():
-                gone += await _remove(u.tx, conversation_id, atts)
-                await u.audit(atts[0].org_id, "attachment.pending_purged", None, "conversation", conversation_id,
-                              count=len(atts))
-        await delete_files(services, gone)
-        removed += len(stale)
-        if len(stale) < 500:
-            return removed
-
-
-async def orphans(services: Services, *, delete: bool = False, older_than_hours: float = 1) -> list[str]:
-    """Files in the blob store that no database row references (left by a crash between the
-    file write and the commit): sealed and unreachable, so safe to delete. Files younger than
-    ``older_than_hours`` are left alone: they may belong to an upload being committed."""
-    cfg = configured(services)
-    candidates = await cfg.blobs.keys(older_than_hours * 3600)
-    async with services.db.transaction() as tx:
-        known = {_key(c, addr) for c, addr in await tx.attachments.blob_keys()}
-    found = [k for k in candidates if k not in known]
-    if delete:
-        for key in found:
-            await cfg.blobs.delete(key)
-    return found

@@ -252,6 +252,12 @@ def dedup_tag(key: DataKey, data: bytes) -> bytes:
     return hmac.new(envelope.derive_key(key.material, "attachment-dedup"), data, hashlib.sha256).digest()
 
 
+def content_key(key: DataKey) -> bytes:
+    """The key that seals file contents: derived from the conversation's data key (so that
+    shredding that key shreds the files too), separate from the one sealing message bodies."""
+    return envelope.derive_key(key.material, "attachment-content")
+
+
 def blob_aad(conversation_id: uuid.UUID, address: bytes) -> bytes:
     return envelope.aad("blob", conversation_id) + address
 

@@ -131,3 +131,46 @@ def plain_size(sealed: int, chunk: int = DEFAULT_CHUNK) -> int:
         return 0
     chunks = -(-body // (chunk + TAG))
     return body - chunks * TAG
+
+
+def chunk_span(plain: int, start: int, end: int, chunk: int = DEFAULT_CHUNK) -> tuple[int, int, int, int]:
+    """For plaintext bytes ``start``..``end`` (inclusive) of a ``plain``-byte file: the first
+    chunk index, the offset and length of the sealed bytes holding them, and where ``start``
+    falls in the first chunk's plaintext (ranged downloads read only those chunks)."""
+    if not 0 <= start <= end < plain:
+        raise ValueError("range outside the file")
+    first, last = start // chunk, end // chunk
+    offset = HEADER.size + first * (chunk + TAG)
+    length = min(sealed_size(plain, chunk), offset + (last - first + 1) * (chunk + TAG)) - offset
+    return first, offset, length, start - first * chunk
+
+
+class RangeOpener(Opener):
+    """Opens chunks read from the middle of a sealed file, starting at chunk ``first``; the
+    header (chunk size, nonce prefix) is read separately and given here."""
+
+    def __init__(self, key: bytes, associated: bytes, header: bytes, first: int, chunks_total: int) -> None:
+        super().__init__(key, associated)
+        magic, chunk, prefix = HEADER.unpack(header)
+        if magic != MAGIC or not 0 < chunk <= MAX_CHUNK:
+            raise IntegrityError("ciphertext_invalid")
+        self._chunk, self._prefix, self._index = chunk, prefix, first
+        self._total = chunks_total
+
+    def feed(self, data: bytes) -> bytes:
+        self._buffer += data
+        out = bytearray()
+        full = self._chunk + TAG
+        while len(self._buffer) >= full:
+            out += self._open(bytes(self._buffer[:full]), final=self._index == self._total - 1)
+            del self._buffer[:full]
+        return bytes(out)
+
+    def close(self) -> bytes:
+        if not self._buffer:
+            return b""
+        if self._index != self._total - 1:
+            raise IntegrityError("ciphertext_invalid")
+        last = self._open(bytes(self._buffer), final=True)
+        self._buffer.clear()
+        return last

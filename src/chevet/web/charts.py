@@ -66,9 +66,10 @@ def line_chart(*, chart_id: str, title: str, description: str, labels: Sequence[
         return top + plot_h - plot_h * (v / peak)
 
     tid, did = f"{chart_id}-title", f"{chart_id}-desc"
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
-             f'height="{height}" role="img" aria-labelledby="{tid} {did}" font-family="system-ui, sans-serif" '
-             f'font-size="12">',
+    # No fixed size: the chart takes the width it is given (a 320 px phone, a wide screen) and
+    # keeps its proportions from the viewBox.
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
+             f'role="img" aria-labelledby="{tid} {did}" font-family="system-ui, sans-serif" font-size="12">',
              f'<title id="{tid}">{escape(title)}</title>', f'<desc id="{did}">{escape(description)}</desc>',
              f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>']
     for k in range(5):

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import Field, StrictStr
 
-from chevet.app import attachments
+from chevet.app import attachment_download, attachments
 from chevet.core.attachment import AttachmentKind, Variant
 from chevet.core.ids import parse_id
 from chevet.web.api.models import Body
@@ -37,6 +37,19 @@ def content_disposition(disposition: str, name: str) -> str:
     return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
+def parse_range(header: str | None) -> tuple[int, int] | None:
+    """One ``bytes=start-end`` or ``bytes=start-`` range (a resumed download); anything else,
+    several ranges included, is ignored and the whole file is sent. A suffix range
+    (``bytes=-n``) is not offered: resuming never needs it."""
+    if not header or not header.startswith("bytes=") or "," in header:
+        return None
+    first, _, last = header[6:].strip().partition("-")
+    if not first.isdigit() or (last and not last.isdigit()) or len(first) > 15 or len(last) > 15:
+        return None
+    start, end = int(first), int(last) if last else 2**62
+    return (start, end) if end >= start else None
+
+
 @router.get("/attachments/limits")
 async def limits(actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
     """Sizes and types accepted, for the client to show before an upload (RGESN 4.11)."""
@@ -54,8 +67,20 @@ async def upload(conversation_id: str, request: Request, actor: ActorDep, svc: S
     return JSONResponse({**view, "deduplicated": deduplicated}, status_code=201)
 
 
-async def _send(svc: ServicesDep, actor: ActorDep, attachment_id: str, variant: Variant) -> StreamingResponse:
-    d = await attachments.download(svc, actor, parse_id(attachment_id), variant)
+async def _send(request: Request, svc: ServicesDep, actor: ActorDep, attachment_id: str,
+                variant: Variant) -> Response:
+    aid = parse_id(attachment_id)
+    wanted = parse_range(request.headers.get("range"))
+    try:
+        d = await attachment_download.download(svc, actor, aid, variant, wanted)
+    except attachment_download.RangeNotSatisfiable as exc:
+        return Response(status_code=416, headers={"Content-Range": f"bytes */{exc.params.get('size', 0)}"})
+    # A stored file never changes under its id: a browser that has it need not fetch it again
+    # (checked only after the access check above).
+    etag = f'"{aid}-{variant.value}"'
+    if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+        await d.body.aclose()
+        return Response(status_code=304, headers={"ETag": etag})
     inline = d.kind is AttachmentKind.IMAGE and variant is not Variant.ORIGINAL
     mime = "text/plain; charset=utf-8" if d.mime == "text/plain" else d.mime
     headers = {
@@ -66,20 +91,27 @@ async def _send(svc: ServicesDep, actor: ActorDep, attachment_id: str, variant: 
         "Cross-Origin-Resource-Policy": "same-origin",
         "Cache-Control": "private, max-age=604800, immutable" if variant is Variant.THUMBNAIL
         else "private, no-store",
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
     }
+    if d.byte_range is not None:
+        start, end = d.byte_range
+        headers["Content-Range"] = f"bytes {start}-{end}/{d.size}"
+        headers["Content-Length"] = str(end - start + 1)
+        return StreamingResponse(d.body, status_code=206, media_type=mime, headers=headers)
     return StreamingResponse(d.body, media_type=mime, headers=headers)
 
 
 @router.get("/attachments/{attachment_id}")
-async def download(attachment_id: str, actor: ActorDep, svc: ServicesDep,
-                   variant: Variant = Query(Variant.CONTENT)) -> StreamingResponse:
+async def download(attachment_id: str, request: Request, actor: ActorDep, svc: ServicesDep,
+                   variant: Variant = Query(Variant.CONTENT)) -> Response:
     """The file, decrypted, for members who can see its message."""
-    return await _send(svc, actor, attachment_id, variant)
+    return await _send(request, svc, actor, attachment_id, variant)
 
 
 @router.get("/attachments/{attachment_id}/thumbnail")
-async def thumbnail(attachment_id: str, actor: ActorDep, svc: ServicesDep) -> StreamingResponse:
-    return await _send(svc, actor, attachment_id, Variant.THUMBNAIL)
+async def thumbnail(attachment_id: str, request: Request, actor: ActorDep, svc: ServicesDep) -> Response:
+    return await _send(request, svc, actor, attachment_id, Variant.THUMBNAIL)
 
 
 @router.delete("/attachments/{attachment_id}", status_code=204)
