@@ -13,7 +13,7 @@ from chevet.app.attachment_config import AttachmentServices
 from chevet.core import envelope
 from chevet.core.audit import INSTALLATION_CHAIN, AuditEvent
 from chevet.core.entities import Organisation, Person, RealtimeEvent
-from chevet.ports import Clock, Database, EventBus, KeyStore, PasswordHasher, Transaction
+from chevet.ports import AuditSigner, Clock, Database, EventBus, KeyStore, PasswordHasher, Transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +26,18 @@ class Policy:
     lockout_duration: timedelta = timedelta(minutes=15)
     invitation_lifetime: timedelta = timedelta(days=7)
     issuer: str = "Chevet"
+
+
+@dataclass(frozen=True, slots=True)
+class Governance:
+    """What the DPO and the operator configure for audit retention and the processing register."""
+
+    audit_retention_days: int = 365
+    controller: str = ""
+    dpo_contact: str = ""
+    hosting_provider: str = ""
+    hosting_location: str = "France"
+    backup_location: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +86,8 @@ class Services:
     passwords: PasswordHasher
     policy: Policy = field(default_factory=Policy)
     attachments: AttachmentServices | None = None
+    signer: AuditSigner | None = None
+    governance: Governance = field(default_factory=Governance)
 
     @asynccontextmanager
     async def unit(self, ip: str | None = None) -> AsyncIterator[Unit]:

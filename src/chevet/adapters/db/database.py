@@ -14,12 +14,16 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from chevet.adapters.db.archive import SqlArchive
 from chevet.adapters.db.attachments import SqlAttachments
 from chevet.adapters.db.audit import SqlAuditLog
+from chevet.adapters.db.audit_trail import SqlAuditTrail
+from chevet.adapters.db.breaches import SqlBreaches
 from chevet.adapters.db.conversations import SqlConversations
 from chevet.adapters.db.entries import SqlEntries
 from chevet.adapters.db.organisations import SqlOrganisations
 from chevet.adapters.db.people import SqlPeople
+from chevet.adapters.db.retention import SqlRetention
 from chevet.adapters.db.sessions import SqlInvitations, SqlSessions
 from chevet.adapters.db.teams import SqlTeams
 from chevet.adapters.db.web import SqlPreferences, SqlPush
@@ -43,6 +47,10 @@ class SqlTransaction:
         self.attachments = SqlAttachments(self.conn)
         self.preferences = SqlPreferences(self.conn)
         self.push = SqlPush(self.conn)
+        self.audit_trail = SqlAuditTrail(self.conn)
+        self.retention = SqlRetention(self.conn)
+        self.archive = SqlArchive(self.conn)
+        self.breaches = SqlBreaches(self.conn)
 
 
 def async_url(url: str) -> str:
