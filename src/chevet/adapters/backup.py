@@ -81,8 +81,10 @@ def backup_database(database_url: str, out: Path) -> None:
         finally:
             copy.close()
         return
-    result = subprocess.run(["pg_dump",  # noqa: S603, S607 - fixed argv, Debian's client tools on PATH "--format=custom", "--no-owner", "--exclude-table-data=conversation_key",
-                             "--file", str(out), pg_url(database_url)], capture_output=True, text=True)
+    # Fixed argv; pg_dump comes from Debian's PostgreSQL client tools on PATH.
+    argv = ["pg_dump", "--format=custom", "--no-owner", "--exclude-table-data=conversation_key", "--file", str(out),
+            pg_url(database_url)]
+    result = subprocess.run(argv, capture_output=True, text=True)  # noqa: S603
     if result.returncode != 0:
         raise BackupError(f"pg_dump failed: {result.stderr.strip()}")
     os.chmod(out, 0o600)

@@ -15,7 +15,8 @@ from chevet.core.errors import ChevetError
 from chevet.web.i18n import gettext
 
 NAME = "import"
-app = typer.Typer(help="Import an organisation archive.", invoke_without_command=True)
+app = typer.Typer(help="Import an organisation archive.", invoke_without_command=True,
+                  context_settings={"allow_interspersed_args": True})
 
 
 @app.callback()

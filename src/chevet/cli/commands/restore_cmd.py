@@ -23,6 +23,7 @@ def restore(db: Annotated[Path, typer.Option("--db", help="Database backup file"
     """Restore into an empty installation (after `chevet init` on a new folder or database).
     Conversations shredded after the database backup stay unreadable and are removed."""
     settings = settings_for(data_dir)
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         key_doc = read_key_backup(keys)
         restored = asyncio.run(restore_database(settings.database, db, key_doc, settings.key_file,
