@@ -121,7 +121,8 @@ async def test_round_trip_reproduces_the_organisation_exactly(installation: Inst
             imported = await tx2.audit_trail.search(s.org.id, actions=["organisation.imported"], limit=1)
         assert imported
         # Search works in the new installation: the blind index was rebuilt with the new keys.
-        found = await messages.search(other.services, _as(s.physician.actor, other), "hématome droit")
+        # (the same ids and the same organisation exist in the target)
+        found = await messages.search(other.services, s.physician.actor, "hématome droit")
         assert [m["body"] for m in found] == ["Chute nocturne, hématome frontal droit"]
         with pytest.raises(Conflict):  # once is enough
             await archive.import_organisation(other.services, files, archive_sha256="x")
@@ -129,10 +130,6 @@ async def test_round_trip_reproduces_the_organisation_exactly(installation: Inst
         await other.close()
         if target_url:
             await drop_pg_database(target_url)
-
-
-def _as(actor: Any, inst: Installation) -> Any:
-    return actor  # the same ids and the same organisation exist in the target
 
 
 async def test_archive_follows_its_published_schema(installation: Installation) -> None:
@@ -200,8 +197,9 @@ async def test_damaged_cut_or_duplicate_archives_import_nothing(installation: In
         def import_(data: bytes, passphrase: str = PASSPHRASE) -> subprocess.CompletedProcess[str]:
             path = tmp_path / f"try-{uuid.uuid4().hex}.chevet"
             path.write_bytes(data)
+            env = {**_env(), "CHEVET_EXPORT_PASSPHRASE": passphrase}
             return subprocess.run([*_chevet(), "import", str(path), "--data-dir", str(target.settings.data_dir)],
-                                  capture_output=True, text=True, env={**_env(), "CHEVET_EXPORT_PASSPHRASE": passphrase})
+                                  capture_output=True, text=True, env=env)
 
         damaged = bytearray(blob)
         damaged[len(blob) // 2] ^= 0xFF

@@ -68,7 +68,7 @@ async def test_a_rebuilt_chain_and_a_forged_checkpoint_are_caught(installation: 
                                   .values(detail=orjson.dumps(detail, option=orjson.OPT_SORT_KEYS).decode(), hash=h))
             prev = h
         await tx.conn.execute(update(audit_head).where(audit_head.c.chain == s.org.id).values(hash=prev))
-    [(chain, seq, reason)] = await _broken(installation)
+    [(chain, _seq, reason)] = await _broken(installation)
     assert chain == s.org.id.hex and reason == "rewritten_since_checkpoint"
     async with svc.db.transaction() as tx:  # ... and re-signing without the private key fails
         await tx.conn.execute(update(audit_checkpoint).where(audit_checkpoint.c.chain == s.org.id)
