@@ -13,6 +13,7 @@ import orjson
 
 from chevet.app import messages, retention
 from chevet.bootstrap import Installation, open_installation
+from chevet.core.audit import INSTALLATION_CHAIN
 from chevet.settings import load_settings
 from tests.governance_support import cli, say, scene, use_clock
 from tests.support import FAST_PASSWORDS, create_pg_database, drop_pg_database
@@ -94,3 +95,25 @@ async def test_shredded_content_is_unrecoverable_from_an_earlier_backup(installa
     finally:
         if target_url:
             await drop_pg_database(target_url)
+
+
+async def test_daily_job_purges_prunes_and_replaces_the_key_backup(installation: Installation, tmp_path: Path) -> None:
+    from chevet.jobs.governance import run_retention_once
+
+    svc = installation.services
+    clock = use_clock(svc)
+    s = await scene(svc)
+    await retention.close_care_case(svc, s.nurse.actor, s.care)
+    await retention.set_override(svc, s.nurse.actor, s.care, 30)
+    target = tmp_path / "keys.json"
+    job = Installation(installation.settings.model_copy(update={"key_backup_file": target}), svc)
+    clock.advance(days=31)
+    await say(svc, s.nurse, s.team, "actif")
+    await say(svc, s.nurse, s.direct, "actif")
+    await run_retention_once(job)
+    kept = {k["conversation_id"] for k in orjson.loads(target.read_bytes())["conversation_keys"]}
+    assert kept == {str(s.team), str(s.direct)}
+    async with svc.db.transaction() as tx:
+        assert await tx.conversations.get(s.org.id, s.care) is None
+        actions = [e.action async for e in tx.audit.entries(INSTALLATION_CHAIN)]
+    assert "retention.applied" in actions and actions[-1] == "key.backup_written"

@@ -14,10 +14,10 @@ import io
 import re
 import tarfile
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from hashlib import sha256
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import orjson
 
@@ -36,7 +36,37 @@ from chevet.core.retention import RetentionRule, check_rule
 from chevet.core.roles import Role
 from chevet.core.sealed_archive import ArchiveError, SealedWriter, decrypt_chunks
 
+if TYPE_CHECKING:
+    from chevet.ports import Transaction
+
 Progress = Callable[[str, int, int], None]
+
+ExportHook = Callable[["Transaction", Services, Conversation, envelope.DataKey], Awaitable[dict[str, bytes]]]
+"""A feature that keeps content outside the log (attachments) adds it to the archive: returns
+``{original file name: decrypted bytes}`` for one conversation, written under
+``attachments/<conversation id>/``. Metadata goes in its own ``data/<name>.jsonl`` records."""
+
+ImportHook = Callable[["Transaction", Services, Conversation, envelope.DataKey, dict[str, bytes], dict[str, bytes]],
+                      Awaitable[int]]
+"""Called inside the import transaction after a conversation's log is written, with that
+conversation's files from ``attachments/<id>/`` and every archive file (for its metadata);
+seals and stores them under the new key and returns how many it restored."""
+
+_EXPORT_HOOKS: list[ExportHook] = []
+_IMPORT_HOOKS: list[ImportHook] = []
+
+
+def register_archive_hooks(export: ExportHook, import_: ImportHook) -> None:
+    if export not in _EXPORT_HOOKS:
+        _EXPORT_HOOKS.append(export)
+    if import_ not in _IMPORT_HOOKS:
+        _IMPORT_HOOKS.append(import_)
+
+
+def attachment_path(conversation_id: uuid.UUID, name: str) -> str:
+    """A safe archive path for an original file name (no folders, no hidden files)."""
+    clean = name.replace("/", "_").replace("\\", "_").lstrip(".").strip() or "fichier"
+    return f"attachments/{conversation_id}/{clean[:200]}"
 KIND_NAMES = {EntryKind.MESSAGE: "message", EntryKind.EDIT: "edit", EntryKind.DELETE: "delete",
               EntryKind.MEMBER_ADDED: "member_added", EntryKind.MEMBER_REMOVED: "member_removed",
               EntryKind.CREATED: "created"}
@@ -159,6 +189,9 @@ async def export_organisation(services: Services, slug: str, out: BinaryIO, head
                 log += [entry_record(conv.id, key_, e, mentions.get(e.seq, [])) for e in batch]
                 after = batch[-1].seq
             entries_out += log
+            for hook in _EXPORT_HOOKS:
+                for name, data in (await hook(tx, services, conv, key_)).items():
+                    files[attachment_path(conv.id, name)] = data
             files[f"html/c/{conv.id}.html"] = archive_html.render_conversation(
                 org_rec, c | {"label": archive_html.label(c, names)}, [names.get(str(m.person_id), "?") for m in ms],
                 log, names).encode()
@@ -317,6 +350,7 @@ async def _import(services: Services, files: dict[str, bytes], archive_sha256: s
                 ConversationKind(r["kind"]), int(r["days"]), int(r["min_days"]), int(r["max_days"]))),
                 services.clock.now())
         keys: dict[uuid.UUID, envelope.DataKey] = {}
+        imported_convs: list[Conversation] = []
         for n, c in enumerate(convs, 1):
             cid = _u(c["id"])
             key, wrapped = services.new_wrapped_key(cid)
@@ -333,6 +367,7 @@ async def _import(services: Services, files: dict[str, bytes], archive_sha256: s
                 low, high = str(c["direct_pair"]).split(":")
                 pair = (uuid.UUID(low), uuid.UUID(high))
             await u.tx.conversations.add(conv, wrapped, pair)
+            imported_convs.append(conv)
             await u.tx.archive.set_last_activity(cid, _dt(c["last_activity"]))
             if c["retention_days"] is not None or c["legal_hold"] or c["closed_at"]:
                 await u.tx.retention.save(org.id, cid, days=c["retention_days"], legal_hold=bool(c["legal_hold"]),
@@ -363,6 +398,11 @@ async def _import(services: Services, files: dict[str, bytes], archive_sha256: s
                 terms, [_u(m) for m in e["mentions"]])
             if progress and (n % 1000 == 0 or n == len(entries)):
                 progress("entries", n, len(entries))
+        for conv in imported_convs:
+            prefix = f"attachments/{conv.id}/"
+            own = {p[len(prefix):]: d for p, d in files.items() if p.startswith(prefix)}
+            for import_hook in _IMPORT_HOOKS:
+                await import_hook(u.tx, services, conv, keys[conv.id], own, files)
         for b in _records(files, "breaches", "breach"):
             await u.tx.breaches.add(Breach(
                 _u(b["id"]), org.id, _dt(b["discovered_at"]), _dt(b["recorded_at"]), _ou(b["recorded_by"]),
