@@ -63,6 +63,21 @@ async def test_self_service_and_dpo_api(installation: Installation, server: Serv
     reg = httpx.get(f"{server.url}/api/v1/gdpr/register", headers=dpo).json()
     assert {r["kind"]: r["days"] for r in reg["retention"]}["team"] == 90
     assert reg["hosting"]["location"] == "France" and reg["security_measures"]
+    # Retention over HTTP: what expires and when, and a clear French refusal outside the limits.
+    r = httpx.get(f"{server.url}/api/v1/conversations/{s.team}/retention", headers=nurse)
+    assert r.status_code == 200 and r.json()["days"] == 90 and r.json()["expires_at"]
+    manager = {"Authorization": f"Bearer {login(server.url, s.manager)}"}
+    r = httpx.put(f"{server.url}/api/v1/conversations/{s.team}/retention", headers=manager, json={"days": 1000})
+    assert r.status_code == 422 and r.json()["code"] == "retention_out_of_limits"
+    assert "entre 7 et 365 jours" in r.json()["detail"]
+    r = httpx.put(f"{server.url}/api/v1/conversations/{s.team}/retention", headers=manager, json={"days": "x"})
+    assert r.status_code == 422
+    r = httpx.put(f"{server.url}/api/v1/conversations/{s.team}/legal-hold", headers=dpo, json={"hold": True})
+    assert r.status_code == 204
+    assert httpx.get(f"{server.url}/api/v1/conversations/{s.team}/retention",
+                     headers=nurse).json()["expires_at"] is None
+    r = httpx.post(f"{server.url}/api/v1/conversations/{s.team}/close", headers=manager)
+    assert r.status_code == 422 and r.json()["code"] == "only_care_case_closes"
     page = httpx.get(f"{server.url}/api/v1/gdpr/register", params={"format": "html"}, headers=dpo)
     assert page.status_code == 200 and "Registre des activités de traitement" in page.text
     assert "<script" not in page.text
