@@ -164,3 +164,21 @@ async def test_dpo_sees_who_read_a_care_case_and_nobody_else_can(installation: I
     assert viewed and all(e.actor_id == s.dpo.id for e in viewed)
     async with svc.db.transaction() as tx:
         assert (await tx.conn.execute(select(audit_entry.c.detail).where(audit_entry.c.chain == s.org.id))).all()
+
+
+async def test_an_export_of_one_period_verifies_on_its_own(installation: Installation) -> None:
+    svc = installation.services
+    clock = use_clock(svc)
+    s = await scene(svc)
+    await audit_trail.checkpoint_all(svc)
+    clock.advance(days=10)
+    await say(svc, s.nurse, s.care, "plus tard")
+    await audit_trail.checkpoint_all(svc)
+    out = installation.settings.data_dir / "period.jsonl"
+    since = (clock.now() - timedelta(days=5)).date().isoformat()
+    r = cli(installation, "audit", "export", "--from", since, "--org", s.org.slug, "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    entries = [orjson.loads(x) for x in out.read_bytes().splitlines() if b'"entry"' in x]
+    assert entries and entries[0]["seq"] > 1 and all(e["at"] >= since for e in entries)
+    r = cli(installation, "audit", "verify-export", str(out), data_dir=False)
+    assert r.returncode == 0 and "1 checkpoints matched" in r.stdout, r.stdout + r.stderr

@@ -94,9 +94,11 @@ class ChainVerdict:
 
 def verify_chain_with_checkpoints(chain: uuid.UUID, entries: Sequence[AuditEntry], head: tuple[int, bytes] | None,
                                   checkpoints: Sequence[Checkpoint], public_raw: bytes | None,
-                                  anchor_seq: int | None = None) -> ChainVerdict:
+                                  anchor_seq: int | None = None,
+                                  start: tuple[int, bytes] | None = None) -> ChainVerdict:
     """Everything an auditor checks on one chain: signatures, the anchor, every entry's hash,
-    the recorded head, and that every checkpoint still matches the entry at its position."""
+    the recorded head, and that every checkpoint still matches the entry at its position.
+    ``start`` (seq, hash) checks a segment that begins after that entry (an export of a period)."""
     def verdict(broken: ChainBreak | None) -> ChainVerdict:
         return ChainVerdict(chain, len(entries), entries[0].seq if entries else 0,
                             entries[-1].seq if entries else 0, len(checkpoints), broken)
@@ -104,8 +106,8 @@ def verify_chain_with_checkpoints(chain: uuid.UUID, entries: Sequence[AuditEntry
     for cp in checkpoints:
         if public_raw is None or not signature_valid(public_raw, cp):
             return verdict(ChainBreak(chain, cp.seq, "checkpoint_signature_invalid"))
-    start_seq, start_hash = 0, GENESIS
-    if anchor_seq is not None and anchor_seq > 0:
+    start_seq, start_hash = start if start is not None else (0, GENESIS)
+    if start is None and anchor_seq is not None and anchor_seq > 0:
         anchor = next((cp for cp in checkpoints if cp.seq == anchor_seq), None)
         if anchor is None:
             return verdict(ChainBreak(chain, anchor_seq, "anchor_without_checkpoint"))

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import base64
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
+from uuid import UUID
 
 import orjson
 import typer
@@ -15,8 +17,8 @@ from chevet.app import audit_trail
 from chevet.app.organisations import organisation_by_slug
 from chevet.bootstrap import Installation
 from chevet.cli.governance_support import DataDir, echo_json, fail, parse_time, run, settings_for
-from chevet.core.audit import AuditEntry
-from chevet.core.checkpoint import ChainVerdict, Checkpoint, verify_chain_with_checkpoints
+from chevet.core.audit import AuditEntry, ChainBreak
+from chevet.core.checkpoint import ChainVerdict, Checkpoint, signature_valid, verify_chain_with_checkpoints
 
 NAME = "audit"
 app = typer.Typer(help="The audit trail: verify, checkpoint, export.", no_args_is_help=True)
@@ -120,9 +122,6 @@ def verify_export(file: Path, public_key: Annotated[Path | None, typer.Option(
     prevs: dict[str, bytes] = {}
     checkpoints: dict[str, list[Checkpoint]] = {}
     try:
-        from datetime import UTC, datetime
-        from uuid import UUID
-
         for raw in file.read_bytes().splitlines():
             rec = orjson.loads(raw)
             at = datetime.fromtimestamp(rec.get("at_us", 0) / 1_000_000, tz=UTC)
@@ -143,23 +142,23 @@ def verify_export(file: Path, public_key: Annotated[Path | None, typer.Option(
                     base64.b64decode(rec["signature"])))
     except (OSError, KeyError, ValueError, TypeError) as exc:
         raise fail(f"{file}: not a Chevet audit export ({type(exc).__name__})", 2) from exc
-    from chevet.core.checkpoint import verify_segment
-
     broken = False
     for chain in sorted(set(entries) | set(checkpoints)):
         es = entries.get(chain, [])
-        start = es[0].seq - 1 if es else 0
-        bad, last, _, seen = verify_segment(es, start, prevs.get(chain, b"\x00" * 32),
-                                            frozenset(cp.seq for cp in checkpoints.get(chain, [])))
-        verdict = verify_chain_with_checkpoints(es[0].chain if es else checkpoints[chain][0].chain, es, None,
-                                                [cp for cp in checkpoints.get(chain, []) if start < cp.seq <= last
-                                                 or not es], key)
-        problem = bad or verdict.broken
+        start = (es[0].seq - 1, prevs[chain]) if es else (0, b"\x00" * 32)
+        last = es[-1].seq if es else 0
+        # Checkpoints of the period that point inside the exported entries must match them.
+        inside = [cp for cp in checkpoints.get(chain, []) if start[0] < cp.seq <= last]
+        outside = [cp for cp in checkpoints.get(chain, []) if cp not in inside]
+        verdict = verify_chain_with_checkpoints(UUID(chain), es, None, inside, key, start=start)
+        problem = verdict.broken or next(
+            (ChainBreak(UUID(chain), cp.seq, "checkpoint_signature_invalid") for cp in outside
+             if key is None or not signature_valid(key, cp)), None)
         if problem:
             broken = True
             typer.echo(f"chain {chain}: BROKEN at entry #{problem.seq} ({problem.reason})")
         else:
-            typer.echo(f"chain {chain}: ok ({len(es)} entries, {len(seen)} checkpoints matched)")
+            typer.echo(f"chain {chain}: ok ({len(es)} entries, {len(inside)} checkpoints matched)")
     raise typer.Exit(1 if broken else 0)
 
 
