@@ -13,7 +13,7 @@ import httpx
 import orjson
 import pytest
 
-from chevet.app import gdpr, messages, people
+from chevet.app import conversations, gdpr, messages, people
 from chevet.bootstrap import Installation
 from chevet.core.errors import Forbidden, InvalidInput
 from tests.governance_support import PASSPHRASE, cli, say, scene, use_clock
@@ -28,6 +28,9 @@ async def test_subject_access_holds_everything_of_the_person_and_nothing_of_othe
     await say(svc, s.physician, s.care, "Secret du médecin : traitement modifié")
     await say(svc, s.nurse, s.team, "Relève faite")
     await messages.history(svc, s.physician.actor, s.care)
+    group, _ = await conversations.create_conversation(svc, s.physician.actor, kind="group", title="Projet plaies",
+                                                       member_ids=[s.manager.id])
+    await conversations.add_member(svc, s.physician.actor, uuid.UUID(group["id"]), s.nurse.id)
     out = tmp_path / "access.chevet"
     env = {"CHEVET_EXPORT_PASSPHRASE": PASSPHRASE}
     r = cli(installation, "gdpr", "access", "--org", s.org.slug, "--email", s.nurse.email, "--out", str(out), env=env)
@@ -39,9 +42,11 @@ async def test_subject_access_holds_everything_of_the_person_and_nothing_of_othe
     assert profile["email"] == s.nurse.email and profile["name"] == "Sophie Bernard"
     bodies = [orjson.loads(x)["body"] for x in (opened / "messages.jsonl").read_bytes().splitlines()]
     assert sorted(bodies) == ["Pansement refait à 10 h", "Relève faite"]
-    assert len((opened / "memberships.jsonl").read_bytes().splitlines()) == 3
+    assert len((opened / "memberships.jsonl").read_bytes().splitlines()) == 4
     traces = [orjson.loads(x) for x in (opened / "traces.jsonl").read_bytes().splitlines()]
     assert {"person.added", "message.sent", "conversation.created"} <= {t["action"] for t in traces}
+    assert all(t["ip"] is None for t in traces if t["actor_id"] != str(s.nurse.id))
+    assert any(t["actor_id"] == str(s.physician.id) and t["action"] == "conversation.member_added" for t in traces)
     everything = b"".join(p.read_bytes() for p in opened.rglob("*") if p.is_file())
     readable = html.unescape(everything.decode())
     for other in ("Secret du médecin", "Paul Lefèvre", s.physician.email, "Claire Martin", s.dpo.email):

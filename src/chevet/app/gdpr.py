@@ -88,7 +88,9 @@ async def subject_access_data(services: Services, org: Organisation, person_id: 
         traces = []
         before: int | None = None
         while batch := await u.tx.audit_trail.search(org.id, about_id=person_id, before_seq=before, limit=1000):
-            traces += [entry_json(e) for e in batch]
+            # Another person's address is their data, not the subject's: kept only for the
+            # subject's own actions.
+            traces += [entry_json(e) | ({} if e.actor_id == person_id else {"ip": None}) for e in batch]
             before = batch[-1].seq
         await u.audit(org.id, "gdpr.access_exported", actor.id if actor else None, "person", person_id,
                       messages=len(messages), traces=len(traces))
