@@ -123,3 +123,14 @@ async def test_dpo_sets_policies_and_cli_applies_as_of(installation: Installatio
     assert r.returncode == 2 and "--as-of" in r.stderr
     async with svc.db.transaction() as tx:
         assert await tx.conversations.get(s.org.id, s.team) is not None  # the dry run changed nothing
+
+
+async def test_one_purge_at_a_time_across_processes(installation: Installation) -> None:
+    if installation.settings.database_url is None:
+        pytest.skip("SQLite transactions are serialised: a second purge simply waits")
+    svc = installation.services
+    async with svc.db.transaction() as tx:
+        assert await tx.retention.lock_purge()
+        report = await retention.purge(svc)  # another connection, as another server process would
+        assert report.skipped is True
+    assert (await retention.purge(svc)).skipped is False

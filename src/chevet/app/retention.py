@@ -200,10 +200,12 @@ class PurgeReport:
     shredded: list[dict[str, Any]] = field(default_factory=list)
     expired_messages: list[dict[str, Any]] = field(default_factory=list)
     held: list[str] = field(default_factory=list)
+    skipped: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {"as_of": self.as_of.isoformat(), "dry_run": self.dry_run, "shredded": self.shredded,
                 "expired_messages": self.expired_messages, "held": self.held,
+                "skipped": self.skipped,
                 "totals": {"conversations_shredded": len(self.shredded),
                            "entries_removed": sum(s["entries"] for s in self.shredded)
                            + sum(e["entries"] for e in self.expired_messages)}}
@@ -216,6 +218,9 @@ async def purge(services: Services, as_of: datetime | None = None, *, dry_run: b
     now = as_of or services.clock.now()
     report = PurgeReport(now, dry_run)
     async with services.unit() as u:
+        if not dry_run and not await u.tx.retention.lock_purge():
+            report.skipped = True  # another server process is purging right now
+            return report
         org_rules: dict[uuid.UUID, dict[ConversationKind, RetentionRule]] = {}
         for state in await u.tx.retention.states(org_id):
             if state.org_id not in org_rules:

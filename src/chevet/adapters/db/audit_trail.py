@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chevet.adapters.db.audit import _entry
@@ -32,9 +34,11 @@ class SqlAuditTrail:
         self._conn = conn
 
     async def add_checkpoint(self, cp: Checkpoint) -> None:
-        await self._conn.execute(insert(audit_checkpoint).values(
+        # Several server processes may sign the same head at once: the first one wins.
+        ins = pg_insert if self._conn.dialect.name == "postgresql" else sqlite_insert
+        await self._conn.execute(ins(audit_checkpoint).values(
             chain=cp.chain, seq=cp.seq, head_hash=cp.head_hash, at=cp.at, key_id=cp.key_id,
-            signature=cp.signature))
+            signature=cp.signature).on_conflict_do_nothing(index_elements=["chain", "seq"]))
 
     async def checkpoints(self, chain: uuid.UUID) -> list[Checkpoint]:
         rows = await self._conn.execute(select(audit_checkpoint).where(audit_checkpoint.c.chain == chain)

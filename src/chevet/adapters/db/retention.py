@@ -64,6 +64,14 @@ class SqlRetention:
         await self._conn.execute(insert(conversation_retention).values(
             conversation_id=conversation_id, org_id=org_id, days=days, legal_hold=legal_hold, closed_at=closed_at))
 
+    async def lock_purge(self) -> bool:
+        """One purge at a time across server processes (PostgreSQL advisory lock, released at
+        commit; SQLite transactions are already serialised)."""
+        if self._sqlite:
+            return True
+        row = (await self._conn.execute(text("SELECT pg_try_advisory_xact_lock(7365730851)"))).one()
+        return bool(row[0])
+
     async def oldest_entry_at(self, conversation_id: uuid.UUID) -> datetime | None:
         row = (await self._conn.execute(select(func.min(entry.c.created_at)).where(
             entry.c.conversation_id == conversation_id))).first()
