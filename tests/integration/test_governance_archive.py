@@ -19,13 +19,15 @@ import jsonschema
 import orjson
 import pytest
 
-from chevet.app import archive, conversations, gdpr, messages, retention, teams
+from chevet.app import archive, attachments, conversations, gdpr, messages, retention, teams
 from chevet.app.archive_schema import SCHEMA
 from chevet.app.views import body_of, ref_of, title_of
 from chevet.bootstrap import Installation
-from chevet.core.errors import Conflict
+from chevet.core.attachment import Variant
+from chevet.core.errors import Conflict, NotFound
 from chevet.core.sealed_archive import ArchiveError, passphrase_header
 from tests.governance_support import PASSPHRASE, cli, say, scene, use_clock
+from tests.media_samples import pdf, small_jpeg
 from tests.support import IN_CI, create_pg_database, drop_pg_database, new_installation, pg_available
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,6 +49,10 @@ async def _rich_organisation(installation: Installation) -> Any:
     await say(svc, s.manager, s.team, "Relève : RAS")
     await conversations.add_member(svc, s.manager.actor, s.team, s.dpo.id, share_history=False)
     await say(svc, s.nurse, s.direct, "Tu peux me rappeler ?")
+    photo, _ = await attachments.upload(svc, s.nurse.actor, s.care, data=small_jpeg(), name="plaie talon.jpg")
+    report, _ = await attachments.upload(svc, s.nurse.actor, s.care, data=pdf("Bilan"), name="bilan infirmier.pdf")
+    await messages.send_message(svc, s.nurse.actor, s.care, body="Photo et bilan", client_id="n-2",
+                                attachment_ids=[uuid.UUID(str(photo["id"])), uuid.UUID(str(report["id"]))])
     await conversations.mark_read(svc, s.physician.actor, s.care, 2)
     team = await teams.create_team(svc, s.manager.actor, "Équipe de nuit")
     await teams.add_team_member(svc, s.manager.actor, uuid.UUID(str(team["id"])), s.nurse.id)
@@ -60,7 +66,7 @@ async def _rich_organisation(installation: Installation) -> Any:
     return s
 
 
-async def snapshot(installation: Installation, slug: str) -> dict[str, Any]:
+async def snapshot(installation: Installation, slug: str, member: Any) -> dict[str, Any]:
     """Everything of one organisation as plain values, content decrypted: what must survive."""
     svc = installation.services
     out: dict[str, Any] = {}
@@ -90,8 +96,22 @@ async def snapshot(installation: Installation, slug: str) -> dict[str, Any]:
                 "members": [(m.person_id, m.is_owner, m.visible_from_seq, m.read_seq, m.joined_at)
                             for m in await tx.archive.memberships(conv.id)],
                 "entries": entries, "mentions": await tx.archive.mentions(conv.id)})
+        out["attachments"] = []
+        for conv, _, _ in await tx.archive.conversations(org.id):
+            for att in await tx.attachments.all_in(conv.id):
+                out["attachments"].append((att.id, att.conversation_id, att.entry_id, att.uploader_id, att.created_at,
+                                           att.kind, att.mime, att.size, att.width, att.height))
+        out["attachments"].sort()
         out["breaches"] = [(b.id, b.discovered_at, b.nature, b.data_categories, b.people_affected, b.consequences,
                             b.measures, b.authority_notified_at) for b in await tx.breaches.all(org.id)]
+    out["files"] = {}
+    for att_id, *_ in out["attachments"]:
+        for variant in Variant:
+            try:
+                got = await attachments.download(svc, member, att_id, variant)
+            except NotFound:
+                continue
+            out["files"][(att_id, variant)] = (got.name, got.mime, b"".join([p async for p in got.body]))
     return out
 
 
@@ -104,7 +124,8 @@ async def _export(installation: Installation, slug: str) -> bytes:
 
 async def test_round_trip_reproduces_the_organisation_exactly(installation: Installation, tmp_path: Path) -> None:
     s = await _rich_organisation(installation)
-    before = await snapshot(installation, s.org.slug)
+    before = await snapshot(installation, s.org.slug, s.nurse.actor)
+    assert len(before["files"]) >= 3  # photo (content and thumbnail) and the PDF
     blob = await _export(installation, s.org.slug)
     files = archive.read_archive(io.BytesIO(blob), passphrase=PASSPHRASE)
     # The other database engine when it is there: SQLite -> PostgreSQL and PostgreSQL -> SQLite.
@@ -114,8 +135,9 @@ async def test_round_trip_reproduces_the_organisation_exactly(installation: Inst
     try:
         counts = await archive.import_organisation(other.services, files, archive_sha256="x")
         assert counts["conversations"] == 3
-        after = await snapshot(other, s.org.slug)
-        assert after == before
+        after = await snapshot(other, s.org.slug, s.nurse.actor)
+        for part in before:
+            assert after[part] == before[part], part
         async with installation.services.db.transaction() as tx, other.services.db.transaction() as tx2:
             assert await tx.conversations.wrapped_key(s.care) != await tx2.conversations.wrapped_key(s.care)
             imported = await tx2.audit_trail.search(s.org.id, actions=["organisation.imported"], limit=1)
@@ -145,8 +167,11 @@ async def test_archive_follows_its_published_schema(installation: Installation) 
                 record = orjson.loads(line)
                 validator.validate(record)
                 seen.add(record["record"])
-    assert seen == {"organisation", "person", "team", "conversation", "member", "entry", "retention_policy",
-                    "breach"}
+    assert seen == {"organisation", "person", "team", "conversation", "member", "entry", "attachment",
+                    "retention_policy", "breach"}
+    names = {orjson.loads(x)["name"] for x in files["data/attachments.jsonl"].splitlines()}
+    assert "bilan infirmier.pdf" in names and any(n.startswith("plaie talon.") for n in names)  # re-encoded
+    assert any(p.startswith(f"attachments/{s.care}/") and p.endswith("bilan infirmier.pdf") for p in files)
     assert b"password" not in files["data/people.jsonl"] and b"totp" not in files["data/people.jsonl"]
     audit_lines = [orjson.loads(x) for x in files["audit/audit.jsonl"].splitlines()]
     assert audit_lines[0]["public_key_ed25519"] and any(x.get("action") == "organisation.exported"

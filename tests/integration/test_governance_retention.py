@@ -134,3 +134,30 @@ async def test_one_purge_at_a_time_across_processes(installation: Installation) 
         report = await retention.purge(svc)  # another connection, as another server process would
         assert report.skipped is True
     assert (await retention.purge(svc)).skipped is False
+
+
+async def test_expired_messages_and_shredded_conversations_take_their_files(installation: Installation) -> None:
+    import uuid
+
+    from chevet.app import attachments, messages
+    from tests.media_samples import pdf
+
+    svc = installation.services
+    clock = use_clock(svc)
+    s = await scene(svc)
+    blobs = installation.settings.blobs_path
+    for conv, who in ((s.team, s.manager), (s.care, s.nurse)):
+        att, _ = await attachments.upload(svc, who.actor, conv, data=pdf(f"fichier {conv}"), name="cr.pdf")
+        await messages.send_message(svc, who.actor, conv, body="pièce jointe", client_id=uuid.uuid4().hex,
+                                    attachment_ids=[uuid.UUID(str(att["id"]))])
+    assert len([p for p in blobs.rglob("*") if p.is_file()]) == 2
+    await retention.close_care_case(svc, s.nurse.actor, s.care)
+    clock.advance(days=70)
+    await say(svc, s.manager, s.team, "toujours actif")
+    preview = await retention.next_month_preview(svc, s.dpo.actor)
+    assert preview["available"] is True and preview["attachments"] == 1  # the team channel's file
+    report = await retention.purge(svc, clock.now() + timedelta(days=60))
+    assert [x["conversation_id"] for x in report.expired_messages] == [str(s.team)]
+    assert len([p for p in blobs.rglob("*") if p.is_file()]) == 1
+    await retention.purge(svc, clock.now() + timedelta(days=366))
+    assert [p for p in blobs.rglob("*") if p.is_file()] == []

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import orjson
 
-from chevet.app import archive_html
+from chevet.app import archive_attachments, archive_html
 from chevet.app.archive_schema import FORMAT, SCHEMA
 from chevet.app.audit_trail import checkpoint_json, entry_json, public_key_b64
 from chevet.app.services import Services
@@ -114,6 +114,7 @@ def entry_record(conv_id: uuid.UUID, key: envelope.DataKey, e: Entry, mentions: 
             "kind": KIND_NAMES[e.kind], "author_id": _s(e.author_id), "created_at": e.created_at.isoformat(),
             "body": body_of(conv_id, key, e), "urgent": bool(e.flags & MessageFlag.URGENT),
             "edited": bool(e.flags & MessageFlag.EDITED), "deleted": bool(e.flags & MessageFlag.DELETED),
+            "has_attachments": bool(e.flags & MessageFlag.ATTACHMENTS),
             "edited_at": _t(e.edited_at), "reply_to_seq": e.reply_to_seq, "target_seq": e.target_seq,
             "subject_id": _s(e.subject_id), "mentions": [str(m) for m in mentions]}
 
@@ -164,6 +165,7 @@ async def export_organisation(services: Services, slug: str, out: BinaryIO, head
         teams = [{"record": "team", "id": str(t.id), "name": t.name, "created_at": t.created_at.isoformat(),
                   "member_ids": [str(m) for m in ms]} for t, ms in await tx.archive.teams(org.id)]
         convs, members, entries_out = [], [], []
+        attachments_out: list[dict[str, Any]] = []
         all_convs = await tx.archive.conversations(org.id)
         for n, (conv, last_activity, pair) in enumerate(all_convs, 1):
             wrapped = await tx.conversations.wrapped_key(conv.id)
@@ -189,6 +191,9 @@ async def export_organisation(services: Services, slug: str, out: BinaryIO, head
                 log += [entry_record(conv.id, key_, e, mentions.get(e.seq, [])) for e in batch]
                 after = batch[-1].seq
             entries_out += log
+            att_files, att_records = await archive_attachments.export_conversation(services, tx, conv.id, key_)
+            files.update(att_files)
+            attachments_out += att_records
             for hook in _EXPORT_HOOKS:
                 for name, data in (await hook(tx, services, conv, key_)).items():
                     files[attachment_path(conv.id, name)] = data
@@ -219,6 +224,7 @@ async def export_organisation(services: Services, slug: str, out: BinaryIO, head
     files["data/entries.jsonl"] = _jsonl(entries_out)
     files["data/retention_policies.jsonl"] = _jsonl(policies)
     files["data/breaches.jsonl"] = _jsonl(breaches)
+    files["data/attachments.jsonl"] = _jsonl(attachments_out)
     files["audit/audit.jsonl"] = b"".join(line + b"\n" for line in audit_lines)
     files["audit/public_key.txt"] = ((public_key_b64(services) or "") + "\n").encode()
     files["html/index.html"] = archive_html.render_index(
@@ -226,7 +232,8 @@ async def export_organisation(services: Services, slug: str, out: BinaryIO, head
     writer = SealedWriter(out, header, key)
     write_tar(files, writer, now.timestamp())  # type: ignore[arg-type]
     writer.close()
-    return {"people": len(people), "conversations": len(convs), "entries": len(entries_out), "files": len(files) + 1}
+    return {"people": len(people), "conversations": len(convs), "entries": len(entries_out),
+            "attachments": len(attachments_out), "files": len(files) + 1}
 
 
 def envelope_genesis() -> bytes:
@@ -384,8 +391,8 @@ async def _import(services: Services, files: dict[str, bytes], archive_sha256: s
             kind = KINDS_BY_NAME[e["kind"]]
             flags = MessageFlag.NONE
             for name, flag in (("urgent", MessageFlag.URGENT), ("edited", MessageFlag.EDITED),
-                               ("deleted", MessageFlag.DELETED)):
-                if e[name]:
+                               ("deleted", MessageFlag.DELETED), ("has_attachments", MessageFlag.ATTACHMENTS)):
+                if e.get(name):
                     flags |= flag
             body = e["body"]
             sealed = key.seal(str(body).encode(), envelope.aad("msg", cid, eid)) if body is not None else None
@@ -398,6 +405,16 @@ async def _import(services: Services, files: dict[str, bytes], archive_sha256: s
                 terms, [_u(m) for m in e["mentions"]])
             if progress and (n % 1000 == 0 or n == len(entries)):
                 progress("entries", n, len(entries))
+        written: list[str] = []
+        try:
+            await archive_attachments.import_records(services, u.tx, org.id, keys,
+                                                     list(_records(files, "attachments", "attachment")), files,
+                                                     written)
+        except BaseException:
+            if services.attachments is not None:
+                for blob in written:
+                    await services.attachments.blobs.delete(blob)
+            raise
         for conv in imported_convs:
             prefix = f"attachments/{conv.id}/"
             own = {p[len(prefix):]: d for p, d in files.items() if p.startswith(prefix)}

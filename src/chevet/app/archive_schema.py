@@ -33,7 +33,7 @@ SCHEMA: dict[str, Any] = {
     "description": "One JSON object per line in data/*.jsonl. Times are ISO 8601 in UTC. Texts are the "
                    "decrypted content as people wrote it.",
     "oneOf": [{"$ref": f"#/$defs/{n}"} for n in ("organisation", "person", "team", "conversation", "member",
-                                                  "entry", "retention_policy", "breach")],
+                                                  "entry", "attachment", "retention_policy", "breach")],
     "$defs": {
         "organisation": _record("organisation", "data/organisation.jsonl: the organisation (one line).", {
             "id": _UUID, "slug": _STR, "name": _STR, "created_at": _TIME}),
@@ -59,8 +59,17 @@ SCHEMA: dict[str, Any] = {
             "kind": {"enum": ["message", "edit", "delete", "member_added", "member_removed", "created"]},
             "author_id": _OPT_UUID, "created_at": _TIME, "body": _OPT_STR,
             "urgent": {"type": "boolean"}, "edited": {"type": "boolean"}, "deleted": {"type": "boolean"},
+            "has_attachments": {"type": "boolean"},
             "edited_at": _OPT_TIME, "reply_to_seq": _OPT_INT, "target_seq": _OPT_INT, "subject_id": _OPT_UUID,
             "mentions": {"type": "array", "items": _UUID}}),
+        "attachment": _record("attachment", "data/attachments.jsonl: files attached to messages, decrypted in "
+                                            "attachments/<conversation id>/ (`files`: content, and thumbnail or "
+                                            "original when stored), with their original name.", {
+            "id": _UUID, "conversation_id": _UUID, "message_id": _OPT_UUID, "uploader_id": _UUID,
+            "created_at": _TIME, "kind": _STR, "mime": _STR, "size": _INT, "uploaded_size": _INT,
+            "width": _OPT_INT, "height": _OPT_INT, "name": _STR,
+            "files": {"type": "object", "additionalProperties": False, "required": ["content"],
+                      "properties": {"content": _STR, "thumbnail": _STR, "original": _STR}}}),
         "retention_policy": _record("retention_policy", "data/retention_policies.jsonl: the organisation's "
                                                         "rules per conversation kind (days).", {
             "kind": _STR, "days": _INT, "min_days": _INT, "max_days": _INT}),

@@ -217,6 +217,11 @@ async def purge(services: Services, as_of: datetime | None = None, *, dry_run: b
     A dry run computes exactly the same report and changes nothing."""
     now = as_of or services.clock.now()
     report = PurgeReport(now, dry_run)
+    hooks = list(_HOOKS)
+    if services.attachments is not None:  # attachments and their files go with their messages
+        from chevet.app.attachments import retention_hook
+
+        hooks.append(retention_hook(services))
     async with services.unit() as u:
         if not dry_run and not await u.tx.retention.lock_purge():
             report.skipped = True  # another server process is purging right now
@@ -242,7 +247,7 @@ async def purge(services: Services, as_of: datetime | None = None, *, dry_run: b
             if due_whole:
                 count = await u.tx.retention.count_entries(state.conversation_id)
                 if not dry_run:
-                    extra = sum([await hook(u.tx, state.org_id, state.conversation_id, None) for hook in _HOOKS])
+                    extra = sum([await hook(u.tx, state.org_id, state.conversation_id, None) for hook in hooks])
                     count = await u.tx.retention.shred_conversation(state.conversation_id)
                     await u.audit(state.org_id, "retention.conversation_shredded", None, "conversation",
                                   state.conversation_id, kind=state.kind.value, entries=count, days=days,
@@ -252,7 +257,7 @@ async def purge(services: Services, as_of: datetime | None = None, *, dry_run: b
                 assert cutoff is not None
                 count = await u.tx.retention.count_entries_before(state.conversation_id, cutoff)
                 if not dry_run:
-                    extra = sum([await hook(u.tx, state.org_id, state.conversation_id, cutoff) for hook in _HOOKS])
+                    extra = sum([await hook(u.tx, state.org_id, state.conversation_id, cutoff) for hook in hooks])
                     count = await u.tx.retention.delete_entries_before(state.conversation_id, cutoff)
                     await u.audit(state.org_id, "retention.messages_expired", None, "conversation",
                                   state.conversation_id, kind=state.kind.value, entries=count, days=days,
@@ -263,3 +268,30 @@ async def purge(services: Services, as_of: datetime | None = None, *, dry_run: b
                           conversations_shredded=len(report.shredded),
                           conversations_trimmed=len(report.expired_messages), held=len(report.held))
     return report
+
+
+async def next_month_preview(services: Services, actor: Actor) -> dict[str, Any]:
+    """For the sobriety dashboard: what retention will remove within 30 days in the actor's
+    organisation (a dry run as of then; legal holds respected)."""
+    from datetime import timedelta
+
+    report = await purge(services, services.clock.now() + timedelta(days=30), dry_run=True, org_id=actor.org_id)
+    due: list[tuple[uuid.UUID, datetime | None]] = [(uuid.UUID(x["conversation_id"]), None) for x in report.shredded]
+    due += [(uuid.UUID(x["conversation_id"]), datetime.fromisoformat(x["before"])) for x in report.expired_messages]
+    files = {"attachments": 0, "attachment_bytes": 0}
+    if services.attachments is not None:
+        from chevet.app.attachments import retention_preview
+
+        files = await retention_preview(services, actor.org_id, due)
+    return {"available": True, "conversations": len(report.shredded),
+            "messages": sum(x["entries"] for x in report.shredded) + sum(x["entries"] for x in report.expired_messages),
+            "held": len(report.held), **files}
+
+
+def _register_with_dashboard() -> None:
+    from chevet.app import sobriety
+
+    sobriety.register_retention_preview(next_month_preview)
+
+
+_register_with_dashboard()
