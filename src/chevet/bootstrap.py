@@ -190,4 +190,4 @@ async def write_key_backup(installation: Installation, out: Path) -> int:
     services = installation.services
     assert isinstance(services.db, SqlDatabase)
     return await _write_key_backup(services.db, installation.settings.key_file, installation.settings.audit_key,
-                                   out, services.clock.now())
+                                   out, services.clock.now(), installation.settings.vapid_key_file)

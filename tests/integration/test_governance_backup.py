@@ -41,6 +41,7 @@ async def test_shredded_content_is_unrecoverable_from_an_earlier_backup(installa
     assert oct(keys.stat().st_mode & 0o777) == "0o600"
     first_keys = orjson.loads(keys.read_bytes())
     assert str(s.care) in {k["conversation_id"] for k in first_keys["conversation_keys"]}
+    assert first_keys["master_key"] and first_keys["audit_key"] and first_keys["vapid_key"]
     # The database backup never holds a conversation key.
     if installation.settings.database_url is None:
         with sqlite3.connect(old_db) as db:
@@ -75,6 +76,7 @@ async def test_shredded_content_is_unrecoverable_from_an_earlier_backup(installa
         restored = open_installation(load_settings(target_dir, environ={}, database_url=target_url, **FAST_PASSWORDS),
                                      with_bus=False)
         try:
+            assert restored.settings.vapid_key_file.read_text() == first_keys["vapid_key"]
             async with restored.services.db.transaction() as tx:
                 assert await tx.conversations.get(s.org.id, s.care) is None
                 assert await tx.conversations.wrapped_key(s.care) is None

@@ -29,7 +29,8 @@ from chevet.adapters.db.database import SqlDatabase
 from chevet.adapters.db.schema import conversation, conversation_key
 
 KEY_BACKUP_FORMAT = "chevet-key-backup-1"
-KEY_INSTRUCTIONS = ("Chevet key backup. Secret: it opens every conversation still alive. Keep exactly one "
+KEY_INSTRUCTIONS = ("Chevet key backup (master key, audit signing key, Web Push key, wrapped conversation "
+                    "keys). Secret: it opens every conversation still alive. Keep exactly one "
                     "current copy, apart from database backups (another medium, another place, restricted "
                     "access); replace it after each retention run; never archive old copies, or shredded "
                     "conversations become readable again from old database backups. See docs/backup.md.")
@@ -94,22 +95,24 @@ def _read_optional(path: Path) -> str | None:
     return path.read_text() if path.exists() else None
 
 
-async def key_backup(db: SqlDatabase, master_key_file: Path, audit_key_file: Path, at: datetime) -> bytes:
+async def key_backup(db: SqlDatabase, master_key_file: Path, audit_key_file: Path, at: datetime,
+                     vapid_key_file: Path | None = None) -> bytes:
     master = await asyncio.to_thread(master_key_file.read_text)
     audit = await asyncio.to_thread(_read_optional, audit_key_file)
+    vapid = await asyncio.to_thread(_read_optional, vapid_key_file) if vapid_key_file else None
     async with db.transaction() as tx:
         rows = await tx.conn.execute(select(conversation_key).order_by(conversation_key.c.conversation_id))
         keys = [{"conversation_id": str(r.conversation_id), "wrapped": base64.b64encode(bytes(r.wrapped)).decode()}
                 for r in rows]
     doc: dict[str, Any] = {"format": KEY_BACKUP_FORMAT, "created_at": at.isoformat(), "instructions": KEY_INSTRUCTIONS,
-                           "master_key": master, "audit_key": audit,
+                           "master_key": master, "audit_key": audit, "vapid_key": vapid,
                            "conversation_keys": keys}
     return orjson.dumps(doc, option=orjson.OPT_INDENT_2)
 
 
 async def write_key_backup(db: SqlDatabase, master_key_file: Path, audit_key_file: Path, out: Path,
-                           at: datetime) -> int:
-    data = await key_backup(db, master_key_file, audit_key_file, at)
+                           at: datetime, vapid_key_file: Path | None = None) -> int:
+    data = await key_backup(db, master_key_file, audit_key_file, at, vapid_key_file)
     await asyncio.to_thread(_write_private, out, data)
     return len(orjson.loads(data)["conversation_keys"])
 
@@ -169,7 +172,7 @@ def _copy_in(database_url: str, db_backup: Path) -> None:
 
 
 async def restore(database_url: str, db_backup: Path, keys: dict[str, Any], master_key_file: Path,
-                  audit_key_file: Path) -> Restored:
+                  audit_key_file: Path, vapid_key_file: Path | None = None) -> Restored:
     """Into an empty installation only: the database backup, then the key material. Conversations
     whose key is not in the key backup were shredded after the database backup: they stay
     unreadable and are returned so the caller can finish their removal."""
@@ -181,6 +184,8 @@ async def restore(database_url: str, db_backup: Path, keys: dict[str, Any], mast
         await db.close()
     await asyncio.to_thread(_restore_key_file, master_key_file, keys.get("master_key"))
     await asyncio.to_thread(_restore_key_file, audit_key_file, keys.get("audit_key"))
+    if vapid_key_file is not None:  # browsers' push subscriptions depend on it
+        await asyncio.to_thread(_restore_key_file, vapid_key_file, keys.get("vapid_key"))
     await asyncio.to_thread(_copy_in, database_url, db_backup)
     db = SqlDatabase(database_url)
     try:

@@ -27,7 +27,7 @@ def restore(db: Annotated[Path, typer.Option("--db", help="Database backup file"
     try:
         key_doc = read_key_backup(keys)
         restored = asyncio.run(restore_database(settings.database, db, key_doc, settings.key_file,
-                                                settings.audit_key))
+                                                settings.audit_key, settings.vapid_key_file))
         asyncio.run(migrate(settings))
     except BackupError as exc:
         raise fail(str(exc)) from exc
