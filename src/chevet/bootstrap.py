@@ -9,6 +9,13 @@ from datetime import timedelta
 from pathlib import Path
 
 from chevet.adapters.antivirus import ClamdScanner
+from chevet.adapters.audit_key import AuditKeyError, AuditKeyFile, create_audit_key
+from chevet.adapters.backup import BackupError as BackupError  # re-exported for the CLI
+from chevet.adapters.backup import Restored as Restored
+from chevet.adapters.backup import backup_database as backup_database
+from chevet.adapters.backup import read_key_backup as read_key_backup
+from chevet.adapters.backup import restore as restore
+from chevet.adapters.backup import write_key_backup as _write_key_backup
 from chevet.adapters.blobs import FileBlobStore
 from chevet.adapters.bus import MemoryBus, RedisBus
 from chevet.adapters.clock import SystemClock
@@ -19,7 +26,7 @@ from chevet.adapters.passwords import Argon2Passwords
 from chevet.adapters.psc import PscConfig, PscProvider
 from chevet.adapters.push import WebPush, create_vapid_key
 from chevet.app.attachment_config import AttachmentLimits, AttachmentServices, FootprintSettings
-from chevet.app.services import Policy, Services
+from chevet.app.services import Governance, Policy, Services
 from chevet.ports import EventBus, PushGateway
 from chevet.settings import Settings, SettingsError
 
@@ -116,11 +123,15 @@ def open_installation(settings: Settings, *, with_bus: bool = True) -> Installat
         bus = RedisBus(settings.redis_url, keys.derive("bus"))
     else:
         bus = MemoryBus()
+    try:
+        signer = AuditKeyFile(settings.audit_key) if settings.audit_key.exists() else None
+    except AuditKeyError as exc:
+        raise SettingsError(str(exc)) from exc
     db = SqlDatabase(settings.database, sqlite_synchronous=settings.sqlite_synchronous)
     passwords = Argon2Passwords(time_cost=settings.password_time_cost, memory_kib=settings.password_memory_kib)
     services = Services(db=db, keys=keys, bus=bus, clock=SystemClock(), passwords=passwords,
                         policy=policy_from(settings), attachments=attachment_services(settings),
-                        psc=psc_from(settings))
+                        psc=psc_from(settings), signer=signer, governance=governance_from(settings))
     return Installation(settings, services, _push_gateway(settings))
 
 
@@ -130,6 +141,12 @@ def _push_gateway(settings: Settings) -> PushGateway | None:
         return None
     contact = settings.push_contact or settings.public_url or "mailto:postmaster@localhost"
     return WebPush(settings.vapid_key_file, settings.push_services, contact)
+
+
+def governance_from(settings: Settings) -> Governance:
+    return Governance(audit_retention_days=settings.audit_retention_days, controller=settings.controller,
+                      dpo_contact=settings.dpo_contact, hosting_provider=settings.hosting_provider,
+                      hosting_location=settings.hosting_location, backup_location=settings.backup_location)
 
 
 _DEFAULT_TOML = """\
@@ -154,15 +171,27 @@ async def initialise(settings: Settings) -> list[str]:
     if not settings.blobs_path.exists():
         settings.blobs_path.mkdir(mode=0o700, parents=True)
         done.append(f"created attachment store {settings.blobs_path}")
-    if create_key_file(settings.key_file):
+    master_created = create_key_file(settings.key_file)
+    if master_created:
         done.append(f"created master key {settings.key_file} (back it up apart from the database)")
     if create_vapid_key(settings.vapid_key_file):
         done.append(f"created Web Push (VAPID) key {settings.vapid_key_file}")
+    audit_created = create_audit_key(settings.audit_key)
+    if audit_created:
+        done.append(f"created audit signing key {settings.audit_key} (public key: chevet audit public-key)")
     if not settings.config_file.exists():
         settings.config_file.write_text(_DEFAULT_TOML)
         done.append(f"wrote default settings {settings.config_file}")
     await migrate(settings)
     done.append("database schema is up to date")
+    if master_created or audit_created:
+        from chevet.app.audit_trail import installation_keys_created
+
+        installation = open_installation(settings, with_bus=False)
+        try:
+            await installation_keys_created(installation.services, master=master_created, audit_key=audit_created)
+        finally:
+            await installation.close()
     return done
 
 
@@ -193,3 +222,12 @@ async def check_schema(settings: Settings) -> None:
 
 def data_path(settings: Settings, *parts: str) -> Path:
     return settings.data_dir.joinpath(*parts)
+
+
+
+async def write_key_backup(installation: Installation, out: Path) -> int:
+    """The current key material (master key, audit key, wrapped conversation keys), 0600."""
+    services = installation.services
+    assert isinstance(services.db, SqlDatabase)
+    return await _write_key_backup(services.db, installation.settings.key_file, installation.settings.audit_key,
+                                   out, services.clock.now(), installation.settings.vapid_key_file)

@@ -59,6 +59,17 @@ class Settings(BaseModel):
     footprint_storage_g_per_gb_year: float | None = Field(None, ge=0, le=1_000_000)
     footprint_storage_source: str = Field("", max_length=300)
     default_language: str = "fr"
+    # Governance (docs/governance.md, docs/backup.md)
+    audit_key_file: Path | None = None
+    audit_retention_days: int = Field(365, ge=183, le=36500)
+    checkpoint_minutes: float = Field(60, gt=0, le=24 * 60)
+    retention_interval_hours: float = Field(24, gt=0, le=24 * 7)
+    key_backup_file: Path | None = None
+    controller: str = ""
+    dpo_contact: str = ""
+    hosting_provider: str = ""
+    hosting_location: str = "France"
+    backup_location: str = ""
     push_services: tuple[str, ...] = Field((), description="Origins of the Web Push services browsers may "
                                            "register (e.g. https://fcm.googleapis.com); none: no push")
     push_contact: str | None = Field(None, description="VAPID contact (mailto: or https:) given to push services")
@@ -160,6 +171,10 @@ class Settings(BaseModel):
     @property
     def vapid_key_file(self) -> Path:
         return self.data_dir / "keys" / "vapid.pem"
+
+    @property
+    def audit_key(self) -> Path:
+        return self.audit_key_file or self.key_file.parent / "audit.key"
 
     @property
     def config_file(self) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chevet.app.services import Services
-from chevet.core.audit import ChainBreak, verify_chain
+from chevet.core.audit import ChainBreak
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,11 +16,8 @@ class ChainReport:
 
 
 async def verify_audit(services: Services) -> list[ChainReport]:
-    reports = []
-    async with services.db.transaction() as tx:
-        for chain in await tx.audit.chains():
-            head = await tx.audit.head(chain)
-            entries = [e async for e in tx.audit.entries(chain)]
-            broken = verify_chain(entries, head[0] if head else None, head[1] if head else None)
-            reports.append(ChainReport(str(chain), len(entries), broken))
-    return reports
+    """Every chain from its genesis or, once pruned, from its signed anchor; with the signed
+    checkpoints (see ``audit_trail.verify_all``)."""
+    from chevet.app.audit_trail import verify_all
+
+    return [ChainReport(str(v.chain), v.entries, v.broken) for v in await verify_all(services)]

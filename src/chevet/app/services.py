@@ -13,7 +13,16 @@ from chevet.app.attachment_config import AttachmentServices
 from chevet.core import envelope
 from chevet.core.audit import INSTALLATION_CHAIN, AuditEvent
 from chevet.core.entities import Organisation, Person, RealtimeEvent
-from chevet.ports import Clock, Database, EventBus, IdentityProvider, KeyStore, PasswordHasher, Transaction
+from chevet.ports import (
+    AuditSigner,
+    Clock,
+    Database,
+    EventBus,
+    IdentityProvider,
+    KeyStore,
+    PasswordHasher,
+    Transaction,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +40,18 @@ class Policy:
     reauth_window: timedelta = timedelta(minutes=10)
     # The origin people reach Chevet at: the WebAuthn relying party and its expected origin.
     public_url: str = "http://localhost:8000"
+
+
+@dataclass(frozen=True, slots=True)
+class Governance:
+    """What the DPO and the operator configure for audit retention and the processing register."""
+
+    audit_retention_days: int = 365
+    controller: str = ""
+    dpo_contact: str = ""
+    hosting_provider: str = ""
+    hosting_location: str = "France"
+    backup_location: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +101,8 @@ class Services:
     policy: Policy = field(default_factory=Policy)
     attachments: AttachmentServices | None = None
     psc: IdentityProvider | None = None
+    signer: AuditSigner | None = None
+    governance: Governance = field(default_factory=Governance)
 
     @asynccontextmanager
     async def unit(self, ip: str | None = None) -> AsyncIterator[Unit]:

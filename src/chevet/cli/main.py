@@ -12,7 +12,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from chevet.app import audit, organisations, people
+from chevet.app import organisations, people
 from chevet.bootstrap import Installation, initialise, migrate, open_installation
 from chevet.core.errors import ChevetError
 from chevet.settings import Settings, SettingsError, load_settings
@@ -22,10 +22,8 @@ app = typer.Typer(help="Chevet: sovereign secure messaging for care teams.", no_
                   add_completion=False)
 org_app = typer.Typer(help="Organisations.", no_args_is_help=True)
 user_app = typer.Typer(help="People.", no_args_is_help=True)
-audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
 app.add_typer(org_app, name="org")
 app.add_typer(user_app, name="user")
-app.add_typer(audit_app, name="audit")
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Installation folder (default: from "
                                               "CHEVET_DATA_DIR or ./chevet-data).")]
@@ -146,23 +144,6 @@ def user_invite(org: Annotated[str, typer.Option(help="Organisation slug")],
         typer.echo(json.dumps({"id": str(invited.person.id), "token": invited.token, "url": link}))
     else:
         typer.echo(f"invitation for {invited.person.email}: {link}")
-
-
-@audit_app.command("verify")
-def audit_verify(data_dir: DataDir = None) -> None:
-    """Check every audit chain; name the first broken entry. Exit code 1 if any is broken."""
-    reports = _run(lambda i: audit.verify_audit(i.services), _settings(data_dir))
-    broken = False
-    with typer.progressbar(reports, label="checking audit chains", file=sys.stderr) as bar:
-        for r in bar:
-            if r.broken:
-                broken = True
-    for r in reports:
-        if r.broken:
-            typer.echo(f"chain {r.chain}: BROKEN at entry #{r.broken.seq} ({r.broken.reason})")
-        else:
-            typer.echo(f"chain {r.chain}: ok ({r.entries} entries)")
-    raise typer.Exit(1 if broken else 0)
 
 
 @app.command()

@@ -25,6 +25,7 @@ class Permission(StrEnum):
     MANAGE_TEAMS = "manage_teams"
     MANAGE_ORGANISATION = "manage_organisation"
     VIEW_AUDIT = "view_audit"
+    MANAGE_RETENTION = "manage_retention"
     CREATE_DIRECT = "create_direct"
     CREATE_GROUP = "create_group"
     CREATE_TEAM_CHANNEL = "create_team_channel"
@@ -43,8 +44,8 @@ _CARE = {
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.DPO: frozenset({Permission.VIEW_AUDIT, Permission.CREATE_DIRECT, Permission.CREATE_GROUP,
-                         Permission.LIST_PEOPLE, Permission.VIEW_SOBRIETY}),
+    Role.DPO: frozenset({Permission.VIEW_AUDIT, Permission.MANAGE_RETENTION, Permission.CREATE_DIRECT,
+                         Permission.CREATE_GROUP, Permission.LIST_PEOPLE, Permission.VIEW_SOBRIETY}),
     Role.MANAGER: frozenset(_CARE | {Permission.MANAGE_TEAMS, Permission.CREATE_TEAM_CHANNEL,
                                      Permission.VIEW_AUDIT, Permission.MANAGE_ANY_CONVERSATION}),
     Role.PHYSICIAN: frozenset(_CARE),

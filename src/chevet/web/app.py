@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import pkgutil
@@ -75,15 +76,21 @@ def create_app(installation: Installation) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from chevet import jobs
+
         if notifier is not None:
             notifier.start()
         await services.bus.start(deliver)
+        tasks = jobs.start_all(installation)
         log.info("chevet started", extra={"version": chevet.__version__})
         try:
             yield
         finally:
             if notifier is not None:
                 await notifier.stop()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await installation.close()
 
     app = FastAPI(title="Chevet", version=chevet.__version__, lifespan=lifespan,

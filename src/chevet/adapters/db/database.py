@@ -14,8 +14,11 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from chevet.adapters.db.archive import SqlArchive
 from chevet.adapters.db.attachments import SqlAttachments
 from chevet.adapters.db.audit import SqlAuditLog
+from chevet.adapters.db.audit_trail import SqlAuditTrail
+from chevet.adapters.db.breaches import SqlBreaches
 from chevet.adapters.db.conversations import SqlConversations
 from chevet.adapters.db.directory import SqlDirectory
 from chevet.adapters.db.entries import SqlEntries
@@ -24,6 +27,7 @@ from chevet.adapters.db.mssante import SqlMssante
 from chevet.adapters.db.organisations import SqlOrganisations
 from chevet.adapters.db.people import SqlPeople
 from chevet.adapters.db.reports import SqlReports
+from chevet.adapters.db.retention import SqlRetention
 from chevet.adapters.db.sealed import SqlSealedBlobs
 from chevet.adapters.db.sessions import SqlInvitations, SqlSessions
 from chevet.adapters.db.teams import SqlTeams
@@ -56,6 +60,10 @@ class SqlTransaction:
         self.sealed_blobs = SqlSealedBlobs(self.conn)
         self.mssante = SqlMssante(self.conn)
         self.directory = SqlDirectory(self.conn)
+        self.audit_trail = SqlAuditTrail(self.conn)
+        self.retention = SqlRetention(self.conn)
+        self.archive = SqlArchive(self.conn)
+        self.breaches = SqlBreaches(self.conn)
 
 
 def async_url(url: str) -> str:

@@ -1,0 +1,82 @@
+"""The published JSON Schema of an organisation export (``docs/export-schema/``).
+
+Every line of every ``data/*.jsonl`` file is one record with a ``record`` field naming its type.
+The schema is kept in code so that the exporter and the published file cannot drift apart
+(a test compares them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+FORMAT = "chevet-export-1"
+SCHEMA_ID = "https://chevet.invalid/schema/chevet-export-1.schema.json"
+
+_UUID = {"type": "string", "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"}
+_OPT_UUID = {"anyOf": [_UUID, {"type": "null"}]}
+_TIME = {"type": "string", "format": "date-time"}
+_OPT_TIME = {"anyOf": [_TIME, {"type": "null"}]}
+_INT = {"type": "integer"}
+_OPT_INT = {"anyOf": [_INT, {"type": "null"}]}
+_STR = {"type": "string"}
+_OPT_STR = {"anyOf": [_STR, {"type": "null"}]}
+
+
+def _record(name: str, description: str, props: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "description": description, "additionalProperties": False,
+            "required": ["record", *props], "properties": {"record": {"const": name}, **props}}
+
+
+SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": SCHEMA_ID,
+    "title": "Chevet organisation export, format chevet-export-1",
+    "description": "One JSON object per line in data/*.jsonl. Times are ISO 8601 in UTC. Texts are the "
+                   "decrypted content as people wrote it.",
+    "oneOf": [{"$ref": f"#/$defs/{n}"} for n in ("organisation", "person", "team", "conversation", "member",
+                                                  "entry", "attachment", "retention_policy", "breach")],
+    "$defs": {
+        "organisation": _record("organisation", "data/organisation.jsonl: the organisation (one line).", {
+            "id": _UUID, "slug": _STR, "name": _STR, "created_at": _TIME}),
+        "person": _record("person", "data/people.jsonl: every account. Credentials are never exported.", {
+            "id": _UUID, "email": _STR, "name": _STR, "role": _STR, "status": _STR, "rpps": _OPT_STR,
+            "language": _STR, "created_at": _TIME}),
+        "team": _record("team", "data/teams.jsonl: teams and their members.", {
+            "id": _UUID, "name": _STR, "created_at": _TIME, "member_ids": {"type": "array", "items": _UUID}}),
+        "conversation": _record("conversation", "data/conversations.jsonl: conversations with their retention "
+                                                "settings. `last_seq` is the position of the last log entry.", {
+            "id": _UUID, "kind": {"enum": ["direct", "group", "team", "care_case"]}, "title": _STR,
+            "care_case_ref": _OPT_STR, "team_id": _OPT_UUID, "created_by": _OPT_UUID, "created_at": _TIME,
+            "last_seq": _INT, "last_activity": _TIME, "direct_pair": _OPT_STR,
+            "retention_days": _OPT_INT, "legal_hold": {"type": "boolean"}, "closed_at": _OPT_TIME}),
+        "member": _record("member", "data/members.jsonl: who is in which conversation, with read state "
+                                    "(`read_seq`) and the first entry they may see (`visible_from_seq`).", {
+            "conversation_id": _UUID, "person_id": _UUID, "is_owner": {"type": "boolean"},
+            "visible_from_seq": _INT, "read_seq": _INT, "joined_at": _TIME}),
+        "entry": _record("entry", "data/entries.jsonl: every conversation's log in order. kind: message, "
+                                  "edit (body = the text before the edit), delete, member_added, "
+                                  "member_removed, created. A message's body is its current text.", {
+            "conversation_id": _UUID, "seq": _INT, "id": _UUID,
+            "kind": {"enum": ["message", "edit", "delete", "member_added", "member_removed", "created"]},
+            "author_id": _OPT_UUID, "created_at": _TIME, "body": _OPT_STR,
+            "urgent": {"type": "boolean"}, "edited": {"type": "boolean"}, "deleted": {"type": "boolean"},
+            "has_attachments": {"type": "boolean"},
+            "edited_at": _OPT_TIME, "reply_to_seq": _OPT_INT, "target_seq": _OPT_INT, "subject_id": _OPT_UUID,
+            "mentions": {"type": "array", "items": _UUID}}),
+        "attachment": _record("attachment", "data/attachments.jsonl: files attached to messages, decrypted in "
+                                            "attachments/<conversation id>/ (`files`: content, and thumbnail or "
+                                            "original when stored), with their original name.", {
+            "id": _UUID, "conversation_id": _UUID, "message_id": _OPT_UUID, "uploader_id": _UUID,
+            "created_at": _TIME, "kind": _STR, "mime": _STR, "size": _INT, "uploaded_size": _INT,
+            "width": _OPT_INT, "height": _OPT_INT, "name": _STR,
+            "files": {"type": "object", "additionalProperties": False, "required": ["content"],
+                      "properties": {"content": _STR, "thumbnail": _STR, "original": _STR}}}),
+        "retention_policy": _record("retention_policy", "data/retention_policies.jsonl: the organisation's "
+                                                        "rules per conversation kind (days).", {
+            "kind": _STR, "days": _INT, "min_days": _INT, "max_days": _INT}),
+        "breach": _record("breach", "data/breaches.jsonl: the personal-data breach log.", {
+            "id": _UUID, "discovered_at": _TIME, "recorded_at": _TIME, "recorded_by": _OPT_UUID,
+            "nature": _STR, "data_categories": _STR, "people_affected": _OPT_INT, "consequences": _STR,
+            "measures": _STR, "authority_notified_at": _OPT_TIME, "people_notified_at": _OPT_TIME,
+            "closed_at": _OPT_TIME}),
+    },
+}

@@ -1,0 +1,70 @@
+"""``chevet backup``: a consistent online backup — the database without conversation keys, the
+blobs, and the key material in a separate file (docs/backup.md)."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from chevet.bootstrap import BackupError, Installation, backup_database, write_key_backup
+from chevet.cli.governance_support import DataDir, fail, run, settings_for
+
+NAME = "backup"
+app = typer.Typer(help="Back up the installation.", invoke_without_command=True)
+
+
+@app.callback()
+def backup(keys_out: Annotated[Path, typer.Option("--keys-out", help="Key backup file to write or REPLACE "
+                                                  "(keep it apart from database backups)")],
+           out: Annotated[Path | None, typer.Option(help="Folder for the database backup (and blobs)")] = None,
+           keys_only: Annotated[bool, typer.Option("--keys-only", help="Only refresh the key backup "
+                                                   "(after a retention run)")] = False,
+           data_dir: DataDir = None) -> None:
+    """Database (SQLite: VACUUM INTO; PostgreSQL: pg_dump) without conversation keys, blobs, and
+    the current key material in --keys-out."""
+    settings = settings_for(data_dir)
+    if keys_only:
+        count = run(lambda i: _keys(i, keys_out), settings)
+        typer.echo(f"key backup ({count} conversation keys): {keys_out}")
+        return
+    if out is None:
+        raise fail("--out is required (or --keys-only)", 2)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    suffix = "sqlite" if settings.database.startswith("sqlite") else "pgdump"
+    db_file = out / f"chevet-db-{stamp}.{suffix}"
+    if keys_out.resolve().is_relative_to(out.resolve()):
+        raise fail("--keys-out must not be inside the database backup folder", 2)
+
+    async def go(i: Installation) -> int:
+        try:
+            backup_database(settings.database, db_file)
+            blobs = settings.data_dir / "blobs"
+            if blobs.is_dir():
+                shutil.copytree(blobs, out / f"chevet-blobs-{stamp}")
+            count = await write_key_backup(i, keys_out)
+        except BackupError as exc:
+            raise fail(str(exc)) from exc
+        async with i.services.unit() as u:
+            await u.audit(None, "backup.created", None, "installation", None, database=db_file.name,
+                          conversation_keys=count)
+            await u.audit(None, "key.backup_written", None, "installation", None, scheduled=False)
+        return count
+
+    count = run(go, settings)
+    typer.echo(f"database backup: {db_file}\nkey backup ({count} conversation keys): {keys_out}\n"
+               "Keep the key backup apart from database backups and replace it, never archive it: "
+               "see docs/backup.md.")
+
+
+async def _keys(i: Installation, keys_out: Path) -> int:
+    try:
+        count = await write_key_backup(i, keys_out)
+    except BackupError as exc:
+        raise fail(str(exc)) from exc
+    async with i.services.unit() as u:
+        await u.audit(None, "key.backup_written", None, "installation", None, scheduled=False)
+    return count

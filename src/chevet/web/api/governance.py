@@ -1,0 +1,219 @@
+"""Governance API: access traces (JSON and CSV), retention (policies, per-conversation view,
+override, closing a care case, legal hold, what expires soon), GDPR (own data, register,
+breach log, anonymisation)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from chevet.app import audit_trail, gdpr, retention
+from chevet.core.errors import InvalidInput
+from chevet.core.ids import parse_id
+from chevet.web.deps import ActorDep, ServicesDep
+
+router = APIRouter(tags=["governance"])
+
+
+def _time(value: str | None, name: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidInput("time_invalid", field=name) from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def trace_query(conversation_id: str | None, person_id: str | None, action: str | None, from_: str | None,
+                to: str | None, before_seq: int | None, limit: int) -> audit_trail.TraceQuery:
+    actions = tuple(a.strip() for a in (action or "").split(",") if a.strip())[:20]
+    if any(len(a) > 60 for a in actions):
+        raise InvalidInput("action_invalid")
+    return audit_trail.TraceQuery(conversation_id=parse_id(conversation_id) if conversation_id else None,
+                                  person_id=parse_id(person_id) if person_id else None, actions=actions,
+                                  since=_time(from_, "from"), until=_time(to, "to"), before_seq=before_seq,
+                                  limit=limit)
+
+
+CSV_COLUMNS = ["seq", "at", "action", "actor_id", "actor_name", "object_type", "object_id", "object_name", "ip",
+               "detail"]
+
+
+def _cell(value: Any) -> str:
+    text = orjson.dumps(value).decode() if isinstance(value, dict) else "" if value is None else str(value)
+    # A spreadsheet must not run a cell as a formula.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def traces_csv(rows: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(CSV_COLUMNS)
+    for r in rows:
+        writer.writerow([_cell(r[c]) for c in CSV_COLUMNS])
+    return buf.getvalue()
+
+
+@router.get("/audit/traces")
+async def traces(actor: ActorDep, svc: ServicesDep, conversation_id: str | None = Query(None, max_length=36),
+                 person_id: str | None = Query(None, max_length=36),
+                 action: str | None = Query(None, max_length=400, description="Actions, comma separated; "
+                                                                               "a trailing * matches a prefix"),
+                 from_: str | None = Query(None, alias="from", max_length=40),
+                 to: str | None = Query(None, max_length=40),
+                 before_seq: int | None = Query(None, ge=1, le=2**31 - 1),
+                 limit: int = Query(100, ge=1, le=1000),
+                 format: str = Query("json", pattern="^(json|csv)$")) -> Response:
+    """Who read or wrote a care case (``conversation_id``), everything a person did or had done
+    to them (``person_id``), filtered by period and action. Needs the view_audit permission."""
+    rows = await audit_trail.traces(svc, actor, trace_query(conversation_id, person_id, action, from_, to,
+                                                            before_seq, limit))
+    if format == "csv":
+        return Response(traces_csv(rows), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": 'attachment; filename="traces.csv"'})
+    return Response(orjson.dumps(rows), media_type="application/json")
+
+
+@router.get("/audit/public-key")
+async def public_key(actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+    audit_trail._require_view(actor)
+    return {"algorithm": "Ed25519", "public_key": audit_trail.public_key_b64(svc),
+            "key_id": svc.signer.key_id if svc.signer else None}
+
+
+class PolicyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    days: int = Field(ge=1, le=36500)
+    min_days: int = Field(ge=1, le=36500)
+    max_days: int = Field(ge=1, le=36500)
+
+
+class OverrideIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    days: int | None = Field(None, ge=1, le=36500)
+
+
+class HoldIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    hold: bool
+
+
+@router.get("/retention/policies")
+async def policies(actor: ActorDep, svc: ServicesDep) -> list[dict[str, Any]]:
+    return await retention.policies(svc, actor)
+
+
+@router.put("/retention/policies/{kind}")
+async def set_policy(kind: str, body: PolicyIn, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+    return await retention.set_policy(svc, actor, actor.org_id, kind, days=body.days, min_days=body.min_days,
+                                      max_days=body.max_days)
+
+
+@router.get("/retention/expiring")
+async def expiring(actor: ActorDep, svc: ServicesDep, within_days: int = Query(30, ge=1, le=3650)
+                   ) -> list[dict[str, Any]]:
+    """The caller's conversations where something expires within ``within_days``."""
+    return await retention.expiring(svc, actor, within_days)
+
+
+@router.get("/conversations/{conversation_id}/retention")
+async def conversation_retention(conversation_id: str, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+    """``expires_at`` (the whole conversation) and ``next_message_expiry``: shown before it happens."""
+    return await retention.conversation_retention(svc, actor, parse_id(conversation_id))
+
+
+@router.put("/conversations/{conversation_id}/retention")
+async def set_override(conversation_id: str, body: OverrideIn, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+    return await retention.set_override(svc, actor, parse_id(conversation_id), body.days)
+
+
+@router.post("/conversations/{conversation_id}/close")
+async def close(conversation_id: str, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+    return await retention.close_care_case(svc, actor, parse_id(conversation_id))
+
+
+@router.post("/conversations/{conversation_id}/reopen")
+async def reopen(conversation_id: str, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+    return await retention.close_care_case(svc, actor, parse_id(conversation_id), reopen=True)
+
+
+@router.put("/conversations/{conversation_id}/legal-hold", status_code=204)
+async def legal_hold(conversation_id: str, body: HoldIn, actor: ActorDep, svc: ServicesDep) -> Response:
+    await retention.set_legal_hold(svc, actor, actor.org_id, parse_id(conversation_id), body.hold)
+    return Response(status_code=204)
+
+
+@router.get("/me/data")
+async def my_data(actor: ActorDep, svc: ServicesDep) -> Response:
+    """Art. 15 self-service: everything Chevet holds about the caller, as JSON."""
+    data = await gdpr.subject_access_data(svc, actor.organisation, actor.id, actor=actor)
+    return Response(orjson.dumps(data), media_type="application/json",
+                    headers={"Content-Disposition": 'attachment; filename="mes-donnees-chevet.json"'})
+
+
+@router.get("/gdpr/people/{person_id}/data")
+async def person_data(person_id: str, actor: ActorDep, svc: ServicesDep) -> Response:
+    """Art. 15 on behalf of a person of the organisation (DPO)."""
+    data = await gdpr.subject_access_data(svc, actor.organisation, parse_id(person_id), actor=actor)
+    return Response(orjson.dumps(data), media_type="application/json")
+
+
+@router.post("/gdpr/people/{person_id}/anonymise")
+async def anonymise(person_id: str, actor: ActorDep, svc: ServicesDep) -> dict[str, str]:
+    return {"name": await gdpr.anonymise(svc, actor, actor.organisation, parse_id(person_id))}
+
+
+@router.get("/gdpr/register")
+async def register(actor: ActorDep, svc: ServicesDep, format: str = Query("json", pattern="^(json|html)$")
+                   ) -> Response:
+    """The Art. 30 processing register, generated from the configuration."""
+    reg = await gdpr.processing_register(svc, actor, actor.organisation)
+    if format == "html":
+        return HTMLResponse(gdpr.register_html(reg))
+    return Response(orjson.dumps(reg), media_type="application/json")
+
+
+class BreachIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    discovered_at: datetime
+    nature: str = Field(max_length=4000)
+    data_categories: str = Field(max_length=4000)
+    people_affected: int | None = Field(None, ge=0, le=10**9)
+    consequences: str = Field("", max_length=4000)
+    measures: str = Field("", max_length=4000)
+
+
+class BreachUpdateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    authority_notified: bool = False
+    people_notified: bool = False
+    closed: bool = False
+    measures: str | None = Field(None, max_length=4000)
+
+
+@router.get("/gdpr/breaches")
+async def breaches(actor: ActorDep, svc: ServicesDep) -> list[dict[str, Any]]:
+    """The breach log, newest first, each with its 72-hour notification deadline."""
+    return await gdpr.breaches(svc, actor)
+
+
+@router.post("/gdpr/breaches", status_code=201)
+async def record_breach(body: BreachIn, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+    discovered = body.discovered_at if body.discovered_at.tzinfo else body.discovered_at.replace(tzinfo=UTC)
+    return await gdpr.record_breach(svc, actor, discovered_at=discovered, nature=body.nature,
+                                    data_categories=body.data_categories, people_affected=body.people_affected,
+                                    consequences=body.consequences, measures=body.measures)
+
+
+@router.patch("/gdpr/breaches/{breach_id}")
+async def update_breach(breach_id: str, body: BreachUpdateIn, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+    return await gdpr.update_breach(svc, actor, parse_id(breach_id), authority_notified=body.authority_notified,
+                                    people_notified=body.people_notified, close=body.closed, measures=body.measures)
