@@ -36,6 +36,7 @@ class Rule:
     body: Callable[[Ctx], Any] | None = None
     query: dict[str, str] = field(default_factory=dict)
     upload: bool = False  # multipart/form-data with one small text file
+    params: dict[str, str] = field(default_factory=dict)  # path values specific to this operation
 
 
 def _conv(c: Ctx) -> dict[str, Any]:
@@ -140,6 +141,31 @@ MATRIX: dict[str, Rule] = {
     "PUT /api/v1/reports/{report_id}/forms/{kind}": Rule(MEMBER, lambda c: {"values": {}}),
     "POST /api/v1/reports/{report_id}/forms/{kind}/validate": Rule(MEMBER),
     "GET /api/v1/reports/{report_id}/forms/{kind}/export": Rule(MEMBER, query={"format": "json"}),
+    # Governance
+    "GET /api/v1/audit/traces": Rule(Permission.VIEW_AUDIT.value),
+    "GET /api/v1/audit/public-key": Rule(Permission.VIEW_AUDIT.value),
+    "GET /api/v1/retention/policies": Rule(MEMBER),
+    "PUT /api/v1/retention/policies/{kind}": Rule(Permission.MANAGE_RETENTION.value,
+                                                   lambda c: {"days": 90, "min_days": 30, "max_days": 365},
+                                                   params={"kind": "team"}),
+    "GET /api/v1/retention/expiring": Rule(MEMBER),
+    "GET /api/v1/conversations/{conversation_id}/retention": Rule(MEMBER),
+    "PUT /api/v1/conversations/{conversation_id}/retention": Rule(MEMBER, lambda c: {"days": 60}),
+    "POST /api/v1/conversations/{conversation_id}/close": Rule(MEMBER),
+    "POST /api/v1/conversations/{conversation_id}/reopen": Rule(MEMBER),
+    "PUT /api/v1/conversations/{conversation_id}/legal-hold": Rule(Permission.MANAGE_RETENTION.value,
+                                                                    lambda c: {"hold": False}),
+    "GET /api/v1/me/data": Rule(MEMBER),
+    "GET /api/v1/gdpr/people/{person_id}/data": Rule(Permission.VIEW_AUDIT.value),
+    "POST /api/v1/gdpr/people/{person_id}/anonymise": Rule(Permission.MANAGE_PEOPLE.value),
+    "GET /api/v1/gdpr/register": Rule(Permission.VIEW_AUDIT.value),
+    "GET /api/v1/gdpr/breaches": Rule(Permission.VIEW_AUDIT.value),
+    "POST /api/v1/gdpr/breaches": Rule(Permission.MANAGE_RETENTION.value, lambda c: {
+        "discovered_at": "2026-11-27T08:00:00+01:00", "nature": "Perte d'un téléphone",
+        "data_categories": "Messages de soins"}),
+    "PATCH /api/v1/gdpr/breaches/{breach_id}": Rule(Permission.MANAGE_RETENTION.value,
+                                                     lambda c: {"authority_notified": True},
+                                                     params={"breach_id": "00000000-0000-4000-8000-000000000000"}),
     # MSSanté: the gateway is not configured here, so sending answers 422 for everyone; the role
     # check of opening an exchange (create_care_case) is tested with a real gateway in its own suite.
     "GET /api/v1/directory": Rule(MEMBER, query={"q": "martin"}),
@@ -227,7 +253,7 @@ async def test_authorization_matrix(installation: Installation) -> None:
 
             async def call(ctx: Ctx, token: str | None, rule: Rule = rule, method: str = method,
                            path: str = path, op: str = op) -> httpx.Response:
-                url = path.format(**{k: v for k, v in ctx.items() if "{" + k + "}" in path})
+                url = path.format(**{**{k: v for k, v in ctx.items() if "{" + k + "}" in path}, **rule.params})
                 headers = {"Authorization": f"Bearer {token}"} if token else {}
                 body = rule.body(ctx) if rule.body else None
                 kwargs: dict[str, Any] = {"params": rule.query, "headers": headers}
