@@ -19,7 +19,7 @@ import jsonschema
 import orjson
 import pytest
 
-from chevet.app import archive, attachments, conversations, gdpr, messages, retention, teams
+from chevet.app import archive, attachment_download, attachments, conversations, gdpr, messages, retention, teams
 from chevet.app.archive_schema import SCHEMA
 from chevet.app.views import body_of, ref_of, title_of
 from chevet.bootstrap import Installation
@@ -108,7 +108,7 @@ async def snapshot(installation: Installation, slug: str, member: Any) -> dict[s
     for att_id, *_ in out["attachments"]:
         for variant in Variant:
             try:
-                got = await attachments.download(svc, member, att_id, variant)
+                got = await attachment_download.download(svc, member, att_id, variant)
             except NotFound:
                 continue
             out["files"][(att_id, variant)] = (got.name, got.mime, b"".join([p async for p in got.body]))

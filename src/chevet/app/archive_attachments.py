@@ -17,6 +17,7 @@ from chevet.core.attachment import (
     blob_aad,
     blob_address,
     blob_key,
+    content_key,
     dedup_tag,
     name_aad,
 )
@@ -33,7 +34,7 @@ def _path(conversation_id: uuid.UUID, att_id: uuid.UUID, variant: Variant, name:
 
 
 async def _read(cfg: AttachmentServices, key: DataKey, conversation_id: uuid.UUID, address: bytes) -> bytes:
-    opener = sealed_stream.Opener(key.material, blob_aad(conversation_id, address))
+    opener = sealed_stream.Opener(content_key(key), blob_aad(conversation_id, address))
     out = bytearray()
     async for piece in cfg.blobs.read(blob_key(conversation_id.hex, address)):
         out += opener.feed(piece)
@@ -97,7 +98,8 @@ async def import_records(services: Services, tx: Transaction, org_id: uuid.UUID,
             if not await tx.attachments.blob_exists(conv_id, address):
                 bkey = blob_key(conv_id.hex, address)
                 written.append(bkey)
-                size = await cfg.blobs.put(bkey, sealed_stream.seal(key.material, blob_aad(conv_id, address), content))
+                sealed = sealed_stream.seal(content_key(key), blob_aad(conv_id, address), content)
+                size = await cfg.blobs.put(bkey, sealed)
                 await tx.attachments.add_blob(StoredBlob(conv_id, address, org_id, uploader, kind, variant, size,
                                                          created))
         content = files[r["files"]["content"]]
