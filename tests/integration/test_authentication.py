@@ -113,3 +113,30 @@ async def test_deactivated_people_lose_their_sessions(installation: Installation
         await auth.authenticate(svc, signed.token)
     with pytest.raises(AuthenticationFailed):
         await auth.login(svc, nurse.email, nurse.password, nurse.otp(1))
+
+
+async def test_reenrolment_replaces_every_credential(installation: Installation) -> None:
+    """After an import (no credentials travel in archives) or a lost phone, an administrator
+    issues a new enrolment link; everything the person had stops working at once."""
+    svc = installation.services
+    org = await new_org(svc)
+    admin, nurse = await new_member(svc, org, "admin"), await new_member(svc, org, "nurse")
+    other_org = await new_org(svc)
+    outsider = await new_member(svc, other_org, "admin")
+    signed = await auth.login(svc, nurse.email, nurse.password, nurse.otp())
+    with pytest.raises(NotFound):  # another organisation's administrator cannot reach her
+        await people.reissue_enrolment(svc, other_org, outsider.actor, nurse.email)
+    with pytest.raises(Exception) as refused:
+        await people.reissue_enrolment(svc, org, nurse.actor, admin.email)
+    assert refused.value.code == "forbidden"
+    issued = await people.reissue_enrolment(svc, org, admin.actor, nurse.email)
+    with pytest.raises(AuthenticationFailed):
+        await auth.authenticate(svc, signed.token)
+    with pytest.raises(AuthenticationFailed):
+        await auth.login(svc, nurse.email, nurse.password, nurse.otp(1))
+    enrolment = await people.accept_invitation(svc, issued.token, "nouvelle-phrase-de-passe")
+    step = totp.step_of(svc.clock.now().timestamp())
+    await people.confirm_invitation(svc, issued.token, totp.code_at(enrolment.totp_secret, step))
+    again = await auth.login(svc, nurse.email, "nouvelle-phrase-de-passe",
+                             totp.code_at(enrolment.totp_secret, step + 1))
+    assert again.person.id == nurse.id

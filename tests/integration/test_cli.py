@@ -105,3 +105,19 @@ def test_serve_refuses_a_missing_key_or_schema(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "chevet.cli.main", "serve", "--data-dir", str(data),
                         "--port", str(free_port())], capture_output=True, text=True, env=ENV, timeout=60)
     assert r.returncode == 2 and "chevet migrate" in r.stderr
+
+
+def test_reenrol_issues_a_new_link_for_an_existing_person(tmp_path: Path) -> None:
+    data = str(tmp_path / "inst")
+    assert chevet("init", "--data-dir", data).returncode == 0
+    assert chevet("org", "create", "--slug", "ehpad-r", "--name", "EHPAD R", "--data-dir", data).returncode == 0
+    r = chevet("user", "add", "--org", "ehpad-r", "--email", "ide@r.example", "--name", "IDE R", "--role", "nurse",
+               "--password-stdin", "--data-dir", data, stdin="mot-de-passe-long\n")
+    assert r.returncode == 0, r.stderr
+    assert chevet("user", "invite", "--org", "ehpad-r", "--email", "ide@r.example", "--name", "IDE R",
+                  "--role", "nurse", "--data-dir", data).returncode == 1  # she exists: invite refuses
+    r = chevet("user", "reenrol", "--org", "ehpad-r", "--email", "ide@r.example", "--json", "--data-dir", data)
+    assert r.returncode == 0, r.stderr
+    assert "/invitation/" in json.loads(r.stdout)["url"]
+    r = chevet("user", "reenrol", "--org", "ehpad-r", "--email", "nobody@r.example", "--data-dir", data)
+    assert r.returncode == 1 and "Person not found" in r.stderr

@@ -120,16 +120,48 @@ async def invite_person(services: Services, org: Organisation, actor: Actor | No
     if actor is not None and (actor.org_id != org.id or not can(actor.person.role, Permission.MANAGE_PEOPLE)):
         raise Forbidden("forbidden")
     email, name, parsed_role, rpps = clean_email(email), clean_name(name), parse_role(role), clean_rpps(rpps)
-    token = secrets.token_urlsafe(32)
     async with services.unit(actor.ip if actor else None) as u:
         person = await _new_person(u, org, email, name, parsed_role, rpps, PersonStatus.INVITED, None)
-        inv = Invitation(id=new_id(), person_id=person.id, org_id=org.id,
-                         expires_at=services.clock.now() + services.policy.invitation_lifetime,
-                         used_at=None, pending_password_hash=None, pending_totp_sealed=None)
-        await u.tx.invitations.add(inv, token_hash(token))
+        token = await _issue_invitation(u, person)
         await u.audit(org.id, "person.invited", actor.id if actor else None, "person", person.id,
                       role=parsed_role.value)
     return NewInvitation(person, token)
+
+
+async def _issue_invitation(u: Unit, person: Person) -> str:
+    """A one-time enrolment link for this person; only its hash is stored."""
+    token = secrets.token_urlsafe(32)
+    inv = Invitation(id=new_id(), person_id=person.id, org_id=person.org_id,
+                     expires_at=u.services.clock.now() + u.services.policy.invitation_lifetime,
+                     used_at=None, pending_password_hash=None, pending_totp_sealed=None)
+    await u.tx.invitations.add(inv, token_hash(token))
+    return token
+
+
+async def reissue_enrolment(services: Services, org: Organisation, actor: Actor | None, email: str) -> NewInvitation:
+    """A new enrolment link for someone who already exists: after an import (credentials never
+    travel in export archives), or when a phone is lost. Their password, TOTP secret, recovery
+    codes, passkeys and sessions stop working at once; the link lets them choose new ones."""
+    if actor is not None and (actor.org_id != org.id or not can(actor.person.role, Permission.MANAGE_PEOPLE)):
+        raise Forbidden("forbidden")
+    email = clean_email(email)
+    now = services.clock.now()
+    async with services.unit(actor.ip if actor else None) as u:
+        person = await u.tx.people.by_email(email)
+        if person is None or person.org_id != org.id:
+            raise NotFound("person_not_found")
+        if person.status is PersonStatus.DEACTIVATED:
+            raise InvalidInput("person_deactivated")
+        await u.tx.people.save_credentials(Credentials(person.id, None, None, None, 0, None))
+        await u.tx.people.set_status(org.id, person.id, PersonStatus.INVITED)
+        for s in await u.tx.sessions.for_person(person.id):
+            await u.tx.sessions.revoke(person.id, s.id, now)
+        for key in await u.tx.passkeys.for_person(org.id, person.id):
+            await u.tx.passkeys.revoke(org.id, person.id, key.id, now)
+        await u.tx.recovery_codes.replace(org.id, person.id, [], now)
+        token = await _issue_invitation(u, person)
+        await u.audit(org.id, "person.reenrolment_issued", actor.id if actor else None, "person", person.id)
+    return NewInvitation(replace(person, status=PersonStatus.INVITED), token)
 
 
 async def _open_invitation(u: Unit, token: str) -> tuple[Invitation, Person]:

@@ -125,6 +125,27 @@ def user_add(org: Annotated[str, typer.Option(help="Organisation slug")],
         typer.echo(f"added {added.person.email} ({added.person.role.value}); TOTP secret: {added.totp_secret}")
 
 
+@user_app.command("reenrol")
+def user_reenrol(org: Annotated[str, typer.Option(help="Organisation slug")],
+                 email: Annotated[str, typer.Option()], data_dir: DataDir = None,
+                 as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """New enrolment link for an existing person (after an import, or a lost phone): their
+    current password, second factors and sessions stop working at once."""
+    settings = _settings(data_dir)
+
+    async def go(i: Installation) -> people.NewInvitation:
+        o = await organisations.organisation_by_slug(i.services, org)
+        return await people.reissue_enrolment(i.services, o, None, email)
+
+    issued = _run(go, settings)
+    base = settings.public_url or f"http://{settings.host}:{settings.port}"
+    link = f"{base}/invitation/{issued.token}"
+    if as_json:
+        typer.echo(json.dumps({"id": str(issued.person.id), "token": issued.token, "url": link}))
+    else:
+        typer.echo(f"new enrolment link for {issued.person.email}: {link}")
+
+
 @user_app.command("invite")
 def user_invite(org: Annotated[str, typer.Option(help="Organisation slug")],
                 email: Annotated[str, typer.Option()], name: Annotated[str, typer.Option()],
