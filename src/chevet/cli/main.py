@@ -6,17 +6,15 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 
 from chevet.app import organisations, people
-from chevet.bootstrap import Installation, initialise, migrate, open_installation
-from chevet.core.errors import ChevetError
-from chevet.settings import Settings, SettingsError, load_settings
-from chevet.web.i18n import gettext
+from chevet.bootstrap import Installation, initialise, migrate
+from chevet.cli.support import DataDir, run, settings_for
+from chevet.settings import Settings, SettingsError
 
 app = typer.Typer(help="Chevet: sovereign secure messaging for care teams.", no_args_is_help=True,
                   add_completion=False)
@@ -25,36 +23,19 @@ user_app = typer.Typer(help="People.", no_args_is_help=True)
 app.add_typer(org_app, name="org")
 app.add_typer(user_app, name="user")
 
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Installation folder (default: from "
-                                              "CHEVET_DATA_DIR or ./chevet-data).")]
-T = TypeVar("T")
 
 
-def _settings(data_dir: Path | None, **overrides: Any) -> Settings:
-    try:
-        return load_settings(data_dir, **overrides)
-    except SettingsError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+_settings = settings_for
+_run = run
 
 
-def _run(fn: Callable[[Installation], Awaitable[T]], settings: Settings) -> T:
-    async def go() -> T:
-        try:
-            installation = open_installation(settings, with_bus=False)
-        except SettingsError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from exc
-        try:
-            return await fn(installation)
-        finally:
-            await installation.close()
-
-    try:
-        return asyncio.run(go())
-    except ChevetError as exc:
-        typer.echo(f"error: {gettext(exc.code, 'en', **exc.params)}", err=True)
-        raise typer.Exit(1) from exc
+def _print_enrolment(settings: Settings, issued: people.NewInvitation, as_json: bool, what: str) -> None:
+    base = settings.public_url or f"http://{settings.host}:{settings.port}"
+    link = f"{base}/invitation/{issued.token}"
+    if as_json:
+        typer.echo(json.dumps({"id": str(issued.person.id), "token": issued.token, "url": link}))
+    else:
+        typer.echo(f"{what} for {issued.person.email}: {link}")
 
 
 @app.command()
@@ -137,13 +118,7 @@ def user_reenrol(org: Annotated[str, typer.Option(help="Organisation slug")],
         o = await organisations.organisation_by_slug(i.services, org)
         return await people.reissue_enrolment(i.services, o, None, email)
 
-    issued = _run(go, settings)
-    base = settings.public_url or f"http://{settings.host}:{settings.port}"
-    link = f"{base}/invitation/{issued.token}"
-    if as_json:
-        typer.echo(json.dumps({"id": str(issued.person.id), "token": issued.token, "url": link}))
-    else:
-        typer.echo(f"new enrolment link for {issued.person.email}: {link}")
+    _print_enrolment(settings, _run(go, settings), as_json, "new enrolment link")
 
 
 @user_app.command("invite")
@@ -158,13 +133,7 @@ def user_invite(org: Annotated[str, typer.Option(help="Organisation slug")],
         o = await organisations.organisation_by_slug(i.services, org)
         return await people.invite_person(i.services, o, None, email=email, name=name, role=role, rpps=rpps)
 
-    invited = _run(go, settings)
-    base = settings.public_url or f"http://{settings.host}:{settings.port}"
-    link = f"{base}/invitation/{invited.token}"
-    if as_json:
-        typer.echo(json.dumps({"id": str(invited.person.id), "token": invited.token, "url": link}))
-    else:
-        typer.echo(f"invitation for {invited.person.email}: {link}")
+    _print_enrolment(settings, _run(go, settings), as_json, "invitation")
 
 
 @app.command()

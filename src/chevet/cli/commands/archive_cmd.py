@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from chevet.cli.governance_support import fail, identity_from, passphrase
+from chevet.cli.support import fail, identity_from, passphrase
 from chevet.core.errors import ChevetError
 from chevet.core.sealed_archive import decrypt_chunks
 from chevet.web.i18n import gettext

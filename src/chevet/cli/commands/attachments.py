@@ -8,7 +8,9 @@ from typing import Annotated
 import typer
 
 from chevet.app import attachment_upkeep, sobriety
-from chevet.cli.main import DataDir, _run, _settings
+from chevet.cli.support import DataDir
+from chevet.cli.support import run as _run
+from chevet.cli.support import settings_for as _settings
 
 NAME = "attachments"
 app = typer.Typer(help="Attachments: storage per organisation, unsent uploads, orphaned files.",

@@ -16,7 +16,7 @@ import typer
 from chevet.app import audit_trail
 from chevet.app.organisations import organisation_by_slug
 from chevet.bootstrap import Installation
-from chevet.cli.governance_support import DataDir, echo_json, fail, parse_time, run, settings_for
+from chevet.cli.support import DataDir, echo_json, fail, parse_time, run, settings_for
 from chevet.core.audit import AuditEntry, ChainBreak
 from chevet.core.checkpoint import ChainVerdict, Checkpoint, signature_valid, verify_chain_with_checkpoints
 

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from chevet.bootstrap import BackupError, Installation, backup_database, write_key_backup
-from chevet.cli.governance_support import DataDir, fail, run, settings_for
+from chevet.cli.support import DataDir, fail, run, settings_for
 
 NAME = "backup"
 app = typer.Typer(help="Back up the installation.", invoke_without_command=True)

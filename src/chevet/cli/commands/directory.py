@@ -12,7 +12,9 @@ import typer
 from chevet.app import directory
 from chevet.bootstrap import Installation
 from chevet.bootstrap_mssante import file_chunks
-from chevet.cli.main import DataDir, _run, _settings
+from chevet.cli.support import DataDir
+from chevet.cli.support import run as _run
+from chevet.cli.support import settings_for as _settings
 from chevet.core.mssante.directory import split_lines
 
 NAME = "directory"

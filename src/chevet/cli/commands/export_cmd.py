@@ -10,7 +10,7 @@ import typer
 
 from chevet.app import archive
 from chevet.bootstrap import Installation
-from chevet.cli.governance_support import DataDir, fail, progress, run, sealing, settings_for
+from chevet.cli.support import DataDir, fail, progress, run, sealing, settings_for
 
 NAME = "export"
 app = typer.Typer(help="Export an organisation (reversibility).", invoke_without_command=True)

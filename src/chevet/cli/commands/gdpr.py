@@ -12,7 +12,7 @@ import typer
 from chevet.app import gdpr
 from chevet.app.organisations import organisation_by_slug
 from chevet.bootstrap import Installation
-from chevet.cli.governance_support import DataDir, echo_json, fail, run, sealing, settings_for
+from chevet.cli.support import DataDir, echo_json, fail, run, sealing, settings_for
 from chevet.core.errors import NotFound
 
 NAME = "gdpr"

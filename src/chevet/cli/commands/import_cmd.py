@@ -10,7 +10,7 @@ import typer
 
 from chevet.app import archive
 from chevet.bootstrap import Installation
-from chevet.cli.governance_support import DataDir, fail, identity_from, passphrase, progress, run, settings_for
+from chevet.cli.support import DataDir, fail, identity_from, passphrase, progress, run, settings_for
 from chevet.core.errors import ChevetError
 from chevet.web.i18n import gettext
 

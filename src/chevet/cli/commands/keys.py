@@ -20,7 +20,8 @@ DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Installation f
 @app.command("status")
 def status(data_dir: DataDir = None) -> None:
     """Show the key numbers, the current one, and how many blobs each older key still protects."""
-    from chevet.cli.main import _run, _settings
+    from chevet.cli.support import run as _run
+    from chevet.cli.support import settings_for as _settings
 
     async def go(i: object) -> tuple[int, list[int], dict[int, int]]:
         svc = i.services  # type: ignore[attr-defined]
@@ -41,7 +42,8 @@ def rotate(data_dir: DataDir = None,
     """Add a new master key, re-wrap every data key and re-seal every credential secret under
     it while the servers keep running, then destroy the old key once nothing depends on it."""
     from chevet.bootstrap import add_master_key, retire_master_keys
-    from chevet.cli.main import _run, _settings
+    from chevet.cli.support import run as _run
+    from chevet.cli.support import settings_for as _settings
 
     settings = _settings(data_dir)
     try:

@@ -9,7 +9,9 @@ import typer
 
 from chevet.bootstrap import Installation, open_installation
 from chevet.bootstrap_mssante import GatewayRuntime, load_gateway
-from chevet.cli.main import DataDir, _run, _settings
+from chevet.cli.support import DataDir
+from chevet.cli.support import run as _run
+from chevet.cli.support import settings_for as _settings
 from chevet.core.mssante.delivery import MailError
 from chevet.settings import Settings, SettingsError
 

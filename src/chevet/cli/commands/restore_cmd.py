@@ -10,7 +10,7 @@ import typer
 
 from chevet.bootstrap import BackupError, Installation, migrate, read_key_backup
 from chevet.bootstrap import restore as restore_database
-from chevet.cli.governance_support import DataDir, fail, run, settings_for
+from chevet.cli.support import DataDir, fail, run, settings_for
 
 NAME = "restore"
 app = typer.Typer(help="Restore a backup.", invoke_without_command=True)

@@ -11,7 +11,7 @@ import typer
 from chevet.app import retention
 from chevet.app.organisations import organisation_by_slug
 from chevet.bootstrap import Installation
-from chevet.cli.governance_support import DataDir, echo_json, fail, parse_time, run, settings_for
+from chevet.cli.support import DataDir, echo_json, fail, parse_time, run, settings_for
 
 NAME = "retention"
 app = typer.Typer(help="Retention: policies, legal hold, purge.", no_args_is_help=True)

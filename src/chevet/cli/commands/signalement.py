@@ -10,7 +10,9 @@ import typer
 
 from chevet.app import organisations, report_forms, reports
 from chevet.bootstrap import Installation, open_installation
-from chevet.cli.main import DataDir, _run, _settings
+from chevet.cli.support import DataDir
+from chevet.cli.support import run as _run
+from chevet.cli.support import settings_for as _settings
 
 NAME = "signalement"
 app = typer.Typer(help="Adverse-event reports (signalement).", no_args_is_help=True)

@@ -1,4 +1,4 @@
-"""Shared bits of the governance commands: settings, running an action, secrets for archives."""
+"""Shared bits of the CLI commands: settings, running an action, errors, secrets for archives."""
 
 from __future__ import annotations
 
@@ -32,9 +32,9 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def settings_for(data_dir: Path | None) -> Settings:
+def settings_for(data_dir: Path | None, **overrides: Any) -> Settings:
     try:
-        return load_settings(data_dir)
+        return load_settings(data_dir, **overrides)
     except SettingsError as exc:
         raise fail(str(exc), 2) from exc
 
