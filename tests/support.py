@@ -6,6 +6,7 @@ import asyncio
 import os
 import secrets
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -116,14 +117,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_healthy(url: str, proc: subprocess.Popen[Any], timeout: float = 30) -> None:
+def wait_healthy(url: str, proc: subprocess.Popen[Any], timeout: float = 30,
+                 verify: ssl.SSLContext | bool = True) -> None:
     """Wait until a server answers /healthz; fail at once if its process died."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with code {proc.returncode}")
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"{url}/healthz", timeout=1, verify=verify).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -134,11 +136,15 @@ def wait_healthy(url: str, proc: subprocess.Popen[Any], timeout: float = 30) -> 
 class Server:
     """A real `chevet serve` process on loopback."""
 
-    def __init__(self, settings: Settings, env: dict[str, str] | None = None) -> None:
+    def __init__(self, settings: Settings, env: dict[str, str] | None = None, tls_ca: Path | None = None) -> None:
+        """``tls_ca``: the server is started with TLS settings (in ``env``) and its certificate is
+        checked against this CA file."""
         self.settings = settings
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.ws_url = f"ws://127.0.0.1:{self.port}"
+        self.ca_file = tls_ca
+        self.verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(tls_ca)) if tls_ca else True
+        self.url = f"{'https' if tls_ca else 'http'}://127.0.0.1:{self.port}"
+        self.ws_url = f"{'wss' if tls_ca else 'ws'}://127.0.0.1:{self.port}"
         full_env = {**os.environ, **(env or {}), "CHEVET_PASSWORD_TIME_COST": "1",
                     "CHEVET_PASSWORD_MEMORY_KIB": "1024"}
         if settings.database_url:
@@ -150,7 +156,7 @@ class Server:
         self.wait_ready()
 
     def wait_ready(self, timeout: float = 30) -> None:
-        wait_healthy(self.url, self.proc, timeout)
+        wait_healthy(self.url, self.proc, timeout, self.verify)
 
     def stop(self) -> None:
         self.proc.terminate()

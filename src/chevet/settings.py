@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DEFAULT_DATA_DIR = Path("chevet-data")
 
@@ -26,6 +26,14 @@ class Settings(BaseModel):
     redis_url: str | None = None
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    # TLS for the built-in server (docs/hardening.md); a reverse proxy remains the recommended set-up.
+    tls_cert_file: Path | None = Field(None, description="PEM certificate chain; with tls_key_file, serve HTTPS")
+    tls_key_file: Path | None = Field(None, description="PEM private key of tls_cert_file (mode 0600)")
+    tls_ciphers: str = Field("ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256:"
+                             "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-AES256-GCM-SHA384:"
+                             "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305",
+                             description="TLS 1.2 suites (OpenSSL names); TLS 1.3 suites are always AEAD",
+                             max_length=2000)
     public_url: str | None = None
     max_message_bytes: int = Field(65536, ge=256, le=1_048_576)
     max_request_bytes: int = Field(262144, ge=1024, le=64 * 1_048_576)
@@ -148,13 +156,23 @@ class Settings(BaseModel):
             raise ValueError("must start with sqlite:/// or postgresql://")
         return v
 
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file go together: set both or neither")
+        return self
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert_file is not None
+
     @property
     def origin(self) -> str:
         """Where people reach this installation (the WebAuthn origin, the PSC redirect base)."""
         if self.public_url:
             return self.public_url.rstrip("/")
         host = "localhost" if self.host in ("127.0.0.1", "0.0.0.0", "::1", "::") else self.host  # noqa: S104
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
     @property
     def database(self) -> str:

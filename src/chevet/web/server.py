@@ -10,14 +10,19 @@ from chevet import logs
 from chevet.bootstrap import check_schema, open_installation
 from chevet.settings import Settings
 from chevet.web.app import create_app
+from chevet.web.tls import server_context
 
 
 def run(settings: Settings) -> None:
-    """Serve until interrupted. Refuses to start on a missing key or an outdated schema."""
+    """Serve until interrupted, over HTTPS when ``tls_cert_file`` is set. Refuses to start on a
+    missing key, an outdated schema or an unusable certificate."""
     logs.configure(settings.log_level)
     installation = open_installation(settings)
     asyncio.run(check_schema(installation.settings))
+    context = server_context(settings) if settings.tls else None
     app = create_app(installation)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
-                proxy_headers=False, server_header=False, ws_max_size=65536 * 2,
-                ws_per_message_deflate=settings.stream_deflate)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
+                            proxy_headers=False, server_header=False, ws_max_size=65536 * 2,
+                            ws_per_message_deflate=settings.stream_deflate,
+                            ssl_context_factory=(lambda _config, _default: context) if context else None)
+    uvicorn.Server(config).run()
