@@ -2,6 +2,10 @@
 authlib's server-side pieces (ID token generation, PKCE S256 check, JOSE) behind a small Flask
 application served over HTTP in a thread.
 
+With ``tls`` (a test CA) it speaks HTTPS with a certificate from that CA and, like the
+production token endpoint, asks for a client certificate from the same CA; ``require_client_cert``
+makes the token endpoint refuse a client that presented none.
+
 It behaves like PSC (scope ``openid scope_all``, ``acr`` ``eidas1``, ``SubjectNameID``) and can be
 told to misbehave: ``mode`` is one of ok, no_acr, low_acr, expired, bad_signature, wrong_nonce,
 wrong_aud, userinfo_jwt.
@@ -10,9 +14,13 @@ wrong_aud, userinfo_jwt.
 from __future__ import annotations
 
 import secrets
+import shutil
+import ssl
+import tempfile
 import threading
 import time
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from authlib.jose import JsonWebKey, jwt
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
@@ -20,12 +28,15 @@ from authlib.oidc.core.grants.util import generate_id_token
 from flask import Flask, jsonify, redirect, request
 from werkzeug.serving import make_server
 
+if TYPE_CHECKING:
+    from tests.mss_pki import TestCA
+
 CLIENT_ID = "chevet-test"
 CLIENT_SECRET = "s3cret-for-tests"
 
 
 class Provider:
-    def __init__(self) -> None:
+    def __init__(self, tls: TestCA | None = None, require_client_cert: bool = False) -> None:
         self.key = JsonWebKey.generate_key("RSA", 2048, {"kid": "psc-1", "use": "sig", "alg": "RS256"}, True)
         self.rogue = JsonWebKey.generate_key("RSA", 2048, {"kid": "psc-1", "alg": "RS256"}, True)
         self.mode = "ok"
@@ -34,18 +45,35 @@ class Provider:
         self.tokens: dict[str, str] = {}
         self.token_requests: list[dict[str, str]] = []
         self.authorize_requests: list[dict[str, str]] = []
+        self.client_certs: list[str | None] = []  # PEM of the client certificate at each token request
+        self.require_client_cert = require_client_cert
+        self.files = Path(tempfile.mkdtemp(prefix="psc-test-"))
+        self.ca_file: Path | None = None
+        context: ssl.SSLContext | None = None
+        if tls is not None:
+            from tests.mss_pki import write_pem
+
+            leaf = tls.issue("psc.localhost", server=True)
+            self.ca_file = write_pem(self.files / "ca.pem", tls.pem())
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(self.ca_file))
+            context.verify_mode = ssl.CERT_OPTIONAL
+            context.load_cert_chain(write_pem(self.files / "server.pem", leaf.pem()),
+                                    write_pem(self.files / "server.key", leaf.key_pem()))
         self.app = self._build()
-        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.server = make_server("127.0.0.1", 0, self.app, threaded=True, ssl_context=context)
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.server.server_port}"
+        self.verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(self.ca_file)) if tls else True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     def stop(self) -> None:
         self.server.shutdown()
+        shutil.rmtree(self.files, ignore_errors=True)
 
     def settings_env(self) -> dict[str, str]:
         base = self.url
-        return {"CHEVET_PSC_CLIENT_ID": CLIENT_ID, "CHEVET_PSC_CLIENT_SECRET": CLIENT_SECRET,
+        tls = {"CHEVET_PSC_CA_FILE": str(self.ca_file)} if self.ca_file else {}
+        return {**tls, "CHEVET_PSC_CLIENT_ID": CLIENT_ID, "CHEVET_PSC_CLIENT_SECRET": CLIENT_SECRET,
                 "CHEVET_PSC_ISSUER": f"{base}/realms/esante-wallet", "CHEVET_PSC_AUTHORIZE_URL": f"{base}/auth",
                 "CHEVET_PSC_TOKEN_URL": f"{base}/token", "CHEVET_PSC_USERINFO_URL": f"{base}/userinfo",
                 "CHEVET_PSC_JWKS_URL": f"{base}/certs", "CHEVET_PSC_LOGOUT_URL": f"{base}/logout"}
@@ -69,6 +97,9 @@ class Provider:
         def token() -> Any:
             form = request.form.to_dict()
             self.token_requests.append(form)
+            self.client_certs.append(request.environ.get("SSL_CLIENT_CERT"))
+            if self.require_client_cert and not self.client_certs[-1]:
+                return jsonify(error="invalid_client", error_description="client certificate required"), 401
             auth = request.authorization
             if auth is None or auth.username != CLIENT_ID or auth.password != CLIENT_SECRET:
                 return jsonify(error="invalid_client"), 401

@@ -5,13 +5,16 @@ RPPS (pre-linked or first login of an invitation), refusal of strangers, logout 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from cryptography import x509
 
 from chevet.app import people
 from chevet.bootstrap import Installation
+from tests.mss_pki import TestCA, write_pem
 from tests.oidc_provider import Provider
 from tests.support import Server, new_member, new_org
 
@@ -30,7 +33,7 @@ def psc_login(server: Server, provider: Provider) -> httpx.Response:
     with httpx.Client(base_url=server.url) as browser:
         start = browser.get("/auth/psc/start")
         assert start.status_code == 303
-        at_provider = httpx.get(start.headers["location"])
+        at_provider = httpx.get(start.headers["location"], verify=provider.verify)
         assert at_provider.status_code == 302
         back = urlsplit(at_provider.headers["location"])
         return browser.get(f"{back.path}?{back.query}")
@@ -109,3 +112,52 @@ async def test_psc_login_rules(installation: Installation, provider: Provider) -
         assert httpx.get(f"{server.url}{back.path}?{back.query}").status_code == 401
     finally:
         server.stop()
+
+
+async def test_token_endpoint_with_client_certificate(installation: Installation, tmp_path: Path) -> None:
+    """Production PSC asks for the client's certificate at the token endpoint (mTLS) and Chevet
+    checks the provider's certificate against the configured trust anchor."""
+    svc = installation.services
+    org = await new_org(svc, "clinique-mtls")
+    physician = await new_member(svc, org, "physician", "Paul Lefèvre")
+    async with svc.db.transaction() as tx:
+        from sqlalchemy import update
+
+        from chevet.adapters.db.schema import person
+        await tx.conn.execute(update(person).where(person.c.id == physician.id).values(rpps="10001234567"))  # type: ignore[attr-defined]
+    ca, rogue = TestCA("AC TEST PSC"), TestCA("AC INCONNUE")
+    provider = Provider(tls=ca, require_client_cert=True)
+    ours, theirs = ca.issue("chevet-clinique-mtls", client=True), rogue.issue("chevet-clinique-mtls", client=True)
+    cert_env = {"CHEVET_PSC_CLIENT_CERT": str(write_pem(tmp_path / "client.pem", ours.pem())),
+                "CHEVET_PSC_CLIENT_KEY": str(write_pem(tmp_path / "client.key", ours.key_pem()))}
+    rogue_env = {"CHEVET_PSC_CLIENT_CERT": str(write_pem(tmp_path / "rogue.pem", theirs.pem())),
+                 "CHEVET_PSC_CLIENT_KEY": str(write_pem(tmp_path / "rogue.key", theirs.key_pem()))}
+    try:
+        for env, expected, presented in ((cert_env, 303, "chevet-clinique-mtls"), ({}, 401, None)):
+            server = Server(installation.settings, env={**provider.settings_env(), **env})
+            try:
+                r = psc_login(server, provider)
+                assert r.status_code == expected, r.text
+                pem = provider.client_certs[-1]
+                cn = x509.load_pem_x509_certificate(pem.encode()).subject.rfc4514_string() if pem else None
+                assert cn == (f"CN={presented}" if presented else None)
+            finally:
+                server.stop()
+        # A certificate from another authority fails the handshake; the provider hears nothing.
+        asked = len(provider.token_requests)
+        server = Server(installation.settings, env={**provider.settings_env(), **rogue_env})
+        try:
+            r = psc_login(server, provider)
+            assert r.status_code == 401 and len(provider.token_requests) == asked
+        finally:
+            server.stop()
+        # Without the trust anchor, the provider's certificate is not trusted: nothing is sent.
+        env = {k: v for k, v in provider.settings_env().items() if k != "CHEVET_PSC_CA_FILE"}
+        server = Server(installation.settings, env={**env, **cert_env})
+        try:
+            r = psc_login(server, provider)
+            assert r.status_code == 401 and len(provider.token_requests) == asked
+        finally:
+            server.stop()
+    finally:
+        provider.stop()

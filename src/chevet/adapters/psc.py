@@ -12,6 +12,7 @@ clients.
 from __future__ import annotations
 
 import logging
+import ssl
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,15 +64,14 @@ class PscProvider:
 
     # --- HTTP ------------------------------------------------------------------------------
     def _client(self, *, with_cert: bool = False) -> httpx.AsyncClient:
+        """TLS towards the provider: the configured trust anchor (or the system's), and the client
+        certificate for the token endpoint when one is configured (mTLS)."""
         c = self.config
-        verify: Any = str(c.ca_file) if c.ca_file else True
-        cert = (str(c.client_cert), str(c.client_key)) if with_cert and c.client_cert and c.client_key else None
-        if cert is not None:
-            import ssl
-
-            ctx = ssl.create_default_context(cafile=str(c.ca_file) if c.ca_file else None)
-            ctx.load_cert_chain(*cert)
-            verify = ctx
+        verify: ssl.SSLContext | bool = True
+        if c.ca_file or (with_cert and c.client_cert and c.client_key):
+            verify = ssl.create_default_context(cafile=str(c.ca_file) if c.ca_file else None)
+            if with_cert and c.client_cert and c.client_key:
+                verify.load_cert_chain(str(c.client_cert), str(c.client_key))
         return httpx.AsyncClient(timeout=c.timeout, verify=verify, follow_redirects=False)
 
     async def _keys(self, *, refresh: bool = False) -> KeySet:
@@ -118,6 +118,9 @@ class PscProvider:
                 u = await client.get(c.userinfo_url, headers={"Authorization": f"Bearer {access_token}"})
         except httpx.HTTPError as exc:
             log.warning("psc unreachable", extra={"error": type(exc).__name__})
+            raise AuthenticationFailed("psc_unavailable") from exc
+        except OSError as exc:  # the trust anchor or the client certificate cannot be loaded
+            log.error("psc tls files unusable", extra={"error": type(exc).__name__})
             raise AuthenticationFailed("psc_unavailable") from exc
         except ValueError as exc:
             raise AuthenticationFailed("psc_refused") from exc
