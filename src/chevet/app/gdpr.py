@@ -15,6 +15,7 @@ from chevet.app.archive import _jsonl, breach_record, person_record, write_tar
 from chevet.app.audit_trail import entry_json
 from chevet.app.retention import rules
 from chevet.app.services import Actor, Services
+from chevet.app.session_policy import require_recent_authentication
 from chevet.app.views import body_of, title_of
 from chevet.core import breach as breach_rules
 from chevet.core.breach import Breach
@@ -61,6 +62,8 @@ async def subject_access_data(services: Services, org: Organisation, person_id: 
         person = await u.tx.people.get(org.id, person_id)
         if person is None:
             raise NotFound("person_not_found")
+        if actor is not None:  # an export of everything about a person
+            await require_recent_authentication(services, actor, u.tx)
         memberships = []
         for m in await u.tx.archive.memberships_of(org.id, person_id):
             conv = await u.tx.conversations.get(org.id, m.conversation_id)
@@ -129,6 +132,8 @@ async def anonymise(services: Services, actor: Actor | None, org: Organisation, 
             raise NotFound("person_not_found")
         if person.status is not PersonStatus.DEACTIVATED:
             raise InvalidInput("anonymise_needs_deactivated")
+        if actor is not None:
+            await require_recent_authentication(services, actor, u.tx)
         pseudonym = f"Ancien membre {person_id.hex[:6]}"
         await u.tx.archive.anonymise_person(org.id, person_id, name=pseudonym,
                                             email=f"anonyme-{person_id.hex}@anonyme.invalid")

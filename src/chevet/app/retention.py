@@ -16,6 +16,7 @@ from typing import Any
 
 from chevet.app.conversations import access
 from chevet.app.services import Actor, Services
+from chevet.app.session_policy import require_recent_authentication
 from chevet.core.conversation import ConversationKind, parse_kind
 from chevet.core.errors import Forbidden, InvalidInput, NotFound
 from chevet.core.retention import (
@@ -74,6 +75,8 @@ async def set_policy(services: Services, actor: Actor | None, org_id: uuid.UUID,
         org_id = actor.org_id
     rule = check_rule(RetentionRule(parse_kind(kind), days, min_days, max_days))
     async with services.unit(actor.ip if actor else None) as u:
+        if actor is not None:
+            await require_recent_authentication(services, actor, u.tx)
         old = (await rules(u.tx, org_id))[rule.kind]
         await u.tx.retention.set_policy(org_id, rule, services.clock.now())
         await u.audit(org_id, "retention.policy_changed", actor.id if actor else None, "organisation", org_id,
@@ -149,6 +152,7 @@ async def set_override(services: Services, actor: Actor, conversation_id: uuid.U
         state = await _manageable(services, u.tx, actor, conversation_id)
         rule = (await rules(u.tx, actor.org_id))[state.kind]
         chosen = check_override(rule, days)
+        await require_recent_authentication(services, actor, u.tx)
         await u.tx.retention.save(actor.org_id, conversation_id, days=chosen, legal_hold=state.legal_hold,
                                   closed_at=state.closed_at)
         await u.audit(actor.org_id, "retention.override_set", actor.id, "conversation", conversation_id,
@@ -169,6 +173,8 @@ async def set_legal_hold(services: Services, actor: Actor | None, org_id: uuid.U
         state = await u.tx.retention.state(org_id, conversation_id)
         if state is None:
             raise NotFound("conversation_not_found")
+        if actor is not None:
+            await require_recent_authentication(services, actor, u.tx)
         await u.tx.retention.save(org_id, conversation_id, days=state.days, legal_hold=hold, closed_at=state.closed_at)
         await u.audit(org_id, "retention.legal_hold_set" if hold else "retention.legal_hold_lifted",
                       actor.id if actor else None, "conversation", conversation_id)

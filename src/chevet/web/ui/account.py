@@ -7,10 +7,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from chevet.app import auth, notifications, preferences
-from chevet.core.errors import ChevetError, InvalidInput
+from chevet.core.errors import AuthenticationFailed, ChevetError, InvalidInput, LockedOut
 from chevet.core.ids import parse_id
 from chevet.core.notification import DAILY_CAP, GROUP_WINDOW, format_clock
-from chevet.web.ui.render import Page, field_of, page, read_form, ui
+from chevet.web.ui.auth import limit_attempts
+from chevet.web.ui.render import Page, field_of, page, read_form, safe_next, ui
 
 router = APIRouter()
 
@@ -93,3 +94,30 @@ async def push_subscribe(request: Request) -> Response:
     except ChevetError as exc:
         return JSONResponse({"code": exc.code, "detail": p.error_text(exc)}, status_code=422)
     return JSONResponse({"devices": await notifications.device_count(p.services, p.actor)})
+
+
+@router.get("/compte/confirmer")
+@ui
+async def confirm_identity_form(request: Request) -> Response:
+    """Asked before a sensitive action (role change, export, retention, keys) when the last proof
+    of identity is older than the organisation's re-authentication window."""
+    p = await page(request)
+    return p.render("reauth.html", next=safe_next(request.query_params.get("next")), error=None)
+
+
+@router.post("/compte/confirmer")
+@ui
+async def confirm_identity(request: Request) -> Response:
+    p = await page(request)
+    assert p.actor is not None
+    form = await read_form(p)
+    target = safe_next(field_of(form, "next", 500))
+    try:
+        limit_attempts(request, "login")
+        await auth.reauthenticate(p.services, p.actor, field_of(form, "password", 300),
+                                  field_of(form, "otp", 19).replace(" ", ""))
+    except LockedOut as exc:
+        return p.render("reauth.html", status=429, next=target, error=p.error_text(exc))
+    except AuthenticationFailed as exc:
+        return p.render("reauth.html", status=401, next=target, error=p.error_text(exc))
+    return p.redirect(target + ("&" if "?" in target else "?") + "notice=identity_confirmed")

@@ -14,7 +14,7 @@ from chevet.web.ui.render import PRE_COOKIE, field_of, page, read_form, safe_nex
 router = APIRouter()
 
 
-def _limit(request: Request, bucket: str) -> None:
+def limit_attempts(request: Request, bucket: str) -> None:
     wait = request.app.state.login_limiter.allow(f"{bucket}:{client_ip(request) or '?'}")
     if wait:
         raise LockedOut("rate_limited", retry_after=wait)
@@ -37,7 +37,7 @@ async def login(request: Request) -> Response:
     form = await read_form(p)
     email, target = field_of(form, "email", 254), safe_next(field_of(form, "next", 500))
     try:
-        _limit(request, "login")
+        limit_attempts(request, "login")
         signed = await auth.login(p.services, email, field_of(form, "password", 300),
                                   field_of(form, "otp", 12).replace(" ", ""), ip=client_ip(request),
                                   user_agent=request.headers.get("user-agent", ""))
@@ -68,7 +68,7 @@ async def logout(request: Request) -> Response:
 @ui
 async def invitation(token: str, request: Request) -> Response:
     p = await page(request, signed_in=False)
-    _limit(request, "invitation")
+    limit_attempts(request, "invitation")
     person = await people.invitation_person(p.services, token)
     return p.render("invitation.html", person=person, token=token, error=None)
 
@@ -78,7 +78,7 @@ async def invitation(token: str, request: Request) -> Response:
 async def invitation_password(token: str, request: Request) -> Response:
     p = await page(request, signed_in=False)
     form = await read_form(p)
-    _limit(request, "invitation")
+    limit_attempts(request, "invitation")
     person = await people.invitation_person(p.services, token)
     password = field_of(form, "password", 300)
     try:
@@ -96,7 +96,7 @@ async def invitation_password(token: str, request: Request) -> Response:
 async def invitation_confirm(token: str, request: Request) -> Response:
     p = await page(request, signed_in=False)
     form = await read_form(p)
-    _limit(request, "invitation")
+    limit_attempts(request, "invitation")
     try:
         await people.confirm_invitation(p.services, token, field_of(form, "otp", 12).replace(" ", ""),
                                         client_ip(request))

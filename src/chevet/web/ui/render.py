@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ParamSpec
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import jinja2
 from fastapi import Request
@@ -25,7 +25,7 @@ from starlette.datastructures import FormData
 
 from chevet.app import auth, preferences
 from chevet.app.services import Actor, Services
-from chevet.core.errors import AuthenticationFailed, ChevetError, Forbidden
+from chevet.core.errors import AuthenticationFailed, ChevetError, Forbidden, ReauthenticationRequired
 from chevet.core.notification import LOCAL_TIME
 from chevet.core.roles import Permission, can
 from chevet.web.deps import SESSION_COOKIE, client_ip
@@ -162,6 +162,15 @@ def field_of(form: FormData, name: str, limit: int = 10_000) -> str:
     return value[:limit] if isinstance(value, str) else ""
 
 
+async def come_back_to(request: Request) -> str:
+    """Where to return after confirming one's identity: the page itself for a GET; for a form,
+    the page named by its ``back`` field (browsers send no Referer: Referrer-Policy no-referrer)."""
+    if request.method == "GET":
+        return safe_next(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+    back = (await request.form()).get("back")
+    return safe_next(back if isinstance(back, str) else None)
+
+
 def wants_json(request: Request) -> bool:
     return "application/json" in request.headers.get("accept", "")
 
@@ -180,6 +189,12 @@ def ui(fn: Callable[P, Awaitable[Response]]) -> Callable[P, Awaitable[Response]]
             return await fn(*args, **kwargs)
         except Redirect as r:
             return RedirectResponse(r.url, status_code=303)
+        except ReauthenticationRequired as exc:
+            if wants_json(request):
+                p = await page(request, signed_in=False)
+                return JSONResponse({"code": exc.code, "detail": p.error_text(exc)}, status_code=401)
+            return RedirectResponse(f"/compte/confirmer?{urlencode({'next': await come_back_to(request)})}",
+                                    status_code=303)
         except AuthenticationFailed:
             return RedirectResponse("/login", status_code=303)
         except ChevetError as exc:
