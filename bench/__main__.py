@@ -7,6 +7,7 @@ Examples::
     ./run.sh bench --scenario idle --connections 5000
     ./run.sh bench --scenario steady --size 100000
     ./run.sh bench --scenario team --db postgres --processes 1,2,4
+    ./run.sh bench --scenario kills --kills 200
     ./run.sh bench chart docs/perf-*.json --out docs/performance-chart.svg
 """
 
@@ -21,11 +22,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bench import procstat, report, scenarios
+from bench import kills, procstat, report, scenarios
 from bench.cluster import Cluster, raise_fd_limit
 
 T = TypeVar("T")
-SCENARIOS = ("rest", "team", "channel", "idle", "steady")
+SCENARIOS = ("rest", "team", "channel", "idle", "steady", "kills")
 
 
 def _loop_run(coro: Any) -> Any:
@@ -117,7 +118,7 @@ def main(argv: list[str]) -> int:
         a.out.write_text(report.chart_from(a.files, a.title))
         return 0
     p = argparse.ArgumentParser(prog="bench", description="Chevet load benchmarks (see docs/performance.md)")
-    p.add_argument("--scenario", default="rest,team,channel,idle,steady",
+    p.add_argument("--scenario", default="rest,team,channel,idle,steady,kills",
                    help=f"comma-separated, among {', '.join(SCENARIOS)}")
     p.add_argument("--db", default="both", choices=["sqlite", "postgres", "both"])
     p.add_argument("--senders", default="1,16,64", help="concurrent senders for the care team")
@@ -133,6 +134,7 @@ def main(argv: list[str]) -> int:
                    help="what WebSocket clients offer (browsers offer permessage-deflate)")
     p.add_argument("--fill", default="api", choices=["api", "app"],
                    help="steady state: fill through the HTTP API or the application layer (faster)")
+    p.add_argument("--kills", type=int, default=100, help="SIGKILLs per database in the crash-safety trials")
     p.add_argument("--json", type=Path, help="write every figure here")
     a = p.parse_args(argv)
     a.compression = None if a.compression == "none" else a.compression
@@ -144,7 +146,7 @@ def main(argv: list[str]) -> int:
     raise_fd_limit()
     results: dict[str, Any] = {"command": "./run.sh bench " + " ".join(argv), "machine": report.machine(),
                                "client": "one separate client process on the same machine (asyncio + uvloop)",
-                               "rest": [], "conversation": [], "idle": [], "steady": []}
+                               "rest": [], "conversation": [], "idle": [], "steady": [], "kills": []}
     for db in dbs:
         if "rest" in chosen:
             results["rest"].append(run_rest(db))
@@ -159,10 +161,14 @@ def main(argv: list[str]) -> int:
             results["idle"].append(run_idle(db, a.connections, a.compression))
         if "steady" in chosen:
             results["steady"].append(run_steady(db, a.size, 16, a.fill))
+        if "kills" in chosen:
+            results["kills"].append(kills.run_kills(db, a.kills))
     print(report.render(results))
+    if results["kills"]:
+        print("\n## Crash safety (SIGKILL trials)\n\n" + kills.table(results["kills"]))
     if a.json:
         a.json.write_text(json.dumps(results, indent=2, ensure_ascii=False))
-    return 0
+    return 0 if all(r["passed"] for r in results["kills"]) else 1
 
 
 if __name__ == "__main__":
