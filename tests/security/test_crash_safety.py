@@ -53,13 +53,17 @@ async def test_no_acknowledged_message_lost_or_duplicated(installation: Installa
     rng = random.Random(int(os.environ.get("CHEVET_KILL_SEED", "8")))
 
     def sender(name: str) -> None:
+        with httpx.Client(timeout=5) as client:  # one client per sender: a new one per request costs CPU
+            send_all(name, client)
+
+    def send_all(name: str, client: httpx.Client) -> None:
         i = 0
         while not stop.is_set():
             client_id = f"{name}-{i}"
             while not stop.is_set():
                 try:
-                    r = httpx.post(f"{server.url}/api/v1/conversations/{conv['id']}/messages", headers=auth,
-                                   json={"body": f"message {client_id}", "client_id": client_id}, timeout=5)
+                    r = client.post(f"{server.url}/api/v1/conversations/{conv['id']}/messages", headers=auth,
+                                    json={"body": f"message {client_id}", "client_id": client_id})
                 except httpx.HTTPError:
                     time.sleep(0.05)
                     continue  # not acknowledged: retry with the same client_id
