@@ -1,4 +1,4 @@
-"""Pro Santé Connect as an OpenID Connect provider (authlib for PKCE and JOSE, httpx for HTTP).
+"""Pro Santé Connect as an OpenID Connect provider (authlib for PKCE, joserfc for JOSE, httpx for HTTP).
 
 Every endpoint comes from the settings: production and sandbox differ only by configuration.
 The ID token is checked for signature (the provider's JWKS; HS256 with the client secret only
@@ -14,15 +14,17 @@ from __future__ import annotations
 import logging
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 from authlib.common.urls import add_params_to_uri
-from authlib.jose import JsonWebKey, JsonWebToken, KeySet
-from authlib.jose.errors import JoseError
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from joserfc import jwt
+from joserfc.errors import InvalidKeyIdError, JoseError
+from joserfc.jwk import GuestProtocol, Key, KeySet, OctKey
 
 from chevet.core.errors import AuthenticationFailed
 from chevet.ports import ProviderLogin
@@ -59,8 +61,7 @@ class PscProvider:
         self.config = config
         self._jwks: KeySet | None = None
         self._jwks_at = 0.0
-        algorithms = ["RS256", "PS256", "ES256"] + (["HS256"] if config.allow_hs256 else [])
-        self._jwt = JsonWebToken(algorithms)
+        self._algorithms = ["RS256", "PS256", "ES256"] + (["HS256"] if config.allow_hs256 else [])
 
     # --- HTTP ------------------------------------------------------------------------------
     def _client(self, *, with_cert: bool = False) -> httpx.AsyncClient:
@@ -80,9 +81,9 @@ class PscProvider:
                 async with self._client() as client:
                     r = await client.get(self.config.jwks_url)
                 r.raise_for_status()
-                self._jwks = JsonWebKey.import_key_set(r.json())
+                self._jwks = KeySet.import_key_set(r.json())
                 self._jwks_at = time.monotonic()
-            except (httpx.HTTPError, ValueError, JoseError) as exc:
+            except (httpx.HTTPError, ValueError, TypeError, KeyError, JoseError) as exc:
                 log.warning("psc jwks unavailable", extra={"error": type(exc).__name__})
                 raise AuthenticationFailed("psc_unavailable") from exc
         return self._jwks
@@ -131,18 +132,20 @@ class PscProvider:
         return ProviderLogin(claims={**userinfo, **claims}, id_token=id_token,
                              sid=sid if isinstance(sid, str) and len(sid) <= 200 else None)
 
-    def _key_for(self, keys: KeySet) -> Any:
+    def _key_for(self, keys: KeySet) -> Callable[[GuestProtocol], Key]:
         secret = self.config.client_secret
 
-        def resolve(header: dict[str, Any], _payload: Any) -> Any:
+        def resolve(token: GuestProtocol) -> Key:
+            header = token.headers()
             alg = header.get("alg")
             if isinstance(alg, str) and alg.startswith("HS"):
                 if not (self.config.allow_hs256 and secret):
                     raise AuthenticationFailed("psc_token_invalid")
-                return JsonWebKey.import_key(secret, {"kty": "oct"})
+                return OctKey.import_key(secret)
+            kid = header.get("kid")
             try:
-                return keys.find_by_kid(header.get("kid"))
-            except ValueError as exc:
+                return keys.get_by_kid(kid if isinstance(kid, str) else None)
+            except InvalidKeyIdError as exc:
                 raise _UnknownKid from exc
 
         return resolve
@@ -153,9 +156,9 @@ class PscProvider:
         for refresh in (False, True):
             keys = await self._keys(refresh=refresh)
             try:
-                claims = self._jwt.decode(token, self._key_for(keys), claims_options=options)
-                claims.validate(leeway=LEEWAY)
-                return dict(claims)
+                decoded = jwt.decode(token, self._key_for(keys), algorithms=self._algorithms)
+                jwt.JWTClaimsRegistry(leeway=LEEWAY, **options).validate(decoded.claims)
+                return dict(decoded.claims)
             except _UnknownKid:
                 continue  # the provider may have rolled its keys: fetch them again, once
             except (JoseError, ValueError, TypeError) as exc:
