@@ -19,6 +19,7 @@ from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from chevet.app import attachments
 from chevet.app.attachment_config import AttachmentLimits
 from chevet.app.attachment_download import Download, RangeNotSatisfiable, opened_range
 from chevet.app.attachment_download import opened as opened_blob
@@ -57,6 +58,13 @@ class ReadyFile:
 
 def blob_key_of(report_id: uuid.UUID, address: bytes) -> str:
     return blob_key(report_id.hex, address)
+
+
+def limits_view(services: Services) -> dict[str, Any]:
+    """What the filing form tells before any upload: accepted types, how many files, how heavy."""
+    lim = limits(services)
+    return {"accepted_types": attachments.limits_view(services)["accepted_types"], "max_files": lim.max_per_message,
+            "max_bytes": lim.max_upload_bytes}
 
 
 def limits(services: Services) -> AttachmentLimits:
