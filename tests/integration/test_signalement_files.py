@@ -251,3 +251,42 @@ async def test_a_phone_sends_its_report_with_a_photo_through_a_real_server(insta
                      headers={"Authorization": f"Bearer {login(server.url, e.quality)}"}).json()
     [att] = view["attachments"]
     assert att["name"] == "IMG_0001." + att["mime"].split("/")[1] and att["size"] <= 300_000
+
+
+async def test_the_filing_page_takes_a_photo_and_leaves_the_session_untouched(installation: Installation,
+                                                                            server: object) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select, update
+
+    from chevet.adapters.db.schema import session as session_table
+    from tests.support import Server, login
+
+    assert isinstance(server, Server)
+    svc = installation.services
+    e = await ehpad(svc)
+    cookies = {"chevet_session": login(server.url, e.carer)}
+    form = httpx.get(f"{server.url}/signalement/nouveau", cookies=cookies).text
+    assert 'enctype="multipart/form-data"' in form and 'type="file"' in form
+    csrf = form.split('name="csrf" value="')[1].split('"')[0]
+    engine = svc.db.engine  # type: ignore[attr-defined]
+    earlier = datetime.now(UTC) - timedelta(minutes=30)
+    async with engine.begin() as conn:
+        await conn.execute(update(session_table).values(last_used_at=earlier))
+    r = httpx.post(f"{server.url}/signalement/nouveau", cookies=cookies,
+                   data={"csrf": csrf, "what": "Chute dans le couloir", "occurred_at": "2026-11-28T03:10",
+                         "place": "Couloir B", "mode": "anonymous"},
+                   files=[("file", ("IMG_Aicha.jpg", phone_photo(800, 600), "image/jpeg"))])
+    assert r.status_code == 201 and "Votre code de suivi" in r.text and "Fichiers joints : 1." in r.text
+    async with engine.connect() as conn:
+        used = (await conn.execute(select(session_table.c.last_used_at))).scalars().all()
+    assert used and all(abs((u - earlier).total_seconds()) < 1 for u in used)
+    [rid] = [x["id"] for x in await reports.list_reports(svc, e.quality.actor)]
+    view = await reports.get_report(svc, e.quality.actor, uuid.UUID(rid))
+    assert [a["name"].split(".")[0] for a in view["attachments"]] == ["piece-1"]
+    # A refused file keeps what was typed and stores nothing.
+    r = httpx.post(f"{server.url}/signalement/nouveau", cookies=cookies,
+                   data={"csrf": csrf, "what": "Autre chute", "occurred_at": "2026-11-28T03:10", "place": "B",
+                         "mode": "named"}, files=[("file", ("page.html", b"<html><script>x</script></html>"))])
+    assert r.status_code == 422 and "Autre chute" in r.text and "type de fichier n&#39;est pas accepté" in r.text
+    assert len(await reports.list_reports(svc, e.quality.actor)) == 1
