@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,7 +95,7 @@ async def check(services: Services, key: DataKey, mode: ReporterMode,
 
 
 async def store(u: Unit, org_id: uuid.UUID, report_id: uuid.UUID, key: DataKey, ready: Sequence[ReadyFile],
-                id_of: Any, written: list[str]) -> list[ReportFile]:
+                id_of: Callable[[], uuid.UUID], written: list[str]) -> list[ReportFile]:
     """Write the sealed contents and the rows, inside the filing transaction. ``written``
     collects the blob keys so that the caller can remove them if the transaction fails."""
     if not ready:
