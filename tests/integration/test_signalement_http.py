@@ -90,15 +90,19 @@ async def test_errors_are_explained_and_other_organisations_see_nothing(installa
 
 
 async def test_a_cross_site_form_post_is_refused(installation: Installation, server: Server) -> None:
+    from chevet.app import reports as app_reports
+
     e = await ehpad(installation.services)
     token = login(server.url, e.carer)
-    r = httpx.post(f"{server.url}/signalement/nouveau", cookies={"chevet_session": token},
-                   headers={"Sec-Fetch-Site": "cross-site"},
-                   data={"what": "x", "occurred_at": "2026-01-01T01:00", "place": "y", "mode": "named"})
-    assert r.status_code == 422 and r.json()["code"] == "forbidden"
+    for files in (None, {"file": ("note.txt", b"Constat\n", "text/plain")}):
+        r = httpx.post(f"{server.url}/signalement/nouveau", cookies={"chevet_session": token},
+                       headers={"Sec-Fetch-Site": "cross-site"}, files=files,
+                       data={"what": "x", "occurred_at": "2026-01-01T01:00", "place": "y", "mode": "named"})
+        assert r.status_code == 403 and "Le formulaire a expiré" in r.text  # no CSRF token: refused
+    assert await app_reports.list_reports(installation.services, e.carer.actor) == []
     r = httpx.get(f"{server.url}/signalement", cookies={"chevet_session": token})
-    assert r.status_code == 200 and "Vous n'avez pas de signalement" in r.text
-    assert "script" not in r.text and "http://" not in r.text and "https://" not in r.text
+    assert r.status_code == 200 and "pas de signalement nominatif en cours" in r.text
+    assert "<script>" not in r.text and "http://" not in r.text and "https://" not in r.text
 
 
 async def test_the_quality_lead_is_notified_live_of_a_new_report(installation: Installation,
@@ -152,7 +156,11 @@ async def test_hostile_input_to_the_pages_never_breaks_them(installation: Instal
         ("POST", f"/signalement/{rid}/cloture", {}),
         ("POST", "/signalement/suivi", {"code": "x" * 500}),
     ]
+    page = httpx.get(f"{server.url}/signalement/{rid}", cookies=cookies).text
+    csrf = page.split('name="csrf" value="')[1].split('"')[0]
     for method, path, data in attempts:
+        if method == "POST":
+            data = {**data, "csrf": csrf}
         r = httpx.request(method, f"{server.url}{path}", data=data or None, cookies=cookies)
         assert r.status_code < 500, (path, r.status_code, r.text[:200])
         assert r.status_code >= 400 or r.status_code in (200, 303), path

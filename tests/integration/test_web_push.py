@@ -244,3 +244,40 @@ async def test_a_deactivated_person_is_no_longer_notified(installation: Installa
     assert await planned("a") == 1
     await people_actions.deactivate(svc, admin.actor, leaver.id)
     assert await planned("b") == 0
+
+
+async def test_a_missed_report_deadline_reaches_the_quality_lead_without_content(installation: Installation,
+                                                                                receiver: Receiver) -> None:
+    from datetime import timedelta
+
+    from chevet.app import notifications, reports
+    from tests.signalement_support import ehpad, fall
+
+    svc = installation.services
+    e = await ehpad(svc, "ehpad-echeance")
+    lead_device = Device(f"{receiver.origin}/push/{uuid.uuid4().hex}")
+    carer_device = Device(f"{receiver.origin}/push/{uuid.uuid4().hex}")
+    for member, device in ((e.quality, lead_device), (e.carer, carer_device)):
+        await notifications.subscribe(svc, member.actor, endpoint=device.endpoint, p256dh=b64(device.public),
+                                      auth=b64(device.auth), allowed_origins=(receiver.origin,))
+    now = svc.clock.now()
+    filed = await reports.file_report(svc, e.carer.actor, mode="named", **fall(now))
+    await reports.qualify(svc, e.quality.actor, filed.report_id, severity="critical", gdpr_breach=True,
+                          awareness_at=now - timedelta(hours=80))
+    # The server reminds of deadlines as soon as it starts (then every few minutes).
+    server = Server(installation.settings, env={"CHEVET_PUSH_SERVICES": receiver.origin})
+    try:
+        await _wait_for(receiver, 1)
+        await asyncio.sleep(1.5)
+        assert len(receiver.received) == 1, "only the quality lead: the reporter handles no deadline"
+        path, headers, body = receiver.received[0]
+        assert lead_device.endpoint.endswith(path)
+        push = lead_device.decrypt(body)
+        assert push["body"] == "Échéance de signalement dépassée" and push["url"] == "/signalement/echeances"
+        assert set(push) == {"title", "body", "tag", "url", "urgent"}
+        for secret in ("Chute", "hématome", "Chambre 12", "CH12", e.carer.actor.person.name):
+            assert secret not in json.dumps(push, ensure_ascii=False)
+        assert installation.push is not None
+        check_vapid(headers, installation.push.public_key, receiver.origin)
+    finally:
+        server.stop()

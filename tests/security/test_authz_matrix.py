@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from chevet.app import attachments, auth, conversations, messages, reports, teams
+from chevet.app.report_files import IncomingFile
 from chevet.app.services import Actor
 from chevet.bootstrap import Installation
 from chevet.core.roles import Permission, Role, can
@@ -126,6 +127,8 @@ MATRIX: dict[str, Rule] = {
     "GET /api/v1/reports/statistics": Rule(MEMBER),
     "GET /api/v1/reports/statistics.csv": Rule(MEMBER),
     "GET /api/v1/reports/{report_id}": Rule(MEMBER),
+    "POST /api/v1/reports/with-files": Rule(MEMBER, upload=True),
+    "GET /api/v1/reports/{report_id}/files/{file_id}": Rule(MEMBER),
     "POST /api/v1/reports/{report_id}/qualification": Rule(MEMBER, lambda c: {"severity": "moderate"}),
     "POST /api/v1/reports/{report_id}/readers": Rule(MEMBER, lambda c: {"person_id": c["peer"]}),
     "DELETE /api/v1/reports/{report_id}/readers/{person_id}": Rule(MEMBER),
@@ -210,24 +213,30 @@ async def _world(installation: Installation) -> tuple[dict[Role, Actor], Ctx, Ct
     team_a = await teams.create_team(svc, actors[Role.ADMIN], "Soins", [peer.id])
     team_b = await teams.create_team(svc, b_admin.actor, "Cuisine B", [b_nurse.id])
     rep_a = await reports.file_report(svc, actors[Role.NURSE], mode="named", what="Chute de nuit",
-                                      occurred_at=svc.clock.now(), discovered_at=None, place="Chambre 4")
+                                      occurred_at=svc.clock.now(), discovered_at=None, place="Chambre 4",
+                                      files=[IncomingFile("constat-a.txt", b"Constat A\n")])
     rep_b = await reports.file_report(svc, b_nurse.actor, mode="named", what="Fugue signalée B",
-                                      occurred_at=svc.clock.now(), discovered_at=None, place="Jardin B")
+                                      occurred_at=svc.clock.now(), discovered_at=None, place="Jardin B",
+                                      files=[IncomingFile("constat-secret-b.txt", b"Constat B\n")])
+    async with svc.db.transaction() as tx:
+        file_a = str((await tx.reports.files(rep_a.report_id))[0].id)
+        file_b = str((await tx.reports.files(rep_b.report_id))[0].id)
     await _session(installation, b_nurse.actor)
     async with svc.db.transaction() as tx:
         b_session_id = str((await tx.sessions.for_person(b_nurse.id))[0].id)
     own = {"conversation_id": conv_a["id"], "message_id": msg_a["id"], "person_id": str(peer.id),
            "session_id": str(uuid.uuid4()), "passkey_id": str(uuid.uuid4()), "token": "x" * 43, "peer": str(peer.id),
            "team_id": team_a["id"], "attachment_id": att_a["id"], "report_id": str(rep_a.report_id),
-           "action_id": str(uuid.uuid4()), "kind": FORM_KIND, "record_id": str(uuid.uuid4())}
+           "action_id": str(uuid.uuid4()), "kind": FORM_KIND, "record_id": str(uuid.uuid4()),
+           "file_id": file_a}
     other = {"conversation_id": conv_b["id"], "message_id": msg_b["id"], "person_id": str(b_nurse.id),
              "session_id": b_session_id, "passkey_id": str(uuid.uuid4()), "token": "x" * 43,
              "peer": str(b_nurse.id), "team_id": team_b["id"], "attachment_id": att_b["id"],
              "report_id": str(rep_b.report_id), "action_id": str(uuid.uuid4()), "kind": FORM_KIND,
-             "record_id": str(uuid.uuid4())}
+             "record_id": str(uuid.uuid4()), "file_id": file_b}
     secrets_b = {str(org_b.id), conv_b["id"], msg_b["id"], str(b_nurse.id), str(b_admin.id), b_nurse.email,
                  b_admin.email, "Secret B", team_b["id"], "Cuisine B", att_b["id"],
-                 "note-secrete-b", str(rep_b.report_id), "Fugue signalée B", "Jardin B"}
+                 "note-secrete-b", str(rep_b.report_id), "Fugue signalée B", "Jardin B", file_b, "constat-secret-b"}
     return actors, own, other, secrets_b
 
 

@@ -74,13 +74,15 @@ async def download(services: Services, actor: Actor, attachment_id: uuid.UUID,
         if not 0 <= start <= end:
             raise RangeNotSatisfiable("range_not_satisfiable", size=size)
         return Download(name=name, mime=mime, size=size, kind=att.kind, byte_range=(start, end),
-                        body=_opened_range(cfg, a.key, att.conversation_id, address, key, size, start, end))
+                        body=opened_range(cfg, a.key, att.conversation_id, address, key, size, start, end))
     return Download(name=name, mime=mime, size=size, kind=att.kind,
-                    body=_opened(cfg, a.key, att.conversation_id, address, key))
+                    body=opened(cfg, a.key, att.conversation_id, address, key))
 
 
-async def _opened(cfg: AttachmentServices, key: DataKey, conversation_id: uuid.UUID, address: bytes,
-                  blob: str) -> AsyncGenerator[bytes, None]:
+async def opened(cfg: AttachmentServices, key: DataKey, conversation_id: uuid.UUID, address: bytes,
+                 blob: str) -> AsyncGenerator[bytes, None]:
+    """A stored file decrypted piece by piece. ``conversation_id`` is the id the file was
+    sealed under (a report's id for the files of a report)."""
     opener = sealed_stream.Opener(content_key(key), blob_aad(conversation_id, address))
     async for piece in cfg.blobs.read(blob):
         plain = opener.feed(piece)
@@ -95,8 +97,8 @@ class RangeNotSatisfiable(InvalidInput):
     """A ``Range`` outside the file (HTTP 416)."""
 
 
-async def _opened_range(cfg: AttachmentServices, key: DataKey, conversation_id: uuid.UUID, address: bytes,
-                        blob: str, size: int, start: int, end: int) -> AsyncGenerator[bytes, None]:
+async def opened_range(cfg: AttachmentServices, key: DataKey, conversation_id: uuid.UUID, address: bytes,
+                       blob: str, size: int, start: int, end: int) -> AsyncGenerator[bytes, None]:
     """Only the chunks that hold ``start``..``end``: a download cut on a poor link resumes
     where it stopped instead of starting over."""
     header = b"".join([p async for p in cfg.blobs.read(blob, 0, sealed_stream.HEADER.size)])

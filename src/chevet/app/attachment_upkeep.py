@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
+from chevet.app import report_files
 from chevet.app.attachments import blob_key_of, configured, delete_files, remove
 from chevet.app.services import Services
 from chevet.core.attachment import Attachment
@@ -85,6 +86,7 @@ async def orphans(services: Services, *, delete: bool = False, older_than_hours:
     candidates = await cfg.blobs.keys(older_than_hours * 3600)
     async with services.db.transaction() as tx:
         known = {blob_key_of(c, addr) for c, addr in await tx.attachments.blob_keys()}
+        known |= {report_files.blob_key_of(r, addr) for r, addr in await tx.reports.file_blobs()}
     found = [k for k in candidates if k not in known]
     if delete:
         for key in found:

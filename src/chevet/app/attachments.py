@@ -83,7 +83,7 @@ def attachment_view(att: Attachment, key: DataKey) -> dict[str, Any]:
 
 
 @dataclass(frozen=True, slots=True)
-class _Prepared:
+class Prepared:
     """What an upload will store, computed before the write transaction."""
 
     kind: AttachmentKind
@@ -94,8 +94,24 @@ class _Prepared:
     variants: tuple[tuple[Variant, bytes, bytes], ...]  # (variant, contents, keyed address)
 
 
-async def _prepare(cfg: AttachmentServices, key: DataKey, data: bytes, file_type: FileType,
-                   keep_original: bool) -> _Prepared:
+async def screen(services: Services, data: bytes, file_type: FileType | None) -> FileType:
+    """The checks every stored file passes, whatever it belongs to: a type on the allow-list
+    (recognised from its bytes, see ``sniff``) and a clean bill from the antivirus."""
+    cfg = configured(services)
+    if file_type is None or file_type.family not in cfg.limits.families \
+            or (file_type.kind is AttachmentKind.IMAGE and file_type.mime not in cfg.media.accepted_images):
+        raise InvalidInput("attachment_type_refused", allowed=", ".join(limits_view(services)["accepted_types"]))
+    if cfg.scanner is not None:
+        found = await cfg.scanner.scan(data)
+        if found is not None:
+            raise InvalidInput("attachment_infected", signature=found)
+    return file_type
+
+
+async def prepare(cfg: AttachmentServices, key: DataKey, data: bytes, file_type: FileType,
+                  keep_original: bool) -> Prepared:
+    """Images re-encoded (EXIF, GPS and whatever hides behind the pixels dropped) with their
+    thumbnail, PDFs checked; each variant with its keyed address under ``key``."""
     if file_type.kind is AttachmentKind.IMAGE:
         img = await cfg.media.process_image(data, file_type)
         contents = [(Variant.CONTENT, img.content), (Variant.THUMBNAIL, img.thumbnail)]
@@ -108,7 +124,7 @@ async def _prepare(cfg: AttachmentServices, key: DataKey, data: bytes, file_type
         contents = [(Variant.CONTENT, data)]
         kind, mime, size, width, height = file_type.kind, file_type.mime, len(data), None, None
     variants = await asyncio.to_thread(lambda: tuple((v, c, blob_address(key, c)) for v, c in contents))
-    return _Prepared(kind, mime, size, width, height, variants)
+    return Prepared(kind, mime, size, width, height, variants)
 
 
 async def upload(services: Services, actor: Actor, conversation_id: uuid.UUID, *, data: bytes,
@@ -129,14 +145,8 @@ async def upload(services: Services, actor: Actor, conversation_id: uuid.UUID, *
         known = await tx.attachments.by_dedup_tag(conversation_id, tag)
         if known is None:
             await _check_quota(tx, cfg, actor, rules, 1)
-    if file_type is None or file_type.family not in cfg.limits.families \
-            or (file_type.kind is AttachmentKind.IMAGE and file_type.mime not in cfg.media.accepted_images):
-        raise InvalidInput("attachment_type_refused", allowed=", ".join(limits_view(services)["accepted_types"]))
-    if cfg.scanner is not None:
-        found = await cfg.scanner.scan(data)
-        if found is not None:
-            raise InvalidInput("attachment_infected", signature=found)
-    prepared = None if known is not None else await _prepare(
+    file_type = await screen(services, data, file_type)
+    prepared = None if known is not None else await prepare(
         cfg, a.key, data, file_type, a.conversation.kind.value in rules.keep_originals_for)
     stored_mime = known.mime if known is not None else prepared.mime if prepared is not None else file_type.mime
 
@@ -147,7 +157,7 @@ async def upload(services: Services, actor: Actor, conversation_id: uuid.UUID, *
             await u.tx.attachments.lock_organisation(actor.org_id)
             known = await u.tx.attachments.by_dedup_tag(conversation_id, tag)
             if known is None and prepared is None:  # the copy we matched was removed meanwhile
-                prepared = await _prepare(cfg, a.key, data, file_type,
+                prepared = await prepare(cfg, a.key, data, file_type,
                                           a.conversation.kind.value in rules.keep_originals_for)
             if prepared is not None:
                 stored_mime = prepared.mime
@@ -179,7 +189,7 @@ async def _check_quota(tx: Transaction, cfg: AttachmentServices, actor: Actor, r
 
 
 async def _store(u: Unit, cfg: AttachmentServices, actor: Actor, a: Access, rules: AttachmentRules, tag: bytes,
-                 known: Attachment | None, prepared: _Prepared | None, uploaded: int, name: str,
+                 known: Attachment | None, prepared: Prepared | None, uploaded: int, name: str,
                  written: list[str]) -> Attachment:
     conv_id = a.conversation.id
     now = u.services.clock.now()

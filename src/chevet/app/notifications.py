@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import uuid
 from dataclasses import dataclass
 
 from chevet.app.services import Actor, Services
@@ -38,7 +37,8 @@ class Notification:
     title: str  # a team or group name, or "" (never a care case's title, never content)
     language: str
     urgent: bool
-    conversation_id: uuid.UUID
+    url: str  # the page the notification opens
+    tag: str  # notifications with the same tag replace each other on the device
 
 
 def _key_bytes(value: str, size: int) -> bytes:
@@ -89,6 +89,8 @@ async def device_count(services: Services, actor: Actor) -> int:
 async def plan(services: Services, event: RealtimeEvent) -> list[Notification]:
     """Whom to notify of this event, and with which words; budgets move in the same transaction."""
     payload = event.payload
+    if payload.get("type") == REPORT_REMINDER:
+        return await _plan_reminder(services, event)
     if payload.get("type") != "message" or event.seq is None:
         return []
     message = payload.get("message") or {}
@@ -123,7 +125,40 @@ async def plan(services: Services, event: RealtimeEvent) -> list[Notification]:
                 continue
             await u.tx.push.save_budget(budget)
             text_id, shown = notification_text(conv.kind, title, content, urgent)
-            out.extend(Notification(s, text_id, shown, mine.language or "fr", urgent, conv.id)
+            out.extend(Notification(s, text_id, shown, mine.language or "fr", urgent, f"/c/{conv.id}", str(conv.id))
+                       for s in subs if s.person_id == person_id)
+    return out
+
+
+REPORT_REMINDER = "signalement.reminder"
+PUSHED_EVENTS = ("message", REPORT_REMINDER)
+
+
+async def _plan_reminder(services: Services, event: RealtimeEvent) -> list[Notification]:
+    """A signalement deadline coming close or missed, for the quality leads and directors the
+    event names. Pressing like an urgent message (a regulatory deadline), yet silent in quiet
+    hours or for whoever turned notifications off; the text names no report content, only
+    that a deadline needs attention, and opens the deadlines dashboard."""
+    payload = event.payload
+    report_id, deadline, stage = payload.get("report_id"), payload.get("deadline"), payload.get("stage")
+    if not event.user_ids or not report_id or stage not in ("soon", "overdue"):
+        return []
+    key = f"report:{report_id}:{deadline}:{stage}"
+    now = services.clock.now()
+    out: list[Notification] = []
+    async with services.unit() as u:
+        recipients = list(event.user_ids)
+        active = {p.id for p in await u.tx.people.many(event.org_id, recipients) if p.status is PersonStatus.ACTIVE}
+        subs = [s for s in await u.tx.push.for_people(event.org_id, recipients) if s.person_id in active]
+        prefs = await u.tx.preferences.many(event.org_id, recipients) if subs else {}
+        for person_id in dict.fromkeys(s.person_id for s in subs):
+            mine = prefs.get(person_id) or Preferences(person_id, event.org_id)
+            budget = decide(mine, await u.tx.push.budget(person_id), now, key, urgent=True, mentioned=False)
+            if budget is None:
+                continue
+            await u.tx.push.save_budget(budget)
+            out.extend(Notification(s, f"push.report_deadline.{stage}", "", mine.language or "fr", True,
+                                    "/signalement/echeances", f"signalement-{report_id}")
                        for s in subs if s.person_id == person_id)
     return out
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from chevet.app import reports
+from chevet.app import report_files, reports
 from chevet.app.services import Actor, Services
 from chevet.core.errors import Forbidden, InvalidInput, NotFound
 from chevet.core.ids import new_id
@@ -21,7 +21,7 @@ from chevet.core.signalement import deadlines as dl
 from chevet.core.signalement import forms, pdf, statistics
 from chevet.core.signalement.records import FormStatus, FormSubmission, ReportForm
 from chevet.core.signalement.report import clean_short_text
-from chevet.core.signalement.taxonomy import SEVERITY_LABELS
+from chevet.core.signalement.taxonomy import SEVERITY_LABELS, ReporterMode
 
 REMIND_BEFORE = timedelta(hours=12)
 
@@ -143,6 +143,8 @@ async def export_form(services: Services, actor: Actor, report_id: uuid.UUID, ki
         sev = a.report.severity
         sev_label = SEVERITY_LABELS[sev] if sev else ""
         ref = str(report_id).split("-")[0].upper()
+        files = report_files.export_list(await u.tx.reports.files(report_id), a.key,
+                                         names=a.report.mode is ReporterMode.NAMED)
         await u.audit(actor.org_id, "report.form_exported", actor.id, "report", report_id, form=k.value, format=fmt)
     stamp = f"{dl.local_time(now):%Y%m%d}"
     if fmt == "pdf":
@@ -153,7 +155,7 @@ async def export_form(services: Services, actor: Actor, report_id: uuid.UUID, ki
     doc = forms.export(k, values, report_id=str(report_id), organisation=actor.organisation.name,
                        severity=sev.value if sev else "", severity_label=sev_label,
                        validated_by=validator.name if validator else "", validated_at=stored.validated_at,
-                       generated_at=now)
+                       generated_at=now) | {"attachments": files}
     return Export(f"signalement-{k.value}-{ref}-{stamp}.json", "application/json",
                   orjson.dumps(doc, option=orjson.OPT_INDENT_2))
 

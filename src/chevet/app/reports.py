@@ -24,6 +24,8 @@ from typing import Any
 
 import orjson
 
+from chevet.app import report_files
+from chevet.app.attachment_download import Download
 from chevet.app.services import Actor, Services, Unit
 from chevet.core import envelope
 from chevet.core.entities import PersonStatus, RealtimeEvent
@@ -156,9 +158,11 @@ class Filed:
 async def file_report(services: Services, actor: Actor, *, mode: str, what: str | None,
                       occurred_at: datetime | None, discovered_at: datetime | None, place: str | None,
                       affected_refs: Sequence[str] = (), affected_count: int | None = None,
-                      immediate_measures: str | None = None, team_id: uuid.UUID | None = None) -> Filed:
-    """File an internal report. The follow-up code is shown once, to the reporter only; it is
-    stored as a keyed hash and lets even an anonymous reporter read the feedback later."""
+                      immediate_measures: str | None = None, team_id: uuid.UUID | None = None,
+                      files: Sequence[report_files.IncomingFile] = ()) -> Filed:
+    """File an internal report, with its photos and documents if any. The follow-up code is
+    shown once, to the reporter only; it is stored as a keyed hash and lets even an anonymous
+    reporter read the feedback later. A refused file refuses the whole report (nothing stored)."""
     parsed = parse_mode(mode)
     now = services.clock.now()
     content = clean_report(what=what, occurred_at=occurred_at, discovered_at=discovered_at, place=place,
@@ -174,14 +178,22 @@ async def file_report(services: Services, actor: Actor, *, mode: str, what: str 
     report = Report(id=report_id, org_id=actor.org_id, mode=parsed,
                     reporter_id=actor.id if identified else None, status=ReportStatus.NEW, team_id=team_id,
                     received_at=now, content_sealed=seal_json(key, "report", report_id, content.to_json()))
-    async with services.unit(actor.ip if identified else None) as u:
-        if team_id is not None and await u.tx.teams.get(actor.org_id, team_id) is None:
-            raise InvalidInput("report_unit_unknown")
-        await u.tx.reports.add(report, wrapped, followup_hash(services, code))
-        await u.audit(actor.org_id, "report.filed", actor.id if identified else None, "report", report_id,
-                      mode=parsed.value)
-        _notify(u, actor.org_id, report_id, await managers(u.tx, actor.org_id),
-                {"type": "signalement.filed", "title": "Nouveau signalement à qualifier"})
+    ready = await report_files.check(services, key, parsed, files)
+    written: list[str] = []
+    try:
+        async with services.unit(actor.ip if identified else None) as u:
+            if team_id is not None and await u.tx.teams.get(actor.org_id, team_id) is None:
+                raise InvalidInput("report_unit_unknown")
+            await u.tx.reports.add(report, wrapped, followup_hash(services, code))
+            await report_files.store(u, actor.org_id, report_id, key, ready, new_id if identified else uuid.uuid4,
+                                     written)
+            await u.audit(actor.org_id, "report.filed", actor.id if identified else None, "report", report_id,
+                          mode=parsed.value, **({"files": len(ready)} if ready else {}))
+            _notify(u, actor.org_id, report_id, await managers(u.tx, actor.org_id),
+                    {"type": "signalement.filed", "title": "Nouveau signalement à qualifier"})
+    except BaseException:
+        await report_files.delete_blobs(services, written)
+        raise
     return Filed(report_id, code)
 
 
@@ -236,6 +248,7 @@ async def report_view(services: Services, tx: Transaction, actor: Actor, a: Repo
         "feedback": open_json(a.key, "rfeedback", r.id, r.feedback_sealed),
         "feedback_at": r.feedback_at.isoformat() if r.feedback_at else None,
         "closed_at": r.closed_at.isoformat() if r.closed_at else None,
+        "attachments": report_files.views(await tx.reports.files(r.id), a.key, names=names_visible(a)),
         "can_manage": a.manages, "is_director": a.director, "is_quality_lead": a.quality_lead,
     }
     if a.manages or a.is_reader:
@@ -262,6 +275,26 @@ async def report_view(services: Services, tx: Transaction, actor: Actor, a: Repo
             "conversation_id": str(r.conversation_id) if r.conversation_id else None,
         }
     return view
+
+
+def names_visible(a: ReportAccess) -> bool:
+    """File names are shown as the reporter's identity is: a confidential report's only to
+    the quality lead (an anonymous report keeps none)."""
+    return a.report.mode is ReporterMode.NAMED or (a.report.mode is ReporterMode.CONFIDENTIAL and a.quality_lead)
+
+
+async def download_file(services: Services, actor: Actor, report_id: uuid.UUID, file_id: uuid.UUID,
+                        byte_range: tuple[int, int] | None = None) -> Download:
+    """A file of a report, decrypted, for whoever may read the report; every download is traced."""
+    async with services.unit(actor.ip) as u:
+        try:
+            a = await access(services, u.tx, actor, report_id)
+        except NotFound as exc:
+            raise NotFound("attachment_not_found") from exc
+        f = report_files.find(await u.tx.reports.files(report_id), file_id)
+        await u.audit(actor.org_id, "report.file_read", actor.id, "report", report_id, file=str(file_id))
+        name = report_files.display_name(f, a.key, names=names_visible(a))
+    return await report_files.opened(services, f, a.key, name, byte_range)
 
 
 def deadline_view(d: dl.Deadline, now: datetime) -> dict[str, Any]:
@@ -547,7 +580,10 @@ async def purge_report(services: Services, org_id: uuid.UUID, report_id: uuid.UU
                        actor_id: uuid.UUID | None = None) -> bool:
     """Crypto-shred and delete one report (its key first, then every row hanging off it)."""
     async with services.unit(None) as u:
+        blobs = await report_files.removable(u, report_id) if await u.tx.reports.get(org_id, report_id) else []
         done = await u.tx.reports.purge(org_id, report_id)
         if done:
-            await u.audit(org_id, "report.purged", actor_id, "report", report_id, reason=reason[:60])
-        return done
+            await u.audit(org_id, "report.purged", actor_id, "report", report_id, reason=reason[:60],
+                          **({"files": len(blobs)} if blobs else {}))
+    await report_files.delete_blobs(services, blobs)
+    return done

@@ -19,6 +19,7 @@ from chevet.bootstrap import Installation
 from chevet.core.entities import RealtimeEvent
 from chevet.web import problems
 from chevet.web.api.attachments import UPLOAD_PATH
+from chevet.web.api.reports import FILING_PATHS
 from chevet.web.compression import Compression
 from chevet.web.middleware import RequestLimits, SecurityHeaders
 from chevet.web.notifier import Notifier
@@ -121,7 +122,8 @@ def create_app(installation: Installation) -> FastAPI:
 
     # Multipart framing around the file gets 64 KiB on top of the attachment limit.
     app.add_middleware(RequestLimits, max_bytes=settings.max_request_bytes,
-                       larger=[("POST", UPLOAD_PATH, settings.max_upload_bytes + 65536)])
+                       larger=[("POST", UPLOAD_PATH, settings.max_upload_bytes + 65536),
+                               ("POST", FILING_PATHS, settings.max_upload_bytes + 131072)])
     app.add_middleware(ForgetOnChange, cache=app.state.session_cache)
     app.add_middleware(Compression)  # pages, CSS, JS, JSON; not attachment downloads
     app.add_middleware(SecurityHeaders)  # outermost: every answer, even a 413, gets the headers

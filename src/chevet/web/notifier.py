@@ -1,4 +1,4 @@
-"""Sends Web Push notifications for new messages, off the request path.
+"""Sends Web Push notifications for new messages and signalement deadlines, off the request path.
 
 Events arrive from the bus after commit; a bounded queue feeds one worker that asks the app
 whom to notify (``notifications.plan``), words the notification in the person's language
@@ -31,7 +31,7 @@ class Notifier:
         self._task: asyncio.Task[None] | None = None
 
     def offer(self, event: RealtimeEvent) -> None:
-        if event.payload.get("type") != "message":
+        if event.payload.get("type") not in notifications.PUSHED_EVENTS:
             return
         try:
             self.queue.put_nowait(event)
@@ -58,8 +58,8 @@ class Notifier:
     async def handle(self, event: RealtimeEvent) -> None:
         for n in await notifications.plan(self.services, event):
             body = gettext(n.text_id, n.language, name=n.title)
-            payload = orjson.dumps({"title": "Chevet", "body": body, "tag": str(n.conversation_id),
-                                    "url": f"/c/{n.conversation_id}", "urgent": n.urgent})
+            payload = orjson.dumps({"title": "Chevet", "body": body, "tag": n.tag, "url": n.url,
+                                    "urgent": n.urgent})
             status = await self.gateway.send(n.subscription, payload, ttl=TTL, urgent=n.urgent)
             if status in (404, 410):
                 await notifications.forget(self.services, n.subscription)

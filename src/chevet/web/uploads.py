@@ -1,4 +1,4 @@
-"""Reading a multipart upload into memory, within a limit.
+"""Reading a multipart upload (one file, or a form with its files) into memory, within a limit.
 
 Starlette's form parser spools file parts over 1 MiB to a temporary file on disk; a care
 photo must never touch the disk in clear, so the one file part is collected in memory
@@ -23,8 +23,16 @@ class UploadedFile:
 
 
 class _Collector:
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, max_files: int = 1, fields: frozenset[str] = frozenset(),
+                 field_limit: int = 65536) -> None:
         self.limit = limit
+        self.max_files = max_files
+        self.wanted_fields = fields
+        self.field_limit = field_limit
+        self.fields: dict[str, list[str]] = {}
+        self.all_files: list[UploadedFile] = []
+        self.total = 0
+        self.field_name = ""
         self.header_field = bytearray()
         self.header_value = bytearray()
         self.headers: dict[bytes, bytes] = {}
@@ -54,32 +62,81 @@ class _Collector:
         _, params = parse_options_header(self.headers.get(b"content-disposition", b""))
         field = params.get(b"name", b"")
         self.is_file = field == b"file"
+        self.field_name = field.decode("utf-8", "replace")
         raw = params.get(b"filename")
         self.current_name = raw.decode("utf-8", "replace") if raw is not None else None
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
-        if self.current is None or not self.is_file:
+        if self.current is None:
+            return
+        if not self.is_file:
+            if self.field_name in self.wanted_fields:
+                self.current += data[start:end]
+                if len(self.current) > self.field_limit:
+                    raise TooLarge("request_too_large", max=self.field_limit)
             return  # other fields are ignored (and bounded by the request limit)
         self.current += data[start:end]
-        if len(self.current) > self.limit:
+        if self.total + len(self.current) > self.limit:
             raise TooLarge("attachment_too_large", max=self.limit)
 
     def on_part_end(self) -> None:
-        if self.is_file and self.current is not None:
+        if self.current is None:
+            return
+        if self.is_file:
+            if self.current_name == "" and not self.current:
+                self.current = None  # a file input left empty sends an empty part
+                return
             self.files += 1
-            if self.files > 1:
-                raise InvalidInput("attachment_one_file")
+            if self.files > self.max_files:
+                raise InvalidInput("attachment_one_file" if self.max_files == 1 else "too_many_attachments",
+                                   max=self.max_files)
             self.file = UploadedFile(self.current_name, bytes(self.current))
+            self.all_files.append(self.file)
+            self.total += len(self.current)
+        elif self.field_name in self.wanted_fields:
+            if len(self.fields) > 100:
+                raise InvalidInput("request_invalid")
+            self.fields.setdefault(self.field_name, []).append(bytes(self.current).decode("utf-8", "replace"))
         self.current = None
 
 
 async def read_upload(request: Request, limit: int) -> UploadedFile:
     """The part named ``file`` of a ``multipart/form-data`` body."""
+    c = await _collect(request, _Collector(limit))
+    if c.file is None:
+        raise InvalidInput("attachment_file_missing")
+    return c.file
+
+
+@dataclass
+class Multipart:
+    fields: dict[str, list[str]]
+    files: list[UploadedFile]
+
+    def one(self, name: str) -> str:
+        values = self.fields.get(name)
+        return values[0] if values else ""
+
+    def many(self, name: str) -> list[str]:
+        return list(self.fields.get(name, []))
+
+
+async def read_multipart(request: Request, limit: int, max_files: int, fields: frozenset[str]) -> Multipart:
+    """A form with any number (up to ``max_files``) of parts named ``file``, together at most
+    ``limit`` bytes, kept in memory, and the text ``fields`` named (others are ignored)."""
+    c = await _collect(request, _Collector(limit, max_files, fields))
+    return Multipart(c.fields, c.all_files)
+
+
+def is_multipart(request: Request) -> bool:
+    return parse_options_header(request.headers.get("content-type"))[0] == b"multipart/form-data"
+
+
+async def _collect(request: Request, c: _Collector) -> _Collector:
     content_type, params = parse_options_header(request.headers.get("content-type"))
     boundary = params.get(b"boundary")
     if content_type != b"multipart/form-data" or not boundary or len(boundary) > 200:
         raise InvalidInput("attachment_multipart_required")
-    c = _Collector(limit)
     parser = MultipartParser(boundary, {
         "on_part_begin": c.on_part_begin, "on_header_field": c.on_header_field,
         "on_header_value": c.on_header_value, "on_header_end": c.on_header_end,
@@ -91,6 +148,4 @@ async def read_upload(request: Request, limit: int) -> UploadedFile:
         parser.finalize()
     except MultipartParseError as exc:
         raise InvalidInput("attachment_multipart_required") from exc
-    if c.file is None:
-        raise InvalidInput("attachment_file_missing")
-    return c.file
+    return c

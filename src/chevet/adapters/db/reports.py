@@ -6,12 +6,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chevet.adapters.db.schema_signalement import (
     report,
     report_action,
+    report_attachment,
     report_designation,
     report_form,
     report_key,
@@ -19,8 +20,16 @@ from chevet.adapters.db.schema_signalement import (
     report_reminder,
     report_submission,
 )
+from chevet.core.attachment import AttachmentKind
 from chevet.core.signalement.deadlines import Channel, FormKind
-from chevet.core.signalement.records import CorrectiveAction, FormStatus, FormSubmission, Report, ReportForm
+from chevet.core.signalement.records import (
+    CorrectiveAction,
+    FormStatus,
+    FormSubmission,
+    Report,
+    ReportFile,
+    ReportForm,
+)
 from chevet.core.signalement.report import ReportFunction, ReportStatus
 from chevet.core.signalement.taxonomy import EigsCriterion, ReporterMode, SecurityImpact, Severity
 
@@ -65,6 +74,15 @@ def _action(row: Any) -> CorrectiveAction:
     return CorrectiveAction(id=m["id"], report_id=m["report_id"], title_sealed=bytes(m["title"]),
                             owner_id=m["owner_id"], due_at=m["due_at"], done_at=m["done_at"],
                             created_at=m["created_at"])
+
+
+def _file(row: Any) -> ReportFile:
+    m = row._mapping
+    return ReportFile(id=m["id"], report_id=m["report_id"], org_id=m["org_id"], position=m["position"],
+                      kind=AttachmentKind(m["kind"]), mime=m["mime"], size=m["size"], stored_size=m["stored_size"],
+                      width=m["width"], height=m["height"],
+                      name_sealed=bytes(m["name_sealed"]) if m["name_sealed"] is not None else None,
+                      content_address=bytes(m["content_address"]))
 
 
 class SqlReports:
@@ -123,10 +141,38 @@ class SqlReports:
         """Crypto-shred then delete a report and everything hanging off it."""
         if await self.get(org_id, report_id) is None:
             return False
-        for table in (report_key, report_reader, report_form, report_submission, report_action, report_reminder):
+        for table in (report_key, report_reader, report_form, report_submission, report_action, report_reminder,
+                      report_attachment):
             await self._conn.execute(delete(table).where(table.c.report_id == report_id))
         await self._conn.execute(delete(report).where(report.c.org_id == org_id, report.c.id == report_id))
         return True
+
+    # --- files ----------------------------------------------------------------------------
+    async def add_file(self, f: ReportFile) -> None:
+        await self._conn.execute(insert(report_attachment).values(
+            id=f.id, report_id=f.report_id, org_id=f.org_id, position=f.position, kind=f.kind.value, mime=f.mime,
+            size=f.size, stored_size=f.stored_size, width=f.width, height=f.height, name_sealed=f.name_sealed,
+            content_address=f.content_address))
+
+    async def files(self, report_id: uuid.UUID) -> list[ReportFile]:
+        rows = await self._conn.execute(select(report_attachment).where(report_attachment.c.report_id == report_id)
+                                        .order_by(report_attachment.c.position))
+        return [_file(r) for r in rows]
+
+    async def file_usage(self, org_id: uuid.UUID) -> int:
+        """Sealed bytes the organisation's report files occupy (each stored copy once)."""
+        per_copy = (select(report_attachment.c.report_id, report_attachment.c.content_address,
+                           func.max(report_attachment.c.stored_size).label("size"))
+                    .where(report_attachment.c.org_id == org_id)
+                    .group_by(report_attachment.c.report_id, report_attachment.c.content_address).subquery())
+        total = (await self._conn.execute(select(func.coalesce(func.sum(per_copy.c.size), 0)))).scalar()
+        return int(total or 0)
+
+    async def file_blobs(self) -> list[tuple[uuid.UUID, bytes]]:
+        """(report, address) of every stored report file: what the orphan sweep must keep."""
+        rows = await self._conn.execute(select(report_attachment.c.report_id, report_attachment.c.content_address)
+                                        .distinct())
+        return [(r[0], bytes(r[1])) for r in rows]
 
     # --- readers --------------------------------------------------------------------------
     async def add_reader(self, report_id: uuid.UUID, person_id: uuid.UUID) -> None:

@@ -4,7 +4,7 @@ report's own data key (``report_key``, apart so that crypto-shredding is one row
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, ForeignKey, Index, LargeBinary, String, Table
+from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Index, Integer, LargeBinary, String, Table
 
 from chevet.adapters.db.schema import metadata
 from chevet.adapters.db.types import UtcTimestamp, Uuid
@@ -95,4 +95,23 @@ report_reminder = Table(
     Column("deadline", String(14), primary_key=True),
     Column("stage", String(8), nullable=False),
     Column("sent_at", UtcTimestamp, nullable=False),
+)
+
+# Files filed with a report: contents sealed in the blob store under a key derived from the
+# report's data key (addressed by keyed hashes), names sealed here. No uploader and no upload
+# time: an anonymous or confidential report's files must not designate their reporter.
+report_attachment = Table(
+    "report_attachment", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("report_id", Uuid, nullable=False, index=True),  # deleted by the report's purge
+    Column("org_id", Uuid, ForeignKey("organisation.id"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("kind", String(10), nullable=False),
+    Column("mime", String(40), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("stored_size", BigInteger, nullable=False),
+    Column("width", Integer, nullable=True),
+    Column("height", Integer, nullable=True),
+    Column("name_sealed", LargeBinary, nullable=True),  # None: no name kept (anonymous report)
+    Column("content_address", LargeBinary(32), nullable=False),
 )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from chevet.core.attachment import AttachmentKind
 from chevet.core.signalement.deadlines import Channel, FormKind
 from chevet.core.signalement.report import ReportStatus
 from chevet.core.signalement.taxonomy import EigsCriterion, ReporterMode, SecurityImpact, Severity
@@ -84,3 +85,24 @@ class CorrectiveAction:
     due_at: datetime | None
     done_at: datetime | None
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReportFile:
+    """A photo or document filed with a report. Its contents live sealed in the blob store
+    under a keyed hash of the report (``content_address``); its name is sealed, or absent for
+    an anonymous report (a phone's file name can carry a name or a date). Nothing records who
+    uploaded it or when: the report's own reception time is all there is."""
+
+    id: uuid.UUID
+    report_id: uuid.UUID
+    org_id: uuid.UUID
+    position: int
+    kind: AttachmentKind
+    mime: str
+    size: int
+    stored_size: int  # sealed bytes in the blob store (quota, sobriety)
+    width: int | None
+    height: int | None
+    name_sealed: bytes | None
+    content_address: bytes

@@ -75,13 +75,19 @@ async def _send(request: Request, svc: ServicesDep, actor: ActorDep, attachment_
         d = await attachment_download.download(svc, actor, aid, variant, wanted)
     except attachment_download.RangeNotSatisfiable as exc:
         return Response(status_code=416, headers={"Content-Range": f"bytes */{exc.params.get('size', 0)}"})
+    return await file_response(request, d, f'"{aid}-{variant.value}"', thumbnail=variant is Variant.THUMBNAIL,
+                               inline=d.kind is AttachmentKind.IMAGE and variant is not Variant.ORIGINAL)
+
+
+async def file_response(request: Request, d: attachment_download.Download, etag: str, *, inline: bool,
+                        thumbnail: bool = False) -> Response:
+    """A decrypted file as the browser should get it: shown (images) or saved, never run,
+    whole or as the range asked for."""
     # A stored file never changes under its id: a browser that has it need not fetch it again
-    # (checked only after the access check above).
-    etag = f'"{aid}-{variant.value}"'
+    # (checked only after the caller's access check).
     if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
         await d.body.aclose()
         return Response(status_code=304, headers={"ETag": etag})
-    inline = d.kind is AttachmentKind.IMAGE and variant is not Variant.ORIGINAL
     mime = "text/plain; charset=utf-8" if d.mime == "text/plain" else d.mime
     headers = {
         "Content-Disposition": content_disposition("inline" if inline else "attachment", d.name),
@@ -89,8 +95,7 @@ async def _send(request: Request, svc: ServicesDep, actor: ActorDep, attachment_
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": DOWNLOAD_CSP,
         "Cross-Origin-Resource-Policy": "same-origin",
-        "Cache-Control": "private, max-age=604800, immutable" if variant is Variant.THUMBNAIL
-        else "private, no-store",
+        "Cache-Control": "private, max-age=604800, immutable" if thumbnail else "private, no-store",
         "ETag": etag,
         "Accept-Ranges": "bytes",
     }

@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from pydantic import AwareDatetime, Field, StrictBool, StrictInt, StrictStr
+from pydantic import AwareDatetime, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
-from chevet.app import auth, report_forms, reports
+from chevet.app import attachment_download, auth, report_files, report_forms, reports
 from chevet.app.services import Actor, Services
 from chevet.core.errors import AuthenticationFailed
 from chevet.core.ids import parse_id
 from chevet.core.signalement import statistics
+from chevet.web.api.attachments import file_response, parse_range
 from chevet.web.api.auth import _limit
 from chevet.web.api.models import Body
 from chevet.web.deps import SESSION_COOKIE, ActorDep, ServicesDep, bearer_token, client_ip, services
+from chevet.web.uploads import read_multipart
 
 router = APIRouter(tags=["signalement"])
+# The routes that take a report with its files: bigger bodies than the usual JSON.
+FILING_PATHS = re.compile(r"^(/api/v1/reports/with-files|/signalement/nouveau)$")
 
 
 async def quiet_actor(request: Request, svc: Annotated[Services, Depends(services)]) -> Actor:
@@ -111,6 +117,26 @@ async def file_report(body: ReportIn, actor: QuietActorDep, svc: ServicesDep) ->
     return {"id": str(filed.report_id), "followup_code": filed.followup_code}
 
 
+@router.post("/reports/with-files", status_code=201)
+async def file_report_with_files(request: Request, actor: QuietActorDep, svc: ServicesDep) -> dict[str, Any]:
+    """File a report with photos or documents: ``multipart/form-data`` with the report as JSON
+    in the field ``report`` (as for ``POST /reports``) and one part ``file`` per file. The files
+    go through the attachment checks (types, antivirus, photos cleaned of EXIF/GPS); together
+    they weigh at most the upload limit. A refused file refuses the report: nothing is stored."""
+    limits = report_files.limits(svc)
+    form = await read_multipart(request, limits.max_upload_bytes, limits.max_per_message, frozenset({"report"}))
+    try:
+        body = ReportIn.model_validate_json(form.one("report") or "{}")
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from None
+    filed = await reports.file_report(
+        svc, actor, mode=body.mode, what=body.what, occurred_at=body.occurred_at, discovered_at=body.discovered_at,
+        place=body.place, affected_refs=body.affected_refs, affected_count=body.affected_count,
+        immediate_measures=body.immediate_measures, team_id=body.team_id,
+        files=[report_files.IncomingFile(f.name, f.data) for f in form.files])
+    return {"id": str(filed.report_id), "followup_code": filed.followup_code}
+
+
 @router.get("/reports")
 async def list_reports(actor: ActorDep, svc: ServicesDep) -> list[dict[str, Any]]:
     return await reports.list_reports(svc, actor)
@@ -180,6 +206,18 @@ async def stats_csv(actor: ActorDep, svc: ServicesDep, start: str | None = Query
 @router.get("/reports/{report_id}")
 async def get_report(report_id: str, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
     return await reports.get_report(svc, actor, parse_id(report_id))
+
+
+@router.get("/reports/{report_id}/files/{file_id}")
+async def download_file(report_id: str, file_id: str, request: Request, actor: ActorDep,
+                        svc: ServicesDep) -> Response:
+    """A file of the report, decrypted, for those who may read the report (each download traced)."""
+    rid, fid = parse_id(report_id), parse_id(file_id)
+    try:
+        d = await reports.download_file(svc, actor, rid, fid, parse_range(request.headers.get("range")))
+    except attachment_download.RangeNotSatisfiable as exc:
+        return Response(status_code=416, headers={"Content-Range": f"bytes */{exc.params.get('size', 0)}"})
+    return await file_response(request, d, f'"{fid}"', inline=d.kind.value == "image")
 
 
 @router.post("/reports/{report_id}/qualification")

@@ -1,107 +1,78 @@
-"""Signalement pages, reporter side: sign-in (until the web client provides it), filing a report
-from a phone, the follow-up code. Server-rendered French pages, no script, strict CSP.
+"""Signalement pages, reporter side, in the web client's layout: filing a report from a phone
+(with photos or documents), the reporter's own reports, the follow-up code. Server-rendered
+in the person's language, working without any script.
 
-Forms post with the session cookie; the cookie is ``SameSite=Strict`` and a POST whose Origin
-names another site is refused, so another site cannot make a signed-in browser act.
+Sign-in is the web client's own (``/login``); forms carry its CSRF token. The pages that may
+lead to an anonymous report leave the reporter's session untouched (no last-use time).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from chevet.app import auth, reports
-from chevet.app.services import Actor, Services
-from chevet.core.errors import AuthenticationFailed, ChevetError, InvalidInput, LockedOut
+from chevet.app import report_files, reports
+from chevet.core.errors import ChevetError, InvalidInput, LockedOut
 from chevet.core.signalement.deadlines import PARIS, Channel, FormKind, local_time
 from chevet.core.signalement.forms import SPECS
-from chevet.core.signalement.taxonomy import SEVERITY_LABELS
-from chevet.web.deps import SESSION_COOKIE, bearer_token, client_ip
-from chevet.web.i18n import gettext
+from chevet.core.signalement.taxonomy import SEVERITY_LABELS, ReporterMode
+from chevet.web.deps import client_ip
+from chevet.web.ui.render import Page, check_csrf, page, read_form, ui
+from chevet.web.uploads import Multipart, is_multipart, read_multipart
 
 router = APIRouter(include_in_schema=False)
 
-_WEB = Path(__file__).resolve().parent.parent
-templates = Environment(loader=FileSystemLoader(_WEB / "templates"), autoescape=select_autoescape(["html"]),
-                        trim_blocks=True, lstrip_blocks=True)
-_CSS = (_WEB / "static" / "signalement.css").read_bytes()
-
-STATUSES = {"new": "À qualifier", "qualified": "Qualifié", "closed": "Clôturé"}
 SEVERITIES = {s.value: label for s, label in SEVERITY_LABELS.items()}
-MODES = [("named", "Nominatif", "Votre nom est visible des personnes qui traitent le signalement."),
-         ("confidential", "Confidentiel", "Seul le responsable qualité sait que c'est vous."),
-         ("anonymous", "Anonyme", "Votre identité n'est enregistrée nulle part ; gardez le code de suivi.")]
-MODES_SHORT = {"named": "Nominatif", "confidential": "Confidentiel (identité réservée au responsable qualité)",
-               "anonymous": "Anonyme"}
-CHANNELS = {Channel.PORTAL.value: "Portail de signalement", Channel.EMAIL.value: "Courriel",
-            Channel.POST.value: "Courrier", Channel.PHONE.value: "Téléphone (signalement oral)",
-            Channel.OTHER.value: "Autre"}
+MODES = [m.value for m in (ReporterMode.NAMED, ReporterMode.CONFIDENTIAL, ReporterMode.ANONYMOUS)]
+CHANNELS = [c.value for c in Channel]
 FORM_TITLES = {k.value: SPECS[k].title for k in FormKind}
-LOGIN = "/signalement/connexion"
+NEW_FIELDS = frozenset({"csrf", "what", "occurred_at", "discovered_at", "place", "affected_refs",
+                        "immediate_measures", "mode", "team_id"})
 
 
-def local(value: str | datetime | None, date_only: bool = False) -> str:
-    if not value:
-        return "—"
-    at = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return f"{local_time(at):%d/%m/%Y}" if date_only else f"{local_time(at):%d/%m/%Y à %H:%M}"
+def local_formatter(lang: str) -> Callable[..., str]:
+    """Dates in Paris time, written as the reader's language writes them."""
+    def local(value: str | datetime | None, date_only: bool = False) -> str:
+        if not value:
+            return "—"
+        at = local_time(datetime.fromisoformat(value) if isinstance(value, str) else value)
+        if date_only:
+            return f"{at:%d/%m/%Y}"
+        return f"{at:%d/%m/%Y} à {at:%H:%M}" if lang == "fr" else f"{at:%d/%m/%Y} at {at:%H:%M}"
+    return local
 
 
-def render(name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+def render(p: Page, name: str, status: int = 200, **ctx: Any) -> Response:
+    """A signalement page in the web client's layout. Texts that come from the regulatory
+    taxonomy (severities, categories…) are translated when the catalog has them, shown in
+    French otherwise (``tl``)."""
+    def tl(key: str, fallback: str) -> str:
+        text = p.t(key)
+        return fallback if text == key else text
+
     ctx.setdefault("error", None)
     ctx.setdefault("notice", None)
-    html = templates.get_template(f"signalement/{name}").render(
-        statuses=STATUSES, severities=SEVERITIES, modes_short=MODES_SHORT, channels=CHANNELS,
-        form_titles=FORM_TITLES, local=local, **ctx)
-    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+    ctx.setdefault("nav", "")
+    return p.render(f"signalement/{name}", status=status, severities=SEVERITIES, channels=CHANNELS,
+                    form_titles=FORM_TITLES, local=local_formatter(p.lang), tl=tl,
+                    me_id=str(p.actor.id) if p.actor else "", **ctx)
 
 
-def error_text(exc: ChevetError) -> str:
-    return gettext(exc.code, "fr", **exc.params)
+def one(form: FormData | Multipart, name: str) -> str:
+    if isinstance(form, Multipart):
+        return form.one(name)
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
 
 
-def services_of(request: Request) -> Services:
-    svc: Services = request.app.state.services
-    return svc
-
-
-async def page_actor(request: Request, *, touch: bool = True) -> Actor | None:
-    token = bearer_token(request.headers.get("authorization")) or request.cookies.get(SESSION_COOKIE)
-    if not token:
-        return None
-    try:
-        return await auth.authenticate(services_of(request), token, client_ip(request), touch=touch)
-    except AuthenticationFailed:
-        return None
-
-
-def same_origin(request: Request) -> bool:
-    """Browsers say where a request comes from in ``Sec-Fetch-Site``; ``Origin`` is ``null``
-    under our ``no-referrer`` policy, so it is only checked when it names a site."""
-    site = request.headers.get("sec-fetch-site")
-    if site is not None:
-        return site in ("same-origin", "none")
-    origin = request.headers.get("origin")
-    if origin is None or origin == "null":
-        return True
-    return origin.split("://", 1)[-1] == request.headers.get("host", "")
-
-
-async def posted(request: Request) -> FormData:
-    if not same_origin(request):
-        raise InvalidInput("forbidden")
-    return await request.form(max_files=0, max_fields=200)
-
-
-def to_login() -> RedirectResponse:
-    return RedirectResponse(LOGIN, status_code=303)
+def many(form: FormData, name: str) -> list[str]:
+    return [v for v in form.getlist(name) if isinstance(v, str)]
 
 
 def parse_local(value: str | None, field: str) -> datetime | None:
@@ -116,136 +87,106 @@ def parse_local(value: str | None, field: str) -> datetime | None:
     return at if at.tzinfo else at.replace(tzinfo=PARIS)
 
 
-def one(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
-
-
-def many(form: FormData, name: str) -> list[str]:
-    return [v for v in form.getlist(name) if isinstance(v, str)]
-
-
-async def chrome(request: Request, actor: Actor, nav: str) -> dict[str, Any]:
-    fns = await reports.my_functions(services_of(request), actor)
-    return {"me": actor.person, "me_id": str(actor.id), "manages": bool(fns), "nav": nav}
-
-
-@router.get("/signalement/style.css")
-async def style() -> Response:
-    return Response(_CSS, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"})
-
-
-@router.get(LOGIN)
-async def login_page(request: Request) -> Response:
-    return render("login.html", title="Connexion", me=None)
-
-
-@router.post(LOGIN)
-async def login_post(request: Request) -> Response:
-    form = await posted(request)
-    email = one(form, "email")
-    ip = client_ip(request) or "?"
-    try:
-        wait = request.app.state.login_limiter.allow(f"login:{ip}")
-        if wait:
-            raise LockedOut("rate_limited", retry_after=wait)
-        signed = await auth.login(services_of(request), email, one(form, "password"), one(form, "otp"),
-                                  ip=client_ip(request), user_agent=request.headers.get("user-agent", ""))
-    except ChevetError as exc:
-        return render("login.html", status=401, title="Connexion", me=None, email=email, error=error_text(exc))
-    response = RedirectResponse("/signalement", status_code=303)
-    response.set_cookie(SESSION_COOKIE, signed.token, httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https",
-                        max_age=int((signed.session.expires_at - signed.session.created_at).total_seconds()))
-    return response
-
-
-@router.post("/signalement/deconnexion")
-async def logout(request: Request) -> Response:
-    await posted(request)
-    actor = await page_actor(request)
-    if actor is not None:
-        await auth.logout(services_of(request), actor)
-    response = to_login()
-    response.delete_cookie(SESSION_COOKIE)
-    return response
+@router.get("/signalement/connexion")
+@router.post("/signalement/connexion")
+async def former_sign_in() -> Response:
+    """The signalement pages once had their own sign-in: old bookmarks lead to the web client's."""
+    return RedirectResponse("/login?next=%2Fsignalement", status_code=303)
 
 
 @router.get("/signalement")
+@ui
 async def home(request: Request) -> Response:
-    actor = await page_actor(request)
-    if actor is None:
-        return to_login()
-    rows = await reports.list_reports(services_of(request), actor)
+    p = await page(request)
+    assert p.actor is not None
+    rows = await reports.list_reports(p.services, p.actor)
     for r in rows:
         kinds = [k for k, hit in (("ESSMS", r["categories"]), ("EIGS", r["eigs"]), ("SI", r["security"]),
-                                  ("RGPD", r["gdpr"])) if hit]
-        r["kinds"] = ", ".join(kinds) or ("interne" if r["severity"] else "—")
-    return render("home.html", title="Signalements", reports=rows, **await chrome(request, actor, "list"))
+                                  ("RGPD" if p.lang == "fr" else "GDPR", r["gdpr"])) if hit]
+        r["kinds"] = ", ".join(kinds) or (p.t("sig.home.internal") if r["severity"] else "—")
+    title = p.t("sig.nav.list") if p.handles_reports else p.t("sig.nav.mine")
+    return render(p, "home.html", title=title, reports=rows, nav="list")
 
 
-def _new_context(actor: Actor) -> dict[str, Any]:
-    return {"modes": MODES, "now_local": f"{local_time(datetime.now(PARIS)):%Y-%m-%dT%H:%M}"}
+async def _teams(p: Page) -> list[Any]:
+    assert p.actor is not None
+    async with p.services.db.transaction() as tx:
+        return list(await tx.teams.all(p.actor.org_id))
 
 
-async def _teams(request: Request, actor: Actor) -> list[Any]:
-    async with services_of(request).db.transaction() as tx:
-        return list(await tx.teams.all(actor.org_id))
+async def _new_form(p: Page, status: int = 200, values: dict[str, str] | None = None,
+                    error: str | None = None) -> Response:
+    accepted = ""
+    max_files = max_bytes = 0
+    if p.services.attachments is not None:
+        view = report_files.limits_view(p.services)
+        accepted, max_files, max_bytes = ",".join(view["accepted_types"]), view["max_files"], view["max_bytes"]
+    return render(p, "new.html", status=status, title=p.t("ui.nav.report_new"), v=values or {}, error=error,
+                  teams=await _teams(p), modes=MODES, files_accepted=accepted, max_files=max_files,
+                  max_bytes=max_bytes, now_local=f"{local_time(datetime.now(PARIS)):%Y-%m-%dT%H:%M}", nav="new")
 
 
 @router.get("/signalement/nouveau")
+@ui
 async def new_page(request: Request) -> Response:
-    actor = await page_actor(request, touch=False)  # the form may lead to an anonymous report
-    if actor is None:
-        return to_login()
-    return render("new.html", title="Signaler un événement", v={}, teams=await _teams(request, actor),
-                  **_new_context(actor), **await chrome(request, actor, "new"))
+    return await _new_form(await page(request, touch=False))  # the form may lead to an anonymous report
 
 
 @router.post("/signalement/nouveau")
+@ui
 async def new_post(request: Request) -> Response:
     # Not touched: the reporter's session keeps no trace of the moment an anonymous report was filed.
-    actor = await page_actor(request, touch=False)
-    if actor is None:
-        return to_login()
-    svc = services_of(request)
-    form = await posted(request)
+    p = await page(request, touch=False)
+    assert p.actor is not None
+    svc = p.services
+    limit, max_files = (65536, 0) if svc.attachments is None else (
+        report_files.limits(svc).max_upload_bytes, report_files.limits(svc).max_per_message)
+    form: FormData | Multipart
+    if is_multipart(request):
+        form = await read_multipart(request, limit, max_files, NEW_FIELDS)
+        check_csrf(p, form.one("csrf"))
+        files = [report_files.IncomingFile(f.name, f.data) for f in form.files]
+    else:  # a form sent without files (no file input, or an older page)
+        form, files = await read_form(p), []
     try:
         team = one(form, "team_id")
         refs = [r for r in one(form, "affected_refs").split(",") if r.strip()]
+        try:
+            team_id = uuid.UUID(team) if team else None
+        except ValueError as exc:
+            raise InvalidInput("report_unit_unknown") from exc
         filed = await reports.file_report(
-            svc, actor, mode=one(form, "mode") or "named", what=one(form, "what"),
+            svc, p.actor, mode=one(form, "mode") or "named", what=one(form, "what"),
             occurred_at=parse_local(one(form, "occurred_at"), "occurred_at"),
             discovered_at=parse_local(one(form, "discovered_at"), "discovered_at"), place=one(form, "place"),
-            affected_refs=refs, immediate_measures=one(form, "immediate_measures"),
-            team_id=uuid.UUID(team) if team else None)
-    except (ChevetError, ValueError) as exc:
-        message = error_text(exc) if isinstance(exc, ChevetError) else gettext("report_unit_unknown", "fr")
-        values = {k: one(form, k) for k in ("what", "occurred_at", "discovered_at", "place", "affected_refs",
-                                            "immediate_measures", "mode", "team_id")}
-        return render("new.html", status=422, title="Signaler un événement", v=values, error=message,
-                      teams=await _teams(request, actor), **_new_context(actor), **await chrome(request, actor, "new"))
-    return render("filed.html", status=201, title="Signalement envoyé", code=filed.followup_code,
-                  **await chrome(request, actor, "new"))
+            affected_refs=refs, immediate_measures=one(form, "immediate_measures"), team_id=team_id,
+            files=files)
+    except ChevetError as exc:
+        values = {k: one(form, k) for k in NEW_FIELDS if k != "csrf"}
+        return await _new_form(p, 422, values, p.error_text(exc))
+    return render(p, "filed.html", status=201, title=p.t("sig.filed.title"), code=filed.followup_code,
+                  files=len(files), nav="new")
 
 
 @router.get("/signalement/suivi")
+@ui
 async def followup_page(request: Request) -> Response:
-    actor = await page_actor(request)
-    return render("followup.html", title="Suivi d'un signalement", result=None,
-                  **(await chrome(request, actor, "") if actor else {"me": None}))
+    p = await page(request, signed_in=False)
+    return render(p, "followup.html", title=p.t("sig.nav.followup"), result=None, nav="followup")
 
 
 @router.post("/signalement/suivi")
+@ui
 async def followup_post(request: Request) -> Response:
-    form = await posted(request)
+    p = await page(request, signed_in=False)
+    form = await read_form(p)
     ip = client_ip(request) or "?"
-    base: dict[str, Any] = {"title": "Suivi d'un signalement", "me": None, "result": None}
     try:
         wait = request.app.state.login_limiter.allow(f"report-followup:{ip}")
         if wait:
             raise LockedOut("rate_limited", retry_after=wait)
-        result = await reports.followup(services_of(request), one(form, "code"))
+        result = await reports.followup(p.services, one(form, "code"))
     except ChevetError as exc:
-        return render("followup.html", status=404, error=error_text(exc), **base)
-    return render("followup.html", **(base | {"result": result}))
+        return render(p, "followup.html", status=404, title=p.t("sig.nav.followup"), result=None,
+                      error=p.error_text(exc), nav="followup")
+    return render(p, "followup.html", title=p.t("sig.nav.followup"), result=result, nav="followup")

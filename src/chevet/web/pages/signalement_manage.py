@@ -1,6 +1,10 @@
-"""Signalement pages for the quality lead and the director: a report's detail, qualification,
-analysis, actions, people involved, feedback and closure; the regulatory forms with validation,
-PDF/JSON export and recorded submissions; the deadlines dashboard; the statistics with SVG charts."""
+"""Signalement pages for the quality lead and the director, in the web client's layout: a
+report's detail (with its files), qualification, analysis, actions, people involved, feedback
+and closure; the regulatory forms with validation, PDF/JSON export and recorded submissions;
+the deadlines dashboard; the statistics with SVG charts.
+
+The regulatory forms keep their French field labels whatever the interface language: they
+are written to French authorities."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from markupsafe import Markup
 
 from chevet.app import report_forms, reports
@@ -23,18 +27,8 @@ from chevet.core.signalement import charts
 from chevet.core.signalement.deadlines import PARIS, local_time
 from chevet.core.signalement.forms import SPECS, FieldType
 from chevet.core.signalement.taxonomy import EIGS_LABELS, ESSMS_CATEGORIES, SECURITY_LABELS
-from chevet.web.pages.signalement import (
-    chrome,
-    error_text,
-    many,
-    one,
-    page_actor,
-    parse_local,
-    posted,
-    render,
-    services_of,
-    to_login,
-)
+from chevet.web.pages.signalement import many, one, parse_local, render
+from chevet.web.ui.render import Page, page, read_form, ui
 
 log = logging.getLogger("chevet.signalement")
 REMINDER_INTERVAL = 300.0
@@ -67,54 +61,52 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 router = APIRouter(include_in_schema=False, lifespan=_lifespan)
 
 
-async def _people(request: Request, org_id: uuid.UUID) -> list[Any]:
-    async with services_of(request).db.transaction() as tx:
-        return [p for p in await tx.people.search(org_id, "", 1000) if p.status.value == "active"]
+async def _people(p: Page) -> list[Any]:
+    assert p.actor is not None
+    async with p.services.db.transaction() as tx:
+        return [x for x in await tx.people.search(p.actor.org_id, "", 1000) if x.status.value == "active"]
 
 
-async def _detail(request: Request, report_id: str, *, error: str | None = None, notice: str | None = None,
+async def _detail(p: Page, report_id: str, *, error: str | None = None, notice: str | None = None,
                   status: int = 200) -> Response:
-    actor = await page_actor(request)
-    if actor is None:
-        return to_login()
-    svc = services_of(request)
+    assert p.actor is not None
     try:
-        view = await reports.get_report(svc, actor, parse_id(report_id))
+        view = await reports.get_report(p.services, p.actor, parse_id(report_id))
     except NotFound as exc:
-        return render("followup.html", status=404, title="Signalement introuvable", result=None,
-                      error=error_text(exc), **await chrome(request, actor, ""))
+        return render(p, "followup.html", status=404, title=p.t("sig.report.not_found"), result=None,
+                      error=p.error_text(exc))
     q = view.get("qualification")
     awareness = q["awareness_at"] if q and q.get("awareness_at") else None
     received = local_time(datetime.fromisoformat(view["received_at"]))
-    return render("report.html", status=status, title=f"Signalement du {received:%d/%m/%Y}",
+    return render(p, "report.html", status=status, title=p.t("sig.report.title", date=f"{received:%d/%m/%Y}"),
                   r=view, q=q, error=error, notice=notice, categories=ESSMS_CATEGORIES,
                   eigs={k.value: v for k, v in EIGS_LABELS.items()},
                   security={k.value: v for k, v in SECURITY_LABELS.items()},
                   awareness_local=(f"{local_time(datetime.fromisoformat(awareness)):%Y-%m-%dT%H:%M}"
                                    if awareness else ""),
-                  people=await _people(request, actor.org_id) if view["can_manage"] else [],
-                  **await chrome(request, actor, "list"))
+                  people=await _people(p) if view["can_manage"] else [], nav="list")
 
 
 @router.get("/signalement/echeances")
+@ui
 async def deadlines_page(request: Request) -> Response:
-    actor = await page_actor(request)
-    if actor is None:
-        return to_login()
+    p = await page(request)
+    assert p.actor is not None
+    title = p.t("sig.nav.deadlines")
     try:
-        dash = await report_forms.dashboard(services_of(request), actor)
+        dash = await report_forms.dashboard(p.services, p.actor)
     except ChevetError as exc:
-        return render("deadlines.html", status=403, title="Échéances", rows=[], counts={"overdue": 0, "due": 0,
-                      "done": 0}, error=error_text(exc), **await chrome(request, actor, "deadlines"))
-    return render("deadlines.html", title="Échéances", rows=dash["deadlines"], counts=dash["counts"],
-                  **await chrome(request, actor, "deadlines"))
+        return render(p, "deadlines.html", status=403, title=title, rows=[], counts={"overdue": 0, "due": 0,
+                      "done": 0}, error=p.error_text(exc), nav="deadlines")
+    return render(p, "deadlines.html", title=title, rows=dash["deadlines"], counts=dash["counts"], nav="deadlines")
 
 
 @router.get("/signalement/statistiques")
+@ui
 async def stats_page(request: Request) -> Response:
-    actor = await page_actor(request)
-    if actor is None:
-        return to_login()
+    p = await page(request)
+    assert p.actor is not None
+    t = p.t
     try:
         year = int(request.query_params.get("annee") or datetime.now(PARIS).year)
         if not 2000 <= year <= 2100:
@@ -122,53 +114,49 @@ async def stats_page(request: Request) -> Response:
     except ValueError:
         year = datetime.now(PARIS).year
     start, end = datetime(year, 1, 1, tzinfo=PARIS), datetime(year + 1, 1, 1, tzinfo=PARIS)
-    ctx = await chrome(request, actor, "stats")
     try:
-        st = await report_forms.report_statistics(services_of(request), actor, start, end)
+        st = await report_forms.report_statistics(p.services, p.actor, start, end)
     except ChevetError as exc:
-        return render("deadlines.html", status=403, title="Statistiques", rows=[],
-                      counts={"overdue": 0, "due": 0, "done": 0}, error=error_text(exc), **ctx)
+        return render(p, "deadlines.html", status=403, title=t("sig.nav.stats"), rows=[],
+                      counts={"overdue": 0, "due": 0, "done": 0}, error=p.error_text(exc), nav="stats")
 
     def bars(title: str, counter: Any, cid: str) -> Markup:
         items = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
         return Markup(charts.bar_chart(title, [k for k, _ in items], [v for _, v in items], chart_id=cid))  # noqa: S704
 
     months = Markup(charts.stacked_months(  # noqa: S704 - the chart escapes every text it draws
-        f"Signalements par mois et par gravité, {year}", st.months,
+        t("sig.stats.chart_months", year=year), st.months,
         [(name, vals) for name, vals in st.by_month_severity.items() if any(vals)], chart_id="mois"))
-    return render("stats.html", title="Statistiques", st=st, year=year, chart_months=months,
-                  chart_severity=bars("Signalements par gravité", st.by_severity, "gravite"),
-                  chart_category=bars("Signalements par catégorie (arrêté du 28 décembre 2016)", st.by_category,
-                                      "categorie"),
-                  chart_unit=bars("Signalements par unité", st.by_unit, "unite"), **ctx)
+    return render(p, "stats.html", title=t("sig.nav.stats"), st=st, year=year, chart_months=months,
+                  chart_severity=bars(t("sig.stats.chart_severity"), st.by_severity, "gravite"),
+                  chart_category=bars(t("sig.stats.chart_category"), st.by_category, "categorie"),
+                  chart_unit=bars(t("sig.stats.chart_unit"), st.by_unit, "unite"), nav="stats")
 
 
-_NOTICES = {"qualifie": "Qualification enregistrée.", "analyse": "Analyse enregistrée.",
-            "action": "Plan d'actions mis à jour.", "acces": "Accès donné.", "discussion": "Discussion ouverte.",
-            "retour": "Retour enregistré.", "cloture": "Signalement clôturé."}
+_NOTICES = ("qualifie", "analyse", "action", "acces", "discussion", "retour", "cloture")
 
 
 @router.get("/signalement/{report_id}")
+@ui
 async def detail(request: Request, report_id: str) -> Response:
-    return await _detail(request, report_id, notice=_NOTICES.get(request.query_params.get("ok", "")))
+    p = await page(request)
+    ok = request.query_params.get("ok", "")
+    return await _detail(p, report_id, notice=p.t(f"sig.notice.{ok}") if ok in _NOTICES else None)
 
 
 async def _act(request: Request, report_id: str, action: Any, notice: str) -> Response:
     """Run one change from a posted form, then show the report again (with the error if any)."""
-    actor = await page_actor(request)
-    if actor is None:
-        return to_login()
-    form = await posted(request)
+    p = await page(request)
+    form = await read_form(p)
     try:
-        await action(actor, parse_id(report_id), form)
+        await action(p.actor, parse_id(report_id), form)
     except ChevetError as exc:
-        return await _detail(request, report_id, error=error_text(exc), status=422)
-    return RedirectResponse(f"/signalement/{report_id}?ok={notice}", status_code=303)
-
-
+        return await _detail(p, report_id, error=p.error_text(exc), status=422)
+    return p.redirect(f"/signalement/{report_id}?ok={notice}")
 @router.post("/signalement/{report_id}/qualification")
+@ui
 async def qualify(request: Request, report_id: str) -> Response:
-    svc = services_of(request)
+    svc = request.app.state.services
 
     async def go(actor: Any, rid: uuid.UUID, form: Any) -> None:
         await reports.qualify(svc, actor, rid, severity=one(form, "severity"), categories=many(form, "categories"),
@@ -180,8 +168,9 @@ async def qualify(request: Request, report_id: str) -> Response:
 
 
 @router.post("/signalement/{report_id}/analyse")
+@ui
 async def analysis(request: Request, report_id: str) -> Response:
-    svc = services_of(request)
+    svc = request.app.state.services
 
     async def go(actor: Any, rid: uuid.UUID, form: Any) -> None:
         await reports.record_analysis(svc, actor, rid, method=one(form, "method"), date=one(form, "date"),
@@ -197,8 +186,9 @@ def _uuid_or_none(value: str) -> uuid.UUID | None:
 
 
 @router.post("/signalement/{report_id}/actions")
+@ui
 async def add_action(request: Request, report_id: str) -> Response:
-    svc = services_of(request)
+    svc = request.app.state.services
 
     async def go(actor: Any, rid: uuid.UUID, form: Any) -> None:
         due = parse_local(one(form, "due"), "due")
@@ -209,8 +199,9 @@ async def add_action(request: Request, report_id: str) -> Response:
 
 
 @router.post("/signalement/{report_id}/actions/{action_id}/fait")
+@ui
 async def action_done(request: Request, report_id: str, action_id: str) -> Response:
-    svc = services_of(request)
+    svc = request.app.state.services
 
     async def go(actor: Any, rid: uuid.UUID, form: Any) -> None:
         await reports.complete_action(svc, actor, rid, parse_id(action_id))
@@ -218,8 +209,9 @@ async def action_done(request: Request, report_id: str, action_id: str) -> Respo
 
 
 @router.post("/signalement/{report_id}/lecteurs")
+@ui
 async def add_reader(request: Request, report_id: str) -> Response:
-    svc = services_of(request)
+    svc = request.app.state.services
 
     async def go(actor: Any, rid: uuid.UUID, form: Any) -> None:
         person = _uuid_or_none(one(form, "person_id"))
@@ -230,8 +222,9 @@ async def add_reader(request: Request, report_id: str) -> Response:
 
 
 @router.post("/signalement/{report_id}/discussion")
+@ui
 async def discussion(request: Request, report_id: str) -> Response:
-    svc = services_of(request)
+    svc = request.app.state.services
 
     async def go(actor: Any, rid: uuid.UUID, form: Any) -> None:
         view = await reports.get_report(svc, actor, rid)
@@ -241,8 +234,9 @@ async def discussion(request: Request, report_id: str) -> Response:
 
 
 @router.post("/signalement/{report_id}/retour")
+@ui
 async def feedback(request: Request, report_id: str) -> Response:
-    svc = services_of(request)
+    svc = request.app.state.services
 
     async def go(actor: Any, rid: uuid.UUID, form: Any) -> None:
         await reports.give_feedback(svc, actor, rid, one(form, "text"))
@@ -250,8 +244,9 @@ async def feedback(request: Request, report_id: str) -> Response:
 
 
 @router.post("/signalement/{report_id}/cloture")
+@ui
 async def close(request: Request, report_id: str) -> Response:
-    svc = services_of(request)
+    svc = request.app.state.services
 
     async def go(actor: Any, rid: uuid.UUID, form: Any) -> None:
         await reports.close(svc, actor, rid)
@@ -259,28 +254,28 @@ async def close(request: Request, report_id: str) -> Response:
 
 
 # --- regulatory forms --------------------------------------------------------------------------
-async def _form_page(request: Request, report_id: str, kind: str, *, error: str | None = None,
+async def _form_page(p: Page, report_id: str, kind: str, *, error: str | None = None,
                      notice: str | None = None, status: int = 200) -> Response:
-    actor = await page_actor(request)
-    if actor is None:
-        return to_login()
-    svc = services_of(request)
+    assert p.actor is not None
     rid = parse_id(report_id)
     try:
-        f = await report_forms.get_form(svc, actor, rid, kind)
+        f = await report_forms.get_form(p.services, p.actor, rid, kind)
     except ChevetError as exc:
         code = 404 if isinstance(exc, NotFound) else 422
-        return await _detail(request, report_id, error=error_text(exc), status=code)
-    functions = await reports.my_functions(svc, actor)
-    return render("form.html", status=status, title=f["title"], f=f, report_id=report_id, error=error, notice=notice,
-                  director=any(fn.value == "director" for fn in functions), **await chrome(request, actor, "list"))
+        return await _detail(p, report_id, error=p.error_text(exc), status=code)
+    return render(p, "form.html", status=status, title=f["title"], f=f, report_id=report_id, error=error,
+                  notice=notice, director="director" in p.report_functions, nav="list")
+
+
+_FORM_NOTICES = ("enregistre", "valide", "envoi")
 
 
 @router.get("/signalement/{report_id}/formulaires/{kind}")
+@ui
 async def form_page(request: Request, report_id: str, kind: str) -> Response:
-    notice = {"enregistre": "Brouillon enregistré.", "valide": "Formulaire validé.",
-              "envoi": "Envoi enregistré."}.get(request.query_params.get("ok", ""))
-    return await _form_page(request, report_id, kind, notice=notice)
+    p = await page(request)
+    ok = request.query_params.get("ok", "")
+    return await _form_page(p, report_id, kind, notice=p.t(f"sig.notice.{ok}") if ok in _FORM_NOTICES else None)
 
 
 def _form_values(kind: str, form: Any) -> dict[str, Any]:
@@ -304,56 +299,53 @@ def _form_values(kind: str, form: Any) -> dict[str, Any]:
     return values
 
 
-@router.post("/signalement/{report_id}/formulaires/{kind}")
-async def form_save(request: Request, report_id: str, kind: str) -> Response:
-    actor = await page_actor(request)
-    if actor is None:
-        return to_login()
-    form = await posted(request)
+async def _form_act(request: Request, report_id: str, kind: str, action: Any, notice: str) -> Response:
+    p = await page(request)
+    form = await read_form(p)
     try:
-        await report_forms.save_form(services_of(request), actor, parse_id(report_id), kind, _form_values(kind, form))
+        await action(p, parse_id(report_id), form)
     except ChevetError as exc:
-        return await _form_page(request, report_id, kind, error=error_text(exc), status=422)
-    return RedirectResponse(f"/signalement/{report_id}/formulaires/{kind}?ok=enregistre", status_code=303)
+        return await _form_page(p, report_id, kind, error=p.error_text(exc), status=422)
+    return p.redirect(f"/signalement/{report_id}/formulaires/{kind}?ok={notice}")
+
+
+@router.post("/signalement/{report_id}/formulaires/{kind}")
+@ui
+async def form_save(request: Request, report_id: str, kind: str) -> Response:
+    async def go(p: Page, rid: uuid.UUID, form: Any) -> None:
+        assert p.actor is not None
+        await report_forms.save_form(p.services, p.actor, rid, kind, _form_values(kind, form))
+    return await _form_act(request, report_id, kind, go, "enregistre")
 
 
 @router.post("/signalement/{report_id}/formulaires/{kind}/validation")
+@ui
 async def form_validate(request: Request, report_id: str, kind: str) -> Response:
-    actor = await page_actor(request)
-    if actor is None:
-        return to_login()
-    await posted(request)
-    try:
-        await report_forms.validate_form(services_of(request), actor, parse_id(report_id), kind)
-    except ChevetError as exc:
-        return await _form_page(request, report_id, kind, error=error_text(exc), status=422)
-    return RedirectResponse(f"/signalement/{report_id}/formulaires/{kind}?ok=valide", status_code=303)
+    async def go(p: Page, rid: uuid.UUID, form: Any) -> None:
+        assert p.actor is not None
+        await report_forms.validate_form(p.services, p.actor, rid, kind)
+    return await _form_act(request, report_id, kind, go, "valide")
 
 
 @router.post("/signalement/{report_id}/formulaires/{kind}/envoi")
+@ui
 async def form_submission(request: Request, report_id: str, kind: str) -> Response:
-    actor = await page_actor(request)
-    if actor is None:
-        return to_login()
-    form = await posted(request)
-    try:
-        await report_forms.record_submission(services_of(request), actor, parse_id(report_id), kind,
-                                             at=parse_local(one(form, "at"), "at"), channel=one(form, "channel"),
-                                             reference=one(form, "reference"))
-    except ChevetError as exc:
-        return await _form_page(request, report_id, kind, error=error_text(exc), status=422)
-    return RedirectResponse(f"/signalement/{report_id}/formulaires/{kind}?ok=envoi", status_code=303)
+    async def go(p: Page, rid: uuid.UUID, form: Any) -> None:
+        assert p.actor is not None
+        await report_forms.record_submission(p.services, p.actor, rid, kind, at=parse_local(one(form, "at"), "at"),
+                                             channel=one(form, "channel"), reference=one(form, "reference"))
+    return await _form_act(request, report_id, kind, go, "envoi")
 
 
 @router.get("/signalement/{report_id}/formulaires/{kind}/export.{fmt}")
+@ui
 async def form_export(request: Request, report_id: str, kind: str, fmt: str) -> Response:
-    actor = await page_actor(request)
-    if actor is None:
-        return to_login()
+    p = await page(request)
+    assert p.actor is not None
     try:
-        out = await report_forms.export_form(services_of(request), actor, parse_id(report_id), kind, fmt)
+        out = await report_forms.export_form(p.services, p.actor, parse_id(report_id), kind, fmt)
     except ChevetError as exc:
-        return await _form_page(request, report_id, kind, error=error_text(exc), status=422)
+        return await _form_page(p, report_id, kind, error=p.error_text(exc), status=422)
     return Response(out.body, media_type=out.media_type,
                     headers={"Content-Disposition": f'attachment; filename="{out.filename}"',
                              "Cache-Control": "no-store"})

@@ -23,7 +23,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from chevet.app import auth, preferences
+from chevet.app import auth, preferences, reports
 from chevet.app.services import Actor, Services
 from chevet.core.errors import AuthenticationFailed, ChevetError, Forbidden, ReauthenticationRequired
 from chevet.core.notification import LOCAL_TIME
@@ -89,6 +89,12 @@ class Page:
     csrf: str
     new_pre: str | None = None
     extra_cookies: list[tuple[str, str]] = field(default_factory=list)
+    report_functions: frozenset[str] = frozenset()  # signalement: quality_lead, director
+
+    @property
+    def handles_reports(self) -> bool:
+        """A quality lead or a director: the signalement dashboard is in their navigation."""
+        return bool(self.report_functions)
 
     def t(self, message_id: str, **params: Any) -> str:
         return gettext(message_id, self.lang, **params)
@@ -123,15 +129,17 @@ def _csrf_token(services: Services, kind: bytes, value: str) -> str:
     return hmac.new(key, kind + b":" + value.encode(), hashlib.sha256).hexdigest()[:40]
 
 
-async def page(request: Request, *, signed_in: bool = True) -> Page:
-    """The page context. Without a valid session, a page that needs one sends to sign-in."""
+async def page(request: Request, *, signed_in: bool = True, touch: bool = True) -> Page:
+    """The page context. Without a valid session, a page that needs one sends to sign-in.
+    ``touch=False`` leaves the session's last-use time alone (the pages that may lead to an
+    anonymous report)."""
     services: Services = request.app.state.services
     accept = request.headers.get("accept-language")
     token = request.cookies.get(SESSION_COOKIE)
     actor: Actor | None = None
     if token:
         try:
-            actor = await auth.authenticate(services, token, client_ip(request))
+            actor = await auth.authenticate(services, token, client_ip(request), touch=touch)
         except ChevetError:
             actor = None
     if actor is None and signed_in:
@@ -139,8 +147,9 @@ async def page(request: Request, *, signed_in: bool = True) -> Page:
         raise Redirect("/login" + ("" if target == "/" else f"?next={quote(target, safe='')}"))
     if actor is not None and token:
         prefs = await preferences.my_preferences(services, actor)
+        functions = frozenset(f.value for f in await reports.my_functions(services, actor))
         return Page(request, services, actor, negotiate(accept, prefs.language),
-                    _csrf_token(services, b"s", token))
+                    _csrf_token(services, b"s", token), report_functions=functions)
     pre = request.cookies.get(PRE_COOKIE)
     new_pre = None
     if not pre or len(pre) > 64:
@@ -151,10 +160,14 @@ async def page(request: Request, *, signed_in: bool = True) -> Page:
 async def read_form(p: Page) -> FormData:
     """The posted form, once its CSRF token is checked."""
     form = await p.request.form(max_files=0, max_fields=1100)
-    sent = form.get("csrf")
+    check_csrf(p, form.get("csrf"))
+    return form
+
+
+def check_csrf(p: Page, sent: object) -> None:
+    """The form's token must be the one derived for this session (or pre-session)."""
     if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), p.csrf.encode()):
         raise Forbidden("csrf_invalid")
-    return form
 
 
 def field_of(form: FormData, name: str, limit: int = 10_000) -> str:
