@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import MetaData, select
 
-from chevet.app import reports
+from chevet.app import report_forms, reports
 from chevet.app.services import Services
 from chevet.core.entities import Organisation
 from tests.support import Member, new_member, new_org
@@ -71,3 +71,20 @@ def contains(value: Any, needle: Any) -> bool:
     if isinstance(value, str):
         return isinstance(needle, str) and needle in value
     return False
+
+
+# What the director completes on the ESSMS form beyond what the report pre-fills.
+ESSMS_COMPLETION: dict[str, Any] = {
+    "structure_finess": "750000001", "structure_address": "1 rue des Lilas, Paris",
+    "declarant_name": "Danielle Directrice", "declarant_function": "Directrice",
+    "declarant_contact": "01 02 03 04 05", "information_persons": "Fille informée le jour même",
+    "cvs_informed": True, "remedial_measures": "Détecteur de lever", "media_coverage": False}
+
+
+async def validated_essms_form(svc: Services, e: Ehpad, report_id: Any) -> None:
+    """Qualify a filed fall as a serious dysfunction and have the director validate its form."""
+    await reports.qualify(svc, e.quality.actor, report_id, severity="major", categories=["defaut_soins"])
+    form = await report_forms.get_form(svc, e.quality.actor, report_id, "essms")
+    values = {f["key"]: f["value"] for f in form["fields"] if f["value"] is not None}
+    await report_forms.save_form(svc, e.admin.actor, report_id, "essms", values | ESSMS_COMPLETION)
+    await report_forms.validate_form(svc, e.admin.actor, report_id, "essms")

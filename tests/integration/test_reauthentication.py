@@ -123,3 +123,33 @@ async def test_web_client_asks_to_confirm_then_comes_back(installation: Installa
         changed = browser.post(f"/admin/people/{nurse.id}/role", data=change)
         assert changed.headers["location"] == "/admin/people?notice=role_changed"
     assert await _role(installation, nurse) == "physician"
+
+
+async def test_regulatory_form_export_needs_a_recent_proof(installation: Installation, server: Server) -> None:
+    from chevet.app import reports
+    from tests.signalement_support import ehpad, fall, validated_essms_form
+
+    svc = installation.services
+    e = await ehpad(svc)
+    filed = await reports.file_report(svc, e.carer.actor, mode="named", **fall(svc.clock.now()))
+    await validated_essms_form(svc, e, filed.report_id)
+    with httpx.Client(base_url=server.url) as browser:
+        form = {"email": e.admin.email, "password": e.admin.password, "otp": e.admin.otp(), "next": "/",
+                "csrf": _csrf(browser.get("/login").text)}
+        assert browser.post("/login", data=form).status_code == 303
+        await _age_every_proof(installation)
+        pdf_url = f"/signalement/{filed.report_id}/formulaires/essms/export.pdf"
+        api_url = f"/api/v1/reports/{filed.report_id}/forms/essms/export"
+        problem = browser.get(api_url, params={"format": "json"})
+        assert problem.status_code == 401 and problem.json()["code"] == "reauthentication_required"
+        asked = browser.get(pdf_url)
+        assert asked.status_code == 303 and asked.headers["location"].startswith("/compte/confirmer?next=")
+        confirm_page = browser.get(asked.headers["location"])
+        done = browser.post("/compte/confirmer", data={"csrf": _csrf(confirm_page.text), "next": pdf_url,
+                                                       "password": e.admin.password, "otp": e.admin.otp(1)})
+        assert done.headers["location"] == f"{pdf_url}?notice=identity_confirmed"
+        pdf = browser.get(done.headers["location"])
+        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    async with svc.db.transaction() as tx:
+        exported = [x for x in await tx.audit.query(e.org.id, limit=200) if x.action == "report.form_exported"]
+    assert len(exported) == 1

@@ -12,7 +12,7 @@ import pytest
 from chevet.app import audit, report_forms, reports
 from chevet.bootstrap import Installation
 from chevet.core.errors import Forbidden, InvalidInput, NotFound
-from tests.signalement_support import contains, ehpad, fall, identity_needles, snapshot
+from tests.signalement_support import ESSMS_COMPLETION, contains, ehpad, fall, identity_needles, snapshot
 from tests.support import new_member
 
 
@@ -128,11 +128,7 @@ async def test_full_cycle_from_qualification_to_closure(installation: Installati
     with pytest.raises(InvalidInput) as err:
         await report_forms.validate_form(svc, e.admin.actor, filed.report_id, "essms")
     assert "structure_finess" in err.value.params["missing"]
-    complete = {k: v for k, v in values.items() if v is not None} | {
-        "structure_finess": "750000001", "structure_address": "1 rue des Lilas, Paris",
-        "declarant_name": "Danielle Directrice", "declarant_function": "Directrice",
-        "declarant_contact": "01 02 03 04 05", "information_persons": "Fille informée le jour même",
-        "cvs_informed": True, "remedial_measures": "Détecteur de lever", "media_coverage": False}
+    complete = {k: v for k, v in values.items() if v is not None} | ESSMS_COMPLETION
     await report_forms.save_form(svc, e.admin.actor, filed.report_id, "essms", complete)
     with pytest.raises(InvalidInput):  # written submission before validation
         await report_forms.record_submission(svc, e.admin.actor, filed.report_id, "essms", at=None,

@@ -15,6 +15,7 @@ from typing import Any
 
 from chevet.app import report_files, reports
 from chevet.app.services import Actor, Services
+from chevet.app.session_policy import require_recent_authentication
 from chevet.core.errors import Forbidden, InvalidInput, NotFound
 from chevet.core.ids import new_id
 from chevet.core.signalement import deadlines as dl
@@ -137,6 +138,7 @@ async def export_form(services: Services, actor: Actor, report_id: uuid.UUID, ki
         stored = await u.tx.reports.form(report_id, k)
         if stored is None or stored.status is not FormStatus.VALIDATED or stored.validated_at is None:
             raise InvalidInput("report_form_not_validated")
+        await require_recent_authentication(services, actor, u.tx)
         values = reports.open_json(a.key, f"rform:{k.value}", report_id, stored.values_sealed)
         validator = await u.tx.people.get(actor.org_id, stored.validated_by) if stored.validated_by else None
         now = services.clock.now()

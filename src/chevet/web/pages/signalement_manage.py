@@ -21,7 +21,7 @@ from fastapi.responses import Response
 from markupsafe import Markup
 
 from chevet.app import report_forms, reports
-from chevet.core.errors import ChevetError, InvalidInput, NotFound
+from chevet.core.errors import ChevetError, InvalidInput, NotFound, ReauthenticationRequired
 from chevet.core.ids import parse_id
 from chevet.core.signalement import charts
 from chevet.core.signalement.deadlines import PARIS, local_time
@@ -344,6 +344,8 @@ async def form_export(request: Request, report_id: str, kind: str, fmt: str) -> 
     assert p.actor is not None
     try:
         out = await report_forms.export_form(p.services, p.actor, parse_id(report_id), kind, fmt)
+    except ReauthenticationRequired:
+        raise  # the web client asks the director to confirm, then comes back to this download
     except ChevetError as exc:
         return await _form_page(p, report_id, kind, error=p.error_text(exc), status=422)
     return Response(out.body, media_type=out.media_type,
