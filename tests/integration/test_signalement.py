@@ -209,20 +209,64 @@ async def test_reminders_are_sent_once_per_stage(installation: Installation) -> 
     assert set(reminder.user_ids) == {e.admin.id, e.quality.id} and reminder.private
 
 
-async def test_retention_purge_crypto_shreds_a_closed_report(installation: Installation) -> None:
+async def test_retention_purge_crypto_shreds_closed_reports_after_their_period(installation: Installation) -> None:
+    from dataclasses import replace
+
+    from chevet.app import retention
+    from chevet.core.signalement.report import ReportStatus
+
     svc = installation.services
     e = await ehpad(svc)
-    filed = await reports.file_report(svc, e.carer.actor, mode="named", **fall(svc.clock.now()))
-    await reports.qualify(svc, e.quality.actor, filed.report_id, severity="minor")
-    await reports.close(svc, e.quality.actor, filed.report_id)
-    later = svc.clock.now() + timedelta(days=1)
-    assert await reports.retention_candidates(svc, e.org.id, "signalement.internal", later) == [filed.report_id]
-    assert await reports.retention_candidates(svc, e.org.id, "signalement.eigs", later) == []
-    assert await reports.purge_report(svc, e.org.id, filed.report_id, reason="retention")
+    dpo = await new_member(svc, e.org, "dpo")
+    now = svc.clock.now()
+    internal = await reports.file_report(svc, e.carer.actor, mode="named", **fall(now))
+    await reports.qualify(svc, e.quality.actor, internal.report_id, severity="minor")
+    await reports.close(svc, e.quality.actor, internal.report_id)
+    eigs = await reports.file_report(svc, e.carer.actor, mode="named", **fall(now))
+    await reports.qualify(svc, e.quality.actor, eigs.report_id, severity="major", categories=["defaut_soins"],
+                          eigs=["permanent_sequela"])
+    async with svc.db.transaction() as tx:  # declared and analysed long ago: closed as well
+        r = await tx.reports.get(e.org.id, eigs.report_id)
+        assert r is not None
+        await tx.reports.save(replace(r, status=ReportStatus.CLOSED, closed_at=now))
+    still_open = await reports.file_report(svc, e.carer.actor, mode="named", **fall(now))
+    await reports.qualify(svc, e.quality.actor, still_open.report_id, severity="minor")
+
+    # The DPO shortens internal reports to 400 days; out-of-bounds or unknown types are refused.
+    with pytest.raises(Forbidden):
+        await reports.set_retention(svc, e.nurse.actor, e.org.id, "signalement.internal", 400)
+    with pytest.raises(InvalidInput) as bad:
+        await reports.set_retention(svc, dpo.actor, e.org.id, "signalement.chute", 400)
+    assert bad.value.code == "report_record_type_unknown"
+    with pytest.raises(InvalidInput) as bad:
+        await reports.set_retention(svc, dpo.actor, e.org.id, "signalement.internal", 30)
+    assert bad.value.code == "report_retention_out_of_limits"
+    assert (await reports.set_retention(svc, dpo.actor, e.org.id, "signalement.internal", 400))["days"] == 400
+    periods = {p["record_type"]: p["days"] for p in await reports.retention_policies(svc, e.carer.actor)}
+    assert periods["signalement.internal"] == 400 and periods["signalement.eigs"] == 3650
+
+    # A dry run names what would go and changes nothing; the real run shreds it, and only it.
+    before = await snapshot(svc)
+    soon = await retention.purge(svc, now + timedelta(days=401), dry_run=True)
+    assert [x["report_id"] for x in soon.reports] == [str(internal.report_id)]
+    assert soon.reports[0]["types"] == ["signalement.internal"] and soon.reports[0]["days"] == 400
+    assert await snapshot(svc) == before
+    done = await retention.purge(svc, now + timedelta(days=401))
+    assert done.as_dict()["totals"]["reports_shredded"] == 1
     with pytest.raises(NotFound):
-        await reports.get_report(svc, e.quality.actor, filed.report_id)
+        await reports.get_report(svc, e.quality.actor, internal.report_id)
+    await reports.get_report(svc, e.quality.actor, eigs.report_id)
+    async with svc.db.transaction() as tx:
+        trail = [x for x in await tx.audit.query(e.org.id, limit=500) if x.action == "report.purged"]
+    assert [x.object_id for x in trail] == [internal.report_id]
+
+    # The EIGS (kept ten years, the longest of its types) goes later; an open report never does.
+    late = await retention.purge(svc, now + timedelta(days=3651))
+    assert [x["report_id"] for x in late.reports] == [str(eigs.report_id)]
+    assert set(late.reports[0]["types"]) == {"signalement.essms", "signalement.eigs"}
     rows = await snapshot(svc)
-    assert not rows["report"] and not rows["report_key"]
+    assert len(rows["report"]) == len(rows["report_key"]) == 1
+    await reports.get_report(svc, e.quality.actor, still_open.report_id)
 
 
 async def test_only_administrators_designate(installation: Installation) -> None:

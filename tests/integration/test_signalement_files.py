@@ -162,7 +162,7 @@ async def test_export_lists_the_files_and_retention_deletes_them(installation: I
     assert len(rows["report_attachment"]) == 1
     assert len(blob_files(installation)) == 1
     assert [x.detail for x in await _audit(svc, e.org.id) if x.action == "report.purged"] == [
-        {"reason": "retention", "files": 2}]
+        {"reason": "retention", "types": ["signalement.gdpr"], "files": 2}]
 
 
 async def _validated(svc, actor, report_id, kind):  # type: ignore[no-untyped-def]

@@ -27,6 +27,7 @@ import orjson
 from chevet.app import report_files
 from chevet.app.attachment_download import Download
 from chevet.app.services import Actor, Services, Unit
+from chevet.app.session_policy import require_recent_authentication
 from chevet.core import envelope
 from chevet.core.entities import PersonStatus, RealtimeEvent
 from chevet.core.envelope import DataKey
@@ -46,6 +47,18 @@ from chevet.core.signalement.report import (
     clean_short_text,
     functions_of,
     parse_function,
+)
+from chevet.core.signalement.retention import (
+    DEFAULT_DAYS,
+    MAX_DAYS,
+    MIN_DAYS,
+    RATIONALE,
+    RecordType,
+    check_days,
+    expires_at,
+    kept_days,
+    parse_record_type,
+    record_types,
 )
 from chevet.core.signalement.taxonomy import ReporterMode, parse_mode
 from chevet.ports import Transaction
@@ -558,32 +571,66 @@ async def my_functions(services: Services, actor: Actor) -> frozenset[ReportFunc
         return await functions(tx, actor)
 
 
-# --- retention hook (for the governance feature) ------------------------------------------
-def retention_types(r: Report) -> list[str]:
-    """Record types a report belongs to, for per-type retention rules: every regulatory type it
-    was qualified as, or ``signalement.internal`` when none."""
-    types = [name for name, hit in (("signalement.essms", bool(r.categories)), ("signalement.eigs", bool(r.eigs)),
-                                    ("signalement.security", bool(r.security)), ("signalement.gdpr", r.gdpr))
-             if hit]
-    return types or ["signalement.internal"]
+# --- retention (periods set here, applied by app/retention.purge) ---------------------------
+def retention_view(t: RecordType, days: int | None) -> dict[str, Any]:
+    return {"record_type": t.value, "days": days or DEFAULT_DAYS[t], "default_days": DEFAULT_DAYS[t],
+            "min_days": MIN_DAYS, "max_days": MAX_DAYS, "rationale": RATIONALE[t]}
 
 
-async def retention_candidates(services: Services, org_id: uuid.UUID, record_type: str,
-                               closed_before: datetime) -> list[uuid.UUID]:
-    """Closed reports of one record type whose closure is older than ``closed_before``."""
+async def retention_policies(services: Services, actor: Actor) -> list[dict[str, Any]]:
+    """How long each type of closed report is kept: anyone may know (transparency)."""
     async with services.db.transaction() as tx:
-        return [r.id for r in await tx.reports.listing(org_id, visible_to=None, limit=100_000)
-                if r.closed_at is not None and r.closed_at < closed_before and record_type in retention_types(r)]
+        days = await tx.reports.retention_days(actor.org_id)
+    return [retention_view(t, days.get(t)) for t in RecordType]
+
+
+async def set_retention(services: Services, actor: Actor | None, org_id: uuid.UUID, record_type: str,
+                        days: int) -> dict[str, Any]:
+    """The DPO (or the operator from the command line) sets a record type's period."""
+    if actor is not None:
+        if not can(actor.person.role, Permission.MANAGE_RETENTION):
+            raise Forbidden("forbidden")
+        org_id = actor.org_id
+    t = parse_record_type(record_type)
+    check_days(days)
+    async with services.unit(actor.ip if actor else None) as u:
+        if actor is not None:
+            await require_recent_authentication(services, actor, u.tx)
+        old = (await u.tx.reports.retention_days(org_id)).get(t, DEFAULT_DAYS[t])
+        await u.tx.reports.set_retention_days(org_id, t, days, services.clock.now())
+        await u.audit(org_id, "retention.report_policy_changed", actor.id if actor else None, "organisation",
+                      org_id, record_type=t.value, old_days=old, days=days)
+    return retention_view(t, days)
+
+
+async def expired(tx: Transaction, org_id: uuid.UUID | None, now: datetime) -> list[tuple[Report, int]]:
+    """Closed reports whose period (the longest of their types) has run out by ``now``."""
+    periods: dict[uuid.UUID, dict[RecordType, int]] = {}
+    out = []
+    for r in await tx.reports.closed(org_id):
+        if r.org_id not in periods:
+            periods[r.org_id] = await tx.reports.retention_days(r.org_id)
+        end = expires_at(r, periods[r.org_id])
+        if end is not None and end <= now:
+            out.append((r, kept_days(r, periods[r.org_id])))
+    return out
+
+
+async def purge_in(u: Unit, r: Report, *, reason: str, actor_id: uuid.UUID | None = None) -> list[str]:
+    """Crypto-shred and delete one report inside ``u`` (its key first, then every row hanging
+    off it); returns the blob keys of its files, to delete once the transaction committed."""
+    blobs = await report_files.removable(u, r.id)
+    await u.tx.reports.purge(r.org_id, r.id)
+    await u.audit(r.org_id, "report.purged", actor_id, "report", r.id, reason=reason[:60],
+                  types=[t.value for t in record_types(r)], **({"files": len(blobs)} if blobs else {}))
+    return blobs
 
 
 async def purge_report(services: Services, org_id: uuid.UUID, report_id: uuid.UUID, *, reason: str,
                        actor_id: uuid.UUID | None = None) -> bool:
-    """Crypto-shred and delete one report (its key first, then every row hanging off it)."""
+    """Crypto-shred and delete one report now."""
     async with services.unit(None) as u:
-        blobs = await report_files.removable(u, report_id) if await u.tx.reports.get(org_id, report_id) else []
-        done = await u.tx.reports.purge(org_id, report_id)
-        if done:
-            await u.audit(org_id, "report.purged", actor_id, "report", report_id, reason=reason[:60],
-                          **({"files": len(blobs)} if blobs else {}))
+        r = await u.tx.reports.get(org_id, report_id)
+        blobs = await purge_in(u, r, reason=reason, actor_id=actor_id) if r is not None else []
     await report_files.delete_blobs(services, blobs)
-    return done
+    return r is not None

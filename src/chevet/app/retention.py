@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from chevet.app import report_files, reports
 from chevet.app.conversations import access
 from chevet.app.services import Actor, Services
 from chevet.app.session_policy import require_recent_authentication
@@ -31,6 +32,7 @@ from chevet.core.retention import (
     message_cutoff,
 )
 from chevet.core.roles import Permission, can
+from chevet.core.signalement.retention import record_types
 from chevet.ports import Transaction
 
 PurgeHook = Callable[[Transaction, uuid.UUID, uuid.UUID, "datetime | None"], Awaitable[int]]
@@ -206,13 +208,14 @@ class PurgeReport:
     shredded: list[dict[str, Any]] = field(default_factory=list)
     expired_messages: list[dict[str, Any]] = field(default_factory=list)
     held: list[str] = field(default_factory=list)
+    reports: list[dict[str, Any]] = field(default_factory=list)
     skipped: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {"as_of": self.as_of.isoformat(), "dry_run": self.dry_run, "shredded": self.shredded,
-                "expired_messages": self.expired_messages, "held": self.held,
+                "expired_messages": self.expired_messages, "held": self.held, "reports": self.reports,
                 "skipped": self.skipped,
-                "totals": {"conversations_shredded": len(self.shredded),
+                "totals": {"conversations_shredded": len(self.shredded), "reports_shredded": len(self.reports),
                            "entries_removed": sum(s["entries"] for s in self.shredded)
                            + sum(e["entries"] for e in self.expired_messages)}}
 
@@ -228,6 +231,7 @@ async def purge(services: Services, as_of: datetime | None = None, *, dry_run: b
         from chevet.app.attachment_upkeep import retention_hook
 
         hooks.append(retention_hook(services))
+    report_blobs: list[str] = []  # files of purged reports, deleted once the transaction committed
     async with services.unit() as u:
         if not dry_run and not await u.tx.retention.lock_purge():
             report.skipped = True  # another server process is purging right now
@@ -269,10 +273,17 @@ async def purge(services: Services, as_of: datetime | None = None, *, dry_run: b
                                   state.conversation_id, kind=state.kind.value, entries=count, days=days,
                                   before=cutoff.isoformat(), other_objects=extra)
                 report.expired_messages.append({**base, "entries": count, "before": cutoff.isoformat()})
+        for closed, days in await reports.expired(u.tx, org_id, now):  # signalement reports, once closed
+            if not dry_run:
+                report_blobs += await reports.purge_in(u, closed, reason="retention")
+            report.reports.append({"org_id": str(closed.org_id), "report_id": str(closed.id), "days": days,
+                                   "types": [t.value for t in record_types(closed)]})
         if not dry_run:
             await u.audit(None, "retention.applied", None, "installation", None, as_of=now.isoformat(),
                           conversations_shredded=len(report.shredded),
-                          conversations_trimmed=len(report.expired_messages), held=len(report.held))
+                          conversations_trimmed=len(report.expired_messages), held=len(report.held),
+                          reports_shredded=len(report.reports))
+    await report_files.delete_blobs(services, report_blobs)
     return report
 
 

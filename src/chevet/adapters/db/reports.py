@@ -18,6 +18,7 @@ from chevet.adapters.db.schema_signalement import (
     report_key,
     report_reader,
     report_reminder,
+    report_retention,
     report_submission,
 )
 from chevet.core.attachment import AttachmentKind
@@ -31,6 +32,7 @@ from chevet.core.signalement.records import (
     ReportForm,
 )
 from chevet.core.signalement.report import ReportFunction, ReportStatus
+from chevet.core.signalement.retention import RecordType
 from chevet.core.signalement.taxonomy import EigsCriterion, ReporterMode, SecurityImpact, Severity
 
 
@@ -136,6 +138,25 @@ class SqlReports:
         if org_id is not None:
             stmt = stmt.where(report.c.org_id == org_id)
         return [_report(r) for r in await self._conn.execute(stmt.order_by(report.c.received_at))]
+
+    async def closed(self, org_id: uuid.UUID | None = None) -> list[Report]:
+        """Closed reports (the only ones retention may remove), oldest closure first."""
+        stmt = select(report).where(report.c.closed_at.is_not(None))
+        if org_id is not None:
+            stmt = stmt.where(report.c.org_id == org_id)
+        return [_report(r) for r in await self._conn.execute(stmt.order_by(report.c.closed_at))]
+
+    async def retention_days(self, org_id: uuid.UUID) -> dict[RecordType, int]:
+        rows = await self._conn.execute(select(report_retention.c.record_type, report_retention.c.days)
+                                        .where(report_retention.c.org_id == org_id))
+        known = {t.value for t in RecordType}
+        return {RecordType(t): int(d) for t, d in rows if t in known}
+
+    async def set_retention_days(self, org_id: uuid.UUID, record_type: RecordType, days: int, at: datetime) -> None:
+        await self._conn.execute(delete(report_retention).where(report_retention.c.org_id == org_id,
+                                                                report_retention.c.record_type == record_type.value))
+        await self._conn.execute(insert(report_retention).values(org_id=org_id, record_type=record_type.value,
+                                                                 days=days, updated_at=at))
 
     async def purge(self, org_id: uuid.UUID, report_id: uuid.UUID) -> bool:
         """Crypto-shred then delete a report and everything hanging off it."""

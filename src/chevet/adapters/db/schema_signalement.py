@@ -115,3 +115,13 @@ report_attachment = Table(
     Column("name_sealed", LargeBinary, nullable=True),  # None: no name kept (anonymous report)
     Column("content_address", LargeBinary(32), nullable=False),
 )
+
+# The organisation's retention period per record type (core/signalement/retention.py); a type
+# without a row keeps its default.
+report_retention = Table(
+    "report_retention", metadata,
+    Column("org_id", Uuid, ForeignKey("organisation.id"), primary_key=True),
+    Column("record_type", String(40), primary_key=True),
+    Column("days", Integer, nullable=False),
+    Column("updated_at", UtcTimestamp, nullable=False),
+)

@@ -1,5 +1,6 @@
-"""``chevet retention …``: apply the retention policies now (or as of a date), see and set them,
-put a conversation under legal hold."""
+"""``chevet retention …``: apply the retention policies now (or as of a date), see and set them
+(conversations, and closed signalement reports per record type), put a conversation under
+legal hold."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from typing import Annotated
 
 import typer
 
-from chevet.app import retention
+from chevet.app import reports, retention
 from chevet.app.organisations import organisation_by_slug
 from chevet.bootstrap import Installation
 from chevet.cli.support import DataDir, echo_json, fail, parse_time, run, settings_for
+from chevet.core.signalement.retention import RecordType
 
 NAME = "retention"
 app = typer.Typer(help="Retention: policies, legal hold, purge.", no_args_is_help=True)
@@ -55,6 +57,26 @@ def policy(org: Annotated[str, typer.Option(help="Organisation slug")],
                                               max_days=max_days if max_days is not None else max(cur.max_days, days))
         async with i.services.db.transaction() as tx:
             return [retention.rule_view(r) for r in (await retention.rules(tx, o.id)).values()]
+
+    echo_json(run(go, settings_for(data_dir)))
+
+
+@app.command("reports")
+def report_policy(org: Annotated[str, typer.Option(help="Organisation slug")],
+                  record_type: Annotated[str | None, typer.Option("--type", help="signalement.internal, .essms, "
+                                                                                  ".eigs, .security or .gdpr")] = None,
+                  days: Annotated[int | None, typer.Option(help="Days kept after the report's closure")] = None,
+                  data_dir: DataDir = None) -> None:
+    """Show how long closed signalement reports are kept, or set one record type's period."""
+    async def go(i: Installation) -> object:
+        o = await organisation_by_slug(i.services, org)
+        if record_type is not None:
+            if days is None:
+                raise fail("--days is required with --type", 2)
+            return await reports.set_retention(i.services, None, o.id, record_type, days)
+        async with i.services.db.transaction() as tx:
+            days_by_type = await tx.reports.retention_days(o.id)
+        return [reports.retention_view(t, days_by_type.get(t)) for t in RecordType]
 
     echo_json(run(go, settings_for(data_dir)))
 

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from chevet.app import audit_trail, gdpr, retention
+from chevet.app import audit_trail, gdpr, reports, retention
 from chevet.core.errors import InvalidInput
 from chevet.core.ids import parse_id
 from chevet.web.deps import ActorDep, ServicesDep
@@ -115,6 +115,24 @@ async def policies(actor: ActorDep, svc: ServicesDep) -> list[dict[str, Any]]:
 async def set_policy(kind: str, body: PolicyIn, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
     return await retention.set_policy(svc, actor, actor.org_id, kind, days=body.days, min_days=body.min_days,
                                       max_days=body.max_days)
+
+
+class ReportRetentionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    days: int = Field(ge=1, le=36500)
+
+
+@router.get("/retention/reports")
+async def report_retention(actor: ActorDep, svc: ServicesDep) -> list[dict[str, Any]]:
+    """How long each type of closed signalement report is kept, with the reason for the default."""
+    return await reports.retention_policies(svc, actor)
+
+
+@router.put("/retention/reports/{record_type}")
+async def set_report_retention(record_type: str, body: ReportRetentionIn, actor: ActorDep,
+                               svc: ServicesDep) -> dict[str, Any]:
+    """The DPO sets a record type's period (days after closure); recent authentication required."""
+    return await reports.set_retention(svc, actor, actor.org_id, record_type, body.days)
 
 
 @router.get("/retention/expiring")
