@@ -23,10 +23,21 @@ from chevet.core.mssante import mime
 from chevet.core.mssante.mdn import Disposition, DispositionType
 from chevet.jobs import mssante as jobs
 from tests.conftest import _require
-from tests.mss_support import SMIME_CA, ManualClock, configure, inject, mail_available, mailbox_contents, unique
+from tests.mss_support import (
+    SMIME_CA,
+    ManualClock,
+    configure,
+    download,
+    inject,
+    mail_available,
+    mailbox_contents,
+    unique,
+    upload,
+)
 from tests.support import free_port, new_member, new_org
 
 PDF = b"%PDF-1.4\n% compte rendu de sortie\n" + bytes(range(256)) * 8 + b"\n%%EOF\n"
+PRESCRIPTION = b"%PDF-1.7\n% ordonnance\n" + bytes(range(255, -1, -1)) * 4 + b"\n%%EOF\n"
 
 
 @pytest.fixture
@@ -59,11 +70,12 @@ async def test_nurse_writes_to_a_gp_and_gets_the_reply_and_receipt(installation:
     conv_id = exchange["id"]
     import uuid
 
+    # The PDF goes through the ordinary upload (checks, antivirus, sealed blob), then the message.
+    pdf_id = await upload(svc, nurse.actor, uuid.UUID(conv_id), PDF, "compte-rendu.pdf")
     view, created = await mssante.send(
         svc, gw, nurse.actor, uuid.UUID(conv_id), body="Bonjour Docteur,\nci-joint le compte rendu de sortie.",
-        client_id="c-1", subject="Compte rendu de sortie", request_receipt=True,
-        attachments=[mssante.NewAttachment("compte-rendu.pdf", "application/pdf", PDF)])
-    assert created
+        client_id="c-1", subject="Compte rendu de sortie", request_receipt=True, attachment_ids=[pdf_id])
+    assert created and [a["id"] for a in view["attachments"]] == [str(pdf_id)]
     again, created_again = await mssante.send(svc, gw, nurse.actor, uuid.UUID(conv_id), body="x", client_id="c-1")
     assert not created_again and again["id"] == view["id"]
 
@@ -99,8 +111,8 @@ async def test_nurse_writes_to_a_gp_and_gets_the_reply_and_receipt(installation:
     reply_env = mime.Envelope(sender=gp, recipients=(box,), subject="RE: Compte rendu de sortie",
                               message_id=f"reply-1@{gp.split('@')[1]}", date=clock.now(), nil="NIL-GP",
                               in_reply_to=original_id, references=(original_id,), request_mdn=True)
-    inject(mime.assemble(reply_env, mime.build_content("Bien reçu, je passe jeudi.", []), gp_ident.identity),
-           gp, [box])
+    inject(mime.assemble(reply_env, mime.build_content("Bien reçu, je passe jeudi.", [
+        mime.Attachment("ordonnance.pdf", "application/pdf", PRESCRIPTION)]), gp_ident.identity), gp, [box])
     parsed = mime.parse_inbound(raw, max_bytes=1 << 24, anchors=[SMIME_CA.cert], at=clock.now())
     mdn = mime.build_mdn_content(parsed, raw, reporting_ua="Logiciel du GP", final_recipient=gp,
                                  disposition=Disposition(DispositionType.PROCESSED), human_text="Message intégré")
@@ -118,6 +130,16 @@ async def test_nurse_writes_to_a_gp_and_gets_the_reply_and_receipt(installation:
     assert sent["mssante"]["attachments"][0]["name"] == "compte-rendu.pdf"
     assert received["body"] == "Bien reçu, je passe jeudi."
     assert received["mssante"]["from"] == gp and received["mssante"]["signature"] == "valid"
+    # The GP's document is an attachment of the reply, stored by the gateway (no uploader),
+    # downloaded like any other, and each read of it is audited.
+    (doc,) = received["attachments"]
+    assert (doc["name"], doc["mime"], doc["origin"], doc["uploader_id"]) == (
+        "ordonnance.pdf", "application/pdf", "mssante", None)
+    assert await download(svc, nurse.actor, doc["id"]) == PRESCRIPTION
+    async with svc.db.transaction() as tx:
+        reads = [e for e in await tx.audit.query(org.id, object_id=uuid.UUID(doc["id"]))
+                 if e.action == "mssante.attachment_read"]
+    assert [e.actor_id for e in reads] == [nurse.id]
 
     # Chevet answers the receipt request through the outbox, signed.
     assert (await mssante_outbox.deliver_due(svc, gw, cfg.runtime.submitter)).sent == 1
@@ -166,18 +188,22 @@ async def test_another_organisation_sees_nothing(installation: Installation, mai
     admin_b = await new_member(svc, org_b, "admin")
     cfg = configure(installation.settings, org_a.slug, [nurse.email], unique("sec", "ehpad.test"))
     exchange = await mssante.open_exchange(svc, cfg.runtime.gateway, nurse.actor, to=["gp@gp.test"], title="x")
+    pdf_id = await upload(svc, nurse.actor, uuid.UUID(exchange["id"]), PDF, "a.pdf")
+    with pytest.raises(NotFound):   # another organisation cannot attach it to its own mail
+        await mssante.send(svc, cfg.runtime.gateway, admin_b.actor, uuid.UUID(exchange["id"]), body="x",
+                           client_id="z", attachment_ids=[pdf_id])
     await mssante.send(svc, cfg.runtime.gateway, nurse.actor, uuid.UUID(exchange["id"]), body="x", client_id="a",
-                       attachments=[mssante.NewAttachment("a.pdf", "application/pdf", PDF)])
+                       attachment_ids=[pdf_id])
     att_id = (await mssante.exchange_messages(svc, nurse.actor, uuid.UUID(exchange["id"])))["messages"][0][
         "mssante"]["attachments"][0]["id"]
     with pytest.raises(NotFound):
         await mssante.exchange_messages(svc, admin_b.actor, uuid.UUID(exchange["id"]))
     with pytest.raises(NotFound):
-        await mssante.attachment(svc, admin_b.actor, uuid.UUID(att_id))
+        await download(svc, admin_b.actor, att_id)
     with pytest.raises(NotFound):
         await mssante.send(svc, cfg.runtime.gateway, admin_b.actor, uuid.UUID(exchange["id"]), body="x",
                            client_id="b")
-    assert (await mssante.attachment(svc, nurse.actor, uuid.UUID(att_id)))[2] == PDF
+    assert await download(svc, nurse.actor, att_id) == PDF
     assert await mssante_inbound.quarantined(svc, admin_b.actor) == []
 
 

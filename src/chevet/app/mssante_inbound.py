@@ -1,4 +1,5 @@
-"""Received MSSanté mail: verify, thread into the right exchange, store documents sealed,
+"""Received MSSanté mail: verify, thread into the right exchange, store its documents as
+attachments of the message (the attachment pipeline: checks, antivirus, sealed blobs),
 answer receipt requests, consume receipts; quarantine what cannot be integrated.
 
 Nothing received is ever dropped: a mail either lands in a conversation, updates a sent
@@ -13,18 +14,20 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from chevet.app import attachments
+from chevet.app.attachments import ReceivedFile
 from chevet.app.conversations import append_entry
 from chevet.app.mssante import create_exchange
 from chevet.app.mssante_gateway import Gateway, Mailbox, keyed_hash, open_json, seal_json
 from chevet.app.services import Actor, Services, Unit
 from chevet.app.views import entry_payload
 from chevet.core import blind_index, envelope
-from chevet.core.attachment import check_pdf
+from chevet.core.attachment import TEXT
 from chevet.core.entities import Organisation, RealtimeEvent
 from chevet.core.envelope import DataKey
-from chevet.core.errors import Forbidden, InvalidInput, NotFound
+from chevet.core.errors import Forbidden, InvalidInput, NotFound, TooLarge
 from chevet.core.ids import new_id
-from chevet.core.message import EntryKind
+from chevet.core.message import EntryKind, MessageFlag
 from chevet.core.mssante import mime, smime, xdm
 from chevet.core.mssante.mdn import Disposition as MdnDisposition
 from chevet.core.mssante.mdn import DispositionType
@@ -35,7 +38,6 @@ from chevet.core.mssante.records import (
     InboundRecord,
     InboundState,
     MssMessage,
-    StoredAttachment,
 )
 from chevet.core.roles import Permission, can
 
@@ -89,45 +91,39 @@ async def ingest(services: Services, gw: Gateway, mailbox: str, raw: bytes) -> I
     try:
         if mail.disposition is not None:
             return await _receipt(services, org, box, mail, raw, mid_hash)
-        documents = _documents(gw, mail)
+        documents = await _documents(services, gw, mail)
     except xdm.HostileArchive as exc:
         return await quarantine(services, org, box, raw, f"xdm_{exc.reason}", mid_hash)
-    refused = await _screen(services, documents)
-    if refused is not None:
-        return await quarantine(services, org, box, raw, refused, mid_hash)
+    except (InvalidInput, TooLarge) as exc:
+        return await quarantine(services, org, box, raw, exc.code, mid_hash)
     try:
         return await _integrate(services, gw, org, box, mail, raw, mid_hash, documents)
-    except InvalidInput as exc:
-        # A configuration problem (a mailbox nobody reads): kept for the administrator.
+    except (InvalidInput, TooLarge) as exc:
+        # A configuration problem (a mailbox nobody reads) or a document the pipeline could
+        # not store (an image that does not decode): kept for the administrator.
         return await quarantine(services, org, box, raw, exc.code, mid_hash)
 
 
-async def _screen(services: Services, documents: list[mime.Attachment]) -> str | None:
-    """The attachment pipeline's checks on received documents: PDF structure (no polyglots)
-    and, when the installation has one, the antivirus. A scanner that cannot answer raises
-    ``Unavailable``: the mail is then fetched again later, not integrated unchecked."""
-    scanner = services.attachments.scanner if services.attachments is not None else None
-    for doc in documents:
-        if doc.data.startswith(b"%PDF-") or doc.content_type == "application/pdf":
-            try:
-                check_pdf(doc.data)
-            except InvalidInput as exc:
-                return exc.code[:40]
-        if scanner is not None and await scanner.scan(doc.data) is not None:
-            return "attachment_infected"
-    return None
-
-
-def _documents(gw: Gateway, mail: mime.InboundMail) -> list[mime.Attachment]:
-    """The attachments as received, plus the documents inside an IHE_XDM.zip (checked first)."""
-    out = list(mail.attachments)
+async def _documents(services: Services, gw: Gateway, mail: mime.InboundMail) -> list[ReceivedFile]:
+    """The attachments as received, through the attachment pipeline's checks (exchange
+    allow-list, PDF structure, antivirus), plus the documents inside an IHE_XDM.zip (read as a
+    hostile archive first). A refused attachment quarantines the whole mail; a document of a
+    package that is not of an allowed type stays inside the package, which is kept."""
+    out = []
     for a in mail.attachments:
-        if a.filename.upper() == xdm.XDM_NAME.upper() or a.content_type in ("application/zip",
-                                                                            "application/x-zip-compressed"):
-            if a.filename.upper() != xdm.XDM_NAME.upper():
-                continue
-            package = xdm.read_xdm(a.data, gw.xdm_limits)
-            out.extend(mime.Attachment(f"{package.subset}-{d.name}", d.mime_type, d.data) for d in package.documents)
+        file_type = await attachments.screen_received(services, a.data)
+        out.append(ReceivedFile(a.filename, a.data, file_type))
+        if file_type.family != "xdm":
+            continue
+        package = xdm.read_xdm(a.data, gw.xdm_limits)
+        for d in package.documents:
+            try:
+                inner = await attachments.screen_received(services, d.data)
+            except InvalidInput as exc:
+                if exc.code == "attachment_type_refused":
+                    continue
+                raise
+            out.append(ReceivedFile(f"{package.subset}-{d.name}", d.data, inner))
     return out
 
 
@@ -177,12 +173,23 @@ async def _find_conversation(u: Unit, org: Organisation, box: Mailbox, mail: mim
 
 
 async def _integrate(services: Services, gw: Gateway, org: Organisation, box: Mailbox, mail: mime.InboundMail,
-                     raw: bytes, mid_hash: bytes, documents: list[mime.Attachment]) -> IngestResult:
+                     raw: bytes, mid_hash: bytes, documents: list[ReceivedFile]) -> IngestResult:
+    written: list[str] = []
+    try:
+        return await _integrate_once(services, gw, org, box, mail, raw, mid_hash, documents, written)
+    except BaseException:
+        await attachments.delete_files(services, written)
+        raise
+
+
+async def _integrate_once(services: Services, gw: Gateway, org: Organisation, box: Mailbox, mail: mime.InboundMail,
+                          raw: bytes, mid_hash: bytes, documents: list[ReceivedFile], written: list[str]
+                          ) -> IngestResult:
     now = services.clock.now()
     limit = services.policy.max_message_bytes
     text = mail.text.strip() or PLACEHOLDER
     if len(text.encode()) > limit:
-        documents = [mime.Attachment("message.txt", "text/plain", mail.text.encode()), *documents]
+        documents = [ReceivedFile("message.txt", mail.text.encode(), TEXT), *documents]
         text = text.encode()[:limit - 200].decode("utf-8", "ignore") + "\n[…] (texte complet en pièce jointe)"
     async with services.unit() as u:
         conv_id = await _find_conversation(u, org, box, mail)
@@ -203,7 +210,9 @@ async def _integrate(services: Services, gw: Gateway, org: Organisation, box: Ma
             conv, key = found, services.unwrap_key(conv_id, wrapped)
             await _add_peer(u, key, org, conv_id, mail.sender)
         conv, e = await append_entry(u, conv, key, kind=EntryKind.MESSAGE, author=None, body=text,
+                                     flags=MessageFlag.ATTACHMENTS if documents else MessageFlag.NONE,
                                      terms=blind_index.terms(key.search_key, text))
+        await attachments.store_received(u, org.id, conv.id, key, e.id, documents, written)
         mss_id = new_id()
         meta: dict[str, Any] = {
             "subject": mail.subject, "from": mail.sender, "to": list(mail.recipients), "message_id": mail.message_id,
@@ -217,12 +226,6 @@ async def _integrate(services: Services, gw: Gateway, org: Organisation, box: Ma
             meta_sealed=seal_json(key, "mss-meta", (conv.id, mss_id), meta),
             signature=mail.signature.status.value, disposition=None, disposition_at=None, created_at=now,
             sent_at=None))
-        for doc in documents:
-            aid = new_id()
-            await u.tx.mssante.add_attachment(StoredAttachment(
-                aid, org.id, conv.id, mss_id, doc.content_type[:100], len(doc.data),
-                key.seal(doc.filename.encode(), envelope.aad("mss-att-name", conv.id, aid)),
-                key.seal(doc.data, envelope.aad("mss-att", conv.id, aid))))
         await u.tx.mssante.add_inbound(InboundRecord(new_id(), org.id, box.address, mid_hash,
                                                      InboundState.INTEGRATED, None, now, len(raw)))
         receipt = None
@@ -232,6 +235,7 @@ async def _integrate(services: Services, gw: Gateway, org: Organisation, box: Ma
                       signature=mail.signature.status.value, encrypted=mail.encrypted, attachments=len(documents),
                       receipt_queued=receipt is not None)
         payload = entry_payload(conv, key, e, None, {})
+        await attachments.add_views(u.tx, key, conv.id, [(e, payload["message"])])
         payload["message"]["mssante"] = {"direction": "received", "from": mail.sender,
                                          "signature": mail.signature.status.value}
         u.publish(RealtimeEvent(org.id, conv.id, e.seq, payload))

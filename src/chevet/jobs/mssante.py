@@ -9,7 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from chevet.app import directory, mssante_inbound, mssante_outbox
+from chevet.app import directory, mssante_documents, mssante_inbound, mssante_outbox
 from chevet.bootstrap import Installation
 from chevet.bootstrap_mssante import GatewayRuntime, discard, fetch_source, file_chunks, listener_context
 from chevet.core.errors import ChevetError
@@ -117,6 +117,7 @@ async def refresh_directory(installation: Installation, runtime: GatewayRuntime)
 
 async def run(installation: Installation, runtime: GatewayRuntime) -> None:
     ms = runtime.settings
+    await mssante_documents.adopt_legacy_documents(installation.services)
     tasks = [asyncio.create_task(_every(ms.outbox_seconds, "outbox", lambda: deliver_once(installation, runtime)))]
     for box in ms.mailboxes:
         if box.fetch:

@@ -94,3 +94,66 @@ async def read_upload(request: Request, limit: int) -> UploadedFile:
     if c.file is None:
         raise InvalidInput("attachment_file_missing")
     return c.file
+
+
+class _FormCollector(_Collector):
+    """Every part: text fields (bounded in total) and up to ``max_files`` files named ``file``."""
+
+    def __init__(self, limit: int, max_files: int, max_text: int) -> None:
+        super().__init__(limit)
+        self.max_files, self.max_text, self.text_size = max_files, max_text, 0
+        self.field_name = ""
+        self.fields: dict[str, list[str]] = {}
+        self.uploads: list[UploadedFile] = []
+
+    def on_headers_finished(self) -> None:
+        super().on_headers_finished()
+        _, params = parse_options_header(self.headers.get(b"content-disposition", b""))
+        self.field_name = params.get(b"name", b"").decode("utf-8", "replace")[:100]
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if self.current is None:
+            return
+        if self.is_file:
+            super().on_part_data(data, start, end)
+            return
+        self.text_size += end - start
+        if self.text_size > self.max_text:
+            raise TooLarge("request_too_large")
+        self.current += data[start:end]
+
+    def on_part_end(self) -> None:
+        if self.current is None:
+            return
+        if self.is_file:
+            if self.current or self.current_name:   # a file input left empty sends an empty part
+                if len(self.uploads) >= self.max_files:
+                    raise InvalidInput("too_many_attachments", max=self.max_files)
+                if self.current:
+                    self.uploads.append(UploadedFile(self.current_name, bytes(self.current)))
+        else:
+            self.fields.setdefault(self.field_name, []).append(bytes(self.current).decode("utf-8", "replace"))
+        self.current = None
+
+
+async def read_form_with_files(request: Request, limit: int, max_files: int,
+                               max_text: int = 256 * 1024) -> tuple[dict[str, list[str]], list[UploadedFile]]:
+    """A ``multipart/form-data`` form of a page (a message with its files, without script):
+    its text fields, and its files (parts named ``file``) kept in memory like an upload."""
+    content_type, params = parse_options_header(request.headers.get("content-type"))
+    boundary = params.get(b"boundary")
+    if content_type != b"multipart/form-data" or not boundary or len(boundary) > 200:
+        raise InvalidInput("attachment_multipart_required")
+    c = _FormCollector(limit, max_files, max_text)
+    parser = MultipartParser(boundary, {
+        "on_part_begin": c.on_part_begin, "on_header_field": c.on_header_field,
+        "on_header_value": c.on_header_value, "on_header_end": c.on_header_end,
+        "on_headers_finished": c.on_headers_finished, "on_part_data": c.on_part_data,
+        "on_part_end": c.on_part_end})
+    try:
+        async for chunk in request.stream():
+            parser.write(chunk)
+        parser.finalize()
+    except MultipartParseError as exc:
+        raise InvalidInput("attachment_multipart_required") from exc
+    return c.fields, c.uploads

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
@@ -42,17 +39,11 @@ class ExchangeIn(Body):
     mailbox: StrictStr | None = Field(None, max_length=254)
 
 
-class AttachmentIn(Body):
-    filename: StrictStr = Field(max_length=255)
-    content_type: StrictStr = Field(max_length=100)
-    data_base64: StrictStr
-
-
 class MailIn(Body):
     body: StrictStr
     client_id: StrictStr = Field(max_length=64)
     subject: StrictStr | None = Field(None, max_length=500)
-    attachments: list[AttachmentIn] = Field(default_factory=list, max_length=20)
+    attachment_ids: list[StrictStr] = Field(default_factory=list, max_length=20)
     request_receipt: StrictBool = False
 
 
@@ -67,15 +58,9 @@ async def send(conversation_id: str, body: MailIn, request: Request, actor: Acto
     # Another organisation's exchange is "not found" before anything is said about the gateway.
     await mssante.exchange_messages(svc, actor, parse_id(conversation_id))
     gw = gateway(request)
-    files = []
-    for a in body.attachments:
-        try:
-            data = base64.b64decode(a.data_base64, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise InvalidInput("mss_attachment_encoding") from exc
-        files.append(mssante.NewAttachment(a.filename, a.content_type.lower(), data))
     view, created = await mssante.send(svc, gw, actor, parse_id(conversation_id), body=body.body,
-                                       client_id=body.client_id, subject=body.subject, attachments=files,
+                                       client_id=body.client_id, subject=body.subject,
+                                       attachment_ids=[parse_id(a) for a in body.attachment_ids],
                                        request_receipt=body.request_receipt)
     return JSONResponse(view, status_code=201 if created else 200)
 
@@ -89,14 +74,6 @@ async def messages(conversation_id: str, actor: ActorDep, svc: ServicesDep) -> d
 async def retry(conversation_id: str, message_id: str, actor: ActorDep, svc: ServicesDep) -> Response:
     await mssante.retry_dead(svc, actor, parse_id(conversation_id), parse_id(message_id))
     return Response(status_code=204)
-
-
-@router.get("/mssante/attachments/{attachment_id}")
-async def attachment(attachment_id: str, actor: ActorDep, svc: ServicesDep) -> Response:
-    name, content_type, data = await mssante.attachment(svc, actor, parse_id(attachment_id))
-    return Response(data, media_type=content_type if "/" in content_type else "application/octet-stream",
-                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
-                             "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})
 
 
 @router.get("/mssante/quarantine")
