@@ -496,8 +496,10 @@ class DirectoryRepository(Protocol):
 class MailSubmitter(Protocol):
     """Hands one finished message to the MSSanté operator (SMTP submission)."""
 
-    async def submit(self, sender: str, recipients: Sequence[str], message: bytes) -> None:
-        """Raises ``TransientMailError`` (try again later) or ``PermanentMailError``."""
+    async def submit(self, sender: str, recipients: Sequence[str], message: bytes,
+                     envelope_id: str | None = None) -> None:
+        """Raises ``TransientMailError`` (try again later) or ``PermanentMailError``. When the
+        operator offers DSN, ``envelope_id`` travels as ``ENVID`` and comes back in bounces."""
         ...
 
 

@@ -216,3 +216,65 @@ async def test_external_exchanges_open_only_through_the_gateway(installation: In
     nurse = await new_member(svc, org, "nurse")
     with pytest.raises(InvalidInput, match="external_needs_mssante"):
         await conversations.create_conversation(svc, nurse.actor, kind="external", title="x", member_ids=[])
+
+
+def _dsn(box: str, *, envelope_id: str | None, original_id: str, action: str, status: str) -> bytes:
+    """A delivery status notification as an operator's MTA writes one (RFC 3464)."""
+    envid = f"Original-Envelope-Id: {envelope_id}\r\n" if envelope_id else ""
+    return (f"From: MAILER-DAEMON@operator.test (Mail Delivery System)\r\nTo: {box}\r\n"
+            f"Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <dsn-{action}-{status}-{original_id}>\r\n"
+            f"MIME-Version: 1.0\r\n"
+            f'Content-Type: multipart/report; report-type=delivery-status; boundary="b1"\r\n\r\n'
+            f"--b1\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nI'm sorry to have to inform you...\r\n"
+            f"--b1\r\nContent-Type: message/delivery-status\r\n\r\n"
+            f"Reporting-MTA: dns; mx.operator.test\r\n{envid}Arrival-Date: Sat, 28 Nov 2026 10:00:00 +0100\r\n\r\n"
+            f"Final-Recipient: rfc822; someone@gp.test\r\nOriginal-Recipient: rfc822;someone@gp.test\r\n"
+            f"Action: {action}\r\nStatus: {status}\r\n"
+            f"Diagnostic-Code: smtp; 552 {status} mailbox of someone@gp.test is full\r\n\r\n"
+            f"--b1\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: {box}\r\nMessage-ID: <{original_id}>\r\n"
+            f"Subject: x\r\n\r\n--b1--\r\n").encode()
+
+
+async def test_a_bounce_marks_the_message_failed_and_tells_its_author(installation: Installation,
+                                                                      mail: None) -> None:
+    import uuid
+
+    svc = installation.services
+    events: list[RealtimeEvent] = []
+    await svc.bus.start(events.append)
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    admin = await new_member(svc, org, "admin")
+    box = unique("secretariat", "ehpad.test")
+    cfg = configure(installation.settings, org.slug, [nurse.email], box)
+    gw = cfg.runtime.gateway
+    exchange = await mssante.open_exchange(svc, gw, nurse.actor, to=[unique("dr-b", "gp.test")], title="")
+    conv = uuid.UUID(exchange["id"])
+    await mssante.send(svc, gw, nurse.actor, conv, body="Premier", client_id="b-1")
+    second, _ = await mssante.send(svc, gw, nurse.actor, conv, body="Second", client_id="b-2")
+    # Submitted with ENVID (the operator offers DSN): accepted as usual.
+    assert (await mssante_outbox.deliver_due(svc, gw, cfg.runtime.submitter)).sent == 2
+    states = {m["body"]: m["mssante"] for m in (await mssante.exchange_messages(svc, nurse.actor, conv))["messages"]}
+    mid_second = f"{second['id']}@{box.split('@')[1]}"
+
+    # Delayed only: nothing changes. Failed, named by envelope id: the first fails. Failed, named
+    # only by the returned headers' Message-ID: the second fails. Unknown: quarantined.
+    for raw in (_dsn(box, envelope_id=uuid.UUID(states["Premier"]["id"]).hex, original_id="x@y", action="delayed",
+                     status="4.4.1"),
+                _dsn(box, envelope_id=uuid.UUID(states["Premier"]["id"]).hex, original_id="x@y", action="failed",
+                     status="5.2.2"),
+                _dsn(box, envelope_id=None, original_id=mid_second, action="failed", status="5.1.1"),
+                _dsn(box, envelope_id=None, original_id="nobody@nowhere.test", action="failed", status="5.1.1")):
+        inject(raw, "", [box])
+    mailbox_contents(box, expect=4)
+    assert await jobs.fetch_once(installation, cfg.runtime, box) == 4
+
+    states = {m["body"]: m["mssante"] for m in (await mssante.exchange_messages(svc, nurse.actor, conv))["messages"]}
+    assert (states["Premier"]["state"], states["Premier"]["error"]) == ("dead", "bounced: 5.2.2")
+    assert (states["Second"]["state"], states["Second"]["error"]) == ("dead", "bounced: 5.1.1")
+    told = [e for e in events if e.payload.get("type") == "mssante.delivery_failed"]
+    assert len(told) == 2 and all(e.user_ids == (nurse.id,) and e.private for e in told)
+    assert [q["reason"] for q in await mssante_inbound.quarantined(svc, admin.actor)] == ["dsn_unknown_original"]
+    # No remote diagnostic text (it names the recipient) is kept in the clear.
+    if installation.settings.database_url is None:
+        assert b"is full" not in (installation.settings.data_dir / "chevet.db").read_bytes()

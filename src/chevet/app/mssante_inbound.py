@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from chevet.app import attachments
+from chevet.app import attachments, mssante_outbox
 from chevet.app.attachments import ReceivedFile
 from chevet.app.conversations import append_entry
 from chevet.app.mssante import create_exchange
@@ -29,6 +29,7 @@ from chevet.core.errors import Forbidden, InvalidInput, NotFound, TooLarge
 from chevet.core.ids import new_id
 from chevet.core.message import EntryKind, MessageFlag
 from chevet.core.mssante import mime, smime, xdm
+from chevet.core.mssante.dsn import DeliveryReport
 from chevet.core.mssante.mdn import Disposition as MdnDisposition
 from chevet.core.mssante.mdn import DispositionType
 from chevet.core.mssante.records import (
@@ -91,6 +92,8 @@ async def ingest(services: Services, gw: Gateway, mailbox: str, raw: bytes) -> I
     try:
         if mail.disposition is not None:
             return await _receipt(services, org, box, mail, raw, mid_hash)
+        if mail.delivery is not None:
+            return await _bounce(services, org, box, mail.delivery, raw, mid_hash)
         documents = await _documents(services, gw, mail)
     except xdm.HostileArchive as exc:
         return await quarantine(services, org, box, raw, f"xdm_{exc.reason}", mid_hash)
@@ -125,6 +128,32 @@ async def _documents(services: Services, gw: Gateway, mail: mime.InboundMail) ->
                 raise
             out.append(ReceivedFile(f"{package.subset}-{d.name}", d.data, inner))
     return out
+
+
+async def _bounce(services: Services, org: Organisation, box: Mailbox, report: DeliveryReport, raw: bytes,
+                  mid_hash: bytes) -> IngestResult:
+    """A DSN from the operator: the sent message it names (by envelope id, else by Message-ID)
+    is marked failed with the status codes and its author told; a report only of delay or
+    of delivery changes nothing. A report naming no message of ours is quarantined."""
+    found: MssMessage | None = None
+    async with services.db.transaction() as tx:
+        if report.envelope_id is not None:
+            found = await tx.mssante.message(org.id, uuid.UUID(hex=report.envelope_id))
+        if found is None and report.original_message_id:
+            candidates = await tx.mssante.by_mid_hash(org.id, [keyed_hash(services, "mid", org.id,
+                                                                          report.original_message_id)])
+            found = candidates[0] if candidates else None
+    if found is None or found.direction is Direction.RECEIVED:
+        return await quarantine(services, org, box, raw, "dsn_unknown_original", mid_hash)
+    async with services.unit() as u:
+        await u.tx.mssante.add_inbound(InboundRecord(new_id(), org.id, box.address, mid_hash,
+                                                     InboundState.INTEGRATED, "dsn", services.clock.now(), len(raw)))
+        await u.audit(org.id, "mssante.dsn_received", None, "message", found.entry_id or found.id,
+                      conversation=str(found.conversation_id), failed=len(report.failed),
+                      actions=",".join(sorted({r.action for r in report.recipients}))[:60])
+    if report.failed:
+        await mssante_outbox.mark_failed(services, found, report.summary, how="dsn")
+    return IngestResult(InboundState.INTEGRATED, "dsn", found.conversation_id)
 
 
 async def _receipt(services: Services, org: Organisation, box: Mailbox, mail: mime.InboundMail, raw: bytes,

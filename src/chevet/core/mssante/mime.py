@@ -28,7 +28,7 @@ from email.utils import format_datetime, getaddresses, parsedate_to_datetime
 from cryptography import x509
 
 from chevet.core.errors import InvalidInput
-from chevet.core.mssante import smime
+from chevet.core.mssante import dsn, smime
 from chevet.core.mssante.address import clean_address, message_ids
 from chevet.core.mssante.mdn import Disposition, build_report, parse_report
 
@@ -177,6 +177,7 @@ class InboundMail:
     return_path: str | None
     mss_headers: dict[str, str] = field(default_factory=dict)
     disposition: Disposition | None = None   # set when the mail is itself an MDN
+    delivery: dsn.DeliveryReport | None = None   # set when the mail is a DSN (bounce)
 
     @property
     def thread_ids(self) -> list[str]:
@@ -390,9 +391,13 @@ def _parse_inbound(raw: bytes, *, max_bytes: int, anchors: list[x509.Certificate
     top = _parse(raw)
     if top.defects and any(type(d).__name__ in ("MissingHeaderBodySeparatorDefect",) for d in top.defects):
         raise MalformedMail("header_structure")
-    sender = _single_address(_header(top, "From"), required_suffix)
+    bounce = top.get_content_type() == "multipart/report" \
+        and str(top.get_param("report-type") or "").lower() == "delivery-status"
+    sender = _single_address(_header(top, "From"), None if bounce else required_suffix)
     if sender is None:
-        raise MalformedMail("sender_invalid")
+        if not bounce:
+            raise MalformedMail("sender_invalid")
+        sender = "mailer-daemon"   # the operator's report: its author matters less than what it refers to
     ids = message_ids(_header(top, "Message-ID"))
     message_id = ids[0] if ids else f"{hashlib.sha256(raw).hexdigest()[:40]}@chevet.invalid"
     entity, check, encrypted = _open_layers(raw, decrypt, anchors, at)
@@ -402,10 +407,12 @@ def _parse_inbound(raw: bytes, *, max_bytes: int, anchors: list[x509.Certificate
     attachments: list[Attachment] = []
     report_type = str(content.get_param("report-type") or "").lower() \
         if content.get_content_type() == "multipart/report" else ""
+    delivery = None
     if report_type == "delivery-status":
-        # A bounce (DSN): how operators word them is unconfirmed; kept for the administrator.
-        raise MalformedMail("delivery_status_report")
-    if report_type == "disposition-notification":
+        delivery = dsn.parse_dsn(content)
+        if delivery.envelope_id is None and delivery.original_message_id is None:
+            raise MalformedMail("dsn_without_original")
+    elif report_type == "disposition-notification":
         disposition, human = parse_report(content)
         texts.append(human)
     else:
@@ -427,7 +434,8 @@ def _parse_inbound(raw: bytes, *, max_bytes: int, anchors: list[x509.Certificate
         references=tuple(message_ids(_header(top, "References"))),
         text="\n\n".join(t.strip("\r\n") for t in texts), attachments=tuple(attachments), signature=check,
         encrypted=encrypted, mdn_to=_single_address(_header(top, "Disposition-Notification-To")),
-        return_path=_single_address(_header(top, "Return-Path")), mss_headers=mss, disposition=disposition)
+        return_path=_single_address(_header(top, "Return-Path")), mss_headers=mss, disposition=disposition,
+        delivery=delivery)
 
 
 def build_mdn_content(original: InboundMail, original_raw: bytes, *, reporting_ua: str, final_recipient: str,
