@@ -127,7 +127,8 @@ def load_gateway(settings: Settings, path: Path | None = None) -> GatewayRuntime
                                    max_delay=timedelta(seconds=ms.retry_max_seconds),
                                    give_up=timedelta(hours=ms.give_up_hours),
                                    lease=timedelta(seconds=ms.lease_seconds)),
-                 auto_mdn=ms.auto_receipts, recipient_certs=_recipient_certs(ms.recipient_certificates))
+                 auto_mdn=ms.auto_receipts, displayed_mdn=ms.displayed_receipts,
+                 recipient_certs=_recipient_certs(ms.recipient_certificates))
     return GatewayRuntime(ms, gw, {b.address: b for b in ms.mailboxes})
 
 

@@ -83,6 +83,7 @@ class MssanteSettings(BaseModel):
     give_up_hours: float = Field(72, gt=0, le=24 * 30)
     lease_seconds: float = Field(300, ge=1, le=3600, description="how long a worker owns a message it is sending")
     auto_receipts: bool = True
+    displayed_receipts: bool = Field(True, description='"displayed" receipts when a member first opens a message')
     listener: ListenerSettings | None = None
     directory_source: str | None = Field(None, description="path or https URL of the extraction (zip or text)")
     directory_refresh_hours: float = Field(24, ge=1, le=24 * 31)

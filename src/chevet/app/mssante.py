@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chevet.app import attachment_download, attachments
+from chevet.app import mssante_receipts as receipts
 from chevet.app.conversations import access, append_entry
 from chevet.app.mssante_gateway import Gateway, Mailbox, keyed_hash, open_json, seal_json
 from chevet.app.services import Actor, Services, Unit
@@ -274,13 +275,18 @@ def _mss_view(key: DataKey, m: MssMessage, attachment_views: list[dict[str, Any]
             "sent_at": m.sent_at.isoformat() if m.sent_at else None, "attachments": attachment_views}
 
 
-async def exchange_messages(services: Services, actor: Actor, conversation_id: uuid.UUID) -> dict[str, Any]:
+async def exchange_messages(services: Services, actor: Actor, conversation_id: uuid.UUID,
+                            gw: Gateway | None = None) -> dict[str, Any]:
     """The exchange as its members see it: each message with what MSSanté says about it and
-    its documents (attachments, downloaded through the attachment endpoints)."""
+    its documents (attachments, downloaded through the attachment endpoints). Opening it
+    sends the "displayed" receipts still owed (``gw``: the gateway, when configured)."""
     async with services.unit(actor.ip) as u:
         a, ex, peers = await _exchange(services, u, actor, conversation_id)
         records = [m for m in await u.tx.mssante.for_conversation(conversation_id)
                    if m.direction is not Direction.RECEIPT]
+        visible = {e.id for e in [await u.tx.entries.get(conversation_id, m.entry_id) for m in records
+                                  if m.entry_id] if e is not None and e.seq >= a.membership.visible_from_seq}
+        await receipts.displayed_on_open(u, gw, actor, a.key, [m for m in records if m.entry_id in visible])
         names = {p.id: p.name for p in await u.tx.people.many(actor.org_id, [m.author_id for m in records
                                                                                if m.author_id])}
         pairs = []
@@ -295,11 +301,24 @@ async def exchange_messages(services: Services, actor: Actor, conversation_id: u
             docs = [{"id": d["id"], "name": d["name"], "content_type": d["mime"], "size": d["size"]}
                     for d in view["attachments"]]
             view["mssante"] = _mss_view(a.key, m, docs)
+            if (asked := receipts.question(a.key, m)) is not None:
+                view["mssante"] |= {"receipt_question": True, **asked}
             messages.append(view)
         await u.audit(actor.org_id, "mssante.exchange_read", actor.id, "conversation", conversation_id,
                       count=len(messages))
         return {"conversation_id": str(conversation_id), "mailbox": ex.mailbox, "correspondents": peers,
                 "messages": messages}
+
+
+async def answer_receipt(services: Services, gw: Gateway, actor: Actor, conversation_id: uuid.UUID,
+                         mss_id: uuid.UUID, send: bool) -> None:
+    """A member decides about a receipt requested to another address than the sender's."""
+    async with services.unit(actor.ip) as u:
+        a, _, _ = await _exchange(services, u, actor, conversation_id)
+        m = await u.tx.mssante.message(actor.org_id, mss_id)
+        if m is None or m.conversation_id != conversation_id:
+            raise NotFound("message_not_found")
+        await receipts.answer(u, gw, actor, a.key, m, send)
 
 
 async def retry_dead(services: Services, actor: Actor, conversation_id: uuid.UUID, mss_id: uuid.UUID) -> None:

@@ -48,6 +48,7 @@ class Gateway:
     required_suffix: str | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     auto_mdn: bool = True
+    displayed_mdn: bool = True
     recipient_certs: dict[str, x509.Certificate] = field(default_factory=dict)
     xdm_limits: XdmLimits = field(default_factory=XdmLimits)
     product: str = "Chevet"

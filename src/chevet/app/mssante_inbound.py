@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chevet.app import attachments, mssante_outbox
+from chevet.app import mssante_receipts as receipts
 from chevet.app.attachments import ReceivedFile
 from chevet.app.conversations import append_entry
 from chevet.app.mssante import create_exchange
@@ -28,7 +29,7 @@ from chevet.core.envelope import DataKey
 from chevet.core.errors import Forbidden, InvalidInput, NotFound, TooLarge
 from chevet.core.ids import new_id
 from chevet.core.message import EntryKind, MessageFlag
-from chevet.core.mssante import mime, smime, xdm
+from chevet.core.mssante import mime, xdm
 from chevet.core.mssante.dsn import DeliveryReport
 from chevet.core.mssante.mdn import Disposition as MdnDisposition
 from chevet.core.mssante.mdn import DispositionType
@@ -78,11 +79,8 @@ async def ingest(services: Services, gw: Gateway, mailbox: str, raw: bytes) -> I
     """Integrate one received mail. Never raises for anything the sender controls."""
     box = gw.mailbox(mailbox)
     org = await _org(services, box)
-    identity = box.identity
-    decrypt = (lambda der: smime.decrypt(der, identity)) if identity is not None else None
     try:
-        mail = mime.parse_inbound(raw, max_bytes=gw.max_message_bytes, anchors=list(gw.anchors),
-                                  at=services.clock.now(), decrypt=decrypt, required_suffix=gw.required_suffix)
+        mail = receipts.parse(services, gw, box, raw)
     except mime.MalformedMail as exc:
         return await quarantine(services, org, box, raw, exc.reason)
     mid_hash = keyed_hash(services, "mid", org.id, mail.message_id)
@@ -247,22 +245,24 @@ async def _integrate_once(services: Services, gw: Gateway, org: Organisation, bo
             "subject": mail.subject, "from": mail.sender, "to": list(mail.recipients), "message_id": mail.message_id,
             "signer": mail.signature.signer, "signer_emails": list(mail.signature.signer_emails),
             "signature_reason": mail.signature.reason, "encrypted": mail.encrypted, "mss_headers": mail.mss_headers,
-            "request_receipt": mail.mdn_to is not None}
+            "request_receipt": mail.mdn_to is not None, "receipt_to": mail.mdn_to}
+        receipt, processed_now, keep = receipts.on_arrival(gw, mail)
         await u.tx.mssante.add_message(MssMessage(
             id=mss_id, org_id=org.id, conversation_id=conv.id, entry_id=e.id, direction=Direction.RECEIVED,
             mid_hash=mid_hash, message_id=None, author_id=None, state=DeliveryState.RECEIVED, attempts=0,
-            next_attempt_at=None, lease_until=None, last_error=None, mime_sealed=None,
+            next_attempt_at=None, lease_until=None, last_error=None,
+            mime_sealed=key.seal(raw, receipts.original_aad(conv.id, mss_id)) if keep else None,
             meta_sealed=seal_json(key, "mss-meta", (conv.id, mss_id), meta),
             signature=mail.signature.status.value, disposition=None, disposition_at=None, created_at=now,
-            sent_at=None))
+            sent_at=None, receipt=receipt))
         await u.tx.mssante.add_inbound(InboundRecord(new_id(), org.id, box.address, mid_hash,
                                                      InboundState.INTEGRATED, None, now, len(raw)))
-        receipt = None
-        if mail.mdn_to is not None and gw.auto_mdn and (mail.return_path in (None, mail.mdn_to)):
-            receipt = await _queue_receipt(u, gw, org, box, key, conv.id, mail, raw)
+        if processed_now:
+            await receipts.queue(u, gw, org.id, box, key, conv.id, mail, raw,
+                                 MdnDisposition(DispositionType.PROCESSED))
         await u.audit(org.id, "mssante.received", None, "message", e.id, conversation=str(conv.id),
                       signature=mail.signature.status.value, encrypted=mail.encrypted, attachments=len(documents),
-                      receipt_queued=receipt is not None)
+                      receipt=receipt.value if receipt else None)
         payload = entry_payload(conv, key, e, None, {})
         await attachments.add_views(u.tx, key, conv.id, [(e, payload["message"])])
         payload["message"]["mssante"] = {"direction": "received", "from": mail.sender,
@@ -278,33 +278,6 @@ async def _add_peer(u: Unit, key: DataKey, org: Organisation, conv_id: uuid.UUID
     peers = list(open_json(key, "mss-peers", (conv_id,), ex.peers_sealed))
     if sender not in peers and len(peers) < 20:
         await u.tx.mssante.set_peers(conv_id, seal_json(key, "mss-peers", (conv_id,), [*peers, sender]))
-
-
-async def _queue_receipt(u: Unit, gw: Gateway, org: Organisation, box: Mailbox, key: DataKey, conv_id: uuid.UUID,
-                         mail: mime.InboundMail, raw: bytes) -> uuid.UUID:
-    """An automatic "processed" MDN, signed, through the outbox like any mail."""
-    services = u.services
-    now = services.clock.now()
-    rid = new_id()
-    assert mail.mdn_to is not None
-    content = mime.build_mdn_content(
-        mail, raw, reporting_ua=gw.product, final_recipient=box.address,
-        disposition=MdnDisposition(DispositionType.PROCESSED),
-        human_text="Votre message a été reçu et intégré dans la messagerie sécurisée de l'établissement.")
-    env = mime.Envelope(sender=box.address, sender_name=box.display_name, recipients=(mail.mdn_to,),
-                        subject=f"Accusé de traitement : {mail.subject}"[:200], message_id=f"{rid}@{box.domain}",
-                        date=now, nil=gw.nil, in_reply_to=mail.message_id, references=(mail.message_id,))
-    message = mime.assemble(env, content, box.identity)
-    await u.tx.mssante.add_message(MssMessage(
-        id=rid, org_id=org.id, conversation_id=conv_id, entry_id=None, direction=Direction.RECEIPT,
-        mid_hash=keyed_hash(services, "mid", org.id, env.message_id), message_id=env.message_id, author_id=None,
-        state=DeliveryState.PENDING, attempts=0, next_attempt_at=now, lease_until=None, last_error=None,
-        mime_sealed=key.seal(message, envelope.aad("mss-mime", conv_id, rid)),
-        meta_sealed=seal_json(key, "mss-meta", (conv_id, rid), {"subject": env.subject, "from": box.address,
-                                                               "to": [mail.mdn_to], "message_id": env.message_id}),
-        signature="signed" if box.identity else "unsigned", disposition=None, disposition_at=None,
-        created_at=now, sent_at=None))
-    return rid
 
 
 # --- quarantine, for the administrator ----------------------------------------------------

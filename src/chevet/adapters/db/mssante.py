@@ -126,7 +126,13 @@ class SqlMssante:
             disposition=disposition.value, disposition_at=at))
 
     async def set_receipt(self, message_id: uuid.UUID, state: ReceiptState) -> None:
-        await self.conn.execute(update(mss_message).where(mss_message.c.id == message_id).values(receipt=state.value))
+        """A received message's receipt decision; once final, the original kept for it goes."""
+        values: dict[str, Any] = {"receipt": state.value}
+        if state not in (ReceiptState.QUEUED, ReceiptState.ASK):
+            values["mime_sealed"] = None
+        await self.conn.execute(update(mss_message).where(mss_message.c.id == message_id,
+                                                          mss_message.c.direction == int(Direction.RECEIVED))
+                                .values(**values))
 
     async def requeue(self, message_id: uuid.UUID, at: datetime) -> None:
         await self.conn.execute(update(mss_message).where(mss_message.c.id == message_id).values(

@@ -19,14 +19,22 @@ from chevet.web.deps import ActorDep, ServicesDep
 router = APIRouter(tags=["mssante"])
 
 
-def gateway(request: Request) -> Gateway:
-    """The configured gateway (loaded once per process); refused when not configured."""
+def configured_gateway(request: Request) -> Gateway | None:
+    """The configured gateway (loaded once per process), or None."""
     state = request.app.state
     if not hasattr(state, "mssante_runtime"):
         state.mssante_runtime = load_gateway(state.settings)
     if state.mssante_runtime is None:
-        raise InvalidInput("mss_not_configured")
+        return None
     gw: Gateway = state.mssante_runtime.gateway
+    return gw
+
+
+def gateway(request: Request) -> Gateway:
+    """The configured gateway; refused when not configured."""
+    gw = configured_gateway(request)
+    if gw is None:
+        raise InvalidInput("mss_not_configured")
     return gw
 
 
@@ -66,8 +74,23 @@ async def send(conversation_id: str, body: MailIn, request: Request, actor: Acto
 
 
 @router.get("/mssante/exchanges/{conversation_id}/messages")
-async def messages(conversation_id: str, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
-    return await mssante.exchange_messages(svc, actor, parse_id(conversation_id))
+async def messages(conversation_id: str, request: Request, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+    """The exchange; reading it sends the "displayed" receipts still owed (when configured)."""
+    return await mssante.exchange_messages(svc, actor, parse_id(conversation_id), configured_gateway(request))
+
+
+class ReceiptAnswer(Body):
+    send: StrictBool
+
+
+@router.post("/mssante/exchanges/{conversation_id}/messages/{message_id}/receipt", status_code=204)
+async def receipt(conversation_id: str, message_id: str, body: ReceiptAnswer, request: Request, actor: ActorDep,
+                  svc: ServicesDep) -> Response:
+    """Answer a receipt request sent to another address than the sender's (RFC 8098 §2.1)."""
+    await mssante.exchange_messages(svc, actor, parse_id(conversation_id))
+    await mssante.answer_receipt(svc, gateway(request), actor, parse_id(conversation_id), parse_id(message_id),
+                                 body.send)
+    return Response(status_code=204)
 
 
 @router.post("/mssante/exchanges/{conversation_id}/messages/{message_id}/retry", status_code=204)

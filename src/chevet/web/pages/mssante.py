@@ -18,7 +18,7 @@ from fastapi.responses import Response
 from chevet.app import attachments, conversations, directory, mssante, mssante_inbound
 from chevet.core.errors import Forbidden, InvalidInput, NotFound, TooLarge
 from chevet.core.ids import parse_id
-from chevet.web.api.mssante import gateway
+from chevet.web.api.mssante import configured_gateway, gateway
 from chevet.web.ui.conversations import day_label
 from chevet.web.ui.render import Page, page, read_form, ui
 from chevet.web.uploads import read_form_with_files
@@ -113,8 +113,9 @@ def delivery_text(p: Page, mss: dict[str, Any]) -> tuple[str, str]:
 
 def _reason(p: Page, error: str) -> str:
     """A delivery error in plain words when its code is known, as reported otherwise."""
-    code = error.split(":", 1)[0].strip()
-    text = p.t(f"mss.error.{code}")
+    code, _, detail = error.partition(":")
+    code = code.strip()
+    text = p.t(f"mss.error.{code}", detail=detail.strip())
     return text if text != f"mss.error.{code}" else error[:200]
 
 
@@ -132,7 +133,7 @@ def signature_text(p: Page, mss: dict[str, Any]) -> tuple[str, str]:
 async def _exchange_context(p: Page, cid: uuid.UUID) -> dict[str, Any]:
     assert p.actor is not None
     conv = await conversations.get_conversation(p.services, p.actor, cid)
-    ex = await mssante.exchange_messages(p.services, p.actor, cid)
+    ex = await mssante.exchange_messages(p.services, p.actor, cid, configured_gateway(p.request))
     me = str(p.actor.id)
     days: list[tuple[str, list[dict[str, Any]]]] = []
     for m in ex["messages"]:
@@ -208,6 +209,18 @@ async def retry(conversation_id: str, message_id: str, request: Request) -> Resp
     await read_form(p)
     await mssante.retry_dead(p.services, p.actor, cid, parse_id(message_id))
     return p.redirect(f"/mssante/x/{cid}?notice=mss_requeued")
+
+
+@router.post("/mssante/x/{conversation_id}/m/{message_id}/receipt")
+@ui
+async def receipt(conversation_id: str, message_id: str, request: Request) -> Response:
+    p = await page(request)
+    assert p.actor is not None
+    cid = parse_id(conversation_id)
+    form = await read_form(p)
+    send = form.get("answer") == "send"
+    await mssante.answer_receipt(p.services, gateway(request), p.actor, cid, parse_id(message_id), send)
+    return p.redirect(f"/mssante/x/{cid}?notice={'mss_receipt_sent' if send else 'mss_receipt_declined'}")
 
 
 @router.get("/admin/mssante/quarantine")
