@@ -101,6 +101,18 @@ async def test_inbound_corpus(installation: Installation, mail: None) -> None:
         with pytest.raises(InvalidInput, match="attachment_type_refused"):
             await attachments.upload(svc, nurse.actor, with_xdm.conversation_id, data=data, name="x")
 
+    # Confidentiality: a document invisible to the patient is integrated and says so; one masked
+    # to professionals is shown to no member (quarantined for the administrator).
+    hidden = xdm.build_xdm([xdm.XdmDocument("DOC0001.XML", "text/xml", CDA, ("INVISIBLE_PATIENT",))], submitted=NOW)
+    got = await mssante_inbound.ingest(svc, gw, box, _mail("labo@chu.test", box, "c2@chu.test", "Résultats 2",
+                                                           attachments=[mime.Attachment("IHE_XDM.zip",
+                                                                                        "application/zip", hidden)]))
+    shown = (await mssante.exchange_messages(svc, nurse.actor, got.conversation_id))["messages"][-1]  # type: ignore[arg-type]
+    assert shown["mssante"]["restrictions"] == ["INVISIBLE_PATIENT"]
+    masked_package = xdm.build_xdm([xdm.XdmDocument("DOC0001.XML", "text/xml", CDA, ("MASQUE_PS",))], submitted=NOW)
+    masked = _mail("labo@chu.test", box, "c3@chu.test", "Résultats 3",
+                   attachments=[mime.Attachment("IHE_XDM.zip", "application/zip", masked_package)])
+
     # Malformed and hostile mail: quarantined with a reason, never dropped, never a crash.
     bomb = io.BytesIO()
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
@@ -124,26 +136,27 @@ async def test_inbound_corpus(installation: Installation, mail: None) -> None:
         mime.Attachment("outil.exe", "application/octet-stream", b"MZ\x90\x00" + bytes(range(256)))])
     results = {name: await mssante_inbound.ingest(svc, gw, box, raw) for name, raw in
                {"hostile": hostile, "no_sender": no_sender, "garbage": garbage, "receipt": unknown_receipt,
-                "polyglot": polyglot, "program": program}.items()}
+                "polyglot": polyglot, "program": program, "masked": masked}.items()}
     assert {k: (r.state, r.reason) for k, r in results.items()} == {
         "hostile": (InboundState.QUARANTINED, "xdm_path"),
         "no_sender": (InboundState.QUARANTINED, "sender_invalid"),
         "garbage": (InboundState.QUARANTINED, "header_structure"),
         "receipt": (InboundState.QUARANTINED, "mdn_unknown_original"),
         "polyglot": (InboundState.QUARANTINED, "attachment_polyglot"),
-        "program": (InboundState.QUARANTINED, "attachment_type_refused")}
+        "program": (InboundState.QUARANTINED, "attachment_type_refused"),
+        "masked": (InboundState.QUARANTINED, "xdm_masked_for_professionals")}
 
     with pytest.raises(Forbidden):
         await mssante_inbound.quarantined(svc, nurse.actor)
     listed = await mssante_inbound.quarantined(svc, admin.actor)
     assert sorted(q["reason"] for q in listed) == ["attachment_polyglot", "attachment_type_refused",
                                                   "header_structure", "mdn_unknown_original", "sender_invalid",
-                                                  "xdm_path"]
+                                                  "xdm_masked_for_professionals", "xdm_path"]
     kept = next(q for q in listed if q["reason"] == "xdm_path")
     assert await mssante_inbound.quarantined_mail(svc, admin.actor, uuid.UUID(kept["id"])) == mime.canonical(hostile) \
         or await mssante_inbound.quarantined_mail(svc, admin.actor, uuid.UUID(kept["id"])) == hostile
     await mssante_inbound.release(svc, admin.actor, uuid.UUID(kept["id"]))
-    assert len(await mssante_inbound.quarantined(svc, admin.actor)) == 5
+    assert len(await mssante_inbound.quarantined(svc, admin.actor)) == 6
     # Quarantined mail is sealed at rest.
     if installation.settings.database_url is None:
         db = (installation.settings.data_dir / "chevet.db").read_bytes()

@@ -36,7 +36,8 @@ def test_computed_texts_exist_for_every_value() -> None:
                                "mss_released", "mss_receipt_sent", "mss_receipt_declined"],
                 "push.": ["new", "new.in", "urgent", "urgent.in"],
                 "sobriety.kind.": ["text", "image", "document"],
-                "mss.type.": ["PER", "ORG", "APP", "CAB"]}
+                "mss.type.": ["PER", "ORG", "APP", "CAB"],
+                "mss.restriction.": ["MASQUE_PS", "INVISIBLE_PATIENT", "INVISIBLE_REP_LEGAUX"]}
     prefixes = set()
     for path in TEMPLATES.glob("*.html"):
         prefixes |= set(PREFIXED.findall(path.read_text()))

@@ -136,23 +136,32 @@ async def _exchange(services: Services, u: Unit, actor: Actor, conversation_id: 
     return a, ex, list(peers)
 
 
-def _package(files: Sequence[NewAttachment], gw: Gateway, at: Any) -> tuple[
+def _package(files: Sequence[NewAttachment], gw: Gateway, at: Any, peers: Sequence[str]) -> tuple[
         list[mime.Attachment], tuple[str, ...], bool | None]:
-    """CDA documents travel in an IHE_XDM.zip (and set X-MSS-CODECDA / X-MSS-INS); a ready-made
-    IHE_XDM.zip is checked and its CDA facts read; other files go as they are."""
+    """CDA documents travel in an IHE_XDM.zip (and set X-MSS-CODECDA / X-MSS-INS) with their
+    confidentiality code; a ready-made IHE_XDM.zip is checked and its CDA facts read; other
+    files go as they are. A document restricted for one of the recipients is refused:
+    MASQUE_PS to a professional, INVISIBLE_PATIENT to a patient's Mon Espace Santé."""
     plain: list[mime.Attachment] = []
     cda_docs: list[xdm.XdmDocument] = []
     facts: list[xdm.CdaFacts] = []
+    codes_seen: list[str] = []
     for a in files:
         if a.filename.upper() == xdm.XDM_NAME.upper():
             package = xdm.read_xdm(a.data, gw.xdm_limits)
             facts.extend(package.cda)
+            codes_seen.extend(package.confidentiality)
             plain.append(mime.Attachment(xdm.XDM_NAME, "application/zip", a.data))
         elif (f := xdm.cda_facts(a.data)) is not None:
             facts.append(f)
-            cda_docs.append(xdm.XdmDocument(f"DOC{len(cda_docs) + 1:04d}.XML", "text/xml", a.data))
+            conf = (f.confidentiality,) if f.confidentiality else ()
+            codes_seen.extend(conf)
+            cda_docs.append(xdm.XdmDocument(f"DOC{len(cda_docs) + 1:04d}.XML", "text/xml", a.data, conf))
         else:
             plain.append(mime.Attachment(a.filename, a.content_type, a.data))
+    for peer in peers:
+        if (code := xdm.refused_for(codes_seen, patient=is_patient_address(peer))) is not None:
+            raise InvalidInput("mss_document_restricted", restriction=code)
     if cda_docs:
         plain.append(mime.Attachment(xdm.XDM_NAME, "application/zip", xdm.build_xdm(cda_docs, submitted=at)))
     if not facts:
@@ -215,7 +224,7 @@ async def send(services: Services, gw: Gateway, actor: Actor, conversation_id: u
             return message_view(existing, a.key, {actor.id: actor.person.name}), False
         claimed = await attachments.claim(u, actor, a, attachment_ids)
         box = gw.mailbox(ex.mailbox)
-        outgoing, codes, ins = _package(files, gw, now)
+        outgoing, codes, ins = _package(files, gw, now, peers)
         previous = await u.tx.mssante.for_conversation(conversation_id)
         thread = [open_json(a.key, "mss-meta", (conversation_id, m.id), m.meta_sealed).get("message_id")
                   for m in previous if m.direction is not Direction.RECEIPT]
@@ -269,7 +278,7 @@ def _mss_view(key: DataKey, m: MssMessage, attachment_views: list[dict[str, Any]
             "error": m.last_error if m.state is DeliveryState.DEAD or m.attempts else None,
             "signature": m.signature, "signer": meta.get("signer"), "signature_reason": meta.get("signature_reason"),
             "encrypted": meta.get("encrypted", False),
-            "receipt_requested": meta.get("request_receipt", False),
+            "receipt_requested": meta.get("request_receipt", False), "restrictions": meta.get("restrictions", []),
             "disposition": m.disposition.value if m.disposition else None,
             "disposition_at": m.disposition_at.isoformat() if m.disposition_at else None,
             "sent_at": m.sent_at.isoformat() if m.sent_at else None, "attachments": attachment_views}

@@ -109,14 +109,21 @@ async def _documents(services: Services, gw: Gateway, mail: mime.InboundMail) ->
     """The attachments as received, through the attachment pipeline's checks (exchange
     allow-list, PDF structure, antivirus), plus the documents inside an IHE_XDM.zip (read as a
     hostile archive first). A refused attachment quarantines the whole mail; a document of a
-    package that is not of an allowed type stays inside the package, which is kept."""
+    package that is not of an allowed type stays inside the package, which is kept. A document
+    masked to professionals (MASQUE_PS) quarantines the mail: no member may see it."""
     out = []
     for a in mail.attachments:
         file_type = await attachments.screen_received(services, a.data)
         out.append(ReceivedFile(a.filename, a.data, file_type))
+        if file_type.family == "cda" and (facts := xdm.cda_facts(a.data)) is not None \
+                and xdm.refused_for([facts.confidentiality or ""], patient=False):
+            raise InvalidInput("xdm_masked_for_professionals")
         if file_type.family != "xdm":
             continue
         package = xdm.read_xdm(a.data, gw.xdm_limits)
+        if xdm.refused_for(package.confidentiality, patient=False):
+            # Masked to professionals: not shown to any member; the administrator decides.
+            raise InvalidInput("xdm_masked_for_professionals")
         for d in package.documents:
             try:
                 inner = await attachments.screen_received(services, d.data)
@@ -245,7 +252,8 @@ async def _integrate_once(services: Services, gw: Gateway, org: Organisation, bo
             "subject": mail.subject, "from": mail.sender, "to": list(mail.recipients), "message_id": mail.message_id,
             "signer": mail.signature.signer, "signer_emails": list(mail.signature.signer_emails),
             "signature_reason": mail.signature.reason, "encrypted": mail.encrypted, "mss_headers": mail.mss_headers,
-            "request_receipt": mail.mdn_to is not None, "receipt_to": mail.mdn_to}
+            "request_receipt": mail.mdn_to is not None, "receipt_to": mail.mdn_to,
+            "restrictions": _restrictions(gw, mail)}
         receipt, processed_now, keep = receipts.on_arrival(gw, mail)
         await u.tx.mssante.add_message(MssMessage(
             id=mss_id, org_id=org.id, conversation_id=conv.id, entry_id=e.id, direction=Direction.RECEIVED,
@@ -269,6 +277,21 @@ async def _integrate_once(services: Services, gw: Gateway, org: Organisation, bo
                                          "signature": mail.signature.status.value}
         u.publish(RealtimeEvent(org.id, conv.id, e.seq, payload))
     return IngestResult(InboundState.INTEGRATED, None, conv.id)
+
+
+def _restrictions(gw: Gateway, mail: mime.InboundMail) -> list[str]:
+    """The restriction codes of the mail's structured documents (INVISIBLE_PATIENT…), shown
+    on the message so that nobody forwards it where it must not go."""
+    codes: list[str] = []
+    for a in mail.attachments:
+        if a.filename.upper() == xdm.XDM_NAME.upper() or a.data.startswith(b"PK\x03\x04"):
+            try:
+                codes.extend(xdm.read_xdm(a.data, gw.xdm_limits).confidentiality)
+            except InvalidInput:
+                continue
+        elif (facts := xdm.cda_facts(a.data)) is not None and facts.confidentiality:
+            codes.append(facts.confidentiality)
+    return [c for c in dict.fromkeys(codes) if c in xdm.RESTRICTIONS]
 
 
 async def _add_peer(u: Unit, key: DataKey, org: Organisation, conv_id: uuid.UUID, sender: str) -> None:
