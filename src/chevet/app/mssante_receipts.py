@@ -32,11 +32,12 @@ DISPLAYED_TEXT = "Votre message a été lu dans la messagerie sécurisée de l'�
 
 def parse(services: Services, gw: Gateway, box: Mailbox, raw: bytes) -> mime.InboundMail:
     """A received mail parsed as the gateway does (decrypted with the mailbox's key, its
-    signature checked against the trust anchors). Raises ``mime.MalformedMail``."""
+    signature checked against the trust anchors and the CRLs). Raises ``mime.MalformedMail``."""
     identity = box.identity
     decrypt = (lambda der: smime.decrypt(der, identity)) if identity is not None else None
     return mime.parse_inbound(raw, max_bytes=gw.max_message_bytes, anchors=list(gw.anchors),
-                              at=services.clock.now(), decrypt=decrypt, required_suffix=gw.required_suffix)
+                              at=services.clock.now(), decrypt=decrypt, required_suffix=gw.required_suffix,
+                              revocation=gw.revocation())
 
 
 def original_aad(conversation_id: uuid.UUID, mss_id: uuid.UUID) -> bytes:

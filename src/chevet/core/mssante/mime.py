@@ -31,6 +31,7 @@ from chevet.core.errors import InvalidInput
 from chevet.core.mssante import dsn, smime
 from chevet.core.mssante.address import clean_address, message_ids
 from chevet.core.mssante.mdn import Disposition, build_report, parse_report
+from chevet.core.mssante.revocation import RevocationPolicy
 
 MAX_PARTS = 200
 MAX_DEPTH = 12
@@ -273,7 +274,7 @@ def _text_of(part: Message) -> str:
 
 
 def _open_layers(entity: bytes, decrypt: Decryptor | None, anchors: list[x509.Certificate],
-                 at: datetime) -> tuple[bytes, smime.SignatureCheck, bool]:
+                 at: datetime, revocation: RevocationPolicy | None = None) -> tuple[bytes, smime.SignatureCheck, bool]:
     """Peel encryption and signature layers; returns the readable entity, the signature check
     and whether the mail was encrypted."""
     check = smime.SignatureCheck(smime.SignatureStatus.UNSIGNED)
@@ -299,7 +300,7 @@ def _open_layers(entity: bytes, decrypt: Decryptor | None, anchors: list[x509.Ce
                 content = smime.opaque_content(der)
             except InvalidInput as exc:
                 raise MalformedMail("signature_unreadable") from exc
-            check = smime.verify(None, der, anchors, at)
+            check = smime.verify(None, der, anchors, at, revocation)
             entity = canonical(content)
             continue
         if ctype == "multipart/signed":
@@ -311,7 +312,7 @@ def _open_layers(entity: bytes, decrypt: Decryptor | None, anchors: list[x509.Ce
             except UnicodeEncodeError as exc:
                 raise MalformedMail("signed_structure") from exc
             der = _payload_bytes(_parse(sig_entity))
-            check = smime.verify(content, der, anchors, at) if der else smime.SignatureCheck(
+            check = smime.verify(content, der, anchors, at, revocation) if der else smime.SignatureCheck(
                 smime.SignatureStatus.INVALID, reason="signature_missing")
             entity = content
             continue
@@ -367,12 +368,13 @@ def _clean_filename(name: str | None, index: int) -> str:
 
 
 def parse_inbound(raw: bytes, *, max_bytes: int, anchors: list[x509.Certificate], at: datetime,
-                  decrypt: Decryptor | None = None, required_suffix: str | None = None) -> InboundMail:
+                  decrypt: Decryptor | None = None, required_suffix: str | None = None,
+                  revocation: RevocationPolicy | None = None) -> InboundMail:
     """Parse one received mail. Raises ``MalformedMail`` (never anything else) when it cannot
     be integrated; the caller quarantines it with the reason."""
     try:
         return _parse_inbound(raw, max_bytes=max_bytes, anchors=anchors, at=at, decrypt=decrypt,
-                              required_suffix=required_suffix)
+                              required_suffix=required_suffix, revocation=revocation)
     except MalformedMail:
         raise
     except RecursionError as exc:
@@ -382,7 +384,8 @@ def parse_inbound(raw: bytes, *, max_bytes: int, anchors: list[x509.Certificate]
 
 
 def _parse_inbound(raw: bytes, *, max_bytes: int, anchors: list[x509.Certificate], at: datetime,
-                   decrypt: Decryptor | None, required_suffix: str | None) -> InboundMail:
+                   decrypt: Decryptor | None, required_suffix: str | None,
+                   revocation: RevocationPolicy | None) -> InboundMail:
     if len(raw) > max_bytes:
         raise MalformedMail("too_large")
     if not raw.strip():
@@ -400,7 +403,7 @@ def _parse_inbound(raw: bytes, *, max_bytes: int, anchors: list[x509.Certificate
         sender = "mailer-daemon"   # the operator's report: its author matters less than what it refers to
     ids = message_ids(_header(top, "Message-ID"))
     message_id = ids[0] if ids else f"{hashlib.sha256(raw).hexdigest()[:40]}@chevet.invalid"
-    entity, check, encrypted = _open_layers(raw, decrypt, anchors, at)
+    entity, check, encrypted = _open_layers(raw, decrypt, anchors, at, revocation)
     content = _parse(entity)
     disposition = None
     texts: list[str] = []

@@ -127,6 +127,8 @@ def signature_text(p: Page, mss: dict[str, Any]) -> tuple[str, str]:
         return p.t("mss.signature.valid", signer=mss.get("signer") or "?"), "ok"
     if status == "unsigned":
         return p.t("mss.signature.unsigned"), "warn"
+    if status == "revoked":
+        return p.t("mss.signature.revoked"), "error"
     return p.t("mss.signature.invalid", reason=mss.get("signature_reason") or status), "error"
 
 
