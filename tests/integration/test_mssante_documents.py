@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from sqlalchemy import func, insert, select
 
 from chevet.adapters.db.schema_mssante import mss_attachment
@@ -12,6 +13,7 @@ from chevet.app import mssante, mssante_documents, mssante_inbound
 from chevet.bootstrap import Installation
 from chevet.core import envelope
 from chevet.core.ids import new_id
+from chevet.core.mssante.mime import Attachment
 from tests.integration.test_mssante_inbound import _mail
 from tests.mss_support import configure, download, unique
 from tests.support import new_member, new_org
@@ -61,3 +63,31 @@ async def test_former_documents_become_attachments(installation: Installation) -
                                                                       "member", str(nurse.id))
     assert await download(svc, nurse.actor, r["id"]) == PDF
     assert await download(svc, nurse.actor, s["id"]) == OTHER
+
+
+async def test_retention_takes_an_external_exchange_with_its_gateway_records(installation: Installation) -> None:
+    from datetime import timedelta
+
+    from chevet.app import retention
+    from chevet.core.errors import NotFound
+
+    svc = installation.services
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    box = unique("secretariat", "ehpad.test")
+    gw = configure(installation.settings, org.slug, [nurse.email], box).runtime.gateway
+    got = await mssante_inbound.ingest(svc, gw, box, _mail("dr.x@gp.test", box, "ret1@gp.test", "Ancien",
+                                                           attachments=[Attachment("cr.pdf", "application/pdf", PDF)]))
+    assert got.conversation_id is not None
+    conv = got.conversation_id
+    await mssante.send(svc, gw, nurse.actor, conv, body="Réponse", client_id="ret-1")
+
+    # Two years on, nothing happened in the exchange: it goes, records, documents and all.
+    report = await retention.purge(svc, as_of=svc.clock.now() + timedelta(days=800))
+    assert str(conv) in [s["conversation_id"] for s in report.shredded]
+    with pytest.raises(NotFound):
+        await mssante.exchange_messages(svc, nurse.actor, conv)
+    async with svc.db.transaction() as tx:
+        assert await tx.mssante.for_conversation(conv) == []
+        assert await tx.mssante.exchange(org.id, conv) is None
+        assert await tx.attachments.all_in(conv) == []
