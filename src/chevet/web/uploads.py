@@ -75,22 +75,8 @@ class _Collector:
 
 async def read_upload(request: Request, limit: int) -> UploadedFile:
     """The part named ``file`` of a ``multipart/form-data`` body."""
-    content_type, params = parse_options_header(request.headers.get("content-type"))
-    boundary = params.get(b"boundary")
-    if content_type != b"multipart/form-data" or not boundary or len(boundary) > 200:
-        raise InvalidInput("attachment_multipart_required")
     c = _Collector(limit)
-    parser = MultipartParser(boundary, {
-        "on_part_begin": c.on_part_begin, "on_header_field": c.on_header_field,
-        "on_header_value": c.on_header_value, "on_header_end": c.on_header_end,
-        "on_headers_finished": c.on_headers_finished, "on_part_data": c.on_part_data,
-        "on_part_end": c.on_part_end})
-    try:
-        async for chunk in request.stream():
-            parser.write(chunk)
-        parser.finalize()
-    except MultipartParseError as exc:
-        raise InvalidInput("attachment_multipart_required") from exc
+    await _feed(request, c)
     if c.file is None:
         raise InvalidInput("attachment_file_missing")
     return c.file
@@ -140,11 +126,17 @@ async def read_form_with_files(request: Request, limit: int, max_files: int,
                                max_text: int = 256 * 1024) -> tuple[dict[str, list[str]], list[UploadedFile]]:
     """A ``multipart/form-data`` form of a page (a message with its files, without script):
     its text fields, and its files (parts named ``file``) kept in memory like an upload."""
+    c = _FormCollector(limit, max_files, max_text)
+    await _feed(request, c)
+    return c.fields, c.uploads
+
+
+async def _feed(request: Request, c: _Collector) -> None:
+    """Stream the request's ``multipart/form-data`` body through a collector."""
     content_type, params = parse_options_header(request.headers.get("content-type"))
     boundary = params.get(b"boundary")
     if content_type != b"multipart/form-data" or not boundary or len(boundary) > 200:
         raise InvalidInput("attachment_multipart_required")
-    c = _FormCollector(limit, max_files, max_text)
     parser = MultipartParser(boundary, {
         "on_part_begin": c.on_part_begin, "on_header_field": c.on_header_field,
         "on_header_value": c.on_header_value, "on_header_end": c.on_header_end,
@@ -156,4 +148,3 @@ async def read_form_with_files(request: Request, limit: int, max_files: int,
         parser.finalize()
     except MultipartParseError as exc:
         raise InvalidInput("attachment_multipart_required") from exc
-    return c.fields, c.uploads
