@@ -21,6 +21,7 @@ from chevet.core.mssante.mdn import Disposition, DispositionType
 from chevet.jobs import mssante as jobs
 from tests.browser.conftest import browser, french_context, sign_in  # noqa: F401 - the fixture
 from tests.conftest import _require
+from tests.integration.test_mssante_receipts import _asking
 from tests.mss_directory_data import header
 from tests.mss_support import SMIME_CA, configure, inject, mail_available, mailbox_contents, unique
 from tests.support import Server, new_member, new_org
@@ -107,14 +108,26 @@ async def test_nurse_writes_to_a_gp_with_a_pdf_and_sees_the_reply(installation: 
         # A malformed mail too, for the administrator.
         inject(b"From: pas une adresse\r\nTo: <" + box.encode() + b">\r\nSubject: ?\r\nMessage-ID: <q1@gp.test>\r\n\r\n"
                b"corps\r\n", "x@gp.test", [box])
-        mailbox_contents(box, expect=3)
-        assert await jobs.fetch_once(installation, cfg.runtime, box) == 3
+        # And a question whose receipt is asked to the GP's secretariat: a reader decides.
+        secretary = unique("secretariat-martin", "gp.test")
+        inject(_asking(gp, box, "ask-1@gp.test", "Pouvez-vous confirmer la date ?", secretary), gp, [box])
+        mailbox_contents(box, expect=4)
+        assert await jobs.fetch_once(installation, cfg.runtime, box) == 4
 
         await page.reload()
-        received = page.locator("li.msg:not(.mine)").last
-        await expect(received.get_by_text("Merci, je passe demain matin.")).to_be_visible()
+        received = page.locator("li.msg:not(.mine)", has_text="Merci, je passe demain matin.")
+        await expect(received).to_have_count(1)
         await expect(received.get_by_text("Signature vérifiée", exact=False)).to_be_visible()
         await expect(page.locator("li.msg.mine").last.get_by_text("Lu", exact=True)).to_be_visible()
+        await expect(page.get_by_text(f"accusé de lecture à une autre adresse ({secretary})", exact=False)) \
+            .to_be_visible()
+        await page.get_by_role("button", name="Envoyer l'accusé").click()
+        await expect(page.get_by_text("L'accusé de lecture part dans la file d'envoi.")).to_be_visible()
+        await expect(page.get_by_role("button", name="Envoyer l'accusé")).to_have_count(0)
+        assert (await mssante_outbox.deliver_due(svc, cfg.runtime.gateway, cfg.runtime.submitter)).sent >= 1
+        (receipt,) = mailbox_contents(secretary)
+        assert b"manual-action/MDN-sent-manually; displayed" in receipt
+        assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         assert csp == []
         await ctx.close()
 
