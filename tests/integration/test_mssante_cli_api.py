@@ -11,7 +11,8 @@ import pytest
 
 from chevet.bootstrap import Installation
 from tests.conftest import _require
-from tests.mss_support import MAIL_DIR, SMTP_CERT_PORT, configure, mail_available, unique
+from tests.mss_pki import crl
+from tests.mss_support import MAIL_DIR, SMIME_CA, SMTP_CERT_PORT, configure, mail_available, unique
 from tests.support import Server, login, new_member, new_org
 
 
@@ -37,6 +38,13 @@ async def test_check_explains_what_is_wrong(installation: Installation, mail: No
     assert done.returncode == 0, done.stdout + done.stderr
     assert "SMTP 127.0.0.1:11587: ok (TLSv1." in done.stdout and "IMAP 127.0.0.1:11143: ok" in done.stdout
     assert "organisation certificate loaded" in done.stdout
+    assert "revocation: not checked (no CRL configured" in done.stdout
+    crls = installation.settings.data_dir / "crl"
+    crls.mkdir()
+    (crls / "igc.crl").write_bytes(crl(SMIME_CA, []))
+    with_crl = configure(installation.settings, org.slug, [], box, name="crl.toml", extra=f'crl_directory = "{crls}"')
+    done = _check(installation, str(with_crl.path))
+    assert "revocation: 1 CRL(s) loaded; current for every trust anchor" in done.stdout, done.stdout
 
     wrong = configure(installation.settings, org.slug, [], box, password="wrong", name="wrong.toml")
     done = _check(installation, str(wrong.path))

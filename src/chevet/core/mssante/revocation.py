@@ -78,5 +78,10 @@ def status(path: Sequence[x509.Certificate], crls: Sequence[x509.CertificateRevo
     return Revocation.UNKNOWN if unknown else Revocation.GOOD
 
 
+def has_current(issuer: x509.Certificate, crls: Sequence[x509.CertificateRevocationList], at: datetime) -> bool:
+    """Whether a current CRL signed by ``issuer`` is at hand (for ``chevet mssante check``)."""
+    return any(_issued_by(c, issuer) and _current(c, at) for c in crls)
+
+
 def der(crl: x509.CertificateRevocationList) -> bytes:
     return crl.public_bytes(serialization.Encoding.DER)
