@@ -27,7 +27,7 @@ from tests.mss_support import SMIME_CA, configure, inject, mail_available, mailb
 from tests.support import Server, new_member, new_org
 
 PHONE = {"width": 360, "height": 740}
-PDF = b"%PDF-1.4\n% lettre de liaison\n" + bytes(range(256)) * 4 + b"\n%%EOF\n"
+PDF = b"%PDF-1.4\n% lettre de liaison\n" + bytes(range(256)) * 1200 + b"\n%%EOF\n"   # over 256 KiB
 UNLABELLED = ("Array.from(document.querySelectorAll('input:not([type=hidden]),select,textarea'))"
               ".filter(e => e.labels.length === 0).map(e => e.name)")
 

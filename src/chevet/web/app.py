@@ -22,6 +22,7 @@ from chevet.web.api.attachments import UPLOAD_PATH
 from chevet.web.compression import Compression
 from chevet.web.middleware import RequestLimits, SecurityHeaders
 from chevet.web.notifier import Notifier
+from chevet.web.pages.mssante import EXCHANGE_FORM_PATH
 from chevet.web.ratelimit import RateLimiter
 from chevet.web.sessioncache import ForgetOnChange, SessionCache
 from chevet.web.stream import Hub
@@ -119,9 +120,11 @@ def create_app(installation: Installation) -> FastAPI:
         return {"status": "ok", "version": chevet.__version__, "schema": revision,
                 "realtime_connections": hub.connections}
 
-    # Multipart framing around the file gets 64 KiB on top of the attachment limit.
+    # Multipart framing around the file gets 64 KiB on top of the attachment limit; an external
+    # exchange's page form carries its text (up to 256 KiB) and files of one upload's size in all.
     app.add_middleware(RequestLimits, max_bytes=settings.max_request_bytes,
-                       larger=[("POST", UPLOAD_PATH, settings.max_upload_bytes + 65536)])
+                       larger=[("POST", UPLOAD_PATH, settings.max_upload_bytes + 65536),
+                               ("POST", EXCHANGE_FORM_PATH, settings.max_upload_bytes + 327680)])
     app.add_middleware(ForgetOnChange, cache=app.state.session_cache)
     app.add_middleware(Compression)  # pages, CSS, JS, JSON; not attachment downloads
     app.add_middleware(SecurityHeaders)  # outermost: every answer, even a 413, gets the headers

@@ -24,6 +24,8 @@ from chevet.web.ui.render import Page, page, read_form, ui
 from chevet.web.uploads import read_form_with_files
 
 router = APIRouter(include_in_schema=False)
+# The message form with its files: the request limit allows it one upload's size (web.app).
+EXCHANGE_FORM_PATH = re.compile(r"^/mssante/x/[0-9a-fA-F-]{36}/send$")
 _SPLIT = re.compile(r"[\s,;]+")
 
 
