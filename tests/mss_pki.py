@@ -102,6 +102,18 @@ class TestCA:
         return Issued(builder.sign(self.key, hashes.SHA256()), key)
 
 
+def crl(ca: TestCA, revoked: list[Issued], *, days: int = 7, last_update: datetime | None = None) -> bytes:
+    """A CRL of ``ca`` (PEM) listing ``revoked``, as the CA would publish it."""
+    now = last_update or datetime.now(UTC) - timedelta(minutes=5)
+    builder = (x509.CertificateRevocationListBuilder().issuer_name(ca.cert.subject)
+               .last_update(now).next_update(now + timedelta(days=days)))
+    for r in revoked:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(r.cert.serial_number)
+            .revocation_date(now - timedelta(minutes=1)).build())
+    return builder.sign(ca.key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+
+
 def write_pem(path: Path, *blobs: bytes) -> Path:
     path.write_bytes(b"".join(blobs))
     path.chmod(0o600)

@@ -11,10 +11,13 @@ import smtplib
 import socket
 import ssl
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from chevet.app import attachment_download, attachments
+from chevet.app.services import Actor, Services
 from chevet.bootstrap_mssante import GatewayRuntime, load_gateway
 from chevet.settings import Settings
 from tests.mss_pki import Issued, TestCA, write_pem
@@ -132,3 +135,15 @@ def mailbox_contents(address: str, expect: int = 1, timeout: float = 15) -> list
         if len(out) >= expect or time.monotonic() > deadline:
             return out
         time.sleep(0.3)
+
+
+async def upload(svc: Services, actor: Actor, conversation_id: uuid.UUID, data: bytes, name: str) -> uuid.UUID:
+    """A member's ordinary upload to the exchange, before sending it."""
+    view, _ = await attachments.upload(svc, actor, conversation_id, data=data, name=name)
+    return uuid.UUID(view["id"])
+
+
+async def download(svc: Services, actor: Actor, attachment_id: str | uuid.UUID) -> bytes:
+    """An attachment's content as a member downloads it (access checked, read audited)."""
+    d = await attachment_download.download(svc, actor, uuid.UUID(str(attachment_id)))
+    return b"".join([piece async for piece in d.body])

@@ -4,6 +4,7 @@ the application's ``Gateway`` and the SMTP/IMAP/listener adapters for each mailb
 from __future__ import annotations
 
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 from cryptography import x509
 
 from chevet.adapters.directory_file import discard, fetch_source, file_chunks
+from chevet.adapters.mail.crl import CrlFiles, download_crls
 from chevet.adapters.mail.imap import ImapEndpoint, ImapMailbox
 from chevet.adapters.mail.listener import start_listener
 from chevet.adapters.mail.smtp import SmtpEndpoint, SmtpSubmitter
@@ -18,6 +20,7 @@ from chevet.adapters.mail.tls import ClientCertificate, operator_context
 from chevet.app.mssante_gateway import Gateway, Mailbox
 from chevet.core.errors import InvalidInput
 from chevet.core.mssante.delivery import RetryPolicy
+from chevet.core.mssante.revocation import RevocationPolicy
 from chevet.core.mssante.smime import SigningIdentity, load_identity
 from chevet.settings import Settings, SettingsError
 from chevet.settings_mssante import MailboxSettings, MssanteSettings, OperatorSettings, load_mssante_settings
@@ -112,6 +115,27 @@ class GatewayRuntime:
                                         _secret(box.password_file), box.imap_folder, op.timeout_seconds))
 
 
+def crl_download_folder(settings: Settings) -> Path:
+    """Where the CRLs fetched from configured addresses are kept (read with the others)."""
+    return settings.data_dir / "mss" / "crl"
+
+
+def _crls(settings: Settings, ms: MssanteSettings) -> Callable[[], RevocationPolicy]:
+    for p in ms.crl_files:
+        if not p.is_file():
+            raise SettingsError(f"{p}: CRL file not found")
+    sources = [CrlFiles(ms.crl_files, ms.crl_directory, ms.crl_required)]
+    if ms.crl_urls:
+        # Those fetched from the configured addresses (by ``chevet mssante run``) count too.
+        sources.append(CrlFiles([], crl_download_folder(settings), ms.crl_required))
+
+    def policy() -> RevocationPolicy:
+        found = [s.policy() for s in sources]
+        return RevocationPolicy(tuple(c for f in found for c in f.crls), ms.crl_required)
+
+    return policy
+
+
 def load_gateway(settings: Settings, path: Path | None = None) -> GatewayRuntime | None:
     """The configured gateway, or None. Raises ``SettingsError`` with a plain explanation."""
     ms = load_mssante_settings(settings, path)
@@ -127,7 +151,8 @@ def load_gateway(settings: Settings, path: Path | None = None) -> GatewayRuntime
                                    max_delay=timedelta(seconds=ms.retry_max_seconds),
                                    give_up=timedelta(hours=ms.give_up_hours),
                                    lease=timedelta(seconds=ms.lease_seconds)),
-                 auto_mdn=ms.auto_receipts, recipient_certs=_recipient_certs(ms.recipient_certificates))
+                 auto_mdn=ms.auto_receipts, displayed_mdn=ms.displayed_receipts,
+                 recipient_certs=_recipient_certs(ms.recipient_certificates), revocation=_crls(settings, ms))
     return GatewayRuntime(ms, gw, {b.address: b for b in ms.mailboxes})
 
 
@@ -140,5 +165,5 @@ def listener_context(ms: MssanteSettings) -> ssl.SSLContext | None:
     return ctx
 
 
-__all__ = ["GatewayRuntime", "ImapMailbox", "discard", "fetch_source", "file_chunks", "listener_context",
-           "load_gateway", "start_listener"]
+__all__ = ["GatewayRuntime", "ImapMailbox", "crl_download_folder", "discard", "download_crls", "fetch_source",
+           "file_chunks", "listener_context", "load_gateway", "start_listener"]

@@ -83,10 +83,16 @@ class MssanteSettings(BaseModel):
     give_up_hours: float = Field(72, gt=0, le=24 * 30)
     lease_seconds: float = Field(300, ge=1, le=3600, description="how long a worker owns a message it is sending")
     auto_receipts: bool = True
+    displayed_receipts: bool = Field(True, description='"displayed" receipts when a member first opens a message')
     listener: ListenerSettings | None = None
     directory_source: str | None = Field(None, description="path or https URL of the extraction (zip or text)")
     directory_refresh_hours: float = Field(24, ge=1, le=24 * 31)
     directory_trust_anchor: Path | None = None
+    crl_files: list[Path] = Field(default_factory=list, description="CRL files (PEM or DER) of the signers' CAs")
+    crl_directory: Path | None = Field(None, description="folder of CRL files, read again when they change")
+    crl_urls: list[str] = Field(default_factory=list, description="CRL addresses the gateway fetches itself")
+    crl_refresh_hours: float = Field(24, ge=1, le=24 * 7)
+    crl_required: bool = Field(False, description="no current CRL for an issuer: signature not trusted")
 
     @field_validator("directory_source")
     @classmethod

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import os
 import subprocess
 import sys
@@ -12,7 +11,8 @@ import pytest
 
 from chevet.bootstrap import Installation
 from tests.conftest import _require
-from tests.mss_support import MAIL_DIR, SMTP_CERT_PORT, configure, mail_available, unique
+from tests.mss_pki import crl
+from tests.mss_support import MAIL_DIR, SMIME_CA, SMTP_CERT_PORT, configure, mail_available, unique
 from tests.support import Server, login, new_member, new_org
 
 
@@ -38,6 +38,13 @@ async def test_check_explains_what_is_wrong(installation: Installation, mail: No
     assert done.returncode == 0, done.stdout + done.stderr
     assert "SMTP 127.0.0.1:11587: ok (TLSv1." in done.stdout and "IMAP 127.0.0.1:11143: ok" in done.stdout
     assert "organisation certificate loaded" in done.stdout
+    assert "revocation: not checked (no CRL configured" in done.stdout
+    crls = installation.settings.data_dir / "crl"
+    crls.mkdir()
+    (crls / "igc.crl").write_bytes(crl(SMIME_CA, []))
+    with_crl = configure(installation.settings, org.slug, [], box, name="crl.toml", extra=f'crl_directory = "{crls}"')
+    done = _check(installation, str(with_crl.path))
+    assert "revocation: 1 CRL(s) loaded; current for every trust anchor" in done.stdout, done.stdout
 
     wrong = configure(installation.settings, org.slug, [], box, password="wrong", name="wrong.toml")
     done = _check(installation, str(wrong.path))
@@ -76,30 +83,33 @@ async def test_exchange_over_http(installation: Installation, mail: None) -> Non
                        json={"to": ["dr.martin@gp.test"], "title": "Sortie chambre 12"})
         assert r.status_code == 201, r.text
         conv = r.json()["id"]
-        pdf = base64.b64encode(b"%PDF-1.4 x").decode()
+        pdf = b"%PDF-1.4\n% cr\n%%EOF\n"
+        r = httpx.post(f"{server.url}/api/v1/conversations/{conv}/attachments", headers=auth,
+                       files={"file": ("cr.pdf", pdf, "application/pdf")})
+        assert r.status_code == 201, r.text
+        pdf_id = r.json()["id"]
         r = httpx.post(f"{server.url}/api/v1/mssante/exchanges/{conv}/messages", headers=auth, json={
             "body": "Bonjour", "client_id": "h-1", "subject": "Sortie", "request_receipt": True,
-            "attachments": [{"filename": "cr.pdf", "content_type": "application/pdf", "data_base64": pdf}]})
+            "attachment_ids": [pdf_id]})
         assert r.status_code == 201, r.text
+        # Already sent with the first message: not available again.
         r = httpx.post(f"{server.url}/api/v1/mssante/exchanges/{conv}/messages", headers=auth, json={
-            "body": "x", "client_id": "h-2", "attachments": [
-                {"filename": "../x.pdf", "content_type": "application/pdf", "data_base64": pdf}]})
-        assert r.status_code == 422
+            "body": "x", "client_id": "h-2", "attachment_ids": [pdf_id]})
+        assert r.status_code == 422 and r.json()["code"] == "attachment_not_available"
         r = httpx.post(f"{server.url}/api/v1/mssante/exchanges/{conv}/messages", headers=auth, json={
-            "body": "x", "client_id": "h-3", "attachments": [
-                {"filename": "x.pdf", "content_type": "application/pdf", "data_base64": "***"}]})
-        assert r.status_code == 422
+            "body": "x", "client_id": "h-3", "attachment_ids": ["pas-un-identifiant"]})
+        assert r.status_code in (404, 422)
         listing = httpx.get(f"{server.url}/api/v1/mssante/exchanges/{conv}/messages", headers=auth).json()
         (msg,) = listing["messages"]
         assert msg["mssante"]["state"] == "pending" and msg["mssante"]["receipt_requested"]
         att = msg["mssante"]["attachments"][0]
-        r = httpx.get(f"{server.url}/api/v1/mssante/attachments/{att['id']}", headers=auth)
-        assert r.content == b"%PDF-1.4 x" and "cr.pdf" in r.headers["content-disposition"]
+        r = httpx.get(f"{server.url}/api/v1/attachments/{att['id']}", headers=auth)
+        assert r.content == pdf and "cr.pdf" in r.headers["content-disposition"]
 
         stranger_auth = {"Authorization": f"Bearer {login(server.url, stranger)}"}
         assert httpx.get(f"{server.url}/api/v1/mssante/exchanges/{conv}/messages",
                          headers=stranger_auth).status_code == 404
-        assert httpx.get(f"{server.url}/api/v1/mssante/attachments/{att['id']}",
+        assert httpx.get(f"{server.url}/api/v1/attachments/{att['id']}",
                          headers=stranger_auth).status_code == 404
         r = httpx.post(f"{server.url}/api/v1/mssante/exchanges", headers=stranger_auth, json={"to": ["a@gp.test"]})
         assert r.status_code == 422 and r.json()["code"] == "mss_not_configured"

@@ -23,10 +23,21 @@ from chevet.core.mssante import mime
 from chevet.core.mssante.mdn import Disposition, DispositionType
 from chevet.jobs import mssante as jobs
 from tests.conftest import _require
-from tests.mss_support import SMIME_CA, ManualClock, configure, inject, mail_available, mailbox_contents, unique
+from tests.mss_support import (
+    SMIME_CA,
+    ManualClock,
+    configure,
+    download,
+    inject,
+    mail_available,
+    mailbox_contents,
+    unique,
+    upload,
+)
 from tests.support import free_port, new_member, new_org
 
 PDF = b"%PDF-1.4\n% compte rendu de sortie\n" + bytes(range(256)) * 8 + b"\n%%EOF\n"
+PRESCRIPTION = b"%PDF-1.7\n% ordonnance\n" + bytes(range(255, -1, -1)) * 4 + b"\n%%EOF\n"
 
 
 @pytest.fixture
@@ -59,11 +70,12 @@ async def test_nurse_writes_to_a_gp_and_gets_the_reply_and_receipt(installation:
     conv_id = exchange["id"]
     import uuid
 
+    # The PDF goes through the ordinary upload (checks, antivirus, sealed blob), then the message.
+    pdf_id = await upload(svc, nurse.actor, uuid.UUID(conv_id), PDF, "compte-rendu.pdf")
     view, created = await mssante.send(
         svc, gw, nurse.actor, uuid.UUID(conv_id), body="Bonjour Docteur,\nci-joint le compte rendu de sortie.",
-        client_id="c-1", subject="Compte rendu de sortie", request_receipt=True,
-        attachments=[mssante.NewAttachment("compte-rendu.pdf", "application/pdf", PDF)])
-    assert created
+        client_id="c-1", subject="Compte rendu de sortie", request_receipt=True, attachment_ids=[pdf_id])
+    assert created and [a["id"] for a in view["attachments"]] == [str(pdf_id)]
     again, created_again = await mssante.send(svc, gw, nurse.actor, uuid.UUID(conv_id), body="x", client_id="c-1")
     assert not created_again and again["id"] == view["id"]
 
@@ -99,8 +111,8 @@ async def test_nurse_writes_to_a_gp_and_gets_the_reply_and_receipt(installation:
     reply_env = mime.Envelope(sender=gp, recipients=(box,), subject="RE: Compte rendu de sortie",
                               message_id=f"reply-1@{gp.split('@')[1]}", date=clock.now(), nil="NIL-GP",
                               in_reply_to=original_id, references=(original_id,), request_mdn=True)
-    inject(mime.assemble(reply_env, mime.build_content("Bien reçu, je passe jeudi.", []), gp_ident.identity),
-           gp, [box])
+    inject(mime.assemble(reply_env, mime.build_content("Bien reçu, je passe jeudi.", [
+        mime.Attachment("ordonnance.pdf", "application/pdf", PRESCRIPTION)]), gp_ident.identity), gp, [box])
     parsed = mime.parse_inbound(raw, max_bytes=1 << 24, anchors=[SMIME_CA.cert], at=clock.now())
     mdn = mime.build_mdn_content(parsed, raw, reporting_ua="Logiciel du GP", final_recipient=gp,
                                  disposition=Disposition(DispositionType.PROCESSED), human_text="Message intégré")
@@ -118,6 +130,16 @@ async def test_nurse_writes_to_a_gp_and_gets_the_reply_and_receipt(installation:
     assert sent["mssante"]["attachments"][0]["name"] == "compte-rendu.pdf"
     assert received["body"] == "Bien reçu, je passe jeudi."
     assert received["mssante"]["from"] == gp and received["mssante"]["signature"] == "valid"
+    # The GP's document is an attachment of the reply, stored by the gateway (no uploader),
+    # downloaded like any other, and each read of it is audited.
+    (doc,) = received["attachments"]
+    assert (doc["name"], doc["mime"], doc["origin"], doc["uploader_id"]) == (
+        "ordonnance.pdf", "application/pdf", "mssante", None)
+    assert await download(svc, nurse.actor, doc["id"]) == PRESCRIPTION
+    async with svc.db.transaction() as tx:
+        reads = [e for e in await tx.audit.query(org.id, object_id=uuid.UUID(doc["id"]))
+                 if e.action == "mssante.attachment_read"]
+    assert [e.actor_id for e in reads] == [nurse.id]
 
     # Chevet answers the receipt request through the outbox, signed.
     assert (await mssante_outbox.deliver_due(svc, gw, cfg.runtime.submitter)).sent == 1
@@ -166,18 +188,22 @@ async def test_another_organisation_sees_nothing(installation: Installation, mai
     admin_b = await new_member(svc, org_b, "admin")
     cfg = configure(installation.settings, org_a.slug, [nurse.email], unique("sec", "ehpad.test"))
     exchange = await mssante.open_exchange(svc, cfg.runtime.gateway, nurse.actor, to=["gp@gp.test"], title="x")
+    pdf_id = await upload(svc, nurse.actor, uuid.UUID(exchange["id"]), PDF, "a.pdf")
+    with pytest.raises(NotFound):   # another organisation cannot attach it to its own mail
+        await mssante.send(svc, cfg.runtime.gateway, admin_b.actor, uuid.UUID(exchange["id"]), body="x",
+                           client_id="z", attachment_ids=[pdf_id])
     await mssante.send(svc, cfg.runtime.gateway, nurse.actor, uuid.UUID(exchange["id"]), body="x", client_id="a",
-                       attachments=[mssante.NewAttachment("a.pdf", "application/pdf", PDF)])
+                       attachment_ids=[pdf_id])
     att_id = (await mssante.exchange_messages(svc, nurse.actor, uuid.UUID(exchange["id"])))["messages"][0][
         "mssante"]["attachments"][0]["id"]
     with pytest.raises(NotFound):
         await mssante.exchange_messages(svc, admin_b.actor, uuid.UUID(exchange["id"]))
     with pytest.raises(NotFound):
-        await mssante.attachment(svc, admin_b.actor, uuid.UUID(att_id))
+        await download(svc, admin_b.actor, att_id)
     with pytest.raises(NotFound):
         await mssante.send(svc, cfg.runtime.gateway, admin_b.actor, uuid.UUID(exchange["id"]), body="x",
                            client_id="b")
-    assert (await mssante.attachment(svc, nurse.actor, uuid.UUID(att_id)))[2] == PDF
+    assert await download(svc, nurse.actor, att_id) == PDF
     assert await mssante_inbound.quarantined(svc, admin_b.actor) == []
 
 
@@ -190,3 +216,65 @@ async def test_external_exchanges_open_only_through_the_gateway(installation: In
     nurse = await new_member(svc, org, "nurse")
     with pytest.raises(InvalidInput, match="external_needs_mssante"):
         await conversations.create_conversation(svc, nurse.actor, kind="external", title="x", member_ids=[])
+
+
+def _dsn(box: str, *, envelope_id: str | None, original_id: str, action: str, status: str) -> bytes:
+    """A delivery status notification as an operator's MTA writes one (RFC 3464)."""
+    envid = f"Original-Envelope-Id: {envelope_id}\r\n" if envelope_id else ""
+    return (f"From: MAILER-DAEMON@operator.test (Mail Delivery System)\r\nTo: {box}\r\n"
+            f"Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <dsn-{action}-{status}-{original_id}>\r\n"
+            f"MIME-Version: 1.0\r\n"
+            f'Content-Type: multipart/report; report-type=delivery-status; boundary="b1"\r\n\r\n'
+            f"--b1\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nI'm sorry to have to inform you...\r\n"
+            f"--b1\r\nContent-Type: message/delivery-status\r\n\r\n"
+            f"Reporting-MTA: dns; mx.operator.test\r\n{envid}Arrival-Date: Sat, 28 Nov 2026 10:00:00 +0100\r\n\r\n"
+            f"Final-Recipient: rfc822; someone@gp.test\r\nOriginal-Recipient: rfc822;someone@gp.test\r\n"
+            f"Action: {action}\r\nStatus: {status}\r\n"
+            f"Diagnostic-Code: smtp; 552 {status} mailbox of someone@gp.test is full\r\n\r\n"
+            f"--b1\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: {box}\r\nMessage-ID: <{original_id}>\r\n"
+            f"Subject: x\r\n\r\n--b1--\r\n").encode()
+
+
+async def test_a_bounce_marks_the_message_failed_and_tells_its_author(installation: Installation,
+                                                                      mail: None) -> None:
+    import uuid
+
+    svc = installation.services
+    events: list[RealtimeEvent] = []
+    await svc.bus.start(events.append)
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    admin = await new_member(svc, org, "admin")
+    box = unique("secretariat", "ehpad.test")
+    cfg = configure(installation.settings, org.slug, [nurse.email], box)
+    gw = cfg.runtime.gateway
+    exchange = await mssante.open_exchange(svc, gw, nurse.actor, to=[unique("dr-b", "gp.test")], title="")
+    conv = uuid.UUID(exchange["id"])
+    await mssante.send(svc, gw, nurse.actor, conv, body="Premier", client_id="b-1")
+    second, _ = await mssante.send(svc, gw, nurse.actor, conv, body="Second", client_id="b-2")
+    # Submitted with ENVID (the operator offers DSN): accepted as usual.
+    assert (await mssante_outbox.deliver_due(svc, gw, cfg.runtime.submitter)).sent == 2
+    states = {m["body"]: m["mssante"] for m in (await mssante.exchange_messages(svc, nurse.actor, conv))["messages"]}
+    mid_second = f"{second['id']}@{box.split('@')[1]}"
+
+    # Delayed only: nothing changes. Failed, named by envelope id: the first fails. Failed, named
+    # only by the returned headers' Message-ID: the second fails. Unknown: quarantined.
+    for raw in (_dsn(box, envelope_id=uuid.UUID(states["Premier"]["id"]).hex, original_id="x@y", action="delayed",
+                     status="4.4.1"),
+                _dsn(box, envelope_id=uuid.UUID(states["Premier"]["id"]).hex, original_id="x@y", action="failed",
+                     status="5.2.2"),
+                _dsn(box, envelope_id=None, original_id=mid_second, action="failed", status="5.1.1"),
+                _dsn(box, envelope_id=None, original_id="nobody@nowhere.test", action="failed", status="5.1.1")):
+        inject(raw, "", [box])
+    mailbox_contents(box, expect=4)
+    assert await jobs.fetch_once(installation, cfg.runtime, box) == 4
+
+    states = {m["body"]: m["mssante"] for m in (await mssante.exchange_messages(svc, nurse.actor, conv))["messages"]}
+    assert (states["Premier"]["state"], states["Premier"]["error"]) == ("dead", "bounced: 5.2.2")
+    assert (states["Second"]["state"], states["Second"]["error"]) == ("dead", "bounced: 5.1.1")
+    told = [e for e in events if e.payload.get("type") == "mssante.delivery_failed"]
+    assert len(told) == 2 and all(e.user_ids == (nurse.id,) and e.private for e in told)
+    assert [q["reason"] for q in await mssante_inbound.quarantined(svc, admin.actor)] == ["dsn_unknown_original"]
+    # No remote diagnostic text (it names the recipient) is kept in the clear.
+    if installation.settings.database_url is None:
+        assert b"is full" not in (installation.settings.data_dir / "chevet.db").read_bytes()

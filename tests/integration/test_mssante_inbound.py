@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chevet.app import mssante, mssante_inbound, mssante_outbox
+from chevet.app import attachments, mssante, mssante_inbound, mssante_outbox
 from chevet.bootstrap import Installation
-from chevet.core.errors import Forbidden
+from chevet.core.errors import Forbidden, InvalidInput
 from chevet.core.mssante import mime, xdm
 from chevet.core.mssante.records import InboundState
 from chevet.jobs import mssante as jobs
@@ -29,6 +29,7 @@ from tests.mss_support import (
     SMIME_CA,
     SMTP_PORT,
     configure,
+    download,
     inject,
     mail_available,
     mailbox_contents,
@@ -89,10 +90,28 @@ async def test_inbound_corpus(installation: Installation, mail: None) -> None:
     assert [m["mssante"]["signature"] for m in view["messages"]] == ["valid", "unsigned", "unsigned"]
     assert set(view["correspondents"]) == {gp, chu}
     lab = await mssante.exchange_messages(svc, nurse.actor, with_xdm.conversation_id)
-    names = sorted(a["name"] for a in lab["messages"][0]["mssante"]["attachments"])
-    assert names == ["IHE_XDM.zip", "SUBSET01-DOC0001.XML", "resultats.pdf"]
-    doc = next(a for a in lab["messages"][0]["mssante"]["attachments"] if a["name"].endswith(".XML"))
-    assert (await mssante.attachment(svc, nurse.actor, uuid.UUID(doc["id"])))[2] == CDA
+    docs = lab["messages"][0]["attachments"]
+    assert sorted((a["name"], a["mime"]) for a in docs) == [
+        ("IHE_XDM.zip", "application/zip"), ("SUBSET01-DOC0001.xml", "text/xml"), ("resultats.pdf", "application/pdf")]
+    assert {a["origin"] for a in docs} == {"mssante"} and {a["uploader_id"] for a in docs} == {None}
+    doc = next(a for a in docs if a["name"].endswith(".xml"))
+    assert await download(svc, nurse.actor, doc["id"]) == CDA
+    # The member allow-list is unchanged: a member cannot upload a CDA or a ZIP themselves.
+    for data in (CDA, package):
+        with pytest.raises(InvalidInput, match="attachment_type_refused"):
+            await attachments.upload(svc, nurse.actor, with_xdm.conversation_id, data=data, name="x")
+
+    # Confidentiality: a document invisible to the patient is integrated and says so; one masked
+    # to professionals is shown to no member (quarantined for the administrator).
+    hidden = xdm.build_xdm([xdm.XdmDocument("DOC0001.XML", "text/xml", CDA, ("INVISIBLE_PATIENT",))], submitted=NOW)
+    got = await mssante_inbound.ingest(svc, gw, box, _mail("labo@chu.test", box, "c2@chu.test", "Résultats 2",
+                                                           attachments=[mime.Attachment("IHE_XDM.zip",
+                                                                                        "application/zip", hidden)]))
+    shown = (await mssante.exchange_messages(svc, nurse.actor, got.conversation_id))["messages"][-1]  # type: ignore[arg-type]
+    assert shown["mssante"]["restrictions"] == ["INVISIBLE_PATIENT"]
+    masked_package = xdm.build_xdm([xdm.XdmDocument("DOC0001.XML", "text/xml", CDA, ("MASQUE_PS",))], submitted=NOW)
+    masked = _mail("labo@chu.test", box, "c3@chu.test", "Résultats 3",
+                   attachments=[mime.Attachment("IHE_XDM.zip", "application/zip", masked_package)])
 
     # Malformed and hostile mail: quarantined with a reason, never dropped, never a crash.
     bomb = io.BytesIO()
@@ -113,26 +132,31 @@ async def test_inbound_corpus(installation: Installation, mail: None) -> None:
                                                   date=NOW, nil="N"), mdn, None)
     polyglot = _mail(gp, box, "p1@gp.test", "CR", attachments=[
         mime.Attachment("cr.pdf", "application/pdf", b"%PDF-1.4\n1 0 obj\n%%EOF\nPK\x05\x06" + b"\0" * 18)])
+    program = _mail(gp, box, "x1@gp.test", "Outil", attachments=[
+        mime.Attachment("outil.exe", "application/octet-stream", b"MZ\x90\x00" + bytes(range(256)))])
     results = {name: await mssante_inbound.ingest(svc, gw, box, raw) for name, raw in
                {"hostile": hostile, "no_sender": no_sender, "garbage": garbage, "receipt": unknown_receipt,
-                "polyglot": polyglot}.items()}
+                "polyglot": polyglot, "program": program, "masked": masked}.items()}
     assert {k: (r.state, r.reason) for k, r in results.items()} == {
         "hostile": (InboundState.QUARANTINED, "xdm_path"),
         "no_sender": (InboundState.QUARANTINED, "sender_invalid"),
         "garbage": (InboundState.QUARANTINED, "header_structure"),
         "receipt": (InboundState.QUARANTINED, "mdn_unknown_original"),
-        "polyglot": (InboundState.QUARANTINED, "attachment_polyglot")}
+        "polyglot": (InboundState.QUARANTINED, "attachment_polyglot"),
+        "program": (InboundState.QUARANTINED, "attachment_type_refused"),
+        "masked": (InboundState.QUARANTINED, "xdm_masked_for_professionals")}
 
     with pytest.raises(Forbidden):
         await mssante_inbound.quarantined(svc, nurse.actor)
     listed = await mssante_inbound.quarantined(svc, admin.actor)
-    assert sorted(q["reason"] for q in listed) == ["attachment_polyglot", "header_structure",
-                                                  "mdn_unknown_original", "sender_invalid", "xdm_path"]
+    assert sorted(q["reason"] for q in listed) == ["attachment_polyglot", "attachment_type_refused",
+                                                  "header_structure", "mdn_unknown_original", "sender_invalid",
+                                                  "xdm_masked_for_professionals", "xdm_path"]
     kept = next(q for q in listed if q["reason"] == "xdm_path")
     assert await mssante_inbound.quarantined_mail(svc, admin.actor, uuid.UUID(kept["id"])) == mime.canonical(hostile) \
         or await mssante_inbound.quarantined_mail(svc, admin.actor, uuid.UUID(kept["id"])) == hostile
     await mssante_inbound.release(svc, admin.actor, uuid.UUID(kept["id"]))
-    assert len(await mssante_inbound.quarantined(svc, admin.actor)) == 4
+    assert len(await mssante_inbound.quarantined(svc, admin.actor)) == 6
     # Quarantined mail is sealed at rest.
     if installation.settings.database_url is None:
         db = (installation.settings.data_dir / "chevet.db").read_bytes()

@@ -181,7 +181,8 @@ MATRIX: dict[str, Rule] = {
         MEMBER, lambda c: {"body": "Compte rendu", "client_id": uuid.uuid4().hex}),
     "GET /api/v1/mssante/exchanges/{conversation_id}/messages": Rule(MEMBER),
     "POST /api/v1/mssante/exchanges/{conversation_id}/messages/{message_id}/retry": Rule(MEMBER),
-    "GET /api/v1/mssante/attachments/{attachment_id}": Rule(MEMBER),
+    "POST /api/v1/mssante/exchanges/{conversation_id}/messages/{message_id}/receipt": Rule(
+        MEMBER, lambda c: {"send": True}),
     "GET /api/v1/mssante/quarantine": Rule(Permission.MANAGE_ORGANISATION.value),
     "GET /api/v1/mssante/quarantine/{record_id}/raw": Rule(Permission.MANAGE_ORGANISATION.value),
     "POST /api/v1/mssante/quarantine/{record_id}/release": Rule(Permission.MANAGE_ORGANISATION.value),

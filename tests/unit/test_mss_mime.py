@@ -151,7 +151,7 @@ MALFORMED = {
     b"From: a@b.test\r\nContent-Type: multipart/report; report-type=disposition-notification; boundary=q\r\n\r\n"
     b"--q\r\nContent-Type: text/plain\r\n\r\nhi\r\n--q--\r\n": "mdn_structure",
     b"From: MAILER-DAEMON@op.test\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=q\r\n\r\n"
-    b"--q\r\nContent-Type: text/plain\r\n\r\nundeliverable\r\n--q--\r\n": "delivery_status_report",
+    b"--q\r\nContent-Type: text/plain\r\n\r\nundeliverable\r\n--q--\r\n": "dsn_without_original",
 }
 
 

@@ -115,3 +115,40 @@ def test_any_bytes_are_read_or_refused(data: bytes) -> None:
         xdm.read_xdm(b"PK\x03\x04" + data, LIMITS)
     except xdm.HostileArchive as exc:
         assert exc.reason
+
+
+def test_confidentiality_codes_are_carried_and_read_back() -> None:
+    restricted = CDA.replace(b"<code ", b'<confidentialityCode code="R" codeSystem="2.16.840.1.113883.5.25"/><code ')
+    data = xdm.build_xdm([xdm.XdmDocument("DOC0001.XML", "text/xml", restricted, ("INVISIBLE_PATIENT",)),
+                          xdm.XdmDocument("DOC0002.PDF", "application/pdf", b"%PDF-1.4 x",
+                                          ("invisible_representants_legaux", "MASQUE_PS"))], submitted=NOW)
+    meta = zipfile.ZipFile(io.BytesIO(data)).read("IHE_XDM/SUBSET01/METADATA.XML")
+    assert meta.count(xdm.CONFIDENTIALITY_SCHEME.encode()) == 3
+    package = xdm.read_xdm(data, LIMITS)
+    codes = {d.name: d.confidentiality for d in package.documents}
+    # The CDA header's own code is read too; the former long name reads as the current one.
+    assert codes == {"DOC0001.XML": ("INVISIBLE_PATIENT", "R"), "DOC0002.PDF": ("INVISIBLE_REP_LEGAUX", "MASQUE_PS")}
+    assert xdm.cda_facts(restricted) == xdm.CdaFacts("11488-4", True, "R")
+    assert xdm.refused_for(package.confidentiality, patient=True) == "INVISIBLE_PATIENT"
+    assert xdm.refused_for(package.confidentiality, patient=False) == "MASQUE_PS"
+    assert xdm.refused_for(["R", "N"], patient=True) is None
+
+
+def test_restricted_documents_are_not_sent_where_they_must_not_go() -> None:
+    from chevet.app.mssante import NewAttachment, _package
+    from chevet.app.mssante_gateway import Gateway
+    from chevet.core.errors import InvalidInput
+
+    gw = Gateway(nil="N", mailboxes=())
+    for codes, peer in ((("INVISIBLE_PATIENT",), "277076322082910@patient.mssante.fr"),
+                        (("MASQUE_PS",), "dr.x@medecin.mssante.fr")):
+        package = xdm.build_xdm([xdm.XdmDocument("DOC0001.XML", "text/xml", CDA, codes)], submitted=NOW)
+        with pytest.raises(InvalidInput, match="mss_document_restricted"):
+            _package([NewAttachment("IHE_XDM.zip", "application/zip", package)], gw, NOW, [peer])
+    # Invisible to the patient, to a professional: it goes, with its code in the package.
+    package = xdm.build_xdm([xdm.XdmDocument("DOC0001.XML", "text/xml", CDA, ("INVISIBLE_PATIENT",))],
+                            submitted=NOW)
+    out, cda_codes, ins = _package([NewAttachment("IHE_XDM.zip", "application/zip", package)], gw, NOW,
+                                   ["dr.x@medecin.mssante.fr"])
+    assert cda_codes == ("11488-4",) and ins is True
+    assert xdm.read_xdm(out[0].data, LIMITS).confidentiality == ("INVISIBLE_PATIENT",)

@@ -24,7 +24,7 @@ def test_every_literal_text_of_the_templates_is_translated() -> None:
 
 
 def test_computed_texts_exist_for_every_value() -> None:
-    families = {"ui.kind.": ["care_case", "direct", "group", "team"],
+    families = {"ui.kind.": ["care_case", "direct", "group", "team", "external"],
                 "role.": ["admin", "dpo", "manager", "physician", "nurse", "care_assistant", "social_worker",
                           "external"],
                 "ui.status.": ["active", "invited", "deactivated"],
@@ -32,9 +32,12 @@ def test_computed_texts_exist_for_every_value() -> None:
                 "ui.new.kind_hint.": ["care_case", "direct", "group", "team"],
                 "ui.admin.push_content.": ["name", "nothing"],
                 "ui.notice.": ["signed_out", "account_ready", "saved", "session_revoked", "member_added",
-                               "member_removed", "role_changed", "deactivated", "team_created"],
+                               "member_removed", "role_changed", "deactivated", "team_created", "mss_requeued",
+                               "mss_released", "mss_receipt_sent", "mss_receipt_declined"],
                 "push.": ["new", "new.in", "urgent", "urgent.in"],
-                "sobriety.kind.": ["text", "image", "document"]}
+                "sobriety.kind.": ["text", "image", "document"],
+                "mss.type.": ["PER", "ORG", "APP", "CAB"],
+                "mss.restriction.": ["MASQUE_PS", "INVISIBLE_PATIENT", "INVISIBLE_REP_LEGAUX"]}
     prefixes = set()
     for path in TEMPLATES.glob("*.html"):
         prefixes |= set(PREFIXED.findall(path.read_text()))

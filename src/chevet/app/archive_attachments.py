@@ -13,6 +13,7 @@ from chevet.core import sealed_stream
 from chevet.core.attachment import (
     Attachment,
     AttachmentKind,
+    AttachmentOrigin,
     Variant,
     blob_aad,
     blob_address,
@@ -62,7 +63,8 @@ async def export_conversation(services: Services, tx: Transaction, conversation_
             paths[variant.value] = path
         records.append({"record": "attachment", "id": str(att.id), "conversation_id": str(conversation_id),
                         "message_id": str(att.entry_id) if att.entry_id else None,
-                        "uploader_id": str(att.uploader_id), "created_at": att.created_at.isoformat(),
+                        "uploader_id": str(att.uploader_id) if att.uploader_id else None,
+                        "created_at": att.created_at.isoformat(),
                         "kind": att.kind.value, "mime": att.mime, "size": att.size, "uploaded_size": att.uploaded_size,
                         "width": att.width, "height": att.height, "name": name, "files": paths})
     return files, records
@@ -86,7 +88,7 @@ async def import_records(services: Services, tx: Transaction, org_id: uuid.UUID,
         key = keys[conv_id]
         kind = AttachmentKind(r["kind"])
         created = datetime.fromisoformat(r["created_at"])
-        uploader = uuid.UUID(r["uploader_id"])
+        uploader = uuid.UUID(r["uploader_id"]) if r["uploader_id"] else None
         addresses: dict[Variant, bytes] = {}
         for variant in VARIANTS:
             path = r["files"].get(variant.value)
@@ -110,5 +112,5 @@ async def import_records(services: Services, tx: Transaction, org_id: uuid.UUID,
             height=r["height"], name_sealed=key.seal(str(r["name"]).encode(), name_aad(conv_id, att_id)),
             content_address=addresses[Variant.CONTENT], thumbnail_address=addresses.get(Variant.THUMBNAIL),
             original_address=addresses.get(Variant.ORIGINAL), dedup_tag=dedup_tag(key, content),
-            deduplicated=False))
+            deduplicated=False, origin=AttachmentOrigin.MEMBER if uploader else AttachmentOrigin.MSSANTE))
     return len(records)

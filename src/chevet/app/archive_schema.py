@@ -64,8 +64,9 @@ SCHEMA: dict[str, Any] = {
             "mentions": {"type": "array", "items": _UUID}}),
         "attachment": _record("attachment", "data/attachments.jsonl: files attached to messages, decrypted in "
                                             "attachments/<conversation id>/ (`files`: content, and thumbnail or "
-                                            "original when stored), with their original name.", {
-            "id": _UUID, "conversation_id": _UUID, "message_id": _OPT_UUID, "uploader_id": _UUID,
+                                            "original when stored), with their original name; "
+                                            "`uploader_id` null: a document received over MSSanté.", {
+            "id": _UUID, "conversation_id": _UUID, "message_id": _OPT_UUID, "uploader_id": _OPT_UUID,
             "created_at": _TIME, "kind": _STR, "mime": _STR, "size": _INT, "uploaded_size": _INT,
             "width": _OPT_INT, "height": _OPT_INT, "name": _STR,
             "files": {"type": "object", "additionalProperties": False, "required": ["content"],

@@ -12,11 +12,15 @@ from chevet.app.attachments import attachment_view, blob_key_of, configured
 from chevet.app.conversations import access
 from chevet.app.services import Actor, Services
 from chevet.core import sealed_stream
-from chevet.core.attachment import AttachmentKind, Variant, blob_aad, content_key
+from chevet.core.attachment import Attachment, AttachmentKind, Variant, blob_aad, content_key
 from chevet.core.conversation import ConversationKind
 from chevet.core.envelope import DataKey
 from chevet.core.errors import IntegrityError, InvalidInput, NotFound
 from chevet.core.message import MessageFlag
+
+# Kinds whose every document read is traced (care data, documents exchanged with the outside).
+READ_AUDITED = {ConversationKind.CARE_CASE: "care_case.attachment_read",
+                ConversationKind.EXTERNAL: "mssante.attachment_read"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +56,8 @@ async def download(services: Services, actor: Actor, attachment_id: uuid.UUID,
         address = att.address_of(variant)
         if address is None:
             raise NotFound("attachment_not_found")
-        if variant is not Variant.THUMBNAIL and a.conversation.kind is ConversationKind.CARE_CASE:
-            await u.audit(actor.org_id, "care_case.attachment_read", actor.id, "attachment", att.id,
+        if variant is not Variant.THUMBNAIL and a.conversation.kind in READ_AUDITED:
+            await u.audit(actor.org_id, READ_AUDITED[a.conversation.kind], actor.id, "attachment", att.id,
                           conversation=str(att.conversation_id), variant=variant.value)
         elif variant is Variant.ORIGINAL:
             await u.audit(actor.org_id, "attachment.original_read", actor.id, "attachment", att.id)
@@ -91,6 +95,14 @@ async def opened(cfg: AttachmentServices, key: DataKey, conversation_id: uuid.UU
     last = opener.close()
     if last:
         yield last
+
+
+async def contents(services: Services, key: DataKey, att: Attachment) -> bytes:
+    """A whole attachment's decrypted content, for the caller that already checked access
+    (the MSSanté gateway building the mail that carries it)."""
+    cfg = configured(services)
+    blob = blob_key_of(att.conversation_id, att.content_address)
+    return b"".join([piece async for piece in _opened(cfg, key, att.conversation_id, att.content_address, blob)])
 
 
 class RangeNotSatisfiable(InvalidInput):

@@ -20,8 +20,10 @@ from chevet.app.conversations import Access, access
 from chevet.app.services import Actor, Services, Unit
 from chevet.core import sealed_stream
 from chevet.core.attachment import (
+    EXCHANGE_FAMILIES,
     Attachment,
     AttachmentKind,
+    AttachmentOrigin,
     AttachmentRules,
     FileType,
     StoredBlob,
@@ -35,6 +37,7 @@ from chevet.core.attachment import (
     dedup_tag,
     name_aad,
     sniff,
+    sniff_exchange,
     type_of,
 )
 from chevet.core.conversation import ConversationKind
@@ -78,7 +81,8 @@ def attachment_view(att: Attachment, key: DataKey) -> dict[str, Any]:
     return {"id": str(att.id), "conversation_id": str(att.conversation_id), "kind": att.kind.value,
             "mime": att.mime, "size": att.size, "name": name, "width": att.width, "height": att.height,
             "thumbnail": att.thumbnail_address is not None, "original": att.original_address is not None,
-            "created_at": att.created_at.isoformat(), "uploader_id": str(att.uploader_id),
+            "created_at": att.created_at.isoformat(),
+            "uploader_id": str(att.uploader_id) if att.uploader_id else None, "origin": att.origin.value,
             "message_id": str(att.entry_id) if att.entry_id else None}
 
 
@@ -101,11 +105,15 @@ async def screen(services: Services, data: bytes, file_type: FileType | None) ->
     if file_type is None or file_type.family not in cfg.limits.families \
             or (file_type.kind is AttachmentKind.IMAGE and file_type.mime not in cfg.media.accepted_images):
         raise InvalidInput("attachment_type_refused", allowed=", ".join(limits_view(services)["accepted_types"]))
+    await _scan(cfg, data)
+    return file_type
+
+
+async def _scan(cfg: AttachmentServices, data: bytes) -> None:
     if cfg.scanner is not None:
         found = await cfg.scanner.scan(data)
         if found is not None:
             raise InvalidInput("attachment_infected", signature=found)
-    return file_type
 
 
 async def prepare(cfg: AttachmentServices, key: DataKey, data: bytes, file_type: FileType,
@@ -144,7 +152,7 @@ async def upload(services: Services, actor: Actor, conversation_id: uuid.UUID, *
     async with services.db.transaction() as tx:
         known = await tx.attachments.by_dedup_tag(conversation_id, tag)
         if known is None:
-            await _check_quota(tx, cfg, actor, rules, 1)
+            await _check_quota(tx, cfg, actor.org_id, actor.id, rules, 1)
     file_type = await screen(services, data, file_type)
     prepared = None if known is not None else await prepare(
         cfg, a.key, data, file_type, a.conversation.kind.value in rules.keep_originals_for)
@@ -162,7 +170,8 @@ async def upload(services: Services, actor: Actor, conversation_id: uuid.UUID, *
             if prepared is not None:
                 stored_mime = prepared.mime
             display_name = clean_name(name, type_of(stored_mime))
-            att = await _store(u, cfg, actor, a, rules, tag, known, prepared, len(data), display_name, written)
+            att = await _store(u, cfg, _Origin(actor.org_id, actor.id, rules), a.conversation.id, a.key, tag, known,
+                               prepared, len(data), display_name, written)
             await u.audit(actor.org_id, "attachment.uploaded", actor.id, "attachment", att.id,
                           conversation=str(conversation_id), kind=att.kind.value, size=att.size,
                           deduplicated=att.deduplicated)
@@ -173,34 +182,50 @@ async def upload(services: Services, actor: Actor, conversation_id: uuid.UUID, *
         raise
 
 
-async def _check_quota(tx: Transaction, cfg: AttachmentServices, actor: Actor, rules: AttachmentRules,
-                       needed: int) -> None:
+async def _check_quota(tx: Transaction, cfg: AttachmentServices, org_id: uuid.UUID, person_id: uuid.UUID,
+                       rules: AttachmentRules, needed: int) -> None:
     org_quota = rules.org_quota_bytes if rules.org_quota_bytes is not None else cfg.limits.quota_org_bytes
     person_quota = rules.person_quota_bytes if rules.person_quota_bytes is not None \
         else cfg.limits.quota_person_bytes
-    org_used = await tx.attachments.usage(actor.org_id)
+    org_used = await tx.attachments.usage(org_id)
     if org_used + needed > org_quota:
         raise TooLarge("quota_exceeded_organisation", scope="organisation", remaining=max(0, org_quota - org_used),
                        quota=org_quota)
-    person_used = await tx.attachments.usage(actor.org_id, actor.id)
+    person_used = await tx.attachments.usage(org_id, person_id)
     if person_used + needed > person_quota:
         raise TooLarge("quota_exceeded_person", scope="person", remaining=max(0, person_quota - person_used),
                        quota=person_quota)
 
 
-async def _store(u: Unit, cfg: AttachmentServices, actor: Actor, a: Access, rules: AttachmentRules, tag: bytes,
+@dataclass(frozen=True, slots=True)
+class _Origin:
+    """Who stores a file: a member (charged by the quotas, which ``rules`` set) or, with no
+    uploader, the MSSanté gateway (a received document is counted, never refused for quota:
+    refusing it would lose a correspondent's mail)."""
+
+    org_id: uuid.UUID
+    uploader: uuid.UUID | None
+    rules: AttachmentRules | None
+    entry_id: uuid.UUID | None = None
+
+    @property
+    def kind(self) -> AttachmentOrigin:
+        return AttachmentOrigin.MEMBER if self.uploader is not None else AttachmentOrigin.MSSANTE
+
+
+async def _store(u: Unit, cfg: AttachmentServices, origin: _Origin, conv_id: uuid.UUID, key: DataKey, tag: bytes,
                  known: Attachment | None, prepared: Prepared | None, uploaded: int, name: str,
                  written: list[str]) -> Attachment:
-    conv_id = a.conversation.id
     now = u.services.clock.now()
     att_id = new_id()
-    name_sealed = a.key.seal(name.encode(), name_aad(conv_id, att_id))
+    name_sealed = key.seal(name.encode(), name_aad(conv_id, att_id))
     if known is not None:
-        att = Attachment(id=att_id, org_id=actor.org_id, conversation_id=conv_id, uploader_id=actor.id,
-                         entry_id=None, created_at=now, kind=known.kind, mime=known.mime, size=known.size,
+        att = Attachment(id=att_id, org_id=origin.org_id, conversation_id=conv_id, uploader_id=origin.uploader,
+                         entry_id=origin.entry_id, created_at=now, kind=known.kind, mime=known.mime, size=known.size,
                          uploaded_size=uploaded, width=known.width, height=known.height, name_sealed=name_sealed,
                          content_address=known.content_address, thumbnail_address=known.thumbnail_address,
-                         original_address=known.original_address, dedup_tag=tag, deduplicated=True)
+                         original_address=known.original_address, dedup_tag=tag, deduplicated=True,
+                         origin=origin.kind)
         await u.tx.attachments.add(att)
         return att
     assert prepared is not None
@@ -210,22 +235,78 @@ async def _store(u: Unit, cfg: AttachmentServices, actor: Actor, a: Access, rule
         addresses[variant] = address
         if not await u.tx.attachments.blob_exists(conv_id, address) and all(address != n[1] for n in new):
             new.append((variant, address, content))
-    needed = sum(sealed_stream.sealed_size(len(content)) for _, _, content in new)
-    await _check_quota(u.tx, cfg, actor, rules, needed)
+    if origin.uploader is not None and origin.rules is not None:
+        needed = sum(sealed_stream.sealed_size(len(content)) for _, _, content in new)
+        await _check_quota(u.tx, cfg, origin.org_id, origin.uploader, origin.rules, needed)
     for variant, address, content in new:
-        key = blob_key_of(conv_id, address)
-        written.append(key)
-        size = await cfg.blobs.put(key, sealed_stream.seal(content_key(a.key), blob_aad(conv_id, address), content))
-        await u.tx.attachments.add_blob(StoredBlob(conv_id, address, actor.org_id, actor.id, prepared.kind,
+        blob = blob_key_of(conv_id, address)
+        written.append(blob)
+        size = await cfg.blobs.put(blob, sealed_stream.seal(content_key(key), blob_aad(conv_id, address), content))
+        await u.tx.attachments.add_blob(StoredBlob(conv_id, address, origin.org_id, origin.uploader, prepared.kind,
                                                    variant, size, now))
-    att = Attachment(id=att_id, org_id=actor.org_id, conversation_id=conv_id, uploader_id=actor.id, entry_id=None,
-                     created_at=now, kind=prepared.kind, mime=prepared.mime, size=prepared.size,
-                     uploaded_size=uploaded, width=prepared.width, height=prepared.height, name_sealed=name_sealed,
-                     content_address=addresses[Variant.CONTENT],
+    att = Attachment(id=att_id, org_id=origin.org_id, conversation_id=conv_id, uploader_id=origin.uploader,
+                     entry_id=origin.entry_id, created_at=now, kind=prepared.kind, mime=prepared.mime,
+                     size=prepared.size, uploaded_size=uploaded, width=prepared.width, height=prepared.height,
+                     name_sealed=name_sealed, content_address=addresses[Variant.CONTENT],
                      thumbnail_address=addresses.get(Variant.THUMBNAIL),
-                     original_address=addresses.get(Variant.ORIGINAL), dedup_tag=tag, deduplicated=False)
+                     original_address=addresses.get(Variant.ORIGINAL), dedup_tag=tag, deduplicated=False,
+                     origin=origin.kind)
     await u.tx.attachments.add(att)
     return att
+
+
+# --- received over MSSanté -----------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ReceivedFile:
+    """A document of a received mail, already screened (``screen_received``)."""
+
+    name: str
+    data: bytes
+    file_type: FileType
+
+
+async def screen_received(services: Services, data: bytes) -> FileType:
+    """The upload checks, applied to a document a correspondent sent: size, type (the
+    exchange allow-list: PDF, images, text, HL7 CDA, IHE_XDM.zip), PDF structure, antivirus.
+    The member upload allow-list is not involved. A scanner that cannot answer raises
+    ``Unavailable``, so the mail is fetched again later rather than integrated unchecked."""
+    cfg = configured(services)
+    if len(data) > cfg.limits.max_upload_bytes:
+        raise TooLarge("attachment_too_large", max=cfg.limits.max_upload_bytes)
+    if not data:
+        raise InvalidInput("attachment_empty")
+    file_type = await asyncio.to_thread(sniff_exchange, data)
+    if file_type is None or file_type.family not in EXCHANGE_FAMILIES \
+            or (file_type.kind is AttachmentKind.IMAGE and file_type.mime not in cfg.media.accepted_images):
+        raise InvalidInput("attachment_type_refused", allowed="PDF, CDA, IHE_XDM.zip, images, text")
+    if file_type.family == "pdf":
+        check_pdf(data)
+    await _scan(cfg, data)
+    return file_type
+
+
+async def store_received(u: Unit, org_id: uuid.UUID, conversation_id: uuid.UUID, key: DataKey,
+                         entry_id: uuid.UUID, files: Sequence[ReceivedFile], written: list[str],
+                         uploader: uuid.UUID | None = None) -> list[Attachment]:
+    """Store a received mail's documents as attachments of its message, with no uploader and
+    the MSSanté origin, inside the caller's transaction. Received images keep their original
+    bytes next to the re-encoded copy (what the correspondent sent, exactly). Blob keys written
+    are appended to ``written``: the caller deletes them if its transaction fails. ``uploader``
+    is only given for documents a member sent before they became attachments."""
+    if not files:
+        return []
+    cfg = configured(u.services)
+    await u.tx.attachments.lock_organisation(org_id)
+    origin = _Origin(org_id, uploader, None, entry_id)
+    out = []
+    for f in files:
+        tag = await asyncio.to_thread(dedup_tag, key, f.data)
+        known = await u.tx.attachments.by_dedup_tag(conversation_id, tag)
+        prepared = None if known is not None else await prepare(cfg, key, f.data, f.file_type, True)
+        stored_mime = known.mime if known is not None else prepared.mime if prepared is not None else f.file_type.mime
+        out.append(await _store(u, cfg, origin, conversation_id, key, tag, known, prepared, len(f.data),
+                                clean_name(f.name, type_of(stored_mime)), written))
+    return out
 
 
 # --- in messages ---------------------------------------------------------------------------
@@ -244,6 +325,20 @@ async def claim(u: Unit, actor: Actor, a: Access, ids: Sequence[uuid.UUID]) -> l
         if att is None or att.uploader_id != actor.id or att.entry_id is not None:
             raise InvalidInput("attachment_not_available")
     return wanted
+
+
+async def pending(services: Services, actor: Actor, conversation_id: uuid.UUID,
+                  ids: Sequence[uuid.UUID]) -> list[dict[str, Any]]:
+    """The actor's uploads to this conversation among ``ids`` that no message carries yet (a
+    form shown again before sending, without script, lists them)."""
+    wanted = list(dict.fromkeys(ids))[:50]
+    if not wanted:
+        return []
+    async with services.db.transaction() as tx:
+        a = await access(services, tx, actor, conversation_id)
+        found = {att.id: att for att in await tx.attachments.many(conversation_id, wanted)}
+    return [attachment_view(found[i], a.key) for i in wanted
+            if i in found and found[i].uploader_id == actor.id and found[i].entry_id is None]
 
 
 async def attach(u: Unit, a: Access, ids: Sequence[uuid.UUID], entry_id: uuid.UUID) -> None:

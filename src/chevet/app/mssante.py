@@ -1,5 +1,7 @@
 """External exchanges over MSSanté: open one, write to correspondents, read it with delivery,
-receipts and signatures, download its documents.
+receipts and signatures. Documents are ordinary attachments of the exchange: uploaded by a
+member before sending, stored by the gateway on receipt, downloaded through the attachment
+endpoints (each read of one is audited).
 
 Sending is durable at once: the signed MIME message is built, sealed and queued in the same
 transaction as the conversation entry, with a Message-ID fixed forever; the outbox worker
@@ -13,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from chevet.app import attachment_download, attachments
+from chevet.app import mssante_receipts as receipts
 from chevet.app.conversations import access, append_entry
 from chevet.app.mssante_gateway import Gateway, Mailbox, keyed_hash, open_json, seal_json
 from chevet.app.services import Actor, Services, Unit
@@ -24,10 +28,10 @@ from chevet.core.envelope import DataKey
 from chevet.core.errors import Forbidden, InvalidInput, NotFound, TooLarge
 from chevet.core.ids import message_id as stable_entry_id
 from chevet.core.ids import new_id
-from chevet.core.message import EntryKind, clean_body, clean_client_id
+from chevet.core.message import EntryKind, MessageFlag, clean_body, clean_client_id
 from chevet.core.mssante import mime, xdm
 from chevet.core.mssante.address import clean_address, is_patient_address
-from chevet.core.mssante.records import DeliveryState, Direction, Exchange, MssMessage, StoredAttachment
+from chevet.core.mssante.records import DeliveryState, Direction, Exchange, MssMessage
 from chevet.core.roles import Permission, can
 
 MAX_RECIPIENTS = 20
@@ -132,23 +136,32 @@ async def _exchange(services: Services, u: Unit, actor: Actor, conversation_id: 
     return a, ex, list(peers)
 
 
-def _package(attachments: Sequence[NewAttachment], gw: Gateway, at: Any) -> tuple[
+def _package(files: Sequence[NewAttachment], gw: Gateway, at: Any, peers: Sequence[str]) -> tuple[
         list[mime.Attachment], tuple[str, ...], bool | None]:
-    """CDA documents travel in an IHE_XDM.zip (and set X-MSS-CODECDA / X-MSS-INS); a ready-made
-    IHE_XDM.zip is checked and its CDA facts read; other files go as they are."""
+    """CDA documents travel in an IHE_XDM.zip (and set X-MSS-CODECDA / X-MSS-INS) with their
+    confidentiality code; a ready-made IHE_XDM.zip is checked and its CDA facts read; other
+    files go as they are. A document restricted for one of the recipients is refused:
+    MASQUE_PS to a professional, INVISIBLE_PATIENT to a patient's Mon Espace Santé."""
     plain: list[mime.Attachment] = []
     cda_docs: list[xdm.XdmDocument] = []
     facts: list[xdm.CdaFacts] = []
-    for a in attachments:
+    codes_seen: list[str] = []
+    for a in files:
         if a.filename.upper() == xdm.XDM_NAME.upper():
             package = xdm.read_xdm(a.data, gw.xdm_limits)
             facts.extend(package.cda)
+            codes_seen.extend(package.confidentiality)
             plain.append(mime.Attachment(xdm.XDM_NAME, "application/zip", a.data))
         elif (f := xdm.cda_facts(a.data)) is not None:
             facts.append(f)
-            cda_docs.append(xdm.XdmDocument(f"DOC{len(cda_docs) + 1:04d}.XML", "text/xml", a.data))
+            conf = (f.confidentiality,) if f.confidentiality else ()
+            codes_seen.extend(conf)
+            cda_docs.append(xdm.XdmDocument(f"DOC{len(cda_docs) + 1:04d}.XML", "text/xml", a.data, conf))
         else:
             plain.append(mime.Attachment(a.filename, a.content_type, a.data))
+    for peer in peers:
+        if (code := xdm.refused_for(codes_seen, patient=is_patient_address(peer))) is not None:
+            raise InvalidInput("mss_document_restricted", restriction=code)
     if cda_docs:
         plain.append(mime.Attachment(xdm.XDM_NAME, "application/zip", xdm.build_xdm(cda_docs, submitted=at)))
     if not facts:
@@ -157,34 +170,61 @@ def _package(attachments: Sequence[NewAttachment], gw: Gateway, at: Any) -> tupl
     return plain, codes, any(f.ins_qualified for f in facts)
 
 
-def _check_attachment(a: NewAttachment) -> None:
-    name = a.filename.strip()
-    if not name or len(name) > 180 or any(c in name for c in "/\\\x00") or not name.isprintable():
-        raise InvalidInput("mss_attachment_name")
-    if "/" not in a.content_type or len(a.content_type) > 100:
-        raise InvalidInput("mss_attachment_type")
+async def _outgoing(services: Services, actor: Actor, conversation_id: uuid.UUID,
+                    ids: Sequence[uuid.UUID]) -> list[NewAttachment]:
+    """The files the author uploaded to this exchange (the ordinary upload: checked, scanned,
+    sealed), read back from the blob store to travel in the mail."""
+    wanted = list(dict.fromkeys(ids))
+    if not wanted:
+        return []
+    if len(wanted) > MAX_ATTACHMENTS:
+        raise InvalidInput("mss_too_many_attachments", max=MAX_ATTACHMENTS)
+    async with services.db.transaction() as tx:
+        a = await access(services, tx, actor, conversation_id)
+        found = {att.id: att for att in await tx.attachments.many(conversation_id, wanted)}
+    files = []
+    for att_id in wanted:
+        att = found.get(att_id)
+        if att is None or att.uploader_id != actor.id or att.entry_id is not None:
+            raise InvalidInput("attachment_not_available")
+        name = attachments.attachment_view(att, a.key)["name"]
+        files.append(NewAttachment(name, att.mime, await attachment_download.contents(services, a.key, att)))
+    return files
+
+
+async def _already_sent(services: Services, actor: Actor, conversation_id: uuid.UUID,
+                        entry_id: uuid.UUID) -> dict[str, Any] | None:
+    async with services.db.transaction() as tx:
+        a = await access(services, tx, actor, conversation_id)
+        existing = await tx.entries.get(conversation_id, entry_id)
+        if existing is None:
+            return None
+        view = message_view(existing, a.key, {actor.id: actor.person.name})
+        await attachments.add_views(tx, a.key, conversation_id, [(existing, view)])
+        return view
 
 
 async def send(services: Services, gw: Gateway, actor: Actor, conversation_id: uuid.UUID, *, body: str,
-               client_id: str, subject: str | None = None, attachments: Sequence[NewAttachment] = (),
+               client_id: str, subject: str | None = None, attachment_ids: Sequence[uuid.UUID] = (),
                request_receipt: bool = False) -> tuple[dict[str, Any], bool]:
-    """Write to the exchange's correspondents. Returns the message view and whether it was
-    created now (the same ``client_id`` again returns the first one and sends nothing)."""
-    text = clean_body(body, services.policy.max_message_bytes)
+    """Write to the exchange's correspondents, with files the author uploaded to the exchange
+    beforehand. Returns the message view and whether it was created now (the same
+    ``client_id`` again returns the first one and sends nothing)."""
+    text = "" if attachment_ids and not body.strip() else clean_body(body, services.policy.max_message_bytes)
     entry_id = stable_entry_id(conversation_id, actor.id, clean_client_id(client_id))
-    if len(attachments) > MAX_ATTACHMENTS:
-        raise InvalidInput("mss_too_many_attachments", max=MAX_ATTACHMENTS)
-    for att in attachments:
-        _check_attachment(att)
-    if sum(len(a.data) for a in attachments) * 4 // 3 > gw.max_message_bytes:
+    if (first := await _already_sent(services, actor, conversation_id, entry_id)) is not None:
+        return first, False
+    files = await _outgoing(services, actor, conversation_id, attachment_ids)
+    if sum(len(f.data) for f in files) * 4 // 3 > gw.max_message_bytes:
         raise TooLarge("mss_message_too_large", max=gw.max_message_bytes)
     now = services.clock.now()
     async with services.unit(actor.ip) as u:
         a, ex, peers = await _exchange(services, u, actor, conversation_id)
         if (existing := await u.tx.entries.get(conversation_id, entry_id)) is not None:
             return message_view(existing, a.key, {actor.id: actor.person.name}), False
+        claimed = await attachments.claim(u, actor, a, attachment_ids)
         box = gw.mailbox(ex.mailbox)
-        outgoing, codes, ins = _package(attachments, gw, now)
+        outgoing, codes, ins = _package(files, gw, now, peers)
         previous = await u.tx.mssante.for_conversation(conversation_id)
         thread = [open_json(a.key, "mss-meta", (conversation_id, m.id), m.meta_sealed).get("message_id")
                   for m in previous if m.direction is not Direction.RECEIPT]
@@ -205,10 +245,11 @@ async def send(services: Services, gw: Gateway, actor: Actor, conversation_id: u
         seq = await u.tx.conversations.next_seq(conversation_id, now)
         conv, e = await append_entry(u, a.conversation, a.key, kind=EntryKind.MESSAGE, author=actor.id,
                                      entry_id=entry_id, body=text, terms=blind_index.terms(a.key.search_key, text),
-                                     seq=seq)
+                                     flags=MessageFlag.ATTACHMENTS if claimed else MessageFlag.NONE, seq=seq)
+        await attachments.attach(u, a, claimed, e.id)
         meta = {"subject": env.subject, "from": box.address, "to": peers, "message_id": env.message_id,
                 "request_receipt": request_receipt, "encrypted": bool(certs) and len(certs) == len(peers),
-                "attachments": [], "patient": any(is_patient_address(p) for p in peers)}
+                "patient": any(is_patient_address(p) for p in peers)}
         await u.tx.mssante.add_message(MssMessage(
             id=mss_id, org_id=actor.org_id, conversation_id=conversation_id, entry_id=e.id,
             direction=Direction.SENT, mid_hash=keyed_hash(services, "mid", actor.org_id, env.message_id),
@@ -218,16 +259,11 @@ async def send(services: Services, gw: Gateway, actor: Actor, conversation_id: u
             meta_sealed=seal_json(a.key, "mss-meta", (conversation_id, mss_id), meta),
             signature="signed" if box.identity else "unsigned", disposition=None, disposition_at=None,
             created_at=now, sent_at=None))
-        for out in outgoing:
-            aid = new_id()
-            await u.tx.mssante.add_attachment(StoredAttachment(
-                aid, actor.org_id, conversation_id, mss_id, out.content_type, len(out.data),
-                a.key.seal(out.filename.encode(), envelope.aad("mss-att-name", conversation_id, aid)),
-                a.key.seal(out.data, envelope.aad("mss-att", conversation_id, aid))))
         await u.audit(actor.org_id, "mssante.message_queued", actor.id, "message", e.id,
-                      conversation=str(conversation_id), recipients=len(peers), attachments=len(outgoing),
+                      conversation=str(conversation_id), recipients=len(peers), attachments=len(claimed),
                       receipt=request_receipt)
         payload = entry_payload(conv, a.key, e, None, {actor.id: actor.person.name})
+        await attachments.add_views(u.tx, a.key, conv.id, [(e, payload["message"])])
         payload["message"]["mssante"] = {"direction": "sent", "state": DeliveryState.PENDING.value}
         u.publish(RealtimeEvent(conv.org_id, conv.id, e.seq, payload))
         view: dict[str, Any] = payload["message"]
@@ -240,34 +276,42 @@ def _mss_view(key: DataKey, m: MssMessage, attachment_views: list[dict[str, Any]
     return {"id": str(m.id), "direction": direction, "state": m.state.value, "subject": meta.get("subject"),
             "from": meta.get("from"), "to": meta.get("to"), "attempts": m.attempts,
             "error": m.last_error if m.state is DeliveryState.DEAD or m.attempts else None,
-            "signature": m.signature, "signer": meta.get("signer"), "encrypted": meta.get("encrypted", False),
-            "receipt_requested": meta.get("request_receipt", False),
+            "signature": m.signature, "signer": meta.get("signer"), "signature_reason": meta.get("signature_reason"),
+            "encrypted": meta.get("encrypted", False),
+            "receipt_requested": meta.get("request_receipt", False), "restrictions": meta.get("restrictions", []),
             "disposition": m.disposition.value if m.disposition else None,
             "disposition_at": m.disposition_at.isoformat() if m.disposition_at else None,
             "sent_at": m.sent_at.isoformat() if m.sent_at else None, "attachments": attachment_views}
 
 
-async def exchange_messages(services: Services, actor: Actor, conversation_id: uuid.UUID) -> dict[str, Any]:
-    """The exchange as its members see it: each message with what MSSanté says about it."""
+async def exchange_messages(services: Services, actor: Actor, conversation_id: uuid.UUID,
+                            gw: Gateway | None = None) -> dict[str, Any]:
+    """The exchange as its members see it: each message with what MSSanté says about it and
+    its documents (attachments, downloaded through the attachment endpoints). Opening it
+    sends the "displayed" receipts still owed (``gw``: the gateway, when configured)."""
     async with services.unit(actor.ip) as u:
         a, ex, peers = await _exchange(services, u, actor, conversation_id)
         records = [m for m in await u.tx.mssante.for_conversation(conversation_id)
                    if m.direction is not Direction.RECEIPT]
-        atts = await u.tx.mssante.attachments(conversation_id, [m.id for m in records])
-        by_msg: dict[uuid.UUID, list[dict[str, Any]]] = {}
-        for att in atts:
-            name = a.key.open(att.name_sealed, envelope.aad("mss-att-name", conversation_id, att.id)).decode()
-            by_msg.setdefault(att.message_id, []).append(
-                {"id": str(att.id), "name": name, "content_type": att.content_type, "size": att.size})
+        visible = {e.id for e in [await u.tx.entries.get(conversation_id, m.entry_id) for m in records
+                                  if m.entry_id] if e is not None and e.seq >= a.membership.visible_from_seq}
+        await receipts.displayed_on_open(u, gw, actor, a.key, [m for m in records if m.entry_id in visible])
         names = {p.id: p.name for p in await u.tx.people.many(actor.org_id, [m.author_id for m in records
                                                                                if m.author_id])}
-        messages = []
+        pairs = []
         for m in records:
             e = await u.tx.entries.get(conversation_id, m.entry_id) if m.entry_id else None
             if e is None or e.seq < a.membership.visible_from_seq:
                 continue
-            view = message_view(e, a.key, names)
-            view["mssante"] = _mss_view(a.key, m, by_msg.get(m.id, []))
+            pairs.append((e, m, message_view(e, a.key, names)))
+        await attachments.add_views(u.tx, a.key, conversation_id, [(e, view) for e, _, view in pairs])
+        messages = []
+        for _, m, view in pairs:
+            docs = [{"id": d["id"], "name": d["name"], "content_type": d["mime"], "size": d["size"]}
+                    for d in view["attachments"]]
+            view["mssante"] = _mss_view(a.key, m, docs)
+            if (asked := receipts.question(a.key, m)) is not None:
+                view["mssante"] |= {"receipt_question": True, **asked}
             messages.append(view)
         await u.audit(actor.org_id, "mssante.exchange_read", actor.id, "conversation", conversation_id,
                       count=len(messages))
@@ -275,18 +319,15 @@ async def exchange_messages(services: Services, actor: Actor, conversation_id: u
                 "messages": messages}
 
 
-async def attachment(services: Services, actor: Actor, attachment_id: uuid.UUID) -> tuple[str, str, bytes]:
-    """A document of an exchange the actor belongs to: (name, type, content)."""
+async def answer_receipt(services: Services, gw: Gateway, actor: Actor, conversation_id: uuid.UUID,
+                         mss_id: uuid.UUID, send: bool) -> None:
+    """A member decides about a receipt requested to another address than the sender's."""
     async with services.unit(actor.ip) as u:
-        att = await u.tx.mssante.attachment(actor.org_id, attachment_id)
-        if att is None or att.data_sealed is None:
-            raise NotFound("mss_attachment_not_found")
-        a = await access(services, u.tx, actor, att.conversation_id)
-        name = a.key.open(att.name_sealed, envelope.aad("mss-att-name", att.conversation_id, att.id)).decode()
-        data = a.key.open(att.data_sealed, envelope.aad("mss-att", att.conversation_id, att.id))
-        await u.audit(actor.org_id, "mssante.attachment_read", actor.id, "attachment", att.id,
-                      conversation=str(att.conversation_id))
-        return name, att.content_type, data
+        a, _, _ = await _exchange(services, u, actor, conversation_id)
+        m = await u.tx.mssante.message(actor.org_id, mss_id)
+        if m is None or m.conversation_id != conversation_id:
+            raise NotFound("message_not_found")
+        await receipts.answer(u, gw, actor, a.key, m, send)
 
 
 async def retry_dead(services: Services, actor: Actor, conversation_id: uuid.UUID, mss_id: uuid.UUID) -> None:

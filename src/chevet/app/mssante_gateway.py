@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,7 @@ from chevet.core import envelope
 from chevet.core.envelope import DataKey
 from chevet.core.errors import NotFound
 from chevet.core.mssante.delivery import RetryPolicy
+from chevet.core.mssante.revocation import RevocationPolicy
 from chevet.core.mssante.smime import SigningIdentity
 from chevet.core.mssante.xdm import XdmLimits
 
@@ -48,9 +50,12 @@ class Gateway:
     required_suffix: str | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     auto_mdn: bool = True
+    displayed_mdn: bool = True
     recipient_certs: dict[str, x509.Certificate] = field(default_factory=dict)
     xdm_limits: XdmLimits = field(default_factory=XdmLimits)
     product: str = "Chevet"
+    # The CRLs in force (read again by bootstrap when their files change).
+    revocation: Callable[[], RevocationPolicy] = RevocationPolicy
 
     def mailbox(self, address: str) -> Mailbox:
         for m in self.mailboxes:

@@ -1,4 +1,5 @@
-"""Received MSSanté mail: verify, thread into the right exchange, store documents sealed,
+"""Received MSSanté mail: verify, thread into the right exchange, store its documents as
+attachments of the message (the attachment pipeline: checks, antivirus, sealed blobs),
 answer receipt requests, consume receipts; quarantine what cannot be integrated.
 
 Nothing received is ever dropped: a mail either lands in a conversation, updates a sent
@@ -13,19 +14,23 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from chevet.app import attachments, mssante_outbox
+from chevet.app import mssante_receipts as receipts
+from chevet.app.attachments import ReceivedFile
 from chevet.app.conversations import append_entry
 from chevet.app.mssante import create_exchange
 from chevet.app.mssante_gateway import Gateway, Mailbox, keyed_hash, open_json, seal_json
 from chevet.app.services import Actor, Services, Unit
 from chevet.app.views import entry_payload
 from chevet.core import blind_index, envelope
-from chevet.core.attachment import check_pdf
+from chevet.core.attachment import TEXT
 from chevet.core.entities import Organisation, RealtimeEvent
 from chevet.core.envelope import DataKey
-from chevet.core.errors import Forbidden, InvalidInput, NotFound
+from chevet.core.errors import Forbidden, InvalidInput, NotFound, TooLarge
 from chevet.core.ids import new_id
-from chevet.core.message import EntryKind
-from chevet.core.mssante import mime, smime, xdm
+from chevet.core.message import EntryKind, MessageFlag
+from chevet.core.mssante import mime, xdm
+from chevet.core.mssante.dsn import DeliveryReport
 from chevet.core.mssante.mdn import Disposition as MdnDisposition
 from chevet.core.mssante.mdn import DispositionType
 from chevet.core.mssante.records import (
@@ -35,7 +40,6 @@ from chevet.core.mssante.records import (
     InboundRecord,
     InboundState,
     MssMessage,
-    StoredAttachment,
 )
 from chevet.core.roles import Permission, can
 
@@ -75,11 +79,8 @@ async def ingest(services: Services, gw: Gateway, mailbox: str, raw: bytes) -> I
     """Integrate one received mail. Never raises for anything the sender controls."""
     box = gw.mailbox(mailbox)
     org = await _org(services, box)
-    identity = box.identity
-    decrypt = (lambda der: smime.decrypt(der, identity)) if identity is not None else None
     try:
-        mail = mime.parse_inbound(raw, max_bytes=gw.max_message_bytes, anchors=list(gw.anchors),
-                                  at=services.clock.now(), decrypt=decrypt, required_suffix=gw.required_suffix)
+        mail = receipts.parse(services, gw, box, raw)
     except mime.MalformedMail as exc:
         return await quarantine(services, org, box, raw, exc.reason)
     mid_hash = keyed_hash(services, "mid", org.id, mail.message_id)
@@ -89,46 +90,75 @@ async def ingest(services: Services, gw: Gateway, mailbox: str, raw: bytes) -> I
     try:
         if mail.disposition is not None:
             return await _receipt(services, org, box, mail, raw, mid_hash)
-        documents = _documents(gw, mail)
+        if mail.delivery is not None:
+            return await _bounce(services, org, box, mail.delivery, raw, mid_hash)
+        documents = await _documents(services, gw, mail)
     except xdm.HostileArchive as exc:
         return await quarantine(services, org, box, raw, f"xdm_{exc.reason}", mid_hash)
-    refused = await _screen(services, documents)
-    if refused is not None:
-        return await quarantine(services, org, box, raw, refused, mid_hash)
+    except (InvalidInput, TooLarge) as exc:
+        return await quarantine(services, org, box, raw, exc.code, mid_hash)
     try:
         return await _integrate(services, gw, org, box, mail, raw, mid_hash, documents)
-    except InvalidInput as exc:
-        # A configuration problem (a mailbox nobody reads): kept for the administrator.
+    except (InvalidInput, TooLarge) as exc:
+        # A configuration problem (a mailbox nobody reads) or a document the pipeline could
+        # not store (an image that does not decode): kept for the administrator.
         return await quarantine(services, org, box, raw, exc.code, mid_hash)
 
 
-async def _screen(services: Services, documents: list[mime.Attachment]) -> str | None:
-    """The attachment pipeline's checks on received documents: PDF structure (no polyglots)
-    and, when the installation has one, the antivirus. A scanner that cannot answer raises
-    ``Unavailable``: the mail is then fetched again later, not integrated unchecked."""
-    scanner = services.attachments.scanner if services.attachments is not None else None
-    for doc in documents:
-        if doc.data.startswith(b"%PDF-") or doc.content_type == "application/pdf":
-            try:
-                check_pdf(doc.data)
-            except InvalidInput as exc:
-                return exc.code[:40]
-        if scanner is not None and await scanner.scan(doc.data) is not None:
-            return "attachment_infected"
-    return None
-
-
-def _documents(gw: Gateway, mail: mime.InboundMail) -> list[mime.Attachment]:
-    """The attachments as received, plus the documents inside an IHE_XDM.zip (checked first)."""
-    out = list(mail.attachments)
+async def _documents(services: Services, gw: Gateway, mail: mime.InboundMail) -> list[ReceivedFile]:
+    """The attachments as received, through the attachment pipeline's checks (exchange
+    allow-list, PDF structure, antivirus), plus the documents inside an IHE_XDM.zip (read as a
+    hostile archive first). A refused attachment quarantines the whole mail; a document of a
+    package that is not of an allowed type stays inside the package, which is kept. A document
+    masked to professionals (MASQUE_PS) quarantines the mail: no member may see it."""
+    out = []
     for a in mail.attachments:
-        if a.filename.upper() == xdm.XDM_NAME.upper() or a.content_type in ("application/zip",
-                                                                            "application/x-zip-compressed"):
-            if a.filename.upper() != xdm.XDM_NAME.upper():
-                continue
-            package = xdm.read_xdm(a.data, gw.xdm_limits)
-            out.extend(mime.Attachment(f"{package.subset}-{d.name}", d.mime_type, d.data) for d in package.documents)
+        file_type = await attachments.screen_received(services, a.data)
+        out.append(ReceivedFile(a.filename, a.data, file_type))
+        if file_type.family == "cda" and (facts := xdm.cda_facts(a.data)) is not None \
+                and xdm.refused_for([facts.confidentiality or ""], patient=False):
+            raise InvalidInput("xdm_masked_for_professionals")
+        if file_type.family != "xdm":
+            continue
+        package = xdm.read_xdm(a.data, gw.xdm_limits)
+        if xdm.refused_for(package.confidentiality, patient=False):
+            # Masked to professionals: not shown to any member; the administrator decides.
+            raise InvalidInput("xdm_masked_for_professionals")
+        for d in package.documents:
+            try:
+                inner = await attachments.screen_received(services, d.data)
+            except InvalidInput as exc:
+                if exc.code == "attachment_type_refused":
+                    continue
+                raise
+            out.append(ReceivedFile(f"{package.subset}-{d.name}", d.data, inner))
     return out
+
+
+async def _bounce(services: Services, org: Organisation, box: Mailbox, report: DeliveryReport, raw: bytes,
+                  mid_hash: bytes) -> IngestResult:
+    """A DSN from the operator: the sent message it names (by envelope id, else by Message-ID)
+    is marked failed with the status codes and its author told; a report only of delay or
+    of delivery changes nothing. A report naming no message of ours is quarantined."""
+    found: MssMessage | None = None
+    async with services.db.transaction() as tx:
+        if report.envelope_id is not None:
+            found = await tx.mssante.message(org.id, uuid.UUID(hex=report.envelope_id))
+        if found is None and report.original_message_id:
+            candidates = await tx.mssante.by_mid_hash(org.id, [keyed_hash(services, "mid", org.id,
+                                                                          report.original_message_id)])
+            found = candidates[0] if candidates else None
+    if found is None or found.direction is Direction.RECEIVED:
+        return await quarantine(services, org, box, raw, "dsn_unknown_original", mid_hash)
+    async with services.unit() as u:
+        await u.tx.mssante.add_inbound(InboundRecord(new_id(), org.id, box.address, mid_hash,
+                                                     InboundState.INTEGRATED, "dsn", services.clock.now(), len(raw)))
+        await u.audit(org.id, "mssante.dsn_received", None, "message", found.entry_id or found.id,
+                      conversation=str(found.conversation_id), failed=len(report.failed),
+                      actions=",".join(sorted({r.action for r in report.recipients}))[:60])
+    if report.failed:
+        await mssante_outbox.mark_failed(services, found, report.summary, how="dsn")
+    return IngestResult(InboundState.INTEGRATED, "dsn", found.conversation_id)
 
 
 async def _receipt(services: Services, org: Organisation, box: Mailbox, mail: mime.InboundMail, raw: bytes,
@@ -177,12 +207,23 @@ async def _find_conversation(u: Unit, org: Organisation, box: Mailbox, mail: mim
 
 
 async def _integrate(services: Services, gw: Gateway, org: Organisation, box: Mailbox, mail: mime.InboundMail,
-                     raw: bytes, mid_hash: bytes, documents: list[mime.Attachment]) -> IngestResult:
+                     raw: bytes, mid_hash: bytes, documents: list[ReceivedFile]) -> IngestResult:
+    written: list[str] = []
+    try:
+        return await _integrate_once(services, gw, org, box, mail, raw, mid_hash, documents, written)
+    except BaseException:
+        await attachments.delete_files(services, written)
+        raise
+
+
+async def _integrate_once(services: Services, gw: Gateway, org: Organisation, box: Mailbox, mail: mime.InboundMail,
+                          raw: bytes, mid_hash: bytes, documents: list[ReceivedFile], written: list[str]
+                          ) -> IngestResult:
     now = services.clock.now()
     limit = services.policy.max_message_bytes
     text = mail.text.strip() or PLACEHOLDER
     if len(text.encode()) > limit:
-        documents = [mime.Attachment("message.txt", "text/plain", mail.text.encode()), *documents]
+        documents = [ReceivedFile("message.txt", mail.text.encode(), TEXT), *documents]
         text = text.encode()[:limit - 200].decode("utf-8", "ignore") + "\n[…] (texte complet en pièce jointe)"
     async with services.unit() as u:
         conv_id = await _find_conversation(u, org, box, mail)
@@ -203,39 +244,54 @@ async def _integrate(services: Services, gw: Gateway, org: Organisation, box: Ma
             conv, key = found, services.unwrap_key(conv_id, wrapped)
             await _add_peer(u, key, org, conv_id, mail.sender)
         conv, e = await append_entry(u, conv, key, kind=EntryKind.MESSAGE, author=None, body=text,
+                                     flags=MessageFlag.ATTACHMENTS if documents else MessageFlag.NONE,
                                      terms=blind_index.terms(key.search_key, text))
+        await attachments.store_received(u, org.id, conv.id, key, e.id, documents, written)
         mss_id = new_id()
         meta: dict[str, Any] = {
             "subject": mail.subject, "from": mail.sender, "to": list(mail.recipients), "message_id": mail.message_id,
             "signer": mail.signature.signer, "signer_emails": list(mail.signature.signer_emails),
             "signature_reason": mail.signature.reason, "encrypted": mail.encrypted, "mss_headers": mail.mss_headers,
-            "request_receipt": mail.mdn_to is not None}
+            "request_receipt": mail.mdn_to is not None, "receipt_to": mail.mdn_to,
+            "restrictions": _restrictions(gw, mail)}
+        receipt, processed_now, keep = receipts.on_arrival(gw, mail)
         await u.tx.mssante.add_message(MssMessage(
             id=mss_id, org_id=org.id, conversation_id=conv.id, entry_id=e.id, direction=Direction.RECEIVED,
             mid_hash=mid_hash, message_id=None, author_id=None, state=DeliveryState.RECEIVED, attempts=0,
-            next_attempt_at=None, lease_until=None, last_error=None, mime_sealed=None,
+            next_attempt_at=None, lease_until=None, last_error=None,
+            mime_sealed=key.seal(raw, receipts.original_aad(conv.id, mss_id)) if keep else None,
             meta_sealed=seal_json(key, "mss-meta", (conv.id, mss_id), meta),
             signature=mail.signature.status.value, disposition=None, disposition_at=None, created_at=now,
-            sent_at=None))
-        for doc in documents:
-            aid = new_id()
-            await u.tx.mssante.add_attachment(StoredAttachment(
-                aid, org.id, conv.id, mss_id, doc.content_type[:100], len(doc.data),
-                key.seal(doc.filename.encode(), envelope.aad("mss-att-name", conv.id, aid)),
-                key.seal(doc.data, envelope.aad("mss-att", conv.id, aid))))
+            sent_at=None, receipt=receipt))
         await u.tx.mssante.add_inbound(InboundRecord(new_id(), org.id, box.address, mid_hash,
                                                      InboundState.INTEGRATED, None, now, len(raw)))
-        receipt = None
-        if mail.mdn_to is not None and gw.auto_mdn and (mail.return_path in (None, mail.mdn_to)):
-            receipt = await _queue_receipt(u, gw, org, box, key, conv.id, mail, raw)
+        if processed_now:
+            await receipts.queue(u, gw, org.id, box, key, conv.id, mail, raw,
+                                 MdnDisposition(DispositionType.PROCESSED))
         await u.audit(org.id, "mssante.received", None, "message", e.id, conversation=str(conv.id),
                       signature=mail.signature.status.value, encrypted=mail.encrypted, attachments=len(documents),
-                      receipt_queued=receipt is not None)
+                      receipt=receipt.value if receipt else None)
         payload = entry_payload(conv, key, e, None, {})
+        await attachments.add_views(u.tx, key, conv.id, [(e, payload["message"])])
         payload["message"]["mssante"] = {"direction": "received", "from": mail.sender,
                                          "signature": mail.signature.status.value}
         u.publish(RealtimeEvent(org.id, conv.id, e.seq, payload))
     return IngestResult(InboundState.INTEGRATED, None, conv.id)
+
+
+def _restrictions(gw: Gateway, mail: mime.InboundMail) -> list[str]:
+    """The restriction codes of the mail's structured documents (INVISIBLE_PATIENT…), shown
+    on the message so that nobody forwards it where it must not go."""
+    codes: list[str] = []
+    for a in mail.attachments:
+        if a.filename.upper() == xdm.XDM_NAME.upper() or a.data.startswith(b"PK\x03\x04"):
+            try:
+                codes.extend(xdm.read_xdm(a.data, gw.xdm_limits).confidentiality)
+            except InvalidInput:
+                continue
+        elif (facts := xdm.cda_facts(a.data)) is not None and facts.confidentiality:
+            codes.append(facts.confidentiality)
+    return [c for c in dict.fromkeys(codes) if c in xdm.RESTRICTIONS]
 
 
 async def _add_peer(u: Unit, key: DataKey, org: Organisation, conv_id: uuid.UUID, sender: str) -> None:
@@ -245,33 +301,6 @@ async def _add_peer(u: Unit, key: DataKey, org: Organisation, conv_id: uuid.UUID
     peers = list(open_json(key, "mss-peers", (conv_id,), ex.peers_sealed))
     if sender not in peers and len(peers) < 20:
         await u.tx.mssante.set_peers(conv_id, seal_json(key, "mss-peers", (conv_id,), [*peers, sender]))
-
-
-async def _queue_receipt(u: Unit, gw: Gateway, org: Organisation, box: Mailbox, key: DataKey, conv_id: uuid.UUID,
-                         mail: mime.InboundMail, raw: bytes) -> uuid.UUID:
-    """An automatic "processed" MDN, signed, through the outbox like any mail."""
-    services = u.services
-    now = services.clock.now()
-    rid = new_id()
-    assert mail.mdn_to is not None
-    content = mime.build_mdn_content(
-        mail, raw, reporting_ua=gw.product, final_recipient=box.address,
-        disposition=MdnDisposition(DispositionType.PROCESSED),
-        human_text="Votre message a été reçu et intégré dans la messagerie sécurisée de l'établissement.")
-    env = mime.Envelope(sender=box.address, sender_name=box.display_name, recipients=(mail.mdn_to,),
-                        subject=f"Accusé de traitement : {mail.subject}"[:200], message_id=f"{rid}@{box.domain}",
-                        date=now, nil=gw.nil, in_reply_to=mail.message_id, references=(mail.message_id,))
-    message = mime.assemble(env, content, box.identity)
-    await u.tx.mssante.add_message(MssMessage(
-        id=rid, org_id=org.id, conversation_id=conv_id, entry_id=None, direction=Direction.RECEIPT,
-        mid_hash=keyed_hash(services, "mid", org.id, env.message_id), message_id=env.message_id, author_id=None,
-        state=DeliveryState.PENDING, attempts=0, next_attempt_at=now, lease_until=None, last_error=None,
-        mime_sealed=key.seal(message, envelope.aad("mss-mime", conv_id, rid)),
-        meta_sealed=seal_json(key, "mss-meta", (conv_id, rid), {"subject": env.subject, "from": box.address,
-                                                               "to": [mail.mdn_to], "message_id": env.message_id}),
-        signature="signed" if box.identity else "unsigned", disposition=None, disposition_at=None,
-        created_at=now, sent_at=None))
-    return rid
 
 
 # --- quarantine, for the administrator ----------------------------------------------------

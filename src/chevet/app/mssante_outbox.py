@@ -64,7 +64,7 @@ async def deliver_due(services: Services, gw: Gateway, submitter_for: Callable[[
             continue
         sender, recipients, raw = prepared
         try:
-            await submitter_for(sender).submit(sender, recipients, raw)
+            await submitter_for(sender).submit(sender, recipients, raw, envelope_id=m.id.hex)
         except MailError as exc:
             attempts = m.attempts + 1
             permanent = isinstance(exc, PermanentMailError) or gw.retry.gives_up(m.created_at, services.clock.now())
@@ -95,17 +95,26 @@ def _state_event(m: MssMessage, state: DeliveryState, error: str | None,
 
 
 async def _failed(services: Services, gw: Gateway, m: MssMessage, error: str, permanent: bool, attempts: int) -> None:
+    if permanent:
+        await mark_failed(services, m, error, attempts=attempts)
+        return
     async with services.unit() as u:
-        if permanent:
-            await u.tx.mssante.mark_dead(m.id, error)
-            await u.audit(m.org_id, "mssante.message_dead", None, "message", m.entry_id or m.id,
-                          conversation=str(m.conversation_id), attempts=attempts, error=error[:100])
-            u.publish(_state_event(m, DeliveryState.DEAD, error))
-            if m.author_id is not None:
-                # The author is told directly, wherever they are in the application.
-                u.publish(RealtimeEvent(m.org_id, m.conversation_id, None,
-                                        {"type": "mssante.delivery_failed", "conversation_id": str(m.conversation_id),
-                                         "message_id": str(m.entry_id or m.id), "error": error},
-                                        user_ids=(m.author_id,), private=True))
-        else:
-            await u.tx.mssante.mark_retry(m.id, services.clock.now() + gw.retry.delay(attempts), error)
+        await u.tx.mssante.mark_retry(m.id, services.clock.now() + gw.retry.delay(attempts), error)
+
+
+async def mark_failed(services: Services, m: MssMessage, error: str, *, attempts: int | None = None,
+                      how: str = "submission") -> None:
+    """A message that will not arrive (refused by the operator, out of attempts, or bounced
+    later with a DSN): shown as failed with its reason, and its author told directly."""
+    async with services.unit() as u:
+        await u.tx.mssante.mark_dead(m.id, error)
+        await u.audit(m.org_id, "mssante.message_dead", None, "message", m.entry_id or m.id,
+                      conversation=str(m.conversation_id), attempts=attempts if attempts is not None else m.attempts,
+                      error=error[:100], how=how)
+        u.publish(_state_event(m, DeliveryState.DEAD, error))
+        if m.author_id is not None:
+            # The author is told directly, wherever they are in the application.
+            u.publish(RealtimeEvent(m.org_id, m.conversation_id, None,
+                                    {"type": "mssante.delivery_failed", "conversation_id": str(m.conversation_id),
+                                     "message_id": str(m.entry_id or m.id), "error": error},
+                                    user_ids=(m.author_id,), private=True))

@@ -29,6 +29,14 @@ class AttachmentKind(StrEnum):
     DOCUMENT = "document"
 
 
+class AttachmentOrigin(StrEnum):
+    """Where a file came from: a member's upload, or a document received over MSSanté (no
+    member uploaded it; the gateway stored it, after the same checks)."""
+
+    MEMBER = "member"
+    MSSANTE = "mssante"
+
+
 class Variant(StrEnum):
     CONTENT = "content"
     THUMBNAIL = "thumbnail"
@@ -54,14 +62,20 @@ IMAGE_TYPES = {
 PDF = FileType("application/pdf", AttachmentKind.DOCUMENT, "pdf", "pdf")
 TEXT = FileType("text/plain", AttachmentKind.DOCUMENT, "txt", "text")
 FAMILIES = ("image", "pdf", "text")
-
+# What an MSSanté exchange carries besides PDFs, images and text: HL7 CDA R2 documents and
+# IHE_XDM.zip packages. Accepted from the gateway only (the member allow-list is unchanged).
+CDA = FileType("text/xml", AttachmentKind.DOCUMENT, "xml", "cda")
+XDM = FileType("application/zip", AttachmentKind.DOCUMENT, "zip", "xdm")
+EXCHANGE_FAMILIES = ("image", "pdf", "text", "cda", "xdm")
+# A file of unknown type, kept byte for byte (documents from before the attachment store).
+BINARY = FileType("application/octet-stream", AttachmentKind.DOCUMENT, "bin", "binary")
 
 
 def type_of(mime: str) -> FileType:
     """The type record of a stored file (its extension, its family)."""
     if mime in IMAGE_TYPES:
         return IMAGE_TYPES[mime]
-    return PDF if mime == PDF.mime else TEXT
+    return {PDF.mime: PDF, CDA.mime: CDA, XDM.mime: XDM, BINARY.mime: BINARY}.get(mime, TEXT)
 
 
 # Output types of the server's own re-encoding.
@@ -88,6 +102,21 @@ def sniff(data: bytes) -> FileType | None:
         return PDF
     if _is_plain_text(data):
         return TEXT
+    return None
+
+
+def sniff_exchange(data: bytes) -> FileType | None:
+    """Like ``sniff``, plus the two structured types of MSSanté: a ZIP (only ever stored once
+    read as an IHE_XDM package) and an XML file whose root is an HL7 CDA ``ClinicalDocument``."""
+    found = sniff(data)
+    if found is not None:
+        return found
+    if data.startswith(b"PK\x03\x04"):
+        return XDM
+    head = data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith((b"<?xml", b"<ClinicalDocument")) and b"<ClinicalDocument" in head \
+            and b"urn:hl7-org:v3" in head:
+        return CDA
     return None
 
 
@@ -188,7 +217,7 @@ class Attachment:
     id: uuid.UUID
     org_id: uuid.UUID
     conversation_id: uuid.UUID
-    uploader_id: uuid.UUID
+    uploader_id: uuid.UUID | None  # None: received over MSSanté (``origin``), no member uploaded it
     entry_id: uuid.UUID | None
     created_at: datetime
     kind: AttachmentKind
@@ -203,6 +232,7 @@ class Attachment:
     original_address: bytes | None
     dedup_tag: bytes
     deduplicated: bool
+    origin: AttachmentOrigin = AttachmentOrigin.MEMBER
 
     def address_of(self, variant: Variant) -> bytes | None:
         if variant is Variant.THUMBNAIL:
@@ -215,12 +245,13 @@ class Attachment:
 @dataclass(frozen=True, slots=True)
 class StoredBlob:
     """One sealed file in the blob store, counted once however many attachments share it.
-    ``owner_id`` is whom the quota charges (the first uploader still referencing it)."""
+    ``owner_id`` is whom the quota charges (the first uploader still referencing it); None for
+    a received document, counted in the organisation's usage only."""
 
     conversation_id: uuid.UUID
     address: bytes
     org_id: uuid.UUID
-    owner_id: uuid.UUID
+    owner_id: uuid.UUID | None
     kind: AttachmentKind
     variant: Variant
     size: int

@@ -47,6 +47,9 @@ DEFAULTS: dict[ConversationKind, RetentionRule] = {
     # Care cases: kept whole while open; after closing, one year to copy what matters to the
     # patient record (the messaging is not the medical record) and to answer questions.
     ConversationKind.CARE_CASE: RetentionRule(ConversationKind.CARE_CASE, 365, 30, 3650),
+    # External exchanges (MSSanté): letters and results from outside, copied to the patient
+    # record by then; one year, like direct exchanges (MSSanté imposes no retention).
+    ConversationKind.EXTERNAL: RetentionRule(ConversationKind.EXTERNAL, 365, 30, 3650),
 }
 
 RATIONALE: dict[ConversationKind, str] = {
@@ -55,6 +58,8 @@ RATIONALE: dict[ConversationKind, str] = {
     ConversationKind.GROUP: "ad hoc groups serve a project or a meeting; six months",
     ConversationKind.CARE_CASE: "kept whole while the case is open; after closing, time to copy what matters "
                                 "to the patient record and answer questions",
+    ConversationKind.EXTERNAL: "letters and results received over MSSanté belong in the patient record; one year "
+                               "covers the exchange around them",
 }
 
 

@@ -9,9 +9,17 @@ import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from chevet.app import directory, mssante_inbound, mssante_outbox
+from chevet.app import directory, mssante_documents, mssante_inbound, mssante_outbox
 from chevet.bootstrap import Installation
-from chevet.bootstrap_mssante import GatewayRuntime, discard, fetch_source, file_chunks, listener_context
+from chevet.bootstrap_mssante import (
+    GatewayRuntime,
+    crl_download_folder,
+    discard,
+    download_crls,
+    fetch_source,
+    file_chunks,
+    listener_context,
+)
 from chevet.core.errors import ChevetError
 from chevet.core.mssante.delivery import MailError
 from chevet.core.mssante.directory import split_lines
@@ -115,12 +123,24 @@ async def refresh_directory(installation: Installation, runtime: GatewayRuntime)
         discard(Path(path), ms.directory_source)
 
 
+async def refresh_crls(installation: Installation, runtime: GatewayRuntime) -> int:
+    """Fetch the CRLs from the addresses the administrator configured (none: nothing fetched)."""
+    urls = runtime.settings.crl_urls
+    if not urls:
+        return 0
+    return await asyncio.to_thread(download_crls, urls, crl_download_folder(installation.settings))
+
+
 async def run(installation: Installation, runtime: GatewayRuntime) -> None:
     ms = runtime.settings
+    await mssante_documents.adopt_legacy_documents(installation.services)
     tasks = [asyncio.create_task(_every(ms.outbox_seconds, "outbox", lambda: deliver_once(installation, runtime)))]
     for box in ms.mailboxes:
         if box.fetch:
             tasks.append(asyncio.create_task(_mailbox_loop(installation, runtime, box.address)))
+    if ms.crl_urls:
+        tasks.append(asyncio.create_task(_every(ms.crl_refresh_hours * 3600, "crl",
+                                                lambda: refresh_crls(installation, runtime))))
     if ms.directory_source:
         tasks.append(asyncio.create_task(_every(ms.directory_refresh_hours * 3600, "directory",
                                                 lambda: refresh_directory(installation, runtime))))

@@ -23,6 +23,7 @@ from chevet.web.api.reports import FILING_PATHS
 from chevet.web.compression import Compression
 from chevet.web.middleware import RequestLimits, SecurityHeaders
 from chevet.web.notifier import Notifier
+from chevet.web.pages.mssante import EXCHANGE_FORM_PATH
 from chevet.web.ratelimit import RateLimiter
 from chevet.web.sessioncache import ForgetOnChange, SessionCache
 from chevet.web.stream import Hub
@@ -120,10 +121,12 @@ def create_app(installation: Installation) -> FastAPI:
         return {"status": "ok", "version": chevet.__version__, "schema": revision,
                 "realtime_connections": hub.connections}
 
-    # Multipart framing around the file gets 64 KiB on top of the attachment limit.
+    # Multipart framing around the file gets 64 KiB on top of the attachment limit; an external
+    # exchange's page form carries its text (up to 256 KiB) and files of one upload's size in all.
     app.add_middleware(RequestLimits, max_bytes=settings.max_request_bytes,
                        larger=[("POST", UPLOAD_PATH, settings.max_upload_bytes + 65536),
-                               ("POST", FILING_PATHS, settings.max_upload_bytes + 131072)])
+                               ("POST", FILING_PATHS, settings.max_upload_bytes + 131072),
+                               ("POST", EXCHANGE_FORM_PATH, settings.max_upload_bytes + 327680)])
     app.add_middleware(ForgetOnChange, cache=app.state.session_cache)
     app.add_middleware(Compression)  # pages, CSS, JS, JSON; not attachment downloads
     app.add_middleware(SecurityHeaders)  # outermost: every answer, even a 413, gets the headers

@@ -121,10 +121,12 @@ class Multipart:
         return list(self.fields.get(name, []))
 
 
-async def read_multipart(request: Request, limit: int, max_files: int, fields: frozenset[str]) -> Multipart:
+async def read_multipart(request: Request, limit: int, max_files: int, fields: frozenset[str],
+                         field_limit: int = 65536) -> Multipart:
     """A form with any number (up to ``max_files``) of parts named ``file``, together at most
-    ``limit`` bytes, kept in memory, and the text ``fields`` named (others are ignored)."""
-    c = await _collect(request, _Collector(limit, max_files, fields))
+    ``limit`` bytes, kept in memory, and the text ``fields`` named, each at most ``field_limit``
+    bytes (others are ignored)."""
+    c = await _collect(request, _Collector(limit, max_files, fields, field_limit))
     return Multipart(c.fields, c.all_files)
 
 

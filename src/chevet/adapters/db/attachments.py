@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chevet.adapters.db.schema import conversation, entry, member, organisation
 from chevet.adapters.db.schema_attachments import attachment, attachment_blob, attachment_rules
-from chevet.core.attachment import Attachment, AttachmentKind, AttachmentRules, StoredBlob, Variant
+from chevet.core.attachment import Attachment, AttachmentKind, AttachmentOrigin, AttachmentRules, StoredBlob, Variant
 from chevet.core.sobriety import MICROS_PER_DAY
 
 
@@ -30,7 +30,8 @@ def _attachment(row: Any) -> Attachment:
         size=int(m["size"]), uploaded_size=int(m["uploaded_size"]), width=m["width"], height=m["height"],
         name_sealed=bytes(m["name_sealed"]), content_address=bytes(m["content_address"]),
         thumbnail_address=_b(m["thumbnail_address"]), original_address=_b(m["original_address"]),
-        dedup_tag=bytes(m["dedup_tag"]), deduplicated=bool(m["deduplicated"]))
+        dedup_tag=bytes(m["dedup_tag"]), deduplicated=bool(m["deduplicated"]),
+        origin=AttachmentOrigin(m["origin"]))
 
 
 class SqlAttachments:
@@ -53,7 +54,8 @@ class SqlAttachments:
             entry_id=a.entry_id, created_at=a.created_at, kind=a.kind.value, mime=a.mime, size=a.size,
             uploaded_size=a.uploaded_size, width=a.width, height=a.height, name_sealed=a.name_sealed,
             content_address=a.content_address, thumbnail_address=a.thumbnail_address,
-            original_address=a.original_address, dedup_tag=a.dedup_tag, deduplicated=a.deduplicated))
+            original_address=a.original_address, dedup_tag=a.dedup_tag, deduplicated=a.deduplicated,
+            origin=a.origin.value))
 
     async def add_blob(self, b: StoredBlob) -> None:
         await self._conn.execute(insert(attachment_blob).values(

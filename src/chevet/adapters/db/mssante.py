@@ -8,11 +8,13 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chevet.adapters.db.schema import entry
 from chevet.adapters.db.schema_mssante import mss_attachment, mss_cursor, mss_exchange, mss_inbound, mss_message
+from chevet.core.message import MessageFlag
 from chevet.core.mssante.records import (
     DeliveryState,
     Direction,
@@ -21,6 +23,7 @@ from chevet.core.mssante.records import (
     InboundRecord,
     InboundState,
     MssMessage,
+    ReceiptState,
     StoredAttachment,
 )
 
@@ -33,7 +36,8 @@ def _message(r: Row[Any]) -> MssMessage:
         lease_until=r.lease_until, last_error=r.last_error,
         mime_sealed=bytes(r.mime_sealed) if r.mime_sealed is not None else None, meta_sealed=bytes(r.meta_sealed),
         signature=r.signature, disposition=Disposition(r.disposition) if r.disposition else None,
-        disposition_at=r.disposition_at, created_at=r.created_at, sent_at=r.sent_at)
+        disposition_at=r.disposition_at, created_at=r.created_at, sent_at=r.sent_at,
+        receipt=ReceiptState(r.receipt) if r.receipt else None)
 
 
 class SqlMssante:
@@ -66,6 +70,7 @@ class SqlMssante:
         values["direction"] = int(m.direction)
         values["state"] = m.state.value
         values["disposition"] = m.disposition.value if m.disposition else None
+        values["receipt"] = m.receipt.value if m.receipt else None
         await self.conn.execute(insert(mss_message).values(**values))
 
     async def message(self, org_id: uuid.UUID, message_id: uuid.UUID) -> MssMessage | None:
@@ -120,30 +125,33 @@ class SqlMssante:
         await self.conn.execute(update(mss_message).where(mss_message.c.id == message_id).values(
             disposition=disposition.value, disposition_at=at))
 
+    async def set_receipt(self, message_id: uuid.UUID, state: ReceiptState) -> None:
+        """A received message's receipt decision; once final, the original kept for it goes."""
+        values: dict[str, Any] = {"receipt": state.value}
+        if state not in (ReceiptState.QUEUED, ReceiptState.ASK):
+            values["mime_sealed"] = None
+        await self.conn.execute(update(mss_message).where(mss_message.c.id == message_id,
+                                                          mss_message.c.direction == int(Direction.RECEIVED))
+                                .values(**values))
+
     async def requeue(self, message_id: uuid.UUID, at: datetime) -> None:
         await self.conn.execute(update(mss_message).where(mss_message.c.id == message_id).values(
             state=DeliveryState.PENDING.value, next_attempt_at=at, attempts=0, lease_until=None))
 
-    # --- attachments ----------------------------------------------------------------------
-    async def add_attachment(self, a: StoredAttachment) -> None:
-        await self.conn.execute(insert(mss_attachment).values(**asdict(a)))
-
-    async def attachments(self, conversation_id: uuid.UUID, message_ids: Sequence[uuid.UUID]) -> list[StoredAttachment]:
-        if not message_ids:
-            return []
-        cols = [c for c in mss_attachment.c if c.name != "data_sealed"]
-        rows = await self.conn.execute(select(*cols).where(mss_attachment.c.conversation_id == conversation_id,
-                                                           mss_attachment.c.message_id.in_(list(message_ids))))
+    # --- documents stored before they became attachments -----------------------------------
+    async def legacy_documents(self, limit: int) -> list[StoredAttachment]:
+        """Documents still in the gateway's former table (all organisations), oldest first."""
+        rows = await self.conn.execute(select(mss_attachment).order_by(mss_attachment.c.id).limit(limit))
         return [StoredAttachment(r.id, r.org_id, r.conversation_id, r.message_id, r.content_type, r.size,
-                                 bytes(r.name_sealed)) for r in rows]
+                                 bytes(r.name_sealed), bytes(r.data_sealed)) for r in rows]
 
-    async def attachment(self, org_id: uuid.UUID, attachment_id: uuid.UUID) -> StoredAttachment | None:
-        r = (await self.conn.execute(select(mss_attachment).where(mss_attachment.c.org_id == org_id,
-                                                                  mss_attachment.c.id == attachment_id))).first()
-        if r is None:
-            return None
-        return StoredAttachment(r.id, r.org_id, r.conversation_id, r.message_id, r.content_type, r.size,
-                                bytes(r.name_sealed), bytes(r.data_sealed))
+    async def forget_legacy_document(self, document_id: uuid.UUID) -> None:
+        await self.conn.execute(delete(mss_attachment).where(mss_attachment.c.id == document_id))
+
+    async def flag_attachments(self, conversation_id: uuid.UUID, entry_id: uuid.UUID) -> None:
+        """Mark a message as carrying attachments (a document moved to the attachment store)."""
+        await self.conn.execute(update(entry).where(entry.c.conversation_id == conversation_id, entry.c.id == entry_id)
+                                .values(flags=entry.c.flags.op("|")(int(MessageFlag.ATTACHMENTS))))
 
     # --- received mail --------------------------------------------------------------------
     async def seen(self, org_id: uuid.UUID, mailbox: str, mid_hash: bytes) -> bool:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chevet.adapters.db.schema import conversation, conversation_key, entry, member, mention
 from chevet.adapters.db.schema_governance import conversation_retention, retention_policy
+from chevet.adapters.db.schema_mssante import mss_attachment, mss_exchange, mss_message
 from chevet.core.conversation import ConversationKind
 from chevet.core.retention import ConversationRetention, RetentionRule
 
@@ -98,6 +99,13 @@ class SqlRetention:
                                                        mention.c.seq.in_(seqs)))
         result = await self._conn.execute(delete(entry).where(entry.c.conversation_id == conversation_id,
                                                               entry.c.created_at < cutoff))
+        # What the MSSanté gateway kept of those messages goes with them (not what still waits
+        # in its outbox: that is being delivered).
+        gone = select(mss_message.c.id).where(mss_message.c.conversation_id == conversation_id,
+                                              mss_message.c.created_at < cutoff,
+                                              mss_message.c.state.not_in(("pending", "sending")))
+        await self._conn.execute(delete(mss_attachment).where(mss_attachment.c.message_id.in_(gone)))
+        await self._conn.execute(delete(mss_message).where(mss_message.c.id.in_(gone)))
         return int(result.rowcount or 0)
 
     async def shred_conversation(self, conversation_id: uuid.UUID) -> int:
@@ -108,6 +116,8 @@ class SqlRetention:
         await self._conn.execute(delete(mention).where(mention.c.conversation_id == conversation_id))
         result = await self._conn.execute(delete(entry).where(entry.c.conversation_id == conversation_id))
         await self._conn.execute(delete(member).where(member.c.conversation_id == conversation_id))
+        for table in (mss_attachment, mss_message, mss_exchange):
+            await self._conn.execute(delete(table).where(table.c.conversation_id == conversation_id))
         await self._conn.execute(delete(conversation_retention).where(
             conversation_retention.c.conversation_id == conversation_id))
         await self._conn.execute(delete(conversation).where(conversation.c.id == conversation_id))

@@ -15,7 +15,7 @@ attachment_blob = Table(
     Column("conversation_id", Uuid, ForeignKey("conversation.id"), primary_key=True),
     Column("address", LargeBinary(32), primary_key=True),
     Column("org_id", Uuid, ForeignKey("organisation.id"), nullable=False),
-    Column("owner_id", Uuid, nullable=False),
+    Column("owner_id", Uuid, nullable=True),      # None: a document received over MSSanté
     Column("kind", String(10), nullable=False),
     Column("variant", String(10), nullable=False),
     Column("size", BigInteger, nullable=False),
@@ -28,7 +28,7 @@ attachment = Table(
     Column("id", Uuid, primary_key=True),
     Column("org_id", Uuid, ForeignKey("organisation.id"), nullable=False),
     Column("conversation_id", Uuid, ForeignKey("conversation.id"), nullable=False),
-    Column("uploader_id", Uuid, nullable=False),
+    Column("uploader_id", Uuid, nullable=True),   # None: received over MSSanté (see origin)
     Column("entry_id", Uuid, nullable=True),
     Column("created_at", UtcTimestamp, nullable=False),
     Column("kind", String(10), nullable=False),
@@ -43,6 +43,7 @@ attachment = Table(
     Column("original_address", LargeBinary(32), nullable=True),
     Column("dedup_tag", LargeBinary(32), nullable=False),
     Column("deduplicated", Boolean, nullable=False),
+    Column("origin", String(10), nullable=False, server_default="member"),
     Index("ix_attachment_conversation_entry", "conversation_id", "entry_id"),
     Index("ix_attachment_conversation_dedup", "conversation_id", "dedup_tag"),
     Index("ix_attachment_org_created", "org_id", "created_at"),

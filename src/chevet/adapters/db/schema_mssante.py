@@ -78,6 +78,7 @@ mss_message = Table(
     Column("disposition_at", UtcTimestamp, nullable=True),
     Column("created_at", UtcTimestamp, nullable=False),
     Column("sent_at", UtcTimestamp, nullable=True),
+    Column("receipt", String(12), nullable=True),             # received: what became of its receipt request
     Index("ix_mss_message_thread", "org_id", "mid_hash"),
     Index("ix_mss_message_due", "state", "next_attempt_at"),
     Index("ix_mss_message_conversation", "conversation_id", "created_at"),

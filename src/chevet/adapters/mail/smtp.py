@@ -73,11 +73,17 @@ class SmtpSubmitter:
             client.close()
             raise
 
-    def _submit(self, sender: str, recipients: Sequence[str], message: bytes) -> None:
+    def _submit(self, sender: str, recipients: Sequence[str], message: bytes, envelope_id: str | None) -> None:
         try:
             client = self._open()
             try:
-                client.sendmail(sender, list(recipients), message)
+                mail_options: list[str] = []
+                rcpt_options: list[str] = []
+                if envelope_id and client.has_extn("dsn") and envelope_id.isalnum() and len(envelope_id) <= 100:
+                    # Bounces then name the message (RFC 3461) and return only its headers.
+                    mail_options = [f"ENVID={envelope_id}", "RET=HDRS"]
+                    rcpt_options = ["NOTIFY=FAILURE,DELAY"]
+                client.sendmail(sender, list(recipients), message, mail_options, rcpt_options)
             finally:
                 try:
                     client.quit()
@@ -86,8 +92,9 @@ class SmtpSubmitter:
         except BaseException as exc:
             raise _classify(exc) from exc
 
-    async def submit(self, sender: str, recipients: Sequence[str], message: bytes) -> None:
-        await asyncio.to_thread(self._submit, sender, list(recipients), message)
+    async def submit(self, sender: str, recipients: Sequence[str], message: bytes,
+                     envelope_id: str | None = None) -> None:
+        await asyncio.to_thread(self._submit, sender, list(recipients), message, envelope_id)
 
     def _check(self) -> str:
         try:

@@ -60,6 +60,7 @@ def check(data_dir: DataDir = None) -> None:
 
     async def go() -> bool:
         ok = True
+        _revocation_report(runtime)
         for box in runtime.settings.mailboxes:
             op = runtime.operator(box.address)
             identity = runtime.gateway.mailbox(box.address).identity
@@ -86,6 +87,24 @@ def check(data_dir: DataDir = None) -> None:
         return ok
 
     raise typer.Exit(0 if asyncio.run(go()) else 1)
+
+
+def _revocation_report(runtime: GatewayRuntime) -> None:
+    """Which trust anchors have a current CRL, in plain words."""
+    from datetime import UTC, datetime
+
+    from chevet.core.mssante.revocation import has_current
+
+    policy = runtime.gateway.revocation()
+    if not policy.crls:
+        typer.echo("revocation: not checked (no CRL configured: crl_files, crl_directory or crl_urls)"
+                   + (" — crl_required is set: every signature will be shown untrusted" if policy.required else ""))
+        return
+    now = datetime.now(UTC)
+    missing = [a.subject.rfc4514_string() for a in runtime.gateway.anchors if not has_current(a, policy.crls, now)]
+    typer.echo(f"revocation: {len(policy.crls)} CRL(s) loaded"
+               + (f"; no current CRL from: {'; '.join(missing)}" if missing else "; current for every trust anchor")
+               + (" (signatures through them: untrusted, crl_required is set)" if missing and policy.required else ""))
 
 
 @app.command()

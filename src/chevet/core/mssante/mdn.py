@@ -41,14 +41,19 @@ class Disposition:
     error_label: str | None = None
     original_message_id: str | None = None   # filled when parsed
     final_recipient: str | None = None
+    sent_manually: bool | None = None        # default: as ``automatic`` says (RFC 8098 §3.2.6.2)
 
     @property
     def failed(self) -> bool:
         return self.error_code is not None
 
     def field(self) -> str:
-        mode = ("automatic-action/MDN-sent-automatically" if self.automatic
-                else "manual-action/MDN-sent-manually")
+        """``automatic-action`` or ``manual-action`` (what caused the disposition: a reader
+        displaying the message is manual), then ``MDN-sent-automatically`` or ``-manually``
+        (whether the reader agreed to send this receipt)."""
+        manually = (not self.automatic) if self.sent_manually is None else self.sent_manually
+        mode = ("automatic-action" if self.automatic else "manual-action") + (
+            "/MDN-sent-manually" if manually else "/MDN-sent-automatically")
         value = f"{mode}; {self.type.value}"
         if self.error_code:
             label = re.sub(r"[\r\n]", " ", self.error_label or "")[:200]

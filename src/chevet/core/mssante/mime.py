@@ -28,9 +28,10 @@ from email.utils import format_datetime, getaddresses, parsedate_to_datetime
 from cryptography import x509
 
 from chevet.core.errors import InvalidInput
-from chevet.core.mssante import smime
+from chevet.core.mssante import dsn, smime
 from chevet.core.mssante.address import clean_address, message_ids
 from chevet.core.mssante.mdn import Disposition, build_report, parse_report
+from chevet.core.mssante.revocation import RevocationPolicy
 
 MAX_PARTS = 200
 MAX_DEPTH = 12
@@ -177,6 +178,7 @@ class InboundMail:
     return_path: str | None
     mss_headers: dict[str, str] = field(default_factory=dict)
     disposition: Disposition | None = None   # set when the mail is itself an MDN
+    delivery: dsn.DeliveryReport | None = None   # set when the mail is a DSN (bounce)
 
     @property
     def thread_ids(self) -> list[str]:
@@ -272,7 +274,7 @@ def _text_of(part: Message) -> str:
 
 
 def _open_layers(entity: bytes, decrypt: Decryptor | None, anchors: list[x509.Certificate],
-                 at: datetime) -> tuple[bytes, smime.SignatureCheck, bool]:
+                 at: datetime, revocation: RevocationPolicy | None = None) -> tuple[bytes, smime.SignatureCheck, bool]:
     """Peel encryption and signature layers; returns the readable entity, the signature check
     and whether the mail was encrypted."""
     check = smime.SignatureCheck(smime.SignatureStatus.UNSIGNED)
@@ -298,7 +300,7 @@ def _open_layers(entity: bytes, decrypt: Decryptor | None, anchors: list[x509.Ce
                 content = smime.opaque_content(der)
             except InvalidInput as exc:
                 raise MalformedMail("signature_unreadable") from exc
-            check = smime.verify(None, der, anchors, at)
+            check = smime.verify(None, der, anchors, at, revocation)
             entity = canonical(content)
             continue
         if ctype == "multipart/signed":
@@ -310,7 +312,7 @@ def _open_layers(entity: bytes, decrypt: Decryptor | None, anchors: list[x509.Ce
             except UnicodeEncodeError as exc:
                 raise MalformedMail("signed_structure") from exc
             der = _payload_bytes(_parse(sig_entity))
-            check = smime.verify(content, der, anchors, at) if der else smime.SignatureCheck(
+            check = smime.verify(content, der, anchors, at, revocation) if der else smime.SignatureCheck(
                 smime.SignatureStatus.INVALID, reason="signature_missing")
             entity = content
             continue
@@ -366,12 +368,13 @@ def _clean_filename(name: str | None, index: int) -> str:
 
 
 def parse_inbound(raw: bytes, *, max_bytes: int, anchors: list[x509.Certificate], at: datetime,
-                  decrypt: Decryptor | None = None, required_suffix: str | None = None) -> InboundMail:
+                  decrypt: Decryptor | None = None, required_suffix: str | None = None,
+                  revocation: RevocationPolicy | None = None) -> InboundMail:
     """Parse one received mail. Raises ``MalformedMail`` (never anything else) when it cannot
     be integrated; the caller quarantines it with the reason."""
     try:
         return _parse_inbound(raw, max_bytes=max_bytes, anchors=anchors, at=at, decrypt=decrypt,
-                              required_suffix=required_suffix)
+                              required_suffix=required_suffix, revocation=revocation)
     except MalformedMail:
         raise
     except RecursionError as exc:
@@ -381,7 +384,8 @@ def parse_inbound(raw: bytes, *, max_bytes: int, anchors: list[x509.Certificate]
 
 
 def _parse_inbound(raw: bytes, *, max_bytes: int, anchors: list[x509.Certificate], at: datetime,
-                   decrypt: Decryptor | None, required_suffix: str | None) -> InboundMail:
+                   decrypt: Decryptor | None, required_suffix: str | None,
+                   revocation: RevocationPolicy | None) -> InboundMail:
     if len(raw) > max_bytes:
         raise MalformedMail("too_large")
     if not raw.strip():
@@ -390,22 +394,28 @@ def _parse_inbound(raw: bytes, *, max_bytes: int, anchors: list[x509.Certificate
     top = _parse(raw)
     if top.defects and any(type(d).__name__ in ("MissingHeaderBodySeparatorDefect",) for d in top.defects):
         raise MalformedMail("header_structure")
-    sender = _single_address(_header(top, "From"), required_suffix)
+    bounce = top.get_content_type() == "multipart/report" \
+        and str(top.get_param("report-type") or "").lower() == "delivery-status"
+    sender = _single_address(_header(top, "From"), None if bounce else required_suffix)
     if sender is None:
-        raise MalformedMail("sender_invalid")
+        if not bounce:
+            raise MalformedMail("sender_invalid")
+        sender = "mailer-daemon"   # the operator's report: its author matters less than what it refers to
     ids = message_ids(_header(top, "Message-ID"))
     message_id = ids[0] if ids else f"{hashlib.sha256(raw).hexdigest()[:40]}@chevet.invalid"
-    entity, check, encrypted = _open_layers(raw, decrypt, anchors, at)
+    entity, check, encrypted = _open_layers(raw, decrypt, anchors, at, revocation)
     content = _parse(entity)
     disposition = None
     texts: list[str] = []
     attachments: list[Attachment] = []
     report_type = str(content.get_param("report-type") or "").lower() \
         if content.get_content_type() == "multipart/report" else ""
+    delivery = None
     if report_type == "delivery-status":
-        # A bounce (DSN): how operators word them is unconfirmed; kept for the administrator.
-        raise MalformedMail("delivery_status_report")
-    if report_type == "disposition-notification":
+        delivery = dsn.parse_dsn(content)
+        if delivery.envelope_id is None and delivery.original_message_id is None:
+            raise MalformedMail("dsn_without_original")
+    elif report_type == "disposition-notification":
         disposition, human = parse_report(content)
         texts.append(human)
     else:
@@ -427,7 +437,8 @@ def _parse_inbound(raw: bytes, *, max_bytes: int, anchors: list[x509.Certificate
         references=tuple(message_ids(_header(top, "References"))),
         text="\n\n".join(t.strip("\r\n") for t in texts), attachments=tuple(attachments), signature=check,
         encrypted=encrypted, mdn_to=_single_address(_header(top, "Disposition-Notification-To")),
-        return_path=_single_address(_header(top, "Return-Path")), mss_headers=mss, disposition=disposition)
+        return_path=_single_address(_header(top, "Return-Path")), mss_headers=mss, disposition=disposition,
+        delivery=delivery)
 
 
 def build_mdn_content(original: InboundMail, original_raw: bytes, *, reporting_ua: str, final_recipient: str,

@@ -30,6 +30,16 @@ class Disposition(StrEnum):
     ERROR = "error"
 
 
+class ReceiptState(StrEnum):
+    """What became of a received message's receipt request (RFC 8098)."""
+
+    QUEUED = "queued"         # a "processed" receipt went to the outbox automatically
+    ASK = "ask"               # the receipt address differs from the sender's: a reader decides
+    DECLINED = "declined"     # a reader chose not to send one
+    DISPLAYED = "displayed"   # a "displayed" receipt was sent when a member first opened it
+    SENT = "sent"             # a reader agreed; the receipt went to the outbox
+
+
 class InboundState(StrEnum):
     INTEGRATED = "integrated"
     QUARANTINED = "quarantined"
@@ -68,6 +78,7 @@ class MssMessage:
     disposition_at: datetime | None
     created_at: datetime
     sent_at: datetime | None
+    receipt: ReceiptState | None = None
 
 
 @dataclass(frozen=True, slots=True)

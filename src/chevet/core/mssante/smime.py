@@ -4,8 +4,8 @@
 the SignedData with ``asn1crypto`` and checks, in order: the content digest against the signed
 ``message-digest`` attribute, the signature over the signed attributes with the signer's key,
 and the signer's chain up to one of the configured trust anchors (IGC-Santé in production),
-with validity dates at the time of the check. Revocation (CRL/OCSP) needs the network and is
-left to the caller.
+with validity dates at the time of the check, then, when CRLs are configured, revocation of
+each certificate of that chain (``revocation``; OCSP would need the network and is not used).
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 
 from chevet.core.errors import InvalidInput
+from chevet.core.mssante.revocation import Revocation, RevocationPolicy
+from chevet.core.mssante.revocation import status as revocation_status
 
 _DIGESTS: dict[str, type[hashes.SHA1 | hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
     "sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
@@ -36,6 +38,7 @@ class SignatureStatus(StrEnum):
     UNTRUSTED = "untrusted"    # intact, but the signer's chain does not reach a trust anchor
     EXPIRED = "expired"        # intact, but a certificate of the chain was not valid at check time
     INVALID = "invalid"        # altered content or broken signature
+    REVOKED = "revoked"        # intact, but a certificate of the chain is on its issuer's CRL
     UNSIGNED = "unsigned"
 
 
@@ -146,7 +149,8 @@ def opaque_content(der: bytes) -> bytes:
         raise InvalidInput("mss_signature_unreadable") from exc
 
 
-def verify(content: bytes | None, der: bytes, anchors: list[x509.Certificate], at: datetime) -> SignatureCheck:
+def verify(content: bytes | None, der: bytes, anchors: list[x509.Certificate], at: datetime,
+           revocation: RevocationPolicy | None = None) -> SignatureCheck:
     """Check a detached (``content`` given) or opaque (``content`` None) signature."""
     try:
         signed = _parse_signed_data(der)
@@ -172,7 +176,13 @@ def verify(content: bytes | None, der: bytes, anchors: list[x509.Certificate], a
         _check_signature(si, content, signer)
     except (InvalidSignature, ValueError, KeyError, TypeError):
         return SignatureCheck(SignatureStatus.INVALID, subject, emails, reason="signature_mismatch")
-    chain_status, reason = _check_chain(signer, certs, anchors, at)
+    chain_status, reason, path = _check_chain(signer, certs, anchors, at)
+    if chain_status is SignatureStatus.VALID and revocation is not None and revocation.active:
+        revoked = revocation_status(path, revocation.crls, at)
+        if revoked is Revocation.REVOKED:
+            return SignatureCheck(SignatureStatus.REVOKED, subject, emails, "certificate_revoked")
+        if revoked is Revocation.UNKNOWN and revocation.required:
+            return SignatureCheck(SignatureStatus.UNTRUSTED, subject, emails, "revocation_unknown")
     return SignatureCheck(chain_status, subject, emails, reason)
 
 
@@ -243,8 +253,10 @@ def _valid_at(cert: x509.Certificate, at: datetime) -> bool:
 
 
 def _check_chain(signer: x509.Certificate, certs: list[x509.Certificate], anchors: list[x509.Certificate],
-                 at: datetime) -> tuple[SignatureStatus, str | None]:
+                 at: datetime) -> tuple[SignatureStatus, str | None, list[x509.Certificate]]:
+    """The chain's verdict, and the path found (signer first, trust anchor last)."""
     current = signer
+    path = [signer]
     expired = not _valid_at(signer, at)
     for _ in range(MAX_CHAIN):
         for anchor in anchors:
@@ -254,10 +266,12 @@ def _check_chain(signer: x509.Certificate, certs: list[x509.Certificate], anchor
                 except (InvalidSignature, ValueError, TypeError):
                     continue
                 if expired or not _valid_at(anchor, at):
-                    return SignatureStatus.EXPIRED, "certificate_expired"
-                return SignatureStatus.VALID, None
+                    return SignatureStatus.EXPIRED, "certificate_expired", [*path, anchor]
+                return SignatureStatus.VALID, None, [*path, anchor]
             if current == anchor:
-                return (SignatureStatus.EXPIRED, "certificate_expired") if expired else (SignatureStatus.VALID, None)
+                if expired:
+                    return SignatureStatus.EXPIRED, "certificate_expired", path
+                return SignatureStatus.VALID, None, path
         parent = None
         for c in certs:
             if c != current and c.subject == current.issuer:
@@ -268,7 +282,8 @@ def _check_chain(signer: x509.Certificate, certs: list[x509.Certificate], anchor
                 parent = c
                 break
         if parent is None:
-            return SignatureStatus.UNTRUSTED, "no_trust_anchor"
+            return SignatureStatus.UNTRUSTED, "no_trust_anchor", path
         expired = expired or not _valid_at(parent, at)
         current = parent
-    return SignatureStatus.UNTRUSTED, "chain_too_long"
+        path.append(parent)
+    return SignatureStatus.UNTRUSTED, "chain_too_long", path

@@ -28,6 +28,38 @@ INS_OIDS = {"1.2.250.1.213.1.4.8", "1.2.250.1.213.1.4.9", "1.2.250.1.213.1.4.10"
 CDA_NS = "urn:hl7-org:v3"
 XDM_NAME = "IHE_XDM.zip"
 
+# Confidentiality (ebRIM classification ``confidentialityCode`` of each document). The French
+# restriction codes (MetaDMPMSS: CI-SIS "transmission de document CDA") and their rules:
+# MASQUE_PS never to professionals, INVISIBLE_PATIENT never to the patient,
+# INVISIBLE_REP_LEGAUX never to the patient's legal representatives. Their coding scheme OID
+# in XDS metadata is unconfirmed (the DMP's is used); readers match on the code alone.
+CONFIDENTIALITY_SCHEME = "urn:uuid:f4f85eac-e6cb-4883-b524-f2705394840f"
+HL7_CONFIDENTIALITY = "2.16.840.1.113883.5.25"
+FRENCH_CONFIDENTIALITY = "1.2.250.1.213.1.1.4.13"
+MASQUE_PS = "MASQUE_PS"
+INVISIBLE_PATIENT = "INVISIBLE_PATIENT"
+INVISIBLE_REP_LEGAUX = "INVISIBLE_REP_LEGAUX"
+_ALIASES = {"INVISIBLE_REPRESENTANTS_LEGAUX": INVISIBLE_REP_LEGAUX}   # the code's former, longer name
+RESTRICTIONS = (MASQUE_PS, INVISIBLE_PATIENT, INVISIBLE_REP_LEGAUX)
+_CODE = re.compile(r"^[A-Z0-9_]{1,40}$")
+
+
+def confidentiality_code(value: str | None) -> str | None:
+    """A confidentiality code as stored: upper case, the current name of a renamed code."""
+    code = (value or "").strip().upper()
+    code = _ALIASES.get(code, code)
+    return code if _CODE.match(code) else None
+
+
+def refused_for(codes: tuple[str, ...] | list[str], *, patient: bool) -> str | None:
+    """The restriction that forbids sending a document to a recipient (a patient's Mon Espace
+    Santé address, or a professional's), or None."""
+    if patient and INVISIBLE_PATIENT in codes:
+        return INVISIBLE_PATIENT
+    if not patient and MASQUE_PS in codes:
+        return MASQUE_PS
+    return None
+
 
 @dataclass(frozen=True, slots=True)
 class XdmLimits:
@@ -50,14 +82,16 @@ class XdmDocument:
     name: str           # file name inside the subset folder
     mime_type: str
     data: bytes
+    confidentiality: tuple[str, ...] = ()   # "N", "R", "V", MASQUE_PS, INVISIBLE_PATIENT…
 
 
 @dataclass(frozen=True, slots=True)
 class CdaFacts:
-    """What the X-MSS-* headers need from a CDA header."""
+    """What the X-MSS-* headers need from a CDA header, and its confidentiality code."""
 
     code: str | None
     ins_qualified: bool
+    confidentiality: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +103,11 @@ class XdmPackage:
     @property
     def cda(self) -> list[CdaFacts]:
         return [f for d in self.documents if (f := cda_facts(d.data)) is not None]
+
+    @property
+    def confidentiality(self) -> tuple[str, ...]:
+        """Every confidentiality code of the package's documents."""
+        return tuple(dict.fromkeys(c for d in self.documents for c in d.confidentiality))
 
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._()-]{0,120}$")
@@ -98,7 +137,9 @@ def cda_facts(data: bytes) -> CdaFacts | None:
     for pid in root.iterfind(f".//{{{CDA_NS}}}patientRole/{{{CDA_NS}}}id"):
         if pid.get("root") in INS_OIDS and pid.get("extension"):
             ins = True
-    return CdaFacts(code.strip()[:64] if code else None, ins)
+    conf_el = root.find(f"{{{CDA_NS}}}confidentialityCode")
+    conf = confidentiality_code(conf_el.get("code")) if conf_el is not None else None
+    return CdaFacts(code.strip()[:64] if code else None, ins, conf)
 
 
 def _metadata(subset: str, documents: list[XdmDocument], patient_id: str | None, submitted: datetime) -> bytes:
@@ -117,6 +158,12 @@ def _metadata(subset: str, documents: list[XdmDocument], patient_id: str | None,
         for k, v in slots.items():
             lines.append(f'<rim:Slot name="{k}"><rim:ValueList><rim:Value>{escape(v)}</rim:Value>'
                          "</rim:ValueList></rim:Slot>")
+        for n, code in enumerate(dict.fromkeys(c for c in map(confidentiality_code, d.confidentiality) if c), 1):
+            scheme = HL7_CONFIDENTIALITY if code in ("N", "R", "V") else FRENCH_CONFIDENTIALITY
+            lines.append(f'<rim:Classification id="Document{i:02d}-conf{n}" classificationScheme='
+                         f'"{CONFIDENTIALITY_SCHEME}" classifiedObject="Document{i:02d}" '
+                         f'nodeRepresentation={quoteattr(code)}><rim:Slot name="codingScheme"><rim:ValueList>'
+                         f"<rim:Value>{scheme}</rim:Value></rim:ValueList></rim:Slot></rim:Classification>")
         lines.append("</rim:ExtrinsicObject>")
     lines.append(f'<rim:RegistryPackage id="SubmissionSet01"><rim:Slot name="submissionTime"><rim:ValueList>'
                  f"<rim:Value>{stamp}</rim:Value></rim:ValueList></rim:Slot></rim:RegistryPackage>")
@@ -227,18 +274,31 @@ def read_xdm(data: bytes, limits: XdmLimits | None = None) -> XdmPackage:
         folder, _, leaf = name.rpartition("/")
         if folder != subset_dir or name == meta_name:
             continue
-        docs.append(XdmDocument(leaf, uri_types.get(leaf, "application/octet-stream"), body))
+        mime_type, codes = uri_types.get(leaf, ("application/octet-stream", ()))
+        facts = cda_facts(body) if mime_type in ("text/xml", "application/xml") else None
+        if facts is not None and facts.confidentiality and facts.confidentiality not in codes:
+            codes = (*codes, facts.confidentiality)
+        docs.append(XdmDocument(leaf, mime_type, body, codes))
     return XdmPackage(subset_dir.split("/", 1)[1], tuple(docs), contents[meta_name])
 
 
-def _uris(root: ET.Element) -> dict[str, str]:
+def _uris(root: ET.Element) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Each document's (MIME type, confidentiality codes), by file name."""
     out = {}
     for obj in root.iter():
         if obj.tag.endswith("ExtrinsicObject"):
             mime = obj.get("mimeType") or "application/octet-stream"
-            for slot in obj:
-                if slot.tag.endswith("Slot") and slot.get("name") == "URI":
-                    values = [v.text for v in slot.iter() if v.tag.endswith("Value") and v.text]
-                    if values:
-                        out["".join(values).strip().rsplit("/", 1)[-1]] = mime[:100]
+            uri = None
+            codes: list[str] = []
+            for child in obj:
+                if child.tag.endswith("Slot") and child.get("name") == "URI":
+                    values = [v.text for v in child.iter() if v.tag.endswith("Value") and v.text]
+                    uri = "".join(values).strip().rsplit("/", 1)[-1] if values else None
+                elif child.tag.endswith("Classification") \
+                        and child.get("classificationScheme") == CONFIDENTIALITY_SCHEME:
+                    code = confidentiality_code(child.get("nodeRepresentation"))
+                    if code and code not in codes:
+                        codes.append(code)
+            if uri:
+                out[uri] = (mime[:100], tuple(codes[:10]))
     return out

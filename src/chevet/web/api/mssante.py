@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
@@ -22,14 +19,22 @@ from chevet.web.deps import ActorDep, ServicesDep
 router = APIRouter(tags=["mssante"])
 
 
-def gateway(request: Request) -> Gateway:
-    """The configured gateway (loaded once per process); refused when not configured."""
+def configured_gateway(request: Request) -> Gateway | None:
+    """The configured gateway (loaded once per process), or None."""
     state = request.app.state
     if not hasattr(state, "mssante_runtime"):
         state.mssante_runtime = load_gateway(state.settings)
     if state.mssante_runtime is None:
-        raise InvalidInput("mss_not_configured")
+        return None
     gw: Gateway = state.mssante_runtime.gateway
+    return gw
+
+
+def gateway(request: Request) -> Gateway:
+    """The configured gateway; refused when not configured."""
+    gw = configured_gateway(request)
+    if gw is None:
+        raise InvalidInput("mss_not_configured")
     return gw
 
 
@@ -42,17 +47,11 @@ class ExchangeIn(Body):
     mailbox: StrictStr | None = Field(None, max_length=254)
 
 
-class AttachmentIn(Body):
-    filename: StrictStr = Field(max_length=255)
-    content_type: StrictStr = Field(max_length=100)
-    data_base64: StrictStr
-
-
 class MailIn(Body):
     body: StrictStr
     client_id: StrictStr = Field(max_length=64)
     subject: StrictStr | None = Field(None, max_length=500)
-    attachments: list[AttachmentIn] = Field(default_factory=list, max_length=20)
+    attachment_ids: list[StrictStr] = Field(default_factory=list, max_length=20)
     request_receipt: StrictBool = False
 
 
@@ -67,36 +66,37 @@ async def send(conversation_id: str, body: MailIn, request: Request, actor: Acto
     # Another organisation's exchange is "not found" before anything is said about the gateway.
     await mssante.exchange_messages(svc, actor, parse_id(conversation_id))
     gw = gateway(request)
-    files = []
-    for a in body.attachments:
-        try:
-            data = base64.b64decode(a.data_base64, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise InvalidInput("mss_attachment_encoding") from exc
-        files.append(mssante.NewAttachment(a.filename, a.content_type.lower(), data))
     view, created = await mssante.send(svc, gw, actor, parse_id(conversation_id), body=body.body,
-                                       client_id=body.client_id, subject=body.subject, attachments=files,
+                                       client_id=body.client_id, subject=body.subject,
+                                       attachment_ids=[parse_id(a) for a in body.attachment_ids],
                                        request_receipt=body.request_receipt)
     return JSONResponse(view, status_code=201 if created else 200)
 
 
 @router.get("/mssante/exchanges/{conversation_id}/messages")
-async def messages(conversation_id: str, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
-    return await mssante.exchange_messages(svc, actor, parse_id(conversation_id))
+async def messages(conversation_id: str, request: Request, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+    """The exchange; reading it sends the "displayed" receipts still owed (when configured)."""
+    return await mssante.exchange_messages(svc, actor, parse_id(conversation_id), configured_gateway(request))
+
+
+class ReceiptAnswer(Body):
+    send: StrictBool
+
+
+@router.post("/mssante/exchanges/{conversation_id}/messages/{message_id}/receipt", status_code=204)
+async def receipt(conversation_id: str, message_id: str, body: ReceiptAnswer, request: Request, actor: ActorDep,
+                  svc: ServicesDep) -> Response:
+    """Answer a receipt request sent to another address than the sender's (RFC 8098 §2.1)."""
+    await mssante.exchange_messages(svc, actor, parse_id(conversation_id))
+    await mssante.answer_receipt(svc, gateway(request), actor, parse_id(conversation_id), parse_id(message_id),
+                                 body.send)
+    return Response(status_code=204)
 
 
 @router.post("/mssante/exchanges/{conversation_id}/messages/{message_id}/retry", status_code=204)
 async def retry(conversation_id: str, message_id: str, actor: ActorDep, svc: ServicesDep) -> Response:
     await mssante.retry_dead(svc, actor, parse_id(conversation_id), parse_id(message_id))
     return Response(status_code=204)
-
-
-@router.get("/mssante/attachments/{attachment_id}")
-async def attachment(attachment_id: str, actor: ActorDep, svc: ServicesDep) -> Response:
-    name, content_type, data = await mssante.attachment(svc, actor, parse_id(attachment_id))
-    return Response(data, media_type=content_type if "/" in content_type else "application/octet-stream",
-                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
-                             "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})
 
 
 @router.get("/mssante/quarantine")

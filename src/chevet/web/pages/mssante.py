@@ -1,0 +1,262 @@
+"""External exchanges (MSSanté) in the web client: the list, a new exchange found in the health
+directory, an exchange with what MSSanté says of each message (signature, delivery, receipts),
+writing with files, retrying a failed message, answering a receipt request, and the
+administrator's quarantine. Everything works without script: searches are GET forms, a
+message and its files are one multipart form."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from chevet.app import attachments, conversations, directory, mssante, mssante_inbound
+from chevet.core.errors import Forbidden, InvalidInput, NotFound, TooLarge
+from chevet.core.ids import parse_id
+from chevet.web.api.mssante import configured_gateway, gateway
+from chevet.web.ui.conversations import day_label
+from chevet.web.ui.render import Page, page, read_form, ui
+from chevet.web.uploads import read_multipart
+
+router = APIRouter(include_in_schema=False)
+# The message form with its files: the request limit allows it one upload's size (web.app).
+EXCHANGE_FORM_PATH = re.compile(r"^/mssante/x/[0-9a-fA-F-]{36}/send$")
+_SPLIT = re.compile(r"[\s,;]+")
+
+
+def _one(fields: dict[str, list[str]], name: str, limit: int = 10_000) -> str:
+    values = fields.get(name) or [""]
+    return values[0][:limit]
+
+
+@router.get("/mssante")
+@ui
+async def exchanges(request: Request) -> Response:
+    p = await page(request)
+    assert p.actor is not None
+    items = [c for c in await conversations.list_conversations(p.services, p.actor) if c["kind"] == "external"]
+    for item in items:
+        item["when"] = p.local(datetime.fromisoformat(item["last_activity"]))
+    return p.render("mssante_list.html", exchanges=items, today=p.local(p.services.clock.now()).date(),
+                    notice=request.query_params.get("notice"))
+
+
+def _chosen(values: list[str], other: str) -> list[str]:
+    found = [v.strip() for v in values if v.strip()]
+    found += [v for v in _SPLIT.split(other) if v]
+    return list(dict.fromkeys(found))[:20]
+
+
+async def _new_context(p: Page, q: str, chosen: list[str]) -> dict[str, Any]:
+    results: list[dict[str, Any]] = []
+    search_error = None
+    if q:
+        try:
+            results = await directory.search(p.services, p.actor, q, limit=20)
+        except InvalidInput as exc:
+            search_error = p.error_text(exc)
+    status = await directory.status(p.services)
+    return {"q": q, "results": results, "search_error": search_error, "chosen": chosen,
+            "directory_ready": status is not None}
+
+
+@router.get("/mssante/new")
+@ui
+async def new_form(request: Request) -> Response:
+    p = await page(request)
+    gateway(request)   # not configured: says so in plain words
+    q = (request.query_params.get("q") or "").strip()[:200]
+    chosen = [v for v in request.query_params.getlist("to") if v][:20]
+    return p.render("mssante_new.html", **await _new_context(p, q, chosen), title="", other="", error=None)
+
+
+@router.post("/mssante/new")
+@ui
+async def new(request: Request) -> Response:
+    p = await page(request)
+    assert p.actor is not None
+    gw = gateway(request)
+    form = await read_form(p)
+    chosen = _chosen([v for v in form.getlist("to") if isinstance(v, str)][:20], str(form.get("other") or "")[:2000])
+    title = str(form.get("title") or "")[:500]
+    try:
+        view = await mssante.open_exchange(p.services, gw, p.actor, to=chosen, title=title or None)
+    except InvalidInput as exc:
+        ctx = await _new_context(p, str(form.get("q") or "")[:200], chosen)
+        return p.render("mssante_new.html", status=422, **ctx, title=title, other=str(form.get("other") or "")[:2000],
+                        error=p.error_text(exc))
+    return p.redirect(f"/mssante/x/{view['id']}")
+
+
+def delivery_text(p: Page, mss: dict[str, Any]) -> tuple[str, str]:
+    """What a member reads about a message: ("en file", "envoyé", "échec : …", "lu", "traité"),
+    and a style name."""
+    if mss["direction"] == "received":
+        return "", ""
+    if mss["state"] == "dead":
+        return p.t("mss.state.dead", reason=_reason(p, mss.get("error") or "")), "error"
+    if mss.get("disposition") == "processed":
+        return p.t("mss.state.processed"), "ok"
+    if mss.get("disposition") == "displayed":
+        return p.t("mss.state.displayed"), "ok"
+    if mss.get("disposition") == "error":
+        return p.t("mss.state.receipt_error"), "error"
+    if mss["state"] == "sent":
+        return p.t("mss.state.sent"), "ok"
+    if mss.get("attempts"):
+        return p.t("mss.state.retrying", reason=_reason(p, mss.get("error") or "")), "warn"
+    return p.t("mss.state.pending"), ""
+
+
+def _reason(p: Page, error: str) -> str:
+    """A delivery error in plain words when its code is known, as reported otherwise."""
+    code, _, detail = error.partition(":")
+    code = code.strip()
+    text = p.t(f"mss.error.{code}", detail=detail.strip())
+    return text if text != f"mss.error.{code}" else error[:200]
+
+
+def signature_text(p: Page, mss: dict[str, Any]) -> tuple[str, str]:
+    if mss["direction"] != "received":
+        return "", ""
+    status = mss.get("signature") or "unsigned"
+    if status == "valid":
+        return p.t("mss.signature.valid", signer=mss.get("signer") or "?"), "ok"
+    if status == "unsigned":
+        return p.t("mss.signature.unsigned"), "warn"
+    if status == "revoked":
+        return p.t("mss.signature.revoked"), "error"
+    return p.t("mss.signature.invalid", reason=mss.get("signature_reason") or status), "error"
+
+
+async def _exchange_context(p: Page, cid: uuid.UUID) -> dict[str, Any]:
+    assert p.actor is not None
+    conv = await conversations.get_conversation(p.services, p.actor, cid)
+    ex = await mssante.exchange_messages(p.services, p.actor, cid, configured_gateway(p.request))
+    me = str(p.actor.id)
+    days: list[tuple[str, list[dict[str, Any]]]] = []
+    for m in ex["messages"]:
+        at = datetime.fromisoformat(m["created_at"])
+        m["local"] = p.local(at)
+        m["delivery"] = delivery_text(p, m["mssante"])
+        m["signature"] = signature_text(p, m["mssante"])
+        m["may_retry"] = m["mssante"]["state"] == "dead" and (
+            m.get("author_id") == me or p.can("manage_any_conversation"))
+        label = day_label(p, at)
+        if not days or days[-1][0] != label:
+            days.append((label, []))
+        days[-1][1].append(m)
+    if conv["last_seq"] > conv.get("read_seq", 0):
+        await conversations.mark_read(p.services, p.actor, cid, conv["last_seq"])
+    return {"conversation": conv, "exchange": ex, "days": days, "me": me}
+
+
+@router.get("/mssante/x/{conversation_id}")
+@ui
+async def exchange(conversation_id: str, request: Request) -> Response:
+    p = await page(request)
+    cid = parse_id(conversation_id)
+    ctx = await _exchange_context(p, cid)
+    return p.render("mssante_exchange.html", **ctx, client_id=secrets.token_urlsafe(12), draft={}, files=[],
+                    limits=attachments.limits_view(p.services), error=None, notice=request.query_params.get("notice"))
+
+
+SEND_FIELDS = frozenset({"csrf", "subject", "body", "request_receipt", "attachment_ids", "action", "client_id"})
+
+
+@router.post("/mssante/x/{conversation_id}/send")
+@ui
+async def send(conversation_id: str, request: Request) -> Response:
+    """One form: "Joindre" stores the chosen files and shows the form again (text kept); "Envoyer"
+    stores them too, then sends the message with every file listed."""
+    p = await page(request)
+    assert p.actor is not None
+    cid = parse_id(conversation_id)
+    limits = attachments.limits_view(p.services)
+    form = await read_multipart(request, limits["max_upload_bytes"], limits["max_per_message"], SEND_FIELDS,
+                                field_limit=256 * 1024)
+    fields, uploads = form.fields, form.files
+    if not secrets.compare_digest(_one(fields, "csrf", 100).encode(), p.csrf.encode()):
+        raise Forbidden("csrf_invalid")
+    subject, body = _one(fields, "subject", 500), _one(fields, "body", 70_000)
+    wants_receipt = _one(fields, "request_receipt", 5) == "1"
+    draft: dict[str, Any] = {"subject": subject, "body": body, "request_receipt": wants_receipt}
+    ids: list[uuid.UUID] = []
+    error = None
+    try:
+        ids = [parse_id(v) for v in fields.get("attachment_ids", [])[:20]]
+        for f in uploads:
+            view, _ = await attachments.upload(p.services, p.actor, cid, data=f.data, name=f.name)
+            ids.append(uuid.UUID(view["id"]))
+        if _one(fields, "action", 10) != "attach":
+            view, _ = await mssante.send(p.services, gateway(request), p.actor, cid, body=body,
+                                         client_id=_one(fields, "client_id", 64), subject=subject or None,
+                                         attachment_ids=ids, request_receipt=wants_receipt)
+            return p.redirect(f"/mssante/x/{cid}#m-{view['seq']}")
+    except (InvalidInput, TooLarge, NotFound) as exc:
+        if isinstance(exc, NotFound) and not ids:
+            raise
+        error = p.error_text(exc)
+    ctx = await _exchange_context(p, cid)
+    files = await attachments.pending(p.services, p.actor, cid, ids)
+    return p.render("mssante_exchange.html", status=422 if error else 200, **ctx,
+                    client_id=_one(fields, "client_id", 64) or secrets.token_urlsafe(12), draft=draft, files=files,
+                    limits=limits, error=error, notice=None)
+
+
+@router.post("/mssante/x/{conversation_id}/m/{message_id}/retry")
+@ui
+async def retry(conversation_id: str, message_id: str, request: Request) -> Response:
+    p = await page(request)
+    assert p.actor is not None
+    cid = parse_id(conversation_id)
+    await read_form(p)
+    await mssante.retry_dead(p.services, p.actor, cid, parse_id(message_id))
+    return p.redirect(f"/mssante/x/{cid}?notice=mss_requeued")
+
+
+@router.post("/mssante/x/{conversation_id}/m/{message_id}/receipt")
+@ui
+async def receipt(conversation_id: str, message_id: str, request: Request) -> Response:
+    p = await page(request)
+    assert p.actor is not None
+    cid = parse_id(conversation_id)
+    form = await read_form(p)
+    send = form.get("answer") == "send"
+    await mssante.answer_receipt(p.services, gateway(request), p.actor, cid, parse_id(message_id), send)
+    return p.redirect(f"/mssante/x/{cid}?notice={'mss_receipt_sent' if send else 'mss_receipt_declined'}")
+
+
+@router.get("/admin/mssante/quarantine")
+@ui
+async def quarantine(request: Request) -> Response:
+    p = await page(request)
+    assert p.actor is not None
+    records = await mssante_inbound.quarantined(p.services, p.actor)
+    for r in records:
+        r["local"] = p.local(datetime.fromisoformat(r["received_at"]))
+        r["reason_text"] = _quarantine_reason(p, r["reason"] or "")
+    return p.render("mssante_quarantine.html", records=records, notice=request.query_params.get("notice"))
+
+
+def _quarantine_reason(p: Page, reason: str) -> str:
+    text = p.t(f"mss.quarantine.{reason}")
+    if text != f"mss.quarantine.{reason}":
+        return text
+    generic = p.t(reason)
+    return generic if generic != reason else reason
+
+
+@router.post("/admin/mssante/quarantine/{record_id}/release")
+@ui
+async def release(record_id: str, request: Request) -> Response:
+    p = await page(request)
+    assert p.actor is not None
+    await read_form(p)
+    await mssante_inbound.release(p.services, p.actor, parse_id(record_id))
+    return p.redirect("/admin/mssante/quarantine?notice=mss_released")

@@ -1,0 +1,145 @@
+"""The web client's external exchanges in Debian's Chromium, on a phone-sized screen, against the
+loopback mail servers: a nurse finds a GP in the health directory, writes with a PDF attached
+(no script needed: a multipart form), the GP's server gets a signed message, and the GP's
+reply, its read receipt and the signature check appear on the exchange page. The
+administrator sees a malformed mail in the quarantine and releases it."""
+
+from __future__ import annotations
+
+import subprocess
+from email import message_from_bytes
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from chevet.app import directory, mssante_outbox
+from chevet.bootstrap import Installation
+from chevet.core.mssante import mime
+from chevet.core.mssante.directory import split_lines
+from chevet.core.mssante.mdn import Disposition, DispositionType
+from chevet.jobs import mssante as jobs
+from tests.browser.conftest import browser, french_context, sign_in  # noqa: F401 - the fixture
+from tests.conftest import _require
+from tests.integration.test_mssante_receipts import _asking
+from tests.mss_directory_data import header
+from tests.mss_support import SMIME_CA, configure, inject, mail_available, mailbox_contents, unique
+from tests.support import Server, new_member, new_org
+
+PHONE = {"width": 360, "height": 740}
+PDF = b"%PDF-1.4\n% lettre de liaison\n" + bytes(range(256)) * 1200 + b"\n%%EOF\n"   # over 256 KiB
+UNLABELLED = ("Array.from(document.querySelectorAll('input:not([type=hidden]),select,textarea'))"
+              ".filter(e => e.labels.length === 0).map(e => e.name)")
+
+
+def _directory_line(address: str) -> str:
+    cells = ["PER", address, "8", "10000000001", "810000000001", "", "", "", "DR", "MARTIN", "Claire", "C", "Civil",
+             "10", "Médecin", "", "Médecine Générale", "O", "CABINET MEDICAL DU PORT", "", "", "", "3", "", "R",
+             "DU PORT", "", "29200 BREST", "29200", "29", "FRANCE"]
+    return "|".join(cells)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_nurse_writes_to_a_gp_with_a_pdf_and_sees_the_reply(installation: Installation, browser: Browser,  # noqa: F811
+                                                                   tmp_path: Path) -> None:
+    _require(mail_available(), "the loopback mail servers (.ci/setup-mail)")
+    svc = installation.services
+    org = await new_org(svc, "ehpad-port")
+    nurse = await new_member(svc, org, "nurse", "Sophie Bernard")
+    admin = await new_member(svc, org, "admin", "Anne Directrice")
+    box, gp = unique("secretariat", "ehpad.test"), unique("claire.martin", "gp.test")
+    cfg = configure(installation.settings, org.slug, [nurse.email], box)
+    await directory.import_extraction(svc, split_lines([(header() + "\n" + _directory_line(gp) + "\n").encode()]),
+                                      "test")
+    server = Server(installation.settings, env={"CHEVET_MSSANTE_CONFIG": str(cfg.path)})
+    csp: list[str] = []
+    try:
+        ctx = await french_context(browser, viewport=PHONE, is_mobile=True, has_touch=True)
+        page = await ctx.new_page()
+        page.on("console", lambda m: csp.append(m.text) if "Content Security Policy" in m.text else None)
+        await sign_in(page, server.url, nurse)
+        await page.get_by_role("link", name="Échanges externes (MSSanté)").click()
+        await page.get_by_role("link", name="Nouvel échange").click()
+        await page.get_by_label("Rechercher dans l'annuaire santé").fill("martin brest")
+        await page.get_by_role("button", name="Chercher").click()
+        await expect(page.get_by_text("1 résultat(s)")).to_be_visible()
+        assert await page.evaluate(UNLABELLED) == []
+        await page.get_by_label("MARTIN", exact=False).check()
+        await page.get_by_label("Titre de l'échange (facultatif)").fill("Sortie de Mme R.")
+        await page.get_by_role("button", name="Créer l'échange").click()
+        await expect(page.get_by_role("heading", name="Sortie de Mme R.")).to_be_visible()
+
+        await page.get_by_label("Objet").fill("Lettre de liaison")
+        await page.get_by_label("Message", exact=True).fill("Bonjour Docteur, voici la lettre de liaison.")
+        await page.get_by_label("Joindre un fichier").set_input_files(
+            [{"name": "lettre-liaison.pdf", "mimeType": "application/pdf", "buffer": PDF}])
+        await page.get_by_label("Demander un accusé de lecture").check()
+        assert await page.evaluate(UNLABELLED) == []
+        await page.get_by_role("button", name="Envoyer").click()
+        sent = page.locator("li.msg.mine").last
+        await expect(sent.get_by_text("En file d'attente")).to_be_visible()
+        await expect(sent.get_by_role("link", name="lettre-liaison.pdf")).to_be_visible()
+        assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+        # The gateway worker hands it to the operator; the GP's server receives it, signed.
+        assert (await mssante_outbox.deliver_due(svc, cfg.runtime.gateway, cfg.runtime.submitter)).sent == 1
+        (raw,) = mailbox_contents(gp)
+        msg = message_from_bytes(raw)
+        assert msg["X-MSS-NIL"] == "NIL-TEST-0001" and msg["Disposition-Notification-To"] == box
+        (tmp_path / "in.eml").write_bytes(raw)
+        (tmp_path / "ca.pem").write_bytes(SMIME_CA.pem())
+        verified = subprocess.run(["openssl", "cms", "-verify", "-in", str(tmp_path / "in.eml"),
+                                   "-CAfile", str(tmp_path / "ca.pem")], capture_output=True)
+        assert verified.returncode == 0, verified.stderr
+        pdfs = [p for p in message_from_bytes(verified.stdout).walk() if p.get_content_type() == "application/pdf"]
+        assert pdfs[0].get_payload(decode=True) == PDF and pdfs[0].get_filename() == "lettre-liaison.pdf"
+
+        # The GP answers and acknowledges; the gateway fetches both.
+        ident = SMIME_CA.issue("Dr Claire Martin", email=gp).identity
+        original = msg["Message-ID"].strip("<>")
+        reply = mime.Envelope(sender=gp, recipients=(box,), subject="RE: Lettre de liaison", message_id="r1@gp.test",
+                              date=svc.clock.now(), nil="NIL-GP", in_reply_to=original, references=(original,))
+        inject(mime.assemble(reply, mime.build_content("Merci, je passe demain matin.", []), ident), gp, [box])
+        parsed = mime.parse_inbound(raw, max_bytes=1 << 24, anchors=[SMIME_CA.cert], at=svc.clock.now())
+        mdn = mime.build_mdn_content(parsed, raw, reporting_ua="Logiciel du GP", final_recipient=gp,
+                                     disposition=Disposition(DispositionType.DISPLAYED), human_text="Lu")
+        inject(mime.assemble(mime.Envelope(sender=gp, recipients=(box,), subject="Lu", message_id="mdn1@gp.test",
+                                           date=svc.clock.now(), nil="NIL-GP"), mdn, ident), gp, [box])
+        # A malformed mail too, for the administrator.
+        inject(b"From: pas une adresse\r\nTo: <" + box.encode() + b">\r\nSubject: ?\r\nMessage-ID: <q1@gp.test>\r\n\r\n"
+               b"corps\r\n", "x@gp.test", [box])
+        # And a question whose receipt is asked to the GP's secretariat: a reader decides.
+        secretary = unique("secretariat-martin", "gp.test")
+        inject(_asking(gp, box, "ask-1@gp.test", "Pouvez-vous confirmer la date ?", secretary), gp, [box])
+        mailbox_contents(box, expect=4)
+        assert await jobs.fetch_once(installation, cfg.runtime, box) == 4
+
+        await page.reload()
+        received = page.locator("li.msg:not(.mine)", has_text="Merci, je passe demain matin.")
+        await expect(received).to_have_count(1)
+        await expect(received.get_by_text("Signature vérifiée", exact=False)).to_be_visible()
+        await expect(page.locator("li.msg.mine").last.get_by_text("Lu", exact=True)).to_be_visible()
+        await expect(page.get_by_text(f"accusé de lecture à une autre adresse ({secretary})", exact=False)) \
+            .to_be_visible()
+        await page.get_by_role("button", name="Envoyer l'accusé").click()
+        await expect(page.get_by_text("L'accusé de lecture part dans la file d'envoi.")).to_be_visible()
+        await expect(page.get_by_role("button", name="Envoyer l'accusé")).to_have_count(0)
+        assert (await mssante_outbox.deliver_due(svc, cfg.runtime.gateway, cfg.runtime.submitter)).sent >= 1
+        (receipt,) = mailbox_contents(secretary)
+        assert b"manual-action/MDN-sent-manually; displayed" in receipt
+        assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        assert csp == []
+        await ctx.close()
+
+        actx = await french_context(browser, viewport=PHONE, is_mobile=True)
+        apage = await actx.new_page()
+        await sign_in(apage, server.url, admin)
+        await apage.goto(f"{server.url}/admin/mssante/quarantine")
+        rows = apage.locator("tbody tr")
+        await expect(rows).to_have_count(1)
+        await apage.get_by_role("button", name="Marquer comme traité").click()
+        await expect(apage.get_by_text("Message retiré de la quarantaine.")).to_be_visible()
+        await expect(apage.get_by_text("Aucun message en quarantaine.")).to_be_visible()
+        await actx.close()
+    finally:
+        server.stop()

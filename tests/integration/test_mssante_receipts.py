@@ -1,0 +1,95 @@
+"""Read receipts Chevet sends (RFC 8098), against the loopback mail servers: "processed" by
+itself when the receipt goes back to the sender, a reader's decision when it would go
+elsewhere, and "displayed" when a member first opens the message."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from chevet.app import mssante, mssante_outbox
+from chevet.bootstrap import Installation
+from chevet.core.errors import InvalidInput
+from chevet.core.mssante import mime
+from chevet.core.mssante.records import ReceiptState
+from chevet.jobs import mssante as jobs
+from tests.conftest import _require
+from tests.mss_support import SMIME_CA, configure, inject, mail_available, mailbox_contents, unique
+from tests.support import new_member, new_org
+
+
+@pytest.fixture
+def mail() -> None:
+    _require(mail_available(), "the loopback mail servers (.ci/setup-mail)")
+
+
+def _asking(sender: str, to: str, mid: str, text: str, receipt_to: str) -> bytes:
+    env = mime.Envelope(sender=sender, recipients=(to,), subject=f"Objet {mid}", message_id=mid,
+                        date=datetime.now(UTC), nil="N", request_mdn=True)
+    raw = mime.assemble(env, mime.build_content(text, []), SMIME_CA.issue("Dr Y", email=sender).identity)
+    # The request names another address than the sender's (outside the signed part, as in life).
+    return raw.replace(f"Disposition-Notification-To: {sender}".encode(),
+                       f"Disposition-Notification-To: {receipt_to}".encode())
+
+
+def _dispositions(raws: list[bytes]) -> list[tuple[str, str]]:
+    out = []
+    for raw in raws:
+        got = mime.parse_inbound(raw, max_bytes=1 << 24, anchors=[SMIME_CA.cert], at=datetime.now(UTC))
+        if got.disposition is not None:
+            assert got.signature.status.value == "valid"
+            out.append((got.disposition.original_message_id or "", raw.decode("latin-1").split("Disposition: ")[1]
+                        .split("\r\n")[0]))
+    return sorted(out)
+
+
+async def test_receipts_processed_asked_and_displayed(installation: Installation, mail: None) -> None:
+    svc = installation.services
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    box, gp, secretary = unique("sec", "ehpad.test"), unique("dr-y", "gp.test"), unique("secretariat-y", "gp.test")
+    cfg = configure(installation.settings, org.slug, [nurse.email], box)
+    gw = cfg.runtime.gateway
+
+    own = mime.Envelope(sender=gp, recipients=(box,), subject="Bilan", message_id="own-1@gp.test",
+                        date=datetime.now(UTC), nil="N", request_mdn=True)
+    inject(mime.assemble(own, mime.build_content("Bilan joint.", []), SMIME_CA.issue("Dr Y", email=gp).identity),
+           gp, [box])
+    inject(_asking(gp, box, "ask-1@gp.test", "Merci de confirmer.", secretary), gp, [box])
+    mailbox_contents(box, expect=2)
+    assert await jobs.fetch_once(installation, cfg.runtime, box) == 2
+
+    # Before anyone opens: only the automatic "processed" for the first one.
+    assert (await mssante_outbox.deliver_due(svc, gw, cfg.runtime.submitter)).sent == 1
+
+    # The nurse opens the exchange: "displayed" for the first; the second asks her.
+    conv = None
+    async with svc.db.transaction() as tx:
+        for c in await tx.conversations.summaries(org.id, nurse.id):
+            conv = c.conversation.id
+    assert conv is not None
+    view = await mssante.exchange_messages(svc, nurse.actor, conv, gw)
+    first, second = view["messages"]
+    assert "receipt_question" not in first["mssante"]
+    assert second["mssante"]["receipt_question"] and second["mssante"]["receipt_to"] == secretary
+    await mssante.exchange_messages(svc, nurse.actor, conv, gw)   # opening again sends nothing more
+    assert (await mssante_outbox.deliver_due(svc, gw, cfg.runtime.submitter)).sent == 1
+
+    await mssante.answer_receipt(svc, gw, nurse.actor, conv, uuid.UUID(second["mssante"]["id"]), True)
+    with pytest.raises(InvalidInput, match="mss_no_receipt_question"):
+        await mssante.answer_receipt(svc, gw, nurse.actor, conv, uuid.UUID(second["mssante"]["id"]),
+                                     False)
+    assert (await mssante_outbox.deliver_due(svc, gw, cfg.runtime.submitter)).sent == 1
+
+    assert _dispositions(mailbox_contents(gp, expect=2)) == [
+        ("own-1@gp.test", "automatic-action/MDN-sent-automatically; processed"),
+        ("own-1@gp.test", "manual-action/MDN-sent-automatically; displayed")]
+    assert _dispositions(mailbox_contents(secretary, expect=1)) == [
+        ("ask-1@gp.test", "manual-action/MDN-sent-manually; displayed")]
+    # Once decided, the originals kept for the receipts are gone.
+    async with svc.db.transaction() as tx:
+        received = [m for m in await tx.mssante.for_conversation(conv) if m.entry_id is not None]
+    assert {(m.receipt, m.mime_sealed) for m in received} == {(ReceiptState.DISPLAYED, None),
+                                                              (ReceiptState.SENT, None)}
