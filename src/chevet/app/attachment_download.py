@@ -102,7 +102,7 @@ async def contents(services: Services, key: DataKey, att: Attachment) -> bytes:
     (the MSSanté gateway building the mail that carries it)."""
     cfg = configured(services)
     blob = blob_key_of(att.conversation_id, att.content_address)
-    return b"".join([piece async for piece in _opened(cfg, key, att.conversation_id, att.content_address, blob)])
+    return b"".join([piece async for piece in opened(cfg, key, att.conversation_id, att.content_address, blob)])
 
 
 class RangeNotSatisfiable(InvalidInput):
