@@ -278,3 +278,48 @@ async def test_a_bounce_marks_the_message_failed_and_tells_its_author(installati
     # No remote diagnostic text (it names the recipient) is kept in the clear.
     if installation.settings.database_url is None:
         assert b"is full" not in (installation.settings.data_dir / "chevet.db").read_bytes()
+
+
+async def test_a_member_sends_a_structured_document_in_an_xdm_package(installation: Installation, mail: None,
+                                                                      tmp_path: Path) -> None:
+    """A discharge summary as HL7 CDA, uploaded by a member to an exchange (and only there), leaves
+    in an IHE_XDM.zip with X-MSS-CODECDA and X-MSS-INS; a hostile archive is refused on upload."""
+    import io
+    import uuid
+    import zipfile
+
+    from chevet.app import attachments
+    from chevet.app.conversations import create_conversation
+    from chevet.core.errors import InvalidInput
+    from chevet.core.mssante import xdm
+    from tests.unit.test_mss_mime import CDA
+
+    svc = installation.services
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    doctor = await new_member(svc, org, "physician")
+    box, gp = unique("secretariat", "ehpad.test"), unique("dr-cda", "gp.test")
+    cfg = configure(installation.settings, org.slug, [nurse.email], box)
+    exchange = uuid.UUID((await mssante.open_exchange(svc, cfg.runtime.gateway, nurse.actor, to=[gp],
+                                                      title="Sortie"))["id"])
+    team, _ = await create_conversation(svc, nurse.actor, kind="group", title="Équipe", member_ids=[doctor.id])
+    with pytest.raises(InvalidInput) as refused:  # inside the establishment, the allow-list is unchanged
+        await attachments.upload(svc, nurse.actor, uuid.UUID(team["id"]), data=CDA, name="sortie.xml")
+    assert refused.value.code == "attachment_type_refused"
+    hostile = io.BytesIO()
+    with zipfile.ZipFile(hostile, "w") as z:
+        z.writestr("../../etc/cron.d/x", b"* * * * * root true\n")
+    with pytest.raises(InvalidInput):
+        await attachments.upload(svc, nurse.actor, exchange, data=hostile.getvalue(), name="IHE_XDM.zip")
+
+    cda_id = await upload(svc, nurse.actor, exchange, CDA, "lettre-de-liaison.xml")
+    await mssante.send(svc, cfg.runtime.gateway, nurse.actor, exchange, body="Lettre de liaison.", client_id="x-1",
+                       attachment_ids=[cda_id])
+    assert (await mssante_outbox.deliver_due(svc, cfg.runtime.gateway, cfg.runtime.submitter)).sent == 1
+    (raw,) = mailbox_contents(gp)
+    msg = message_from_bytes(raw)
+    assert msg["X-MSS-CODECDA"] == "11488-4" and msg["X-MSS-INS"] == "O"
+    inner = message_from_bytes(_openssl_verify(raw, tmp_path))
+    (package,) = [p for p in inner.walk() if p.get_filename() == xdm.XDM_NAME]
+    read = xdm.read_xdm(package.get_payload(decode=True))
+    assert read.cda == [xdm.CdaFacts("11488-4", True)]

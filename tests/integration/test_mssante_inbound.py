@@ -96,10 +96,13 @@ async def test_inbound_corpus(installation: Installation, mail: None) -> None:
     assert {a["origin"] for a in docs} == {"mssante"} and {a["uploader_id"] for a in docs} == {None}
     doc = next(a for a in docs if a["name"].endswith(".xml"))
     assert await download(svc, nurse.actor, doc["id"]) == CDA
-    # The member allow-list is unchanged: a member cannot upload a CDA or a ZIP themselves.
+    # In an exchange a member may answer with structured documents too (they leave by MSSanté);
+    # anything else is refused as everywhere (test_mssante_gateway checks the other conversations).
     for data in (CDA, package):
-        with pytest.raises(InvalidInput, match="attachment_type_refused"):
-            await attachments.upload(svc, nurse.actor, with_xdm.conversation_id, data=data, name="x")
+        view, _ = await attachments.upload(svc, nurse.actor, with_xdm.conversation_id, data=data, name="x")
+        assert view["mime"] in ("text/xml", "application/zip") and view["uploader_id"] == str(nurse.id)
+    with pytest.raises(InvalidInput, match="attachment_type_refused"):
+        await attachments.upload(svc, nurse.actor, with_xdm.conversation_id, data=b"MZ\x90\x00binary", name="x.exe")
 
     # Confidentiality: a document invisible to the patient is integrated and says so; one masked
     # to professionals is shown to no member (quarantined for the administrator).

@@ -46,6 +46,7 @@ from chevet.core.envelope import DataKey
 from chevet.core.errors import Forbidden, InvalidInput, NotFound, TooLarge, Unavailable
 from chevet.core.ids import new_id
 from chevet.core.message import MessageFlag
+from chevet.core.mssante.xdm import read_xdm
 from chevet.core.roles import Permission, can
 from chevet.ports import Transaction
 
@@ -98,13 +99,20 @@ class Prepared:
     variants: tuple[tuple[Variant, bytes, bytes], ...]  # (variant, contents, keyed address)
 
 
-async def screen(services: Services, data: bytes, file_type: FileType | None) -> FileType:
+async def screen(services: Services, data: bytes, file_type: FileType | None, *,
+                 exchange: bool = False) -> FileType:
     """The checks every stored file passes, whatever it belongs to: a type on the allow-list
-    (recognised from its bytes, see ``sniff``) and a clean bill from the antivirus."""
+    (recognised from its bytes, see ``sniff``) and a clean bill from the antivirus. A file for
+    an external exchange (mail for MSSanté) may also be an HL7 CDA document or an IHE_XDM.zip,
+    which is read in full first so that a hostile archive is refused before it is stored."""
     cfg = configured(services)
-    if file_type is None or file_type.family not in cfg.limits.families \
+    families = EXCHANGE_FAMILIES if exchange else cfg.limits.families
+    if file_type is None or file_type.family not in families \
             or (file_type.kind is AttachmentKind.IMAGE and file_type.mime not in cfg.media.accepted_images):
-        raise InvalidInput("attachment_type_refused", allowed=", ".join(limits_view(services)["accepted_types"]))
+        allowed = ", ".join(limits_view(services)["accepted_types"]) + (", CDA, IHE_XDM.zip" if exchange else "")
+        raise InvalidInput("attachment_type_refused", allowed=allowed)
+    if file_type.family == "xdm":
+        await asyncio.to_thread(read_xdm, data)
     await _scan(cfg, data)
     return file_type
 
@@ -148,12 +156,14 @@ async def upload(services: Services, actor: Actor, conversation_id: uuid.UUID, *
         a = await access(services, tx, actor, conversation_id)
         rules = await tx.attachments.rules(actor.org_id)
     # Hashing and type checks over up to tens of megabytes: in a worker thread, off the loop.
-    tag, file_type = await asyncio.to_thread(lambda: (dedup_tag(a.key, data), sniff(data)))
+    exchange = a.conversation.kind is ConversationKind.EXTERNAL
+    recognise = sniff_exchange if exchange else sniff
+    tag, file_type = await asyncio.to_thread(lambda: (dedup_tag(a.key, data), recognise(data)))
     async with services.db.transaction() as tx:
         known = await tx.attachments.by_dedup_tag(conversation_id, tag)
         if known is None:
             await _check_quota(tx, cfg, actor.org_id, actor.id, rules, 1)
-    file_type = await screen(services, data, file_type)
+    file_type = await screen(services, data, file_type, exchange=exchange)
     prepared = None if known is not None else await prepare(
         cfg, a.key, data, file_type, a.conversation.kind.value in rules.keep_originals_for)
     stored_mime = known.mime if known is not None else prepared.mime if prepared is not None else file_type.mime

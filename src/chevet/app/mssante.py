@@ -22,6 +22,7 @@ from chevet.app.mssante_gateway import Gateway, Mailbox, keyed_hash, open_json, 
 from chevet.app.services import Actor, Services, Unit
 from chevet.app.views import conversation_view, entry_payload, message_view
 from chevet.core import blind_index, envelope
+from chevet.core.attachment import XDM
 from chevet.core.conversation import ConversationKind, looks_like_national_id
 from chevet.core.entities import Conversation, Membership, PersonStatus, RealtimeEvent
 from chevet.core.envelope import DataKey
@@ -147,7 +148,7 @@ def _package(files: Sequence[NewAttachment], gw: Gateway, at: Any, peers: Sequen
     facts: list[xdm.CdaFacts] = []
     codes_seen: list[str] = []
     for a in files:
-        if a.filename.upper() == xdm.XDM_NAME.upper():
+        if a.content_type == XDM.mime or a.filename.upper() == xdm.XDM_NAME.upper():
             package = xdm.read_xdm(a.data, gw.xdm_limits)
             facts.extend(package.cda)
             codes_seen.extend(package.confidentiality)
