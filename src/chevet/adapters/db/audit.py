@@ -22,11 +22,30 @@ _SET_HASH = update(audit_head).where(audit_head.c.chain == bindparam("c")).value
 _INSERT = insert(audit_entry)
 
 
+def stored_detail(detail: dict[str, Any]) -> tuple[str, uuid.UUID | None]:
+    """The detail as stored: sorted JSON, and a ``conversation`` id apart as 16 bytes (see
+    ``schema.audit_entry``). Only a canonical id string moves, so reading gives back exactly
+    what was hashed."""
+    conv = detail.get("conversation")
+    if isinstance(conv, str):
+        try:
+            cid: uuid.UUID | None = uuid.UUID(conv)
+        except ValueError:
+            cid = None
+        if cid is not None and str(cid) == conv:
+            rest = {k: v for k, v in detail.items() if k != "conversation"}
+            return orjson.dumps(rest, option=orjson.OPT_SORT_KEYS).decode(), cid
+    return orjson.dumps(detail, option=orjson.OPT_SORT_KEYS).decode(), None
+
+
 def _entry(row: Any) -> AuditEntry:
     m = row._mapping
+    detail = orjson.loads(m["detail"])
+    if m["conversation_id"] is not None:
+        detail["conversation"] = str(m["conversation_id"])
     return AuditEntry(chain=m["chain"], seq=m["seq"], at=m["at"], action=m["action"], actor_id=m["actor_id"],
                       object_type=m["object_type"], object_id=m["object_id"], ip=m["ip"],
-                      detail=orjson.loads(m["detail"]), hash=bytes(m["hash"]))
+                      detail=detail, hash=bytes(m["hash"]))
 
 
 class SqlAuditLog:
@@ -47,10 +66,11 @@ class SqlAuditLog:
         seq, prev = int(row[0]), bytes(row[1])
         digest = entry_hash(prev, chain, seq, at, event.action, event.actor_id, event.object_type,
                             event.object_id, ip, event.detail)
+        detail, conversation_id = stored_detail(event.detail)
         await self._conn.execute(_INSERT, dict(
             chain=chain, seq=seq, at=at, action=event.action, actor_id=event.actor_id,
             object_type=event.object_type, object_id=event.object_id, ip=ip,
-            detail=orjson.dumps(event.detail, option=orjson.OPT_SORT_KEYS).decode(), hash=digest))
+            detail=detail, hash=digest, conversation_id=conversation_id))
         await self._conn.execute(_SET_HASH, {"c": chain, "h": digest})
         return AuditEntry(chain, seq, at, event.action, event.actor_id, event.object_type, event.object_id,
                           ip, event.detail, digest)
