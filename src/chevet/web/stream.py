@@ -148,10 +148,25 @@ async def _send_event(ws: WebSocket, conn: Connection, svc: Services, ev: Realti
     if ev.seq <= last:
         return
     if ev.seq > last + 1:
-        for missing in await messages.entries_between(svc, conn.actor, cid, last, ev.seq - 1):
+        # Usually the missing events are already queued behind this one (two transactions
+        # committed one after the other, published in the other order): send those first. Only
+        # otherwise ask the database. Either way they are sent once: what is sent is skipped
+        # when it comes up again.
+        for missing in _queued_between(conn, cid, last, ev.seq) or await messages.entries_between(
+                svc, conn.actor, cid, last, ev.seq - 1):
             await ws.send_text(missing.text)
     await ws.send_text(ev.text)
     conn.sent[cid] = ev.seq
+
+
+def _queued_between(conn: Connection, cid: uuid.UUID, after: int, before: int) -> list[RealtimeEvent]:
+    """The queued events of ``cid`` numbered strictly between ``after`` and ``before``, in
+    order, if every one of them is queued; otherwise an empty list."""
+    found = {e.seq: e for e in conn.pending
+             if e.conversation_id == cid and e.seq is not None and after < e.seq < before}
+    if len(found) != before - after - 1:
+        return []
+    return [found[seq] for seq in range(after + 1, before)]
 
 
 @router.websocket(STREAM_PATH)
