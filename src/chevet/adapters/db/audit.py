@@ -20,6 +20,10 @@ _ADVANCE = (update(audit_head).where(audit_head.c.chain == bindparam("c")).value
             .returning(audit_head.c.seq, audit_head.c.hash))
 _SET_HASH = update(audit_head).where(audit_head.c.chain == bindparam("c")).values(hash=bindparam("h"))
 _INSERT = insert(audit_entry)
+# PostgreSQL: the entry and the new head hash in one statement (one round trip fewer).
+_INSERT_AND_SET_HASH = _SET_HASH.values(hash=bindparam("v_hash", type_=audit_head.c.hash.type)).add_cte(
+    insert(audit_entry).values({c.name: bindparam(f"v_{c.name}", type_=c.type) for c in audit_entry.c})
+    .cte("new_entry"))
 
 
 def stored_detail(detail: dict[str, Any]) -> tuple[str, uuid.UUID | None]:
@@ -67,11 +71,14 @@ class SqlAuditLog:
         digest = entry_hash(prev, chain, seq, at, event.action, event.actor_id, event.object_type,
                             event.object_id, ip, event.detail)
         detail, conversation_id = stored_detail(event.detail)
-        await self._conn.execute(_INSERT, dict(
-            chain=chain, seq=seq, at=at, action=event.action, actor_id=event.actor_id,
-            object_type=event.object_type, object_id=event.object_id, ip=ip,
-            detail=detail, hash=digest, conversation_id=conversation_id))
-        await self._conn.execute(_SET_HASH, {"c": chain, "h": digest})
+        values = dict(chain=chain, seq=seq, at=at, action=event.action, actor_id=event.actor_id,
+                      object_type=event.object_type, object_id=event.object_id, ip=ip,
+                      detail=detail, hash=digest, conversation_id=conversation_id)
+        if self._conn.dialect.name == "postgresql":
+            await self._conn.execute(_INSERT_AND_SET_HASH, {"c": chain, **{f"v_{k}": v for k, v in values.items()}})
+        else:
+            await self._conn.execute(_INSERT, values)
+            await self._conn.execute(_SET_HASH, {"c": chain, "h": digest})
         return AuditEntry(chain, seq, at, event.action, event.actor_id, event.object_type, event.object_id,
                           ip, event.detail, digest)
 
