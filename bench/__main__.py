@@ -117,6 +117,20 @@ def main(argv: list[str]) -> int:
         a = p.parse_args(argv[1:])
         a.out.write_text(report.chart_from(a.files, a.title))
         return 0
+    if argv and argv[0] == "instructions":
+        from bench import instructions
+
+        p = argparse.ArgumentParser(prog="bench instructions",
+                                    description="instructions per message sent, counted by callgrind (SQLite)")
+        p.add_argument("--sends", type=int, default=200)
+        p.add_argument("--json", type=Path)
+        a = p.parse_args(argv[1:])
+        result = {"command": "./run.sh bench " + " ".join(argv), "machine": report.machine(),
+                  "instructions": instructions.count(a.sends)}
+        print(json.dumps(result["instructions"]))
+        if a.json:
+            a.json.write_text(json.dumps(result, indent=2, ensure_ascii=False))
+        return 0
     p = argparse.ArgumentParser(prog="bench", description="Chevet load benchmarks (see docs/performance.md)")
     p.add_argument("--scenario", default="rest,team,channel,idle,steady,kills",
                    help=f"comma-separated, among {', '.join(SCENARIOS)}")

@@ -43,7 +43,7 @@ def _v(x: Any) -> str:
 def conversation_table(rows: list[dict[str, Any]]) -> str:
     head = ("| db | proc | senders | receivers | msg/s | ack ms p50/p95/p99 | delivery ms p50/p95/p99 | errors "
             "| server CPU-s/1k msg | DB CPU-s/1k msg | server RSS MiB | DB RSS MiB | WAL B/msg | WAL syncs/msg "
-            "| wire B/msg | client CPU |\n|" + "---|" * 16)
+            "| wire B/msg | client CPU | load |\n|" + "---|" * 17)
     lines = [head]
     for r in rows:
         errs = sum(r["errors"].values())
@@ -51,7 +51,7 @@ def conversation_table(rows: list[dict[str, Any]]) -> str:
                      f"{r['throughput_msg_s']} | {_ms(r['ack_ms'])} | {_ms(r['delivery_ms'])} | {errs} | "
                      f"{r['server_cpu_s_per_1k']} | {_v(r['db_cpu_s_per_1k'])} | {r['server_rss_mib']} | "
                      f"{_v(r['db_rss_mib'])} | {_v(r['wal_bytes_per_msg'])} | {_v(r['wal_syncs_per_msg'])} | "
-                     f"{_v(r['wire_bytes_per_msg'])} | {r['client_cpu_util']} |")
+                     f"{_v(r['wire_bytes_per_msg'])} | {r['client_cpu_util']} | {_v(r.get('load_average'))} |")
     return "\n".join(lines)
 
 

@@ -65,6 +65,8 @@ def cost_figures(cluster: Cluster, before: Costs, after: Costs, messages: int, s
         "db_rss_mib": round(after.database.rss_bytes / 2**20, 1) if cluster.database == "postgres" else None,
         # What the client process wrote to and read from its sockets (TCP payload, both ways).
         "wire_bytes_per_msg": round((client.rchar + client.wchar) / messages) if messages else None,
+        # The machine is shared: how busy it was at the end of the window (1-minute load average).
+        "load_average": round(os.getloadavg()[0], 1),
     }
     if after.wal:
         out["wal_bytes_per_msg"] = round((after.wal["lsn"] - before.wal["lsn"]) / messages) if messages else None

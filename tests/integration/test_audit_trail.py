@@ -77,3 +77,57 @@ async def test_a_removed_tail_is_detected(installation: Installation) -> None:
                                                         audit_entry.c.seq >= last - 1))
     [broken] = [r for r in await verify_audit(installation.services) if r.broken]
     assert broken.broken is not None and broken.broken.reason == "truncated"
+
+
+async def test_the_conversation_id_is_stored_apart_and_still_covered_by_the_hash(installation: Installation) -> None:
+    org_id = await _activity(installation)
+    async with installation.services.db.transaction() as tx:
+        sent = [e async for e in tx.audit.entries(org_id) if e.action == "message.sent"]
+        row = (await tx.conn.execute(select(audit_entry.c.detail, audit_entry.c.conversation_id).where(
+            audit_entry.c.chain == org_id, audit_entry.c.seq == sent[0].seq))).one()
+    assert sent[0].detail["conversation"] == str(row.conversation_id)  # read back as the action gave it
+    assert "conversation" not in row.detail  # 16 bytes in its column, not 52 characters of JSON
+    async with installation.services.db.transaction() as tx:
+        await tx.conn.execute(update(audit_entry).where(audit_entry.c.chain == org_id,
+                                                        audit_entry.c.seq == sent[1].seq)
+                              .values(conversation_id=uuid.uuid4()))
+    [broken] = [r for r in await verify_audit(installation.services) if r.broken]
+    assert broken.broken is not None and (broken.broken.seq, broken.broken.reason) == (sent[1].seq, "altered")
+
+
+async def test_entries_survive_the_compact_audit_migration_both_ways(installation: Installation) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy.engine import Connection
+
+    from chevet.adapters.db.database import MIGRATIONS
+
+    org_id = await _activity(installation)
+    db = installation.services.db
+
+    async def entries() -> list[object]:
+        async with db.transaction() as tx:
+            return [e async for e in tx.audit.entries(org_id)]
+
+    before = await entries()
+
+    async def migrate(target: str, up: bool) -> None:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+
+        def step(sync_conn: Connection) -> None:
+            cfg.attributes["connection"] = sync_conn
+            (command.upgrade if up else command.downgrade)(cfg, target)
+
+        async with db.engine.connect() as conn:
+            await conn.run_sync(step)
+            await conn.commit()
+
+    await migrate("0008_compact_audit_entry-1", up=False)
+    async with db.engine.connect() as conn:
+        details = [r[0] for r in await conn.exec_driver_sql(
+            "SELECT detail FROM audit_entry WHERE action = 'message.sent'")]
+    assert details and all('"conversation":' in d for d in details)
+    await migrate("heads", up=True)
+    assert await entries() == before
+    assert all(r.broken is None for r in await verify_audit(installation.services))

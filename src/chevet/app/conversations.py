@@ -39,13 +39,10 @@ class Access:
 
 
 async def access(services: Services, tx: Transaction, actor: Actor, conversation_id: uuid.UUID) -> Access:
-    conv = await tx.conversations.get(actor.org_id, conversation_id)
-    membership = await tx.conversations.membership(conversation_id, actor.id) if conv else None
-    if conv is None or membership is None:
+    found = await tx.conversations.access_of(actor.org_id, conversation_id, actor.id)
+    if found is None:
         raise NotFound("conversation_not_found")
-    wrapped = await tx.conversations.wrapped_key(conv.id)
-    if wrapped is None:
-        raise NotFound("conversation_not_found")
+    conv, membership, wrapped = found
     return Access(conv, membership, services.unwrap_key(conv.id, wrapped))
 
 

@@ -56,8 +56,6 @@ async def send_message(services: Services, actor: Actor, conversation_id: uuid.U
     try:
         async with services.unit(actor.ip) as u:
             a = await access(services, u.tx, actor, conversation_id)
-            if (existing := await u.tx.entries.get(conversation_id, mid)) is not None:
-                raise _AlreadySent(existing)
             reply_seq = None
             if reply_to is not None:
                 target = await u.tx.entries.get(conversation_id, reply_to)
@@ -66,7 +64,9 @@ async def send_message(services: Services, actor: Actor, conversation_id: uuid.U
                     raise NotFound("message_not_found")
                 reply_seq = target.seq
             seq = await u.tx.conversations.next_seq(conversation_id, services.clock.now())
-            # Re-check under the conversation's lock: a concurrent retry may have just committed.
+            # A retry is recognised under the conversation's lock (one query, not one before and one
+            # after it): a concurrent retry may have just committed. A replay rolls back, so the
+            # position it reserved is not used.
             if (existing := await u.tx.entries.get(conversation_id, mid)) is not None:
                 raise _AlreadySent(existing)
             files = await attachments.claim(u, actor, a, attachment_ids)

@@ -157,9 +157,17 @@ class RealtimeEvent:
     user_ids: tuple[uuid.UUID, ...] = ()
     private: bool = False  # only for ``user_ids`` (e.g. one's own read cursor), not every member
     _encoded: bytes | None = field(default=None, repr=False)
+    _text: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def encoded(self) -> bytes:
         if self._encoded is None:
             self._encoded = orjson.dumps(self.payload)
         return self._encoded
+
+    @property
+    def text(self) -> str:
+        """The encoded event as text, for WebSocket text frames (decoded once, not per receiver)."""
+        if self._text is None:
+            self._text = self.encoded.decode()
+        return self._text

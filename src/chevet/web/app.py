@@ -10,8 +10,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, WebSocket
 from fastapi.responses import ORJSONResponse
+from starlette.types import Receive, Scope, Send
 
 import chevet
 import chevet.web.api
@@ -26,7 +27,7 @@ from chevet.web.notifier import Notifier
 from chevet.web.pages.mssante import EXCHANGE_FORM_PATH
 from chevet.web.ratelimit import RateLimiter
 from chevet.web.sessioncache import ForgetOnChange, SessionCache
-from chevet.web.stream import Hub
+from chevet.web.stream import STREAM_PATH, Hub, stream
 from chevet.web.stream import router as stream_router
 
 log = logging.getLogger("chevet")
@@ -65,6 +66,19 @@ def page_routers() -> list[APIRouter]:
     return routers
 
 
+class ChevetApp(FastAPI):
+    """The application. The realtime stream is dispatched before the middleware stack: its
+    layers only act on HTTP, yet each would stay on the stack of every open connection for its
+    whole life (memory per idle connection, DESIGN.md §6)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == STREAM_PATH:
+            scope["app"] = self
+            await stream(WebSocket(scope, receive, send))
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(installation: Installation) -> FastAPI:
     settings = installation.settings
     services = installation.services
@@ -95,7 +109,7 @@ def create_app(installation: Installation) -> FastAPI:
             await asyncio.gather(*tasks, return_exceptions=True)
             await installation.close()
 
-    app = FastAPI(title="Chevet", version=chevet.__version__, lifespan=lifespan,
+    app = ChevetApp(title="Chevet", version=chevet.__version__, lifespan=lifespan,
                   openapi_url="/api/openapi.json", docs_url=None, redoc_url=None,
                   default_response_class=ORJSONResponse,
                   description="Secure messaging for care teams. Errors are RFC 9457 problem details.")

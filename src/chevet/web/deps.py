@@ -14,7 +14,9 @@ from chevet.web.sessioncache import SessionCache
 SESSION_COOKIE = "chevet_session"
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
+    # Async on purpose: FastAPI runs a plain ``def`` dependency in a worker thread, a thread
+    # hop on every request for a dictionary lookup.
     svc: Services = request.app.state.services
     return svc
 

@@ -10,6 +10,7 @@ from chevet import logs
 from chevet.bootstrap import check_schema, open_installation
 from chevet.settings import Settings
 from chevet.web.app import create_app
+from chevet.web.stream_compression import StreamProtocol
 from chevet.web.tls import server_context
 
 
@@ -23,6 +24,6 @@ def run(settings: Settings) -> None:
     app = create_app(installation)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
                             proxy_headers=False, server_header=False, ws_max_size=65536 * 2,
-                            ws_per_message_deflate=settings.stream_deflate,
+                            ws=StreamProtocol, ws_per_message_deflate=settings.stream_deflate,
                             ssl_context_factory=(lambda _config, _default: context) if context else None)
     uvicorn.Server(config).run()

@@ -18,6 +18,8 @@ import binascii
 import contextlib
 import logging
 import uuid
+from collections import deque
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import orjson
@@ -32,28 +34,42 @@ from chevet.web.deps import SESSION_COOKIE, bearer_token
 log = logging.getLogger("chevet.stream")
 router = APIRouter()
 
+STREAM_PATH = "/api/v1/stream"
 QUEUE_LIMIT = 2000
 RESUME_WAIT = 2.0
 
 
 class Connection:
-    __slots__ = ("actor", "conversations", "queue", "sent", "traced")
+    """One signed-in device's stream. While idle it holds no task of its own: the connection's
+    coroutine waits for client frames, and a delivery task exists only while events wait."""
+
+    __slots__ = ("actor", "conversations", "drain", "live", "pending", "sender", "sent", "too_slow", "traced")
 
     def __init__(self, actor: Actor) -> None:
         self.actor = actor
         self.conversations: set[uuid.UUID] = set()
         self.sent: dict[uuid.UUID, int] = {}
         self.traced: set[uuid.UUID] = set()  # conversations whose live reads are already audited
-        self.queue: asyncio.Queue[RealtimeEvent | None] = asyncio.Queue(QUEUE_LIMIT)
+        self.pending: deque[RealtimeEvent] = deque()
+        self.live = False  # events are only queued until the catch-up has been sent
+        self.sender: asyncio.Task[None] | None = None
+        self.too_slow = False
+        self.drain: Callable[[], Coroutine[Any, Any, None]] | None = None
 
     def offer(self, ev: RealtimeEvent) -> None:
-        try:
-            self.queue.put_nowait(ev)
-        except asyncio.QueueFull:
+        if self.too_slow:
+            return
+        if len(self.pending) >= QUEUE_LIMIT:
             # Too slow a reader: close it; on reconnect it resumes from its cursors.
-            with contextlib.suppress(asyncio.QueueFull):
-                self.queue.get_nowait()
-                self.queue.put_nowait(None)
+            self.too_slow = True
+            self.pending.clear()
+        else:
+            self.pending.append(ev)
+        self.wake()
+
+    def wake(self) -> None:
+        if self.live and self.sender is None and self.drain is not None and (self.pending or self.too_slow):
+            self.sender = asyncio.get_running_loop().create_task(self.drain())
 
 
 class Hub:
@@ -125,20 +141,35 @@ async def _send_event(ws: WebSocket, conn: Connection, svc: Services, ev: Realti
     """Send one event, keeping each conversation's stream gap-free and duplicate-free: events
     may be published in a different order than their transactions committed."""
     if ev.seq is None:
-        await ws.send_text(ev.encoded.decode())
+        await ws.send_text(ev.text)
         return
     cid = ev.conversation_id
     last = conn.sent.get(cid, ev.seq - 1)
     if ev.seq <= last:
         return
     if ev.seq > last + 1:
-        for missing in await messages.entries_between(svc, conn.actor, cid, last, ev.seq - 1):
-            await ws.send_text(missing.encoded.decode())
-    await ws.send_text(ev.encoded.decode())
+        # Usually the missing events are already queued behind this one (two transactions
+        # committed one after the other, published in the other order): send those first. Only
+        # otherwise ask the database. Either way they are sent once: what is sent is skipped
+        # when it comes up again.
+        for missing in _queued_between(conn, cid, last, ev.seq) or await messages.entries_between(
+                svc, conn.actor, cid, last, ev.seq - 1):
+            await ws.send_text(missing.text)
+    await ws.send_text(ev.text)
     conn.sent[cid] = ev.seq
 
 
-@router.websocket("/api/v1/stream")
+def _queued_between(conn: Connection, cid: uuid.UUID, after: int, before: int) -> list[RealtimeEvent]:
+    """The queued events of ``cid`` numbered strictly between ``after`` and ``before``, in
+    order, if every one of them is queued; otherwise an empty list."""
+    found = {e.seq: e for e in conn.pending
+             if e.conversation_id == cid and e.seq is not None and after < e.seq < before}
+    if len(found) != before - after - 1:
+        return []
+    return [found[seq] for seq in range(after + 1, before)]
+
+
+@router.websocket(STREAM_PATH)
 async def stream(ws: WebSocket) -> None:
     svc: Services = ws.app.state.services
     hub: Hub = ws.app.state.hub
@@ -200,28 +231,35 @@ async def _run(ws: WebSocket, conn: Connection, svc: Services, hub: Hub) -> None
         await _deliver(ws, conn, svc, hub, replayed)
     await ws.send_text(orjson.dumps({"type": "ready", "cursors": {str(k): v for k, v in conn.sent.items()}})
                        .decode())
-    reader = asyncio.create_task(_read(ws))
+
+    async def drain() -> None:
+        # Under load several events wait: all are sent before the task ends. Nothing here awaits
+        # between the last check of ``pending`` and the end, so an event offered meanwhile
+        # starts a new task.
+        try:
+            while conn.pending and not conn.too_slow:
+                await _deliver(ws, conn, svc, hub, conn.pending.popleft())
+            if conn.too_slow:
+                await ws.close(code=4408, reason="too slow: reconnect and resume")
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            conn.too_slow = True  # the client went away; the reading side ends the connection
+        except Exception:
+            log.exception("stream delivery failed")
+            conn.too_slow = True
+            with contextlib.suppress(Exception):
+                await ws.close(code=1011)
+        finally:
+            conn.sender = None
+
+    conn.drain = drain
+    conn.live = True
+    conn.wake()  # what arrived during the catch-up
     try:
-        while True:
-            getter = asyncio.ensure_future(conn.queue.get())
-            done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
-            if reader in done:
-                getter.cancel()
-                return
-            item: RealtimeEvent | None = getter.result()
-            # Under load several events wait in the queue: send them all before going back to
-            # asyncio.wait, whose futures and callbacks cost more than the send itself.
-            while True:
-                if item is None:
-                    await ws.close(code=4408, reason="too slow: reconnect and resume")
-                    return
-                await _deliver(ws, conn, svc, hub, item)
-                try:
-                    item = conn.queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    break
+        await _read(ws)
     finally:
-        reader.cancel()
+        conn.live = False
+        if conn.sender is not None:
+            conn.sender.cancel()
 
 
 async def _deliver(ws: WebSocket, conn: Connection, svc: Services, hub: Hub, ev: RealtimeEvent) -> None:
@@ -243,7 +281,8 @@ async def _deliver(ws: WebSocket, conn: Connection, svc: Services, hub: Hub, ev:
 
 
 async def _read(ws: WebSocket) -> None:
-    """Client frames after the start: pings; anything else is ignored. Returns on disconnect."""
+    """Client frames after the start: pings; anything else is ignored. Returns on disconnect
+    (or when the server closed the stream)."""
     while True:
         try:
             text = await ws.receive_text()

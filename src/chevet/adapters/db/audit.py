@@ -20,13 +20,36 @@ _ADVANCE = (update(audit_head).where(audit_head.c.chain == bindparam("c")).value
             .returning(audit_head.c.seq, audit_head.c.hash))
 _SET_HASH = update(audit_head).where(audit_head.c.chain == bindparam("c")).values(hash=bindparam("h"))
 _INSERT = insert(audit_entry)
+# PostgreSQL: the entry and the new head hash in one statement (one round trip fewer).
+_INSERT_AND_SET_HASH = _SET_HASH.values(hash=bindparam("v_hash", type_=audit_head.c.hash.type)).add_cte(
+    insert(audit_entry).values({c.name: bindparam(f"v_{c.name}", type_=c.type) for c in audit_entry.c})
+    .cte("new_entry"))
+
+
+def stored_detail(detail: dict[str, Any]) -> tuple[str, uuid.UUID | None]:
+    """The detail as stored: sorted JSON, and a ``conversation`` id apart as 16 bytes (see
+    ``schema.audit_entry``). Only a canonical id string moves, so reading gives back exactly
+    what was hashed."""
+    conv = detail.get("conversation")
+    if isinstance(conv, str):
+        try:
+            cid: uuid.UUID | None = uuid.UUID(conv)
+        except ValueError:
+            cid = None
+        if cid is not None and str(cid) == conv:
+            rest = {k: v for k, v in detail.items() if k != "conversation"}
+            return orjson.dumps(rest, option=orjson.OPT_SORT_KEYS).decode(), cid
+    return orjson.dumps(detail, option=orjson.OPT_SORT_KEYS).decode(), None
 
 
 def _entry(row: Any) -> AuditEntry:
     m = row._mapping
+    detail = orjson.loads(m["detail"])
+    if m["conversation_id"] is not None:
+        detail["conversation"] = str(m["conversation_id"])
     return AuditEntry(chain=m["chain"], seq=m["seq"], at=m["at"], action=m["action"], actor_id=m["actor_id"],
                       object_type=m["object_type"], object_id=m["object_id"], ip=m["ip"],
-                      detail=orjson.loads(m["detail"]), hash=bytes(m["hash"]))
+                      detail=detail, hash=bytes(m["hash"]))
 
 
 class SqlAuditLog:
@@ -47,11 +70,15 @@ class SqlAuditLog:
         seq, prev = int(row[0]), bytes(row[1])
         digest = entry_hash(prev, chain, seq, at, event.action, event.actor_id, event.object_type,
                             event.object_id, ip, event.detail)
-        await self._conn.execute(_INSERT, dict(
-            chain=chain, seq=seq, at=at, action=event.action, actor_id=event.actor_id,
-            object_type=event.object_type, object_id=event.object_id, ip=ip,
-            detail=orjson.dumps(event.detail, option=orjson.OPT_SORT_KEYS).decode(), hash=digest))
-        await self._conn.execute(_SET_HASH, {"c": chain, "h": digest})
+        detail, conversation_id = stored_detail(event.detail)
+        values = dict(chain=chain, seq=seq, at=at, action=event.action, actor_id=event.actor_id,
+                      object_type=event.object_type, object_id=event.object_id, ip=ip,
+                      detail=detail, hash=digest, conversation_id=conversation_id)
+        if self._conn.dialect.name == "postgresql":
+            await self._conn.execute(_INSERT_AND_SET_HASH, {"c": chain, **{f"v_{k}": v for k, v in values.items()}})
+        else:
+            await self._conn.execute(_INSERT, values)
+            await self._conn.execute(_SET_HASH, {"c": chain, "h": digest})
         return AuditEntry(chain, seq, at, event.action, event.actor_id, event.object_type, event.object_id,
                           ip, event.detail, digest)
 

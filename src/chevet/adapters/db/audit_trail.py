@@ -95,7 +95,9 @@ class SqlAuditTrail:
             stmt = stmt.where(audit_entry.c.object_id == object_id)
         if conversation_id is not None:
             pattern = f'%"conversation":"{_escape_like(str(conversation_id))}"%'
+            # Entries written before the conversation id had its own column hold it in the detail.
             stmt = stmt.where(or_(audit_entry.c.object_id == conversation_id,
+                                  audit_entry.c.conversation_id == conversation_id,
                                   audit_entry.c.detail.like(pattern, escape="\\")))
         if actor_id is not None:
             stmt = stmt.where(audit_entry.c.actor_id == actor_id)

@@ -158,6 +158,10 @@ mention = Table(
     Column("seq", Integer, primary_key=True),
 )
 
+# One row per audited action, one per message sent: kept narrow. ``detail`` is the entry's
+# detail as sorted JSON, except a ``conversation`` id, kept in ``conversation_id`` as 16 bytes
+# instead of 52 characters of JSON (the entry's hash covers the detail as the action gave it).
+# On SQLite the table is its primary key (WITHOUT ROWID): no separate key index.
 audit_entry = Table(
     "audit_entry", metadata,
     Column("chain", Uuid, primary_key=True),
@@ -170,8 +174,10 @@ audit_entry = Table(
     Column("ip", String(45), nullable=True),
     Column("detail", Text, nullable=False),
     Column("hash", LargeBinary(32), nullable=False),
+    Column("conversation_id", Uuid, nullable=True),
     Index("ix_audit_entry_object", "chain", "object_id"),
     Index("ix_audit_entry_actor", "chain", "actor_id"),
+    sqlite_with_rowid=False,
 )
 
 audit_head = Table(

@@ -85,7 +85,7 @@ def _t(lang: str) -> Any:
 
 
 async def _signed_in(request: Request) -> tuple[Services, Actor | None, Response | None]:
-    svc = current_services(request)
+    svc = await current_services(request)
     lang = _lang(request)
     try:
         who = await current_actor(request, svc)
