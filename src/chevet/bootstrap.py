@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chevet.adapters.antivirus import ClamdScanner
 from chevet.adapters.audit_key import AuditKeyError, AuditKeyFile, create_audit_key
@@ -23,12 +24,14 @@ from chevet.adapters.db.database import SqlDatabase
 from chevet.adapters.keys import KeyFile, KeyFileError, add_key, create_key_file, retire_keys
 from chevet.adapters.media import ImageLimits, PillowMedia, configure_pillow
 from chevet.adapters.passwords import Argon2Passwords
-from chevet.adapters.psc import PscConfig, PscProvider
 from chevet.adapters.push import WebPush, create_vapid_key
 from chevet.app.attachment_config import AttachmentLimits, AttachmentServices, FootprintSettings
 from chevet.app.services import Governance, Policy, Services
 from chevet.ports import EventBus, PushGateway
 from chevet.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from chevet.adapters.psc import PscProvider
 
 log = logging.getLogger("chevet")
 
@@ -61,6 +64,8 @@ def psc_from(settings: Settings) -> PscProvider | None:
     """The Pro Santé Connect client, when configured; every endpoint comes from the settings."""
     if not settings.psc_client_id:
         return None
+    from chevet.adapters.psc import PscConfig, PscProvider  # httpx, authlib, joserfc: only when configured
+
     required = {"psc_issuer": settings.psc_issuer, "psc_authorize_url": settings.psc_authorize_url,
                 "psc_token_url": settings.psc_token_url, "psc_userinfo_url": settings.psc_userinfo_url,
                 "psc_jwks_url": settings.psc_jwks_url}

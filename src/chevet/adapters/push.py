@@ -16,15 +16,18 @@ import os
 import struct
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import httpx
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from chevet.core.notification import PushSubscription
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("chevet.push")
 RECORD_SIZE = 4096
@@ -110,6 +113,8 @@ class WebPush:
         return f"{header}.{claims}.{b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
 
     async def send(self, subscription: PushSubscription, payload: bytes, *, ttl: int, urgent: bool) -> int:
+        import httpx  # loaded with the first push (5 MiB), not in every server process at start-up
+
         if not allowed(subscription.endpoint, self.services):
             log.warning("push endpoint not allowed", extra={"subscription": str(subscription.id)})
             return 0

@@ -19,17 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import webauthn
-from webauthn.helpers import options_to_json_dict
-from webauthn.helpers.exceptions import InvalidAuthenticationResponse, InvalidRegistrationResponse
-from webauthn.helpers.structs import (
-    AuthenticatorSelectionCriteria,
-    AuthenticatorTransport,
-    PublicKeyCredentialDescriptor,
-    ResidentKeyRequirement,
-    UserVerificationRequirement,
-)
-
 from chevet.app.auth import SignedIn, mark_reauthenticated, start_session
 from chevet.app.services import Actor, Services
 from chevet.app.session_policy import require_recent_authentication
@@ -39,7 +28,8 @@ from chevet.core.errors import AuthenticationFailed, InvalidInput, LockedOut, No
 from chevet.core.identity import Challenge, Passkey
 from chevet.core.ids import new_id
 
-_TRANSPORTS = {t.value for t in AuthenticatorTransport}
+# py_webauthn and its ASN.1 and CBOR stack (about 6 MiB) are imported by the functions that need
+# them, on the first passkey operation, rather than in every server process at start-up.
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +49,8 @@ def relying_party(services: Services) -> RelyingParty:
 
 
 def _credential_id(credential: dict[str, Any]) -> bytes:
+    import webauthn
+
     raw = credential.get("rawId") or credential.get("id") if isinstance(credential, dict) else None
     if not isinstance(raw, str) or len(raw) > 1400:
         raise InvalidInput("passkey_response_invalid")
@@ -82,6 +74,15 @@ async def _new_challenge(services: Services, purpose: str, actor: Actor | None) 
 async def begin_registration(services: Services, actor: Actor) -> dict[str, Any]:
     """Options for ``navigator.credentials.create()``. Adding a way to sign in is a sensitive
     action: it needs a recent authentication."""
+    import webauthn
+    from webauthn.helpers import options_to_json_dict
+    from webauthn.helpers.structs import (
+        AuthenticatorSelectionCriteria,
+        PublicKeyCredentialDescriptor,
+        ResidentKeyRequirement,
+        UserVerificationRequirement,
+    )
+
     await require_recent_authentication(services, actor)
     async with services.db.transaction() as tx:
         existing = await tx.passkeys.for_person(actor.org_id, actor.id)
@@ -100,6 +101,11 @@ async def begin_registration(services: Services, actor: Actor) -> dict[str, Any]
 
 async def finish_registration(services: Services, actor: Actor, challenge_id: uuid.UUID,
                               credential: dict[str, Any], name: str) -> Passkey:
+    import webauthn
+    from webauthn.helpers.exceptions import InvalidRegistrationResponse
+    from webauthn.helpers.structs import AuthenticatorTransport
+
+    transport_names = {t.value for t in AuthenticatorTransport}
     label = identity.clean_passkey_name(name)
     now = services.clock.now()
     rp = relying_party(services)
@@ -116,7 +122,7 @@ async def finish_registration(services: Services, actor: Actor, challenge_id: uu
         if await u.tx.passkeys.by_credential_id(verified.credential_id) is not None:
             raise InvalidInput("passkey_already_registered")
         transports = credential.get("response", {}).get("transports") if isinstance(credential, dict) else None
-        kinds = ",".join(t for t in (transports or []) if isinstance(t, str) and t in _TRANSPORTS)[:100]
+        kinds = ",".join(t for t in (transports or []) if isinstance(t, str) and t in transport_names)[:100]
         passkey = Passkey(id=new_id(), org_id=actor.org_id, person_id=actor.id,
                           credential_id=verified.credential_id, public_key=verified.credential_public_key,
                           sign_count=verified.sign_count, name=label, transports=kinds, created_at=now,
@@ -131,6 +137,10 @@ async def finish_registration(services: Services, actor: Actor, challenge_id: uu
 async def begin_login(services: Services) -> dict[str, Any]:
     """Options for ``navigator.credentials.get()`` with no e-mail asked: the device offers the
     person's discoverable passkeys for this site."""
+    import webauthn
+    from webauthn.helpers import options_to_json_dict
+    from webauthn.helpers.structs import UserVerificationRequirement
+
     challenge = await _new_challenge(services, "login", None)
     options = webauthn.generate_authentication_options(
         rp_id=relying_party(services).id, challenge=challenge.challenge, timeout=300_000,
@@ -139,6 +149,10 @@ async def begin_login(services: Services) -> dict[str, Any]:
 
 
 async def begin_reauthentication(services: Services, actor: Actor) -> dict[str, Any]:
+    import webauthn
+    from webauthn.helpers import options_to_json_dict
+    from webauthn.helpers.structs import PublicKeyCredentialDescriptor, UserVerificationRequirement
+
     async with services.db.transaction() as tx:
         mine = await tx.passkeys.for_person(actor.org_id, actor.id)
     if not mine:
@@ -188,6 +202,9 @@ def _verify_assertion(services: Services, passkey: Passkey, challenge: Challenge
                       credential: dict[str, Any]) -> int | None:
     """The authenticator's new signature counter when the answer is valid, else None. A counter
     that goes backwards (a cloned authenticator) is refused by py_webauthn."""
+    import webauthn
+    from webauthn.helpers.exceptions import InvalidAuthenticationResponse
+
     rp = relying_party(services)
     try:
         verified = webauthn.verify_authentication_response(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,8 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -138,22 +140,31 @@ class SqlDatabase:
             await conn.commit()
 
     def heads(self) -> list[str]:
-        """The newest revisions this version of Chevet knows."""
-        from alembic.config import Config
-        from alembic.script import ScriptDirectory
-
-        cfg = Config()
-        cfg.set_main_option("script_location", str(MIGRATIONS))
-        return list(ScriptDirectory.from_config(cfg).get_heads())
+        """The newest revisions this version of Chevet knows: those no other migration names as
+        its ``down_revision``. Read from the migration files without importing Alembic, which
+        would stay in the server's memory (about 10 MiB) for a check made once at start-up."""
+        revisions: dict[str, tuple[str, ...]] = {}
+        for path in (MIGRATIONS / "versions").glob("*.py"):
+            values: dict[str, object] = {}
+            for node in ast.parse(path.read_text()).body:
+                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
+                        and node.targets[0].id in ("revision", "down_revision"):
+                    values[node.targets[0].id] = ast.literal_eval(node.value)
+            if isinstance(values.get("revision"), str):
+                down = values.get("down_revision")
+                parents = (down,) if isinstance(down, str) else tuple(down) if isinstance(down, tuple) else ()
+                revisions[str(values["revision"])] = tuple(str(x) for x in parents)
+        named = {parent for parents in revisions.values() for parent in parents}
+        return sorted(set(revisions) - named)
 
     async def revision(self) -> str | None:
-        from alembic.runtime.migration import MigrationContext
-
+        """The revisions the database is at (comma-separated), or None before the first migration."""
         async with self.engine.connect() as conn:
-            def _current(sync_conn: Connection) -> str | None:
-                heads = MigrationContext.configure(sync_conn).get_current_heads()
-                return ",".join(sorted(heads)) or None
-            return await conn.run_sync(_current)
+            try:
+                rows = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars().all()
+            except DBAPIError:
+                return None  # no alembic_version table: nothing migrated yet
+        return ",".join(sorted(str(r) for r in rows)) or None
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -10,9 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from importlib import resources
-from typing import Any
-
-from fpdf import FPDF
+from typing import TYPE_CHECKING, Any
 
 from chevet.core.signalement.deadlines import FormKind, local_time
 from chevet.core.signalement.forms import SPECS, display
@@ -24,20 +22,30 @@ def _font_path(name: str) -> str:
     return str(resources.files("chevet").joinpath("fonts", name))
 
 
-class _Declaration(FPDF):
-    footer_text = ""
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
-    def footer(self) -> None:
-        self.set_y(-14)
-        self.set_font(_FONT, size=7)
-        self.set_text_color(90, 90, 90)
-        self.cell(0, 5, f"{self.footer_text} — page {self.page_no()}/{{nb}}", align="C")
+
+def _declaration(footer_text: str) -> FPDF:
+    """An A4 document with the page footer. fpdf2 is imported here, on the first export, not at
+    start-up: with fontTools it weighs about 20 MiB in every server process."""
+    from fpdf import FPDF
+
+    class Declaration(FPDF):
+        def footer(self) -> None:
+            self.set_y(-14)
+            self.set_font(_FONT, size=7)
+            self.set_text_color(90, 90, 90)
+            self.cell(0, 5, f"{footer_text} — page {self.page_no()}/{{nb}}", align="C")
+
+    return Declaration(format="A4")
 
 
 def render(kind: FormKind, values: Mapping[str, Any], *, organisation: str, report_ref: str,
            severity_label: str, validated_by: str, validated_at: datetime, generated_at: datetime) -> bytes:
     s = SPECS[kind]
-    pdf = _Declaration(format="A4")
+    pdf = _declaration(f"Réf. interne {report_ref} — préparé le "
+                       f"{local_time(generated_at):%d/%m/%Y à %H:%M} (heure de Paris)")
     pdf.set_title(s.title)
     pdf.set_author(organisation)
     pdf.set_creator("Chevet")
@@ -45,8 +53,6 @@ def render(kind: FormKind, values: Mapping[str, Any], *, organisation: str, repo
     pdf.set_creation_date(generated_at)
     pdf.add_font(_FONT, "", _font_path("DejaVuSans.ttf"))
     pdf.add_font(_FONT, "B", _font_path("DejaVuSans-Bold.ttf"))
-    pdf.footer_text = (f"Réf. interne {report_ref} — préparé le "
-                       f"{local_time(generated_at):%d/%m/%Y à %H:%M} (heure de Paris)")
     pdf.alias_nb_pages()
     pdf.set_auto_page_break(auto=True, margin=18)
     pdf.add_page()
