@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Chevet developer entry point.
 #   ./run.sh demo   create .venv on first use, seed a demo installation, serve on http://127.0.0.1:8000
-#   ./run.sh test   run the whole test suite
+#   ./run.sh test   run the whole test suite (CHEVET_TEST_WORKERS=N processes, 3 by default)
 #   ./run.sh bench  run the benchmarks (see bench/README.md)
 #   ./run.sh lint   ruff, mypy --strict and the import-layer contracts
 set -euo pipefail
@@ -41,8 +41,10 @@ case "$cmd" in
     venv
     exec .venv/bin/chevet demo --data-dir "${CHEVET_DEMO_DIR:-chevet-demo}" "$@" ;;
   test)
+    # Three test processes by default: most tests wait on servers, browsers and mail, so three
+    # share two cores well. CHEVET_TEST_WORKERS=0 runs in one process (needed for -s output).
     venv
-    exec .venv/bin/python -m pytest -q "$@" ;;
+    exec .venv/bin/python -m pytest -q -n "${CHEVET_TEST_WORKERS:-3}" --dist loadfile "$@" ;;
   bench)
     venv
     exec .venv/bin/python -m bench "$@" ;;
