@@ -99,20 +99,28 @@ class Prepared:
     variants: tuple[tuple[Variant, bytes, bytes], ...]  # (variant, contents, keyed address)
 
 
+EXCHANGE_ALLOWED = "PDF, CDA, IHE_XDM.zip, images, text"
+
+
+def check_size(cfg: AttachmentServices, data: bytes) -> None:
+    if len(data) > cfg.limits.max_upload_bytes:
+        raise TooLarge("attachment_too_large", max=cfg.limits.max_upload_bytes)
+    if not data:
+        raise InvalidInput("attachment_empty")
+
+
 async def screen(services: Services, data: bytes, file_type: FileType | None, *,
                  exchange: bool = False) -> FileType:
     """The checks every stored file passes, whatever it belongs to: a type on the allow-list
-    (recognised from its bytes, see ``sniff``) and a clean bill from the antivirus. A file for
-    an external exchange (mail for MSSanté) may also be an HL7 CDA document or an IHE_XDM.zip,
-    which is read in full first so that a hostile archive is refused before it is stored."""
+    (recognised from its bytes, see ``sniff``) and a clean bill from the antivirus. A file of an
+    external exchange (mail for MSSanté, sent or received) is held to the exchange allow-list,
+    which also admits HL7 CDA documents and IHE_XDM.zip packages."""
     cfg = configured(services)
     families = EXCHANGE_FAMILIES if exchange else cfg.limits.families
     if file_type is None or file_type.family not in families \
             or (file_type.kind is AttachmentKind.IMAGE and file_type.mime not in cfg.media.accepted_images):
-        allowed = ", ".join(limits_view(services)["accepted_types"]) + (", CDA, IHE_XDM.zip" if exchange else "")
+        allowed = EXCHANGE_ALLOWED if exchange else ", ".join(limits_view(services)["accepted_types"])
         raise InvalidInput("attachment_type_refused", allowed=allowed)
-    if file_type.family == "xdm":
-        await asyncio.to_thread(read_xdm, data)
     await _scan(cfg, data)
     return file_type
 
@@ -148,10 +156,7 @@ async def upload(services: Services, actor: Actor, conversation_id: uuid.UUID, *
     """Store one file for a later message of ``conversation_id``. Returns its view and whether
     its contents were already stored in this conversation (deduplicated)."""
     cfg = configured(services)
-    if len(data) > cfg.limits.max_upload_bytes:
-        raise TooLarge("attachment_too_large", max=cfg.limits.max_upload_bytes)
-    if not data:
-        raise InvalidInput("attachment_empty")
+    check_size(cfg, data)
     async with services.db.transaction() as tx:
         a = await access(services, tx, actor, conversation_id)
         rules = await tx.attachments.rules(actor.org_id)
@@ -164,6 +169,8 @@ async def upload(services: Services, actor: Actor, conversation_id: uuid.UUID, *
         if known is None:
             await _check_quota(tx, cfg, actor.org_id, actor.id, rules, 1)
     file_type = await screen(services, data, file_type, exchange=exchange)
+    if file_type.family == "xdm":  # a member's package is read in full: a hostile archive is never stored
+        await asyncio.to_thread(read_xdm, data)
     prepared = None if known is not None else await prepare(
         cfg, a.key, data, file_type, a.conversation.kind.value in rules.keep_originals_for)
     stored_mime = known.mime if known is not None else prepared.mime if prepared is not None else file_type.mime
@@ -280,19 +287,11 @@ async def screen_received(services: Services, data: bytes) -> FileType:
     exchange allow-list: PDF, images, text, HL7 CDA, IHE_XDM.zip), PDF structure, antivirus.
     The member upload allow-list is not involved. A scanner that cannot answer raises
     ``Unavailable``, so the mail is fetched again later rather than integrated unchecked."""
-    cfg = configured(services)
-    if len(data) > cfg.limits.max_upload_bytes:
-        raise TooLarge("attachment_too_large", max=cfg.limits.max_upload_bytes)
-    if not data:
-        raise InvalidInput("attachment_empty")
+    check_size(configured(services), data)
     file_type = await asyncio.to_thread(sniff_exchange, data)
-    if file_type is None or file_type.family not in EXCHANGE_FAMILIES \
-            or (file_type.kind is AttachmentKind.IMAGE and file_type.mime not in cfg.media.accepted_images):
-        raise InvalidInput("attachment_type_refused", allowed="PDF, CDA, IHE_XDM.zip, images, text")
-    if file_type.family == "pdf":
+    if file_type is not None and file_type.family == "pdf":
         check_pdf(data)
-    await _scan(cfg, data)
-    return file_type
+    return await screen(services, data, file_type, exchange=True)
 
 
 async def store_received(u: Unit, org_id: uuid.UUID, conversation_id: uuid.UUID, key: DataKey,

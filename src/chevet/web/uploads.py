@@ -30,7 +30,7 @@ class _Collector:
         self.wanted_fields = fields
         self.field_limit = field_limit
         self.fields: dict[str, list[str]] = {}
-        self.all_files: list[UploadedFile] = []
+        self.files: list[UploadedFile] = []
         self.total = 0
         self.field_name = ""
         self.header_field = bytearray()
@@ -39,8 +39,6 @@ class _Collector:
         self.current: bytearray | None = None
         self.current_name: str | None = None
         self.is_file = False
-        self.file: UploadedFile | None = None
-        self.files = 0
 
     def on_part_begin(self) -> None:
         self.headers = {}
@@ -86,12 +84,10 @@ class _Collector:
             if self.current_name == "" and not self.current:
                 self.current = None  # a file input left empty sends an empty part
                 return
-            self.files += 1
-            if self.files > self.max_files:
+            if len(self.files) >= self.max_files:
                 raise InvalidInput("attachment_one_file" if self.max_files == 1 else "too_many_attachments",
                                    max=self.max_files)
-            self.file = UploadedFile(self.current_name, bytes(self.current))
-            self.all_files.append(self.file)
+            self.files.append(UploadedFile(self.current_name, bytes(self.current)))
             self.total += len(self.current)
         elif self.field_name in self.wanted_fields:
             if len(self.fields) > 100:
@@ -103,9 +99,9 @@ class _Collector:
 async def read_upload(request: Request, limit: int) -> UploadedFile:
     """The part named ``file`` of a ``multipart/form-data`` body."""
     c = await _collect(request, _Collector(limit))
-    if c.file is None:
+    if not c.files:
         raise InvalidInput("attachment_file_missing")
-    return c.file
+    return c.files[0]
 
 
 @dataclass
@@ -127,7 +123,7 @@ async def read_multipart(request: Request, limit: int, max_files: int, fields: f
     ``limit`` bytes, kept in memory, and the text ``fields`` named, each at most ``field_limit``
     bytes (others are ignored)."""
     c = await _collect(request, _Collector(limit, max_files, fields, field_limit))
-    return Multipart(c.fields, c.all_files)
+    return Multipart(c.fields, c.files)
 
 
 def is_multipart(request: Request) -> bool:
