@@ -156,7 +156,18 @@ async def test_export_lists_the_files_and_retention_deletes_them(installation: I
     # The orphan sweep keeps report files; retention takes them with the report.
     assert len(blob_files(installation)) == 3  # the same note in two reports: two unrelated sealed copies
     assert await attachment_upkeep.orphans(svc, older_than_hours=0) == []
-    assert await reports.purge_report(svc, e.org.id, named.report_id, reason="retention")
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from chevet.app import retention
+    from chevet.core.signalement.report import ReportStatus
+
+    async with svc.db.transaction() as tx:  # the named report was followed up and closed
+        r = await tx.reports.get(e.org.id, named.report_id)
+        assert r is not None
+        await tx.reports.save(replace(r, status=ReportStatus.CLOSED, closed_at=svc.clock.now()))
+    done = await retention.purge(svc, svc.clock.now() + timedelta(days=5 * 365 + 2))
+    assert [x["report_id"] for x in done.reports] == [str(named.report_id)]
     rows = await snapshot(svc)
     assert {r[1] for r in rows["report_attachment"]} <= {secret.report_id, secret.report_id.bytes}
     assert len(rows["report_attachment"]) == 1

@@ -158,12 +158,6 @@ async def removable(u: Unit, report_id: uuid.UUID) -> list[str]:
     return sorted({blob_key_of(report_id, f.content_address) for f in await u.tx.reports.files(report_id)})
 
 
-async def delete_blobs(services: Services, keys: Sequence[str]) -> None:
-    if keys and services.attachments is not None:
-        for k in keys:
-            await services.attachments.blobs.delete(k)
-
-
 async def opened(services: Services, f: ReportFile, key: DataKey, name: str,
                  byte_range: tuple[int, int] | None) -> Download:
     """The decrypted file, whole or one byte range (after the caller checked access)."""

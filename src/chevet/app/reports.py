@@ -26,6 +26,7 @@ import orjson
 
 from chevet.app import report_files
 from chevet.app.attachment_download import Download
+from chevet.app.attachments import delete_files
 from chevet.app.services import Actor, Services, Unit
 from chevet.app.session_policy import require_recent_authentication
 from chevet.core import envelope
@@ -205,7 +206,7 @@ async def file_report(services: Services, actor: Actor, *, mode: str, what: str 
             _notify(u, actor.org_id, report_id, await managers(u.tx, actor.org_id),
                     {"type": "signalement.filed", "title": "Nouveau signalement à qualifier"})
     except BaseException:
-        await report_files.delete_blobs(services, written)
+        await delete_files(services, written)
         raise
     return Filed(report_id, code)
 
@@ -624,13 +625,3 @@ async def purge_in(u: Unit, r: Report, *, reason: str, actor_id: uuid.UUID | Non
     await u.audit(r.org_id, "report.purged", actor_id, "report", r.id, reason=reason[:60],
                   types=[t.value for t in record_types(r)], **({"files": len(blobs)} if blobs else {}))
     return blobs
-
-
-async def purge_report(services: Services, org_id: uuid.UUID, report_id: uuid.UUID, *, reason: str,
-                       actor_id: uuid.UUID | None = None) -> bool:
-    """Crypto-shred and delete one report now."""
-    async with services.unit(None) as u:
-        r = await u.tx.reports.get(org_id, report_id)
-        blobs = await purge_in(u, r, reason=reason, actor_id=actor_id) if r is not None else []
-    await report_files.delete_blobs(services, blobs)
-    return r is not None

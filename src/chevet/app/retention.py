@@ -9,12 +9,12 @@ says what went (ids, kinds, counts), never what it said.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from chevet.app import report_files, reports
+from chevet.app import reports
+from chevet.app.attachments import delete_files
 from chevet.app.conversations import access
 from chevet.app.services import Actor, Services
 from chevet.app.session_policy import require_recent_authentication
@@ -34,19 +34,6 @@ from chevet.core.retention import (
 from chevet.core.roles import Permission, can
 from chevet.core.signalement.retention import record_types
 from chevet.ports import Transaction
-
-PurgeHook = Callable[[Transaction, uuid.UUID, uuid.UUID, "datetime | None"], Awaitable[int]]
-"""Called inside the purge transaction before rows go: (tx, org id, conversation id, cutoff).
-``cutoff`` None means the whole conversation is shredded; otherwise content created before it
-expires. Features that store content outside the log (attachments and their blobs) register
-one with ``register_purge_hook`` and return how many objects they removed."""
-
-_HOOKS: list[PurgeHook] = []
-
-
-def register_purge_hook(hook: PurgeHook) -> None:
-    if hook not in _HOOKS:
-        _HOOKS.append(hook)
 
 
 def _require(actor: Actor, permission: Permission) -> None:
@@ -85,10 +72,6 @@ async def set_policy(services: Services, actor: Actor | None, org_id: uuid.UUID,
                       kind=rule.kind.value, old_days=old.days, days=rule.days, min_days=rule.min_days,
                       max_days=rule.max_days)
     return rule_view(rule)
-
-
-def _state_or_default(state: ConversationRetention | None) -> tuple[int | None, bool, datetime | None]:
-    return (state.days, state.legal_hold, state.closed_at) if state else (None, False, None)
 
 
 async def _expiry(tx: Transaction, state: ConversationRetention, rule: RetentionRule,
@@ -226,11 +209,12 @@ async def purge(services: Services, as_of: datetime | None = None, *, dry_run: b
     A dry run computes exactly the same report and changes nothing."""
     now = as_of or services.clock.now()
     report = PurgeReport(now, dry_run)
-    hooks = list(_HOOKS)
-    if services.attachments is not None:  # attachments and their files go with their messages
+    # Attachments and their files go with their messages (inside the transaction, before the rows).
+    hook = None
+    if services.attachments is not None:
         from chevet.app.attachment_upkeep import retention_hook
 
-        hooks.append(retention_hook(services))
+        hook = retention_hook(services)
     report_blobs: list[str] = []  # files of purged reports, deleted once the transaction committed
     async with services.unit() as u:
         if not dry_run and not await u.tx.retention.lock_purge():
@@ -245,9 +229,9 @@ async def purge(services: Services, as_of: datetime | None = None, *, dry_run: b
                                             last_activity=state.last_activity)
             cutoff = message_cutoff(state.kind, days, now)
             due_whole = whole is not None and whole <= now
-            due_messages = cutoff is not None and await u.tx.retention.count_entries_before(
-                state.conversation_id, cutoff) > 0
-            if not (due_whole or due_messages):
+            expired = 0 if cutoff is None else await u.tx.retention.count_entries_before(state.conversation_id,
+                                                                                           cutoff)
+            if not (due_whole or expired):
                 continue
             if state.legal_hold:
                 report.held.append(str(state.conversation_id))
@@ -257,7 +241,7 @@ async def purge(services: Services, as_of: datetime | None = None, *, dry_run: b
             if due_whole:
                 count = await u.tx.retention.count_entries(state.conversation_id)
                 if not dry_run:
-                    extra = sum([await hook(u.tx, state.org_id, state.conversation_id, None) for hook in hooks])
+                    extra = await hook(u.tx, state.org_id, state.conversation_id, None) if hook else 0
                     count = await u.tx.retention.shred_conversation(state.conversation_id)
                     await u.audit(state.org_id, "retention.conversation_shredded", None, "conversation",
                                   state.conversation_id, kind=state.kind.value, entries=count, days=days,
@@ -265,9 +249,9 @@ async def purge(services: Services, as_of: datetime | None = None, *, dry_run: b
                 report.shredded.append({**base, "entries": count})
             else:
                 assert cutoff is not None
-                count = await u.tx.retention.count_entries_before(state.conversation_id, cutoff)
+                count = expired
                 if not dry_run:
-                    extra = sum([await hook(u.tx, state.org_id, state.conversation_id, cutoff) for hook in hooks])
+                    extra = await hook(u.tx, state.org_id, state.conversation_id, cutoff) if hook else 0
                     count = await u.tx.retention.delete_entries_before(state.conversation_id, cutoff)
                     await u.audit(state.org_id, "retention.messages_expired", None, "conversation",
                                   state.conversation_id, kind=state.kind.value, entries=count, days=days,
@@ -283,7 +267,7 @@ async def purge(services: Services, as_of: datetime | None = None, *, dry_run: b
                           conversations_shredded=len(report.shredded),
                           conversations_trimmed=len(report.expired_messages), held=len(report.held),
                           reports_shredded=len(report.reports))
-    await report_files.delete_blobs(services, report_blobs)
+    await delete_files(services, report_blobs)
     return report
 
 
