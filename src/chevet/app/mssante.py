@@ -72,7 +72,8 @@ def _pick_mailbox(gw: Gateway, actor: Actor, address: str | None) -> Mailbox:
     raise NotFound("mss_mailbox_unknown")
 
 
-async def _member_ids(u: Unit, org_id: uuid.UUID, emails: Sequence[str]) -> list[uuid.UUID]:
+async def member_ids(u: Unit, org_id: uuid.UUID, emails: Sequence[str]) -> list[uuid.UUID]:
+    """The people of the organisation who read a mailbox (its configured e-mails), deactivated ones left out."""
     out = []
     for email in emails:
         p = await u.tx.people.by_email(email)
@@ -121,7 +122,7 @@ async def open_exchange(services: Services, gw: Gateway, actor: Actor, *, to: Se
     if looks_like_national_id(clean_title):
         raise InvalidInput("national_id_refused")
     async with services.unit(actor.ip) as u:
-        members = await _member_ids(u, actor.org_id, box.member_emails)
+        members = await member_ids(u, actor.org_id, box.member_emails)
         conv, key = await create_exchange(u, actor.org_id, box, peers, clean_title, actor.id, members)
         view = conversation_view(conv, key, title=clean_title, member_ids=[actor.id, *members])
     return view | {"mailbox": box.address, "correspondents": peers}
@@ -294,17 +295,15 @@ async def exchange_messages(services: Services, actor: Actor, conversation_id: u
         a, ex, peers = await _exchange(services, u, actor, conversation_id)
         records = [m for m in await u.tx.mssante.for_conversation(conversation_id)
                    if m.direction is not Direction.RECEIPT]
-        visible = {e.id for e in [await u.tx.entries.get(conversation_id, m.entry_id) for m in records
-                                  if m.entry_id] if e is not None and e.seq >= a.membership.visible_from_seq}
-        await receipts.displayed_on_open(u, gw, actor, a.key, [m for m in records if m.entry_id in visible])
-        names = {p.id: p.name for p in await u.tx.people.many(actor.org_id, [m.author_id for m in records
-                                                                               if m.author_id])}
-        pairs = []
+        shown = []  # (entry, record) the member may see, each entry read once
         for m in records:
             e = await u.tx.entries.get(conversation_id, m.entry_id) if m.entry_id else None
-            if e is None or e.seq < a.membership.visible_from_seq:
-                continue
-            pairs.append((e, m, message_view(e, a.key, names)))
+            if e is not None and e.seq >= a.membership.visible_from_seq:
+                shown.append((e, m))
+        await receipts.displayed_on_open(u, gw, actor, a.key, [m for _, m in shown])
+        names = {p.id: p.name for p in await u.tx.people.many(actor.org_id, [m.author_id for m in records
+                                                                               if m.author_id])}
+        pairs = [(e, m, message_view(e, a.key, names)) for e, m in shown]
         await attachments.add_views(u.tx, a.key, conversation_id, [(e, view) for e, _, view in pairs])
         messages = []
         for _, m, view in pairs:

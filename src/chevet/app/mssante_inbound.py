@@ -18,7 +18,7 @@ from chevet.app import attachments, mssante_outbox
 from chevet.app import mssante_receipts as receipts
 from chevet.app.attachments import ReceivedFile
 from chevet.app.conversations import append_entry
-from chevet.app.mssante import create_exchange
+from chevet.app.mssante import create_exchange, member_ids
 from chevet.app.mssante_gateway import Gateway, Mailbox, keyed_hash, open_json, seal_json
 from chevet.app.services import Actor, Services, Unit
 from chevet.app.views import entry_payload
@@ -228,11 +228,7 @@ async def _integrate_once(services: Services, gw: Gateway, org: Organisation, bo
     async with services.unit() as u:
         conv_id = await _find_conversation(u, org, box, mail)
         if conv_id is None:
-            members = []
-            for email in box.member_emails:
-                p = await u.tx.people.by_email(email)
-                if p is not None and p.org_id == org.id:
-                    members.append(p.id)
+            members = await member_ids(u, org.id, box.member_emails)
             if not members:
                 raise InvalidInput("mss_mailbox_without_members")
             conv, key = await create_exchange(u, org.id, box, [mail.sender], mail.subject, None, members)

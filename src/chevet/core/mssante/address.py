@@ -44,6 +44,3 @@ def message_ids(header: str | None) -> list[str]:
         return []
     return [m.lower() for m in _MSGID.findall(str(header))][:100]
 
-
-def domain_of(address: str) -> str:
-    return address.rsplit("@", 1)[-1]

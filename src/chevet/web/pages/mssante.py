@@ -16,22 +16,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from chevet.app import attachments, conversations, directory, mssante, mssante_inbound
-from chevet.core.errors import Forbidden, InvalidInput, NotFound, TooLarge
+from chevet.core.errors import InvalidInput, NotFound, TooLarge
 from chevet.core.ids import parse_id
 from chevet.web.api.mssante import configured_gateway, gateway
 from chevet.web.ui.conversations import day_label
-from chevet.web.ui.render import Page, page, read_form, ui
+from chevet.web.ui.render import Page, check_csrf, page, read_form, ui
 from chevet.web.uploads import read_multipart
 
 router = APIRouter(include_in_schema=False)
 # The message form with its files: the request limit allows it one upload's size (web.app).
 EXCHANGE_FORM_PATH = re.compile(r"^/mssante/x/[0-9a-fA-F-]{36}/send$")
 _SPLIT = re.compile(r"[\s,;]+")
-
-
-def _one(fields: dict[str, list[str]], name: str, limit: int = 10_000) -> str:
-    values = fields.get(name) or [""]
-    return values[0][:limit]
 
 
 @router.get("/mssante")
@@ -180,22 +175,20 @@ async def send(conversation_id: str, request: Request) -> Response:
     limits = attachments.limits_view(p.services)
     form = await read_multipart(request, limits["max_upload_bytes"], limits["max_per_message"], SEND_FIELDS,
                                 field_limit=256 * 1024)
-    fields, uploads = form.fields, form.files
-    if not secrets.compare_digest(_one(fields, "csrf", 100).encode(), p.csrf.encode()):
-        raise Forbidden("csrf_invalid")
-    subject, body = _one(fields, "subject", 500), _one(fields, "body", 70_000)
-    wants_receipt = _one(fields, "request_receipt", 5) == "1"
+    check_csrf(p, form.one("csrf"))
+    subject, body = form.one("subject")[:500], form.one("body")[:70_000]
+    wants_receipt = form.one("request_receipt")[:5] == "1"
     draft: dict[str, Any] = {"subject": subject, "body": body, "request_receipt": wants_receipt}
     ids: list[uuid.UUID] = []
     error = None
     try:
-        ids = [parse_id(v) for v in fields.get("attachment_ids", [])[:20]]
-        for f in uploads:
+        ids = [parse_id(v) for v in form.many("attachment_ids")[:20]]
+        for f in form.files:
             view, _ = await attachments.upload(p.services, p.actor, cid, data=f.data, name=f.name)
             ids.append(uuid.UUID(view["id"]))
-        if _one(fields, "action", 10) != "attach":
+        if form.one("action")[:10] != "attach":
             view, _ = await mssante.send(p.services, gateway(request), p.actor, cid, body=body,
-                                         client_id=_one(fields, "client_id", 64), subject=subject or None,
+                                         client_id=form.one("client_id")[:64], subject=subject or None,
                                          attachment_ids=ids, request_receipt=wants_receipt)
             return p.redirect(f"/mssante/x/{cid}#m-{view['seq']}")
     except (InvalidInput, TooLarge, NotFound) as exc:
@@ -205,7 +198,7 @@ async def send(conversation_id: str, request: Request) -> Response:
     ctx = await _exchange_context(p, cid)
     files = await attachments.pending(p.services, p.actor, cid, ids)
     return p.render("mssante_exchange.html", status=422 if error else 200, **ctx,
-                    client_id=_one(fields, "client_id", 64) or secrets.token_urlsafe(12), draft=draft, files=files,
+                    client_id=form.one("client_id")[:64] or secrets.token_urlsafe(12), draft=draft, files=files,
                     limits=limits, error=error, notice=None)
 
 
