@@ -21,7 +21,7 @@ from chevet.core.ids import new_id
 from chevet.core.signalement import deadlines as dl
 from chevet.core.signalement import forms, pdf, statistics
 from chevet.core.signalement.records import FormStatus, FormSubmission, ReportForm
-from chevet.core.signalement.report import clean_short_text
+from chevet.core.signalement.report import clean_short_text, moment
 from chevet.core.signalement.taxonomy import SEVERITY_LABELS, ReporterMode
 
 REMIND_BEFORE = timedelta(hours=12)
@@ -171,11 +171,7 @@ async def record_submission(services: Services, actor: Actor, report_id: uuid.UU
         raise InvalidInput("report_channel_invalid", allowed=", ".join(c.value for c in dl.Channel)) from exc
     ref = clean_short_text(reference, "reference")[:100]
     now = services.clock.now()
-    when = at or now
-    if when.tzinfo is None:
-        raise InvalidInput("report_time_needs_zone", field="at")
-    if when > now + timedelta(minutes=10):
-        raise InvalidInput("report_time_in_future", field="at")
+    when = moment(at or now, "at", now)
     async with services.unit(actor.ip) as u:
         a = await reports.access(services, u.tx, actor, report_id)
         reports.require_manager(a)

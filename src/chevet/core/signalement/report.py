@@ -105,7 +105,8 @@ def _text(value: str | None, name: str, limit: int, *, required: bool = False) -
     return text
 
 
-def _moment(value: datetime | None, name: str, now: datetime) -> datetime:
+def moment(value: datetime | None, name: str, now: datetime) -> datetime:
+    """A moment a person gives: required, with its time zone, not in the future (clock skew aside)."""
     if value is None:
         raise InvalidInput("report_field_required", field=name)
     if value.tzinfo is None:
@@ -136,8 +137,8 @@ def clean_report(*, what: str | None, occurred_at: datetime | None, discovered_a
                  immediate_measures: str | None = None, now: datetime) -> ReportContent:
     """Check a report as filed. The discovery defaults to the occurrence (the usual case at
     night: the fall is found when it happens); it cannot precede it."""
-    occurred = _moment(occurred_at, "occurred_at", now)
-    discovered = _moment(discovered_at or occurred, "discovered_at", now)
+    occurred = moment(occurred_at, "occurred_at", now)
+    discovered = moment(discovered_at or occurred, "discovered_at", now)
     if discovered < occurred:
         raise InvalidInput("report_discovery_before_occurrence")
     refs = clean_refs(affected_refs)

@@ -8,15 +8,11 @@ are written to French authorities."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from markupsafe import Markup
 
@@ -30,35 +26,7 @@ from chevet.core.signalement.taxonomy import EIGS_LABELS, ESSMS_CATEGORIES, SECU
 from chevet.web.pages.signalement import many, one, parse_local, render
 from chevet.web.ui.render import Page, page, read_form, ui
 
-log = logging.getLogger("chevet.signalement")
-REMINDER_INTERVAL = 300.0
-
-
-async def _remind_forever(app: FastAPI) -> None:
-    """Deadline reminders from the server itself, so that a single-process installation needs
-    no timer; each stage of each deadline is notified once (the database remembers it)."""
-    while True:
-        try:
-            sent = await report_forms.send_reminders(app.state.services)
-            if sent:
-                log.info("signalement reminders sent", extra={"count": sent})
-        except Exception as exc:  # keep reminding even if one round fails
-            log.error("signalement reminders failed", extra={"error": type(exc).__name__})
-        await asyncio.sleep(REMINDER_INTERVAL)
-
-
-@contextlib.asynccontextmanager
-async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    task = asyncio.create_task(_remind_forever(app))
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-router = APIRouter(include_in_schema=False, lifespan=_lifespan)
+router = APIRouter(include_in_schema=False)
 
 
 async def _people(p: Page) -> list[Any]:

@@ -1,0 +1,27 @@
+"""Signalement deadline reminders, run by the server itself so that a single-process
+installation needs no timer; each stage of each deadline is notified once (the database
+remembers it, so several processes do not notify twice)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from chevet.app import report_forms
+from chevet.bootstrap import Installation
+
+log = logging.getLogger("chevet.jobs")
+REMINDER_INTERVAL = 300.0
+
+
+async def periodic(installation: Installation) -> None:
+    while True:
+        try:
+            sent = await report_forms.send_reminders(installation.services)
+            if sent:
+                log.info("signalement reminders sent", extra={"count": sent})
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a failed round is retried at the next one; the server stays up
+            log.error("signalement reminders failed", extra={"error": type(exc).__name__})
+        await asyncio.sleep(REMINDER_INTERVAL)
