@@ -28,7 +28,6 @@ from chevet.web.pages.mssante import EXCHANGE_FORM_PATH
 from chevet.web.ratelimit import RateLimiter
 from chevet.web.sessioncache import ForgetOnChange, SessionCache
 from chevet.web.stream import STREAM_PATH, Hub, stream
-from chevet.web.stream import router as stream_router
 
 log = logging.getLogger("chevet")
 
@@ -125,7 +124,6 @@ def create_app(installation: Installation) -> FastAPI:
     for router in api_routers():
         api.include_router(router)
     app.include_router(api)
-    app.include_router(stream_router)
     for router in page_routers():
         app.include_router(router)
 

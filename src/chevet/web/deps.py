@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 
 from chevet.app import auth
 from chevet.app.services import Actor, Services
-from chevet.core.errors import AuthenticationFailed
+from chevet.core.errors import AuthenticationFailed, LockedOut
 from chevet.web.sessioncache import SessionCache
 
 SESSION_COOKIE = "chevet_session"
@@ -25,6 +25,14 @@ def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
+def limit_attempts(request: Request, bucket: str) -> None:
+    """Per-address limit on guessing endpoints (sign-in, invitations, follow-up codes…), shared
+    by the API and the pages: the same window for both."""
+    wait = request.app.state.login_limiter.allow(f"{bucket}:{client_ip(request) or '?'}")
+    if wait:
+        raise LockedOut("rate_limited", retry_after=wait)
+
+
 def bearer_token(authorization: str | None) -> str | None:
     if authorization and authorization[:7].lower() == "bearer ":
         return authorization[7:].strip()
@@ -39,8 +47,7 @@ async def actor(request: Request, svc: Annotated[Services, Depends(services)]) -
     cache: SessionCache | None = getattr(request.app.state, "session_cache", None)
     if cache is None:
         return await auth.authenticate(svc, token, ip)
-    if cache.may_change_access(request.method, request.url.path):
-        cache.clear()
+    if cache.may_change_access(request.method, request.url.path):  # ForgetOnChange emptied the cache
         return await auth.authenticate(svc, token, ip)
     if (known := cache.get(token, ip)) is not None:
         return known

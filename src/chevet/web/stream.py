@@ -23,7 +23,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import WebSocket, WebSocketDisconnect
 
 from chevet.app import auth, conversations, messages
 from chevet.app.services import Actor, Services
@@ -32,7 +32,6 @@ from chevet.core.errors import ChevetError
 from chevet.web.deps import SESSION_COOKIE, bearer_token
 
 log = logging.getLogger("chevet.stream")
-router = APIRouter()
 
 STREAM_PATH = "/api/v1/stream"
 QUEUE_LIMIT = 2000
@@ -169,7 +168,6 @@ def _queued_between(conn: Connection, cid: uuid.UUID, after: int, before: int) -
     return [found[seq] for seq in range(after + 1, before)]
 
 
-@router.websocket(STREAM_PATH)
 async def stream(ws: WebSocket) -> None:
     svc: Services = ws.app.state.services
     hub: Hub = ws.app.state.hub

@@ -7,26 +7,18 @@ from fastapi.responses import Response
 
 from chevet.app import auth, people
 from chevet.app.views import organisation_view, person_view, session_view
-from chevet.core.errors import LockedOut
 from chevet.core.ids import parse_id
 from chevet.web.api.models import AcceptIn, ConfirmIn, LoginIn
-from chevet.web.deps import ActorDep, ServicesDep, client_ip
+from chevet.web.deps import ActorDep, ServicesDep, client_ip, limit_attempts
 from chevet.web.qr import qr_svg
 
 router = APIRouter(tags=["authentication"])
 
 
-def _limit(request: Request, bucket: str) -> None:
-    ip = client_ip(request) or "?"
-    wait = request.app.state.login_limiter.allow(f"{bucket}:{ip}")
-    if wait:
-        raise LockedOut("rate_limited", retry_after=wait)
-
-
 @router.post("/auth/login")
 async def login(body: LoginIn, request: Request, svc: ServicesDep) -> dict[str, Any]:
     """Sign in with e-mail, password and the current TOTP code. Returns a bearer token."""
-    _limit(request, "login")
+    limit_attempts(request, "login")
     signed = await auth.login(svc, body.email, body.password, body.otp, ip=client_ip(request),
                               user_agent=request.headers.get("user-agent", ""))
     return {"token": signed.token, "expires_at": signed.session.expires_at.isoformat(),
@@ -52,7 +44,7 @@ async def revoke_session(session_id: str, actor: ActorDep, svc: ServicesDep) -> 
 
 @router.get("/invitations/{token}")
 async def invitation(token: str, request: Request, svc: ServicesDep) -> dict[str, Any]:
-    _limit(request, "invitation")
+    limit_attempts(request, "invitation")
     person = await people.invitation_person(svc, token)
     return {"email": person.email, "name": person.name, "role": person.role.value}
 
@@ -60,7 +52,7 @@ async def invitation(token: str, request: Request, svc: ServicesDep) -> dict[str
 @router.post("/invitations/{token}/accept")
 async def accept(token: str, body: AcceptIn, request: Request, svc: ServicesDep) -> dict[str, Any]:
     """Choose a password; the answer carries the TOTP secret and its QR code (SVG)."""
-    _limit(request, "invitation")
+    limit_attempts(request, "invitation")
     enrolment = await people.accept_invitation(svc, token, body.password, client_ip(request))
     return {"totp_secret": enrolment.totp_secret, "otpauth_uri": enrolment.otpauth_uri,
             "qr_svg": qr_svg(enrolment.otpauth_uri)}
@@ -68,7 +60,7 @@ async def accept(token: str, body: AcceptIn, request: Request, svc: ServicesDep)
 
 @router.post("/invitations/{token}/confirm")
 async def confirm(token: str, body: ConfirmIn, request: Request, svc: ServicesDep) -> dict[str, Any]:
-    _limit(request, "invitation")
+    limit_attempts(request, "invitation")
     person = await people.confirm_invitation(svc, token, body.otp, client_ip(request))
     return person_view(person)
 

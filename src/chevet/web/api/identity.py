@@ -13,9 +13,8 @@ from chevet.app import auth, passkeys, psc
 from chevet.app.views import person_view
 from chevet.core.identity import Passkey
 from chevet.core.ids import parse_id
-from chevet.web.api.auth import _limit
 from chevet.web.api.models import Body
-from chevet.web.deps import ActorDep, ServicesDep, client_ip
+from chevet.web.deps import ActorDep, ServicesDep, client_ip, limit_attempts
 
 router = APIRouter(tags=["identity"])
 
@@ -65,7 +64,7 @@ def signed_in_view(signed: auth.SignedIn) -> dict[str, Any]:
 @router.post("/auth/reauthenticate", status_code=204)
 async def reauthenticate(body: ReauthIn, request: Request, actor: ActorDep, svc: ServicesDep) -> Response:
     """Prove again with the password and a TOTP or recovery code, before a sensitive action."""
-    _limit(request, "login")
+    limit_attempts(request, "login")
     await auth.reauthenticate(svc, actor, body.password, body.otp)
     return Response(status_code=204)
 
@@ -114,14 +113,14 @@ async def revoke_passkey(passkey_id: str, actor: ActorDep, svc: ServicesDep) -> 
 
 @router.post("/auth/passkey/login/options")
 async def passkey_login_options(request: Request, svc: ServicesDep) -> dict[str, Any]:
-    _limit(request, "login")
+    limit_attempts(request, "login")
     return await passkeys.begin_login(svc)
 
 
 @router.post("/auth/passkey/login")
 async def passkey_login(body: CredentialIn, request: Request, svc: ServicesDep) -> dict[str, Any]:
     """Sign in with a passkey (user verification required): returns a bearer token."""
-    _limit(request, "login")
+    limit_attempts(request, "login")
     signed = await passkeys.finish_login(svc, parse_id(body.challenge_id), body.credential, ip=client_ip(request),
                                          user_agent=request.headers.get("user-agent", ""))
     return signed_in_view(signed)
@@ -134,7 +133,7 @@ async def passkey_reauth_options(actor: ActorDep, svc: ServicesDep) -> dict[str,
 
 @router.post("/auth/passkey/reauth", status_code=204)
 async def passkey_reauth(body: CredentialIn, request: Request, actor: ActorDep, svc: ServicesDep) -> Response:
-    _limit(request, "login")
+    limit_attempts(request, "login")
     await passkeys.finish_reauthentication(svc, actor, parse_id(body.challenge_id), body.credential)
     return Response(status_code=204)
 
@@ -159,14 +158,14 @@ async def psc_info(svc: ServicesDep) -> dict[str, Any]:
 async def psc_authorize(request: Request, svc: ServicesDep,
                         org: str | None = Query(None, max_length=63)) -> dict[str, str]:
     """For API clients: where to send the person, and the sealed flow to give back afterwards."""
-    _limit(request, "login")
+    limit_attempts(request, "login")
     url, flow = psc.begin(svc, org=org)
     return {"authorization_url": url, "flow": flow}
 
 
 @router.post("/auth/psc/session")
 async def psc_session(body: PscSessionIn, request: Request, svc: ServicesDep) -> dict[str, Any]:
-    _limit(request, "login")
+    limit_attempts(request, "login")
     flow = psc.open_flow(svc, body.flow, body.state)
     signed = await psc.finish(svc, flow, body.code, ip=client_ip(request),
                               user_agent=request.headers.get("user-agent", ""))

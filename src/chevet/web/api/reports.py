@@ -18,9 +18,8 @@ from chevet.core.errors import AuthenticationFailed
 from chevet.core.ids import parse_id
 from chevet.core.signalement import statistics
 from chevet.web.api.attachments import file_response, parse_range
-from chevet.web.api.auth import _limit
 from chevet.web.api.models import Body
-from chevet.web.deps import SESSION_COOKIE, ActorDep, ServicesDep, bearer_token, client_ip, services
+from chevet.web.deps import SESSION_COOKIE, ActorDep, ServicesDep, bearer_token, client_ip, limit_attempts, services
 from chevet.web.uploads import read_multipart
 
 router = APIRouter(tags=["signalement"])
@@ -145,7 +144,7 @@ async def list_reports(actor: ActorDep, svc: ServicesDep) -> list[dict[str, Any]
 @router.post("/reports/followup")
 async def followup(body: FollowupIn, request: Request, svc: ServicesDep) -> dict[str, Any]:
     """Read the status and the feedback of a report with its follow-up code (no sign-in)."""
-    _limit(request, "report-followup")
+    limit_attempts(request, "report-followup")
     return await reports.followup(svc, body.code)
 
 

@@ -15,7 +15,7 @@ from chevet.app import auth, passkeys, psc
 from chevet.core.errors import ChevetError
 from chevet.core.ids import parse_id
 from chevet.web.api.identity import CredentialIn, signed_in_view
-from chevet.web.deps import SESSION_COOKIE, ServicesDep, client_ip
+from chevet.web.deps import SESSION_COOKIE, ServicesDep, client_ip, limit_attempts
 from chevet.web.i18n import gettext, negotiate
 
 router = APIRouter(include_in_schema=False)
@@ -60,9 +60,8 @@ async def script() -> FileResponse:
 @router.post("/auth/passkey/session")
 async def passkey_session(body: CredentialIn, request: Request, svc: ServicesDep) -> Response:
     """Like the API sign-in, but the session lands in an HttpOnly cookie, out of scripts' reach."""
-    from chevet.web.api.auth import _limit
 
-    _limit(request, "login")
+    limit_attempts(request, "login")
     signed = await passkeys.finish_login(svc, parse_id(body.challenge_id), body.credential, ip=client_ip(request),
                                          user_agent=request.headers.get("user-agent", ""))
     view = signed_in_view(signed)

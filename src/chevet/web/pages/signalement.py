@@ -18,11 +18,11 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from chevet.app import report_files, reports
-from chevet.core.errors import ChevetError, InvalidInput, LockedOut
+from chevet.core.errors import ChevetError, InvalidInput
 from chevet.core.signalement.deadlines import PARIS, Channel, FormKind, local_time
 from chevet.core.signalement.forms import SPECS
 from chevet.core.signalement.taxonomy import SEVERITY_LABELS, ReporterMode
-from chevet.web.deps import client_ip
+from chevet.web.deps import limit_attempts
 from chevet.web.ui.render import Page, check_csrf, page, read_form, ui
 from chevet.web.uploads import Multipart, is_multipart, read_multipart
 
@@ -180,11 +180,8 @@ async def followup_page(request: Request) -> Response:
 async def followup_post(request: Request) -> Response:
     p = await page(request, signed_in=False)
     form = await read_form(p)
-    ip = client_ip(request) or "?"
     try:
-        wait = request.app.state.login_limiter.allow(f"report-followup:{ip}")
-        if wait:
-            raise LockedOut("rate_limited", retry_after=wait)
+        limit_attempts(request, "report-followup")
         result = await reports.followup(p.services, one(form, "code"))
     except ChevetError as exc:
         return render(p, "followup.html", status=404, title=p.t("sig.nav.followup"), result=None,

@@ -10,7 +10,7 @@ from chevet.app import auth, notifications, preferences
 from chevet.core.errors import AuthenticationFailed, ChevetError, InvalidInput, LockedOut
 from chevet.core.ids import parse_id
 from chevet.core.notification import DAILY_CAP, GROUP_WINDOW, format_clock
-from chevet.web.ui.auth import limit_attempts
+from chevet.web.deps import limit_attempts
 from chevet.web.ui.render import Page, field_of, page, read_form, safe_next, ui
 
 router = APIRouter()

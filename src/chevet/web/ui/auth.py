@@ -6,18 +6,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from chevet.app import auth, people
-from chevet.core.errors import ChevetError, InvalidInput, LockedOut
-from chevet.web.deps import SESSION_COOKIE, client_ip
+from chevet.core.errors import ChevetError, InvalidInput
+from chevet.web.deps import SESSION_COOKIE, client_ip, limit_attempts
 from chevet.web.qr import qr_svg
 from chevet.web.ui.render import PRE_COOKIE, field_of, page, read_form, safe_next, secure_cookies, ui
 
 router = APIRouter()
-
-
-def limit_attempts(request: Request, bucket: str) -> None:
-    wait = request.app.state.login_limiter.allow(f"{bucket}:{client_ip(request) or '?'}")
-    if wait:
-        raise LockedOut("rate_limited", retry_after=wait)
 
 
 @router.get("/login")
