@@ -7,17 +7,21 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import datetime
+from functools import partial
 from typing import Any
 
 from chevet.app import attachments
 from chevet.app.conversations import Access, access, append_entry
+from chevet.app.group_commit import GroupCommit
 from chevet.app.services import Actor, Services, Unit
 from chevet.app.views import body_of, entry_payload, message_view, title_of
 from chevet.core import blind_index, envelope
+from chevet.core.audit import AuditEvent
 from chevet.core.conversation import ConversationKind
 from chevet.core.entities import Entry, RealtimeEvent
-from chevet.core.errors import Forbidden, InvalidInput, NotFound
+from chevet.core.errors import ChevetError, Forbidden, InvalidInput, NotFound
 from chevet.core.ids import message_id
 from chevet.core.message import EntryKind, MessageFlag, clean_body, clean_client_id, mentioned_ids
 from chevet.core.roles import Permission, can
@@ -25,11 +29,6 @@ from chevet.ports import Transaction
 
 MAX_PAGE = 200
 VISIBLE_KINDS = (EntryKind.MESSAGE, EntryKind.MEMBER_ADDED, EntryKind.MEMBER_REMOVED, EntryKind.CREATED)
-
-
-class _AlreadySent(Exception):
-    def __init__(self, entry: Entry) -> None:
-        self.entry = entry
 
 
 async def _names(tx: Transaction, actor: Actor, entries: Sequence[Entry]) -> dict[uuid.UUID, str]:
@@ -43,58 +42,164 @@ async def _audit_care_read(u: Unit, actor: Actor, a: Access, entries: Sequence[E
                       via=how, from_seq=entries[0].seq, to_seq=entries[-1].seq, count=len(entries))
 
 
+@dataclass(frozen=True, slots=True)
+class _Send:
+    actor: Actor
+    text: str
+    mid: uuid.UUID
+    urgent: bool
+    reply_to: uuid.UUID | None
+    attachment_ids: tuple[uuid.UUID, ...]
+
+
+_SendResult = tuple[dict[str, Any], bool]
+
+
 async def send_message(services: Services, actor: Actor, conversation_id: uuid.UUID, *, body: str,
                        client_id: str, urgent: bool = False,
                        reply_to: uuid.UUID | None = None,
-                       attachment_ids: Sequence[uuid.UUID] = ()) -> tuple[dict[str, Any], bool]:
+                       attachment_ids: Sequence[uuid.UUID] = ()) -> _SendResult:
     """Returns the message and whether it was created now. The same ``client_id`` sent again by
     the same author returns the first message and creates nothing. ``attachment_ids`` are
-    files the author uploaded to this conversation; a message with files may have no text."""
+    files the author uploaded to this conversation; a message with files may have no text.
+
+    Sends to one conversation that arrive while an earlier one is being written are written
+    together in the next transaction (see ``group_commit``); each is answered after its commit."""
     text = "" if attachment_ids and isinstance(body, str) and not body.strip() \
         else clean_body(body, services.policy.max_message_bytes)
-    mid = message_id(conversation_id, actor.id, clean_client_id(client_id))
+    send = _Send(actor, text, message_id(conversation_id, actor.id, clean_client_id(client_id)), bool(urgent),
+                 reply_to, tuple(attachment_ids))
+    queue = services.batches.get("send")
+    if queue is None:
+        queue = services.batches["send"] = GroupCommit(partial(_write_sends, services))
+    result: _SendResult = await queue.submit(conversation_id, send)
+    return result
+
+
+async def _write_sends(services: Services, conversation_id: uuid.UUID,
+                       sends: Sequence[_Send]) -> list[_SendResult | Exception]:
+    """One transaction for a batch of sends to one conversation. A send that is refused gets its
+    own error and takes nothing from the others; if the transaction itself fails, each send is
+    tried again alone, so one send's failure is never another's."""
     try:
-        async with services.unit(actor.ip) as u:
-            a = await access(services, u.tx, actor, conversation_id)
-            reply_seq = None
-            if reply_to is not None:
-                target = await u.tx.entries.get(conversation_id, reply_to)
-                if target is None or target.kind is not EntryKind.MESSAGE \
-                        or target.seq < a.membership.visible_from_seq:
-                    raise NotFound("message_not_found")
-                reply_seq = target.seq
-            seq = await u.tx.conversations.next_seq(conversation_id, services.clock.now())
-            # A retry is recognised under the conversation's lock (one query, not one before and one
-            # after it): a concurrent retry may have just committed. A replay rolls back, so the
-            # position it reserved is not used.
-            if (existing := await u.tx.entries.get(conversation_id, mid)) is not None:
-                raise _AlreadySent(existing)
-            files = await attachments.claim(u, actor, a, attachment_ids)
-            named = mentioned_ids(text)
-            # Most messages mention nobody: only then is the member list worth reading.
-            member_ids = {m.person_id for m in await u.tx.conversations.members(conversation_id)} if named else set()
-            mentions = sorted(m for m in named if m in member_ids and m != actor.id)
-            flags = MessageFlag.URGENT if urgent else MessageFlag.NONE
-            if files:
-                flags |= MessageFlag.ATTACHMENTS
-            conv, e = await append_entry(
-                u, a.conversation, a.key, kind=EntryKind.MESSAGE, author=actor.id, entry_id=mid, body=text,
-                flags=flags, reply_to_seq=reply_seq,
-                terms=blind_index.terms(a.key.search_key, text), mentions=mentions, seq=seq)
-            await attachments.attach(u, a, files, e.id)
-            await u.audit(actor.org_id, "message.sent", actor.id, "message", e.id, conversation=str(conv.id),
-                          seq=e.seq, urgent=bool(urgent))
-            names = {actor.id: actor.person.name}
-            payload = entry_payload(conv, a.key, e, None, names)
-            await attachments.add_views(u.tx, a.key, conv.id, [(e, payload["message"])])
-            u.publish(RealtimeEvent(conv.org_id, conv.id, e.seq, payload))
-            return payload["message"], True
-    except _AlreadySent as already:
-        async with services.db.transaction() as tx:
-            a = await access(services, tx, actor, conversation_id)
-            view = message_view(already.entry, a.key, {actor.id: actor.person.name})
-            await attachments.add_views(tx, a.key, conversation_id, [(already.entry, view)])
-            return view, False
+        return await _write_batch(services, conversation_id, sends)
+    except Exception:
+        if len(sends) == 1:
+            raise
+    return [await _write_alone(services, conversation_id, s) for s in sends]
+
+
+async def _write_alone(services: Services, conversation_id: uuid.UUID, send: _Send) -> _SendResult | Exception:
+    try:
+        return (await _write_batch(services, conversation_id, [send]))[0]
+    except Exception as exc:
+        return exc
+
+
+async def _write_batch(services: Services, conversation_id: uuid.UUID,
+                       sends: Sequence[_Send]) -> list[_SendResult | Exception]:
+    # The same send twice in one batch (a retry that caught up with the first): answered as a retry.
+    firsts: dict[uuid.UUID, _Send] = {}
+    for s in sends:
+        firsts.setdefault(s.mid, s)
+    outcome: dict[uuid.UUID, _SendResult | Exception] = {}
+    async with services.unit() as u:
+        accesses: dict[uuid.UUID, Access | ChevetError] = {}
+        for s in firsts.values():
+            if s.actor.id not in accesses:
+                try:
+                    accesses[s.actor.id] = await access(services, u.tx, s.actor, conversation_id)
+                except ChevetError as exc:
+                    accesses[s.actor.id] = exc
+        allowed: list[tuple[_Send, Access]] = []
+        for s in firsts.values():
+            a = accesses[s.actor.id]
+            if isinstance(a, Access):
+                allowed.append((s, a))
+            else:
+                outcome[s.mid] = a
+        if allowed:
+            now = services.clock.now()
+            # A retry is recognised under the conversation's lock, taken by reserving positions: a
+            # retry sent to another server process may have just committed. Positions of sends
+            # refused or already sent are given back before commit, so the log stays dense.
+            last = await u.tx.conversations.next_seq(conversation_id, now, count=len(allowed))
+            existing = {e.id: e for e in await u.tx.entries.many(conversation_id, [s.mid for s, _ in allowed])}
+            appended = await _append_sends(u, conversation_id, allowed, existing, outcome,
+                                           first_seq=last - len(allowed) + 1, now=now)
+            if (unused := len(allowed) - appended) > 0:
+                await u.tx.conversations.release_seqs(conversation_id, unused)
+    results: list[_SendResult | Exception] = []
+    answered: set[uuid.UUID] = set()
+    for s in sends:
+        result = outcome[s.mid]
+        results.append((result[0], False) if s.mid in answered and isinstance(result, tuple) else result)
+        answered.add(s.mid)
+    return results
+
+
+async def _append_sends(u: Unit, conversation_id: uuid.UUID, allowed: Sequence[tuple[_Send, Access]],
+                        existing: Mapping[uuid.UUID, Entry], outcome: dict[uuid.UUID, _SendResult | Exception],
+                        *, first_seq: int, now: datetime) -> int:
+    """Check and append the sends whose authors may write here, filling ``outcome``; returns how
+    many were appended."""
+    rows: list[tuple[Entry, Sequence[int], Sequence[uuid.UUID]]] = []
+    made: list[tuple[_Send, Access, Entry, list[uuid.UUID]]] = []
+    claimed: set[uuid.UUID] = set()
+    for s, a in allowed:
+        if (already := existing.get(s.mid)) is not None:
+            view = message_view(already, a.key, {s.actor.id: s.actor.person.name})
+            await attachments.add_views(u.tx, a.key, conversation_id, [(already, view)])
+            outcome[s.mid] = (view, False)
+            continue
+        try:
+            reply_seq = await _reply_seq(u, a, s.reply_to)
+            files = await attachments.claim(u, s.actor, a, s.attachment_ids)
+            if claimed.intersection(files):
+                raise InvalidInput("attachment_not_available")
+        except ChevetError as exc:
+            outcome[s.mid] = exc
+            continue
+        claimed.update(files)
+        named = mentioned_ids(s.text)
+        # Most messages mention nobody: only then is the member list worth reading.
+        member_ids = {m.person_id for m in await u.tx.conversations.members(conversation_id)} if named else set()
+        mentions = sorted(m for m in named if m in member_ids and m != s.actor.id)
+        flags = (MessageFlag.URGENT if s.urgent else MessageFlag.NONE) | \
+            (MessageFlag.ATTACHMENTS if files else MessageFlag.NONE)
+        e = Entry(id=s.mid, conversation_id=conversation_id, seq=first_seq + len(rows), kind=EntryKind.MESSAGE,
+                  author_id=s.actor.id, created_at=now,
+                  body_sealed=a.key.seal(s.text.encode(), envelope.aad("msg", conversation_id, s.mid)),
+                  flags=flags, reply_to_seq=reply_seq, target_seq=None, subject_id=None, edited_at=None)
+        rows.append((e, blind_index.terms(a.key.search_key, s.text), mentions))
+        made.append((s, a, e, files))
+    if not made:
+        return 0
+    await u.tx.entries.add_many(rows)
+    for _, a, e, files in made:
+        await attachments.attach(u, a, files, e.id)
+    await u.tx.audit.append_many(made[0][0].actor.org_id, [
+        (AuditEvent("message.sent", s.actor.id, "message", e.id,
+                    {"conversation": str(conversation_id), "seq": e.seq, "urgent": s.urgent}), now, s.actor.ip)
+        for s, _, e, _ in made])
+    views = []
+    for s, a, e, _ in made:
+        conv = replace(a.conversation, last_seq=e.seq)
+        payload = entry_payload(conv, a.key, e, None, {s.actor.id: s.actor.person.name})
+        views.append((e, payload["message"]))
+        u.publish(RealtimeEvent(conv.org_id, conv.id, e.seq, payload))
+        outcome[s.mid] = (payload["message"], True)
+    await attachments.add_views(u.tx, made[0][1].key, conversation_id, views)
+    return len(made)
+
+
+async def _reply_seq(u: Unit, a: Access, reply_to: uuid.UUID | None) -> int | None:
+    if reply_to is None:
+        return None
+    target = await u.tx.entries.get(a.conversation.id, reply_to)
+    if target is None or target.kind is not EntryKind.MESSAGE or target.seq < a.membership.visible_from_seq:
+        raise NotFound("message_not_found")
+    return target.seq
 
 
 async def _own_message(u: Unit, actor: Actor, a: Access, mid: uuid.UUID, *, moderation: bool) -> Entry:

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from chevet.app.attachment_config import AttachmentServices
+from chevet.app.group_commit import GroupCommit
 from chevet.core import envelope
 from chevet.core.audit import INSTALLATION_CHAIN, AuditEvent
 from chevet.core.entities import Organisation, Person, RealtimeEvent
@@ -103,6 +104,8 @@ class Services:
     psc: IdentityProvider | None = None
     signer: AuditSigner | None = None
     governance: Governance = field(default_factory=Governance)
+    # Writes waiting for their key's next batch, by kind of write (see group_commit.py).
+    batches: dict[str, GroupCommit[Any, Any, Any]] = field(default_factory=dict)
 
     @asynccontextmanager
     async def unit(self, ip: str | None = None) -> AsyncIterator[Unit]:

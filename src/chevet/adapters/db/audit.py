@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +16,7 @@ from chevet.core.audit import GENESIS, AuditEntry, AuditEvent, entry_hash
 
 _BATCH = 2000
 # Built once: every action appends at least one entry.
-_ADVANCE = (update(audit_head).where(audit_head.c.chain == bindparam("c")).values(seq=audit_head.c.seq + 1)
+_ADVANCE = (update(audit_head).where(audit_head.c.chain == bindparam("c")).values(seq=audit_head.c.seq + bindparam("n"))
             .returning(audit_head.c.seq, audit_head.c.hash))
 _SET_HASH = update(audit_head).where(audit_head.c.chain == bindparam("c")).values(hash=bindparam("h"))
 _INSERT = insert(audit_entry)
@@ -59,28 +59,38 @@ class SqlAuditLog:
         self._conn = conn
 
     async def append(self, chain: uuid.UUID, event: AuditEvent, at: datetime, ip: str | None) -> AuditEntry:
+        return (await self.append_many(chain, [(event, at, ip)]))[0]
+
+    async def append_many(self, chain: uuid.UUID,
+                          items: Sequence[tuple[AuditEvent, datetime, str | None]]) -> list[AuditEntry]:
         # The UPDATE locks the chain head until commit: entries of one chain are serialised. A
         # chain's first entry finds no head: create it at the genesis hash, then advance it.
-        row = (await self._conn.execute(_ADVANCE, {"c": chain})).first()
+        n = len(items)
+        row = (await self._conn.execute(_ADVANCE, {"c": chain, "n": n})).first()
         if row is None:
             ins = pg_insert if self._conn.dialect.name == "postgresql" else sqlite_insert
             await self._conn.execute(ins(audit_head).values(chain=chain, seq=0, hash=GENESIS)
                                      .on_conflict_do_nothing(index_elements=["chain"]))
-            row = (await self._conn.execute(_ADVANCE, {"c": chain})).one()
-        seq, prev = int(row[0]), bytes(row[1])
-        digest = entry_hash(prev, chain, seq, at, event.action, event.actor_id, event.object_type,
-                            event.object_id, ip, event.detail)
-        detail, conversation_id = stored_detail(event.detail)
-        values = dict(chain=chain, seq=seq, at=at, action=event.action, actor_id=event.actor_id,
-                      object_type=event.object_type, object_id=event.object_id, ip=ip,
-                      detail=detail, hash=digest, conversation_id=conversation_id)
-        if self._conn.dialect.name == "postgresql":
-            await self._conn.execute(_INSERT_AND_SET_HASH, {"c": chain, **{f"v_{k}": v for k, v in values.items()}})
+            row = (await self._conn.execute(_ADVANCE, {"c": chain, "n": n})).one()
+        seq, prev = int(row[0]) - n, bytes(row[1])
+        made: list[AuditEntry] = []
+        rows: list[dict[str, Any]] = []
+        for event, at, ip in items:
+            seq += 1
+            prev = entry_hash(prev, chain, seq, at, event.action, event.actor_id, event.object_type,
+                              event.object_id, ip, event.detail)
+            detail, conversation_id = stored_detail(event.detail)
+            rows.append(dict(chain=chain, seq=seq, at=at, action=event.action, actor_id=event.actor_id,
+                             object_type=event.object_type, object_id=event.object_id, ip=ip,
+                             detail=detail, hash=prev, conversation_id=conversation_id))
+            made.append(AuditEntry(chain, seq, at, event.action, event.actor_id, event.object_type,
+                                   event.object_id, ip, event.detail, prev))
+        if n == 1 and self._conn.dialect.name == "postgresql":
+            await self._conn.execute(_INSERT_AND_SET_HASH, {"c": chain, **{f"v_{k}": v for k, v in rows[0].items()}})
         else:
-            await self._conn.execute(_INSERT, values)
-            await self._conn.execute(_SET_HASH, {"c": chain, "h": digest})
-        return AuditEntry(chain, seq, at, event.action, event.actor_id, event.object_type, event.object_id,
-                          ip, event.detail, digest)
+            await self._conn.execute(_INSERT, rows[0] if n == 1 else rows)
+            await self._conn.execute(_SET_HASH, {"c": chain, "h": prev})
+        return made
 
     async def chains(self) -> list[uuid.UUID]:
         rows = await self._conn.execute(select(audit_head.c.chain).order_by(audit_head.c.chain))

@@ -31,7 +31,7 @@ _ACCESS = (select(*_CONV, member.c.is_owner, member.c.visible_from_seq, member.c
            .join(conversation_key, conversation_key.c.conversation_id == conversation.c.id)
            .where(conversation.c.org_id == bindparam("org_id"), conversation.c.id == bindparam("id")))
 _NEXT_SEQ = (update(conversation).where(conversation.c.id == bindparam("cid"))
-             .values(last_seq=conversation.c.last_seq + 1, last_activity=bindparam("at"))
+             .values(last_seq=conversation.c.last_seq + bindparam("n"), last_activity=bindparam("at"))
              .returning(conversation.c.last_seq))
 
 
@@ -87,11 +87,15 @@ class SqlConversations:
         await self._conn.execute(delete(conversation_key).where(
             conversation_key.c.conversation_id == conversation_id))
 
-    async def next_seq(self, conversation_id: uuid.UUID, at: datetime) -> int:
+    async def next_seq(self, conversation_id: uuid.UUID, at: datetime, count: int = 1) -> int:
         # The UPDATE takes the row lock that orders concurrent writers; it is released at commit,
         # so sequence numbers become visible in order.
-        row = (await self._conn.execute(_NEXT_SEQ, {"cid": conversation_id, "at": at})).one()
+        row = (await self._conn.execute(_NEXT_SEQ, {"cid": conversation_id, "at": at, "n": count})).one()
         return int(row[0])
+
+    async def release_seqs(self, conversation_id: uuid.UUID, count: int) -> None:
+        await self._conn.execute(update(conversation).where(conversation.c.id == conversation_id)
+                                 .values(last_seq=conversation.c.last_seq - count))
 
     async def add_member(self, ms: Membership) -> None:
         await self._conn.execute(insert(member).values(

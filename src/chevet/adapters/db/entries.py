@@ -40,17 +40,31 @@ class SqlEntries:
         self._pg = conn.dialect.name == "postgresql"
 
     async def add(self, e: Entry, terms: Sequence[int], mentions: Sequence[uuid.UUID]) -> None:
-        await self._conn.execute(_INSERT, dict(
-            id=e.id, conversation_id=e.conversation_id, seq=e.seq, kind=int(e.kind), author_id=e.author_id,
-            created_at=e.created_at, body=e.body_sealed, flags=int(e.flags), reply_to_seq=e.reply_to_seq,
-            target_seq=e.target_seq, subject_id=e.subject_id, edited_at=e.edited_at, terms=list(terms)))
-        if mentions:
-            await self._conn.execute(insert(mention), [
-                {"person_id": p, "conversation_id": e.conversation_id, "seq": e.seq} for p in mentions])
+        await self.add_many([(e, terms, mentions)])
+
+    async def add_many(self, items: Sequence[tuple[Entry, Sequence[int], Sequence[uuid.UUID]]]) -> None:
+        rows = [dict(id=e.id, conversation_id=e.conversation_id, seq=e.seq, kind=int(e.kind), author_id=e.author_id,
+                     created_at=e.created_at, body=e.body_sealed, flags=int(e.flags), reply_to_seq=e.reply_to_seq,
+                     target_seq=e.target_seq, subject_id=e.subject_id, edited_at=e.edited_at, terms=list(terms))
+                for e, terms, _ in items]
+        # One row is a plain execute; several go to the driver's executemany in one call.
+        await self._conn.execute(_INSERT, rows[0] if len(rows) == 1 else rows)
+        mentioned = [{"person_id": p, "conversation_id": e.conversation_id, "seq": e.seq}
+                     for e, _, mentions in items for p in mentions]
+        if mentioned:
+            await self._conn.execute(insert(mention), mentioned)
 
     async def get(self, conversation_id: uuid.UUID, entry_id: uuid.UUID) -> Entry | None:
         row = (await self._conn.execute(_GET, {"id": entry_id, "cid": conversation_id})).first()
         return _entry(row) if row else None
+
+    async def many(self, conversation_id: uuid.UUID, entry_ids: Sequence[uuid.UUID]) -> list[Entry]:
+        if len(entry_ids) == 1:
+            found = await self.get(conversation_id, entry_ids[0])
+            return [found] if found else []
+        rows = await self._conn.execute(select(*_COLS).where(
+            entry.c.conversation_id == conversation_id, entry.c.id.in_(list(entry_ids))))
+        return [_entry(r) for r in rows]
 
     async def at_seq(self, conversation_id: uuid.UUID, seq: int) -> Entry | None:
         row = (await self._conn.execute(select(*_COLS).where(
