@@ -120,10 +120,10 @@ def create_app(installation: Installation) -> FastAPI:
     app.state.session_cache = SessionCache(settings.session_cache_seconds)
     problems.install(app)
 
-    api = APIRouter(prefix="/api/v1")
+    # Each feature router is included once, with the prefix: every level of inclusion is
+    # walked again by FastAPI's route matching on every request.
     for router in api_routers():
-        api.include_router(router)
-    app.include_router(api)
+        app.include_router(router, prefix="/api/v1")
     for router in page_routers():
         app.include_router(router)
 
