@@ -208,10 +208,10 @@ class ConversationRepository(Protocol):
     async def add(self, conversation: Conversation, wrapped_key: bytes,
                   pair: tuple[uuid.UUID, uuid.UUID] | None = None) -> None: ...
     async def get(self, org_id: uuid.UUID, conversation_id: uuid.UUID) -> Conversation | None: ...
-    async def access_of(self, org_id: uuid.UUID, conversation_id: uuid.UUID,
-                        person_id: uuid.UUID) -> tuple[Conversation, Membership, bytes] | None:
-        """The conversation (in ``org_id``), ``person_id``'s membership and the wrapped key, or
-        None if any is missing."""
+    async def access_of(self, org_id: uuid.UUID, conversation_id: uuid.UUID, person_ids: Sequence[uuid.UUID],
+                        ) -> tuple[Conversation, bytes, dict[uuid.UUID, Membership]] | None:
+        """The conversation (in ``org_id``), its wrapped key and the memberships of those of
+        ``person_ids`` who are members; None if the conversation is missing or none is a member."""
     async def wrapped_key(self, conversation_id: uuid.UUID) -> bytes | None: ...
     async def destroy_key(self, conversation_id: uuid.UUID) -> None: ...
     async def next_seq(self, conversation_id: uuid.UUID, at: datetime, count: int = 1) -> int:

@@ -39,11 +39,24 @@ class Access:
 
 
 async def access(services: Services, tx: Transaction, actor: Actor, conversation_id: uuid.UUID) -> Access:
-    found = await tx.conversations.access_of(actor.org_id, conversation_id, actor.id)
+    found = (await accesses(services, tx, [actor], conversation_id)).get(actor.id)
     if found is None:
         raise NotFound("conversation_not_found")
-    conv, membership, wrapped = found
-    return Access(conv, membership, services.unwrap_key(conv.id, wrapped))
+    return found
+
+
+async def accesses(services: Services, tx: Transaction, actors: Sequence[Actor],
+                   conversation_id: uuid.UUID) -> dict[uuid.UUID, Access]:
+    """``access`` for several actors at once: those who may reach the conversation, by person."""
+    out: dict[uuid.UUID, Access] = {}
+    for org_id in {a.org_id for a in actors}:
+        found = await tx.conversations.access_of(org_id, conversation_id,
+                                                 list({a.id for a in actors if a.org_id == org_id}))
+        if found is not None:
+            conv, wrapped, memberships = found
+            key = services.unwrap_key(conv.id, wrapped)
+            out.update((pid, Access(conv, ms, key)) for pid, ms in memberships.items())
+    return out
 
 
 def _may_manage(actor: Actor, a: Access) -> bool:

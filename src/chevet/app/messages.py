@@ -13,7 +13,7 @@ from functools import partial
 from typing import Any
 
 from chevet.app import attachments
-from chevet.app.conversations import Access, access, append_entry
+from chevet.app.conversations import Access, access, accesses, append_entry
 from chevet.app.group_commit import GroupCommit
 from chevet.app.services import Actor, Services, Unit
 from chevet.app.views import body_of, entry_payload, message_view, title_of
@@ -104,20 +104,13 @@ async def _write_batch(services: Services, conversation_id: uuid.UUID,
         firsts.setdefault(s.mid, s)
     outcome: dict[uuid.UUID, _SendResult | Exception] = {}
     async with services.unit() as u:
-        accesses: dict[uuid.UUID, Access | ChevetError] = {}
-        for s in firsts.values():
-            if s.actor.id not in accesses:
-                try:
-                    accesses[s.actor.id] = await access(services, u.tx, s.actor, conversation_id)
-                except ChevetError as exc:
-                    accesses[s.actor.id] = exc
+        may = await accesses(services, u.tx, [s.actor for s in firsts.values()], conversation_id)
         allowed: list[tuple[_Send, Access]] = []
         for s in firsts.values():
-            a = accesses[s.actor.id]
-            if isinstance(a, Access):
+            if (a := may.get(s.actor.id)) is not None:
                 allowed.append((s, a))
             else:
-                outcome[s.mid] = a
+                outcome[s.mid] = NotFound("conversation_not_found")
         if allowed:
             now = services.clock.now()
             # A retry is recognised under the conversation's lock, taken by reserving positions: a

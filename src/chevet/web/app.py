@@ -11,7 +11,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, WebSocket
-from fastapi.responses import ORJSONResponse
 from starlette.types import Receive, Scope, Send
 
 import chevet
@@ -19,6 +18,7 @@ import chevet.web.api
 from chevet.bootstrap import Installation
 from chevet.core.entities import RealtimeEvent
 from chevet.web import problems
+from chevet.web.api import conversations as conversations_api
 from chevet.web.api.attachments import UPLOAD_PATH
 from chevet.web.api.reports import FILING_PATHS
 from chevet.web.compression import Compression
@@ -26,6 +26,7 @@ from chevet.web.middleware import RequestLimits, SecurityHeaders
 from chevet.web.notifier import Notifier
 from chevet.web.pages.mssante import EXCHANGE_FORM_PATH
 from chevet.web.ratelimit import RateLimiter
+from chevet.web.responses import Json
 from chevet.web.sessioncache import ForgetOnChange, SessionCache
 from chevet.web.stream import STREAM_PATH, Hub, stream
 
@@ -110,7 +111,7 @@ def create_app(installation: Installation) -> FastAPI:
 
     app = ChevetApp(title="Chevet", version=chevet.__version__, lifespan=lifespan,
                   openapi_url="/api/openapi.json", docs_url=None, redoc_url=None,
-                  default_response_class=ORJSONResponse,
+                  default_response_class=Json,
                   description="Secure messaging for care teams. Errors are RFC 9457 problem details.")
     app.state.services = services
     app.state.settings = settings
@@ -124,6 +125,7 @@ def create_app(installation: Installation) -> FastAPI:
     # walked again by FastAPI's route matching on every request.
     for router in api_routers():
         app.include_router(router, prefix="/api/v1")
+    app.router.routes[:0] = conversations_api.fast_routes
     for router in page_routers():
         app.include_router(router)
 

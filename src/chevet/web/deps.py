@@ -47,7 +47,7 @@ async def actor(request: Request, svc: Annotated[Services, Depends(services)]) -
     cache: SessionCache | None = getattr(request.app.state, "session_cache", None)
     if cache is None:
         return await auth.authenticate(svc, token, ip)
-    if cache.may_change_access(request.method, request.url.path):  # ForgetOnChange emptied the cache
+    if cache.may_change_access(request.method, request.scope["path"]):  # ForgetOnChange emptied the cache
         return await auth.authenticate(svc, token, ip)
     if (known := cache.get(token, ip)) is not None:
         return known

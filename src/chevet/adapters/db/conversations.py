@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -24,10 +25,11 @@ _WRAPPED = select(conversation_key.c.wrapped).where(conversation_key.c.conversat
 _MEMBERSHIP = select(member).where(member.c.conversation_id == bindparam("cid"), member.c.person_id == bindparam("pid"))
 _MEMBERS = select(member).where(member.c.conversation_id == bindparam("cid")).order_by(member.c.joined_at)
 # Everything an action on a conversation checks first, in one round trip: the conversation (in
-# the actor's organisation), the actor's membership and the wrapped key.
-_ACCESS = (select(*_CONV, member.c.is_owner, member.c.visible_from_seq, member.c.read_seq, member.c.joined_at,
-                  conversation_key.c.wrapped)
-           .join(member, and_(member.c.conversation_id == conversation.c.id, member.c.person_id == bindparam("pid")))
+# the actors' organisation), the actors' memberships and the wrapped key.
+_ACCESS = (select(*_CONV, member.c.person_id, member.c.is_owner, member.c.visible_from_seq, member.c.read_seq,
+                  member.c.joined_at, conversation_key.c.wrapped)
+           .join(member, and_(member.c.conversation_id == conversation.c.id,
+                              member.c.person_id.in_(bindparam("pids", expanding=True))))
            .join(conversation_key, conversation_key.c.conversation_id == conversation.c.id)
            .where(conversation.c.org_id == bindparam("org_id"), conversation.c.id == bindparam("id")))
 _NEXT_SEQ = (update(conversation).where(conversation.c.id == bindparam("cid"))
@@ -69,15 +71,19 @@ class SqlConversations:
         row = (await self._conn.execute(_GET, {"org_id": org_id, "id": conversation_id})).first()
         return _conversation(row) if row else None
 
-    async def access_of(self, org_id: uuid.UUID, conversation_id: uuid.UUID,
-                        person_id: uuid.UUID) -> tuple[Conversation, Membership, bytes] | None:
-        row = (await self._conn.execute(_ACCESS, {"org_id": org_id, "id": conversation_id, "pid": person_id})).first()
-        if row is None:
+    async def access_of(self, org_id: uuid.UUID, conversation_id: uuid.UUID, person_ids: Sequence[uuid.UUID],
+                        ) -> tuple[Conversation, bytes, dict[uuid.UUID, Membership]] | None:
+        rows = list(await self._conn.execute(_ACCESS, {"org_id": org_id, "id": conversation_id,
+                                                       "pids": list(person_ids)}))
+        if not rows:
             return None
-        m = row._mapping
-        ms = Membership(conversation_id=conversation_id, person_id=person_id, is_owner=m["is_owner"],
-                        visible_from_seq=m["visible_from_seq"], read_seq=m["read_seq"], joined_at=m["joined_at"])
-        return _conversation(row), ms, bytes(m["wrapped"])
+        members = {}
+        for row in rows:
+            m = row._mapping
+            members[m["person_id"]] = Membership(
+                conversation_id=conversation_id, person_id=m["person_id"], is_owner=m["is_owner"],
+                visible_from_seq=m["visible_from_seq"], read_seq=m["read_seq"], joined_at=m["joined_at"])
+        return _conversation(rows[0]), bytes(rows[0]._mapping["wrapped"]), members
 
     async def wrapped_key(self, conversation_id: uuid.UUID) -> bytes | None:
         row = (await self._conn.execute(_WRAPPED, {"id": conversation_id})).first()

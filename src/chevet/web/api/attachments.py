@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import Field, StrictStr
 
 from chevet.app import attachment_download, attachments
@@ -16,6 +16,7 @@ from chevet.core.attachment import AttachmentKind, Variant
 from chevet.core.ids import parse_id
 from chevet.web.api.models import Body
 from chevet.web.deps import ActorDep, ServicesDep
+from chevet.web.responses import Json
 from chevet.web.uploads import read_upload
 
 router = APIRouter(tags=["attachments"])
@@ -57,14 +58,14 @@ async def limits(actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
 
 
 @router.post("/conversations/{conversation_id}/attachments", status_code=201)
-async def upload(conversation_id: str, request: Request, actor: ActorDep, svc: ServicesDep) -> JSONResponse:
+async def upload(conversation_id: str, request: Request, actor: ActorDep, svc: ServicesDep) -> Json:
     """Upload one file (``multipart/form-data``, field ``file``) to attach to a later message
     (``attachment_ids`` of the message). Images are cleaned and re-encoded by the server."""
     conv_id = parse_id(conversation_id)
     limit = attachments.configured(svc).limits.max_upload_bytes
     file = await read_upload(request, limit)
     view, deduplicated = await attachments.upload(svc, actor, conv_id, data=file.data, name=file.name)
-    return JSONResponse({**view, "deduplicated": deduplicated}, status_code=201)
+    return Json({**view, "deduplicated": deduplicated}, status_code=201)
 
 
 async def _send(request: Request, svc: ServicesDep, actor: ActorDep, attachment_id: str,

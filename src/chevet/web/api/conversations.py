@@ -2,23 +2,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pydantic import ValidationError
+from starlette.routing import Route
 
 from chevet.app import conversations, messages
+from chevet.app.services import Actor, Services
 from chevet.core.ids import parse_id
 from chevet.web.api.models import ConversationIn, EditIn, MemberIn, MessageIn, ReadIn
-from chevet.web.deps import ActorDep, ServicesDep
+from chevet.web.deps import ActorDep, ServicesDep, actor
+from chevet.web.responses import Json
 
 router = APIRouter(tags=["conversations"])
 
 
 @router.post("/conversations", status_code=201)
-async def create(body: ConversationIn, actor: ActorDep, svc: ServicesDep) -> JSONResponse:
+async def create(body: ConversationIn, actor: ActorDep, svc: ServicesDep) -> Json:
     view, created = await conversations.create_conversation(
         svc, actor, kind=body.kind, title=body.title, member_ids=body.member_ids,
         care_case_ref=body.care_case_ref, team_id=body.team_id)
-    return JSONResponse(view, status_code=201 if created else 200)
+    return Json(view, status_code=201 if created else 200)
 
 
 @router.get("/conversations")
@@ -45,12 +50,35 @@ async def remove_member(conversation_id: str, person_id: str, actor: ActorDep, s
 
 
 @router.post("/conversations/{conversation_id}/messages", status_code=201)
-async def send(conversation_id: str, body: MessageIn, actor: ActorDep, svc: ServicesDep) -> JSONResponse:
+async def send(conversation_id: str, body: MessageIn, actor: ActorDep, svc: ServicesDep) -> Json:
     """Send a message. Re-sending the same ``client_id`` returns the first message unchanged."""
+    return await post_message(svc, actor, conversation_id, body)
+
+
+async def post_message(svc: Services, actor: Actor, conversation_id: str, body: MessageIn) -> Json:
     view, created = await messages.send_message(svc, actor, parse_id(conversation_id), body=body.body,
                                                 client_id=body.client_id, urgent=body.urgent,
                                                 reply_to=body.reply_to, attachment_ids=body.attachment_ids)
-    return JSONResponse(view, status_code=201, headers={} if created else {"Idempotent-Replayed": "true"})
+    return Json(view, status_code=201, headers={} if created else {"Idempotent-Replayed": "true"})
+
+
+SEND_PATH = "/api/v1/conversations/{conversation_id}/messages"
+
+
+async def _send_fast(request: Request) -> Response:
+    svc: Services = request.app.state.services
+    who = await actor(request, svc)
+    try:
+        body = MessageIn.model_validate_json(await request.body())
+    except ValidationError as exc:  # answered exactly as FastAPI's own body validation is
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
+    return await post_message(svc, who, request.path_params["conversation_id"], body)
+
+
+# The busiest route of all, matched before FastAPI's router: same middlewares, same errors and
+# the same code as ``send`` above (which documents it), without walking the route table and the
+# dependency solver on every message (a fifth of the server's CPU per message under load).
+fast_routes = [Route(SEND_PATH, _send_fast, methods=["POST"], include_in_schema=False)]
 
 
 @router.get("/conversations/{conversation_id}/messages")

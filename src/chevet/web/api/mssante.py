@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import Field, StrictBool, StrictStr
 
 from chevet.app import mssante, mssante_inbound
@@ -15,6 +15,7 @@ from chevet.core.errors import InvalidInput
 from chevet.core.ids import parse_id
 from chevet.web.api.models import Body
 from chevet.web.deps import ActorDep, ServicesDep
+from chevet.web.responses import Json
 
 router = APIRouter(tags=["mssante"])
 
@@ -62,7 +63,7 @@ async def open_exchange(body: ExchangeIn, actor: ActorDep, svc: ServicesDep, gw:
 
 @router.post("/mssante/exchanges/{conversation_id}/messages", status_code=201)
 async def send(conversation_id: str, body: MailIn, request: Request, actor: ActorDep,
-               svc: ServicesDep) -> JSONResponse:
+               svc: ServicesDep) -> Json:
     # Another organisation's exchange is "not found" before anything is said about the gateway.
     await mssante.exchange_messages(svc, actor, parse_id(conversation_id))
     gw = gateway(request)
@@ -70,7 +71,7 @@ async def send(conversation_id: str, body: MailIn, request: Request, actor: Acto
                                        client_id=body.client_id, subject=body.subject,
                                        attachment_ids=[parse_id(a) for a in body.attachment_ids],
                                        request_receipt=body.request_receipt)
-    return JSONResponse(view, status_code=201 if created else 200)
+    return Json(view, status_code=201 if created else 200)
 
 
 @router.get("/mssante/exchanges/{conversation_id}/messages")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from chevet.app import auth, passkeys, psc
@@ -17,6 +17,7 @@ from chevet.core.ids import parse_id
 from chevet.web.api.identity import CredentialIn, signed_in_view
 from chevet.web.deps import SESSION_COOKIE, ServicesDep, client_ip, limit_attempts
 from chevet.web.i18n import gettext, negotiate
+from chevet.web.responses import Json
 
 router = APIRouter(include_in_schema=False)
 _HERE = Path(__file__).resolve().parent.parent
@@ -66,7 +67,7 @@ async def passkey_session(body: CredentialIn, request: Request, svc: ServicesDep
                                          user_agent=request.headers.get("user-agent", ""))
     view = signed_in_view(signed)
     view.pop("token")
-    response = JSONResponse(view)
+    response = Json(view)
     _set_session(request, response, signed.token)
     return response
 

@@ -4,13 +4,14 @@ devices, and their sessions (with revocation)."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from chevet.app import auth, notifications, preferences
 from chevet.core.errors import AuthenticationFailed, ChevetError, InvalidInput, LockedOut
 from chevet.core.ids import parse_id
 from chevet.core.notification import DAILY_CAP, GROUP_WINDOW, format_clock
 from chevet.web.deps import limit_attempts
+from chevet.web.responses import Json
 from chevet.web.ui.render import Page, field_of, page, read_form, safe_next, ui
 
 router = APIRouter()
@@ -92,8 +93,8 @@ async def push_subscribe(request: Request) -> Response:
                                           p256dh=field_of(form, "p256dh", 200), auth=field_of(form, "auth", 100),
                                           allowed_origins=tuple(settings.push_services))
     except ChevetError as exc:
-        return JSONResponse({"code": exc.code, "detail": p.error_text(exc)}, status_code=422)
-    return JSONResponse({"devices": await notifications.device_count(p.services, p.actor)})
+        return Json({"code": exc.code, "detail": p.error_text(exc)}, status_code=422)
+    return Json({"devices": await notifications.device_count(p.services, p.actor)})
 
 
 @router.get("/compte/confirmer")

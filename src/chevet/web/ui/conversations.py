@@ -13,11 +13,12 @@ from typing import Any
 import orjson
 from babel.dates import format_date
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from chevet.app import attachments, conversations, memberships, messages, people, teams
 from chevet.core.errors import ChevetError, InvalidInput, NotFound
 from chevet.core.ids import parse_id
+from chevet.web.responses import Json
 from chevet.web.ui.render import Page, field_of, page, read_form, ui, wants_json
 
 router = APIRouter()
@@ -168,14 +169,14 @@ async def send(conversation_id: str, request: Request) -> Response:
             reply_to=parse_id(reply_to) if reply_to else None)
     except InvalidInput as exc:
         if wants_json(request):
-            return JSONResponse({"code": exc.code, "detail": p.error_text(exc)}, status_code=422)
+            return Json({"code": exc.code, "detail": p.error_text(exc)}, status_code=422)
         ctx = await _conversation_context(p, cid, None)
         positions = await conversations.positions(p.services, p.actor)
         return p.render("conversation.html", status=422, **ctx, reply=None, client_id=secrets.token_urlsafe(12),
                         cursors=cursors_attr(positions), draft=field_of(form, "body", 70_000),
                         error=p.error_text(exc), limits=_limits(p))
     if wants_json(request):
-        return JSONResponse(view, status_code=201)
+        return Json(view, status_code=201)
     return p.redirect(f"/c/{cid}#m-{view['seq']}")
 
 
@@ -189,7 +190,7 @@ async def read(conversation_id: str, request: Request) -> Response:
     if seq is None:
         raise InvalidInput("seq_invalid")
     done = await conversations.mark_read(p.services, p.actor, parse_id(conversation_id), seq)
-    return JSONResponse({"read_seq": done})
+    return Json({"read_seq": done})
 
 
 async def _own(p: Page, cid: uuid.UUID, mid: str) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from urllib.parse import quote, urlencode
 
 import jinja2
 from fastapi import Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from chevet.app import auth, preferences, reports
@@ -31,6 +31,7 @@ from chevet.core.roles import Permission, can
 from chevet.web.deps import SESSION_COOKIE, client_ip
 from chevet.web.i18n import gettext, negotiate
 from chevet.web.problems import status_of
+from chevet.web.responses import Json
 
 WEB = Path(__file__).resolve().parent.parent
 STATIC = WEB / "static"
@@ -205,7 +206,7 @@ def ui(fn: Callable[P, Awaitable[Response]]) -> Callable[P, Awaitable[Response]]
         except ReauthenticationRequired as exc:
             if wants_json(request):
                 p = await page(request, signed_in=False)
-                return JSONResponse({"code": exc.code, "detail": p.error_text(exc)}, status_code=401)
+                return Json({"code": exc.code, "detail": p.error_text(exc)}, status_code=401)
             return RedirectResponse(f"/compte/confirmer?{urlencode({'next': await come_back_to(request)})}",
                                     status_code=303)
         except AuthenticationFailed:
@@ -217,7 +218,7 @@ def ui(fn: Callable[P, Awaitable[Response]]) -> Callable[P, Awaitable[Response]]
             except ChevetError:
                 raise exc from None
             if wants_json(request):
-                return JSONResponse({"code": exc.code, "detail": p.error_text(exc)}, status_code=status)
+                return Json({"code": exc.code, "detail": p.error_text(exc)}, status_code=status)
             return p.render("error.html", status=status, message=p.error_text(exc))
 
     return wrapper
