@@ -2,7 +2,7 @@
 
 Examples::
 
-    ./run.sh bench --scenario team --db both --senders 1,16,64 --duration 15
+    ./run.sh bench --scenario team --db both --senders 1,16,32,64 --duration 15
     ./run.sh bench --scenario channel --db postgres
     ./run.sh bench --scenario idle --connections 5000
     ./run.sh bench --scenario steady --size 100000
@@ -135,7 +135,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--scenario", default="rest,team,channel,idle,steady,kills",
                    help=f"comma-separated, among {', '.join(SCENARIOS)}")
     p.add_argument("--db", default="both", choices=["sqlite", "postgres", "both"])
-    p.add_argument("--senders", default="1,16,64", help="concurrent senders for the care team")
+    p.add_argument("--senders", default="1,16,32,64", help="concurrent senders for the care team")
     p.add_argument("--channel-senders", default="16", help="concurrent senders for the 200-member channel")
     p.add_argument("--members", type=int, default=20, help="care-team size")
     p.add_argument("--channel-members", type=int, default=200)
