@@ -16,10 +16,10 @@ import orjson
 import pytest
 from PIL import Image
 
-from chevet.app import attachment_upkeep, report_forms, reports
+from chevet.app import attachment_upkeep, attachments, conversations, report_forms, reports
 from chevet.app.report_files import IncomingFile
 from chevet.bootstrap import Installation
-from chevet.core.errors import InvalidInput, NotFound
+from chevet.core.errors import InvalidInput, NotFound, TooLarge
 from tests.attachment_support import Api
 from tests.integration.test_attachment_hostile import clamd_answers
 from tests.media_samples import EICAR, GPS_LAT, pdf, phone_photo
@@ -301,3 +301,22 @@ async def test_the_filing_page_takes_a_photo_and_leaves_the_session_untouched(in
                          "mode": "named"}, files=[("file", ("page.html", b"<html><script>x</script></html>"))])
     assert r.status_code == 422 and "Autre chute" in r.text and "type de fichier n&#39;est pas accepté" in r.text
     assert len(await reports.list_reports(svc, e.quality.actor)) == 1
+
+
+async def test_the_organisation_quota_counts_report_files_for_every_upload(installation: Installation) -> None:
+    """Report files are charged to the organisation only, yet they fill the same quota as
+    conversation files: a conversation upload that would pass it is refused too."""
+    svc = installation.services
+    e = await ehpad(svc)
+    await reports.file_report(svc, e.carer.actor, mode="anonymous", **fall(svc.clock.now()),
+                              files=[IncomingFile("constat.pdf", pdf("x" * 4000))])
+    async with svc.db.transaction() as tx:
+        used = await tx.reports.file_usage(e.org.id)
+    assert used > 0
+    await attachments.set_rules(svc, e.admin.actor, org_quota_bytes=used + 200, person_quota_bytes=None,
+                                keep_originals_for=[])
+    view, _ = await conversations.create_conversation(svc, e.nurse.actor, kind="group", title="Nuit",
+                                                      member_ids=[e.quality.id])
+    with pytest.raises(TooLarge) as refused:
+        await attachments.upload(svc, e.nurse.actor, uuid.UUID(view["id"]), data=pdf("Bilan"), name="bilan.pdf")
+    assert refused.value.code == "quota_exceeded_organisation" and refused.value.params["remaining"] == 200

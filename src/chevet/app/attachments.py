@@ -201,17 +201,24 @@ async def upload(services: Services, actor: Actor, conversation_id: uuid.UUID, *
 
 async def _check_quota(tx: Transaction, cfg: AttachmentServices, org_id: uuid.UUID, person_id: uuid.UUID,
                        rules: AttachmentRules, needed: int) -> None:
-    org_quota = rules.org_quota_bytes if rules.org_quota_bytes is not None else cfg.limits.quota_org_bytes
+    await check_org_quota(tx, cfg, org_id, rules, needed)
     person_quota = rules.person_quota_bytes if rules.person_quota_bytes is not None \
         else cfg.limits.quota_person_bytes
-    org_used = await tx.attachments.usage(org_id)
-    if org_used + needed > org_quota:
-        raise TooLarge("quota_exceeded_organisation", scope="organisation", remaining=max(0, org_quota - org_used),
-                       quota=org_quota)
     person_used = await tx.attachments.usage(org_id, person_id)
     if person_used + needed > person_quota:
         raise TooLarge("quota_exceeded_person", scope="person", remaining=max(0, person_quota - person_used),
                        quota=person_quota)
+
+
+async def check_org_quota(tx: Transaction, cfg: AttachmentServices, org_id: uuid.UUID, rules: AttachmentRules,
+                          needed: int) -> None:
+    """The organisation's quota covers every file it stores: conversation files and the files of
+    adverse-event reports alike."""
+    quota = rules.org_quota_bytes if rules.org_quota_bytes is not None else cfg.limits.quota_org_bytes
+    used = await tx.attachments.usage(org_id) + await tx.reports.file_usage(org_id)
+    if used + needed > quota:
+        raise TooLarge("quota_exceeded_organisation", scope="organisation", remaining=max(0, quota - used),
+                       quota=quota)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from chevet.app import attachments
 from chevet.app.attachment_config import AttachmentLimits
 from chevet.app.attachment_download import Download, RangeNotSatisfiable, opened_range
 from chevet.app.attachment_download import opened as opened_blob
-from chevet.app.attachments import Prepared, configured, prepare, screen
+from chevet.app.attachments import Prepared, check_org_quota, configured, prepare, screen
 from chevet.app.services import Services, Unit
 from chevet.core import sealed_stream
 from chevet.core.attachment import (
@@ -102,17 +102,13 @@ async def store(u: Unit, org_id: uuid.UUID, report_id: uuid.UUID, key: DataKey, 
         return []
     cfg = configured(u.services)
     rules = await u.tx.attachments.rules(org_id)
-    quota = rules.org_quota_bytes if rules.org_quota_bytes is not None else cfg.limits.quota_org_bytes
     await u.tx.attachments.lock_organisation(org_id)
     contents = {}
     for r in ready:
         _, content, address = next(v for v in r.prepared.variants if v[0] is Variant.CONTENT)
         contents[address] = content
     needed = sum(sealed_stream.sealed_size(len(c)) for c in contents.values())
-    used = await u.tx.attachments.usage(org_id) + await u.tx.reports.file_usage(org_id)
-    if used + needed > quota:
-        raise TooLarge("quota_exceeded_organisation", scope="organisation", remaining=max(0, quota - used),
-                       quota=quota)
+    await check_org_quota(u.tx, cfg, org_id, rules, needed)
     sizes = {}
     for address, content in contents.items():
         blob = blob_key_of(report_id, address)
