@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import base64
 import os
-import stat
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from chevet.adapters.private_file import read_private
 from chevet.core.checkpoint import key_id
 
 _HEADER = "chevet-audit-key-v1"
@@ -39,14 +39,7 @@ def create_audit_key(path: Path) -> bool:
 
 class AuditKeyFile:
     def __init__(self, path: Path) -> None:
-        try:
-            mode = path.stat().st_mode
-            text = path.read_text()
-        except FileNotFoundError as exc:
-            raise AuditKeyError(f"audit key file not found: {path} (run `chevet init`)") from exc
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise AuditKeyError(f"audit key file {path} is readable by others: chmod 600 it")
-        lines = text.split()
+        lines = read_private(path, "audit key file", AuditKeyError).split()
         if len(lines) != 2 or lines[0] != _HEADER:
             raise AuditKeyError(f"audit key file {path} is not a Chevet audit key file")
         try:

@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import base64
 import os
-import stat
 import struct
 import threading
 import time
 from pathlib import Path
 
+from chevet.adapters.private_file import read_private
 from chevet.core import envelope
 from chevet.core.errors import IntegrityError
 
@@ -79,14 +79,7 @@ def create_key_file(path: Path) -> bool:
 
 def read_key_file(path: Path) -> tuple[dict[int, bytes], int]:
     """The numbered keys and the current key's number."""
-    try:
-        mode = path.stat().st_mode
-        text = path.read_text()
-    except FileNotFoundError as exc:
-        raise KeyFileError(f"master key file not found: {path} (run `chevet init`)") from exc
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise KeyFileError(f"master key file {path} is readable by others: chmod 600 it")
-    lines = text.split("\n")
+    lines = read_private(path, "master key file", KeyFileError).split("\n")
     keys: dict[int, bytes] = {}
     current = 0
     try:
