@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from chevet.app import reports
 from chevet.app.services import Actor, Services
 from chevet.core.errors import Forbidden, InvalidInput
 from chevet.core.notification import (
@@ -15,14 +16,26 @@ from chevet.core.notification import (
     parse_level,
 )
 from chevet.core.roles import Permission, can
+from chevet.core.signalement.report import ReportFunction
+from chevet.ports import Transaction
 
 LANGUAGES = ("fr", "en")
 
 
 async def my_preferences(services: Services, actor: Actor) -> Preferences:
     async with services.db.transaction() as tx:
-        found = await tx.preferences.get(actor.org_id, actor.id)
-    return found or Preferences(actor.id, actor.org_id)
+        return await _preferences(tx, actor)
+
+
+async def for_pages(services: Services, actor: Actor) -> tuple[Preferences, frozenset[ReportFunction]]:
+    """What every signed-in page needs besides the session (language, report functions for the
+    navigation), in one transaction."""
+    async with services.db.transaction() as tx:
+        return await _preferences(tx, actor), await reports.functions(tx, actor)
+
+
+async def _preferences(tx: Transaction, actor: Actor) -> Preferences:
+    return await tx.preferences.get(actor.org_id, actor.id) or Preferences(actor.id, actor.org_id)
 
 
 async def set_language(services: Services, actor: Actor, language: str | None) -> Preferences:

@@ -23,7 +23,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from chevet.app import auth, preferences, reports
+from chevet.app import auth, preferences
 from chevet.app.services import Actor, Services
 from chevet.core.errors import AuthenticationFailed, ChevetError, Forbidden, ReauthenticationRequired
 from chevet.core.notification import LOCAL_TIME
@@ -147,10 +147,9 @@ async def page(request: Request, *, signed_in: bool = True, touch: bool = True) 
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise Redirect("/login" + ("" if target == "/" else f"?next={quote(target, safe='')}"))
     if actor is not None and token:
-        prefs = await preferences.my_preferences(services, actor)
-        functions = frozenset(f.value for f in await reports.my_functions(services, actor))
+        prefs, functions = await preferences.for_pages(services, actor)
         return Page(request, services, actor, negotiate(accept, prefs.language),
-                    _csrf_token(services, b"s", token), report_functions=functions)
+                    _csrf_token(services, b"s", token), report_functions=frozenset(f.value for f in functions))
     pre = request.cookies.get(PRE_COOKIE)
     new_pre = None
     if not pre or len(pre) > 64:
