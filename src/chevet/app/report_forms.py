@@ -20,7 +20,7 @@ from chevet.core.errors import Forbidden, InvalidInput, NotFound
 from chevet.core.ids import new_id
 from chevet.core.signalement import deadlines as dl
 from chevet.core.signalement import forms, pdf, statistics
-from chevet.core.signalement.records import FormStatus, FormSubmission, ReportForm
+from chevet.core.signalement.records import CorrectiveAction, FormStatus, FormSubmission, ReportForm
 from chevet.core.signalement.report import clean_short_text, moment
 from chevet.core.signalement.taxonomy import SEVERITY_LABELS, ReporterMode
 
@@ -195,8 +195,10 @@ async def dashboard(services: Services, actor: Actor) -> dict[str, Any]:
         if not await reports.functions(u.tx, actor):
             raise Forbidden("report_manager_only")
         rows = []
-        for r in await u.tx.reports.listing(actor.org_id, visible_to=None):
-            for d in await reports.deadlines_of(u.tx, r):
+        listed = await u.tx.reports.listing(actor.org_id, visible_to=None)
+        deadlines = await reports.deadlines_by_report(u.tx, listed)
+        for r in listed:
+            for d in deadlines[r.id]:
                 rows.append(reports.deadline_view(d, now) | {"report_id": str(r.id),
                                                              "ref": str(r.id).split("-")[0].upper()})
         await u.audit(actor.org_id, "report.dashboard_viewed", actor.id, "report", None)
@@ -213,19 +215,25 @@ async def send_reminders(services: Services) -> int:
     now = services.clock.now()
     sent = 0
     async with services.unit(None) as u:
-        for r in await u.tx.reports.open_qualified():
-            for d in await reports.deadlines_of(u.tx, r):
+        open_reports = await u.tx.reports.open_qualified()
+        deadlines = await reports.deadlines_by_report(u.tx, open_reports)
+        stages = await u.tx.reports.reminder_stages([r.id for r in open_reports]) if open_reports else {}
+        managers: dict[uuid.UUID, list[uuid.UUID]] = {}
+        for r in open_reports:
+            for d in deadlines[r.id]:
                 state = d.state(now)
                 if state is dl.DeadlineState.DONE:
                     continue
                 stage = "overdue" if state is dl.DeadlineState.OVERDUE else \
                     "soon" if d.immediate or d.alert_at - now <= REMIND_BEFORE else None
-                if stage is None or await u.tx.reports.reminder_stage(r.id, d.kind.value) == stage:
+                if stage is None or stages.get((r.id, d.kind.value)) == stage:
                     continue
                 await u.tx.reports.set_reminder_stage(r.id, d.kind.value, stage, now)
                 await u.audit(r.org_id, "report.reminder_sent", None, "report", r.id, deadline=d.kind.value,
                               stage=stage)
-                reports._notify(u, r.org_id, r.id, await reports.managers(u.tx, r.org_id),
+                if r.org_id not in managers:
+                    managers[r.org_id] = await reports.managers(u.tx, r.org_id)
+                reports._notify(u, r.org_id, r.id, managers[r.org_id],
                                 {"type": "signalement.reminder", "deadline": d.kind.value, "stage": stage,
                                  "title": dl.DEADLINE_LABELS[d.kind], "due_at": d.due_at.isoformat()})
                 sent += 1
@@ -244,9 +252,13 @@ async def report_statistics(services: Services, actor: Actor, start: datetime, e
             raise Forbidden("report_manager_only")
         teams = {t.id: t.name for t in await u.tx.teams.all(actor.org_id)}
         facts = []
-        for r in await u.tx.reports.listing(actor.org_id, visible_to=None, since=start, until=end, limit=100_000):
-            ds = await reports.deadlines_of(u.tx, r)
-            acts = await u.tx.reports.actions(r.id)
+        listed = await u.tx.reports.listing(actor.org_id, visible_to=None, since=start, until=end, limit=100_000)
+        deadlines = await reports.deadlines_by_report(u.tx, listed)
+        actions: dict[uuid.UUID, list[CorrectiveAction]] = {}
+        for x in await u.tx.reports.actions_of([r.id for r in listed]) if listed else []:
+            actions.setdefault(x.report_id, []).append(x)
+        for r in listed:
+            ds, acts = deadlines[r.id], actions.get(r.id, [])
             facts.append(statistics.ReportFacts(
                 received_at=r.received_at, severity=r.severity, categories=r.categories,
                 unit=teams.get(r.team_id) if r.team_id else None, eigs=bool(r.eigs), security=bool(r.security),

@@ -231,11 +231,21 @@ def qualification_of(a: ReportAccess) -> Qualification | None:
 
 
 async def deadlines_of(tx: Transaction, r: Report) -> list[dl.Deadline]:
-    if r.severity is None or r.awareness_at is None:
-        return []
-    subs = [dl.Submission(s.kind, s.at, s.channel) for s in await tx.reports.submissions(r.id)]
-    return dl.compute(awareness_at=r.awareness_at, essms=bool(r.categories), eigs=bool(r.eigs),
-                      security=bool(r.security), gdpr=r.gdpr, submissions=subs)
+    return (await deadlines_by_report(tx, [r]))[r.id]
+
+
+async def deadlines_by_report(tx: Transaction, reports: Sequence[Report]) -> dict[uuid.UUID, list[dl.Deadline]]:
+    """Each report's deadlines, with one read of the submissions for all of them."""
+    qualified = [r for r in reports if r.severity is not None and r.awareness_at is not None]
+    subs: dict[uuid.UUID, list[dl.Submission]] = {}
+    for s in await tx.reports.submissions_of([r.id for r in qualified]) if qualified else []:
+        subs.setdefault(s.report_id, []).append(dl.Submission(s.kind, s.at, s.channel))
+    out: dict[uuid.UUID, list[dl.Deadline]] = {r.id: [] for r in reports}
+    for r in qualified:
+        assert r.awareness_at is not None
+        out[r.id] = dl.compute(awareness_at=r.awareness_at, essms=bool(r.categories), eigs=bool(r.eigs),
+                               security=bool(r.security), gdpr=r.gdpr, submissions=subs.get(r.id, []))
+    return out
 
 
 async def report_view(services: Services, tx: Transaction, actor: Actor, a: ReportAccess) -> dict[str, Any]:
@@ -338,9 +348,9 @@ async def list_reports(services: Services, actor: Actor) -> list[dict[str, Any]]
             await u.audit(actor.org_id, "report.listed", actor.id, "report", None, count=len(reports))
         now = services.clock.now()
         out = []
+        deadlines = await deadlines_by_report(u.tx, reports)
         for r in reports:
-            ds = await deadlines_of(u.tx, r)
-            states = dl.summary(ds, now)
+            states = dl.summary(deadlines[r.id], now)
             out.append({"id": str(r.id), "mode": r.mode.value, "status": r.status.value,
                         "received_at": r.received_at.isoformat(),
                         "received_local": f"{dl.local_time(r.received_at):%d/%m/%Y %H:%M}",

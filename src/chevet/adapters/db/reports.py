@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -86,6 +87,11 @@ def _file(row: Any) -> ReportFile:
                       name_sealed=bytes(m["name_sealed"]) if m["name_sealed"] is not None else None,
                       content_address=bytes(m["content_address"]))
 
+
+
+def _chunks(ids: Sequence[uuid.UUID], size: int = 500) -> list[list[uuid.UUID]]:
+    """Lists of ids for ``IN`` clauses of a bounded size (SQLite limits a statement's parameters)."""
+    return [list(ids[i:i + size]) for i in range(0, len(ids), size)]
 
 class SqlReports:
     def __init__(self, conn: AsyncConnection) -> None:
@@ -239,11 +245,17 @@ class SqlReports:
             reference=s.reference, recorded_by=s.recorded_by))
 
     async def submissions(self, report_id: uuid.UUID) -> list[FormSubmission]:
-        rows = await self._conn.execute(select(report_submission).where(report_submission.c.report_id == report_id)
-                                        .order_by(report_submission.c.at))
-        return [FormSubmission(id=r.id, report_id=r.report_id, kind=FormKind(r.kind), at=r.at,
-                               channel=Channel(r.channel), reference=r.reference, recorded_by=r.recorded_by)
-                for r in rows]
+        return await self.submissions_of([report_id])
+
+    async def submissions_of(self, report_ids: Sequence[uuid.UUID]) -> list[FormSubmission]:
+        out = []
+        for part in _chunks(report_ids):
+            rows = await self._conn.execute(select(report_submission).where(
+                report_submission.c.report_id.in_(part)).order_by(report_submission.c.at))
+            out += [FormSubmission(id=r.id, report_id=r.report_id, kind=FormKind(r.kind), at=r.at,
+                                   channel=Channel(r.channel), reference=r.reference, recorded_by=r.recorded_by)
+                    for r in rows]
+        return out
 
     # --- corrective actions ---------------------------------------------------------------
     async def add_action(self, a: CorrectiveAction) -> None:
@@ -252,9 +264,15 @@ class SqlReports:
             done_at=a.done_at, created_at=a.created_at))
 
     async def actions(self, report_id: uuid.UUID) -> list[CorrectiveAction]:
-        rows = await self._conn.execute(select(report_action).where(report_action.c.report_id == report_id)
-                                        .order_by(report_action.c.created_at))
-        return [_action(r) for r in rows]
+        return await self.actions_of([report_id])
+
+    async def actions_of(self, report_ids: Sequence[uuid.UUID]) -> list[CorrectiveAction]:
+        out = []
+        for part in _chunks(report_ids):
+            rows = await self._conn.execute(select(report_action).where(report_action.c.report_id.in_(part))
+                                            .order_by(report_action.c.created_at))
+            out += [_action(r) for r in rows]
+        return out
 
     async def set_action_done(self, report_id: uuid.UUID, action_id: uuid.UUID, at: datetime | None) -> bool:
         done = await self._conn.execute(update(report_action).where(
@@ -277,10 +295,14 @@ class SqlReports:
                                                                        function=function.value))
 
     # --- reminders ------------------------------------------------------------------------
-    async def reminder_stage(self, report_id: uuid.UUID, deadline: str) -> str | None:
-        row = (await self._conn.execute(select(report_reminder.c.stage).where(
-            report_reminder.c.report_id == report_id, report_reminder.c.deadline == deadline))).first()
-        return str(row[0]) if row else None
+    async def reminder_stages(self, report_ids: Sequence[uuid.UUID]) -> dict[tuple[uuid.UUID, str], str]:
+        out = {}
+        for part in _chunks(report_ids):
+            rows = await self._conn.execute(select(report_reminder.c.report_id, report_reminder.c.deadline,
+                                                   report_reminder.c.stage).where(
+                report_reminder.c.report_id.in_(part)))
+            out.update({(r[0], str(r[1])): str(r[2]) for r in rows})
+        return out
 
     async def set_reminder_stage(self, report_id: uuid.UUID, deadline: str, stage: str, at: datetime) -> None:
         await self._conn.execute(delete(report_reminder).where(
