@@ -16,7 +16,7 @@ import orjson
 import pytest
 from PIL import Image
 
-from chevet.app import attachment_upkeep, attachments, conversations, report_forms, reports
+from chevet.app import attachment_upkeep, attachments, conversations, report_forms, reports, sobriety
 from chevet.app.report_files import IncomingFile
 from chevet.bootstrap import Installation
 from chevet.core.errors import InvalidInput, NotFound, TooLarge
@@ -313,6 +313,8 @@ async def test_the_organisation_quota_counts_report_files_for_every_upload(insta
     async with svc.db.transaction() as tx:
         used = await tx.reports.file_usage(e.org.id)
     assert used > 0
+    shown = (await sobriety.dashboard(svc, e.admin.actor))["storage"]["quota"]
+    assert shown["used_bytes"] == used  # the dashboard shows the quota as it is enforced
     await attachments.set_rules(svc, e.admin.actor, org_quota_bytes=used + 200, person_quota_bytes=None,
                                 keep_originals_for=[])
     view, _ = await conversations.create_conversation(svc, e.nurse.actor, kind="group", title="Nuit",

@@ -63,10 +63,12 @@ async def dashboard(services: Services, actor: Actor) -> dict[str, Any]:
         daily = await tx.attachments.daily_growth(actor.org_id)
         savings = await tx.attachments.savings(actor.org_id)
         rules = await tx.attachments.rules(actor.org_id)
+        report_files = await tx.reports.file_usage(actor.org_id)
     months = sobriety.months_back(today, MONTHS)
     growth = {k: sobriety.cumulative_by_month(daily.get(k, []), months) for k in KINDS}
     stored = {k: by_kind.get(k, 0) for k in KINDS}
-    attachments_stored = stored["image"] + stored["document"]
+    # What the organisation's quota counts: conversation files and adverse-event report files.
+    quota_used = stored["image"] + stored["document"] + report_files
     factors = sobriety.default_factors(cfg.footprint.network_g_per_gb, cfg.footprint.storage_g_per_gb_year,
                                        cfg.footprint.storage_source)
     est = sobriety.estimate(delivered_bytes=savings["delivered"], avoided_bytes=savings["avoided_delivery"],
@@ -80,8 +82,8 @@ async def dashboard(services: Services, actor: Actor) -> dict[str, Any]:
         "generated_at": services.clock.now().isoformat(),
         "storage": {"by_kind": stored, "total": sum(stored.values()),
                     "attachments_by_variant": variants,
-                    "quota": {"organisation_bytes": org_quota, "used_bytes": attachments_stored,
-                              "remaining_bytes": max(0, org_quota - attachments_stored)}},
+                    "quota": {"organisation_bytes": org_quota, "used_bytes": quota_used,
+                              "remaining_bytes": max(0, org_quota - quota_used)}},
         "by_team": teams,
         "growth": {"months": [m.strftime("%Y-%m") for m in months], "bytes": growth,
                    "note": "Cumulative size at the end of each month of what is stored today "
