@@ -22,10 +22,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from authlib.jose import JsonWebKey, jwt
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from authlib.oidc.core.grants.util import generate_id_token
 from flask import Flask, jsonify, redirect, request
+from joserfc import jwt
+from joserfc.jwk import RSAKey
 from werkzeug.serving import make_server
 
 if TYPE_CHECKING:
@@ -37,8 +37,8 @@ CLIENT_SECRET = "s3cret-for-tests"
 
 class Provider:
     def __init__(self, tls: TestCA | None = None, require_client_cert: bool = False) -> None:
-        self.key = JsonWebKey.generate_key("RSA", 2048, {"kid": "psc-1", "use": "sig", "alg": "RS256"}, True)
-        self.rogue = JsonWebKey.generate_key("RSA", 2048, {"kid": "psc-1", "alg": "RS256"}, True)
+        self.key = RSAKey.generate_key(2048, {"kid": "psc-1", "use": "sig", "alg": "RS256"}, private=True)
+        self.rogue = RSAKey.generate_key(2048, {"kid": "psc-1", "alg": "RS256"}, private=True)
         self.mode = "ok"
         self.subject_name_id = "810001234567"
         self.codes: dict[str, dict[str, Any]] = {}
@@ -116,12 +116,13 @@ class Provider:
             aud = "someone-else" if mode == "wrong_aud" else CLIENT_ID
             nonce = "not-the-nonce" if mode == "wrong_nonce" else asked["nonce"]
             exp = -600 if mode == "expired" else 300
-            id_token = generate_id_token({"access_token": access}, {"sub": self.claims()["sub"],
-                                                                     "sid": "psc-session-1"},
-                                         key.as_dict(is_private=True), iss=f"{self.url}/realms/esante-wallet",
-                                         aud=aud, exp=exp, nonce=nonce, acr=acr, kid="psc-1")
-            return jsonify(access_token=access, token_type="Bearer", expires_in=300,
-                           id_token=id_token.decode() if isinstance(id_token, bytes) else id_token)
+            now = int(time.time())
+            claims = {"iss": f"{self.url}/realms/esante-wallet", "aud": aud, "sub": self.claims()["sub"],
+                      "sid": "psc-session-1", "iat": now, "exp": now + exp, "nonce": nonce}
+            if acr is not None:
+                claims["acr"] = acr
+            id_token = jwt.encode({"alg": "RS256", "kid": "psc-1"}, claims, key)
+            return jsonify(access_token=access, token_type="Bearer", expires_in=300, id_token=id_token)
 
         @app.get("/userinfo")
         def userinfo() -> Any:
@@ -131,13 +132,13 @@ class Provider:
             if self.tokens[access] == "userinfo_jwt":
                 payload = {**self.claims(), "iss": f"{self.url}/realms/esante-wallet", "aud": CLIENT_ID,
                            "iat": int(time.time())}
-                body = jwt.encode({"alg": "RS256", "kid": "psc-1"}, payload, self.key.as_dict(is_private=True))
+                body = jwt.encode({"alg": "RS256", "kid": "psc-1"}, payload, self.key)
                 return body, 200, {"Content-Type": "application/jwt"}
             return jsonify(self.claims())
 
         @app.get("/certs")
         def certs() -> Any:
-            return jsonify(keys=[self.key.as_dict(is_private=False)])
+            return jsonify(keys=[self.key.as_dict(private=False)])
 
         @app.get("/logout")
         def logout() -> Any:
