@@ -79,7 +79,8 @@ async def test_phone_photo_is_light_clean_and_reaches_members_only(installation:
     assert r.headers["content-disposition"].startswith("inline; filename=")
     assert "filename*=UTF-8''IMG_2041%20Mme%20Secret." in r.headers["content-disposition"]
     assert len(r.content) == att["size"] == int(r.headers["content-length"])
-    img = Image.open(io.BytesIO(r.content))
+    served = r.content
+    img = Image.open(io.BytesIO(served))
     assert img.size == (1500, 2000)
     exif = img.getexif()
     assert len(exif) == 0 and 0x8825 not in exif, "EXIF/GPS must be gone"
@@ -109,14 +110,18 @@ async def test_phone_photo_is_light_clean_and_reaches_members_only(installation:
         entries = await tx.audit.query(org.id, object_id=uuid.UUID(att["id"]))
     assert "care_case.attachment_read" in {e.action for e in entries}
 
-    # Nothing readable in the blob store: no JPEG/WebP/AVIF signature, no name, no EXIF text.
+    # Nothing readable in the blob store: no piece of either image, no name, no EXIF text. (Pieces
+    # of 64 bytes rather than 3- or 4-byte file signatures: those turn up in random ciphertext by
+    # chance, about once in a hundred runs for two sealed photos.)
     files = blob_files(installation)
     assert len(files) == 2  # the processed image and its thumbnail
+    pieces = [piece for image in (served, thumb.content)
+              for piece in (image[:64], image[len(image) // 2:len(image) // 2 + 64], image[-64:])]
     for path in files:
         data = path.read_bytes()
         assert data[:4] == b"CHB\x01"
-        for needle in (b"\xff\xd8\xff", b"RIFF", b"WEBP", b"ftypavif", b"Mme Secret", b"IMG_2041", b"PhoneMaker"):
-            assert needle not in data, (needle, path.name)
+        for needle in (*pieces, b"ftypavif", b"Mme Secret", b"IMG_2041", b"PhoneMaker"):
+            assert needle not in data, (needle[:16], path.name)
         assert "Secret" not in str(path)
     # Nor in the database (the file name is sealed): the SQLite files, or a PostgreSQL dump.
     if installation.settings.database_url is None:
