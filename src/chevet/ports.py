@@ -471,7 +471,9 @@ class ReportRepository(Protocol):
     async def reminder_stages(self, report_ids: Sequence[uuid.UUID]) -> dict[tuple[uuid.UUID, str], str]:
         """The last reminder stage sent, by (report, deadline)."""
         ...
-    async def set_reminder_stage(self, report_id: uuid.UUID, deadline: str, stage: str, at: datetime) -> None: ...
+    async def set_reminder_stage(self, report_id: uuid.UUID, deadline: str, stage: str, at: datetime) -> bool:
+        """Record that ``stage`` was notified; False if it already was (by this or another process)."""
+        ...
 class MssanteRepository(Protocol):
     """The MSSanté gateway's exchanges, outbox, received mail and quarantine."""
 

@@ -226,9 +226,11 @@ async def send_reminders(services: Services) -> int:
                     continue
                 stage = "overdue" if state is dl.DeadlineState.OVERDUE else \
                     "soon" if d.immediate or d.alert_at - now <= REMIND_BEFORE else None
-                if stage is None or stages.get((r.id, d.kind.value)) == stage:
+                # The stages read above spare a write for what is already notified; the write itself
+                # decides, so that two processes never notify the same stage twice.
+                if stage is None or stages.get((r.id, d.kind.value)) == stage \
+                        or not await u.tx.reports.set_reminder_stage(r.id, d.kind.value, stage, now):
                     continue
-                await u.tx.reports.set_reminder_stage(r.id, d.kind.value, stage, now)
                 await u.audit(r.org_id, "report.reminder_sent", None, "report", r.id, deadline=d.kind.value,
                               stage=stage)
                 if r.org_id not in managers:

@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chevet.adapters.db.schema_signalement import (
@@ -304,8 +306,13 @@ class SqlReports:
             out.update({(r[0], str(r[1])): str(r[2]) for r in rows})
         return out
 
-    async def set_reminder_stage(self, report_id: uuid.UUID, deadline: str, stage: str, at: datetime) -> None:
-        await self._conn.execute(delete(report_reminder).where(
-            report_reminder.c.report_id == report_id, report_reminder.c.deadline == deadline))
-        await self._conn.execute(insert(report_reminder).values(report_id=report_id, deadline=deadline,
-                                                                stage=stage, sent_at=at))
+    async def set_reminder_stage(self, report_id: uuid.UUID, deadline: str, stage: str, at: datetime) -> bool:
+        # One statement that only writes when the stage changes: a second process doing the same
+        # waits on the row (or its key) until the first commits, then finds the stage set.
+        ins = (pg_insert if self._conn.dialect.name == "postgresql" else sqlite_insert)(report_reminder).values(
+            report_id=report_id, deadline=deadline, stage=stage, sent_at=at)
+        stmt = ins.on_conflict_do_update(
+            index_elements=[report_reminder.c.report_id, report_reminder.c.deadline],
+            set_={"stage": ins.excluded.stage, "sent_at": ins.excluded.sent_at},
+            where=report_reminder.c.stage != ins.excluded.stage).returning(report_reminder.c.report_id)
+        return (await self._conn.execute(stmt)).first() is not None
