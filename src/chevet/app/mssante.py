@@ -295,11 +295,10 @@ async def exchange_messages(services: Services, actor: Actor, conversation_id: u
         a, ex, peers = await _exchange(services, u, actor, conversation_id)
         records = [m for m in await u.tx.mssante.for_conversation(conversation_id)
                    if m.direction is not Direction.RECEIPT]
-        shown = []  # (entry, record) the member may see, each entry read once
-        for m in records:
-            e = await u.tx.entries.get(conversation_id, m.entry_id) if m.entry_id else None
-            if e is not None and e.seq >= a.membership.visible_from_seq:
-                shown.append((e, m))
+        ids = [m.entry_id for m in records if m.entry_id]
+        entries = {e.id: e for e in await u.tx.entries.many(conversation_id, ids)} if ids else {}
+        shown = [(entries[m.entry_id], m) for m in records  # (entry, record) the member may see
+                 if m.entry_id in entries and entries[m.entry_id].seq >= a.membership.visible_from_seq]
         await receipts.displayed_on_open(u, gw, actor, a.key, [m for _, m in shown])
         names = {p.id: p.name for p in await u.tx.people.many(actor.org_id, [m.author_id for m in records
                                                                                if m.author_id])}
