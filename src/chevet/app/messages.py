@@ -69,10 +69,9 @@ async def send_message(services: Services, actor: Actor, conversation_id: uuid.U
         else clean_body(body, services.policy.max_message_bytes)
     send = _Send(actor, text, message_id(conversation_id, actor.id, clean_client_id(client_id)), bool(urgent),
                  reply_to, tuple(attachment_ids))
-    queue = services.batches.get("send")
-    if queue is None:
-        queue = services.batches["send"] = GroupCommit(partial(_write_sends, services))
-    result: _SendResult = await queue.submit(conversation_id, send)
+    if services.sends is None:
+        services.sends = GroupCommit(partial(_write_sends, services))
+    result: _SendResult = await services.sends.submit(conversation_id, send)
     return result
 
 

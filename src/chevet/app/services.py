@@ -104,8 +104,9 @@ class Services:
     psc: IdentityProvider | None = None
     signer: AuditSigner | None = None
     governance: Governance = field(default_factory=Governance)
-    # Writes waiting for their key's next batch, by kind of write (see group_commit.py).
-    batches: dict[str, GroupCommit[Any, Any, Any]] = field(default_factory=dict)
+    # Sends waiting for their conversation's next batch (see group_commit.py and messages.py);
+    # created with the first send of this process.
+    sends: GroupCommit[uuid.UUID, Any, Any] | None = None
 
     @asynccontextmanager
     async def unit(self, ip: str | None = None) -> AsyncIterator[Unit]:
