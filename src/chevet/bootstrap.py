@@ -64,7 +64,7 @@ def psc_from(settings: Settings) -> PscProvider | None:
     """The Pro Santé Connect client, when configured; every endpoint comes from the settings."""
     if not settings.psc_client_id:
         return None
-    from chevet.adapters.psc import PscConfig, PscProvider  # httpx, authlib, joserfc: only when configured
+    from chevet.adapters.psc import PscConfig, PscProvider  # httpx and joserfc: only when configured
 
     required = {"psc_issuer": settings.psc_issuer, "psc_authorize_url": settings.psc_authorize_url,
                 "psc_token_url": settings.psc_token_url, "psc_userinfo_url": settings.psc_userinfo_url,

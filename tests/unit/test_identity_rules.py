@@ -96,3 +96,9 @@ def test_version_1_key_file_and_blobs_still_open(tmp_path: Path) -> None:
     keys = KeyFile(path)
     assert keys.unwrap(legacy, aad) == b"d" * 32
     assert keys.derive("credentials") == envelope.derive_key(root, "credentials")
+
+
+def test_pkce_challenge_matches_rfc7636_appendix_b() -> None:
+    # The specification's own example (RFC 7636, Appendix B).
+    verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+    assert identity.pkce_s256_challenge(verifier) == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"

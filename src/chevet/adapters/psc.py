@@ -1,4 +1,4 @@
-"""Pro Santé Connect as an OpenID Connect provider (authlib for PKCE, joserfc for JOSE, httpx for HTTP).
+"""Pro Santé Connect as an OpenID Connect provider (joserfc for JOSE, httpx for HTTP).
 
 Every endpoint comes from the settings: production and sandbox differ only by configuration.
 The ID token is checked for signature (the provider's JWKS; HS256 with the client secret only
@@ -18,15 +18,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
-from authlib.common.urls import add_params_to_uri
-from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import GuestProtocol, Key, KeySet, OctKey
 
 from chevet.core.errors import AuthenticationFailed
+from chevet.core.identity import pkce_s256_challenge
 from chevet.ports import ProviderLogin
 
 log = logging.getLogger("chevet.psc")
@@ -35,6 +35,14 @@ SCOPE = "openid scope_all"
 ACR_VALUES = "eidas1"
 LEEWAY = 60
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+
+
+def _with_query(url: str, params: list[tuple[str, str]]) -> str:
+    """``url`` with ``params`` added to whatever query it already has (a provider may publish an
+    endpoint that carries one)."""
+    parts = urlsplit(url)
+    query = urlencode([*parse_qsl(parts.query, keep_blank_values=True), *params])
+    return urlunsplit(parts._replace(query=query))
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +99,10 @@ class PscProvider:
     # --- the authorization request -----------------------------------------------------------
     def authorization_url(self, state: str, nonce: str, code_verifier: str) -> str:
         c = self.config
-        return str(add_params_to_uri(c.authorize_url, [
+        return _with_query(c.authorize_url, [
             ("response_type", "code"), ("client_id", c.client_id), ("redirect_uri", c.redirect_uri),
             ("scope", SCOPE), ("acr_values", ACR_VALUES), ("state", state), ("nonce", nonce),
-            ("code_challenge", create_s256_code_challenge(code_verifier)), ("code_challenge_method", "S256")]))
+            ("code_challenge", pkce_s256_challenge(code_verifier)), ("code_challenge_method", "S256")])
 
     # --- the code exchange and the tokens -----------------------------------------------------
     async def complete(self, code: str, code_verifier: str, nonce: str) -> ProviderLogin:
@@ -197,7 +205,7 @@ class PscProvider:
             params.append(("id_token_hint", id_token))
         if c.post_logout_redirect_uri:
             params.append(("post_logout_redirect_uri", c.post_logout_redirect_uri))
-        return str(add_params_to_uri(c.logout_url, params))
+        return _with_query(c.logout_url, params)
 
     async def verify_logout_token(self, token: str) -> tuple[str | None, str | None]:
         c = self.config

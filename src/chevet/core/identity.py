@@ -131,6 +131,14 @@ PSC_ACR = "eidas1"
 _ACR_RANK = {"eidas1": 1}
 
 
+def pkce_s256_challenge(code_verifier: str) -> str:
+    """The PKCE ``S256`` code challenge (RFC 7636 §4.2): BASE64URL(SHA256(ASCII(verifier))),
+    without padding. The provider recomputes it from the verifier sent with the code, so a
+    stolen authorization code is useless without the verifier."""
+    digest = sha256(code_verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
 def check_psc_acr(claims: dict[str, Any]) -> None:
     acr = claims.get("acr")
     if not isinstance(acr, str) or _ACR_RANK.get(acr, 0) < _ACR_RANK[PSC_ACR]:
