@@ -75,3 +75,27 @@ async def test_an_answer_already_encoded_is_not_encoded_twice() -> None:
     headers = [(b"content-type", b"text/css"), (b"content-encoding", b"gzip")]
     start, body = await call(app_answering(200, headers, [packed]))
     assert start["headers"] == headers and body == packed
+
+
+# RFC 9110 §12.5.3: a coding with q=0 is "not acceptable"; "*" stands for any coding not listed;
+# x-gzip is an alias of gzip (§8.4.1.3); names and parameters are case-insensitive.
+@pytest.mark.parametrize(("accept", "compressed"), [
+    (b"gzip;q=0", False),
+    (b"gzip; q=0.000, deflate", False),
+    (b"GZIP;Q=0", False),
+    (b"br, gzip;q=0, *;q=1", False),  # the explicit refusal wins over the wildcard
+    (b"*;q=0", False),
+    (b"identity", False),
+    (b"deflate, br", False),
+    (b"gzipx, notgzip", False),  # a name that merely contains "gzip" is another coding
+    (b"gzip;q=0.5", True),
+    (b"gzip ; q=1.0", True),
+    (b"x-gzip", True),
+    (b"*", True),
+    (b"br;q=1, *;q=0.1", True),
+    (b"deflate, gzip", True),
+])
+async def test_accept_encoding_is_negotiated_as_the_rfc_says(accept: bytes, compressed: bool) -> None:
+    start, body = await call(app_answering(200, [(b"content-type", b"text/html")], [TEXT]), accept=accept)
+    assert bool(header(start, b"content-encoding")) is compressed
+    assert (gzip.decompress(body) if compressed else body) == TEXT

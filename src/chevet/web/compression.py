@@ -19,11 +19,32 @@ _INCOMPRESSIBLE = (b"image/", b"audio/", b"video/", b"application/pdf", b"applic
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
 
 
+def accepts_gzip(accept_encoding: bytes) -> bool:
+    """Whether an ``Accept-Encoding`` value accepts gzip (RFC 9110 §12.5.3): ``gzip`` (or its
+    alias ``x-gzip``) with a weight above zero, or else a wildcard ``*`` above zero. ``q=0``
+    means "not acceptable", and an explicit refusal wins over the wildcard."""
+    wildcard = False
+    for item in accept_encoding.lower().split(b","):
+        coding, _, params = item.partition(b";")
+        coding = coding.strip()
+        weight = 1.0
+        for param in params.split(b";"):
+            name, _, value = param.partition(b"=")
+            if name.strip() == b"q":
+                try:
+                    weight = float(value.strip())
+                except ValueError:
+                    weight = 0.0
+        if coding in (b"gzip", b"x-gzip"):
+            return weight > 0
+        if coding == b"*":
+            wildcard = weight > 0
+    return wildcard
+
+
 def _accepts_gzip(scope: Scope) -> bool:
-    for name, value in scope["headers"]:
-        if name == b"accept-encoding":
-            return b"gzip" in value
-    return False
+    values = [value for name, value in scope["headers"] if name == b"accept-encoding"]
+    return accepts_gzip(b",".join(values)) if values else False
 
 
 class Compression:
