@@ -40,6 +40,29 @@ def phone_photo(width: int = 4000, height: int = 3000, *, orientation: int = 1, 
     return out.getvalue()
 
 
+def hard_photos(width: int = 4000, height: int = 3000) -> dict[str, bytes]:
+    """Phone-sized JPEGs that compress badly: fine woven texture (a dressing on patterned
+    linen), heavy sensor grain and pure noise, the worst case there is."""
+    rnd = random.Random(11)
+    weave = Image.new("RGB", (8, 8))
+    for x in range(8):
+        for y in range(8):
+            weave.putpixel((x, y), (230, 225, 215) if (x + y) % 2 else (60 + 20 * (x % 3), 70, 150 - 10 * y))
+    linen = Image.new("RGB", (width, height))
+    for x in range(0, width, 8):
+        for y in range(0, height, 8):
+            linen.paste(weave, (x, y))
+    linen = Image.blend(linen, Image.effect_noise((width, height), 90).convert("RGB"), 0.35)
+    noise = Image.frombytes("RGB", (width, height), rnd.randbytes(width * height * 3))
+    samples = {"linen": linen, "noise": noise}
+    out: dict[str, bytes] = {"grain": phone_photo(width, height, detail=0.9, quality=97)}
+    for name, img in samples.items():
+        buf = io.BytesIO()
+        img.save(buf, "JPEG", quality=95)
+        out[name] = buf.getvalue()
+    return out
+
+
 def small_png(width: int = 64, height: int = 48, color: tuple[int, int, int] = (200, 30, 30)) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (width, height), color).save(out, "PNG")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -31,6 +32,8 @@ log = logging.getLogger("chevet.media")
 _PILLOW_FORMAT = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP", "image/gif": "GIF",
                   "image/tiff": "TIFF", "image/avif": "AVIF"}
 THUMBNAIL_SIDE = 320
+# Below this an image no longer fits its byte target only if the target itself is absurd.
+MIN_STORED_SIDE = 256
 
 
 def avif_supported() -> bool:
@@ -142,19 +145,32 @@ class PillowMedia:
         return out.getvalue()
 
     def _fit(self, img: Image.Image) -> tuple[bytes, int, int]:
-        """The best quality that fits the byte target; only past the lowest quality that still
-        keeps clinical detail is the resolution lowered (down to 1280 px)."""
-        ladder = (66, 58, 50) if self.output is AVIF else (82, 74, 66)
+        """The best quality that fits the byte target. When even the lowest quality that still
+        keeps clinical detail does not fit (fine texture, grain, noise), the resolution is
+        lowered until it does: the target is a promise, whatever the content. Encoding is the
+        costly part, so the lowest quality is tried second (a miss there settles the size at
+        once), and the encoded size, which grows about with the pixel count, aims each step at
+        the target instead of creeping towards it."""
+        best, *middle, lowest = (66, 58, 50) if self.output is AVIF else (82, 74, 66)
+        target = self.limits.target_bytes
         current = img
         while True:
-            for quality in ladder:
-                data = self._encode(current, quality)
-                if len(data) <= self.limits.target_bytes:
-                    return data, current.width, current.height
-            if max(current.size) <= 1280:
+            data = self._encode(current, best)
+            if len(data) <= target:
                 return data, current.width, current.height
+            floor = self._encode(current, lowest)
+            if len(floor) <= target:
+                for quality in middle:
+                    data = self._encode(current, quality)
+                    if len(data) <= target:
+                        return data, current.width, current.height
+                return floor, current.width, current.height
+            longest = max(current.size)
+            if longest <= MIN_STORED_SIDE:
+                raise TooLarge("attachment_image_too_large", max_pixels=self.limits.max_pixels)
+            aimed = int(longest * math.sqrt(target / len(floor)) * 0.97)
+            side = max(MIN_STORED_SIDE, min(int(longest * 0.9), aimed))
             smaller = current.copy()
-            side = max(1280, int(max(current.size) * 0.8))
             smaller.thumbnail((side, side), Image.Resampling.LANCZOS)
             current = smaller
 
