@@ -266,3 +266,126 @@ async def test_listener_and_idle(installation: Installation, mail: None) -> None
         await imap.close()
     assert await jobs.fetch_once(installation, cfg.runtime, box) == 1
     _ = SMTP_PORT
+
+
+async def _actions(installation: Installation, org_id: uuid.UUID, action: str) -> list[dict[str, object]]:
+    async with installation.services.db.transaction() as tx:
+        return [e.detail async for e in tx.audit.entries(org_id) if e.action == action]
+
+
+async def test_workers_racing_for_the_same_mail_integrate_it_once(installation: Installation, mail: None) -> None:
+    """Several workers (each task with its own database connection) integrate the same raw mail
+    at the same moment: one message, one audit entry, one automatic receipt; the others see a
+    duplicate and do nothing. The same for a mail that goes to quarantine."""
+    svc = installation.services
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    box = unique("secretariat", "ehpad.test")
+    gw = configure(installation.settings, org.slug, [nurse.email], box).runtime.gateway
+    gp = unique("dr.course", "gp.test")
+    raw = _mail(gp, box, f"race-{uuid.uuid4().hex}@gp.test", "Une seule fois", request_mdn=True)
+    garbage = b"Subject: qui ?\r\nMessage-ID: <race-garbage@nowhere>\r\n\r\ncorps"
+    results = await asyncio.gather(*(mssante_inbound.ingest(svc, gw, box, raw) for _ in range(4)))
+    kept = await asyncio.gather(*(mssante_inbound.ingest(svc, gw, box, garbage) for _ in range(3)))
+
+    assert sorted(r.state.value for r in results) == ["duplicate", "duplicate", "duplicate", "integrated"]
+    assert sorted(r.state.value for r in kept) == ["duplicate", "duplicate", "quarantined"]
+    conv_id = next(r.conversation_id for r in results if r.state is InboundState.INTEGRATED)
+    assert conv_id is not None
+    view = await mssante.exchange_messages(svc, nurse.actor, conv_id)
+    assert [m["body"] for m in view["messages"]] == ["Une seule fois"]
+    assert len(await _actions(installation, org.id, "mssante.received")) == 1
+    assert len(await _actions(installation, org.id, "mssante.quarantined")) == 1
+    async with svc.db.transaction() as tx:
+        rows = await tx.mssante.for_conversation(conv_id)
+        assert sorted(int(m.direction) for m in rows) == [2, 3]   # the message, and one receipt queued
+        assert len(await tx.mssante.inbound(org.id, None, 50)) == 2
+
+
+async def test_two_worker_processes_polling_one_mailbox(installation: Installation, mail: None) -> None:
+    """Two real `chevet mssante fetch` processes read the same IMAP mailbox at the same time:
+    every mail is integrated exactly once."""
+    svc = installation.services
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    box = unique("accueil", "ehpad.test")
+    cfg = configure(installation.settings, org.slug, [nurse.email], box)
+    gp = unique("dr.double", "gp.test")
+    for i in range(5):
+        inject(_mail(gp, box, f"w{i}-{uuid.uuid4().hex}@gp.test", f"Relève {i}"), gp, [box])
+    mailbox_contents(box, expect=5)
+    env = {**os.environ, "CHEVET_MSSANTE_CONFIG": str(cfg.path), "CHEVET_PASSWORD_TIME_COST": "1",
+           "CHEVET_PASSWORD_MEMORY_KIB": "1024"}
+    if installation.settings.database_url:
+        env["CHEVET_DATABASE_URL"] = installation.settings.database_url
+    workers = [subprocess.Popen([sys.executable, "-m", "chevet.cli.main", "mssante", "fetch", "--data-dir",
+                                 str(installation.settings.data_dir)], env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, start_new_session=True) for _ in range(2)]
+    for w in workers:
+        _, err = w.communicate(timeout=120)
+        assert w.returncode == 0, err.decode(errors="replace")[-2000:]
+    received = await _actions(installation, org.id, "mssante.received")
+    assert len(received) == 5
+    async with svc.db.transaction() as tx:
+        records = await tx.mssante.inbound(org.id, None, 50)
+    assert sorted(r.state.value for r in records) == ["integrated"] * 5
+    convs = {d["conversation"] for d in received}
+    bodies = []
+    for c in convs:
+        shown = await mssante.exchange_messages(svc, nurse.actor, uuid.UUID(str(c)))
+        bodies += [m["body"] for m in shown["messages"]]
+    bodies.sort()
+    assert bodies == [f"Relève {i}" for i in range(5)]
+
+
+async def test_the_migration_keeps_the_earliest_of_mail_recorded_twice(installation: Installation) -> None:
+    """A database upgraded after the race happened holds the same mail twice: the migration
+    keeps the earliest record, keeps every quarantined mail that had no Message-ID, and from
+    then on a second record of the same mail is refused."""
+    from datetime import timedelta
+
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import insert, select
+    from sqlalchemy.engine import Connection
+
+    from chevet.adapters.db.database import MIGRATIONS
+    from chevet.adapters.db.schema_mssante import mss_inbound
+    from chevet.core.mssante.records import InboundRecord
+
+    db = installation.services.db
+    org = await new_org(installation.services)
+
+    async def migrate(target: str, up: bool) -> None:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+
+        def step(sync_conn: Connection) -> None:
+            cfg.attributes["connection"] = sync_conn
+            (command.upgrade if up else command.downgrade)(cfg, target)
+
+        async with db.engine.connect() as conn:
+            await conn.run_sync(step)
+            await conn.commit()
+
+    await migrate("0010_mss_inbound_once-1", up=False)
+    same, other, zero = b"\x01" * 32, b"\x02" * 32, b"\0" * 32
+    ids = {name: uuid.uuid4() for name in ("late", "early", "other", "zero1", "zero2")}
+    rows = [("late", same, 5), ("early", same, 0), ("other", other, 1), ("zero1", zero, 2), ("zero2", zero, 3)]
+    async with db.engine.begin() as conn:
+        for name, mid, minutes in rows:
+            await conn.execute(insert(mss_inbound).values(
+                id=ids[name], org_id=org.id, mailbox="box@ehpad.test", mid_hash=mid,
+                state="quarantined" if mid == zero else "integrated", reason=None,
+                received_at=NOW + timedelta(minutes=minutes), size=10))
+    await migrate("heads", up=True)
+    async with db.engine.connect() as conn:
+        left = {r.id: bytes(r.mid_hash) for r in await conn.execute(
+            select(mss_inbound.c.id, mss_inbound.c.mid_hash).where(mss_inbound.c.org_id == org.id))}
+    assert set(left) == {ids["early"], ids["other"], ids["zero1"], ids["zero2"]}
+    assert left[ids["zero1"]] != left[ids["zero2"]]
+    async with db.transaction() as tx:
+        again = InboundRecord(uuid.uuid4(), org.id, "box@ehpad.test", same, InboundState.INTEGRATED, None, NOW, 10)
+        assert await tx.mssante.add_inbound(again) is False
+        assert await tx.mssante.add_inbound(InboundRecord(uuid.uuid4(), org.id, "box@ehpad.test", b"\x03" * 32,
+                                                          InboundState.INTEGRATED, None, NOW, 10)) is True
