@@ -389,3 +389,86 @@ async def test_the_migration_keeps_the_earliest_of_mail_recorded_twice(installat
         assert await tx.mssante.add_inbound(again) is False
         assert await tx.mssante.add_inbound(InboundRecord(uuid.uuid4(), org.id, "box@ehpad.test", b"\x03" * 32,
                                                           InboundState.INTEGRATED, None, NOW, 10)) is True
+
+
+async def test_a_signer_that_is_not_the_sender_is_shown_and_recorded(installation: Installation, mail: None) -> None:
+    """A mail From dr.martin@ signed by a trust-space certificate issued to another address is
+    not shown as validly signed: the exchange page says so in French (English on request), and
+    the state is kept on the message and in its audit entry. The same for a certificate that
+    may not sign mail."""
+    import html
+
+    import httpx
+
+    from tests.support import Server, login
+
+    svc = installation.services
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    box = unique("secretariat", "ehpad.test")
+    cfg = configure(installation.settings, org.slug, [nurse.email], box)
+    martin = unique("dr.martin", "gp.test")
+    signers = {"mismatch": SMIME_CA.issue("Dr Durand", email="dr.durand@gp.test"),
+               "untrusted": SMIME_CA.issue("Dr Martin", email=martin, signing=False),
+               "valid": SMIME_CA.issue("Dr Martin", email=martin)}
+    conv_id = None
+    for expected, signer in signers.items():
+        env = mime.Envelope(sender=martin, recipients=(box,), subject=expected, message_id=f"{uuid.uuid4()}@gp.test",
+                            date=NOW, nil="N")
+        got = await mssante_inbound.ingest(svc, cfg.runtime.gateway, box,
+                                           mime.assemble(env, mime.build_content(f"Texte {expected}", []),
+                                                         signer.identity))
+        assert got.state is InboundState.INTEGRATED
+        conv_id = got.conversation_id
+    assert conv_id is not None
+    shown = [m["mssante"] for m in (await mssante.exchange_messages(svc, nurse.actor, conv_id))["messages"]]
+    assert [(m["signature"], m["signature_reason"]) for m in shown] == [
+        ("mismatch", "sender_mismatch"), ("untrusted", "key_usage"), ("valid", None)]
+    assert shown[0]["signer_emails"] == ["dr.durand@gp.test"]
+    assert [d["signature"] for d in await _actions(installation, org.id, "mssante.received")] == [
+        "mismatch", "untrusted", "valid"]
+
+    server = Server(installation.settings, env={"CHEVET_MSSANTE_CONFIG": str(cfg.path)})
+    try:
+        cookies = {"chevet_session": login(server.url, nurse)}
+        fr = httpx.get(f"{server.url}/mssante/x/{conv_id}", cookies=cookies, headers={"Accept-Language": "fr"})
+        en = httpx.get(f"{server.url}/mssante/x/{conv_id}", cookies=cookies, headers={"Accept-Language": "en"})
+    finally:
+        server.stop()
+    assert fr.status_code == en.status_code == 200
+    text = html.unescape(fr.text)
+    assert "Signature valide, mais émise pour une autre adresse que celle de l'expéditeur" in text
+    assert "dr.durand@gp.test" in text
+    assert "certificat non prévu pour signer" in text
+    assert text.count("Signature vérifiée") == 1   # only the sender's own certificate
+    assert 'class="tag error" data-signature="mismatch"' in fr.text
+    assert "Valid signature, but issued for another address than the sender's" in html.unescape(en.text)
+
+
+async def test_hostile_xml_in_a_mail_is_quarantined_in_any_encoding(installation: Installation, mail: None) -> None:
+    """The reported METADATA.XML (UTF-16, a DOCTYPE and an entity) and a CDA document asking for
+    an external entity: each mail is quarantined with its reason, nothing reaches a member."""
+    svc = installation.services
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    admin = await new_member(svc, org, "admin")
+    box = unique("secretariat", "ehpad.test")
+    gw = configure(installation.settings, org.slug, [nurse.email], box).runtime.gateway
+    metadata = ('<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE r [<!ENTITY e "EXPANDED">]>'
+                "<SubmitObjectsRequest>&e;</SubmitObjectsRequest>").encode("utf-16")
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("IHE_XDM/SUBSET01/METADATA.XML", metadata)
+        z.writestr("IHE_XDM/SUBSET01/DOC0001.XML", CDA)
+    cda = CDA.replace(b"?><ClinicalDocument", b'?><!DOCTYPE ClinicalDocument [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+                      b"<ClinicalDocument", 1)
+    assert cda != CDA
+    got = {}
+    for name, attachment in {"xdm": mime.Attachment("IHE_XDM.zip", "application/zip", package.getvalue()),
+                             "cda": mime.Attachment("cr.xml", "text/xml", cda)}.items():
+        raw = _mail("labo@chu.test", box, f"{name}-{uuid.uuid4().hex}@chu.test", "Résultats", attachments=[attachment])
+        got[name] = await mssante_inbound.ingest(svc, gw, box, raw)
+    assert {k: (r.state, r.reason) for k, r in got.items()} == {
+        "xdm": (InboundState.QUARANTINED, "xdm_xml_dtd"), "cda": (InboundState.QUARANTINED, "xml_refused")}
+    assert sorted(q["reason"] for q in await mssante_inbound.quarantined(svc, admin.actor)) == [
+        "xdm_xml_dtd", "xml_refused"]
