@@ -19,6 +19,7 @@ import pytest
 
 from chevet.app import attachments, mssante, mssante_inbound, mssante_outbox
 from chevet.bootstrap import Installation
+from chevet.core.entities import Organisation
 from chevet.core.errors import Forbidden, InvalidInput
 from chevet.core.mssante import mime, xdm
 from chevet.core.mssante.records import InboundState
@@ -28,6 +29,7 @@ from tests.mss_support import (
     MAIL_DIR,
     SMIME_CA,
     SMTP_PORT,
+    Configured,
     configure,
     download,
     inject,
@@ -35,7 +37,7 @@ from tests.mss_support import (
     mailbox_contents,
     unique,
 )
-from tests.support import new_member, new_org
+from tests.support import Member, migrate, new_member, new_org
 from tests.unit.test_mss_mime import CDA
 
 NOW = datetime.now(UTC)
@@ -268,6 +270,14 @@ async def test_listener_and_idle(installation: Installation, mail: None) -> None
     _ = SMTP_PORT
 
 
+async def _mailbox(installation: Installation) -> tuple[Organisation, Member, str, Configured]:
+    """An organisation with a nurse who reads one new gateway mailbox."""
+    org = await new_org(installation.services)
+    nurse = await new_member(installation.services, org, "nurse")
+    box = unique("secretariat", "ehpad.test")
+    return org, nurse, box, configure(installation.settings, org.slug, [nurse.email], box)
+
+
 async def _actions(installation: Installation, org_id: uuid.UUID, action: str) -> list[dict[str, object]]:
     async with installation.services.db.transaction() as tx:
         return [e.detail async for e in tx.audit.entries(org_id) if e.action == action]
@@ -306,10 +316,7 @@ async def test_two_worker_processes_polling_one_mailbox(installation: Installati
     """Two real `chevet mssante fetch` processes read the same IMAP mailbox at the same time:
     every mail is integrated exactly once."""
     svc = installation.services
-    org = await new_org(svc)
-    nurse = await new_member(svc, org, "nurse")
-    box = unique("accueil", "ehpad.test")
-    cfg = configure(installation.settings, org.slug, [nurse.email], box)
+    org, nurse, box, cfg = await _mailbox(installation)
     gp = unique("dr.double", "gp.test")
     for i in range(5):
         inject(_mail(gp, box, f"w{i}-{uuid.uuid4().hex}@gp.test", f"Relève {i}"), gp, [box])
@@ -344,31 +351,15 @@ async def test_the_migration_keeps_the_earliest_of_mail_recorded_twice(installat
     then on a second record of the same mail is refused."""
     from datetime import timedelta
 
-    from alembic import command
-    from alembic.config import Config
     from sqlalchemy import insert, select
-    from sqlalchemy.engine import Connection
 
-    from chevet.adapters.db.database import MIGRATIONS
     from chevet.adapters.db.schema_mssante import mss_inbound
     from chevet.core.mssante.records import InboundRecord
 
     db = installation.services.db
     org = await new_org(installation.services)
 
-    async def migrate(target: str, up: bool) -> None:
-        cfg = Config()
-        cfg.set_main_option("script_location", str(MIGRATIONS))
-
-        def step(sync_conn: Connection) -> None:
-            cfg.attributes["connection"] = sync_conn
-            (command.upgrade if up else command.downgrade)(cfg, target)
-
-        async with db.engine.connect() as conn:
-            await conn.run_sync(step)
-            await conn.commit()
-
-    await migrate("0010_mss_inbound_once-1", up=False)
+    await migrate(installation, "0010_mss_inbound_once-1", up=False)
     same, other, zero = b"\x01" * 32, b"\x02" * 32, b"\0" * 32
     ids = {name: uuid.uuid4() for name in ("late", "early", "other", "zero1", "zero2")}
     rows = [("late", same, 5), ("early", same, 0), ("other", other, 1), ("zero1", zero, 2), ("zero2", zero, 3)]
@@ -378,7 +369,7 @@ async def test_the_migration_keeps_the_earliest_of_mail_recorded_twice(installat
                 id=ids[name], org_id=org.id, mailbox="box@ehpad.test", mid_hash=mid,
                 state="quarantined" if mid == zero else "integrated", reason=None,
                 received_at=NOW + timedelta(minutes=minutes), size=10))
-    await migrate("heads", up=True)
+    await migrate(installation, "heads")
     async with db.engine.connect() as conn:
         left = {r.id: bytes(r.mid_hash) for r in await conn.execute(
             select(mss_inbound.c.id, mss_inbound.c.mid_hash).where(mss_inbound.c.org_id == org.id))}
@@ -398,15 +389,11 @@ async def test_a_signer_that_is_not_the_sender_is_shown_and_recorded(installatio
     may not sign mail."""
     import html
 
-    import httpx
-
-    from tests.support import Server, login
+    from chevet.web.app import create_app
+    from tests.web_client import Browserless
 
     svc = installation.services
-    org = await new_org(svc)
-    nurse = await new_member(svc, org, "nurse")
-    box = unique("secretariat", "ehpad.test")
-    cfg = configure(installation.settings, org.slug, [nurse.email], box)
+    org, nurse, box, cfg = await _mailbox(installation)
     martin = unique("dr.martin", "gp.test")
     signers = {"mismatch": SMIME_CA.issue("Dr Durand", email="dr.durand@gp.test"),
                "untrusted": SMIME_CA.issue("Dr Martin", email=martin, signing=False),
@@ -428,13 +415,13 @@ async def test_a_signer_that_is_not_the_sender_is_shown_and_recorded(installatio
     assert [d["signature"] for d in await _actions(installation, org.id, "mssante.received")] == [
         "mismatch", "untrusted", "valid"]
 
-    server = Server(installation.settings, env={"CHEVET_MSSANTE_CONFIG": str(cfg.path)})
+    client = Browserless(app=create_app(installation))
     try:
-        cookies = {"chevet_session": login(server.url, nurse)}
-        fr = httpx.get(f"{server.url}/mssante/x/{conv_id}", cookies=cookies, headers={"Accept-Language": "fr"})
-        en = httpx.get(f"{server.url}/mssante/x/{conv_id}", cookies=cookies, headers={"Accept-Language": "en"})
+        await client.sign_in(nurse)
+        fr = await client.get(f"/mssante/x/{conv_id}")
+        en = await client.get(f"/mssante/x/{conv_id}", headers={"Accept-Language": "en-GB,en;q=0.9"})
     finally:
-        server.stop()
+        await client.close()
     assert fr.status_code == en.status_code == 200
     text = html.unescape(fr.text)
     assert "Signature valide, mais émise pour une autre adresse que celle de l'expéditeur" in text
