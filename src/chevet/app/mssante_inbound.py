@@ -280,7 +280,8 @@ async def _integrate_once(services: Services, gw: Gateway, org: Organisation, bo
             await receipts.queue(u, gw, org.id, box, key, conv.id, mail, raw,
                                  MdnDisposition(DispositionType.PROCESSED))
         await u.audit(org.id, "mssante.received", None, "message", e.id, conversation=str(conv.id),
-                      signature=mail.signature.status.value, encrypted=mail.encrypted, attachments=len(documents),
+                      signature=mail.signature.status.value, signature_reason=mail.signature.reason,
+                      encrypted=mail.encrypted, attachments=len(documents),
                       receipt=receipt.value if receipt else None)
         payload = entry_payload(conv, key, e, None, {})
         await attachments.add_views(u.tx, key, conv.id, [(e, payload["message"])])
