@@ -67,7 +67,11 @@ class TestCA:
 
     def issue(self, common_name: str, *, email: str | None = None, dns: list[str] | None = None,
               server: bool = False, client: bool = False, days: int = 365,
-              not_before: datetime | None = None) -> Issued:
+              not_before: datetime | None = None, subject_email: str | None = None,
+              signing: bool = True, ekus: list[x509.ObjectIdentifier] | None = None) -> Issued:
+        """``email`` goes in the subjectAltName, ``subject_email`` in the subject DN (as older
+        certificates have it); ``signing=False`` leaves digitalSignature and nonRepudiation out
+        of the key usage; ``ekus`` replaces the extended key usages that follow from the rest."""
         key = _key()
         now = not_before or datetime.now(UTC) - timedelta(hours=1)
         sans: list[x509.GeneralName] = []
@@ -77,28 +81,33 @@ class TestCA:
             sans.append(x509.DNSName(d))
         if server:
             sans.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
-        ekus = []
-        if email:
-            ekus.append(ExtendedKeyUsageOID.EMAIL_PROTECTION)
+        purposes = []
+        if email or subject_email:
+            purposes.append(ExtendedKeyUsageOID.EMAIL_PROTECTION)
         if server:
-            ekus.append(ExtendedKeyUsageOID.SERVER_AUTH)
+            purposes.append(ExtendedKeyUsageOID.SERVER_AUTH)
         if client:
-            ekus.append(ExtendedKeyUsageOID.CLIENT_AUTH)
+            purposes.append(ExtendedKeyUsageOID.CLIENT_AUTH)
+        if ekus is not None:
+            purposes = list(ekus)
+        names = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+        if subject_email:
+            names.append(x509.NameAttribute(NameOID.EMAIL_ADDRESS, subject_email))
         builder = (x509.CertificateBuilder()
-                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+                   .subject_name(x509.Name(names))
                    .issuer_name(self.cert.subject).public_key(key.public_key())
                    .serial_number(x509.random_serial_number())
                    .not_valid_before(now).not_valid_after(now + timedelta(days=days))
                    .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-                   .add_extension(x509.KeyUsage(True, False, True, False, False, False, False, False, False),
+                   .add_extension(x509.KeyUsage(signing, False, True, False, False, False, False, False, False),
                                   critical=True)
                    .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
                                   critical=False)
                    .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False))
         if sans:
             builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        if ekus:
-            builder = builder.add_extension(x509.ExtendedKeyUsage(ekus), critical=False)
+        if purposes:
+            builder = builder.add_extension(x509.ExtendedKeyUsage(purposes), critical=False)
         return Issued(builder.sign(self.key, hashes.SHA256()), key)
 
 

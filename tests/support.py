@@ -178,3 +178,23 @@ def login(base_url: str, member: Member, offset_steps: int = 0) -> str:
 
 def run(coro: Any) -> Any:
     return asyncio.get_event_loop().run_until_complete(coro)
+
+
+async def migrate(installation: Installation, target: str, up: bool = True) -> None:
+    """Run Alembic on the installation's database, up or down to ``target``."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy.engine import Connection
+
+    from chevet.adapters.db.database import MIGRATIONS
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+
+    def step(sync_conn: Connection) -> None:
+        cfg.attributes["connection"] = sync_conn
+        (command.upgrade if up else command.downgrade)(cfg, target)
+
+    async with installation.services.db.engine.connect() as conn:
+        await conn.run_sync(step)
+        await conn.commit()

@@ -13,7 +13,7 @@ from chevet.adapters.db.schema import audit_entry
 from chevet.app import conversations, messages
 from chevet.app.audit import verify_audit
 from chevet.bootstrap import Installation
-from tests.support import new_member, new_org
+from tests.support import migrate, new_member, new_org
 
 
 def _cli(installation: Installation, *args: str) -> subprocess.CompletedProcess[str]:
@@ -96,12 +96,6 @@ async def test_the_conversation_id_is_stored_apart_and_still_covered_by_the_hash
 
 
 async def test_entries_survive_the_compact_audit_migration_both_ways(installation: Installation) -> None:
-    from alembic import command
-    from alembic.config import Config
-    from sqlalchemy.engine import Connection
-
-    from chevet.adapters.db.database import MIGRATIONS
-
     org_id = await _activity(installation)
     db = installation.services.db
 
@@ -111,23 +105,11 @@ async def test_entries_survive_the_compact_audit_migration_both_ways(installatio
 
     before = await entries()
 
-    async def migrate(target: str, up: bool) -> None:
-        cfg = Config()
-        cfg.set_main_option("script_location", str(MIGRATIONS))
-
-        def step(sync_conn: Connection) -> None:
-            cfg.attributes["connection"] = sync_conn
-            (command.upgrade if up else command.downgrade)(cfg, target)
-
-        async with db.engine.connect() as conn:
-            await conn.run_sync(step)
-            await conn.commit()
-
-    await migrate("0008_compact_audit_entry-1", up=False)
+    await migrate(installation, "0008_compact_audit_entry-1", up=False)
     async with db.engine.connect() as conn:
         details = [r[0] for r in await conn.exec_driver_sql(
             "SELECT detail FROM audit_entry WHERE action = 'message.sent'")]
     assert details and all('"conversation":' in d for d in details)
-    await migrate("heads", up=True)
+    await migrate(installation, "heads", up=True)
     assert await entries() == before
     assert all(r.broken is None for r in await verify_audit(installation.services))

@@ -19,6 +19,7 @@ import pytest
 
 from chevet.app import attachments, mssante, mssante_inbound, mssante_outbox
 from chevet.bootstrap import Installation
+from chevet.core.entities import Organisation
 from chevet.core.errors import Forbidden, InvalidInput
 from chevet.core.mssante import mime, xdm
 from chevet.core.mssante.records import InboundState
@@ -28,6 +29,7 @@ from tests.mss_support import (
     MAIL_DIR,
     SMIME_CA,
     SMTP_PORT,
+    Configured,
     configure,
     download,
     inject,
@@ -35,7 +37,7 @@ from tests.mss_support import (
     mailbox_contents,
     unique,
 )
-from tests.support import new_member, new_org
+from tests.support import Member, migrate, new_member, new_org
 from tests.unit.test_mss_mime import CDA
 
 NOW = datetime.now(UTC)
@@ -266,3 +268,195 @@ async def test_listener_and_idle(installation: Installation, mail: None) -> None
         await imap.close()
     assert await jobs.fetch_once(installation, cfg.runtime, box) == 1
     _ = SMTP_PORT
+
+
+async def _mailbox(installation: Installation) -> tuple[Organisation, Member, str, Configured]:
+    """An organisation with a nurse who reads one new gateway mailbox."""
+    org = await new_org(installation.services)
+    nurse = await new_member(installation.services, org, "nurse")
+    box = unique("secretariat", "ehpad.test")
+    return org, nurse, box, configure(installation.settings, org.slug, [nurse.email], box)
+
+
+async def _actions(installation: Installation, org_id: uuid.UUID, action: str) -> list[dict[str, object]]:
+    async with installation.services.db.transaction() as tx:
+        return [e.detail async for e in tx.audit.entries(org_id) if e.action == action]
+
+
+async def test_workers_racing_for_the_same_mail_integrate_it_once(installation: Installation, mail: None) -> None:
+    """Several workers (each task with its own database connection) integrate the same raw mail
+    at the same moment: one message, one audit entry, one automatic receipt; the others see a
+    duplicate and do nothing. The same for a mail that goes to quarantine."""
+    svc = installation.services
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    box = unique("secretariat", "ehpad.test")
+    gw = configure(installation.settings, org.slug, [nurse.email], box).runtime.gateway
+    gp = unique("dr.course", "gp.test")
+    raw = _mail(gp, box, f"race-{uuid.uuid4().hex}@gp.test", "Une seule fois", request_mdn=True)
+    garbage = b"Subject: qui ?\r\nMessage-ID: <race-garbage@nowhere>\r\n\r\ncorps"
+    results = await asyncio.gather(*(mssante_inbound.ingest(svc, gw, box, raw) for _ in range(4)))
+    kept = await asyncio.gather(*(mssante_inbound.ingest(svc, gw, box, garbage) for _ in range(3)))
+
+    assert sorted(r.state.value for r in results) == ["duplicate", "duplicate", "duplicate", "integrated"]
+    assert sorted(r.state.value for r in kept) == ["duplicate", "duplicate", "quarantined"]
+    conv_id = next(r.conversation_id for r in results if r.state is InboundState.INTEGRATED)
+    assert conv_id is not None
+    view = await mssante.exchange_messages(svc, nurse.actor, conv_id)
+    assert [m["body"] for m in view["messages"]] == ["Une seule fois"]
+    assert len(await _actions(installation, org.id, "mssante.received")) == 1
+    assert len(await _actions(installation, org.id, "mssante.quarantined")) == 1
+    async with svc.db.transaction() as tx:
+        rows = await tx.mssante.for_conversation(conv_id)
+        assert sorted(int(m.direction) for m in rows) == [2, 3]   # the message, and one receipt queued
+        assert len(await tx.mssante.inbound(org.id, None, 50)) == 2
+
+
+async def test_two_worker_processes_polling_one_mailbox(installation: Installation, mail: None) -> None:
+    """Two real `chevet mssante fetch` processes read the same IMAP mailbox at the same time:
+    every mail is integrated exactly once."""
+    svc = installation.services
+    org, nurse, box, cfg = await _mailbox(installation)
+    gp = unique("dr.double", "gp.test")
+    for i in range(5):
+        inject(_mail(gp, box, f"w{i}-{uuid.uuid4().hex}@gp.test", f"Relève {i}"), gp, [box])
+    mailbox_contents(box, expect=5)
+    env = {**os.environ, "CHEVET_MSSANTE_CONFIG": str(cfg.path), "CHEVET_PASSWORD_TIME_COST": "1",
+           "CHEVET_PASSWORD_MEMORY_KIB": "1024"}
+    if installation.settings.database_url:
+        env["CHEVET_DATABASE_URL"] = installation.settings.database_url
+    workers = [subprocess.Popen([sys.executable, "-m", "chevet.cli.main", "mssante", "fetch", "--data-dir",
+                                 str(installation.settings.data_dir)], env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, start_new_session=True) for _ in range(2)]
+    for w in workers:
+        _, err = w.communicate(timeout=120)
+        assert w.returncode == 0, err.decode(errors="replace")[-2000:]
+    received = await _actions(installation, org.id, "mssante.received")
+    assert len(received) == 5
+    async with svc.db.transaction() as tx:
+        records = await tx.mssante.inbound(org.id, None, 50)
+    assert sorted(r.state.value for r in records) == ["integrated"] * 5
+    convs = {d["conversation"] for d in received}
+    bodies = []
+    for c in convs:
+        shown = await mssante.exchange_messages(svc, nurse.actor, uuid.UUID(str(c)))
+        bodies += [m["body"] for m in shown["messages"]]
+    bodies.sort()
+    assert bodies == [f"Relève {i}" for i in range(5)]
+
+
+async def test_the_migration_keeps_the_earliest_of_mail_recorded_twice(installation: Installation) -> None:
+    """A database upgraded after the race happened holds the same mail twice: the migration
+    keeps the earliest record, keeps every quarantined mail that had no Message-ID, and from
+    then on a second record of the same mail is refused."""
+    from datetime import timedelta
+
+    from sqlalchemy import insert, select
+
+    from chevet.adapters.db.schema_mssante import mss_inbound
+    from chevet.core.mssante.records import InboundRecord
+
+    db = installation.services.db
+    org = await new_org(installation.services)
+
+    await migrate(installation, "0010_mss_inbound_once-1", up=False)
+    same, other, zero = b"\x01" * 32, b"\x02" * 32, b"\0" * 32
+    ids = {name: uuid.uuid4() for name in ("late", "early", "other", "zero1", "zero2")}
+    rows = [("late", same, 5), ("early", same, 0), ("other", other, 1), ("zero1", zero, 2), ("zero2", zero, 3)]
+    async with db.engine.begin() as conn:
+        for name, mid, minutes in rows:
+            await conn.execute(insert(mss_inbound).values(
+                id=ids[name], org_id=org.id, mailbox="box@ehpad.test", mid_hash=mid,
+                state="quarantined" if mid == zero else "integrated", reason=None,
+                received_at=NOW + timedelta(minutes=minutes), size=10))
+    await migrate(installation, "heads")
+    async with db.engine.connect() as conn:
+        left = {r.id: bytes(r.mid_hash) for r in await conn.execute(
+            select(mss_inbound.c.id, mss_inbound.c.mid_hash).where(mss_inbound.c.org_id == org.id))}
+    assert set(left) == {ids["early"], ids["other"], ids["zero1"], ids["zero2"]}
+    assert left[ids["zero1"]] != left[ids["zero2"]]
+    async with db.transaction() as tx:
+        again = InboundRecord(uuid.uuid4(), org.id, "box@ehpad.test", same, InboundState.INTEGRATED, None, NOW, 10)
+        assert await tx.mssante.add_inbound(again) is False
+        assert await tx.mssante.add_inbound(InboundRecord(uuid.uuid4(), org.id, "box@ehpad.test", b"\x03" * 32,
+                                                          InboundState.INTEGRATED, None, NOW, 10)) is True
+
+
+async def test_a_signer_that_is_not_the_sender_is_shown_and_recorded(installation: Installation, mail: None) -> None:
+    """A mail From dr.martin@ signed by a trust-space certificate issued to another address is
+    not shown as validly signed: the exchange page says so in French (English on request), and
+    the state is kept on the message and in its audit entry. The same for a certificate that
+    may not sign mail."""
+    import html
+
+    from chevet.web.app import create_app
+    from tests.web_client import Browserless
+
+    svc = installation.services
+    org, nurse, box, cfg = await _mailbox(installation)
+    martin = unique("dr.martin", "gp.test")
+    signers = {"mismatch": SMIME_CA.issue("Dr Durand", email="dr.durand@gp.test"),
+               "untrusted": SMIME_CA.issue("Dr Martin", email=martin, signing=False),
+               "valid": SMIME_CA.issue("Dr Martin", email=martin)}
+    conv_id = None
+    for expected, signer in signers.items():
+        env = mime.Envelope(sender=martin, recipients=(box,), subject=expected, message_id=f"{uuid.uuid4()}@gp.test",
+                            date=NOW, nil="N")
+        got = await mssante_inbound.ingest(svc, cfg.runtime.gateway, box,
+                                           mime.assemble(env, mime.build_content(f"Texte {expected}", []),
+                                                         signer.identity))
+        assert got.state is InboundState.INTEGRATED
+        conv_id = got.conversation_id
+    assert conv_id is not None
+    shown = [m["mssante"] for m in (await mssante.exchange_messages(svc, nurse.actor, conv_id))["messages"]]
+    assert [(m["signature"], m["signature_reason"]) for m in shown] == [
+        ("mismatch", "sender_mismatch"), ("untrusted", "key_usage"), ("valid", None)]
+    assert shown[0]["signer_emails"] == ["dr.durand@gp.test"]
+    assert [(d["signature"], d.get("signature_reason")) for d in await _actions(installation, org.id,
+                                                                            "mssante.received")] == [
+        ("mismatch", "sender_mismatch"), ("untrusted", "key_usage"), ("valid", None)]
+
+    client = Browserless(app=create_app(installation))
+    try:
+        await client.sign_in(nurse)
+        fr = await client.get(f"/mssante/x/{conv_id}")
+        en = await client.get(f"/mssante/x/{conv_id}", headers={"Accept-Language": "en-GB,en;q=0.9"})
+    finally:
+        await client.close()
+    assert fr.status_code == en.status_code == 200
+    text = html.unescape(fr.text)
+    assert "Signature valide, mais émise pour une autre adresse que celle de l'expéditeur" in text
+    assert "dr.durand@gp.test" in text
+    assert "certificat non prévu pour signer" in text
+    assert text.count("Signature vérifiée") == 1   # only the sender's own certificate
+    assert 'class="tag error" data-signature="mismatch"' in fr.text
+    assert "Valid signature, but issued for another address than the sender's" in html.unescape(en.text)
+
+
+async def test_hostile_xml_in_a_mail_is_quarantined_in_any_encoding(installation: Installation, mail: None) -> None:
+    """The reported METADATA.XML (UTF-16, a DOCTYPE and an entity) and a CDA document asking for
+    an external entity: each mail is quarantined with its reason, nothing reaches a member."""
+    svc = installation.services
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    admin = await new_member(svc, org, "admin")
+    box = unique("secretariat", "ehpad.test")
+    gw = configure(installation.settings, org.slug, [nurse.email], box).runtime.gateway
+    metadata = ('<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE r [<!ENTITY e "EXPANDED">]>'
+                "<SubmitObjectsRequest>&e;</SubmitObjectsRequest>").encode("utf-16")
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("IHE_XDM/SUBSET01/METADATA.XML", metadata)
+        z.writestr("IHE_XDM/SUBSET01/DOC0001.XML", CDA)
+    cda = CDA.replace(b"?><ClinicalDocument", b'?><!DOCTYPE ClinicalDocument [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+                      b"<ClinicalDocument", 1)
+    assert cda != CDA
+    got = {}
+    for name, attachment in {"xdm": mime.Attachment("IHE_XDM.zip", "application/zip", package.getvalue()),
+                             "cda": mime.Attachment("cr.xml", "text/xml", cda)}.items():
+        raw = _mail("labo@chu.test", box, f"{name}-{uuid.uuid4().hex}@chu.test", "Résultats", attachments=[attachment])
+        got[name] = await mssante_inbound.ingest(svc, gw, box, raw)
+    assert {k: (r.state, r.reason) for k, r in got.items()} == {
+        "xdm": (InboundState.QUARANTINED, "xdm_xml_dtd"), "cda": (InboundState.QUARANTINED, "xml_refused")}
+    assert sorted(q["reason"] for q in await mssante_inbound.quarantined(svc, admin.actor)) == [
+        "xdm_xml_dtd", "xml_refused"]

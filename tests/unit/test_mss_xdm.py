@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chevet.core import untrusted_xml
 from chevet.core.mssante import xdm
 from tests.unit.test_mss_mime import CDA
 
@@ -97,9 +98,11 @@ def test_too_many_entries_symlinks_duplicates_and_no_metadata() -> None:
     assert _reason(b"PK\x03\x04 not really") == "not_a_zip"
 
 
-def test_cda_with_a_doctype_is_not_parsed() -> None:
+def test_cda_with_a_doctype_is_refused_not_taken_for_another_document() -> None:
+    # Taken for "not a CDA", its confidentiality code (MASQUE_PS…) would go unread.
     evil = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><ClinicalDocument xmlns="urn:hl7-org:v3"/>'
-    assert xdm.cda_facts(evil) is None
+    with pytest.raises(untrusted_xml.UnsafeXml):
+        xdm.cda_facts(evil)
 
 
 def _reason(data: bytes) -> str:

@@ -279,6 +279,7 @@ def _mss_view(key: DataKey, m: MssMessage, attachment_views: list[dict[str, Any]
             "from": meta.get("from"), "to": meta.get("to"), "attempts": m.attempts,
             "error": m.last_error if m.state is DeliveryState.DEAD or m.attempts else None,
             "signature": m.signature, "signer": meta.get("signer"), "signature_reason": meta.get("signature_reason"),
+            "signer_emails": meta.get("signer_emails", []),
             "encrypted": meta.get("encrypted", False),
             "receipt_requested": meta.get("request_receipt", False), "restrictions": meta.get("restrictions", []),
             "disposition": m.disposition.value if m.disposition else None,

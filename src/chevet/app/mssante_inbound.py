@@ -5,10 +5,17 @@ answer receipt requests, consume receipts; quarantine what cannot be integrated.
 Nothing received is ever dropped: a mail either lands in a conversation, updates a sent
 message (receipt), is recognised as a copy already integrated (same Message-ID in the same
 mailbox), or is quarantined, sealed, with its reason, for the administrator.
+
+Exactly once, even when two workers fetch the same mail: the ``mss_inbound`` row that records
+a mail is unique per (mailbox, Message-ID hash) and is written first, in the same transaction
+as everything the mail changes. The worker whose row is refused has lost the race: it writes
+nothing, notifies nobody and reports a duplicate. (The early ``seen`` look-up only spares the
+work of screening a mail already recorded; it decides nothing.)
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from dataclasses import dataclass
@@ -64,12 +71,16 @@ async def _org(services: Services, box: Mailbox) -> Organisation:
 
 async def quarantine(services: Services, org: Organisation, box: Mailbox, raw: bytes, reason: str,
                      mid_hash: bytes | None = None) -> IngestResult:
+    """Keep a mail aside, sealed. A mail without a readable Message-ID is identified by its
+    content, so that a copy fetched twice is still kept once."""
     rid = new_id()
     key, wrapped = services.new_wrapped_key(rid)
+    mid_hash = mid_hash or keyed_hash(services, "raw", org.id, hashlib.sha256(raw).hexdigest())
     async with services.unit() as u:
-        await u.tx.mssante.add_inbound(InboundRecord(
-            rid, org.id, box.address, mid_hash or b"\0" * 32, InboundState.QUARANTINED, reason[:40],
-            services.clock.now(), len(raw), key.seal(raw, envelope.aad("mss-quarantine", rid)), wrapped))
+        if not await u.tx.mssante.add_inbound(InboundRecord(
+                rid, org.id, box.address, mid_hash, InboundState.QUARANTINED, reason[:40],
+                services.clock.now(), len(raw), key.seal(raw, envelope.aad("mss-quarantine", rid)), wrapped)):
+            return IngestResult(InboundState.DUPLICATE)
         await u.audit(org.id, "mssante.quarantined", None, "inbound", rid, reason=reason[:40], size=len(raw))
     log.warning("mssante mail quarantined", extra={"record": str(rid), "reason": reason})
     return IngestResult(InboundState.QUARANTINED, reason)
@@ -151,8 +162,10 @@ async def _bounce(services: Services, org: Organisation, box: Mailbox, report: D
     if found is None or found.direction is Direction.RECEIVED:
         return await quarantine(services, org, box, raw, "dsn_unknown_original", mid_hash)
     async with services.unit() as u:
-        await u.tx.mssante.add_inbound(InboundRecord(new_id(), org.id, box.address, mid_hash,
-                                                     InboundState.INTEGRATED, "dsn", services.clock.now(), len(raw)))
+        if not await u.tx.mssante.add_inbound(InboundRecord(new_id(), org.id, box.address, mid_hash,
+                                                            InboundState.INTEGRATED, "dsn", services.clock.now(),
+                                                            len(raw))):
+            return IngestResult(InboundState.DUPLICATE)
         await u.audit(org.id, "mssante.dsn_received", None, "message", found.entry_id or found.id,
                       conversation=str(found.conversation_id), failed=len(report.failed),
                       actions=",".join(sorted({r.action for r in report.recipients}))[:60])
@@ -176,14 +189,15 @@ async def _receipt(services: Services, org: Organisation, box: Mailbox, mail: mi
         else:
             raise_later = False
             m = found[0]
+            if not await u.tx.mssante.add_inbound(InboundRecord(new_id(), org.id, box.address, mid_hash,
+                                                                InboundState.INTEGRATED, "receipt",
+                                                                services.clock.now(), len(raw))):
+                return IngestResult(InboundState.DUPLICATE)
             state = Disposition.ERROR if d.failed else (
                 Disposition.PROCESSED if d.type is DispositionType.PROCESSED else Disposition.DISPLAYED)
             # "traité" outranks "lu": a late "displayed" never hides a "processed".
             if not (m.disposition is Disposition.PROCESSED and state is Disposition.DISPLAYED):
                 await u.tx.mssante.set_disposition(m.id, state, services.clock.now())
-            await u.tx.mssante.add_inbound(InboundRecord(new_id(), org.id, box.address, mid_hash,
-                                                         InboundState.INTEGRATED, "receipt", services.clock.now(),
-                                                         len(raw)))
             await u.audit(org.id, "mssante.receipt_received", None, "message", m.entry_id or m.id,
                           conversation=str(m.conversation_id), disposition=state.value,
                           signature=mail.signature.status.value)
@@ -226,6 +240,9 @@ async def _integrate_once(services: Services, gw: Gateway, org: Organisation, bo
         documents = [ReceivedFile("message.txt", mail.text.encode(), TEXT), *documents]
         text = text.encode()[:limit - 200].decode("utf-8", "ignore") + "\n[…] (texte complet en pièce jointe)"
     async with services.unit() as u:
+        if not await u.tx.mssante.add_inbound(InboundRecord(new_id(), org.id, box.address, mid_hash,
+                                                            InboundState.INTEGRATED, None, now, len(raw))):
+            return IngestResult(InboundState.DUPLICATE)
         conv_id = await _find_conversation(u, org, box, mail)
         if conv_id is None:
             members = await member_ids(u, org.id, box.member_emails)
@@ -259,13 +276,12 @@ async def _integrate_once(services: Services, gw: Gateway, org: Organisation, bo
             meta_sealed=seal_json(key, "mss-meta", (conv.id, mss_id), meta),
             signature=mail.signature.status.value, disposition=None, disposition_at=None, created_at=now,
             sent_at=None, receipt=receipt))
-        await u.tx.mssante.add_inbound(InboundRecord(new_id(), org.id, box.address, mid_hash,
-                                                     InboundState.INTEGRATED, None, now, len(raw)))
         if processed_now:
             await receipts.queue(u, gw, org.id, box, key, conv.id, mail, raw,
                                  MdnDisposition(DispositionType.PROCESSED))
         await u.audit(org.id, "mssante.received", None, "message", e.id, conversation=str(conv.id),
-                      signature=mail.signature.status.value, encrypted=mail.encrypted, attachments=len(documents),
+                      signature=mail.signature.status.value, signature_reason=mail.signature.reason,
+                      encrypted=mail.encrypted, attachments=len(documents),
                       receipt=receipt.value if receipt else None)
         payload = entry_payload(conv, key, e, None, {})
         await attachments.add_views(u.tx, key, conv.id, [(e, payload["message"])])

@@ -8,7 +8,9 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import Table, and_, delete, insert, or_, select, update
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.dialects import sqlite as lite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -43,6 +45,10 @@ def _message(r: Row[Any]) -> MssMessage:
 class SqlMssante:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
+
+    def _insert(self, table: Table) -> pg.Insert | lite.Insert:
+        """An INSERT that can say ON CONFLICT, in this connection's dialect."""
+        return pg.insert(table) if self.conn.dialect.name == "postgresql" else lite.insert(table)
 
     # --- exchanges ------------------------------------------------------------------------
     async def add_exchange(self, exchange: Exchange, peer_hash: bytes | None) -> None:
@@ -156,14 +162,21 @@ class SqlMssante:
     # --- received mail --------------------------------------------------------------------
     async def seen(self, org_id: uuid.UUID, mailbox: str, mid_hash: bytes) -> bool:
         r = (await self.conn.execute(select(mss_inbound.c.id).where(
-            mss_inbound.c.org_id == org_id, mss_inbound.c.mailbox == mailbox, mss_inbound.c.mid_hash == mid_hash,
-            mss_inbound.c.state != InboundState.DUPLICATE.value).limit(1))).first()
+            mss_inbound.c.org_id == org_id, mss_inbound.c.mailbox == mailbox,
+            mss_inbound.c.mid_hash == mid_hash).limit(1))).first()
         return r is not None
 
-    async def add_inbound(self, rec: InboundRecord) -> None:
+    async def add_inbound(self, rec: InboundRecord) -> bool:
+        """Record a received mail; False (nothing written) when this mailbox already has it.
+
+        The unique index on (org_id, mailbox, mid_hash) decides between two workers that
+        fetched the same mail: on PostgreSQL the second insert waits for the first
+        transaction and then does nothing; SQLite serialises writers (BEGIN IMMEDIATE)."""
         values = asdict(rec)
         values["state"] = rec.state.value
-        await self.conn.execute(insert(mss_inbound).values(**values))
+        done = await self.conn.execute(self._insert(mss_inbound).values(**values).on_conflict_do_nothing(
+            index_elements=["org_id", "mailbox", "mid_hash"]))
+        return bool(done.rowcount == 1)
 
     async def inbound(self, org_id: uuid.UUID, state: InboundState | None, limit: int) -> list[InboundRecord]:
         q = select(*[c for c in mss_inbound.c if c.name not in ("raw_sealed", "wrapped_key")]).where(
@@ -194,8 +207,11 @@ class SqlMssante:
         return (int(r.uid_validity), int(r.last_uid)) if r else None
 
     async def set_cursor(self, mailbox: str, uid_validity: int, last_uid: int) -> None:
-        done = await self.conn.execute(update(mss_cursor).where(mss_cursor.c.mailbox == mailbox).values(
-            uid_validity=uid_validity, last_uid=last_uid))
-        if done.rowcount == 0:
-            await self.conn.execute(insert(mss_cursor).values(mailbox=mailbox, uid_validity=uid_validity,
-                                                              last_uid=last_uid))
+        """Move a mailbox's cursor forward (or to a new UIDVALIDITY); two workers reading the
+        same mailbox never move it back, nor fail creating it at the same time."""
+        stmt = self._insert(mss_cursor).values(mailbox=mailbox, uid_validity=uid_validity, last_uid=last_uid)
+        await self.conn.execute(stmt.on_conflict_do_update(
+            index_elements=["mailbox"], set_={"uid_validity": stmt.excluded.uid_validity,
+                                              "last_uid": stmt.excluded.last_uid},
+            where=or_(mss_cursor.c.uid_validity != stmt.excluded.uid_validity,
+                      mss_cursor.c.last_uid < stmt.excluded.last_uid)))

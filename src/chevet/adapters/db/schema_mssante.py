@@ -102,14 +102,15 @@ mss_inbound = Table(
     Column("org_id", Uuid, ForeignKey("organisation.id"), nullable=False),
     Column("mailbox", String(254), nullable=False),
     Column("mid_hash", LargeBinary(32), nullable=False),
-    Column("state", String(12), nullable=False),             # integrated, quarantined, duplicate
+    Column("state", String(12), nullable=False),             # integrated, quarantined, released
     Column("reason", String(40), nullable=True),
     Column("received_at", UtcTimestamp, nullable=False),
     Column("size", Integer, nullable=False),
     Column("raw_sealed", LargeBinary, nullable=True),         # quarantined mail, sealed
     Column("wrapped_key", LargeBinary, nullable=True),
     Column("resolved_at", UtcTimestamp, nullable=True),
-    Index("ix_mss_inbound_mid", "org_id", "mailbox", "mid_hash"),
+    # One row per mail per mailbox: the row that says "seen" is the claim two workers race for.
+    Index("ix_mss_inbound_mid", "org_id", "mailbox", "mid_hash", unique=True),
     Index("ix_mss_inbound_state", "org_id", "state"),
 )
 

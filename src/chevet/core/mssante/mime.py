@@ -274,7 +274,8 @@ def _text_of(part: Message) -> str:
 
 
 def _open_layers(entity: bytes, decrypt: Decryptor | None, anchors: list[x509.Certificate],
-                 at: datetime, revocation: RevocationPolicy | None = None) -> tuple[bytes, smime.SignatureCheck, bool]:
+                 at: datetime, revocation: RevocationPolicy | None = None, sender: str | None = None
+                 ) -> tuple[bytes, smime.SignatureCheck, bool]:
     """Peel encryption and signature layers; returns the readable entity, the signature check
     and whether the mail was encrypted."""
     check = smime.SignatureCheck(smime.SignatureStatus.UNSIGNED)
@@ -300,7 +301,7 @@ def _open_layers(entity: bytes, decrypt: Decryptor | None, anchors: list[x509.Ce
                 content = smime.opaque_content(der)
             except InvalidInput as exc:
                 raise MalformedMail("signature_unreadable") from exc
-            check = smime.verify(None, der, anchors, at, revocation)
+            check = smime.verify(None, der, anchors, at, revocation, sender)
             entity = canonical(content)
             continue
         if ctype == "multipart/signed":
@@ -312,7 +313,7 @@ def _open_layers(entity: bytes, decrypt: Decryptor | None, anchors: list[x509.Ce
             except UnicodeEncodeError as exc:
                 raise MalformedMail("signed_structure") from exc
             der = _payload_bytes(_parse(sig_entity))
-            check = smime.verify(content, der, anchors, at, revocation) if der else smime.SignatureCheck(
+            check = smime.verify(content, der, anchors, at, revocation, sender) if der else smime.SignatureCheck(
                 smime.SignatureStatus.INVALID, reason="signature_missing")
             entity = content
             continue
@@ -403,7 +404,8 @@ def _parse_inbound(raw: bytes, *, max_bytes: int, anchors: list[x509.Certificate
         sender = "mailer-daemon"   # the operator's report: its author matters less than what it refers to
     ids = message_ids(_header(top, "Message-ID"))
     message_id = ids[0] if ids else f"{hashlib.sha256(raw).hexdigest()[:40]}@chevet.invalid"
-    entity, check, encrypted = _open_layers(raw, decrypt, anchors, at, revocation)
+    # A report from the operator (a bounce) has no sender of its own to hold the signer to.
+    entity, check, encrypted = _open_layers(raw, decrypt, anchors, at, revocation, None if bounce else sender)
     content = _parse(entity)
     disposition = None
     texts: list[str] = []

@@ -6,6 +6,8 @@ the SignedData with ``asn1crypto`` and checks, in order: the content digest agai
 and the signer's chain up to one of the configured trust anchors (IGC-Santé in production),
 with validity dates at the time of the check, then, when CRLs are configured, revocation of
 each certificate of that chain (``revocation``; OCSP would need the network and is not used).
+A chain that reaches the trust space is not enough: the signer's certificate must be one for
+signing mail (key usage, extended key usage) and must have been issued to the sender.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from chevet.core.errors import InvalidInput
 from chevet.core.mssante.revocation import Revocation, RevocationPolicy
@@ -39,6 +42,7 @@ class SignatureStatus(StrEnum):
     EXPIRED = "expired"        # intact, but a certificate of the chain was not valid at check time
     INVALID = "invalid"        # altered content or broken signature
     REVOKED = "revoked"        # intact, but a certificate of the chain is on its issuer's CRL
+    MISMATCH = "mismatch"      # intact and trusted, but issued to another address than the sender's
     UNSIGNED = "unsigned"
 
 
@@ -63,7 +67,8 @@ class SignatureCheck:
 
     @property
     def intact(self) -> bool:
-        return self.status in (SignatureStatus.VALID, SignatureStatus.UNTRUSTED, SignatureStatus.EXPIRED)
+        return self.status in (SignatureStatus.VALID, SignatureStatus.UNTRUSTED, SignatureStatus.EXPIRED,
+                               SignatureStatus.MISMATCH)
 
 
 def load_identity(data: bytes, password: bytes | None = None, key_data: bytes | None = None) -> SigningIdentity:
@@ -150,8 +155,9 @@ def opaque_content(der: bytes) -> bytes:
 
 
 def verify(content: bytes | None, der: bytes, anchors: list[x509.Certificate], at: datetime,
-           revocation: RevocationPolicy | None = None) -> SignatureCheck:
-    """Check a detached (``content`` given) or opaque (``content`` None) signature."""
+           revocation: RevocationPolicy | None = None, sender: str | None = None) -> SignatureCheck:
+    """Check a detached (``content`` given) or opaque (``content`` None) signature; with
+    ``sender`` (the From address), also that the signer's certificate was issued to it."""
     try:
         signed = _parse_signed_data(der)
         if content is None:
@@ -183,7 +189,41 @@ def verify(content: bytes | None, der: bytes, anchors: list[x509.Certificate], a
             return SignatureCheck(SignatureStatus.REVOKED, subject, emails, "certificate_revoked")
         if revoked is Revocation.UNKNOWN and revocation.required:
             return SignatureCheck(SignatureStatus.UNTRUSTED, subject, emails, "revocation_unknown")
+    if chain_status is SignatureStatus.VALID:
+        if (unfit := _unfit_for_mail(signer)) is not None:
+            return SignatureCheck(SignatureStatus.UNTRUSTED, subject, emails, unfit)
+        if sender is not None and not signed_by_sender(emails, sender):
+            return SignatureCheck(SignatureStatus.MISMATCH, subject, emails, "sender_mismatch")
     return SignatureCheck(chain_status, subject, emails, reason)
+
+
+def signed_by_sender(signer_emails: tuple[str, ...], sender: str) -> bool:
+    """RFC 8550 §3: a receiving agent MUST check that the From address matches an address of
+    the signer's certificate when the certificate has addresses. A certificate without any
+    address (one issued to an organisation or a service) names no sender: it matches, and the
+    reader is shown its subject. Addresses compare case-insensitively, as they are delivered."""
+    return not signer_emails or sender.strip().lower() in signer_emails
+
+
+def _unfit_for_mail(cert: x509.Certificate) -> str | None:
+    """Why the certificate may not sign mail, or None. RFC 8550 §4.4.2: a key usage extension,
+    if present, must allow digitalSignature or nonRepudiation (contentCommitment); §4.4.4: an
+    extended key usage extension, if present, must include id-kp-emailProtection or
+    anyExtendedKeyUsage."""
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+        if not (usage.digital_signature or usage.content_commitment):
+            return "key_usage"
+    except x509.ExtensionNotFound:
+        pass
+    try:
+        purposes = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        if ExtendedKeyUsageOID.EMAIL_PROTECTION not in purposes and ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE \
+                not in purposes:
+            return "extended_key_usage"
+    except x509.ExtensionNotFound:
+        pass
+    return None
 
 
 def _find_signer(si: asn1_cms.SignerInfo, certs: list[x509.Certificate]) -> x509.Certificate | None:
@@ -208,11 +248,17 @@ def _find_signer(si: asn1_cms.SignerInfo, certs: list[x509.Certificate]) -> x509
 
 
 def _emails(cert: x509.Certificate) -> tuple[str, ...]:
+    """The certificate's mail addresses: the rfc822Name entries of its subjectAltName or, in
+    an older certificate without them, the emailAddress attributes of its subject (RFC 8550 §3)."""
+    found: list[str] = []
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        return tuple(e.lower() for e in san.get_values_for_type(x509.RFC822Name))
+        found = list(san.get_values_for_type(x509.RFC822Name))
     except x509.ExtensionNotFound:
-        return ()
+        pass
+    if not found:
+        found = [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.EMAIL_ADDRESS)]
+    return tuple(e.strip().lower() for e in found)
 
 
 def _check_signature(si: asn1_cms.SignerInfo, content: bytes, signer: x509.Certificate) -> None:

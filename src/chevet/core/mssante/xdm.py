@@ -22,6 +22,7 @@ from datetime import datetime
 from xml.etree import ElementTree as ET
 from xml.sax.saxutils import escape, quoteattr
 
+from chevet.core import untrusted_xml
 from chevet.core.errors import InvalidInput
 
 INS_OIDS = {"1.2.250.1.213.1.4.8", "1.2.250.1.213.1.4.9", "1.2.250.1.213.1.4.10", "1.2.250.1.213.1.4.11"}
@@ -113,23 +114,25 @@ class XdmPackage:
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._()-]{0,120}$")
 
 
-def _xml(data: bytes) -> ET.Element | None:
-    head = data[:4096].upper()
-    if b"<!DOCTYPE" in head or b"<!ENTITY" in data.upper():
-        return None
-    try:
-        return ET.fromstring(data)  # noqa: S314 - no DTD, no entities: checked above
-    except ET.ParseError:
-        return None
+# How an XML document in UTF-16 or UTF-32 begins (with or without a byte order mark): such a
+# document has no ASCII "ClinicalDocument" to look for, so it is parsed to be sure.
+_WIDE_STARTS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff", b"<\x00", b"\x00<", b"\x00\x00\x00<")
 
 
 def cda_facts(data: bytes) -> CdaFacts | None:
     """The document's type code and whether a qualified INS identifies the patient; None if
-    the document is not an HL7 CDA R2."""
-    if b"ClinicalDocument" not in data[:65536]:
+    the document is not an HL7 CDA R2. ``untrusted_xml.UnsafeXml`` if it is XML that asks for
+    a DTD, an entity or an inclusion: such a document is refused, not taken for "not a CDA"
+    (which would let its confidentiality code go unread)."""
+    if b"ClinicalDocument" not in data[:65536] and not data.startswith(_WIDE_STARTS):
         return None
-    root = _xml(data)
-    if root is None or root.tag != f"{{{CDA_NS}}}ClinicalDocument":
+    try:
+        root = untrusted_xml.parse(data)
+    except untrusted_xml.UnsafeXml as exc:
+        if exc.reason == "unreadable":
+            return None
+        raise
+    if root.tag != f"{{{CDA_NS}}}ClinicalDocument":
         return None
     code_el = root.find(f"{{{CDA_NS}}}code")
     code = code_el.get("code") if code_el is not None else None
@@ -266,16 +269,20 @@ def read_xdm(data: bytes, limits: XdmLimits | None = None) -> XdmPackage:
     meta_name = sorted(metadata_names)[0]
     subset_dir = meta_name.rsplit("/", 1)[0]
     docs = []
-    meta_root = _xml(contents[meta_name])
-    if meta_root is None:
-        raise HostileArchive("metadata_unreadable")
+    try:
+        meta_root = untrusted_xml.parse(contents[meta_name])
+    except untrusted_xml.UnsafeXml as exc:
+        raise HostileArchive("metadata_unreadable" if exc.reason == "unreadable" else f"xml_{exc.reason}") from exc
     uri_types = _uris(meta_root)
     for name, body in sorted(contents.items()):
         folder, _, leaf = name.rpartition("/")
         if folder != subset_dir or name == meta_name:
             continue
         mime_type, codes = uri_types.get(leaf, ("application/octet-stream", ()))
-        facts = cda_facts(body) if mime_type in ("text/xml", "application/xml") else None
+        try:
+            facts = cda_facts(body)
+        except untrusted_xml.UnsafeXml as exc:
+            raise HostileArchive(f"xml_{exc.reason}") from exc
         if facts is not None and facts.confidentiality and facts.confidentiality not in codes:
             codes = (*codes, facts.confidentiality)
         docs.append(XdmDocument(leaf, mime_type, body, codes))

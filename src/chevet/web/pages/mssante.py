@@ -126,7 +126,14 @@ def signature_text(p: Page, mss: dict[str, Any]) -> tuple[str, str]:
         return p.t("mss.signature.unsigned"), "warn"
     if status == "revoked":
         return p.t("mss.signature.revoked"), "error"
-    return p.t("mss.signature.invalid", reason=mss.get("signature_reason") or status), "error"
+    if status == "mismatch":
+        # Intact and from the trust space, but not the sender's certificate: never shown as valid.
+        return p.t("mss.signature.mismatch", signer=mss.get("signer") or "?",
+                   emails=", ".join(mss.get("signer_emails") or ()) or "?"), "error"
+    reason = mss.get("signature_reason") or status
+    explained = p.t(f"mss.signature.reason.{reason}")
+    return p.t("mss.signature.invalid", reason=reason if explained == f"mss.signature.reason.{reason}"
+               else explained), "error"
 
 
 async def _exchange_context(p: Page, cid: uuid.UUID) -> dict[str, Any]:
