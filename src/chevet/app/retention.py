@@ -9,17 +9,19 @@ says what went (ids, kinds, counts), never what it said.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from chevet.app import reports
 from chevet.app.attachments import delete_files
 from chevet.app.conversations import access
-from chevet.app.services import Actor, Services
+from chevet.app.services import Actor, Services, Unit
 from chevet.app.session_policy import require_recent_authentication
 from chevet.core.conversation import ConversationKind, parse_kind
-from chevet.core.errors import Forbidden, InvalidInput, NotFound
+from chevet.core.errors import Forbidden, IntegrityError, InvalidInput, NotFound
 from chevet.core.retention import (
     DEFAULTS,
     RATIONALE,
@@ -34,6 +36,9 @@ from chevet.core.retention import (
 from chevet.core.roles import Permission, can
 from chevet.core.signalement.retention import record_types
 from chevet.ports import Transaction
+
+if TYPE_CHECKING:
+    from chevet.app.attachment_upkeep import RetentionHook
 
 
 def _require(actor: Actor, permission: Permission) -> None:
@@ -203,18 +208,30 @@ class PurgeReport:
                            + sum(e["entries"] for e in self.expired_messages)}}
 
 
+def _attachments_hook(services: Services) -> RetentionHook | None:
+    """Attachments and their files go with their messages (inside the transaction, before the rows)."""
+    if services.attachments is None:
+        return None
+    from chevet.app.attachment_upkeep import retention_hook
+
+    return retention_hook(services)
+
+
+async def _shred(u: Unit, hook: RetentionHook | None, org_id: uuid.UUID,
+                 conversation_id: uuid.UUID) -> tuple[int, int]:
+    """Crypto-shred one whole conversation: its attachments (rows and files), then its key and
+    every row. Returns (entries, other objects) removed."""
+    extra = await hook(u.tx, org_id, conversation_id, None) if hook else 0
+    return await u.tx.retention.shred_conversation(conversation_id), extra
+
+
 async def purge(services: Services, as_of: datetime | None = None, *, dry_run: bool = False,
                 org_id: uuid.UUID | None = None) -> PurgeReport:
     """Apply every organisation's retention as of ``as_of`` (default now), in one transaction.
     A dry run computes exactly the same report and changes nothing."""
     now = as_of or services.clock.now()
     report = PurgeReport(now, dry_run)
-    # Attachments and their files go with their messages (inside the transaction, before the rows).
-    hook = None
-    if services.attachments is not None:
-        from chevet.app.attachment_upkeep import retention_hook
-
-        hook = retention_hook(services)
+    hook = _attachments_hook(services)
     report_blobs: list[str] = []  # files of purged reports, deleted once the transaction committed
     async with services.unit() as u:
         if not dry_run and not await u.tx.retention.lock_purge():
@@ -241,8 +258,7 @@ async def purge(services: Services, as_of: datetime | None = None, *, dry_run: b
             if due_whole:
                 count = await u.tx.retention.count_entries(state.conversation_id)
                 if not dry_run:
-                    extra = await hook(u.tx, state.org_id, state.conversation_id, None) if hook else 0
-                    count = await u.tx.retention.shred_conversation(state.conversation_id)
+                    count, extra = await _shred(u, hook, state.org_id, state.conversation_id)
                     await u.audit(state.org_id, "retention.conversation_shredded", None, "conversation",
                                   state.conversation_id, kind=state.kind.value, entries=count, days=days,
                                   other_objects=extra, as_of=now.isoformat())
@@ -269,6 +285,63 @@ async def purge(services: Services, as_of: datetime | None = None, *, dry_run: b
                           reports_shredded=len(report.reports))
     await delete_files(services, report_blobs)
     return report
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreReport:
+    conversations: int
+    reports: int
+    shredded_conversations: list[str]
+    shredded_reports: list[str]
+
+
+async def finish_restore(services: Services, *, database: str) -> RestoreReport:
+    """After a database backup was restored with the *current* key backup: whatever has no key
+    any more was shredded since that backup. The shredding is finished here through the purge's
+    own code (attachments and their files, report files, search terms, every row), in one
+    transaction. A key backup whose keys this installation's master key cannot open belongs to
+    another installation: refused before anything is removed, since every conversation would
+    otherwise look shredded."""
+    hook = _attachments_hook(services)
+    report_blobs: list[str] = []
+    async with services.unit() as u:
+        keyless = set(await u.tx.retention.conversations_without_key())
+        states = await u.tx.retention.states()
+        by_report = await u.tx.reports.with_keys()
+        unopened = 0
+        for state in states:
+            wrapped = None if state.conversation_id in keyless else \
+                await u.tx.conversations.wrapped_key(state.conversation_id)
+            if wrapped is not None and not _opens(partial(services.unwrap_key, state.conversation_id, wrapped)):
+                unopened += 1
+        for r, wrapped in by_report:
+            if wrapped is not None and not _opens(partial(reports.unwrap, services, r.id, wrapped)):
+                unopened += 1
+        if unopened:
+            raise InvalidInput("restore_keys_mismatch", count=unopened)
+        gone = [s for s in states if s.conversation_id in keyless]
+        for state in gone:
+            count, extra = await _shred(u, hook, state.org_id, state.conversation_id)
+            await u.audit(state.org_id, "restore.conversation_shredded", None, "conversation", state.conversation_id,
+                          kind=state.kind.value, entries=count, other_objects=extra)
+        purged = [r for r, wrapped in by_report if wrapped is None]
+        for r in purged:
+            report_blobs += await reports.purge_in(u, r, reason="restore")
+        restored = RestoreReport(len(states) - len(gone), len(by_report) - len(purged),
+                                 [str(s.conversation_id) for s in gone], [str(r.id) for r in purged])
+        await u.audit(None, "backup.restored", None, "installation", None, database=database[:120],
+                      conversations=restored.conversations, shredded_after_backup=len(gone),
+                      reports=restored.reports, reports_shredded_after_backup=len(purged))
+    await delete_files(services, report_blobs)
+    return restored
+
+
+def _opens(unwrap: Callable[[], object]) -> bool:
+    try:
+        unwrap()
+    except IntegrityError:
+        return False
+    return True
 
 
 async def next_month_preview(services: Services, actor: Actor) -> dict[str, Any]:
