@@ -1,5 +1,5 @@
-"""Backups: a consistent database backup without conversation keys, and a separate key backup
-that is replaced after every purge. Content shredded after a database backup cannot be
+"""Backups: a consistent database backup without any data key (conversations, reports), and a
+separate key backup that is replaced after every purge. Content shredded after a database backup cannot be
 recovered from that backup when the key backup is handled as documented (docs/backup.md)."""
 
 from __future__ import annotations
@@ -20,6 +20,57 @@ from tests.governance_support import cli, say, scene, use_clock
 from tests.support import FAST_PASSWORDS, create_pg_database, drop_pg_database
 
 SECRET = "Mme Quatrefages chute nocturne"
+
+
+def _restore(db: Path, keys: Path, target_dir: Path, target_url: str | None) -> subprocess.CompletedProcess[str]:
+    env = {"CHEVET_DATABASE_URL": target_url} if target_url else {}
+    return subprocess.run([sys.executable, "-m", "chevet.cli.main", "restore", "--db", str(db), "--keys", str(keys),
+                           "--data-dir", str(target_dir)], capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", **env})
+
+
+def _assert_nowhere(needle: bytes, root: Path) -> None:
+    for path in root.rglob("*"):
+        if path.is_file():
+            assert needle not in path.read_bytes(), path
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()} \
+        if root.exists() else {}
+
+
+async def _pg_tables(url: str) -> list[str]:
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        return sorted(r[0] for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
+    finally:
+        await conn.close()
+
+
+def _open(target_dir: Path, target_url: str | None) -> Installation:
+    return open_installation(load_settings(target_dir, environ={}, database_url=target_url, **FAST_PASSWORDS),
+                             with_bus=False)
+
+
+def _backup(installation: Installation, out: Path, keys: Path) -> Path:
+    r = cli(installation, "backup", "--out", str(out), "--keys-out", str(keys))
+    assert r.returncode == 0, r.stderr
+    [db] = list(out.glob("chevet-db-*"))
+    return db
+
+
+def _key_rows_in(installation: Installation, db_backup: Path, table: str) -> int:
+    """How many rows of a key table the database backup holds, read with sqlite3 / pg_restore."""
+    if installation.settings.database_url is None:
+        with sqlite3.connect(db_backup) as db:
+            return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    data = subprocess.run(["pg_restore", "--data-only", f"--table={table}", "--file=-", str(db_backup)],
+                          capture_output=True, text=True, check=True).stdout
+    lines = data.split(f"COPY public.{table} ", 1)
+    return 0 if len(lines) == 1 else len(lines[1].split("\n\\.", 1)[0].strip().splitlines()) - 1
 
 
 async def test_shredded_content_is_unrecoverable_from_an_earlier_backup(installation: Installation,
@@ -67,15 +118,11 @@ async def test_shredded_content_is_unrecoverable_from_an_earlier_backup(installa
     # Restore the backup taken BEFORE the purge, with the current key backup, into a new place.
     target_url = await create_pg_database() if installation.settings.database_url else None
     target_dir = tmp_path / "restored"
-    env = {"CHEVET_DATABASE_URL": target_url} if target_url else {}
     try:
-        r = subprocess.run([sys.executable, "-m", "chevet.cli.main", "restore", "--db", str(old_db), "--keys",
-                            str(keys), "--data-dir", str(target_dir)], capture_output=True, text=True,
-                           env={"PATH": "/usr/bin:/bin", **env})
+        r = _restore(old_db, keys, target_dir, target_url)
         assert r.returncode == 0, r.stderr
         assert "1 conversation(s) and 0 report(s) shredded after the backup were removed" in r.stdout
-        restored = open_installation(load_settings(target_dir, environ={}, database_url=target_url, **FAST_PASSWORDS),
-                                     with_bus=False)
+        restored = _open(target_dir, target_url)
         try:
             assert restored.settings.vapid_key_file.read_text() == first_keys["vapid_key"]
             async with restored.services.db.transaction() as tx:
@@ -87,13 +134,9 @@ async def test_shredded_content_is_unrecoverable_from_an_earlier_backup(installa
         finally:
             await restored.close()
         if target_url is None:
-            for path in target_dir.rglob("*"):
-                if path.is_file():
-                    assert SECRET.encode() not in path.read_bytes()
+            _assert_nowhere(SECRET.encode(), target_dir)
         # Restoring over an installation that holds data is refused.
-        r = subprocess.run([sys.executable, "-m", "chevet.cli.main", "restore", "--db", str(old_db), "--keys",
-                            str(keys), "--data-dir", str(target_dir)], capture_output=True, text=True,
-                           env={"PATH": "/usr/bin:/bin", **env})
+        r = _restore(old_db, keys, target_dir, target_url)
         assert r.returncode == 1 and "restaurez dans une installation vide" in r.stderr
     finally:
         if target_url:
@@ -120,53 +163,6 @@ async def test_daily_job_purges_prunes_and_replaces_the_key_backup(installation:
         assert await tx.conversations.get(s.org.id, s.care) is None
         actions = [e.action async for e in tx.audit.entries(INSTALLATION_CHAIN)]
     assert "retention.applied" in actions and actions[-1] == "key.backup_written"
-
-
-# --- shredding replayed on restore, every data key apart, all-or-nothing ------------------------
-
-def _restore(db: Path, keys: Path, target_dir: Path, target_url: str | None) -> subprocess.CompletedProcess[str]:
-    env = {"CHEVET_DATABASE_URL": target_url} if target_url else {}
-    return subprocess.run([sys.executable, "-m", "chevet.cli.main", "restore", "--db", str(db), "--keys", str(keys),
-                           "--data-dir", str(target_dir)], capture_output=True, text=True,
-                          env={"PATH": "/usr/bin:/bin", **env})
-
-
-def _files(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()} \
-        if root.exists() else {}
-
-
-async def _pg_tables(url: str) -> list[str]:
-    import asyncpg
-
-    conn = await asyncpg.connect(url)
-    try:
-        return sorted(r[0] for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
-    finally:
-        await conn.close()
-
-
-def _open(target_dir: Path, target_url: str | None) -> Installation:
-    return open_installation(load_settings(target_dir, environ={}, database_url=target_url, **FAST_PASSWORDS),
-                             with_bus=False)
-
-
-def _backup(installation: Installation, out: Path, keys: Path) -> Path:
-    r = cli(installation, "backup", "--out", str(out), "--keys-out", str(keys))
-    assert r.returncode == 0, r.stderr
-    [db] = list(out.glob("chevet-db-*"))
-    return db
-
-
-def _key_rows_in(installation: Installation, db_backup: Path, table: str) -> int:
-    """How many rows of a key table the database backup holds, read with sqlite3 / pg_restore."""
-    if installation.settings.database_url is None:
-        with sqlite3.connect(db_backup) as db:
-            return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
-    data = subprocess.run(["pg_restore", "--data-only", f"--table={table}", "--file=-", str(db_backup)],
-                          capture_output=True, text=True, check=True).stdout
-    lines = data.split(f"COPY public.{table} ", 1)
-    return 0 if len(lines) == 1 else len(lines[1].split("\n\\.", 1)[0].strip().splitlines()) - 1
 
 
 async def test_restore_after_a_conversation_with_attachments_was_shredded(installation: Installation,
@@ -223,9 +219,7 @@ async def test_restore_after_a_conversation_with_attachments_was_shredded(instal
         finally:
             await restored.close()
         if target_url is None:
-            for path in target_dir.rglob("*"):
-                if path.is_file():
-                    assert SECRET.encode() not in path.read_bytes()
+            _assert_nowhere(SECRET.encode(), target_dir)
     finally:
         if target_url:
             await drop_pg_database(target_url)
@@ -294,6 +288,7 @@ async def test_reports_purged_by_retention_do_not_come_back_from_an_older_backup
 
 
 async def test_a_failed_restore_leaves_the_target_as_it_was(installation: Installation, tmp_path: Path) -> None:
+    from chevet.bootstrap import write_key_backup
     from tests.support import new_installation
 
     svc = installation.services
@@ -304,13 +299,19 @@ async def test_a_failed_restore_leaves_the_target_as_it_was(installation: Instal
     truncated = tmp_path / "broken" / db.name
     truncated.parent.mkdir()
     truncated.write_bytes(db.read_bytes()[: db.stat().st_size // 2])
-    # A key backup of another installation: its master key opens none of these keys.
+    # The key backup of another installation (other records, other master key) …
     other = await new_installation(tmp_path / "other", None)
-    await other.close()
+    try:
+        await scene(other.services)
+        foreign = tmp_path / "keys" / "other-installation.json"
+        await write_key_backup(other, foreign)
+    finally:
+        await other.close()
+    # … and this one's keys with another master key: neither opens this database.
     doc = orjson.loads(keys.read_bytes())
     doc["master_key"] = other.settings.key_file.read_text()
-    foreign = tmp_path / "keys" / "foreign.json"
-    foreign.write_bytes(orjson.dumps(doc))
+    mixed = tmp_path / "keys" / "mixed.json"
+    mixed.write_bytes(orjson.dumps(doc))
 
     target_url = await create_pg_database() if installation.settings.database_url else None
     target_dir = tmp_path / "restored"
@@ -319,7 +320,7 @@ async def test_a_failed_restore_leaves_the_target_as_it_was(installation: Instal
     before, around = _files(target_dir), sorted(p.name for p in tmp_path.iterdir())
     try:
         for bad_db, bad_keys, why in ((truncated, keys, "sauvegarde de la base"),
-                                      (db, foreign, "ne correspond pas")):
+                                      (db, foreign, "ne correspond pas"), (db, mixed, "ne correspond pas")):
             r = _restore(bad_db, bad_keys, target_dir, target_url)
             assert r.returncode == 1, r.stdout
             assert why in r.stderr and "rien n'a été restauré" in r.stderr, r.stderr

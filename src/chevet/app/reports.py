@@ -100,11 +100,6 @@ def _unwrap(services: Services, report_id: uuid.UUID, wrapped: bytes) -> DataKey
     return DataKey(services.keys.unwrap(wrapped, _aad("rkey", report_id)))
 
 
-def unwrap(services: Services, report_id: uuid.UUID, wrapped: bytes) -> DataKey:
-    """A report's data key; public for the restore, which checks that a key backup fits."""
-    return _unwrap(services, report_id, wrapped)
-
-
 def seal_json(key: DataKey, label: str, report_id: uuid.UUID, value: Any, *more: uuid.UUID) -> bytes:
     return key.seal(orjson.dumps(value), _aad(label, report_id, *more))
 

@@ -9,19 +9,17 @@ says what went (ids, kinds, counts), never what it said.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from chevet.app import reports
+from chevet.app import keys, reports
 from chevet.app.attachments import delete_files
 from chevet.app.conversations import access
 from chevet.app.services import Actor, Services, Unit
 from chevet.app.session_policy import require_recent_authentication
 from chevet.core.conversation import ConversationKind, parse_kind
-from chevet.core.errors import Forbidden, IntegrityError, InvalidInput, NotFound
+from chevet.core.errors import Forbidden, InvalidInput, NotFound
 from chevet.core.retention import (
     DEFAULTS,
     RATIONALE,
@@ -290,7 +288,6 @@ async def purge(services: Services, as_of: datetime | None = None, *, dry_run: b
 @dataclass(frozen=True, slots=True)
 class RestoreReport:
     conversations: int
-    reports: int
     shredded_conversations: list[str]
     shredded_reports: list[str]
 
@@ -299,49 +296,41 @@ async def finish_restore(services: Services, *, database: str) -> RestoreReport:
     """After a database backup was restored with the *current* key backup: whatever has no key
     any more was shredded since that backup. The shredding is finished here through the purge's
     own code (attachments and their files, report files, search terms, every row), in one
-    transaction. A key backup whose keys this installation's master key cannot open belongs to
-    another installation: refused before anything is removed, since every conversation would
-    otherwise look shredded."""
+    transaction. A key backup of another installation is refused before anything is removed:
+    every conversation would otherwise look shredded."""
+    await _check_key_backup(services)
     hook = _attachments_hook(services)
     report_blobs: list[str] = []
     async with services.unit() as u:
         keyless = set(await u.tx.retention.conversations_without_key())
         states = await u.tx.retention.states()
-        by_report = await u.tx.reports.with_keys()
-        unopened = 0
-        for state in states:
-            wrapped = None if state.conversation_id in keyless else \
-                await u.tx.conversations.wrapped_key(state.conversation_id)
-            if wrapped is not None and not _opens(partial(services.unwrap_key, state.conversation_id, wrapped)):
-                unopened += 1
-        for r, wrapped in by_report:
-            if wrapped is not None and not _opens(partial(reports.unwrap, services, r.id, wrapped)):
-                unopened += 1
-        if unopened:
-            raise InvalidInput("restore_keys_mismatch", count=unopened)
         gone = [s for s in states if s.conversation_id in keyless]
         for state in gone:
             count, extra = await _shred(u, hook, state.org_id, state.conversation_id)
             await u.audit(state.org_id, "restore.conversation_shredded", None, "conversation", state.conversation_id,
                           kind=state.kind.value, entries=count, other_objects=extra)
-        purged = [r for r, wrapped in by_report if wrapped is None]
+        purged = await u.tx.reports.without_key()
         for r in purged:
             report_blobs += await reports.purge_in(u, r, reason="restore")
-        restored = RestoreReport(len(states) - len(gone), len(by_report) - len(purged),
+        restored = RestoreReport(len(states) - len(gone),
                                  [str(s.conversation_id) for s in gone], [str(r.id) for r in purged])
         await u.audit(None, "backup.restored", None, "installation", None, database=database[:120],
                       conversations=restored.conversations, shredded_after_backup=len(gone),
-                      reports=restored.reports, reports_shredded_after_backup=len(purged))
+                      reports_shredded_after_backup=len(purged))
     await delete_files(services, report_blobs)
     return restored
 
 
-def _opens(unwrap: Callable[[], object]) -> bool:
-    try:
-        unwrap()
-    except IntegrityError:
-        return False
-    return True
+async def _check_key_backup(services: Services) -> None:
+    """Every data key put back comes from the key backup and must open with its master key.
+    With none put back (another installation's key backup names none of these records), the
+    credential secrets of the database decide: if there are some and not one opens, the master
+    key is not this installation's. (Some may fail legitimately: a master key rotated and
+    destroyed after the database backup leaves that backup's secrets unreadable.)"""
+    found = await keys.opening(services)
+    data, secrets = found.get("master", keys.Opening()), found.get("credentials", keys.Opening())
+    if data.failed or (not data.opened and secrets.failed and not secrets.opened):
+        raise InvalidInput("restore_keys_mismatch", count=data.failed or secrets.failed)
 
 
 async def next_month_preview(services: Services, actor: Actor) -> dict[str, Any]:

@@ -63,7 +63,7 @@ def restore(db: Annotated[Path, typer.Option("--db", help="Database backup file"
             settings.data_dir.rmdir()
         said = str(exc) if isinstance(exc, SettingsError) else gettext(exc.code, lang, **exc.params)
         raise fail(said + " — " + gettext("restore_nothing_done", lang)) from exc
-    typer.echo(f"restored {done.conversations} conversation(s) and {done.reports} report(s); "
+    typer.echo(f"restored {done.conversations} conversation(s); "
                f"{len(done.shredded_conversations)} conversation(s) and {len(done.shredded_reports)} report(s) "
                "shredded after the backup were removed")
 
