@@ -8,6 +8,8 @@ import sqlite3
 import subprocess
 import sys
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import orjson
@@ -20,6 +22,18 @@ from tests.governance_support import cli, say, scene, use_clock
 from tests.support import FAST_PASSWORDS, create_pg_database, drop_pg_database
 
 SECRET = "Mme Quatrefages chute nocturne"
+
+
+@asynccontextmanager
+async def _target(installation: Installation, tmp_path: Path) -> AsyncIterator[tuple[Path, str | None]]:
+    """A new, empty place to restore into: a folder, and a new PostgreSQL database if the
+    installation runs on PostgreSQL."""
+    url = await create_pg_database() if installation.settings.database_url else None
+    try:
+        yield tmp_path / "restored", url
+    finally:
+        if url:
+            await drop_pg_database(url)
 
 
 def _restore(db: Path, keys: Path, target_dir: Path, target_url: str | None) -> subprocess.CompletedProcess[str]:
@@ -48,6 +62,13 @@ async def _pg_tables(url: str) -> list[str]:
         return sorted(r[0] for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
     finally:
         await conn.close()
+
+
+def _restored(db: Path, keys: Path, target_dir: Path, target_url: str | None, removed: str) -> Installation:
+    r = _restore(db, keys, target_dir, target_url)
+    assert r.returncode == 0, r.stderr
+    assert f"{removed} shredded after the backup were removed" in r.stdout, r.stdout
+    return _open(target_dir, target_url)
 
 
 def _open(target_dir: Path, target_url: str | None) -> Installation:
@@ -116,13 +137,8 @@ async def test_shredded_content_is_unrecoverable_from_an_earlier_backup(installa
     assert str(s.care).encode() not in current_keys
 
     # Restore the backup taken BEFORE the purge, with the current key backup, into a new place.
-    target_url = await create_pg_database() if installation.settings.database_url else None
-    target_dir = tmp_path / "restored"
-    try:
-        r = _restore(old_db, keys, target_dir, target_url)
-        assert r.returncode == 0, r.stderr
-        assert "1 conversation(s) and 0 report(s) shredded after the backup were removed" in r.stdout
-        restored = _open(target_dir, target_url)
+    async with _target(installation, tmp_path) as (target_dir, target_url):
+        restored = _restored(old_db, keys, target_dir, target_url, "1 conversation(s) and 0 report(s)")
         try:
             assert restored.settings.vapid_key_file.read_text() == first_keys["vapid_key"]
             async with restored.services.db.transaction() as tx:
@@ -138,9 +154,6 @@ async def test_shredded_content_is_unrecoverable_from_an_earlier_backup(installa
         # Restoring over an installation that holds data is refused.
         r = _restore(old_db, keys, target_dir, target_url)
         assert r.returncode == 1 and "restaurez dans une installation vide" in r.stderr
-    finally:
-        if target_url:
-            await drop_pg_database(target_url)
 
 
 async def test_daily_job_purges_prunes_and_replaces_the_key_backup(installation: Installation, tmp_path: Path) -> None:
@@ -193,13 +206,8 @@ async def test_restore_after_a_conversation_with_attachments_was_shredded(instal
     assert [x["conversation_id"] for x in report.shredded] == [str(s.care)]
     _backup(installation, tmp_path / "db2", keys)  # the key backup is replaced, as documented
 
-    target_url = await create_pg_database() if installation.settings.database_url else None
-    target_dir = tmp_path / "restored"
-    try:
-        r = _restore(old_db, keys, target_dir, target_url)
-        assert r.returncode == 0, r.stderr
-        assert "1 conversation(s) and 0 report(s) shredded after the backup were removed" in r.stdout
-        restored = _open(target_dir, target_url)
+    async with _target(installation, tmp_path) as (target_dir, target_url):
+        restored = _restored(old_db, keys, target_dir, target_url, "1 conversation(s) and 0 report(s)")
         try:
             rsvc = restored.services
             async with rsvc.db.transaction() as tx:
@@ -220,9 +228,6 @@ async def test_restore_after_a_conversation_with_attachments_was_shredded(instal
             await restored.close()
         if target_url is None:
             _assert_nowhere(SECRET.encode(), target_dir)
-    finally:
-        if target_url:
-            await drop_pg_database(target_url)
 
 
 async def test_reports_purged_by_retention_do_not_come_back_from_an_older_backup(installation: Installation,
@@ -264,12 +269,8 @@ async def test_reports_purged_by_retention_do_not_come_back_from_an_older_backup
     _backup(installation, tmp_path / "db2", keys)
     assert str(gone.report_id) not in keys.read_text()
 
-    target_url = await create_pg_database() if installation.settings.database_url else None
-    target_dir = tmp_path / "restored"
-    try:
-        r = _restore(old_db, keys, target_dir, target_url)
-        assert r.returncode == 0, r.stderr
-        restored = _open(target_dir, target_url)
+    async with _target(installation, tmp_path) as (target_dir, target_url):
+        restored = _restored(old_db, keys, target_dir, target_url, "0 conversation(s) and 1 report(s)")
         try:
             rsvc = restored.services
             async with rsvc.db.transaction() as tx:
@@ -282,9 +283,6 @@ async def test_reports_purged_by_retention_do_not_come_back_from_an_older_backup
             assert b"".join([x async for x in d.body]) == pdf("Note")
         finally:
             await restored.close()
-    finally:
-        if target_url:
-            await drop_pg_database(target_url)
 
 
 async def test_a_failed_restore_leaves_the_target_as_it_was(installation: Installation, tmp_path: Path) -> None:
@@ -313,12 +311,10 @@ async def test_a_failed_restore_leaves_the_target_as_it_was(installation: Instal
     mixed = tmp_path / "keys" / "mixed.json"
     mixed.write_bytes(orjson.dumps(doc))
 
-    target_url = await create_pg_database() if installation.settings.database_url else None
-    target_dir = tmp_path / "restored"
-    target_dir.mkdir()
-    (target_dir / "chevet.toml").write_text('default_language = "fr"\n')
-    before, around = _files(target_dir), sorted(p.name for p in tmp_path.iterdir())
-    try:
+    async with _target(installation, tmp_path) as (target_dir, target_url):
+        target_dir.mkdir()
+        (target_dir / "chevet.toml").write_text('default_language = "fr"\n')
+        before, around = _files(target_dir), sorted(p.name for p in tmp_path.iterdir())
         for bad_db, bad_keys, why in ((truncated, keys, "sauvegarde de la base"),
                                       (db, foreign, "ne correspond pas"), (db, mixed, "ne correspond pas")):
             r = _restore(bad_db, bad_keys, target_dir, target_url)
@@ -328,14 +324,9 @@ async def test_a_failed_restore_leaves_the_target_as_it_was(installation: Instal
             assert sorted(p.name for p in tmp_path.iterdir()) == around
             if target_url:
                 assert await _pg_tables(target_url) == []
-        r = _restore(db, keys, target_dir, target_url)
-        assert r.returncode == 0, r.stderr
-        restored = _open(target_dir, target_url)
+        restored = _restored(db, keys, target_dir, target_url, "0 conversation(s) and 0 report(s)")
         try:
             page = await messages.history(restored.services, s.manager.actor, s.team)
             assert [m.get("body") for m in page if m.get("body")] == ["Relève : RAS"]
         finally:
             await restored.close()
-    finally:
-        if target_url:
-            await drop_pg_database(target_url)
