@@ -286,6 +286,7 @@ async def test_reports_purged_by_retention_do_not_come_back_from_an_older_backup
 
 
 async def test_a_failed_restore_leaves_the_target_as_it_was(installation: Installation, tmp_path: Path) -> None:
+    from chevet.app import conversations
     from chevet.bootstrap import write_key_backup
     from tests.support import new_installation
 
@@ -294,6 +295,12 @@ async def test_a_failed_restore_leaves_the_target_as_it_was(installation: Instal
     await say(svc, s.manager, s.team, "Relève : RAS")
     keys = tmp_path / "keys" / "chevet-keys.json"
     db = _backup(installation, tmp_path / "db1", keys)
+    # A key backup older than the database backup: what was created in between has no key in it.
+    stale = tmp_path / "keys" / "stale.json"
+    stale.write_bytes(keys.read_bytes())
+    await conversations.create_conversation(svc, s.nurse.actor, kind="care_case", title="Suivi chambre 14",
+                                            member_ids=[s.physician.id], care_case_ref="CH14-B")
+    newer = _backup(installation, tmp_path / "db2", keys)
     truncated = tmp_path / "broken" / db.name
     truncated.parent.mkdir()
     truncated.write_bytes(db.read_bytes()[: db.stat().st_size // 2])
@@ -316,7 +323,8 @@ async def test_a_failed_restore_leaves_the_target_as_it_was(installation: Instal
         (target_dir / "chevet.toml").write_text('default_language = "fr"\n')
         before, around = _files(target_dir), sorted(p.name for p in tmp_path.iterdir())
         for bad_db, bad_keys, why in ((truncated, keys, "sauvegarde de la base"),
-                                      (db, foreign, "ne correspond pas"), (db, mixed, "ne correspond pas")):
+                                      (db, foreign, "ne correspond pas"), (db, mixed, "ne correspond pas"),
+                                      (newer, stale, "plus ancienne")):
             r = _restore(bad_db, bad_keys, target_dir, target_url)
             assert r.returncode == 1, r.stdout
             assert why in r.stderr and "rien n'a été restauré" in r.stderr, r.stderr
@@ -324,7 +332,7 @@ async def test_a_failed_restore_leaves_the_target_as_it_was(installation: Instal
             assert sorted(p.name for p in tmp_path.iterdir()) == around
             if target_url:
                 assert await _pg_tables(target_url) == []
-        restored = _restored(db, keys, target_dir, target_url, "0 conversation(s) and 0 report(s)")
+        restored = _restored(newer, keys, target_dir, target_url, "0 conversation(s) and 0 report(s)")
         try:
             page = await messages.history(restored.services, s.manager.actor, s.team)
             assert [m.get("body") for m in page if m.get("body")] == ["Relève : RAS"]

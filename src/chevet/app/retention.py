@@ -292,7 +292,7 @@ class RestoreReport:
     shredded_reports: list[str]
 
 
-async def finish_restore(services: Services, *, database: str) -> RestoreReport:
+async def finish_restore(services: Services, *, database: str, keys_written_at: datetime | None) -> RestoreReport:
     """After a database backup was restored with the *current* key backup: whatever has no key
     any more was shredded since that backup. The shredding is finished here through the purge's
     own code (attachments and their files, report files, search terms, every row), in one
@@ -305,11 +305,16 @@ async def finish_restore(services: Services, *, database: str) -> RestoreReport:
         keyless = set(await u.tx.retention.conversations_without_key())
         states = await u.tx.retention.states()
         gone = [s for s in states if s.conversation_id in keyless]
+        purged = await u.tx.reports.without_key()
+        created = [s.created_at for s in gone] + [r.received_at for r in purged]
+        if keys_written_at is not None and any(at > keys_written_at for at in created):
+            # Created after the key backup was written, so never in it: not shredded, the key
+            # backup is older than the database backup. Removing them would lose them.
+            raise InvalidInput("restore_keys_older")
         for state in gone:
             count, extra = await _shred(u, hook, state.org_id, state.conversation_id)
             await u.audit(state.org_id, "restore.conversation_shredded", None, "conversation", state.conversation_id,
                           kind=state.kind.value, entries=count, other_objects=extra)
-        purged = await u.tx.reports.without_key()
         for r in purged:
             report_blobs += await reports.purge_in(u, r, reason="restore")
         restored = RestoreReport(len(states) - len(gone),

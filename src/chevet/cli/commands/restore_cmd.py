@@ -4,8 +4,9 @@ all or nothing (docs/backup.md)."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -51,7 +52,8 @@ def restore(db: Annotated[Path, typer.Option("--db", help="Database backup file"
         staged = _staged(settings, url, blob_dir)
         installation = open_installation(staged, with_bus=False)
         try:
-            return await retention.finish_restore(installation.services, database=db.name)
+            return await retention.finish_restore(installation.services, database=db.name,
+                                                  keys_written_at=_written_at(key_doc))
         finally:
             await installation.close()
 
@@ -66,6 +68,14 @@ def restore(db: Annotated[Path, typer.Option("--db", help="Database backup file"
     typer.echo(f"restored {done.conversations} conversation(s); "
                f"{len(done.shredded_conversations)} conversation(s) and {len(done.shredded_reports)} report(s) "
                "shredded after the backup were removed")
+
+
+def _written_at(key_doc: dict[str, Any]) -> datetime | None:
+    try:
+        at = datetime.fromisoformat(str(key_doc.get("created_at")))
+    except ValueError:
+        return None
+    return at if at.tzinfo else None
 
 
 def _staged(settings: Settings, url: str, blob_dir: Path) -> Settings:
