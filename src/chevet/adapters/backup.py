@@ -193,11 +193,16 @@ class RestoreTarget:
     vapid_key_file: Path | None = None
 
 
-async def _tables(database_url: str) -> set[str]:
+_SEQUENCES = text("SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = current_schema()")
+
+
+async def _relations(database_url: str) -> tuple[set[str], set[str]]:
+    """The PostgreSQL target's tables and sequences, to tell later what the restore created."""
     db = SqlDatabase(database_url)
     try:
         async with db.engine.connect() as conn:
-            return set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
+            tables = set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
+            return tables, {r[0] for r in await conn.execute(_SEQUENCES)}
     finally:
         await db.close()
 
@@ -229,7 +234,7 @@ class _Staging:
         self.sqlite = target.database_url.startswith("sqlite")
         self.blobs = target.blob_dir.with_name(target.blob_dir.name + ".restoring")
         self.created: list[Path] = []  # key files and folders written, removed again on failure
-        self._pg_before: set[str] = set()
+        self._pg_before: tuple[set[str], set[str]] = (set(), set())
         if self.sqlite:
             db = sqlite_path(target.database_url)
             self.db = db.with_name(db.name + ".restoring")
@@ -247,7 +252,7 @@ class _Staging:
         if blobs.is_dir() and any(blobs.iterdir()):
             raise BackupError("restore_blobs_not_empty", path=str(blobs))
         if not self.sqlite:
-            self._pg_before = await _tables(self.url)
+            self._pg_before = await _relations(self.url)
 
     def put_key_file(self, path: Path, content: object) -> None:
         if not isinstance(content, str):
@@ -308,7 +313,7 @@ class _Staging:
             for path in self._sqlite_files(self.db):
                 path.unlink(missing_ok=True)
         else:
-            await _drop_tables_except(self.url, self._pg_before)
+            await _drop_created(self.url, *self._pg_before)
         for path in self.created:
             if path.is_dir():
                 try:
@@ -319,20 +324,19 @@ class _Staging:
                 path.unlink(missing_ok=True)
 
 
-async def _drop_tables_except(database_url: str, keep: set[str]) -> None:
+async def _drop_created(database_url: str, tables: set[str], sequences: set[str]) -> None:
+    """Drop every table and sequence of the PostgreSQL target that was not there before."""
     db = SqlDatabase(database_url)
     try:
         async with db.engine.begin() as conn:
             prep = conn.dialect.identifier_preparer
             names = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
-            created = [prep.quote(n) for n in names if n not in keep]
+            created = [prep.quote(n) for n in names if n not in tables]
             if created:
                 await conn.execute(text(f"DROP TABLE IF EXISTS {', '.join(created)} CASCADE"))
-            # Sequences of tables that were dropped went with them; any left over was created too.
-            rows = await conn.execute(text("SELECT sequence_name FROM information_schema.sequences "
-                                           "WHERE sequence_schema = current_schema()"))
-            for (name,) in rows.all():
-                await conn.execute(text(f"DROP SEQUENCE IF EXISTS {prep.quote(name)} CASCADE"))
+            for (name,) in (await conn.execute(_SEQUENCES)).all():  # those not owned by a dropped table
+                if name not in sequences:
+                    await conn.execute(text(f"DROP SEQUENCE IF EXISTS {prep.quote(name)} CASCADE"))
     finally:
         await db.close()
 
