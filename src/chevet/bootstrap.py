@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from chevet.adapters.antivirus import ClamdScanner
 from chevet.adapters.audit_key import AuditKeyError, AuditKeyFile, create_audit_key
 from chevet.adapters.backup import BackupError as BackupError  # re-exported for the CLI
-from chevet.adapters.backup import Restored as Restored
+from chevet.adapters.backup import RestoreTarget as RestoreTarget
 from chevet.adapters.backup import backup_database as backup_database
 from chevet.adapters.backup import read_key_backup as read_key_backup
 from chevet.adapters.backup import restore as restore

@@ -123,6 +123,53 @@ async def count_by_key(services: Services) -> dict[int, int]:
     return {k: v for k, v in counts.items() if k != current}
 
 
+@dataclass
+class Opening:
+    opened: int = 0
+    failed: int = 0
+
+
+async def opening(services: Services) -> dict[str, Opening]:
+    """How many registered sealed blobs the installation's master keys open, and how many they
+    do not, by kind ("master": wrapped data keys; "credentials": secrets sealed with a derived
+    key). A restore uses it to recognise a key backup of another installation."""
+    derived = services.credential_keys()
+    out: dict[str, Opening] = {}
+    async with services.db.transaction() as tx:
+        columns = tx.sealed_blobs.columns()
+    for name, by in columns:
+        tally = out.setdefault(by, Opening())
+        after: tuple[Any, ...] | None = None
+        while True:
+            async with services.db.transaction() as tx:
+                items = await tx.sealed_blobs.batch(name, after, 1000)
+            for item in items:
+                if _opens(services, by, item.blob, item.aad, derived):
+                    tally.opened += 1
+                else:
+                    tally.failed += 1
+            if len(items) < 1000:
+                break
+            after = items[-1].key
+    return out
+
+
+def _opens(services: Services, by: str, blob: bytes, aad: bytes, derived: list[bytes]) -> bool:
+    if by == "master":
+        try:
+            services.keys.unwrap(blob, aad)
+            return True
+        except IntegrityError:
+            return False
+    for key in derived:
+        try:
+            envelope.open_sealed(key, blob, aad)
+            return True
+        except IntegrityError:
+            continue
+    return False
+
+
 def _ordered_ids(services: Services) -> list[int]:
     current = services.keys.current_key_id()
     return [current] + [n for n in sorted(services.keys.key_ids(), reverse=True) if n != current]

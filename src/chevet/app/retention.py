@@ -11,12 +11,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chevet.app import reports
+from chevet.app import keys, reports
 from chevet.app.attachments import delete_files
 from chevet.app.conversations import access
-from chevet.app.services import Actor, Services
+from chevet.app.services import Actor, Services, Unit
 from chevet.app.session_policy import require_recent_authentication
 from chevet.core.conversation import ConversationKind, parse_kind
 from chevet.core.errors import Forbidden, InvalidInput, NotFound
@@ -34,6 +34,9 @@ from chevet.core.retention import (
 from chevet.core.roles import Permission, can
 from chevet.core.signalement.retention import record_types
 from chevet.ports import Transaction
+
+if TYPE_CHECKING:
+    from chevet.app.attachment_upkeep import RetentionHook
 
 
 def _require(actor: Actor, permission: Permission) -> None:
@@ -203,18 +206,30 @@ class PurgeReport:
                            + sum(e["entries"] for e in self.expired_messages)}}
 
 
+def _attachments_hook(services: Services) -> RetentionHook | None:
+    """Attachments and their files go with their messages (inside the transaction, before the rows)."""
+    if services.attachments is None:
+        return None
+    from chevet.app.attachment_upkeep import retention_hook
+
+    return retention_hook(services)
+
+
+async def _shred(u: Unit, hook: RetentionHook | None, org_id: uuid.UUID,
+                 conversation_id: uuid.UUID) -> tuple[int, int]:
+    """Crypto-shred one whole conversation: its attachments (rows and files), then its key and
+    every row. Returns (entries, other objects) removed."""
+    extra = await hook(u.tx, org_id, conversation_id, None) if hook else 0
+    return await u.tx.retention.shred_conversation(conversation_id), extra
+
+
 async def purge(services: Services, as_of: datetime | None = None, *, dry_run: bool = False,
                 org_id: uuid.UUID | None = None) -> PurgeReport:
     """Apply every organisation's retention as of ``as_of`` (default now), in one transaction.
     A dry run computes exactly the same report and changes nothing."""
     now = as_of or services.clock.now()
     report = PurgeReport(now, dry_run)
-    # Attachments and their files go with their messages (inside the transaction, before the rows).
-    hook = None
-    if services.attachments is not None:
-        from chevet.app.attachment_upkeep import retention_hook
-
-        hook = retention_hook(services)
+    hook = _attachments_hook(services)
     report_blobs: list[str] = []  # files of purged reports, deleted once the transaction committed
     async with services.unit() as u:
         if not dry_run and not await u.tx.retention.lock_purge():
@@ -241,8 +256,7 @@ async def purge(services: Services, as_of: datetime | None = None, *, dry_run: b
             if due_whole:
                 count = await u.tx.retention.count_entries(state.conversation_id)
                 if not dry_run:
-                    extra = await hook(u.tx, state.org_id, state.conversation_id, None) if hook else 0
-                    count = await u.tx.retention.shred_conversation(state.conversation_id)
+                    count, extra = await _shred(u, hook, state.org_id, state.conversation_id)
                     await u.audit(state.org_id, "retention.conversation_shredded", None, "conversation",
                                   state.conversation_id, kind=state.kind.value, entries=count, days=days,
                                   other_objects=extra, as_of=now.isoformat())
@@ -269,6 +283,59 @@ async def purge(services: Services, as_of: datetime | None = None, *, dry_run: b
                           reports_shredded=len(report.reports))
     await delete_files(services, report_blobs)
     return report
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreReport:
+    conversations: int
+    shredded_conversations: list[str]
+    shredded_reports: list[str]
+
+
+async def finish_restore(services: Services, *, database: str, keys_written_at: datetime | None) -> RestoreReport:
+    """After a database backup was restored with the *current* key backup: whatever has no key
+    any more was shredded since that backup. The shredding is finished here through the purge's
+    own code (attachments and their files, report files, search terms, every row), in one
+    transaction. A key backup of another installation is refused before anything is removed:
+    every conversation would otherwise look shredded."""
+    await _check_key_backup(services)
+    hook = _attachments_hook(services)
+    report_blobs: list[str] = []
+    async with services.unit() as u:
+        keyless = set(await u.tx.retention.conversations_without_key())
+        states = await u.tx.retention.states()
+        gone = [s for s in states if s.conversation_id in keyless]
+        purged = await u.tx.reports.without_key()
+        created = [s.created_at for s in gone] + [r.received_at for r in purged]
+        if keys_written_at is not None and any(at > keys_written_at for at in created):
+            # Created after the key backup was written, so never in it: not shredded, the key
+            # backup is older than the database backup. Removing them would lose them.
+            raise InvalidInput("restore_keys_older")
+        for state in gone:
+            count, extra = await _shred(u, hook, state.org_id, state.conversation_id)
+            await u.audit(state.org_id, "restore.conversation_shredded", None, "conversation", state.conversation_id,
+                          kind=state.kind.value, entries=count, other_objects=extra)
+        for r in purged:
+            report_blobs += await reports.purge_in(u, r, reason="restore")
+        restored = RestoreReport(len(states) - len(gone),
+                                 [str(s.conversation_id) for s in gone], [str(r.id) for r in purged])
+        await u.audit(None, "backup.restored", None, "installation", None, database=database[:120],
+                      conversations=restored.conversations, shredded_after_backup=len(gone),
+                      reports_shredded_after_backup=len(purged))
+    await delete_files(services, report_blobs)
+    return restored
+
+
+async def _check_key_backup(services: Services) -> None:
+    """Every data key put back comes from the key backup and must open with its master key.
+    With none put back (another installation's key backup names none of these records), the
+    credential secrets of the database decide: if there are some and not one opens, the master
+    key is not this installation's. (Some may fail legitimately: a master key rotated and
+    destroyed after the database backup leaves that backup's secrets unreadable.)"""
+    found = await keys.opening(services)
+    data, secrets = found.get("master", keys.Opening()), found.get("credentials", keys.Opening())
+    if data.failed or (not data.opened and secrets.failed and not secrets.opened):
+        raise InvalidInput("restore_keys_mismatch", count=data.failed or secrets.failed)
 
 
 async def next_month_preview(services: Services, actor: Actor) -> dict[str, Any]:

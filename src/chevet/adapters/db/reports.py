@@ -154,6 +154,11 @@ class SqlReports:
             stmt = stmt.where(report.c.org_id == org_id)
         return [_report(r) for r in await self._conn.execute(stmt.order_by(report.c.closed_at))]
 
+    async def without_key(self) -> list[Report]:
+        """For a restore that must finish the shredding done since its database backup."""
+        stmt = select(report).where(~report.c.id.in_(select(report_key.c.report_id)))
+        return [_report(r) for r in await self._conn.execute(stmt.order_by(report.c.id))]
+
     async def retention_days(self, org_id: uuid.UUID) -> dict[RecordType, int]:
         rows = await self._conn.execute(select(report_retention.c.record_type, report_retention.c.days)
                                         .where(report_retention.c.org_id == org_id))

@@ -1,4 +1,4 @@
-"""``chevet backup``: a consistent online backup — the database without conversation keys, the
+"""``chevet backup``: a consistent online backup — the database without any data key, the
 blobs, and the key material in a separate file (docs/backup.md)."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import typer
 
 from chevet.bootstrap import BackupError, Installation, backup_database, write_key_backup
 from chevet.cli.support import DataDir, fail, run, settings_for
+from chevet.web.i18n import gettext
 
 NAME = "backup"
 app = typer.Typer(help="Back up the installation.", invoke_without_command=True)
@@ -24,7 +25,7 @@ def backup(keys_out: Annotated[Path, typer.Option("--keys-out", help="Key backup
            keys_only: Annotated[bool, typer.Option("--keys-only", help="Only refresh the key backup "
                                                    "(after a retention run)")] = False,
            data_dir: DataDir = None) -> None:
-    """Database (SQLite: VACUUM INTO; PostgreSQL: pg_dump) without conversation keys, blobs, and
+    """Database (SQLite: VACUUM INTO; PostgreSQL: pg_dump) without data keys, blobs, and
     the current key material in --keys-out."""
     settings = settings_for(data_dir)
     if keys_only:
@@ -47,7 +48,7 @@ def backup(keys_out: Annotated[Path, typer.Option("--keys-out", help="Key backup
                 shutil.copytree(blobs, out / f"chevet-blobs-{stamp}")
             count = await write_key_backup(i, keys_out)
         except BackupError as exc:
-            raise fail(str(exc)) from exc
+            raise fail(gettext(exc.code, settings.default_language, **exc.params)) from exc
         async with i.services.unit() as u:
             await u.audit(None, "backup.created", None, "installation", None, database=db_file.name,
                           conversation_keys=count)
@@ -64,7 +65,7 @@ async def _keys(i: Installation, keys_out: Path) -> int:
     try:
         count = await write_key_backup(i, keys_out)
     except BackupError as exc:
-        raise fail(str(exc)) from exc
+        raise fail(gettext(exc.code, i.settings.default_language, **exc.params)) from exc
     async with i.services.unit() as u:
         await u.audit(None, "key.backup_written", None, "installation", None, scheduled=False)
     return count
