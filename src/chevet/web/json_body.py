@@ -7,15 +7,14 @@ route and the JSON part of a multipart filing through ``validated``."""
 from __future__ import annotations
 
 import json
-import math
 from typing import Any, TypeVar
 
+import orjson
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
-
 
 class _Duplicate(ValueError):
     def __init__(self, name: str) -> None:
@@ -34,15 +33,25 @@ def _unique_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
-def _not_json(constant: str) -> Any:
-    raise ValueError(constant)
+def _names_written(text: bytes) -> int:
+    """How many names a valid JSON text writes, with byte operations only. Backslashes occur only
+    in escapes inside strings: dropping escaped backslashes, then escaped quotes, leaves quotes
+    that only open and close strings; a string followed by a colon is a name."""
+    if b"\\" in text:
+        text = text.replace(b"\\\\", b"").replace(b'\\"', b"")
+    return sum(1 for outside in text.split(b'"')[2::2] if outside.lstrip()[:1] == b":")
 
 
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):  # 1e999: a number no JSON peer can represent
-        raise ValueError(text)
-    return value
+def _names_kept(value: Any) -> int:
+    count, pending = 0, [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            count += len(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return count
 
 
 def _invalid(position: int) -> RequestValidationError:
@@ -53,16 +62,23 @@ def _invalid(position: int) -> RequestValidationError:
 
 def parse(raw: bytes | str) -> Any:
     """The decoded body; ``RequestValidationError`` (answered as a problem) when it is not
-    strict JSON."""
+    strict JSON: orjson refuses NaN, Infinity, numbers beyond 64 bits, lone surrogates and bad
+    UTF-8, and a name given twice shows as fewer names kept than written. Counting the names
+    written takes a few byte operations: the send path pays microseconds, not a second parse
+    in Python."""
     try:
-        return json.loads(raw, object_pairs_hook=_unique_names, parse_constant=_not_json, parse_float=_finite)
-    except _Duplicate as exc:
-        raise RequestValidationError([{"type": "duplicate_name", "loc": ("body", exc.name),
-                                       "msg": "Duplicate name", "input": None}]) from None
-    except json.JSONDecodeError as exc:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
         raise _invalid(exc.pos) from None
-    except (ValueError, RecursionError):  # a refused constant, bad UTF-8, nesting too deep
-        raise _invalid(0) from None
+    if isinstance(value, (dict, list)):
+        text = raw.encode() if isinstance(raw, str) else raw
+        if _names_written(text) != _names_kept(value):
+            try:  # only now, to name the field: the lenient parser with a check on each object
+                json.loads(text, object_pairs_hook=_unique_names)
+            except _Duplicate as dup:
+                raise RequestValidationError([{"type": "duplicate_name", "loc": ("body", dup.name),
+                                               "msg": "Duplicate name", "input": None}]) from None
+    return value
 
 
 MISSING = object()
@@ -86,7 +102,7 @@ def validated(model: type[M], decoded: Any) -> M:
         raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required",
                                        "input": None}])
     try:
-        return model.model_validate(decoded)
+        return model.model_validate(decoded, from_attributes=True)  # as FastAPI calls it
     except ValidationError as exc:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
 
