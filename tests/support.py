@@ -153,9 +153,13 @@ class Server:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "chevet.cli.main", "serve", "--data-dir", str(settings.data_dir),
              "--port", str(self.port)], env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
-        self.wait_ready()
+        try:
+            self.wait_ready()
+        except RuntimeError:  # no fixture will stop a server that never became ready
+            self.stop()
+            raise
 
-    def wait_ready(self, timeout: float = 30) -> None:
+    def wait_ready(self, timeout: float = 90) -> None:  # a loaded CI box takes more than 30 s
         wait_healthy(self.url, self.proc, timeout, self.verify)
 
     def stop(self) -> None:

@@ -58,6 +58,19 @@ def test_malformed_and_mistyped_bodies(world: dict) -> None:
              404, "message_not_found")
     en = _problem(httpx.post(send, headers={**h, "Accept-Language": "en"}, json={"body": "", "client_id": "a"}), 422)
     assert en["detail"] == "The message is empty."
+    # Strict types and strict JSON (see test_api_strict.py for every operation).
+    urgent = _problem(httpx.post(send, headers=h, json={"body": "x", "client_id": "u", "urgent": 1}), 422)
+    assert urgent["fields"] == ["urgent"] and urgent["errors"] == ["Le champ urgent doit valoir true ou false "
+                                                                   "(reçu : un nombre)."]
+    twice = _problem(httpx.post(send, headers={**h, "content-type": "application/json"},
+                                content=b'{"body": "x", "client_id": "d", "body": "y"}'), 422, "request_invalid")
+    assert twice["fields"] == ["body"]
+    _problem(httpx.post(send, headers={**h, "content-type": "application/json"},
+                        content=b'{"body": "x", "client_id": "n", "urgent": NaN}'), 400, "json_invalid")
+    rules = f"{url}/api/v1/admin/attachments/rules"
+    _problem(httpx.put(rules, headers=h, json={"org_quota_bytes": False}), 422, "request_invalid")
+    _problem(httpx.get(f"{url}/api/v1/conversations/{conv}/messages?limit=true", headers=h), 422, "request_invalid")
+    _problem(httpx.get(f"{url}/api/v1/conversations/{conv}/messages?limit=1.0", headers=h), 422, "request_invalid")
     assert _count(url, conv, h) == before
 
 

@@ -62,6 +62,25 @@ async def test_the_fast_send_route_answers_as_the_documented_one(installation: I
         ("/api/v1/conversations/not-an-id/messages", {**bearer, "content-type": "application/json"},
          b'{"body": "x", "client_id": "a"}'),
         (send, {**bearer, "content-type": "application/json"}, b'{"body": "%s", "client_id": "big"}' % (b"x" * 70000)),
+        # Strict JSON and strict types: nothing coerced, no name given twice, no NaN.
+        (send, {**bearer, "content-type": "application/json"}, b'{"body": "x", "client_id": "d", "body": "y"}'),
+        (send, {**bearer, "content-type": "application/json"},
+         b'{"body": "x", "client_id": "d", "urgent": false, "urgent": true}'),
+        (send, {**bearer, "content-type": "application/json"}, b'{"body": "x", "client_id": "u", "urgent": 1}'),
+        (send, {**bearer, "content-type": "application/json"}, b'{"body": true, "client_id": "t"}'),
+        (send, {**bearer, "content-type": "application/json"}, b'{"body": "x", "client_id": 7}'),
+        (send, {**bearer, "content-type": "application/json"}, b'{"body": "x", "client_id": "r", "reply_to": 1}'),
+        (send, {**bearer, "content-type": "application/json"},
+         b'{"body": "x", "client_id": "a", "attachment_ids": [1]}'),
+        (send, {**bearer, "content-type": "application/json"},
+         b'{"body": "x", "client_id": "a", "attachment_ids": null}'),
+        (send, {**bearer, "content-type": "application/json"}, b'{"body": "x", "client_id": "n", "urgent": NaN}'),
+        (send, {**bearer, "content-type": "application/json"}, b'[{"a": 1, "a": 2}]'),
+        (send, {**bearer, "content-type": "application/json"}, b""),
+        (send, {**bearer, "content-type": "text/plain"}, plain),
+        (send, bearer, plain),
+        (send, {"content-type": "application/json"}, b'{"body": "x", "client_id": "a", "body": "y"}'),
+        (send, {"content-type": "application/json"}, b"{nope"),
     ]
     transports = {name: httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://chevet.test")
                   for name, app in (("fast", fast), ("documented", documented))}

@@ -193,8 +193,11 @@ async def accept_invitation(services: Services, token: str, password: str, ip: s
     secret = totp.new_secret()
     async with services.unit(ip) as u:
         inv, person = await _open_invitation(u, token)
-        await u.tx.invitations.save(replace(inv, pending_password_hash=password_hash,
-                                            pending_totp_sealed=seal_totp(services, person.id, secret)))
+        if inv.pending_password_hash is not None or not await u.tx.invitations.accept(
+                inv.org_id, inv.id, password_hash, seal_totp(services, person.id, secret)):
+            # Accepted already (by this person on another device, or by whoever else holds the
+            # link): the first one keeps it; an administrator can send a new invitation.
+            raise Conflict("invitation_already_accepted")
         await u.audit(person.org_id, "invitation.accepted", person.id, "person", person.id)
     return Enrolment(person, secret, totp.provisioning_uri(secret, person.email, services.policy.issuer))
 
@@ -212,7 +215,8 @@ async def confirm_invitation(services: Services, token: str, otp: str, ip: str |
         await u.tx.people.save_credentials(Credentials(person.id, inv.pending_password_hash,
                                                        inv.pending_totp_sealed, step, 0, None))
         await u.tx.people.set_status(person.org_id, person.id, PersonStatus.ACTIVE)
-        await u.tx.invitations.save(replace(inv, used_at=services.clock.now()))
+        if not await u.tx.invitations.use(inv.org_id, inv.id, services.clock.now()):
+            raise NotFound("invitation_invalid")
         await u.audit(person.org_id, "person.activated", person.id, "person", person.id)
     return replace(person, status=PersonStatus.ACTIVE)
 

@@ -10,14 +10,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, WebSocket
+from fastapi import APIRouter, Depends, FastAPI, WebSocket
 from starlette.types import Receive, Scope, Send
 
 import chevet
 import chevet.web.api
 from chevet.bootstrap import Installation
 from chevet.core.entities import RealtimeEvent
-from chevet.web import problems
+from chevet.web import json_body, problems
 from chevet.web.api import conversations as conversations_api
 from chevet.web.api.attachments import UPLOAD_PATH
 from chevet.web.api.reports import FILING_PATHS
@@ -124,7 +124,7 @@ def create_app(installation: Installation) -> FastAPI:
     # Each feature router is included once, with the prefix: every level of inclusion is
     # walked again by FastAPI's route matching on every request.
     for router in api_routers():
-        app.include_router(router, prefix="/api/v1")
+        app.include_router(router, prefix="/api/v1", dependencies=[Depends(json_body.strict_json)])
     app.router.routes[:0] = conversations_api.fast_routes
     for router in page_routers():
         app.include_router(router)

@@ -55,14 +55,51 @@ def status_of(exc: errors.ChevetError) -> int:
     return 400
 
 
-def _field_errors(exc: RequestValidationError, lang: str) -> list[str]:
-    out = []
+# Pydantic's error types (and ours: json_body, api.models), grouped by what a person must fix.
+_FIELD_MESSAGES = {
+    "missing": "field.missing", "extra_forbidden": "field.unknown", "duplicate_name": "field.duplicate",
+    "int_type": "field.integer", "int_parsing": "field.integer", "int_from_float": "field.integer",
+    "bool_type": "field.boolean", "bool_parsing": "field.boolean", "string_type": "field.text",
+    "float_type": "field.number", "float_parsing": "field.number", "list_type": "field.list",
+    "dict_type": "field.object", "model_type": "field.object", "model_attributes_type": "field.object",
+    "id_type": "field.id", "uuid_type": "field.id", "uuid_parsing": "field.id", "uuid_version": "field.id",
+    "moment_type": "field.moment", "timezone_aware": "field.moment", "datetime_type": "field.moment",
+    "datetime_parsing": "field.moment", "datetime_from_date_parsing": "field.moment",
+    "string_too_long": "field.too_long", "too_long": "field.too_long",
+    "string_too_short": "field.too_short", "too_short": "field.too_short",
+    "greater_than": "field.range", "greater_than_equal": "field.range", "less_than": "field.range",
+    "less_than_equal": "field.range", "enum": "field.choice", "literal_error": "field.choice",
+}
+
+
+def _field_name(loc: Any) -> str:
+    """``member_ids[2]`` rather than pydantic's ("body", "member_ids", 2)."""
+    name = ""
+    for part in loc:
+        if part in ("body", "query", "path", "header", "cookie") and not name:
+            continue
+        name += f"[{part}]" if isinstance(part, int) else f".{part}" if name else str(part)
+    return name
+
+
+def _received(value: Any, lang: str) -> str:
+    """What kind of JSON value came, never the value itself (it may be care data)."""
+    kind = ("null" if value is None else "boolean" if isinstance(value, bool)
+            else "number" if isinstance(value, (int, float)) else "text" if isinstance(value, str)
+            else "list" if isinstance(value, list) else "object" if isinstance(value, dict) else "other")
+    return gettext(f"json.{kind}", lang)
+
+
+def _field_errors(exc: RequestValidationError, lang: str) -> tuple[list[str], list[str]]:
+    """One sentence per wrong field, saying what it must be and what kind of value came, and the
+    fields' names for programs."""
+    out, names = [], []
     for err in exc.errors()[:10]:
-        loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
-        kind = str(err.get("type", ""))
-        key = "field.missing" if kind == "missing" else "field.json" if kind == "json_invalid" else "field.invalid"
-        out.append(gettext(key, lang, field=loc or "body"))
-    return out
+        name = _field_name(err.get("loc", ())) or "body"
+        key = _FIELD_MESSAGES.get(str(err.get("type", "")), "field.invalid")
+        out.append(gettext(key, lang, field=name, received=_received(err.get("input"), lang)))
+        names.append(name)
+    return out, names
 
 
 def install(app: FastAPI) -> None:
@@ -80,7 +117,8 @@ def install(app: FastAPI) -> None:
         json_broken = any(e.get("type") == "json_invalid" for e in exc.errors())
         if json_broken:
             return problem(request, 400, "json_invalid")
-        return problem(request, 422, "request_invalid", errors=_field_errors(exc, lang))
+        messages, fields = _field_errors(exc, lang)
+        return problem(request, 422, "request_invalid", errors=messages, fields=fields)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

@@ -73,7 +73,16 @@ class SqlInvitations:
         row = (await self._conn.execute(stmt)).first()
         return _invitation(row) if row else None
 
-    async def save(self, inv: Invitation) -> None:
-        await self._conn.execute(update(invitation).where(invitation.c.id == inv.id).values(
-            used_at=inv.used_at, pending_password_hash=inv.pending_password_hash,
-            pending_totp_sealed=inv.pending_totp_sealed))
+    async def accept(self, org_id: uuid.UUID, invitation_id: uuid.UUID, password_hash: str, totp_sealed: bytes) -> bool:
+        # Conditional: of two acceptances racing on one link, only the first write matches.
+        done = await self._conn.execute(update(invitation).where(
+            invitation.c.org_id == org_id, invitation.c.id == invitation_id, invitation.c.used_at.is_(None),
+            invitation.c.pending_password_hash.is_(None)).values(
+            pending_password_hash=password_hash, pending_totp_sealed=totp_sealed))
+        return bool(done.rowcount == 1)
+
+    async def use(self, org_id: uuid.UUID, invitation_id: uuid.UUID, at: datetime) -> bool:
+        done = await self._conn.execute(update(invitation).where(
+            invitation.c.org_id == org_id, invitation.c.id == invitation_id,
+            invitation.c.used_at.is_(None)).values(used_at=at))
+        return bool(done.rowcount == 1)

@@ -1,17 +1,17 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from pydantic import ValidationError
+from pydantic import Field, StrictInt
 from starlette.routing import Route
 
 from chevet.app import conversations, messages
 from chevet.app.services import Actor, Services
 from chevet.core.ids import parse_id
-from chevet.web.api.models import ConversationIn, EditIn, MemberIn, MessageIn, ReadIn
+from chevet.web import json_body
+from chevet.web.api.models import ConversationIn, Digits, EditIn, MemberIn, MessageIn, ReadIn
 from chevet.web.deps import ActorDep, ServicesDep, actor
 from chevet.web.responses import Json
 
@@ -66,13 +66,12 @@ SEND_PATH = "/api/v1/conversations/{conversation_id}/messages"
 
 
 async def _send_fast(request: Request) -> Response:
+    # In FastAPI's order: the body is decoded, then the actor found, then the body validated.
     svc: Services = request.app.state.services
+    decoded = json_body.decode(await request.body(), request.headers.get("content-type"))
     who = await actor(request, svc)
-    try:
-        body = MessageIn.model_validate_json(await request.body())
-    except ValidationError as exc:  # answered exactly as FastAPI's own body validation is
-        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
-    return await post_message(svc, who, request.path_params["conversation_id"], body)
+    return await post_message(svc, who, request.path_params["conversation_id"],
+                              json_body.validated(MessageIn, decoded))
 
 
 # The busiest route of all, matched before FastAPI's router: same middlewares, same errors and
@@ -83,9 +82,9 @@ fast_routes = [Route(SEND_PATH, _send_fast, methods=["POST"], include_in_schema=
 
 @router.get("/conversations/{conversation_id}/messages")
 async def history(conversation_id: str, actor: ActorDep, svc: ServicesDep,
-                  after_seq: int | None = Query(None, ge=0, le=2**31 - 1),
-                  before_seq: int | None = Query(None, ge=0, le=2**31 - 1),
-                  limit: int = Query(50, ge=1, le=200)) -> list[dict[str, Any]]:
+                  after_seq: Annotated[StrictInt | None, Field(ge=0, le=2**31 - 1), Digits, Query()] = None,
+                  before_seq: Annotated[StrictInt | None, Field(ge=0, le=2**31 - 1), Digits, Query()] = None,
+                  limit: Annotated[StrictInt, Field(ge=1, le=200), Digits, Query()] = 50) -> list[dict[str, Any]]:
     return await messages.history(svc, actor, parse_id(conversation_id), after_seq=after_seq,
                                   before_seq=before_seq, limit=limit)
 
@@ -109,6 +108,6 @@ async def read(conversation_id: str, body: ReadIn, actor: ActorDep, svc: Service
 
 @router.get("/search")
 async def search(actor: ActorDep, svc: ServicesDep, q: str = Query(..., min_length=1, max_length=200),
-                 limit: int = Query(50, ge=1, le=100)) -> list[dict[str, Any]]:
+                 limit: Annotated[StrictInt, Field(ge=1, le=100), Digits, Query()] = 50) -> list[dict[str, Any]]:
     """Search the caller's conversations (blind index; see docs/security.md for what it leaks)."""
     return await messages.search(svc, actor, q, limit)

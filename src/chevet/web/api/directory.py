@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from pydantic import Field, StrictInt
 
 from chevet.app import directory
+from chevet.web.api.models import Digits
 from chevet.web.deps import ActorDep, ServicesDep
 
 router = APIRouter(tags=["directory"])
@@ -15,7 +17,7 @@ router = APIRouter(tags=["directory"])
 @router.get("/directory")
 async def search(actor: ActorDep, svc: ServicesDep, q: str = Query(..., max_length=200),
                  type: str | None = Query(None, max_length=3),
-                 limit: int = Query(20, ge=1, le=50)) -> list[dict[str, Any]]:
+                 limit: Annotated[StrictInt, Field(ge=1, le=50), Digits, Query()] = 20) -> list[dict[str, Any]]:
     """Mailboxes whose words start with every word of ``q`` (name, profession, structure, town,
     address); ``type`` filters on PER, ORG, APP or CAB."""
     return await directory.search(svc, actor, q, mailbox_type=type, limit=limit)

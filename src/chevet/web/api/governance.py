@@ -7,16 +7,17 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field, StrictInt
 
 from chevet.app import audit_trail, gdpr, reports, retention
 from chevet.core.errors import InvalidInput
 from chevet.core.ids import parse_id
+from chevet.web.api.models import Body, Digits, Moment
 from chevet.web.deps import ActorDep, ServicesDep
 
 router = APIRouter(tags=["governance"])
@@ -69,8 +70,8 @@ async def traces(actor: ActorDep, svc: ServicesDep, conversation_id: str | None 
                                                                                "a trailing * matches a prefix"),
                  from_: str | None = Query(None, alias="from", max_length=40),
                  to: str | None = Query(None, max_length=40),
-                 before_seq: int | None = Query(None, ge=1, le=2**31 - 1),
-                 limit: int = Query(100, ge=1, le=1000),
+                 before_seq: Annotated[StrictInt | None, Field(ge=1, le=2**31 - 1), Digits, Query()] = None,
+                 limit: Annotated[StrictInt, Field(ge=1, le=1000), Digits, Query()] = 100,
                  format: str = Query("json", pattern="^(json|csv)$")) -> Response:
     """Who read or wrote a care case (``conversation_id``), everything a person did or had done
     to them (``person_id``), filtered by period and action. Needs the view_audit permission."""
@@ -89,20 +90,17 @@ async def public_key(actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
             "key_id": svc.signer.key_id if svc.signer else None}
 
 
-class PolicyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PolicyIn(Body):
     days: int = Field(ge=1, le=36500)
     min_days: int = Field(ge=1, le=36500)
     max_days: int = Field(ge=1, le=36500)
 
 
-class OverrideIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class OverrideIn(Body):
     days: int | None = Field(None, ge=1, le=36500)
 
 
-class HoldIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class HoldIn(Body):
     hold: bool
 
 
@@ -117,8 +115,7 @@ async def set_policy(kind: str, body: PolicyIn, actor: ActorDep, svc: ServicesDe
                                       max_days=body.max_days)
 
 
-class ReportRetentionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ReportRetentionIn(Body):
     days: int = Field(ge=1, le=36500)
 
 
@@ -136,7 +133,8 @@ async def set_report_retention(record_type: str, body: ReportRetentionIn, actor:
 
 
 @router.get("/retention/expiring")
-async def expiring(actor: ActorDep, svc: ServicesDep, within_days: int = Query(30, ge=1, le=3650)
+async def expiring(actor: ActorDep, svc: ServicesDep,
+                   within_days: Annotated[StrictInt, Field(ge=1, le=3650), Digits, Query()] = 30
                    ) -> list[dict[str, Any]]:
     """The caller's conversations where something expires within ``within_days``."""
     return await retention.expiring(svc, actor, within_days)
@@ -199,9 +197,8 @@ async def register(actor: ActorDep, svc: ServicesDep, format: str = Query("json"
     return Response(orjson.dumps(reg), media_type="application/json")
 
 
-class BreachIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    discovered_at: datetime
+class BreachIn(Body):
+    discovered_at: Moment
     nature: str = Field(max_length=4000)
     data_categories: str = Field(max_length=4000)
     people_affected: int | None = Field(None, ge=0, le=10**9)
@@ -209,8 +206,7 @@ class BreachIn(BaseModel):
     measures: str = Field("", max_length=4000)
 
 
-class BreachUpdateIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class BreachUpdateIn(Body):
     authority_notified: bool = False
     people_notified: bool = False
     closed: bool = False
@@ -225,8 +221,7 @@ async def breaches(actor: ActorDep, svc: ServicesDep) -> list[dict[str, Any]]:
 
 @router.post("/gdpr/breaches", status_code=201)
 async def record_breach(body: BreachIn, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
-    discovered = body.discovered_at if body.discovered_at.tzinfo else body.discovered_at.replace(tzinfo=UTC)
-    return await gdpr.record_breach(svc, actor, discovered_at=discovered, nature=body.nature,
+    return await gdpr.record_breach(svc, actor, discovered_at=body.discovered_at, nature=body.nature,
                                     data_categories=body.data_categories, people_affected=body.people_affected,
                                     consequences=body.consequences, measures=body.measures)
 

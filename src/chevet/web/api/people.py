@@ -1,14 +1,15 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
+from pydantic import Field, StrictInt
 
 from chevet.app import people
 from chevet.app.views import person_view
 from chevet.core.ids import parse_id
-from chevet.web.api.models import InviteIn, RoleIn
+from chevet.web.api.models import Digits, InviteIn, RoleIn
 from chevet.web.deps import ActorDep, ServicesDep
 
 router = APIRouter(tags=["people"])
@@ -16,7 +17,7 @@ router = APIRouter(tags=["people"])
 
 @router.get("/users")
 async def users(actor: ActorDep, svc: ServicesDep, q: str = Query("", max_length=100),
-                limit: int = Query(50, ge=1, le=200)) -> list[dict[str, Any]]:
+                limit: Annotated[StrictInt, Field(ge=1, le=200), Digits, Query()] = 50) -> list[dict[str, Any]]:
     """People of the caller's own organisation only."""
     return [person_view(p) for p in await people.search_people(svc, actor, q, limit)]
 

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from pydantic import AwareDatetime, Field, StrictBool, StrictInt, StrictStr, ValidationError
+from pydantic import Field, StrictBool, StrictInt, StrictStr
 
 from chevet.app import attachment_download, auth, report_files, report_forms, reports
 from chevet.app.services import Actor, Services
 from chevet.core.errors import AuthenticationFailed
 from chevet.core.ids import parse_id
 from chevet.core.signalement import statistics
+from chevet.web import json_body
 from chevet.web.api.attachments import file_response, parse_range
-from chevet.web.api.models import Body
+from chevet.web.api.models import Body, Id, Moment
 from chevet.web.deps import SESSION_COOKIE, ActorDep, ServicesDep, bearer_token, client_ip, limit_attempts, services
 from chevet.web.uploads import read_multipart
 
@@ -42,13 +41,13 @@ QuietActorDep = Annotated[Actor, Depends(quiet_actor)]
 class ReportIn(Body):
     mode: StrictStr = Field(max_length=20)
     what: StrictStr = Field(max_length=20_000)
-    occurred_at: AwareDatetime
-    discovered_at: AwareDatetime | None = None
+    occurred_at: Moment
+    discovered_at: Moment | None = None
     place: StrictStr = Field(max_length=1000)
     affected_refs: list[StrictStr] = Field(default_factory=list, max_length=50)
     affected_count: StrictInt | None = None
     immediate_measures: StrictStr | None = Field(None, max_length=20_000)
-    team_id: uuid.UUID | None = None
+    team_id: Id | None = None
 
 
 class QualificationIn(Body):
@@ -57,12 +56,12 @@ class QualificationIn(Body):
     eigs: list[StrictStr] = Field(default_factory=list, max_length=3)
     security: list[StrictStr] = Field(default_factory=list, max_length=4)
     gdpr_breach: StrictBool = False
-    awareness_at: AwareDatetime | None = None
+    awareness_at: Moment | None = None
     note: StrictStr | None = Field(None, max_length=20_000)
 
 
 class ReaderIn(Body):
-    person_id: uuid.UUID
+    person_id: Id
 
 
 class AnalysisIn(Body):
@@ -74,8 +73,8 @@ class AnalysisIn(Body):
 
 class ActionIn(Body):
     title: StrictStr = Field(max_length=1000)
-    owner_id: uuid.UUID | None = None
-    due_at: AwareDatetime | None = None
+    owner_id: Id | None = None
+    due_at: Moment | None = None
 
 
 class FeedbackIn(Body):
@@ -83,7 +82,7 @@ class FeedbackIn(Body):
 
 
 class DiscussionIn(Body):
-    member_ids: list[uuid.UUID] = Field(default_factory=list, max_length=200)
+    member_ids: list[Id] = Field(default_factory=list, max_length=200)
 
 
 class FormIn(Body):
@@ -92,7 +91,7 @@ class FormIn(Body):
 
 class SubmissionIn(Body):
     channel: StrictStr = Field(max_length=20)
-    at: AwareDatetime | None = None
+    at: Moment | None = None
     reference: StrictStr | None = Field(None, max_length=1000)
 
 
@@ -101,7 +100,7 @@ class FollowupIn(Body):
 
 
 class DesignationIn(Body):
-    person_id: uuid.UUID
+    person_id: Id
     function: StrictStr = Field(max_length=20)
     on: StrictBool = True
 
@@ -124,10 +123,7 @@ async def file_report_with_files(request: Request, actor: QuietActorDep, svc: Se
     they weigh at most the upload limit. A refused file refuses the report: nothing is stored."""
     limits = report_files.limits(svc)
     form = await read_multipart(request, limits.max_upload_bytes, limits.max_per_message, frozenset({"report"}))
-    try:
-        body = ReportIn.model_validate_json(form.one("report") or "{}")
-    except ValidationError as exc:
-        raise RequestValidationError(exc.errors()) from None
+    body = json_body.validated(ReportIn, json_body.parse(form.one("report") or "{}"))
     filed = await reports.file_report(
         svc, actor, mode=body.mode, what=body.what, occurred_at=body.occurred_at, discovered_at=body.discovered_at,
         place=body.place, affected_refs=body.affected_refs, affected_count=body.affected_count,

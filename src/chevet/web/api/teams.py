@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from fastapi import APIRouter
@@ -9,7 +8,7 @@ from pydantic import Field, StrictStr
 
 from chevet.app import teams
 from chevet.core.ids import parse_id
-from chevet.web.api.models import Body
+from chevet.web.api.models import Body, Id
 from chevet.web.deps import ActorDep, ServicesDep
 
 router = APIRouter(tags=["teams"])
@@ -17,11 +16,11 @@ router = APIRouter(tags=["teams"])
 
 class TeamIn(Body):
     name: StrictStr = Field(max_length=200)
-    member_ids: list[uuid.UUID] = Field(default_factory=list, max_length=1000)
+    member_ids: list[Id] = Field(default_factory=list, max_length=1000)
 
 
 class TeamMemberIn(Body):
-    person_id: uuid.UUID
+    person_id: Id
 
 
 @router.get("/teams")
