@@ -7,7 +7,6 @@ import logging
 import re
 import time
 from collections.abc import Sequence
-from typing import Any
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -34,6 +33,12 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if k == name:
             return str(v.decode("latin-1"))
     return None
+
+
+def route_of(scope: Scope) -> str:
+    """The route's template (``/invitations/{token}``) for a log line, never the path: paths
+    carry invitation codes."""
+    return str(getattr(scope.get("route"), "path", "?"))
 
 
 class RequestLimits:
@@ -129,7 +134,6 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
-        route: Any = scope.get("route")
         access_log.info("request", extra={
-            "method": scope.get("method"), "route": getattr(route, "path", "?"), "status": status,
+            "method": scope.get("method"), "route": route_of(scope), "status": status,
             "ms": round((time.perf_counter() - started) * 1000, 1)})

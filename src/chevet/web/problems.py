@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from chevet.core import errors
 from chevet.web.i18n import gettext, negotiate
+from chevet.web.middleware import route_of
 
 log = logging.getLogger("chevet.web")
 
@@ -71,7 +72,7 @@ def install(app: FastAPI) -> None:
         status = status_of(exc)
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, errors.LockedOut) else None
         if status >= 500:
-            log.error("integrity failure", extra={"code": exc.code, "path": request.url.path})
+            log.error("integrity failure", extra={"code": exc.code, "route": route_of(request.scope)})
         return problem(request, status, exc.code, headers, **exc.params)
 
     @app.exception_handler(RequestValidationError)
@@ -90,6 +91,6 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.error("unexpected error", extra={"path": request.url.path, "error": type(exc).__name__},
+        log.error("unexpected error", extra={"route": route_of(request.scope), "error": type(exc).__name__},
                   exc_info=(type(exc), exc, None))
         return problem(request, 500, "internal_error")
