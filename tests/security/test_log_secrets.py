@@ -21,7 +21,7 @@ import websockets
 from chevet.bootstrap import Installation
 from chevet.core import totp
 from chevet.web.deps import SESSION_COOKIE
-from tests.support import Server, login, new_member, new_org
+from tests.support import login, new_member, new_org
 from tests.web_client import Browserless
 
 # A path, then "?" and a parameter: what a logged URL with its query string looks like.

@@ -8,10 +8,10 @@ import re
 import time
 from collections.abc import Sequence
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from chevet.web.i18n import gettext, negotiate
+from chevet.web.i18n import negotiate
+from chevet.web.problems import problem_document, route_of
 
 access_log = logging.getLogger("chevet.access")
 
@@ -33,12 +33,6 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if k == name:
             return str(v.decode("latin-1"))
     return None
-
-
-def route_of(scope: Scope) -> str:
-    """The route's template (``/invitations/{token}``) for a log line, never the path: paths
-    carry invitation codes."""
-    return str(getattr(scope.get("route"), "path", "?"))
 
 
 class RequestLimits:
@@ -100,9 +94,7 @@ class RequestLimits:
 
     async def _refuse(self, scope: Scope, send: Send, max_bytes: int) -> None:
         lang = negotiate(_header(scope, b"accept-language"))
-        body = orjson.dumps({"type": "about:blank#request_too_large", "title": gettext("title.413", lang),
-                             "status": 413, "code": "request_too_large",
-                             "detail": gettext("request_too_large", lang, max=max_bytes)})
+        body = problem_document(413, "request_too_large", lang, max=max_bytes)
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/problem+json"),
                                 (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})
