@@ -109,6 +109,19 @@ def _closed_while_trickling(s: socket.socket, data: bytes, every: float) -> tupl
     raise AssertionError("the server waited for the whole trickle")
 
 
+def _sent_in_pieces(s: socket.socket, data: bytes, pieces: int) -> bytes:
+    """Send ``data`` in ``pieces`` separate writes (separate reads for the server); return the
+    answer."""
+    step = len(data) // pieces + 1
+    try:
+        for i in range(0, len(data), step):
+            s.sendall(data[i:i + step])
+            time.sleep(0.05 if pieces > 1 else 0)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    return _answer(s)
+
+
 def test_slow_headers_are_cut_off_with_408(server: Server) -> None:
     with _connect(server) as s:
         head = b"GET /healthz HTTP/1.1\r\nHost: chevet\r\nAccept-Language: fr\r\n" + b"X-Lent: " + b"a" * 400
@@ -129,14 +142,7 @@ def test_huge_header_refused_with_431_and_connection_closed(server: Server, piec
     big = b"a" * (64 * 1024)
     head = b"GET /healthz HTTP/1.1\r\nHost: chevet\r\nAccept-Language: en\r\nX-Big: " + big + b"\r\n\r\n"
     with _connect(server) as s:
-        step = len(head) // pieces + 1
-        try:
-            for i in range(0, len(head), step):
-                s.sendall(head[i:i + step])
-                time.sleep(0.05 if pieces > 1 else 0)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        answer = _answer(s)
+        answer = _sent_in_pieces(s, head, pieces)
     assert _status(answer) == 431
     assert _problem(answer)["code"] == "headers_too_large"
     assert b"connection: close" in answer.lower()
@@ -160,14 +166,7 @@ def test_too_many_headers_refused_with_431(server: Server) -> None:
 def test_long_request_line_refused_with_414(server: Server, pieces: int) -> None:
     line = b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\n"
     with _connect(server) as s:
-        step = len(line) // pieces + 1
-        try:
-            for i in range(0, len(line), step):
-                s.sendall(line[i:i + step])
-                time.sleep(0.05 if pieces > 1 else 0)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        answer = _answer(s)
+        answer = _sent_in_pieces(s, line, pieces)
     assert _status(answer) == 414
     assert _problem(answer)["code"] == "request_line_too_long"
 
