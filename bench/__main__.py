@@ -8,6 +8,7 @@ Examples::
     ./run.sh bench --scenario steady --size 100000
     ./run.sh bench --scenario team --db postgres --processes 1,2,4
     ./run.sh bench --scenario kills --kills 200
+    ./run.sh bench --scenario attack --slowloris 200 --huge 50
     ./run.sh bench chart docs/perf-*.json --out docs/performance-chart.svg
 """
 
@@ -22,11 +23,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bench import kills, procstat, report, scenarios
+from bench import attack, kills, procstat, report, scenarios
 from bench.cluster import Cluster, raise_fd_limit
 
 T = TypeVar("T")
-SCENARIOS = ("rest", "team", "channel", "idle", "steady", "kills")
+SCENARIOS = ("rest", "team", "channel", "idle", "steady", "kills", "attack")
 
 
 def _loop_run(coro: Any) -> Any:
@@ -149,6 +150,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--fill", default="api", choices=["api", "app"],
                    help="steady state: fill through the HTTP API or the application layer (faster)")
     p.add_argument("--kills", type=int, default=100, help="SIGKILLs per database in the crash-safety trials")
+    p.add_argument("--slowloris", type=int, default=200, help="attack: connections sending headers 1 byte/s")
+    p.add_argument("--huge", type=int, default=50, help="attack: connections pushing 1 MiB of headers")
+    p.add_argument("--attack-seconds", type=float, default=15, help="attack: how long the slowloris clients try")
     p.add_argument("--json", type=Path, help="write every figure here")
     a = p.parse_args(argv)
     a.compression = None if a.compression == "none" else a.compression
@@ -160,7 +164,10 @@ def main(argv: list[str]) -> int:
     raise_fd_limit()
     results: dict[str, Any] = {"command": "./run.sh bench " + " ".join(argv), "machine": report.machine(),
                                "client": "one separate client process on the same machine (asyncio + uvloop)",
-                               "rest": [], "conversation": [], "idle": [], "steady": [], "kills": []}
+                               "rest": [], "conversation": [], "idle": [], "steady": [], "kills": [],
+                               "attack": []}
+    if "attack" in chosen:  # the storage plays no part: SQLite
+        results["attack"].append(attack.run_attack(a.slowloris, a.huge, a.attack_seconds))
     for db in dbs:
         if "rest" in chosen:
             results["rest"].append(run_rest(db))
@@ -178,6 +185,8 @@ def main(argv: list[str]) -> int:
         if "kills" in chosen:
             results["kills"].append(kills.run_kills(db, a.kills))
     print(report.render(results))
+    if results["attack"]:
+        print("\n## Hostile clients (memory and connections)\n\n" + attack.table(results["attack"]))
     if results["kills"]:
         print("\n## Crash safety (SIGKILL trials)\n\n" + kills.table(results["kills"]))
     if a.json:

@@ -79,7 +79,9 @@ class Cluster:
 
     def server_env(self) -> dict[str, str]:
         env = {**os.environ, "CHEVET_PASSWORD_TIME_COST": "1", "CHEVET_PASSWORD_MEMORY_KIB": "1024",
-               "CHEVET_LOGIN_ATTEMPTS_PER_MINUTE_PER_IP": "10000", **self.env}
+               "CHEVET_LOGIN_ATTEMPTS_PER_MINUTE_PER_IP": "10000",
+               # every client of a run comes from 127.0.0.1: thousands of streams on one address
+               "CHEVET_HTTP_MAX_CONNECTIONS_PER_ADDRESS": "100000", **self.env}
         if self.database_url:
             env["CHEVET_DATABASE_URL"] = self.database_url
         if self.processes > 1 or self.env.get("CHEVET_REDIS_URL"):
@@ -219,7 +221,7 @@ class Cluster:
             return view
 
 
-def _wait_ready(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
+def _wait_ready(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -35,6 +35,14 @@ class Settings(BaseModel):
                              description="TLS 1.2 suites (OpenSSL names); TLS 1.3 suites are always AEAD",
                              max_length=2000)
     public_url: str | None = None
+    # What one client may hold of the built-in server before it is authenticated (docs/hardening.md).
+    http_max_request_line_bytes: int = Field(8192, ge=256, le=1_048_576)
+    http_max_header_bytes: int = Field(16384, ge=1024, le=1_048_576, description="request line and headers")
+    http_max_headers: int = Field(100, ge=10, le=10_000)
+    http_header_timeout_seconds: float = Field(10, gt=0, le=600)
+    http_body_timeout_seconds: float = Field(10, gt=0, le=600)
+    http_body_min_bytes_per_second: int = Field(1024, ge=0, le=1_048_576)
+    http_max_connections_per_address: int = Field(64, ge=1, le=1_000_000)
     max_message_bytes: int = Field(65536, ge=256, le=1_048_576)
     max_request_bytes: int = Field(262144, ge=1024, le=64 * 1_048_576)
     session_hours: float = Field(12, gt=0, le=24 * 30)
@@ -155,6 +163,12 @@ class Settings(BaseModel):
         if v is not None and not v.startswith(("sqlite", "postgresql", "postgres://")):
             raise ValueError("must start with sqlite:/// or postgresql://")
         return v
+
+    @model_validator(mode="after")
+    def _http_head(self) -> Settings:
+        if self.http_max_request_line_bytes > self.http_max_header_bytes:
+            raise ValueError("http_max_request_line_bytes cannot exceed http_max_header_bytes (which includes it)")
+        return self
 
     @model_validator(mode="after")
     def _tls_pair(self) -> Settings:

@@ -7,12 +7,11 @@ import logging
 import re
 import time
 from collections.abc import Sequence
-from typing import Any
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from chevet.web.i18n import gettext, negotiate
+from chevet.web.i18n import negotiate
+from chevet.web.problems import problem_document, route_of
 
 access_log = logging.getLogger("chevet.access")
 
@@ -95,9 +94,7 @@ class RequestLimits:
 
     async def _refuse(self, scope: Scope, send: Send, max_bytes: int) -> None:
         lang = negotiate(_header(scope, b"accept-language"))
-        body = orjson.dumps({"type": "about:blank#request_too_large", "title": gettext("title.413", lang),
-                             "status": 413, "code": "request_too_large",
-                             "detail": gettext("request_too_large", lang, max=max_bytes)})
+        body = problem_document(413, "request_too_large", lang, max=max_bytes)
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/problem+json"),
                                 (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})
@@ -129,7 +126,6 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
-        route: Any = scope.get("route")
         access_log.info("request", extra={
-            "method": scope.get("method"), "route": getattr(route, "path", "?"), "status": status,
+            "method": scope.get("method"), "route": route_of(scope), "status": status,
             "ms": round((time.perf_counter() - started) * 1000, 1)})

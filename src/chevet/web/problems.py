@@ -4,6 +4,7 @@ produce a 500: unexpected exceptions are logged (without content) and answered g
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -34,6 +35,20 @@ _HTTP_CODES = {400: "bad_request", 401: "authentication_required", 403: "forbidd
                415: "unsupported_media_type", 429: "rate_limited"}
 
 
+def route_of(scope: Mapping[str, Any]) -> str:
+    """The route's template (``/invitations/{token}``) for a log line, never the path: paths
+    carry invitation codes."""
+    return str(getattr(scope.get("route"), "path", "?"))
+
+
+def problem_document(status: int, code: str, lang: str, **extra: Any) -> bytes:
+    """The RFC 9457 body of every refusal, from the routes, the middlewares and the server."""
+    body: dict[str, Any] = {"type": f"about:blank#{code}", "title": gettext(f"title.{status}", lang),
+                            "status": status, "code": code, "detail": gettext(code, lang, **extra)}
+    body.update({k: v for k, v in extra.items() if isinstance(v, (int, str, list))})
+    return orjson.dumps(body)
+
+
 def language(request: Request) -> str:
     return negotiate(request.headers.get("accept-language"))
 
@@ -41,11 +56,8 @@ def language(request: Request) -> str:
 def problem(request: Request, status: int, code: str, headers: dict[str, str] | None = None,
             **extra: Any) -> Response:
     lang = language(request)
-    body: dict[str, Any] = {"type": f"about:blank#{code}", "title": gettext(f"title.{status}", lang),
-                            "status": status, "code": code, "detail": gettext(code, lang, **extra)}
-    body.update({k: v for k, v in extra.items() if isinstance(v, (int, str, list))})
-    return Response(orjson.dumps(body), status_code=status, media_type="application/problem+json",
-                    headers={"Content-Language": lang, **(headers or {})})
+    return Response(problem_document(status, code, lang, **extra), status_code=status,
+                    media_type="application/problem+json", headers={"Content-Language": lang, **(headers or {})})
 
 
 def status_of(exc: errors.ChevetError) -> int:
@@ -108,7 +120,7 @@ def install(app: FastAPI) -> None:
         status = status_of(exc)
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, errors.LockedOut) else None
         if status >= 500:
-            log.error("integrity failure", extra={"code": exc.code, "path": request.url.path})
+            log.error("integrity failure", extra={"code": exc.code, "route": route_of(request.scope)})
         return problem(request, status, exc.code, headers, **exc.params)
 
     @app.exception_handler(RequestValidationError)
@@ -128,6 +140,6 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.error("unexpected error", extra={"path": request.url.path, "error": type(exc).__name__},
+        log.error("unexpected error", extra={"route": route_of(request.scope), "error": type(exc).__name__},
                   exc_info=(type(exc), exc, None))
         return problem(request, 500, "internal_error")

@@ -11,7 +11,7 @@ from chevet import logs
 from chevet.bootstrap import check_schema, open_installation
 from chevet.settings import Settings
 from chevet.web.app import create_app
-from chevet.web.stream_compression import StreamProtocol
+from chevet.web.http_limits import HttpLimits, protocols
 from chevet.web.tls import server_context
 
 
@@ -28,8 +28,9 @@ def run(settings: Settings) -> None:
     # the slowest 1% of sends under load (p99 delivery 126-146 ms -> 43 ms at 1,000 msg/s).
     gc.collect()
     gc.freeze()
+    http, stream = protocols(HttpLimits.of(settings))
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
                             proxy_headers=False, server_header=False, ws_max_size=65536 * 2,
-                            ws=StreamProtocol, ws_per_message_deflate=settings.stream_deflate,
+                            http=http, ws=stream, ws_per_message_deflate=settings.stream_deflate,
                             ssl_context_factory=(lambda _config, _default: context) if context else None)
     uvicorn.Server(config).run()

@@ -12,6 +12,7 @@ against about 120 with context takeover.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +22,11 @@ from websockets.extensions.permessage_deflate import PerMessageDeflate, ServerPe
 from websockets.frames import Frame, Opcode
 from websockets.server import ServerProtocol
 from websockets.typing import ExtensionParameter
+
+# uvicorn logs every handshake with its path and query string (the stream's token) at INFO, and
+# websockets every header (cookies included) and frame at DEBUG: this protocol tells warnings only.
+PROTOCOL_LOG = logging.getLogger("chevet.stream.protocol")
+PROTOCOL_LOG.setLevel(logging.WARNING)
 
 # The latest compressed events, shared by every connection of the process. An event is sent
 # to its receivers within a few milliseconds, so a few hundred entries are plenty.
@@ -57,10 +63,11 @@ class SharedDeflateFactory(ServerPerMessageDeflateFactory):
 
 
 class StreamProtocol(WebSocketsSansIOProtocol):
-    """uvicorn's WebSocket protocol, offering ``SharedDeflate`` when compression is on."""
+    """uvicorn's WebSocket protocol, offering ``SharedDeflate`` when compression is on, and
+    logging neither URLs nor headers (``PROTOCOL_LOG``)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if self.config.ws_per_message_deflate:
-            self.conn = ServerProtocol(extensions=[SharedDeflateFactory()], max_size=self.config.ws_max_size,
-                                       logger=self.conn.logger)
+        self.logger = PROTOCOL_LOG
+        extensions = [SharedDeflateFactory()] if self.config.ws_per_message_deflate else []
+        self.conn = ServerProtocol(extensions=extensions, max_size=self.config.ws_max_size, logger=PROTOCOL_LOG)
