@@ -316,3 +316,36 @@ async def test_memory_stays_bounded_under_slow_and_huge_headers(installation: In
             s.close()
         print(f"{refused} huge-header connections refused; {alive} slow connections open")
         assert refused == 50
+
+
+async def test_memory_stays_bounded_under_unauthenticated_chunked_uploads(installation: Installation) -> None:
+    """Bodies without a declared length sent by clients that never signed in, to the route that
+    takes the largest bodies (attachment uploads, 20 MB): they are refused when the route asks for
+    a session, not read into memory first."""
+    for server in _server(installation, CHEVET_HTTP_MAX_CONNECTIONS_PER_ADDRESS="1000"):
+        for _ in range(20):
+            httpx.get(f"{server.url}/healthz")
+        before = _rss(server.proc.pid)
+        path = "/api/v1/conversations/00000000-0000-4000-8000-000000000000/attachments"
+        piece = b"a" * 65536
+        chunk = b"%x\r\n%s\r\n" % (len(piece), piece)
+        conns = [_connect(server) for _ in range(24)]
+        for s in conns:
+            s.sendall(b"POST %s HTTP/1.1\r\nHost: chevet\r\nContent-Type: multipart/form-data; boundary=x\r\n"
+                      b"Transfer-Encoding: chunked\r\n\r\n" % path.encode())
+        peak = before
+        for _ in range(240):  # up to 15 MiB on each connection, 360 MiB in all
+            for s in list(conns):
+                try:
+                    s.sendall(chunk)
+                except (BrokenPipeError, ConnectionResetError):
+                    conns.remove(s)
+            peak = max(peak, _rss(server.proc.pid))
+            if not conns:
+                break
+        growth = peak - before
+        print(f"RSS before {before / 2**20:.1f} MiB, peak {peak / 2**20:.1f} MiB, "
+              f"{24 - len(conns)} of 24 connections refused before the end of their body")
+        assert growth < 12 * 2**20, f"server grew by {growth / 2**20:.1f} MiB under unauthenticated uploads"
+        for s in conns:
+            s.close()

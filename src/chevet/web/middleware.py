@@ -35,6 +35,10 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+class _BodyTooLarge(Exception):
+    """A body without a declared length went past the route's limit while being read."""
+
+
 class RequestLimits:
     """Refuses bodies over ``max_bytes`` with a 413 problem, whatever Content-Length claims.
 
@@ -66,31 +70,30 @@ class RequestLimits:
                 return
             await self.app(scope, receive, send)  # the HTTP server enforces Content-Length itself
             return
-        # No declared length (chunked): read up to the limit before the application sees it.
-        chunks: list[bytes] = []
+        # No declared length (chunked): counted as the application reads it, never buffered
+        # here, so a route that refuses first (no session) reads nothing of a hostile body.
         seen = 0
-        while True:
+        started = False
+
+        async def counted() -> Message:
+            nonlocal seen
             message = await receive()
-            if message["type"] != "http.request":
-                return  # client went away
-            chunk = message.get("body", b"")
-            seen += len(chunk)
-            if seen > max_bytes:
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > max_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, tracked)
+        except _BodyTooLarge:
+            if not started:
                 await self._refuse(scope, send, max_bytes)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
 
     async def _refuse(self, scope: Scope, send: Send, max_bytes: int) -> None:
         lang = negotiate(_header(scope, b"accept-language"))
