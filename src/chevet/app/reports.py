@@ -91,12 +91,12 @@ def _aad(label: str, report_id: uuid.UUID, *more: uuid.UUID) -> bytes:
     return envelope.aad(label, report_id, *more)
 
 
-def _new_key(services: Services, report_id: uuid.UUID) -> tuple[DataKey, bytes]:
+def new_report_key(services: Services, report_id: uuid.UUID) -> tuple[DataKey, bytes]:
     material = envelope.random_key()
     return DataKey(material), services.keys.wrap(material, _aad("rkey", report_id))
 
 
-def _unwrap(services: Services, report_id: uuid.UUID, wrapped: bytes) -> DataKey:
+def unwrap_report_key(services: Services, report_id: uuid.UUID, wrapped: bytes) -> DataKey:
     return DataKey(services.keys.unwrap(wrapped, _aad("rkey", report_id)))
 
 
@@ -147,7 +147,7 @@ async def access(services: Services, tx: Transaction, actor: Actor, report_id: u
     wrapped = await tx.reports.wrapped_key(r.id)
     if wrapped is None:
         raise NotFound("report_not_found")
-    return ReportAccess(r, _unwrap(services, r.id, wrapped), fns, reader)
+    return ReportAccess(r, unwrap_report_key(services, r.id, wrapped), fns, reader)
 
 
 def require_manager(a: ReportAccess) -> None:
@@ -187,7 +187,7 @@ async def file_report(services: Services, actor: Actor, *, mode: str, what: str 
     identified = parsed is ReporterMode.NAMED
     # A time-ordered id would date the report to the millisecond: only named reports get one.
     report_id = new_id() if identified else uuid.uuid4()
-    key, wrapped = _new_key(services, report_id)
+    key, wrapped = new_report_key(services, report_id)
     code = _new_code()
     report = Report(id=report_id, org_id=actor.org_id, mode=parsed,
                     reporter_id=actor.id if identified else None, status=ReportStatus.NEW, team_id=team_id,
@@ -540,7 +540,7 @@ async def followup(services: Services, code: str) -> dict[str, Any]:
         wrapped = await u.tx.reports.wrapped_key(r.id) if r else None
         if r is None or wrapped is None:
             raise NotFound("report_followup_unknown")
-        key = _unwrap(services, r.id, wrapped)
+        key = unwrap_report_key(services, r.id, wrapped)
         await u.audit(r.org_id, "report.followup_viewed", None, "report", r.id)
         return {"status": r.status.value, "received_local": f"{dl.local_time(r.received_at):%d/%m/%Y}",
                 "feedback": open_json(key, "rfeedback", r.id, r.feedback_sealed),

@@ -100,7 +100,7 @@ class SqlReports:
         self._conn = conn
 
     # --- reports --------------------------------------------------------------------------
-    async def add(self, r: Report, wrapped_key: bytes, followup_hash: bytes) -> None:
+    async def add(self, r: Report, wrapped_key: bytes, followup_hash: bytes | None) -> None:
         await self._conn.execute(insert(report).values(
             id=r.id, org_id=r.org_id, mode=r.mode.value, reporter_id=r.reporter_id, received_at=r.received_at,
             content=r.content_sealed, followup_hash=followup_hash, **_values(r)))
@@ -110,6 +110,11 @@ class SqlReports:
         row = (await self._conn.execute(select(report).where(report.c.org_id == org_id,
                                                              report.c.id == report_id))).first()
         return _report(row) if row else None
+
+    async def of_organisation(self, org_id: uuid.UUID) -> list[Report]:
+        rows = await self._conn.execute(select(report).where(report.c.org_id == org_id)
+                                        .order_by(report.c.received_at, report.c.id))
+        return [_report(r) for r in rows]
 
     async def by_followup(self, followup_hash: bytes) -> Report | None:
         row = (await self._conn.execute(select(report).where(report.c.followup_hash == followup_hash))).first()
