@@ -82,18 +82,19 @@ README = """Archive Chevet — format chevet-export-2
 FR. Cette archive contient toutes les données d'une organisation : personnes, équipes,
 conversations et messages (en clair), états de lecture, règles de conservation, signalements
 d'événements indésirables (avec leurs suites, formulaires, déclarations et pièces jointes ; un
-signalement anonyme reste anonyme), registre des violations et journal d'audit signé. Ouvrez html/index.html dans un navigateur pour lire les
-conversations sans serveur. Les fichiers data/*.jsonl (un objet JSON par ligne) sont décrits par
+signalement anonyme reste anonyme ; fichiers dans reports/), registre des violations et journal
+d'audit signé. Ouvrez html/index.html dans un navigateur pour lire les conversations sans
+serveur. Les fichiers data/*.jsonl (un objet JSON par ligne) sont décrits par
 schema/chevet-export-2.schema.json ; manifest.json donne l'empreinte SHA-256 de chaque fichier.
 Les mots de passe et secrets TOTP ne sont jamais exportés.
 
 EN. This archive holds everything of one organisation: people, teams, conversations and
 messages (decrypted), read state, retention rules, adverse-event reports (with their follow-up,
-forms, submissions and files; an anonymous report stays anonymous), the breach log and the
-signed audit trail.
-Open html/index.html in a browser to read the conversations without any server. data/*.jsonl
-(one JSON object per line) is described by schema/chevet-export-2.schema.json; manifest.json
-gives the SHA-256 of every file. Passwords and TOTP secrets are never exported.
+forms, submissions and files, in reports/; an anonymous report stays anonymous), the breach
+log and the signed audit trail. Open html/index.html in a browser to read the conversations
+without any server. data/*.jsonl (one JSON object per line) is described by
+schema/chevet-export-2.schema.json; manifest.json gives the SHA-256 of every file. Passwords
+and TOTP secrets are never exported.
 
 audit/: audit.jsonl is the organisation's hash chain with its checkpoints, signed with the
 installation's Ed25519 key (public key in audit/public_key.txt); see docs/governance.md.

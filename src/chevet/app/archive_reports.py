@@ -24,8 +24,7 @@ from chevet.core.attachment import AttachmentKind, blob_aad, blob_address, conte
 from chevet.core.envelope import DataKey
 from chevet.core.errors import InvalidInput
 from chevet.core.signalement.deadlines import Channel, FormKind
-from chevet.core.signalement.records import CorrectiveAction, FormStatus, FormSubmission, Report, ReportFile, \
-    ReportForm
+from chevet.core.signalement.records import CorrectiveAction, FormStatus, FormSubmission, Report, ReportFile, ReportForm
 from chevet.core.signalement.report import ReportContent, ReportFunction, ReportStatus
 from chevet.core.signalement.retention import RecordType
 from chevet.core.signalement.taxonomy import EigsCriterion, ReporterMode, SecurityImpact, Severity
