@@ -154,7 +154,10 @@ async def export_organisation(services: Services, slug: str, out: BinaryIO, head
     the organisation's chain and the installation's."""
     from chevet.app.organisations import organisation_by_slug
 
+    from chevet.app.reports import record_anonymous_filings
+
     org = await organisation_by_slug(services, slug)
+    await record_anonymous_filings(services)  # so that the exported chain has every filing
     now = services.clock.now()
     files: dict[str, bytes] = {"README.txt": README.encode(),
                                f"schema/{FORMAT}.schema.json": orjson.dumps(SCHEMA, option=orjson.OPT_INDENT_2)}

@@ -8,7 +8,9 @@ Reporter modes (see docs/signalement.md): a *named* report stores its reporter's
 *confidential* one seals it inside the report, shown only to quality leads, and its audit entry
 has no actor; an *anonymous* one stores nothing that designates the reporter: no id, no actor
 and no address in the audit entry, a random (not time-ordered) report id, and the reporter's
-session is not even touched (see ``auth.authenticate(touch=False)``).
+session is not even touched (see ``auth.authenticate(touch=False)``). Its filing writes nothing
+of hers, nor any page holding her rows: its audit entry waits (``report_pending_audit``) for the
+periodic job, which appends it later, so that it does not land beside her latest entries.
 """
 
 from __future__ import annotations
@@ -201,14 +203,37 @@ async def file_report(services: Services, actor: Actor, *, mode: str, what: str 
             await u.tx.reports.add(report, wrapped, followup_hash(services, code))
             await report_files.store(u, actor.org_id, report_id, key, ready, new_id if identified else uuid.uuid4,
                                      written)
-            await u.audit(actor.org_id, "report.filed", actor.id if identified else None, "report", report_id,
-                          mode=parsed.value, **({"files": len(ready)} if ready else {}))
+            detail: dict[str, Any] = {"mode": parsed.value, **({"files": len(ready)} if ready else {})}
+            if parsed is ReporterMode.ANONYMOUS:
+                # Not appended now: the chain's last page holds the reporter's own latest entries
+                # (her sign-in, her messages), and the entry's place would date the report
+                # between them. The periodic job appends it later (record_anonymous_filings).
+                await u.tx.reports.add_pending_audit(actor.org_id, report_id, detail)
+            else:
+                await u.audit(actor.org_id, "report.filed", actor.id if identified else None, "report", report_id,
+                              **detail)
             _notify(u, actor.org_id, report_id, await managers(u.tx, actor.org_id),
                     {"type": "signalement.filed", "title": "Nouveau signalement à qualifier"})
     except BaseException:
         await delete_files(services, written)
         raise
     return Filed(report_id, code)
+
+
+async def record_anonymous_filings(services: Services) -> int:
+    """Append the audit entries of the anonymous filings made since the last run, in random
+    order, each in its own transaction (called by the server's periodic job). The entry is
+    timed by this run, not by the filing, and has no actor and no address."""
+    async with services.db.transaction() as tx:
+        pending = await tx.reports.pending_audits()
+    secrets.SystemRandom().shuffle(pending)
+    done = 0
+    for org_id, report_id, detail in pending:
+        async with services.unit(None) as u:
+            if await u.tx.reports.remove_pending_audit(report_id):
+                await u.audit(org_id, "report.filed", None, "report", report_id, **detail)
+                done += 1
+    return done
 
 
 # --- reading ---------------------------------------------------------------------------------
