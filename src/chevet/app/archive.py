@@ -153,7 +153,6 @@ async def export_organisation(services: Services, slug: str, out: BinaryIO, head
     """Write the organisation's archive to ``out``; returns counts. The export is audited on
     the organisation's chain and the installation's."""
     from chevet.app.organisations import organisation_by_slug
-
     from chevet.app.reports import record_anonymous_filings
 
     org = await organisation_by_slug(services, slug)
