@@ -15,7 +15,6 @@ import re
 import tarfile
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import datetime
 from hashlib import sha256
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -23,6 +22,12 @@ import orjson
 
 from chevet.app import archive_attachments, archive_html, archive_reports
 from chevet.app.archive_schema import FORMAT, READABLE_FORMATS, SCHEMA
+from chevet.app.archive_values import a_time as _dt
+from chevet.app.archive_values import a_time_or_none as _odt
+from chevet.app.archive_values import an_id as _u
+from chevet.app.archive_values import an_id_or_none as _ou
+from chevet.app.archive_values import id_text as _s
+from chevet.app.archive_values import time_text as _t
 from chevet.app.audit_trail import checkpoint_json, entry_json, public_key_b64
 from chevet.app.services import Services
 from chevet.app.views import body_of, ref_of, title_of
@@ -99,14 +104,6 @@ and TOTP secrets are never exported.
 audit/: audit.jsonl is the organisation's hash chain with its checkpoints, signed with the
 installation's Ed25519 key (public key in audit/public_key.txt); see docs/governance.md.
 """
-
-
-def _t(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _s(value: uuid.UUID | None) -> str | None:
-    return str(value) if value is not None else None
 
 
 def _jsonl(records: list[dict[str, Any]]) -> bytes:
@@ -300,25 +297,6 @@ def _records(files: dict[str, bytes], name: str, record: str) -> Iterator[dict[s
         if not isinstance(value, dict) or value.get("record") != record:
             raise ArchiveError("archive_record_invalid", file=name)
         yield value
-
-
-def _u(value: Any) -> uuid.UUID:
-    return uuid.UUID(str(value))
-
-
-def _ou(value: Any) -> uuid.UUID | None:
-    return None if value is None else uuid.UUID(str(value))
-
-
-def _dt(value: Any) -> datetime:
-    parsed = datetime.fromisoformat(str(value))
-    if parsed.tzinfo is None:
-        raise ValueError("naive time")
-    return parsed
-
-
-def _odt(value: Any) -> datetime | None:
-    return None if value is None else _dt(value)
 
 
 async def import_organisation(services: Services, files: dict[str, bytes], *, archive_sha256: str,

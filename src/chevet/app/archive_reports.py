@@ -18,6 +18,12 @@ from datetime import datetime
 from typing import Any
 
 from chevet.app import report_files, reports
+from chevet.app.archive_values import a_time as _dt
+from chevet.app.archive_values import a_time_or_none as _odt
+from chevet.app.archive_values import an_id as _u
+from chevet.app.archive_values import an_id_or_none as _ou
+from chevet.app.archive_values import id_text as _s
+from chevet.app.archive_values import time_text as _t
 from chevet.app.services import Services
 from chevet.core import sealed_stream
 from chevet.core.attachment import AttachmentKind, blob_aad, blob_address, content_key, name_aad, type_of
@@ -29,14 +35,6 @@ from chevet.core.signalement.report import ReportContent, ReportFunction, Report
 from chevet.core.signalement.retention import RecordType
 from chevet.core.signalement.taxonomy import EigsCriterion, ReporterMode, SecurityImpact, Severity
 from chevet.ports import Transaction
-
-
-def _t(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _s(value: uuid.UUID | None) -> str | None:
-    return str(value) if value is not None else None
 
 
 def file_path(report_id: uuid.UUID, f: ReportFile) -> str:
@@ -102,25 +100,6 @@ async def export_reports(services: Services, tx: Transaction,
     periods = [{"record": "report_retention", "record_type": t.value, "days": days}
                for t, days in sorted((await tx.reports.retention_days(org_id)).items())]
     return files, {"reports": records, "report_designations": designations, "report_retention": periods}
-
-
-def _u(value: Any) -> uuid.UUID:
-    return uuid.UUID(str(value))
-
-
-def _ou(value: Any) -> uuid.UUID | None:
-    return None if value is None else _u(value)
-
-
-def _dt(value: Any) -> datetime:
-    parsed = datetime.fromisoformat(str(value))
-    if parsed.tzinfo is None:
-        raise ValueError("naive time")
-    return parsed
-
-
-def _odt(value: Any) -> datetime | None:
-    return None if value is None else _dt(value)
 
 
 async def import_reports(services: Services, tx: Transaction, org_id: uuid.UUID, records: list[dict[str, Any]],
