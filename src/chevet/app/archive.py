@@ -332,7 +332,8 @@ async def _import(services: Services, files: dict[str, bytes], archive_sha256: s
             if await u.tx.people.by_email(p.email):
                 raise Conflict("import_person_exists")
         if await u.tx.archive.person_exists([p.id for p in people]) or \
-                await u.tx.archive.conversation_exists([_u(c["id"]) for c in convs]):
+                await u.tx.archive.conversation_exists([_u(c["id"]) for c in convs]) or \
+                await u.tx.reports.any_exists([_u(r["id"]) for r in _records(files, "reports", "report")]):
             raise Conflict("import_data_exists")
         await u.tx.organisations.add(org)
         for p in people:

@@ -118,6 +118,12 @@ class SqlReports:
                                         .order_by(report.c.received_at, report.c.id))
         return [_report(r) for r in rows]
 
+    async def any_exists(self, report_ids: Sequence[uuid.UUID]) -> bool:
+        for part in _chunks(report_ids):
+            if (await self._conn.execute(select(report.c.id).where(report.c.id.in_(part)).limit(1))).first():
+                return True
+        return False
+
     async def by_followup(self, followup_hash: bytes) -> Report | None:
         row = (await self._conn.execute(select(report).where(report.c.followup_hash == followup_hash))).first()
         return _report(row) if row else None
