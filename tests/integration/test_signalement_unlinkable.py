@@ -139,10 +139,14 @@ def _assert_clean(writes: list[tuple[str, Any]], needles: dict[str, Any]) -> Non
 
 
 class PatientServer(Server):
-    """A real server given time to start on a loaded machine."""
+    """A real server given time to start on a loaded machine, and stopped if it does not."""
 
     def wait_ready(self, timeout: float = 120) -> None:
-        super().wait_ready(timeout)
+        try:
+            super().wait_ready(timeout)
+        except RuntimeError:
+            self.stop()
+            raise
 
 
 def _wal_frames(wal: bytes, start: int) -> list[tuple[int, bytes]]:
