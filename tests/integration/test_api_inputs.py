@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chevet.app import conversations
+from chevet.app import addresses, conversations
 from chevet.bootstrap import Installation
 from tests.support import Server, login, new_member, new_org
 
@@ -172,4 +172,6 @@ async def test_invitation_over_http_with_svg_qr_code(installation: Installation,
     async with svc.db.transaction() as tx:
         [entry] = [e for e in await tx.audit.query(org.id, limit=20) if e.action == "auth.login"
                    and e.actor_id != admin.id]
-    assert entry.ip == "127.0.0.1"  # from where
+        keys = await addresses.keys_for(svc, tx, [entry])
+    # From where: sealed under her own address key (destroyed if she is ever anonymised).
+    assert entry.ip is None and addresses.recorded(entry, keys) == "127.0.0.1"

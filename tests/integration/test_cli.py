@@ -76,7 +76,8 @@ def test_demo_prints_one_json_line_then_serves(tmp_path: Path) -> None:
     try:
         assert proc.stdout is not None
         info = json.loads(proc.stdout.readline())
-        assert info["url"] == f"http://127.0.0.1:{port}" and next(iter(info)) == "url"
+        # Passkeys need a secure context whose host is a domain: localhost, not 127.0.0.1.
+        assert info["url"] == f"http://localhost:{port}" and next(iter(info)) == "url"
         ehpad, ssiad = info["organisations"]
         roles = sorted(u["role"] for u in ehpad["users"])
         for needed in ("admin", "physician", "nurse", "care_assistant", "dpo"):
@@ -90,6 +91,8 @@ def test_demo_prints_one_json_line_then_serves(tmp_path: Path) -> None:
                        json={"email": nurse["email"], "password": nurse["password"], "otp": code})
         assert r.status_code == 200, r.text
         assert r.json()["user"]["organisation"]["slug"] == ehpad["slug"]
+        r = httpx.post(f"{info['url']}/api/v1/auth/passkey/login/options")
+        assert r.status_code == 200 and r.json()["options"]["rpId"] == "localhost"
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(20)

@@ -157,8 +157,8 @@ async def test_round_trip_reproduces_the_organisation_exactly(installation: Inst
 async def test_archive_follows_its_published_schema(installation: Installation) -> None:
     s = await _rich_organisation(installation)
     files = archive.read_archive(io.BytesIO(await _export(installation, s.org.slug)), passphrase=PASSPHRASE)
-    published = orjson.loads((ROOT / "docs/export-schema/chevet-export-1.schema.json").read_bytes())
-    assert published == SCHEMA == orjson.loads(files["schema/chevet-export-1.schema.json"])
+    published = orjson.loads((ROOT / "docs/export-schema/chevet-export-2.schema.json").read_bytes())
+    assert published == SCHEMA == orjson.loads(files["schema/chevet-export-2.schema.json"])
     validator = jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker())
     seen = set()
     for path, data in files.items():

@@ -15,7 +15,7 @@ import pytest
 
 from chevet.app import conversations, gdpr, messages, people
 from chevet.bootstrap import Installation
-from chevet.core.errors import Forbidden, InvalidInput
+from chevet.core.errors import AuthenticationFailed, Forbidden, InvalidInput
 from tests.governance_support import PASSPHRASE, cli, say, scene, use_clock
 from tests.support import Server, login, new_member
 
@@ -138,3 +138,59 @@ async def test_breach_log_shows_the_72_hour_deadline(installation: Installation,
     assert r.status_code == 422 and r.json()["code"] == "breach_field_required"
     page = httpx.get(f"{server.url}/gouvernance/violations", cookies={"chevet_session": dpo["Authorization"][7:]})
     assert page.status_code == 200 and "Courriel mal adressé" in html.unescape(page.text)
+
+
+async def test_after_anonymisation_no_audit_entry_reveals_her_addresses(installation: Installation) -> None:
+    """Her sign-in addresses are kept, sealed under a key of hers, so that the audit trail says
+    where she signed in from; anonymisation destroys that key. Afterwards no row of the
+    database holds her addresses in any form an administrator can read, and the chain verifies."""
+    from sqlalchemy import MetaData, select
+
+    from chevet.app import audit_trail, auth
+    from chevet.core import totp
+
+    svc = installation.services
+    s = await scene(svc)
+    admin = await new_member(svc, s.org, "admin", "Alice Admin")
+    home, ward = "203.0.113.77", "2001:db8:77::1"
+    with pytest.raises(AuthenticationFailed):  # a failed attempt, from elsewhere
+        await auth.login(svc, s.nurse.email, "mauvais mot de passe", "000000", ip=ward)
+    signed = await auth.login(svc, s.nurse.email, s.nurse.password, s.nurse.otp(), ip=home,
+                              user_agent="Firefox de Sophie")
+    nurse = await auth.authenticate(svc, signed.token, home)
+    await messages.send_message(svc, nurse, s.care, body="Pansement refait", client_id="n-1")
+    await conversations.mark_read(svc, nurse, s.care, 1)
+    step = totp.step_of(svc.clock.now().timestamp()) + 1  # the next code: the current one was used
+    await auth.reauthenticate(svc, nurse, s.nurse.password, totp.code_at(s.nurse.totp_secret, step))
+
+    async def readable() -> list[str]:
+        """The tables where one of her addresses can be read, in any row (the schema is reflected)."""
+        needles = [home, ward, home.encode(), ward.encode()]
+        found = []
+        async with svc.db.engine.connect() as conn:  # type: ignore[attr-defined]
+            meta = MetaData()
+            await conn.run_sync(meta.reflect)
+            for name, table in meta.tables.items():
+                for row in await conn.execute(select(table)):
+                    for value in row:
+                        value = bytes(value) if isinstance(value, memoryview) else value
+                        if any(isinstance(value, type(n)) and n in value for n in needles):  # type: ignore[operator]
+                            found.append(name)
+        return found
+
+    # Kept for the audit (the DPO sees where she signed in from), but never in clear in the trail.
+    shown = await audit_trail.traces(svc, admin.actor, audit_trail.TraceQuery(person_id=s.nurse.id, limit=100))
+    by_action = {t["action"]: t["ip"] for t in shown if t["actor_id"] == str(s.nurse.id)}
+    assert by_action["auth.login"] == home and by_action["auth.login_failed"] == ward
+    assert by_action["auth.reauthenticated"] == home and by_action["message.sent"] is None
+    assert await readable() == ["session"]  # her open session shows where it is used from
+
+    await people.deactivate(svc, admin.actor, s.nurse.id)
+    await gdpr.anonymise(svc, None, s.org, s.nurse.id)
+    assert await readable() == []  # sessions, audit entries, anything
+    shown = await audit_trail.traces(svc, admin.actor, audit_trail.TraceQuery(person_id=s.nurse.id, limit=100))
+    assert [t["ip"] for t in shown if t["actor_id"] == str(s.nurse.id)] == \
+        [None] * len([t for t in shown if t["actor_id"] == str(s.nurse.id)])
+    assert [r.broken for r in await audit_trail.verify_all(svc)] == [None] * 2
+    r = cli(installation, "audit", "verify")
+    assert r.returncode == 0, r.stdout + r.stderr

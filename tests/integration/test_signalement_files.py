@@ -63,6 +63,7 @@ async def test_anonymous_report_with_a_photo_leaves_no_trace_of_its_reporter(ins
                 for needle in needles:
                     assert not contains(value, needle), f"{table} holds {needle!r}"
     assert new_rows["attachment"] == set() and new_rows["attachment_blob"] == set()
+    assert await reports.record_anonymous_filings(svc) == 1  # the periodic job
     [entry] = [x for x in await _audit(svc, e.org.id) if x.action == "report.filed"]
     assert entry.actor_id is None and entry.ip is None and entry.detail == {"mode": "anonymous", "files": 1}
 

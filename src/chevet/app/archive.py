@@ -15,14 +15,19 @@ import re
 import tarfile
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import datetime
 from hashlib import sha256
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import orjson
 
-from chevet.app import archive_attachments, archive_html
-from chevet.app.archive_schema import FORMAT, SCHEMA
+from chevet.app import archive_attachments, archive_html, archive_reports
+from chevet.app.archive_schema import FORMAT, READABLE_FORMATS, SCHEMA
+from chevet.app.archive_values import a_time as _dt
+from chevet.app.archive_values import a_time_or_none as _odt
+from chevet.app.archive_values import an_id as _u
+from chevet.app.archive_values import an_id_or_none as _ou
+from chevet.app.archive_values import id_text as _s
+from chevet.app.archive_values import time_text as _t
 from chevet.app.audit_trail import checkpoint_json, entry_json, public_key_b64
 from chevet.app.services import Services
 from chevet.app.views import body_of, ref_of, title_of
@@ -74,35 +79,31 @@ KINDS_BY_NAME = {v: k for k, v in KIND_NAMES.items()}
 MAX_ARCHIVE_FILES = 1_000_000
 _SAFE_PATH = re.compile(r"^(README\.txt|manifest\.json|schema/[a-z0-9.-]+\.json|data/[a-z_]+\.jsonl|"
                         r"audit/[a-z_]+\.(jsonl|txt)|html/index\.html|html/c/[0-9a-f-]{36}\.html|"
-                        r"attachments/[0-9a-f-]{36}/[^/]{1,255})$")
+                        r"attachments/[0-9a-f-]{36}/[^/]{1,255}|reports/[0-9a-f-]{36}/[0-9a-f-]{36}\.[a-z0-9]{1,8})$")
 
-README = """Archive Chevet — format chevet-export-1
+README = """Archive Chevet — format chevet-export-2
 =======================================
 
 FR. Cette archive contient toutes les données d'une organisation : personnes, équipes,
-conversations et messages (en clair), états de lecture, règles de conservation, registre des
-violations et journal d'audit signé. Ouvrez html/index.html dans un navigateur pour lire les
-conversations sans serveur. Les fichiers data/*.jsonl (un objet JSON par ligne) sont décrits par
-schema/chevet-export-1.schema.json ; manifest.json donne l'empreinte SHA-256 de chaque fichier.
+conversations et messages (en clair), états de lecture, règles de conservation, signalements
+d'événements indésirables (avec leurs suites, formulaires, déclarations et pièces jointes ; un
+signalement anonyme reste anonyme ; fichiers dans reports/), registre des violations et journal
+d'audit signé. Ouvrez html/index.html dans un navigateur pour lire les conversations sans
+serveur. Les fichiers data/*.jsonl (un objet JSON par ligne) sont décrits par
+schema/chevet-export-2.schema.json ; manifest.json donne l'empreinte SHA-256 de chaque fichier.
 Les mots de passe et secrets TOTP ne sont jamais exportés.
 
 EN. This archive holds everything of one organisation: people, teams, conversations and
-messages (decrypted), read state, retention rules, the breach log and the signed audit trail.
-Open html/index.html in a browser to read the conversations without any server. data/*.jsonl
-(one JSON object per line) is described by schema/chevet-export-1.schema.json; manifest.json
-gives the SHA-256 of every file. Passwords and TOTP secrets are never exported.
+messages (decrypted), read state, retention rules, adverse-event reports (with their follow-up,
+forms, submissions and files, in reports/; an anonymous report stays anonymous), the breach
+log and the signed audit trail. Open html/index.html in a browser to read the conversations
+without any server. data/*.jsonl (one JSON object per line) is described by
+schema/chevet-export-2.schema.json; manifest.json gives the SHA-256 of every file. Passwords
+and TOTP secrets are never exported.
 
 audit/: audit.jsonl is the organisation's hash chain with its checkpoints, signed with the
 installation's Ed25519 key (public key in audit/public_key.txt); see docs/governance.md.
 """
-
-
-def _t(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _s(value: uuid.UUID | None) -> str | None:
-    return str(value) if value is not None else None
 
 
 def _jsonl(records: list[dict[str, Any]]) -> bytes:
@@ -133,9 +134,9 @@ def breach_record(b: Breach) -> dict[str, Any]:
             "closed_at": _t(b.closed_at)}
 
 
-def write_tar(files: dict[str, bytes], out: BinaryIO, mtime: float) -> None:
+def write_tar(files: dict[str, bytes], out: BinaryIO, mtime: float, archive_format: str = FORMAT) -> None:
     """Files, then a manifest with the SHA-256 and size of each: a reader checks every file."""
-    manifest = {"format": FORMAT, "files": {p: {"sha256": sha256(d).hexdigest(), "bytes": len(d)}
+    manifest = {"format": archive_format, "files": {p: {"sha256": sha256(d).hexdigest(), "bytes": len(d)}
                                             for p, d in files.items()}}
     with tarfile.open(fileobj=out, mode="w|gz") as tar:
         for path, data in [*files.items(), ("manifest.json", orjson.dumps(manifest, option=orjson.OPT_INDENT_2))]:
@@ -149,8 +150,10 @@ async def export_organisation(services: Services, slug: str, out: BinaryIO, head
     """Write the organisation's archive to ``out``; returns counts. The export is audited on
     the organisation's chain and the installation's."""
     from chevet.app.organisations import organisation_by_slug
+    from chevet.app.reports import record_anonymous_filings
 
     org = await organisation_by_slug(services, slug)
+    await record_anonymous_filings(services)  # so that the exported chain has every filing
     now = services.clock.now()
     files: dict[str, bytes] = {"README.txt": README.encode(),
                                f"schema/{FORMAT}.schema.json": orjson.dumps(SCHEMA, option=orjson.OPT_INDENT_2)}
@@ -205,6 +208,8 @@ async def export_organisation(services: Services, slug: str, out: BinaryIO, head
         policies = [{"record": "retention_policy", "kind": r.kind.value, "days": r.days, "min_days": r.min_days,
                      "max_days": r.max_days} for r in (await tx.retention.policies(org.id)).values()]
         breaches = [breach_record(b) for b in await tx.breaches.all(org.id)]
+        report_files, report_records = await archive_reports.export_reports(services, tx, org.id)
+        files.update(report_files)
         audit_lines = [orjson.dumps({"type": "header", "format": "chevet-audit-export-1",
                                      "public_key_ed25519": public_key_b64(services),
                                      "key_id": services.signer.key_id if services.signer else None})]
@@ -225,6 +230,8 @@ async def export_organisation(services: Services, slug: str, out: BinaryIO, head
     files["data/retention_policies.jsonl"] = _jsonl(policies)
     files["data/breaches.jsonl"] = _jsonl(breaches)
     files["data/attachments.jsonl"] = _jsonl(attachments_out)
+    for name, records in report_records.items():
+        files[f"data/{name}.jsonl"] = _jsonl(records)
     files["audit/audit.jsonl"] = b"".join(line + b"\n" for line in audit_lines)
     files["audit/public_key.txt"] = ((public_key_b64(services) or "") + "\n").encode()
     files["html/index.html"] = archive_html.render_index(
@@ -233,7 +240,7 @@ async def export_organisation(services: Services, slug: str, out: BinaryIO, head
     write_tar(files, writer, now.timestamp())  # type: ignore[arg-type]
     writer.close()
     return {"people": len(people), "conversations": len(convs), "entries": len(entries_out),
-            "attachments": len(attachments_out), "files": len(files) + 1}
+            "attachments": len(attachments_out), "reports": len(report_records["reports"]), "files": len(files) + 1}
 
 
 def envelope_genesis() -> bytes:
@@ -269,7 +276,7 @@ def read_archive(src: BinaryIO, *, passphrase: str | None = None, identity: Any 
         listed = manifest["files"]
     except (KeyError, orjson.JSONDecodeError, TypeError) as exc:
         raise ArchiveError("archive_manifest_invalid") from exc
-    if manifest.get("format") != FORMAT:
+    if manifest.get("format") not in READABLE_FORMATS:
         raise ArchiveError("archive_format_unknown")
     if set(listed) != set(files):
         raise ArchiveError("archive_manifest_mismatch")
@@ -290,25 +297,6 @@ def _records(files: dict[str, bytes], name: str, record: str) -> Iterator[dict[s
         if not isinstance(value, dict) or value.get("record") != record:
             raise ArchiveError("archive_record_invalid", file=name)
         yield value
-
-
-def _u(value: Any) -> uuid.UUID:
-    return uuid.UUID(str(value))
-
-
-def _ou(value: Any) -> uuid.UUID | None:
-    return None if value is None else uuid.UUID(str(value))
-
-
-def _dt(value: Any) -> datetime:
-    parsed = datetime.fromisoformat(str(value))
-    if parsed.tzinfo is None:
-        raise ValueError("naive time")
-    return parsed
-
-
-def _odt(value: Any) -> datetime | None:
-    return None if value is None else _dt(value)
 
 
 async def import_organisation(services: Services, files: dict[str, bytes], *, archive_sha256: str,
@@ -344,7 +332,8 @@ async def _import(services: Services, files: dict[str, bytes], archive_sha256: s
             if await u.tx.people.by_email(p.email):
                 raise Conflict("import_person_exists")
         if await u.tx.archive.person_exists([p.id for p in people]) or \
-                await u.tx.archive.conversation_exists([_u(c["id"]) for c in convs]):
+                await u.tx.archive.conversation_exists([_u(c["id"]) for c in convs]) or \
+                await u.tx.reports.any_exists([_u(r["id"]) for r in _records(files, "reports", "report")]):
             raise Conflict("import_data_exists")
         await u.tx.organisations.add(org)
         for p in people:
@@ -410,6 +399,11 @@ async def _import(services: Services, files: dict[str, bytes], archive_sha256: s
             await archive_attachments.import_records(services, u.tx, org.id, keys,
                                                      list(_records(files, "attachments", "attachment")), files,
                                                      written)
+            # Reports are absent from archives made before they were exported (chevet-export-1).
+            reports_count = await archive_reports.import_reports(
+                services, u.tx, org.id, list(_records(files, "reports", "report")),
+                list(_records(files, "report_designations", "report_designation")),
+                list(_records(files, "report_retention", "report_retention")), files, written, services.clock.now)
         except BaseException:
             if services.attachments is not None:
                 for blob in written:
@@ -431,4 +425,4 @@ async def _import(services: Services, files: dict[str, bytes], archive_sha256: s
                       archive_sha256=archive_sha256, source_audit_entries=audit_entries)
         await u.audit(None, "organisation.imported", None, "organisation", org.id, by=operator,
                       archive_sha256=archive_sha256)
-    return {"people": len(people), "conversations": len(convs), "entries": len(entries)}
+    return {"people": len(people), "conversations": len(convs), "entries": len(entries), "reports": reports_count}

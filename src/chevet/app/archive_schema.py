@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-FORMAT = "chevet-export-1"
-SCHEMA_ID = "https://chevet.invalid/schema/chevet-export-1.schema.json"
+FORMAT = "chevet-export-2"
+READABLE_FORMATS = ("chevet-export-1", FORMAT)
+"""What import accepts: version 1 is version 2 without the report records and files."""
+SCHEMA_ID = "https://chevet.invalid/schema/chevet-export-2.schema.json"
 
 _UUID = {"type": "string", "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"}
 _OPT_UUID = {"anyOf": [_UUID, {"type": "null"}]}
@@ -19,6 +21,12 @@ _INT = {"type": "integer"}
 _OPT_INT = {"anyOf": [_INT, {"type": "null"}]}
 _STR = {"type": "string"}
 _OPT_STR = {"anyOf": [_STR, {"type": "null"}]}
+_STRS = {"type": "array", "items": _STR}
+_BOOL = {"type": "boolean"}
+
+
+def _object(props: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "additionalProperties": False, "required": list(props), "properties": props}
 
 
 def _record(name: str, description: str, props: dict[str, Any]) -> dict[str, Any]:
@@ -29,11 +37,12 @@ def _record(name: str, description: str, props: dict[str, Any]) -> dict[str, Any
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": SCHEMA_ID,
-    "title": "Chevet organisation export, format chevet-export-1",
+    "title": "Chevet organisation export, format chevet-export-2",
     "description": "One JSON object per line in data/*.jsonl. Times are ISO 8601 in UTC. Texts are the "
                    "decrypted content as people wrote it.",
     "oneOf": [{"$ref": f"#/$defs/{n}"} for n in ("organisation", "person", "team", "conversation", "member",
-                                                  "entry", "attachment", "retention_policy", "breach")],
+                                                  "entry", "attachment", "retention_policy", "breach", "report",
+                                                  "report_designation", "report_retention")],
     "$defs": {
         "organisation": _record("organisation", "data/organisation.jsonl: the organisation (one line).", {
             "id": _UUID, "slug": _STR, "name": _STR, "created_at": _TIME}),
@@ -79,5 +88,38 @@ SCHEMA: dict[str, Any] = {
             "nature": _STR, "data_categories": _STR, "people_affected": _OPT_INT, "consequences": _STR,
             "measures": _STR, "authority_notified_at": _OPT_TIME, "people_notified_at": _OPT_TIME,
             "closed_at": _OPT_TIME}),
+        "report": _record("report", "data/reports.jsonl: adverse-event reports (signalements), decrypted, with "
+                                    "everything that hangs off them; their files are in reports/<report id>/ "
+                                    "under their ids. `mode`: named (`reporter_id` set), confidential "
+                                    "(`confidential_reporter_id`, which only quality leads may be shown) or "
+                                    "anonymous (no reporter, no file names). Follow-up codes are not exported.", {
+            "id": _UUID, "mode": {"enum": ["named", "confidential", "anonymous"]}, "reporter_id": _OPT_UUID,
+            "confidential_reporter_id": _OPT_UUID, "status": _STR, "team_id": _OPT_UUID, "received_at": _TIME,
+            "content": _object({"what": _STR, "occurred_at": _TIME, "discovered_at": _TIME, "place": _STR,
+                                "affected_refs": _STRS, "affected_count": _INT, "immediate_measures": _STR}),
+            "severity": _OPT_STR, "categories": _STRS, "eigs": _STRS, "security": _STRS, "gdpr_breach": _BOOL,
+            "awareness_at": _OPT_TIME, "qualified_at": _OPT_TIME, "qualified_by": _OPT_UUID, "note": _OPT_STR,
+            "analysis": {"anyOf": [{"type": "object"}, {"type": "null"}]}, "feedback": _OPT_STR,
+            "feedback_at": _OPT_TIME, "closed_at": _OPT_TIME, "conversation_id": _OPT_UUID,
+            "readers": {"type": "array", "items": _UUID},
+            "actions": {"type": "array", "items": _object({
+                "id": _UUID, "title": _STR, "owner_id": _OPT_UUID, "due_at": _OPT_TIME, "done_at": _OPT_TIME,
+                "created_at": _TIME})},
+            "forms": {"type": "array", "items": _object({
+                "kind": _STR, "status": {"enum": ["draft", "validated"]}, "values": {"type": "object"},
+                "updated_at": _TIME, "validated_by": _OPT_UUID, "validated_at": _OPT_TIME})},
+            "submissions": {"type": "array", "items": _object({
+                "id": _UUID, "kind": _STR, "at": _TIME, "channel": _STR, "reference": _STR,
+                "recorded_by": _UUID})},
+            "reminders": {"type": "object", "additionalProperties": _STR},
+            "files": {"type": "array", "items": _object({
+                "id": _UUID, "position": _INT, "kind": _STR, "mime": _STR, "size": _INT, "width": _OPT_INT,
+                "height": _OPT_INT, "name": _OPT_STR, "path": _STR})}}),
+        "report_designation": _record("report_designation", "data/report_designations.jsonl: who handles "
+                                                            "reports (quality_lead, director).", {
+            "person_id": _UUID, "function": _STR}),
+        "report_retention": _record("report_retention", "data/report_retention.jsonl: the organisation's "
+                                                        "retention period per report record type (days).", {
+            "record_type": _STR, "days": _INT}),
     },
 }

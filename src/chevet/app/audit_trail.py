@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from chevet.app import addresses
 from chevet.app.services import Actor, Services
 from chevet.core.audit import INSTALLATION_CHAIN, AuditEntry
 from chevet.core.checkpoint import ChainVerdict, Checkpoint, signed_message, verify_chain_with_checkpoints
@@ -174,6 +175,7 @@ async def traces(services: Services, actor: Actor, q: TraceQuery) -> list[dict[s
         ids = {e.actor_id for e in found if e.actor_id} | {e.object_id for e in found
                                                           if e.object_type == "person" and e.object_id}
         names = {p.id: p.name for p in await u.tx.people.many(actor.org_id, list(ids))}
+        keys = await addresses.keys_for(services, u.tx, found)
         await u.audit(actor.org_id, "audit.viewed", actor.id, "audit", q.conversation_id or q.person_id,
                       conversation=str(q.conversation_id) if q.conversation_id else None,
                       person=str(q.person_id) if q.person_id else None, results=len(found))
@@ -182,7 +184,7 @@ async def traces(services: Services, actor: Actor, q: TraceQuery) -> list[dict[s
              "actor_name": names.get(e.actor_id) if e.actor_id else None,
              "object_type": e.object_type, "object_id": str(e.object_id) if e.object_id else None,
              "object_name": names.get(e.object_id) if e.object_type == "person" and e.object_id else None,
-             "ip": e.ip, "detail": e.detail} for e in found]
+             "ip": addresses.recorded(e, keys), "detail": addresses.without_address(e.detail)} for e in found]
 
 
 @dataclass(frozen=True, slots=True)

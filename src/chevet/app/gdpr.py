@@ -11,6 +11,7 @@ from typing import Any, BinaryIO
 import orjson
 from jinja2 import Environment, select_autoescape
 
+from chevet.app import addresses
 from chevet.app.archive import _jsonl, breach_record, person_record, write_tar
 from chevet.app.audit_trail import entry_json
 from chevet.app.retention import rules
@@ -93,7 +94,9 @@ async def subject_access_data(services: Services, org: Organisation, person_id: 
         while batch := await u.tx.audit_trail.search(org.id, about_id=person_id, before_seq=before, limit=1000):
             # Another person's address is their data, not the subject's: kept only for the
             # subject's own actions.
-            traces += [entry_json(e) | ({} if e.actor_id == person_id else {"ip": None}) for e in batch]
+            keys = await addresses.keys_for(services, u.tx, [e for e in batch if e.actor_id == person_id])
+            traces += [entry_json(e) | {"ip": addresses.recorded(e, keys) if e.actor_id == person_id else None,
+                                        "detail": addresses.without_address(e.detail)} for e in batch]
             before = batch[-1].seq
         await u.audit(org.id, "gdpr.access_exported", actor.id if actor else None, "person", person_id,
                       messages=len(messages), traces=len(traces))

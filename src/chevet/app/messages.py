@@ -170,9 +170,10 @@ async def _append_sends(u: Unit, conversation_id: uuid.UUID, allowed: Sequence[t
     await u.tx.entries.add_many(rows)
     for _, a, e, files in made:
         await attachments.attach(u, a, files, e.id)
+    # No address: a person's is kept only, sealed, on the sign-in entry (app/addresses.py).
     await u.tx.audit.append_many(made[0][0].actor.org_id, [
         (AuditEvent("message.sent", s.actor.id, "message", e.id,
-                    {"conversation": str(conversation_id), "seq": e.seq, "urgent": s.urgent}), now, s.actor.ip)
+                    {"conversation": str(conversation_id), "seq": e.seq, "urgent": s.urgent}), now, None)
         for s, _, e, _ in made])
     views = []
     for s, a, e, _ in made:

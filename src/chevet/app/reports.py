@@ -8,7 +8,9 @@ Reporter modes (see docs/signalement.md): a *named* report stores its reporter's
 *confidential* one seals it inside the report, shown only to quality leads, and its audit entry
 has no actor; an *anonymous* one stores nothing that designates the reporter: no id, no actor
 and no address in the audit entry, a random (not time-ordered) report id, and the reporter's
-session is not even touched (see ``auth.authenticate(touch=False)``).
+session is not even touched (see ``auth.authenticate(touch=False)``). Its filing writes nothing
+of hers, nor any page holding her rows: its audit entry waits (``report_pending_audit``) for the
+periodic job, which appends it later, so that it does not land beside her latest entries.
 """
 
 from __future__ import annotations
@@ -91,12 +93,12 @@ def _aad(label: str, report_id: uuid.UUID, *more: uuid.UUID) -> bytes:
     return envelope.aad(label, report_id, *more)
 
 
-def _new_key(services: Services, report_id: uuid.UUID) -> tuple[DataKey, bytes]:
+def new_report_key(services: Services, report_id: uuid.UUID) -> tuple[DataKey, bytes]:
     material = envelope.random_key()
     return DataKey(material), services.keys.wrap(material, _aad("rkey", report_id))
 
 
-def _unwrap(services: Services, report_id: uuid.UUID, wrapped: bytes) -> DataKey:
+def unwrap_report_key(services: Services, report_id: uuid.UUID, wrapped: bytes) -> DataKey:
     return DataKey(services.keys.unwrap(wrapped, _aad("rkey", report_id)))
 
 
@@ -147,7 +149,7 @@ async def access(services: Services, tx: Transaction, actor: Actor, report_id: u
     wrapped = await tx.reports.wrapped_key(r.id)
     if wrapped is None:
         raise NotFound("report_not_found")
-    return ReportAccess(r, _unwrap(services, r.id, wrapped), fns, reader)
+    return ReportAccess(r, unwrap_report_key(services, r.id, wrapped), fns, reader)
 
 
 def require_manager(a: ReportAccess) -> None:
@@ -187,7 +189,7 @@ async def file_report(services: Services, actor: Actor, *, mode: str, what: str 
     identified = parsed is ReporterMode.NAMED
     # A time-ordered id would date the report to the millisecond: only named reports get one.
     report_id = new_id() if identified else uuid.uuid4()
-    key, wrapped = _new_key(services, report_id)
+    key, wrapped = new_report_key(services, report_id)
     code = _new_code()
     report = Report(id=report_id, org_id=actor.org_id, mode=parsed,
                     reporter_id=actor.id if identified else None, status=ReportStatus.NEW, team_id=team_id,
@@ -201,14 +203,37 @@ async def file_report(services: Services, actor: Actor, *, mode: str, what: str 
             await u.tx.reports.add(report, wrapped, followup_hash(services, code))
             await report_files.store(u, actor.org_id, report_id, key, ready, new_id if identified else uuid.uuid4,
                                      written)
-            await u.audit(actor.org_id, "report.filed", actor.id if identified else None, "report", report_id,
-                          mode=parsed.value, **({"files": len(ready)} if ready else {}))
+            detail: dict[str, Any] = {"mode": parsed.value, **({"files": len(ready)} if ready else {})}
+            if parsed is ReporterMode.ANONYMOUS:
+                # Not appended now: the chain's last page holds the reporter's own latest entries
+                # (her sign-in, her messages), and the entry's place would date the report
+                # between them. The periodic job appends it later (record_anonymous_filings).
+                await u.tx.reports.add_pending_audit(actor.org_id, report_id, detail)
+            else:
+                await u.audit(actor.org_id, "report.filed", actor.id if identified else None, "report", report_id,
+                              **detail)
             _notify(u, actor.org_id, report_id, await managers(u.tx, actor.org_id),
                     {"type": "signalement.filed", "title": "Nouveau signalement à qualifier"})
     except BaseException:
         await delete_files(services, written)
         raise
     return Filed(report_id, code)
+
+
+async def record_anonymous_filings(services: Services) -> int:
+    """Append the audit entries of the anonymous filings made since the last run, in random
+    order, each in its own transaction (called by the server's periodic job). The entry is
+    timed by this run, not by the filing, and has no actor and no address."""
+    async with services.db.transaction() as tx:
+        pending = await tx.reports.pending_audits()
+    secrets.SystemRandom().shuffle(pending)
+    done = 0
+    for org_id, report_id, detail in pending:
+        async with services.unit(None) as u:
+            if await u.tx.reports.remove_pending_audit(report_id):
+                await u.audit(org_id, "report.filed", None, "report", report_id, **detail)
+                done += 1
+    return done
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -540,7 +565,7 @@ async def followup(services: Services, code: str) -> dict[str, Any]:
         wrapped = await u.tx.reports.wrapped_key(r.id) if r else None
         if r is None or wrapped is None:
             raise NotFound("report_followup_unknown")
-        key = _unwrap(services, r.id, wrapped)
+        key = unwrap_report_key(services, r.id, wrapped)
         await u.audit(r.org_id, "report.followup_viewed", None, "report", r.id)
         return {"status": r.status.value, "received_local": f"{dl.local_time(r.received_at):%d/%m/%Y}",
                 "feedback": open_json(key, "rfeedback", r.id, r.feedback_sealed),

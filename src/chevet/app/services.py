@@ -84,9 +84,17 @@ class Unit:
 
     async def audit(self, org_id: uuid.UUID | None, action: str, actor_id: uuid.UUID | None,
                     object_type: str, object_id: uuid.UUID | None, **detail: Any) -> None:
+        ip = self.ip
+        if ip is not None and actor_id is not None:
+            # A person's address is kept sealed on sign-in entries only (see app/addresses.py).
+            if action.startswith("auth."):
+                from chevet.app import addresses
+
+                detail[addresses.FIELD] = await addresses.seal(self.services, self.tx, actor_id, ip)
+            ip = None
         await self.tx.audit.append(org_id or INSTALLATION_CHAIN,
                                    AuditEvent(action, actor_id, object_type, object_id, detail),
-                                   self.services.clock.now(), self.ip)
+                                   self.services.clock.now(), ip)
 
     def publish(self, event: RealtimeEvent) -> None:
         self.events.append(event)

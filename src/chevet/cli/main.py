@@ -147,7 +147,10 @@ def demo(data_dir: DataDir = None, host: Annotated[str, typer.Option()] = "127.0
     settings = _settings(data_dir or Path("chevet-demo"), host=host, port=port)
     asyncio.run(initialise(settings))
     info = _run(lambda i: seed_demo(i.services, settings), settings)
-    info = {"url": f"http://{host}:{port}", **info}
+    # The installation's origin: "localhost" for a loopback address, a secure context where
+    # passkeys work (WebAuthn refuses an IP address as relying party), and it resolves to the
+    # loopback address the server listens on.
+    info = {"url": settings.origin, **info}
     if as_json:
         typer.echo(json.dumps(info, ensure_ascii=False))
     else:

@@ -1,13 +1,14 @@
 """Signalement deadline reminders, run by the server itself so that a single-process
 installation needs no timer; each stage of each deadline is notified once (the database
-remembers it, so several processes do not notify twice)."""
+remembers it, so several processes do not notify twice). The same round appends the audit
+entries of the anonymous filings made since the last one."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 
-from chevet.app import report_forms
+from chevet.app import report_forms, reports
 from chevet.bootstrap import Installation
 
 log = logging.getLogger("chevet.jobs")
@@ -17,6 +18,7 @@ REMINDER_INTERVAL = 300.0
 async def periodic(installation: Installation) -> None:
     while True:
         try:
+            await reports.record_anonymous_filings(installation.services)
             sent = await report_forms.send_reminders(installation.services)
             if sent:
                 log.info("signalement reminders sent", extra={"count": sent})

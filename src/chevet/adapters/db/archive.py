@@ -111,7 +111,8 @@ class SqlArchive:
     async def anonymise_person(self, org_id: uuid.UUID, person_id: uuid.UUID, *, name: str, email: str) -> None:
         """Remove identity and credentials; the id stays so that the team's history keeps its shape."""
         await self._conn.execute(update(person).where(person.c.org_id == org_id, person.c.id == person_id).values(
-            name=name, email=email, rpps=None, password_hash=None, totp_sealed=None, totp_last_step=None))
+            name=name, email=email, rpps=None, password_hash=None, totp_sealed=None, totp_last_step=None,
+            address_key=None))  # the sign-in addresses sealed in the audit trail can no longer be opened
         await self._conn.execute(update(session).where(session.c.person_id == person_id).values(
             user_agent="", ip=None))
         await self._conn.execute(delete(invitation).where(invitation.c.person_id == person_id))

@@ -78,6 +78,17 @@ class SqlPeople:
             password_hash=c.password_hash, totp_sealed=c.totp_sealed, totp_last_step=c.totp_last_step,
             failed_logins=c.failed_logins, locked_until=c.locked_until))
 
+    async def address_key(self, person_id: uuid.UUID) -> bytes | None:
+        row = (await self._conn.execute(select(person.c.address_key).where(person.c.id == person_id))).first()
+        return bytes(row[0]) if row and row[0] is not None else None
+
+    async def set_address_key(self, person_id: uuid.UUID, wrapped: bytes) -> bytes:
+        await self._conn.execute(update(person).where(person.c.id == person_id, person.c.address_key.is_(None))
+                                 .values(address_key=wrapped))
+        kept = await self.address_key(person_id)
+        assert kept is not None
+        return kept
+
     async def set_status(self, org_id: uuid.UUID, person_id: uuid.UUID, status: PersonStatus) -> None:
         await self._conn.execute(update(person).where(
             person.c.org_id == org_id, person.c.id == person_id).values(status=status.value))

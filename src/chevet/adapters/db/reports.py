@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -19,6 +20,7 @@ from chevet.adapters.db.schema_signalement import (
     report_designation,
     report_form,
     report_key,
+    report_pending_audit,
     report_reader,
     report_reminder,
     report_retention,
@@ -100,7 +102,7 @@ class SqlReports:
         self._conn = conn
 
     # --- reports --------------------------------------------------------------------------
-    async def add(self, r: Report, wrapped_key: bytes, followup_hash: bytes) -> None:
+    async def add(self, r: Report, wrapped_key: bytes, followup_hash: bytes | None) -> None:
         await self._conn.execute(insert(report).values(
             id=r.id, org_id=r.org_id, mode=r.mode.value, reporter_id=r.reporter_id, received_at=r.received_at,
             content=r.content_sealed, followup_hash=followup_hash, **_values(r)))
@@ -110,6 +112,17 @@ class SqlReports:
         row = (await self._conn.execute(select(report).where(report.c.org_id == org_id,
                                                              report.c.id == report_id))).first()
         return _report(row) if row else None
+
+    async def of_organisation(self, org_id: uuid.UUID) -> list[Report]:
+        rows = await self._conn.execute(select(report).where(report.c.org_id == org_id)
+                                        .order_by(report.c.received_at, report.c.id))
+        return [_report(r) for r in rows]
+
+    async def any_exists(self, report_ids: Sequence[uuid.UUID]) -> bool:
+        for part in _chunks(report_ids):
+            if (await self._conn.execute(select(report.c.id).where(report.c.id.in_(part)).limit(1))).first():
+                return True
+        return False
 
     async def by_followup(self, followup_hash: bytes) -> Report | None:
         row = (await self._conn.execute(select(report).where(report.c.followup_hash == followup_hash))).first()
@@ -176,10 +189,24 @@ class SqlReports:
         if await self.get(org_id, report_id) is None:
             return False
         for table in (report_key, report_reader, report_form, report_submission, report_action, report_reminder,
-                      report_attachment):
+                      report_attachment, report_pending_audit):
             await self._conn.execute(delete(table).where(table.c.report_id == report_id))
         await self._conn.execute(delete(report).where(report.c.org_id == org_id, report.c.id == report_id))
         return True
+
+    # --- audit entries of anonymous filings, waiting --------------------------------------
+    async def add_pending_audit(self, org_id: uuid.UUID, report_id: uuid.UUID, detail: dict[str, Any]) -> None:
+        await self._conn.execute(insert(report_pending_audit).values(report_id=report_id, org_id=org_id,
+                                                                     detail=orjson.dumps(detail).decode()))
+
+    async def pending_audits(self, limit: int = 1000) -> list[tuple[uuid.UUID, uuid.UUID, dict[str, Any]]]:
+        rows = await self._conn.execute(select(report_pending_audit).limit(limit))
+        return [(r.org_id, r.report_id, orjson.loads(r.detail)) for r in rows]
+
+    async def remove_pending_audit(self, report_id: uuid.UUID) -> bool:
+        done = await self._conn.execute(delete(report_pending_audit)
+                                        .where(report_pending_audit.c.report_id == report_id))
+        return bool(done.rowcount)
 
     # --- files ----------------------------------------------------------------------------
     async def add_file(self, f: ReportFile) -> None:

@@ -116,6 +116,16 @@ report_attachment = Table(
     Column("content_address", LargeBinary(32), nullable=False),
 )
 
+# The audit entry of an anonymous filing, waiting to enter the organisation's chain: written
+# apart by the server's periodic job, so that it is not appended, in the filing's transaction,
+# beside the reporter's own latest entries (app/reports.py, record_anonymous_filings).
+report_pending_audit = Table(
+    "report_pending_audit", metadata,
+    Column("report_id", Uuid, primary_key=True),
+    Column("org_id", Uuid, ForeignKey("organisation.id"), nullable=False),
+    Column("detail", String(200), nullable=False),
+)
+
 # The organisation's retention period per record type (core/signalement/retention.py); a type
 # without a row keeps its default.
 report_retention = Table(

@@ -38,12 +38,14 @@ def designate(org: Annotated[str, typer.Option(help="Organisation slug")],
 def remind(data_dir: DataDir = None) -> None:
     """Notify quality leads and directors of deadlines that come close or are missed. The server
     does this every five minutes by itself; this command is for timers and tests. With Redis
-    configured, the notifications reach every server process."""
+    configured, the notifications reach every server process. Like the server's round, it also
+    appends the audit entries of anonymous filings made since the last one."""
     settings = _settings(data_dir)
 
     async def go() -> int:
         installation = open_installation(settings, with_bus=True)
         try:
+            await reports.record_anonymous_filings(installation.services)
             return await report_forms.send_reminders(installation.services)
         finally:
             await installation.close()

@@ -171,14 +171,14 @@ async def new_post(request: Request) -> Response:
 @router.get("/signalement/suivi")
 @ui
 async def followup_page(request: Request) -> Response:
-    p = await page(request, signed_in=False)
+    p = await page(request, signed_in=False, touch=False)  # a reporter may read it signed in
     return render(p, "followup.html", title=p.t("sig.nav.followup"), result=None, nav="followup")
 
 
 @router.post("/signalement/suivi")
 @ui
 async def followup_post(request: Request) -> Response:
-    p = await page(request, signed_in=False)
+    p = await page(request, signed_in=False, touch=False)
     form = await read_form(p)
     try:
         limit_attempts(request, "report-followup")
