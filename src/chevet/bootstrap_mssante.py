@@ -134,7 +134,7 @@ def _crls(settings: Settings, ms: MssanteSettings) -> Callable[[], RevocationPol
             raise SettingsError(f"{p}: CRL file not found")
     sources = [CrlFiles(ms.crl_files, ms.crl_directory, ms.crl_required)]
     if ms.crl_urls:
-        # Those fetched from the configured addresses (by ``chevet mssante run``) count too.
+        # Those fetched from the configured addresses (by the gateway) count too.
         sources.append(CrlFiles([], crl_download_folder(settings), ms.crl_required))
 
     def policy() -> RevocationPolicy:
