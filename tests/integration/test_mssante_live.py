@@ -283,3 +283,59 @@ async def test_separate_gateway_reaches_the_server_through_redis(tmp_path: Path,
             _stop(w)
         await installation.close()
         await drop_pg_database(url)
+
+
+async def test_stopping_the_server_mid_submission_loses_and_doubles_nothing(installation: Installation,
+                                                                             mail: None) -> None:
+    """SIGTERM while the server's outbox is talking to a hung operator: the server still stops,
+    the message is not marked sent, and a later pass submits it once."""
+    import socket
+    import uuid
+
+    from chevet.app import mssante, mssante_outbox
+
+    svc = installation.services
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    box, gp = unique("secretariat", "ehpad.test"), unique("dr", "gp.test")
+    tarpit = socket.socket()
+    tarpit.bind(("127.0.0.1", 0))
+    tarpit.listen(5)   # accepts connections in the kernel, never answers: a hung operator
+    try:
+        hung = configure(installation.settings, org.slug, [nurse.email], box, smtp_port=tarpit.getsockname()[1],
+                         extra="lease_seconds = 2\noutbox_seconds = 0.5")
+        # Retried one second after the hung attempt; the operator gets five seconds to answer.
+        hung.path.write_text(hung.path.read_text().replace("retry_first_seconds = 60", "retry_first_seconds = 1")
+                             .replace("timeout_seconds = 10", "timeout_seconds = 5"))
+        server = Server(installation.settings, env={"CHEVET_MSSANTE_CONFIG": str(hung.path)})
+        try:
+            exchange = await mssante.open_exchange(svc, hung.runtime.gateway, nurse.actor, to=[gp], title="")
+            conv = uuid.UUID(exchange["id"])
+            await mssante.send(svc, hung.runtime.gateway, nurse.actor, conv, body="Urgent", client_id="s-1")
+            state = None
+            for _ in range(100):
+                state = (await mssante.exchange_messages(svc, nurse.actor, conv))["messages"][0]["mssante"]["state"]
+                if state == "sending":
+                    break
+                await asyncio.sleep(0.1)
+            assert state == "sending"   # the server's outbox holds it, the operator says nothing
+            server.proc.send_signal(signal.SIGTERM)
+            try:
+                code = server.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                pytest.fail("the server did not stop while a submission hung")
+        finally:
+            server.stop()
+        log = (installation.settings.data_dir / f"server-{server.port}.log").read_text()
+        assert code in (0, -signal.SIGTERM) and "mssante gateway stopped" in log, log
+    finally:
+        tarpit.close()
+    state = (await mssante.exchange_messages(svc, nurse.actor, conv))["messages"][0]["mssante"]["state"]
+    assert state in ("sending", "pending")   # leased or to retry, never "sent"
+    good = configure(installation.settings, org.slug, [nurse.email], box, name="ok.toml", extra="lease_seconds = 2")
+    await asyncio.sleep(2.1)   # past the lease and the retry delay
+    assert (await mssante_outbox.deliver_due(svc, good.runtime.gateway, good.runtime.submitter)).sent == 1
+    assert (await mssante_outbox.deliver_due(svc, good.runtime.gateway, good.runtime.submitter)).sent == 0
+    got = await asyncio.to_thread(mailbox_contents, gp, 1, 15)
+    await asyncio.sleep(0.5)
+    assert len(await asyncio.to_thread(mailbox_contents, gp, 1, 0)) == len(got) == 1
