@@ -4,6 +4,7 @@ gateway configuration written the way an administrator writes it."""
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import os
 import secrets
@@ -13,6 +14,7 @@ import ssl
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
@@ -186,3 +188,15 @@ def imap_sessions(address: str) -> int | None:
     if done.returncode != 0:
         return None
     return sum(1 for line in done.stdout.splitlines()[1:] if line.split()[:1] == [address] and "imap" in line)
+
+
+@contextlib.contextmanager
+def hung_operator() -> Iterator[int]:
+    """A port that accepts connections in the kernel and never answers: a hung operator."""
+    tarpit = socket.socket()
+    tarpit.bind(("127.0.0.1", 0))
+    tarpit.listen(5)
+    try:
+        yield int(tarpit.getsockname()[1])
+    finally:
+        tarpit.close()

@@ -30,6 +30,7 @@ from tests.mss_support import (
     configure,
     gp_answers,
     gp_receipt,
+    hung_operator,
     imap_sessions,
     inject,
     mail_available,
@@ -289,7 +290,6 @@ async def test_stopping_the_server_mid_submission_loses_and_doubles_nothing(inst
                                                                              mail: None) -> None:
     """SIGTERM while the server's outbox is talking to a hung operator: the server still stops,
     the message is not marked sent, and a later pass submits it once."""
-    import socket
     import uuid
 
     from chevet.app import mssante, mssante_outbox
@@ -298,11 +298,8 @@ async def test_stopping_the_server_mid_submission_loses_and_doubles_nothing(inst
     org = await new_org(svc)
     nurse = await new_member(svc, org, "nurse")
     box, gp = unique("secretariat", "ehpad.test"), unique("dr", "gp.test")
-    tarpit = socket.socket()
-    tarpit.bind(("127.0.0.1", 0))
-    tarpit.listen(5)   # accepts connections in the kernel, never answers: a hung operator
-    try:
-        hung = configure(installation.settings, org.slug, [nurse.email], box, smtp_port=tarpit.getsockname()[1],
+    with hung_operator() as port:
+        hung = configure(installation.settings, org.slug, [nurse.email], box, smtp_port=port,
                          extra="lease_seconds = 2\noutbox_seconds = 0.5")
         # Retried one second after the hung attempt; the operator gets five seconds to answer.
         hung.path.write_text(hung.path.read_text().replace("retry_first_seconds = 60", "retry_first_seconds = 1")
@@ -328,8 +325,6 @@ async def test_stopping_the_server_mid_submission_loses_and_doubles_nothing(inst
             server.stop()
         log = (installation.settings.data_dir / f"server-{server.port}.log").read_text()
         assert code in (0, -signal.SIGTERM) and "mssante gateway stopped" in log, log
-    finally:
-        tarpit.close()
     state = (await mssante.exchange_messages(svc, nurse.actor, conv))["messages"][0]["mssante"]["state"]
     assert state in ("sending", "pending")   # leased or to retry, never "sent"
     good = configure(installation.settings, org.slug, [nurse.email], box, name="ok.toml", extra="lease_seconds = 2")

@@ -205,9 +205,14 @@ class GatewayTasks:
 
     async def start(self) -> None:
         installation, runtime, ms, stopping = self.installation, self.runtime, self.runtime.settings, self.stopping
-        await mssante_documents.adopt_legacy_documents(installation.services)
-        self.outbox = self._task("outbox", lambda: _every(
-            ms.outbox_seconds, "outbox", lambda: deliver_once(installation, runtime, stopping), stopping))
+
+        async def outbox() -> None:
+            # Documents of earlier versions first (once; retried with the loop if the database
+            # is not there yet): the messages that carry them may be in the outbox.
+            await mssante_documents.adopt_legacy_documents(installation.services)
+            await _every(ms.outbox_seconds, "outbox", lambda: deliver_once(installation, runtime, stopping), stopping)
+
+        self.outbox = self._task("outbox", outbox)
         for n, box in enumerate(b for b in ms.mailboxes if b.fetch):
             self.others.append(self._task(f"mailbox-{n}", functools.partial(
                 _mailbox_loop, installation, runtime, box.address, stopping)))
