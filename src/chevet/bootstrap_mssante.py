@@ -162,6 +162,7 @@ def load_gateway(settings: Settings, path: Path | None = None) -> GatewayRuntime
     if ms is None:
         return None
     in_server = runs_in_server(settings, ms)
+    listener_context(ms)   # an unusable listener certificate stops the start, not the listener later
     anchors = _anchors(ms.smime_trust_anchors or [ms.operator.trust_anchor])
     mailboxes = tuple(Mailbox(address=b.address, org_slug=b.organisation, display_name=b.display_name,
                               identity=_identity(b), member_emails=tuple(m.lower() for m in b.members))
@@ -183,7 +184,11 @@ def listener_context(ms: MssanteSettings) -> ssl.SSLContext | None:
         return None
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.load_cert_chain(str(ms.listener.tls_certificate), str(ms.listener.tls_key))
+    try:
+        ctx.load_cert_chain(str(ms.listener.tls_certificate), str(ms.listener.tls_key))
+    except (OSError, ssl.SSLError) as exc:
+        raise SettingsError(f"the listener's TLS certificate cannot be loaded ({ms.listener.tls_certificate}): "
+                            f"{getattr(exc, 'strerror', None) or exc}") from exc
     return ctx
 
 

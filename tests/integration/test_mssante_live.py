@@ -334,3 +334,48 @@ async def test_stopping_the_server_mid_submission_loses_and_doubles_nothing(inst
     got = await asyncio.to_thread(mailbox_contents, gp, 1, 15)
     await asyncio.sleep(0.5)
     assert len(await asyncio.to_thread(mailbox_contents, gp, 1, 0)) == len(got) == 1
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_server_runs_the_smtp_listener_too(installation: Installation, mail: None) -> None:
+    """An organisation with its own MSSanté domain: mail handed to the listener of the running
+    server reaches the open stream; the listener closes with the server."""
+    import smtplib
+    import ssl
+
+    from tests.integration.test_mssante_inbound import _mail
+    from tests.mss_support import MAIL_DIR
+    from tests.support import free_port
+
+    svc = installation.services
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    box = unique("accueil", "ehpad.test")
+    port = free_port()
+    cfg = configure(installation.settings, org.slug, [nurse.email], box)
+    cfg.path.write_text(cfg.path.read_text() + f'''
+[listener]
+host = "127.0.0.1"
+port = {port}
+tls_certificate = "{MAIL_DIR / 'tls' / 'server.pem'}"
+tls_key = "{MAIL_DIR / 'tls' / 'server.key'}"
+''')
+    server = Server(installation.settings, env={"CHEVET_MSSANTE_CONFIG": str(cfg.path)})
+    client_tls = ssl.create_default_context(cafile=str(MAIL_DIR / "tls" / "ca.pem"))
+
+    def hand_over() -> None:
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
+            s.starttls(context=client_tls)
+            s.sendmail("dr@gp.test", [box], _mail("dr@gp.test", box, "l-live@gp.test", "Par le listener"))
+
+    try:
+        token = login(server.url, nurse)
+        ws = await _live(server.ws_url, token)
+        await asyncio.to_thread(hand_over)
+        ev = await _until(ws, lambda e: e.get("type") == "message")
+        assert ev["message"]["body"] == "Par le listener"
+        await ws.close()
+    finally:
+        server.stop()
+    with pytest.raises(OSError):
+        smtplib.SMTP("127.0.0.1", port, timeout=5).quit()

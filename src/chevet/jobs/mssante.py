@@ -79,7 +79,6 @@ async def _fetch_with(installation: Installation, runtime: GatewayRuntime, addre
     return len(mails)
 
 
-
 RESTART_FIRST, RESTART_MAX = 1.0, 60.0
 
 
@@ -103,7 +102,8 @@ async def _mailbox_loop(installation: Installation, runtime: GatewayRuntime, add
 
     ms = runtime.settings
     client = runtime.imap(address)
-    if client is None:
+    if client is None:   # no IMAP for this mailbox (the listener receives its mail)
+        await stopping.wait()
         return
     assert isinstance(client, ImapMailbox)
     lock = runtime.fetch_lock(address)
@@ -190,6 +190,26 @@ async def refresh_crls(installation: Installation, runtime: GatewayRuntime) -> i
     return await asyncio.to_thread(download_crls, urls, crl_download_folder(installation.settings))
 
 
+async def _listen(installation: Installation, runtime: GatewayRuntime, stopping: asyncio.Event) -> None:
+    """The SMTP listener (an organisation's own MSSanté domain), until the gateway stops."""
+    from chevet.bootstrap_mssante import start_listener
+
+    ms = runtime.settings
+    tls = listener_context(ms)
+    if ms.listener is None or tls is None:
+        return
+
+    async def deliver(mailbox: str, raw: bytes) -> None:
+        await mssante_inbound.ingest(installation.services, runtime.gateway, mailbox, raw)
+
+    server = await start_listener(ms.listener.host, ms.listener.port, tls, {b.address for b in ms.mailboxes},
+                                  deliver, ms.listener.max_message_bytes or ms.max_message_bytes)
+    try:
+        await stopping.wait()
+    finally:
+        server.close()   # no new sessions; one in progress ends with the process
+
+
 class GatewayTasks:
     """The gateway's loops, started and stopped together with the process that runs them."""
 
@@ -198,7 +218,6 @@ class GatewayTasks:
         self.stopping = asyncio.Event()
         self.outbox: asyncio.Task[None] | None = None
         self.others: list[asyncio.Task[None]] = []
-        self.listener: asyncio.AbstractServer | None = None
 
     def _task(self, what: str, work: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
         return asyncio.create_task(_supervised(what, work, self.stopping), name=f"mssante:{what}")
@@ -223,16 +242,8 @@ class GatewayTasks:
             self.others.append(self._task("directory", lambda: _every(
                 ms.directory_refresh_hours * 3600, "directory", lambda: refresh_directory(installation, runtime),
                 stopping)))
-        tls = listener_context(ms)
-        if ms.listener is not None and tls is not None:
-            from chevet.bootstrap_mssante import start_listener
-
-            async def deliver(mailbox: str, raw: bytes) -> None:
-                await mssante_inbound.ingest(installation.services, runtime.gateway, mailbox, raw)
-
-            self.listener = await start_listener(ms.listener.host, ms.listener.port, tls,
-                                                 {b.address for b in ms.mailboxes}, deliver,
-                                                 ms.listener.max_message_bytes or ms.max_message_bytes)
+        if ms.listener is not None:
+            self.others.append(self._task("listener", functools.partial(_listen, installation, runtime, stopping)))
         log.info("mssante gateway started", extra={"mailboxes": len(ms.mailboxes), "tasks": len(self.tasks)})
 
     @property
@@ -248,18 +259,15 @@ class GatewayTasks:
         timeout: a message cut off mid-submission stays leased and goes again, same bytes and
         Message-ID, when its lease expires); close every connection."""
         self.stopping.set()
-        if self.listener is not None:
-            self.listener.close()
         for t in self.others:
             t.cancel()
         if self.outbox is not None:
-            grace = self.runtime.settings.operator.timeout_seconds + 1
+            grace = max([self.runtime.operator(b.address).timeout_seconds for b in self.runtime.settings.mailboxes]
+                        + [self.runtime.settings.operator.timeout_seconds]) + 1
             done, _ = await asyncio.wait([self.outbox], timeout=grace)
             if not done:
                 self.outbox.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
-        if self.listener is not None:
-            await self.listener.wait_closed()
         log.info("mssante gateway stopped")
 
 
