@@ -153,9 +153,13 @@ class Server:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "chevet.cli.main", "serve", "--data-dir", str(settings.data_dir),
              "--port", str(self.port)], env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
-        self.wait_ready()
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()   # a server that did not come up in time must not outlive the test
+            raise
 
-    def wait_ready(self, timeout: float = 30) -> None:
+    def wait_ready(self, timeout: float = 60) -> None:
         wait_healthy(self.url, self.proc, timeout, self.verify)
 
     def stop(self) -> None:
