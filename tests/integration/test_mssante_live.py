@@ -379,3 +379,5 @@ tls_key = "{MAIL_DIR / 'tls' / 'server.key'}"
         server.stop()
     with pytest.raises(OSError):
         smtplib.SMTP("127.0.0.1", port, timeout=5).quit()
+    log = (installation.settings.data_dir / f"server-{server.port}.log").read_text()
+    assert box not in log and "dr@gp.test" not in log and "Par le listener" not in log
