@@ -4,16 +4,20 @@ gateway configuration written the way an administrator writes it."""
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import os
 import secrets
 import smtplib
 import socket
 import ssl
+import subprocess
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
 from pathlib import Path
 
 from chevet.app import attachment_download, attachments
@@ -147,3 +151,52 @@ async def download(svc: Services, actor: Actor, attachment_id: str | uuid.UUID) 
     """An attachment's content as a member downloads it (access checked, read audited)."""
     d = await attachment_download.download(svc, actor, uuid.UUID(str(attachment_id)))
     return b"".join([piece async for piece in d.body])
+
+
+def gp_answers(sent: bytes, gp: str, box: str, text: str, message_id: str) -> bytes:
+    """The correspondent's signed reply to a mail Chevet sent (threaded by In-Reply-To)."""
+    from chevet.core.mssante import mime
+
+    original = message_from_bytes(sent)["Message-ID"].strip("<>")
+    env = mime.Envelope(sender=gp, recipients=(box,), subject="RE: " + (message_from_bytes(sent)["Subject"] or ""),
+                        message_id=message_id, date=datetime.now(UTC), nil="NIL-GP", in_reply_to=original,
+                        references=(original,))
+    return mime.assemble(env, mime.build_content(text, []), SMIME_CA.issue("Dr Claire Martin", email=gp).identity)
+
+
+def gp_receipt(sent: bytes, gp: str, box: str, message_id: str) -> bytes:
+    """The correspondent's signed "displayed" receipt (MDN) for a mail Chevet sent."""
+    from chevet.core.mssante import mime
+    from chevet.core.mssante.mdn import Disposition, DispositionType
+
+    parsed = mime.parse_inbound(sent, max_bytes=1 << 24, anchors=[SMIME_CA.cert], at=datetime.now(UTC))
+    mdn = mime.build_mdn_content(parsed, sent, reporting_ua="Logiciel du GP", final_recipient=gp,
+                                 disposition=Disposition(DispositionType.DISPLAYED), human_text="Lu")
+    env = mime.Envelope(sender=gp, recipients=(box,), subject="Lu", message_id=message_id, date=datetime.now(UTC),
+                        nil="NIL-GP")
+    return mime.assemble(env, mdn, SMIME_CA.issue("Dr Claire Martin", email=gp).identity)
+
+
+def imap_sessions(address: str) -> int | None:
+    """How many IMAP sessions Dovecot has open for a mailbox (``doveadm who``); None when the
+    test instance cannot be asked."""
+    try:
+        done = subprocess.run(["doveadm", "-c", "/etc/dovecot-chevet-mss/dovecot.conf", "who", "-1", address],
+                              capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    return sum(1 for line in done.stdout.splitlines()[1:] if line.split()[:1] == [address] and "imap" in line)
+
+
+@contextlib.contextmanager
+def hung_operator() -> Iterator[int]:
+    """A port that accepts connections in the kernel and never answers: a hung operator."""
+    tarpit = socket.socket()
+    tarpit.bind(("127.0.0.1", 0))
+    tarpit.listen(5)
+    try:
+        yield int(tarpit.getsockname()[1])
+    finally:
+        tarpit.close()

@@ -155,8 +155,8 @@ class Server:
              "--port", str(self.port)], env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
         try:
             self.wait_ready()
-        except RuntimeError:  # no fixture will stop a server that never became ready
-            self.stop()
+        except BaseException:
+            self.stop()   # a server that did not come up in time must not outlive the test
             raise
 
     def wait_ready(self, timeout: float = 90) -> None:  # a loaded CI box takes more than 30 s

@@ -15,6 +15,7 @@ from chevet.adapters.directory_file import discard, fetch_source, file_chunks
 from chevet.adapters.mail.crl import CrlFiles, download_crls
 from chevet.adapters.mail.imap import ImapEndpoint, ImapMailbox
 from chevet.adapters.mail.listener import start_listener
+from chevet.adapters.mail.mailbox_lock import MailboxLock
 from chevet.adapters.mail.smtp import SmtpEndpoint, SmtpSubmitter
 from chevet.adapters.mail.tls import ClientCertificate, operator_context
 from chevet.app.mssante_gateway import Gateway, Mailbox
@@ -82,6 +83,13 @@ class GatewayRuntime:
     settings: MssanteSettings
     gateway: Gateway
     mailbox_settings: dict[str, MailboxSettings] = field(default_factory=dict)
+    in_server: bool = True
+    """The gateway's loops run inside ``chevet serve`` (see ``runs_in_server``)."""
+    lock_folder: Path | None = None
+
+    def fetch_lock(self, address: str) -> MailboxLock | None:
+        """The lock that keeps a second process from fetching this mailbox at the same time."""
+        return MailboxLock(self.lock_folder, address) if self.lock_folder is not None else None
 
     def operator(self, address: str) -> OperatorSettings:
         return self.mailbox_settings[address].operator or self.settings.operator
@@ -126,7 +134,7 @@ def _crls(settings: Settings, ms: MssanteSettings) -> Callable[[], RevocationPol
             raise SettingsError(f"{p}: CRL file not found")
     sources = [CrlFiles(ms.crl_files, ms.crl_directory, ms.crl_required)]
     if ms.crl_urls:
-        # Those fetched from the configured addresses (by ``chevet mssante run``) count too.
+        # Those fetched from the configured addresses (by the gateway) count too.
         sources.append(CrlFiles([], crl_download_folder(settings), ms.crl_required))
 
     def policy() -> RevocationPolicy:
@@ -136,11 +144,25 @@ def _crls(settings: Settings, ms: MssanteSettings) -> Callable[[], RevocationPol
     return policy
 
 
+def runs_in_server(settings: Settings, ms: MssanteSettings) -> bool:
+    """Where the gateway's loops run. Its events (new mail, receipts, failures) reach the open
+    pages only through the bus: without Redis the bus is the server's own memory, so the loops
+    must run inside ``chevet serve``; with Redis they run in ``chevet mssante run`` unless
+    ``runs_in = "serve"`` says otherwise."""
+    if ms.runs_in == "separate" and not settings.redis_url:
+        raise SettingsError('runs_in = "separate" needs redis_url: without Redis the gateway\'s events '
+                            "(new mail, receipts, delivery failures) never reach the open pages; "
+                            'remove runs_in to run the gateway inside `chevet serve`')
+    return ms.runs_in == "serve" or (ms.runs_in is None and not settings.redis_url)
+
+
 def load_gateway(settings: Settings, path: Path | None = None) -> GatewayRuntime | None:
     """The configured gateway, or None. Raises ``SettingsError`` with a plain explanation."""
     ms = load_mssante_settings(settings, path)
     if ms is None:
         return None
+    in_server = runs_in_server(settings, ms)
+    listener_context(ms)   # an unusable listener certificate stops the start, not the listener later
     anchors = _anchors(ms.smime_trust_anchors or [ms.operator.trust_anchor])
     mailboxes = tuple(Mailbox(address=b.address, org_slug=b.organisation, display_name=b.display_name,
                               identity=_identity(b), member_emails=tuple(m.lower() for m in b.members))
@@ -153,7 +175,8 @@ def load_gateway(settings: Settings, path: Path | None = None) -> GatewayRuntime
                                    lease=timedelta(seconds=ms.lease_seconds)),
                  auto_mdn=ms.auto_receipts, displayed_mdn=ms.displayed_receipts,
                  recipient_certs=_recipient_certs(ms.recipient_certificates), revocation=_crls(settings, ms))
-    return GatewayRuntime(ms, gw, {b.address: b for b in ms.mailboxes})
+    return GatewayRuntime(ms, gw, {b.address: b for b in ms.mailboxes}, in_server,
+                          settings.data_dir / "mss" / "locks")
 
 
 def listener_context(ms: MssanteSettings) -> ssl.SSLContext | None:
@@ -161,7 +184,11 @@ def listener_context(ms: MssanteSettings) -> ssl.SSLContext | None:
         return None
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.load_cert_chain(str(ms.listener.tls_certificate), str(ms.listener.tls_key))
+    try:
+        ctx.load_cert_chain(str(ms.listener.tls_certificate), str(ms.listener.tls_key))
+    except (OSError, ssl.SSLError) as exc:
+        raise SettingsError(f"the listener's TLS certificate cannot be loaded ({ms.listener.tls_certificate}): "
+                            f"{getattr(exc, 'strerror', None) or exc}") from exc
     return ctx
 
 

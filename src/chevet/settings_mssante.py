@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -93,6 +94,9 @@ class MssanteSettings(BaseModel):
     crl_urls: list[str] = Field(default_factory=list, description="CRL addresses the gateway fetches itself")
     crl_refresh_hours: float = Field(24, ge=1, le=24 * 7)
     crl_required: bool = Field(False, description="no current CRL for an issuer: signature not trusted")
+    runs_in: Literal["serve", "separate"] | None = Field(
+        None, description='"serve": inside `chevet serve`; "separate": `chevet mssante run` (needs redis_url); '
+                          "default: serve without redis_url, separate with it")
 
     @field_validator("directory_source")
     @classmethod

@@ -1,8 +1,9 @@
 """The web client's external exchanges in Debian's Chromium, on a phone-sized screen, against the
 loopback mail servers: a nurse finds a GP in the health directory, writes with a PDF attached
-(no script needed: a multipart form), the GP's server gets a signed message, and the GP's
-reply, its read receipt and the signature check appear on the exchange page. The
-administrator sees a malformed mail in the quarantine and releases it."""
+(no script needed: a multipart form), the gateway running inside the server sends it signed,
+and the GP's reply, its read receipt and the signature check appear on the open exchange page
+as they arrive, without a reload. The administrator sees a malformed mail in the quarantine and
+releases it."""
 
 from __future__ import annotations
 
@@ -13,20 +14,27 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, expect
 
-from chevet.app import directory, mssante_outbox
+from chevet.app import directory
 from chevet.bootstrap import Installation
-from chevet.core.mssante import mime
 from chevet.core.mssante.directory import split_lines
-from chevet.core.mssante.mdn import Disposition, DispositionType
-from chevet.jobs import mssante as jobs
 from tests.browser.conftest import browser, french_context, sign_in  # noqa: F401 - the fixture
 from tests.conftest import _require
 from tests.integration.test_mssante_receipts import _asking
 from tests.mss_directory_data import header
-from tests.mss_support import SMIME_CA, configure, inject, mail_available, mailbox_contents, unique
+from tests.mss_support import (
+    SMIME_CA,
+    configure,
+    gp_answers,
+    gp_receipt,
+    inject,
+    mail_available,
+    mailbox_contents,
+    unique,
+)
 from tests.support import Server, new_member, new_org
 
-PHONE = {"width": 360, "height": 740}
+PHONE = {"width": 360, "height": 780}
+LIVE = 30_000   # ms: what the gateway fetches reaches the page by itself, well within this
 PDF = b"%PDF-1.4\n% lettre de liaison\n" + bytes(range(256)) * 1200 + b"\n%%EOF\n"   # over 256 KiB
 UNLABELLED = ("Array.from(document.querySelectorAll('input:not([type=hidden]),select,textarea'))"
               ".filter(e => e.labels.length === 0).map(e => e.name)")
@@ -48,7 +56,11 @@ async def test_nurse_writes_to_a_gp_with_a_pdf_and_sees_the_reply(installation: 
     nurse = await new_member(svc, org, "nurse", "Sophie Bernard")
     admin = await new_member(svc, org, "admin", "Anne Directrice")
     box, gp = unique("secretariat", "ehpad.test"), unique("claire.martin", "gp.test")
-    cfg = configure(installation.settings, org.slug, [nurse.email], box)
+    # The server runs the gateway itself (SQLite, no Redis): IDLE brings the mail, not polling.
+    cfg = configure(installation.settings, org.slug, [nurse.email], box,
+                    extra="poll_seconds = 600\noutbox_seconds = 0.5")
+    # A loaded test machine must not turn a slow submission into a retry a minute later.
+    cfg.path.write_text(cfg.path.read_text().replace("timeout_seconds = 10", "timeout_seconds = 60"))
     await directory.import_extraction(svc, split_lines([(header() + "\n" + _directory_line(gp) + "\n").encode()]),
                                       "test")
     server = Server(installation.settings, env={"CHEVET_MSSANTE_CONFIG": str(cfg.path)})
@@ -77,13 +89,11 @@ async def test_nurse_writes_to_a_gp_with_a_pdf_and_sees_the_reply(installation: 
         assert await page.evaluate(UNLABELLED) == []
         await page.get_by_role("button", name="Envoyer").click()
         sent = page.locator("li.msg.mine").last
-        await expect(sent.get_by_text("En file d'attente")).to_be_visible()
         await expect(sent.get_by_role("link", name="lettre-liaison.pdf")).to_be_visible()
         assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
-        # The gateway worker hands it to the operator; the GP's server receives it, signed.
-        assert (await mssante_outbox.deliver_due(svc, cfg.runtime.gateway, cfg.runtime.submitter)).sent == 1
-        (raw,) = mailbox_contents(gp)
+        # The gateway inside the server hands it to the operator; the GP's server receives it, signed.
+        (raw,) = mailbox_contents(gp, timeout=30)
         msg = message_from_bytes(raw)
         assert msg["X-MSS-NIL"] == "NIL-TEST-0001" and msg["Disposition-Notification-To"] == box
         (tmp_path / "in.eml").write_bytes(raw)
@@ -93,39 +103,35 @@ async def test_nurse_writes_to_a_gp_with_a_pdf_and_sees_the_reply(installation: 
         assert verified.returncode == 0, verified.stderr
         pdfs = [p for p in message_from_bytes(verified.stdout).walk() if p.get_content_type() == "application/pdf"]
         assert pdfs[0].get_payload(decode=True) == PDF and pdfs[0].get_filename() == "lettre-liaison.pdf"
+        await expect(sent.get_by_text("Envoyé", exact=True)).to_be_visible(timeout=LIVE)
 
-        # The GP answers and acknowledges; the gateway fetches both.
-        ident = SMIME_CA.issue("Dr Claire Martin", email=gp).identity
-        original = msg["Message-ID"].strip("<>")
-        reply = mime.Envelope(sender=gp, recipients=(box,), subject="RE: Lettre de liaison", message_id="r1@gp.test",
-                              date=svc.clock.now(), nil="NIL-GP", in_reply_to=original, references=(original,))
-        inject(mime.assemble(reply, mime.build_content("Merci, je passe demain matin.", []), ident), gp, [box])
-        parsed = mime.parse_inbound(raw, max_bytes=1 << 24, anchors=[SMIME_CA.cert], at=svc.clock.now())
-        mdn = mime.build_mdn_content(parsed, raw, reporting_ua="Logiciel du GP", final_recipient=gp,
-                                     disposition=Disposition(DispositionType.DISPLAYED), human_text="Lu")
-        inject(mime.assemble(mime.Envelope(sender=gp, recipients=(box,), subject="Lu", message_id="mdn1@gp.test",
-                                           date=svc.clock.now(), nil="NIL-GP"), mdn, ident), gp, [box])
+        # From here on the page is never reloaded: a mark set in it and a draft in the composer
+        # must still be there when the GP's answers have appeared.
+        await page.evaluate("window.stillTheSamePage = true")
+        await page.get_by_label("Message", exact=True).fill("Brouillon en cours")
+
+        # The GP answers and acknowledges; the server's gateway fetches both, the page shows them.
+        inject(gp_answers(raw, gp, box, "Merci, je passe demain matin.", "r1@gp.test"), gp, [box])
+        received = page.locator("li.msg:not(.mine)", has_text="Merci, je passe demain matin.")
+        await expect(received).to_have_count(1, timeout=LIVE)
+        await expect(received.get_by_text("Signature vérifiée", exact=False)).to_be_visible()
+        inject(gp_receipt(raw, gp, box, "mdn1@gp.test"), gp, [box])
+        await expect(page.locator("li.msg.mine").last.get_by_text("Lu", exact=True)).to_be_visible(timeout=LIVE)
         # A malformed mail too, for the administrator.
         inject(b"From: pas une adresse\r\nTo: <" + box.encode() + b">\r\nSubject: ?\r\nMessage-ID: <q1@gp.test>\r\n\r\n"
                b"corps\r\n", "x@gp.test", [box])
         # And a question whose receipt is asked to the GP's secretariat: a reader decides.
         secretary = unique("secretariat-martin", "gp.test")
         inject(_asking(gp, box, "ask-1@gp.test", "Pouvez-vous confirmer la date ?", secretary), gp, [box])
-        mailbox_contents(box, expect=4)
-        assert await jobs.fetch_once(installation, cfg.runtime, box) == 4
-
-        await page.reload()
-        received = page.locator("li.msg:not(.mine)", has_text="Merci, je passe demain matin.")
-        await expect(received).to_have_count(1)
-        await expect(received.get_by_text("Signature vérifiée", exact=False)).to_be_visible()
-        await expect(page.locator("li.msg.mine").last.get_by_text("Lu", exact=True)).to_be_visible()
         await expect(page.get_by_text(f"accusé de lecture à une autre adresse ({secretary})", exact=False)) \
-            .to_be_visible()
+            .to_be_visible(timeout=LIVE)
+        assert await page.evaluate("window.stillTheSamePage") is True
+        assert await page.get_by_label("Message", exact=True).input_value() == "Brouillon en cours"
+
         await page.get_by_role("button", name="Envoyer l'accusé").click()
         await expect(page.get_by_text("L'accusé de lecture part dans la file d'envoi.")).to_be_visible()
         await expect(page.get_by_role("button", name="Envoyer l'accusé")).to_have_count(0)
-        assert (await mssante_outbox.deliver_due(svc, cfg.runtime.gateway, cfg.runtime.submitter)).sent >= 1
-        (receipt,) = mailbox_contents(secretary)
+        (receipt,) = mailbox_contents(secretary, timeout=30)
         assert b"manual-action/MDN-sent-manually; displayed" in receipt
         assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         assert csp == []

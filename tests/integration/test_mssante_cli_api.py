@@ -72,7 +72,10 @@ async def test_exchange_over_http(installation: Installation, mail: None) -> Non
     org, other = await new_org(svc), await new_org(svc)
     nurse = await new_member(svc, org, "nurse")
     stranger = await new_member(svc, other, "admin")
-    cfg = configure(installation.settings, org.slug, [nurse.email], unique("sec", "ehpad.test"))
+    # The server runs the gateway (SQLite, no Redis); its outbox waits long enough for the
+    # message to be seen queued.
+    cfg = configure(installation.settings, org.slug, [nurse.email], unique("sec", "ehpad.test"),
+                    extra="outbox_seconds = 600")
     server = Server(installation.settings, env={"CHEVET_MSSANTE_CONFIG": str(cfg.path)})
     try:
         auth = {"Authorization": f"Bearer {login(server.url, nurse)}", "Accept-Language": "fr"}
@@ -117,54 +120,3 @@ async def test_exchange_over_http(installation: Installation, mail: None) -> Non
         assert httpx.get(f"{server.url}/api/v1/mssante/quarantine", headers=stranger_auth).json() == []
     finally:
         server.stop()
-
-
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-async def test_the_gateway_worker_sends_and_receives_on_its_own(installation: Installation, mail: None) -> None:
-    """``chevet mssante run`` as deployed: it submits queued messages and integrates replies
-    (IMAP IDLE), with no other help."""
-    import asyncio
-    import signal
-    import uuid
-
-    from chevet.app import mssante
-    from chevet.core.mssante import mime
-    from tests.mss_support import SMIME_CA, inject, mailbox_contents
-
-    svc = installation.services
-    org = await new_org(svc)
-    nurse = await new_member(svc, org, "nurse")
-    box, gp = unique("sec", "ehpad.test"), unique("dr", "gp.test")
-    cfg = configure(installation.settings, org.slug, [nurse.email], box,
-                    extra="poll_seconds = 2\noutbox_seconds = 0.5")
-    env = {**os.environ, "CHEVET_MSSANTE_CONFIG": str(cfg.path)}
-    log = open(installation.settings.data_dir / "worker.log", "wb")
-    worker = subprocess.Popen([sys.executable, "-m", "chevet.cli.main", "mssante", "run", "--data-dir",
-                               str(installation.settings.data_dir)], env=env, stdout=subprocess.DEVNULL,
-                              stderr=log)
-    try:
-        exchange = await mssante.open_exchange(svc, cfg.runtime.gateway, nurse.actor, to=[gp], title="")
-        conv = uuid.UUID(exchange["id"])
-        await mssante.send(svc, cfg.runtime.gateway, nurse.actor, conv, body="Bonjour", client_id="w-1")
-        (raw,) = await asyncio.to_thread(mailbox_contents, gp, 1, 30)
-        original = raw.split(b"Message-ID: <", 1)[1].split(b">", 1)[0].decode()
-        reply = mime.Envelope(sender=gp, recipients=(box,), subject="RE", message_id="w-reply@gp.test",
-                              date=svc.clock.now(), nil="N", in_reply_to=original)
-        inject(mime.assemble(reply, mime.build_content("Reçu.", []), SMIME_CA.issue("Dr", email=gp).identity),
-               gp, [box])
-        for _ in range(150):
-            messages = (await mssante.exchange_messages(svc, nurse.actor, conv))["messages"]
-            if len(messages) == 2:
-                break
-            await asyncio.sleep(0.2)
-        assert [m["body"] for m in messages] == ["Bonjour", "Reçu."]
-        assert messages[0]["mssante"]["state"] == "sent"
-    finally:
-        worker.send_signal(signal.SIGINT)
-        try:
-            worker.wait(15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
-        log.close()
-    assert worker.returncode in (0, -signal.SIGINT, 130), (installation.settings.data_dir / "worker.log").read_text()

@@ -7,7 +7,6 @@ import asyncio
 import io
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -32,6 +31,7 @@ from tests.mss_support import (
     Configured,
     configure,
     download,
+    hung_operator,
     inject,
     mail_available,
     mailbox_contents,
@@ -176,11 +176,8 @@ async def test_outbox_survives_a_worker_killed_in_the_middle_of_sending(installa
     org = await new_org(svc)
     nurse = await new_member(svc, org, "nurse")
     box, gp = unique("secretariat", "ehpad.test"), unique("dr", "gp.test")
-    tarpit = socket.socket()
-    tarpit.bind(("127.0.0.1", 0))
-    tarpit.listen(5)   # accepts connections in the kernel, never answers: a hung operator
-    try:
-        hung = configure(installation.settings, org.slug, [nurse.email], box, smtp_port=tarpit.getsockname()[1],
+    with hung_operator() as port:
+        hung = configure(installation.settings, org.slug, [nurse.email], box, smtp_port=port,
                          extra="lease_seconds = 2")
         exchange = await mssante.open_exchange(svc, hung.runtime.gateway, nurse.actor, to=[gp], title="")
         await mssante.send(svc, hung.runtime.gateway, nurse.actor, uuid.UUID(exchange["id"]), body="Urgent",
@@ -204,8 +201,6 @@ async def test_outbox_survives_a_worker_killed_in_the_middle_of_sending(installa
             os.killpg(worker.pid, signal.SIGKILL)
         finally:
             worker.wait(10)
-    finally:
-        tarpit.close()
     good = configure(installation.settings, org.slug, [nurse.email], box, extra="lease_seconds = 2", name="ok.toml")
     assert (await mssante_outbox.deliver_due(svc, good.runtime.gateway, good.runtime.submitter)).sent == 0  # leased
     time.sleep(2.1)

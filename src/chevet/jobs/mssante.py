@@ -1,10 +1,16 @@
-"""The MSSanté gateway worker: outbox delivery, mailbox fetching (IDLE or polling), the
-optional SMTP listener and the daily directory refresh. Runs as ``chevet mssante run``,
-beside ``chevet serve``; several workers may run at once (the outbox uses leases)."""
+"""The MSSanté gateway's work: outbox delivery, mailbox fetching (IDLE or polling), the
+optional SMTP listener, the directory and CRL refreshes.
+
+It runs as supervised tasks of one event loop: inside ``chevet serve`` on a one-box installation
+(its events then reach the open pages through the server's own bus), or in ``chevet mssante
+run`` when a shared bus (Redis) carries them (``bootstrap_mssante.runs_in_server``). Several
+processes may deliver the outbox at once (leases); each mailbox is fetched by one process at a
+time (``MailboxLock``)."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -27,10 +33,14 @@ from chevet.core.mssante.directory import split_lines
 log = logging.getLogger("chevet.mssante")
 
 
-async def deliver_once(installation: Installation, runtime: GatewayRuntime) -> mssante_outbox.DeliveryReport:
-    """Deliver what is due now, batch after batch (a backlog after an outage drains at once)."""
+async def deliver_once(installation: Installation, runtime: GatewayRuntime,
+                       stopping: asyncio.Event | None = None) -> mssante_outbox.DeliveryReport:
+    """Deliver what is due now, batch after batch (a backlog after an outage drains at once).
+    A shutdown (``stopping``) waits for the batch in hand, never for the whole backlog."""
     total = mssante_outbox.DeliveryReport()
     for _ in range(200):
+        if stopping is not None and stopping.is_set():
+            break
         r = await mssante_outbox.deliver_due(installation.services, runtime.gateway, runtime.submitter)
         total.sent, total.retried, total.dead = total.sent + r.sent, total.retried + r.retried, total.dead + r.dead
         if r.sent + r.retried + r.dead < 5:
@@ -69,45 +79,94 @@ async def _fetch_with(installation: Installation, runtime: GatewayRuntime, addre
     return len(mails)
 
 
-async def _mailbox_loop(installation: Installation, runtime: GatewayRuntime, address: str) -> None:
+RESTART_FIRST, RESTART_MAX = 1.0, 60.0
+
+
+def _code(exc: BaseException) -> str:
+    """What a log line may say of a failure: a code or an exception's type, never its text
+    (an operator's answer may repeat an address, a mail's subject…)."""
+    return exc.code if isinstance(exc, (ChevetError, MailError)) else type(exc).__name__
+
+
+async def _pause(stopping: asyncio.Event, seconds: float) -> None:
+    """Sleep, but wake at once when the gateway is stopping."""
+    try:
+        await asyncio.wait_for(stopping.wait(), seconds)
+    except TimeoutError:
+        pass
+
+
+async def _mailbox_loop(installation: Installation, runtime: GatewayRuntime, address: str,
+                        stopping: asyncio.Event) -> None:
     from chevet.bootstrap_mssante import ImapMailbox
 
     ms = runtime.settings
     client = runtime.imap(address)
-    if client is None:
+    if client is None:   # no IMAP for this mailbox (the listener receives its mail)
+        await stopping.wait()
         return
     assert isinstance(client, ImapMailbox)
+    lock = runtime.fetch_lock(address)
     backoff = 5.0
-    while True:
-        try:
-            got = await _fetch_with(installation, runtime, address, client)
-            backoff = 5.0
-            if got:
+    try:
+        while not stopping.is_set():
+            if lock is not None and not lock.acquire():
+                # Another process fetches this mailbox; take over if it stops.
+                await _pause(stopping, ms.poll_seconds)
                 continue
-            if ms.idle and client.supports_idle:
-                await client.idle(ms.poll_seconds)
-            else:
-                await asyncio.sleep(ms.poll_seconds)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the loop must outlive a bad connection, a database restart…
-            code = exc.code if isinstance(exc, MailError) else type(exc).__name__
-            log.warning("mssante mailbox unavailable", extra={"mailbox": address, "code": code})
-            await client.close()
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, ms.poll_seconds * 5)
+            try:
+                got = await _fetch_with(installation, runtime, address, client)
+                backoff = 5.0
+                if got:
+                    continue
+                if ms.idle and client.supports_idle:
+                    await client.idle(ms.poll_seconds)
+                else:
+                    await _pause(stopping, ms.poll_seconds)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the loop must outlive a bad connection, a database restart…
+                log.warning("mssante mailbox unavailable", extra={"mailbox": address, "code": _code(exc)})
+                await client.close()
+                await _pause(stopping, backoff)
+                backoff = min(backoff * 2, ms.poll_seconds * 5)
+    finally:
+        await asyncio.shield(client.close())
+        if lock is not None:
+            lock.release()
 
 
-async def _every(seconds: float, what: str, fn: Callable[[], Awaitable[object]]) -> None:
-    while True:
+async def _every(seconds: float, what: str, fn: Callable[[], Awaitable[object]], stopping: asyncio.Event) -> None:
+    while not stopping.is_set():
         try:
             await fn()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a failed pass is retried at the next tick, never fatal
-            code = exc.code if isinstance(exc, (ChevetError, MailError)) else type(exc).__name__
-            log.warning("mssante job failed", extra={"job": what, "error": code})
-        await asyncio.sleep(seconds)
+            log.warning("mssante job failed", extra={"job": what, "error": _code(exc)})
+        await _pause(stopping, seconds)
+
+
+async def _supervised(what: str, work: Callable[[], Awaitable[None]], stopping: asyncio.Event) -> None:
+    """Run one of the gateway's loops until the gateway stops; restart it with back-off if it
+    fails or ends (a bug in one loop must not silence the mailboxes for good)."""
+    loop = asyncio.get_running_loop()
+    backoff = RESTART_FIRST
+    while not stopping.is_set():
+        started = loop.time()
+        try:
+            await work()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.error("mssante task failed", extra={"job": what, "error": _code(exc)})
+        if stopping.is_set():
+            return
+        if loop.time() - started > RESTART_MAX:
+            backoff = RESTART_FIRST
+        log.warning("mssante task restarting", extra={"job": what, "delay": backoff})
+        await _pause(stopping, backoff)
+        backoff = min(backoff * 2, RESTART_MAX)
 
 
 async def refresh_directory(installation: Installation, runtime: GatewayRuntime) -> directory.ImportReport | None:
@@ -131,34 +190,92 @@ async def refresh_crls(installation: Installation, runtime: GatewayRuntime) -> i
     return await asyncio.to_thread(download_crls, urls, crl_download_folder(installation.settings))
 
 
-async def run(installation: Installation, runtime: GatewayRuntime) -> None:
+async def _listen(installation: Installation, runtime: GatewayRuntime, stopping: asyncio.Event) -> None:
+    """The SMTP listener (an organisation's own MSSanté domain), until the gateway stops."""
+    from chevet.bootstrap_mssante import start_listener
+
     ms = runtime.settings
-    await mssante_documents.adopt_legacy_documents(installation.services)
-    tasks = [asyncio.create_task(_every(ms.outbox_seconds, "outbox", lambda: deliver_once(installation, runtime)))]
-    for box in ms.mailboxes:
-        if box.fetch:
-            tasks.append(asyncio.create_task(_mailbox_loop(installation, runtime, box.address)))
-    if ms.crl_urls:
-        tasks.append(asyncio.create_task(_every(ms.crl_refresh_hours * 3600, "crl",
-                                                lambda: refresh_crls(installation, runtime))))
-    if ms.directory_source:
-        tasks.append(asyncio.create_task(_every(ms.directory_refresh_hours * 3600, "directory",
-                                                lambda: refresh_directory(installation, runtime))))
-    server = None
     tls = listener_context(ms)
-    if ms.listener is not None and tls is not None:
-        from chevet.bootstrap_mssante import start_listener
+    if ms.listener is None or tls is None:
+        return
 
-        async def deliver(mailbox: str, raw: bytes) -> None:
-            await mssante_inbound.ingest(installation.services, runtime.gateway, mailbox, raw)
+    async def deliver(mailbox: str, raw: bytes) -> None:
+        await mssante_inbound.ingest(installation.services, runtime.gateway, mailbox, raw)
 
-        server = await start_listener(ms.listener.host, ms.listener.port, tls, {b.address for b in ms.mailboxes},
-                                      deliver, ms.listener.max_message_bytes or ms.max_message_bytes)
-    log.info("mssante gateway started", extra={"mailboxes": len(ms.mailboxes)})
+    server = await start_listener(ms.listener.host, ms.listener.port, tls, {b.address for b in ms.mailboxes},
+                                  deliver, ms.listener.max_message_bytes or ms.max_message_bytes)
     try:
-        await asyncio.gather(*tasks)
+        await stopping.wait()
     finally:
-        for t in tasks:
+        server.close()   # no new sessions; one in progress ends with the process
+
+
+class GatewayTasks:
+    """The gateway's loops, started and stopped together with the process that runs them."""
+
+    def __init__(self, installation: Installation, runtime: GatewayRuntime) -> None:
+        self.installation, self.runtime = installation, runtime
+        self.stopping = asyncio.Event()
+        self.outbox: asyncio.Task[None] | None = None
+        self.others: list[asyncio.Task[None]] = []
+
+    def _task(self, what: str, work: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
+        return asyncio.create_task(_supervised(what, work, self.stopping), name=f"mssante:{what}")
+
+    async def start(self) -> None:
+        installation, runtime, ms, stopping = self.installation, self.runtime, self.runtime.settings, self.stopping
+
+        async def outbox() -> None:
+            # Documents of earlier versions first (once; retried with the loop if the database
+            # is not there yet): the messages that carry them may be in the outbox.
+            await mssante_documents.adopt_legacy_documents(installation.services)
+            await _every(ms.outbox_seconds, "outbox", lambda: deliver_once(installation, runtime, stopping), stopping)
+
+        self.outbox = self._task("outbox", outbox)
+        for n, box in enumerate(b for b in ms.mailboxes if b.fetch):
+            self.others.append(self._task(f"mailbox-{n}", functools.partial(
+                _mailbox_loop, installation, runtime, box.address, stopping)))
+        if ms.crl_urls:
+            self.others.append(self._task("crl", lambda: _every(
+                ms.crl_refresh_hours * 3600, "crl", lambda: refresh_crls(installation, runtime), stopping)))
+        if ms.directory_source:
+            self.others.append(self._task("directory", lambda: _every(
+                ms.directory_refresh_hours * 3600, "directory", lambda: refresh_directory(installation, runtime),
+                stopping)))
+        if ms.listener is not None:
+            self.others.append(self._task("listener", functools.partial(_listen, installation, runtime, stopping)))
+        log.info("mssante gateway started", extra={"mailboxes": len(ms.mailboxes), "tasks": len(self.tasks)})
+
+    @property
+    def tasks(self) -> list[asyncio.Task[None]]:
+        return ([self.outbox] if self.outbox is not None else []) + self.others
+
+    async def wait(self) -> None:
+        """Until the gateway is stopped (``chevet mssante run``)."""
+        await self.stopping.wait()
+
+    async def stop(self) -> None:
+        """Stop taking work at once; let a submission in hand finish (at most the operator's
+        timeout: a message cut off mid-submission stays leased and goes again, same bytes and
+        Message-ID, when its lease expires); close every connection."""
+        self.stopping.set()
+        for t in self.others:
             t.cancel()
-        if server is not None:
-            server.close()
+        if self.outbox is not None:
+            grace = max([self.runtime.operator(b.address).timeout_seconds for b in self.runtime.settings.mailboxes]
+                        + [self.runtime.settings.operator.timeout_seconds]) + 1
+            done, _ = await asyncio.wait([self.outbox], timeout=grace)
+            if not done:
+                self.outbox.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        log.info("mssante gateway stopped")
+
+
+async def run(installation: Installation, runtime: GatewayRuntime) -> None:
+    """Run the gateway until cancelled."""
+    gateway = GatewayTasks(installation, runtime)
+    await gateway.start()
+    try:
+        await gateway.wait()
+    finally:
+        await asyncio.shield(gateway.stop())

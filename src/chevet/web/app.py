@@ -16,6 +16,7 @@ from starlette.types import Receive, Scope, Send
 import chevet
 import chevet.web.api
 from chevet.bootstrap import Installation
+from chevet.bootstrap_mssante import load_gateway
 from chevet.core.entities import RealtimeEvent
 from chevet.web import json_body, problems
 from chevet.web.api import conversations as conversations_api
@@ -80,8 +81,11 @@ class ChevetApp(FastAPI):
 
 
 def create_app(installation: Installation) -> FastAPI:
+    """The application. Raises ``SettingsError`` on an unusable ``mssante.toml``: a server that
+    starts must be able to run its gateway."""
     settings = installation.settings
     services = installation.services
+    mssante_runtime = load_gateway(settings)
     hub = Hub()
     notifier = Notifier(services, installation.push) if installation.push and settings.push_services else None
 
@@ -98,10 +102,13 @@ def create_app(installation: Installation) -> FastAPI:
             notifier.start()
         await services.bus.start(deliver)
         tasks = jobs.start_all(installation)
-        log.info("chevet started", extra={"version": chevet.__version__})
+        gateway = await jobs.start_gateway(installation, mssante_runtime)
+        log.info("chevet started", extra={"version": chevet.__version__, "mssante_gateway": gateway is not None})
         try:
             yield
         finally:
+            if gateway is not None:
+                await gateway.stop()
             if notifier is not None:
                 await notifier.stop()
             for task in tasks:
@@ -116,6 +123,7 @@ def create_app(installation: Installation) -> FastAPI:
     app.state.services = services
     app.state.settings = settings
     app.state.hub = hub
+    app.state.mssante_runtime = mssante_runtime
     app.state.push_gateway = installation.push
     app.state.login_limiter = RateLimiter(settings.login_attempts_per_minute_per_ip)
     app.state.session_cache = SessionCache(settings.session_cache_seconds)

@@ -11,11 +11,15 @@ import asyncio
 import imaplib
 import re
 import select
+import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from chevet.core.mssante.delivery import MailError, TransientMailError
 
+T = TypeVar("T")
 MAX_FETCH = 50
 _UIDVALIDITY = re.compile(rb"UIDVALIDITY (\d+)")
 
@@ -141,26 +145,37 @@ class ImapMailbox:
                 pass
             self.conn = None
 
-    async def fetch(self, cursor: tuple[int, int] | None) -> tuple[int, list[tuple[int, bytes]]]:
+    async def _blocking(self, fn: Callable[..., T], *args: object) -> T:
+        """Run one blocking exchange in a thread. Cancelled (the gateway stops), the connection
+        is cut so that the thread ends now, and the cancellation goes on: it is not a mail error."""
         try:
-            return await asyncio.to_thread(self._fetch, cursor)
+            return await asyncio.to_thread(fn, *args)
+        except asyncio.CancelledError:
+            self._interrupt()
+            await self.close()
+            raise
         except BaseException as exc:
             await self.close()
             raise _classify(exc) from exc
+
+    async def fetch(self, cursor: tuple[int, int] | None) -> tuple[int, list[tuple[int, bytes]]]:
+        return await self._blocking(self._fetch, cursor)
 
     async def mark_seen(self, uid: int) -> None:
-        try:
-            await asyncio.to_thread(self._mark_seen, uid)
-        except BaseException as exc:
-            await self.close()
-            raise _classify(exc) from exc
+        await self._blocking(self._mark_seen, uid)
+
+    def _interrupt(self) -> None:
+        """Wake a thread blocked on this connection (IDLE waits up to ``poll_seconds``): a
+        stopping server must not wait for the mailbox to speak."""
+        sock = self.conn.sock if self.conn is not None else None
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     async def idle(self, seconds: float) -> bool:
-        try:
-            return await asyncio.to_thread(self._idle, seconds)
-        except BaseException as exc:
-            await self.close()
-            raise _classify(exc) from exc
+        return await self._blocking(self._idle, seconds)
 
     async def check(self) -> int:
         """Connect, STARTTLS, log in, open the folder; returns the number of messages in it."""

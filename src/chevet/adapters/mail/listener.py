@@ -48,6 +48,8 @@ class _Handler:
 async def start_listener(host: str, port: int, tls: ssl.SSLContext, mailboxes: set[str], deliver: Deliver,
                          max_bytes: int) -> asyncio.AbstractServer:
     handler = _Handler({m.lower() for m in mailboxes}, deliver)
+    # aiosmtpd logs each SMTP command at INFO, addresses included: not in our logs.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
 
     def factory() -> Any:
         return SMTP(handler, require_starttls=True, tls_context=tls, data_size_limit=max_bytes,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 
 import typer
 
@@ -14,6 +15,7 @@ from chevet.cli.support import run as _run
 from chevet.cli.support import settings_for as _settings
 from chevet.core.mssante.delivery import MailError
 from chevet.settings import Settings, SettingsError
+from chevet.web.i18n import gettext
 
 NAME = "mssante"
 app = typer.Typer(help="The MSSanté gateway (secure health e-mail).", no_args_is_help=True)
@@ -115,12 +117,21 @@ def run(data_dir: DataDir = None) -> None:
 
     settings = _settings(data_dir)
     runtime = _runtime(settings)
+    if runtime.in_server:
+        # Its events would go to this process's memory, where no page listens.
+        typer.echo(gettext("mss_gateway_runs_in_serve", settings.default_language), err=True)
+        raise typer.Exit(2)
     logs.configure(settings.log_level)
 
     async def go() -> None:
         installation = open_installation(settings, with_bus=True)
+        main = asyncio.current_task()
+        assert main is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
         try:
             await jobs.run(installation, runtime)
+        except asyncio.CancelledError:
+            pass
         finally:
             await installation.close()
 

@@ -10,7 +10,6 @@ from pydantic import Field, StrictBool, StrictStr
 
 from chevet.app import mssante, mssante_inbound
 from chevet.app.mssante_gateway import Gateway
-from chevet.bootstrap_mssante import load_gateway
 from chevet.core.errors import InvalidInput
 from chevet.core.ids import parse_id
 from chevet.web.api.models import Body
@@ -21,13 +20,11 @@ router = APIRouter(tags=["mssante"])
 
 
 def configured_gateway(request: Request) -> Gateway | None:
-    """The configured gateway (loaded once per process), or None."""
-    state = request.app.state
-    if not hasattr(state, "mssante_runtime"):
-        state.mssante_runtime = load_gateway(state.settings)
-    if state.mssante_runtime is None:
+    """The configured gateway (loaded once, when the application is made), or None."""
+    runtime = getattr(request.app.state, "mssante_runtime", None)
+    if runtime is None:
         return None
-    gw: Gateway = state.mssante_runtime.gateway
+    gw: Gateway = runtime.gateway
     return gw
 
 

@@ -19,7 +19,7 @@ from chevet.app import attachments, conversations, directory, mssante, mssante_i
 from chevet.core.errors import InvalidInput, NotFound, TooLarge
 from chevet.core.ids import parse_id
 from chevet.web.api.mssante import configured_gateway, gateway
-from chevet.web.ui.conversations import day_label
+from chevet.web.ui.conversations import cursors_attr, day_label
 from chevet.web.ui.render import Page, check_csrf, page, read_form, ui
 from chevet.web.uploads import read_multipart
 
@@ -162,10 +162,14 @@ async def _exchange_context(p: Page, cid: uuid.UUID) -> dict[str, Any]:
 @ui
 async def exchange(conversation_id: str, request: Request) -> Response:
     p = await page(request)
+    assert p.actor is not None
     cid = parse_id(conversation_id)
     ctx = await _exchange_context(p, cid)
+    if request.query_params.get("fragment") == "1":
+        return p.render("_mssante_log.html", **ctx)   # the page's script, on a live event
     return p.render("mssante_exchange.html", **ctx, client_id=secrets.token_urlsafe(12), draft={}, files=[],
-                    limits=attachments.limits_view(p.services), error=None, notice=request.query_params.get("notice"))
+                    limits=attachments.limits_view(p.services), error=None, notice=request.query_params.get("notice"),
+                    cursors=cursors_attr(await conversations.positions(p.services, p.actor)))
 
 
 SEND_FIELDS = frozenset({"csrf", "subject", "body", "request_receipt", "attachment_ids", "action", "client_id"})
@@ -206,7 +210,8 @@ async def send(conversation_id: str, request: Request) -> Response:
     files = await attachments.pending(p.services, p.actor, cid, ids)
     return p.render("mssante_exchange.html", status=422 if error else 200, **ctx,
                     client_id=form.one("client_id")[:64] or secrets.token_urlsafe(12), draft=draft, files=files,
-                    limits=limits, error=error, notice=None)
+                    limits=limits, error=error, notice=None,
+                    cursors=cursors_attr(await conversations.positions(p.services, p.actor)))
 
 
 @router.post("/mssante/x/{conversation_id}/m/{message_id}/retry")
