@@ -96,7 +96,7 @@ def create_app(installation: Installation) -> FastAPI:
 
         if notifier is not None:
             notifier.start()
-        await services.bus.start(deliver)
+        await services.bus.start(deliver, hub.bus_returned)
         tasks = jobs.start_all(installation)
         log.info("chevet started", extra={"version": chevet.__version__})
         try:
