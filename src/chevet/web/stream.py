@@ -33,7 +33,7 @@ from chevet.core.entities import SESSION_ENDED, RealtimeEvent
 from chevet.core.errors import ChevetError
 from chevet.web.deps import SESSION_COOKIE, bearer_token
 from chevet.web.i18n import gettext, negotiate
-from chevet.web.stream_protocol import StreamState, Verdict
+from chevet.web.stream_protocol import QUEUE_LIMIT, StreamState, Verdict
 
 log = logging.getLogger("chevet.stream")
 
@@ -49,18 +49,51 @@ CLOSE_SESSION_ENDED = 4401  # also: not authenticated
 CLOSE_TOO_SLOW = 4408
 
 
+class StoredLog:
+    """The conversations' logs as the database holds them, read for one actor (the catch-up,
+    the gaps) — the only reads a stream makes besides its session."""
+
+    __slots__ = ("actor", "services")
+
+    def __init__(self, services: Services, actor: Actor) -> None:
+        self.services = services
+        self.actor = actor
+
+    async def positions(self) -> dict[uuid.UUID, int]:
+        return await conversations.positions(self.services, self.actor)
+
+    async def session_left(self) -> float | None:
+        """Seconds until the session ends if unused; None once it has ended."""
+        ends = await auth.session_ends_at(self.services, self.actor)
+        return None if ends is None else max(0.0, (ends - self.services.clock.now()).total_seconds())
+
+    async def catch_up(self, after: Mapping[uuid.UUID, int]) -> tuple[list[RealtimeEvent], dict[uuid.UUID, int]]:
+        return await messages.catch_up(self.services, self.actor, after)
+
+    async def between(self, cid: uuid.UUID, after: int, up_to: int) -> list[RealtimeEvent] | None:
+        """The entries of ``cid`` numbered after ``after`` up to ``up_to`` the actor may see;
+        None when the actor is no longer a member."""
+        try:
+            return await messages.entries_between(self.services, self.actor, cid, after, up_to)
+        except ChevetError:
+            return None
+
+    async def note_live_read(self, cid: uuid.UUID, seq: int) -> None:
+        await messages.note_live_read(self.services, self.actor, cid, seq)
+
+
 class Connection:
     """One signed-in device's stream. While idle it holds no task of its own: the connection's
     coroutine waits for client frames, and a delivery task exists only while there is work."""
 
-    __slots__ = ("actor", "catch_up_wanted", "deadline", "hub", "lang", "live", "sender", "services", "state",
-                 "timer", "ws")
+    __slots__ = ("actor", "catch_up_wanted", "deadline", "hub", "lang", "live", "log", "sender", "state", "timer",
+                 "ws")
 
-    def __init__(self, ws: WebSocket, actor: Actor, hub: Hub, services: Services, lang: str = "fr") -> None:
+    def __init__(self, ws: WebSocket, actor: Actor, hub: Hub, log: StoredLog, lang: str = "fr") -> None:
         self.ws = ws
         self.actor = actor
         self.hub = hub
-        self.services = services
+        self.log = log
         self.lang = lang
         self.state = StreamState(actor.id, self)
         self.live = False  # events are only queued until the catch-up has been sent
@@ -113,15 +146,15 @@ class Connection:
     async def watch_session(self) -> None:
         """Read when the session ends if unused (idle or absolute expiry); end the stream now
         if it already has, else arm a timer for that moment."""
-        ends = await auth.session_ends_at(self.services, self.actor)
+        left = await self.log.session_left()
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
-        if ends is None:
+        if left is None:
             self.end()
             return
         loop = asyncio.get_running_loop()
-        self.deadline = loop.time() + max(0.0, (ends - self.services.clock.now()).total_seconds())
+        self.deadline = loop.time() + left
         self.timer = loop.call_at(self.deadline, self._deadline_reached)
 
     def _deadline_reached(self) -> None:
@@ -168,7 +201,7 @@ class Connection:
     async def catch_up(self, after: Mapping[uuid.UUID, int]) -> None:
         """Everything committed after ``after`` (per conversation; the actor's other
         conversations from their start), from the database."""
-        events, too_far = await messages.catch_up(self.services, self.actor, after)
+        events, too_far = await self.log.catch_up(after)
         for cid, seq in too_far.items():
             if cid not in self.state.conversations:
                 self.state.open({cid: seq})
@@ -182,33 +215,38 @@ class Connection:
         verdict = state.admit(ev, authoritative=authoritative)
         if verdict is Verdict.DROP or not await self._session_still_open():
             return
+        batch = [ev]
         if verdict is Verdict.GAP:
             # Usually the missing events are already queued behind this one (two transactions
             # committed one after the other, published in the other order): send those first.
             # Only otherwise ask the database. What is sent is skipped when it comes up again.
-            cid, last = ev.conversation_id, state.last_sent(ev.conversation_id)
             assert ev.seq is not None
-            missing = state.queued_between(cid, last, ev.seq)
-            if not missing:
-                try:
-                    missing = await messages.entries_between(self.services, self.actor, cid, last, ev.seq - 1)
-                except ChevetError:
-                    missing = []  # no longer a member: only what the event itself says remains
-            for m in missing:
-                if state.admit(m, authoritative=True) is Verdict.SEND:
-                    await self._write(m)
-            if state.admit(ev, authoritative=True) is not Verdict.SEND:
-                return
-        await self._write(ev)
+            cid, last = ev.conversation_id, state.last_sent(ev.conversation_id)
+            queued = state.queued_between(cid, last, ev.seq)
+            if queued:
+                batch = state.resolve(ev, queued)
+            else:
+                # The database says what the person may see, this event included (they may have
+                # left, or left and come back, in between).
+                stored = await self.log.between(cid, last, ev.seq)
+                if stored is None:
+                    batch = [ev] if state.leaves(ev) else []  # only their removal is still theirs
+                else:
+                    batch = [m for m in stored if state.admit(m, authoritative=True) is Verdict.SEND]
+        for m in batch:
+            await self._write(m)
 
     async def _write(self, ev: RealtimeEvent) -> None:
         if self.state.first_live_message(ev):
             assert ev.seq is not None
-            await messages.note_live_read(self.services, self.actor, ev.conversation_id, ev.seq)
+            await self.log.note_live_read(ev.conversation_id, ev.seq)
         if self.state.ended:
             return
         await self.ws.send_text(ev.text)
-        self.state.delivered(ev)
+        if self.state.delivered(ev):
+            assert ev.seq is not None
+            for later in await self.log.between(ev.conversation_id, ev.seq, ev.seq + QUEUE_LIMIT) or []:
+                await self.deliver(later, authoritative=True)
 
     async def error(self, code: str) -> None:
         await self.ws.send_text(orjson.dumps({"type": "error", "code": code,
@@ -326,7 +364,12 @@ async def stream(ws: WebSocket) -> None:
     except ChevetError:
         await ws.close(code=CLOSE_SESSION_ENDED, reason="authentication required")
         return
-    conn = Connection(ws, actor, hub, svc, negotiate(ws.headers.get("accept-language")))
+    await serve(Connection(ws, actor, hub, StoredLog(svc, actor), negotiate(ws.headers.get("accept-language"))))
+
+
+async def serve(conn: Connection) -> None:
+    """One authenticated connection, from its opening to its end."""
+    hub = conn.hub
     hub.register(conn)
     try:
         await _run(conn)
@@ -366,7 +409,7 @@ async def _run(conn: Connection) -> None:
     ws, state = conn.ws, conn.state
     # Subscribed and positioned before the client says anything: nothing committed from now on
     # can be missed, however long the client takes to resume.
-    state.open(await conversations.positions(conn.services, conn.actor))
+    state.open(await conn.log.positions())
     await conn.watch_session()  # also catches a session that ended before the subscription
     try:
         cursors = await _first_cursors(conn)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import uuid
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import Enum
 from typing import Protocol
 
@@ -46,8 +46,8 @@ class Verdict(Enum):
 class StreamState:
     """Ordering, gap-filling, resume and the end of one connection's stream."""
 
-    __slots__ = ("conversations", "ended", "pending", "person_id", "sent", "subscriptions", "too_slow",
-                 "traced")
+    __slots__ = ("conversations", "ended", "joined_live", "pending", "person_id", "sent", "subscriptions",
+                 "too_slow", "traced")
 
     def __init__(self, person_id: uuid.UUID, subscriptions: Subscriptions) -> None:
         self.person_id = person_id
@@ -59,6 +59,9 @@ class StreamState:
         self.pending: deque[RealtimeEvent] = deque()
         self.too_slow = False
         self.ended = False
+        # Conversations joined through a live event: later entries may have been published
+        # before it, when this connection was not yet routed their events.
+        self.joined_live: set[uuid.UUID] = set()
 
     # --- opening -----------------------------------------------------------------------------
     def open(self, positions: Mapping[uuid.UUID, int]) -> None:
@@ -133,6 +136,8 @@ class StreamState:
             if not (joins or authoritative):
                 return Verdict.DROP
             self._join(cid, ev.seq - 1)
+            if not authoritative:
+                self.joined_live.add(cid)
         last = self.sent.get(cid, ev.seq - 1)
         if ev.seq <= last:
             return Verdict.DROP
@@ -147,16 +152,37 @@ class StreamState:
         self.traced.add(ev.conversation_id)
         return True
 
-    def delivered(self, ev: RealtimeEvent) -> None:
-        """``ev`` (admitted) has been written to the client."""
+    def leaves(self, ev: RealtimeEvent) -> bool:
+        """Whether ``ev`` removes this connection's person from its conversation."""
+        return ev.payload.get("type") == "member.removed" and self.person_id in ev.user_ids
+
+    def resolve(self, ev: RealtimeEvent, missing: Sequence[RealtimeEvent]) -> list[RealtimeEvent]:
+        """What to write, in order, for ``ev`` admitted with a gap, given the entries found for
+        that gap (in the queue or the database): those still missing, then ``ev``. What the
+        database does not give (entries no longer visible to the actor) stays unsent."""
+        cid, last = ev.conversation_id, self.last_sent(ev.conversation_id)
+        assert ev.seq is not None
+        found = {m.seq: m for m in missing if m.conversation_id == cid and m.seq is not None and last < m.seq < ev.seq}
+        return [found[seq] for seq in sorted(found)] + [ev]
+
+    def delivered(self, ev: RealtimeEvent) -> bool:
+        """``ev`` (admitted) has been written to the client. True when the entries after it
+        must be read from the database: it joined the conversation live, and what followed
+        may have been published before it."""
         if ev.seq is None:
-            return
+            return False
         cid = ev.conversation_id
         self.sent[cid] = max(ev.seq, self.sent.get(cid, 0))
-        if ev.payload.get("type") == "member.removed" and self.person_id in ev.user_ids:
+        if self.leaves(ev):
             self.conversations.discard(cid)
             self.sent.pop(cid, None)
+            self.joined_live.discard(cid)
             self.subscriptions.unsubscribe(cid)
+            return False
+        if cid in self.joined_live:
+            self.joined_live.discard(cid)
+            return True
+        return False
 
     def skip_to(self, cid: uuid.UUID, seq: int) -> None:
         """The entries up to ``seq`` are not for this client (too far behind: it reloads them
