@@ -29,6 +29,8 @@ REDIS_URL = os.environ.get("CHEVET_TEST_REDIS", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 # Cheap argon2 for tests: the parameters are the production ones' shape, not their cost.
 FAST_PASSWORDS = {"password_time_cost": 1, "password_memory_kib": 1024}
+# How long a test server may take to start (a loaded machine imports slowly).
+SERVER_START_SECONDS = float(os.environ.get("CHEVET_TEST_SERVER_START", "30"))
 
 
 def pg_available() -> bool:
@@ -155,7 +157,7 @@ class Server:
              "--port", str(self.port)], env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
         self.wait_ready()
 
-    def wait_ready(self, timeout: float = 30) -> None:
+    def wait_ready(self, timeout: float = SERVER_START_SECONDS) -> None:
         wait_healthy(self.url, self.proc, timeout, self.verify)
 
     def stop(self) -> None:
