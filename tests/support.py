@@ -155,7 +155,11 @@ class Server:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "chevet.cli.main", "serve", "--data-dir", str(settings.data_dir),
              "--port", str(self.port)], env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
-        self.wait_ready()
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()  # a server too slow to start must not outlive its test
+            raise
 
     def wait_ready(self, timeout: float = SERVER_START_SECONDS) -> None:
         wait_healthy(self.url, self.proc, timeout, self.verify)

@@ -1,6 +1,6 @@
 """The realtime stream over a real WebSocket: live delivery, resume after a disconnect with
 every missed event exactly once and in order per conversation, and two server processes on
-one PostgreSQL and one Redis."""
+one PostgreSQL and one Redis (an event, and a sign-out, made on one reach the other's streams)."""
 
 from __future__ import annotations
 
@@ -144,7 +144,7 @@ async def test_two_processes_share_events_through_redis(tmp_path: Path) -> None:
         svc = inst.services
         org = await new_org(svc)
         nurse, doc = await new_member(svc, org, "nurse"), await new_member(svc, org, "physician")
-        env = {"CHEVET_REDIS_URL": REDIS_URL}
+        env = {"CHEVET_REDIS_URL": REDIS_URL, "CHEVET_SESSION_CACHE_SECONDS": "0"}
         a, b = Server(inst.settings, env), Server(inst.settings, env)
         try:
             nt, dt = login(a.url, nurse), login(b.url, doc)
@@ -157,6 +157,15 @@ async def test_two_processes_share_events_through_redis(tmp_path: Path) -> None:
                 event = await _recv(ws)
                 assert event["type"] == "message" and event["seq"] == sent["seq"]
                 assert event["message"]["body"] == "envoyé via A, reçu via B"
+                # signed out through A: B closes the stream (4401) and sends nothing more
+                httpx.post(f"{a.url}/api/v1/auth/logout",
+                           headers={"Authorization": f"Bearer {dt}"}).raise_for_status()
+                assert httpx.get(f"{b.url}/api/v1/me", headers={"Authorization": f"Bearer {dt}"}).status_code == 401
+                _send(a.url, nt, conv, "après la déconnexion sur A", "r2")
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    while True:
+                        assert (await _recv(ws)).get("message", {}).get("body") != "après la déconnexion sur A"
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
         finally:
             a.stop()
             b.stop()

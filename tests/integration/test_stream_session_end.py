@@ -1,5 +1,5 @@
 """A stream ends the moment its session ends: sign-out, revocation of one session, "sign out
-everywhere", deactivation of the person, expiry, in this process or another one (Redis). After
+everywhere", deactivation of the person, expiry (another process: test_stream.py). After
 the end the REST API refuses the token; the stream is closed with 4401 and delivers nothing
 committed after the end, while the person's other sessions keep theirs."""
 
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +17,8 @@ import websockets
 
 from chevet.bootstrap import Installation
 from tests.support import (
-    REDIS_URL,
     Member,
     Server,
-    create_pg_database,
-    drop_pg_database,
     login,
     new_installation,
     new_member,
@@ -153,32 +151,39 @@ async def test_an_expired_session_stream_is_closed_and_receives_nothing_more(tmp
         await inst.close()
 
 
-@pytest.mark.usefixtures("pg_required", "redis_required")
-async def test_a_sign_out_on_one_process_closes_the_stream_on_another(tmp_path: Path) -> None:
-    url = await create_pg_database()
-    inst = await new_installation(tmp_path / "data", url, redis_url=REDIS_URL)
+async def test_a_pro_sante_connect_back_channel_logout_closes_the_stream(installation: Installation) -> None:
+    """The provider ends the PSC session: the Chevet session it opened ends, and its stream."""
+    from joserfc import jwt
+    from sqlalchemy import update
+
+    from chevet.adapters.db.schema import person
+    from tests.integration.test_psc import psc_login
+    from tests.oidc_provider import CLIENT_ID, Provider
+
+    svc = installation.services
+    org = await new_org(svc)
+    physician, nurse = await new_member(svc, org, "physician"), await new_member(svc, org, "nurse")
+    async with svc.db.transaction() as tx:  # linked by RPPS, as an administrator does
+        await tx.conn.execute(update(person).where(person.c.id == physician.id)  # type: ignore[attr-defined]
+                              .values(rpps="10001234567"))
+    provider = Provider()
+    server = Server(installation.settings, env=provider.settings_env())
     try:
-        svc = inst.services
-        org = await new_org(svc)
-        nurse, doc = await new_member(svc, org, "nurse"), await new_member(svc, org, "physician")
-        env = {"CHEVET_REDIS_URL": REDIS_URL, "CHEVET_SESSION_CACHE_SECONDS": "0"}
-        a, b = Server(inst.settings, env), Server(inst.settings, env)
-        try:
-            nt = login(a.url, nurse)
-            dt, _ = _session(a.url, doc)
-            conv = httpx.post(f"{a.url}/api/v1/conversations", headers={"Authorization": f"Bearer {nt}"},
-                              json={"kind": "group", "title": "Deux serveurs",
-                                    "member_ids": [str(doc.id)]}).json()["id"]
-            ws = await _open(b.ws_url, dt)  # the stream on B
-            seq = _send(a.url, nt, conv, "avant", "c0")
-            await _still_live(ws, seq)
-            httpx.post(f"{a.url}/api/v1/auth/logout", headers={"Authorization": f"Bearer {dt}"}).raise_for_status()
-            assert _refused(b.url, dt)
-            _send(a.url, nt, conv, "après la déconnexion sur A", "c1")
-            await _closed_for_session_end(ws, "après la déconnexion sur A")
-        finally:
-            a.stop()
-            b.stop()
+        token = psc_login(server, provider).cookies["chevet_session"]
+        nt = login(server.url, nurse)
+        conv = httpx.post(f"{server.url}/api/v1/conversations", headers={"Authorization": f"Bearer {nt}"},
+                          json={"kind": "group", "title": "PSC", "member_ids": [str(physician.id)]}).json()["id"]
+        ws = await _open(server.ws_url, token)
+        now = int(time.time())
+        logout_token = jwt.encode({"alg": "RS256", "kid": "psc-1"}, {
+            "iss": f"{provider.url}/realms/esante-wallet", "aud": CLIENT_ID, "iat": now, "exp": now + 120,
+            "jti": "logout-1", "sub": provider.claims()["sub"], "sid": "psc-session-1",
+            "events": {"http://schemas.openid.net/event/backchannel-logout": {}}}, provider.key)
+        r = httpx.post(f"{server.url}/api/v1/auth/psc/backchannel-logout", data={"logout_token": logout_token})
+        assert r.status_code == 200, r.text
+        assert _refused(server.url, token)
+        _send(server.url, nt, conv, "après la déconnexion PSC", "p1")
+        await _closed_for_session_end(ws, "après la déconnexion PSC")
     finally:
-        await inst.close()
-        await drop_pg_database(url)
+        server.stop()
+        provider.stop()

@@ -119,8 +119,10 @@ class Connection:
             self.wake()
 
     def bus_returned(self) -> None:
-        """The bus was down: what was published meanwhile is read from the database."""
+        """The bus was down: what was published meanwhile is read from the database, and the
+        session is checked again (its end may have been published then)."""
         if not self.state.ended:
+            self._deadline_reached()
             self.catch_up_wanted = True
             self.wake()
 
@@ -158,7 +160,9 @@ class Connection:
         self.timer = loop.call_at(self.deadline, self._deadline_reached)
 
     def _deadline_reached(self) -> None:
-        self.timer = None
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         if not self.state.ended:
             loop = asyncio.get_running_loop()
             task = loop.create_task(self.watch_session())
@@ -375,6 +379,9 @@ async def serve(conn: Connection) -> None:
         await _run(conn)
     except WebSocketDisconnect:
         pass
+    except RuntimeError:
+        if not conn.state.ended:  # after the close for a session end, nothing more is sent
+            raise
     except _Binary:
         await conn._close(CLOSE_UNSUPPORTED_DATA, "binary frames are not supported")
     finally:
@@ -411,6 +418,8 @@ async def _run(conn: Connection) -> None:
     # can be missed, however long the client takes to resume.
     state.open(await conn.log.positions())
     await conn.watch_session()  # also catches a session that ended before the subscription
+    if state.ended:
+        return
     try:
         cursors = await _first_cursors(conn)
     except ValueError:
