@@ -29,6 +29,8 @@ REDIS_URL = os.environ.get("CHEVET_TEST_REDIS", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 # Cheap argon2 for tests: the parameters are the production ones' shape, not their cost.
 FAST_PASSWORDS = {"password_time_cost": 1, "password_memory_kib": 1024}
+# How long a test server may take to start (a loaded machine imports slowly).
+SERVER_START_SECONDS = float(os.environ.get("CHEVET_TEST_SERVER_START", "90"))
 
 
 def pg_available() -> bool:
@@ -156,10 +158,10 @@ class Server:
         try:
             self.wait_ready()
         except BaseException:
-            self.stop()   # a server that did not come up in time must not outlive the test
+            self.stop()  # a server too slow to start must not outlive its test
             raise
 
-    def wait_ready(self, timeout: float = 90) -> None:  # a loaded CI box takes more than 30 s
+    def wait_ready(self, timeout: float = SERVER_START_SECONDS) -> None:
         wait_healthy(self.url, self.proc, timeout, self.verify)
 
     def stop(self) -> None:

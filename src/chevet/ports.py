@@ -106,7 +106,12 @@ class EventBus(Protocol):
     """Publishes realtime events after commit, to this process and (Redis) to the others."""
 
     async def publish(self, events: Sequence[RealtimeEvent]) -> None: ...
-    async def start(self, deliver: Callable[[RealtimeEvent], None]) -> None: ...
+    async def start(self, deliver: Callable[[RealtimeEvent], None],
+                    reconnected: Callable[[], None] | None = None) -> None:
+        """Deliver every event published from now on; ``reconnected`` is called each time the
+        bus comes back after losing its connection (what was published meanwhile is lost)."""
+        ...
+
     async def close(self) -> None: ...
 
 

@@ -1,6 +1,6 @@
 """The realtime stream over a real WebSocket: live delivery, resume after a disconnect with
 every missed event exactly once and in order per conversation, and two server processes on
-one PostgreSQL and one Redis."""
+one PostgreSQL and one Redis (an event, and a sign-out, made on one reach the other's streams)."""
 
 from __future__ import annotations
 
@@ -144,7 +144,7 @@ async def test_two_processes_share_events_through_redis(tmp_path: Path) -> None:
         svc = inst.services
         org = await new_org(svc)
         nurse, doc = await new_member(svc, org, "nurse"), await new_member(svc, org, "physician")
-        env = {"CHEVET_REDIS_URL": REDIS_URL}
+        env = {"CHEVET_REDIS_URL": REDIS_URL, "CHEVET_SESSION_CACHE_SECONDS": "0"}
         a, b = Server(inst.settings, env), Server(inst.settings, env)
         try:
             nt, dt = login(a.url, nurse), login(b.url, doc)
@@ -157,9 +157,76 @@ async def test_two_processes_share_events_through_redis(tmp_path: Path) -> None:
                 event = await _recv(ws)
                 assert event["type"] == "message" and event["seq"] == sent["seq"]
                 assert event["message"]["body"] == "envoyé via A, reçu via B"
+                # signed out through A: B closes the stream (4401) and sends nothing more
+                httpx.post(f"{a.url}/api/v1/auth/logout",
+                           headers={"Authorization": f"Bearer {dt}"}).raise_for_status()
+                assert httpx.get(f"{b.url}/api/v1/me", headers={"Authorization": f"Bearer {dt}"}).status_code == 401
+                _send(a.url, nt, conv, "après la déconnexion sur A", "r2")
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    while True:
+                        assert (await _recv(ws)).get("message", {}).get("body") != "après la déconnexion sur A"
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
         finally:
             a.stop()
             b.stop()
     finally:
         await inst.close()
         await drop_pg_database(url)
+
+
+async def test_a_stream_that_does_not_resume_misses_nothing_committed_after_it_opened(
+        installation: Installation, server: Server) -> None:
+    """A new client that stays silent, or says something other than a resume, during the
+    resume window still receives what was committed in that window, and ``ready`` says so."""
+    svc = installation.services
+    org = await new_org(svc)
+    nurse, doc = await new_member(svc, org, "nurse"), await new_member(svc, org, "physician")
+    nt, dt = login(server.url, nurse), login(server.url, doc)
+    conv = httpx.post(f"{server.url}/api/v1/conversations", headers={"Authorization": f"Bearer {nt}"},
+                      json={"kind": "group", "title": "Relève", "member_ids": [str(doc.id)]}).json()["id"]
+    for i, first_frame in enumerate((None, {"type": "live"}, {"type": "ping"})):
+        async with websockets.connect(f"{server.ws_url}/api/v1/stream?token={dt}") as ws:
+            assert (await _recv(ws))["type"] == "hello"
+            during = _send(server.url, nt, conv, "pendant la fenêtre de reprise", f"w{i}")
+            if first_frame is not None:
+                await ws.send(json.dumps(first_frame))
+            seen, ready = await _until(ws, "ready")
+            messages = [e for e in seen if e.get("type") == "message"]
+            assert [e["seq"] for e in messages] == [during["seq"]], first_frame
+            assert messages[0]["message"]["body"] == "pendant la fenêtre de reprise"
+            assert ready["cursors"][conv] == during["seq"]
+            after = _send(server.url, nt, conv, "après ready", f"a{i}")
+            assert (await _recv(ws))["seq"] == after["seq"] == during["seq"] + 1
+
+
+async def test_binary_and_malformed_frames_get_a_documented_answer(installation: Installation,
+                                                                  server: Server) -> None:
+    svc = installation.services
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    token = login(server.url, nurse)
+    url = f"{server.url.replace('http', 'ws', 1)}/api/v1/stream?token={token}"
+    async with websockets.connect(url, additional_headers={"Accept-Language": "fr"}) as ws:
+        await _recv(ws)  # hello
+        await ws.send("{pas du json")  # as the first frame: an error, and the stream goes on live
+        error = await _recv(ws)
+        assert error["type"] == "error" and error["code"] == "frame_invalid"
+        assert "JSON" in error["detail"] and error["detail"] != "frame_invalid"
+        await _until(ws, "ready")
+        await ws.send("[1, 2]")
+        assert (await _recv(ws))["code"] == "frame_invalid"
+        await ws.send("x" * 5000)
+        assert (await _recv(ws))["code"] == "frame_invalid"
+        await ws.send(json.dumps({"type": "ping"}))
+        assert (await _recv(ws))["type"] == "pong"
+        await ws.send(b"\x00\x01binaire")
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await _recv(ws)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1003
+    async with websockets.connect(url) as ws:  # a binary first frame too
+        await _recv(ws)
+        await ws.send(b"\xff")
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await _recv(ws)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1003
+    assert b"Traceback" not in (installation.settings.data_dir / f"server-{server.port}.log").read_bytes()

@@ -6,10 +6,18 @@ from __future__ import annotations
 import uuid
 
 from chevet.core.entities import RealtimeEvent
-from chevet.web import stream
-from chevet.web.stream import Connection, _queued_between
+from chevet.web import stream_protocol
+from chevet.web.stream_protocol import StreamState
 
 ORG, CONV, OTHER = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+
+
+class _NoRoutes:
+    def subscribe(self, conversation_id: uuid.UUID) -> None:
+        pass
+
+    def unsubscribe(self, conversation_id: uuid.UUID) -> None:
+        pass
 
 
 def _ev(conv: uuid.UUID, seq: int | None) -> RealtimeEvent:
@@ -17,19 +25,19 @@ def _ev(conv: uuid.UUID, seq: int | None) -> RealtimeEvent:
 
 
 def test_missing_events_are_found_in_the_queue_only_when_all_are_there() -> None:
-    conn = Connection(None)  # type: ignore[arg-type]  # the queue does not look at the actor
+    state = StreamState(uuid.uuid4(), _NoRoutes())
     for ev in (_ev(CONV, 13), _ev(OTHER, 11), _ev(CONV, 11), _ev(CONV, None), _ev(CONV, 12)):
-        conn.offer(ev)
-    assert [e.seq for e in _queued_between(conn, CONV, 10, 14)] == [11, 12, 13]
-    assert [e.seq for e in _queued_between(conn, CONV, 10, 13)] == [11, 12]
-    assert _queued_between(conn, CONV, 9, 14) == []  # 10 is not queued: the database fills the gap
-    assert _queued_between(conn, OTHER, 9, 12) == []
+        state.offer(ev)
+    assert [e.seq for e in state.queued_between(CONV, 10, 14)] == [11, 12, 13]
+    assert [e.seq for e in state.queued_between(CONV, 10, 13)] == [11, 12]
+    assert state.queued_between(CONV, 9, 14) == []  # 10 is not queued: the database fills the gap
+    assert state.queued_between(OTHER, 9, 12) == []
 
 
 def test_a_reader_too_slow_is_marked_and_its_queue_dropped() -> None:
-    conn = Connection(None)  # type: ignore[arg-type]
-    for seq in range(stream.QUEUE_LIMIT + 1):
-        conn.offer(_ev(CONV, seq))
-    assert conn.too_slow and not conn.pending
-    conn.offer(_ev(CONV, 1))
-    assert not conn.pending
+    state = StreamState(uuid.uuid4(), _NoRoutes())
+    for seq in range(stream_protocol.QUEUE_LIMIT + 1):
+        state.offer(_ev(CONV, seq))
+    assert state.too_slow and not state.pending
+    state.offer(_ev(CONV, 1))
+    assert not state.pending

@@ -29,8 +29,8 @@ class MemoryBus:
     def __init__(self) -> None:
         self._deliver: Deliver | None = None
 
-    async def start(self, deliver: Deliver) -> None:
-        self._deliver = deliver
+    async def start(self, deliver: Deliver, reconnected: Callable[[], None] | None = None) -> None:
+        self._deliver = deliver  # never disconnected: ``reconnected`` is never called
 
     async def publish(self, events: Sequence[RealtimeEvent]) -> None:
         if self._deliver is None:
@@ -68,18 +68,27 @@ class RedisBus:
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
 
-    async def start(self, deliver: Deliver) -> None:
-        self._task = asyncio.create_task(self._listen(deliver))
+    async def start(self, deliver: Deliver, reconnected: Callable[[], None] | None = None) -> None:
+        self._task = asyncio.create_task(self._listen(deliver, reconnected))
         await asyncio.wait_for(self._ready.wait(), timeout=10)
 
-    async def _listen(self, deliver: Deliver) -> None:
+    async def _listen(self, deliver: Deliver, reconnected: Callable[[], None] | None) -> None:
         while True:
+            pubsub = self._redis.pubsub()
             try:
-                pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
                 await pubsub.subscribe(self._channel)
-                self._ready.set()
                 async for message in pubsub.listen():
-                    if message.get("type") != "message":
+                    kind = message.get("type")
+                    if kind == "subscribe":
+                        # The first confirmation, or one after a lost connection: here, or in
+                        # redis-py, which reconnects and subscribes again by itself.
+                        if self._ready.is_set():
+                            log.warning("redis bus reconnected")
+                            if reconnected is not None:
+                                reconnected()
+                        self._ready.set()
+                        continue
+                    if kind != "message":
                         continue
                     try:
                         raw = envelope.open_sealed(self._key, message["data"], self._channel.encode())
@@ -90,6 +99,8 @@ class RedisBus:
                 raise
             except Exception:
                 log.warning("redis bus connection lost; reconnecting")
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
                 await asyncio.sleep(1)
 
     async def publish(self, events: Sequence[RealtimeEvent]) -> None:

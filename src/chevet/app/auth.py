@@ -154,12 +154,30 @@ async def authenticate(services: Services, token: str, ip: str | None = None, *,
     return Actor(person=person, organisation=org, session_id=session.id, ip=ip)
 
 
+async def session_ends_at(services: Services, actor: Actor) -> datetime | None:
+    """When the actor's session ends under its organisation's policy if not used before (a
+    realtime stream closes then), or None if it has already ended."""
+    if actor.session_id is None:
+        return None
+    now = services.clock.now()
+    async with services.db.transaction() as tx:
+        session = next((s for s in await tx.sessions.for_person(actor.id) if s.id == actor.session_id), None)
+        person = await tx.people.get(actor.org_id, actor.id)
+        if session is None or not session.active_at(now) or person is None or person.status is not PersonStatus.ACTIVE:
+            return None
+        policy = await session_policy(services, tx, actor.org_id)
+    ends = min(session.expires_at, identity.session_ends_at(policy, session.created_at, session.last_used_at,
+                                                             TOUCH_EVERY))
+    return ends if ends > now else None
+
+
 async def logout(services: Services, actor: Actor) -> None:
     if actor.session_id is None:
         return
     async with services.unit(actor.ip) as u:
         await u.tx.sessions.revoke(actor.id, actor.session_id, services.clock.now())
         await u.audit(actor.org_id, "auth.logout", actor.id, "session", actor.session_id)
+        u.sessions_ended(actor.org_id, actor.id, [actor.session_id])
 
 
 async def sessions(services: Services, actor: Actor) -> list[Session]:
@@ -172,6 +190,7 @@ async def revoke_session(services: Services, actor: Actor, session_id: uuid.UUID
         if not await u.tx.sessions.revoke(actor.id, session_id, services.clock.now()):
             raise NotFound("session_not_found")
         await u.audit(actor.org_id, "auth.session_revoked", actor.id, "session", session_id)
+        u.sessions_ended(actor.org_id, actor.id, [session_id])
 
 
 # --- session policy, re-authentication, devices ----------------------------------------------
@@ -233,12 +252,14 @@ async def sign_out_everywhere(services: Services, actor: Actor, *, keep_current:
     """Revoke every session of the actor (all devices), possibly except the current one."""
     now = services.clock.now()
     async with services.unit(actor.ip) as u:
-        count = 0
+        ended = []
         for s in await u.tx.sessions.for_person(actor.id):
             if keep_current and s.id == actor.session_id:
                 continue
             if s.revoked_at is None and await u.tx.sessions.revoke(actor.id, s.id, now):
-                count += 1
+                ended.append(s.id)
+        count = len(ended)
+        u.sessions_ended(actor.org_id, actor.id, ended)
         await u.audit(actor.org_id, "auth.signed_out_everywhere", actor.id, "person", actor.id, sessions=count,
                       kept_current=keep_current)
     return count

@@ -282,13 +282,13 @@ async def history(services: Services, actor: Actor, conversation_id: uuid.UUID, 
 
 
 async def catch_up(services: Services, actor: Actor, cursors: Mapping[uuid.UUID, int],
-                   limit_per_conversation: int = 500) -> tuple[list[RealtimeEvent], list[uuid.UUID]]:
+                   limit_per_conversation: int = 500) -> tuple[list[RealtimeEvent], dict[uuid.UUID, int]]:
     """The stream's resume: every log entry after each cursor, in order, per conversation the
     actor belongs to. Conversations missing from ``cursors`` are new to the client and are sent
-    from their start. Returns the events and the conversations too far behind to replay
-    (the client reloads those through the history API)."""
+    from their start. Returns the events and the conversations too far behind to replay, with
+    where each stands (the client reloads those through the history API)."""
     events: list[RealtimeEvent] = []
-    too_far: list[uuid.UUID] = []
+    too_far: dict[uuid.UUID, int] = {}
     async with services.unit(actor.ip) as u:
         for conv_id in await u.tx.conversations.ids_for(actor.org_id, actor.id):
             a = await access(services, u.tx, actor, conv_id)
@@ -297,7 +297,7 @@ async def catch_up(services: Services, actor: Actor, cursors: Mapping[uuid.UUID,
                 continue
             entries = await u.tx.entries.after(conv_id, after, limit_per_conversation + 1)
             if len(entries) > limit_per_conversation:
-                too_far.append(conv_id)
+                too_far[conv_id] = a.conversation.last_seq
                 continue
             events.extend(await _events_for(u, actor, a, entries))
     return events, too_far

@@ -154,8 +154,10 @@ async def reissue_enrolment(services: Services, org: Organisation, actor: Actor 
             raise InvalidInput("person_deactivated")
         await u.tx.people.save_credentials(Credentials(person.id, None, None, None, 0, None))
         await u.tx.people.set_status(org.id, person.id, PersonStatus.INVITED)
-        for s in await u.tx.sessions.for_person(person.id):
+        sessions = await u.tx.sessions.for_person(person.id)
+        for s in sessions:
             await u.tx.sessions.revoke(person.id, s.id, now)
+        u.sessions_ended(org.id, person.id, [s.id for s in sessions if s.revoked_at is None])
         for key in await u.tx.passkeys.for_person(org.id, person.id):
             await u.tx.passkeys.revoke(org.id, person.id, key.id, now)
         await u.tx.recovery_codes.replace(org.id, person.id, [], now)
@@ -256,6 +258,8 @@ async def deactivate(services: Services, actor: Actor, person_id: uuid.UUID) -> 
     async with services.unit(actor.ip) as u:
         await _managed_person(u, actor, person_id, "cannot_deactivate_self")
         await u.tx.people.set_status(actor.org_id, person_id, PersonStatus.DEACTIVATED)
-        for s in await u.tx.sessions.for_person(person_id):
+        sessions = await u.tx.sessions.for_person(person_id)
+        for s in sessions:
             await u.tx.sessions.revoke(person_id, s.id, services.clock.now())
+        u.sessions_ended(actor.org_id, person_id, [s.id for s in sessions if s.revoked_at is None])
         await u.audit(actor.org_id, "person.deactivated", actor.id, "person", person_id)

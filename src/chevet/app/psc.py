@@ -189,4 +189,7 @@ async def backchannel_logout(services: Services, token: str) -> int:
             if await u.tx.sessions.revoke(person_id, session_id, now):
                 count += 1
                 await u.audit(None, "auth.psc_logout", person_id, "session", session_id)
+                for ended in await u.tx.sessions.for_person(person_id):
+                    if ended.id == session_id:
+                        u.sessions_ended(ended.org_id, person_id, [session_id])
     return count

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -13,7 +13,7 @@ from chevet.app.attachment_config import AttachmentServices
 from chevet.app.group_commit import GroupCommit
 from chevet.core import envelope
 from chevet.core.audit import INSTALLATION_CHAIN, AuditEvent
-from chevet.core.entities import Organisation, Person, RealtimeEvent
+from chevet.core.entities import Organisation, Person, RealtimeEvent, session_ended_event
 from chevet.ports import (
     AuditSigner,
     Clock,
@@ -98,6 +98,12 @@ class Unit:
 
     def publish(self, event: RealtimeEvent) -> None:
         self.events.append(event)
+
+    def sessions_ended(self, org_id: uuid.UUID, person_id: uuid.UUID, session_ids: Sequence[uuid.UUID]) -> None:
+        """After commit, every process closes the realtime streams of these sessions (the REST
+        API refuses them from the commit on; a stream must not outlive them)."""
+        if session_ids:
+            self.publish(session_ended_event(org_id, person_id, session_ids))
 
 
 @dataclass

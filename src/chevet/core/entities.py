@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -171,3 +172,16 @@ class RealtimeEvent:
         if self._text is None:
             self._text = self.encoded.decode()
         return self._text
+
+
+# A control event on the bus, never sent to a client: these sessions of one person ended
+# (sign-out, revocation, deactivation, provider logout); every process closes their streams.
+SESSION_ENDED = "session.ended"
+
+
+def session_ended_event(org_id: uuid.UUID, person_id: uuid.UUID,
+                        session_ids: Sequence[uuid.UUID]) -> RealtimeEvent:
+    """Routed to the person only (``private``); ``conversation_id`` carries the person's id
+    since the event belongs to no conversation."""
+    return RealtimeEvent(org_id, person_id, None, {"type": SESSION_ENDED, "sessions": [s.hex for s in session_ids]},
+                         user_ids=(person_id,), private=True)

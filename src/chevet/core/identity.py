@@ -124,6 +124,12 @@ def session_expired(policy: SessionPolicy, created_at: datetime, last_used_at: d
     return None
 
 
+def session_ends_at(policy: SessionPolicy, created_at: datetime, last_used_at: datetime,
+                    touch_granularity: timedelta) -> datetime:
+    """When ``session_expired`` starts to answer, unless the session is used before."""
+    return min(created_at + policy.absolute, last_used_at + policy.idle + touch_granularity)
+
+
 # --- Pro Santé Connect -----------------------------------------------------------------------
 
 # The ANS connector knows a single level; anything else (missing, "eidas0", unknown) is lower.

@@ -100,7 +100,7 @@ def create_app(installation: Installation) -> FastAPI:
 
         if notifier is not None:
             notifier.start()
-        await services.bus.start(deliver)
+        await services.bus.start(deliver, hub.bus_returned)
         tasks = jobs.start_all(installation)
         gateway = await jobs.start_gateway(installation, mssante_runtime)
         log.info("chevet started", extra={"version": chevet.__version__, "mssante_gateway": gateway is not None})

@@ -1,13 +1,16 @@
-"""The realtime stream: one WebSocket per signed-in device.
+"""The realtime stream: one WebSocket per signed-in device (protocol in docs/api.md).
 
-Protocol (JSON text frames):
-- connect to ``/api/v1/stream`` with the token in ``Authorization: Bearer`` or ``?token=``;
-- to resume, pass ``?since=<cursors>`` where cursors is base64url JSON ``{"<conversation id>": seq}``,
-  or send ``{"type": "resume", "cursors": {...}}`` as the first frame (within 2 seconds);
-- the server answers ``{"type": "ready", "cursors": {...}}`` once caught up, then streams events.
-  Every log event carries ``conversation_id`` and ``seq``; per conversation, each seq arrives
-  exactly once and in order. A conversation the client does not list is sent from its start.
-  ``{"type": "resync", "conversation_id"}`` means "too far behind: reload it with the history API".
+This module only does I/O: it reads frames, reads the database and writes events. What goes to
+the client, in which order, and what fills a gap is decided by ``stream_protocol.StreamState``.
+
+- The connection's conversations and their positions are taken as soon as it is authenticated,
+  and it is subscribed to them before anything else: whatever is committed from then on reaches
+  it, whether the client resumes, stays silent or sends something else.
+- The stream ends the moment its session ends: a ``session.ended`` bus event (sign-out,
+  revocation, deactivation, provider logout, from any process) or the session's own deadline
+  (idle or absolute expiry), watched by a timer and checked again before each delivery.
+- When the bus comes back after an outage, every stream reads from the database what was
+  committed after what it last delivered (pub/sub loses what was published meanwhile).
 """
 
 from __future__ import annotations
@@ -18,8 +21,7 @@ import binascii
 import contextlib
 import logging
 import uuid
-from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -27,48 +29,241 @@ from fastapi import WebSocket, WebSocketDisconnect
 
 from chevet.app import auth, conversations, messages
 from chevet.app.services import Actor, Services
-from chevet.core.entities import RealtimeEvent
+from chevet.core.entities import SESSION_ENDED, RealtimeEvent
 from chevet.core.errors import ChevetError
 from chevet.web.deps import SESSION_COOKIE, bearer_token
+from chevet.web.i18n import gettext, negotiate
+from chevet.web.stream_protocol import QUEUE_LIMIT, StreamState, Verdict
 
 log = logging.getLogger("chevet.stream")
 
 STREAM_PATH = "/api/v1/stream"
-QUEUE_LIMIT = 2000
 RESUME_WAIT = 2.0
+MAX_FRAME_CHARS = 4096
+
+# Close codes (docs/api.md).
+CLOSE_UNSUPPORTED_DATA = 1003  # a binary frame: the stream speaks JSON text only
+CLOSE_SERVER_ERROR = 1011
+CLOSE_INVALID_CURSORS = 4400
+CLOSE_SESSION_ENDED = 4401  # also: not authenticated
+CLOSE_TOO_SLOW = 4408
+
+
+class StoredLog:
+    """The conversations' logs as the database holds them, read for one actor (the catch-up,
+    the gaps) — the only reads a stream makes besides its session."""
+
+    __slots__ = ("actor", "services")
+
+    def __init__(self, services: Services, actor: Actor) -> None:
+        self.services = services
+        self.actor = actor
+
+    async def positions(self) -> dict[uuid.UUID, int]:
+        return await conversations.positions(self.services, self.actor)
+
+    async def session_left(self) -> float | None:
+        """Seconds until the session ends if unused; None once it has ended."""
+        ends = await auth.session_ends_at(self.services, self.actor)
+        return None if ends is None else max(0.0, (ends - self.services.clock.now()).total_seconds())
+
+    async def catch_up(self, after: Mapping[uuid.UUID, int]) -> tuple[list[RealtimeEvent], dict[uuid.UUID, int]]:
+        return await messages.catch_up(self.services, self.actor, after)
+
+    async def between(self, cid: uuid.UUID, after: int, up_to: int) -> list[RealtimeEvent] | None:
+        """The entries of ``cid`` numbered after ``after`` up to ``up_to`` the actor may see;
+        None when the actor is no longer a member."""
+        try:
+            return await messages.entries_between(self.services, self.actor, cid, after, up_to)
+        except ChevetError:
+            return None
+
+    async def note_live_read(self, cid: uuid.UUID, seq: int) -> None:
+        await messages.note_live_read(self.services, self.actor, cid, seq)
 
 
 class Connection:
     """One signed-in device's stream. While idle it holds no task of its own: the connection's
-    coroutine waits for client frames, and a delivery task exists only while events wait."""
+    coroutine waits for client frames, and a delivery task exists only while there is work."""
 
-    __slots__ = ("actor", "conversations", "drain", "live", "pending", "sender", "sent", "too_slow", "traced")
+    __slots__ = ("actor", "catch_up_wanted", "deadline", "hub", "lang", "live", "log", "sender", "state", "timer",
+                 "ws")
 
-    def __init__(self, actor: Actor) -> None:
+    def __init__(self, ws: WebSocket, actor: Actor, hub: Hub, log: StoredLog, lang: str = "fr") -> None:
+        self.ws = ws
         self.actor = actor
-        self.conversations: set[uuid.UUID] = set()
-        self.sent: dict[uuid.UUID, int] = {}
-        self.traced: set[uuid.UUID] = set()  # conversations whose live reads are already audited
-        self.pending: deque[RealtimeEvent] = deque()
+        self.hub = hub
+        self.log = log
+        self.lang = lang
+        self.state = StreamState(actor.id, self)
         self.live = False  # events are only queued until the catch-up has been sent
         self.sender: asyncio.Task[None] | None = None
-        self.too_slow = False
-        self.drain: Callable[[], Coroutine[Any, Any, None]] | None = None
+        self.catch_up_wanted = False
+        self.deadline: float | None = None  # loop time at which the session may have expired
+        self.timer: asyncio.TimerHandle | None = None
 
+    # --- routing (the protocol's subscriptions) ----------------------------------------------
+    def subscribe(self, conversation_id: uuid.UUID) -> None:
+        self.hub.by_conversation.setdefault(conversation_id, set()).add(self)
+
+    def unsubscribe(self, conversation_id: uuid.UUID) -> None:
+        conns = self.hub.by_conversation.get(conversation_id)
+        if conns is not None:
+            conns.discard(self)
+            if not conns:
+                del self.hub.by_conversation[conversation_id]
+
+    # --- what the hub calls ------------------------------------------------------------------
     def offer(self, ev: RealtimeEvent) -> None:
-        if self.too_slow:
+        if self.state.offer(ev) or self.state.too_slow:
+            self.wake()
+
+    def bus_returned(self) -> None:
+        """The bus was down: what was published meanwhile is read from the database, and the
+        session is checked again (its end may have been published then)."""
+        if not self.state.ended:
+            self._deadline_reached()
+            self.catch_up_wanted = True
+            self.wake()
+
+    def end(self) -> None:
+        """The session ended: nothing more goes out, and the stream is closed now."""
+        if self.state.ended:
             return
-        if len(self.pending) >= QUEUE_LIMIT:
-            # Too slow a reader: close it; on reconnect it resumes from its cursors.
-            self.too_slow = True
-            self.pending.clear()
-        else:
-            self.pending.append(ev)
-        self.wake()
+        self.state.end()
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.sender is not None:
+            self.sender.cancel()
+        self.sender = asyncio.get_running_loop().create_task(self._close(CLOSE_SESSION_ENDED, "session ended"))
 
     def wake(self) -> None:
-        if self.live and self.sender is None and self.drain is not None and (self.pending or self.too_slow):
-            self.sender = asyncio.get_running_loop().create_task(self.drain())
+        state = self.state
+        if (self.live and self.sender is None and not state.ended
+                and (state.pending or state.too_slow or self.catch_up_wanted)):
+            self.sender = asyncio.get_running_loop().create_task(self._drain())
+
+    # --- the session's deadline --------------------------------------------------------------
+    async def watch_session(self) -> None:
+        """Read when the session ends if unused (idle or absolute expiry); end the stream now
+        if it already has, else arm a timer for that moment."""
+        left = await self.log.session_left()
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if left is None:
+            self.end()
+            return
+        loop = asyncio.get_running_loop()
+        self.deadline = loop.time() + left
+        self.timer = loop.call_at(self.deadline, self._deadline_reached)
+
+    def _deadline_reached(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if not self.state.ended:
+            loop = asyncio.get_running_loop()
+            task = loop.create_task(self.watch_session())
+            task.add_done_callback(_ignore_result)
+
+    async def _session_still_open(self) -> bool:
+        if self.deadline is not None and asyncio.get_running_loop().time() >= self.deadline:
+            await self.watch_session()  # used meanwhile (idle deadline moved), or over
+        return not self.state.ended
+
+    # --- delivery ----------------------------------------------------------------------------
+    async def _drain(self) -> None:
+        # Under load several events wait: all are sent before the task ends. Nothing here awaits
+        # between the last check of ``pending`` and the end, so an event offered meanwhile
+        # starts a new task.
+        state = self.state
+        try:
+            while not state.ended:
+                if state.too_slow:
+                    await self.ws.close(code=CLOSE_TOO_SLOW, reason="too slow: reconnect and resume")
+                    return
+                if self.catch_up_wanted:
+                    self.catch_up_wanted = False
+                    await self.catch_up(state.sent)
+                elif state.pending:
+                    await self.deliver(state.pending.popleft())
+                else:
+                    return
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            state.too_slow = True  # the client went away; the reading side ends the connection
+        except Exception:
+            log.exception("stream delivery failed")
+            state.too_slow = True
+            with contextlib.suppress(Exception):
+                await self.ws.close(code=CLOSE_SERVER_ERROR)
+        finally:
+            if self.sender is asyncio.current_task():
+                self.sender = None
+
+    async def catch_up(self, after: Mapping[uuid.UUID, int]) -> None:
+        """Everything committed after ``after`` (per conversation; the actor's other
+        conversations from their start), from the database."""
+        events, too_far = await self.log.catch_up(after)
+        for cid, seq in too_far.items():
+            if cid not in self.state.conversations:
+                self.state.open({cid: seq})
+            self.state.skip_to(cid, seq)
+            await self.ws.send_text(orjson.dumps({"type": "resync", "conversation_id": str(cid)}).decode())
+        for ev in events:
+            await self.deliver(ev, authoritative=True)
+
+    async def deliver(self, ev: RealtimeEvent, *, authoritative: bool = False) -> None:
+        state = self.state
+        verdict = state.admit(ev, authoritative=authoritative)
+        if verdict is Verdict.DROP or not await self._session_still_open():
+            return
+        batch = [ev]
+        if verdict is Verdict.GAP:
+            # Usually the missing events are already queued behind this one (two transactions
+            # committed one after the other, published in the other order): send those first.
+            # Only otherwise ask the database. What is sent is skipped when it comes up again.
+            assert ev.seq is not None
+            cid, last = ev.conversation_id, state.last_sent(ev.conversation_id)
+            queued = state.queued_between(cid, last, ev.seq)
+            if queued:
+                batch = state.resolve(ev, queued)
+            else:
+                # The database says what the person may see, this event included (they may have
+                # left, or left and come back, in between).
+                stored = await self.log.between(cid, last, ev.seq)
+                if stored is None:
+                    batch = [ev] if state.leaves(ev) else []  # only their removal is still theirs
+                else:
+                    batch = [m for m in stored if state.admit(m, authoritative=True) is Verdict.SEND]
+        for m in batch:
+            await self._write(m)
+
+    async def _write(self, ev: RealtimeEvent) -> None:
+        if self.state.first_live_message(ev):
+            assert ev.seq is not None
+            await self.log.note_live_read(ev.conversation_id, ev.seq)
+        if self.state.ended:
+            return
+        await self.ws.send_text(ev.text)
+        if self.state.delivered(ev):
+            assert ev.seq is not None
+            for later in await self.log.between(ev.conversation_id, ev.seq, ev.seq + QUEUE_LIMIT) or []:
+                await self.deliver(later, authoritative=True)
+
+    async def error(self, code: str) -> None:
+        await self.ws.send_text(orjson.dumps({"type": "error", "code": code,
+                                              "detail": gettext(code, self.lang)}).decode())
+
+    async def _close(self, code: int, reason: str) -> None:
+        with contextlib.suppress(Exception):
+            await self.ws.close(code=code, reason=reason)
+
+
+def _ignore_result(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.warning("session check failed", exc_info=exc)
 
 
 class Hub:
@@ -81,21 +276,9 @@ class Hub:
     def register(self, conn: Connection) -> None:
         self.by_person.setdefault(conn.actor.id, set()).add(conn)
 
-    def subscribe(self, conn: Connection, conversation_id: uuid.UUID) -> None:
-        conn.conversations.add(conversation_id)
-        self.by_conversation.setdefault(conversation_id, set()).add(conn)
-
-    def unsubscribe(self, conn: Connection, conversation_id: uuid.UUID) -> None:
-        conn.conversations.discard(conversation_id)
-        conns = self.by_conversation.get(conversation_id)
-        if conns is not None:
-            conns.discard(conn)
-            if not conns:
-                del self.by_conversation[conversation_id]
-
     def unregister(self, conn: Connection) -> None:
-        for cid in list(conn.conversations):
-            self.unsubscribe(conn, cid)
+        for cid in list(conn.state.conversations):
+            conn.unsubscribe(cid)
         conns = self.by_person.get(conn.actor.id)
         if conns is not None:
             conns.discard(conn)
@@ -103,6 +286,12 @@ class Hub:
                 del self.by_person[conn.actor.id]
 
     def deliver(self, ev: RealtimeEvent) -> None:
+        if ev.private and ev.payload.get("type") == SESSION_ENDED:
+            for pid in ev.user_ids:
+                for conn in list(self.by_person.get(pid, ())):
+                    if conn.state.ends_with(ev, conn.actor.session_id):
+                        conn.end()
+            return
         targets: set[Connection] = set()
         if not ev.private:
             targets |= self.by_conversation.get(ev.conversation_id, set())
@@ -118,6 +307,12 @@ class Hub:
         for conn in targets:
             if conn.actor.org_id == ev.org_id:
                 conn.offer(ev)
+
+    def bus_returned(self) -> None:
+        """The bus reconnected: every stream catches up from the database."""
+        for conns in list(self.by_person.values()):
+            for conn in list(conns):
+                conn.bus_returned()
 
     @property
     def connections(self) -> int:
@@ -143,36 +338,26 @@ def parse_cursors(raw: Any) -> dict[uuid.UUID, int]:
     return out
 
 
-async def _send_event(ws: WebSocket, conn: Connection, svc: Services, ev: RealtimeEvent) -> None:
-    """Send one event, keeping each conversation's stream gap-free and duplicate-free: events
-    may be published in a different order than their transactions committed."""
-    if ev.seq is None:
-        await ws.send_text(ev.text)
-        return
-    cid = ev.conversation_id
-    last = conn.sent.get(cid, ev.seq - 1)
-    if ev.seq <= last:
-        return
-    if ev.seq > last + 1:
-        # Usually the missing events are already queued behind this one (two transactions
-        # committed one after the other, published in the other order): send those first. Only
-        # otherwise ask the database. Either way they are sent once: what is sent is skipped
-        # when it comes up again.
-        for missing in _queued_between(conn, cid, last, ev.seq) or await messages.entries_between(
-                svc, conn.actor, cid, last, ev.seq - 1):
-            await ws.send_text(missing.text)
-    await ws.send_text(ev.text)
-    conn.sent[cid] = ev.seq
+class _Binary(Exception):
+    """The client sent a binary frame."""
 
 
-def _queued_between(conn: Connection, cid: uuid.UUID, after: int, before: int) -> list[RealtimeEvent]:
-    """The queued events of ``cid`` numbered strictly between ``after`` and ``before``, in
-    order, if every one of them is queued; otherwise an empty list."""
-    found = {e.seq: e for e in conn.pending
-             if e.conversation_id == cid and e.seq is not None and after < e.seq < before}
-    if len(found) != before - after - 1:
-        return []
-    return [found[seq] for seq in range(after + 1, before)]
+async def _frame(ws: WebSocket) -> dict[str, Any] | None:
+    """The client's next frame as a JSON object; None for a malformed one. Raises
+    ``WebSocketDisconnect`` when the client left and ``_Binary`` for a binary frame."""
+    message = await ws.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000))
+    text = message.get("text")
+    if text is None:
+        raise _Binary
+    if len(text) > MAX_FRAME_CHARS:
+        return None
+    try:
+        msg = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    return msg if isinstance(msg, dict) else None
 
 
 async def stream(ws: WebSocket) -> None:
@@ -188,116 +373,88 @@ async def stream(ws: WebSocket) -> None:
     try:
         actor = await auth.authenticate(svc, token or "", ws.client.host if ws.client else None)
     except ChevetError:
-        await ws.close(code=4401, reason="authentication required")
+        await ws.close(code=CLOSE_SESSION_ENDED, reason="authentication required")
         return
-    conn = Connection(actor)
+    await serve(Connection(ws, actor, hub, StoredLog(svc, actor), negotiate(ws.headers.get("accept-language"))))
+
+
+async def serve(conn: Connection) -> None:
+    """One authenticated connection, from its opening to its end."""
+    hub = conn.hub
     hub.register(conn)
     try:
-        await _run(ws, conn, svc, hub)
+        await _run(conn)
     except WebSocketDisconnect:
         pass
+    except RuntimeError:
+        if not conn.state.ended:  # after the close for a session end, nothing more is sent
+            raise
+    except _Binary:
+        await conn._close(CLOSE_UNSUPPORTED_DATA, "binary frames are not supported")
     finally:
         hub.unregister(conn)
+        if conn.timer is not None:
+            conn.timer.cancel()
+        if conn.sender is not None and not conn.state.ended:
+            conn.sender.cancel()
 
 
-async def _first_cursors(ws: WebSocket) -> dict[uuid.UUID, int] | None:
+async def _first_cursors(conn: Connection) -> dict[uuid.UUID, int] | None:
+    """The client's resume cursors, or None: no resume (silence, or another frame)."""
+    ws = conn.ws
     since = ws.query_params.get("since")
     if since is not None:
         return parse_cursors(since)
     await ws.send_text('{"type":"hello"}')
     try:
-        first = await asyncio.wait_for(ws.receive_text(), RESUME_WAIT)
+        msg = await asyncio.wait_for(_frame(ws), RESUME_WAIT)
     except TimeoutError:
         return None
-    msg = orjson.loads(first)
-    if isinstance(msg, dict) and msg.get("type") == "resume":
+    if msg is None:
+        await conn.error("frame_invalid")
+    elif msg.get("type") == "resume":
         return parse_cursors(msg.get("cursors", {}))
+    elif msg.get("type") == "ping":
+        await ws.send_text('{"type":"pong"}')
     return None
 
 
-async def _run(ws: WebSocket, conn: Connection, svc: Services, hub: Hub) -> None:
-    try:
-        cursors = await _first_cursors(ws)
-    except (ValueError, orjson.JSONDecodeError):
-        await ws.send_text('{"type":"error","code":"cursors_invalid"}')
-        await ws.close(code=4400)
+async def _run(conn: Connection) -> None:
+    ws, state = conn.ws, conn.state
+    # Subscribed and positioned before the client says anything: nothing committed from now on
+    # can be missed, however long the client takes to resume.
+    state.open(await conn.log.positions())
+    await conn.watch_session()  # also catches a session that ended before the subscription
+    if state.ended:
         return
-    positions = await _positions(svc, conn.actor)
-    for cid in positions:
-        hub.subscribe(conn, cid)
-    if cursors is None:
-        cursors = positions  # live only: start from where each conversation is now
-    events, too_far = await messages.catch_up(svc, conn.actor, cursors)
-    conn.sent = {cid: min(cursors.get(cid, 0), positions[cid]) for cid in positions}
-    for cid in too_far:
-        conn.sent[cid] = positions[cid]
-        await ws.send_text(orjson.dumps({"type": "resync", "conversation_id": str(cid)}).decode())
-    for replayed in events:
-        await _deliver(ws, conn, svc, hub, replayed)
-    await ws.send_text(orjson.dumps({"type": "ready", "cursors": {str(k): v for k, v in conn.sent.items()}})
-                       .decode())
-
-    async def drain() -> None:
-        # Under load several events wait: all are sent before the task ends. Nothing here awaits
-        # between the last check of ``pending`` and the end, so an event offered meanwhile
-        # starts a new task.
-        try:
-            while conn.pending and not conn.too_slow:
-                await _deliver(ws, conn, svc, hub, conn.pending.popleft())
-            if conn.too_slow:
-                await ws.close(code=4408, reason="too slow: reconnect and resume")
-        except (WebSocketDisconnect, RuntimeError, OSError):
-            conn.too_slow = True  # the client went away; the reading side ends the connection
-        except Exception:
-            log.exception("stream delivery failed")
-            conn.too_slow = True
-            with contextlib.suppress(Exception):
-                await ws.close(code=1011)
-        finally:
-            conn.sender = None
-
-    conn.drain = drain
+    try:
+        cursors = await _first_cursors(conn)
+    except ValueError:
+        await conn.error("cursors_invalid")
+        await ws.close(code=CLOSE_INVALID_CURSORS)
+        return
+    if state.ended:
+        return
+    await conn.catch_up(state.resume(cursors))
+    if state.ended:
+        return
+    await ws.send_text(orjson.dumps({"type": "ready", "cursors": state.cursors()}).decode())
     conn.live = True
     conn.wake()  # what arrived during the catch-up
-    try:
-        await _read(ws)
-    finally:
-        conn.live = False
-        if conn.sender is not None:
-            conn.sender.cancel()
+    await _read(conn)
 
 
-async def _deliver(ws: WebSocket, conn: Connection, svc: Services, hub: Hub, ev: RealtimeEvent) -> None:
-    cid = ev.conversation_id
-    ptype = ev.payload.get("type")
-    if ev.seq is not None and cid not in conn.conversations:
-        if ptype in ("member.added", "conversation.created") and conn.actor.id in ev.user_ids:
-            hub.subscribe(conn, cid)
-            conn.sent.setdefault(cid, ev.seq - 1)
-        else:
-            return
-    if ptype == "message" and cid not in conn.traced and ev.seq is not None:
-        conn.traced.add(cid)
-        await messages.note_live_read(svc, conn.actor, cid, ev.seq)
-    await _send_event(ws, conn, svc, ev)
-    if ptype == "member.removed" and conn.actor.id in ev.user_ids:
-        hub.unsubscribe(conn, cid)
-        conn.sent.pop(cid, None)
-
-
-async def _read(ws: WebSocket) -> None:
-    """Client frames after the start: pings; anything else is ignored. Returns on disconnect
-    (or when the server closed the stream)."""
+async def _read(conn: Connection) -> None:
+    """Client frames after the start: pings; a malformed frame is answered with an error.
+    Returns on disconnect (or when the server closed the stream)."""
     while True:
         try:
-            text = await ws.receive_text()
+            msg = await _frame(conn.ws)
         except (WebSocketDisconnect, RuntimeError):
             return
-        with contextlib.suppress(orjson.JSONDecodeError):
-            msg = orjson.loads(text[:4096])
-            if isinstance(msg, dict) and msg.get("type") == "ping":
-                await ws.send_text('{"type":"pong"}')
-
-
-async def _positions(svc: Services, actor: Actor) -> dict[uuid.UUID, int]:
-    return await conversations.positions(svc, actor)
+        if conn.state.ended:
+            return
+        if msg is None:
+            await conn.error("frame_invalid")
+        elif msg.get("type") == "ping":
+            await conn.ws.send_text('{"type":"pong"}')
