@@ -143,6 +143,10 @@ class CuttableProxy:
 
     def cut(self) -> None:
         assert self._listener is not None
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread (Linux)
+        except OSError:
+            pass
         self._listener.close()
         with self._lock:
             sockets, self._sockets = self._sockets, []
@@ -398,25 +402,30 @@ def patient_server(installation: Installation) -> Iterator[Server]:
         srv.stop()
 
 
-def test_sqlite_locked_beyond_its_timeout_answers_503(installation: Installation, patient_server: Server) -> None:
-    server = patient_server
-    if installation.settings.database_url:
-        pytest.skip("SQLite only")
+def test_sqlite_locked_beyond_its_timeout_answers_503(tmp_path: Path) -> None:
     import sqlite3
 
-    nurse, _, conv = run(_world(installation))
-    h = {"Authorization": f"Bearer {login(server.url, nurse)}"}
-    send = f"{server.url}/api/v1/conversations/{conv}/messages"
-    holder = sqlite3.connect(installation.settings.data_dir / "chevet.db", isolation_level=None)
+    installation = run(new_installation(tmp_path / "data", None))
     try:
-        holder.execute("BEGIN EXCLUSIVE")  # another process (a stuck script) holds the write lock
-        _assert_unavailable(httpx.post(send, headers=h, json={"body": "x", "client_id": "locked"}, timeout=60),
-                            "database_unavailable")
+        nurse, _, conv = run(_world(installation))
     finally:
-        holder.execute("ROLLBACK")
-        holder.close()
-    assert httpx.post(send, headers=h, json={"body": "ensuite", "client_id": "after"}).status_code == 201
-    _assert_no_error_logged(server)
+        run(installation.close())
+    server = PatientServer(installation.settings)
+    try:
+        h = {"Authorization": f"Bearer {login(server.url, nurse)}"}
+        send = f"{server.url}/api/v1/conversations/{conv}/messages"
+        holder = sqlite3.connect(server.settings.data_dir / "chevet.db", isolation_level=None)
+        try:
+            holder.execute("BEGIN EXCLUSIVE")  # another process (a stuck script) holds the write lock
+            _assert_unavailable(httpx.post(send, headers=h, json={"body": "x", "client_id": "locked"}, timeout=60),
+                                "database_unavailable")
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert httpx.post(send, headers=h, json={"body": "ensuite", "client_id": "after"}).status_code == 201
+        _assert_no_error_logged(server)
+    finally:
+        server.stop()
 
 
 # --- A client that goes away ----------------------------------------------------------------

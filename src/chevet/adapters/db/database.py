@@ -71,6 +71,12 @@ def unavailable(exc: BaseException) -> bool:
     return isinstance(getattr(orig, "__cause__", None), OSError)
 
 
+def outage(exc: BaseException, *, connecting: bool) -> bool:
+    """``unavailable``, or any driver error while still connecting: whatever the reason (the
+    database is gone, closed to connections, refuses the role), no connection means no service."""
+    return unavailable(exc) or (connecting and isinstance(exc, DBAPIError))
+
+
 @dataclass
 class SqlTransaction:
     conn: AsyncConnection
@@ -154,21 +160,21 @@ class SqlDatabase:
         """Errors that mean the database is out of reach or full become ``DependencyUnavailable``:
         on connecting, in the body's statements and on commit. Anything else (a bug, a
         constraint) is raised as it is."""
-        in_body = False
+        connected = in_body = False
         try:
             if self._sqlite_turn is None:
                 async with self.engine.begin() as conn:
-                    in_body = True
+                    connected = in_body = True
                     yield SqlTransaction(conn)
                     in_body = False
             else:
                 async with self._sqlite_turn, self.engine.begin() as conn:
-                    in_body = True
+                    connected = in_body = True
                     yield SqlTransaction(conn)
                     in_body = False
         except Exception as exc:
             # An OSError from the body is not the database's (a file, a socket of another part).
-            if unavailable(exc) and not (in_body and isinstance(exc, OSError)):
+            if outage(exc, connecting=not connected) and not (in_body and isinstance(exc, OSError)):
                 raise DependencyUnavailable("database") from exc
             raise
 
@@ -179,7 +185,7 @@ class SqlDatabase:
             async with asyncio.timeout(PING_TIMEOUT), self.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
         except Exception as exc:
-            if unavailable(exc):
+            if outage(exc, connecting=True):  # SELECT 1 fails for no bug of ours
                 raise DependencyUnavailable("database") from exc
             raise
         path = self.engine.url.database
@@ -220,8 +226,10 @@ class SqlDatabase:
 
     async def revision(self) -> str | None:
         """The revisions the database is at (comma-separated), or None before the first migration."""
+        connected = False
         try:
             async with self.engine.connect() as conn:
+                connected = True
                 try:
                     rows = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars().all()
                 except DBAPIError as exc:
@@ -229,7 +237,7 @@ class SqlDatabase:
                         raise
                     return None  # no alembic_version table: nothing migrated yet
         except Exception as exc:
-            if unavailable(exc):
+            if outage(exc, connecting=not connected):
                 raise DependencyUnavailable("database") from exc
             raise
         return ",".join(sorted(str(r) for r in rows)) or None
