@@ -16,7 +16,7 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -36,7 +36,6 @@ from tests.support import (
     new_installation,
     new_member,
     new_org,
-    run,
 )
 
 REDIS_SERVER = shutil.which("redis-server")
@@ -204,9 +203,9 @@ async def _world(installation: Installation) -> tuple[Member, Member, str]:
 # --- Redis ----------------------------------------------------------------------------------
 
 @pytest.fixture
-def redis_world(installation: Installation, tmp_path: Path) -> Iterator[dict]:
+async def redis_world(installation: Installation, tmp_path: Path) -> AsyncIterator[dict]:
     redis = PrivateRedis(tmp_path)
-    nurse, doc, conv = run(_world(installation))
+    nurse, doc, conv = await _world(installation)
     server = PatientServer(installation.settings, env={"CHEVET_REDIS_URL": redis.url})
     try:
         yield {"server": server, "redis": redis, "conv": conv,
@@ -261,13 +260,13 @@ def test_sends_while_redis_is_down_are_acknowledged_once_and_the_bus_comes_back(
 # --- PostgreSQL -----------------------------------------------------------------------------
 
 @pytest.fixture
-def cut_pg_world(tmp_path: Path, pg_required: None) -> Iterator[dict]:
-    url = run(create_pg_database())
+async def cut_pg_world(tmp_path: Path, pg_required: None) -> AsyncIterator[dict]:
+    url = await create_pg_database()
     host, port = "127.0.0.1", int(PG_ADMIN_DSN.split("@", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
     proxy = CuttableProxy((host, port))
-    inst = run(new_installation(tmp_path / "data", url))
+    inst = await new_installation(tmp_path / "data", url)
     try:
-        nurse, _, conv = run(_world(inst))
+        nurse, _, conv = await _world(inst)
         proxied = url.replace(f"{host}:{port}", f"127.0.0.1:{proxy.port}")
         server = PatientServer(make_settings(tmp_path / "data", proxied))
         try:
@@ -276,9 +275,9 @@ def cut_pg_world(tmp_path: Path, pg_required: None) -> Iterator[dict]:
         finally:
             server.stop()
     finally:
-        run(inst.close())
+        await inst.close()
         proxy.cut()
-        run(drop_pg_database(url))
+        await drop_pg_database(url)
 
 
 def test_postgresql_cut_off_answers_503_in_french_and_recovers(cut_pg_world: dict) -> None:
@@ -346,13 +345,20 @@ def _fill(folder: Path) -> Path:
     return ballast
 
 
-def test_full_disk_answers_503_and_loses_no_acknowledged_message(small_disk: Path) -> None:
+@pytest.fixture
+async def full_disk_world(small_disk: Path) -> tuple[Path, Member, str]:
     data = small_disk / "data"
-    inst = run(new_installation(data, None))
+    inst = await new_installation(data, None)
     try:
-        nurse, _, conv = run(_world(inst))
+        nurse, _, conv = await _world(inst)
     finally:
-        run(inst.close())
+        await inst.close()
+    return data, nurse, conv
+
+
+def test_full_disk_answers_503_and_loses_no_acknowledged_message(small_disk: Path,
+                                                                 full_disk_world: tuple[Path, Member, str]) -> None:
+    data, nurse, conv = full_disk_world
     server = PatientServer(make_settings(data, None))
     try:
         url = server.url
@@ -402,14 +408,20 @@ def patient_server(installation: Installation) -> Iterator[Server]:
         srv.stop()
 
 
-def test_sqlite_locked_beyond_its_timeout_answers_503(tmp_path: Path) -> None:
+@pytest.fixture
+async def sqlite_world(tmp_path: Path) -> tuple[Installation, Member, str]:
+    installation = await new_installation(tmp_path / "data", None)
+    try:
+        nurse, _, conv = await _world(installation)
+    finally:
+        await installation.close()
+    return installation, nurse, conv
+
+
+def test_sqlite_locked_beyond_its_timeout_answers_503(sqlite_world: tuple[Installation, Member, str]) -> None:
     import sqlite3
 
-    installation = run(new_installation(tmp_path / "data", None))
-    try:
-        nurse, _, conv = run(_world(installation))
-    finally:
-        run(installation.close())
+    installation, nurse, conv = sqlite_world
     server = PatientServer(installation.settings)
     try:
         h = {"Authorization": f"Bearer {login(server.url, nurse)}"}
@@ -430,9 +442,9 @@ def test_sqlite_locked_beyond_its_timeout_answers_503(tmp_path: Path) -> None:
 
 # --- A client that goes away ----------------------------------------------------------------
 
-def test_client_gone_mid_upload_is_not_an_error(installation: Installation, patient_server: Server) -> None:
+async def test_client_gone_mid_upload_is_not_an_error(installation: Installation, patient_server: Server) -> None:
     server = patient_server
-    nurse, _, conv = run(_world(installation))
+    nurse, _, conv = await _world(installation)
     token = login(server.url, nurse)
     boundary = uuid.uuid4().hex
     head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"photo.jpg\"\r\n"

@@ -129,6 +129,6 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.error("unexpected error", extra={"path": request.url.path, "error": type(exc).__name__},
-                  exc_info=(type(exc), exc, None))
+        # With its traceback (frames only: see logs.frames), so that the bug can be found.
+        log.error("unexpected error", extra={"path": request.url.path, "error": type(exc).__name__}, exc_info=exc)
         return problem(request, 500, "internal_error")
