@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -319,18 +320,20 @@ def test_postgresql_cut_off_answers_503_in_french_and_recovers(cut_pg_world: dic
 # --- Full disk ------------------------------------------------------------------------------
 
 @pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 24 MiB tmpfs for the data folder (SQLite database, WAL, blobs)."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m,mode=0700", "tmpfs", str(mount)],
+def small_disk() -> Iterator[Path]:
+    """A 24 MiB tmpfs, reachable by the PostgreSQL server's own user too (for a tablespace)."""
+    mount = Path(tempfile.mkdtemp(prefix="chevet-full-"))
+    mount.chmod(0o755)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m,mode=0755", "tmpfs", str(mount)],
                        capture_output=True, check=False)
     if r.returncode != 0:
+        mount.rmdir()
         pytest.fail(f"cannot mount a tmpfs (needs root): {r.stderr.decode(errors='replace')}")
     try:
         yield mount
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+        mount.rmdir()
 
 
 def _fill(folder: Path) -> Path:
@@ -345,10 +348,45 @@ def _fill(folder: Path) -> Path:
     return ballast
 
 
+def _sends_on_a_full_disk(server: Server, h: dict, conv: str, disk: Path, *, readiness_sees_it: bool) -> None:
+    """Fills the disk, then sends until three are refused: each answer is 201 (it fitted) or a
+    503 problem, never anything else. Then frees the disk: the server is ready again without a
+    restart and every acknowledged message is there exactly once. (PostgreSQL answers the
+    readiness check's read on a full disk: only its writes fail.)"""
+    url = server.url
+    send = f"{url}/api/v1/conversations/{conv}/messages"
+    assert httpx.post(send, headers=h, json={"body": "avant", "client_id": "before"}).status_code == 201
+    ballast = _fill(disk)
+    acknowledged, refused = [], 0
+    for i in range(60):  # a WAL reuses the room it already has: a few writes may still fit
+        r = httpx.post(send, headers=h, json={"body": "é" * 20000, "client_id": f"full{i}"}, timeout=30)
+        assert r.status_code in (201, 503), r.text
+        if r.status_code == 201:
+            acknowledged.append(r.json()["id"])
+        else:
+            _assert_unavailable(r, "database_unavailable")
+            refused += 1
+            if refused >= 3:
+                break
+    print(f"full disk: {len(acknowledged)} sends acknowledged, {refused} refused with 503")
+    assert refused >= 3
+    if readiness_sees_it:
+        down = httpx.get(f"{url}/readyz", timeout=15)
+        assert down.status_code == 503 and down.json()["checks"]["database"] == "unavailable"
+
+    ballast.unlink()
+    assert _eventually(lambda: httpx.get(f"{url}/readyz", timeout=15).status_code == 200, 30)
+    assert httpx.post(send, headers=h, json={"body": "après", "client_id": "after"}).status_code == 201
+    ids = [m.get("id") for m in httpx.get(send, headers=h, params={"limit": 200}).json()]
+    assert all(ids.count(mid) == 1 for mid in acknowledged)
+    _assert_no_error_logged(server)
+
+
 @pytest.fixture
-async def full_disk_world(small_disk: Path) -> tuple[Path, Member, str]:
-    data = small_disk / "data"
-    inst = await new_installation(data, None)
+async def full_disk_world(small_disk: Path, tmp_path: Path) -> tuple[Path, Member, str]:
+    """SQLite database and blobs on the small disk; keys and the server's log elsewhere."""
+    data = tmp_path / "data"
+    inst = await new_installation(data, f"sqlite:///{small_disk / 'chevet.db'}", blob_dir=small_disk / "blobs")
     try:
         nurse, _, conv = await _world(inst)
     finally:
@@ -359,54 +397,63 @@ async def full_disk_world(small_disk: Path) -> tuple[Path, Member, str]:
 def test_full_disk_answers_503_and_loses_no_acknowledged_message(small_disk: Path,
                                                                  full_disk_world: tuple[Path, Member, str]) -> None:
     data, nurse, conv = full_disk_world
-    server = PatientServer(make_settings(data, None))
+    server = PatientServer(make_settings(data, f"sqlite:///{small_disk / 'chevet.db'}"),
+                           env={"CHEVET_BLOB_DIR": str(small_disk / "blobs")})
     try:
-        url = server.url
-        h = {"Authorization": f"Bearer {login(url, nurse)}"}
-        send = f"{url}/api/v1/conversations/{conv}/messages"
-        assert httpx.post(send, headers=h, json={"body": "avant", "client_id": "before"}).status_code == 201
+        h = {"Authorization": f"Bearer {login(server.url, nurse)}"}
         ballast = _fill(small_disk)
-
-        acknowledged, refused = [], 0
-        for i in range(60):  # the WAL reuses room it already has: a few writes may still fit
-            r = httpx.post(send, headers=h, json={"body": "é" * 20000, "client_id": f"full{i}"}, timeout=30)
-            assert r.status_code in (201, 503), r.text
-            if r.status_code == 201:
-                acknowledged.append(r.json()["id"])
-            else:
-                _assert_unavailable(r, "database_unavailable")
-                refused += 1
-                if refused >= 3:
-                    break
-        assert refused >= 3
-        up = httpx.post(f"{url}/api/v1/conversations/{conv}/attachments", headers=h, timeout=30,
+        up = httpx.post(f"{server.url}/api/v1/conversations/{conv}/attachments", headers=h, timeout=30,
                         files={"file": ("note.txt", b"transmission " * 100, "text/plain")})
-        assert up.status_code == 503, up.text
+        _assert_unavailable(up, up.json().get("code", ""))
         assert up.json()["code"] in ("blob_store_unavailable", "database_unavailable")
-        down = httpx.get(f"{url}/readyz", timeout=15)
-        assert down.status_code == 503
-        assert down.json()["checks"] == {"database": "unavailable", "bus": "ok", "blob_store": "unavailable"}
-
+        ready = httpx.get(f"{server.url}/readyz", timeout=15).json()["checks"]
+        assert ready == {"database": "unavailable", "bus": "ok", "blob_store": "unavailable"}
         ballast.unlink()
-        assert _eventually(lambda: httpx.get(f"{url}/readyz", timeout=15).status_code == 200, 30)
-        assert httpx.post(send, headers=h, json={"body": "après", "client_id": "after"}).status_code == 201
-        ids = [m.get("id") for m in httpx.get(send, headers=h, params={"limit": 200}).json()]
-        assert all(ids.count(mid) == 1 for mid in acknowledged)
-        _assert_no_error_logged(server)
+        _sends_on_a_full_disk(server, h, conv, small_disk, readiness_sees_it=True)
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def pg_full_disk_world(small_disk: Path, tmp_path: Path, pg_required: None) -> AsyncIterator[dict]:
+    """A PostgreSQL database whose tablespace is on the small disk (its WAL stays on the shared
+    server's own disk, which is never filled)."""
+    import asyncpg
+
+    space = small_disk / "pg"
+    space.mkdir()
+    shutil.chown(space, "postgres", "postgres")
+    name = f"chevet_full_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(PG_ADMIN_DSN)
+    await admin.execute(f"CREATE TABLESPACE {name} LOCATION '{space}'")
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TABLESPACE {name}')
+        url = f"{PG_ADMIN_DSN.rsplit('/', 1)[0]}/{name}"
+        try:
+            inst = await new_installation(tmp_path / "data", url)
+            try:
+                nurse, _, conv = await _world(inst)
+            finally:
+                await inst.close()
+            yield {"settings": make_settings(tmp_path / "data", url), "nurse": nurse, "conv": conv}
+        finally:
+            await drop_pg_database(url)
+    finally:
+        await admin.execute(f"DROP TABLESPACE IF EXISTS {name}")
+        await admin.close()
+
+
+def test_postgresql_disk_full_answers_503_and_loses_no_acknowledged_message(small_disk: Path,
+                                                                            pg_full_disk_world: dict) -> None:
+    server = PatientServer(pg_full_disk_world["settings"])
+    try:
+        h = {"Authorization": f"Bearer {login(server.url, pg_full_disk_world['nurse'])}"}
+        _sends_on_a_full_disk(server, h, pg_full_disk_world["conv"], small_disk, readiness_sees_it=False)
     finally:
         server.stop()
 
 
 # --- SQLite locked by another process beyond its timeout ------------------------------------
-
-@pytest.fixture
-def patient_server(installation: Installation) -> Iterator[Server]:
-    srv = PatientServer(installation.settings)
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
 
 @pytest.fixture
 async def sqlite_world(tmp_path: Path) -> tuple[Installation, Member, str]:
@@ -442,10 +489,16 @@ def test_sqlite_locked_beyond_its_timeout_answers_503(sqlite_world: tuple[Instal
 
 # --- A client that goes away ----------------------------------------------------------------
 
-async def test_client_gone_mid_upload_is_not_an_error(installation: Installation, patient_server: Server) -> None:
-    server = patient_server
+async def test_client_gone_mid_upload_is_not_an_error(installation: Installation) -> None:
     nurse, _, conv = await _world(installation)
-    token = login(server.url, nurse)
+    server = PatientServer(installation.settings)
+    try:
+        _abort_uploads(server, login(server.url, nurse), conv)
+    finally:
+        server.stop()
+
+
+def _abort_uploads(server: Server, token: str, conv: str) -> None:
     boundary = uuid.uuid4().hex
     head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"photo.jpg\"\r\n"
             f"Content-Type: image/jpeg\r\n\r\n").encode()
@@ -456,7 +509,7 @@ async def test_client_gone_mid_upload_is_not_an_error(installation: Installation
                        f"Content-Length: 500000\r\n\r\n").encode() + head + os.urandom(20000))
             time.sleep(0.5)  # the server is reading the body
     # The next request is answered normally; the aborted ones left no ERROR behind.
-    assert _eventually(lambda: any(line.get("event") == "request" and line.get("status") == 499
-                                   for line in _log_lines(server)), 10)
+    assert _eventually(lambda: sum(line.get("event") == "request" and line.get("status") == 499
+                                   for line in _log_lines(server)) == 2, 10)
     assert httpx.get(f"{server.url}/healthz").status_code == 200
     _assert_no_error_logged(server)
