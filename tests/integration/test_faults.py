@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -250,6 +251,17 @@ def test_sends_while_redis_is_down_are_acknowledged_once_and_the_bus_comes_back(
     ready = httpx.get(f"{url}/readyz", timeout=15)
     assert ready.json() == {"status": "ready", "checks": {"database": "ok", "bus": "ok", "blob_store": "ok"}}
     assert httpx.post(send, headers=h, json={"body": "après", "client_id": "after"}).status_code == 201
+
+    # A Redis that accepts connections and never answers (its process frozen): publishing gives
+    # up by itself, the send is still acknowledged, readiness says so; it thaws, all is well.
+    os.kill(redis.proc.pid, signal.SIGSTOP)
+    try:
+        frozen = httpx.post(send, headers=h, json={"body": "gel", "client_id": "frozen"}, timeout=30)
+        assert frozen.status_code == 201, frozen.text
+        assert httpx.get(f"{url}/readyz", timeout=30).json()["checks"]["bus"] == "unavailable"
+    finally:
+        os.kill(redis.proc.pid, signal.SIGCONT)
+    assert _eventually(lambda: httpx.get(f"{url}/readyz", timeout=15).status_code == 200, 30)
 
     lines = _log_lines(server)
     unpublished = [line for line in lines if line.get("event") == "committed events not published"]

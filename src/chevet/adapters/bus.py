@@ -85,6 +85,7 @@ class RedisBus:
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
         self._listening = False
+        self._failing_until = 0.0
 
     async def start(self, deliver: Deliver) -> None:
         """Subscribes; if Redis does not answer within ``START_TIMEOUT`` the server starts all
@@ -127,14 +128,20 @@ class RedisBus:
             await asyncio.sleep(RECONNECT_DELAY)
 
     async def publish(self, events: Sequence[RealtimeEvent]) -> None:
+        """After a failure, publishes fail at once for ``RECONNECT_DELAY``: a Redis that does not
+        answer costs one timeout, not one per batch of sends."""
         if not events:
             return
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._failing_until:
+            raise DependencyUnavailable("bus")
         try:
             async with asyncio.timeout(PUBLISH_TIMEOUT), self._redis.pipeline(transaction=False) as pipe:
                 for ev in events:
                     pipe.publish(self._channel, envelope.seal(self._key, _encode(ev), self._channel.encode()))
                 await pipe.execute()
         except (OSError, TimeoutError, _redis_errors()) as exc:
+            self._failing_until = loop.time() + RECONNECT_DELAY
             raise DependencyUnavailable("bus") from exc
 
     async def ping(self) -> None:
