@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import traceback
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,7 +50,24 @@ class JsonFormatter(logging.Formatter):
                                 "level": record.levelname, "logger": record.name,
                                 "event": redact(record.getMessage())}
         data.update({k: _clean(v) for k, v in record.__dict__.items() if k not in _STANDARD})
+        if record.exc_info and record.exc_info[1] is not None:
+            data["traceback"] = frames(record.exc_info[1])
         return orjson.dumps(data, default=lambda v: redact(str(v))).decode()
+
+
+def frames(exc: BaseException) -> list[str]:
+    """Where an exception came from, innermost last: file, line and function of each frame,
+    for each exception in its chain. Never the exception's message, the source lines or local
+    values: those may hold what a user typed."""
+    out: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        out[:0] = [f"{type(current).__name__}"] + [f"{f.filename}:{f.lineno} {f.name}"
+                                                  for f in traceback.extract_tb(current.__traceback__)]
+        current = current.__cause__ or current.__context__
+    return out
 
 
 def configure(level: str = "INFO") -> None:

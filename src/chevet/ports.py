@@ -54,6 +54,23 @@ from chevet.core.signalement.report import ReportFunction
 from chevet.core.signalement.retention import RecordType
 
 
+class PortError(Exception):
+    """Base of the errors adapters raise for the state of what they reach, not for the request:
+    the web layer maps them to HTTP answers, the application lets them pass."""
+
+
+class DependencyUnavailable(PortError):
+    """The database, the bus or the blob store does not answer (stopped, unreachable, locked
+    beyond its timeout, disk full). Nothing the request asked for was done, unless the caller
+    knows better (a commit that succeeded before a publish failed); trying again later may work.
+    ``dependency`` names the part (``database``, ``bus``, ``blob_store``); never a host name."""
+
+    def __init__(self, dependency: str, retry_after: int = 5) -> None:
+        self.dependency = dependency
+        self.retry_after = retry_after
+        super().__init__(f"{dependency} unavailable")
+
+
 class Clock(Protocol):
     def now(self) -> datetime: ...
 
@@ -105,11 +122,18 @@ class PasswordHasher(Protocol):
 class EventBus(Protocol):
     """Publishes realtime events after commit, to this process and (Redis) to the others."""
 
-    async def publish(self, events: Sequence[RealtimeEvent]) -> None: ...
+    async def publish(self, events: Sequence[RealtimeEvent]) -> None:
+        """Raises ``DependencyUnavailable`` when the bus does not take them within its timeout."""
+        ...
+
     async def start(self, deliver: Callable[[RealtimeEvent], None],
                     reconnected: Callable[[], None] | None = None) -> None:
         """Deliver every event published from now on; ``reconnected`` is called each time the
         bus comes back after losing its connection (what was published meanwhile is lost)."""
+        ...
+
+    async def ping(self) -> None:
+        """Readiness: returns when the bus publishes and listens, else ``DependencyUnavailable``."""
         ...
 
     async def close(self) -> None: ...
@@ -324,6 +348,10 @@ class BlobStore(Protocol):
     async def size(self, key: str) -> int | None: ...
     async def delete(self, key: str) -> None: ...
     async def keys(self, older_than_seconds: float = 0) -> list[str]: ...
+
+    async def ping(self) -> None:
+        """Readiness: returns when a file can be written now, else ``DependencyUnavailable``."""
+        ...
 
 
 class MediaProcessor(Protocol):
@@ -620,11 +648,16 @@ class Transaction(Protocol):
 
 class Database(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[Transaction]:
-        """One atomic unit of work: committed on normal exit, rolled back on error."""
+        """One atomic unit of work: committed on normal exit, rolled back on error. Raises
+        ``DependencyUnavailable`` when the database cannot be reached or cannot write."""
         ...
 
     async def revision(self) -> str | None:
         """The schema revision the database is at."""
+        ...
+
+    async def ping(self) -> None:
+        """Readiness: returns when a transaction can run now, else ``DependencyUnavailable``."""
         ...
 
     async def close(self) -> None: ...

@@ -113,6 +113,7 @@ MATRIX: dict[str, Rule] = {
     "GET /api/v1/admin/sobriety.csv": Rule(Permission.VIEW_SOBRIETY.value),
     "GET /api/v1/admin/sobriety/growth.svg": Rule(Permission.VIEW_SOBRIETY.value),
     "GET /healthz": Rule(PUBLIC),
+    "GET /readyz": Rule(PUBLIC),
     # Signalement: access to a report is decided per report (quality lead, director, readers,
     # a named reporter), so these are MEMBER here; another organisation's report must look absent.
     "POST /api/v1/reports": Rule(MEMBER, lambda c: {

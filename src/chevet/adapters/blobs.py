@@ -6,6 +6,9 @@ folder, are flushed and fsync'd, renamed into place, and the folder is fsync'd: 
 returns, the file survives a power cut, and a reader never sees half a file. Everything
 stored is already sealed by the caller; this adapter never sees plaintext. An S3-compatible
 store would implement the same four methods with the same keys.
+
+A store that cannot be written or read (disk full, read-only, I/O error, a network mount gone)
+raises ``DependencyUnavailable``; only a missing file is the file's own problem.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ import time
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
+from chevet.adapters.disk import has_room
 from chevet.core.attachment import is_blob_key
 from chevet.core.errors import IntegrityError
+from chevet.ports import DependencyUnavailable
 
 READ_SIZE = 256 * 1024
 
@@ -72,7 +77,10 @@ class FileBlobStore:
 
     async def put(self, key: str, pieces: Iterable[bytes]) -> int:
         """Store ``pieces`` (sealing can be lazy: it runs in the writer thread) under ``key``."""
-        return await asyncio.to_thread(self._put, key, pieces)
+        try:
+            return await asyncio.to_thread(self._put, key, pieces)
+        except OSError as exc:
+            raise DependencyUnavailable("blob_store") from exc
 
     async def read(self, key: str, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
         """The stored bytes from ``offset``, ``length`` of them (all when None), in pieces."""
@@ -81,6 +89,8 @@ class FileBlobStore:
             fh = await asyncio.to_thread(path.open, "rb")
         except FileNotFoundError as exc:
             raise IntegrityError("attachment_missing") from exc
+        except OSError as exc:
+            raise DependencyUnavailable("blob_store") from exc
         try:
             if offset:
                 await asyncio.to_thread(fh.seek, offset)
@@ -100,6 +110,8 @@ class FileBlobStore:
             return (await asyncio.to_thread(self._path(key).stat)).st_size
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            raise DependencyUnavailable("blob_store") from exc
 
     def _delete(self, key: str) -> None:
         path = self._path(key)
@@ -127,6 +139,25 @@ class FileBlobStore:
             if is_blob_key(key) and (older_than_seconds <= 0 or path.stat().st_mtime < horizon):
                 out.append(key)
         return sorted(out)
+
+    def _ping(self) -> None:
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        probe = self.root / f".ready-{secrets.token_hex(8)}"
+        try:
+            with probe.open("xb") as fh:
+                fh.write(b"ready")
+                fh.flush()
+        finally:
+            probe.unlink(missing_ok=True)
+
+    async def ping(self) -> None:
+        """Ready when a small file can be written in the store and its disk has room left."""
+        try:
+            await asyncio.to_thread(self._ping)
+        except OSError as exc:
+            raise DependencyUnavailable("blob_store") from exc
+        if not await asyncio.to_thread(has_room, self.root):
+            raise DependencyUnavailable("blob_store")
 
     async def keys(self, older_than_seconds: float = 0) -> list[str]:
         """Stored keys (for the consistency check that finds orphaned files); with

@@ -3,6 +3,10 @@
 Events are published after commit. Over Redis they travel sealed with a key derived from the
 installation master key, so care content never sits in clear in another process's memory
 buffers or in a Redis dump.
+
+Redis may stop or become unreachable at any moment: a publish gives up after
+``PUBLISH_TIMEOUT`` with ``DependencyUnavailable`` (the events are in the database already;
+streams catch up from there), and the listener reconnects by itself when Redis returns.
 """
 
 from __future__ import annotations
@@ -19,8 +23,13 @@ import orjson
 
 from chevet.core import envelope
 from chevet.core.entities import RealtimeEvent
+from chevet.ports import DependencyUnavailable
 
 log = logging.getLogger("chevet.bus")
+
+PUBLISH_TIMEOUT = 2.0  # seconds a publish (or a readiness ping) may wait for Redis
+START_TIMEOUT = 10.0  # seconds start-up waits for the first subscription before going on without it
+RECONNECT_DELAY = 1.0
 
 Deliver = Callable[[RealtimeEvent], None]
 
@@ -37,6 +46,9 @@ class MemoryBus:
             return
         for ev in events:
             self._deliver(ev)
+
+    async def ping(self) -> None:
+        return None
 
     async def close(self) -> None:
         self._deliver = None
@@ -61,22 +73,40 @@ class RedisBus:
     def __init__(self, url: str, key: bytes, channel: str | None = None) -> None:
         import redis.asyncio as redis
 
-        self._redis = redis.Redis.from_url(url)
+        # Publishing waits a bounded time for every step; the listener's connection waits for
+        # messages as long as there are none, and checks itself with a PING meanwhile.
+        self._redis = redis.Redis.from_url(url, socket_connect_timeout=PUBLISH_TIMEOUT,
+                                           socket_timeout=PUBLISH_TIMEOUT)
+        self._listener = redis.Redis.from_url(url, socket_connect_timeout=PUBLISH_TIMEOUT,
+                                              socket_keepalive=True, health_check_interval=15)
         self._key = key
         # One channel per installation, so that two installations sharing a Redis never mix.
         self._channel = channel or f"{self.CHANNEL}:{hashlib.sha256(key).hexdigest()[:12]}"
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        self._listening = False
+        self._failing_until = 0.0
 
     async def start(self, deliver: Deliver, reconnected: Callable[[], None] | None = None) -> None:
+        """Subscribes; if Redis does not answer within ``START_TIMEOUT`` the server starts all
+        the same (readiness says so) and the listener keeps trying. ``reconnected`` is called
+        each time the subscription comes back after a loss."""
         self._task = asyncio.create_task(self._listen(deliver, reconnected))
-        await asyncio.wait_for(self._ready.wait(), timeout=10)
+        try:
+            await asyncio.wait_for(self._ready.wait(), timeout=START_TIMEOUT)
+        except TimeoutError:
+            log.warning("redis bus not reachable at start; listening as soon as it is")
 
     async def _listen(self, deliver: Deliver, reconnected: Callable[[], None] | None) -> None:
+        lost = False
         while True:
-            pubsub = self._redis.pubsub()
+            pubsub = self._listener.pubsub()
             try:
                 await pubsub.subscribe(self._channel)
+                self._listening = True
+                if lost:
+                    log.info("redis bus connection back")
+                    lost = False
                 async for message in pubsub.listen():
                     kind = message.get("type")
                     if kind == "subscribe":
@@ -97,19 +127,42 @@ class RedisBus:
                         log.warning("dropped an undecodable bus frame")
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.warning("redis bus connection lost; reconnecting")
+            except Exception as exc:
+                if not lost:
+                    log.warning("redis bus connection lost; reconnecting", extra={"error": type(exc).__name__})
+                lost = True
+            finally:
+                self._listening = False
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
-                await asyncio.sleep(1)
+            await asyncio.sleep(RECONNECT_DELAY)
 
     async def publish(self, events: Sequence[RealtimeEvent]) -> None:
+        """After a failure, publishes fail at once for ``RECONNECT_DELAY``: a Redis that does not
+        answer costs one timeout, not one per batch of sends."""
         if not events:
             return
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for ev in events:
-                pipe.publish(self._channel, envelope.seal(self._key, _encode(ev), self._channel.encode()))
-            await pipe.execute()
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._failing_until:
+            raise DependencyUnavailable("bus")
+        try:
+            async with asyncio.timeout(PUBLISH_TIMEOUT), self._redis.pipeline(transaction=False) as pipe:
+                for ev in events:
+                    pipe.publish(self._channel, envelope.seal(self._key, _encode(ev), self._channel.encode()))
+                await pipe.execute()
+        except (OSError, TimeoutError, _redis_errors()) as exc:
+            self._failing_until = loop.time() + RECONNECT_DELAY
+            raise DependencyUnavailable("bus") from exc
+
+    async def ping(self) -> None:
+        """Ready when Redis answers a PING in time and the listener is subscribed."""
+        try:
+            async with asyncio.timeout(PUBLISH_TIMEOUT):
+                await self._redis.ping()
+        except (OSError, TimeoutError, _redis_errors()) as exc:
+            raise DependencyUnavailable("bus") from exc
+        if not self._listening:
+            raise DependencyUnavailable("bus")
 
     async def close(self) -> None:
         if self._task is not None:
@@ -117,3 +170,10 @@ class RedisBus:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self._redis.aclose()
+        await self._listener.aclose()
+
+
+def _redis_errors() -> type[Exception]:
+    from redis.exceptions import RedisError
+
+    return RedisError

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -18,12 +19,15 @@ from chevet.ports import (
     AuditSigner,
     Clock,
     Database,
+    DependencyUnavailable,
     EventBus,
     IdentityProvider,
     KeyStore,
     PasswordHasher,
     Transaction,
 )
+
+log = logging.getLogger("chevet.app")
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +132,19 @@ class Services:
             unit = Unit(tx, self, ip)
             yield unit
         if unit.events:
-            await self.bus.publish(unit.events)
+            await self.publish_committed(unit.events)
+
+    async def publish_committed(self, events: list[RealtimeEvent]) -> None:
+        """Publish what a transaction committed. The action succeeded whatever happens here:
+        answering an error would make the sender retry (or retype) what is already stored.
+        Streams find what was not published in the database (DESIGN.md §7)."""
+        try:
+            await self.bus.publish(events)
+        except DependencyUnavailable as exc:
+            log.warning("committed events not published", extra={"dependency": exc.dependency,
+                                                                  "events": len(events)})
+        except Exception:
+            log.exception("committed events not published", extra={"events": len(events)})
 
     # --- keys -----------------------------------------------------------------------------
     def new_wrapped_key(self, conversation_id: uuid.UUID) -> tuple[envelope.DataKey, bytes]:

@@ -9,6 +9,7 @@ import time
 
 from chevet.app import audit_trail, retention
 from chevet.bootstrap import Installation, write_key_backup
+from chevet.ports import DependencyUnavailable
 
 log = logging.getLogger("chevet.jobs")
 FIRST_RUN_DELAY = 60.0
@@ -46,6 +47,8 @@ async def periodic(installation: Installation) -> None:
                     await audit_trail.checkpoint_all(installation.services)
         except asyncio.CancelledError:
             raise
+        except DependencyUnavailable as exc:  # an outage, not a bug: tried again at the next tick
+            log.warning("governance job postponed", extra={"dependency": exc.dependency})
         except Exception as exc:  # a failed run is retried at the next tick; the server stays up
             log.error("governance job failed", extra={"error": type(exc).__name__})
         await asyncio.sleep(max(1.0, min(next_checkpoint, next_retention) - time.monotonic()))

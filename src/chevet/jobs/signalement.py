@@ -10,6 +10,7 @@ import logging
 
 from chevet.app import report_forms, reports
 from chevet.bootstrap import Installation
+from chevet.ports import DependencyUnavailable
 
 log = logging.getLogger("chevet.jobs")
 REMINDER_INTERVAL = 300.0
@@ -24,6 +25,8 @@ async def periodic(installation: Installation) -> None:
                 log.info("signalement reminders sent", extra={"count": sent})
         except asyncio.CancelledError:
             raise
+        except DependencyUnavailable as exc:  # an outage, not a bug: tried again at the next tick
+            log.warning("signalement reminders postponed", extra={"dependency": exc.dependency})
         except Exception as exc:  # a failed round is retried at the next one; the server stays up
             log.error("signalement reminders failed", extra={"error": type(exc).__name__})
         await asyncio.sleep(REMINDER_INTERVAL)

@@ -11,13 +11,17 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, WebSocket
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 import chevet
 import chevet.web.api
+from chevet.app import readiness
+from chevet.app.services import Services
 from chevet.bootstrap import Installation
 from chevet.bootstrap_mssante import load_gateway
 from chevet.core.entities import RealtimeEvent
+from chevet.ports import DependencyUnavailable
 from chevet.web import json_body, problems
 from chevet.web.api import conversations as conversations_api
 from chevet.web.api.attachments import UPLOAD_PATH
@@ -67,6 +71,15 @@ def page_routers() -> list[APIRouter]:
     return routers
 
 
+async def _schema(services: Services) -> str | None:
+    """The schema revision, for /healthz; None when the database does not answer at start-up."""
+    try:
+        async with asyncio.timeout(readiness.CHECK_TIMEOUT):
+            return await services.db.revision()
+    except (DependencyUnavailable, TimeoutError):
+        return None
+
+
 class ChevetApp(FastAPI):
     """The application. The realtime stream is dispatched before the middleware stack: its
     layers only act on HTTP, yet each would stay on the stack of every open connection for its
@@ -101,6 +114,7 @@ def create_app(installation: Installation) -> FastAPI:
         if notifier is not None:
             notifier.start()
         await services.bus.start(deliver, hub.bus_returned)
+        app.state.schema = await _schema(services)
         tasks = jobs.start_all(installation)
         gateway = await jobs.start_gateway(installation, mssante_runtime)
         log.info("chevet started", extra={"version": chevet.__version__, "mssante_gateway": gateway is not None})
@@ -121,6 +135,7 @@ def create_app(installation: Installation) -> FastAPI:
                   default_response_class=Json,
                   description="Secure messaging for care teams. Errors are RFC 9457 problem details.")
     app.state.services = services
+    app.state.schema = None
     app.state.settings = settings
     app.state.hub = hub
     app.state.mssante_runtime = mssante_runtime
@@ -139,9 +154,22 @@ def create_app(installation: Installation) -> FastAPI:
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, Any]:
-        revision = await services.db.revision()
-        return {"status": "ok", "version": chevet.__version__, "schema": revision,
+        """Liveness: the process answers. Asks nothing of the database, so an outage there does
+        not get a live server restarted; ``schema`` is the revision read at start-up."""
+        return {"status": "ok", "version": chevet.__version__, "schema": app.state.schema,
                 "realtime_connections": hub.connections}
+
+    @app.get("/readyz", tags=["operations"], responses={503: {"description": "a part is not ready"}})
+    async def readyz() -> Response:
+        """Readiness: the database, the bus and the blob store, each ``ok`` or ``unavailable``;
+        503 with ``Retry-After`` when one is not ready. Names parts, never hosts."""
+        state = await readiness.readiness(services)
+        parts = {"database": state.database, "bus": state.bus, "blob_store": state.blob_store}
+        body = {"status": "ready" if state.ready else "unavailable",
+                "checks": {k: "ok" if v else "unavailable" for k, v in parts.items()}}
+        if state.ready:
+            return Json(body)
+        return Json(body, status_code=503, headers={"Retry-After": str(problems.UNAVAILABLE_RETRY)})
 
     # Multipart framing around the file gets 64 KiB on top of the attachment limit; an external
     # exchange's page form carries its text (up to 256 KiB) and files of one upload's size in all.

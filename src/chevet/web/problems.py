@@ -1,5 +1,9 @@
 """Errors as RFC 9457 problem details, in the caller's language. Nothing from outside may
-produce a 500: unexpected exceptions are logged (without content) and answered generically."""
+produce a 500: unexpected exceptions are logged (without content) and answered generically.
+
+A part the installation depends on that does not answer (database, bus, blob store) is a 503
+with ``Retry-After`` and one log line, no traceback: pages get a small page, scripts and the API
+a problem. A client that went away mid-request is not an error at all."""
 
 from __future__ import annotations
 
@@ -7,13 +11,16 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import anyio
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from chevet.core import errors
+from chevet.ports import DependencyUnavailable
 from chevet.web.i18n import gettext, negotiate
 
 log = logging.getLogger("chevet.web")
@@ -30,6 +37,7 @@ STATUS: list[tuple[type[errors.ChevetError], int]] = [
     (errors.Unavailable, 503),
 ]
 
+UNAVAILABLE_RETRY = 5  # seconds: Retry-After of a service the request needed that did not answer
 _HTTP_CODES = {400: "bad_request", 401: "authentication_required", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 406: "not_acceptable", 413: "request_too_large",
                415: "unsupported_media_type", 429: "rate_limited"}
@@ -58,6 +66,22 @@ def problem(request: Request, status: int, code: str, headers: dict[str, str] | 
     lang = language(request)
     return Response(problem_document(status, code, lang, **extra), status_code=status,
                     media_type="application/problem+json", headers={"Content-Language": lang, **(headers or {})})
+
+
+def wants_page(request: Request) -> bool:
+    """A browser navigating (or posting a form) to a page, not a script or an API client."""
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+
+
+def unavailable(request: Request, exc: DependencyUnavailable) -> Response:
+    headers = {"Retry-After": str(exc.retry_after)}
+    if wants_page(request):
+        from chevet.web.ui.render import unavailable_page  # the pages import this module
+
+        response = unavailable_page(request)
+        response.headers.update(headers)
+        return response
+    return problem(request, 503, f"{exc.dependency}_unavailable", headers)
 
 
 def status_of(exc: errors.ChevetError) -> int:
@@ -118,10 +142,25 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(errors.ChevetError)
     async def _domain(request: Request, exc: errors.ChevetError) -> Response:
         status = status_of(exc)
-        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, errors.LockedOut) else None
-        if status >= 500:
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, errors.LockedOut) \
+            else {"Retry-After": str(UNAVAILABLE_RETRY)} if isinstance(exc, errors.Unavailable) else None
+        if status >= 500 and not isinstance(exc, errors.Unavailable):
             log.error("integrity failure", extra={"code": exc.code, "route": route_of(request.scope)})
         return problem(request, status, exc.code, headers, **exc.params)
+
+    @app.exception_handler(DependencyUnavailable)
+    async def _unavailable(request: Request, exc: DependencyUnavailable) -> Response:
+        cause = exc.__cause__
+        log.warning("dependency unavailable", extra={"dependency": exc.dependency, "route": route_of(request.scope),
+                                                     "error": type(cause).__name__ if cause else None})
+        return unavailable(request, exc)
+
+    @app.exception_handler(ClientDisconnect)
+    @app.exception_handler(anyio.EndOfStream)
+    async def _gone(request: Request, exc: Exception) -> Response:
+        # Nobody reads this answer; the access log records it as 499, nginx's "client closed".
+        log.info("client went away", extra={"route": route_of(request.scope)})
+        return Response(status_code=499)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
@@ -140,6 +179,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
+        # With its traceback (frames only: see logs.frames), so that the bug can be found.
         log.error("unexpected error", extra={"route": route_of(request.scope), "error": type(exc).__name__},
-                  exc_info=(type(exc), exc, None))
+                  exc_info=exc)
         return problem(request, 500, "internal_error")

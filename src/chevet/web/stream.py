@@ -295,15 +295,8 @@ class Hub:
         targets: set[Connection] = set()
         if not ev.private:
             targets |= self.by_conversation.get(ev.conversation_id, set())
-        joins = ev.seq is not None and ev.payload.get("type") in ("member.added", "conversation.created")
         for pid in ev.user_ids:
-            for conn in self.by_person.get(pid, set()):
-                targets.add(conn)
-                if joins and conn.actor.org_id == ev.org_id:
-                    # Now, not when the event is sent: the conversation's next events may be
-                    # published right after (a correspondent's mail opens an exchange with its
-                    # first message in one transaction) and must find the connection.
-                    self.subscribe(conn, ev.conversation_id)
+            targets |= self.by_person.get(pid, set())
         for conn in targets:
             if conn.actor.org_id == ev.org_id:
                 conn.offer(ev)

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -34,8 +35,46 @@ from chevet.adapters.db.sealed import SqlSealedBlobs
 from chevet.adapters.db.sessions import SqlInvitations, SqlSessions
 from chevet.adapters.db.teams import SqlTeams
 from chevet.adapters.db.web import SqlPreferences, SqlPush
+from chevet.adapters.disk import has_room
+from chevet.ports import DependencyUnavailable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+PING_TIMEOUT = 3.0
+
+# SQLite primary result codes that say the database cannot work now, not that the request is
+# wrong: BUSY and LOCKED (beyond busy_timeout), READONLY, IOERR, FULL, CANTOPEN.
+_SQLITE_UNAVAILABLE = {5, 6, 8, 10, 13, 14}
+# PostgreSQL SQLSTATE classes: 08 connection exception, 53 insufficient resources (disk full,
+# out of memory, too many connections), 57P operator intervention (shutdown, cannot connect
+# now), 58 system error (I/O).
+_PG_UNAVAILABLE = ("08", "53", "57P", "58")
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether a driver error means the database is out of reach or cannot write (as opposed
+    to a bug or a constraint violation, which stay what they are). OSError (refused,
+    unreachable, timed out) and the PostgreSQL driver's own errors come from connecting:
+    SQLAlchemy passes those through unwrapped."""
+    if isinstance(exc, PoolTimeout | OSError) or type(exc).__module__.split(".")[0] == "asyncpg":
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    code = getattr(orig, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in _SQLITE_UNAVAILABLE
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if isinstance(state, str):
+        return state.startswith(_PG_UNAVAILABLE)
+    return isinstance(getattr(orig, "__cause__", None), OSError)
+
+
+def outage(exc: BaseException, *, connecting: bool) -> bool:
+    """``unavailable``, or any driver error while still connecting: whatever the reason (the
+    database is gone, closed to connections, refuses the role), no connection means no service."""
+    return unavailable(exc) or (connecting and isinstance(exc, DBAPIError))
 
 
 @dataclass
@@ -118,12 +157,40 @@ class SqlDatabase:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlTransaction]:
-        if self._sqlite_turn is None:
-            async with self.engine.begin() as conn:
-                yield SqlTransaction(conn)
-            return
-        async with self._sqlite_turn, self.engine.begin() as conn:
-            yield SqlTransaction(conn)
+        """Errors that mean the database is out of reach or full become ``DependencyUnavailable``:
+        on connecting, in the body's statements and on commit. Anything else (a bug, a
+        constraint) is raised as it is."""
+        connected = in_body = False
+        try:
+            if self._sqlite_turn is None:
+                async with self.engine.begin() as conn:
+                    connected = in_body = True
+                    yield SqlTransaction(conn)
+                    in_body = False
+            else:
+                async with self._sqlite_turn, self.engine.begin() as conn:
+                    connected = in_body = True
+                    yield SqlTransaction(conn)
+                    in_body = False
+        except Exception as exc:
+            # An OSError from the body is not the database's (a file, a socket of another part).
+            if outage(exc, connecting=not connected) and not (in_body and isinstance(exc, OSError)):
+                raise DependencyUnavailable("database") from exc
+            raise
+
+    async def ping(self) -> None:
+        """One statement within ``PING_TIMEOUT``; for SQLite, room left on its disk too (reading
+        works on a full disk, the next write does not)."""
+        try:
+            async with asyncio.timeout(PING_TIMEOUT), self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            if outage(exc, connecting=True):  # SELECT 1 fails for no bug of ours
+                raise DependencyUnavailable("database") from exc
+            raise
+        path = self.engine.url.database
+        if self.is_sqlite and path and path != ":memory:" and not has_room(Path(path)):
+            raise DependencyUnavailable("database")
 
     async def migrate(self) -> None:
         """Bring the schema to the newest revision (Alembic)."""
@@ -159,11 +226,20 @@ class SqlDatabase:
 
     async def revision(self) -> str | None:
         """The revisions the database is at (comma-separated), or None before the first migration."""
-        async with self.engine.connect() as conn:
-            try:
-                rows = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars().all()
-            except DBAPIError:
-                return None  # no alembic_version table: nothing migrated yet
+        connected = False
+        try:
+            async with self.engine.connect() as conn:
+                connected = True
+                try:
+                    rows = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars().all()
+                except DBAPIError as exc:
+                    if unavailable(exc):
+                        raise
+                    return None  # no alembic_version table: nothing migrated yet
+        except Exception as exc:
+            if outage(exc, connecting=not connected):
+                raise DependencyUnavailable("database") from exc
+            raise
         return ",".join(sorted(str(r) for r in rows)) or None
 
     async def close(self) -> None:

@@ -125,6 +125,13 @@ class Page:
         return at.astimezone(LOCAL_TIME)
 
 
+def unavailable_page(request: Request) -> Response:
+    """The page shown when the database or another part does not answer: built without them
+    (no session lookup, no preferences), in the browser's language."""
+    p = Page(request, request.app.state.services, None, negotiate(request.headers.get("accept-language")), "")
+    return p.render("unavailable.html", status=503)
+
+
 def _csrf_token(services: Services, kind: bytes, value: str) -> str:
     key = services.keys.derive("csrf")
     return hmac.new(key, kind + b":" + value.encode(), hashlib.sha256).hexdigest()[:40]
