@@ -15,6 +15,7 @@ from chevet.adapters.blobs import FileBlobStore
 from chevet.adapters.media import ImageLimits, PillowMedia, configure_pillow
 from chevet.core.attachment import IMAGE_TYPES, sniff
 from chevet.core.errors import IntegrityError, InvalidInput, TooLarge
+from chevet.ports import DependencyUnavailable
 from tests.media_samples import hard_photos, hostile_corpus, phone_photo, small_png
 
 LIMITS = ImageLimits()
@@ -129,7 +130,7 @@ async def test_blob_store_writes_atomically_privately_and_refuses_path_tricks(tm
         raise OSError("disk full")
 
     other = "ab" * 16 + "/" + "ef" * 32
-    with pytest.raises(OSError):
+    with pytest.raises(DependencyUnavailable):  # a write that fails half-way: the store is unavailable
         await store.put(other, failing())  # type: ignore[arg-type]
     assert await store.size(other) is None
     assert not [p for p in path.parent.parent.rglob(".tmp*")], "no temporary file left behind"
