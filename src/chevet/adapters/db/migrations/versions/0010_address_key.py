@@ -22,5 +22,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("person") as batch:
-        batch.drop_column("address_key")
+    # A plain DROP COLUMN (SQLite 3.35+, PostgreSQL): a batch copy of "person" would drop the
+    # table that sessions, memberships and audit entries point to.
+    op.execute("ALTER TABLE person DROP COLUMN address_key")
