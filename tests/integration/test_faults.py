@@ -350,11 +350,11 @@ def small_disk() -> Iterator[Path]:
 
 def _fill(folder: Path) -> Path:
     ballast = folder / "ballast"
-    with ballast.open("wb") as fh:
+    # Unbuffered: nothing is left to flush (and fail again) when the file is closed.
+    with ballast.open("wb", buffering=0) as fh:
         try:
             while True:
                 fh.write(b"\0" * 65536)
-                fh.flush()
         except OSError:
             pass
     return ballast
