@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -204,3 +205,13 @@ async def migrate(installation: Installation, target: str, up: bool = True) -> N
     async with installation.services.db.engine.connect() as conn:
         await conn.run_sync(step)
         await conn.commit()
+
+
+def eventually(check: Callable[[], bool], timeout: float = 20) -> bool:
+    """Whether ``check`` comes true within ``timeout`` seconds (polled every 0.2 s)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return check()

@@ -18,7 +18,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -32,6 +32,7 @@ from tests.support import (
     Server,
     create_pg_database,
     drop_pg_database,
+    eventually,
     free_port,
     login,
     make_settings,
@@ -49,14 +50,6 @@ class PatientServer(Server):
     def wait_ready(self, timeout: float = 120) -> None:
         super().wait_ready(timeout)
 
-
-def _eventually(check: Callable[[], bool], timeout: float = 20) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return check()
 
 
 class PrivateRedis:
@@ -84,7 +77,7 @@ class PrivateRedis:
             except OSError:
                 return False
 
-        assert _eventually(answers, 10), "private redis-server did not start"
+        assert eventually(answers, 10), "private redis-server did not start"
 
     def kill(self) -> None:
         assert self.proc is not None
@@ -247,7 +240,7 @@ def test_sends_while_redis_is_down_are_acknowledged_once_and_the_bus_comes_back(
     assert str(redis.port) not in down.text and "redis://" not in down.text
 
     redis.start()  # same port: the bus reconnects by itself
-    assert _eventually(lambda: httpx.get(f"{url}/readyz", timeout=15).status_code == 200, 30)
+    assert eventually(lambda: httpx.get(f"{url}/readyz", timeout=15).status_code == 200, 30)
     ready = httpx.get(f"{url}/readyz", timeout=15)
     assert ready.json() == {"status": "ready", "checks": {"database": "ok", "bus": "ok", "blob_store": "ok"}}
     assert httpx.post(send, headers=h, json={"body": "après", "client_id": "after"}).status_code == 201
@@ -261,7 +254,7 @@ def test_sends_while_redis_is_down_are_acknowledged_once_and_the_bus_comes_back(
         assert httpx.get(f"{url}/readyz", timeout=30).json()["checks"]["bus"] == "unavailable"
     finally:
         os.kill(redis.proc.pid, signal.SIGCONT)
-    assert _eventually(lambda: httpx.get(f"{url}/readyz", timeout=15).status_code == 200, 30)
+    assert eventually(lambda: httpx.get(f"{url}/readyz", timeout=15).status_code == 200, 30)
 
     lines = _log_lines(server)
     unpublished = [line for line in lines if line.get("event") == "committed events not published"]
@@ -318,7 +311,7 @@ def test_postgresql_cut_off_answers_503_in_french_and_recovers(cut_pg_world: dic
     assert str(proxy.port) not in down.text
 
     proxy.restore()
-    assert _eventually(lambda: httpx.get(f"{url}/readyz", timeout=15).status_code == 200, 30)
+    assert eventually(lambda: httpx.get(f"{url}/readyz", timeout=15).status_code == 200, 30)
     assert httpx.post(send, headers=h, json={"body": "après", "client_id": "after"}).status_code == 201
     bodies = [m.get("body") for m in httpx.get(send, headers=h).json()]
     assert "avant" in bodies and "après" in bodies and "x" not in bodies  # nothing half-done
@@ -387,7 +380,7 @@ def _sends_on_a_full_disk(server: Server, h: dict, conv: str, disk: Path, *, rea
         assert down.status_code == 503 and down.json()["checks"]["database"] == "unavailable"
 
     ballast.unlink()
-    assert _eventually(lambda: httpx.get(f"{url}/readyz", timeout=15).status_code == 200, 30)
+    assert eventually(lambda: httpx.get(f"{url}/readyz", timeout=15).status_code == 200, 30)
     assert httpx.post(send, headers=h, json={"body": "après", "client_id": "after"}).status_code == 201
     ids = [m.get("id") for m in httpx.get(send, headers=h, params={"limit": 200}).json()]
     assert all(ids.count(mid) == 1 for mid in acknowledged)
@@ -521,7 +514,7 @@ def _abort_uploads(server: Server, token: str, conv: str) -> None:
                        f"Content-Length: 200000\r\n\r\n").encode() + head + os.urandom(20000))
             time.sleep(0.5)  # the server is reading the body
     # The next request is answered normally; the aborted ones left no ERROR behind.
-    assert _eventually(lambda: sum(line.get("event") == "request" and line.get("status") == 499
+    assert eventually(lambda: sum(line.get("event") == "request" and line.get("status") == 499
                                    for line in _log_lines(server)) == 2, 10)
     assert httpx.get(f"{server.url}/healthz").status_code == 200
     _assert_no_error_logged(server)

@@ -15,7 +15,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ from tests.support import (
     Server,
     create_pg_database,
     drop_pg_database,
+    eventually,
     login,
     new_installation,
     new_member,
@@ -86,14 +86,6 @@ def _send(url: str, auth: dict[str, str], conv: str, body: str, client_id: str, 
     assert r.status_code == 201, r.text
     return str(r.json()["id"])
 
-
-def _wait(check: Callable[[], bool], timeout: float = 20) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return check()
 
 
 def _env(installation: Installation, config: Path, **extra: str) -> dict[str, str]:
@@ -163,7 +155,7 @@ async def test_one_box_server_runs_the_gateway_and_shows_its_events_live(install
         assert "Application shutdown complete" in log
         assert "mssante gateway stopped" in log
         if sessions is not None:
-            assert _wait(lambda: imap_sessions(box) == 0)
+            assert eventually(lambda: imap_sessions(box) == 0)
         # Nothing of the mail's content in the log.
         for secret in ("Merci, je passe", "Bonjour Docteur", gp, "Lettre de liaison"):
             assert secret not in log
@@ -258,7 +250,7 @@ async def test_separate_gateway_reaches_the_server_through_redis(tmp_path: Path,
             # Two workers, one fetcher: a single IMAP session on the mailbox.
             sessions = imap_sessions(box)
             if sessions is not None:
-                assert _wait(lambda: imap_sessions(box) == 1)
+                assert eventually(lambda: imap_sessions(box) == 1)
                 await asyncio.sleep(3)   # more than poll_seconds: the other worker had its chance
                 assert imap_sessions(box) == 1
 
