@@ -7,16 +7,20 @@ releases it."""
 
 from __future__ import annotations
 
+import asyncio
+import re
 import subprocess
+import uuid
 from email import message_from_bytes
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, WebSocketRoute, expect
 
 from chevet.app import directory
 from chevet.bootstrap import Installation
 from chevet.core.mssante.directory import split_lines
+from chevet.core.mssante.records import DeliveryState
 from tests.browser.conftest import browser, french_context, sign_in  # noqa: F401 - the fixture
 from tests.conftest import _require
 from tests.integration.test_mssante_receipts import _asking
@@ -38,6 +42,15 @@ LIVE = 30_000   # ms: what the gateway fetches reaches the page by itself, well 
 PDF = b"%PDF-1.4\n% lettre de liaison\n" + bytes(range(256)) * 1200 + b"\n%%EOF\n"   # over 256 KiB
 UNLABELLED = ("Array.from(document.querySelectorAll('input:not([type=hidden]),select,textarea'))"
               ".filter(e => e.labels.length === 0).map(e => e.name)")
+
+
+async def _until_sent(installation: Installation, conversation_id: uuid.UUID) -> None:
+    for _ in range(300):
+        async with installation.services.db.transaction() as tx:
+            if [m.state for m in await tx.mssante.for_conversation(conversation_id)] == [DeliveryState.SENT]:
+                return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the message was not marked sent")
 
 
 def _directory_line(address: str) -> str:
@@ -87,9 +100,21 @@ async def test_nurse_writes_to_a_gp_with_a_pdf_and_sees_the_reply(installation: 
             [{"name": "lettre-liaison.pdf", "mimeType": "application/pdf", "buffer": PDF}])
         await page.get_by_label("Demander un accusé de lecture").check()
         assert await page.evaluate(UNLABELLED) == []
+        # The page after sending opens its stream only once the message has been delivered:
+        # a delivery state published before the stream listens must still reach the page.
+        stream_open = asyncio.Event()
+
+        async def held(ws: WebSocketRoute) -> None:
+            await stream_open.wait()
+            ws.connect_to_server()
+
+        await page.route_web_socket(re.compile(r"/api/v1/stream"), held)
+        conversation_id = uuid.UUID(page.url.rstrip("/").rsplit("/", 1)[1])
         await page.get_by_role("button", name="Envoyer").click()
         sent = page.locator("li.msg.mine").last
         await expect(sent.get_by_role("link", name="lettre-liaison.pdf")).to_be_visible()
+        # Queued or being sent, never "will try again" before any attempt has failed.
+        assert (await sent.locator("[data-state]").inner_text()) in ("En file d'attente", "Envoi en cours")
         assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
         # The gateway inside the server hands it to the operator; the GP's server receives it, signed.
@@ -103,6 +128,8 @@ async def test_nurse_writes_to_a_gp_with_a_pdf_and_sees_the_reply(installation: 
         assert verified.returncode == 0, verified.stderr
         pdfs = [p for p in message_from_bytes(verified.stdout).walk() if p.get_content_type() == "application/pdf"]
         assert pdfs[0].get_payload(decode=True) == PDF and pdfs[0].get_filename() == "lettre-liaison.pdf"
+        await _until_sent(installation, conversation_id)
+        stream_open.set()
         await expect(sent.get_by_text("Envoyé", exact=True)).to_be_visible(timeout=LIVE)
 
         # From here on the page is never reloaded: a mark set in it and a draft in the composer

@@ -103,8 +103,10 @@ def delivery_text(p: Page, mss: dict[str, Any]) -> tuple[str, str]:
         return p.t("mss.state.receipt_error"), "error"
     if mss["state"] == "sent":
         return p.t("mss.state.sent"), "ok"
-    if mss.get("attempts"):
-        return p.t("mss.state.retrying", reason=_reason(p, mss.get("error") or "")), "warn"
+    if mss["state"] == "sending":
+        return p.t("mss.state.sending"), ""
+    if mss.get("attempts") and mss.get("error"):
+        return p.t("mss.state.retrying", reason=_reason(p, mss["error"])), "warn"
     return p.t("mss.state.pending"), ""
 
 

@@ -31,7 +31,9 @@ const hhmm = (iso) => new Date(iso).toLocaleTimeString(document.documentElement.
 // --- the realtime stream --------------------------------------------------------------
 // Resumes from the cursors the page was rendered with, so nothing between the render and the
 // connection is lost; each conversation's seq arrives once and in order.
-function stream(cursors, onEvent) {
+// ``onReady`` runs on every (re)connection, once the catch-up is sent: events without a seq
+// (delivery states) published before it are not replayed, so a page that shows them reloads them.
+function stream(cursors, onEvent, onReady = null) {
   let delay = 1000, ws = null, pinger = null;
   const connect = () => {
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
@@ -39,7 +41,7 @@ function stream(cursors, onEvent) {
     ws.onmessage = (e) => {
       const ev = JSON.parse(e.data);
       if (ev.type === "hello") { ws.send(JSON.stringify({ type: "resume", cursors })); return; }
-      if (ev.type === "ready") { delay = 1000; return; }
+      if (ev.type === "ready") { delay = 1000; if (onReady) onReady(); return; }
       if (ev.type === "resync") { location.reload(); return; }
       if (ev.conversation_id && typeof ev.seq === "number") {
         if (ev.seq <= (cursors[ev.conversation_id] ?? -1)) return;
@@ -389,7 +391,7 @@ if (exchange) {
     if (ev.conversation_id !== id) return;
     clearTimeout(timer);
     timer = setTimeout(refresh, 150);
-  });
+  }, refresh);
 }
 
 // --- new conversation: show the fields of the chosen kind, filter people ----------------
