@@ -3,6 +3,7 @@ run on both. In CI (CI=true) a missing service is a failure, never a skip."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from chevet.bootstrap import Installation
 from chevet.settings import Settings
 from tests.support import (
     IN_CI,
+    SERVER_LOGS,
     Server,
     create_pg_database,
     drop_pg_database,
@@ -78,3 +80,18 @@ def server(installation: Installation) -> Iterator[Server]:
 @pytest.fixture
 def sqlite_settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path / "data", None)
+
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    """A failing test shows the end of the logs of the servers it started (CI keeps nothing else)."""
+    report: pytest.TestReport = yield
+    if report.failed:
+        for path in SERVER_LOGS:
+            with contextlib.suppress(OSError):
+                tail = path.read_text(errors="replace").splitlines()[-40:]
+                report.sections.append((f"server log {path.name}", "\n".join(tail)))
+    if call.when == "teardown":
+        SERVER_LOGS.clear()
+    return report

@@ -136,6 +136,10 @@ def wait_healthy(url: str, proc: subprocess.Popen[Any], timeout: float = 30,
     raise RuntimeError(f"server at {url} did not start")
 
 
+# The logs of the servers started by the running test: shown with its failure (tests/conftest.py).
+SERVER_LOGS: list[Path] = []
+
+
 class Server:
     """A real `chevet serve` process on loopback."""
 
@@ -153,6 +157,7 @@ class Server:
         if settings.database_url:
             full_env["CHEVET_DATABASE_URL"] = settings.database_url
         self.log = open(settings.data_dir / f"server-{self.port}.log", "wb")
+        SERVER_LOGS.append(Path(self.log.name))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "chevet.cli.main", "serve", "--data-dir", str(settings.data_dir),
              "--port", str(self.port)], env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
