@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from chevet.app import organisations, people
+from chevet.app.identity import organisations, people
 from chevet.bootstrap import open_installation
 from chevet.core import totp
 from chevet.core.entities import Session

@@ -28,7 +28,8 @@ _PASSWORDS = {"password_time_cost": 1, "password_memory_kib": 1024}
 
 
 async def _child(sends: int) -> None:
-    from chevet.app import conversations, messages, organisations, people
+    from chevet.app.identity import organisations, people
+    from chevet.app.messaging import conversations, messages
     from chevet.app.services import Actor
     from chevet.bootstrap import initialise, open_installation
     from chevet.settings import load_settings

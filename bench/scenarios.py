@@ -241,7 +241,7 @@ async def steady_state(cluster: Cluster, logins: list[Login], conv: dict[str, An
 
     async def fill_app() -> None:
         nonlocal remaining
-        from chevet.app import messages
+        from chevet.app.messaging import messages
         from chevet.app.services import Actor
         from chevet.bootstrap import open_installation
         from chevet.settings import load_settings

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from chevet.app import conversations, messages
+from chevet.app.messaging import conversations, messages
 from chevet.app.services import Services
 from chevet.bootstrap import Installation
 from chevet.core.entities import Organisation

@@ -20,9 +20,10 @@ from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from pathlib import Path
 
-from chevet.app import attachment_download, attachments
+from chevet.app.attachments import download as attachment_download
+from chevet.app.attachments import upload as attachments
 from chevet.app.services import Actor, Services
-from chevet.bootstrap_mssante import GatewayRuntime, load_gateway
+from chevet.bootstrap.mssante import GatewayRuntime, load_gateway
 from chevet.settings import Settings
 from tests.mss_pki import Issued, TestCA, write_pem
 

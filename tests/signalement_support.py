@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import MetaData, select
 
-from chevet.app import report_forms, reports
 from chevet.app.services import Services
+from chevet.app.signalement import forms, reports
 from chevet.core.entities import Organisation
 from tests.support import Member, new_member, new_org
 
@@ -84,7 +84,7 @@ ESSMS_COMPLETION: dict[str, Any] = {
 async def validated_essms_form(svc: Services, e: Ehpad, report_id: Any) -> None:
     """Qualify a filed fall as a serious dysfunction and have the director validate its form."""
     await reports.qualify(svc, e.quality.actor, report_id, severity="major", categories=["defaut_soins"])
-    form = await report_forms.get_form(svc, e.quality.actor, report_id, "essms")
+    form = await forms.get_form(svc, e.quality.actor, report_id, "essms")
     values = {f["key"]: f["value"] for f in form["fields"] if f["value"] is not None}
-    await report_forms.save_form(svc, e.admin.actor, report_id, "essms", values | ESSMS_COMPLETION)
-    await report_forms.validate_form(svc, e.admin.actor, report_id, "essms")
+    await forms.save_form(svc, e.admin.actor, report_id, "essms", values | ESSMS_COMPLETION)
+    await forms.validate_form(svc, e.admin.actor, report_id, "essms")

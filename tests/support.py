@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from chevet.app import organisations, people
+from chevet.app.identity import organisations, people
 from chevet.app.services import Actor, Services
 from chevet.bootstrap import Installation, initialise, open_installation
 from chevet.core import totp

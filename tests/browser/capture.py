@@ -18,7 +18,8 @@ from typing import Any
 
 from playwright.async_api import async_playwright
 
-from chevet.app import conversations, messages, organisations, people, teams
+from chevet.app.identity import organisations, people
+from chevet.app.messaging import conversations, messages, teams
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, sign_in
 from tests.support import Server, new_installation, new_member
 

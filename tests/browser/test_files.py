@@ -9,7 +9,7 @@ import uuid
 from PIL import Image
 from playwright.async_api import Browser, expect
 
-from chevet.app import conversations
+from chevet.app.messaging import conversations
 from chevet.bootstrap import Installation
 from tests.browser.conftest import french_context, sign_in
 from tests.support import Server, new_member, new_org

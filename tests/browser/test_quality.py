@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page
 
-from chevet.app import conversations, messages, people
+from chevet.app.identity import people
+from chevet.app.messaging import conversations, messages
 from chevet.bootstrap import Installation
 from tests.browser.conftest import AXE, french_context, sign_in
 from tests.support import IN_CI, Member, Server, new_member, new_org

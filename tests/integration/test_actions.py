@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from chevet.app import auth, conversations, messages
+from chevet.app.identity import auth
+from chevet.app.messaging import conversations, messages
 from chevet.bootstrap import Installation
 from chevet.core import totp
 from chevet.core.entities import RealtimeEvent

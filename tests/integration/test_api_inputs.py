@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chevet.app import addresses, conversations
+from chevet.app.identity import addresses
+from chevet.app.messaging import conversations
 from chevet.bootstrap import Installation
 from tests.support import Server, login, new_member, new_org
 

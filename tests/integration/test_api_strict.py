@@ -28,7 +28,8 @@ import chevet.adapters.db.schema_identity
 import chevet.adapters.db.schema_mssante
 import chevet.adapters.db.schema_signalement
 import chevet.adapters.db.schema_web  # noqa: F401  (every table registered on the metadata)
-from chevet.app import auth, conversations
+from chevet.app.identity import auth
+from chevet.app.messaging import conversations
 from chevet.bootstrap import Installation
 from chevet.web.app import create_app
 from tests.support import Member, new_member, new_org

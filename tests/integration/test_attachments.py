@@ -281,7 +281,7 @@ async def test_housekeeping_unsent_uploads_and_orphaned_files(installation: Inst
     from dataclasses import replace as _replace
     from datetime import timedelta
 
-    from chevet.app import attachment_upkeep as attachment_actions
+    from chevet.app.attachments import upkeep as attachment_actions
 
     svc = installation.services
     org = await new_org(svc)
@@ -327,7 +327,7 @@ async def test_housekeeping_unsent_uploads_and_orphaned_files(installation: Inst
 async def test_retention_hook_removes_rows_and_files(installation: Installation, api: Api) -> None:
     from datetime import timedelta
 
-    from chevet.app import attachment_upkeep as attachment_actions
+    from chevet.app.attachments import upkeep as attachment_actions
 
     svc = installation.services
     org = await new_org(svc)

@@ -10,8 +10,8 @@ import uuid
 from sqlalchemy import delete, func, select, update
 
 from chevet.adapters.db.schema import audit_entry
-from chevet.app import conversations, messages
-from chevet.app.audit import verify_audit
+from chevet.app.governance.audit import verify_audit
+from chevet.app.messaging import conversations, messages
 from chevet.bootstrap import Installation
 from tests.support import migrate, new_member, new_org
 

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from chevet.app import auth, people
+from chevet.app.identity import auth, people
 from chevet.bootstrap import Installation
 from chevet.core import totp
 from chevet.core.errors import AuthenticationFailed, InvalidInput, LockedOut, NotFound

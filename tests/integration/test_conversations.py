@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from chevet.app import conversations, messages
+from chevet.app.messaging import conversations, messages
 from chevet.bootstrap import Installation
 from chevet.core.errors import Forbidden, InvalidInput, NotFound
 from tests.support import new_member, new_org
@@ -145,7 +145,7 @@ async def test_care_case_reads_are_audited(installation: Installation) -> None:
 
 
 async def test_teams_and_team_channels(installation: Installation) -> None:
-    from chevet.app import teams
+    from chevet.app.messaging import teams
 
     svc, _, (manager, n1, n2, aide) = await _team(installation, "manager", "nurse", "nurse", "care_assistant")
     with pytest.raises(Forbidden):

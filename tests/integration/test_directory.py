@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chevet.app import directory
+from chevet.app.mssante import directory
 from chevet.bootstrap import Installation
 from chevet.core.errors import InvalidInput
 from chevet.core.mssante.directory import split_lines
@@ -129,7 +129,7 @@ async def test_daily_refresh_reads_the_configured_location(installation: Install
     nowhere when nothing is configured."""
     import random
 
-    from chevet.bootstrap_mssante import load_gateway
+    from chevet.bootstrap.mssante import load_gateway
     from chevet.jobs import mssante as jobs
 
     rnd = random.Random(5)

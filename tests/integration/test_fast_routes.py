@@ -8,7 +8,8 @@ from typing import Any
 
 import httpx
 
-from chevet.app import auth, conversations
+from chevet.app.identity import auth
+from chevet.app.messaging import conversations
 from chevet.bootstrap import Installation
 from chevet.web.api.conversations import fast_routes
 from chevet.web.app import create_app

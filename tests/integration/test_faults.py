@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chevet.app import conversations
+from chevet.app.messaging import conversations
 from chevet.bootstrap import Installation
 from tests.support import (
     PG_ADMIN_DSN,

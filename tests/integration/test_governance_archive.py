@@ -19,9 +19,12 @@ import jsonschema
 import orjson
 import pytest
 
-from chevet.app import archive, attachment_download, attachments, conversations, gdpr, messages, retention, teams
-from chevet.app.archive_schema import SCHEMA
-from chevet.app.views import body_of, ref_of, title_of
+from chevet.app.archive import archive
+from chevet.app.archive.schema import SCHEMA
+from chevet.app.attachments import download, upload
+from chevet.app.governance import gdpr, retention
+from chevet.app.messaging import conversations, messages, teams
+from chevet.app.messaging.views import body_of, ref_of, title_of
 from chevet.bootstrap import Installation
 from chevet.core.attachment import Variant
 from chevet.core.errors import Conflict, NotFound
@@ -49,8 +52,8 @@ async def _rich_organisation(installation: Installation) -> Any:
     await say(svc, s.manager, s.team, "Relève : RAS")
     await conversations.add_member(svc, s.manager.actor, s.team, s.dpo.id, share_history=False)
     await say(svc, s.nurse, s.direct, "Tu peux me rappeler ?")
-    photo, _ = await attachments.upload(svc, s.nurse.actor, s.care, data=small_jpeg(), name="plaie talon.jpg")
-    report, _ = await attachments.upload(svc, s.nurse.actor, s.care, data=pdf("Bilan"), name="bilan infirmier.pdf")
+    photo, _ = await upload.upload(svc, s.nurse.actor, s.care, data=small_jpeg(), name="plaie talon.jpg")
+    report, _ = await upload.upload(svc, s.nurse.actor, s.care, data=pdf("Bilan"), name="bilan infirmier.pdf")
     await messages.send_message(svc, s.nurse.actor, s.care, body="Photo et bilan", client_id="n-2",
                                 attachment_ids=[uuid.UUID(str(photo["id"])), uuid.UUID(str(report["id"]))])
     await conversations.mark_read(svc, s.physician.actor, s.care, 2)
@@ -108,7 +111,7 @@ async def snapshot(installation: Installation, slug: str, member: Any) -> dict[s
     for att_id, *_ in out["attachments"]:
         for variant in Variant:
             try:
-                got = await attachment_download.download(svc, member, att_id, variant)
+                got = await download.download(svc, member, att_id, variant)
             except NotFound:
                 continue
             out["files"][(att_id, variant)] = (got.name, got.mime, b"".join([p async for p in got.body]))
@@ -169,7 +172,7 @@ async def test_archive_follows_its_published_schema(installation: Installation) 
                 seen.add(record["record"])
     assert seen == {"organisation", "person", "team", "conversation", "member", "entry", "attachment",
                     "retention_policy", "breach"}
-    names = {orjson.loads(x)["name"] for x in files["data/attachments.jsonl"].splitlines()}
+    names = {orjson.loads(x)["name"] for x in files["data/upload.jsonl"].splitlines()}
     assert "bilan infirmier.pdf" in names and any(n.startswith("plaie talon.") for n in names)  # re-encoded
     assert any(p.startswith(f"attachments/{s.care}/") and p.endswith("bilan infirmier.pdf") for p in files)
     assert b"password" not in files["data/people.jsonl"] and b"totp" not in files["data/people.jsonl"]

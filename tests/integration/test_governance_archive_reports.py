@@ -16,9 +16,13 @@ from typing import Any
 import jsonschema
 import orjson
 
-from chevet.app import archive, conversations, report_files, report_forms, reports
-from chevet.app.archive_schema import SCHEMA
+from chevet.app.archive import archive
+from chevet.app.archive.schema import SCHEMA
+from chevet.app.messaging import conversations
 from chevet.app.services import Services
+from chevet.app.signalement import files as report_files
+from chevet.app.signalement import forms as report_forms
+from chevet.app.signalement import reports
 from chevet.bootstrap import Installation
 from chevet.core.attachment import name_aad
 from chevet.core.sealed_archive import SealedWriter, passphrase_header

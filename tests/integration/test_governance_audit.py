@@ -15,7 +15,8 @@ from sqlalchemy import delete, select, update
 
 from chevet.adapters.db.schema import audit_entry, audit_head
 from chevet.adapters.db.schema_governance import audit_checkpoint
-from chevet.app import audit_trail, messages
+from chevet.app.governance import audit_trail
+from chevet.app.messaging import messages
 from chevet.bootstrap import Installation
 from chevet.core.audit import INSTALLATION_CHAIN, entry_hash
 from tests.governance_support import cli, say, scene, use_clock

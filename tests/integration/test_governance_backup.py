@@ -14,7 +14,8 @@ from pathlib import Path
 
 import orjson
 
-from chevet.app import messages, retention
+from chevet.app.governance import retention
+from chevet.app.messaging import messages
 from chevet.bootstrap import Installation, open_installation
 from chevet.core.audit import INSTALLATION_CHAIN
 from chevet.settings import load_settings
@@ -180,16 +181,16 @@ async def test_daily_job_purges_prunes_and_replaces_the_key_backup(installation:
 
 async def test_restore_after_a_conversation_with_attachments_was_shredded(installation: Installation,
                                                                           tmp_path: Path) -> None:
-    from chevet.app import attachment_download, attachments
+    from chevet.app.attachments import download, upload
     from tests.media_samples import pdf, small_jpeg
 
     svc = installation.services
     clock = use_clock(svc)
     s = await scene(svc)
-    photo, _ = await attachments.upload(svc, s.nurse.actor, s.care, data=small_jpeg(), name="plaie talon.jpg")
+    photo, _ = await upload.upload(svc, s.nurse.actor, s.care, data=small_jpeg(), name="plaie talon.jpg")
     await messages.send_message(svc, s.nurse.actor, s.care, body=SECRET, client_id="c-1",
                                 attachment_ids=[uuid.UUID(str(photo["id"]))])
-    letter, _ = await attachments.upload(svc, s.manager.actor, s.team, data=pdf("Planning"), name="planning.pdf")
+    letter, _ = await upload.upload(svc, s.manager.actor, s.team, data=pdf("Planning"), name="planning.pdf")
     await messages.send_message(svc, s.manager.actor, s.team, body="Relève : RAS", client_id="t-1",
                                 attachment_ids=[uuid.UUID(str(letter["id"]))])
     await retention.close_care_case(svc, s.nurse.actor, s.care)
@@ -219,7 +220,7 @@ async def test_restore_after_a_conversation_with_attachments_was_shredded(instal
             # … and what is alive opens, files included.
             page = await messages.history(rsvc, s.manager.actor, s.team)
             assert [m.get("body") for m in page if m.get("body")] == ["Relève : RAS"]
-            d = await attachment_download.download(rsvc, s.manager.actor, uuid.UUID(str(letter["id"])))
+            d = await download.download(rsvc, s.manager.actor, uuid.UUID(str(letter["id"])))
             assert b"".join([x async for x in d.body]) == pdf("Planning")
             async with rsvc.db.transaction() as tx:
                 [done] = [e async for e in tx.audit.entries(INSTALLATION_CHAIN) if e.action == "backup.restored"]
@@ -235,8 +236,8 @@ async def test_reports_purged_by_retention_do_not_come_back_from_an_older_backup
     from dataclasses import replace
     from datetime import timedelta
 
-    from chevet.app import reports
-    from chevet.app.report_files import IncomingFile
+    from chevet.app.signalement import reports
+    from chevet.app.signalement.files import IncomingFile
     from chevet.core.signalement.report import ReportStatus
     from tests.media_samples import pdf
     from tests.signalement_support import ehpad, fall
@@ -286,7 +287,7 @@ async def test_reports_purged_by_retention_do_not_come_back_from_an_older_backup
 
 
 async def test_a_failed_restore_leaves_the_target_as_it_was(installation: Installation, tmp_path: Path) -> None:
-    from chevet.app import conversations
+    from chevet.app.messaging import conversations
     from chevet.bootstrap import write_key_backup
     from tests.support import new_installation
 

@@ -13,7 +13,9 @@ import httpx
 import orjson
 import pytest
 
-from chevet.app import conversations, gdpr, messages, people
+from chevet.app.governance import gdpr
+from chevet.app.identity import people
+from chevet.app.messaging import conversations, messages
 from chevet.bootstrap import Installation
 from chevet.core.errors import AuthenticationFailed, Forbidden, InvalidInput
 from tests.governance_support import PASSPHRASE, cli, say, scene, use_clock
@@ -146,7 +148,8 @@ async def test_after_anonymisation_no_audit_entry_reveals_her_addresses(installa
     database holds her addresses in any form an administrator can read, and the chain verifies."""
     from sqlalchemy import MetaData, select
 
-    from chevet.app import audit_trail, auth
+    from chevet.app.governance import audit_trail
+    from chevet.app.identity import auth
     from chevet.core import totp
 
     svc = installation.services

@@ -10,7 +10,7 @@ from datetime import timedelta
 import orjson
 import pytest
 
-from chevet.app import retention
+from chevet.app.governance import retention
 from chevet.bootstrap import Installation
 from chevet.core.errors import Forbidden, InvalidInput, NotFound
 from tests.governance_support import T0, cli, say, scene, use_clock
@@ -139,7 +139,8 @@ async def test_one_purge_at_a_time_across_processes(installation: Installation) 
 async def test_expired_messages_and_shredded_conversations_take_their_files(installation: Installation) -> None:
     import uuid
 
-    from chevet.app import attachments, messages
+    from chevet.app.attachments import upload
+    from chevet.app.messaging import messages
     from tests.media_samples import pdf
 
     svc = installation.services
@@ -147,7 +148,7 @@ async def test_expired_messages_and_shredded_conversations_take_their_files(inst
     s = await scene(svc)
     blobs = installation.settings.blobs_path
     for conv, who in ((s.team, s.manager), (s.care, s.nurse)):
-        att, _ = await attachments.upload(svc, who.actor, conv, data=pdf(f"fichier {conv}"), name="cr.pdf")
+        att, _ = await upload.upload(svc, who.actor, conv, data=pdf(f"fichier {conv}"), name="cr.pdf")
         await messages.send_message(svc, who.actor, conv, body="pièce jointe", client_id=uuid.uuid4().hex,
                                     attachment_ids=[uuid.UUID(str(att["id"]))])
     assert len([p for p in blobs.rglob("*") if p.is_file()]) == 2

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from chevet.app import attachments, audit, conversations, messages
+from chevet.app.attachments import upload
+from chevet.app.governance import audit
+from chevet.app.messaging import conversations, messages
 from chevet.bootstrap import Installation
 from chevet.core import blind_index
 from chevet.core.entities import RealtimeEvent
@@ -42,7 +44,7 @@ async def test_a_batch_answers_every_send_on_its_own(installation: Installation)
     cid = uuid.UUID(view["id"])
     earlier, _ = await messages.send_message(svc, a.actor, cid, body="Chute chambre 12", client_id="e")
     reply_to = uuid.UUID(earlier["id"])
-    file_id = uuid.UUID((await attachments.upload(svc, a.actor, cid, data=pdf("Bilan"), name="bilan.pdf"))[0]["id"])
+    file_id = uuid.UUID((await upload.upload(svc, a.actor, cid, data=pdf("Bilan"), name="bilan.pdf"))[0]["id"])
     bus = Publications()
     svc.bus = bus
     sends = [

@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from chevet.app import auth, people
+from chevet.app.identity import auth, people
 from chevet.bootstrap import Installation
 from chevet.core import totp
 from chevet.core.errors import AuthenticationFailed, Conflict, NotFound

@@ -6,7 +6,8 @@ import uuid
 
 import pytest
 
-from chevet.app import conversations, messages, people
+from chevet.app.identity import people
+from chevet.app.messaging import conversations, messages
 from chevet.bootstrap import Installation
 from chevet.core.errors import NotFound
 from tests.support import new_member, new_org

@@ -11,7 +11,7 @@ import threading
 import httpx
 
 from chevet.adapters.keys import read_key_file
-from chevet.app import keys as key_actions
+from chevet.app.identity import keys as key_actions
 from chevet.bootstrap import Installation, open_installation
 from chevet.core.audit import INSTALLATION_CHAIN
 from tests.support import Server, login, new_member, new_org

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, WebSocketRoute, expect
 
-from chevet.app import directory
+from chevet.app.mssante import directory
 from chevet.bootstrap import Installation
 from chevet.core.mssante.directory import split_lines
 from chevet.core.mssante.records import DeliveryState

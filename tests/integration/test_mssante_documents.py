@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from chevet.adapters.db.schema_mssante import mss_attachment
-from chevet.app import mssante, mssante_documents, mssante_inbound
+from chevet.app.mssante import documents as mssante_documents
+from chevet.app.mssante import exchanges, inbound
 from chevet.bootstrap import Installation
 from chevet.core import envelope
 from chevet.core.ids import new_id
@@ -40,11 +41,11 @@ async def test_former_documents_become_attachments(installation: Installation) -
     nurse = await new_member(svc, org, "nurse")
     box = unique("secretariat", "ehpad.test")
     gw = configure(installation.settings, org.slug, [nurse.email], box).runtime.gateway
-    got = await mssante_inbound.ingest(svc, gw, box, _mail("dr.x@gp.test", box, "l1@gp.test", "Ancien message"))
+    got = await inbound.ingest(svc, gw, box, _mail("dr.x@gp.test", box, "l1@gp.test", "Ancien message"))
     assert got.conversation_id is not None
     conv = got.conversation_id
-    await mssante.send(svc, gw, nurse.actor, conv, body="Ancienne réponse", client_id="old-1")
-    received, sent = (await mssante.exchange_messages(svc, nurse.actor, conv))["messages"]
+    await exchanges.send(svc, gw, nurse.actor, conv, body="Ancienne réponse", client_id="old-1")
+    received, sent = (await exchanges.exchange_messages(svc, nurse.actor, conv))["messages"]
     await _legacy(installation, conv, uuid.UUID(received["mssante"]["id"]), "resultats.pdf", PDF, org.id)
     await _legacy(installation, conv, uuid.UUID(sent["mssante"]["id"]), "export.dat", OTHER, org.id)
 
@@ -55,7 +56,7 @@ async def test_former_documents_become_attachments(installation: Installation) -
             select(func.count()).select_from(mss_attachment))).scalar_one()
     assert left == 0
 
-    received, sent = (await mssante.exchange_messages(svc, nurse.actor, conv))["messages"]
+    received, sent = (await exchanges.exchange_messages(svc, nurse.actor, conv))["messages"]
     (r,), (s,) = received["attachments"], sent["attachments"]
     assert (r["name"], r["mime"], r["origin"], r["uploader_id"]) == ("resultats.pdf", "application/pdf", "mssante",
                                                                       None)
@@ -68,7 +69,7 @@ async def test_former_documents_become_attachments(installation: Installation) -
 async def test_retention_takes_an_external_exchange_with_its_gateway_records(installation: Installation) -> None:
     from datetime import timedelta
 
-    from chevet.app import retention
+    from chevet.app.governance import retention
     from chevet.core.errors import NotFound
 
     svc = installation.services
@@ -76,17 +77,17 @@ async def test_retention_takes_an_external_exchange_with_its_gateway_records(ins
     nurse = await new_member(svc, org, "nurse")
     box = unique("secretariat", "ehpad.test")
     gw = configure(installation.settings, org.slug, [nurse.email], box).runtime.gateway
-    got = await mssante_inbound.ingest(svc, gw, box, _mail("dr.x@gp.test", box, "ret1@gp.test", "Ancien",
+    got = await inbound.ingest(svc, gw, box, _mail("dr.x@gp.test", box, "ret1@gp.test", "Ancien",
                                                            attachments=[Attachment("cr.pdf", "application/pdf", PDF)]))
     assert got.conversation_id is not None
     conv = got.conversation_id
-    await mssante.send(svc, gw, nurse.actor, conv, body="Réponse", client_id="ret-1")
+    await exchanges.send(svc, gw, nurse.actor, conv, body="Réponse", client_id="ret-1")
 
     # Two years on, nothing happened in the exchange: it goes, records, documents and all.
     report = await retention.purge(svc, as_of=svc.clock.now() + timedelta(days=800))
     assert str(conv) in [s["conversation_id"] for s in report.shredded]
     with pytest.raises(NotFound):
-        await mssante.exchange_messages(svc, nurse.actor, conv)
+        await exchanges.exchange_messages(svc, nurse.actor, conv)
     async with svc.db.transaction() as tx:
         assert await tx.mssante.for_conversation(conv) == []
         assert await tx.mssante.exchange(org.id, conv) is None

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from chevet.app import mssante, mssante_inbound, mssante_outbox
+from chevet.app.mssante import exchanges, inbound
+from chevet.app.mssante import outbox as mssante_outbox
 from chevet.bootstrap import Installation
 from chevet.core.entities import RealtimeEvent
 from chevet.core.errors import Forbidden, NotFound
@@ -66,24 +67,24 @@ async def test_nurse_writes_to_a_gp_and_gets_the_reply_and_receipt(installation:
     cfg = configure(installation.settings, org.slug, [nurse.email], box)
     gw = cfg.runtime.gateway
 
-    exchange = await mssante.open_exchange(svc, gw, nurse.actor, to=[gp], title="Sortie de Mme R.")
+    exchange = await exchanges.open_exchange(svc, gw, nurse.actor, to=[gp], title="Sortie de Mme R.")
     conv_id = exchange["id"]
     import uuid
 
     # The PDF goes through the ordinary upload (checks, antivirus, sealed blob), then the message.
     pdf_id = await upload(svc, nurse.actor, uuid.UUID(conv_id), PDF, "compte-rendu.pdf")
-    view, created = await mssante.send(
+    view, created = await exchanges.send(
         svc, gw, nurse.actor, uuid.UUID(conv_id), body="Bonjour Docteur,\nci-joint le compte rendu de sortie.",
         client_id="c-1", subject="Compte rendu de sortie", request_receipt=True, attachment_ids=[pdf_id])
     assert created and [a["id"] for a in view["attachments"]] == [str(pdf_id)]
-    again, created_again = await mssante.send(svc, gw, nurse.actor, uuid.UUID(conv_id), body="x", client_id="c-1")
+    again, created_again = await exchanges.send(svc, gw, nurse.actor, uuid.UUID(conv_id), body="x", client_id="c-1")
     assert not created_again and again["id"] == view["id"]
 
     # The operator is down: the message waits, visibly, and is not lost.
     down = configure(installation.settings, org.slug, [nurse.email], box, smtp_port=free_port(), name="down.toml")
     report = await mssante_outbox.deliver_due(svc, down.runtime.gateway, down.runtime.submitter)
     assert (report.sent, report.retried, report.dead) == (0, 1, 0)
-    state = (await mssante.exchange_messages(svc, nurse.actor, uuid.UUID(conv_id)))["messages"][0]["mssante"]
+    state = (await exchanges.exchange_messages(svc, nurse.actor, uuid.UUID(conv_id)))["messages"][0]["mssante"]
     assert state["state"] == "pending" and state["attempts"] == 1 and "operator_unreachable" in state["error"]
     for _ in range(4):   # an hour of retries with back-off, the operator still down
         clock.advance(timedelta(minutes=15))
@@ -123,7 +124,7 @@ async def test_nurse_writes_to_a_gp_and_gets_the_reply_and_receipt(installation:
     assert await jobs.fetch_once(installation, cfg.runtime, box) == 2
     assert await jobs.fetch_once(installation, cfg.runtime, box) == 0   # the cursor moved
 
-    ex = await mssante.exchange_messages(svc, nurse.actor, uuid.UUID(conv_id))
+    ex = await exchanges.exchange_messages(svc, nurse.actor, uuid.UUID(conv_id))
     sent, received = ex["messages"]
     assert sent["mssante"]["direction"] == "sent" and sent["mssante"]["state"] == "sent"
     assert sent["mssante"]["disposition"] == "processed"          # shown as "traité"
@@ -138,7 +139,7 @@ async def test_nurse_writes_to_a_gp_and_gets_the_reply_and_receipt(installation:
     assert await download(svc, nurse.actor, doc["id"]) == PRESCRIPTION
     async with svc.db.transaction() as tx:
         reads = [e for e in await tx.audit.query(org.id, object_id=uuid.UUID(doc["id"]))
-                 if e.action == "mssante.attachment_read"]
+                 if e.action == "exchanges.attachment_read"]
     assert [e.actor_id for e in reads] == [nurse.id]
 
     # Chevet answers the receipt request through the outbox, signed.
@@ -163,19 +164,19 @@ async def test_refused_recipient_is_a_visible_dead_letter_and_the_author_is_told
     box = unique("secretariat", "ehpad.test")
     cfg = configure(installation.settings, org.slug, [nurse.email, other.email], box)
     gw = cfg.runtime.gateway
-    exchange = await mssante.open_exchange(svc, gw, nurse.actor, to=[unique("refuse", "gp.test")], title="")
+    exchange = await exchanges.open_exchange(svc, gw, nurse.actor, to=[unique("refuse", "gp.test")], title="")
     conv = uuid.UUID(exchange["id"])
-    await mssante.send(svc, gw, nurse.actor, conv, body="Question", client_id="q-1")
+    await exchanges.send(svc, gw, nurse.actor, conv, body="Question", client_id="q-1")
     report = await mssante_outbox.deliver_due(svc, gw, cfg.runtime.submitter)
     assert (report.sent, report.dead) == (0, 1)
-    state = (await mssante.exchange_messages(svc, nurse.actor, conv))["messages"][0]["mssante"]
+    state = (await exchanges.exchange_messages(svc, nurse.actor, conv))["messages"][0]["mssante"]
     assert state["state"] == "dead" and "recipients_refused" in state["error"]
-    told = [e for e in events if e.payload.get("type") == "mssante.delivery_failed"]
+    told = [e for e in events if e.payload.get("type") == "exchanges.delivery_failed"]
     assert len(told) == 1 and told[0].user_ids == (nurse.id,) and told[0].private
     with pytest.raises(Forbidden):
-        await mssante.retry_dead(svc, other.actor, conv, uuid.UUID(state["id"]))
-    await mssante.retry_dead(svc, nurse.actor, conv, uuid.UUID(state["id"]))
-    state = (await mssante.exchange_messages(svc, nurse.actor, conv))["messages"][0]["mssante"]
+        await exchanges.retry_dead(svc, other.actor, conv, uuid.UUID(state["id"]))
+    await exchanges.retry_dead(svc, nurse.actor, conv, uuid.UUID(state["id"]))
+    state = (await exchanges.exchange_messages(svc, nurse.actor, conv))["messages"][0]["mssante"]
     assert state["state"] == "pending"
 
 
@@ -187,28 +188,28 @@ async def test_another_organisation_sees_nothing(installation: Installation, mai
     nurse = await new_member(svc, org_a, "nurse")
     admin_b = await new_member(svc, org_b, "admin")
     cfg = configure(installation.settings, org_a.slug, [nurse.email], unique("sec", "ehpad.test"))
-    exchange = await mssante.open_exchange(svc, cfg.runtime.gateway, nurse.actor, to=["gp@gp.test"], title="x")
+    exchange = await exchanges.open_exchange(svc, cfg.runtime.gateway, nurse.actor, to=["gp@gp.test"], title="x")
     pdf_id = await upload(svc, nurse.actor, uuid.UUID(exchange["id"]), PDF, "a.pdf")
     with pytest.raises(NotFound):   # another organisation cannot attach it to its own mail
-        await mssante.send(svc, cfg.runtime.gateway, admin_b.actor, uuid.UUID(exchange["id"]), body="x",
+        await exchanges.send(svc, cfg.runtime.gateway, admin_b.actor, uuid.UUID(exchange["id"]), body="x",
                            client_id="z", attachment_ids=[pdf_id])
-    await mssante.send(svc, cfg.runtime.gateway, nurse.actor, uuid.UUID(exchange["id"]), body="x", client_id="a",
+    await exchanges.send(svc, cfg.runtime.gateway, nurse.actor, uuid.UUID(exchange["id"]), body="x", client_id="a",
                        attachment_ids=[pdf_id])
-    att_id = (await mssante.exchange_messages(svc, nurse.actor, uuid.UUID(exchange["id"])))["messages"][0][
+    att_id = (await exchanges.exchange_messages(svc, nurse.actor, uuid.UUID(exchange["id"])))["messages"][0][
         "mssante"]["attachments"][0]["id"]
     with pytest.raises(NotFound):
-        await mssante.exchange_messages(svc, admin_b.actor, uuid.UUID(exchange["id"]))
+        await exchanges.exchange_messages(svc, admin_b.actor, uuid.UUID(exchange["id"]))
     with pytest.raises(NotFound):
         await download(svc, admin_b.actor, att_id)
     with pytest.raises(NotFound):
-        await mssante.send(svc, cfg.runtime.gateway, admin_b.actor, uuid.UUID(exchange["id"]), body="x",
+        await exchanges.send(svc, cfg.runtime.gateway, admin_b.actor, uuid.UUID(exchange["id"]), body="x",
                            client_id="b")
     assert await download(svc, nurse.actor, att_id) == PDF
-    assert await mssante_inbound.quarantined(svc, admin_b.actor) == []
+    assert await inbound.quarantined(svc, admin_b.actor) == []
 
 
 async def test_external_exchanges_open_only_through_the_gateway(installation: Installation) -> None:
-    from chevet.app import conversations
+    from chevet.app.messaging import conversations
     from chevet.core.errors import InvalidInput
 
     svc = installation.services
@@ -248,13 +249,13 @@ async def test_a_bounce_marks_the_message_failed_and_tells_its_author(installati
     box = unique("secretariat", "ehpad.test")
     cfg = configure(installation.settings, org.slug, [nurse.email], box)
     gw = cfg.runtime.gateway
-    exchange = await mssante.open_exchange(svc, gw, nurse.actor, to=[unique("dr-b", "gp.test")], title="")
+    exchange = await exchanges.open_exchange(svc, gw, nurse.actor, to=[unique("dr-b", "gp.test")], title="")
     conv = uuid.UUID(exchange["id"])
-    await mssante.send(svc, gw, nurse.actor, conv, body="Premier", client_id="b-1")
-    second, _ = await mssante.send(svc, gw, nurse.actor, conv, body="Second", client_id="b-2")
+    await exchanges.send(svc, gw, nurse.actor, conv, body="Premier", client_id="b-1")
+    second, _ = await exchanges.send(svc, gw, nurse.actor, conv, body="Second", client_id="b-2")
     # Submitted with ENVID (the operator offers DSN): accepted as usual.
     assert (await mssante_outbox.deliver_due(svc, gw, cfg.runtime.submitter)).sent == 2
-    states = {m["body"]: m["mssante"] for m in (await mssante.exchange_messages(svc, nurse.actor, conv))["messages"]}
+    states = {m["body"]: m["mssante"] for m in (await exchanges.exchange_messages(svc, nurse.actor, conv))["messages"]}
     mid_second = f"{second['id']}@{box.split('@')[1]}"
 
     # Delayed only: nothing changes. Failed, named by envelope id: the first fails. Failed, named
@@ -269,12 +270,12 @@ async def test_a_bounce_marks_the_message_failed_and_tells_its_author(installati
     mailbox_contents(box, expect=4)
     assert await jobs.fetch_once(installation, cfg.runtime, box) == 4
 
-    states = {m["body"]: m["mssante"] for m in (await mssante.exchange_messages(svc, nurse.actor, conv))["messages"]}
+    states = {m["body"]: m["mssante"] for m in (await exchanges.exchange_messages(svc, nurse.actor, conv))["messages"]}
     assert (states["Premier"]["state"], states["Premier"]["error"]) == ("dead", "bounced: 5.2.2")
     assert (states["Second"]["state"], states["Second"]["error"]) == ("dead", "bounced: 5.1.1")
-    told = [e for e in events if e.payload.get("type") == "mssante.delivery_failed"]
+    told = [e for e in events if e.payload.get("type") == "exchanges.delivery_failed"]
     assert len(told) == 2 and all(e.user_ids == (nurse.id,) and e.private for e in told)
-    assert [q["reason"] for q in await mssante_inbound.quarantined(svc, admin.actor)] == ["dsn_unknown_original"]
+    assert [q["reason"] for q in await inbound.quarantined(svc, admin.actor)] == ["dsn_unknown_original"]
     # No remote diagnostic text (it names the recipient) is kept in the clear.
     if installation.settings.database_url is None:
         assert b"is full" not in (installation.settings.data_dir / "chevet.db").read_bytes()
@@ -288,8 +289,8 @@ async def test_a_member_sends_a_structured_document_in_an_xdm_package(installati
     import uuid
     import zipfile
 
-    from chevet.app import attachments
-    from chevet.app.conversations import create_conversation
+    from chevet.app.attachments import upload as attachments
+    from chevet.app.messaging.conversations import create_conversation
     from chevet.core.errors import InvalidInput
     from chevet.core.mssante import xdm
     from tests.unit.test_mss_mime import CDA
@@ -300,7 +301,7 @@ async def test_a_member_sends_a_structured_document_in_an_xdm_package(installati
     doctor = await new_member(svc, org, "physician")
     box, gp = unique("secretariat", "ehpad.test"), unique("dr-cda", "gp.test")
     cfg = configure(installation.settings, org.slug, [nurse.email], box)
-    exchange = uuid.UUID((await mssante.open_exchange(svc, cfg.runtime.gateway, nurse.actor, to=[gp],
+    exchange = uuid.UUID((await exchanges.open_exchange(svc, cfg.runtime.gateway, nurse.actor, to=[gp],
                                                       title="Sortie"))["id"])
     team, _ = await create_conversation(svc, nurse.actor, kind="group", title="Équipe", member_ids=[doctor.id])
     with pytest.raises(InvalidInput) as refused:  # inside the establishment, the allow-list is unchanged
@@ -313,7 +314,7 @@ async def test_a_member_sends_a_structured_document_in_an_xdm_package(installati
         await attachments.upload(svc, nurse.actor, exchange, data=hostile.getvalue(), name="IHE_XDM.zip")
 
     cda_id = await upload(svc, nurse.actor, exchange, CDA, "lettre-de-liaison.xml")
-    await mssante.send(svc, cfg.runtime.gateway, nurse.actor, exchange, body="Lettre de liaison.", client_id="x-1",
+    await exchanges.send(svc, cfg.runtime.gateway, nurse.actor, exchange, body="Lettre de liaison.", client_id="x-1",
                        attachment_ids=[cda_id])
     assert (await mssante_outbox.deliver_due(svc, cfg.runtime.gateway, cfg.runtime.submitter)).sent == 1
     (raw,) = mailbox_contents(gp)

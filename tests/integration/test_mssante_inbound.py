@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chevet.app import attachments, mssante, mssante_inbound, mssante_outbox
+from chevet.app.attachments import upload
+from chevet.app.mssante import exchanges, inbound, outbox
 from chevet.bootstrap import Installation
 from chevet.core.entities import Organisation
 from chevet.core.errors import Forbidden, InvalidInput
@@ -66,32 +67,32 @@ async def test_inbound_corpus(installation: Installation, mail: None) -> None:
     gw = cfg.runtime.gateway
     gp, chu = "dr.x@gp.test", "urgences@chu.test"
 
-    signed = await mssante_inbound.ingest(svc, gw, box, _mail(gp, box, "a1@gp.test", "Première question"))
+    signed = await inbound.ingest(svc, gw, box, _mail(gp, box, "a1@gp.test", "Première question"))
     assert signed.state is InboundState.INTEGRATED and signed.conversation_id
     # Same correspondent, no threading headers: same exchange. Unsigned: shown as such.
-    unsigned = await mssante_inbound.ingest(svc, gw, box, _mail(gp, box, "a2@gp.test", "Suite", signed=False))
+    unsigned = await inbound.ingest(svc, gw, box, _mail(gp, box, "a2@gp.test", "Suite", signed=False))
     assert unsigned.conversation_id == signed.conversation_id
     # Threaded by References only, from another correspondent: still the same exchange.
-    threaded = await mssante_inbound.ingest(svc, gw, box, _mail(chu, box, "b1@chu.test", "Avis", signed=False,
+    threaded = await inbound.ingest(svc, gw, box, _mail(chu, box, "b1@chu.test", "Avis", signed=False,
                                                                 references=("a1@gp.test",)))
     assert threaded.conversation_id == signed.conversation_id
     # The same mail again (a re-fetch after a crash): recognised, not integrated twice.
-    again = await mssante_inbound.ingest(svc, gw, box, _mail(gp, box, "a1@gp.test", "Première question"))
+    again = await inbound.ingest(svc, gw, box, _mail(gp, box, "a1@gp.test", "Première question"))
     assert again.state is InboundState.DUPLICATE
     # An IHE_XDM.zip: kept as received, and its documents readable one by one.
     package = xdm.build_xdm([xdm.XdmDocument("DOC0001.XML", "text/xml", CDA)], submitted=NOW)
-    with_xdm = await mssante_inbound.ingest(svc, gw, box, _mail(
+    with_xdm = await inbound.ingest(svc, gw, box, _mail(
         "labo@chu.test", box, "c1@chu.test", "Résultats", attachments=[
             mime.Attachment("IHE_XDM.zip", "application/zip", package),
             mime.Attachment("resultats.pdf", "application/pdf", b"%PDF-1.4 r\n%%EOF\n")],
         cda_codes=("11488-4",), ins_qualified=True))
     assert with_xdm.state is InboundState.INTEGRATED and with_xdm.conversation_id != signed.conversation_id
 
-    view = await mssante.exchange_messages(svc, nurse.actor, signed.conversation_id)
+    view = await exchanges.exchange_messages(svc, nurse.actor, signed.conversation_id)
     assert [m["body"] for m in view["messages"]] == ["Première question", "Suite", "Avis"]
     assert [m["mssante"]["signature"] for m in view["messages"]] == ["valid", "unsigned", "unsigned"]
     assert set(view["correspondents"]) == {gp, chu}
-    lab = await mssante.exchange_messages(svc, nurse.actor, with_xdm.conversation_id)
+    lab = await exchanges.exchange_messages(svc, nurse.actor, with_xdm.conversation_id)
     docs = lab["messages"][0]["attachments"]
     assert sorted((a["name"], a["mime"]) for a in docs) == [
         ("IHE_XDM.zip", "application/zip"), ("SUBSET01-DOC0001.xml", "text/xml"), ("resultats.pdf", "application/pdf")]
@@ -101,18 +102,18 @@ async def test_inbound_corpus(installation: Installation, mail: None) -> None:
     # In an exchange a member may answer with structured documents too (they leave by MSSanté);
     # anything else is refused as everywhere (test_mssante_gateway checks the other conversations).
     for data in (CDA, package):
-        view, _ = await attachments.upload(svc, nurse.actor, with_xdm.conversation_id, data=data, name="x")
+        view, _ = await upload.upload(svc, nurse.actor, with_xdm.conversation_id, data=data, name="x")
         assert view["mime"] in ("text/xml", "application/zip") and view["uploader_id"] == str(nurse.id)
     with pytest.raises(InvalidInput, match="attachment_type_refused"):
-        await attachments.upload(svc, nurse.actor, with_xdm.conversation_id, data=b"MZ\x90\x00binary", name="x.exe")
+        await upload.upload(svc, nurse.actor, with_xdm.conversation_id, data=b"MZ\x90\x00binary", name="x.exe")
 
     # Confidentiality: a document invisible to the patient is integrated and says so; one masked
     # to professionals is shown to no member (quarantined for the administrator).
     hidden = xdm.build_xdm([xdm.XdmDocument("DOC0001.XML", "text/xml", CDA, ("INVISIBLE_PATIENT",))], submitted=NOW)
-    got = await mssante_inbound.ingest(svc, gw, box, _mail("labo@chu.test", box, "c2@chu.test", "Résultats 2",
+    got = await inbound.ingest(svc, gw, box, _mail("labo@chu.test", box, "c2@chu.test", "Résultats 2",
                                                            attachments=[mime.Attachment("IHE_XDM.zip",
                                                                                         "application/zip", hidden)]))
-    shown = (await mssante.exchange_messages(svc, nurse.actor, got.conversation_id))["messages"][-1]  # type: ignore[arg-type]
+    shown = (await exchanges.exchange_messages(svc, nurse.actor, got.conversation_id))["messages"][-1]  # type: ignore[arg-type]
     assert shown["mssante"]["restrictions"] == ["INVISIBLE_PATIENT"]
     masked_package = xdm.build_xdm([xdm.XdmDocument("DOC0001.XML", "text/xml", CDA, ("MASQUE_PS",))], submitted=NOW)
     masked = _mail("labo@chu.test", box, "c3@chu.test", "Résultats 3",
@@ -139,7 +140,7 @@ async def test_inbound_corpus(installation: Installation, mail: None) -> None:
         mime.Attachment("cr.pdf", "application/pdf", b"%PDF-1.4\n1 0 obj\n%%EOF\nPK\x05\x06" + b"\0" * 18)])
     program = _mail(gp, box, "x1@gp.test", "Outil", attachments=[
         mime.Attachment("outil.exe", "application/octet-stream", b"MZ\x90\x00" + bytes(range(256)))])
-    results = {name: await mssante_inbound.ingest(svc, gw, box, raw) for name, raw in
+    results = {name: await inbound.ingest(svc, gw, box, raw) for name, raw in
                {"hostile": hostile, "no_sender": no_sender, "garbage": garbage, "receipt": unknown_receipt,
                 "polyglot": polyglot, "program": program, "masked": masked}.items()}
     assert {k: (r.state, r.reason) for k, r in results.items()} == {
@@ -152,16 +153,16 @@ async def test_inbound_corpus(installation: Installation, mail: None) -> None:
         "masked": (InboundState.QUARANTINED, "xdm_masked_for_professionals")}
 
     with pytest.raises(Forbidden):
-        await mssante_inbound.quarantined(svc, nurse.actor)
-    listed = await mssante_inbound.quarantined(svc, admin.actor)
+        await inbound.quarantined(svc, nurse.actor)
+    listed = await inbound.quarantined(svc, admin.actor)
     assert sorted(q["reason"] for q in listed) == ["attachment_polyglot", "attachment_type_refused",
                                                   "header_structure", "mdn_unknown_original", "sender_invalid",
                                                   "xdm_masked_for_professionals", "xdm_path"]
     kept = next(q for q in listed if q["reason"] == "xdm_path")
-    assert await mssante_inbound.quarantined_mail(svc, admin.actor, uuid.UUID(kept["id"])) == mime.canonical(hostile) \
-        or await mssante_inbound.quarantined_mail(svc, admin.actor, uuid.UUID(kept["id"])) == hostile
-    await mssante_inbound.release(svc, admin.actor, uuid.UUID(kept["id"]))
-    assert len(await mssante_inbound.quarantined(svc, admin.actor)) == 6
+    assert await inbound.quarantined_mail(svc, admin.actor, uuid.UUID(kept["id"])) == mime.canonical(hostile) \
+        or await inbound.quarantined_mail(svc, admin.actor, uuid.UUID(kept["id"])) == hostile
+    await inbound.release(svc, admin.actor, uuid.UUID(kept["id"]))
+    assert len(await inbound.quarantined(svc, admin.actor)) == 6
     # Quarantined mail is sealed at rest.
     if installation.settings.database_url is None:
         db = (installation.settings.data_dir / "chevet.db").read_bytes()
@@ -179,8 +180,8 @@ async def test_outbox_survives_a_worker_killed_in_the_middle_of_sending(installa
     with hung_operator() as port:
         hung = configure(installation.settings, org.slug, [nurse.email], box, smtp_port=port,
                          extra="lease_seconds = 2")
-        exchange = await mssante.open_exchange(svc, hung.runtime.gateway, nurse.actor, to=[gp], title="")
-        await mssante.send(svc, hung.runtime.gateway, nurse.actor, uuid.UUID(exchange["id"]), body="Urgent",
+        exchange = await exchanges.open_exchange(svc, hung.runtime.gateway, nurse.actor, to=[gp], title="")
+        await exchanges.send(svc, hung.runtime.gateway, nurse.actor, uuid.UUID(exchange["id"]), body="Urgent",
                            client_id="k-1")
         env = {**os.environ, "CHEVET_MSSANTE_CONFIG": str(hung.path), "CHEVET_PASSWORD_TIME_COST": "1",
                "CHEVET_PASSWORD_MEMORY_KIB": "1024"}
@@ -192,7 +193,7 @@ async def test_outbox_survives_a_worker_killed_in_the_middle_of_sending(installa
         try:
             state = None
             for _ in range(100):
-                state = (await mssante.exchange_messages(svc, nurse.actor, uuid.UUID(exchange["id"])))[
+                state = (await exchanges.exchange_messages(svc, nurse.actor, uuid.UUID(exchange["id"])))[
                     "messages"][0]["mssante"]["state"]
                 if state == "sending":
                     break
@@ -202,10 +203,10 @@ async def test_outbox_survives_a_worker_killed_in_the_middle_of_sending(installa
         finally:
             worker.wait(10)
     good = configure(installation.settings, org.slug, [nurse.email], box, extra="lease_seconds = 2", name="ok.toml")
-    assert (await mssante_outbox.deliver_due(svc, good.runtime.gateway, good.runtime.submitter)).sent == 0  # leased
+    assert (await outbox.deliver_due(svc, good.runtime.gateway, good.runtime.submitter)).sent == 0  # leased
     time.sleep(2.1)
-    assert (await mssante_outbox.deliver_due(svc, good.runtime.gateway, good.runtime.submitter)).sent == 1
-    assert (await mssante_outbox.deliver_due(svc, good.runtime.gateway, good.runtime.submitter)).sent == 0
+    assert (await outbox.deliver_due(svc, good.runtime.gateway, good.runtime.submitter)).sent == 1
+    assert (await outbox.deliver_due(svc, good.runtime.gateway, good.runtime.submitter)).sent == 0
     got = mailbox_contents(gp)
     time.sleep(0.5)
     assert len(mailbox_contents(gp)) == len(got) == 1
@@ -217,7 +218,7 @@ async def test_listener_and_idle(installation: Installation, mail: None) -> None
     import smtplib
     import ssl
 
-    from chevet.bootstrap_mssante import start_listener
+    from chevet.bootstrap.mssante import start_listener
 
     svc = installation.services
     org = await new_org(svc)
@@ -229,7 +230,7 @@ async def test_listener_and_idle(installation: Installation, mail: None) -> None
     received: list[str] = []
 
     async def deliver(mailbox: str, raw: bytes) -> None:
-        received.append((await mssante_inbound.ingest(svc, cfg.runtime.gateway, mailbox, raw)).state.value)
+        received.append((await inbound.ingest(svc, cfg.runtime.gateway, mailbox, raw)).state.value)
 
     server = await start_listener("127.0.0.1", 0, tls, {box}, deliver, 1 << 20)
     port = server.sockets[0].getsockname()[1]
@@ -290,17 +291,17 @@ async def test_workers_racing_for_the_same_mail_integrate_it_once(installation: 
     gp = unique("dr.course", "gp.test")
     raw = _mail(gp, box, f"race-{uuid.uuid4().hex}@gp.test", "Une seule fois", request_mdn=True)
     garbage = b"Subject: qui ?\r\nMessage-ID: <race-garbage@nowhere>\r\n\r\ncorps"
-    results = await asyncio.gather(*(mssante_inbound.ingest(svc, gw, box, raw) for _ in range(4)))
-    kept = await asyncio.gather(*(mssante_inbound.ingest(svc, gw, box, garbage) for _ in range(3)))
+    results = await asyncio.gather(*(inbound.ingest(svc, gw, box, raw) for _ in range(4)))
+    kept = await asyncio.gather(*(inbound.ingest(svc, gw, box, garbage) for _ in range(3)))
 
     assert sorted(r.state.value for r in results) == ["duplicate", "duplicate", "duplicate", "integrated"]
     assert sorted(r.state.value for r in kept) == ["duplicate", "duplicate", "quarantined"]
     conv_id = next(r.conversation_id for r in results if r.state is InboundState.INTEGRATED)
     assert conv_id is not None
-    view = await mssante.exchange_messages(svc, nurse.actor, conv_id)
+    view = await exchanges.exchange_messages(svc, nurse.actor, conv_id)
     assert [m["body"] for m in view["messages"]] == ["Une seule fois"]
-    assert len(await _actions(installation, org.id, "mssante.received")) == 1
-    assert len(await _actions(installation, org.id, "mssante.quarantined")) == 1
+    assert len(await _actions(installation, org.id, "exchanges.received")) == 1
+    assert len(await _actions(installation, org.id, "exchanges.quarantined")) == 1
     async with svc.db.transaction() as tx:
         rows = await tx.mssante.for_conversation(conv_id)
         assert sorted(int(m.direction) for m in rows) == [2, 3]   # the message, and one receipt queued
@@ -326,7 +327,7 @@ async def test_two_worker_processes_polling_one_mailbox(installation: Installati
     for w in workers:
         _, err = w.communicate(timeout=120)
         assert w.returncode == 0, err.decode(errors="replace")[-2000:]
-    received = await _actions(installation, org.id, "mssante.received")
+    received = await _actions(installation, org.id, "exchanges.received")
     assert len(received) == 5
     async with svc.db.transaction() as tx:
         records = await tx.mssante.inbound(org.id, None, 50)
@@ -334,7 +335,7 @@ async def test_two_worker_processes_polling_one_mailbox(installation: Installati
     convs = {d["conversation"] for d in received}
     bodies = []
     for c in convs:
-        shown = await mssante.exchange_messages(svc, nurse.actor, uuid.UUID(str(c)))
+        shown = await exchanges.exchange_messages(svc, nurse.actor, uuid.UUID(str(c)))
         bodies += [m["body"] for m in shown["messages"]]
     bodies.sort()
     assert bodies == [f"Relève {i}" for i in range(5)]
@@ -397,18 +398,18 @@ async def test_a_signer_that_is_not_the_sender_is_shown_and_recorded(installatio
     for expected, signer in signers.items():
         env = mime.Envelope(sender=martin, recipients=(box,), subject=expected, message_id=f"{uuid.uuid4()}@gp.test",
                             date=NOW, nil="N")
-        got = await mssante_inbound.ingest(svc, cfg.runtime.gateway, box,
+        got = await inbound.ingest(svc, cfg.runtime.gateway, box,
                                            mime.assemble(env, mime.build_content(f"Texte {expected}", []),
                                                          signer.identity))
         assert got.state is InboundState.INTEGRATED
         conv_id = got.conversation_id
     assert conv_id is not None
-    shown = [m["mssante"] for m in (await mssante.exchange_messages(svc, nurse.actor, conv_id))["messages"]]
+    shown = [m["mssante"] for m in (await exchanges.exchange_messages(svc, nurse.actor, conv_id))["messages"]]
     assert [(m["signature"], m["signature_reason"]) for m in shown] == [
         ("mismatch", "sender_mismatch"), ("untrusted", "key_usage"), ("valid", None)]
     assert shown[0]["signer_emails"] == ["dr.durand@gp.test"]
     assert [(d["signature"], d.get("signature_reason")) for d in await _actions(installation, org.id,
-                                                                            "mssante.received")] == [
+                                                                            "exchanges.received")] == [
         ("mismatch", "sender_mismatch"), ("untrusted", "key_usage"), ("valid", None)]
 
     client = Browserless(app=create_app(installation))
@@ -450,8 +451,8 @@ async def test_hostile_xml_in_a_mail_is_quarantined_in_any_encoding(installation
     for name, attachment in {"xdm": mime.Attachment("IHE_XDM.zip", "application/zip", package.getvalue()),
                              "cda": mime.Attachment("cr.xml", "text/xml", cda)}.items():
         raw = _mail("labo@chu.test", box, f"{name}-{uuid.uuid4().hex}@chu.test", "Résultats", attachments=[attachment])
-        got[name] = await mssante_inbound.ingest(svc, gw, box, raw)
+        got[name] = await inbound.ingest(svc, gw, box, raw)
     assert {k: (r.state, r.reason) for k, r in got.items()} == {
         "xdm": (InboundState.QUARANTINED, "xdm_xml_dtd"), "cda": (InboundState.QUARANTINED, "xml_refused")}
-    assert sorted(q["reason"] for q in await mssante_inbound.quarantined(svc, admin.actor)) == [
+    assert sorted(q["reason"] for q in await inbound.quarantined(svc, admin.actor)) == [
         "xdm_xml_dtd", "xml_refused"]

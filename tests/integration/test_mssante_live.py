@@ -284,7 +284,8 @@ async def test_stopping_the_server_mid_submission_loses_and_doubles_nothing(inst
     the message is not marked sent, and a later pass submits it once."""
     import uuid
 
-    from chevet.app import mssante, mssante_outbox
+    from chevet.app.mssante import exchanges as mssante
+    from chevet.app.mssante import outbox as mssante_outbox
 
     svc = installation.services
     org = await new_org(svc)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chevet.app import mssante, mssante_outbox
+from chevet.app.mssante import exchanges, outbox
 from chevet.bootstrap import Installation
 from chevet.core.errors import InvalidInput
 from chevet.core.mssante import mime
@@ -62,7 +62,7 @@ async def test_receipts_processed_asked_and_displayed(installation: Installation
     assert await jobs.fetch_once(installation, cfg.runtime, box) == 2
 
     # Before anyone opens: only the automatic "processed" for the first one.
-    assert (await mssante_outbox.deliver_due(svc, gw, cfg.runtime.submitter)).sent == 1
+    assert (await outbox.deliver_due(svc, gw, cfg.runtime.submitter)).sent == 1
 
     # The nurse opens the exchange: "displayed" for the first; the second asks her.
     conv = None
@@ -70,18 +70,18 @@ async def test_receipts_processed_asked_and_displayed(installation: Installation
         for c in await tx.conversations.summaries(org.id, nurse.id):
             conv = c.conversation.id
     assert conv is not None
-    view = await mssante.exchange_messages(svc, nurse.actor, conv, gw)
+    view = await exchanges.exchange_messages(svc, nurse.actor, conv, gw)
     first, second = view["messages"]
     assert "receipt_question" not in first["mssante"]
     assert second["mssante"]["receipt_question"] and second["mssante"]["receipt_to"] == secretary
-    await mssante.exchange_messages(svc, nurse.actor, conv, gw)   # opening again sends nothing more
-    assert (await mssante_outbox.deliver_due(svc, gw, cfg.runtime.submitter)).sent == 1
+    await exchanges.exchange_messages(svc, nurse.actor, conv, gw)   # opening again sends nothing more
+    assert (await outbox.deliver_due(svc, gw, cfg.runtime.submitter)).sent == 1
 
-    await mssante.answer_receipt(svc, gw, nurse.actor, conv, uuid.UUID(second["mssante"]["id"]), True)
+    await exchanges.answer_receipt(svc, gw, nurse.actor, conv, uuid.UUID(second["mssante"]["id"]), True)
     with pytest.raises(InvalidInput, match="mss_no_receipt_question"):
-        await mssante.answer_receipt(svc, gw, nurse.actor, conv, uuid.UUID(second["mssante"]["id"]),
+        await exchanges.answer_receipt(svc, gw, nurse.actor, conv, uuid.UUID(second["mssante"]["id"]),
                                      False)
-    assert (await mssante_outbox.deliver_due(svc, gw, cfg.runtime.submitter)).sent == 1
+    assert (await outbox.deliver_due(svc, gw, cfg.runtime.submitter)).sent == 1
 
     assert _dispositions(mailbox_contents(gp, expect=2)) == [
         ("own-1@gp.test", "automatic-action/MDN-sent-automatically; processed"),

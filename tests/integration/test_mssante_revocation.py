@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chevet.adapters.mail import crl as crl_files
-from chevet.app import mssante, mssante_inbound
+from chevet.app.mssante import exchanges, inbound
 from chevet.bootstrap import Installation
 from chevet.core.mssante import mime
 from tests.mss_pki import TestCA, crl
@@ -50,9 +50,9 @@ async def test_revoked_signers_are_shown_revoked(installation: Installation, mon
                    extra=f'crl_directory = "{folder}"').runtime.gateway
 
     async def signature(sender: str, mid: str, issued) -> tuple[str, str | None]:  # type: ignore[no-untyped-def]
-        got = await mssante_inbound.ingest(svc, gw, box, _signed(sender, box, mid, issued))
+        got = await inbound.ingest(svc, gw, box, _signed(sender, box, mid, issued))
         assert got.conversation_id is not None
-        last = (await mssante.exchange_messages(svc, nurse.actor, got.conversation_id))["messages"][-1]["mssante"]
+        last = (await exchanges.exchange_messages(svc, nurse.actor, got.conversation_id))["messages"][-1]["mssante"]
         return last["signature"], last["signature_reason"]
 
     assert await signature("dr.revoque@gp.test", "r1@gp.test", revoked) == ("revoked", "certificate_revoked")
@@ -69,7 +69,7 @@ async def test_revoked_signers_are_shown_revoked(installation: Installation, mon
     box2 = unique("sec2", "ehpad.test")
     strict = configure(installation.settings, org.slug, [nurse.email], box2, name="strict.toml",
                        extra=f'crl_directory = "{stale}"\ncrl_required = true').runtime.gateway
-    got = await mssante_inbound.ingest(svc, strict, box2, _signed("dr.bon@gp.test", box2, "s1@gp.test", good))
+    got = await inbound.ingest(svc, strict, box2, _signed("dr.bon@gp.test", box2, "s1@gp.test", good))
     assert got.conversation_id is not None
-    last = (await mssante.exchange_messages(svc, nurse.actor, got.conversation_id))["messages"][-1]["mssante"]
+    last = (await exchanges.exchange_messages(svc, nurse.actor, got.conversation_id))["messages"][-1]["mssante"]
     assert (last["signature"], last["signature_reason"]) == ("untrusted", "revocation_unknown")

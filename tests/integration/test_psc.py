@@ -12,7 +12,7 @@ import httpx
 import pytest
 from cryptography import x509
 
-from chevet.app import people
+from chevet.app.identity import people
 from chevet.bootstrap import Installation
 from tests.mss_pki import TestCA, write_pem
 from tests.oidc_provider import Provider

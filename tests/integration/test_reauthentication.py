@@ -12,7 +12,8 @@ import httpx
 from sqlalchemy import update
 
 from chevet.adapters.db.schema_identity import session_auth
-from chevet.app import conversations, people
+from chevet.app.identity import people
+from chevet.app.messaging import conversations
 from chevet.bootstrap import Installation
 from tests.support import Member, Server, login, new_member, new_org
 
@@ -126,7 +127,7 @@ async def test_web_client_asks_to_confirm_then_comes_back(installation: Installa
 
 
 async def test_regulatory_form_export_needs_a_recent_proof(installation: Installation, server: Server) -> None:
-    from chevet.app import reports
+    from chevet.app.signalement import reports
     from tests.signalement_support import ehpad, fall, validated_essms_form
 
     svc = installation.services

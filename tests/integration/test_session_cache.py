@@ -69,7 +69,7 @@ async def test_a_page_sign_out_also_ends_cached_api_use(installation: Installati
     with httpx.Client(base_url=server.url) as c:
         assert c.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200  # cached
         # any state-changing page request empties the cache; then the revocation is seen at once
-        from chevet.app import auth
+        from chevet.app.identity import auth
 
         actor = await auth.authenticate(svc, token)
         await auth.logout(svc, actor)

@@ -10,7 +10,8 @@ from datetime import timedelta
 import orjson
 import pytest
 
-from chevet.app import audit, report_forms, reports
+from chevet.app.governance import audit
+from chevet.app.signalement import forms, reports
 from chevet.bootstrap import Installation
 from chevet.core.errors import Forbidden, InvalidInput, NotFound
 from tests.signalement_support import ESSMS_COMPLETION, contains, ehpad, fall, identity_needles, snapshot
@@ -124,33 +125,33 @@ async def test_full_cycle_from_qualification_to_closure(installation: Installati
     assert kinds["essms_written"]["state"] == "due"
 
     # The quality lead cannot validate; the form is pre-filled and the director completes it.
-    form = await report_forms.get_form(svc, e.quality.actor, filed.report_id, "essms")
+    form = await forms.get_form(svc, e.quality.actor, filed.report_id, "essms")
     values = {f["key"]: f["value"] for f in form["fields"]}
     assert values["structure_name"] == e.org.name and values["nature"].startswith("Chute")
     assert "structure_finess" in form["missing"]
     with pytest.raises(Forbidden):
-        await report_forms.validate_form(svc, e.quality.actor, filed.report_id, "essms")
+        await forms.validate_form(svc, e.quality.actor, filed.report_id, "essms")
     with pytest.raises(InvalidInput) as err:
-        await report_forms.validate_form(svc, e.admin.actor, filed.report_id, "essms")
+        await forms.validate_form(svc, e.admin.actor, filed.report_id, "essms")
     assert "structure_finess" in err.value.params["missing"]
     complete = {k: v for k, v in values.items() if v is not None} | ESSMS_COMPLETION
-    await report_forms.save_form(svc, e.admin.actor, filed.report_id, "essms", complete)
+    await forms.save_form(svc, e.admin.actor, filed.report_id, "essms", complete)
     with pytest.raises(InvalidInput):  # written submission before validation
-        await report_forms.record_submission(svc, e.admin.actor, filed.report_id, "essms", at=None,
+        await forms.record_submission(svc, e.admin.actor, filed.report_id, "essms", at=None,
                                              channel="email", reference="")
-    await report_forms.record_submission(svc, e.admin.actor, filed.report_id, "essms", at=None, channel="phone",
+    await forms.record_submission(svc, e.admin.actor, filed.report_id, "essms", at=None, channel="phone",
                                          reference="appel ARS")
-    validated = await report_forms.validate_form(svc, e.admin.actor, filed.report_id, "essms")
+    validated = await forms.validate_form(svc, e.admin.actor, filed.report_id, "essms")
     assert validated["status"] == "validated" and validated["missing"] == []
 
-    doc = orjson.loads((await report_forms.export_form(svc, e.admin.actor, filed.report_id, "essms", "json")).body)
+    doc = orjson.loads((await forms.export_form(svc, e.admin.actor, filed.report_id, "essms", "json")).body)
     fields = {f["key"]: f["value"] for f in doc["fields"]}
     assert doc["form"] == "essms" and doc["validated_by"] == "Danielle Directrice"
     assert fields["structure_finess"] == "750000001" and fields["cvs_informed"] is True
     assert fields["categories"].startswith("4° Accidents ou incidents liés à une erreur")
-    out = await report_forms.export_form(svc, e.admin.actor, filed.report_id, "essms", "pdf")
+    out = await forms.export_form(svc, e.admin.actor, filed.report_id, "essms", "pdf")
     assert out.body.startswith(b"%PDF") and out.media_type == "application/pdf"
-    await report_forms.record_submission(svc, e.admin.actor, filed.report_id, "essms", at=None, channel="email",
+    await forms.record_submission(svc, e.admin.actor, filed.report_id, "essms", at=None, channel="email",
                                          reference="ARS-2026-0042")
     view = await reports.get_report(svc, e.quality.actor, filed.report_id)
     states = {d["kind"]: d["state"] for d in view["deadlines"]}
@@ -163,14 +164,14 @@ async def test_full_cycle_from_qualification_to_closure(installation: Installati
                                   root_causes="Sonnette hors de portée", lessons="Vérifier au coucher")
     action = await reports.add_action(svc, e.quality.actor, filed.report_id, title="Installer un détecteur",
                                       owner_id=e.nurse.id, due_at=now + timedelta(days=30))
-    eigs2 = await report_forms.get_form(svc, e.quality.actor, filed.report_id, "eigs_2")
+    eigs2 = await forms.get_form(svc, e.quality.actor, filed.report_id, "eigs_2")
     prefilled = {f["key"]: f["value"] for f in eigs2["fields"]}
     assert prefilled["analysis_method"] == "CREX" and "Installer un détecteur" in prefilled["action_plan"]
     conversation_id = await reports.open_discussion(svc, e.quality.actor, filed.report_id, [e.nurse.id, e.carer.id])
     assert (await reports.get_report(svc, e.quality.actor, filed.report_id))["conversation_id"] == str(conversation_id)
     with pytest.raises(InvalidInput):
         await reports.open_discussion(svc, e.quality.actor, filed.report_id, [])
-    from chevet.app import conversations
+    from chevet.app.messaging import conversations
     discussion = await conversations.get_conversation(svc, e.nurse.actor, conversation_id)
     assert discussion["kind"] == "group" and "Chute" not in discussion["title"]
     with pytest.raises(InvalidInput) as err:
@@ -185,11 +186,11 @@ async def test_full_cycle_from_qualification_to_closure(installation: Installati
     await reports.close(svc, e.quality.actor, filed.report_id)
     assert (await reports.followup(svc, filed.followup_code))["closed"] is True
 
-    dash = await report_forms.dashboard(svc, e.quality.actor)
+    dash = await forms.dashboard(svc, e.quality.actor)
     assert dash["counts"] == {"done": 4, "due": 0, "overdue": 0}  # closed reports stay listed
     with pytest.raises(Forbidden):
-        await report_forms.dashboard(svc, e.carer.actor)
-    stats = await report_forms.report_statistics(svc, e.admin.actor, now - timedelta(days=40), now + timedelta(days=1))
+        await forms.dashboard(svc, e.carer.actor)
+    stats = await forms.report_statistics(svc, e.admin.actor, now - timedelta(days=40), now + timedelta(days=1))
     assert stats.total == 1 and stats.actions_done == 1 and stats.deadlines_met == 4 and stats.eigs == 1
     actions_audited = {x.action for x in await _audit(svc, e.org.id)}
     assert {"report.qualified", "report.form_validated", "report.form_exported", "report.submission_recorded",
@@ -209,8 +210,8 @@ async def test_reminders_are_sent_once_per_stage(installation: Installation) -> 
     await svc.bus.start(seen.append)
     # Two rounds at once (two server processes' jobs, concurrent transactions on PostgreSQL):
     # the stage is notified by one of them only.
-    assert sorted(await asyncio.gather(report_forms.send_reminders(svc), report_forms.send_reminders(svc))) == [0, 1]
-    assert await report_forms.send_reminders(svc) == 0
+    assert sorted(await asyncio.gather(forms.send_reminders(svc), forms.send_reminders(svc))) == [0, 1]
+    assert await forms.send_reminders(svc) == 0
     assert sum(1 for ev in seen if ev.payload["type"] == "signalement.reminder") == 1
     reminder = next(ev for ev in seen if ev.payload["type"] == "signalement.reminder")
     assert reminder.payload["stage"] == "overdue" and reminder.payload["deadline"] == "gdpr"
@@ -220,7 +221,7 @@ async def test_reminders_are_sent_once_per_stage(installation: Installation) -> 
 async def test_retention_purge_crypto_shreds_closed_reports_after_their_period(installation: Installation) -> None:
     from dataclasses import replace
 
-    from chevet.app import retention
+    from chevet.app.governance import retention
     from chevet.core.signalement.report import ReportStatus
 
     svc = installation.services
@@ -289,13 +290,13 @@ async def test_only_administrators_designate(installation: Installation) -> None
 
 
 async def _complete_and_send(svc, actor, report_id, kind):  # type: ignore[no-untyped-def]
-    form = await report_forms.get_form(svc, actor, report_id, kind)
+    form = await forms.get_form(svc, actor, report_id, kind)
     filler = {"count": 1, "yesno": False}
     values = {f["key"]: f["value"] if f["value"] not in (None, "") else filler.get(f["type"], "Renseigné")
               for f in form["fields"] if f["required"] or f["value"] not in (None, "")}
-    await report_forms.save_form(svc, actor, report_id, kind, values)
-    await report_forms.validate_form(svc, actor, report_id, kind)
-    await report_forms.record_submission(svc, actor, report_id, kind, at=None, channel="portal", reference="EIGS-1")
+    await forms.save_form(svc, actor, report_id, kind, values)
+    await forms.validate_form(svc, actor, report_id, kind)
+    await forms.record_submission(svc, actor, report_id, kind, at=None, channel="portal", reference="EIGS-1")
 
 
 async def _audit(svc, org_id):  # type: ignore[no-untyped-def]
@@ -321,7 +322,7 @@ async def test_care_content_is_never_stored_in_clear(installation: Installation)
     await reports.add_action(svc, e.quality.actor, filed.report_id, title="Revoir la ronde de 3 h", owner_id=None,
                              due_at=None)
     await reports.give_feedback(svc, e.quality.actor, filed.report_id, "Merci pour la vigilance nocturne")
-    await report_forms.save_form(svc, e.admin.actor, filed.report_id, "essms", {"media_details": "Presse locale"})
+    await forms.save_form(svc, e.admin.actor, filed.report_id, "essms", {"media_details": "Presse locale"})
     rows = await snapshot(svc)
     needles = ["hématome", "Chambre 12", "CH12-R", "surveillance neurologique", "Troisième chute",
                "Barrières abaissées", "ronde de 3 h", "vigilance nocturne", "Presse locale"]

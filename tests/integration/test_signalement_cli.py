@@ -6,7 +6,7 @@ import subprocess
 import sys
 from datetime import timedelta
 
-from chevet.app import reports
+from chevet.app.signalement import reports
 from chevet.bootstrap import Installation
 from tests.signalement_support import fall
 from tests.support import new_member, new_org

@@ -16,8 +16,12 @@ import orjson
 import pytest
 from PIL import Image
 
-from chevet.app import attachment_upkeep, attachments, conversations, report_forms, reports, sobriety
-from chevet.app.report_files import IncomingFile
+from chevet.app.attachments import upkeep
+from chevet.app.attachments import upload as attachments
+from chevet.app.governance import sobriety
+from chevet.app.messaging import conversations
+from chevet.app.signalement import forms, reports
+from chevet.app.signalement.files import IncomingFile
 from chevet.bootstrap import Installation
 from chevet.core.errors import InvalidInput, NotFound, TooLarge
 from tests.attachment_support import Api
@@ -145,7 +149,7 @@ async def test_export_lists_the_files_and_retention_deletes_them(installation: I
     for filed in (named, secret):
         await reports.qualify(svc, e.quality.actor, filed.report_id, severity="significant", gdpr_breach=True)
         await _validated(svc, e.admin.actor, filed.report_id, "gdpr")
-        out = await report_forms.export_form(svc, e.admin.actor, filed.report_id, "gdpr", "json")
+        out = await forms.export_form(svc, e.admin.actor, filed.report_id, "gdpr", "json")
         docs[filed.report_id] = orjson.loads(out.body)
     assert docs[named.report_id]["attachments"] == [
         {"position": 1, "kind": "document", "mime": "application/pdf", "size": len(pdf()), "name": "constat.pdf"},
@@ -156,11 +160,11 @@ async def test_export_lists_the_files_and_retention_deletes_them(installation: I
 
     # The orphan sweep keeps report files; retention takes them with the report.
     assert len(blob_files(installation)) == 3  # the same note in two reports: two unrelated sealed copies
-    assert await attachment_upkeep.orphans(svc, older_than_hours=0) == []
+    assert await upkeep.orphans(svc, older_than_hours=0) == []
     from dataclasses import replace
     from datetime import timedelta
 
-    from chevet.app import retention
+    from chevet.app.governance import retention
     from chevet.core.signalement.report import ReportStatus
 
     async with svc.db.transaction() as tx:  # the named report was followed up and closed
@@ -178,12 +182,12 @@ async def test_export_lists_the_files_and_retention_deletes_them(installation: I
 
 
 async def _validated(svc, actor, report_id, kind):  # type: ignore[no-untyped-def]
-    form = await report_forms.get_form(svc, actor, report_id, kind)
+    form = await forms.get_form(svc, actor, report_id, kind)
     filler = {"count": 1, "yesno": False}
     values = {f["key"]: f["value"] if f["value"] not in (None, "") else filler.get(f["type"], "Renseigné")
               for f in form["fields"] if f["required"] or f["value"] not in (None, "")}
-    await report_forms.save_form(svc, actor, report_id, kind, values)
-    await report_forms.validate_form(svc, actor, report_id, kind)
+    await forms.save_form(svc, actor, report_id, kind, values)
+    await forms.validate_form(svc, actor, report_id, kind)
 
 
 @pytest.fixture

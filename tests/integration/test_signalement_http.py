@@ -90,7 +90,7 @@ async def test_errors_are_explained_and_other_organisations_see_nothing(installa
 
 
 async def test_a_cross_site_form_post_is_refused(installation: Installation, server: Server) -> None:
-    from chevet.app import reports as app_reports
+    from chevet.app.signalement import reports as app_reports
 
     e = await ehpad(installation.services)
     token = login(server.url, e.carer)
@@ -133,7 +133,7 @@ async def test_the_quality_lead_is_notified_live_of_a_new_report(installation: I
 async def test_hostile_input_to_the_pages_never_breaks_them(installation: Installation, server: Server) -> None:
     svc = installation.services
     e = await ehpad(svc)
-    from chevet.app import reports as app_reports
+    from chevet.app.signalement import reports as app_reports
     from tests.signalement_support import fall
 
     filed = await app_reports.file_report(svc, e.carer.actor, mode="named", **fall(svc.clock.now()))

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 from sqlalchemy import event, update
 
-from chevet.app.people import token_hash
+from chevet.app.identity.people import token_hash
 from chevet.bootstrap import Installation
 from chevet.web.app import create_app
 from chevet.web.deps import SESSION_COOKIE

@@ -128,7 +128,7 @@ async def test_dashboard_shows_costs_and_savings_to_admin_and_dpo_only(installat
 
 
 async def test_a_configured_storage_factor_is_shown_with_its_source(tmp_path: Path) -> None:
-    from chevet.app import sobriety as sobriety_app
+    from chevet.app.governance import sobriety as sobriety_app
     from chevet.web.pages.sobriety import context
     from tests.support import new_installation
 

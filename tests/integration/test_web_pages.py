@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from chevet.app import conversations, messages, people
+from chevet.app.identity import people
+from chevet.app.messaging import conversations, messages
 from chevet.bootstrap import Installation
 from chevet.core import totp
 from chevet.web.app import create_app

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from chevet.app import conversations
+from chevet.app.messaging import conversations
 from chevet.bootstrap import Installation
 from chevet.core.notification import format_clock, local_day
 from tests.support import Server, free_port, login, new_member, new_org
@@ -220,8 +220,8 @@ async def test_init_creates_the_vapid_key_once_and_private(installation: Install
 
 
 async def test_a_deactivated_person_is_no_longer_notified(installation: Installation) -> None:
-    from chevet.app import messages, notifications
-    from chevet.app import people as people_actions
+    from chevet.app.identity import people as people_actions
+    from chevet.app.messaging import messages, notifications
     from chevet.core.entities import RealtimeEvent
 
     svc = installation.services
@@ -250,7 +250,8 @@ async def test_a_missed_report_deadline_reaches_the_quality_lead_without_content
                                                                                 receiver: Receiver) -> None:
     from datetime import timedelta
 
-    from chevet.app import notifications, reports
+    from chevet.app.messaging import notifications
+    from chevet.app.signalement import reports
     from tests.signalement_support import ehpad, fall
 
     svc = installation.services

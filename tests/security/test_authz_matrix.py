@@ -15,9 +15,12 @@ from typing import Any
 
 import httpx
 
-from chevet.app import attachments, auth, conversations, messages, reports, teams
-from chevet.app.report_files import IncomingFile
+from chevet.app.attachments import upload as attachments
+from chevet.app.identity import auth
+from chevet.app.messaging import conversations, messages, teams
 from chevet.app.services import Actor
+from chevet.app.signalement import reports
+from chevet.app.signalement.files import IncomingFile
 from chevet.bootstrap import Installation
 from chevet.core.roles import Permission, Role, can
 from chevet.core.signalement.deadlines import FormKind

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from chevet.app.group_commit import GroupCommit
+from chevet.app.messaging.group_commit import GroupCommit
 
 
 class Recorder:

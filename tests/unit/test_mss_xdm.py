@@ -138,8 +138,8 @@ def test_confidentiality_codes_are_carried_and_read_back() -> None:
 
 
 def test_restricted_documents_are_not_sent_where_they_must_not_go() -> None:
-    from chevet.app.mssante import NewAttachment, _package
-    from chevet.app.mssante_gateway import Gateway
+    from chevet.app.mssante.exchanges import NewAttachment, _package
+    from chevet.app.mssante.gateway import Gateway
     from chevet.core.errors import InvalidInput
 
     gw = Gateway(nil="N", mailboxes=())

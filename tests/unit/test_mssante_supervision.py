@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from chevet.adapters.mail.mailbox_lock import MailboxLock
-from chevet.bootstrap_mssante import runs_in_server
+from chevet.bootstrap.mssante import runs_in_server
 from chevet.jobs import mssante as jobs
 from chevet.settings import SettingsError, load_settings
-from chevet.settings_mssante import MssanteSettings, OperatorSettings
+from chevet.settings.mssante import MssanteSettings, OperatorSettings
 
 
 def _gateway(runs_in: str | None) -> MssanteSettings:

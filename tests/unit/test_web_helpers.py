@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from chevet.app.memberships import MemberView
+from chevet.app.messaging.memberships import MemberView
 from chevet.core.roles import Role
 from chevet.web.ui.conversations import segments, with_mentions
 from chevet.web.ui.render import safe_next

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from chevet.app.attachment_config import AttachmentServices
-from chevet.app.group_commit import GroupCommit
+from chevet.app.attachments.config import AttachmentServices
+from chevet.app.messaging.group_commit import GroupCommit
 from chevet.core import envelope
 from chevet.core.audit import INSTALLATION_CHAIN, AuditEvent
 from chevet.core.entities import Organisation, Person, RealtimeEvent, session_ended_event
@@ -90,9 +90,9 @@ class Unit:
                     object_type: str, object_id: uuid.UUID | None, **detail: Any) -> None:
         ip = self.ip
         if ip is not None and actor_id is not None:
-            # A person's address is kept sealed on sign-in entries only (see app/addresses.py).
+            # A person's address is kept sealed on sign-in entries only (see app/identity/addresses.py).
             if action.startswith("auth."):
-                from chevet.app import addresses
+                from chevet.app.identity import addresses
 
                 detail[addresses.FIELD] = await addresses.seal(self.services, self.tx, actor_id, ip)
             ip = None

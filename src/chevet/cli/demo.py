@@ -12,7 +12,8 @@ import secrets
 import uuid
 from typing import Any
 
-from chevet.app import conversations, messages, organisations, people, teams
+from chevet.app.identity import organisations, people
+from chevet.app.messaging import conversations, messages, teams
 from chevet.app.services import Actor, Services
 from chevet.settings import Settings
 

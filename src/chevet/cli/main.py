@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from chevet.app import organisations, people
+from chevet.app.identity import organisations, people
 from chevet.bootstrap import Installation, initialise, migrate
 from chevet.cli.support import DataDir, run, settings_for
 from chevet.settings import Settings, SettingsError

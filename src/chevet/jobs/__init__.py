@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from chevet.bootstrap import Installation
-    from chevet.bootstrap_mssante import GatewayRuntime
+    from chevet.bootstrap.mssante import GatewayRuntime
     from chevet.jobs.mssante import GatewayTasks
 
 

@@ -7,7 +7,7 @@ import asyncio
 import logging
 import time
 
-from chevet.app import audit_trail, retention
+from chevet.app.governance import audit_trail, retention
 from chevet.bootstrap import Installation, write_key_backup
 from chevet.ports import DependencyUnavailable
 

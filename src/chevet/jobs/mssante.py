@@ -15,9 +15,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from chevet.app import directory, mssante_documents, mssante_inbound, mssante_outbox
+from chevet.app.mssante import directory, documents, inbound
+from chevet.app.mssante import outbox as mssante_outbox
 from chevet.bootstrap import Installation
-from chevet.bootstrap_mssante import (
+from chevet.bootstrap.mssante import (
     GatewayRuntime,
     crl_download_folder,
     discard,
@@ -60,7 +61,7 @@ async def fetch_once(installation: Installation, runtime: GatewayRuntime, addres
 
 
 async def _fetch_with(installation: Installation, runtime: GatewayRuntime, address: str, client: object) -> int:
-    from chevet.bootstrap_mssante import ImapMailbox
+    from chevet.bootstrap.mssante import ImapMailbox
 
     assert isinstance(client, ImapMailbox)
     services = installation.services
@@ -68,7 +69,7 @@ async def _fetch_with(installation: Installation, runtime: GatewayRuntime, addre
         cursor = await tx.mssante.cursor(address)
     uid_validity, mails = await client.fetch(cursor)
     for uid, raw in mails:
-        result = await mssante_inbound.ingest(services, runtime.gateway, address, raw)
+        result = await inbound.ingest(services, runtime.gateway, address, raw)
         # The cursor moves only after the mail is recorded: a crash fetches it again, and the
         # Message-ID check makes that second copy a no-op.
         async with services.db.transaction() as tx:
@@ -98,7 +99,7 @@ async def _pause(stopping: asyncio.Event, seconds: float) -> None:
 
 async def _mailbox_loop(installation: Installation, runtime: GatewayRuntime, address: str,
                         stopping: asyncio.Event) -> None:
-    from chevet.bootstrap_mssante import ImapMailbox
+    from chevet.bootstrap.mssante import ImapMailbox
 
     ms = runtime.settings
     client = runtime.imap(address)
@@ -192,7 +193,7 @@ async def refresh_crls(installation: Installation, runtime: GatewayRuntime) -> i
 
 async def _listen(installation: Installation, runtime: GatewayRuntime, stopping: asyncio.Event) -> None:
     """The SMTP listener (an organisation's own MSSanté domain), until the gateway stops."""
-    from chevet.bootstrap_mssante import start_listener
+    from chevet.bootstrap.mssante import start_listener
 
     ms = runtime.settings
     tls = listener_context(ms)
@@ -200,7 +201,7 @@ async def _listen(installation: Installation, runtime: GatewayRuntime, stopping:
         return
 
     async def deliver(mailbox: str, raw: bytes) -> None:
-        await mssante_inbound.ingest(installation.services, runtime.gateway, mailbox, raw)
+        await inbound.ingest(installation.services, runtime.gateway, mailbox, raw)
 
     server = await start_listener(ms.listener.host, ms.listener.port, tls, {b.address for b in ms.mailboxes},
                                   deliver, ms.listener.max_message_bytes or ms.max_message_bytes)
@@ -228,7 +229,7 @@ class GatewayTasks:
         async def outbox() -> None:
             # Documents of earlier versions first (once; retried with the loop if the database
             # is not there yet): the messages that carry them may be in the outbox.
-            await mssante_documents.adopt_legacy_documents(installation.services)
+            await documents.adopt_legacy_documents(installation.services)
             await _every(ms.outbox_seconds, "outbox", lambda: deliver_once(installation, runtime, stopping), stopping)
 
         self.outbox = self._task("outbox", outbox)

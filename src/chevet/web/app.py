@@ -19,7 +19,7 @@ import chevet.web.api
 from chevet.app import readiness
 from chevet.app.services import Services
 from chevet.bootstrap import Installation
-from chevet.bootstrap_mssante import load_gateway
+from chevet.bootstrap.mssante import load_gateway
 from chevet.core.entities import RealtimeEvent
 from chevet.ports import DependencyUnavailable
 from chevet.web import json_body, problems

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from chevet.app import auth
+from chevet.app.identity import auth
 from chevet.app.services import Actor, Services
 from chevet.core.errors import AuthenticationFailed, LockedOut
 from chevet.web.sessioncache import SessionCache

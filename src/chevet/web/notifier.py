@@ -12,7 +12,7 @@ import logging
 
 import orjson
 
-from chevet.app import notifications
+from chevet.app.messaging import notifications
 from chevet.app.services import Services
 from chevet.core.entities import RealtimeEvent
 from chevet.ports import PushGateway

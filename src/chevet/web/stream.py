@@ -27,7 +27,8 @@ from typing import Any
 import orjson
 from fastapi import WebSocket, WebSocketDisconnect
 
-from chevet.app import auth, conversations, messages
+from chevet.app.identity import auth
+from chevet.app.messaging import conversations, messages
 from chevet.app.services import Actor, Services
 from chevet.core.entities import SESSION_ENDED, RealtimeEvent
 from chevet.core.errors import ChevetError

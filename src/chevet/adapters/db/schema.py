@@ -51,7 +51,7 @@ person = Table(
     Column("totp_last_step", Integer, nullable=True),
     Column("failed_logins", Integer, nullable=False, default=0),
     Column("locked_until", UtcTimestamp, nullable=True),
-    # Wrapped data key sealing the person's sign-in addresses in the audit trail (app/addresses.py);
+    # Wrapped data key sealing the person's sign-in addresses in the audit trail (app/identity/addresses.py);
     # anonymisation sets it to NULL.
     Column("address_key", LargeBinary, nullable=True),
     UniqueConstraint("org_id", "rpps"),

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from chevet.app import attachment_upkeep, sobriety
+from chevet.app.attachments import upkeep
+from chevet.app.governance import sobriety
 from chevet.cli.support import DataDir
 from chevet.cli.support import run as _run
 from chevet.cli.support import settings_for as _settings
@@ -31,7 +32,7 @@ def usage(data_dir: DataDir = None, as_json: Annotated[bool, typer.Option("--jso
 @app.command("purge-pending")
 def purge_pending(data_dir: DataDir = None) -> None:
     """Remove uploads never sent with a message within ``pending_attachment_hours``."""
-    count = _run(lambda i: attachment_upkeep.purge_pending(i.services), _settings(data_dir))
+    count = _run(lambda i: upkeep.purge_pending(i.services), _settings(data_dir))
     typer.echo(f"{count} unsent upload(s) removed")
 
 
@@ -39,7 +40,7 @@ def purge_pending(data_dir: DataDir = None) -> None:
 def orphans(data_dir: DataDir = None, delete: Annotated[bool, typer.Option("--delete")] = False,
             older_than_hours: Annotated[float, typer.Option(min=0.1)] = 1.0) -> None:
     """List (or delete) sealed files that no attachment references any more."""
-    found = _run(lambda i: attachment_upkeep.orphans(i.services, delete=delete, older_than_hours=older_than_hours),
+    found = _run(lambda i: upkeep.orphans(i.services, delete=delete, older_than_hours=older_than_hours),
                  _settings(data_dir))
     for key in found:
         typer.echo(key)

@@ -13,8 +13,8 @@ from uuid import UUID
 import orjson
 import typer
 
-from chevet.app import audit_trail
-from chevet.app.organisations import organisation_by_slug
+from chevet.app.governance import audit_trail
+from chevet.app.identity.organisations import organisation_by_slug
 from chevet.bootstrap import Installation
 from chevet.cli.support import DataDir, echo_json, fail, parse_time, run, settings_for
 from chevet.core.audit import AuditEntry, ChainBreak

@@ -9,9 +9,9 @@ from typing import Annotated
 
 import typer
 
-from chevet.app import directory
+from chevet.app.mssante import directory
 from chevet.bootstrap import Installation
-from chevet.bootstrap_mssante import file_chunks
+from chevet.bootstrap.mssante import file_chunks
 from chevet.cli.support import DataDir
 from chevet.cli.support import run as _run
 from chevet.cli.support import settings_for as _settings

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from chevet.app import archive
+from chevet.app.archive import archive
 from chevet.bootstrap import Installation
 from chevet.cli.support import DataDir, fail, progress, run, sealing, settings_for
 

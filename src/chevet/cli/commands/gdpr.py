@@ -9,8 +9,8 @@ from typing import Annotated
 import orjson
 import typer
 
-from chevet.app import gdpr
-from chevet.app.organisations import organisation_by_slug
+from chevet.app.governance import gdpr
+from chevet.app.identity.organisations import organisation_by_slug
 from chevet.bootstrap import Installation
 from chevet.cli.support import DataDir, echo_json, fail, run, sealing, settings_for
 from chevet.core.errors import NotFound

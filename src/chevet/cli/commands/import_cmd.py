@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from chevet.app import archive
+from chevet.app.archive import archive
 from chevet.bootstrap import Installation
 from chevet.cli.support import DataDir, fail, identity_from, passphrase, progress, run, settings_for
 from chevet.core.errors import ChevetError

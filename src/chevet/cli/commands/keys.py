@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from chevet.app import keys as key_actions
+from chevet.app.identity import keys as key_actions
 
 NAME = "keys"
 app = typer.Typer(help="The installation master key: status and rotation.", no_args_is_help=True)

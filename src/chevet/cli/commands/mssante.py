@@ -9,7 +9,7 @@ import signal
 import typer
 
 from chevet.bootstrap import Installation, open_installation
-from chevet.bootstrap_mssante import GatewayRuntime, load_gateway
+from chevet.bootstrap.mssante import GatewayRuntime, load_gateway
 from chevet.cli.support import DataDir
 from chevet.cli.support import run as _run
 from chevet.cli.support import settings_for as _settings

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from chevet.app import retention
+from chevet.app.governance import retention
 from chevet.bootstrap import BackupError, RestoreTarget, migrate, open_installation, read_key_backup
 from chevet.bootstrap import restore as restore_backup
 from chevet.cli.support import DataDir, fail, settings_for

@@ -9,8 +9,9 @@ from typing import Annotated
 
 import typer
 
-from chevet.app import reports, retention
-from chevet.app.organisations import organisation_by_slug
+from chevet.app.governance import retention
+from chevet.app.identity.organisations import organisation_by_slug
+from chevet.app.signalement import reports
 from chevet.bootstrap import Installation
 from chevet.cli.support import DataDir, echo_json, fail, parse_time, run, settings_for
 from chevet.core.signalement.retention import RecordType

@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from chevet.app import organisations, report_forms, reports
+from chevet.app.identity import organisations
+from chevet.app.signalement import forms, reports
 from chevet.bootstrap import Installation, open_installation
 from chevet.cli.support import DataDir
 from chevet.cli.support import run as _run
@@ -46,7 +47,7 @@ def remind(data_dir: DataDir = None) -> None:
         installation = open_installation(settings, with_bus=True)
         try:
             await reports.record_anonymous_filings(installation.services)
-            return await report_forms.send_reminders(installation.services)
+            return await forms.send_reminders(installation.services)
         finally:
             await installation.close()
 

@@ -11,7 +11,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import Field, StrictStr
 
-from chevet.app import attachment_download, attachments
+from chevet.app.attachments import download as attachment_download
+from chevet.app.attachments import upload as attachments
 from chevet.core.attachment import AttachmentKind, Variant
 from chevet.core.ids import parse_id
 from chevet.web.api.models import Body

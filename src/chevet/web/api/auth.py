@@ -5,8 +5,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from chevet.app import auth, people
-from chevet.app.views import organisation_view, person_view, session_view
+from chevet.app.identity import auth, people
+from chevet.app.messaging.views import organisation_view, person_view, session_view
 from chevet.core.ids import parse_id
 from chevet.web.api.models import AcceptIn, ConfirmIn, LoginIn
 from chevet.web.deps import ActorDep, ServicesDep, client_ip, limit_attempts

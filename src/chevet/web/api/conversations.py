@@ -7,7 +7,7 @@ from fastapi.responses import Response
 from pydantic import Field, StrictInt
 from starlette.routing import Route
 
-from chevet.app import conversations, messages
+from chevet.app.messaging import conversations, messages
 from chevet.app.services import Actor, Services
 from chevet.core.ids import parse_id
 from chevet.web import json_body

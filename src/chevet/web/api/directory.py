@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import Field, StrictInt
 
-from chevet.app import directory
+from chevet.app.mssante import directory
 from chevet.web.api.models import Digits
 from chevet.web.deps import ActorDep, ServicesDep
 

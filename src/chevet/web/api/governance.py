@@ -14,7 +14,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 from pydantic import Field, StrictInt
 
-from chevet.app import audit_trail, gdpr, reports, retention
+from chevet.app.governance import audit_trail, gdpr, retention
+from chevet.app.signalement import reports
 from chevet.core.errors import InvalidInput
 from chevet.core.ids import parse_id
 from chevet.web.api.models import Body, Digits, Moment

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from pydantic import Field, StrictBool, StrictInt, StrictStr
 
-from chevet.app import auth, passkeys, psc
-from chevet.app.views import person_view
+from chevet.app.identity import auth, passkeys, psc
+from chevet.app.messaging.views import person_view
 from chevet.core.identity import Passkey
 from chevet.core.ids import parse_id
 from chevet.web.api.models import Body

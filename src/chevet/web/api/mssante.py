@@ -8,8 +8,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import Field, StrictBool, StrictStr
 
-from chevet.app import mssante, mssante_inbound
-from chevet.app.mssante_gateway import Gateway
+from chevet.app.mssante import exchanges as mssante
+from chevet.app.mssante import inbound
+from chevet.app.mssante.gateway import Gateway
 from chevet.core.errors import InvalidInput
 from chevet.core.ids import parse_id
 from chevet.web.api.models import Body
@@ -99,17 +100,17 @@ async def retry(conversation_id: str, message_id: str, actor: ActorDep, svc: Ser
 
 @router.get("/mssante/quarantine")
 async def quarantine(actor: ActorDep, svc: ServicesDep, all: bool = False) -> list[dict[str, Any]]:
-    return await mssante_inbound.quarantined(svc, actor, include_released=all)
+    return await inbound.quarantined(svc, actor, include_released=all)
 
 
 @router.get("/mssante/quarantine/{record_id}/raw")
 async def quarantined_raw(record_id: str, actor: ActorDep, svc: ServicesDep) -> Response:
-    data = await mssante_inbound.quarantined_mail(svc, actor, parse_id(record_id))
+    data = await inbound.quarantined_mail(svc, actor, parse_id(record_id))
     return Response(data, media_type="application/octet-stream",
                     headers={"Content-Disposition": "attachment; filename=quarantine.eml", "Cache-Control": "no-store"})
 
 
 @router.post("/mssante/quarantine/{record_id}/release", status_code=204)
 async def release(record_id: str, actor: ActorDep, svc: ServicesDep) -> Response:
-    await mssante_inbound.release(svc, actor, parse_id(record_id))
+    await inbound.release(svc, actor, parse_id(record_id))
     return Response(status_code=204)

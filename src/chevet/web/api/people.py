@@ -6,8 +6,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import Field, StrictInt
 
-from chevet.app import people
-from chevet.app.views import person_view
+from chevet.app.identity import people
+from chevet.app.messaging.views import person_view
 from chevet.core.ids import parse_id
 from chevet.web.api.models import Digits, InviteIn, RoleIn
 from chevet.web.deps import ActorDep, ServicesDep

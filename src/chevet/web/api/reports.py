@@ -10,8 +10,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import Field, StrictBool, StrictInt, StrictStr
 
-from chevet.app import attachment_download, auth, report_files, report_forms, reports
+from chevet.app.attachments import download as attachment_download
+from chevet.app.identity import auth
 from chevet.app.services import Actor, Services
+from chevet.app.signalement import files as report_files
+from chevet.app.signalement import forms as report_forms
+from chevet.app.signalement import reports
 from chevet.core.errors import AuthenticationFailed
 from chevet.core.ids import parse_id
 from chevet.core.signalement import statistics

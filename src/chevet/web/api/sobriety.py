@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from chevet.app import sobriety
+from chevet.app.governance import sobriety
 from chevet.web.charts import Series, format_bytes, line_chart
 from chevet.web.deps import ActorDep, ServicesDep
 from chevet.web.i18n import gettext, negotiate

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import Field, StrictStr
 
-from chevet.app import teams
+from chevet.app.messaging import teams
 from chevet.core.ids import parse_id
 from chevet.web.api.models import Body, Id
 from chevet.web.deps import ActorDep, ServicesDep

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, select_autoescape
 
-from chevet.app import audit_trail, gdpr
+from chevet.app.governance import audit_trail, gdpr
 from chevet.app.services import Actor, Services
 from chevet.core.errors import AuthenticationFailed, ChevetError, Forbidden
 from chevet.web.api.governance import trace_query

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from chevet.app import auth, passkeys, psc
+from chevet.app.identity import auth, passkeys, psc
 from chevet.core.errors import ChevetError
 from chevet.core.ids import parse_id
 from chevet.web.api.identity import CredentialIn, signed_in_view

@@ -15,7 +15,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from chevet.app import attachments, conversations, directory, mssante, mssante_inbound
+from chevet.app.attachments import upload as attachments
+from chevet.app.messaging import conversations
+from chevet.app.mssante import directory, inbound
+from chevet.app.mssante import exchanges as mssante
 from chevet.core.errors import InvalidInput, NotFound, TooLarge
 from chevet.core.ids import parse_id
 from chevet.web.api.mssante import configured_gateway, gateway
@@ -244,7 +247,7 @@ async def receipt(conversation_id: str, message_id: str, request: Request) -> Re
 async def quarantine(request: Request) -> Response:
     p = await page(request)
     assert p.actor is not None
-    records = await mssante_inbound.quarantined(p.services, p.actor)
+    records = await inbound.quarantined(p.services, p.actor)
     for r in records:
         r["local"] = p.local(datetime.fromisoformat(r["received_at"]))
         r["reason_text"] = _quarantine_reason(p, r["reason"] or "")
@@ -265,5 +268,5 @@ async def release(record_id: str, request: Request) -> Response:
     p = await page(request)
     assert p.actor is not None
     await read_form(p)
-    await mssante_inbound.release(p.services, p.actor, parse_id(record_id))
+    await inbound.release(p.services, p.actor, parse_id(record_id))
     return p.redirect("/admin/mssante/quarantine?notice=mss_released")

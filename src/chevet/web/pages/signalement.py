@@ -17,7 +17,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from chevet.app import report_files, reports
+from chevet.app.signalement import files as report_files
+from chevet.app.signalement import reports
 from chevet.core.errors import ChevetError, InvalidInput
 from chevet.core.signalement.deadlines import PARIS, Channel, FormKind, local_time
 from chevet.core.signalement.forms import SPECS

@@ -16,7 +16,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from markupsafe import Markup
 
-from chevet.app import report_forms, reports
+from chevet.app.signalement import forms as report_forms
+from chevet.app.signalement import reports
 from chevet.core.errors import ChevetError, InvalidInput, NotFound, ReauthenticationRequired
 from chevet.core.ids import parse_id
 from chevet.core.signalement import charts

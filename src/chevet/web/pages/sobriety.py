@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from markupsafe import Markup
 
-from chevet.app import sobriety
+from chevet.app.governance import sobriety
 from chevet.web.api.sobriety import growth_svg
 from chevet.web.charts import format_bytes
 from chevet.web.i18n import gettext

@@ -6,7 +6,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from chevet.app import auth, notifications, preferences
+from chevet.app.identity import auth
+from chevet.app.messaging import notifications, preferences
 from chevet.core.errors import AuthenticationFailed, ChevetError, InvalidInput, LockedOut
 from chevet.core.ids import parse_id
 from chevet.core.notification import DAILY_CAP, GROUP_WINDOW, format_clock

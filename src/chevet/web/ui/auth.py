@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from chevet.app import auth, people
+from chevet.app.identity import auth, people
 from chevet.core.errors import ChevetError, InvalidInput
 from chevet.web.deps import SESSION_COOKIE, client_ip, limit_attempts
 from chevet.web.qr import qr_svg

@@ -15,7 +15,9 @@ from babel.dates import format_date
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from chevet.app import attachments, conversations, memberships, messages, people, teams
+from chevet.app.attachments import upload
+from chevet.app.identity import people
+from chevet.app.messaging import conversations, memberships, messages, teams
 from chevet.core.errors import ChevetError, InvalidInput, NotFound
 from chevet.core.ids import parse_id
 from chevet.web.responses import Json
@@ -145,7 +147,7 @@ async def conversation(conversation_id: str, request: Request) -> Response:
 def _limits(p: Page) -> dict[str, Any] | None:
     """Sizes and types accepted, shown before choosing a file (RGESN 4.11)."""
     try:
-        return attachments.limits_view(p.services)
+        return upload.limits_view(p.services)
     except (ChevetError, AttributeError, LookupError):
         return None
 

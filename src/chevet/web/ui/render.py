@@ -23,7 +23,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from chevet.app import auth, preferences
+from chevet.app.identity import auth
+from chevet.app.messaging import preferences
 from chevet.app.services import Actor, Services
 from chevet.core.errors import AuthenticationFailed, ChevetError, Forbidden, ReauthenticationRequired
 from chevet.core.notification import LOCAL_TIME

@@ -1,0 +1,1 @@
+"""Files in conversations: upload (scan, sealing, thumbnails), download, and their upkeep."""

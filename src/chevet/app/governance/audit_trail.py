@@ -1,0 +1,231 @@
+"""The audit trail as an auditor and a DPO use it: signed checkpoints, full verification,
+JSON Lines export, access traces with filters, and pruning past the audit retention period.
+
+Reading the trail is itself audited: who looked at whose traces is a question too.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+
+from chevet.app.identity import addresses
+from chevet.app.services import Actor, Services
+from chevet.core.audit import INSTALLATION_CHAIN, AuditEntry
+from chevet.core.checkpoint import ChainVerdict, Checkpoint, signed_message, verify_chain_with_checkpoints
+from chevet.core.errors import Forbidden, InvalidInput
+from chevet.core.roles import Permission, can
+
+MIN_AUDIT_RETENTION_DAYS = 183  # access traces to patient data: at least six months, rolling
+MAX_TRACES = 1000
+
+
+def public_key_b64(services: Services) -> str | None:
+    return base64.b64encode(services.signer.public_key).decode() if services.signer else None
+
+
+async def checkpoint_all(services: Services) -> list[Checkpoint]:
+    """Sign the current head of every chain that moved since its last checkpoint."""
+    signer = services.signer
+    if signer is None:
+        raise InvalidInput("audit_key_missing")
+    made: list[Checkpoint] = []
+    async with services.unit() as u:
+        for chain in await u.tx.audit.chains():
+            head = await u.tx.audit.head(chain)
+            if head is None or head[0] == 0:
+                continue
+            last = await u.tx.audit_trail.latest_checkpoint(chain)
+            if last is not None and last.seq >= head[0]:
+                continue
+            at = services.clock.now()
+            cp = Checkpoint(chain, head[0], head[1], at, signer.key_id,
+                            signer.sign(signed_message(chain, head[0], head[1], at)))
+            await u.tx.audit_trail.add_checkpoint(cp)
+            made.append(cp)
+    return made
+
+
+async def verify_all(services: Services, public_key: bytes | None = None) -> list[ChainVerdict]:
+    """Check every chain and its checkpoints. ``public_key`` (an auditor's own copy) overrides
+    the installation's key, so that a replaced key file is noticed."""
+    key = public_key if public_key is not None else (services.signer.public_key if services.signer else None)
+    out = []
+    async with services.db.transaction() as tx:
+        chains = sorted(set(await tx.audit.chains()) | set(await tx.audit_trail.checkpoint_chains()))
+        for chain in chains:
+            head = await tx.audit.head(chain)
+            entries = [e async for e in tx.audit.entries(chain)]
+            out.append(verify_chain_with_checkpoints(chain, entries, head, await tx.audit_trail.checkpoints(chain),
+                                                     key, await tx.audit_trail.anchor(chain)))
+    return out
+
+
+def entry_json(e: AuditEntry, prev_hash: bytes | None = None) -> dict[str, Any]:
+    from chevet.core.checkpoint import micros
+
+    out: dict[str, Any] = {"type": "entry", "chain": str(e.chain), "seq": e.seq, "at": e.at.isoformat(),
+                           "at_us": micros(e.at), "action": e.action,
+                           "actor_id": str(e.actor_id) if e.actor_id else None, "object_type": e.object_type,
+                           "object_id": str(e.object_id) if e.object_id else None, "ip": e.ip,
+                           "detail": e.detail, "hash": e.hash.hex()}
+    if prev_hash is not None:
+        out["prev_hash"] = prev_hash.hex()
+    return out
+
+
+def checkpoint_json(cp: Checkpoint) -> dict[str, Any]:
+    from chevet.core.checkpoint import micros
+
+    return {"type": "checkpoint", "chain": str(cp.chain), "seq": cp.seq, "head_hash": cp.head_hash.hex(),
+            "at": cp.at.isoformat(), "at_us": micros(cp.at), "key_id": cp.key_id,
+            "signature": base64.b64encode(cp.signature).decode()}
+
+
+async def export_lines(services: Services, *, since: datetime | None, until: datetime | None,
+                       org_id: uuid.UUID | None = None, operator: str = "operator") -> AsyncIterator[bytes]:
+    """JSON Lines: a header with the public key, then per chain its entries in order (each with
+    the previous entry's hash, so a partial export still verifies) and its checkpoints."""
+    async with services.unit() as u:
+        chains = [org_id] if org_id is not None else await u.tx.audit.chains()
+        await u.audit(None, "audit.exported", None, "audit", org_id, by=operator,
+                      since=since.isoformat() if since else None, until=until.isoformat() if until else None)
+        if org_id is not None:
+            await u.audit(org_id, "audit.exported", None, "audit", org_id, by=operator,
+                          since=since.isoformat() if since else None, until=until.isoformat() if until else None)
+    header = {"type": "header", "format": "chevet-audit-export-1", "exported_at": services.clock.now().isoformat(),
+              "since": since.isoformat() if since else None, "until": until.isoformat() if until else None,
+              "public_key_ed25519": public_key_b64(services),
+              "key_id": services.signer.key_id if services.signer else None}
+    yield orjson.dumps(header) + b"\n"
+    async with services.db.transaction() as tx:
+        for chain in chains:
+            anchor = await tx.audit_trail.anchor(chain) or 0
+            checkpoints = await tx.audit_trail.checkpoints(chain)
+            after = 0
+            prev: bytes | None = None
+            while True:
+                batch = await tx.audit_trail.search(chain, since=since, until=until, after_seq=after, limit=2000,
+                                                    ascending=True)
+                if not batch:
+                    break
+                for e in batch:
+                    if prev is None or e.seq != after + 1:
+                        prev = await _previous_hash(tx, chain, e.seq, anchor, checkpoints)
+                    yield orjson.dumps(entry_json(e, prev)) + b"\n"
+                    prev, after = e.hash, e.seq
+            for cp in checkpoints:
+                if ((since is None or cp.at >= since) and (until is None or cp.at < until)) or cp.seq == anchor:
+                    yield orjson.dumps(checkpoint_json(cp)) + b"\n"
+
+
+async def _previous_hash(tx: Any, chain: uuid.UUID, seq: int, anchor: int, checkpoints: list[Checkpoint]) -> bytes:
+    from chevet.core.audit import GENESIS
+
+    if seq == 1:
+        return GENESIS
+    if seq - 1 == anchor:
+        return next((cp.head_hash for cp in checkpoints if cp.seq == anchor), GENESIS)
+    before = await tx.audit_trail.entry_at(chain, seq - 1)
+    return bytes(before.hash) if before else GENESIS
+
+
+def _require_view(actor: Actor) -> None:
+    if not can(actor.person.role, Permission.VIEW_AUDIT):
+        raise Forbidden("forbidden")
+
+
+@dataclass(frozen=True, slots=True)
+class TraceQuery:
+    conversation_id: uuid.UUID | None = None
+    person_id: uuid.UUID | None = None
+    actions: tuple[str, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+    before_seq: int | None = None
+    limit: int = 100
+
+
+async def traces(services: Services, actor: Actor, q: TraceQuery) -> list[dict[str, Any]]:
+    """Access traces of the actor's own organisation: who read or wrote a care case, what a
+    person did (and what was done about them). Names are resolved for display."""
+    _require_view(actor)
+    if q.since and q.until and q.since >= q.until:
+        raise InvalidInput("period_invalid")
+    limit = max(1, min(q.limit, MAX_TRACES))
+    async with services.unit(actor.ip) as u:
+        if q.conversation_id is not None and await u.tx.conversations.get(actor.org_id, q.conversation_id) is None \
+                and not await u.tx.audit_trail.search(actor.org_id, object_id=q.conversation_id, limit=1):
+            from chevet.core.errors import NotFound
+
+            raise NotFound("conversation_not_found")
+        if q.person_id is not None and await u.tx.people.get(actor.org_id, q.person_id) is None:
+            from chevet.core.errors import NotFound
+
+            raise NotFound("person_not_found")
+        found = await u.tx.audit_trail.search(
+            actor.org_id, conversation_id=q.conversation_id, about_id=q.person_id, actions=list(q.actions) or None,
+            since=q.since, until=q.until, before_seq=q.before_seq, limit=limit)
+        ids = {e.actor_id for e in found if e.actor_id} | {e.object_id for e in found
+                                                          if e.object_type == "person" and e.object_id}
+        names = {p.id: p.name for p in await u.tx.people.many(actor.org_id, list(ids))}
+        keys = await addresses.keys_for(services, u.tx, found)
+        await u.audit(actor.org_id, "audit.viewed", actor.id, "audit", q.conversation_id or q.person_id,
+                      conversation=str(q.conversation_id) if q.conversation_id else None,
+                      person=str(q.person_id) if q.person_id else None, results=len(found))
+    return [{"seq": e.seq, "at": e.at.isoformat(), "action": e.action,
+             "actor_id": str(e.actor_id) if e.actor_id else None,
+             "actor_name": names.get(e.actor_id) if e.actor_id else None,
+             "object_type": e.object_type, "object_id": str(e.object_id) if e.object_id else None,
+             "object_name": names.get(e.object_id) if e.object_type == "person" and e.object_id else None,
+             "ip": addresses.recorded(e, keys), "detail": addresses.without_address(e.detail)} for e in found]
+
+
+@dataclass(frozen=True, slots=True)
+class PruneReport:
+    chain: str
+    up_to_seq: int
+    removed: int
+
+
+async def prune(services: Services, now: datetime | None = None, *, dry_run: bool = False) -> list[PruneReport]:
+    """Delete audit entries older than the audit retention period. A chain is only cut at a
+    signed checkpoint, which becomes its new anchor, so it still verifies afterwards; entries
+    newer than the last checkpoint before the cut-off wait for the next run."""
+    days = max(services.governance.audit_retention_days, MIN_AUDIT_RETENTION_DAYS)
+    cutoff = (now or services.clock.now()) - timedelta(days=days)
+    reports: list[PruneReport] = []
+    async with services.unit() as u:
+        for chain in await u.tx.audit.chains():
+            limit = await u.tx.audit_trail.last_seq_before(chain, cutoff)
+            anchor = await u.tx.audit_trail.anchor(chain) or 0
+            usable = [cp for cp in await u.tx.audit_trail.checkpoints(chain) if anchor < cp.seq <= limit]
+            if not usable:
+                continue
+            cut = usable[-1].seq
+            if dry_run:
+                reports.append(PruneReport(str(chain), cut, cut - anchor))
+                continue
+            removed = await u.tx.audit_trail.prune(chain, cut)
+            await u.tx.audit_trail.set_anchor(chain, cut, services.clock.now())
+            reports.append(PruneReport(str(chain), cut, removed))
+        for r in reports if not dry_run else []:
+            await u.audit(None, "audit.pruned", None, "audit", None, chain=r.chain, up_to_seq=r.up_to_seq,
+                          removed=r.removed, retention_days=days)
+    return reports
+
+
+async def installation_keys_created(services: Services, *, master: bool, audit_key: bool) -> None:
+    """Key operations are audited on the installation chain."""
+    async with services.unit() as u:
+        if master:
+            await u.audit(None, "key.master_created", None, "installation", INSTALLATION_CHAIN)
+        if audit_key:
+            await u.audit(None, "key.audit_key_created", None, "installation", INSTALLATION_CHAIN,
+                          key_id=services.signer.key_id if services.signer else None)

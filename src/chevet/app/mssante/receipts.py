@@ -1,0 +1,143 @@
+"""Read receipts we send (MDN, RFC 8098), through the outbox like any mail, signed.
+
+- "processed" (traité): automatically when a mail asking for one is integrated, if the
+  receipt goes back where the mail came from (``Disposition-Notification-To`` equal to
+  ``Return-Path``). When they differ, nothing is sent by itself: a reader is asked (RFC 8098
+  §2.1, and the ANS guide), and answers "send" (a manually sent "displayed") or "do not send".
+- "displayed" (lu): when a member first opens the message, if the installation wants it
+  (``displayed_receipts``), sent automatically.
+
+A receipt carries the original message (the ANS asks for it), so a received mail whose
+receipt is still to be decided keeps its raw bytes, sealed, until then, and not longer.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from chevet.app.mssante.gateway import Gateway, Mailbox, keyed_hash, open_json, seal_json
+from chevet.app.services import Actor, Services, Unit
+from chevet.core import envelope
+from chevet.core.envelope import DataKey
+from chevet.core.errors import InvalidInput, NotFound
+from chevet.core.ids import new_id
+from chevet.core.mssante import mime, smime
+from chevet.core.mssante.mdn import Disposition as MdnDisposition
+from chevet.core.mssante.mdn import DispositionType
+from chevet.core.mssante.records import DeliveryState, Direction, MssMessage, ReceiptState
+
+PROCESSED_TEXT = "Votre message a été reçu et intégré dans la messagerie sécurisée de l'établissement."
+DISPLAYED_TEXT = "Votre message a été lu dans la messagerie sécurisée de l'établissement."
+
+
+def parse(services: Services, gw: Gateway, box: Mailbox, raw: bytes) -> mime.InboundMail:
+    """A received mail parsed as the gateway does (decrypted with the mailbox's key, its
+    signature checked against the trust anchors and the CRLs). Raises ``mime.MalformedMail``."""
+    identity = box.identity
+    decrypt = (lambda der: smime.decrypt(der, identity)) if identity is not None else None
+    return mime.parse_inbound(raw, max_bytes=gw.max_message_bytes, anchors=list(gw.anchors),
+                              at=services.clock.now(), decrypt=decrypt, required_suffix=gw.required_suffix,
+                              revocation=gw.revocation())
+
+
+def original_aad(conversation_id: uuid.UUID, mss_id: uuid.UUID) -> bytes:
+    return envelope.aad("mss-original", conversation_id, mss_id)
+
+
+async def queue(u: Unit, gw: Gateway, org_id: uuid.UUID, box: Mailbox, key: DataKey, conv_id: uuid.UUID,
+                mail: mime.InboundMail, raw: bytes, disposition: MdnDisposition) -> uuid.UUID:
+    """One MDN answering ``mail``, signed, queued in the outbox."""
+    assert mail.mdn_to is not None
+    services = u.services
+    now = services.clock.now()
+    rid = new_id()
+    processed = disposition.type is DispositionType.PROCESSED
+    content = mime.build_mdn_content(mail, raw, reporting_ua=gw.product, final_recipient=box.address,
+                                     disposition=disposition, human_text=PROCESSED_TEXT if processed
+                                     else DISPLAYED_TEXT)
+    label = "Accusé de traitement" if processed else "Accusé de lecture"
+    env = mime.Envelope(sender=box.address, sender_name=box.display_name, recipients=(mail.mdn_to,),
+                        subject=f"{label} : {mail.subject}"[:200], message_id=f"{rid}@{box.domain}",
+                        date=now, nil=gw.nil, in_reply_to=mail.message_id, references=(mail.message_id,))
+    message = mime.assemble(env, content, box.identity)
+    await u.tx.mssante.add_message(MssMessage(
+        id=rid, org_id=org_id, conversation_id=conv_id, entry_id=None, direction=Direction.RECEIPT,
+        mid_hash=keyed_hash(services, "mid", org_id, env.message_id), message_id=env.message_id, author_id=None,
+        state=DeliveryState.PENDING, attempts=0, next_attempt_at=now, lease_until=None, last_error=None,
+        mime_sealed=key.seal(message, envelope.aad("mss-mime", conv_id, rid)),
+        meta_sealed=seal_json(key, "mss-meta", (conv_id, rid), {"subject": env.subject, "from": box.address,
+                                                               "to": [mail.mdn_to], "message_id": env.message_id}),
+        signature="signed" if box.identity else "unsigned", disposition=None, disposition_at=None,
+        created_at=now, sent_at=None))
+    return rid
+
+
+def on_arrival(gw: Gateway, mail: mime.InboundMail) -> tuple[ReceiptState | None, bool, bool]:
+    """For a mail being integrated: (its receipt state, whether to send "processed" now,
+    whether to keep the original for a receipt to come)."""
+    if mail.mdn_to is None:
+        return None, False, False
+    if mail.return_path is not None and mail.return_path != mail.mdn_to:
+        return ReceiptState.ASK, False, True
+    if gw.auto_mdn:
+        return ReceiptState.QUEUED, True, gw.displayed_mdn
+    return None, False, gw.displayed_mdn
+
+
+async def _original(u: Unit, gw: Gateway, key: DataKey, m: MssMessage) -> tuple[Mailbox, mime.InboundMail, bytes]:
+    assert m.mime_sealed is not None
+    ex = await u.tx.mssante.exchange(m.org_id, m.conversation_id)
+    if ex is None:
+        raise NotFound("mss_exchange_not_found")
+    box = gw.mailbox(ex.mailbox)
+    raw = key.open(m.mime_sealed, original_aad(m.conversation_id, m.id))
+    return box, parse(u.services, gw, box, raw), raw
+
+
+async def displayed_on_open(u: Unit, gw: Gateway | None, actor: Actor, key: DataKey,
+                            records: list[MssMessage]) -> int:
+    """A member opens an exchange: each received message still owing its "displayed"
+    receipt (and not waiting for a reader's decision) gets it now. Returns how many."""
+    if gw is None or not gw.displayed_mdn:
+        return 0
+    sent = 0
+    for m in records:
+        if m.direction is not Direction.RECEIVED or m.mime_sealed is None \
+                or m.receipt not in (None, ReceiptState.QUEUED):
+            continue
+        try:
+            box, mail, raw = await _original(u, gw, key, m)
+        except (mime.MalformedMail, NotFound):
+            await u.tx.mssante.set_receipt(m.id, ReceiptState.DECLINED)
+            continue
+        await queue(u, gw, m.org_id, box, key, m.conversation_id, mail, raw,
+                    MdnDisposition(DispositionType.DISPLAYED, automatic=False, sent_manually=False))
+        await u.tx.mssante.set_receipt(m.id, ReceiptState.DISPLAYED)
+        await u.audit(m.org_id, "mssante.receipt_queued", actor.id, "message", m.entry_id or m.id,
+                      conversation=str(m.conversation_id), disposition="displayed", how="opened")
+        sent += 1
+    return sent
+
+
+async def answer(u: Unit, gw: Gateway, actor: Actor, key: DataKey, m: MssMessage, send: bool) -> None:
+    """A reader's answer to a receipt request sent to another address than the sender's."""
+    if m.direction is not Direction.RECEIVED or m.receipt is not ReceiptState.ASK or m.mime_sealed is None:
+        raise InvalidInput("mss_no_receipt_question")
+    if send:
+        try:
+            box, mail, raw = await _original(u, gw, key, m)
+        except mime.MalformedMail as exc:
+            raise InvalidInput("mss_no_receipt_question") from exc
+        await queue(u, gw, m.org_id, box, key, m.conversation_id, mail, raw,
+                    MdnDisposition(DispositionType.DISPLAYED, automatic=False, sent_manually=True))
+    await u.tx.mssante.set_receipt(m.id, ReceiptState.SENT if send else ReceiptState.DECLINED)
+    await u.audit(m.org_id, "mssante.receipt_answered", actor.id, "message", m.entry_id or m.id,
+                  conversation=str(m.conversation_id), send=send)
+
+
+def question(key: DataKey, m: MssMessage) -> dict[str, str] | None:
+    """What the reader is asked, for a message whose receipt waits for a decision."""
+    if m.receipt is not ReceiptState.ASK:
+        return None
+    meta = open_json(key, "mss-meta", (m.conversation_id, m.id), m.meta_sealed)
+    return {"receipt_to": str(meta.get("receipt_to") or "")}

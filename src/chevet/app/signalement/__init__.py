@@ -1,0 +1,1 @@
+"""Adverse-event reporting: reports, their regulatory forms and their files."""

@@ -1,0 +1,238 @@
+"""The one place that reads settings and wires concrete adapters into the application."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from chevet.adapters.antivirus import ClamdScanner
+from chevet.adapters.audit_key import AuditKeyError, AuditKeyFile, create_audit_key
+from chevet.adapters.backup import BackupError as BackupError  # re-exported for the CLI
+from chevet.adapters.backup import RestoreTarget as RestoreTarget
+from chevet.adapters.backup import backup_database as backup_database
+from chevet.adapters.backup import read_key_backup as read_key_backup
+from chevet.adapters.backup import restore as restore
+from chevet.adapters.backup import write_key_backup as _write_key_backup
+from chevet.adapters.blobs import FileBlobStore
+from chevet.adapters.bus import MemoryBus, RedisBus
+from chevet.adapters.clock import SystemClock
+from chevet.adapters.db.database import SqlDatabase
+from chevet.adapters.keys import KeyFile, KeyFileError, add_key, create_key_file, retire_keys
+from chevet.adapters.media import ImageLimits, PillowMedia, configure_pillow
+from chevet.adapters.passwords import Argon2Passwords
+from chevet.adapters.push import WebPush, create_vapid_key
+from chevet.app.attachments.config import AttachmentLimits, AttachmentServices, FootprintSettings
+from chevet.app.services import Governance, Policy, Services
+from chevet.ports import EventBus, PushGateway
+from chevet.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from chevet.adapters.psc import PscProvider
+
+log = logging.getLogger("chevet")
+
+
+@dataclass
+class Installation:
+    settings: Settings
+    services: Services
+    push: PushGateway | None = None
+
+    async def close(self) -> None:
+        if isinstance(self.push, WebPush):
+            await self.push.close()
+        await self.services.bus.close()
+        await self.services.db.close()
+
+
+def policy_from(settings: Settings) -> Policy:
+    return Policy(max_message_bytes=settings.max_message_bytes,
+                  session_lifetime=timedelta(hours=settings.session_hours),
+                  lockout_threshold=settings.lockout_threshold,
+                  lockout_duration=timedelta(minutes=settings.lockout_minutes),
+                  invitation_lifetime=timedelta(days=settings.invitation_days),
+                  session_idle=timedelta(minutes=settings.session_idle_minutes),
+                  reauth_window=timedelta(minutes=settings.reauth_minutes),
+                  public_url=settings.origin)
+
+
+def psc_from(settings: Settings) -> PscProvider | None:
+    """The Pro Santé Connect client, when configured; every endpoint comes from the settings."""
+    if not settings.psc_client_id:
+        return None
+    from chevet.adapters.psc import PscConfig, PscProvider  # httpx and joserfc: only when configured
+
+    required = {"psc_issuer": settings.psc_issuer, "psc_authorize_url": settings.psc_authorize_url,
+                "psc_token_url": settings.psc_token_url, "psc_userinfo_url": settings.psc_userinfo_url,
+                "psc_jwks_url": settings.psc_jwks_url}
+    missing = [k for k, v in required.items() if not v]
+    if missing:
+        raise SettingsError(f"Pro Santé Connect is enabled (psc_client_id) but {', '.join(missing)} missing")
+    if bool(settings.psc_client_cert) != bool(settings.psc_client_key):
+        raise SettingsError("psc_client_cert and psc_client_key go together")
+    return PscProvider(PscConfig(
+        issuer=str(settings.psc_issuer), client_id=settings.psc_client_id, client_secret=settings.psc_client_secret,
+        authorize_url=str(settings.psc_authorize_url), token_url=str(settings.psc_token_url),
+        userinfo_url=str(settings.psc_userinfo_url), jwks_url=str(settings.psc_jwks_url),
+        redirect_uri=f"{settings.origin}/auth/psc/callback", logout_url=settings.psc_logout_url,
+        post_logout_redirect_uri=f"{settings.origin}/", client_cert=settings.psc_client_cert,
+        client_key=settings.psc_client_key, ca_file=settings.psc_ca_file, allow_hs256=settings.psc_allow_hs256))
+
+
+def add_master_key(settings: Settings) -> tuple[int, int]:
+    """Add a new master key to the key file and make it current (the first step of a rotation)."""
+    try:
+        return add_key(settings.key_file)
+    except KeyFileError as exc:
+        raise SettingsError(str(exc)) from exc
+
+
+def retire_master_keys(settings: Settings, numbers: set[int]) -> list[int]:
+    try:
+        return retire_keys(settings.key_file, numbers)
+    except KeyFileError as exc:
+        raise SettingsError(str(exc)) from exc
+
+
+def attachment_services(settings: Settings) -> AttachmentServices:
+    """Blob store, image processing, optional antivirus, limits and footprint factors."""
+    image_limits = ImageLimits(max_pixels=settings.max_image_pixels, stored_side=settings.image_max_side,
+                               target_bytes=settings.image_target_bytes, output=settings.image_format)
+    configure_pillow(image_limits)
+    return AttachmentServices(
+        blobs=FileBlobStore(settings.blobs_path),
+        media=PillowMedia(image_limits, workers=max(1, min(4, os.cpu_count() or 1))),
+        scanner=ClamdScanner(settings.clamd_socket) if settings.clamd_socket else None,
+        limits=AttachmentLimits(
+            max_upload_bytes=settings.max_upload_bytes, families=tuple(settings.attachment_types.split(",")),
+            quota_org_bytes=settings.quota_org_bytes, quota_person_bytes=settings.quota_person_bytes,
+            max_image_pixels=settings.max_image_pixels, image_max_side=settings.image_max_side,
+            pending_hours=settings.pending_attachment_hours),
+        footprint=FootprintSettings(network_g_per_gb=settings.footprint_network_g_per_gb,
+                                    storage_g_per_gb_year=settings.footprint_storage_g_per_gb_year,
+                                    storage_source=settings.footprint_storage_source))
+
+
+def open_installation(settings: Settings, *, with_bus: bool = True) -> Installation:
+    """Connect to the database, the master key and the bus. Nothing is created here."""
+    try:
+        keys = KeyFile(settings.key_file)
+    except KeyFileError as exc:
+        raise SettingsError(str(exc)) from exc
+    bus: EventBus
+    if with_bus and settings.redis_url:
+        bus = RedisBus(settings.redis_url, keys.derive("bus"))
+    else:
+        bus = MemoryBus()
+    try:
+        signer = AuditKeyFile(settings.audit_key) if settings.audit_key.exists() else None
+    except AuditKeyError as exc:
+        raise SettingsError(str(exc)) from exc
+    db = SqlDatabase(settings.database, sqlite_synchronous=settings.sqlite_synchronous)
+    passwords = Argon2Passwords(time_cost=settings.password_time_cost, memory_kib=settings.password_memory_kib)
+    services = Services(db=db, keys=keys, bus=bus, clock=SystemClock(), passwords=passwords,
+                        policy=policy_from(settings), attachments=attachment_services(settings),
+                        psc=psc_from(settings), signer=signer, governance=governance_from(settings))
+    return Installation(settings, services, _push_gateway(settings))
+
+
+def _push_gateway(settings: Settings) -> PushGateway | None:
+    """Web Push needs the VAPID key made by ``chevet init``; without it, no push."""
+    if not settings.vapid_key_file.exists():
+        return None
+    contact = settings.push_contact or settings.public_url or "mailto:postmaster@localhost"
+    return WebPush(settings.vapid_key_file, settings.push_services, contact)
+
+
+def governance_from(settings: Settings) -> Governance:
+    return Governance(audit_retention_days=settings.audit_retention_days, controller=settings.controller,
+                      dpo_contact=settings.dpo_contact, hosting_provider=settings.hosting_provider,
+                      hosting_location=settings.hosting_location, backup_location=settings.backup_location)
+
+
+_DEFAULT_TOML = """\
+# Chevet settings. Every value can also be given as a CHEVET_<NAME> environment variable.
+# database_url = "postgresql://chevet@127.0.0.1/chevet"   # default: SQLite in this folder
+# redis_url = "redis://127.0.0.1:6379/0"                   # several server processes
+host = "127.0.0.1"
+port = 8000
+max_message_bytes = 65536
+session_hours = 12
+lockout_threshold = 5
+lockout_minutes = 15
+"""
+
+
+async def initialise(settings: Settings) -> list[str]:
+    """Create what a new installation needs: folders, master key, settings file, schema.
+    Safe to run again: it never replaces an existing key."""
+    done = []
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(settings.data_dir, 0o700)
+    if not settings.blobs_path.exists():
+        settings.blobs_path.mkdir(mode=0o700, parents=True)
+        done.append(f"created attachment store {settings.blobs_path}")
+    master_created = create_key_file(settings.key_file)
+    if master_created:
+        done.append(f"created master key {settings.key_file} (back it up apart from the database)")
+    if create_vapid_key(settings.vapid_key_file):
+        done.append(f"created Web Push (VAPID) key {settings.vapid_key_file}")
+    audit_created = create_audit_key(settings.audit_key)
+    if audit_created:
+        done.append(f"created audit signing key {settings.audit_key} (public key: chevet audit public-key)")
+    if not settings.config_file.exists():
+        settings.config_file.write_text(_DEFAULT_TOML)
+        done.append(f"wrote default settings {settings.config_file}")
+    await migrate(settings)
+    done.append("database schema is up to date")
+    if master_created or audit_created:
+        from chevet.app.governance.audit_trail import installation_keys_created
+
+        installation = open_installation(settings, with_bus=False)
+        try:
+            await installation_keys_created(installation.services, master=master_created, audit_key=audit_created)
+        finally:
+            await installation.close()
+    return done
+
+
+async def migrate(settings: Settings) -> None:
+    db = SqlDatabase(settings.database, sqlite_synchronous=settings.sqlite_synchronous)
+    try:
+        await db.migrate()
+    finally:
+        await db.close()
+
+
+async def check_schema(settings: Settings) -> None:
+    """Refuse to serve a database whose schema is missing or behind this version."""
+    db = SqlDatabase(settings.database, sqlite_synchronous=settings.sqlite_synchronous)
+    try:
+        current = set((await db.revision() or "").split(",")) - {""}
+        expected = set(db.heads())
+    except Exception as exc:  # unreachable database, wrong credentials …
+        raise SettingsError(f"cannot open the database {settings.database.split('@')[-1]}: "
+                            f"{type(exc).__name__}") from exc
+    finally:
+        await db.close()
+    if current != expected:
+        raise SettingsError("the database schema is not up to date: run `chevet migrate` "
+                            f"(database at {', '.join(sorted(current)) or 'nothing'}, "
+                            f"this version needs {', '.join(sorted(expected))})")
+
+
+def data_path(settings: Settings, *parts: str) -> Path:
+    return settings.data_dir.joinpath(*parts)
+
+
+
+async def write_key_backup(installation: Installation, out: Path) -> int:
+    """The current key material (master key, audit key, wrapped conversation keys), 0600."""
+    services = installation.services
+    assert isinstance(services.db, SqlDatabase)
+    return await _write_key_backup(services.db, installation.settings.key_file, installation.settings.audit_key,
+                                   out, services.clock.now(), installation.settings.vapid_key_file)

@@ -1,0 +1,196 @@
+"""Wiring of the MSSanté gateway: reads ``mssante.toml`` and the certificate files, and builds
+the application's ``Gateway`` and the SMTP/IMAP/listener adapters for each mailbox."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from cryptography import x509
+
+from chevet.adapters.directory_file import discard, fetch_source, file_chunks
+from chevet.adapters.mail.crl import CrlFiles, download_crls
+from chevet.adapters.mail.imap import ImapEndpoint, ImapMailbox
+from chevet.adapters.mail.listener import start_listener
+from chevet.adapters.mail.mailbox_lock import MailboxLock
+from chevet.adapters.mail.smtp import SmtpEndpoint, SmtpSubmitter
+from chevet.adapters.mail.tls import ClientCertificate, operator_context
+from chevet.app.mssante.gateway import Gateway, Mailbox
+from chevet.core.errors import InvalidInput
+from chevet.core.mssante.delivery import RetryPolicy
+from chevet.core.mssante.revocation import RevocationPolicy
+from chevet.core.mssante.smime import SigningIdentity, load_identity
+from chevet.settings import Settings, SettingsError
+from chevet.settings.mssante import MailboxSettings, MssanteSettings, OperatorSettings, load_mssante_settings
+
+
+def _secret(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return path.read_text().strip()
+    except OSError as exc:
+        raise SettingsError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise SettingsError(f"cannot read the {what} {path}: {exc.strerror}") from exc
+
+
+def _anchors(paths: list[Path]) -> tuple[x509.Certificate, ...]:
+    out: list[x509.Certificate] = []
+    for p in paths:
+        try:
+            out.extend(x509.load_pem_x509_certificates(_read(p, "trust anchor")))
+        except ValueError as exc:
+            raise SettingsError(f"{p}: not a PEM certificate file") from exc
+    return tuple(out)
+
+
+def _identity(box: MailboxSettings) -> SigningIdentity | None:
+    if box.signing_certificate is None:
+        return None
+    password = _secret(box.signing_password_file)
+    try:
+        return load_identity(_read(box.signing_certificate, "signing certificate"),
+                             password.encode() if password else None,
+                             _read(box.signing_key, "signing key") if box.signing_key else None)
+    except InvalidInput as exc:
+        raise SettingsError(f"{box.signing_certificate}: the organisation certificate cannot be read "
+                            f"({exc.code}); check the file and its password") from exc
+
+
+def _recipient_certs(folder: Path | None) -> dict[str, x509.Certificate]:
+    if folder is None or not folder.is_dir():
+        return {}
+    out = {}
+    for f in sorted(folder.glob("*.pem")):
+        try:
+            out[f.stem.lower()] = x509.load_pem_x509_certificate(f.read_bytes())
+        except ValueError:
+            continue
+    return out
+
+
+@dataclass
+class GatewayRuntime:
+    settings: MssanteSettings
+    gateway: Gateway
+    mailbox_settings: dict[str, MailboxSettings] = field(default_factory=dict)
+    in_server: bool = True
+    """The gateway's loops run inside ``chevet serve`` (see ``runs_in_server``)."""
+    lock_folder: Path | None = None
+
+    def fetch_lock(self, address: str) -> MailboxLock | None:
+        """The lock that keeps a second process from fetching this mailbox at the same time."""
+        return MailboxLock(self.lock_folder, address) if self.lock_folder is not None else None
+
+    def operator(self, address: str) -> OperatorSettings:
+        return self.mailbox_settings[address].operator or self.settings.operator
+
+    def _context(self, box: MailboxSettings) -> ssl.SSLContext:
+        op = box.operator or self.settings.operator
+        client = None
+        if box.client_certificate is not None:
+            pw = _secret(box.client_certificate_password_file)
+            client = ClientCertificate(box.client_certificate, box.client_key, pw.encode() if pw else None)
+        try:
+            return operator_context(op.trust_anchor, client)
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            raise SettingsError(f"TLS settings of {box.address} cannot be loaded: {exc}") from exc
+
+    def submitter(self, address: str) -> SmtpSubmitter:
+        box = self.mailbox_settings[address]
+        op = box.operator or self.settings.operator
+        password = _secret(box.password_file)
+        # With a client certificate and no password, the TLS handshake is the authentication.
+        username = None if password is None and box.client_certificate else box.username or box.address
+        return SmtpSubmitter(SmtpEndpoint(op.smtp_host, op.smtp_port, self._context(box), username, password,
+                                          op.timeout_seconds))
+
+    def imap(self, address: str) -> ImapMailbox | None:
+        box = self.mailbox_settings[address]
+        op = box.operator or self.settings.operator
+        if not box.fetch or not op.imap_host:
+            return None
+        return ImapMailbox(ImapEndpoint(op.imap_host, op.imap_port, self._context(box), box.username or box.address,
+                                        _secret(box.password_file), box.imap_folder, op.timeout_seconds))
+
+
+def crl_download_folder(settings: Settings) -> Path:
+    """Where the CRLs fetched from configured addresses are kept (read with the others)."""
+    return settings.data_dir / "mss" / "crl"
+
+
+def _crls(settings: Settings, ms: MssanteSettings) -> Callable[[], RevocationPolicy]:
+    for p in ms.crl_files:
+        if not p.is_file():
+            raise SettingsError(f"{p}: CRL file not found")
+    sources = [CrlFiles(ms.crl_files, ms.crl_directory, ms.crl_required)]
+    if ms.crl_urls:
+        # Those fetched from the configured addresses (by the gateway) count too.
+        sources.append(CrlFiles([], crl_download_folder(settings), ms.crl_required))
+
+    def policy() -> RevocationPolicy:
+        found = [s.policy() for s in sources]
+        return RevocationPolicy(tuple(c for f in found for c in f.crls), ms.crl_required)
+
+    return policy
+
+
+def runs_in_server(settings: Settings, ms: MssanteSettings) -> bool:
+    """Where the gateway's loops run. Its events (new mail, receipts, failures) reach the open
+    pages only through the bus: without Redis the bus is the server's own memory, so the loops
+    must run inside ``chevet serve``; with Redis they run in ``chevet mssante run`` unless
+    ``runs_in = "serve"`` says otherwise."""
+    if ms.runs_in == "separate" and not settings.redis_url:
+        raise SettingsError('runs_in = "separate" needs redis_url: without Redis the gateway\'s events '
+                            "(new mail, receipts, delivery failures) never reach the open pages; "
+                            'remove runs_in to run the gateway inside `chevet serve`')
+    return ms.runs_in == "serve" or (ms.runs_in is None and not settings.redis_url)
+
+
+def load_gateway(settings: Settings, path: Path | None = None) -> GatewayRuntime | None:
+    """The configured gateway, or None. Raises ``SettingsError`` with a plain explanation."""
+    ms = load_mssante_settings(settings, path)
+    if ms is None:
+        return None
+    in_server = runs_in_server(settings, ms)
+    listener_context(ms)   # an unusable listener certificate stops the start, not the listener later
+    anchors = _anchors(ms.smime_trust_anchors or [ms.operator.trust_anchor])
+    mailboxes = tuple(Mailbox(address=b.address, org_slug=b.organisation, display_name=b.display_name,
+                              identity=_identity(b), member_emails=tuple(m.lower() for m in b.members))
+                      for b in ms.mailboxes)
+    gw = Gateway(nil=ms.nil, mailboxes=mailboxes, anchors=anchors, max_message_bytes=ms.max_message_bytes,
+                 required_suffix=ms.required_suffix,
+                 retry=RetryPolicy(first_delay=timedelta(seconds=ms.retry_first_seconds),
+                                   max_delay=timedelta(seconds=ms.retry_max_seconds),
+                                   give_up=timedelta(hours=ms.give_up_hours),
+                                   lease=timedelta(seconds=ms.lease_seconds)),
+                 auto_mdn=ms.auto_receipts, displayed_mdn=ms.displayed_receipts,
+                 recipient_certs=_recipient_certs(ms.recipient_certificates), revocation=_crls(settings, ms))
+    return GatewayRuntime(ms, gw, {b.address: b for b in ms.mailboxes}, in_server,
+                          settings.data_dir / "mss" / "locks")
+
+
+def listener_context(ms: MssanteSettings) -> ssl.SSLContext | None:
+    if ms.listener is None:
+        return None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        ctx.load_cert_chain(str(ms.listener.tls_certificate), str(ms.listener.tls_key))
+    except (OSError, ssl.SSLError) as exc:
+        raise SettingsError(f"the listener's TLS certificate cannot be loaded ({ms.listener.tls_certificate}): "
+                            f"{getattr(exc, 'strerror', None) or exc}") from exc
+    return ctx
+
+
+__all__ = ["GatewayRuntime", "ImapMailbox", "crl_download_folder", "discard", "download_crls", "fetch_source",
+           "file_chunks", "listener_context", "load_gateway", "start_listener"]
