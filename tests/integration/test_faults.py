@@ -29,6 +29,7 @@ from chevet.bootstrap import Installation
 from tests.support import (
     PG_ADMIN_DSN,
     Member,
+    PrivateRedis,
     Server,
     create_pg_database,
     drop_pg_database,
@@ -40,49 +41,6 @@ from tests.support import (
     new_member,
     new_org,
 )
-
-REDIS_SERVER = shutil.which("redis-server")
-
-
-class PatientServer(Server):
-    """A server process given more time to start: these tests run while the machine is busy."""
-
-    def wait_ready(self, timeout: float = 120) -> None:
-        super().wait_ready(timeout)
-
-
-
-class PrivateRedis:
-    """A throw-away ``redis-server`` on its own loopback port, to kill and start again."""
-
-    def __init__(self, workdir: Path) -> None:
-        if REDIS_SERVER is None:
-            pytest.fail("redis-server is not installed")
-        self.port = free_port()
-        self.workdir = workdir
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.start()
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen([str(REDIS_SERVER), "--port", str(self.port), "--bind", "127.0.0.1",
-                                      "--save", "", "--appendonly", "no", "--dir", str(self.workdir)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-        def answers() -> bool:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
-                    s.sendall(b"PING\r\n")
-                    return s.recv(16).startswith(b"+PONG")
-            except OSError:
-                return False
-
-        assert eventually(answers, 10), "private redis-server did not start"
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait()
 
 
 class CuttableProxy:
@@ -201,7 +159,7 @@ async def _world(installation: Installation) -> tuple[Member, Member, str]:
 async def redis_world(installation: Installation, tmp_path: Path) -> AsyncIterator[dict]:
     redis = PrivateRedis(tmp_path)
     nurse, doc, conv = await _world(installation)
-    server = PatientServer(installation.settings, env={"CHEVET_REDIS_URL": redis.url})
+    server = Server(installation.settings, env={"CHEVET_REDIS_URL": redis.url})
     try:
         yield {"server": server, "redis": redis, "conv": conv,
                "nurse": {"Authorization": f"Bearer {login(server.url, nurse)}"},
@@ -274,7 +232,7 @@ async def cut_pg_world(tmp_path: Path, pg_required: None) -> AsyncIterator[dict]
     try:
         nurse, _, conv = await _world(inst)
         proxied = url.replace(f"{host}:{port}", f"127.0.0.1:{proxy.port}")
-        server = PatientServer(make_settings(tmp_path / "data", proxied))
+        server = Server(make_settings(tmp_path / "data", proxied))
         try:
             token = login(server.url, nurse)
             yield {"server": server, "proxy": proxy, "conv": conv, "token": token}
@@ -402,7 +360,7 @@ async def full_disk_world(small_disk: Path, tmp_path: Path) -> tuple[Path, Membe
 def test_full_disk_answers_503_and_loses_no_acknowledged_message(small_disk: Path,
                                                                  full_disk_world: tuple[Path, Member, str]) -> None:
     data, nurse, conv = full_disk_world
-    server = PatientServer(make_settings(data, f"sqlite:///{small_disk / 'chevet.db'}"),
+    server = Server(make_settings(data, f"sqlite:///{small_disk / 'chevet.db'}"),
                            env={"CHEVET_BLOB_DIR": str(small_disk / "blobs")})
     try:
         h = {"Authorization": f"Bearer {login(server.url, nurse)}"}
@@ -450,7 +408,7 @@ async def pg_full_disk_world(small_disk: Path, tmp_path: Path, pg_required: None
 
 def test_postgresql_disk_full_answers_503_and_loses_no_acknowledged_message(small_disk: Path,
                                                                             pg_full_disk_world: dict) -> None:
-    server = PatientServer(pg_full_disk_world["settings"])
+    server = Server(pg_full_disk_world["settings"])
     try:
         h = {"Authorization": f"Bearer {login(server.url, pg_full_disk_world['nurse'])}"}
         _sends_on_a_full_disk(server, h, pg_full_disk_world["conv"], small_disk, readiness_sees_it=False)
@@ -474,7 +432,7 @@ def test_sqlite_locked_beyond_its_timeout_answers_503(sqlite_world: tuple[Instal
     import sqlite3
 
     installation, nurse, conv = sqlite_world
-    server = PatientServer(installation.settings)
+    server = Server(installation.settings)
     try:
         h = {"Authorization": f"Bearer {login(server.url, nurse)}"}
         send = f"{server.url}/api/v1/conversations/{conv}/messages"
@@ -496,7 +454,7 @@ def test_sqlite_locked_beyond_its_timeout_answers_503(sqlite_world: tuple[Instal
 
 async def test_client_gone_mid_upload_is_not_an_error(installation: Installation) -> None:
     nurse, _, conv = await _world(installation)
-    server = PatientServer(installation.settings)
+    server = Server(installation.settings)
     try:
         _abort_uploads(server, login(server.url, nurse), conv)
     finally:

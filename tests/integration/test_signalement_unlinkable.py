@@ -138,17 +138,6 @@ def _assert_clean(writes: list[tuple[str, Any]], needles: dict[str, Any]) -> Non
                 assert not _holds(parameters, needle), f"{what} written by the filing: {statement[:80]}"
 
 
-class PatientServer(Server):
-    """A real server given time to start on a loaded machine, and stopped if it does not."""
-
-    def wait_ready(self, timeout: float = 120) -> None:
-        try:
-            super().wait_ready(timeout)
-        except RuntimeError:
-            self.stop()
-            raise
-
-
 def _wal_frames(wal: bytes, start: int) -> list[tuple[int, bytes]]:
     """(page number, page) of every frame from byte ``start`` (a frame boundary) on."""
     page_size = struct.unpack(">I", wal[8:12])[0]
@@ -174,7 +163,7 @@ async def test_the_wal_frames_of_an_anonymous_filing_hold_nothing_of_the_reporte
     session token, session id nor person id (not even in the audit trail's last page, where her
     sign-in entry is: the filing's own audit entry is appended later, by the periodic job)."""
     installation = await new_installation(tmp_path / "data", None)
-    server = PatientServer(installation.settings)
+    server = Server(installation.settings)
     try:
         e = await ehpad(installation.services)
         with httpx.Client(base_url=server.url, headers={"User-Agent": HER_BROWSER}) as her:

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,10 +17,10 @@ import websockets
 
 from tests.support import (
     IN_CI,
+    PrivateRedis,
     Server,
     create_pg_database,
     drop_pg_database,
-    free_port,
     login,
     new_installation,
     new_member,
@@ -32,50 +29,20 @@ from tests.support import (
 )
 
 
-class PrivateRedis:
-    def __init__(self, port: int, workdir: Path) -> None:
-        self.port, self.workdir = port, workdir
-        self.url = f"redis://127.0.0.1:{port}/0"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                                      "--save", "", "--appendonly", "no", "--dir", str(self.workdir)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                import socket
-
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("private redis-server did not start")
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-            self.proc = None
-
-
 @pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    if shutil.which("redis-server") is None:
-        if IN_CI:
-            pytest.fail("redis-server is required in CI")
-        pytest.skip("redis-server not installed")
-    r = PrivateRedis(free_port(), tmp_path)
-    r.start()
+    r = PrivateRedis(tmp_path)
     try:
         yield r
     finally:
         r.kill()
 
 
-async def _recv(ws: websockets.ClientConnection, timeout: float = 20) -> dict[str, Any]:
-    msg: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+async def _recv(ws: websockets.ClientConnection, what: str, timeout: float = 30) -> dict[str, Any]:
+    try:
+        msg: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+    except TimeoutError:
+        raise AssertionError(f"no frame within {timeout:.0f} s: waiting for {what}") from None
     return msg
 
 
@@ -99,9 +66,9 @@ async def test_streams_catch_up_from_the_database_when_the_bus_returns(tmp_path:
             conv = httpx.post(f"{server.url}/api/v1/conversations", headers=h,
                               json={"kind": "group", "title": "Panne", "member_ids": [str(doc.id)]}).json()["id"]
             async with websockets.connect(f"{server.ws_url}/api/v1/stream?token={dt}") as ws:
-                await _recv(ws)
+                await _recv(ws, "hello")
                 await ws.send(json.dumps({"type": "resume", "cursors": {conv: 1}}))
-                assert (await _recv(ws))["type"] == "ready"
+                assert (await _recv(ws, "ready"))["type"] == "ready"
                 private_redis.kill()
                 for i in range(4):  # committed while the bus is down (the acknowledgement may fail)
                     try:
@@ -113,7 +80,8 @@ async def test_streams_catch_up_from_the_database_when_the_bus_returns(tmp_path:
                 committed = sorted(m["seq"] for m in history if str(m.get("body")).startswith("pendant"))
                 assert len(committed) == 4
                 private_redis.start()
-                got = [await _recv(ws) for _ in committed]  # with no other send: the catch-up
+                # With no other send: the catch-up.
+                got = [await _recv(ws, "the catch-up after the outage") for _ in committed]
                 assert [e["seq"] for e in got] == committed
                 assert [e["message"]["body"] for e in got] == [f"pendant la panne {i}" for i in range(4)]
                 # Live again. The first publications on the bus's stale connections may still
@@ -125,11 +93,11 @@ async def test_streams_catch_up_from_the_database_when_the_bus_returns(tmp_path:
                     if r.status_code == 201:
                         break
                 assert r.status_code == 201
-                after = [await _recv(ws) for _ in range(attempt + 1)]
+                after = [await _recv(ws, f"the sends after the outage ({attempt + 1})") for _ in range(attempt + 1)]
                 assert [e["seq"] for e in after] == list(range(committed[-1] + 1, r.json()["seq"] + 1))
                 assert [e["message"]["body"] for e in after] == [f"après la panne {i}" for i in range(attempt + 1)]
                 await ws.send(json.dumps({"type": "ping"}))
-                assert (await _recv(ws))["type"] == "pong"
+                assert (await _recv(ws, "pong"))["type"] == "pong"
         finally:
             server.stop()
     finally:

@@ -20,8 +20,7 @@ import pytest
 import websockets
 
 from chevet.bootstrap import Installation
-from tests.support import Server as _Server
-from tests.support import login, new_installation, new_member, new_org
+from tests.support import Server, login, new_installation, new_member, new_org
 
 # Short enough for a quick test, long enough for a loaded machine to send a normal request.
 SHORT = {"CHEVET_HTTP_HEADER_TIMEOUT_SECONDS": "3", "CHEVET_HTTP_BODY_TIMEOUT_SECONDS": "3"}
@@ -35,13 +34,6 @@ async def installation(tmp_path: Path) -> Installation:  # type: ignore[misc]
         yield inst
     finally:
         await inst.close()
-
-
-class Server(_Server):
-    """A server given more time to start: each test here starts its own, on a busy machine."""
-
-    def wait_ready(self, timeout: float = 120) -> None:
-        super().wait_ready(timeout)
 
 
 def _server(installation: Installation, **env: str) -> Iterator[Server]:

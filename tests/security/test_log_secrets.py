@@ -21,19 +21,11 @@ import websockets
 from chevet.bootstrap import Installation
 from chevet.core import totp
 from chevet.web.deps import SESSION_COOKIE
-from tests.support import Server as _Server
-from tests.support import login, new_member, new_org
+from tests.support import Server, login, new_member, new_org
 from tests.web_client import Browserless
 
 # A path, then "?" and a parameter: what a logged URL with its query string looks like.
 QUERY_STRING = re.compile(r"[\w/.%-]\?[\w%.-]+=")
-
-
-class Server(_Server):
-    """A server given more time to start: each test here starts its own, on a busy machine."""
-
-    def wait_ready(self, timeout: float = 120) -> None:
-        super().wait_ready(timeout)
 
 
 async def _refused(url: str, **kw: Any) -> None:
