@@ -255,6 +255,12 @@ class PrivateRedis:
 
         assert eventually(answers, 20), "private redis-server did not start"
 
+    def pause_writes(self, milliseconds: int) -> None:
+        """Every write (PUBLISH included) waits that long; connections stay up."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            s.sendall(f"CLIENT PAUSE {milliseconds} WRITE\r\n".encode())
+            assert s.recv(16).startswith(b"+OK")
+
     def kill(self) -> None:
         if self.proc is not None:
             self.proc.kill()

@@ -104,3 +104,36 @@ async def test_streams_catch_up_from_the_database_when_the_bus_returns(tmp_path:
         await inst.close()
         if db_url is not None:
             await drop_pg_database(db_url)
+
+
+async def test_a_publication_lost_while_the_bus_stays_up_still_reaches_the_streams(tmp_path: Path,
+                                                                                  private_redis: PrivateRedis) -> None:
+    """Redis stalls for longer than a publish may wait: the message is committed and answered,
+    its publication lost, and the listener never disconnected. No other send follows: the
+    stream must still get it, from the database, once Redis accepts publications again."""
+    inst = await new_installation(tmp_path / "data", None, redis_url=private_redis.url)
+    try:
+        svc = inst.services
+        org = await new_org(svc)
+        nurse, doc = await new_member(svc, org, "nurse"), await new_member(svc, org, "physician")
+        server = Server(inst.settings, {"CHEVET_REDIS_URL": private_redis.url})
+        try:
+            h = {"Authorization": f"Bearer {login(server.url, nurse)}"}
+            dt = login(server.url, doc)
+            conv = httpx.post(f"{server.url}/api/v1/conversations", headers=h,
+                              json={"kind": "group", "title": "Lenteur", "member_ids": [str(doc.id)]}).json()["id"]
+            async with websockets.connect(f"{server.ws_url}/api/v1/stream?token={dt}") as ws:
+                await _recv(ws, "hello")
+                await ws.send(json.dumps({"type": "resume", "cursors": {conv: 1}}))
+                assert (await _recv(ws, "ready"))["type"] == "ready"
+                private_redis.pause_writes(5000)
+                r = httpx.post(f"{server.url}/api/v1/conversations/{conv}/messages", headers=h, timeout=30,
+                               json={"body": "publication perdue", "client_id": "lost"})
+                assert r.status_code == 201
+                ev = await _recv(ws, "the message whose publication was lost", timeout=40)
+                assert (ev["seq"], ev["message"]["body"]) == (r.json()["seq"], "publication perdue")
+        finally:
+            server.stop()
+    finally:
+        await inst.close()
+

@@ -7,6 +7,12 @@ buffers or in a Redis dump.
 Redis may stop or become unreachable at any moment: a publish gives up after
 ``PUBLISH_TIMEOUT`` with ``DependencyUnavailable`` (the events are in the database already;
 streams catch up from there), and the listener reconnects by itself when Redis returns.
+
+Streams catch up whenever events may have been missed: when a listener's subscription comes
+back after a loss, and when a publication failed while the listeners stayed connected (Redis
+stalled, or only the publishing connection broke). For the latter the publishing process
+sends a ``GAP`` frame as soon as Redis accepts publications again; every process receiving it
+catches up, as after a reconnection.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ log = logging.getLogger("chevet.bus")
 PUBLISH_TIMEOUT = 2.0  # seconds a publish (or a readiness ping) may wait for Redis
 START_TIMEOUT = 10.0  # seconds start-up waits for the first subscription before going on without it
 RECONNECT_DELAY = 1.0
+GAP = b"gap"  # a control frame: publications were lost, catch up from the database (never JSON)
 
 Deliver = Callable[[RealtimeEvent], None]
 
@@ -86,11 +93,13 @@ class RedisBus:
         self._ready = asyncio.Event()
         self._listening = False
         self._failing_until = 0.0
+        self._gap_task: asyncio.Task[None] | None = None
 
     async def start(self, deliver: Deliver, reconnected: Callable[[], None] | None = None) -> None:
         """Subscribes; if Redis does not answer within ``START_TIMEOUT`` the server starts all
         the same (readiness says so) and the listener keeps trying. ``reconnected`` is called
-        each time the subscription comes back after a loss."""
+        each time events may have been missed: the subscription came back after a loss, or a
+        process could not publish (its ``GAP`` frame)."""
         self._task = asyncio.create_task(self._listen(deliver, reconnected))
         try:
             await asyncio.wait_for(self._ready.wait(), timeout=START_TIMEOUT)
@@ -122,7 +131,11 @@ class RedisBus:
                         continue
                     try:
                         raw = envelope.open_sealed(self._key, message["data"], self._channel.encode())
-                        deliver(_decode(raw))
+                        if raw == GAP:
+                            if reconnected is not None:
+                                reconnected()
+                        else:
+                            deliver(_decode(raw))
                     except Exception:  # a bad frame must not stop the listener
                         log.warning("dropped an undecodable bus frame")
             except asyncio.CancelledError:
@@ -144,15 +157,36 @@ class RedisBus:
             return
         loop = asyncio.get_running_loop()
         if loop.time() < self._failing_until:
+            self._publication_lost()
             raise DependencyUnavailable("bus")
         try:
-            async with asyncio.timeout(PUBLISH_TIMEOUT), self._redis.pipeline(transaction=False) as pipe:
-                for ev in events:
-                    pipe.publish(self._channel, envelope.seal(self._key, _encode(ev), self._channel.encode()))
-                await pipe.execute()
+            await self._publish_frames([_encode(ev) for ev in events])
         except (OSError, TimeoutError, _redis_errors()) as exc:
             self._failing_until = loop.time() + RECONNECT_DELAY
+            self._publication_lost()
             raise DependencyUnavailable("bus") from exc
+
+    async def _publish_frames(self, frames: Sequence[bytes]) -> None:
+        async with asyncio.timeout(PUBLISH_TIMEOUT), self._redis.pipeline(transaction=False) as pipe:
+            for frame in frames:
+                pipe.publish(self._channel, envelope.seal(self._key, frame, self._channel.encode()))
+            await pipe.execute()
+
+    def _publication_lost(self) -> None:
+        """Events were committed but not published: tell every process once Redis takes
+        publications again (one task, however many publications fail meanwhile)."""
+        if self._gap_task is None or self._gap_task.done():
+            self._gap_task = asyncio.get_running_loop().create_task(self._announce_gap())
+
+    async def _announce_gap(self) -> None:
+        while True:
+            await asyncio.sleep(RECONNECT_DELAY)
+            try:
+                await self._publish_frames([GAP])
+            except (OSError, TimeoutError, _redis_errors()):
+                continue
+            log.info("redis bus takes publications again; streams catch up")
+            return
 
     async def ping(self) -> None:
         """Ready when Redis answers a PING in time and the listener is subscribed."""
@@ -165,10 +199,11 @@ class RedisBus:
             raise DependencyUnavailable("bus")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._gap_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self._redis.aclose()
         await self._listener.aclose()
 
