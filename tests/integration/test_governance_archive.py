@@ -172,7 +172,7 @@ async def test_archive_follows_its_published_schema(installation: Installation) 
                 seen.add(record["record"])
     assert seen == {"organisation", "person", "team", "conversation", "member", "entry", "attachment",
                     "retention_policy", "breach"}
-    names = {orjson.loads(x)["name"] for x in files["data/upload.jsonl"].splitlines()}
+    names = {orjson.loads(x)["name"] for x in files["data/attachments.jsonl"].splitlines()}
     assert "bilan infirmier.pdf" in names and any(n.startswith("plaie talon.") for n in names)  # re-encoded
     assert any(p.startswith(f"attachments/{s.care}/") and p.endswith("bilan infirmier.pdf") for p in files)
     assert b"password" not in files["data/people.jsonl"] and b"totp" not in files["data/people.jsonl"]

@@ -139,7 +139,7 @@ async def test_nurse_writes_to_a_gp_and_gets_the_reply_and_receipt(installation:
     assert await download(svc, nurse.actor, doc["id"]) == PRESCRIPTION
     async with svc.db.transaction() as tx:
         reads = [e for e in await tx.audit.query(org.id, object_id=uuid.UUID(doc["id"]))
-                 if e.action == "exchanges.attachment_read"]
+                 if e.action == "mssante.attachment_read"]
     assert [e.actor_id for e in reads] == [nurse.id]
 
     # Chevet answers the receipt request through the outbox, signed.
@@ -171,7 +171,7 @@ async def test_refused_recipient_is_a_visible_dead_letter_and_the_author_is_told
     assert (report.sent, report.dead) == (0, 1)
     state = (await exchanges.exchange_messages(svc, nurse.actor, conv))["messages"][0]["mssante"]
     assert state["state"] == "dead" and "recipients_refused" in state["error"]
-    told = [e for e in events if e.payload.get("type") == "exchanges.delivery_failed"]
+    told = [e for e in events if e.payload.get("type") == "mssante.delivery_failed"]
     assert len(told) == 1 and told[0].user_ids == (nurse.id,) and told[0].private
     with pytest.raises(Forbidden):
         await exchanges.retry_dead(svc, other.actor, conv, uuid.UUID(state["id"]))
@@ -273,7 +273,7 @@ async def test_a_bounce_marks_the_message_failed_and_tells_its_author(installati
     states = {m["body"]: m["mssante"] for m in (await exchanges.exchange_messages(svc, nurse.actor, conv))["messages"]}
     assert (states["Premier"]["state"], states["Premier"]["error"]) == ("dead", "bounced: 5.2.2")
     assert (states["Second"]["state"], states["Second"]["error"]) == ("dead", "bounced: 5.1.1")
-    told = [e for e in events if e.payload.get("type") == "exchanges.delivery_failed"]
+    told = [e for e in events if e.payload.get("type") == "mssante.delivery_failed"]
     assert len(told) == 2 and all(e.user_ids == (nurse.id,) and e.private for e in told)
     assert [q["reason"] for q in await inbound.quarantined(svc, admin.actor)] == ["dsn_unknown_original"]
     # No remote diagnostic text (it names the recipient) is kept in the clear.

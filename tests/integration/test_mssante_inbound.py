@@ -300,8 +300,8 @@ async def test_workers_racing_for_the_same_mail_integrate_it_once(installation: 
     assert conv_id is not None
     view = await exchanges.exchange_messages(svc, nurse.actor, conv_id)
     assert [m["body"] for m in view["messages"]] == ["Une seule fois"]
-    assert len(await _actions(installation, org.id, "exchanges.received")) == 1
-    assert len(await _actions(installation, org.id, "exchanges.quarantined")) == 1
+    assert len(await _actions(installation, org.id, "mssante.received")) == 1
+    assert len(await _actions(installation, org.id, "mssante.quarantined")) == 1
     async with svc.db.transaction() as tx:
         rows = await tx.mssante.for_conversation(conv_id)
         assert sorted(int(m.direction) for m in rows) == [2, 3]   # the message, and one receipt queued
@@ -327,7 +327,7 @@ async def test_two_worker_processes_polling_one_mailbox(installation: Installati
     for w in workers:
         _, err = w.communicate(timeout=120)
         assert w.returncode == 0, err.decode(errors="replace")[-2000:]
-    received = await _actions(installation, org.id, "exchanges.received")
+    received = await _actions(installation, org.id, "mssante.received")
     assert len(received) == 5
     async with svc.db.transaction() as tx:
         records = await tx.mssante.inbound(org.id, None, 50)
@@ -409,7 +409,7 @@ async def test_a_signer_that_is_not_the_sender_is_shown_and_recorded(installatio
         ("mismatch", "sender_mismatch"), ("untrusted", "key_usage"), ("valid", None)]
     assert shown[0]["signer_emails"] == ["dr.durand@gp.test"]
     assert [(d["signature"], d.get("signature_reason")) for d in await _actions(installation, org.id,
-                                                                            "exchanges.received")] == [
+                                                                            "mssante.received")] == [
         ("mismatch", "sender_mismatch"), ("untrusted", "key_usage"), ("valid", None)]
 
     client = Browserless(app=create_app(installation))
