@@ -12,10 +12,11 @@ import pytest
 from pypdf import PdfReader
 
 from chevet.core.errors import InvalidInput
-from chevet.core.signalement import charts, forms, pdf, statistics
+from chevet.core.signalement import forms, pdf, statistics
 from chevet.core.signalement.deadlines import FormKind
 from chevet.core.signalement.report import clean_qualification, clean_report
 from chevet.core.signalement.taxonomy import ESSMS_CATEGORIES, Severity
+from chevet.web import charts
 
 NOW = datetime(2026, 11, 28, 3, 40, tzinfo=UTC)
 
