@@ -20,6 +20,7 @@ from chevet.ports import (
     AuditSigner,
     Clock,
     Database,
+    DeclarationPrinter,
     DependencyUnavailable,
     EventBus,
     IdentityProvider,
@@ -121,6 +122,7 @@ class Services:
     bus: EventBus
     clock: Clock
     passwords: PasswordHasher
+    declarations: DeclarationPrinter
     policy: Policy = field(default_factory=Policy)
     attachments: AttachmentServices | None = None
     psc: IdentityProvider | None = None

@@ -39,7 +39,7 @@ from chevet.ports.mail import MailSubmitter
 from chevet.ports.messaging import ConversationRepository, EntryRepository, PreferenceRepository
 from chevet.ports.mssante import DirectoryRepository, MssanteRepository
 from chevet.ports.push import PushGateway, PushRepository
-from chevet.ports.signalement import ReportRepository
+from chevet.ports.signalement import DeclarationPrinter, ReportRepository
 
 __all__ = [
     "AfterCommit",
@@ -54,6 +54,7 @@ __all__ = [
     "Clock",
     "ConversationRepository",
     "Database",
+    "DeclarationPrinter",
     "DependencyUnavailable",
     "DirectoryRepository",
     "EntryRepository",

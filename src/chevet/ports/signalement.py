@@ -1,9 +1,9 @@
-"""Adverse-event reports (signalement)."""
+"""Adverse-event reports (signalement), and the printer of their declaration forms."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -73,3 +73,10 @@ class ReportRepository(Protocol):
     async def set_reminder_stage(self, report_id: uuid.UUID, deadline: str, stage: str, at: datetime) -> bool:
         """Record that ``stage`` was notified; False if it already was (by this or another process)."""
         ...
+
+
+class DeclarationPrinter(Protocol):
+    """Renders a validated declaration form as a PDF ready to send; nothing fetched at run time."""
+
+    def render(self, kind: FormKind, values: Mapping[str, Any], *, organisation: str, report_ref: str,
+               severity_label: str, validated_by: str, validated_at: datetime, generated_at: datetime) -> bytes: ...
