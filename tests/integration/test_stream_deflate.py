@@ -1,6 +1,6 @@
 """The stream negotiates permessage-deflate unless the operator turns it off. It is negotiated
 without context takeover in both directions, so that an idle connection holds no zlib state
-and each event is compressed once for all its receivers (``web/stream_compression.py``)."""
+and each event is compressed once for all its receivers (``web/realtime/deflate.py``)."""
 
 from __future__ import annotations
 

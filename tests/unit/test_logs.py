@@ -8,7 +8,7 @@ import logging
 import orjson
 
 from chevet import logs
-from chevet.web.stream_compression import PROTOCOL_LOG
+from chevet.web.realtime.deflate import PROTOCOL_LOG
 
 
 def test_at_debug_only_our_loggers_speak_below_warning() -> None:

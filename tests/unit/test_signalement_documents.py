@@ -11,11 +11,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from pypdf import PdfReader
 
+from chevet.adapters.declaration_pdf import DeclarationPdf
 from chevet.core.errors import InvalidInput
-from chevet.core.signalement import charts, forms, pdf, statistics
+from chevet.core.signalement import forms, statistics
 from chevet.core.signalement.deadlines import FormKind
 from chevet.core.signalement.report import clean_qualification, clean_report
 from chevet.core.signalement.taxonomy import ESSMS_CATEGORIES, Severity
+from chevet.web import charts
 
 NOW = datetime(2026, 11, 28, 3, 40, tzinfo=UTC)
 
@@ -87,8 +89,9 @@ def _complete(kind: FormKind) -> dict[str, object]:
 
 def test_pdf_text_is_extractable_with_accents() -> None:
     values = _complete(FormKind.ESSMS)
-    body = pdf.render(FormKind.ESSMS, values, organisation="EHPAD Les Tilleuls", report_ref="0A1B2C3D",
-                      severity_label="3 — Majeure", validated_by="Danielle Dupré", validated_at=NOW, generated_at=NOW)
+    body = DeclarationPdf().render(FormKind.ESSMS, values, organisation="EHPAD Les Tilleuls", report_ref="0A1B2C3D",
+                                   severity_label="3 — Majeure", validated_by="Danielle Dupré", validated_at=NOW,
+                                   generated_at=NOW)
     reader = PdfReader(io.BytesIO(body))
     text = " ".join(" ".join((page.extract_text() or "").split()) for page in reader.pages)
     assert "Signalement d'un dysfonctionnement grave" in text

@@ -6,8 +6,8 @@ import zlib
 
 from websockets.frames import Frame, Opcode
 
-from chevet.web import stream_compression
-from chevet.web.stream_compression import SharedDeflateFactory
+from chevet.web.realtime import deflate
+from chevet.web.realtime.deflate import SharedDeflateFactory
 
 OFFER = [("server_no_context_takeover", None), ("client_max_window_bits", None)]
 
@@ -33,6 +33,6 @@ def test_an_event_is_compressed_once_for_every_connection() -> None:
 
 def test_the_cache_stays_bounded() -> None:
     _, ext = SharedDeflateFactory().process_request_params(OFFER, [])
-    for i in range(stream_compression.CACHE_ENTRIES + 50):
+    for i in range(deflate.CACHE_ENTRIES + 50):
         ext.encode(Frame(Opcode.TEXT, f'{{"seq":{i}}}'.encode()))
-    assert len(stream_compression._compressed) == stream_compression.CACHE_ENTRIES
+    assert len(deflate._compressed) == deflate.CACHE_ENTRIES

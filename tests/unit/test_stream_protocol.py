@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chevet.core.entities import RealtimeEvent
-from chevet.web import stream
-from chevet.web.stream_protocol import StreamState, Verdict
+from chevet.web.realtime import stream
+from chevet.web.realtime.protocol import StreamState, Verdict
 
 ORG = uuid.uuid4()
 ME = uuid.uuid4()

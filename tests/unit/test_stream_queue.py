@@ -6,8 +6,8 @@ from __future__ import annotations
 import uuid
 
 from chevet.core.entities import RealtimeEvent
-from chevet.web import stream_protocol
-from chevet.web.stream_protocol import StreamState
+from chevet.web.realtime import protocol
+from chevet.web.realtime.protocol import StreamState
 
 ORG, CONV, OTHER = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
 
@@ -36,7 +36,7 @@ def test_missing_events_are_found_in_the_queue_only_when_all_are_there() -> None
 
 def test_a_reader_too_slow_is_marked_and_its_queue_dropped() -> None:
     state = StreamState(uuid.uuid4(), _NoRoutes())
-    for seq in range(stream_protocol.QUEUE_LIMIT + 1):
+    for seq in range(protocol.QUEUE_LIMIT + 1):
         state.offer(_ev(CONV, seq))
     assert state.too_slow and not state.pending
     state.offer(_ev(CONV, 1))

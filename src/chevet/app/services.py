@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from chevet.app.attachments.config import AttachmentServices
 from chevet.app.messaging.group_commit import GroupCommit
@@ -19,6 +20,7 @@ from chevet.ports import (
     AuditSigner,
     Clock,
     Database,
+    DeclarationPrinter,
     DependencyUnavailable,
     EventBus,
     IdentityProvider,
@@ -26,6 +28,9 @@ from chevet.ports import (
     PasswordHasher,
     Transaction,
 )
+
+if TYPE_CHECKING:
+    from chevet.app.messaging.messages import Send, SendResult
 
 log = logging.getLogger("chevet.app")
 
@@ -117,14 +122,20 @@ class Services:
     bus: EventBus
     clock: Clock
     passwords: PasswordHasher
+    declarations: DeclarationPrinter
     policy: Policy = field(default_factory=Policy)
     attachments: AttachmentServices | None = None
     psc: IdentityProvider | None = None
     signer: AuditSigner | None = None
     governance: Governance = field(default_factory=Governance)
-    # Sends waiting for their conversation's next batch (see group_commit.py and messages.py);
-    # created with the first send of this process.
-    sends: GroupCommit[uuid.UUID, Any, Any] | None = None
+    # Sends waiting for their conversation's next batch (see group_commit.py and messages.py).
+    sends: GroupCommit[uuid.UUID, Send, SendResult] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Imported here: the messages module is built on this one.
+        from chevet.app.messaging.messages import write_sends
+
+        self.sends = GroupCommit(partial(write_sends, self))
 
     @asynccontextmanager
     async def unit(self, ip: str | None = None) -> AsyncIterator[Unit]:

@@ -21,6 +21,7 @@ from chevet.adapters.blobs import FileBlobStore
 from chevet.adapters.bus import MemoryBus, RedisBus
 from chevet.adapters.clock import SystemClock
 from chevet.adapters.db.database import SqlDatabase
+from chevet.adapters.declaration_pdf import DeclarationPdf
 from chevet.adapters.keys import KeyFile, KeyFileError, add_key, create_key_file, retire_keys
 from chevet.adapters.media import ImageLimits, PillowMedia, configure_pillow
 from chevet.adapters.passwords import Argon2Passwords
@@ -135,6 +136,7 @@ def open_installation(settings: Settings, *, with_bus: bool = True) -> Installat
     db = SqlDatabase(settings.database, sqlite_synchronous=settings.sqlite_synchronous)
     passwords = Argon2Passwords(time_cost=settings.password_time_cost, memory_kib=settings.password_memory_kib)
     services = Services(db=db, keys=keys, bus=bus, clock=SystemClock(), passwords=passwords,
+                        declarations=DeclarationPdf(),
                         policy=policy_from(settings), attachments=attachment_services(settings),
                         psc=psc_from(settings), signer=signer, governance=governance_from(settings))
     return Installation(settings, services, _push_gateway(settings))

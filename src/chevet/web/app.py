@@ -28,12 +28,12 @@ from chevet.web.api.attachments import UPLOAD_PATH
 from chevet.web.api.reports import FILING_PATHS
 from chevet.web.compression import Compression
 from chevet.web.middleware import RequestLimits, SecurityHeaders
-from chevet.web.notifier import Notifier
 from chevet.web.pages.mssante import EXCHANGE_FORM_PATH
 from chevet.web.ratelimit import RateLimiter
+from chevet.web.realtime.notifier import Notifier
+from chevet.web.realtime.stream import STREAM_PATH, Hub, stream
 from chevet.web.responses import Json
 from chevet.web.sessioncache import ForgetOnChange, SessionCache
-from chevet.web.stream import STREAM_PATH, Hub, stream
 
 log = logging.getLogger("chevet")
 

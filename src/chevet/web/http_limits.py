@@ -22,7 +22,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from chevet.settings import Settings
 from chevet.web.i18n import negotiate
 from chevet.web.problems import problem_document
-from chevet.web.stream_compression import StreamProtocol
+from chevet.web.realtime.deflate import StreamProtocol
 
 log = logging.getLogger("chevet.http")
 

@@ -356,11 +356,3 @@ async def next_month_preview(services: Services, actor: Actor) -> dict[str, Any]
             "messages": sum(x["entries"] for x in report.shredded) + sum(x["entries"] for x in report.expired_messages),
             "held": len(report.held), **files}
 
-
-def _register_with_dashboard() -> None:
-    from chevet.app.governance import sobriety
-
-    sobriety.register_retention_preview(next_month_preview)
-
-
-_register_with_dashboard()

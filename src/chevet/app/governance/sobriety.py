@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
 from chevet.app.attachments.upload import configured
+from chevet.app.governance.retention import next_month_preview
 from chevet.app.services import Actor, Services
 from chevet.core import sobriety
 from chevet.core.errors import Forbidden
@@ -22,16 +22,6 @@ from chevet.ports import Transaction
 
 KINDS = ("text", "image", "document")
 MONTHS = 12
-
-RetentionPreview = Callable[[Services, Actor], Awaitable[dict[str, Any]]]
-_retention_preview: RetentionPreview | None = None
-
-
-def register_retention_preview(preview: RetentionPreview) -> None:
-    """Retention (a separate feature) tells the dashboard what it will delete next month."""
-    global _retention_preview
-    _retention_preview = preview
-
 
 def _require(actor: Actor) -> None:
     if not can(actor.person.role, Permission.VIEW_SOBRIETY):
@@ -74,9 +64,7 @@ async def dashboard(services: Services, actor: Actor) -> dict[str, Any]:
     est = sobriety.estimate(delivered_bytes=savings["delivered"], avoided_bytes=savings["avoided_delivery"],
                             stored_bytes=sum(stored.values()), factors=factors)
     org_quota = rules.org_quota_bytes if rules.org_quota_bytes is not None else cfg.limits.quota_org_bytes
-    retention = await _retention_preview(services, actor) if _retention_preview is not None else {
-        "available": False,
-        "note": "Retention is not active on this installation: nothing is scheduled for deletion."}
+    retention = await next_month_preview(services, actor)
     return {
         "organisation": {"id": str(actor.org_id), "name": actor.organisation.name},
         "generated_at": services.clock.now().isoformat(),

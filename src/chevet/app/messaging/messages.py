@@ -9,12 +9,10 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 from chevet.app.attachments import upload
 from chevet.app.messaging.conversations import Access, access, accesses, append_entry
-from chevet.app.messaging.group_commit import GroupCommit
 from chevet.app.messaging.views import body_of, entry_payload, message_view, title_of
 from chevet.app.services import Actor, Services, Unit
 from chevet.core import blind_index, envelope
@@ -43,7 +41,9 @@ async def _audit_care_read(u: Unit, actor: Actor, a: Access, entries: Sequence[E
 
 
 @dataclass(frozen=True, slots=True)
-class _Send:
+class Send:
+    """One send waiting, in the group-commit queue of ``Services``, for its conversation's batch."""
+
     actor: Actor
     text: str
     mid: uuid.UUID
@@ -52,13 +52,13 @@ class _Send:
     attachment_ids: tuple[uuid.UUID, ...]
 
 
-_SendResult = tuple[dict[str, Any], bool]
+SendResult = tuple[dict[str, Any], bool]
 
 
 async def send_message(services: Services, actor: Actor, conversation_id: uuid.UUID, *, body: str,
                        client_id: str, urgent: bool = False,
                        reply_to: uuid.UUID | None = None,
-                       attachment_ids: Sequence[uuid.UUID] = ()) -> _SendResult:
+                       attachment_ids: Sequence[uuid.UUID] = ()) -> SendResult:
     """Returns the message and whether it was created now. The same ``client_id`` sent again by
     the same author returns the first message and creates nothing. ``attachment_ids`` are
     files the author uploaded to this conversation; a message with files may have no text.
@@ -67,16 +67,14 @@ async def send_message(services: Services, actor: Actor, conversation_id: uuid.U
     together in the next transaction (see ``group_commit``); each is answered after its commit."""
     text = "" if attachment_ids and isinstance(body, str) and not body.strip() \
         else clean_body(body, services.policy.max_message_bytes)
-    send = _Send(actor, text, message_id(conversation_id, actor.id, clean_client_id(client_id)), bool(urgent),
+    send = Send(actor, text, message_id(conversation_id, actor.id, clean_client_id(client_id)), bool(urgent),
                  reply_to, tuple(attachment_ids))
-    if services.sends is None:
-        services.sends = GroupCommit(partial(_write_sends, services))
-    result: _SendResult = await services.sends.submit(conversation_id, send)
+    result: SendResult = await services.sends.submit(conversation_id, send)
     return result
 
 
-async def _write_sends(services: Services, conversation_id: uuid.UUID,
-                       sends: Sequence[_Send]) -> list[_SendResult | Exception]:
+async def write_sends(services: Services, conversation_id: uuid.UUID,
+                       sends: Sequence[Send]) -> list[SendResult | Exception]:
     """One transaction for a batch of sends to one conversation. A send that is refused gets its
     own error and takes nothing from the others; if the transaction itself fails, each send is
     tried again alone, so one send's failure is never another's."""
@@ -88,7 +86,7 @@ async def _write_sends(services: Services, conversation_id: uuid.UUID,
     return [await _write_alone(services, conversation_id, s) for s in sends]
 
 
-async def _write_alone(services: Services, conversation_id: uuid.UUID, send: _Send) -> _SendResult | Exception:
+async def _write_alone(services: Services, conversation_id: uuid.UUID, send: Send) -> SendResult | Exception:
     try:
         return (await _write_batch(services, conversation_id, [send]))[0]
     except Exception as exc:
@@ -96,15 +94,15 @@ async def _write_alone(services: Services, conversation_id: uuid.UUID, send: _Se
 
 
 async def _write_batch(services: Services, conversation_id: uuid.UUID,
-                       sends: Sequence[_Send]) -> list[_SendResult | Exception]:
+                       sends: Sequence[Send]) -> list[SendResult | Exception]:
     # The same send twice in one batch (a retry that caught up with the first): answered as a retry.
-    firsts: dict[uuid.UUID, _Send] = {}
+    firsts: dict[uuid.UUID, Send] = {}
     for s in sends:
         firsts.setdefault(s.mid, s)
-    outcome: dict[uuid.UUID, _SendResult | Exception] = {}
+    outcome: dict[uuid.UUID, SendResult | Exception] = {}
     async with services.unit() as u:
         may = await accesses(services, u.tx, [s.actor for s in firsts.values()], conversation_id)
-        allowed: list[tuple[_Send, Access]] = []
+        allowed: list[tuple[Send, Access]] = []
         for s in firsts.values():
             if (a := may.get(s.actor.id)) is not None:
                 allowed.append((s, a))
@@ -121,7 +119,7 @@ async def _write_batch(services: Services, conversation_id: uuid.UUID,
                                            first_seq=last - len(allowed) + 1, now=now)
             if (unused := len(allowed) - appended) > 0:
                 await u.tx.conversations.release_seqs(conversation_id, unused)
-    results: list[_SendResult | Exception] = []
+    results: list[SendResult | Exception] = []
     answered: set[uuid.UUID] = set()
     for s in sends:
         result = outcome[s.mid]
@@ -130,13 +128,13 @@ async def _write_batch(services: Services, conversation_id: uuid.UUID,
     return results
 
 
-async def _append_sends(u: Unit, conversation_id: uuid.UUID, allowed: Sequence[tuple[_Send, Access]],
-                        existing: Mapping[uuid.UUID, Entry], outcome: dict[uuid.UUID, _SendResult | Exception],
+async def _append_sends(u: Unit, conversation_id: uuid.UUID, allowed: Sequence[tuple[Send, Access]],
+                        existing: Mapping[uuid.UUID, Entry], outcome: dict[uuid.UUID, SendResult | Exception],
                         *, first_seq: int, now: datetime) -> int:
     """Check and append the sends whose authors may write here, filling ``outcome``; returns how
     many were appended."""
     rows: list[tuple[Entry, Sequence[int], Sequence[uuid.UUID]]] = []
-    made: list[tuple[_Send, Access, Entry, list[uuid.UUID]]] = []
+    made: list[tuple[Send, Access, Entry, list[uuid.UUID]]] = []
     claimed: set[uuid.UUID] = set()
     for s, a in allowed:
         if (already := existing.get(s.mid)) is not None:

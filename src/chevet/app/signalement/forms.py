@@ -20,7 +20,7 @@ from chevet.app.signalement import reports
 from chevet.core.errors import Forbidden, InvalidInput, NotFound
 from chevet.core.ids import new_id
 from chevet.core.signalement import deadlines as dl
-from chevet.core.signalement import forms, pdf, statistics
+from chevet.core.signalement import forms, statistics
 from chevet.core.signalement.records import CorrectiveAction, FormStatus, FormSubmission, ReportForm
 from chevet.core.signalement.report import clean_short_text, moment
 from chevet.core.signalement.taxonomy import SEVERITY_LABELS, ReporterMode
@@ -151,9 +151,9 @@ async def export_form(services: Services, actor: Actor, report_id: uuid.UUID, ki
         await u.audit(actor.org_id, "report.form_exported", actor.id, "report", report_id, form=k.value, format=fmt)
     stamp = f"{dl.local_time(now):%Y%m%d}"
     if fmt == "pdf":
-        body = pdf.render(k, values, organisation=actor.organisation.name, report_ref=ref, severity_label=sev_label,
-                          validated_by=validator.name if validator else "", validated_at=stored.validated_at,
-                          generated_at=now)
+        body = services.declarations.render(
+            k, values, organisation=actor.organisation.name, report_ref=ref, severity_label=sev_label,
+            validated_by=validator.name if validator else "", validated_at=stored.validated_at, generated_at=now)
         return Export(f"signalement-{k.value}-{ref}-{stamp}.pdf", "application/pdf", body)
     doc = forms.export(k, values, report_id=str(report_id), organisation=actor.organisation.name,
                        severity=sev.value if sev else "", severity_label=sev_label,

@@ -16,12 +16,9 @@ from email import policy as email_policy
 from email.message import EmailMessage, Message
 from email.parser import HeaderParser
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 from chevet.core.mssante.address import message_ids
-
-if TYPE_CHECKING:
-    from chevet.core.mssante.mime import Attachment
+from chevet.core.mssante.mail import Attachment, MalformedMail
 
 _LINE = re.compile(r"\r?\n")
 
@@ -137,8 +134,6 @@ def _fields_text(part: Message) -> str:
 
 def parse_report(report: Message) -> tuple[Disposition | None, str]:
     """The disposition (None when the report is unusable) and the human-readable text."""
-    from chevet.core.mssante.mime import MalformedMail
-
     parts = report.get_payload()
     if not isinstance(parts, list) or len(parts) < 2:
         raise MalformedMail("mdn_structure")

@@ -30,6 +30,8 @@ from cryptography import x509
 from chevet.core.errors import InvalidInput
 from chevet.core.mssante import dsn, smime
 from chevet.core.mssante.address import clean_address, message_ids
+from chevet.core.mssante.mail import Attachment as Attachment  # re-exported: callers meet them here
+from chevet.core.mssante.mail import MalformedMail as MalformedMail
 from chevet.core.mssante.mdn import Disposition, build_report, parse_report
 from chevet.core.mssante.revocation import RevocationPolicy
 
@@ -38,23 +40,6 @@ MAX_DEPTH = 12
 MAX_SUBJECT = 998
 _CRLF = re.compile(rb"\r?\n")
 _TAGS = re.compile(r"<[^>]{0,2000}>")
-
-
-class MalformedMail(InvalidInput):
-    """Inbound mail that cannot be integrated; ``params['reason']`` says why (for the quarantine)."""
-
-    code = "mss_malformed"
-
-    def __init__(self, reason: str) -> None:
-        super().__init__("mss_malformed", reason=reason)
-        self.reason = reason
-
-
-@dataclass(frozen=True, slots=True)
-class Attachment:
-    filename: str
-    content_type: str
-    data: bytes
 
 
 @dataclass(frozen=True, slots=True)

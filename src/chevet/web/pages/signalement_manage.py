@@ -20,10 +20,10 @@ from chevet.app.signalement import forms as report_forms
 from chevet.app.signalement import reports
 from chevet.core.errors import ChevetError, InvalidInput, NotFound, ReauthenticationRequired
 from chevet.core.ids import parse_id
-from chevet.core.signalement import charts
 from chevet.core.signalement.deadlines import PARIS, local_time
 from chevet.core.signalement.forms import SPECS, FieldType
 from chevet.core.signalement.taxonomy import EIGS_LABELS, ESSMS_CATEGORIES, SECURITY_LABELS
+from chevet.web import charts
 from chevet.web.pages.signalement import many, one, parse_local, render
 from chevet.web.ui.render import Page, page, read_form, ui
 

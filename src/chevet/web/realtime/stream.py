@@ -1,7 +1,7 @@
 """The realtime stream: one WebSocket per signed-in device (protocol in docs/api.md).
 
 This module only does I/O: it reads frames, reads the database and writes events. What goes to
-the client, in which order, and what fills a gap is decided by ``stream_protocol.StreamState``.
+the client, in which order, and what fills a gap is decided by ``protocol.StreamState``.
 
 - The connection's conversations and their positions are taken as soon as it is authenticated,
   and it is subscribed to them before anything else: whatever is committed from then on reaches
@@ -34,7 +34,7 @@ from chevet.core.entities import SESSION_ENDED, RealtimeEvent
 from chevet.core.errors import ChevetError
 from chevet.web.deps import SESSION_COOKIE, bearer_token
 from chevet.web.i18n import gettext, negotiate
-from chevet.web.stream_protocol import QUEUE_LIMIT, StreamState, Verdict
+from chevet.web.realtime.protocol import QUEUE_LIMIT, StreamState, Verdict
 
 log = logging.getLogger("chevet.stream")
 

@@ -1,0 +1,87 @@
+"""The interfaces the application needs from the outside world.
+
+Adapters implement them (SQLite/PostgreSQL, key file, in-process or Redis bus, argon2); the
+application depends on nothing else. Every repository method that touches an organisation's
+data takes that organisation's id: scoping is part of the signature, not an afterthought.
+
+One module per noun, every name re-exported here (``from chevet.ports import X``):
+``database`` (the transaction and its repositories), ``identity``, ``messaging``, ``attachments``,
+``governance``, ``signalement``, ``mssante`` (each feature's repositories), ``audit``, ``keys``,
+``bus``, ``blobs``, ``mail``, ``push``, ``clock``, and ``errors`` (what adapters raise).
+"""
+
+from __future__ import annotations
+
+from chevet.ports.attachments import AttachmentRepository, MediaProcessor, VirusScanner
+from chevet.ports.audit import AuditLog, AuditSigner, AuditTrail
+from chevet.ports.blobs import BlobStore
+from chevet.ports.bus import EventBus
+from chevet.ports.clock import Clock
+from chevet.ports.database import AfterCommit, Database, Transaction
+from chevet.ports.errors import DependencyUnavailable, PortError
+from chevet.ports.governance import ArchiveStore, BreachLog, RetentionStore
+from chevet.ports.identity import (
+    ChallengeRepository,
+    IdentityProvider,
+    InvitationRepository,
+    OrganisationRepository,
+    PasskeyRepository,
+    PasswordHasher,
+    PersonRepository,
+    ProviderLogin,
+    RecoveryCodeRepository,
+    SessionRepository,
+    SessionSecurityRepository,
+    TeamRepository,
+)
+from chevet.ports.keys import KeyStore, SealedBlobRepository, SealedItem
+from chevet.ports.mail import MailSubmitter
+from chevet.ports.messaging import ConversationRepository, EntryRepository, PreferenceRepository
+from chevet.ports.mssante import DirectoryRepository, MssanteRepository
+from chevet.ports.push import PushGateway, PushRepository
+from chevet.ports.signalement import DeclarationPrinter, ReportRepository
+
+__all__ = [
+    "AfterCommit",
+    "ArchiveStore",
+    "AttachmentRepository",
+    "AuditLog",
+    "AuditSigner",
+    "AuditTrail",
+    "BlobStore",
+    "BreachLog",
+    "ChallengeRepository",
+    "Clock",
+    "ConversationRepository",
+    "Database",
+    "DeclarationPrinter",
+    "DependencyUnavailable",
+    "DirectoryRepository",
+    "EntryRepository",
+    "EventBus",
+    "IdentityProvider",
+    "InvitationRepository",
+    "KeyStore",
+    "MailSubmitter",
+    "MediaProcessor",
+    "MssanteRepository",
+    "OrganisationRepository",
+    "PasskeyRepository",
+    "PasswordHasher",
+    "PersonRepository",
+    "PortError",
+    "PreferenceRepository",
+    "ProviderLogin",
+    "PushGateway",
+    "PushRepository",
+    "RecoveryCodeRepository",
+    "ReportRepository",
+    "RetentionStore",
+    "SealedBlobRepository",
+    "SealedItem",
+    "SessionRepository",
+    "SessionSecurityRepository",
+    "TeamRepository",
+    "Transaction",
+    "VirusScanner",
+]

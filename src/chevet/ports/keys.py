@@ -1,0 +1,39 @@
+"""The master key, and the blobs sealed with it (key rotation re-seals them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+class KeyStore(Protocol):
+    """Holds the installation master key; data keys only ever leave it wrapped."""
+
+    def wrap(self, data_key: bytes, associated: bytes) -> bytes: ...
+    def unwrap(self, wrapped: bytes, associated: bytes) -> bytes: ...
+    def derive(self, purpose: str) -> bytes: ...
+    def derive_all(self, purpose: str) -> list[bytes]:
+        """The purpose key under every master key still held, current first (rotation)."""
+        ...
+    def current_key_id(self) -> int: ...
+    def key_ids(self) -> list[int]: ...
+    def key_id_of(self, wrapped: bytes) -> int: ...
+    def reload(self, *, force: bool = False) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SealedItem:
+    """One blob sealed with the master key (``by="master"``) or a key derived from it."""
+
+    column: str
+    by: str
+    key: tuple[Any, ...]
+    aad: bytes
+    blob: bytes
+
+
+class SealedBlobRepository(Protocol):
+    def columns(self) -> list[tuple[str, str]]: ...
+    def unregistered(self) -> list[str]: ...
+    async def batch(self, name: str, after: tuple[Any, ...] | None, limit: int) -> list[SealedItem]: ...
+    async def replace(self, item: SealedItem, new_blob: bytes) -> bool: ...
