@@ -7,6 +7,7 @@ from chevet.ports import (
     Clock,
     ConversationRepository,
     Database,
+    DeclarationPrinter,
     EntryRepository,
     EventBus,
     KeyStore,
@@ -23,7 +24,7 @@ from tests.fakes.database import FakeDatabase, FakeTransaction
 from tests.fakes.people import FakePeople, FakeSessionSecurity
 from tests.fakes.reports import FakeReports
 from tests.fakes.retention import FakeRetention
-from tests.fakes.services import FakeBus, FakeClock, FakeKeyStore, FakePasswords
+from tests.fakes.services import FakeBus, FakeClock, FakeDeclarations, FakeKeyStore, FakePasswords
 from tests.fakes.tables import Tables
 
 
@@ -38,6 +39,7 @@ def _conforms(t: Tables, clock: FakeClock) -> None:  # pragma: no cover - checke
     _retention: RetentionStore = FakeRetention(t)
     _reports: ReportRepository = FakeReports(t)
     _clock: Clock = clock
+    _declarations: DeclarationPrinter = FakeDeclarations()
     _bus: EventBus = FakeBus()
     _keys: KeyStore = FakeKeyStore()
     _passwords: PasswordHasher = FakePasswords()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from chevet.core import envelope
 from chevet.core.entities import RealtimeEvent
+from chevet.core.signalement.deadlines import FormKind
 from tests.fakes.errors import not_faked
 
 
@@ -87,3 +89,12 @@ class FakePasswords:
 
     async def verify(self, stored: str | None, password: str) -> bool:
         raise not_faked("PasswordHasher.verify")
+
+
+class FakeDeclarations:
+    """Not faked: no rule tested with fakes prints a declaration."""
+
+    def render(self, kind: FormKind, values: Mapping[str, Any], *, organisation: str, report_ref: str,
+               severity_label: str, validated_by: str, validated_at: datetime, generated_at: datetime) -> bytes:
+        raise not_faked("DeclarationPrinter.render")
+

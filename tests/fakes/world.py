@@ -19,7 +19,7 @@ from chevet.core.signalement.records import Report
 from chevet.core.signalement.report import ReportStatus
 from chevet.core.signalement.taxonomy import EigsCriterion, ReporterMode, SecurityImpact, Severity
 from tests.fakes.database import FakeDatabase
-from tests.fakes.services import FakeBus, FakeClock, FakeKeyStore, FakePasswords
+from tests.fakes.services import FakeBus, FakeClock, FakeDeclarations, FakeKeyStore, FakePasswords
 from tests.fakes.tables import ConversationRow, RetentionRow, Tables
 
 NOW = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
@@ -43,7 +43,7 @@ class World:
         self.clock = FakeClock(now)
         self.bus = FakeBus()
         self.services = Services(db=self.db, keys=FakeKeyStore(), bus=self.bus, clock=self.clock,
-                                 passwords=FakePasswords())
+                                 passwords=FakePasswords(), declarations=FakeDeclarations())
 
     @property
     def tables(self) -> Tables:
