@@ -16,6 +16,7 @@ from chevet.app.attachments import upload as attachments
 from chevet.core.attachment import AttachmentKind, Variant
 from chevet.core.ids import parse_id
 from chevet.web.api.models import Body
+from chevet.web.api.openapi import DOWNLOAD, refusals
 from chevet.web.deps import ActorDep, ServicesDep
 from chevet.web.responses import Json
 from chevet.web.uploads import read_upload
@@ -58,7 +59,7 @@ async def limits(actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
     return attachments.limits_view(svc)
 
 
-@router.post("/conversations/{conversation_id}/attachments", status_code=201)
+@router.post("/conversations/{conversation_id}/attachments", status_code=201, responses=refusals(413))
 async def upload(conversation_id: str, request: Request, actor: ActorDep, svc: ServicesDep) -> Json:
     """Upload one file (``multipart/form-data``, field ``file``) to attach to a later message
     (``attachment_ids`` of the message). Images are cleaned and re-encoded by the server."""
@@ -109,14 +110,14 @@ async def file_response(request: Request, d: attachment_download.Download, etag:
     return StreamingResponse(d.body, media_type=mime, headers=headers)
 
 
-@router.get("/attachments/{attachment_id}")
+@router.get("/attachments/{attachment_id}", response_class=Response, responses=DOWNLOAD)
 async def download(attachment_id: str, request: Request, actor: ActorDep, svc: ServicesDep,
                    variant: Variant = Query(Variant.CONTENT)) -> Response:
     """The file, decrypted, for members who can see its message."""
     return await _send(request, svc, actor, attachment_id, variant)
 
 
-@router.get("/attachments/{attachment_id}/thumbnail")
+@router.get("/attachments/{attachment_id}/thumbnail", response_class=Response, responses=DOWNLOAD)
 async def thumbnail(attachment_id: str, request: Request, actor: ActorDep, svc: ServicesDep) -> Response:
     return await _send(request, svc, actor, attachment_id, Variant.THUMBNAIL)
 

@@ -9,13 +9,14 @@ from chevet.app.identity import auth, people
 from chevet.app.messaging.views import organisation_view, person_view, session_view
 from chevet.core.ids import parse_id
 from chevet.web.api.models import AcceptIn, ConfirmIn, LoginIn
+from chevet.web.api.openapi import refusals
 from chevet.web.deps import ActorDep, ServicesDep, client_ip, limit_attempts
 from chevet.web.qr import qr_svg
 
 router = APIRouter(tags=["authentication"])
 
 
-@router.post("/auth/login")
+@router.post("/auth/login", responses=refusals(401, 429))
 async def login(body: LoginIn, request: Request, svc: ServicesDep) -> dict[str, Any]:
     """Sign in with e-mail, password and the current TOTP code. Returns a bearer token."""
     limit_attempts(request, "login")
@@ -42,14 +43,14 @@ async def revoke_session(session_id: str, actor: ActorDep, svc: ServicesDep) -> 
     return Response(status_code=204)
 
 
-@router.get("/invitations/{token}")
+@router.get("/invitations/{token}", responses=refusals(429))
 async def invitation(token: str, request: Request, svc: ServicesDep) -> dict[str, Any]:
     limit_attempts(request, "invitation")
     person = await people.invitation_person(svc, token)
     return {"email": person.email, "name": person.name, "role": person.role.value}
 
 
-@router.post("/invitations/{token}/accept")
+@router.post("/invitations/{token}/accept", responses=refusals(409, 429))
 async def accept(token: str, body: AcceptIn, request: Request, svc: ServicesDep) -> dict[str, Any]:
     """Choose a password; the answer carries the TOTP secret and its QR code (SVG)."""
     limit_attempts(request, "invitation")
@@ -58,7 +59,7 @@ async def accept(token: str, body: AcceptIn, request: Request, svc: ServicesDep)
             "qr_svg": qr_svg(enrolment.otpauth_uri)}
 
 
-@router.post("/invitations/{token}/confirm")
+@router.post("/invitations/{token}/confirm", responses=refusals(401, 429))
 async def confirm(token: str, body: ConfirmIn, request: Request, svc: ServicesDep) -> dict[str, Any]:
     limit_attempts(request, "invitation")
     person = await people.confirm_invitation(svc, token, body.otp, client_ip(request))

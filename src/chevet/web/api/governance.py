@@ -19,6 +19,7 @@ from chevet.app.signalement import reports
 from chevet.core.errors import InvalidInput
 from chevet.core.ids import parse_id
 from chevet.web.api.models import Body, Digits, Moment
+from chevet.web.api.openapi import answers
 from chevet.web.deps import ActorDep, ServicesDep
 
 router = APIRouter(tags=["governance"])
@@ -64,7 +65,7 @@ def traces_csv(rows: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
-@router.get("/audit/traces")
+@router.get("/audit/traces", responses=answers("text/csv", text=True, description="The traces (``format``: json, csv)"))
 async def traces(actor: ActorDep, svc: ServicesDep, conversation_id: str | None = Query(None, max_length=36),
                  person_id: str | None = Query(None, max_length=36),
                  action: str | None = Query(None, max_length=400, description="Actions, comma separated; "
@@ -188,7 +189,8 @@ async def anonymise(person_id: str, actor: ActorDep, svc: ServicesDep) -> dict[s
     return {"name": await gdpr.anonymise(svc, actor, actor.organisation, parse_id(person_id))}
 
 
-@router.get("/gdpr/register")
+@router.get("/gdpr/register",
+            responses=answers("text/html", text=True, description="The register (``format``: json, html)"))
 async def register(actor: ActorDep, svc: ServicesDep, format: str = Query("json", pattern="^(json|html)$")
                    ) -> Response:
     """The Art. 30 processing register, generated from the configuration."""

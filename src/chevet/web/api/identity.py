@@ -14,6 +14,7 @@ from chevet.app.messaging.views import person_view
 from chevet.core.identity import Passkey
 from chevet.core.ids import parse_id
 from chevet.web.api.models import Body
+from chevet.web.api.openapi import refusals
 from chevet.web.deps import ActorDep, ServicesDep, client_ip, limit_attempts
 
 router = APIRouter(tags=["identity"])
@@ -61,7 +62,7 @@ def signed_in_view(signed: auth.SignedIn) -> dict[str, Any]:
             "user": person_view(signed.person, signed.organisation)}
 
 
-@router.post("/auth/reauthenticate", status_code=204)
+@router.post("/auth/reauthenticate", status_code=204, responses=refusals(429))
 async def reauthenticate(body: ReauthIn, request: Request, actor: ActorDep, svc: ServicesDep) -> Response:
     """Prove again with the password and a TOTP or recovery code, before a sensitive action."""
     limit_attempts(request, "login")
@@ -111,13 +112,13 @@ async def revoke_passkey(passkey_id: str, actor: ActorDep, svc: ServicesDep) -> 
     return Response(status_code=204)
 
 
-@router.post("/auth/passkey/login/options")
+@router.post("/auth/passkey/login/options", responses=refusals(429))
 async def passkey_login_options(request: Request, svc: ServicesDep) -> dict[str, Any]:
     limit_attempts(request, "login")
     return await passkeys.begin_login(svc)
 
 
-@router.post("/auth/passkey/login")
+@router.post("/auth/passkey/login", responses=refusals(401, 429))
 async def passkey_login(body: CredentialIn, request: Request, svc: ServicesDep) -> dict[str, Any]:
     """Sign in with a passkey (user verification required): returns a bearer token."""
     limit_attempts(request, "login")
@@ -131,7 +132,7 @@ async def passkey_reauth_options(actor: ActorDep, svc: ServicesDep) -> dict[str,
     return await passkeys.begin_reauthentication(svc, actor)
 
 
-@router.post("/auth/passkey/reauth", status_code=204)
+@router.post("/auth/passkey/reauth", status_code=204, responses=refusals(429))
 async def passkey_reauth(body: CredentialIn, request: Request, actor: ActorDep, svc: ServicesDep) -> Response:
     limit_attempts(request, "login")
     await passkeys.finish_reauthentication(svc, actor, parse_id(body.challenge_id), body.credential)
@@ -154,7 +155,7 @@ async def psc_info(svc: ServicesDep) -> dict[str, Any]:
     return {"enabled": svc.psc is not None, "start": "/auth/psc/start"}
 
 
-@router.get("/auth/psc/authorize")
+@router.get("/auth/psc/authorize", responses=refusals(429))
 async def psc_authorize(request: Request, svc: ServicesDep,
                         org: str | None = Query(None, max_length=63)) -> dict[str, str]:
     """For API clients: where to send the person, and the sealed flow to give back afterwards."""
@@ -163,7 +164,7 @@ async def psc_authorize(request: Request, svc: ServicesDep,
     return {"authorization_url": url, "flow": flow}
 
 
-@router.post("/auth/psc/session")
+@router.post("/auth/psc/session", responses=refusals(401, 429))
 async def psc_session(body: PscSessionIn, request: Request, svc: ServicesDep) -> dict[str, Any]:
     limit_attempts(request, "login")
     flow = psc.open_flow(svc, body.flow, body.state)
@@ -173,7 +174,7 @@ async def psc_session(body: PscSessionIn, request: Request, svc: ServicesDep) ->
     return signed_in_view(signed)
 
 
-@router.post("/auth/psc/backchannel-logout")
+@router.post("/auth/psc/backchannel-logout", responses=refusals(401))
 async def psc_backchannel_logout(svc: ServicesDep, logout_token: str = Form(..., max_length=10_000)) -> Response:
     """OpenID Connect back-channel logout: the provider ends the sessions a PSC session opened."""
     await psc.backchannel_logout(svc, logout_token)

@@ -14,6 +14,7 @@ from chevet.app.mssante.gateway import Gateway
 from chevet.core.errors import InvalidInput
 from chevet.core.ids import parse_id
 from chevet.web.api.models import Body
+from chevet.web.api.openapi import answers, refusals
 from chevet.web.deps import ActorDep, ServicesDep
 from chevet.web.responses import Json
 
@@ -59,7 +60,7 @@ async def open_exchange(body: ExchangeIn, actor: ActorDep, svc: ServicesDep, gw:
     return await mssante.open_exchange(svc, gw, actor, to=body.to, title=body.title, mailbox=body.mailbox)
 
 
-@router.post("/mssante/exchanges/{conversation_id}/messages", status_code=201)
+@router.post("/mssante/exchanges/{conversation_id}/messages", status_code=201, responses=refusals(413))
 async def send(conversation_id: str, body: MailIn, request: Request, actor: ActorDep,
                svc: ServicesDep) -> Json:
     # Another organisation's exchange is "not found" before anything is said about the gateway.
@@ -103,7 +104,8 @@ async def quarantine(actor: ActorDep, svc: ServicesDep, all: bool = False) -> li
     return await inbound.quarantined(svc, actor, include_released=all)
 
 
-@router.get("/mssante/quarantine/{record_id}/raw")
+@router.get("/mssante/quarantine/{record_id}/raw", response_class=Response,
+            responses=answers("application/octet-stream"))
 async def quarantined_raw(record_id: str, actor: ActorDep, svc: ServicesDep) -> Response:
     data = await inbound.quarantined_mail(svc, actor, parse_id(record_id))
     return Response(data, media_type="application/octet-stream",

@@ -10,6 +10,7 @@ from chevet.app.identity import people
 from chevet.app.messaging.views import person_view
 from chevet.core.ids import parse_id
 from chevet.web.api.models import Digits, InviteIn, RoleIn
+from chevet.web.api.openapi import refusals
 from chevet.web.deps import ActorDep, ServicesDep
 
 router = APIRouter(tags=["people"])
@@ -22,7 +23,7 @@ async def users(actor: ActorDep, svc: ServicesDep, q: str = Query("", max_length
     return [person_view(p) for p in await people.search_people(svc, actor, q, limit)]
 
 
-@router.post("/users/invitations", status_code=201)
+@router.post("/users/invitations", status_code=201, responses=refusals(409))
 async def invite(body: InviteIn, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
     invited = await people.invite_person(svc, actor.organisation, actor, email=body.email, name=body.name,
                                          role=body.role, rpps=body.rpps)

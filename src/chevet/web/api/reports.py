@@ -22,6 +22,7 @@ from chevet.core.signalement import statistics
 from chevet.web import json_body
 from chevet.web.api.attachments import file_response, parse_range
 from chevet.web.api.models import Body, Id, Moment
+from chevet.web.api.openapi import DOWNLOAD, answers, refusals
 from chevet.web.deps import SESSION_COOKIE, ActorDep, ServicesDep, bearer_token, client_ip, limit_attempts, services
 from chevet.web.uploads import read_multipart
 
@@ -109,7 +110,7 @@ class DesignationIn(Body):
     on: StrictBool = True
 
 
-@router.post("/reports", status_code=201)
+@router.post("/reports", status_code=201, responses=refusals(401, 403))
 async def file_report(body: ReportIn, actor: QuietActorDep, svc: ServicesDep) -> dict[str, Any]:
     """File an internal report. ``followup_code`` is shown once: keep it to read the feedback."""
     filed = await reports.file_report(
@@ -119,7 +120,7 @@ async def file_report(body: ReportIn, actor: QuietActorDep, svc: ServicesDep) ->
     return {"id": str(filed.report_id), "followup_code": filed.followup_code}
 
 
-@router.post("/reports/with-files", status_code=201)
+@router.post("/reports/with-files", status_code=201, responses=refusals(400, 401, 403, 413))
 async def file_report_with_files(request: Request, actor: QuietActorDep, svc: ServicesDep) -> dict[str, Any]:
     """File a report with photos or documents: ``multipart/form-data`` with the report as JSON
     in the field ``report`` (as for ``POST /reports``) and one part ``file`` per file. The files
@@ -141,7 +142,7 @@ async def list_reports(actor: ActorDep, svc: ServicesDep) -> list[dict[str, Any]
     return await reports.list_reports(svc, actor)
 
 
-@router.post("/reports/followup")
+@router.post("/reports/followup", responses=refusals(404, 429))
 async def followup(body: FollowupIn, request: Request, svc: ServicesDep) -> dict[str, Any]:
     """Read the status and the feedback of a report with its follow-up code (no sign-in)."""
     limit_attempts(request, "report-followup")
@@ -193,7 +194,7 @@ async def stats(actor: ActorDep, svc: ServicesDep, start: str | None = Query(Non
             "actions": {"done": st.actions_done, "total": st.actions_total}}
 
 
-@router.get("/reports/statistics.csv")
+@router.get("/reports/statistics.csv", response_class=Response, responses=answers("text/csv", text=True))
 async def stats_csv(actor: ActorDep, svc: ServicesDep, start: str | None = Query(None, alias="from", max_length=40),
                     end: str | None = Query(None, alias="to", max_length=40)) -> Response:
     a, b = _period(start, end)
@@ -207,7 +208,7 @@ async def get_report(report_id: str, actor: ActorDep, svc: ServicesDep) -> dict[
     return await reports.get_report(svc, actor, parse_id(report_id))
 
 
-@router.get("/reports/{report_id}/files/{file_id}")
+@router.get("/reports/{report_id}/files/{file_id}", response_class=Response, responses=DOWNLOAD)
 async def download_file(report_id: str, file_id: str, request: Request, actor: ActorDep,
                         svc: ServicesDep) -> Response:
     """A file of the report, decrypted, for those who may read the report (each download traced)."""
@@ -298,7 +299,8 @@ async def validate_form(report_id: str, kind: str, actor: ActorDep, svc: Service
     return await report_forms.validate_form(svc, actor, parse_id(report_id), kind)
 
 
-@router.get("/reports/{report_id}/forms/{kind}/export")
+@router.get("/reports/{report_id}/forms/{kind}/export", response_class=Response,
+            responses=answers("application/pdf", "application/json", description="The form (``format``: pdf, json)"))
 async def export_form(report_id: str, kind: str, actor: ActorDep, svc: ServicesDep,
                       format: str = Query("pdf", max_length=8)) -> Response:
     out = await report_forms.export_form(svc, actor, parse_id(report_id), kind, format)

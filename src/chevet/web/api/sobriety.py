@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from chevet.app.governance import sobriety
+from chevet.web.api.openapi import answers
 from chevet.web.charts import Series, format_bytes, line_chart
 from chevet.web.deps import ActorDep, ServicesDep
 from chevet.web.i18n import gettext, negotiate
@@ -35,7 +36,7 @@ async def dashboard(actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
     return await sobriety.dashboard(svc, actor)
 
 
-@router.get("/admin/sobriety.csv")
+@router.get("/admin/sobriety.csv", response_class=Response, responses=answers("text/csv", text=True))
 async def dashboard_csv(actor: ActorDep, svc: ServicesDep) -> Response:
     figures = await sobriety.dashboard(svc, actor)
     day = figures["generated_at"][:10]
@@ -44,7 +45,8 @@ async def dashboard_csv(actor: ActorDep, svc: ServicesDep) -> Response:
         "Cache-Control": "private, no-store"})
 
 
-@router.get("/admin/sobriety/growth.svg")
+@router.get("/admin/sobriety/growth.svg", response_class=Response,
+            responses=answers("image/svg+xml", text=True))
 async def growth(request: Request, actor: ActorDep, svc: ServicesDep) -> Response:
     figures = await sobriety.dashboard(svc, actor)
     lang = negotiate(request.headers.get("accept-language"), actor.person.language)

@@ -9,6 +9,7 @@ from pydantic import Field, StrictStr
 from chevet.app.messaging import teams
 from chevet.core.ids import parse_id
 from chevet.web.api.models import Body, Id
+from chevet.web.api.openapi import refusals
 from chevet.web.deps import ActorDep, ServicesDep
 
 router = APIRouter(tags=["teams"])
@@ -28,7 +29,7 @@ async def list_teams(actor: ActorDep, svc: ServicesDep) -> list[dict[str, Any]]:
     return await teams.list_teams(svc, actor)
 
 
-@router.post("/teams", status_code=201)
+@router.post("/teams", status_code=201, responses=refusals(409))
 async def create_team(body: TeamIn, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
     return await teams.create_team(svc, actor, body.name, body.member_ids)
 
