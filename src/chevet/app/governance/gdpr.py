@@ -11,7 +11,7 @@ from typing import Any, BinaryIO
 import orjson
 from jinja2 import Environment, select_autoescape
 
-from chevet.app.archive.archive import _jsonl, breach_record, person_record, write_tar
+from chevet.app.archive.archive import BreachRecord, _jsonl, breach_record, person_record, write_tar
 from chevet.app.governance.audit_trail import entry_json
 from chevet.app.governance.retention import rules
 from chevet.app.identity import addresses
@@ -204,14 +204,22 @@ def register_html(register: dict[str, Any]) -> str:
     return _REGISTER_HTML.render(r=register)
 
 
-def breach_view(b: Breach, now: datetime) -> dict[str, Any]:
-    return breach_record(b) | {"deadline": b.deadline.isoformat(), "overdue": b.overdue(now),
-                               "hours_left": b.hours_left(now)}
+class BreachView(BreachRecord):
+    """A breach of the log, with its 72-hour notification deadline."""
+
+    deadline: str
+    overdue: bool
+    hours_left: float | None
+
+
+def breach_view(b: Breach, now: datetime) -> BreachView:
+    return {**breach_record(b), "deadline": b.deadline.isoformat(), "overdue": b.overdue(now),
+            "hours_left": b.hours_left(now)}
 
 
 async def record_breach(services: Services, actor: Actor, *, discovered_at: datetime, nature: str,
                         data_categories: str, people_affected: int | None, consequences: str,
-                        measures: str) -> dict[str, Any]:
+                        measures: str) -> BreachView:
     _require(actor, Permission.MANAGE_RETENTION)
     now = services.clock.now()
     if discovered_at.tzinfo is None or discovered_at > now:
@@ -230,7 +238,7 @@ async def record_breach(services: Services, actor: Actor, *, discovered_at: date
 
 async def update_breach(services: Services, actor: Actor, breach_id: uuid.UUID, *,
                         authority_notified: bool = False, people_notified: bool = False, close: bool = False,
-                        measures: str | None = None) -> dict[str, Any]:
+                        measures: str | None = None) -> BreachView:
     _require(actor, Permission.MANAGE_RETENTION)
     from dataclasses import replace
 
@@ -250,7 +258,7 @@ async def update_breach(services: Services, actor: Actor, breach_id: uuid.UUID, 
     return breach_view(b, now)
 
 
-async def breaches(services: Services, actor: Actor) -> list[dict[str, Any]]:
+async def breaches(services: Services, actor: Actor) -> list[BreachView]:
     _require(actor, Permission.VIEW_AUDIT)
     now = services.clock.now()
     async with services.db.transaction() as tx:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from typing_extensions import TypedDict
+
 from chevet.app.attachments.upload import delete_files
 from chevet.app.identity import keys
 from chevet.app.identity.session_policy import require_recent_authentication
@@ -49,19 +51,45 @@ async def rules(tx: Transaction, org_id: uuid.UUID) -> dict[ConversationKind, Re
     return {**DEFAULTS, **await tx.retention.policies(org_id)}
 
 
-def rule_view(rule: RetentionRule) -> dict[str, Any]:
+class RuleView(TypedDict):
+    kind: str
+    days: int
+    min_days: int
+    max_days: int
+    default_days: int
+    rationale: str
+    applies_to: str
+
+
+class ExpiryView(TypedDict):
+    """What expires in a conversation, and when (None: nothing, or held)."""
+
+    conversation_id: str
+    kind: str
+    days: int
+    override_days: int | None
+    min_days: int
+    max_days: int
+    legal_hold: bool
+    closed_at: str | None
+    expires_at: str | None
+    next_message_expiry: str | None
+    messages_expire_after_days: int | None
+
+
+def rule_view(rule: RetentionRule) -> RuleView:
     return {"kind": rule.kind.value, "days": rule.days, "min_days": rule.min_days, "max_days": rule.max_days,
             "default_days": DEFAULTS[rule.kind].days, "rationale": RATIONALE[rule.kind],
             "applies_to": "after_close" if rule.kind is ConversationKind.CARE_CASE else "messages_and_inactivity"}
 
 
-async def policies(services: Services, actor: Actor) -> list[dict[str, Any]]:
+async def policies(services: Services, actor: Actor) -> list[RuleView]:
     async with services.db.transaction() as tx:
         return [rule_view(r) for r in (await rules(tx, actor.org_id)).values()]
 
 
 async def set_policy(services: Services, actor: Actor | None, org_id: uuid.UUID, kind: str, *, days: int,
-                     min_days: int, max_days: int) -> dict[str, Any]:
+                     min_days: int, max_days: int) -> RuleView:
     """The DPO (or the operator) sets a kind's period and the limits owners may choose within."""
     if actor is not None:
         _require(actor, Permission.MANAGE_RETENTION)
@@ -79,7 +107,7 @@ async def set_policy(services: Services, actor: Actor | None, org_id: uuid.UUID,
 
 
 async def _expiry(tx: Transaction, state: ConversationRetention, rule: RetentionRule,
-                  now: datetime) -> dict[str, Any]:
+                  now: datetime) -> ExpiryView:
     days = effective_days(rule, state.days)
     whole = conversation_expires_at(state.kind, days, closed_at=state.closed_at, last_activity=state.last_activity)
     oldest = await tx.retention.oldest_entry_at(state.conversation_id)
@@ -94,7 +122,7 @@ async def _expiry(tx: Transaction, state: ConversationRetention, rule: Retention
             "messages_expire_after_days": days if message_cutoff(state.kind, days, now) else None}
 
 
-async def conversation_retention(services: Services, actor: Actor, conversation_id: uuid.UUID) -> dict[str, Any]:
+async def conversation_retention(services: Services, actor: Actor, conversation_id: uuid.UUID) -> ExpiryView:
     """What will expire in this conversation and when: shown to every member before it happens."""
     async with services.db.transaction() as tx:
         await access(services, tx, actor, conversation_id)
@@ -104,12 +132,12 @@ async def conversation_retention(services: Services, actor: Actor, conversation_
         return await _expiry(tx, state, (await rules(tx, actor.org_id))[state.kind], services.clock.now())
 
 
-async def expiring(services: Services, actor: Actor, within_days: int = 30) -> list[dict[str, Any]]:
+async def expiring(services: Services, actor: Actor, within_days: int = 30) -> list[ExpiryView]:
     """The actor's conversations with something expiring within ``within_days``."""
     from datetime import timedelta
 
     horizon = services.clock.now() + timedelta(days=max(1, min(within_days, 3650)))
-    out = []
+    out: list[ExpiryView] = []
     async with services.db.transaction() as tx:
         org_rules = await rules(tx, actor.org_id)
         for conv_id in await tx.conversations.ids_for(actor.org_id, actor.id):
@@ -135,7 +163,7 @@ async def _manageable(services: Services, u_tx: Transaction, actor: Actor,
 
 
 async def set_override(services: Services, actor: Actor, conversation_id: uuid.UUID,
-                       days: int | None) -> dict[str, Any]:
+                       days: int | None) -> ExpiryView:
     """An owner (or a manager) chooses this conversation's period within the DPO's limits."""
     async with services.unit(actor.ip) as u:
         state = await _manageable(services, u.tx, actor, conversation_id)
@@ -170,7 +198,7 @@ async def set_legal_hold(services: Services, actor: Actor | None, org_id: uuid.U
 
 
 async def close_care_case(services: Services, actor: Actor, conversation_id: uuid.UUID, *,
-                          reopen: bool = False) -> dict[str, Any]:
+                          reopen: bool = False) -> ExpiryView:
     """Closing a care case starts its retention period; reopening stops it."""
     async with services.unit(actor.ip) as u:
         state = await _manageable(services, u.tx, actor, conversation_id)

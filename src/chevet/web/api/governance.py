@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -56,7 +57,7 @@ def _cell(value: Any) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def traces_csv(rows: list[dict[str, Any]]) -> str:
+def traces_csv(rows: Sequence[Mapping[str, object]]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(CSV_COLUMNS)
@@ -65,7 +66,8 @@ def traces_csv(rows: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
-@router.get("/audit/traces", responses=answers("text/csv", text=True, description="The traces (``format``: json, csv)"))
+@router.get("/audit/traces", response_model=list[audit_trail.TraceView],
+            responses=answers("text/csv", text=True, description="The traces (``format``: json, csv)"))
 async def traces(actor: ActorDep, svc: ServicesDep, conversation_id: str | None = Query(None, max_length=36),
                  person_id: str | None = Query(None, max_length=36),
                  action: str | None = Query(None, max_length=400, description="Actions, comma separated; "
@@ -107,12 +109,12 @@ class HoldIn(Body):
 
 
 @router.get("/retention/policies")
-async def policies(actor: ActorDep, svc: ServicesDep) -> list[dict[str, Any]]:
+async def policies(actor: ActorDep, svc: ServicesDep) -> list[retention.RuleView]:
     return await retention.policies(svc, actor)
 
 
 @router.put("/retention/policies/{kind}")
-async def set_policy(kind: str, body: PolicyIn, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+async def set_policy(kind: str, body: PolicyIn, actor: ActorDep, svc: ServicesDep) -> retention.RuleView:
     return await retention.set_policy(svc, actor, actor.org_id, kind, days=body.days, min_days=body.min_days,
                                       max_days=body.max_days)
 
@@ -137,29 +139,30 @@ async def set_report_retention(record_type: str, body: ReportRetentionIn, actor:
 @router.get("/retention/expiring")
 async def expiring(actor: ActorDep, svc: ServicesDep,
                    within_days: Annotated[StrictInt, Field(ge=1, le=3650), Digits, Query()] = 30
-                   ) -> list[dict[str, Any]]:
+                   ) -> list[retention.ExpiryView]:
     """The caller's conversations where something expires within ``within_days``."""
     return await retention.expiring(svc, actor, within_days)
 
 
 @router.get("/conversations/{conversation_id}/retention")
-async def conversation_retention(conversation_id: str, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+async def conversation_retention(conversation_id: str, actor: ActorDep, svc: ServicesDep) -> retention.ExpiryView:
     """``expires_at`` (the whole conversation) and ``next_message_expiry``: shown before it happens."""
     return await retention.conversation_retention(svc, actor, parse_id(conversation_id))
 
 
 @router.put("/conversations/{conversation_id}/retention")
-async def set_override(conversation_id: str, body: OverrideIn, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+async def set_override(conversation_id: str, body: OverrideIn, actor: ActorDep,
+                       svc: ServicesDep) -> retention.ExpiryView:
     return await retention.set_override(svc, actor, parse_id(conversation_id), body.days)
 
 
 @router.post("/conversations/{conversation_id}/close")
-async def close(conversation_id: str, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+async def close(conversation_id: str, actor: ActorDep, svc: ServicesDep) -> retention.ExpiryView:
     return await retention.close_care_case(svc, actor, parse_id(conversation_id))
 
 
 @router.post("/conversations/{conversation_id}/reopen")
-async def reopen(conversation_id: str, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+async def reopen(conversation_id: str, actor: ActorDep, svc: ServicesDep) -> retention.ExpiryView:
     return await retention.close_care_case(svc, actor, parse_id(conversation_id), reopen=True)
 
 
@@ -217,19 +220,20 @@ class BreachUpdateIn(Body):
 
 
 @router.get("/gdpr/breaches")
-async def breaches(actor: ActorDep, svc: ServicesDep) -> list[dict[str, Any]]:
+async def breaches(actor: ActorDep, svc: ServicesDep) -> list[gdpr.BreachView]:
     """The breach log, newest first, each with its 72-hour notification deadline."""
     return await gdpr.breaches(svc, actor)
 
 
 @router.post("/gdpr/breaches", status_code=201)
-async def record_breach(body: BreachIn, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+async def record_breach(body: BreachIn, actor: ActorDep, svc: ServicesDep) -> gdpr.BreachView:
     return await gdpr.record_breach(svc, actor, discovered_at=body.discovered_at, nature=body.nature,
                                     data_categories=body.data_categories, people_affected=body.people_affected,
                                     consequences=body.consequences, measures=body.measures)
 
 
 @router.patch("/gdpr/breaches/{breach_id}")
-async def update_breach(breach_id: str, body: BreachUpdateIn, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+async def update_breach(breach_id: str, body: BreachUpdateIn, actor: ActorDep,
+                        svc: ServicesDep) -> gdpr.BreachView:
     return await gdpr.update_breach(svc, actor, parse_id(breach_id), authority_notified=body.authority_notified,
                                     people_notified=body.people_notified, close=body.closed, measures=body.measures)

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import Field, StrictStr
 
 from chevet.app.messaging import teams
+from chevet.app.messaging.teams import TeamView
 from chevet.core.ids import parse_id
 from chevet.web.api.models import Body, Id
 from chevet.web.api.openapi import refusals
@@ -25,12 +24,12 @@ class TeamMemberIn(Body):
 
 
 @router.get("/teams")
-async def list_teams(actor: ActorDep, svc: ServicesDep) -> list[dict[str, Any]]:
+async def list_teams(actor: ActorDep, svc: ServicesDep) -> list[TeamView]:
     return await teams.list_teams(svc, actor)
 
 
 @router.post("/teams", status_code=201, responses=refusals(409))
-async def create_team(body: TeamIn, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+async def create_team(body: TeamIn, actor: ActorDep, svc: ServicesDep) -> TeamView:
     return await teams.create_team(svc, actor, body.name, body.member_ids)
 
 
