@@ -169,7 +169,7 @@ async def export_organisation(services: Services, slug: str, out: BinaryIO, head
     """Write the organisation's archive to ``out``; returns counts. The export is audited on
     the organisation's chain and the installation's."""
     from chevet.app.identity.organisations import organisation_by_slug
-    from chevet.app.signalement.reports import record_anonymous_filings
+    from chevet.app.signalement.filing import record_anonymous_filings
 
     org = await organisation_by_slug(services, slug)
     await record_anonymous_filings(services)  # so that the exported chain has every filing

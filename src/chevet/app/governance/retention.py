@@ -20,7 +20,7 @@ from chevet.app.identity import keys
 from chevet.app.identity.session_policy import require_recent_authentication
 from chevet.app.messaging.conversations import access
 from chevet.app.services import Actor, Services, Unit
-from chevet.app.signalement import reports
+from chevet.app.signalement import retention as report_retention
 from chevet.core.conversation import ConversationKind, parse_kind
 from chevet.core.errors import Forbidden, InvalidInput, NotFound
 from chevet.core.retention import (
@@ -300,9 +300,9 @@ async def purge(services: Services, as_of: datetime | None = None, *, dry_run: b
                                   state.conversation_id, kind=state.kind.value, entries=count, days=days,
                                   before=cutoff.isoformat(), other_objects=extra)
                 report.expired_messages.append({**base, "entries": count, "before": cutoff.isoformat()})
-        for closed, days in await reports.expired(u.tx, org_id, now):  # signalement reports, once closed
+        for closed, days in await report_retention.expired(u.tx, org_id, now):  # signalement reports, once closed
             if not dry_run:
-                report_blobs += await reports.purge_in(u, closed, reason="retention")
+                report_blobs += await report_retention.purge_in(u, closed, reason="retention")
             report.reports.append({"org_id": str(closed.org_id), "report_id": str(closed.id), "days": days,
                                    "types": [t.value for t in record_types(closed)]})
         if not dry_run:
@@ -345,7 +345,7 @@ async def finish_restore(services: Services, *, database: str, keys_written_at: 
             await u.audit(state.org_id, "restore.conversation_shredded", None, "conversation", state.conversation_id,
                           kind=state.kind.value, entries=count, other_objects=extra)
         for r in purged:
-            report_blobs += await reports.purge_in(u, r, reason="restore")
+            report_blobs += await report_retention.purge_in(u, r, reason="restore")
         restored = RestoreReport(len(states) - len(gone),
                                  [str(s.conversation_id) for s in gone], [str(r.id) for r in purged])
         await u.audit(None, "backup.restored", None, "installation", None, database=database[:120],

@@ -14,9 +14,11 @@ import orjson
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 from pydantic import Field, StrictInt
+from typing_extensions import TypedDict
 
 from chevet.app.governance import audit_trail, gdpr, retention
-from chevet.app.signalement import reports
+from chevet.app.signalement import retention as signalement_retention
+from chevet.app.signalement.views import RecordRetentionView
 from chevet.core.errors import InvalidInput
 from chevet.core.ids import parse_id
 from chevet.web.api.models import Body, Digits, Moment
@@ -24,6 +26,16 @@ from chevet.web.api.openapi import answers
 from chevet.web.deps import ActorDep, ServicesDep
 
 router = APIRouter(tags=["governance"])
+
+
+class PublicKeyView(TypedDict):
+    algorithm: str
+    public_key: str | None
+    key_id: str | None
+
+
+class AnonymisedView(TypedDict):
+    name: str
 
 
 def _time(value: str | None, name: str) -> datetime | None:
@@ -88,7 +100,7 @@ async def traces(actor: ActorDep, svc: ServicesDep, conversation_id: str | None 
 
 
 @router.get("/audit/public-key")
-async def public_key(actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+async def public_key(actor: ActorDep, svc: ServicesDep) -> PublicKeyView:
     audit_trail._require_view(actor)
     return {"algorithm": "Ed25519", "public_key": audit_trail.public_key_b64(svc),
             "key_id": svc.signer.key_id if svc.signer else None}
@@ -124,16 +136,16 @@ class ReportRetentionIn(Body):
 
 
 @router.get("/retention/reports")
-async def report_retention(actor: ActorDep, svc: ServicesDep) -> list[dict[str, Any]]:
+async def report_retention(actor: ActorDep, svc: ServicesDep) -> list[RecordRetentionView]:
     """How long each type of closed signalement report is kept, with the reason for the default."""
-    return await reports.retention_policies(svc, actor)
+    return await signalement_retention.retention_policies(svc, actor)
 
 
 @router.put("/retention/reports/{record_type}")
 async def set_report_retention(record_type: str, body: ReportRetentionIn, actor: ActorDep,
-                               svc: ServicesDep) -> dict[str, Any]:
+                               svc: ServicesDep) -> RecordRetentionView:
     """The DPO sets a record type's period (days after closure); recent authentication required."""
-    return await reports.set_retention(svc, actor, actor.org_id, record_type, body.days)
+    return await signalement_retention.set_retention(svc, actor, actor.org_id, record_type, body.days)
 
 
 @router.get("/retention/expiring")
@@ -188,7 +200,7 @@ async def person_data(person_id: str, actor: ActorDep, svc: ServicesDep) -> Resp
 
 
 @router.post("/gdpr/people/{person_id}/anonymise")
-async def anonymise(person_id: str, actor: ActorDep, svc: ServicesDep) -> dict[str, str]:
+async def anonymise(person_id: str, actor: ActorDep, svc: ServicesDep) -> AnonymisedView:
     return {"name": await gdpr.anonymise(svc, actor, actor.organisation, parse_id(person_id))}
 
 
