@@ -51,7 +51,7 @@ def _chosen(values: list[str], other: str) -> list[str]:
 
 
 async def _new_context(p: Page, q: str, chosen: list[str]) -> dict[str, Any]:
-    results: list[dict[str, Any]] = []
+    results: list[directory.DirectoryEntryView] = []
     search_error = None
     if q:
         try:
