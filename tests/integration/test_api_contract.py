@@ -21,6 +21,9 @@ from chevet.web.app import create_app
 from tests.support import new_member, new_org
 
 PROBLEM = {"$ref": "#/components/schemas/Problem"}
+# JSON documents assembled for people (GDPR Art. 15 exports, the Art. 30 register), not resources.
+FREE_FORM = {("get", "/api/v1/me/data"), ("get", "/api/v1/gdpr/people/{person_id}/data"),
+             ("get", "/api/v1/gdpr/register")}
 
 
 @pytest.fixture
@@ -55,6 +58,36 @@ async def test_every_operation_documents_its_refusals_as_problems(client: httpx.
             wrong.append(f"{method.upper()} {path}: administration without 401")
         if "{" in path and "404" not in refusals:
             wrong.append(f"{method.upper()} {path}: an identifier in the path without 404")
+    assert wrong == [], "\n".join(wrong)
+
+
+def untyped(schema: dict[str, Any]) -> bool:
+    """A schema that says nothing of its members: ``{}``, or an object without properties whose
+    members may be anything."""
+    if "$ref" in schema:
+        return False
+    if not schema or (schema.get("type") == "object" and "properties" not in schema
+                      and schema.get("additionalProperties", True) in (True, {})):
+        return True
+    if schema.get("type") == "array":
+        return untyped(schema.get("items", {}))
+    return any(untyped(s) for s in schema.get("anyOf", []))
+
+
+async def test_every_operation_documents_what_it_answers(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/api/openapi.json")).json()
+    wrong = []
+    for path, method, op in api_operations(document):
+        successes = {s: r for s, r in op["responses"].items() if s.startswith("2")}
+        if not successes:
+            wrong.append(f"{method.upper()} {path}: no success documented")
+        for status, response in successes.items():
+            for media_type, content in response.get("content", {}).items():
+                if media_type == "application/json" and untyped(content.get("schema", {})) \
+                        and (method, path) not in FREE_FORM:
+                    wrong.append(f"{method.upper()} {path} {status}: {content.get('schema')}")
+                elif media_type != "application/json" and not content.get("schema"):
+                    wrong.append(f"{method.upper()} {path} {status} {media_type}: no schema")
     assert wrong == [], "\n".join(wrong)
 
 

@@ -40,6 +40,7 @@ from chevet.ports import Transaction
 
 if TYPE_CHECKING:
     from chevet.app.attachments.upkeep import RetentionHook
+    from chevet.app.governance.sobriety import RetentionPreviewView
 
 
 def _require(actor: Actor, permission: Permission) -> None:
@@ -367,7 +368,7 @@ async def _check_key_backup(services: Services) -> None:
         raise InvalidInput("restore_keys_mismatch", count=data.failed or secrets.failed)
 
 
-async def next_month_preview(services: Services, actor: Actor) -> dict[str, Any]:
+async def next_month_preview(services: Services, actor: Actor) -> RetentionPreviewView:
     """For the sobriety dashboard: what retention will remove within 30 days in the actor's
     organisation (a dry run as of then; legal holds respected)."""
     from datetime import timedelta
@@ -382,7 +383,8 @@ async def next_month_preview(services: Services, actor: Actor) -> dict[str, Any]
         files = await retention_preview(services, actor.org_id, due)
     return {"available": True, "conversations": len(report.shredded),
             "messages": sum(x["entries"] for x in report.shredded) + sum(x["entries"] for x in report.expired_messages),
-            "held": len(report.held), **files}
+            "held": len(report.held), "attachments": files["attachments"],
+            "attachment_bytes": files["attachment_bytes"]}
 
 
 def _register_with_dashboard() -> None:

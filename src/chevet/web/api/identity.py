@@ -226,7 +226,8 @@ async def psc_session(body: PscSessionIn, request: Request, svc: ServicesDep) ->
     return signed_in_view(signed)
 
 
-@router.post("/auth/psc/backchannel-logout", responses=refusals(401))
+@router.post("/auth/psc/backchannel-logout", response_class=Response,
+             responses={200: {"description": "The sessions are ended (no body)"}, **refusals(401)})
 async def psc_backchannel_logout(svc: ServicesDep, logout_token: str = Form(..., max_length=10_000)) -> Response:
     """OpenID Connect back-channel logout: the provider ends the sessions a PSC session opened."""
     await psc.backchannel_logout(svc, logout_token)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -18,7 +19,7 @@ router = APIRouter(tags=["sobriety"])
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"
 
 
-def growth_svg(figures: dict[str, Any], lang: str) -> str:
+def growth_svg(figures: Mapping[str, Any], lang: str) -> str:
     growth = figures["growth"]
     labels = sobriety.month_labels(growth["months"])
     series = [Series(gettext(f"sobriety.kind.{k}", lang), growth["bytes"][k]) for k in sobriety.KINDS]
@@ -30,7 +31,7 @@ def growth_svg(figures: dict[str, Any], lang: str) -> str:
 
 
 @router.get("/admin/sobriety")
-async def dashboard(actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+async def dashboard(actor: ActorDep, svc: ServicesDep) -> sobriety.SobrietyView:
     """Storage per kind and team, growth, savings, retention preview and footprint estimate
     (with the factors' sources). Administrators and the DPO."""
     return await sobriety.dashboard(svc, actor)
