@@ -184,7 +184,7 @@ async def legal_hold(conversation_id: str, body: HoldIn, actor: ActorDep, svc: S
     return Response(status_code=204)
 
 
-@router.get("/me/data")
+@router.get("/me/data", response_model=gdpr.SubjectAccessView)
 async def my_data(actor: ActorDep, svc: ServicesDep) -> Response:
     """Art. 15 self-service: everything Chevet holds about the caller, as JSON."""
     data = await gdpr.subject_access_data(svc, actor.organisation, actor.id, actor=actor)
@@ -192,7 +192,7 @@ async def my_data(actor: ActorDep, svc: ServicesDep) -> Response:
                     headers={"Content-Disposition": 'attachment; filename="mes-donnees-chevet.json"'})
 
 
-@router.get("/gdpr/people/{person_id}/data")
+@router.get("/gdpr/people/{person_id}/data", response_model=gdpr.SubjectAccessView)
 async def person_data(person_id: str, actor: ActorDep, svc: ServicesDep) -> Response:
     """Art. 15 on behalf of a person of the organisation (DPO)."""
     data = await gdpr.subject_access_data(svc, actor.organisation, parse_id(person_id), actor=actor)
@@ -204,7 +204,7 @@ async def anonymise(person_id: str, actor: ActorDep, svc: ServicesDep) -> Anonym
     return {"name": await gdpr.anonymise(svc, actor, actor.organisation, parse_id(person_id))}
 
 
-@router.get("/gdpr/register",
+@router.get("/gdpr/register", response_model=gdpr.RegisterView,
             responses=answers("text/html", text=True, description="The register (``format``: json, html)"))
 async def register(actor: ActorDep, svc: ServicesDep, format: str = Query("json", pattern="^(json|html)$")
                    ) -> Response:
