@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import MetaData, select
 
 from chevet.app.services import Services
-from chevet.app.signalement import forms, reports
+from chevet.app.signalement import designations, forms, handling
 from chevet.core.entities import Organisation
 from tests.support import Member, new_member, new_org
 
@@ -30,7 +30,7 @@ async def ehpad(svc: Services, slug: str | None = None) -> Ehpad:
     quality = await new_member(svc, org, "nurse", "Quentin Qualité")
     carer = await new_member(svc, org, "care_assistant", "Aïcha Soignante")
     nurse = await new_member(svc, org, "nurse", "Nora Infirmière")
-    await reports.designate(svc, admin.actor, quality.id, "quality_lead", True)
+    await designations.designate(svc, admin.actor, quality.id, "quality_lead", True)
     return Ehpad(org, admin, quality, carer, nurse)
 
 
@@ -83,7 +83,7 @@ ESSMS_COMPLETION: dict[str, Any] = {
 
 async def validated_essms_form(svc: Services, e: Ehpad, report_id: Any) -> None:
     """Qualify a filed fall as a serious dysfunction and have the director validate its form."""
-    await reports.qualify(svc, e.quality.actor, report_id, severity="major", categories=["defaut_soins"])
+    await handling.qualify(svc, e.quality.actor, report_id, severity="major", categories=["defaut_soins"])
     form = await forms.get_form(svc, e.quality.actor, report_id, "essms")
     values = {f["key"]: f["value"] for f in form["fields"] if f["value"] is not None}
     await forms.save_form(svc, e.admin.actor, report_id, "essms", values | ESSMS_COMPLETION)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from chevet.app.services import Actor, Services
-from chevet.app.signalement.reports import new_report_key
+from chevet.app.signalement.access import new_report_key
 from chevet.core import envelope
 from chevet.core.conversation import ConversationKind
 from chevet.core.entities import Conversation, Entry, Membership, Organisation, Person, PersonStatus

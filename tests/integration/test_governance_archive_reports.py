@@ -20,9 +20,11 @@ from chevet.app.archive import archive
 from chevet.app.archive.schema import SCHEMA
 from chevet.app.messaging import conversations
 from chevet.app.services import Services
+from chevet.app.signalement import access as report_access
+from chevet.app.signalement import designations, filing, handling, reports
 from chevet.app.signalement import files as report_files
 from chevet.app.signalement import forms as report_forms
-from chevet.app.signalement import reports
+from chevet.app.signalement import retention as report_retention
 from chevet.bootstrap import Installation
 from chevet.core.attachment import name_aad
 from chevet.core.sealed_archive import SealedWriter, passphrase_header
@@ -38,12 +40,12 @@ async def _reports(svc: Services) -> tuple[Ehpad, dict[str, uuid.UUID]]:
     e = await ehpad(svc)
     now = svc.clock.now()
     IncomingFile = report_files.IncomingFile
-    named = await reports.file_report(svc, e.carer.actor, mode="named", **fall(now),
+    named = await filing.file_report(svc, e.carer.actor, mode="named", **fall(now),
                                       files=[IncomingFile("constat-chambre-12.pdf", pdf("Constat"))])
-    confidential = await reports.file_report(
+    confidential = await filing.file_report(
         svc, e.carer.actor, mode="confidential", **fall(now, what="Erreur de dose d'insuline, unité B"),
         files=[IncomingFile("photo-pilulier.jpg", small_jpeg(seed=3))])
-    anonymous = await reports.file_report(
+    anonymous = await filing.file_report(
         svc, e.carer.actor, mode="anonymous", **fall(now, what="Contention sans prescription la nuit"),
         files=[IncomingFile(ANON_PHOTO_NAME, small_jpeg(seed=5)), IncomingFile("note.pdf", pdf("Note"))])
     # The named report goes through the whole process: qualification, form validated by the
@@ -52,23 +54,23 @@ async def _reports(svc: Services) -> tuple[Ehpad, dict[str, uuid.UUID]]:
     await validated_essms_form(svc, e, rid)
     await report_forms.record_submission(svc, e.quality.actor, rid, "essms", at=None, channel="portal",
                                          reference="ARS-2026-0042")
-    await reports.record_analysis(svc, e.quality.actor, rid, method="ALARM", date="2026-03-02",
+    await handling.record_analysis(svc, e.quality.actor, rid, method="ALARM", date="2026-03-02",
                                   root_causes="Lever seule sans aide la nuit", lessons="Détecteur de lever")
-    action = await reports.add_action(svc, e.quality.actor, rid, title="Installer un détecteur de lever",
+    action = await handling.add_action(svc, e.quality.actor, rid, title="Installer un détecteur de lever",
                                       owner_id=e.nurse.id, due_at=now + timedelta(days=7))
-    await reports.complete_action(svc, e.nurse.actor, rid, action)
-    await reports.add_reader(svc, e.quality.actor, rid, e.admin.id)
-    await reports.give_feedback(svc, e.quality.actor, rid, "Un détecteur de lever a été installé.")
-    await reports.open_discussion(svc, e.quality.actor, rid, [e.nurse.id])
-    await reports.close(svc, e.quality.actor, rid)
+    await handling.complete_action(svc, e.nurse.actor, rid, action)
+    await handling.add_reader(svc, e.quality.actor, rid, e.admin.id)
+    await handling.give_feedback(svc, e.quality.actor, rid, "Un détecteur de lever a été installé.")
+    await handling.open_discussion(svc, e.quality.actor, rid, [e.nurse.id])
+    await handling.close(svc, e.quality.actor, rid)
     # The anonymous one is qualified and answered, still open; the confidential one stays new.
-    await reports.qualify(svc, e.quality.actor, anonymous.report_id, severity="significant",
+    await handling.qualify(svc, e.quality.actor, anonymous.report_id, severity="significant",
                           categories=["maltraitance"], note="À revoir en CREX")
-    await reports.give_feedback(svc, e.quality.actor, anonymous.report_id, "Merci, la CREX s'en saisit.")
-    await reports.add_action(svc, e.quality.actor, anonymous.report_id, title="Former l'équipe de nuit",
+    await handling.give_feedback(svc, e.quality.actor, anonymous.report_id, "Merci, la CREX s'en saisit.")
+    await handling.add_action(svc, e.quality.actor, anonymous.report_id, title="Former l'équipe de nuit",
                              owner_id=None, due_at=None)
-    await reports.set_retention(svc, None, e.org.id, "signalement.internal", 3650)
-    await reports.designate(svc, e.admin.actor, e.nurse.id, "director", True)
+    await report_retention.set_retention(svc, None, e.org.id, "signalement.internal", 3650)
+    await designations.designate(svc, e.admin.actor, e.nurse.id, "director", True)
     return e, {"named": rid, "confidential": confidential.report_id, "anonymous": anonymous.report_id}
 
 
@@ -79,7 +81,7 @@ async def report_snapshot(svc: Services, org_id: uuid.UUID) -> dict[str, Any]:
         for r in await tx.reports.of_organisation(org_id):
             wrapped = await tx.reports.wrapped_key(r.id)
             assert wrapped is not None
-            key = reports.unwrap_report_key(svc, r.id, wrapped)
+            key = report_access.unwrap_report_key(svc, r.id, wrapped)
             clear = {k: v for k, v in asdict(r).items() if not k.endswith("_sealed")}
             files = []
             for f in await tx.reports.files(r.id):
@@ -88,14 +90,14 @@ async def report_snapshot(svc: Services, org_id: uuid.UUID) -> dict[str, Any]:
                               key.open(f.name_sealed, name_aad(r.id, f.id)).decode() if f.name_sealed else None,
                               b"".join([p async for p in got.body])))
             out[str(r.id)] = clear | {
-                "content": reports.open_json(key, "report", r.id, r.content_sealed),
-                "note": reports.open_json(key, "rnote", r.id, r.note_sealed),
-                "analysis": reports.open_json(key, "ranalysis", r.id, r.analysis_sealed),
-                "feedback": reports.open_json(key, "rfeedback", r.id, r.feedback_sealed),
+                "content": report_access.open_json(key, "report", r.id, r.content_sealed),
+                "note": report_access.open_json(key, "rnote", r.id, r.note_sealed),
+                "analysis": report_access.open_json(key, "ranalysis", r.id, r.analysis_sealed),
+                "feedback": report_access.open_json(key, "rfeedback", r.id, r.feedback_sealed),
                 "readers": sorted(await tx.reports.readers(r.id)),
-                "actions": [(a.id, reports.open_json(key, "raction", r.id, a.title_sealed, a.id), a.owner_id,
+                "actions": [(a.id, report_access.open_json(key, "raction", r.id, a.title_sealed, a.id), a.owner_id,
                              a.due_at, a.done_at, a.created_at) for a in await tx.reports.actions(r.id)],
-                "forms": sorted((f.kind, f.status, reports.open_json(key, f"rform:{f.kind.value}", r.id,
+                "forms": sorted((f.kind, f.status, report_access.open_json(key, f"rform:{f.kind.value}", r.id,
                                                                      f.values_sealed),
                                  f.updated_at, f.validated_by, f.validated_at) for f in await tx.reports.forms(r.id)),
                 "submissions": await tx.reports.submissions(r.id),
@@ -164,8 +166,8 @@ async def test_reports_survive_a_move_to_the_other_engine(installation: Installa
         view = await reports.get_report(other.services, e.admin.actor, ids["named"])
         assert view["conversation_id"] and view["actions"][0]["owner"] == e.nurse.actor.person.name
         await conversations.get_conversation(other.services, e.nurse.actor, uuid.UUID(view["conversation_id"]))
-        await reports.give_feedback(other.services, e.quality.actor, ids["anonymous"], "Formation prévue en mai.")
-        await reports.qualify(other.services, e.quality.actor, ids["confidential"], severity="minor")
+        await handling.give_feedback(other.services, e.quality.actor, ids["anonymous"], "Formation prévue en mai.")
+        await handling.qualify(other.services, e.quality.actor, ids["confidential"], severity="minor")
 
         # And exported again: the same reports, with what was added since.
         again = {r["id"]: r for r in _records(await _export(other, e.org.slug), "reports")}

@@ -236,7 +236,7 @@ async def test_reports_purged_by_retention_do_not_come_back_from_an_older_backup
     from dataclasses import replace
     from datetime import timedelta
 
-    from chevet.app.signalement import reports
+    from chevet.app.signalement import filing, reports
     from chevet.app.signalement.files import IncomingFile
     from chevet.core.signalement.report import ReportStatus
     from tests.media_samples import pdf
@@ -245,9 +245,9 @@ async def test_reports_purged_by_retention_do_not_come_back_from_an_older_backup
     svc = installation.services
     use_clock(svc)
     e = await ehpad(svc)
-    gone = await reports.file_report(svc, e.carer.actor, mode="named", **fall(svc.clock.now()),
+    gone = await filing.file_report(svc, e.carer.actor, mode="named", **fall(svc.clock.now()),
                                      files=[IncomingFile("constat.pdf", pdf("Constat de chute"))])
-    kept = await reports.file_report(svc, e.carer.actor, mode="confidential", **fall(svc.clock.now()),
+    kept = await filing.file_report(svc, e.carer.actor, mode="confidential", **fall(svc.clock.now()),
                                      files=[IncomingFile("note.pdf", pdf("Note"))])
     async with svc.db.transaction() as tx:
         r = await tx.reports.get(e.org.id, gone.report_id)

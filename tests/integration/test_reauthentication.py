@@ -127,12 +127,12 @@ async def test_web_client_asks_to_confirm_then_comes_back(installation: Installa
 
 
 async def test_regulatory_form_export_needs_a_recent_proof(installation: Installation, server: Server) -> None:
-    from chevet.app.signalement import reports
+    from chevet.app.signalement import filing
     from tests.signalement_support import ehpad, fall, validated_essms_form
 
     svc = installation.services
     e = await ehpad(svc)
-    filed = await reports.file_report(svc, e.carer.actor, mode="named", **fall(svc.clock.now()))
+    filed = await filing.file_report(svc, e.carer.actor, mode="named", **fall(svc.clock.now()))
     await validated_essms_form(svc, e, filed.report_id)
     with httpx.Client(base_url=server.url) as browser:
         form = {"email": e.admin.email, "password": e.admin.password, "otp": e.admin.otp(), "next": "/",

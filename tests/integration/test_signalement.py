@@ -11,7 +11,8 @@ import orjson
 import pytest
 
 from chevet.app.governance import audit
-from chevet.app.signalement import forms, reports
+from chevet.app.signalement import designations, filing, forms, handling, reports
+from chevet.app.signalement import retention as report_retention
 from chevet.bootstrap import Installation
 from chevet.core.errors import Forbidden, InvalidInput, NotFound
 from tests.signalement_support import ESSMS_COMPLETION, contains, ehpad, fall, identity_needles, snapshot
@@ -22,7 +23,7 @@ async def test_anonymous_report_leaves_no_trace_of_its_reporter(installation: In
     svc = installation.services
     e = await ehpad(svc)
     before = await snapshot(svc)
-    filed = await reports.file_report(svc, e.carer.actor, mode="anonymous", **fall(svc.clock.now()))
+    filed = await filing.file_report(svc, e.carer.actor, mode="anonymous", **fall(svc.clock.now()))
     after = await snapshot(svc)
 
     new_rows = {t: after[t] - before.get(t, set()) for t in after}
@@ -36,8 +37,8 @@ async def test_anonymous_report_leaves_no_trace_of_its_reporter(installation: In
     # The audit entry is not appended beside the reporter's latest entries: the periodic job
     # appends it later, and it says only that a report was filed.
     assert [e_ for e_ in await _audit(svc, e.org.id) if e_.action == "report.filed"] == []
-    assert await reports.record_anonymous_filings(svc) == 1
-    assert await reports.record_anonymous_filings(svc) == 0
+    assert await filing.record_anonymous_filings(svc) == 1
+    assert await filing.record_anonymous_filings(svc) == 0
     [entry] = [e_ for e_ in await _audit(svc, e.org.id) if e_.action == "report.filed"]
     assert entry.actor_id is None and entry.ip is None and entry.detail == {"mode": "anonymous"}
     assert all(r.is_ok for r in await _verify(svc))
@@ -48,17 +49,17 @@ async def test_anonymous_report_leaves_no_trace_of_its_reporter(installation: In
     # The reporter cannot find it again by identity: only the follow-up code leads to it.
     assert await reports.list_reports(svc, e.carer.actor) == []
     assert [x.action for x in await _audit(svc, e.org.id) if x.actor_id == e.carer.id] == []
-    await reports.give_feedback(svc, e.quality.actor, filed.report_id, "Merci : barrières de lit revues.")
-    seen = await reports.followup(svc, filed.followup_code.lower())
+    await handling.give_feedback(svc, e.quality.actor, filed.report_id, "Merci : barrières de lit revues.")
+    seen = await filing.followup(svc, filed.followup_code.lower())
     assert seen["feedback"] == "Merci : barrières de lit revues." and seen["status"] == "new"
     with pytest.raises(NotFound):
-        await reports.followup(svc, "AAAAA-BBBBB-CCCCC-DDDDD")
+        await filing.followup(svc, "AAAAA-BBBBB-CCCCC-DDDDD")
 
 
 async def test_confidential_reporter_is_seen_by_the_quality_lead_only(installation: Installation) -> None:
     svc = installation.services
     e = await ehpad(svc)
-    filed = await reports.file_report(svc, e.carer.actor, mode="confidential", **fall(svc.clock.now()))
+    filed = await filing.file_report(svc, e.carer.actor, mode="confidential", **fall(svc.clock.now()))
     by_ql = await reports.get_report(svc, e.quality.actor, filed.report_id)
     assert by_ql["reporter"] == {"id": str(e.carer.id), "name": "Aïcha Soignante"}
     by_director = await reports.get_report(svc, e.admin.actor, filed.report_id)
@@ -73,15 +74,15 @@ async def test_confidential_reporter_is_seen_by_the_quality_lead_only(installati
 async def test_named_report_is_visible_to_its_reporter_but_not_to_colleagues(installation: Installation) -> None:
     svc = installation.services
     e = await ehpad(svc)
-    filed = await reports.file_report(svc, e.carer.actor, mode="named", **fall(svc.clock.now()))
+    filed = await filing.file_report(svc, e.carer.actor, mode="named", **fall(svc.clock.now()))
     mine = await reports.get_report(svc, e.carer.actor, filed.report_id)
     assert mine["reporter"]["name"] == "Aïcha Soignante" and "deadlines" not in mine
     with pytest.raises(NotFound):
         await reports.get_report(svc, e.nurse.actor, filed.report_id)
     with pytest.raises(Forbidden):
-        await reports.qualify(svc, e.carer.actor, filed.report_id, severity="major")
+        await handling.qualify(svc, e.carer.actor, filed.report_id, severity="major")
     # Added explicitly, the colleague sees it; another organisation's quality lead never does.
-    await reports.add_reader(svc, e.quality.actor, filed.report_id, e.nurse.id)
+    await handling.add_reader(svc, e.quality.actor, filed.report_id, e.nurse.id)
     assert (await reports.get_report(svc, e.nurse.actor, filed.report_id))["what"].startswith("Chute")
     other = await ehpad(svc)
     with pytest.raises(NotFound):
@@ -105,10 +106,10 @@ async def test_report_refuses_bad_input_and_changes_nothing(installation: Instal
                       (fall(now, what="  "), "report_field_required"),
                       (fall(now, discovered_at=now - timedelta(days=3)), "report_discovery_before_occurrence")]:
         with pytest.raises(InvalidInput) as err:
-            await reports.file_report(svc, e.carer.actor, mode="named", **bad)
+            await filing.file_report(svc, e.carer.actor, mode="named", **bad)
         assert err.value.code == code
     with pytest.raises(InvalidInput):
-        await reports.file_report(svc, e.carer.actor, mode="whatever", **fall(now))
+        await filing.file_report(svc, e.carer.actor, mode="whatever", **fall(now))
     after = await snapshot(svc)
     assert after["report"] == before["report"] and after["audit_entry"] == before["audit_entry"]
 
@@ -117,8 +118,8 @@ async def test_full_cycle_from_qualification_to_closure(installation: Installati
     svc = installation.services
     e = await ehpad(svc)
     now = svc.clock.now()
-    filed = await reports.file_report(svc, e.carer.actor, mode="named", **fall(now))
-    view = await reports.qualify(svc, e.quality.actor, filed.report_id, severity="major", categories=["defaut_soins"],
+    filed = await filing.file_report(svc, e.carer.actor, mode="named", **fall(now))
+    view = await handling.qualify(svc, e.quality.actor, filed.report_id, severity="major", categories=["defaut_soins"],
                                  eigs=["permanent_sequela"], note="Deuxième chute en un mois")
     kinds = {d["kind"]: d for d in view["deadlines"]}
     assert set(kinds) == {"essms_inform", "essms_written", "eigs_part1", "eigs_part2"}
@@ -160,31 +161,31 @@ async def test_full_cycle_from_qualification_to_closure(installation: Installati
     assert [s["reference"] for s in view["submissions"]] == ["appel ARS", "ARS-2026-0042"]
 
     # Follow-up: analysis, actions with owners, the discussion, closure once the plan is done.
-    await reports.record_analysis(svc, e.quality.actor, filed.report_id, method="CREX", date="2026-12-03",
+    await handling.record_analysis(svc, e.quality.actor, filed.report_id, method="CREX", date="2026-12-03",
                                   root_causes="Sonnette hors de portée", lessons="Vérifier au coucher")
-    action = await reports.add_action(svc, e.quality.actor, filed.report_id, title="Installer un détecteur",
+    action = await handling.add_action(svc, e.quality.actor, filed.report_id, title="Installer un détecteur",
                                       owner_id=e.nurse.id, due_at=now + timedelta(days=30))
     eigs2 = await forms.get_form(svc, e.quality.actor, filed.report_id, "eigs_2")
     prefilled = {f["key"]: f["value"] for f in eigs2["fields"]}
     assert prefilled["analysis_method"] == "CREX" and "Installer un détecteur" in prefilled["action_plan"]
-    conversation_id = await reports.open_discussion(svc, e.quality.actor, filed.report_id, [e.nurse.id, e.carer.id])
+    conversation_id = await handling.open_discussion(svc, e.quality.actor, filed.report_id, [e.nurse.id, e.carer.id])
     assert (await reports.get_report(svc, e.quality.actor, filed.report_id))["conversation_id"] == str(conversation_id)
     with pytest.raises(InvalidInput):
-        await reports.open_discussion(svc, e.quality.actor, filed.report_id, [])
+        await handling.open_discussion(svc, e.quality.actor, filed.report_id, [])
     from chevet.app.messaging import conversations
     discussion = await conversations.get_conversation(svc, e.nurse.actor, conversation_id)
     assert discussion["kind"] == "group" and "Chute" not in discussion["title"]
     with pytest.raises(InvalidInput) as err:
-        await reports.close(svc, e.quality.actor, filed.report_id)
+        await handling.close(svc, e.quality.actor, filed.report_id)
     assert err.value.code == "report_actions_open"
-    await reports.complete_action(svc, e.nurse.actor, filed.report_id, action)  # the owner marks it done
+    await handling.complete_action(svc, e.nurse.actor, filed.report_id, action)  # the owner marks it done
     with pytest.raises(InvalidInput) as err:
-        await reports.close(svc, e.quality.actor, filed.report_id)
+        await handling.close(svc, e.quality.actor, filed.report_id)
     assert err.value.code == "report_deadlines_open"
     for kind in ("eigs_1", "eigs_2"):
         await _complete_and_send(svc, e.admin.actor, filed.report_id, kind)
-    await reports.close(svc, e.quality.actor, filed.report_id)
-    assert (await reports.followup(svc, filed.followup_code))["closed"] is True
+    await handling.close(svc, e.quality.actor, filed.report_id)
+    assert (await filing.followup(svc, filed.followup_code))["closed"] is True
 
     dash = await forms.dashboard(svc, e.quality.actor)
     assert dash["counts"] == {"done": 4, "due": 0, "overdue": 0}  # closed reports stay listed
@@ -203,8 +204,8 @@ async def test_reminders_are_sent_once_per_stage(installation: Installation) -> 
 
     svc = installation.services
     e = await ehpad(svc)
-    filed = await reports.file_report(svc, e.carer.actor, mode="anonymous", **fall(svc.clock.now()))
-    await reports.qualify(svc, e.quality.actor, filed.report_id, severity="critical", gdpr_breach=True,
+    filed = await filing.file_report(svc, e.carer.actor, mode="anonymous", **fall(svc.clock.now()))
+    await handling.qualify(svc, e.quality.actor, filed.report_id, severity="critical", gdpr_breach=True,
                           awareness_at=svc.clock.now() - timedelta(hours=80))
     seen: list[RealtimeEvent] = []
     await svc.bus.start(seen.append)
@@ -228,30 +229,30 @@ async def test_retention_purge_crypto_shreds_closed_reports_after_their_period(i
     e = await ehpad(svc)
     dpo = await new_member(svc, e.org, "dpo")
     now = svc.clock.now()
-    internal = await reports.file_report(svc, e.carer.actor, mode="named", **fall(now))
-    await reports.qualify(svc, e.quality.actor, internal.report_id, severity="minor")
-    await reports.close(svc, e.quality.actor, internal.report_id)
-    eigs = await reports.file_report(svc, e.carer.actor, mode="named", **fall(now))
-    await reports.qualify(svc, e.quality.actor, eigs.report_id, severity="major", categories=["defaut_soins"],
+    internal = await filing.file_report(svc, e.carer.actor, mode="named", **fall(now))
+    await handling.qualify(svc, e.quality.actor, internal.report_id, severity="minor")
+    await handling.close(svc, e.quality.actor, internal.report_id)
+    eigs = await filing.file_report(svc, e.carer.actor, mode="named", **fall(now))
+    await handling.qualify(svc, e.quality.actor, eigs.report_id, severity="major", categories=["defaut_soins"],
                           eigs=["permanent_sequela"])
     async with svc.db.transaction() as tx:  # declared and analysed long ago: closed as well
         r = await tx.reports.get(e.org.id, eigs.report_id)
         assert r is not None
         await tx.reports.save(replace(r, status=ReportStatus.CLOSED, closed_at=now))
-    still_open = await reports.file_report(svc, e.carer.actor, mode="named", **fall(now))
-    await reports.qualify(svc, e.quality.actor, still_open.report_id, severity="minor")
+    still_open = await filing.file_report(svc, e.carer.actor, mode="named", **fall(now))
+    await handling.qualify(svc, e.quality.actor, still_open.report_id, severity="minor")
 
     # The DPO shortens internal reports to 400 days; out-of-bounds or unknown types are refused.
     with pytest.raises(Forbidden):
-        await reports.set_retention(svc, e.nurse.actor, e.org.id, "signalement.internal", 400)
+        await report_retention.set_retention(svc, e.nurse.actor, e.org.id, "signalement.internal", 400)
     with pytest.raises(InvalidInput) as bad:
-        await reports.set_retention(svc, dpo.actor, e.org.id, "signalement.chute", 400)
+        await report_retention.set_retention(svc, dpo.actor, e.org.id, "signalement.chute", 400)
     assert bad.value.code == "report_record_type_unknown"
     with pytest.raises(InvalidInput) as bad:
-        await reports.set_retention(svc, dpo.actor, e.org.id, "signalement.internal", 30)
+        await report_retention.set_retention(svc, dpo.actor, e.org.id, "signalement.internal", 30)
     assert bad.value.code == "report_retention_out_of_limits"
-    assert (await reports.set_retention(svc, dpo.actor, e.org.id, "signalement.internal", 400))["days"] == 400
-    periods = {p["record_type"]: p["days"] for p in await reports.retention_policies(svc, e.carer.actor)}
+    assert (await report_retention.set_retention(svc, dpo.actor, e.org.id, "signalement.internal", 400))["days"] == 400
+    periods = {p["record_type"]: p["days"] for p in await report_retention.retention_policies(svc, e.carer.actor)}
     assert periods["signalement.internal"] == 400 and periods["signalement.eigs"] == 3650
 
     # A dry run names what would go and changes nothing; the real run shreds it, and only it.
@@ -282,11 +283,11 @@ async def test_only_administrators_designate(installation: Installation) -> None
     svc = installation.services
     e = await ehpad(svc)
     with pytest.raises(Forbidden):
-        await reports.designate(svc, e.quality.actor, e.nurse.id, "director", True)
+        await designations.designate(svc, e.quality.actor, e.nurse.id, "director", True)
     manager = await new_member(svc, e.org, "manager")
-    assert await reports.my_functions(svc, manager.actor) == frozenset()
-    await reports.designate(svc, e.admin.actor, manager.id, "director", True)
-    assert {f.value for f in await reports.my_functions(svc, manager.actor)} == {"director"}
+    assert await designations.my_functions(svc, manager.actor) == frozenset()
+    await designations.designate(svc, e.admin.actor, manager.id, "director", True)
+    assert {f.value for f in await designations.my_functions(svc, manager.actor)} == {"director"}
 
 
 async def _complete_and_send(svc, actor, report_id, kind):  # type: ignore[no-untyped-def]
@@ -314,14 +315,14 @@ async def _verify(svc):  # type: ignore[no-untyped-def]
 async def test_care_content_is_never_stored_in_clear(installation: Installation) -> None:
     svc = installation.services
     e = await ehpad(svc)
-    filed = await reports.file_report(svc, e.carer.actor, mode="named", **fall(svc.clock.now()))
-    await reports.qualify(svc, e.quality.actor, filed.report_id, severity="major", categories=["defaut_soins"],
+    filed = await filing.file_report(svc, e.carer.actor, mode="named", **fall(svc.clock.now()))
+    await handling.qualify(svc, e.quality.actor, filed.report_id, severity="major", categories=["defaut_soins"],
                           note="Troisième chute de Mme R.")
-    await reports.record_analysis(svc, e.quality.actor, filed.report_id, method="RMM", date=None,
+    await handling.record_analysis(svc, e.quality.actor, filed.report_id, method="RMM", date=None,
                                   root_causes="Barrières abaissées la nuit", lessons=None)
-    await reports.add_action(svc, e.quality.actor, filed.report_id, title="Revoir la ronde de 3 h", owner_id=None,
+    await handling.add_action(svc, e.quality.actor, filed.report_id, title="Revoir la ronde de 3 h", owner_id=None,
                              due_at=None)
-    await reports.give_feedback(svc, e.quality.actor, filed.report_id, "Merci pour la vigilance nocturne")
+    await handling.give_feedback(svc, e.quality.actor, filed.report_id, "Merci pour la vigilance nocturne")
     await forms.save_form(svc, e.admin.actor, filed.report_id, "essms", {"media_details": "Presse locale"})
     rows = await snapshot(svc)
     needles = ["hématome", "Chambre 12", "CH12-R", "surveillance neurologique", "Troisième chute",

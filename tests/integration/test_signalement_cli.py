@@ -6,7 +6,7 @@ import subprocess
 import sys
 from datetime import timedelta
 
-from chevet.app.signalement import reports
+from chevet.app.signalement import designations, filing, handling
 from chevet.bootstrap import Installation
 from tests.signalement_support import fall
 from tests.support import new_member, new_org
@@ -27,11 +27,11 @@ async def test_designate_then_remind(installation: Installation) -> None:
     carer = await new_member(svc, org, "care_assistant")
     done = _chevet(installation, "designate", "--org", "ehpad-cli", "--email", ql.email)
     assert done.returncode == 0, done.stderr
-    assert {f.value for f in await reports.my_functions(svc, ql.actor)} == {"quality_lead"}
+    assert {f.value for f in await designations.my_functions(svc, ql.actor)} == {"quality_lead"}
     assert _chevet(installation, "designate", "--org", "ehpad-cli", "--email", "nobody@x.example").returncode == 1
 
-    filed = await reports.file_report(svc, carer.actor, mode="named", **fall(svc.clock.now()))
-    await reports.qualify(svc, ql.actor, filed.report_id, severity="major", categories=["maltraitance"],
+    filed = await filing.file_report(svc, carer.actor, mode="named", **fall(svc.clock.now()))
+    await handling.qualify(svc, ql.actor, filed.report_id, severity="major", categories=["maltraitance"],
                           awareness_at=svc.clock.now() - timedelta(hours=1))
     first = _chevet(installation, "remind")
     assert first.returncode == 0 and first.stdout.strip() == "1 reminder(s) sent", first.stderr

@@ -20,7 +20,7 @@ from chevet.app.attachments import upkeep
 from chevet.app.attachments import upload as attachments
 from chevet.app.governance import sobriety
 from chevet.app.messaging import conversations
-from chevet.app.signalement import forms, reports
+from chevet.app.signalement import filing, forms, handling, reports
 from chevet.app.signalement.files import IncomingFile
 from chevet.bootstrap import Installation
 from chevet.core.errors import InvalidInput, NotFound, TooLarge
@@ -54,7 +54,7 @@ async def test_anonymous_report_with_a_photo_leaves_no_trace_of_its_reporter(ins
     photo = phone_photo(1600, 1200)
     assert Image.open(io.BytesIO(photo)).getexif().get_ifd(0x8825), "the sample carries GPS"
     before = await snapshot(svc)
-    filed = await reports.file_report(svc, e.carer.actor, mode="anonymous", **fall(svc.clock.now()),
+    filed = await filing.file_report(svc, e.carer.actor, mode="anonymous", **fall(svc.clock.now()),
                                       files=[IncomingFile("IMG_Aicha_Soignante_0314.jpg", photo)])
     after = await snapshot(svc)
 
@@ -67,7 +67,7 @@ async def test_anonymous_report_with_a_photo_leaves_no_trace_of_its_reporter(ins
                 for needle in needles:
                     assert not contains(value, needle), f"{table} holds {needle!r}"
     assert new_rows["attachment"] == set() and new_rows["attachment_blob"] == set()
-    assert await reports.record_anonymous_filings(svc) == 1  # the periodic job
+    assert await filing.record_anonymous_filings(svc) == 1  # the periodic job
     [entry] = [x for x in await _audit(svc, e.org.id) if x.action == "report.filed"]
     assert entry.actor_id is None and entry.ip is None and entry.detail == {"mode": "anonymous", "files": 1}
 
@@ -94,7 +94,7 @@ async def test_files_reach_only_those_who_may_read_the_report(installation: Inst
     svc = installation.services
     e = await ehpad(svc)
     other = await ehpad(svc)
-    filed = await reports.file_report(svc, e.carer.actor, mode="confidential", **fall(svc.clock.now()),
+    filed = await filing.file_report(svc, e.carer.actor, mode="confidential", **fall(svc.clock.now()),
                                       files=[IncomingFile("constat-chambre-12.pdf", pdf()),
                                              IncomingFile("note.txt", NOTE)])
     by_ql = await reports.get_report(svc, e.quality.actor, filed.report_id)
@@ -111,11 +111,11 @@ async def test_files_reach_only_those_who_may_read_the_report(installation: Inst
         with pytest.raises(NotFound):
             await reports.download_file(svc, actor, filed.report_id, uuid.UUID(note_id))
     # A file id of another report does not open through this one.
-    second = await reports.file_report(svc, e.nurse.actor, mode="named", **fall(svc.clock.now()))
+    second = await filing.file_report(svc, e.nurse.actor, mode="named", **fall(svc.clock.now()))
     with pytest.raises(NotFound):
         await reports.download_file(svc, e.nurse.actor, second.report_id, uuid.UUID(note_id))
     # Added explicitly, the colleague may.
-    await reports.add_reader(svc, e.quality.actor, filed.report_id, e.nurse.id)
+    await handling.add_reader(svc, e.quality.actor, filed.report_id, e.nurse.id)
     assert await _read(svc, e.nurse.actor, filed.report_id, note_id) == NOTE
     reads = [x.actor_id for x in await _audit(svc, e.org.id) if x.action == "report.file_read"]
     assert reads == [e.admin.id, e.quality.id, e.nurse.id]
@@ -131,7 +131,7 @@ async def test_refused_files_refuse_the_report_and_store_nothing(installation: I
                         ([IncomingFile(f"n{i}.txt", NOTE) for i in range(11)], "too_many_attachments"),
                         ([IncomingFile("photo.jpg", phone_photo(400, 300)[:900])], "attachment_image_unreadable")]:
         with pytest.raises(InvalidInput) as err:
-            await reports.file_report(svc, e.carer.actor, mode="anonymous", **fall(svc.clock.now()), files=files)
+            await filing.file_report(svc, e.carer.actor, mode="anonymous", **fall(svc.clock.now()), files=files)
         assert err.value.code == code
     after = await snapshot(svc)
     assert after["report"] == before["report"] and after["report_attachment"] == before["report_attachment"]
@@ -141,13 +141,13 @@ async def test_refused_files_refuse_the_report_and_store_nothing(installation: I
 async def test_export_lists_the_files_and_retention_deletes_them(installation: Installation) -> None:
     svc = installation.services
     e = await ehpad(svc)
-    named = await reports.file_report(svc, e.carer.actor, mode="named", **fall(svc.clock.now()),
+    named = await filing.file_report(svc, e.carer.actor, mode="named", **fall(svc.clock.now()),
                                       files=[IncomingFile("constat.pdf", pdf()), IncomingFile("note.txt", NOTE)])
-    secret = await reports.file_report(svc, e.carer.actor, mode="confidential", **fall(svc.clock.now()),
+    secret = await filing.file_report(svc, e.carer.actor, mode="confidential", **fall(svc.clock.now()),
                                        files=[IncomingFile("note-aicha.txt", NOTE)])
     docs = {}
     for filed in (named, secret):
-        await reports.qualify(svc, e.quality.actor, filed.report_id, severity="significant", gdpr_breach=True)
+        await handling.qualify(svc, e.quality.actor, filed.report_id, severity="significant", gdpr_breach=True)
         await _validated(svc, e.admin.actor, filed.report_id, "gdpr")
         out = await forms.export_form(svc, e.admin.actor, filed.report_id, "gdpr", "json")
         docs[filed.report_id] = orjson.loads(out.body)
@@ -313,7 +313,7 @@ async def test_the_organisation_quota_counts_report_files_for_every_upload(insta
     conversation files: a conversation upload that would pass it is refused too."""
     svc = installation.services
     e = await ehpad(svc)
-    await reports.file_report(svc, e.carer.actor, mode="anonymous", **fall(svc.clock.now()),
+    await filing.file_report(svc, e.carer.actor, mode="anonymous", **fall(svc.clock.now()),
                               files=[IncomingFile("constat.pdf", pdf("x" * 4000))])
     async with svc.db.transaction() as tx:
         used = await tx.reports.file_usage(e.org.id)

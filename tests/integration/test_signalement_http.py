@@ -133,10 +133,10 @@ async def test_the_quality_lead_is_notified_live_of_a_new_report(installation: I
 async def test_hostile_input_to_the_pages_never_breaks_them(installation: Installation, server: Server) -> None:
     svc = installation.services
     e = await ehpad(svc)
-    from chevet.app.signalement import reports as app_reports
+    from chevet.app.signalement import filing
     from tests.signalement_support import fall
 
-    filed = await app_reports.file_report(svc, e.carer.actor, mode="named", **fall(svc.clock.now()))
+    filed = await filing.file_report(svc, e.carer.actor, mode="named", **fall(svc.clock.now()))
     cookies = {"chevet_session": login(server.url, e.quality)}
     rid = filed.report_id
     attempts = [

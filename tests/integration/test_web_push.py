@@ -251,7 +251,7 @@ async def test_a_missed_report_deadline_reaches_the_quality_lead_without_content
     from datetime import timedelta
 
     from chevet.app.messaging import notifications
-    from chevet.app.signalement import reports
+    from chevet.app.signalement import filing, handling
     from tests.signalement_support import ehpad, fall
 
     svc = installation.services
@@ -262,8 +262,8 @@ async def test_a_missed_report_deadline_reaches_the_quality_lead_without_content
         await notifications.subscribe(svc, member.actor, endpoint=device.endpoint, p256dh=b64(device.public),
                                       auth=b64(device.auth), allowed_origins=(receiver.origin,))
     now = svc.clock.now()
-    filed = await reports.file_report(svc, e.carer.actor, mode="named", **fall(now))
-    await reports.qualify(svc, e.quality.actor, filed.report_id, severity="critical", gdpr_breach=True,
+    filed = await filing.file_report(svc, e.carer.actor, mode="named", **fall(now))
+    await handling.qualify(svc, e.quality.actor, filed.report_id, severity="critical", gdpr_breach=True,
                           awareness_at=now - timedelta(hours=80))
     # The server reminds of deadlines as soon as it starts (then every few minutes).
     server = Server(installation.settings, env={"CHEVET_PUSH_SERVICES": receiver.origin})

@@ -19,7 +19,7 @@ from chevet.app.attachments import upload as attachments
 from chevet.app.identity import auth
 from chevet.app.messaging import conversations, messages, teams
 from chevet.app.services import Actor
-from chevet.app.signalement import reports
+from chevet.app.signalement import filing
 from chevet.app.signalement.files import IncomingFile
 from chevet.bootstrap import Installation
 from chevet.core.roles import Permission, Role, can
@@ -220,10 +220,10 @@ async def _world(installation: Installation) -> tuple[dict[Role, Actor], Ctx, Ct
                                         name="note-secrete-b.txt")
     team_a = await teams.create_team(svc, actors[Role.ADMIN], "Soins", [peer.id])
     team_b = await teams.create_team(svc, b_admin.actor, "Cuisine B", [b_nurse.id])
-    rep_a = await reports.file_report(svc, actors[Role.NURSE], mode="named", what="Chute de nuit",
+    rep_a = await filing.file_report(svc, actors[Role.NURSE], mode="named", what="Chute de nuit",
                                       occurred_at=svc.clock.now(), discovered_at=None, place="Chambre 4",
                                       files=[IncomingFile("constat-a.txt", b"Constat A\n")])
-    rep_b = await reports.file_report(svc, b_nurse.actor, mode="named", what="Fugue signalée B",
+    rep_b = await filing.file_report(svc, b_nurse.actor, mode="named", what="Fugue signalée B",
                                       occurred_at=svc.clock.now(), discovered_at=None, place="Jardin B",
                                       files=[IncomingFile("constat-secret-b.txt", b"Constat B\n")])
     async with svc.db.transaction() as tx:

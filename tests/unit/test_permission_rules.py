@@ -14,7 +14,8 @@ import pytest
 from chevet.app.governance import retention
 from chevet.app.identity import people
 from chevet.app.messaging import conversations
-from chevet.app.signalement import reports
+from chevet.app.signalement import designations, filing, handling, reports
+from chevet.app.signalement import retention as report_retention
 from chevet.core.conversation import ConversationKind
 from chevet.core.errors import Forbidden, InvalidInput, NotFound, ReauthenticationRequired
 from chevet.core.roles import Role
@@ -140,11 +141,11 @@ async def test_only_administrators_designate_who_handles_reports(role: Role) -> 
     org = w.organisation()
     actor, target = w.member(org, role), w.member(org, Role.NURSE)
     if role in MANAGE_PEOPLE:
-        await reports.designate(w.services, actor.actor, target.id, "quality_lead", True)
+        await designations.designate(w.services, actor.actor, target.id, "quality_lead", True)
         assert w.tables.designations == [(org.id, target.id, ReportFunction.QUALITY_LEAD)]
     else:
         with pytest.raises(Forbidden):
-            await reports.designate(w.services, actor.actor, target.id, "quality_lead", True)
+            await designations.designate(w.services, actor.actor, target.id, "quality_lead", True)
         assert w.tables.designations == []
 
 
@@ -158,7 +159,7 @@ async def test_only_the_dpo_and_administrators_set_retention(role: Role) -> None
     attempts: list[Callable[[], Awaitable[object]]] = [
         lambda: retention.set_policy(w.services, actor.actor, org.id, "team", days=60, min_days=30, max_days=90),
         lambda: retention.set_legal_hold(w.services, actor.actor, org.id, cid, True),
-        lambda: reports.set_retention(w.services, actor.actor, org.id, "signalement.eigs", 4000),
+        lambda: report_retention.set_retention(w.services, actor.actor, org.id, "signalement.eigs", 4000),
     ]
     for attempt in attempts:
         if role in MANAGE_RETENTION:
@@ -206,10 +207,10 @@ class Cast:
 
 
 async def _file(w: World, c: Cast, mode: str) -> uuid.UUID:
-    filed = await reports.file_report(w.services, c.reporter.actor, mode=mode, what="Chute au réveil",
+    filed = await filing.file_report(w.services, c.reporter.actor, mode=mode, what="Chute au réveil",
                                       occurred_at=w.clock.now() - timedelta(hours=2), discovered_at=None,
                                       place="Chambre 12")
-    await reports.add_reader(w.services, c.quality_lead.actor, filed.report_id, c.reader.id)
+    await handling.add_reader(w.services, c.quality_lead.actor, filed.report_id, c.reader.id)
     return filed.report_id
 
 
@@ -249,7 +250,7 @@ async def test_who_qualifies_a_report() -> None:
     outcome: dict[str, str] = {}
     for name, m in c.everyone().items():
         try:
-            await reports.qualify(w.services, m.actor, rid, severity="minor")
+            await handling.qualify(w.services, m.actor, rid, severity="minor")
             outcome[name] = "qualified"
         except Forbidden as exc:
             outcome[name] = exc.code
@@ -265,11 +266,11 @@ async def test_an_action_is_completed_by_its_owner_or_a_handler() -> None:
     c = Cast(w)
     rid = await _file(w, c, "named")
     due = datetime(2026, 7, 1, tzinfo=UTC)
-    action = await reports.add_action(w.services, c.quality_lead.actor, rid, title="Barrières de lit",
+    action = await handling.add_action(w.services, c.quality_lead.actor, rid, title="Barrières de lit",
                                       owner_id=c.colleague.id, due_at=due)
     with pytest.raises(Forbidden):
-        await reports.complete_action(w.services, c.reader.actor, rid, action)
-    await reports.complete_action(w.services, c.colleague.actor, rid, action)  # made a reader by owning it
-    await reports.complete_action(w.services, c.admin.actor, rid, action, done=False)
+        await handling.complete_action(w.services, c.reader.actor, rid, action)
+    await handling.complete_action(w.services, c.colleague.actor, rid, action)  # made a reader by owning it
+    await handling.complete_action(w.services, c.admin.actor, rid, action, done=False)
     assert [a.done_at for a in w.tables.report_actions[rid]] == [None]
     assert actions_in(w, c.org.id)[-2:] == ["report.action_done", "report.action_reopened"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from chevet.app.signalement import forms, reports
+from chevet.app.signalement import filing, forms
 from chevet.bootstrap import Installation
 from chevet.ports import DependencyUnavailable
 
@@ -19,7 +19,7 @@ REMINDER_INTERVAL = 300.0
 async def periodic(installation: Installation) -> None:
     while True:
         try:
-            await reports.record_anonymous_filings(installation.services)
+            await filing.record_anonymous_filings(installation.services)
             sent = await forms.send_reminders(installation.services)
             if sent:
                 log.info("signalement reminders sent", extra={"count": sent})

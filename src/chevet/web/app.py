@@ -24,6 +24,7 @@ from chevet.core.entities import RealtimeEvent
 from chevet.ports import DependencyUnavailable
 from chevet.web import json_body, problems
 from chevet.web.api import conversations as conversations_api
+from chevet.web.api import openapi
 from chevet.web.api.attachments import UPLOAD_PATH
 from chevet.web.api.reports import FILING_PATHS
 from chevet.web.compression import Compression
@@ -92,6 +93,11 @@ class ChevetApp(FastAPI):
             return
         await super().__call__(scope, receive, send)
 
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            openapi.complete(super().openapi())
+        return super().openapi()
+
 
 def create_app(installation: Installation) -> FastAPI:
     """The application. Raises ``SettingsError`` on an unusable ``mssante.toml``: a server that
@@ -147,6 +153,7 @@ def create_app(installation: Installation) -> FastAPI:
     # Each feature router is included once, with the prefix: every level of inclusion is
     # walked again by FastAPI's route matching on every request.
     for router in api_routers():
+        openapi.declare_refusals(router)
         app.include_router(router, prefix="/api/v1", dependencies=[Depends(json_body.strict_json)])
     app.router.routes[:0] = conversations_api.fast_routes
     for router in page_routers():

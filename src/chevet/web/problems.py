@@ -15,6 +15,7 @@ import anyio
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
@@ -41,6 +42,21 @@ UNAVAILABLE_RETRY = 5  # seconds: Retry-After of a service the request needed th
 _HTTP_CODES = {400: "bad_request", 401: "authentication_required", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 406: "not_acceptable", 413: "request_too_large",
                415: "unsupported_media_type", 429: "rate_limited"}
+
+
+class Problem(BaseModel):
+    """The shape of every refusal (``problem_document``), for the OpenAPI document."""
+
+    model_config = ConfigDict(extra="allow", title="Problem",
+                              json_schema_extra={"description": "RFC 9457 problem details; a refusal's parameters "
+                                                                "(``max``, ``remaining``…) come along as members."})
+    type: str = Field(description="``about:blank#`` and the code")
+    title: str = Field(description="The status, in the caller's language")
+    status: int
+    code: str = Field(description="What went wrong, for programs: stable, not translated")
+    detail: str = Field(description="What went wrong, for people, in the caller's language")
+    errors: list[str] = Field(default=[], description="request_invalid: one sentence per wrong field")
+    fields: list[str] = Field(default=[], description="request_invalid: the wrong fields' names")
 
 
 def route_of(scope: Mapping[str, Any]) -> str:

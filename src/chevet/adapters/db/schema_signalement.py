@@ -118,7 +118,7 @@ report_attachment = Table(
 
 # The audit entry of an anonymous filing, waiting to enter the organisation's chain: written
 # apart by the server's periodic job, so that it is not appended, in the filing's transaction,
-# beside the reporter's own latest entries (app/signalement/reports.py, record_anonymous_filings).
+# beside the reporter's own latest entries (app/signalement/filing.py, record_anonymous_filings).
 report_pending_audit = Table(
     "report_pending_audit", metadata,
     Column("report_id", Uuid, primary_key=True),

@@ -14,11 +14,12 @@ import io
 import re
 import tarfile
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from hashlib import sha256
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import orjson
+from typing_extensions import TypedDict
 
 from chevet.app.archive import attachments as archive_attachments
 from chevet.app.archive import html as archive_html
@@ -108,7 +109,7 @@ installation's Ed25519 key (public key in audit/public_key.txt); see docs/govern
 """
 
 
-def _jsonl(records: list[dict[str, Any]]) -> bytes:
+def _jsonl(records: Sequence[Mapping[str, object]]) -> bytes:
     return b"".join(orjson.dumps(r) + b"\n" for r in records)
 
 
@@ -127,7 +128,23 @@ def person_record(p: Person) -> dict[str, Any]:
             "status": p.status.value, "rpps": p.rpps, "language": p.language, "created_at": p.created_at.isoformat()}
 
 
-def breach_record(b: Breach) -> dict[str, Any]:
+class BreachRecord(TypedDict):
+    record: str
+    id: str
+    discovered_at: str
+    recorded_at: str
+    recorded_by: str | None
+    nature: str
+    data_categories: str
+    people_affected: int | None
+    consequences: str
+    measures: str
+    authority_notified_at: str | None
+    people_notified_at: str | None
+    closed_at: str | None
+
+
+def breach_record(b: Breach) -> BreachRecord:
     return {"record": "breach", "id": str(b.id), "discovered_at": b.discovered_at.isoformat(),
             "recorded_at": b.recorded_at.isoformat(), "recorded_by": _s(b.recorded_by), "nature": b.nature,
             "data_categories": b.data_categories, "people_affected": b.people_affected,
@@ -152,7 +169,7 @@ async def export_organisation(services: Services, slug: str, out: BinaryIO, head
     """Write the organisation's archive to ``out``; returns counts. The export is audited on
     the organisation's chain and the installation's."""
     from chevet.app.identity.organisations import organisation_by_slug
-    from chevet.app.signalement.reports import record_anonymous_filings
+    from chevet.app.signalement.filing import record_anonymous_filings
 
     org = await organisation_by_slug(services, slug)
     await record_anonymous_filings(services)  # so that the exported chain has every filing

@@ -24,8 +24,8 @@ from chevet.app.archive.values import an_id_or_none as _ou
 from chevet.app.archive.values import id_text as _s
 from chevet.app.archive.values import time_text as _t
 from chevet.app.services import Services
+from chevet.app.signalement import access as report_access
 from chevet.app.signalement import files as report_files
-from chevet.app.signalement import reports
 from chevet.core import sealed_stream
 from chevet.core.attachment import AttachmentKind, blob_aad, blob_address, content_key, name_aad, type_of
 from chevet.core.envelope import DataKey
@@ -58,8 +58,8 @@ async def export_reports(services: Services, tx: Transaction,
         wrapped = await tx.reports.wrapped_key(r.id)
         if wrapped is None:
             continue  # shredded, awaiting the purge: nothing readable remains
-        key = reports.unwrap_report_key(services, r.id, wrapped)
-        content = reports.open_json(key, "report", r.id, r.content_sealed)
+        key = report_access.unwrap_report_key(services, r.id, wrapped)
+        content = report_access.open_json(key, "report", r.id, r.content_sealed)
         confidential = content.pop("reporter_id", None) if r.mode is ReporterMode.CONFIDENTIAL else None
         content.pop("reporter_id", None)
         out_files = []
@@ -79,16 +79,16 @@ async def export_reports(services: Services, tx: Transaction,
             "severity": r.severity.value if r.severity else None, "categories": list(r.categories),
             "eigs": [e.value for e in r.eigs], "security": [s.value for s in r.security], "gdpr_breach": r.gdpr,
             "awareness_at": _t(r.awareness_at), "qualified_at": _t(r.qualified_at),
-            "qualified_by": _s(r.qualified_by), "note": reports.open_json(key, "rnote", r.id, r.note_sealed),
-            "analysis": reports.open_json(key, "ranalysis", r.id, r.analysis_sealed),
-            "feedback": reports.open_json(key, "rfeedback", r.id, r.feedback_sealed),
+            "qualified_by": _s(r.qualified_by), "note": report_access.open_json(key, "rnote", r.id, r.note_sealed),
+            "analysis": report_access.open_json(key, "ranalysis", r.id, r.analysis_sealed),
+            "feedback": report_access.open_json(key, "rfeedback", r.id, r.feedback_sealed),
             "feedback_at": _t(r.feedback_at), "closed_at": _t(r.closed_at), "conversation_id": _s(r.conversation_id),
             "readers": [str(p) for p in sorted(await tx.reports.readers(r.id))],
-            "actions": [{"id": str(a.id), "title": reports.open_json(key, "raction", r.id, a.title_sealed, a.id),
+            "actions": [{"id": str(a.id), "title": report_access.open_json(key, "raction", r.id, a.title_sealed, a.id),
                          "owner_id": _s(a.owner_id), "due_at": _t(a.due_at), "done_at": _t(a.done_at),
                          "created_at": a.created_at.isoformat()} for a in await tx.reports.actions(r.id)],
             "forms": [{"kind": f.kind.value, "status": f.status.value,
-                       "values": reports.open_json(key, f"rform:{f.kind.value}", r.id, f.values_sealed),
+                       "values": report_access.open_json(key, f"rform:{f.kind.value}", r.id, f.values_sealed),
                        "updated_at": f.updated_at.isoformat(), "validated_by": _s(f.validated_by),
                        "validated_at": _t(f.validated_at)} for f in await tx.reports.forms(r.id)],
             "submissions": [{"id": str(s.id), "kind": s.kind.value, "at": s.at.isoformat(),
@@ -123,12 +123,12 @@ async def _import_one(services: Services, tx: Transaction, org_id: uuid.UUID, re
                       files: dict[str, bytes], written: list[str], now: Callable[[], datetime]) -> None:
     rid = _u(rec["id"])
     mode = ReporterMode(rec["mode"])
-    key, wrapped = reports.new_report_key(services, rid)
+    key, wrapped = report_access.new_report_key(services, rid)
     content = dict(rec["content"])
     content["reporter_id"] = str(_u(rec["confidential_reporter_id"])) \
         if mode is ReporterMode.CONFIDENTIAL and rec["confidential_reporter_id"] else None
     ReportContent.from_json(content)  # refuses a record that could not be read back
-    seal = reports.seal_json
+    seal = report_access.seal_json
     report = Report(
         id=rid, org_id=org_id, mode=mode, reporter_id=_ou(rec["reporter_id"]) if mode is ReporterMode.NAMED else None,
         status=ReportStatus(rec["status"]), team_id=_ou(rec["team_id"]), received_at=_dt(rec["received_at"]),

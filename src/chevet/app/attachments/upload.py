@@ -13,10 +13,11 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from chevet.app.attachments.config import AttachmentServices
+from chevet.app.attachments.views import AttachmentView, LimitsView, RulesView
 from chevet.app.messaging.conversations import Access, access
+from chevet.app.messaging.views import MessageView, SearchHitView
 from chevet.app.services import Actor, Services, Unit
 from chevet.core import sealed_stream
 from chevet.core.attachment import (
@@ -57,7 +58,7 @@ def configured(services: Services) -> AttachmentServices:
     return services.attachments
 
 
-def limits_view(services: Services) -> dict[str, Any]:
+def limits_view(services: Services) -> LimitsView:
     """What a client shows before an upload (RGESN 4.11): sizes and accepted types."""
     cfg = configured(services)
     types: list[str] = []
@@ -77,7 +78,7 @@ def blob_key_of(conversation_id: uuid.UUID, address: bytes) -> str:
     return blob_key(conversation_id.hex, address)
 
 
-def attachment_view(att: Attachment, key: DataKey) -> dict[str, Any]:
+def attachment_view(att: Attachment, key: DataKey) -> AttachmentView:
     name = key.open(att.name_sealed, name_aad(att.conversation_id, att.id)).decode()
     return {"id": str(att.id), "conversation_id": str(att.conversation_id), "kind": att.kind.value,
             "mime": att.mime, "size": att.size, "name": name, "width": att.width, "height": att.height,
@@ -152,7 +153,7 @@ async def prepare(cfg: AttachmentServices, key: DataKey, data: bytes, file_type:
 
 
 async def upload(services: Services, actor: Actor, conversation_id: uuid.UUID, *, data: bytes,
-                 name: str | None) -> tuple[dict[str, Any], bool]:
+                 name: str | None) -> tuple[AttachmentView, bool]:
     """Store one file for a later message of ``conversation_id``. Returns its view and whether
     its contents were already stored in this conversation (deduplicated)."""
     cfg = configured(services)
@@ -344,7 +345,7 @@ async def claim(u: Unit, actor: Actor, a: Access, ids: Sequence[uuid.UUID]) -> l
 
 
 async def pending(services: Services, actor: Actor, conversation_id: uuid.UUID,
-                  ids: Sequence[uuid.UUID]) -> list[dict[str, Any]]:
+                  ids: Sequence[uuid.UUID]) -> list[AttachmentView]:
     """The actor's uploads to this conversation among ``ids`` that no message carries yet (a
     form shown again before sending, without script, lists them)."""
     wanted = list(dict.fromkeys(ids))[:50]
@@ -363,7 +364,7 @@ async def attach(u: Unit, a: Access, ids: Sequence[uuid.UUID], entry_id: uuid.UU
 
 
 async def add_views(tx: Transaction, key: DataKey, conversation_id: uuid.UUID,
-                    pairs: Sequence[tuple[Entry, dict[str, Any]]]) -> None:
+                    pairs: Sequence[tuple[Entry, MessageView | SearchHitView]]) -> None:
     """Put each message's attachments in its view (one query per page, and none at all when
     no message of the page has files)."""
     for _, view in pairs:
@@ -371,7 +372,7 @@ async def add_views(tx: Transaction, key: DataKey, conversation_id: uuid.UUID,
     flagged = [e.id for e, view in pairs if e.flags & MessageFlag.ATTACHMENTS and not view.get("deleted")]
     if not flagged:
         return
-    by_entry: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    by_entry: dict[uuid.UUID, list[AttachmentView]] = {}
     for att in await tx.attachments.for_entries(conversation_id, flagged):
         if att.entry_id is not None:
             by_entry.setdefault(att.entry_id, []).append(attachment_view(att, key))
@@ -423,7 +424,7 @@ async def discard(services: Services, actor: Actor, attachment_id: uuid.UUID) ->
 
 
 # --- rules ---------------------------------------------------------------------------------
-async def get_rules(services: Services, actor: Actor) -> dict[str, Any]:
+async def get_rules(services: Services, actor: Actor) -> RulesView:
     cfg = configured(services)
     if not can(actor.person.role, Permission.MANAGE_ORGANISATION):
         raise Forbidden("forbidden")
@@ -433,7 +434,7 @@ async def get_rules(services: Services, actor: Actor) -> dict[str, Any]:
     return _rules_view(cfg, rules, org_used)
 
 
-def _rules_view(cfg: AttachmentServices, rules: AttachmentRules, org_used: int) -> dict[str, Any]:
+def _rules_view(cfg: AttachmentServices, rules: AttachmentRules, org_used: int) -> RulesView:
     return {"org_quota_bytes": rules.org_quota_bytes, "person_quota_bytes": rules.person_quota_bytes,
             "keep_originals_for": sorted(rules.keep_originals_for),
             "effective_org_quota_bytes": rules.org_quota_bytes if rules.org_quota_bytes is not None
@@ -444,7 +445,7 @@ def _rules_view(cfg: AttachmentServices, rules: AttachmentRules, org_used: int) 
 
 
 async def set_rules(services: Services, actor: Actor, *, org_quota_bytes: int | None,
-                    person_quota_bytes: int | None, keep_originals_for: Sequence[str]) -> dict[str, Any]:
+                    person_quota_bytes: int | None, keep_originals_for: Sequence[str]) -> RulesView:
     """An administrator's choices for the organisation: quotas (None: the installation's
     default) and the conversation kinds whose original files are kept."""
     cfg = configured(services)

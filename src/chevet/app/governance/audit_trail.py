@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
+from typing_extensions import TypedDict
 
 from chevet.app.identity import addresses
 from chevet.app.services import Actor, Services
@@ -152,7 +153,22 @@ class TraceQuery:
     limit: int = 100
 
 
-async def traces(services: Services, actor: Actor, q: TraceQuery) -> list[dict[str, Any]]:
+class TraceView(TypedDict):
+    """One access trace, names resolved for display; ``detail`` holds the action's parameters."""
+
+    seq: int
+    at: str
+    action: str
+    actor_id: str | None
+    actor_name: str | None
+    object_type: str
+    object_id: str | None
+    object_name: str | None
+    ip: str | None
+    detail: dict[str, object]
+
+
+async def traces(services: Services, actor: Actor, q: TraceQuery) -> list[TraceView]:
     """Access traces of the actor's own organisation: who read or wrote a care case, what a
     person did (and what was done about them). Names are resolved for display."""
     _require_view(actor)

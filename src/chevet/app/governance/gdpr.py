@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import orjson
 from jinja2 import Environment, select_autoescape
+from typing_extensions import TypedDict
 
-from chevet.app.archive.archive import _jsonl, breach_record, person_record, write_tar
+from chevet.app.archive.archive import BreachRecord, _jsonl, breach_record, person_record, write_tar
 from chevet.app.governance.audit_trail import entry_json
 from chevet.app.governance.retention import rules
 from chevet.app.identity import addresses
@@ -51,8 +52,39 @@ def _require(actor: Actor | None, permission: Permission) -> None:
         raise Forbidden("forbidden")
 
 
+class MembershipRecord(TypedDict):
+    record: str
+    conversation_id: str
+    kind: str
+    title: str
+    joined_at: str
+    read_seq: int
+
+
+class AuthoredRecord(TypedDict):
+    record: str
+    conversation_id: str
+    seq: int
+    created_at: str
+    body: str | None
+    conversation_title: str
+    edited_at: str | None
+
+
+class SubjectAccessView(TypedDict):
+    """Art. 15: everything Chevet holds about a person (``profile`` and ``traces`` are the
+    archive's person and audit records)."""
+
+    generated_at: str
+    organisation: str
+    profile: dict[str, object]
+    memberships: list[MembershipRecord]
+    messages: list[AuthoredRecord]
+    traces: list[dict[str, object]]
+
+
 async def subject_access_data(services: Services, org: Organisation, person_id: uuid.UUID, *,
-                              actor: Actor | None = None) -> dict[str, Any]:
+                              actor: Actor | None = None) -> SubjectAccessView:
     """Everything about one person, and nothing about anybody else: profile, memberships,
     messages they wrote (their own words), and the audit entries about them or by them.
     The DPO (view_audit) may ask for anyone of the organisation; anyone may ask for themself."""
@@ -65,7 +97,7 @@ async def subject_access_data(services: Services, org: Organisation, person_id: 
             raise NotFound("person_not_found")
         if actor is not None:  # an export of everything about a person
             await require_recent_authentication(services, actor, u.tx)
-        memberships = []
+        memberships: list[MembershipRecord] = []
         for m in await u.tx.archive.memberships_of(org.id, person_id):
             conv = await u.tx.conversations.get(org.id, m.conversation_id)
             wrapped = await u.tx.conversations.wrapped_key(m.conversation_id)
@@ -75,7 +107,7 @@ async def subject_access_data(services: Services, org: Organisation, person_id: 
             memberships.append({"record": "membership", "conversation_id": str(conv.id), "kind": conv.kind.value,
                                 "title": title_of(conv, k) if conv.kind.value != "direct" else "",
                                 "joined_at": m.joined_at.isoformat(), "read_seq": m.read_seq})
-        messages = []
+        messages: list[AuthoredRecord] = []
         titles: dict[uuid.UUID, str] = {}
         for e in await u.tx.archive.authored(org.id, person_id):
             conv = await u.tx.conversations.get(org.id, e.conversation_id)
@@ -89,7 +121,7 @@ async def subject_access_data(services: Services, org: Organisation, person_id: 
                              "body": None if e.flags & MessageFlag.DELETED else body_of(conv.id, k, e),
                              "conversation_title": titles[conv.id], "edited_at": e.edited_at.isoformat()
                              if e.edited_at else None})
-        traces = []
+        traces: list[dict[str, object]] = []
         before: int | None = None
         while batch := await u.tx.audit_trail.search(org.id, about_id=person_id, before_seq=before, limit=1000):
             # Another person's address is their data, not the subject's: kept only for the
@@ -164,7 +196,38 @@ _REGISTER_HTML = _ENV.from_string("""<!doctype html>
 """)
 
 
-async def processing_register(services: Services, actor: Actor | None, org: Organisation) -> dict[str, Any]:
+class HostingView(TypedDict):
+    provider: str
+    location: str
+    backups: str
+
+
+class KeptView(TypedDict):
+    kind: str
+    days: int
+    rationale: str
+
+
+class RegisterView(TypedDict):
+    """The Art. 30 record of processing activities."""
+
+    organisation: str
+    generated_at: str
+    controller: str
+    dpo_contact: str
+    purposes: list[str]
+    legal_basis: str
+    data_subjects: list[str]
+    data_categories: list[str]
+    recipients: list[str]
+    transfers_outside_eu: str
+    hosting: HostingView
+    retention: list[KeptView]
+    audit_retention_days: int
+    security_measures: list[str]
+
+
+async def processing_register(services: Services, actor: Actor | None, org: Organisation) -> RegisterView:
     """The Art. 30 record, generated from the installation's configuration and the
     organisation's retention rules, so that it never disagrees with what Chevet does."""
     _require(actor, Permission.VIEW_AUDIT)
@@ -200,18 +263,26 @@ async def processing_register(services: Services, actor: Actor | None, org: Orga
     }
 
 
-def register_html(register: dict[str, Any]) -> str:
+def register_html(register: RegisterView) -> str:
     return _REGISTER_HTML.render(r=register)
 
 
-def breach_view(b: Breach, now: datetime) -> dict[str, Any]:
-    return breach_record(b) | {"deadline": b.deadline.isoformat(), "overdue": b.overdue(now),
-                               "hours_left": b.hours_left(now)}
+class BreachView(BreachRecord):
+    """A breach of the log, with its 72-hour notification deadline."""
+
+    deadline: str
+    overdue: bool
+    hours_left: float | None
+
+
+def breach_view(b: Breach, now: datetime) -> BreachView:
+    return {**breach_record(b), "deadline": b.deadline.isoformat(), "overdue": b.overdue(now),
+            "hours_left": b.hours_left(now)}
 
 
 async def record_breach(services: Services, actor: Actor, *, discovered_at: datetime, nature: str,
                         data_categories: str, people_affected: int | None, consequences: str,
-                        measures: str) -> dict[str, Any]:
+                        measures: str) -> BreachView:
     _require(actor, Permission.MANAGE_RETENTION)
     now = services.clock.now()
     if discovered_at.tzinfo is None or discovered_at > now:
@@ -230,7 +301,7 @@ async def record_breach(services: Services, actor: Actor, *, discovered_at: date
 
 async def update_breach(services: Services, actor: Actor, breach_id: uuid.UUID, *,
                         authority_notified: bool = False, people_notified: bool = False, close: bool = False,
-                        measures: str | None = None) -> dict[str, Any]:
+                        measures: str | None = None) -> BreachView:
     _require(actor, Permission.MANAGE_RETENTION)
     from dataclasses import replace
 
@@ -250,7 +321,7 @@ async def update_breach(services: Services, actor: Actor, breach_id: uuid.UUID, 
     return breach_view(b, now)
 
 
-async def breaches(services: Services, actor: Actor) -> list[dict[str, Any]]:
+async def breaches(services: Services, actor: Actor) -> list[BreachView]:
     _require(actor, Permission.VIEW_AUDIT)
     now = services.clock.now()
     async with services.db.transaction() as tx:

@@ -11,14 +11,16 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NotRequired
+
+from typing_extensions import TypedDict
 
 from chevet.app.attachments.upload import delete_files
 from chevet.app.identity import keys
 from chevet.app.identity.session_policy import require_recent_authentication
 from chevet.app.messaging.conversations import access
 from chevet.app.services import Actor, Services, Unit
-from chevet.app.signalement import reports
+from chevet.app.signalement import retention as report_retention
 from chevet.core.conversation import ConversationKind, parse_kind
 from chevet.core.errors import Forbidden, InvalidInput, NotFound
 from chevet.core.retention import (
@@ -40,6 +42,17 @@ if TYPE_CHECKING:
     from chevet.app.attachments.upkeep import RetentionHook
 
 
+class RetentionPreviewView(TypedDict):
+    """What retention removes within 30 days (``available``: retention runs on the installation)."""
+
+    available: bool
+    note: NotRequired[str]
+    conversations: NotRequired[int]
+    messages: NotRequired[int]
+    held: NotRequired[int]
+    attachments: NotRequired[int]
+    attachment_bytes: NotRequired[int]
+
 def _require(actor: Actor, permission: Permission) -> None:
     if not can(actor.person.role, permission):
         raise Forbidden("forbidden")
@@ -49,19 +62,45 @@ async def rules(tx: Transaction, org_id: uuid.UUID) -> dict[ConversationKind, Re
     return {**DEFAULTS, **await tx.retention.policies(org_id)}
 
 
-def rule_view(rule: RetentionRule) -> dict[str, Any]:
+class RuleView(TypedDict):
+    kind: str
+    days: int
+    min_days: int
+    max_days: int
+    default_days: int
+    rationale: str
+    applies_to: str
+
+
+class ExpiryView(TypedDict):
+    """What expires in a conversation, and when (None: nothing, or held)."""
+
+    conversation_id: str
+    kind: str
+    days: int
+    override_days: int | None
+    min_days: int
+    max_days: int
+    legal_hold: bool
+    closed_at: str | None
+    expires_at: str | None
+    next_message_expiry: str | None
+    messages_expire_after_days: int | None
+
+
+def rule_view(rule: RetentionRule) -> RuleView:
     return {"kind": rule.kind.value, "days": rule.days, "min_days": rule.min_days, "max_days": rule.max_days,
             "default_days": DEFAULTS[rule.kind].days, "rationale": RATIONALE[rule.kind],
             "applies_to": "after_close" if rule.kind is ConversationKind.CARE_CASE else "messages_and_inactivity"}
 
 
-async def policies(services: Services, actor: Actor) -> list[dict[str, Any]]:
+async def policies(services: Services, actor: Actor) -> list[RuleView]:
     async with services.db.transaction() as tx:
         return [rule_view(r) for r in (await rules(tx, actor.org_id)).values()]
 
 
 async def set_policy(services: Services, actor: Actor | None, org_id: uuid.UUID, kind: str, *, days: int,
-                     min_days: int, max_days: int) -> dict[str, Any]:
+                     min_days: int, max_days: int) -> RuleView:
     """The DPO (or the operator) sets a kind's period and the limits owners may choose within."""
     if actor is not None:
         _require(actor, Permission.MANAGE_RETENTION)
@@ -79,7 +118,7 @@ async def set_policy(services: Services, actor: Actor | None, org_id: uuid.UUID,
 
 
 async def _expiry(tx: Transaction, state: ConversationRetention, rule: RetentionRule,
-                  now: datetime) -> dict[str, Any]:
+                  now: datetime) -> ExpiryView:
     days = effective_days(rule, state.days)
     whole = conversation_expires_at(state.kind, days, closed_at=state.closed_at, last_activity=state.last_activity)
     oldest = await tx.retention.oldest_entry_at(state.conversation_id)
@@ -94,7 +133,7 @@ async def _expiry(tx: Transaction, state: ConversationRetention, rule: Retention
             "messages_expire_after_days": days if message_cutoff(state.kind, days, now) else None}
 
 
-async def conversation_retention(services: Services, actor: Actor, conversation_id: uuid.UUID) -> dict[str, Any]:
+async def conversation_retention(services: Services, actor: Actor, conversation_id: uuid.UUID) -> ExpiryView:
     """What will expire in this conversation and when: shown to every member before it happens."""
     async with services.db.transaction() as tx:
         await access(services, tx, actor, conversation_id)
@@ -104,12 +143,12 @@ async def conversation_retention(services: Services, actor: Actor, conversation_
         return await _expiry(tx, state, (await rules(tx, actor.org_id))[state.kind], services.clock.now())
 
 
-async def expiring(services: Services, actor: Actor, within_days: int = 30) -> list[dict[str, Any]]:
+async def expiring(services: Services, actor: Actor, within_days: int = 30) -> list[ExpiryView]:
     """The actor's conversations with something expiring within ``within_days``."""
     from datetime import timedelta
 
     horizon = services.clock.now() + timedelta(days=max(1, min(within_days, 3650)))
-    out = []
+    out: list[ExpiryView] = []
     async with services.db.transaction() as tx:
         org_rules = await rules(tx, actor.org_id)
         for conv_id in await tx.conversations.ids_for(actor.org_id, actor.id):
@@ -135,7 +174,7 @@ async def _manageable(services: Services, u_tx: Transaction, actor: Actor,
 
 
 async def set_override(services: Services, actor: Actor, conversation_id: uuid.UUID,
-                       days: int | None) -> dict[str, Any]:
+                       days: int | None) -> ExpiryView:
     """An owner (or a manager) chooses this conversation's period within the DPO's limits."""
     async with services.unit(actor.ip) as u:
         state = await _manageable(services, u.tx, actor, conversation_id)
@@ -170,7 +209,7 @@ async def set_legal_hold(services: Services, actor: Actor | None, org_id: uuid.U
 
 
 async def close_care_case(services: Services, actor: Actor, conversation_id: uuid.UUID, *,
-                          reopen: bool = False) -> dict[str, Any]:
+                          reopen: bool = False) -> ExpiryView:
     """Closing a care case starts its retention period; reopening stops it."""
     async with services.unit(actor.ip) as u:
         state = await _manageable(services, u.tx, actor, conversation_id)
@@ -272,9 +311,9 @@ async def purge(services: Services, as_of: datetime | None = None, *, dry_run: b
                                   state.conversation_id, kind=state.kind.value, entries=count, days=days,
                                   before=cutoff.isoformat(), other_objects=extra)
                 report.expired_messages.append({**base, "entries": count, "before": cutoff.isoformat()})
-        for closed, days in await reports.expired(u.tx, org_id, now):  # signalement reports, once closed
+        for closed, days in await report_retention.expired(u.tx, org_id, now):  # signalement reports, once closed
             if not dry_run:
-                report_blobs += await reports.purge_in(u, closed, reason="retention")
+                report_blobs += await report_retention.purge_in(u, closed, reason="retention")
             report.reports.append({"org_id": str(closed.org_id), "report_id": str(closed.id), "days": days,
                                    "types": [t.value for t in record_types(closed)]})
         if not dry_run:
@@ -317,7 +356,7 @@ async def finish_restore(services: Services, *, database: str, keys_written_at: 
             await u.audit(state.org_id, "restore.conversation_shredded", None, "conversation", state.conversation_id,
                           kind=state.kind.value, entries=count, other_objects=extra)
         for r in purged:
-            report_blobs += await reports.purge_in(u, r, reason="restore")
+            report_blobs += await report_retention.purge_in(u, r, reason="restore")
         restored = RestoreReport(len(states) - len(gone),
                                  [str(s.conversation_id) for s in gone], [str(r.id) for r in purged])
         await u.audit(None, "backup.restored", None, "installation", None, database=database[:120],
@@ -339,7 +378,7 @@ async def _check_key_backup(services: Services) -> None:
         raise InvalidInput("restore_keys_mismatch", count=data.failed or secrets.failed)
 
 
-async def next_month_preview(services: Services, actor: Actor) -> dict[str, Any]:
+async def next_month_preview(services: Services, actor: Actor) -> RetentionPreviewView:
     """For the sobriety dashboard: what retention will remove within 30 days in the actor's
     organisation (a dry run as of then; legal holds respected)."""
     from datetime import timedelta
@@ -354,5 +393,6 @@ async def next_month_preview(services: Services, actor: Actor) -> dict[str, Any]
         files = await retention_preview(services, actor.org_id, due)
     return {"available": True, "conversations": len(report.shredded),
             "messages": sum(x["entries"] for x in report.shredded) + sum(x["entries"] for x in report.expired_messages),
-            "held": len(report.held), **files}
+            "held": len(report.held), "attachments": files["attachments"],
+            "attachment_bytes": files["attachment_bytes"]}
 

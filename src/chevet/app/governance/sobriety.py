@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from typing_extensions import TypedDict
+
 from chevet.app.attachments.upload import configured
-from chevet.app.governance.retention import next_month_preview
+from chevet.app.governance.retention import RetentionPreviewView, next_month_preview
 from chevet.app.services import Actor, Services
 from chevet.core import sobriety
 from chevet.core.errors import Forbidden
@@ -23,25 +26,106 @@ from chevet.ports import Transaction
 KINDS = ("text", "image", "document")
 MONTHS = 12
 
+
+class OrganisationRef(TypedDict):
+    id: str
+    name: str
+
+
+class QuotaView(TypedDict):
+    organisation_bytes: int
+    used_bytes: int
+    remaining_bytes: int
+
+
+class StorageView(TypedDict):
+    by_kind: dict[str, int]
+    total: int
+    attachments_by_variant: dict[str, int]
+    quota: QuotaView
+
+
+TeamStorage = dict[str, int | str | None]
+"""A team's stored bytes: ``team_id`` and ``team`` (None: no team), a number per kind (KINDS), ``total``."""
+
+
+class GrowthView(TypedDict):
+    months: list[str]
+    bytes: dict[str, list[int]]
+    note: str
+
+
+class SavingsView(TypedDict):
+    uploaded_bytes: int
+    saved_by_processing_bytes: int
+    saved_by_dedup_bytes: int
+    attachments: int
+    deduplicated_attachments: int
+
+
+
+class RangeView(TypedDict):
+    low: float
+    high: float
+
+
+class EstimateView(TypedDict):
+    transfer: RangeView
+    avoided_transfer: RangeView
+    storage_per_year: RangeView | None
+
+
+class VolumesView(TypedDict):
+    delivered_bytes_upper_bound: int
+    avoided_delivery_bytes: int
+
+
+class FactorView(TypedDict):
+    name: str
+    value: float | None
+    unit: str
+    source: str
+    date: str
+    scope: str
+
+
+class FootprintView(TypedDict):
+    estimate_gco2e: EstimateView
+    volumes: VolumesView
+    factors: list[FactorView]
+    caveats: list[str]
+
+
+class SobrietyView(TypedDict):
+    organisation: OrganisationRef
+    generated_at: str
+    storage: StorageView
+    by_team: list[TeamStorage]
+    growth: GrowthView
+    savings: SavingsView
+    retention_next_month: RetentionPreviewView
+    footprint: FootprintView
+
+
 def _require(actor: Actor) -> None:
     if not can(actor.person.role, Permission.VIEW_SOBRIETY):
         raise Forbidden("forbidden")
 
 
-async def _teams(tx: Transaction, actor: Actor) -> list[dict[str, Any]]:
+async def _teams(tx: Transaction, actor: Actor) -> list[TeamStorage]:
     names = {t.id: t.name for t in await tx.teams.all(actor.org_id)}
     rows = []
     for team_id, kinds in (await tx.attachments.stored_by_team(actor.org_id)).items():
-        row: dict[str, Any] = {"team_id": str(team_id) if team_id else None,
+        row: TeamStorage = {"team_id": str(team_id) if team_id else None,
                                "team": names.get(team_id, "") if team_id else None}
         row.update({k: kinds.get(k, 0) for k in KINDS})
         row["total"] = sum(kinds.get(k, 0) for k in KINDS)
         rows.append(row)
-    rows.sort(key=lambda r: (r["team_id"] is None, -r["total"]))
+    rows.sort(key=lambda r: (r["team_id"] is None, -int(r["total"] or 0)))
     return rows
 
 
-async def dashboard(services: Services, actor: Actor) -> dict[str, Any]:
+async def dashboard(services: Services, actor: Actor) -> SobrietyView:
     """Every figure of the dashboard, as plain numbers (bytes, grams CO2e) and texts."""
     _require(actor)
     cfg = configured(services)
@@ -64,7 +148,7 @@ async def dashboard(services: Services, actor: Actor) -> dict[str, Any]:
     est = sobriety.estimate(delivered_bytes=savings["delivered"], avoided_bytes=savings["avoided_delivery"],
                             stored_bytes=sum(stored.values()), factors=factors)
     org_quota = rules.org_quota_bytes if rules.org_quota_bytes is not None else cfg.limits.quota_org_bytes
-    retention = await next_month_preview(services, actor)
+    retention: RetentionPreviewView = await next_month_preview(services, actor)
     return {
         "organisation": {"id": str(actor.org_id), "name": actor.organisation.name},
         "generated_at": services.clock.now().isoformat(),
@@ -82,9 +166,9 @@ async def dashboard(services: Services, actor: Actor) -> dict[str, Any]:
         "retention_next_month": retention,
         "footprint": {
             "estimate_gco2e": {
-                "transfer": est.transfer.as_dict(),
-                "avoided_transfer": est.avoided_transfer.as_dict(),
-                "storage_per_year": est.storage_per_year.as_dict() if est.storage_per_year else None,
+                "transfer": _range(est.transfer),
+                "avoided_transfer": _range(est.avoided_transfer),
+                "storage_per_year": _range(est.storage_per_year) if est.storage_per_year else None,
             },
             "volumes": {"delivered_bytes_upper_bound": savings["delivered"],
                         "avoided_delivery_bytes": savings["avoided_delivery"]},
@@ -100,7 +184,12 @@ async def dashboard(services: Services, actor: Actor) -> dict[str, Any]:
     }
 
 
-def to_csv(figures: dict[str, Any]) -> str:
+def _range(r: sobriety.Range) -> RangeView:
+    rounded = r.as_dict()
+    return {"low": rounded["low"], "high": rounded["high"]}
+
+
+def to_csv(figures: Mapping[str, Any]) -> str:
     """The dashboard as rows (section, item, value, unit), for a spreadsheet."""
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\r\n")

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from typing_extensions import TypedDict
+
 from chevet.app.identity.auth import SignedIn, mark_reauthenticated, start_session
 from chevet.app.identity.session_policy import require_recent_authentication
 from chevet.app.services import Actor, Services
@@ -69,9 +71,17 @@ async def _new_challenge(services: Services, purpose: str, actor: Actor | None) 
     return challenge
 
 
+class CeremonyView(TypedDict):
+    """A WebAuthn ceremony begun: the challenge to give back, and the options for the browser
+    (``PublicKeyCredentialCreationOptions`` or ``…RequestOptions``, as JSON)."""
+
+    challenge_id: str
+    options: dict[str, object]
+
+
 # --- registration ----------------------------------------------------------------------------
 
-async def begin_registration(services: Services, actor: Actor) -> dict[str, Any]:
+async def begin_registration(services: Services, actor: Actor) -> CeremonyView:
     """Options for ``navigator.credentials.create()``. Adding a way to sign in is a sensitive
     action: it needs a recent authentication."""
     import webauthn
@@ -134,7 +144,7 @@ async def finish_registration(services: Services, actor: Actor, challenge_id: uu
 
 # --- sign-in and re-authentication -------------------------------------------------------------
 
-async def begin_login(services: Services) -> dict[str, Any]:
+async def begin_login(services: Services) -> CeremonyView:
     """Options for ``navigator.credentials.get()`` with no e-mail asked: the device offers the
     person's discoverable passkeys for this site."""
     import webauthn
@@ -148,7 +158,7 @@ async def begin_login(services: Services) -> dict[str, Any]:
     return {"challenge_id": str(challenge.id), "options": options_to_json_dict(options)}
 
 
-async def begin_reauthentication(services: Services, actor: Actor) -> dict[str, Any]:
+async def begin_reauthentication(services: Services, actor: Actor) -> CeremonyView:
     import webauthn
     from webauthn.helpers import options_to_json_dict
     from webauthn.helpers.structs import PublicKeyCredentialDescriptor, UserVerificationRequirement

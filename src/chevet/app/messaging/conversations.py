@@ -9,9 +9,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
-from chevet.app.messaging.views import conversation_view, entry_event, title_of
+from chevet.app.messaging.views import (
+    ConversationDetailView,
+    ConversationMembersView,
+    ConversationSummaryView,
+    conversation_members_view,
+    conversation_summary_view,
+    entry_event,
+    title_of,
+)
 from chevet.app.services import Actor, Services, Unit
 from chevet.core import envelope
 from chevet.core.conversation import (
@@ -84,7 +91,7 @@ async def append_entry(u: Unit, conv: Conversation, key: DataKey, *, kind: Entry
 
 async def create_conversation(services: Services, actor: Actor, *, kind: str, title: str | None,
                               member_ids: Sequence[uuid.UUID], care_case_ref: str | None = None,
-                              team_id: uuid.UUID | None = None) -> tuple[dict[str, Any], bool]:
+                              team_id: uuid.UUID | None = None) -> tuple[ConversationMembersView, bool]:
     """Returns the conversation's view and whether it was created (an existing direct
     conversation between the same two people is returned instead of a duplicate)."""
     parsed = parse_kind(kind)
@@ -117,8 +124,8 @@ async def create_conversation(services: Services, actor: Actor, *, kind: str, ti
             if existing is not None:
                 wrapped = await u.tx.conversations.wrapped_key(existing.id)
                 if wrapped is not None:
-                    return conversation_view(existing, services.unwrap_key(existing.id, wrapped),
-                                             title=people[0].name, member_ids=[actor.id, others[0]]), False
+                    return conversation_members_view(existing, services.unwrap_key(existing.id, wrapped),
+                                                     [actor.id, others[0]], title=people[0].name), False
         conv_id = new_id()
         key, wrapped = services.new_wrapped_key(conv_id)
         conv = Conversation(
@@ -138,7 +145,7 @@ async def create_conversation(services: Services, actor: Actor, *, kind: str, ti
         names = {p.id: p.name for p in people} | {actor.id: actor.person.name}
         u.publish(entry_event(conv, key, created, None, names, user_ids=tuple(all_ids)))
         title_shown = people[0].name if parsed is ConversationKind.DIRECT else clean
-        return conversation_view(conv, key, title=title_shown, member_ids=all_ids), True
+        return conversation_members_view(conv, key, all_ids, title=title_shown), True
 
 
 async def _direct_titles(tx: Transaction, actor: Actor, convs: Sequence[Conversation]) -> dict[uuid.UUID, str]:
@@ -153,7 +160,7 @@ async def _direct_titles(tx: Transaction, actor: Actor, convs: Sequence[Conversa
     return {cid: names.get(pid, "") for cid, pid in other.items()}
 
 
-async def list_conversations(services: Services, actor: Actor) -> list[dict[str, Any]]:
+async def list_conversations(services: Services, actor: Actor) -> list[ConversationSummaryView]:
     async with services.db.transaction() as tx:
         summaries = await tx.conversations.summaries(actor.org_id, actor.id)
         titles = await _direct_titles(tx, actor, [s.conversation for s in summaries])
@@ -163,12 +170,11 @@ async def list_conversations(services: Services, actor: Actor) -> list[dict[str,
             if wrapped is None:
                 continue
             key = services.unwrap_key(s.conversation.id, wrapped)
-            out.append(conversation_view(s.conversation, key, title=titles.get(s.conversation.id),
-                                         summary=s))
+            out.append(conversation_summary_view(s.conversation, key, s, title=titles.get(s.conversation.id)))
     return out
 
 
-async def get_conversation(services: Services, actor: Actor, conversation_id: uuid.UUID) -> dict[str, Any]:
+async def get_conversation(services: Services, actor: Actor, conversation_id: uuid.UUID) -> ConversationDetailView:
     async with services.unit(actor.ip) as u:
         tx = u.tx
         a = await access(services, tx, actor, conversation_id)
@@ -176,10 +182,10 @@ async def get_conversation(services: Services, actor: Actor, conversation_id: uu
             await u.audit(actor.org_id, "care_case.read", actor.id, "conversation", conversation_id, via="details")
         members = await tx.conversations.members(conversation_id)
         titles = await _direct_titles(tx, actor, [a.conversation])
-        view = conversation_view(a.conversation, a.key, title=titles.get(a.conversation.id),
-                                 member_ids=[m.person_id for m in members])
-        view["read_seq"] = a.membership.read_seq
-        view["owner_ids"] = [str(m.person_id) for m in members if m.is_owner]
+        view: ConversationDetailView = {
+            **conversation_members_view(a.conversation, a.key, [m.person_id for m in members],
+                                        title=titles.get(a.conversation.id)),
+            "read_seq": a.membership.read_seq, "owner_ids": [str(m.person_id) for m in members if m.is_owner]}
     return view
 
 

@@ -9,11 +9,19 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
 from chevet.app.attachments import upload
 from chevet.app.messaging.conversations import Access, access, accesses, append_entry
-from chevet.app.messaging.views import body_of, entry_payload, message_view, title_of
+from chevet.app.messaging.views import (
+    EntryPayload,
+    MessageView,
+    SearchHitView,
+    body_of,
+    entry_payload,
+    event_payload,
+    message_view,
+    title_of,
+)
 from chevet.app.services import Actor, Services, Unit
 from chevet.core import blind_index, envelope
 from chevet.core.audit import AuditEvent
@@ -52,7 +60,7 @@ class Send:
     attachment_ids: tuple[uuid.UUID, ...]
 
 
-SendResult = tuple[dict[str, Any], bool]
+SendResult = tuple[MessageView, bool]
 
 
 async def send_message(services: Services, actor: Actor, conversation_id: uuid.UUID, *, body: str,
@@ -178,7 +186,7 @@ async def _append_sends(u: Unit, conversation_id: uuid.UUID, allowed: Sequence[t
         conv = replace(a.conversation, last_seq=e.seq)
         payload = entry_payload(conv, a.key, e, None, {s.actor.id: s.actor.person.name})
         views.append((e, payload["message"]))
-        u.publish(RealtimeEvent(conv.org_id, conv.id, e.seq, payload))
+        u.publish(RealtimeEvent(conv.org_id, conv.id, e.seq, event_payload(payload)))
         outcome[s.mid] = (payload["message"], True)
     await upload.add_views(u.tx, made[0][1].key, conversation_id, views)
     return len(made)
@@ -206,7 +214,7 @@ async def _own_message(u: Unit, actor: Actor, a: Access, mid: uuid.UUID, *, mode
 
 
 async def edit_message(services: Services, actor: Actor, conversation_id: uuid.UUID, mid: uuid.UUID,
-                       body: str) -> dict[str, Any]:
+                       body: str) -> MessageView:
     """The new text replaces the old one for readers; the previous version is kept in the
     edit entry, so the change is traceable."""
     text = clean_body(body, services.policy.max_message_bytes)
@@ -227,9 +235,8 @@ async def edit_message(services: Services, actor: Actor, conversation_id: uuid.U
         names = await _names(u.tx, actor, [updated, e])
         payload = entry_payload(conv, a.key, e, updated, names)
         await upload.add_views(u.tx, a.key, conv.id, [(updated, payload["message"])])
-        u.publish(RealtimeEvent(conv.org_id, conv.id, e.seq, payload))
-        result: dict[str, Any] = payload["message"]
-        return result
+        u.publish(RealtimeEvent(conv.org_id, conv.id, e.seq, event_payload(payload)))
+        return payload["message"]
 
 
 async def delete_message(services: Services, actor: Actor, conversation_id: uuid.UUID, mid: uuid.UUID) -> None:
@@ -247,12 +254,13 @@ async def delete_message(services: Services, actor: Actor, conversation_id: uuid
                       seq=target.seq)
         updated = replace(target, body_sealed=None, flags=flags)
         names = await _names(u.tx, actor, [updated, e])
-        u.publish(RealtimeEvent(conv.org_id, conv.id, e.seq, entry_payload(conv, a.key, e, updated, names)))
+        u.publish(RealtimeEvent(conv.org_id, conv.id, e.seq,
+                                event_payload(entry_payload(conv, a.key, e, updated, names))))
     await upload.delete_files(services, files_gone)
 
 
 async def history(services: Services, actor: Actor, conversation_id: uuid.UUID, *, after_seq: int | None = None,
-                  before_seq: int | None = None, limit: int = 50) -> list[dict[str, Any]]:
+                  before_seq: int | None = None, limit: int = 50) -> list[MessageView | EntryPayload]:
     """A page of the conversation as people see it: messages in their current state and
     membership changes. Without a bound, the latest page."""
     limit = max(1, min(limit, MAX_PAGE))
@@ -268,8 +276,8 @@ async def history(services: Services, actor: Actor, conversation_id: uuid.UUID, 
                        if e.kind in VISIBLE_KINDS][-limit:]
         await _audit_care_read(u, actor, a, entries, "history")
         names = await _names(u.tx, actor, entries)
-        out = []
-        messages = []
+        out: list[MessageView | EntryPayload] = []
+        messages: list[tuple[Entry, MessageView | SearchHitView]] = []
         for e in entries:
             payload = entry_payload(a.conversation, a.key, e, None, names)
             out.append(payload["message"] if e.kind is EntryKind.MESSAGE else payload)
@@ -328,7 +336,7 @@ async def _events_for(u: Unit, actor: Actor, a: Access, entries: Sequence[Entry]
         payload = entry_payload(a.conversation, a.key, e, target, names)
         if "message" in payload:
             shown.append((e if e.kind is EntryKind.MESSAGE else target or e, payload["message"]))
-        events.append(RealtimeEvent(a.conversation.org_id, a.conversation.id, e.seq, payload))
+        events.append(RealtimeEvent(a.conversation.org_id, a.conversation.id, e.seq, event_payload(payload)))
     await upload.add_views(u.tx, a.key, a.conversation.id, shown)
     return events
 
@@ -343,7 +351,7 @@ async def note_live_read(services: Services, actor: Actor, conversation_id: uuid
                           via="stream_live", from_seq=seq, session=str(actor.session_id))
 
 
-async def search(services: Services, actor: Actor, query: str, limit: int = 50) -> list[dict[str, Any]]:
+async def search(services: Services, actor: Actor, query: str, limit: int = 50) -> list[SearchHitView]:
     """Blind-index search over the conversations the actor belongs to; never the others."""
     query = (query or "").strip()[:200]
     words = blind_index.words(query)
@@ -367,11 +375,11 @@ async def search(services: Services, actor: Actor, query: str, limit: int = 50) 
             if len(hits) >= limit:
                 break
         names = await _names(u.tx, actor, [e for _, e in hits])
-        results = []
+        results: list[SearchHitView] = []
         for a, e in hits:
-            view = message_view(e, a.key, names)
-            view["conversation_title"] = title_of(a.conversation, a.key)
-            view["conversation_kind"] = a.conversation.kind.value
+            view: SearchHitView = {**message_view(e, a.key, names),
+                                   "conversation_title": title_of(a.conversation, a.key),
+                                   "conversation_kind": a.conversation.kind.value}
             await upload.add_views(u.tx, a.key, e.conversation_id, [(e, view)])
             results.append(view)
         care = {a.conversation.id: a for a, _ in hits if a.conversation.kind is ConversationKind.CARE_CASE}

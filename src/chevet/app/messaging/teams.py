@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+
+from typing_extensions import TypedDict
 
 from chevet.app.services import Actor, Services
 from chevet.core.entities import PersonStatus, Team
@@ -14,7 +15,14 @@ from chevet.core.roles import Permission, can
 MAX_NAME = 120
 
 
-def team_view(team: Team, member_ids: list[uuid.UUID]) -> dict[str, Any]:
+class TeamView(TypedDict):
+    id: str
+    name: str
+    member_ids: list[str]
+    created_at: str
+
+
+def team_view(team: Team, member_ids: list[uuid.UUID]) -> TeamView:
     return {"id": str(team.id), "name": team.name, "member_ids": [str(m) for m in member_ids],
             "created_at": team.created_at.isoformat()}
 
@@ -25,7 +33,7 @@ def _require(actor: Actor) -> None:
 
 
 async def create_team(services: Services, actor: Actor, name: str,
-                      member_ids: list[uuid.UUID] | None = None) -> dict[str, Any]:
+                      member_ids: list[uuid.UUID] | None = None) -> TeamView:
     _require(actor)
     clean = " ".join((name or "").split())
     if not clean or len(clean) > MAX_NAME:
@@ -45,7 +53,7 @@ async def create_team(services: Services, actor: Actor, name: str,
     return team_view(team, ids)
 
 
-async def list_teams(services: Services, actor: Actor) -> list[dict[str, Any]]:
+async def list_teams(services: Services, actor: Actor) -> list[TeamView]:
     async with services.db.transaction() as tx:
         return [team_view(t, await tx.teams.member_ids(t.id)) for t in await tx.teams.all(actor.org_id)]
 

@@ -4,8 +4,11 @@ realtime events (built once here, encoded once, sent to every receiver)."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, NotRequired, cast
 
+from typing_extensions import TypedDict
+
+from chevet.app.attachments.views import AttachmentView
 from chevet.core import envelope
 from chevet.core.entities import (
     Conversation,
@@ -29,19 +32,120 @@ ENTRY_TYPES = {
 }
 
 
-def organisation_view(org: Organisation) -> dict[str, Any]:
+class OrganisationView(TypedDict):
+    id: str
+    slug: str
+    name: str
+
+
+class PersonView(TypedDict):
+    id: str
+    email: str
+    name: str
+    role: str
+    status: str
+    rpps: str | None
+    language: str
+    organisation: NotRequired[OrganisationView]
+
+
+class SessionView(TypedDict):
+    id: str
+    created_at: str
+    last_used_at: str
+    expires_at: str
+    revoked: bool
+    user_agent: str
+    ip: str | None
+    method: str
+    current: bool
+
+
+class ConversationView(TypedDict):
+    id: str
+    kind: str
+    title: str
+    care_case_ref: str | None
+    team_id: str | None
+    created_by: str | None
+    created_at: str
+    last_seq: int
+
+
+class ConversationSummaryView(ConversationView):
+    """A conversation in the caller's list: what is unread, and when it last moved."""
+
+    unread: int
+    unread_mentions: int
+    unread_urgent: int
+    read_seq: int
+    last_activity: str
+
+
+class ConversationMembersView(ConversationView):
+    member_ids: list[str]
+
+
+class ConversationDetailView(ConversationMembersView):
+    read_seq: int
+    owner_ids: list[str]
+
+
+class MessageFields(TypedDict):
+    id: str
+    conversation_id: str
+    seq: int
+    author_id: str | None
+    author_name: str | None
+    created_at: str
+    body: str | None
+    urgent: bool
+    edited: bool
+    edited_at: str | None
+    deleted: bool
+    reply_to_seq: int | None
+    mentions: list[str]
+
+
+class MessageView(MessageFields):
+    attachments: NotRequired[list[AttachmentView]]
+
+
+class SearchHitView(MessageFields):
+    conversation_title: str
+    conversation_kind: str
+    attachments: NotRequired[list[AttachmentView]]
+
+
+class EntryPayload(TypedDict):
+    """One log entry as the stream and the history show it; which members come along depends
+    on ``type``."""
+
+    type: str
+    conversation_id: str
+    seq: int
+    at: str
+    actor_id: str | None
+    target_seq: NotRequired[int | None]
+    message: NotRequired[MessageView]
+    person_id: NotRequired[str | None]
+    person_name: NotRequired[str | None]
+    conversation: NotRequired[ConversationView]
+
+
+def organisation_view(org: Organisation) -> OrganisationView:
     return {"id": str(org.id), "slug": org.slug, "name": org.name}
 
 
-def person_view(p: Person, org: Organisation | None = None) -> dict[str, Any]:
-    view: dict[str, Any] = {"id": str(p.id), "email": p.email, "name": p.name, "role": p.role.value,
-                            "status": p.status.value, "rpps": p.rpps, "language": p.language}
+def person_view(p: Person, org: Organisation | None = None) -> PersonView:
+    view: PersonView = {"id": str(p.id), "email": p.email, "name": p.name, "role": p.role.value,
+                        "status": p.status.value, "rpps": p.rpps, "language": p.language}
     if org is not None:
         view["organisation"] = organisation_view(org)
     return view
 
 
-def session_view(s: Session, current: uuid.UUID | None) -> dict[str, Any]:
+def session_view(s: Session, current: uuid.UUID | None) -> SessionView:
     return {"id": str(s.id), "created_at": s.created_at.isoformat(), "last_used_at": s.last_used_at.isoformat(),
             "expires_at": s.expires_at.isoformat(), "revoked": s.revoked_at is not None,
             "user_agent": s.user_agent, "ip": s.ip, "method": s.method, "current": s.id == current}
@@ -59,22 +163,25 @@ def ref_of(conv: Conversation, key: DataKey) -> str | None:
     return key.open(conv.ref_sealed, envelope.aad("ref", conv.id)).decode()
 
 
-def conversation_view(conv: Conversation, key: DataKey, *, title: str | None = None,
-                      summary: ConversationSummary | None = None,
-                      member_ids: list[uuid.UUID] | None = None) -> dict[str, Any]:
-    view: dict[str, Any] = {
+def conversation_view(conv: Conversation, key: DataKey, *, title: str | None = None) -> ConversationView:
+    return {
         "id": str(conv.id), "kind": conv.kind.value, "title": title if title is not None else title_of(conv, key),
         "care_case_ref": ref_of(conv, key), "team_id": str(conv.team_id) if conv.team_id else None,
         "created_by": str(conv.created_by) if conv.created_by else None,
         "created_at": conv.created_at.isoformat(), "last_seq": conv.last_seq,
     }
-    if summary is not None:
-        view.update(unread=summary.unread, unread_mentions=summary.unread_mentions,
-                    unread_urgent=summary.unread_urgent, read_seq=summary.membership.read_seq,
-                    last_activity=summary.last_activity.isoformat())
-    if member_ids is not None:
-        view["member_ids"] = [str(m) for m in member_ids]
-    return view
+
+
+def conversation_summary_view(conv: Conversation, key: DataKey, summary: ConversationSummary, *,
+                              title: str | None = None) -> ConversationSummaryView:
+    return {**conversation_view(conv, key, title=title), "unread": summary.unread,
+            "unread_mentions": summary.unread_mentions, "unread_urgent": summary.unread_urgent,
+            "read_seq": summary.membership.read_seq, "last_activity": summary.last_activity.isoformat()}
+
+
+def conversation_members_view(conv: Conversation, key: DataKey, member_ids: list[uuid.UUID], *,
+                              title: str | None = None) -> ConversationMembersView:
+    return {**conversation_view(conv, key, title=title), "member_ids": [str(m) for m in member_ids]}
 
 
 def body_of(conv_id: uuid.UUID, key: DataKey, e: Entry) -> str | None:
@@ -83,7 +190,7 @@ def body_of(conv_id: uuid.UUID, key: DataKey, e: Entry) -> str | None:
     return key.open(e.body_sealed, envelope.aad("msg", conv_id, e.id)).decode()
 
 
-def message_view(e: Entry, key: DataKey, names: dict[uuid.UUID, str]) -> dict[str, Any]:
+def message_view(e: Entry, key: DataKey, names: dict[uuid.UUID, str]) -> MessageView:
     """A message in its current state (edits applied, deletion shown as a trace)."""
     body = body_of(e.conversation_id, key, e)
     deleted = bool(e.flags & MessageFlag.DELETED)
@@ -100,10 +207,10 @@ def message_view(e: Entry, key: DataKey, names: dict[uuid.UUID, str]) -> dict[st
 
 
 def entry_payload(conv: Conversation, key: DataKey, e: Entry, target: Entry | None,
-                  names: dict[uuid.UUID, str]) -> dict[str, Any]:
+                  names: dict[uuid.UUID, str]) -> EntryPayload:
     """The stream event for one log entry. For edits and deletions, the target message's
     current state travels along, so a client never needs a second request."""
-    payload: dict[str, Any] = {"type": ENTRY_TYPES[e.kind], "conversation_id": str(conv.id), "seq": e.seq,
+    payload: EntryPayload = {"type": ENTRY_TYPES[e.kind], "conversation_id": str(conv.id), "seq": e.seq,
                                "at": e.created_at.isoformat(),
                                "actor_id": str(e.author_id) if e.author_id else None}
     if e.kind is EntryKind.MESSAGE:
@@ -124,4 +231,10 @@ def entry_payload(conv: Conversation, key: DataKey, e: Entry, target: Entry | No
 def entry_event(conv: Conversation, key: DataKey, e: Entry, target: Entry | None, names: dict[uuid.UUID, str],
                 user_ids: tuple[uuid.UUID, ...] = ()) -> RealtimeEvent:
     return RealtimeEvent(org_id=conv.org_id, conversation_id=conv.id, seq=e.seq,
-                         payload=entry_payload(conv, key, e, target, names), user_ids=user_ids)
+                         payload=event_payload(entry_payload(conv, key, e, target, names)), user_ids=user_ids)
+
+
+def event_payload(payload: EntryPayload) -> dict[str, Any]:
+    """The payload as a realtime event carries it (the same object: views put in it until the
+    event is encoded, after commit, travel along)."""
+    return cast(dict[str, Any], payload)

@@ -8,7 +8,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NotRequired
+
+from typing_extensions import TypedDict
 
 from chevet.app.services import Actor, Services
 from chevet.core.errors import InvalidInput
@@ -111,7 +113,33 @@ async def purge_old(services: Services, keep: int) -> None:
                 await tx.directory.purge_range(old, start, min(start + 19999, bounds[1]))
 
 
-def entry_view(e: DirectoryEntry) -> dict[str, Any]:
+class DirectoryEntryView(TypedDict):
+    address: str
+    mailbox_type: str
+    name: str
+    civility: str | None
+    first_name: str | None
+    last_name: str | None
+    profession: str | None
+    speciality: str | None
+    structure: str | None
+    service: str | None
+    town: str | None
+    postcode: str | None
+
+
+class DirectoryStatusView(TypedDict):
+    """When the directory was imported (None: never), from where, with the import's counts."""
+
+    imported_at: str | None
+    source: NotRequired[str]
+    imported: NotRequired[int]
+    duplicates_merged: NotRequired[int]
+    rejected: NotRequired[int]
+    rejected_by_reason: NotRequired[dict[str, int]]
+
+
+def entry_view(e: DirectoryEntry) -> DirectoryEntryView:
     return {"address": e.address, "mailbox_type": e.mailbox_type, "name": e.display_name,
             "civility": e.civility or None, "first_name": e.first_name or None, "last_name": e.last_name or None,
             "profession": e.profession or None, "speciality": e.speciality or None,
@@ -120,7 +148,7 @@ def entry_view(e: DirectoryEntry) -> dict[str, Any]:
 
 
 async def search(services: Services, actor: Actor | None, query: str, *, mailbox_type: str | None = None,
-                 limit: int = 20) -> list[dict[str, Any]]:
+                 limit: int = 20) -> list[DirectoryEntryView]:
     """Prefix search on every word (name, profession, structure, town, address)."""
     del actor  # any signed-in member may search the public directory
     words = query_words(query or "")
@@ -138,9 +166,11 @@ async def search(services: Services, actor: Actor | None, query: str, *, mailbox
     return [entry_view(e) for e in found]
 
 
-async def status(services: Services) -> dict[str, Any] | None:
+async def status(services: Services) -> DirectoryStatusView | None:
     async with services.db.transaction() as tx:
         state = await tx.directory.state()
     if state is None:
         return None
-    return {"imported_at": state["imported_at"].isoformat(), "source": state["source"], **state["counts"]}
+    view: DirectoryStatusView = {"imported_at": state["imported_at"].isoformat(), "source": state["source"]}
+    view.update(state["counts"])
+    return view

@@ -18,9 +18,22 @@ from typing import Any
 from chevet.app.attachments import download
 from chevet.app.attachments import upload as attachments
 from chevet.app.messaging.conversations import access, append_entry
-from chevet.app.messaging.views import conversation_view, entry_payload, message_view
+from chevet.app.messaging.views import (
+    MessageView,
+    conversation_members_view,
+    entry_payload,
+    event_payload,
+    message_view,
+)
 from chevet.app.mssante import receipts
 from chevet.app.mssante.gateway import Gateway, Mailbox, keyed_hash, open_json, seal_json
+from chevet.app.mssante.views import (
+    ExchangeMessagesView,
+    ExchangeView,
+    MssDelivery,
+    MssDocument,
+    MssMessageView,
+)
 from chevet.app.services import Actor, Services, Unit
 from chevet.core import blind_index, envelope
 from chevet.core.attachment import XDM
@@ -105,13 +118,13 @@ async def create_exchange(u: Unit, org_id: uuid.UUID, mailbox: Mailbox, peers: l
         keyed_hash(services, "peer", org_id, peers[0]) if len(peers) == 1 else None)
     await u.audit(org_id, "mssante.exchange_opened", creator, "conversation", conv.id, members=len(members),
                   correspondents=len(peers))
-    u.publish(RealtimeEvent(org_id, conv.id, created.seq, entry_payload(conv, key, created, None, {}),
+    u.publish(RealtimeEvent(org_id, conv.id, created.seq, event_payload(entry_payload(conv, key, created, None, {})),
                             user_ids=tuple(members)))
     return conv, key
 
 
 async def open_exchange(services: Services, gw: Gateway, actor: Actor, *, to: Sequence[str], title: str | None,
-                        mailbox: str | None = None) -> dict[str, Any]:
+                        mailbox: str | None = None) -> ExchangeView:
     """A member opens an external exchange with MSSanté correspondents; the mailbox's team is in it."""
     if not can(actor.person.role, Permission.CREATE_CARE_CASE):
         raise Forbidden("forbidden")
@@ -125,8 +138,8 @@ async def open_exchange(services: Services, gw: Gateway, actor: Actor, *, to: Se
     async with services.unit(actor.ip) as u:
         members = await member_ids(u, actor.org_id, box.member_emails)
         conv, key = await create_exchange(u, actor.org_id, box, peers, clean_title, actor.id, members)
-        view = conversation_view(conv, key, title=clean_title, member_ids=[actor.id, *members])
-    return view | {"mailbox": box.address, "correspondents": peers}
+        view = conversation_members_view(conv, key, [actor.id, *members], title=clean_title)
+    return {**view, "mailbox": box.address, "correspondents": peers}
 
 
 async def _exchange(services: Services, u: Unit, actor: Actor, conversation_id: uuid.UUID) -> tuple[
@@ -196,7 +209,7 @@ async def _outgoing(services: Services, actor: Actor, conversation_id: uuid.UUID
 
 
 async def _already_sent(services: Services, actor: Actor, conversation_id: uuid.UUID,
-                        entry_id: uuid.UUID) -> dict[str, Any] | None:
+                        entry_id: uuid.UUID) -> MessageView | None:
     async with services.db.transaction() as tx:
         a = await access(services, tx, actor, conversation_id)
         existing = await tx.entries.get(conversation_id, entry_id)
@@ -209,7 +222,7 @@ async def _already_sent(services: Services, actor: Actor, conversation_id: uuid.
 
 async def send(services: Services, gw: Gateway, actor: Actor, conversation_id: uuid.UUID, *, body: str,
                client_id: str, subject: str | None = None, attachment_ids: Sequence[uuid.UUID] = (),
-               request_receipt: bool = False) -> tuple[dict[str, Any], bool]:
+               request_receipt: bool = False) -> tuple[MessageView, bool]:
     """Write to the exchange's correspondents, with files the author uploaded to the exchange
     beforehand. Returns the message view and whether it was created now (the same
     ``client_id`` again returns the first one and sends nothing)."""
@@ -267,13 +280,14 @@ async def send(services: Services, gw: Gateway, actor: Actor, conversation_id: u
                       receipt=request_receipt)
         payload = entry_payload(conv, a.key, e, None, {actor.id: actor.person.name})
         await attachments.add_views(u.tx, a.key, conv.id, [(e, payload["message"])])
-        payload["message"]["mssante"] = {"direction": "sent", "state": DeliveryState.PENDING.value}
-        u.publish(RealtimeEvent(conv.org_id, conv.id, e.seq, payload))
-        view: dict[str, Any] = payload["message"]
+        view: MssMessageView = {**payload["message"],
+                                "mssante": {"direction": "sent", "state": DeliveryState.PENDING.value}}
+        payload["message"] = view
+        u.publish(RealtimeEvent(conv.org_id, conv.id, e.seq, event_payload(payload)))
         return view, True
 
 
-def _mss_view(key: DataKey, m: MssMessage, attachment_views: list[dict[str, Any]]) -> dict[str, Any]:
+def _mss_view(key: DataKey, m: MssMessage, attachment_views: list[MssDocument]) -> MssDelivery:
     meta = open_json(key, "mss-meta", (m.conversation_id, m.id), m.meta_sealed)
     direction = {Direction.SENT: "sent", Direction.RECEIVED: "received", Direction.RECEIPT: "receipt"}[m.direction]
     return {"id": str(m.id), "direction": direction, "state": m.state.value, "subject": meta.get("subject"),
@@ -289,7 +303,7 @@ def _mss_view(key: DataKey, m: MssMessage, attachment_views: list[dict[str, Any]
 
 
 async def exchange_messages(services: Services, actor: Actor, conversation_id: uuid.UUID,
-                            gw: Gateway | None = None) -> dict[str, Any]:
+                            gw: Gateway | None = None) -> ExchangeMessagesView:
     """The exchange as its members see it: each message with what MSSanté says about it and
     its documents (attachments, downloaded through the attachment endpoints). Opening it
     sends the "displayed" receipts still owed (``gw``: the gateway, when configured)."""
@@ -306,14 +320,15 @@ async def exchange_messages(services: Services, actor: Actor, conversation_id: u
                                                                                if m.author_id])}
         pairs = [(e, m, message_view(e, a.key, names)) for e, m in shown]
         await attachments.add_views(u.tx, a.key, conversation_id, [(e, view) for e, _, view in pairs])
-        messages = []
+        messages: list[MssMessageView] = []
         for _, m, view in pairs:
-            docs = [{"id": d["id"], "name": d["name"], "content_type": d["mime"], "size": d["size"]}
-                    for d in view["attachments"]]
-            view["mssante"] = _mss_view(a.key, m, docs)
+            docs: list[MssDocument] = [{"id": d["id"], "name": d["name"], "content_type": d["mime"], "size": d["size"]}
+                                       for d in view.get("attachments", [])]
+            mss = _mss_view(a.key, m, docs)
             if (asked := receipts.question(a.key, m)) is not None:
-                view["mssante"] |= {"receipt_question": True, **asked}
-            messages.append(view)
+                mss["receipt_question"] = True
+                mss["receipt_to"] = asked["receipt_to"]
+            messages.append({**view, "mssante": mss})
         await u.audit(actor.org_id, "mssante.exchange_read", actor.id, "conversation", conversation_id,
                       count=len(messages))
         return {"conversation_id": str(conversation_id), "mailbox": ex.mailbox, "correspondents": peers,

@@ -24,10 +24,11 @@ from typing import Any
 from chevet.app.attachments import upload
 from chevet.app.attachments.upload import ReceivedFile
 from chevet.app.messaging.conversations import append_entry
-from chevet.app.messaging.views import entry_payload
+from chevet.app.messaging.views import entry_payload, event_payload
 from chevet.app.mssante import outbox, receipts
 from chevet.app.mssante.exchanges import create_exchange, member_ids
 from chevet.app.mssante.gateway import Gateway, Mailbox, keyed_hash, open_json, seal_json
+from chevet.app.mssante.views import MssMessageView, QuarantinedView
 from chevet.app.services import Actor, Services, Unit
 from chevet.core import blind_index, envelope
 from chevet.core.attachment import TEXT
@@ -285,9 +286,10 @@ async def _integrate_once(services: Services, gw: Gateway, org: Organisation, bo
                       receipt=receipt.value if receipt else None)
         payload = entry_payload(conv, key, e, None, {})
         await upload.add_views(u.tx, key, conv.id, [(e, payload["message"])])
-        payload["message"]["mssante"] = {"direction": "received", "from": mail.sender,
-                                         "signature": mail.signature.status.value}
-        u.publish(RealtimeEvent(org.id, conv.id, e.seq, payload))
+        received: MssMessageView = {**payload["message"], "mssante": {
+            "direction": "received", "from": mail.sender, "signature": mail.signature.status.value}}
+        payload["message"] = received
+        u.publish(RealtimeEvent(org.id, conv.id, e.seq, event_payload(payload)))
     return IngestResult(InboundState.INTEGRATED, None, conv.id)
 
 
@@ -322,7 +324,7 @@ def _require_admin(actor: Actor) -> None:
         raise Forbidden("forbidden")
 
 
-async def quarantined(services: Services, actor: Actor, include_released: bool = False) -> list[dict[str, Any]]:
+async def quarantined(services: Services, actor: Actor, include_released: bool = False) -> list[QuarantinedView]:
     _require_admin(actor)
     async with services.db.transaction() as tx:
         records = await tx.mssante.inbound(actor.org_id, None if include_released else InboundState.QUARANTINED, 200)

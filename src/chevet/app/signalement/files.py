@@ -25,6 +25,7 @@ from chevet.app.attachments.download import Download, RangeNotSatisfiable, opene
 from chevet.app.attachments.download import opened as opened_blob
 from chevet.app.attachments.upload import Prepared, check_org_quota, configured, prepare, screen
 from chevet.app.services import Services, Unit
+from chevet.app.signalement.views import ReportFileView
 from chevet.core import sealed_stream
 from chevet.core.attachment import (
     Variant,
@@ -136,7 +137,7 @@ def display_name(f: ReportFile, key: DataKey, *, names: bool) -> str:
     return f"piece-{f.position + 1}.{type_of(f.mime).extension}"
 
 
-def views(files: Sequence[ReportFile], key: DataKey, *, names: bool) -> list[dict[str, Any]]:
+def views(files: Sequence[ReportFile], key: DataKey, *, names: bool) -> list[ReportFileView]:
     return [{"id": str(f.id), "kind": f.kind.value, "mime": f.mime, "size": f.size, "width": f.width,
              "height": f.height, "name": display_name(f, key, names=names)} for f in files]
 

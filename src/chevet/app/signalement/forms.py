@@ -15,8 +15,10 @@ from typing import Any
 
 from chevet.app.identity.session_policy import require_recent_authentication
 from chevet.app.services import Actor, Services
+from chevet.app.signalement import access as report_access
 from chevet.app.signalement import files as report_files
 from chevet.app.signalement import reports
+from chevet.app.signalement.views import DashboardDeadline, DeadlinesDashboardView, FormView
 from chevet.core.errors import Forbidden, InvalidInput, NotFound
 from chevet.core.ids import new_id
 from chevet.core.signalement import deadlines as dl
@@ -36,29 +38,29 @@ def _required_kinds(r: Any) -> list[dl.FormKind]:
     return dl.forms_required(essms=bool(r.categories), eigs=bool(r.eigs), security=bool(r.security), gdpr=r.gdpr)
 
 
-async def _values(services: Services, tx: Any, actor: Actor, a: reports.ReportAccess,
+async def _values(services: Services, tx: Any, actor: Actor, a: report_access.ReportAccess,
                   kind: dl.FormKind) -> tuple[ReportForm | None, dict[str, Any]]:
     stored = await tx.reports.form(a.report.id, kind)
     if stored is not None:
-        return stored, reports.open_json(a.key, f"rform:{kind.value}", a.report.id, stored.values_sealed)
-    q = reports.qualification_of(a)
+        return stored, report_access.open_json(a.key, f"rform:{kind.value}", a.report.id, stored.values_sealed)
+    q = report_access.qualification_of(a)
     if q is None:
         raise InvalidInput("report_not_qualified")
     actions = await tx.reports.actions(a.report.id)
     names = {p.id: p.name for p in await tx.people.many(actor.org_id, [x.owner_id for x in actions if x.owner_id])}
     plan = "\n".join(
-        f"- {reports.open_json(a.key, 'raction', a.report.id, x.title_sealed, x.id)}"
+        f"- {report_access.open_json(a.key, 'raction', a.report.id, x.title_sealed, x.id)}"
         + (f" — {names.get(x.owner_id, '')}" if x.owner_id else "")
         + (f" — échéance {dl.local_time(x.due_at):%d/%m/%Y}" if x.due_at else "")
         for x in actions)
-    p = forms.Prefill(organisation_name=actor.organisation.name, content=reports.content_of(a), qualification=q,
+    p = forms.Prefill(organisation_name=actor.organisation.name, content=report_access.content_of(a), qualification=q,
                       director_name=actor.person.name if a.director else "",
-                      analysis=reports.open_json(a.key, "ranalysis", a.report.id, a.report.analysis_sealed),
+                      analysis=report_access.open_json(a.key, "ranalysis", a.report.id, a.report.analysis_sealed),
                       action_plan=plan)
     return None, forms.prefill(kind, p)
 
 
-def _form_view(kind: dl.FormKind, stored: ReportForm | None, values: Mapping[str, Any]) -> dict[str, Any]:
+def _form_view(kind: dl.FormKind, stored: ReportForm | None, values: Mapping[str, Any]) -> FormView:
     s = forms.SPECS[kind]
     return {"kind": kind.value, "title": s.title, "recipient": s.recipient, "legal_basis": s.legal_basis,
             "status": stored.status.value if stored else "draft", "saved": stored is not None,
@@ -68,11 +70,11 @@ def _form_view(kind: dl.FormKind, stored: ReportForm | None, values: Mapping[str
                         "value": values.get(f.key)} for f in s.fields]}
 
 
-async def get_form(services: Services, actor: Actor, report_id: uuid.UUID, kind: str) -> dict[str, Any]:
+async def get_form(services: Services, actor: Actor, report_id: uuid.UUID, kind: str) -> FormView:
     k = _kind(kind)
     async with services.unit(actor.ip) as u:
-        a = await reports.access(services, u.tx, actor, report_id)
-        reports.require_manager(a)
+        a = await report_access.access(services, u.tx, actor, report_id)
+        report_access.require_manager(a)
         if k not in _required_kinds(a.report):
             raise NotFound("report_form_not_needed")
         stored, values = await _values(services, u.tx, actor, a, k)
@@ -81,28 +83,28 @@ async def get_form(services: Services, actor: Actor, report_id: uuid.UUID, kind:
 
 
 async def save_form(services: Services, actor: Actor, report_id: uuid.UUID, kind: str,
-                    values: Mapping[str, Any]) -> dict[str, Any]:
+                    values: Mapping[str, Any]) -> FormView:
     """Save a draft. Editing a validated form sends it back to draft: the director validates
     what is sent, not an earlier version."""
     k = _kind(kind)
     clean = forms.clean_values(k, values)
     async with services.unit(actor.ip) as u:
-        a = await reports.access(services, u.tx, actor, report_id)
-        reports.require_manager(a)
+        a = await report_access.access(services, u.tx, actor, report_id)
+        report_access.require_manager(a)
         if k not in _required_kinds(a.report):
             raise NotFound("report_form_not_needed")
         f = ReportForm(report_id=report_id, kind=k,
-                       values_sealed=reports.seal_json(a.key, f"rform:{k.value}", report_id, clean),
+                       values_sealed=report_access.seal_json(a.key, f"rform:{k.value}", report_id, clean),
                        status=FormStatus.DRAFT, updated_at=services.clock.now())
         await u.tx.reports.save_form(f)
         await u.audit(actor.org_id, "report.form_saved", actor.id, "report", report_id, form=k.value)
         return _form_view(k, f, clean)
 
 
-async def validate_form(services: Services, actor: Actor, report_id: uuid.UUID, kind: str) -> dict[str, Any]:
+async def validate_form(services: Services, actor: Actor, report_id: uuid.UUID, kind: str) -> FormView:
     k = _kind(kind)
     async with services.unit(actor.ip) as u:
-        a = await reports.access(services, u.tx, actor, report_id)
+        a = await report_access.access(services, u.tx, actor, report_id)
         if not a.director:
             raise Forbidden("report_director_only")
         if k not in _required_kinds(a.report):
@@ -111,7 +113,7 @@ async def validate_form(services: Services, actor: Actor, report_id: uuid.UUID, 
         forms.check_complete(k, values)
         now = services.clock.now()
         f = ReportForm(report_id=report_id, kind=k,
-                       values_sealed=reports.seal_json(a.key, f"rform:{k.value}", report_id, values),
+                       values_sealed=report_access.seal_json(a.key, f"rform:{k.value}", report_id, values),
                        status=FormStatus.VALIDATED, updated_at=now, validated_by=actor.id, validated_at=now)
         await u.tx.reports.save_form(f)
         await u.audit(actor.org_id, "report.form_validated", actor.id, "report", report_id, form=k.value)
@@ -134,13 +136,13 @@ async def export_form(services: Services, actor: Actor, report_id: uuid.UUID, ki
     if fmt not in ("pdf", "json"):
         raise InvalidInput("report_export_format", allowed="pdf, json")
     async with services.unit(actor.ip) as u:
-        a = await reports.access(services, u.tx, actor, report_id)
-        reports.require_manager(a)
+        a = await report_access.access(services, u.tx, actor, report_id)
+        report_access.require_manager(a)
         stored = await u.tx.reports.form(report_id, k)
         if stored is None or stored.status is not FormStatus.VALIDATED or stored.validated_at is None:
             raise InvalidInput("report_form_not_validated")
         await require_recent_authentication(services, actor, u.tx)
-        values = reports.open_json(a.key, f"rform:{k.value}", report_id, stored.values_sealed)
+        values = report_access.open_json(a.key, f"rform:{k.value}", report_id, stored.values_sealed)
         validator = await u.tx.people.get(actor.org_id, stored.validated_by) if stored.validated_by else None
         now = services.clock.now()
         sev = a.report.severity
@@ -174,8 +176,8 @@ async def record_submission(services: Services, actor: Actor, report_id: uuid.UU
     now = services.clock.now()
     when = moment(at or now, "at", now)
     async with services.unit(actor.ip) as u:
-        a = await reports.access(services, u.tx, actor, report_id)
-        reports.require_manager(a)
+        a = await report_access.access(services, u.tx, actor, report_id)
+        report_access.require_manager(a)
         stored = await u.tx.reports.form(report_id, k)
         # An oral first report (phone) may precede the written form; anything written must be validated.
         if ch in dl.WRITTEN_CHANNELS and (stored is None or stored.status is not FormStatus.VALIDATED):
@@ -189,19 +191,19 @@ async def record_submission(services: Services, actor: Actor, report_id: uuid.UU
 
 
 # --- dashboard and reminders -------------------------------------------------------------
-async def dashboard(services: Services, actor: Actor) -> dict[str, Any]:
+async def dashboard(services: Services, actor: Actor) -> DeadlinesDashboardView:
     """Every open regulatory deadline of the organisation, overdue first, and what was done."""
     now = services.clock.now()
     async with services.unit(actor.ip) as u:
-        if not await reports.functions(u.tx, actor):
+        if not await report_access.functions(u.tx, actor):
             raise Forbidden("report_manager_only")
-        rows = []
+        rows: list[DashboardDeadline] = []
         listed = await u.tx.reports.listing(actor.org_id, visible_to=None)
         deadlines = await reports.deadlines_by_report(u.tx, listed)
         for r in listed:
             for d in deadlines[r.id]:
-                rows.append(reports.deadline_view(d, now) | {"report_id": str(r.id),
-                                                             "ref": str(r.id).split("-")[0].upper()})
+                rows.append({**reports.deadline_view(d, now), "report_id": str(r.id),
+                             "ref": str(r.id).split("-")[0].upper()})
         await u.audit(actor.org_id, "report.dashboard_viewed", actor.id, "report", None)
     order = {"overdue": 0, "due": 1, "done": 2}
     rows.sort(key=lambda x: (order[x["state"]], x["alert_at"]))
@@ -235,8 +237,8 @@ async def send_reminders(services: Services) -> int:
                 await u.audit(r.org_id, "report.reminder_sent", None, "report", r.id, deadline=d.kind.value,
                               stage=stage)
                 if r.org_id not in managers:
-                    managers[r.org_id] = await reports.managers(u.tx, r.org_id)
-                reports._notify(u, r.org_id, r.id, managers[r.org_id],
+                    managers[r.org_id] = await report_access.managers(u.tx, r.org_id)
+                report_access.notify(u, r.org_id, r.id, managers[r.org_id],
                                 {"type": "signalement.reminder", "deadline": d.kind.value, "stage": stage,
                                  "title": dl.DEADLINE_LABELS[d.kind], "due_at": d.due_at.isoformat()})
                 sent += 1
@@ -251,7 +253,7 @@ async def report_statistics(services: Services, actor: Actor, start: datetime, e
         raise InvalidInput("report_period_invalid")
     now = services.clock.now()
     async with services.unit(actor.ip) as u:
-        if not await reports.functions(u.tx, actor):
+        if not await report_access.functions(u.tx, actor):
             raise Forbidden("report_manager_only")
         teams = {t.id: t.name for t in await u.tx.teams.all(actor.org_id)}
         facts = []

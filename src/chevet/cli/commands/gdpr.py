@@ -69,7 +69,7 @@ def register(org: Annotated[str, typer.Option(help="Organisation slug")],
              html: Annotated[Path | None, typer.Option(help="Write the HTML register here")] = None,
              data_dir: DataDir = None) -> None:
     """Art. 30: the processing register generated from the configuration (JSON on stdout)."""
-    async def go(i: Installation) -> dict[str, object]:
+    async def go(i: Installation) -> gdpr.RegisterView:
         return await gdpr.processing_register(i.services, None, await organisation_by_slug(i.services, org))
 
     reg = run(go, settings_for(data_dir))

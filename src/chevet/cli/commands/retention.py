@@ -11,7 +11,7 @@ import typer
 
 from chevet.app.governance import retention
 from chevet.app.identity.organisations import organisation_by_slug
-from chevet.app.signalement import reports
+from chevet.app.signalement import retention as report_retention
 from chevet.bootstrap import Installation
 from chevet.cli.support import DataDir, echo_json, fail, parse_time, run, settings_for
 from chevet.core.signalement.retention import RecordType
@@ -74,10 +74,10 @@ def report_policy(org: Annotated[str, typer.Option(help="Organisation slug")],
         if record_type is not None:
             if days is None:
                 raise fail("--days is required with --type", 2)
-            return await reports.set_retention(i.services, None, o.id, record_type, days)
+            return await report_retention.set_retention(i.services, None, o.id, record_type, days)
         async with i.services.db.transaction() as tx:
             days_by_type = await tx.reports.retention_days(o.id)
-        return [reports.retention_view(t, days_by_type.get(t)) for t in RecordType]
+        return [report_retention.retention_view(t, days_by_type.get(t)) for t in RecordType]
 
     echo_json(run(go, settings_for(data_dir)))
 

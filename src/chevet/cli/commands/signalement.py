@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from chevet.app.identity import organisations
-from chevet.app.signalement import forms, reports
+from chevet.app.signalement import designations, filing, forms
 from chevet.bootstrap import Installation, open_installation
 from chevet.cli.support import DataDir
 from chevet.cli.support import run as _run
@@ -29,7 +29,7 @@ def designate(org: Annotated[str, typer.Option(help="Organisation slug")],
 
     async def go(i: Installation) -> uuid.UUID:
         o = await organisations.organisation_by_slug(i.services, org)
-        return await reports.designate_by_operator(i.services, o.id, email, function, not off)
+        return await designations.designate_by_operator(i.services, o.id, email, function, not off)
 
     person_id = _run(go, _settings(data_dir))
     typer.echo(f"{'removed' if off else 'set'} {function} for {person_id}")
@@ -46,7 +46,7 @@ def remind(data_dir: DataDir = None) -> None:
     async def go() -> int:
         installation = open_installation(settings, with_bus=True)
         try:
-            await reports.record_anonymous_filings(installation.services)
+            await filing.record_anonymous_filings(installation.services)
             return await forms.send_reminders(installation.services)
         finally:
             await installation.close()

@@ -4,7 +4,6 @@ organisation's attachment rules."""
 from __future__ import annotations
 
 import re
-from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
@@ -13,9 +12,11 @@ from pydantic import Field, StrictStr
 
 from chevet.app.attachments import download as attachment_download
 from chevet.app.attachments import upload as attachments
+from chevet.app.attachments.views import LimitsView, RulesView, UploadedView
 from chevet.core.attachment import AttachmentKind, Variant
 from chevet.core.ids import parse_id
 from chevet.web.api.models import Body
+from chevet.web.api.openapi import DOWNLOAD, refusals
 from chevet.web.deps import ActorDep, ServicesDep
 from chevet.web.responses import Json
 from chevet.web.uploads import read_upload
@@ -53,12 +54,13 @@ def parse_range(header: str | None) -> tuple[int, int] | None:
 
 
 @router.get("/attachments/limits")
-async def limits(actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+async def limits(actor: ActorDep, svc: ServicesDep) -> LimitsView:
     """Sizes and types accepted, for the client to show before an upload (RGESN 4.11)."""
     return attachments.limits_view(svc)
 
 
-@router.post("/conversations/{conversation_id}/attachments", status_code=201)
+@router.post("/conversations/{conversation_id}/attachments", status_code=201, response_model=UploadedView,
+             responses=refusals(413))
 async def upload(conversation_id: str, request: Request, actor: ActorDep, svc: ServicesDep) -> Json:
     """Upload one file (``multipart/form-data``, field ``file``) to attach to a later message
     (``attachment_ids`` of the message). Images are cleaned and re-encoded by the server."""
@@ -66,7 +68,8 @@ async def upload(conversation_id: str, request: Request, actor: ActorDep, svc: S
     limit = attachments.configured(svc).limits.max_upload_bytes
     file = await read_upload(request, limit)
     view, deduplicated = await attachments.upload(svc, actor, conv_id, data=file.data, name=file.name)
-    return Json({**view, "deduplicated": deduplicated}, status_code=201)
+    uploaded: UploadedView = {**view, "deduplicated": deduplicated}
+    return Json(uploaded, status_code=201)
 
 
 async def _send(request: Request, svc: ServicesDep, actor: ActorDep, attachment_id: str,
@@ -109,14 +112,14 @@ async def file_response(request: Request, d: attachment_download.Download, etag:
     return StreamingResponse(d.body, media_type=mime, headers=headers)
 
 
-@router.get("/attachments/{attachment_id}")
+@router.get("/attachments/{attachment_id}", response_class=Response, responses=DOWNLOAD)
 async def download(attachment_id: str, request: Request, actor: ActorDep, svc: ServicesDep,
                    variant: Variant = Query(Variant.CONTENT)) -> Response:
     """The file, decrypted, for members who can see its message."""
     return await _send(request, svc, actor, attachment_id, variant)
 
 
-@router.get("/attachments/{attachment_id}/thumbnail")
+@router.get("/attachments/{attachment_id}/thumbnail", response_class=Response, responses=DOWNLOAD)
 async def thumbnail(attachment_id: str, request: Request, actor: ActorDep, svc: ServicesDep) -> Response:
     return await _send(request, svc, actor, attachment_id, Variant.THUMBNAIL)
 
@@ -129,12 +132,12 @@ async def discard(attachment_id: str, actor: ActorDep, svc: ServicesDep) -> Resp
 
 
 @router.get("/admin/attachments/rules")
-async def get_rules(actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+async def get_rules(actor: ActorDep, svc: ServicesDep) -> RulesView:
     return await attachments.get_rules(svc, actor)
 
 
 @router.put("/admin/attachments/rules")
-async def set_rules(body: RulesIn, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+async def set_rules(body: RulesIn, actor: ActorDep, svc: ServicesDep) -> RulesView:
     """Quotas for the organisation (null: the installation's default) and the conversation
     kinds whose original files are kept next to the processed copy."""
     return await attachments.set_rules(svc, actor, org_quota_bytes=body.org_quota_bytes,

@@ -1,13 +1,22 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import Field, StrictInt
 from starlette.routing import Route
+from typing_extensions import TypedDict
 
 from chevet.app.messaging import conversations, messages
+from chevet.app.messaging.views import (
+    ConversationDetailView,
+    ConversationMembersView,
+    ConversationSummaryView,
+    EntryPayload,
+    MessageView,
+    SearchHitView,
+)
 from chevet.app.services import Actor, Services
 from chevet.core.ids import parse_id
 from chevet.web import json_body
@@ -18,7 +27,13 @@ from chevet.web.responses import Json
 router = APIRouter(tags=["conversations"])
 
 
-@router.post("/conversations", status_code=201)
+class ReadView(TypedDict):
+    read_seq: int
+
+
+@router.post("/conversations", status_code=201, response_model=ConversationMembersView,
+             responses={200: {"model": ConversationMembersView,
+                              "description": "The direct conversation that already existed between the two"}})
 async def create(body: ConversationIn, actor: ActorDep, svc: ServicesDep) -> Json:
     view, created = await conversations.create_conversation(
         svc, actor, kind=body.kind, title=body.title, member_ids=body.member_ids,
@@ -27,12 +42,12 @@ async def create(body: ConversationIn, actor: ActorDep, svc: ServicesDep) -> Jso
 
 
 @router.get("/conversations")
-async def list_(actor: ActorDep, svc: ServicesDep) -> list[dict[str, Any]]:
+async def list_(actor: ActorDep, svc: ServicesDep) -> list[ConversationSummaryView]:
     return await conversations.list_conversations(svc, actor)
 
 
 @router.get("/conversations/{conversation_id}")
-async def get(conversation_id: str, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+async def get(conversation_id: str, actor: ActorDep, svc: ServicesDep) -> ConversationDetailView:
     return await conversations.get_conversation(svc, actor, parse_id(conversation_id))
 
 
@@ -49,7 +64,7 @@ async def remove_member(conversation_id: str, person_id: str, actor: ActorDep, s
     return Response(status_code=204)
 
 
-@router.post("/conversations/{conversation_id}/messages", status_code=201)
+@router.post("/conversations/{conversation_id}/messages", status_code=201, response_model=MessageView)
 async def send(conversation_id: str, body: MessageIn, actor: ActorDep, svc: ServicesDep) -> Json:
     """Send a message. Re-sending the same ``client_id`` returns the first message unchanged."""
     return await post_message(svc, actor, conversation_id, body)
@@ -84,14 +99,15 @@ fast_routes = [Route(SEND_PATH, _send_fast, methods=["POST"], include_in_schema=
 async def history(conversation_id: str, actor: ActorDep, svc: ServicesDep,
                   after_seq: Annotated[StrictInt | None, Field(ge=0, le=2**31 - 1), Digits, Query()] = None,
                   before_seq: Annotated[StrictInt | None, Field(ge=0, le=2**31 - 1), Digits, Query()] = None,
-                  limit: Annotated[StrictInt, Field(ge=1, le=200), Digits, Query()] = 50) -> list[dict[str, Any]]:
+                  limit: Annotated[StrictInt, Field(ge=1, le=200), Digits, Query()] = 50
+                  ) -> list[MessageView | EntryPayload]:
     return await messages.history(svc, actor, parse_id(conversation_id), after_seq=after_seq,
                                   before_seq=before_seq, limit=limit)
 
 
 @router.patch("/conversations/{conversation_id}/messages/{message_id}")
 async def edit(conversation_id: str, message_id: str, body: EditIn, actor: ActorDep,
-               svc: ServicesDep) -> dict[str, Any]:
+               svc: ServicesDep) -> MessageView:
     return await messages.edit_message(svc, actor, parse_id(conversation_id), parse_id(message_id), body.body)
 
 
@@ -102,12 +118,12 @@ async def delete(conversation_id: str, message_id: str, actor: ActorDep, svc: Se
 
 
 @router.post("/conversations/{conversation_id}/read")
-async def read(conversation_id: str, body: ReadIn, actor: ActorDep, svc: ServicesDep) -> dict[str, int]:
+async def read(conversation_id: str, body: ReadIn, actor: ActorDep, svc: ServicesDep) -> ReadView:
     return {"read_seq": await conversations.mark_read(svc, actor, parse_id(conversation_id), body.seq)}
 
 
 @router.get("/search")
 async def search(actor: ActorDep, svc: ServicesDep, q: str = Query(..., min_length=1, max_length=200),
-                 limit: Annotated[StrictInt, Field(ge=1, le=100), Digits, Query()] = 50) -> list[dict[str, Any]]:
+                 limit: Annotated[StrictInt, Field(ge=1, le=100), Digits, Query()] = 50) -> list[SearchHitView]:
     """Search the caller's conversations (blind index; see docs/security.md for what it leaks)."""
     return await messages.search(svc, actor, q, limit)

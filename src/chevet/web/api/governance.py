@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -13,15 +14,28 @@ import orjson
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 from pydantic import Field, StrictInt
+from typing_extensions import TypedDict
 
 from chevet.app.governance import audit_trail, gdpr, retention
-from chevet.app.signalement import reports
+from chevet.app.signalement import retention as signalement_retention
+from chevet.app.signalement.views import RecordRetentionView
 from chevet.core.errors import InvalidInput
 from chevet.core.ids import parse_id
 from chevet.web.api.models import Body, Digits, Moment
+from chevet.web.api.openapi import answers
 from chevet.web.deps import ActorDep, ServicesDep
 
 router = APIRouter(tags=["governance"])
+
+
+class PublicKeyView(TypedDict):
+    algorithm: str
+    public_key: str | None
+    key_id: str | None
+
+
+class AnonymisedView(TypedDict):
+    name: str
 
 
 def _time(value: str | None, name: str) -> datetime | None:
@@ -55,7 +69,7 @@ def _cell(value: Any) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def traces_csv(rows: list[dict[str, Any]]) -> str:
+def traces_csv(rows: Sequence[Mapping[str, object]]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(CSV_COLUMNS)
@@ -64,7 +78,8 @@ def traces_csv(rows: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
-@router.get("/audit/traces")
+@router.get("/audit/traces", response_model=list[audit_trail.TraceView],
+            responses=answers("text/csv", text=True, description="The traces (``format``: json, csv)"))
 async def traces(actor: ActorDep, svc: ServicesDep, conversation_id: str | None = Query(None, max_length=36),
                  person_id: str | None = Query(None, max_length=36),
                  action: str | None = Query(None, max_length=400, description="Actions, comma separated; "
@@ -85,7 +100,7 @@ async def traces(actor: ActorDep, svc: ServicesDep, conversation_id: str | None 
 
 
 @router.get("/audit/public-key")
-async def public_key(actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+async def public_key(actor: ActorDep, svc: ServicesDep) -> PublicKeyView:
     audit_trail._require_view(actor)
     return {"algorithm": "Ed25519", "public_key": audit_trail.public_key_b64(svc),
             "key_id": svc.signer.key_id if svc.signer else None}
@@ -106,12 +121,12 @@ class HoldIn(Body):
 
 
 @router.get("/retention/policies")
-async def policies(actor: ActorDep, svc: ServicesDep) -> list[dict[str, Any]]:
+async def policies(actor: ActorDep, svc: ServicesDep) -> list[retention.RuleView]:
     return await retention.policies(svc, actor)
 
 
 @router.put("/retention/policies/{kind}")
-async def set_policy(kind: str, body: PolicyIn, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+async def set_policy(kind: str, body: PolicyIn, actor: ActorDep, svc: ServicesDep) -> retention.RuleView:
     return await retention.set_policy(svc, actor, actor.org_id, kind, days=body.days, min_days=body.min_days,
                                       max_days=body.max_days)
 
@@ -121,44 +136,45 @@ class ReportRetentionIn(Body):
 
 
 @router.get("/retention/reports")
-async def report_retention(actor: ActorDep, svc: ServicesDep) -> list[dict[str, Any]]:
+async def report_retention(actor: ActorDep, svc: ServicesDep) -> list[RecordRetentionView]:
     """How long each type of closed signalement report is kept, with the reason for the default."""
-    return await reports.retention_policies(svc, actor)
+    return await signalement_retention.retention_policies(svc, actor)
 
 
 @router.put("/retention/reports/{record_type}")
 async def set_report_retention(record_type: str, body: ReportRetentionIn, actor: ActorDep,
-                               svc: ServicesDep) -> dict[str, Any]:
+                               svc: ServicesDep) -> RecordRetentionView:
     """The DPO sets a record type's period (days after closure); recent authentication required."""
-    return await reports.set_retention(svc, actor, actor.org_id, record_type, body.days)
+    return await signalement_retention.set_retention(svc, actor, actor.org_id, record_type, body.days)
 
 
 @router.get("/retention/expiring")
 async def expiring(actor: ActorDep, svc: ServicesDep,
                    within_days: Annotated[StrictInt, Field(ge=1, le=3650), Digits, Query()] = 30
-                   ) -> list[dict[str, Any]]:
+                   ) -> list[retention.ExpiryView]:
     """The caller's conversations where something expires within ``within_days``."""
     return await retention.expiring(svc, actor, within_days)
 
 
 @router.get("/conversations/{conversation_id}/retention")
-async def conversation_retention(conversation_id: str, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+async def conversation_retention(conversation_id: str, actor: ActorDep, svc: ServicesDep) -> retention.ExpiryView:
     """``expires_at`` (the whole conversation) and ``next_message_expiry``: shown before it happens."""
     return await retention.conversation_retention(svc, actor, parse_id(conversation_id))
 
 
 @router.put("/conversations/{conversation_id}/retention")
-async def set_override(conversation_id: str, body: OverrideIn, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+async def set_override(conversation_id: str, body: OverrideIn, actor: ActorDep,
+                       svc: ServicesDep) -> retention.ExpiryView:
     return await retention.set_override(svc, actor, parse_id(conversation_id), body.days)
 
 
 @router.post("/conversations/{conversation_id}/close")
-async def close(conversation_id: str, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+async def close(conversation_id: str, actor: ActorDep, svc: ServicesDep) -> retention.ExpiryView:
     return await retention.close_care_case(svc, actor, parse_id(conversation_id))
 
 
 @router.post("/conversations/{conversation_id}/reopen")
-async def reopen(conversation_id: str, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+async def reopen(conversation_id: str, actor: ActorDep, svc: ServicesDep) -> retention.ExpiryView:
     return await retention.close_care_case(svc, actor, parse_id(conversation_id), reopen=True)
 
 
@@ -168,7 +184,7 @@ async def legal_hold(conversation_id: str, body: HoldIn, actor: ActorDep, svc: S
     return Response(status_code=204)
 
 
-@router.get("/me/data")
+@router.get("/me/data", response_model=gdpr.SubjectAccessView)
 async def my_data(actor: ActorDep, svc: ServicesDep) -> Response:
     """Art. 15 self-service: everything Chevet holds about the caller, as JSON."""
     data = await gdpr.subject_access_data(svc, actor.organisation, actor.id, actor=actor)
@@ -176,7 +192,7 @@ async def my_data(actor: ActorDep, svc: ServicesDep) -> Response:
                     headers={"Content-Disposition": 'attachment; filename="mes-donnees-chevet.json"'})
 
 
-@router.get("/gdpr/people/{person_id}/data")
+@router.get("/gdpr/people/{person_id}/data", response_model=gdpr.SubjectAccessView)
 async def person_data(person_id: str, actor: ActorDep, svc: ServicesDep) -> Response:
     """Art. 15 on behalf of a person of the organisation (DPO)."""
     data = await gdpr.subject_access_data(svc, actor.organisation, parse_id(person_id), actor=actor)
@@ -184,11 +200,12 @@ async def person_data(person_id: str, actor: ActorDep, svc: ServicesDep) -> Resp
 
 
 @router.post("/gdpr/people/{person_id}/anonymise")
-async def anonymise(person_id: str, actor: ActorDep, svc: ServicesDep) -> dict[str, str]:
+async def anonymise(person_id: str, actor: ActorDep, svc: ServicesDep) -> AnonymisedView:
     return {"name": await gdpr.anonymise(svc, actor, actor.organisation, parse_id(person_id))}
 
 
-@router.get("/gdpr/register")
+@router.get("/gdpr/register", response_model=gdpr.RegisterView,
+            responses=answers("text/html", text=True, description="The register (``format``: json, html)"))
 async def register(actor: ActorDep, svc: ServicesDep, format: str = Query("json", pattern="^(json|html)$")
                    ) -> Response:
     """The Art. 30 processing register, generated from the configuration."""
@@ -215,19 +232,20 @@ class BreachUpdateIn(Body):
 
 
 @router.get("/gdpr/breaches")
-async def breaches(actor: ActorDep, svc: ServicesDep) -> list[dict[str, Any]]:
+async def breaches(actor: ActorDep, svc: ServicesDep) -> list[gdpr.BreachView]:
     """The breach log, newest first, each with its 72-hour notification deadline."""
     return await gdpr.breaches(svc, actor)
 
 
 @router.post("/gdpr/breaches", status_code=201)
-async def record_breach(body: BreachIn, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+async def record_breach(body: BreachIn, actor: ActorDep, svc: ServicesDep) -> gdpr.BreachView:
     return await gdpr.record_breach(svc, actor, discovered_at=body.discovered_at, nature=body.nature,
                                     data_categories=body.data_categories, people_affected=body.people_affected,
                                     consequences=body.consequences, measures=body.measures)
 
 
 @router.patch("/gdpr/breaches/{breach_id}")
-async def update_breach(breach_id: str, body: BreachUpdateIn, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+async def update_breach(breach_id: str, body: BreachUpdateIn, actor: ActorDep,
+                        svc: ServicesDep) -> gdpr.BreachView:
     return await gdpr.update_breach(svc, actor, parse_id(breach_id), authority_notified=body.authority_notified,
                                     people_notified=body.people_notified, close=body.closed, measures=body.measures)

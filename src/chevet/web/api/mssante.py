@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import Field, StrictBool, StrictStr
 
+from chevet.app.messaging.views import MessageView
 from chevet.app.mssante import exchanges as mssante
 from chevet.app.mssante import inbound
 from chevet.app.mssante.gateway import Gateway
+from chevet.app.mssante.views import ExchangeMessagesView, ExchangeView, MssMessageView, QuarantinedView
 from chevet.core.errors import InvalidInput
 from chevet.core.ids import parse_id
 from chevet.web.api.models import Body
+from chevet.web.api.openapi import answers, refusals
 from chevet.web.deps import ActorDep, ServicesDep
 from chevet.web.responses import Json
 
@@ -55,11 +58,13 @@ class MailIn(Body):
 
 
 @router.post("/mssante/exchanges", status_code=201)
-async def open_exchange(body: ExchangeIn, actor: ActorDep, svc: ServicesDep, gw: GatewayDep) -> dict[str, Any]:
+async def open_exchange(body: ExchangeIn, actor: ActorDep, svc: ServicesDep, gw: GatewayDep) -> ExchangeView:
     return await mssante.open_exchange(svc, gw, actor, to=body.to, title=body.title, mailbox=body.mailbox)
 
 
-@router.post("/mssante/exchanges/{conversation_id}/messages", status_code=201)
+@router.post("/mssante/exchanges/{conversation_id}/messages", status_code=201, response_model=MssMessageView,
+             responses={200: {"model": MessageView, "description": "Sent before with this ``client_id``"},
+                        **refusals(413)})
 async def send(conversation_id: str, body: MailIn, request: Request, actor: ActorDep,
                svc: ServicesDep) -> Json:
     # Another organisation's exchange is "not found" before anything is said about the gateway.
@@ -73,7 +78,8 @@ async def send(conversation_id: str, body: MailIn, request: Request, actor: Acto
 
 
 @router.get("/mssante/exchanges/{conversation_id}/messages")
-async def messages(conversation_id: str, request: Request, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+async def messages(conversation_id: str, request: Request, actor: ActorDep,
+                   svc: ServicesDep) -> ExchangeMessagesView:
     """The exchange; reading it sends the "displayed" receipts still owed (when configured)."""
     return await mssante.exchange_messages(svc, actor, parse_id(conversation_id), configured_gateway(request))
 
@@ -99,11 +105,12 @@ async def retry(conversation_id: str, message_id: str, actor: ActorDep, svc: Ser
 
 
 @router.get("/mssante/quarantine")
-async def quarantine(actor: ActorDep, svc: ServicesDep, all: bool = False) -> list[dict[str, Any]]:
+async def quarantine(actor: ActorDep, svc: ServicesDep, all: bool = False) -> list[QuarantinedView]:
     return await inbound.quarantined(svc, actor, include_released=all)
 
 
-@router.get("/mssante/quarantine/{record_id}/raw")
+@router.get("/mssante/quarantine/{record_id}/raw", response_class=Response,
+            responses=answers("application/octet-stream"))
 async def quarantined_raw(record_id: str, actor: ActorDep, svc: ServicesDep) -> Response:
     data = await inbound.quarantined_mail(svc, actor, parse_id(record_id))
     return Response(data, media_type="application/octet-stream",

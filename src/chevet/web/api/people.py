@@ -1,36 +1,41 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import Field, StrictInt
 
 from chevet.app.identity import people
-from chevet.app.messaging.views import person_view
+from chevet.app.messaging.views import PersonView, person_view
 from chevet.core.ids import parse_id
 from chevet.web.api.models import Digits, InviteIn, RoleIn
+from chevet.web.api.openapi import refusals
 from chevet.web.deps import ActorDep, ServicesDep
 
 router = APIRouter(tags=["people"])
 
 
+class InvitedView(PersonView):
+    invitation_token: str
+
+
 @router.get("/users")
 async def users(actor: ActorDep, svc: ServicesDep, q: str = Query("", max_length=100),
-                limit: Annotated[StrictInt, Field(ge=1, le=200), Digits, Query()] = 50) -> list[dict[str, Any]]:
+                limit: Annotated[StrictInt, Field(ge=1, le=200), Digits, Query()] = 50) -> list[PersonView]:
     """People of the caller's own organisation only."""
     return [person_view(p) for p in await people.search_people(svc, actor, q, limit)]
 
 
-@router.post("/users/invitations", status_code=201)
-async def invite(body: InviteIn, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+@router.post("/users/invitations", status_code=201, responses=refusals(409))
+async def invite(body: InviteIn, actor: ActorDep, svc: ServicesDep) -> InvitedView:
     invited = await people.invite_person(svc, actor.organisation, actor, email=body.email, name=body.name,
                                          role=body.role, rpps=body.rpps)
-    return person_view(invited.person) | {"invitation_token": invited.token}
+    return {**person_view(invited.person), "invitation_token": invited.token}
 
 
 @router.put("/users/{person_id}/role")
-async def set_role(person_id: str, body: RoleIn, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+async def set_role(person_id: str, body: RoleIn, actor: ActorDep, svc: ServicesDep) -> PersonView:
     return person_view(await people.set_role(svc, actor, parse_id(person_id), body.role))
 
 

@@ -4,24 +4,33 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import Field, StrictBool, StrictInt, StrictStr
+from typing_extensions import TypedDict
 
 from chevet.app.attachments import download as attachment_download
 from chevet.app.identity import auth
 from chevet.app.services import Actor, Services
+from chevet.app.signalement import designations, filing, handling, reports
 from chevet.app.signalement import files as report_files
 from chevet.app.signalement import forms as report_forms
-from chevet.app.signalement import reports
+from chevet.app.signalement.views import (
+    DeadlinesDashboardView,
+    FollowupView,
+    FormView,
+    ReportHeadline,
+    ReportView,
+)
 from chevet.core.errors import AuthenticationFailed
 from chevet.core.ids import parse_id
 from chevet.core.signalement import statistics
 from chevet.web import json_body
 from chevet.web.api.attachments import file_response, parse_range
 from chevet.web.api.models import Body, Id, Moment
+from chevet.web.api.openapi import DOWNLOAD, answers, refusals
 from chevet.web.deps import SESSION_COOKIE, ActorDep, ServicesDep, bearer_token, client_ip, limit_attempts, services
 from chevet.web.uploads import read_multipart
 
@@ -40,6 +49,40 @@ async def quiet_actor(request: Request, svc: Annotated[Services, Depends(service
 
 
 QuietActorDep = Annotated[Actor, Depends(quiet_actor)]
+
+
+class FiledView(TypedDict):
+    id: str
+    followup_code: str
+
+
+class FunctionsView(TypedDict):
+    functions: list[str]
+
+
+class CreatedView(TypedDict):
+    id: str
+
+
+class DiscussionView(TypedDict):
+    conversation_id: str
+
+
+class DeadlineCounts(TypedDict):
+    met: int
+    missed: int
+    open: int
+
+
+class ActionCounts(TypedDict):
+    done: int
+    total: int
+
+
+StatisticsView = TypedDict("StatisticsView", {
+    "from": str, "to": str, "months": list[str], "total": int, "by_category": dict[str, int],
+    "by_severity": dict[str, int], "by_unit": dict[str, int], "by_month_severity": dict[str, list[int]],
+    "eigs": int, "security": int, "gdpr": int, "deadlines": DeadlineCounts, "actions": ActionCounts})
 
 
 class ReportIn(Body):
@@ -109,18 +152,18 @@ class DesignationIn(Body):
     on: StrictBool = True
 
 
-@router.post("/reports", status_code=201)
-async def file_report(body: ReportIn, actor: QuietActorDep, svc: ServicesDep) -> dict[str, Any]:
+@router.post("/reports", status_code=201, responses=refusals(401, 403))
+async def file_report(body: ReportIn, actor: QuietActorDep, svc: ServicesDep) -> FiledView:
     """File an internal report. ``followup_code`` is shown once: keep it to read the feedback."""
-    filed = await reports.file_report(
+    filed = await filing.file_report(
         svc, actor, mode=body.mode, what=body.what, occurred_at=body.occurred_at, discovered_at=body.discovered_at,
         place=body.place, affected_refs=body.affected_refs, affected_count=body.affected_count,
         immediate_measures=body.immediate_measures, team_id=body.team_id)
     return {"id": str(filed.report_id), "followup_code": filed.followup_code}
 
 
-@router.post("/reports/with-files", status_code=201)
-async def file_report_with_files(request: Request, actor: QuietActorDep, svc: ServicesDep) -> dict[str, Any]:
+@router.post("/reports/with-files", status_code=201, responses=refusals(400, 401, 403, 413))
+async def file_report_with_files(request: Request, actor: QuietActorDep, svc: ServicesDep) -> FiledView:
     """File a report with photos or documents: ``multipart/form-data`` with the report as JSON
     in the field ``report`` (as for ``POST /reports``) and one part ``file`` per file. The files
     go through the attachment checks (types, antivirus, photos cleaned of EXIF/GPS); together
@@ -128,7 +171,7 @@ async def file_report_with_files(request: Request, actor: QuietActorDep, svc: Se
     limits = report_files.limits(svc)
     form = await read_multipart(request, limits.max_upload_bytes, limits.max_per_message, frozenset({"report"}))
     body = json_body.validated(ReportIn, json_body.parse(form.one("report") or "{}"))
-    filed = await reports.file_report(
+    filed = await filing.file_report(
         svc, actor, mode=body.mode, what=body.what, occurred_at=body.occurred_at, discovered_at=body.discovered_at,
         place=body.place, affected_refs=body.affected_refs, affected_count=body.affected_count,
         immediate_measures=body.immediate_measures, team_id=body.team_id,
@@ -137,30 +180,30 @@ async def file_report_with_files(request: Request, actor: QuietActorDep, svc: Se
 
 
 @router.get("/reports")
-async def list_reports(actor: ActorDep, svc: ServicesDep) -> list[dict[str, Any]]:
+async def list_reports(actor: ActorDep, svc: ServicesDep) -> list[ReportHeadline]:
     return await reports.list_reports(svc, actor)
 
 
-@router.post("/reports/followup")
-async def followup(body: FollowupIn, request: Request, svc: ServicesDep) -> dict[str, Any]:
+@router.post("/reports/followup", responses=refusals(404, 429))
+async def followup(body: FollowupIn, request: Request, svc: ServicesDep) -> FollowupView:
     """Read the status and the feedback of a report with its follow-up code (no sign-in)."""
     limit_attempts(request, "report-followup")
-    return await reports.followup(svc, body.code)
+    return await filing.followup(svc, body.code)
 
 
 @router.get("/reports/deadlines")
-async def deadlines(actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+async def deadlines(actor: ActorDep, svc: ServicesDep) -> DeadlinesDashboardView:
     return await report_forms.dashboard(svc, actor)
 
 
 @router.get("/reports/functions")
-async def my_functions(actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
-    return {"functions": sorted(f.value for f in await reports.my_functions(svc, actor))}
+async def my_functions(actor: ActorDep, svc: ServicesDep) -> FunctionsView:
+    return {"functions": sorted(f.value for f in await designations.my_functions(svc, actor))}
 
 
 @router.put("/reports/designations", status_code=204)
 async def designate(body: DesignationIn, actor: ActorDep, svc: ServicesDep) -> Response:
-    await reports.designate(svc, actor, body.person_id, body.function, body.on)
+    await designations.designate(svc, actor, body.person_id, body.function, body.on)
     return Response(status_code=204)
 
 
@@ -182,7 +225,7 @@ def _period(start: str | None, end: str | None) -> tuple[datetime, datetime]:
 
 @router.get("/reports/statistics")
 async def stats(actor: ActorDep, svc: ServicesDep, start: str | None = Query(None, alias="from", max_length=40),
-                end: str | None = Query(None, alias="to", max_length=40)) -> dict[str, Any]:
+                end: str | None = Query(None, alias="to", max_length=40)) -> StatisticsView:
     """Counts for the annual quality report (from/to: ISO dates, Europe/Paris; default: this year)."""
     a, b = _period(start, end)
     st = await report_forms.report_statistics(svc, actor, a, b)
@@ -193,7 +236,7 @@ async def stats(actor: ActorDep, svc: ServicesDep, start: str | None = Query(Non
             "actions": {"done": st.actions_done, "total": st.actions_total}}
 
 
-@router.get("/reports/statistics.csv")
+@router.get("/reports/statistics.csv", response_class=Response, responses=answers("text/csv", text=True))
 async def stats_csv(actor: ActorDep, svc: ServicesDep, start: str | None = Query(None, alias="from", max_length=40),
                     end: str | None = Query(None, alias="to", max_length=40)) -> Response:
     a, b = _period(start, end)
@@ -203,11 +246,11 @@ async def stats_csv(actor: ActorDep, svc: ServicesDep, start: str | None = Query
 
 
 @router.get("/reports/{report_id}")
-async def get_report(report_id: str, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+async def get_report(report_id: str, actor: ActorDep, svc: ServicesDep) -> ReportView:
     return await reports.get_report(svc, actor, parse_id(report_id))
 
 
-@router.get("/reports/{report_id}/files/{file_id}")
+@router.get("/reports/{report_id}/files/{file_id}", response_class=Response, responses=DOWNLOAD)
 async def download_file(report_id: str, file_id: str, request: Request, actor: ActorDep,
                         svc: ServicesDep) -> Response:
     """A file of the report, decrypted, for those who may read the report (each download traced)."""
@@ -220,85 +263,86 @@ async def download_file(report_id: str, file_id: str, request: Request, actor: A
 
 
 @router.post("/reports/{report_id}/qualification")
-async def qualify(report_id: str, body: QualificationIn, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
-    return await reports.qualify(svc, actor, parse_id(report_id), severity=body.severity,
+async def qualify(report_id: str, body: QualificationIn, actor: ActorDep, svc: ServicesDep) -> ReportView:
+    return await handling.qualify(svc, actor, parse_id(report_id), severity=body.severity,
                                  categories=body.categories, eigs=body.eigs, security=body.security,
                                  gdpr_breach=body.gdpr_breach, awareness_at=body.awareness_at, note=body.note)
 
 
 @router.post("/reports/{report_id}/readers", status_code=204)
 async def add_reader(report_id: str, body: ReaderIn, actor: ActorDep, svc: ServicesDep) -> Response:
-    await reports.add_reader(svc, actor, parse_id(report_id), body.person_id)
+    await handling.add_reader(svc, actor, parse_id(report_id), body.person_id)
     return Response(status_code=204)
 
 
 @router.delete("/reports/{report_id}/readers/{person_id}", status_code=204)
 async def remove_reader(report_id: str, person_id: str, actor: ActorDep, svc: ServicesDep) -> Response:
-    await reports.add_reader(svc, actor, parse_id(report_id), parse_id(person_id), on=False)
+    await handling.add_reader(svc, actor, parse_id(report_id), parse_id(person_id), on=False)
     return Response(status_code=204)
 
 
 @router.put("/reports/{report_id}/analysis", status_code=204)
 async def analysis(report_id: str, body: AnalysisIn, actor: ActorDep, svc: ServicesDep) -> Response:
-    await reports.record_analysis(svc, actor, parse_id(report_id), method=body.method, date=body.date,
+    await handling.record_analysis(svc, actor, parse_id(report_id), method=body.method, date=body.date,
                                   root_causes=body.root_causes, lessons=body.lessons)
     return Response(status_code=204)
 
 
 @router.post("/reports/{report_id}/actions", status_code=201)
-async def add_action(report_id: str, body: ActionIn, actor: ActorDep, svc: ServicesDep) -> dict[str, str]:
-    action_id = await reports.add_action(svc, actor, parse_id(report_id), title=body.title, owner_id=body.owner_id,
+async def add_action(report_id: str, body: ActionIn, actor: ActorDep, svc: ServicesDep) -> CreatedView:
+    action_id = await handling.add_action(svc, actor, parse_id(report_id), title=body.title, owner_id=body.owner_id,
                                          due_at=body.due_at)
     return {"id": str(action_id)}
 
 
 @router.post("/reports/{report_id}/actions/{action_id}/done", status_code=204)
 async def action_done(report_id: str, action_id: str, actor: ActorDep, svc: ServicesDep) -> Response:
-    await reports.complete_action(svc, actor, parse_id(report_id), parse_id(action_id))
+    await handling.complete_action(svc, actor, parse_id(report_id), parse_id(action_id))
     return Response(status_code=204)
 
 
 @router.delete("/reports/{report_id}/actions/{action_id}/done", status_code=204)
 async def action_reopen(report_id: str, action_id: str, actor: ActorDep, svc: ServicesDep) -> Response:
-    await reports.complete_action(svc, actor, parse_id(report_id), parse_id(action_id), done=False)
+    await handling.complete_action(svc, actor, parse_id(report_id), parse_id(action_id), done=False)
     return Response(status_code=204)
 
 
 @router.put("/reports/{report_id}/feedback", status_code=204)
 async def feedback(report_id: str, body: FeedbackIn, actor: ActorDep, svc: ServicesDep) -> Response:
-    await reports.give_feedback(svc, actor, parse_id(report_id), body.text)
+    await handling.give_feedback(svc, actor, parse_id(report_id), body.text)
     return Response(status_code=204)
 
 
 @router.post("/reports/{report_id}/close", status_code=204)
 async def close(report_id: str, actor: ActorDep, svc: ServicesDep) -> Response:
-    await reports.close(svc, actor, parse_id(report_id))
+    await handling.close(svc, actor, parse_id(report_id))
     return Response(status_code=204)
 
 
 @router.post("/reports/{report_id}/discussion", status_code=201)
-async def discussion(report_id: str, body: DiscussionIn, actor: ActorDep, svc: ServicesDep) -> dict[str, str]:
-    cid = await reports.open_discussion(svc, actor, parse_id(report_id), body.member_ids)
+async def discussion(report_id: str, body: DiscussionIn, actor: ActorDep, svc: ServicesDep) -> DiscussionView:
+    cid = await handling.open_discussion(svc, actor, parse_id(report_id), body.member_ids)
     return {"conversation_id": str(cid)}
 
 
 @router.get("/reports/{report_id}/forms/{kind}")
-async def get_form(report_id: str, kind: str, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+async def get_form(report_id: str, kind: str, actor: ActorDep, svc: ServicesDep) -> FormView:
     """The form pre-filled from the report (or the saved draft), with its missing required fields."""
     return await report_forms.get_form(svc, actor, parse_id(report_id), kind)
 
 
 @router.put("/reports/{report_id}/forms/{kind}")
-async def save_form(report_id: str, kind: str, body: FormIn, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+async def save_form(report_id: str, kind: str, body: FormIn, actor: ActorDep, svc: ServicesDep) -> FormView:
     return await report_forms.save_form(svc, actor, parse_id(report_id), kind, body.values)
 
 
 @router.post("/reports/{report_id}/forms/{kind}/validate")
-async def validate_form(report_id: str, kind: str, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+async def validate_form(report_id: str, kind: str, actor: ActorDep, svc: ServicesDep) -> FormView:
     return await report_forms.validate_form(svc, actor, parse_id(report_id), kind)
 
 
-@router.get("/reports/{report_id}/forms/{kind}/export")
+@router.get("/reports/{report_id}/forms/{kind}/export", response_class=Response,
+            responses=answers("application/pdf", "application/json", description="The form (``format``: pdf, json)"))
 async def export_form(report_id: str, kind: str, actor: ActorDep, svc: ServicesDep,
                       format: str = Query("pdf", max_length=8)) -> Response:
     out = await report_forms.export_form(svc, actor, parse_id(report_id), kind, format)

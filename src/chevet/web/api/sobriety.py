@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from chevet.app.governance import sobriety
+from chevet.web.api.openapi import answers
 from chevet.web.charts import Series, format_bytes, line_chart
 from chevet.web.deps import ActorDep, ServicesDep
 from chevet.web.i18n import gettext, negotiate
@@ -17,7 +19,7 @@ router = APIRouter(tags=["sobriety"])
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"
 
 
-def growth_svg(figures: dict[str, Any], lang: str) -> str:
+def growth_svg(figures: Mapping[str, Any], lang: str) -> str:
     growth = figures["growth"]
     labels = sobriety.month_labels(growth["months"])
     series = [Series(gettext(f"sobriety.kind.{k}", lang), growth["bytes"][k]) for k in sobriety.KINDS]
@@ -29,13 +31,13 @@ def growth_svg(figures: dict[str, Any], lang: str) -> str:
 
 
 @router.get("/admin/sobriety")
-async def dashboard(actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+async def dashboard(actor: ActorDep, svc: ServicesDep) -> sobriety.SobrietyView:
     """Storage per kind and team, growth, savings, retention preview and footprint estimate
     (with the factors' sources). Administrators and the DPO."""
     return await sobriety.dashboard(svc, actor)
 
 
-@router.get("/admin/sobriety.csv")
+@router.get("/admin/sobriety.csv", response_class=Response, responses=answers("text/csv", text=True))
 async def dashboard_csv(actor: ActorDep, svc: ServicesDep) -> Response:
     figures = await sobriety.dashboard(svc, actor)
     day = figures["generated_at"][:10]
@@ -44,7 +46,8 @@ async def dashboard_csv(actor: ActorDep, svc: ServicesDep) -> Response:
         "Cache-Control": "private, no-store"})
 
 
-@router.get("/admin/sobriety/growth.svg")
+@router.get("/admin/sobriety/growth.svg", response_class=Response,
+            responses=answers("image/svg+xml", text=True))
 async def growth(request: Request, actor: ActorDep, svc: ServicesDep) -> Response:
     figures = await sobriety.dashboard(svc, actor)
     lang = negotiate(request.headers.get("accept-language"), actor.person.language)

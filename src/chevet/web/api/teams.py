@@ -1,14 +1,14 @@
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import Field, StrictStr
 
 from chevet.app.messaging import teams
+from chevet.app.messaging.teams import TeamView
 from chevet.core.ids import parse_id
 from chevet.web.api.models import Body, Id
+from chevet.web.api.openapi import refusals
 from chevet.web.deps import ActorDep, ServicesDep
 
 router = APIRouter(tags=["teams"])
@@ -24,12 +24,12 @@ class TeamMemberIn(Body):
 
 
 @router.get("/teams")
-async def list_teams(actor: ActorDep, svc: ServicesDep) -> list[dict[str, Any]]:
+async def list_teams(actor: ActorDep, svc: ServicesDep) -> list[TeamView]:
     return await teams.list_teams(svc, actor)
 
 
-@router.post("/teams", status_code=201)
-async def create_team(body: TeamIn, actor: ActorDep, svc: ServicesDep) -> dict[str, Any]:
+@router.post("/teams", status_code=201, responses=refusals(409))
+async def create_team(body: TeamIn, actor: ActorDep, svc: ServicesDep) -> TeamView:
     return await teams.create_team(svc, actor, body.name, body.member_ids)
 
 

@@ -118,7 +118,7 @@ async def traces_page(request: Request, conversation_id: str | None = Query(None
                             status_code=403)
     q = {"conversation_id": conversation_id or None, "person_id": person_id or None, "action": action or None,
          "from": from_ or None, "to": to or None}
-    rows: list[dict[str, Any]] = []
+    rows: list[audit_trail.TraceView] = []
     error = None
     try:
         rows = await audit_trail.traces(svc, who, trace_query(q["conversation_id"], q["person_id"], q["action"],

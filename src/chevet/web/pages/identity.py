@@ -65,9 +65,7 @@ async def passkey_session(body: CredentialIn, request: Request, svc: ServicesDep
     limit_attempts(request, "login")
     signed = await passkeys.finish_login(svc, parse_id(body.challenge_id), body.credential, ip=client_ip(request),
                                          user_agent=request.headers.get("user-agent", ""))
-    view = signed_in_view(signed)
-    view.pop("token")
-    response = Json(view)
+    response = Json({k: v for k, v in signed_in_view(signed).items() if k != "token"})
     _set_session(request, response, signed.token)
     return response
 

@@ -19,6 +19,7 @@ from chevet.app.attachments import upload as attachments
 from chevet.app.messaging import conversations
 from chevet.app.mssante import directory, inbound
 from chevet.app.mssante import exchanges as mssante
+from chevet.app.mssante.views import MssDelivery
 from chevet.core.errors import InvalidInput, NotFound, TooLarge
 from chevet.core.ids import parse_id
 from chevet.web.api.mssante import configured_gateway, gateway
@@ -37,9 +38,8 @@ _SPLIT = re.compile(r"[\s,;]+")
 async def exchanges(request: Request) -> Response:
     p = await page(request)
     assert p.actor is not None
-    items = [c for c in await conversations.list_conversations(p.services, p.actor) if c["kind"] == "external"]
-    for item in items:
-        item["when"] = p.local(datetime.fromisoformat(item["last_activity"]))
+    items = [{**c, "when": p.local(datetime.fromisoformat(c["last_activity"]))}
+             for c in await conversations.list_conversations(p.services, p.actor) if c["kind"] == "external"]
     return p.render("mssante_list.html", exchanges=items, today=p.local(p.services.clock.now()).date(),
                     notice=request.query_params.get("notice"))
 
@@ -51,7 +51,7 @@ def _chosen(values: list[str], other: str) -> list[str]:
 
 
 async def _new_context(p: Page, q: str, chosen: list[str]) -> dict[str, Any]:
-    results: list[dict[str, Any]] = []
+    results: list[directory.DirectoryEntryView] = []
     search_error = None
     if q:
         try:
@@ -91,7 +91,7 @@ async def new(request: Request) -> Response:
     return p.redirect(f"/mssante/x/{view['id']}")
 
 
-def delivery_text(p: Page, mss: dict[str, Any]) -> tuple[str, str]:
+def delivery_text(p: Page, mss: MssDelivery) -> tuple[str, str]:
     """What a member reads about a message: ("en file", "envoyé", "échec : …", "lu", "traité"),
     and a style name."""
     if mss["direction"] == "received":
@@ -108,8 +108,8 @@ def delivery_text(p: Page, mss: dict[str, Any]) -> tuple[str, str]:
         return p.t("mss.state.sent"), "ok"
     if mss["state"] == "sending":
         return p.t("mss.state.sending"), ""
-    if mss.get("attempts") and mss.get("error"):
-        return p.t("mss.state.retrying", reason=_reason(p, mss["error"])), "warn"
+    if mss.get("attempts") and (error := mss.get("error")):
+        return p.t("mss.state.retrying", reason=_reason(p, error)), "warn"
     return p.t("mss.state.pending"), ""
 
 
@@ -121,7 +121,7 @@ def _reason(p: Page, error: str) -> str:
     return text if text != f"mss.error.{code}" else error[:200]
 
 
-def signature_text(p: Page, mss: dict[str, Any]) -> tuple[str, str]:
+def signature_text(p: Page, mss: MssDelivery) -> tuple[str, str]:
     if mss["direction"] != "received":
         return "", ""
     status = mss.get("signature") or "unsigned"
@@ -147,13 +147,13 @@ async def _exchange_context(p: Page, cid: uuid.UUID) -> dict[str, Any]:
     ex = await mssante.exchange_messages(p.services, p.actor, cid, configured_gateway(p.request))
     me = str(p.actor.id)
     days: list[tuple[str, list[dict[str, Any]]]] = []
-    for m in ex["messages"]:
-        at = datetime.fromisoformat(m["created_at"])
-        m["local"] = p.local(at)
-        m["delivery"] = delivery_text(p, m["mssante"])
-        m["signature"] = signature_text(p, m["mssante"])
-        m["may_retry"] = m["mssante"]["state"] == "dead" and (
-            m.get("author_id") == me or p.can("manage_any_conversation"))
+    for view in ex["messages"]:
+        at = datetime.fromisoformat(view["created_at"])
+        m: dict[str, Any] = {
+            **view, "local": p.local(at), "delivery": delivery_text(p, view["mssante"]),
+            "signature": signature_text(p, view["mssante"]),
+            "may_retry": view["mssante"].get("state") == "dead" and (
+                view.get("author_id") == me or p.can("manage_any_conversation"))}
         label = day_label(p, at)
         if not days or days[-1][0] != label:
             days.append((label, []))
@@ -203,10 +203,10 @@ async def send(conversation_id: str, request: Request) -> Response:
             view, _ = await attachments.upload(p.services, p.actor, cid, data=f.data, name=f.name)
             ids.append(uuid.UUID(view["id"]))
         if form.one("action")[:10] != "attach":
-            view, _ = await mssante.send(p.services, gateway(request), p.actor, cid, body=body,
+            sent, _ = await mssante.send(p.services, gateway(request), p.actor, cid, body=body,
                                          client_id=form.one("client_id")[:64], subject=subject or None,
                                          attachment_ids=ids, request_receipt=wants_receipt)
-            return p.redirect(f"/mssante/x/{cid}#m-{view['seq']}")
+            return p.redirect(f"/mssante/x/{cid}#m-{sent['seq']}")
     except (InvalidInput, TooLarge, NotFound) as exc:
         if isinstance(exc, NotFound) and not ids:
             raise
@@ -247,10 +247,9 @@ async def receipt(conversation_id: str, message_id: str, request: Request) -> Re
 async def quarantine(request: Request) -> Response:
     p = await page(request)
     assert p.actor is not None
-    records = await inbound.quarantined(p.services, p.actor)
-    for r in records:
-        r["local"] = p.local(datetime.fromisoformat(r["received_at"]))
-        r["reason_text"] = _quarantine_reason(p, r["reason"] or "")
+    records = [{**r, "local": p.local(datetime.fromisoformat(r["received_at"])),
+                "reason_text": _quarantine_reason(p, r["reason"] or "")}
+               for r in await inbound.quarantined(p.services, p.actor)]
     return p.render("mssante_quarantine.html", records=records, notice=request.query_params.get("notice"))
 
 

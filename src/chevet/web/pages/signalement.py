@@ -18,7 +18,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from chevet.app.signalement import files as report_files
-from chevet.app.signalement import reports
+from chevet.app.signalement import filing, reports
 from chevet.core.errors import ChevetError, InvalidInput
 from chevet.core.signalement.deadlines import PARIS, Channel, FormKind, local_time
 from chevet.core.signalement.forms import SPECS
@@ -100,11 +100,11 @@ async def former_sign_in() -> Response:
 async def home(request: Request) -> Response:
     p = await page(request)
     assert p.actor is not None
-    rows = await reports.list_reports(p.services, p.actor)
-    for r in rows:
+    rows = []
+    for r in await reports.list_reports(p.services, p.actor):
         kinds = [k for k, hit in (("ESSMS", r["categories"]), ("EIGS", r["eigs"]), ("SI", r["security"]),
                                   ("RGPD" if p.lang == "fr" else "GDPR", r["gdpr"])) if hit]
-        r["kinds"] = ", ".join(kinds) or (p.t("sig.home.internal") if r["severity"] else "—")
+        rows.append({**r, "kinds": ", ".join(kinds) or (p.t("sig.home.internal") if r["severity"] else "—")})
     title = p.t("sig.nav.list") if p.handles_reports else p.t("sig.nav.mine")
     return render(p, "home.html", title=title, reports=rows, nav="list")
 
@@ -156,7 +156,7 @@ async def new_post(request: Request) -> Response:
             team_id = uuid.UUID(team) if team else None
         except ValueError as exc:
             raise InvalidInput("report_unit_unknown") from exc
-        filed = await reports.file_report(
+        filed = await filing.file_report(
             svc, p.actor, mode=one(form, "mode") or "named", what=one(form, "what"),
             occurred_at=parse_local(one(form, "occurred_at"), "occurred_at"),
             discovered_at=parse_local(one(form, "discovered_at"), "discovered_at"), place=one(form, "place"),
@@ -183,7 +183,7 @@ async def followup_post(request: Request) -> Response:
     form = await read_form(p)
     try:
         limit_attempts(request, "report-followup")
-        result = await reports.followup(p.services, one(form, "code"))
+        result = await filing.followup(p.services, one(form, "code"))
     except ChevetError as exc:
         return render(p, "followup.html", status=404, title=p.t("sig.nav.followup"), result=None,
                       error=p.error_text(exc), nav="followup")

@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from markupsafe import Markup
 
 from chevet.app.signalement import forms as report_forms
-from chevet.app.signalement import reports
+from chevet.app.signalement import handling, reports
 from chevet.core.errors import ChevetError, InvalidInput, NotFound, ReauthenticationRequired
 from chevet.core.ids import parse_id
 from chevet.core.signalement.deadlines import PARIS, local_time
@@ -128,7 +128,7 @@ async def qualify(request: Request, report_id: str) -> Response:
     svc = request.app.state.services
 
     async def go(actor: Any, rid: uuid.UUID, form: Any) -> None:
-        await reports.qualify(svc, actor, rid, severity=one(form, "severity"), categories=many(form, "categories"),
+        await handling.qualify(svc, actor, rid, severity=one(form, "severity"), categories=many(form, "categories"),
                               eigs=many(form, "eigs"), security=many(form, "security"),
                               gdpr_breach=one(form, "gdpr_breach") == "1",
                               awareness_at=parse_local(one(form, "awareness_at"), "awareness_at"),
@@ -142,7 +142,7 @@ async def analysis(request: Request, report_id: str) -> Response:
     svc = request.app.state.services
 
     async def go(actor: Any, rid: uuid.UUID, form: Any) -> None:
-        await reports.record_analysis(svc, actor, rid, method=one(form, "method"), date=one(form, "date"),
+        await handling.record_analysis(svc, actor, rid, method=one(form, "method"), date=one(form, "date"),
                                       root_causes=one(form, "root_causes"), lessons=one(form, "lessons"))
     return await _act(request, report_id, go, "analyse")
 
@@ -161,7 +161,7 @@ async def add_action(request: Request, report_id: str) -> Response:
 
     async def go(actor: Any, rid: uuid.UUID, form: Any) -> None:
         due = parse_local(one(form, "due"), "due")
-        await reports.add_action(svc, actor, rid, title=one(form, "title"),
+        await handling.add_action(svc, actor, rid, title=one(form, "title"),
                                  owner_id=_uuid_or_none(one(form, "owner_id")),
                                  due_at=due + timedelta(hours=23, minutes=59) if due else None)
     return await _act(request, report_id, go, "action")
@@ -173,7 +173,7 @@ async def action_done(request: Request, report_id: str, action_id: str) -> Respo
     svc = request.app.state.services
 
     async def go(actor: Any, rid: uuid.UUID, form: Any) -> None:
-        await reports.complete_action(svc, actor, rid, parse_id(action_id))
+        await handling.complete_action(svc, actor, rid, parse_id(action_id))
     return await _act(request, report_id, go, "action")
 
 
@@ -186,7 +186,7 @@ async def add_reader(request: Request, report_id: str) -> Response:
         person = _uuid_or_none(one(form, "person_id"))
         if person is None:
             raise InvalidInput("unknown_member")
-        await reports.add_reader(svc, actor, rid, person)
+        await handling.add_reader(svc, actor, rid, person)
     return await _act(request, report_id, go, "acces")
 
 
@@ -198,7 +198,7 @@ async def discussion(request: Request, report_id: str) -> Response:
     async def go(actor: Any, rid: uuid.UUID, form: Any) -> None:
         view = await reports.get_report(svc, actor, rid)
         members = [uuid.UUID(p["id"]) for p in view.get("readers", [])]
-        await reports.open_discussion(svc, actor, rid, members)
+        await handling.open_discussion(svc, actor, rid, members)
     return await _act(request, report_id, go, "discussion")
 
 
@@ -208,7 +208,7 @@ async def feedback(request: Request, report_id: str) -> Response:
     svc = request.app.state.services
 
     async def go(actor: Any, rid: uuid.UUID, form: Any) -> None:
-        await reports.give_feedback(svc, actor, rid, one(form, "text"))
+        await handling.give_feedback(svc, actor, rid, one(form, "text"))
     return await _act(request, report_id, go, "retour")
 
 
@@ -218,7 +218,7 @@ async def close(request: Request, report_id: str) -> Response:
     svc = request.app.state.services
 
     async def go(actor: Any, rid: uuid.UUID, form: Any) -> None:
-        await reports.close(svc, actor, rid)
+        await handling.close(svc, actor, rid)
     return await _act(request, report_id, go, "cloture")
 
 

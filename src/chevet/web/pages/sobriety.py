@@ -4,6 +4,7 @@ sources beside the estimates."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -24,7 +25,7 @@ def _grams(value: float, lang: str) -> str:
     return text.replace(".", ",") if lang == "fr" else text
 
 
-def context(figures: dict[str, Any], lang: str) -> dict[str, Any]:
+def context(figures: Mapping[str, Any], lang: str) -> dict[str, Any]:
     """What the template shows, as texts in the reader's language."""
     def t(key: str, **params: Any) -> str:
         return gettext(key, lang, **params)

@@ -8,6 +8,7 @@ from fastapi.responses import Response
 
 from chevet.app.identity import people
 from chevet.app.messaging import preferences, teams
+from chevet.core.entities import Person
 from chevet.core.errors import ChevetError, Forbidden, InvalidInput
 from chevet.core.ids import parse_id
 from chevet.core.roles import Role
@@ -88,12 +89,15 @@ async def deactivate(person_id: str, request: Request) -> Response:
     return p.redirect("/admin/people?notice=deactivated")
 
 
+def _by_name(members: list[Person]) -> list[Person]:
+    return sorted(members, key=lambda x: x.name.lower())
+
+
 async def _teams_page(p: Page, status: int = 200, error: str | None = None) -> Response:
     assert p.actor is not None
     everyone = [x for x in await people.search_people(p.services, p.actor, "", 1000)]
     by_id = {str(x.id): x for x in everyone}
-    views = [{"id": t["id"], "name": t["name"],
-              "members": sorted((by_id[m] for m in t["member_ids"] if m in by_id), key=lambda x: x.name.lower())}
+    views = [{"id": t["id"], "name": t["name"], "members": _by_name([by_id[m] for m in t["member_ids"] if m in by_id])}
              for t in await teams.list_teams(p.services, p.actor)]
     return p.render("admin_teams.html", status=status, teams=views,
                     people=[x for x in everyone if x.status.value != "deactivated"], error=error,

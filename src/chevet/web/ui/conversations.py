@@ -8,7 +8,7 @@ import re
 import secrets
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from babel.dates import format_date
@@ -16,8 +16,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from chevet.app.attachments import upload
+from chevet.app.attachments.views import LimitsView
 from chevet.app.identity import people
 from chevet.app.messaging import conversations, memberships, messages, teams
+from chevet.app.messaging.views import MessageView
 from chevet.core.errors import ChevetError, InvalidInput, NotFound
 from chevet.core.ids import parse_id
 from chevet.web.responses import Json
@@ -78,9 +80,8 @@ def cursors_attr(positions: dict[uuid.UUID, int]) -> str:
 async def home(request: Request) -> Response:
     p = await page(request)
     assert p.actor is not None
-    items = await conversations.list_conversations(p.services, p.actor)
-    for item in items:
-        item["when"] = p.local(datetime.fromisoformat(item["last_activity"]))
+    items: list[dict[str, Any]] = [{**item, "when": p.local(datetime.fromisoformat(item["last_activity"]))}
+                                   for item in await conversations.list_conversations(p.services, p.actor)]
     positions = {uuid.UUID(c["id"]): c["last_seq"] for c in items}
     return p.render("list.html", conversations=items, cursors=cursors_attr(positions),
                     today=p.local(p.services.clock.now()).date(), notice=request.query_params.get("notice"))
@@ -89,7 +90,8 @@ async def home(request: Request) -> Response:
 async def _conversation_context(p: Page, conversation_id: uuid.UUID, before: int | None) -> dict[str, Any]:
     assert p.actor is not None
     conv = await conversations.get_conversation(p.services, p.actor, conversation_id)
-    items = await messages.history(p.services, p.actor, conversation_id, before_seq=before, limit=PAGE_SIZE)
+    items: list[dict[str, Any]] = [{**i} for i in await messages.history(p.services, p.actor, conversation_id,
+                                                                         before_seq=before, limit=PAGE_SIZE)]
     members = await memberships.members_of(p.services, p.actor, conversation_id)
     names = {str(m.id): m.name for m in members}
     by_seq = {i["seq"]: i for i in items if "body" in i}
@@ -144,7 +146,7 @@ async def conversation(conversation_id: str, request: Request) -> Response:
                     cursors=cursors_attr(positions), draft="", error=None, limits=_limits(p))
 
 
-def _limits(p: Page) -> dict[str, Any] | None:
+def _limits(p: Page) -> LimitsView | None:
     """Sizes and types accepted, shown before choosing a file (RGESN 4.11)."""
     try:
         return upload.limits_view(p.services)
@@ -195,12 +197,12 @@ async def read(conversation_id: str, request: Request) -> Response:
     return Json({"read_seq": done})
 
 
-async def _own(p: Page, cid: uuid.UUID, mid: str) -> dict[str, Any]:
+async def _own(p: Page, cid: uuid.UUID, mid: str) -> MessageView:
     assert p.actor is not None
     target = parse_id(mid)
     # Looked up in the conversation's recent history: what the screen offers to edit.
     items = await messages.history(p.services, p.actor, cid, limit=200)
-    found = next((i for i in items if i.get("id") == str(target) and "body" in i), None)
+    found = next((cast(MessageView, i) for i in items if i.get("id") == str(target) and "body" in i), None)
     if found is None or found["deleted"] or found["author_id"] != str(p.actor.id):
         raise NotFound("message_not_found")
     return found
@@ -348,9 +350,8 @@ async def search(request: Request) -> Response:
     error = None
     if q:
         try:
-            results = await messages.search(p.services, p.actor, q, 50)
+            results = [{**r, "local": p.local(datetime.fromisoformat(r["created_at"]))}
+                       for r in await messages.search(p.services, p.actor, q, 50)]
         except InvalidInput as exc:
             error = p.error_text(exc)
-        for r in results:
-            r["local"] = p.local(datetime.fromisoformat(r["created_at"]))
     return p.render("search.html", q=q, results=results, error=error, segments=segments)
