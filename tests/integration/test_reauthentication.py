@@ -134,7 +134,8 @@ async def test_regulatory_form_export_needs_a_recent_proof(installation: Install
     e = await ehpad(svc)
     filed = await filing.file_report(svc, e.carer.actor, mode="named", **fall(svc.clock.now()))
     await validated_essms_form(svc, e, filed.report_id)
-    with httpx.Client(base_url=server.url) as browser:
+    # Rendering the first PDF loads the PDF library: on a busy machine, well beyond httpx's 5 s.
+    with httpx.Client(base_url=server.url, timeout=60) as browser:
         form = {"email": e.admin.email, "password": e.admin.password, "otp": e.admin.otp(), "next": "/",
                 "csrf": _csrf(browser.get("/login").text)}
         assert browser.post("/login", data=form).status_code == 303
