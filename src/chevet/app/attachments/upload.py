@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from chevet.app.access import Access, conversation_access
 from chevet.app.attachments.config import AttachmentServices
-from chevet.app.messaging.conversations import Access, access
 from chevet.app.services import Actor, Services, Unit
 from chevet.core import sealed_stream
 from chevet.core.attachment import (
@@ -158,7 +158,7 @@ async def upload(services: Services, actor: Actor, conversation_id: uuid.UUID, *
     cfg = configured(services)
     check_size(cfg, data)
     async with services.db.transaction() as tx:
-        a = await access(services, tx, actor, conversation_id)
+        a = await conversation_access(services, tx, actor, conversation_id)
         rules = await tx.attachments.rules(actor.org_id)
     # Hashing and type checks over up to tens of megabytes: in a worker thread, off the loop.
     exchange = a.conversation.kind is ConversationKind.EXTERNAL
@@ -178,7 +178,7 @@ async def upload(services: Services, actor: Actor, conversation_id: uuid.UUID, *
     written: list[str] = []
     try:
         async with services.unit(actor.ip) as u:
-            a = await access(services, u.tx, actor, conversation_id)
+            a = await conversation_access(services, u.tx, actor, conversation_id)
             await u.tx.attachments.lock_organisation(actor.org_id)
             known = await u.tx.attachments.by_dedup_tag(conversation_id, tag)
             if known is None and prepared is None:  # the copy we matched was removed meanwhile
@@ -351,7 +351,7 @@ async def pending(services: Services, actor: Actor, conversation_id: uuid.UUID,
     if not wanted:
         return []
     async with services.db.transaction() as tx:
-        a = await access(services, tx, actor, conversation_id)
+        a = await conversation_access(services, tx, actor, conversation_id)
         found = {att.id: att for att in await tx.attachments.many(conversation_id, wanted)}
     return [attachment_view(found[i], a.key) for i in wanted
             if i in found and found[i].uploader_id == actor.id and found[i].entry_id is None]
@@ -416,7 +416,7 @@ async def discard(services: Services, actor: Actor, attachment_id: uuid.UUID) ->
             raise NotFound("attachment_not_found")
         if att.entry_id is not None:
             raise InvalidInput("attachment_already_sent")
-        await access(services, u.tx, actor, att.conversation_id)
+        await conversation_access(services, u.tx, actor, att.conversation_id)
         gone = await remove(u.tx, att.conversation_id, [att])
         await u.audit(actor.org_id, "attachment.discarded", actor.id, "attachment", att.id)
     await delete_files(services, gone)

@@ -15,12 +15,13 @@ from typing import Any
 
 import orjson
 
+from chevet.app.access import require
 from chevet.app.identity import addresses
 from chevet.app.services import Actor, Services
 from chevet.core.audit import INSTALLATION_CHAIN, AuditEntry
 from chevet.core.checkpoint import ChainVerdict, Checkpoint, signed_message, verify_chain_with_checkpoints
-from chevet.core.errors import Forbidden, InvalidInput
-from chevet.core.roles import Permission, can
+from chevet.core.errors import InvalidInput
+from chevet.core.roles import Permission
 
 MIN_AUDIT_RETENTION_DAYS = 183  # access traces to patient data: at least six months, rolling
 MAX_TRACES = 1000
@@ -137,8 +138,8 @@ async def _previous_hash(tx: Any, chain: uuid.UUID, seq: int, anchor: int, check
 
 
 def _require_view(actor: Actor) -> None:
-    if not can(actor.person.role, Permission.VIEW_AUDIT):
-        raise Forbidden("forbidden")
+    """The trail's pages and API check this before anything else (the check is ``access.require``)."""
+    require(actor, Permission.VIEW_AUDIT)
 
 
 @dataclass(frozen=True, slots=True)

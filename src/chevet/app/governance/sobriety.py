@@ -13,11 +13,11 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
+from chevet.app.access import require
 from chevet.app.attachments.upload import configured
 from chevet.app.services import Actor, Services
 from chevet.core import sobriety
-from chevet.core.errors import Forbidden
-from chevet.core.roles import Permission, can
+from chevet.core.roles import Permission
 from chevet.ports import Transaction
 
 KINDS = ("text", "image", "document")
@@ -31,11 +31,6 @@ def register_retention_preview(preview: RetentionPreview) -> None:
     """Retention (a separate feature) tells the dashboard what it will delete next month."""
     global _retention_preview
     _retention_preview = preview
-
-
-def _require(actor: Actor) -> None:
-    if not can(actor.person.role, Permission.VIEW_SOBRIETY):
-        raise Forbidden("forbidden")
 
 
 async def _teams(tx: Transaction, actor: Actor) -> list[dict[str, Any]]:
@@ -53,7 +48,7 @@ async def _teams(tx: Transaction, actor: Actor) -> list[dict[str, Any]]:
 
 async def dashboard(services: Services, actor: Actor) -> dict[str, Any]:
     """Every figure of the dashboard, as plain numbers (bytes, grams CO2e) and texts."""
-    _require(actor)
+    require(actor, Permission.VIEW_SOBRIETY)
     cfg = configured(services)
     today = services.clock.now().date()
     async with services.db.transaction() as tx:

@@ -12,8 +12,9 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+from chevet.app.access import Access, conversation_access, conversation_accesses
 from chevet.app.attachments import upload
-from chevet.app.messaging.conversations import Access, access, accesses, append_entry
+from chevet.app.messaging.conversations import append_entry
 from chevet.app.messaging.group_commit import GroupCommit
 from chevet.app.messaging.views import body_of, entry_payload, message_view, title_of
 from chevet.app.services import Actor, Services, Unit
@@ -103,7 +104,7 @@ async def _write_batch(services: Services, conversation_id: uuid.UUID,
         firsts.setdefault(s.mid, s)
     outcome: dict[uuid.UUID, _SendResult | Exception] = {}
     async with services.unit() as u:
-        may = await accesses(services, u.tx, [s.actor for s in firsts.values()], conversation_id)
+        may = await conversation_accesses(services, u.tx, [s.actor for s in firsts.values()], conversation_id)
         allowed: list[tuple[_Send, Access]] = []
         for s in firsts.values():
             if (a := may.get(s.actor.id)) is not None:
@@ -213,7 +214,7 @@ async def edit_message(services: Services, actor: Actor, conversation_id: uuid.U
     edit entry, so the change is traceable."""
     text = clean_body(body, services.policy.max_message_bytes)
     async with services.unit(actor.ip) as u:
-        a = await access(services, u.tx, actor, conversation_id)
+        a = await conversation_access(services, u.tx, actor, conversation_id)
         target = await _own_message(u, actor, a, mid, moderation=False)
         previous = body_of(conversation_id, a.key, target)
         conv, e = await append_entry(u, a.conversation, a.key, kind=EntryKind.EDIT, author=actor.id,
@@ -237,7 +238,7 @@ async def edit_message(services: Services, actor: Actor, conversation_id: uuid.U
 async def delete_message(services: Services, actor: Actor, conversation_id: uuid.UUID, mid: uuid.UUID) -> None:
     """The text is erased (with its earlier versions); a trace 'message deleted' remains."""
     async with services.unit(actor.ip) as u:
-        a = await access(services, u.tx, actor, conversation_id)
+        a = await conversation_access(services, u.tx, actor, conversation_id)
         target = await _own_message(u, actor, a, mid, moderation=True)
         conv, e = await append_entry(u, a.conversation, a.key, kind=EntryKind.DELETE, author=actor.id,
                                      target_seq=target.seq)
@@ -259,7 +260,7 @@ async def history(services: Services, actor: Actor, conversation_id: uuid.UUID, 
     membership changes. Without a bound, the latest page."""
     limit = max(1, min(limit, MAX_PAGE))
     async with services.unit(actor.ip) as u:
-        a = await access(services, u.tx, actor, conversation_id)
+        a = await conversation_access(services, u.tx, actor, conversation_id)
         floor = a.membership.visible_from_seq
         if after_seq is not None:
             entries = await u.tx.entries.after(conversation_id, max(after_seq, floor - 1), limit,
@@ -291,7 +292,7 @@ async def catch_up(services: Services, actor: Actor, cursors: Mapping[uuid.UUID,
     too_far: dict[uuid.UUID, int] = {}
     async with services.unit(actor.ip) as u:
         for conv_id in await u.tx.conversations.ids_for(actor.org_id, actor.id):
-            a = await access(services, u.tx, actor, conv_id)
+            a = await conversation_access(services, u.tx, actor, conv_id)
             after = max(cursors.get(conv_id, 0), a.membership.visible_from_seq - 1)
             if a.conversation.last_seq <= after:
                 continue
@@ -307,7 +308,7 @@ async def entries_between(services: Services, actor: Actor, conversation_id: uui
                           up_to_seq: int) -> list[RealtimeEvent]:
     """Fill a gap the live stream noticed (events published out of commit order)."""
     async with services.unit(actor.ip) as u:
-        a = await access(services, u.tx, actor, conversation_id)
+        a = await conversation_access(services, u.tx, actor, conversation_id)
         after = max(after_seq, a.membership.visible_from_seq - 1)
         entries = [e for e in await u.tx.entries.after(conversation_id, after, max(0, up_to_seq - after))
                    if e.seq <= up_to_seq]
@@ -339,7 +340,7 @@ async def note_live_read(services: Services, actor: Actor, conversation_id: uuid
     """A care case's messages reached this device live: traced once per stream session and
     conversation (the stream calls it on the first live delivery), not once per message."""
     async with services.unit(actor.ip) as u:
-        a = await access(services, u.tx, actor, conversation_id)
+        a = await conversation_access(services, u.tx, actor, conversation_id)
         if a.conversation.kind is ConversationKind.CARE_CASE:
             await u.audit(actor.org_id, "care_case.read", actor.id, "conversation", conversation_id,
                           via="stream_live", from_seq=seq, session=str(actor.session_id))
@@ -356,7 +357,7 @@ async def search(services: Services, actor: Actor, query: str, limit: int = 50) 
         accesses: dict[uuid.UUID, Access] = {}
         wanted: dict[uuid.UUID, tuple[int, list[int]]] = {}
         for conv_id in await u.tx.conversations.ids_for(actor.org_id, actor.id):
-            a = await access(services, u.tx, actor, conv_id)
+            a = await conversation_access(services, u.tx, actor, conv_id)
             accesses[conv_id] = a
             wanted[conv_id] = (a.membership.visible_from_seq,
                                sorted({blind_index.term(a.key.search_key, w) for w in words}))

@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from chevet.app.access import require
 from chevet.app.services import Actor, Services
 from chevet.core.entities import PersonStatus, Team
-from chevet.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from chevet.core.errors import Conflict, InvalidInput, NotFound
 from chevet.core.ids import new_id
-from chevet.core.roles import Permission, can
+from chevet.core.roles import Permission
 
 MAX_NAME = 120
 
@@ -19,14 +20,9 @@ def team_view(team: Team, member_ids: list[uuid.UUID]) -> dict[str, Any]:
             "created_at": team.created_at.isoformat()}
 
 
-def _require(actor: Actor) -> None:
-    if not can(actor.person.role, Permission.MANAGE_TEAMS):
-        raise Forbidden("forbidden")
-
-
 async def create_team(services: Services, actor: Actor, name: str,
                       member_ids: list[uuid.UUID] | None = None) -> dict[str, Any]:
-    _require(actor)
+    require(actor, Permission.MANAGE_TEAMS)
     clean = " ".join((name or "").split())
     if not clean or len(clean) > MAX_NAME:
         raise InvalidInput("team_name_invalid", max=MAX_NAME)
@@ -51,7 +47,7 @@ async def list_teams(services: Services, actor: Actor) -> list[dict[str, Any]]:
 
 
 async def add_team_member(services: Services, actor: Actor, team_id: uuid.UUID, person_id: uuid.UUID) -> None:
-    _require(actor)
+    require(actor, Permission.MANAGE_TEAMS)
     async with services.unit(actor.ip) as u:
         team = await u.tx.teams.get(actor.org_id, team_id)
         person = await u.tx.people.get(actor.org_id, person_id)
@@ -66,7 +62,7 @@ async def add_team_member(services: Services, actor: Actor, team_id: uuid.UUID, 
 
 
 async def remove_team_member(services: Services, actor: Actor, team_id: uuid.UUID, person_id: uuid.UUID) -> None:
-    _require(actor)
+    require(actor, Permission.MANAGE_TEAMS)
     async with services.unit(actor.ip) as u:
         if await u.tx.teams.get(actor.org_id, team_id) is None:
             raise NotFound("team_not_found")

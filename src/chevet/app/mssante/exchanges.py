@@ -15,9 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from chevet.app.access import conversation_access
 from chevet.app.attachments import download
 from chevet.app.attachments import upload as attachments
-from chevet.app.messaging.conversations import access, append_entry
+from chevet.app.messaging.conversations import append_entry
 from chevet.app.messaging.views import conversation_view, entry_payload, message_view
 from chevet.app.mssante import receipts
 from chevet.app.mssante.gateway import Gateway, Mailbox, keyed_hash, open_json, seal_json
@@ -131,7 +132,7 @@ async def open_exchange(services: Services, gw: Gateway, actor: Actor, *, to: Se
 
 async def _exchange(services: Services, u: Unit, actor: Actor, conversation_id: uuid.UUID) -> tuple[
         Any, Exchange, list[str]]:
-    a = await access(services, u.tx, actor, conversation_id)
+    a = await conversation_access(services, u.tx, actor, conversation_id)
     ex = await u.tx.mssante.exchange(actor.org_id, conversation_id)
     if ex is None:
         raise NotFound("mss_exchange_not_found")
@@ -183,7 +184,7 @@ async def _outgoing(services: Services, actor: Actor, conversation_id: uuid.UUID
     if len(wanted) > MAX_ATTACHMENTS:
         raise InvalidInput("mss_too_many_attachments", max=MAX_ATTACHMENTS)
     async with services.db.transaction() as tx:
-        a = await access(services, tx, actor, conversation_id)
+        a = await conversation_access(services, tx, actor, conversation_id)
         found = {att.id: att for att in await tx.attachments.many(conversation_id, wanted)}
     files = []
     for att_id in wanted:
@@ -198,7 +199,7 @@ async def _outgoing(services: Services, actor: Actor, conversation_id: uuid.UUID
 async def _already_sent(services: Services, actor: Actor, conversation_id: uuid.UUID,
                         entry_id: uuid.UUID) -> dict[str, Any] | None:
     async with services.db.transaction() as tx:
-        a = await access(services, tx, actor, conversation_id)
+        a = await conversation_access(services, tx, actor, conversation_id)
         existing = await tx.entries.get(conversation_id, entry_id)
         if existing is None:
             return None

@@ -21,6 +21,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from chevet.app.access import require
 from chevet.app.attachments import upload
 from chevet.app.attachments.upload import ReceivedFile
 from chevet.app.messaging.conversations import append_entry
@@ -33,7 +34,7 @@ from chevet.core import blind_index, envelope
 from chevet.core.attachment import TEXT
 from chevet.core.entities import Organisation, RealtimeEvent
 from chevet.core.envelope import DataKey
-from chevet.core.errors import Forbidden, InvalidInput, NotFound, TooLarge
+from chevet.core.errors import InvalidInput, NotFound, TooLarge
 from chevet.core.ids import new_id
 from chevet.core.message import EntryKind, MessageFlag
 from chevet.core.mssante import mime, xdm
@@ -48,7 +49,7 @@ from chevet.core.mssante.records import (
     InboundState,
     MssMessage,
 )
-from chevet.core.roles import Permission, can
+from chevet.core.roles import Permission
 
 log = logging.getLogger("chevet.mssante.inbound")
 PLACEHOLDER = "(message sans texte, voir les pièces jointes)"
@@ -317,13 +318,8 @@ async def _add_peer(u: Unit, key: DataKey, org: Organisation, conv_id: uuid.UUID
 
 # --- quarantine, for the administrator ----------------------------------------------------
 
-def _require_admin(actor: Actor) -> None:
-    if not can(actor.person.role, Permission.MANAGE_ORGANISATION):
-        raise Forbidden("forbidden")
-
-
 async def quarantined(services: Services, actor: Actor, include_released: bool = False) -> list[dict[str, Any]]:
-    _require_admin(actor)
+    require(actor, Permission.MANAGE_ORGANISATION)
     async with services.db.transaction() as tx:
         records = await tx.mssante.inbound(actor.org_id, None if include_released else InboundState.QUARANTINED, 200)
     return [{"id": str(r.id), "mailbox": r.mailbox, "state": r.state.value, "reason": r.reason,
@@ -333,7 +329,7 @@ async def quarantined(services: Services, actor: Actor, include_released: bool =
 
 async def quarantined_mail(services: Services, actor: Actor, record_id: uuid.UUID) -> bytes:
     """The raw quarantined mail, for the administrator to examine (audited)."""
-    _require_admin(actor)
+    require(actor, Permission.MANAGE_ORGANISATION)
     async with services.unit(actor.ip) as u:
         rec = await u.tx.mssante.inbound_raw(actor.org_id, record_id)
         if rec is None or rec.raw_sealed is None or rec.wrapped_key is None:
@@ -345,7 +341,7 @@ async def quarantined_mail(services: Services, actor: Actor, record_id: uuid.UUI
 
 async def release(services: Services, actor: Actor, record_id: uuid.UUID) -> None:
     """The administrator has dealt with a quarantined mail: its sealed copy is destroyed."""
-    _require_admin(actor)
+    require(actor, Permission.MANAGE_ORGANISATION)
     async with services.unit(actor.ip) as u:
         rec = await u.tx.mssante.inbound_raw(actor.org_id, record_id)
         if rec is None or rec.state is not InboundState.QUARANTINED:
