@@ -13,7 +13,7 @@ from jinja2 import Environment, select_autoescape
 
 from chevet.app.access import require
 from chevet.app.archive.archive import _jsonl, breach_record, person_record, write_tar
-from chevet.app.governance.audit_trail import entry_json
+from chevet.app.archive.audit import entry_json
 from chevet.app.governance.retention import rules
 from chevet.app.identity import addresses
 from chevet.app.identity.session_policy import require_recent_authentication
