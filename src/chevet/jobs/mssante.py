@@ -65,15 +65,10 @@ async def _fetch_with(installation: Installation, runtime: GatewayRuntime, addre
 
     assert isinstance(client, ImapMailbox)
     services = installation.services
-    async with services.db.transaction() as tx:
-        cursor = await tx.mssante.cursor(address)
-    uid_validity, mails = await client.fetch(cursor)
+    uid_validity, mails = await client.fetch(await inbound.cursor(services, address))
     for uid, raw in mails:
         result = await inbound.ingest(services, runtime.gateway, address, raw)
-        # The cursor moves only after the mail is recorded: a crash fetches it again, and the
-        # Message-ID check makes that second copy a no-op.
-        async with services.db.transaction() as tx:
-            await tx.mssante.set_cursor(address, uid_validity, uid)
+        await inbound.advance_cursor(services, address, uid_validity, uid)
         await client.mark_seen(uid)
         log.info("mssante mail received", extra={"mailbox": address, "state": result.state.value,
                                                   "reason": result.reason})

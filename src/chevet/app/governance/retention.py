@@ -33,7 +33,7 @@ from chevet.core.retention import (
     message_cutoff,
 )
 from chevet.core.roles import Permission, can
-from chevet.core.signalement.retention import record_types
+from chevet.core.signalement.retention import RecordType, record_types
 from chevet.ports import Transaction
 
 if TYPE_CHECKING:
@@ -50,9 +50,23 @@ def rule_view(rule: RetentionRule) -> dict[str, Any]:
             "applies_to": "after_close" if rule.kind is ConversationKind.CARE_CASE else "messages_and_inactivity"}
 
 
-async def policies(services: Services, actor: Actor) -> list[dict[str, Any]]:
+async def policies(services: Services, actor: Actor | None, org_id: uuid.UUID) -> list[dict[str, Any]]:
+    """Each conversation kind's period and limits: anyone of the organisation may know them
+    (``actor`` None: the operator, for ``org_id``)."""
+    if actor is not None:
+        org_id = actor.org_id
     async with services.db.transaction() as tx:
-        return [rule_view(r) for r in (await rules(tx, actor.org_id)).values()]
+        return [rule_view(r) for r in (await rules(tx, org_id)).values()]
+
+
+async def report_policies(services: Services, actor: Actor | None, org_id: uuid.UUID) -> list[dict[str, Any]]:
+    """How long each type of closed signalement report is kept: anyone of the organisation may
+    know (transparency; ``actor`` None: the operator, for ``org_id``)."""
+    if actor is not None:
+        org_id = actor.org_id
+    async with services.db.transaction() as tx:
+        days = await tx.reports.retention_days(org_id)
+    return [reports.retention_view(t, days.get(t)) for t in RecordType]
 
 
 async def set_policy(services: Services, actor: Actor | None, org_id: uuid.UUID, kind: str, *, days: int,

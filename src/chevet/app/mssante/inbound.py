@@ -117,6 +117,20 @@ async def ingest(services: Services, gw: Gateway, mailbox: str, raw: bytes) -> I
         return await quarantine(services, org, box, raw, exc.code, mid_hash)
 
 
+async def cursor(services: Services, mailbox: str) -> tuple[int, int] | None:
+    """Where fetching a mailbox resumes: its UIDVALIDITY and the last UID read, if any."""
+    async with services.db.transaction() as tx:
+        return await tx.mssante.cursor(mailbox)
+
+
+async def advance_cursor(services: Services, mailbox: str, uid_validity: int, uid: int) -> None:
+    """A fetched mail is recorded (``ingest`` returned): the next fetch starts after it. Called
+    only after ``ingest``, so a crash in between fetches the mail again, and its Message-ID
+    makes that second copy a no-op."""
+    async with services.db.transaction() as tx:
+        await tx.mssante.set_cursor(mailbox, uid_validity, uid)
+
+
 async def _documents(services: Services, gw: Gateway, mail: mime.InboundMail) -> list[ReceivedFile]:
     """The attachments as received, through the attachment pipeline's checks (exchange
     allow-list, PDF structure, antivirus), plus the documents inside an IHE_XDM.zip (read as a

@@ -107,7 +107,7 @@ class HoldIn(Body):
 
 @router.get("/retention/policies")
 async def policies(actor: ActorDep, svc: ServicesDep) -> list[dict[str, Any]]:
-    return await retention.policies(svc, actor)
+    return await retention.policies(svc, actor, actor.org_id)
 
 
 @router.put("/retention/policies/{kind}")
@@ -123,7 +123,7 @@ class ReportRetentionIn(Body):
 @router.get("/retention/reports")
 async def report_retention(actor: ActorDep, svc: ServicesDep) -> list[dict[str, Any]]:
     """How long each type of closed signalement report is kept, with the reason for the default."""
-    return await reports.retention_policies(svc, actor)
+    return await retention.report_policies(svc, actor, actor.org_id)
 
 
 @router.put("/retention/reports/{record_type}")
