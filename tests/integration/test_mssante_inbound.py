@@ -218,7 +218,7 @@ async def test_listener_and_idle(installation: Installation, mail: None) -> None
     import smtplib
     import ssl
 
-    from chevet.bootstrap.mssante import start_listener
+    from chevet.adapters.mail.listener import start_listener
 
     svc = installation.services
     org = await new_org(svc)

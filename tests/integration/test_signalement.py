@@ -252,7 +252,8 @@ async def test_retention_purge_crypto_shreds_closed_reports_after_their_period(i
         await report_retention.set_retention(svc, dpo.actor, e.org.id, "signalement.internal", 30)
     assert bad.value.code == "report_retention_out_of_limits"
     assert (await report_retention.set_retention(svc, dpo.actor, e.org.id, "signalement.internal", 400))["days"] == 400
-    periods = {p["record_type"]: p["days"] for p in await report_retention.retention_policies(svc, e.carer.actor)}
+    policies = await report_retention.retention_policies(svc, e.carer.actor, e.org.id)
+    periods = {p["record_type"]: p["days"] for p in policies}
     assert periods["signalement.internal"] == 400 and periods["signalement.eigs"] == 3650
 
     # A dry run names what would go and changes nothing; the real run shreds it, and only it.

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from chevet.adapters import backup as backups
 from chevet.adapters.antivirus import ClamdScanner
 from chevet.adapters.audit_key import AuditKeyError, AuditKeyFile, create_audit_key
-from chevet.adapters.backup import BackupError as BackupError  # re-exported for the CLI
-from chevet.adapters.backup import RestoreTarget as RestoreTarget
-from chevet.adapters.backup import backup_database as backup_database
-from chevet.adapters.backup import read_key_backup as read_key_backup
-from chevet.adapters.backup import restore as restore
-from chevet.adapters.backup import write_key_backup as _write_key_backup
+from chevet.adapters.backup import BackupError as BackupError  # what backups and restores raise (a message id)
 from chevet.adapters.blobs import FileBlobStore
 from chevet.adapters.bus import MemoryBus, RedisBus
 from chevet.adapters.clock import SystemClock
@@ -35,6 +32,7 @@ if TYPE_CHECKING:
     from chevet.adapters.psc import PscProvider
 
 log = logging.getLogger("chevet")
+T = TypeVar("T")
 
 
 @dataclass
@@ -236,5 +234,25 @@ async def write_key_backup(installation: Installation, out: Path) -> int:
     """The current key material (master key, audit key, wrapped conversation keys), 0600."""
     services = installation.services
     assert isinstance(services.db, SqlDatabase)
-    return await _write_key_backup(services.db, installation.settings.key_file, installation.settings.audit_key,
+    return await backups.write_key_backup(services.db, installation.settings.key_file, installation.settings.audit_key,
                                    out, services.clock.now(), installation.settings.vapid_key_file)
+
+
+def backup_database(settings: Settings, out: Path) -> None:
+    """A consistent copy of the installation's database, without its data keys (those are in
+    the key backup only)."""
+    backups.backup_database(settings.database, out)
+
+
+def read_key_backup(path: Path) -> dict[str, Any]:
+    """A key backup, checked: its format, and every data key well formed."""
+    return backups.read_key_backup(path)
+
+
+async def restore(settings: Settings, db_backup: Path, keys: dict[str, Any], blobs_from: Path | None,
+                  migrate: Callable[[str], Awaitable[None]], finish: Callable[[str, Path], Awaitable[T]]) -> T:
+    """Restore a backup into the empty installation ``settings`` describe, all or nothing (see
+    ``adapters.backup.restore``)."""
+    target = backups.RestoreTarget(settings.database, settings.blobs_path, settings.key_file, settings.audit_key,
+                                   settings.vapid_key_file)
+    return await backups.restore(target, db_backup, keys, blobs_from, migrate, finish)

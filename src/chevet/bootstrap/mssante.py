@@ -3,11 +3,14 @@ the application's ``Gateway`` and the SMTP/IMAP/listener adapters for each mailb
 
 from __future__ import annotations
 
+import asyncio
 import ssl
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Protocol
 
 from cryptography import x509
 
@@ -25,6 +28,24 @@ from chevet.core.mssante.revocation import RevocationPolicy
 from chevet.core.mssante.smime import SigningIdentity, load_identity
 from chevet.settings import Settings, SettingsError
 from chevet.settings.mssante import MailboxSettings, MssanteSettings, OperatorSettings, load_mssante_settings
+
+
+class MailboxClient(Protocol):
+    """A mailbox the gateway fetches (IMAP), as its loops use it."""
+
+    @property
+    def supports_idle(self) -> bool: ...
+    async def fetch(self, cursor: tuple[int, int] | None) -> tuple[int, list[tuple[int, bytes]]]: ...
+    async def mark_seen(self, uid: int) -> None: ...
+    async def idle(self, seconds: float) -> bool: ...
+    async def check(self) -> int: ...
+    async def close(self) -> None: ...
+
+
+class Listening(Protocol):
+    """A started listener: closing it takes no new sessions."""
+
+    def close(self) -> None: ...
 
 
 def _secret(path: Path | None) -> str | None:
@@ -114,13 +135,23 @@ class GatewayRuntime:
         return SmtpSubmitter(SmtpEndpoint(op.smtp_host, op.smtp_port, self._context(box), username, password,
                                           op.timeout_seconds))
 
-    def imap(self, address: str) -> ImapMailbox | None:
+    def imap(self, address: str) -> MailboxClient | None:
         box = self.mailbox_settings[address]
         op = box.operator or self.settings.operator
         if not box.fetch or not op.imap_host:
             return None
         return ImapMailbox(ImapEndpoint(op.imap_host, op.imap_port, self._context(box), box.username or box.address,
                                         _secret(box.password_file), box.imap_folder, op.timeout_seconds))
+
+    async def listen(self, deliver: Callable[[str, bytes], Awaitable[None]]) -> Listening | None:
+        """The SMTP listener (an organisation's own MSSanté domain) started, handing each
+        received mail to ``deliver`` (mailbox, raw bytes); None when none is configured."""
+        ms = self.settings
+        tls = listener_context(ms)
+        if ms.listener is None or tls is None:
+            return None
+        return await start_listener(ms.listener.host, ms.listener.port, tls, {b.address for b in ms.mailboxes},
+                                    deliver, ms.listener.max_message_bytes or ms.max_message_bytes)
 
 
 def crl_download_folder(settings: Settings) -> Path:
@@ -142,6 +173,24 @@ def _crls(settings: Settings, ms: MssanteSettings) -> Callable[[], RevocationPol
         return RevocationPolicy(tuple(c for f in found for c in f.crls), ms.crl_required)
 
     return policy
+
+
+def download_configured_crls(settings: Settings, ms: MssanteSettings) -> int:
+    """Fetch the CRLs from the addresses the administrator configured (blocking); returns how
+    many were refreshed."""
+    return download_crls(ms.crl_urls, crl_download_folder(settings))
+
+
+@asynccontextmanager
+async def directory_extraction(workdir: Path, source: str, trust_anchor: Path | None = None
+                               ) -> AsyncIterator[Iterator[bytes]]:
+    """The bytes of a directory extraction (.zip or .txt), local or fetched over HTTPS into
+    ``workdir``; a fetched copy is removed afterwards."""
+    path = await asyncio.to_thread(fetch_source, source, trust_anchor, workdir)
+    try:
+        yield file_chunks(path)
+    finally:
+        discard(Path(path), source)
 
 
 def runs_in_server(settings: Settings, ms: MssanteSettings) -> bool:
@@ -192,5 +241,5 @@ def listener_context(ms: MssanteSettings) -> ssl.SSLContext | None:
     return ctx
 
 
-__all__ = ["GatewayRuntime", "ImapMailbox", "crl_download_folder", "discard", "download_crls", "fetch_source",
-           "file_chunks", "listener_context", "load_gateway", "start_listener"]
+__all__ = ["GatewayRuntime", "Listening", "MailboxClient", "crl_download_folder", "directory_extraction",
+           "download_configured_crls", "listener_context", "load_gateway", "runs_in_server"]

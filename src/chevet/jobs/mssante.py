@@ -13,20 +13,11 @@ import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 from chevet.app.mssante import directory, documents, inbound
 from chevet.app.mssante import outbox as mssante_outbox
 from chevet.bootstrap import Installation
-from chevet.bootstrap.mssante import (
-    GatewayRuntime,
-    crl_download_folder,
-    discard,
-    download_crls,
-    fetch_source,
-    file_chunks,
-    listener_context,
-)
+from chevet.bootstrap.mssante import GatewayRuntime, MailboxClient, directory_extraction, download_configured_crls
 from chevet.core.errors import ChevetError
 from chevet.core.mssante.delivery import MailError
 from chevet.core.mssante.directory import split_lines
@@ -60,20 +51,13 @@ async def fetch_once(installation: Installation, runtime: GatewayRuntime, addres
         await client.close()
 
 
-async def _fetch_with(installation: Installation, runtime: GatewayRuntime, address: str, client: object) -> int:
-    from chevet.bootstrap.mssante import ImapMailbox
-
-    assert isinstance(client, ImapMailbox)
+async def _fetch_with(installation: Installation, runtime: GatewayRuntime, address: str,
+                      client: MailboxClient) -> int:
     services = installation.services
-    async with services.db.transaction() as tx:
-        cursor = await tx.mssante.cursor(address)
-    uid_validity, mails = await client.fetch(cursor)
+    uid_validity, mails = await client.fetch(await inbound.cursor(services, address))
     for uid, raw in mails:
         result = await inbound.ingest(services, runtime.gateway, address, raw)
-        # The cursor moves only after the mail is recorded: a crash fetches it again, and the
-        # Message-ID check makes that second copy a no-op.
-        async with services.db.transaction() as tx:
-            await tx.mssante.set_cursor(address, uid_validity, uid)
+        await inbound.advance_cursor(services, address, uid_validity, uid)
         await client.mark_seen(uid)
         log.info("mssante mail received", extra={"mailbox": address, "state": result.state.value,
                                                   "reason": result.reason})
@@ -99,14 +83,11 @@ async def _pause(stopping: asyncio.Event, seconds: float) -> None:
 
 async def _mailbox_loop(installation: Installation, runtime: GatewayRuntime, address: str,
                         stopping: asyncio.Event) -> None:
-    from chevet.bootstrap.mssante import ImapMailbox
-
     ms = runtime.settings
     client = runtime.imap(address)
     if client is None:   # no IMAP for this mailbox (the listener receives its mail)
         await stopping.wait()
         return
-    assert isinstance(client, ImapMailbox)
     lock = runtime.fetch_lock(address)
     backoff = 5.0
     try:
@@ -175,12 +156,8 @@ async def refresh_directory(installation: Installation, runtime: GatewayRuntime)
     if not ms.directory_source:
         return None
     workdir = installation.settings.data_dir / "tmp"
-    path = await asyncio.to_thread(fetch_source, ms.directory_source, ms.directory_trust_anchor, workdir)
-    try:
-        return await directory.import_extraction(installation.services, split_lines(file_chunks(path)),
-                                                 ms.directory_source)
-    finally:
-        discard(Path(path), ms.directory_source)
+    async with directory_extraction(workdir, ms.directory_source, ms.directory_trust_anchor) as chunks:
+        return await directory.import_extraction(installation.services, split_lines(chunks), ms.directory_source)
 
 
 async def refresh_crls(installation: Installation, runtime: GatewayRuntime) -> int:
@@ -188,23 +165,17 @@ async def refresh_crls(installation: Installation, runtime: GatewayRuntime) -> i
     urls = runtime.settings.crl_urls
     if not urls:
         return 0
-    return await asyncio.to_thread(download_crls, urls, crl_download_folder(installation.settings))
+    return await asyncio.to_thread(download_configured_crls, installation.settings, runtime.settings)
 
 
 async def _listen(installation: Installation, runtime: GatewayRuntime, stopping: asyncio.Event) -> None:
     """The SMTP listener (an organisation's own MSSanté domain), until the gateway stops."""
-    from chevet.bootstrap.mssante import start_listener
-
-    ms = runtime.settings
-    tls = listener_context(ms)
-    if ms.listener is None or tls is None:
-        return
-
     async def deliver(mailbox: str, raw: bytes) -> None:
         await inbound.ingest(installation.services, runtime.gateway, mailbox, raw)
 
-    server = await start_listener(ms.listener.host, ms.listener.port, tls, {b.address for b in ms.mailboxes},
-                                  deliver, ms.listener.max_message_bytes or ms.max_message_bytes)
+    server = await runtime.listen(deliver)
+    if server is None:
+        return
     try:
         await stopping.wait()
     finally:

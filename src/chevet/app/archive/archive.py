@@ -24,6 +24,7 @@ from typing_extensions import TypedDict
 from chevet.app.archive import attachments as archive_attachments
 from chevet.app.archive import html as archive_html
 from chevet.app.archive import reports as archive_reports
+from chevet.app.archive.audit import checkpoint_json, entry_json, public_key_b64
 from chevet.app.archive.schema import FORMAT, READABLE_FORMATS, SCHEMA
 from chevet.app.archive.values import a_time as _dt
 from chevet.app.archive.values import a_time_or_none as _odt
@@ -31,7 +32,6 @@ from chevet.app.archive.values import an_id as _u
 from chevet.app.archive.values import an_id_or_none as _ou
 from chevet.app.archive.values import id_text as _s
 from chevet.app.archive.values import time_text as _t
-from chevet.app.governance.audit_trail import checkpoint_json, entry_json, public_key_b64
 from chevet.app.messaging.views import body_of, ref_of, title_of
 from chevet.app.services import Services
 from chevet.core import blind_index, envelope

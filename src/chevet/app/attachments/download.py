@@ -7,9 +7,9 @@ import uuid
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
+from chevet.app.access import conversation_access
 from chevet.app.attachments.config import AttachmentServices
 from chevet.app.attachments.upload import attachment_view, blob_key_of, configured
-from chevet.app.messaging.conversations import access
 from chevet.app.services import Actor, Services
 from chevet.core import sealed_stream
 from chevet.core.attachment import Attachment, AttachmentKind, Variant, blob_aad, content_key
@@ -43,7 +43,7 @@ async def download(services: Services, actor: Actor, attachment_id: uuid.UUID,
         if att is None:
             raise NotFound("attachment_not_found")
         try:
-            a = await access(services, u.tx, actor, att.conversation_id)
+            a = await conversation_access(services, u.tx, actor, att.conversation_id)
         except NotFound as exc:
             raise NotFound("attachment_not_found") from exc
         if att.entry_id is None:

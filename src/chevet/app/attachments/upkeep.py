@@ -9,8 +9,7 @@ from datetime import datetime, timedelta
 
 from chevet.app.attachments.upload import blob_key_of, configured, delete_files, remove
 from chevet.app.services import Services
-from chevet.app.signalement import files as report_files
-from chevet.core.attachment import Attachment
+from chevet.core.attachment import Attachment, blob_key
 from chevet.ports import Transaction
 
 RetentionHook = Callable[[Transaction, uuid.UUID, uuid.UUID, "datetime | None"], Awaitable[int]]
@@ -86,7 +85,7 @@ async def orphans(services: Services, *, delete: bool = False, older_than_hours:
     candidates = await cfg.blobs.keys(older_than_hours * 3600)
     async with services.db.transaction() as tx:
         known = {blob_key_of(c, addr) for c, addr in await tx.attachments.blob_keys()}
-        known |= {report_files.blob_key_of(r, addr) for r, addr in await tx.reports.file_blobs()}
+        known |= {blob_key(r.hex, addr) for r, addr in await tx.reports.file_blobs()}  # a report's files
     found = [k for k in candidates if k not in known]
     if delete:
         for key in found:

@@ -14,10 +14,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from chevet.app.access import Access, conversation_access
 from chevet.app.attachments.config import AttachmentServices
 from chevet.app.attachments.views import AttachmentView, LimitsView, RulesView
-from chevet.app.messaging.conversations import Access, access
-from chevet.app.messaging.views import MessageView, SearchHitView
 from chevet.app.services import Actor, Services, Unit
 from chevet.core import sealed_stream
 from chevet.core.attachment import (
@@ -159,7 +158,7 @@ async def upload(services: Services, actor: Actor, conversation_id: uuid.UUID, *
     cfg = configured(services)
     check_size(cfg, data)
     async with services.db.transaction() as tx:
-        a = await access(services, tx, actor, conversation_id)
+        a = await conversation_access(services, tx, actor, conversation_id)
         rules = await tx.attachments.rules(actor.org_id)
     # Hashing and type checks over up to tens of megabytes: in a worker thread, off the loop.
     exchange = a.conversation.kind is ConversationKind.EXTERNAL
@@ -179,7 +178,7 @@ async def upload(services: Services, actor: Actor, conversation_id: uuid.UUID, *
     written: list[str] = []
     try:
         async with services.unit(actor.ip) as u:
-            a = await access(services, u.tx, actor, conversation_id)
+            a = await conversation_access(services, u.tx, actor, conversation_id)
             await u.tx.attachments.lock_organisation(actor.org_id)
             known = await u.tx.attachments.by_dedup_tag(conversation_id, tag)
             if known is None and prepared is None:  # the copy we matched was removed meanwhile
@@ -352,7 +351,7 @@ async def pending(services: Services, actor: Actor, conversation_id: uuid.UUID,
     if not wanted:
         return []
     async with services.db.transaction() as tx:
-        a = await access(services, tx, actor, conversation_id)
+        a = await conversation_access(services, tx, actor, conversation_id)
         found = {att.id: att for att in await tx.attachments.many(conversation_id, wanted)}
     return [attachment_view(found[i], a.key) for i in wanted
             if i in found and found[i].uploader_id == actor.id and found[i].entry_id is None]
@@ -362,23 +361,6 @@ async def attach(u: Unit, a: Access, ids: Sequence[uuid.UUID], entry_id: uuid.UU
     if ids:
         await u.tx.attachments.attach(a.conversation.id, ids, entry_id)
 
-
-async def add_views(tx: Transaction, key: DataKey, conversation_id: uuid.UUID,
-                    pairs: Sequence[tuple[Entry, MessageView | SearchHitView]]) -> None:
-    """Put each message's attachments in its view (one query per page, and none at all when
-    no message of the page has files)."""
-    for _, view in pairs:
-        view.setdefault("attachments", [])
-    flagged = [e.id for e, view in pairs if e.flags & MessageFlag.ATTACHMENTS and not view.get("deleted")]
-    if not flagged:
-        return
-    by_entry: dict[uuid.UUID, list[AttachmentView]] = {}
-    for att in await tx.attachments.for_entries(conversation_id, flagged):
-        if att.entry_id is not None:
-            by_entry.setdefault(att.entry_id, []).append(attachment_view(att, key))
-    for e, view in pairs:
-        if e.id in by_entry:
-            view["attachments"] = by_entry[e.id]
 
 
 async def remove_for_entry(u: Unit, conversation_id: uuid.UUID, entry: Entry) -> list[str]:
@@ -417,7 +399,7 @@ async def discard(services: Services, actor: Actor, attachment_id: uuid.UUID) ->
             raise NotFound("attachment_not_found")
         if att.entry_id is not None:
             raise InvalidInput("attachment_already_sent")
-        await access(services, u.tx, actor, att.conversation_id)
+        await conversation_access(services, u.tx, actor, att.conversation_id)
         gone = await remove(u.tx, att.conversation_id, [att])
         await u.audit(actor.org_id, "attachment.discarded", actor.id, "attachment", att.id)
     await delete_files(services, gone)

@@ -6,7 +6,6 @@ Reading the trail is itself audited: who looked at whose traces is a question to
 
 from __future__ import annotations
 
-import base64
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -16,19 +15,18 @@ from typing import Any
 import orjson
 from typing_extensions import TypedDict
 
+from chevet.app.access import require
+from chevet.app.archive.audit import checkpoint_json, entry_json
+from chevet.app.archive.audit import public_key_b64 as public_key_b64  # the API and CLI show it
 from chevet.app.identity import addresses
 from chevet.app.services import Actor, Services
-from chevet.core.audit import INSTALLATION_CHAIN, AuditEntry
+from chevet.core.audit import INSTALLATION_CHAIN
 from chevet.core.checkpoint import ChainVerdict, Checkpoint, signed_message, verify_chain_with_checkpoints
-from chevet.core.errors import Forbidden, InvalidInput
-from chevet.core.roles import Permission, can
+from chevet.core.errors import InvalidInput
+from chevet.core.roles import Permission
 
 MIN_AUDIT_RETENTION_DAYS = 183  # access traces to patient data: at least six months, rolling
 MAX_TRACES = 1000
-
-
-def public_key_b64(services: Services) -> str | None:
-    return base64.b64encode(services.signer.public_key).decode() if services.signer else None
 
 
 async def checkpoint_all(services: Services) -> list[Checkpoint]:
@@ -66,27 +64,6 @@ async def verify_all(services: Services, public_key: bytes | None = None) -> lis
             out.append(verify_chain_with_checkpoints(chain, entries, head, await tx.audit_trail.checkpoints(chain),
                                                      key, await tx.audit_trail.anchor(chain)))
     return out
-
-
-def entry_json(e: AuditEntry, prev_hash: bytes | None = None) -> dict[str, Any]:
-    from chevet.core.checkpoint import micros
-
-    out: dict[str, Any] = {"type": "entry", "chain": str(e.chain), "seq": e.seq, "at": e.at.isoformat(),
-                           "at_us": micros(e.at), "action": e.action,
-                           "actor_id": str(e.actor_id) if e.actor_id else None, "object_type": e.object_type,
-                           "object_id": str(e.object_id) if e.object_id else None, "ip": e.ip,
-                           "detail": e.detail, "hash": e.hash.hex()}
-    if prev_hash is not None:
-        out["prev_hash"] = prev_hash.hex()
-    return out
-
-
-def checkpoint_json(cp: Checkpoint) -> dict[str, Any]:
-    from chevet.core.checkpoint import micros
-
-    return {"type": "checkpoint", "chain": str(cp.chain), "seq": cp.seq, "head_hash": cp.head_hash.hex(),
-            "at": cp.at.isoformat(), "at_us": micros(cp.at), "key_id": cp.key_id,
-            "signature": base64.b64encode(cp.signature).decode()}
 
 
 async def export_lines(services: Services, *, since: datetime | None, until: datetime | None,
@@ -138,8 +115,8 @@ async def _previous_hash(tx: Any, chain: uuid.UUID, seq: int, anchor: int, check
 
 
 def _require_view(actor: Actor) -> None:
-    if not can(actor.person.role, Permission.VIEW_AUDIT):
-        raise Forbidden("forbidden")
+    """The trail's pages and API check this before anything else (the check is ``access.require``)."""
+    require(actor, Permission.VIEW_AUDIT)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,9 @@ import orjson
 from jinja2 import Environment, select_autoescape
 from typing_extensions import TypedDict
 
+from chevet.app.access import require
 from chevet.app.archive.archive import BreachRecord, _jsonl, breach_record, person_record, write_tar
-from chevet.app.governance.audit_trail import entry_json
+from chevet.app.archive.audit import entry_json
 from chevet.app.governance.retention import rules
 from chevet.app.identity import addresses
 from chevet.app.identity.session_policy import require_recent_authentication
@@ -22,11 +23,11 @@ from chevet.app.services import Actor, Services
 from chevet.core import breach as breach_rules
 from chevet.core.breach import Breach
 from chevet.core.entities import Organisation, PersonStatus
-from chevet.core.errors import Forbidden, InvalidInput, NotFound
+from chevet.core.errors import InvalidInput, NotFound
 from chevet.core.ids import new_id
 from chevet.core.message import MessageFlag
 from chevet.core.retention import RATIONALE
-from chevet.core.roles import Permission, can
+from chevet.core.roles import Permission
 from chevet.core.sealed_archive import SealedWriter
 
 _ENV = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
@@ -45,11 +46,6 @@ _ACCESS_HTML = _ENV.from_string("""<!doctype html>
 {% for t in traces %}<li>{{ t.at }} — {{ t.action }}</li>{% endfor %}</ol>
 </body></html>
 """)
-
-
-def _require(actor: Actor | None, permission: Permission) -> None:
-    if actor is not None and not can(actor.person.role, permission):
-        raise Forbidden("forbidden")
 
 
 class MembershipRecord(TypedDict):
@@ -89,7 +85,7 @@ async def subject_access_data(services: Services, org: Organisation, person_id: 
     messages they wrote (their own words), and the audit entries about them or by them.
     The DPO (view_audit) may ask for anyone of the organisation; anyone may ask for themself."""
     if actor is not None and actor.id != person_id:
-        _require(actor, Permission.VIEW_AUDIT)
+        require(actor, Permission.VIEW_AUDIT)
     now = services.clock.now()
     async with services.unit(actor.ip if actor else None) as u:
         person = await u.tx.people.get(org.id, person_id)
@@ -160,7 +156,7 @@ async def anonymise(services: Services, actor: Actor | None, org: Organisation, 
     """A departed staff member's identity goes (name, e-mail, RPPS, credentials, team places);
     the care content they wrote stays for the team, attributed to a pseudonym. Only a
     deactivated account can be anonymised, and not reversibly."""
-    _require(actor, Permission.MANAGE_PEOPLE)
+    require(actor, Permission.MANAGE_PEOPLE)
     async with services.unit(actor.ip if actor else None) as u:
         person = await u.tx.people.get(org.id, person_id)
         if person is None:
@@ -230,7 +226,7 @@ class RegisterView(TypedDict):
 async def processing_register(services: Services, actor: Actor | None, org: Organisation) -> RegisterView:
     """The Art. 30 record, generated from the installation's configuration and the
     organisation's retention rules, so that it never disagrees with what Chevet does."""
-    _require(actor, Permission.VIEW_AUDIT)
+    require(actor, Permission.VIEW_AUDIT)
     g = services.governance
     async with services.db.transaction() as tx:
         org_rules = await rules(tx, org.id)
@@ -283,7 +279,7 @@ def breach_view(b: Breach, now: datetime) -> BreachView:
 async def record_breach(services: Services, actor: Actor, *, discovered_at: datetime, nature: str,
                         data_categories: str, people_affected: int | None, consequences: str,
                         measures: str) -> BreachView:
-    _require(actor, Permission.MANAGE_RETENTION)
+    require(actor, Permission.MANAGE_RETENTION)
     now = services.clock.now()
     if discovered_at.tzinfo is None or discovered_at > now:
         raise InvalidInput("breach_discovered_invalid")
@@ -302,7 +298,7 @@ async def record_breach(services: Services, actor: Actor, *, discovered_at: date
 async def update_breach(services: Services, actor: Actor, breach_id: uuid.UUID, *,
                         authority_notified: bool = False, people_notified: bool = False, close: bool = False,
                         measures: str | None = None) -> BreachView:
-    _require(actor, Permission.MANAGE_RETENTION)
+    require(actor, Permission.MANAGE_RETENTION)
     from dataclasses import replace
 
     now = services.clock.now()
@@ -322,7 +318,7 @@ async def update_breach(services: Services, actor: Actor, breach_id: uuid.UUID, 
 
 
 async def breaches(services: Services, actor: Actor) -> list[BreachView]:
-    _require(actor, Permission.VIEW_AUDIT)
+    require(actor, Permission.VIEW_AUDIT)
     now = services.clock.now()
     async with services.db.transaction() as tx:
         return [breach_view(b, now) for b in await tx.breaches.all(actor.org_id)]

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any, NotRequired
 
 from typing_extensions import TypedDict
 
+from chevet.app.access import conversation_access, require
 from chevet.app.attachments.upload import delete_files
 from chevet.app.identity import keys
 from chevet.app.identity.session_policy import require_recent_authentication
-from chevet.app.messaging.conversations import access
 from chevet.app.services import Actor, Services, Unit
 from chevet.app.signalement import retention as report_retention
 from chevet.core.conversation import ConversationKind, parse_kind
@@ -52,10 +52,6 @@ class RetentionPreviewView(TypedDict):
     held: NotRequired[int]
     attachments: NotRequired[int]
     attachment_bytes: NotRequired[int]
-
-def _require(actor: Actor, permission: Permission) -> None:
-    if not can(actor.person.role, permission):
-        raise Forbidden("forbidden")
 
 
 async def rules(tx: Transaction, org_id: uuid.UUID) -> dict[ConversationKind, RetentionRule]:
@@ -94,16 +90,21 @@ def rule_view(rule: RetentionRule) -> RuleView:
             "applies_to": "after_close" if rule.kind is ConversationKind.CARE_CASE else "messages_and_inactivity"}
 
 
-async def policies(services: Services, actor: Actor) -> list[RuleView]:
+async def policies(services: Services, actor: Actor | None, org_id: uuid.UUID) -> list[RuleView]:
+    """Each conversation kind's period and limits: anyone of the organisation may know them
+    (``actor`` None: the operator, for ``org_id``)."""
+    if actor is not None:
+        org_id = actor.org_id
     async with services.db.transaction() as tx:
-        return [rule_view(r) for r in (await rules(tx, actor.org_id)).values()]
+        return [rule_view(r) for r in (await rules(tx, org_id)).values()]
+
 
 
 async def set_policy(services: Services, actor: Actor | None, org_id: uuid.UUID, kind: str, *, days: int,
                      min_days: int, max_days: int) -> RuleView:
     """The DPO (or the operator) sets a kind's period and the limits owners may choose within."""
     if actor is not None:
-        _require(actor, Permission.MANAGE_RETENTION)
+        require(actor, Permission.MANAGE_RETENTION)
         org_id = actor.org_id
     rule = check_rule(RetentionRule(parse_kind(kind), days, min_days, max_days))
     async with services.unit(actor.ip if actor else None) as u:
@@ -136,7 +137,7 @@ async def _expiry(tx: Transaction, state: ConversationRetention, rule: Retention
 async def conversation_retention(services: Services, actor: Actor, conversation_id: uuid.UUID) -> ExpiryView:
     """What will expire in this conversation and when: shown to every member before it happens."""
     async with services.db.transaction() as tx:
-        await access(services, tx, actor, conversation_id)
+        await conversation_access(services, tx, actor, conversation_id)
         state = await tx.retention.state(actor.org_id, conversation_id)
         if state is None:
             raise NotFound("conversation_not_found")
@@ -164,7 +165,7 @@ async def expiring(services: Services, actor: Actor, within_days: int = 30) -> l
 
 async def _manageable(services: Services, u_tx: Transaction, actor: Actor,
                       conversation_id: uuid.UUID) -> ConversationRetention:
-    a = await access(services, u_tx, actor, conversation_id)
+    a = await conversation_access(services, u_tx, actor, conversation_id)
     if not (a.membership.is_owner or can(actor.person.role, Permission.MANAGE_ANY_CONVERSATION)):
         raise Forbidden("forbidden")
     state = await u_tx.retention.state(actor.org_id, conversation_id)
@@ -195,7 +196,7 @@ async def set_legal_hold(services: Services, actor: Actor | None, org_id: uuid.U
     """A legal hold (litigation, inquiry, complaint) suspends every deletion of the conversation.
     Set by the DPO or an administrator, who need not be members."""
     if actor is not None:
-        _require(actor, Permission.MANAGE_RETENTION)
+        require(actor, Permission.MANAGE_RETENTION)
         org_id = actor.org_id
     async with services.unit(actor.ip if actor else None) as u:
         state = await u.tx.retention.state(org_id, conversation_id)

@@ -15,12 +15,12 @@ from typing import Any
 
 from typing_extensions import TypedDict
 
+from chevet.app.access import require
 from chevet.app.attachments.upload import configured
 from chevet.app.governance.retention import RetentionPreviewView, next_month_preview
 from chevet.app.services import Actor, Services
 from chevet.core import sobriety
-from chevet.core.errors import Forbidden
-from chevet.core.roles import Permission, can
+from chevet.core.roles import Permission
 from chevet.ports import Transaction
 
 KINDS = ("text", "image", "document")
@@ -107,11 +107,6 @@ class SobrietyView(TypedDict):
     footprint: FootprintView
 
 
-def _require(actor: Actor) -> None:
-    if not can(actor.person.role, Permission.VIEW_SOBRIETY):
-        raise Forbidden("forbidden")
-
-
 async def _teams(tx: Transaction, actor: Actor) -> list[TeamStorage]:
     names = {t.id: t.name for t in await tx.teams.all(actor.org_id)}
     rows = []
@@ -127,7 +122,7 @@ async def _teams(tx: Transaction, actor: Actor) -> list[TeamStorage]:
 
 async def dashboard(services: Services, actor: Actor) -> SobrietyView:
     """Every figure of the dashboard, as plain numbers (bytes, grams CO2e) and texts."""
-    _require(actor)
+    require(actor, Permission.VIEW_SOBRIETY)
     cfg = configured(services)
     today = services.clock.now().date()
     async with services.db.transaction() as tx:

@@ -1,15 +1,12 @@
-"""Conversations and their membership.
-
-``access`` is the one permission-checked way to reach a conversation: another organisation's
-conversation, or one the caller is not a member of, is simply not found.
-"""
+"""Conversations and their membership (reached through ``app.access.conversation_access``)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
+from chevet.app.access import Access, conversation_access
 from chevet.app.messaging.views import (
     ConversationDetailView,
     ConversationMembersView,
@@ -36,34 +33,6 @@ from chevet.core.ids import new_id
 from chevet.core.message import EntryKind, MessageFlag
 from chevet.core.roles import Permission, can
 from chevet.ports import Transaction
-
-
-@dataclass(frozen=True, slots=True)
-class Access:
-    conversation: Conversation
-    membership: Membership
-    key: DataKey
-
-
-async def access(services: Services, tx: Transaction, actor: Actor, conversation_id: uuid.UUID) -> Access:
-    found = (await accesses(services, tx, [actor], conversation_id)).get(actor.id)
-    if found is None:
-        raise NotFound("conversation_not_found")
-    return found
-
-
-async def accesses(services: Services, tx: Transaction, actors: Sequence[Actor],
-                   conversation_id: uuid.UUID) -> dict[uuid.UUID, Access]:
-    """``access`` for several actors at once: those who may reach the conversation, by person."""
-    out: dict[uuid.UUID, Access] = {}
-    for org_id in {a.org_id for a in actors}:
-        found = await tx.conversations.access_of(org_id, conversation_id,
-                                                 list({a.id for a in actors if a.org_id == org_id}))
-        if found is not None:
-            conv, wrapped, memberships = found
-            key = services.unwrap_key(conv.id, wrapped)
-            out.update((pid, Access(conv, ms, key)) for pid, ms in memberships.items())
-    return out
 
 
 def _may_manage(actor: Actor, a: Access) -> bool:
@@ -177,7 +146,7 @@ async def list_conversations(services: Services, actor: Actor) -> list[Conversat
 async def get_conversation(services: Services, actor: Actor, conversation_id: uuid.UUID) -> ConversationDetailView:
     async with services.unit(actor.ip) as u:
         tx = u.tx
-        a = await access(services, tx, actor, conversation_id)
+        a = await conversation_access(services, tx, actor, conversation_id)
         if a.conversation.kind is ConversationKind.CARE_CASE:
             await u.audit(actor.org_id, "care_case.read", actor.id, "conversation", conversation_id, via="details")
         members = await tx.conversations.members(conversation_id)
@@ -192,7 +161,7 @@ async def get_conversation(services: Services, actor: Actor, conversation_id: uu
 async def add_member(services: Services, actor: Actor, conversation_id: uuid.UUID, person_id: uuid.UUID,
                      *, share_history: bool = True) -> None:
     async with services.unit(actor.ip) as u:
-        a = await access(services, u.tx, actor, conversation_id)
+        a = await conversation_access(services, u.tx, actor, conversation_id)
         if a.conversation.kind is ConversationKind.DIRECT:
             raise InvalidInput("direct_members_fixed")
         if not _may_manage(actor, a):
@@ -216,7 +185,7 @@ async def add_member(services: Services, actor: Actor, conversation_id: uuid.UUI
 async def remove_member(services: Services, actor: Actor, conversation_id: uuid.UUID,
                         person_id: uuid.UUID) -> None:
     async with services.unit(actor.ip) as u:
-        a = await access(services, u.tx, actor, conversation_id)
+        a = await conversation_access(services, u.tx, actor, conversation_id)
         if a.conversation.kind is ConversationKind.DIRECT:
             raise InvalidInput("direct_members_fixed")
         if person_id != actor.id and not _may_manage(actor, a):
@@ -239,7 +208,7 @@ async def mark_read(services: Services, actor: Actor, conversation_id: uuid.UUID
     if not isinstance(seq, int) or seq < 0:
         raise InvalidInput("seq_invalid")
     async with services.unit(actor.ip) as u:
-        a = await access(services, u.tx, actor, conversation_id)
+        a = await conversation_access(services, u.tx, actor, conversation_id)
         seq = min(seq, a.conversation.last_seq)
         if seq > a.membership.read_seq:
             await u.tx.conversations.set_read(conversation_id, actor.id, seq)
@@ -254,7 +223,7 @@ async def mark_read(services: Services, actor: Actor, conversation_id: uuid.UUID
 
 async def conversation_title(services: Services, actor: Actor, conversation_id: uuid.UUID) -> str:
     async with services.db.transaction() as tx:
-        a = await access(services, tx, actor, conversation_id)
+        a = await conversation_access(services, tx, actor, conversation_id)
         return title_of(a.conversation, a.key)
 
 

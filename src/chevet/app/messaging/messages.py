@@ -10,8 +10,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from chevet.app.access import Access, conversation_access, conversation_accesses
 from chevet.app.attachments import upload
-from chevet.app.messaging.conversations import Access, access, accesses, append_entry
+from chevet.app.messaging import message_files
+from chevet.app.messaging.conversations import append_entry
 from chevet.app.messaging.views import (
     EntryPayload,
     MessageView,
@@ -109,7 +111,7 @@ async def _write_batch(services: Services, conversation_id: uuid.UUID,
         firsts.setdefault(s.mid, s)
     outcome: dict[uuid.UUID, SendResult | Exception] = {}
     async with services.unit() as u:
-        may = await accesses(services, u.tx, [s.actor for s in firsts.values()], conversation_id)
+        may = await conversation_accesses(services, u.tx, [s.actor for s in firsts.values()], conversation_id)
         allowed: list[tuple[Send, Access]] = []
         for s in firsts.values():
             if (a := may.get(s.actor.id)) is not None:
@@ -147,7 +149,7 @@ async def _append_sends(u: Unit, conversation_id: uuid.UUID, allowed: Sequence[t
     for s, a in allowed:
         if (already := existing.get(s.mid)) is not None:
             view = message_view(already, a.key, {s.actor.id: s.actor.person.name})
-            await upload.add_views(u.tx, a.key, conversation_id, [(already, view)])
+            await message_files.add_views(u.tx, a.key, conversation_id, [(already, view)])
             outcome[s.mid] = (view, False)
             continue
         try:
@@ -188,7 +190,7 @@ async def _append_sends(u: Unit, conversation_id: uuid.UUID, allowed: Sequence[t
         views.append((e, payload["message"]))
         u.publish(RealtimeEvent(conv.org_id, conv.id, e.seq, event_payload(payload)))
         outcome[s.mid] = (payload["message"], True)
-    await upload.add_views(u.tx, made[0][1].key, conversation_id, views)
+    await message_files.add_views(u.tx, made[0][1].key, conversation_id, views)
     return len(made)
 
 
@@ -219,7 +221,7 @@ async def edit_message(services: Services, actor: Actor, conversation_id: uuid.U
     edit entry, so the change is traceable."""
     text = clean_body(body, services.policy.max_message_bytes)
     async with services.unit(actor.ip) as u:
-        a = await access(services, u.tx, actor, conversation_id)
+        a = await conversation_access(services, u.tx, actor, conversation_id)
         target = await _own_message(u, actor, a, mid, moderation=False)
         previous = body_of(conversation_id, a.key, target)
         conv, e = await append_entry(u, a.conversation, a.key, kind=EntryKind.EDIT, author=actor.id,
@@ -234,7 +236,7 @@ async def edit_message(services: Services, actor: Actor, conversation_id: uuid.U
                       seq=target.seq)
         names = await _names(u.tx, actor, [updated, e])
         payload = entry_payload(conv, a.key, e, updated, names)
-        await upload.add_views(u.tx, a.key, conv.id, [(updated, payload["message"])])
+        await message_files.add_views(u.tx, a.key, conv.id, [(updated, payload["message"])])
         u.publish(RealtimeEvent(conv.org_id, conv.id, e.seq, event_payload(payload)))
         return payload["message"]
 
@@ -242,7 +244,7 @@ async def edit_message(services: Services, actor: Actor, conversation_id: uuid.U
 async def delete_message(services: Services, actor: Actor, conversation_id: uuid.UUID, mid: uuid.UUID) -> None:
     """The text is erased (with its earlier versions); a trace 'message deleted' remains."""
     async with services.unit(actor.ip) as u:
-        a = await access(services, u.tx, actor, conversation_id)
+        a = await conversation_access(services, u.tx, actor, conversation_id)
         target = await _own_message(u, actor, a, mid, moderation=True)
         conv, e = await append_entry(u, a.conversation, a.key, kind=EntryKind.DELETE, author=actor.id,
                                      target_seq=target.seq)
@@ -265,7 +267,7 @@ async def history(services: Services, actor: Actor, conversation_id: uuid.UUID, 
     membership changes. Without a bound, the latest page."""
     limit = max(1, min(limit, MAX_PAGE))
     async with services.unit(actor.ip) as u:
-        a = await access(services, u.tx, actor, conversation_id)
+        a = await conversation_access(services, u.tx, actor, conversation_id)
         floor = a.membership.visible_from_seq
         if after_seq is not None:
             entries = await u.tx.entries.after(conversation_id, max(after_seq, floor - 1), limit,
@@ -283,7 +285,7 @@ async def history(services: Services, actor: Actor, conversation_id: uuid.UUID, 
             out.append(payload["message"] if e.kind is EntryKind.MESSAGE else payload)
             if e.kind is EntryKind.MESSAGE:
                 messages.append((e, payload["message"]))
-        await upload.add_views(u.tx, a.key, conversation_id, messages)
+        await message_files.add_views(u.tx, a.key, conversation_id, messages)
         return out
 
 
@@ -297,7 +299,7 @@ async def catch_up(services: Services, actor: Actor, cursors: Mapping[uuid.UUID,
     too_far: dict[uuid.UUID, int] = {}
     async with services.unit(actor.ip) as u:
         for conv_id in await u.tx.conversations.ids_for(actor.org_id, actor.id):
-            a = await access(services, u.tx, actor, conv_id)
+            a = await conversation_access(services, u.tx, actor, conv_id)
             after = max(cursors.get(conv_id, 0), a.membership.visible_from_seq - 1)
             if a.conversation.last_seq <= after:
                 continue
@@ -313,7 +315,7 @@ async def entries_between(services: Services, actor: Actor, conversation_id: uui
                           up_to_seq: int) -> list[RealtimeEvent]:
     """Fill a gap the live stream noticed (events published out of commit order)."""
     async with services.unit(actor.ip) as u:
-        a = await access(services, u.tx, actor, conversation_id)
+        a = await conversation_access(services, u.tx, actor, conversation_id)
         after = max(after_seq, a.membership.visible_from_seq - 1)
         entries = [e for e in await u.tx.entries.after(conversation_id, after, max(0, up_to_seq - after))
                    if e.seq <= up_to_seq]
@@ -337,7 +339,7 @@ async def _events_for(u: Unit, actor: Actor, a: Access, entries: Sequence[Entry]
         if "message" in payload:
             shown.append((e if e.kind is EntryKind.MESSAGE else target or e, payload["message"]))
         events.append(RealtimeEvent(a.conversation.org_id, a.conversation.id, e.seq, event_payload(payload)))
-    await upload.add_views(u.tx, a.key, a.conversation.id, shown)
+    await message_files.add_views(u.tx, a.key, a.conversation.id, shown)
     return events
 
 
@@ -345,7 +347,7 @@ async def note_live_read(services: Services, actor: Actor, conversation_id: uuid
     """A care case's messages reached this device live: traced once per stream session and
     conversation (the stream calls it on the first live delivery), not once per message."""
     async with services.unit(actor.ip) as u:
-        a = await access(services, u.tx, actor, conversation_id)
+        a = await conversation_access(services, u.tx, actor, conversation_id)
         if a.conversation.kind is ConversationKind.CARE_CASE:
             await u.audit(actor.org_id, "care_case.read", actor.id, "conversation", conversation_id,
                           via="stream_live", from_seq=seq, session=str(actor.session_id))
@@ -362,7 +364,7 @@ async def search(services: Services, actor: Actor, query: str, limit: int = 50) 
         accesses: dict[uuid.UUID, Access] = {}
         wanted: dict[uuid.UUID, tuple[int, list[int]]] = {}
         for conv_id in await u.tx.conversations.ids_for(actor.org_id, actor.id):
-            a = await access(services, u.tx, actor, conv_id)
+            a = await conversation_access(services, u.tx, actor, conv_id)
             accesses[conv_id] = a
             wanted[conv_id] = (a.membership.visible_from_seq,
                                sorted({blind_index.term(a.key.search_key, w) for w in words}))
@@ -380,7 +382,7 @@ async def search(services: Services, actor: Actor, query: str, limit: int = 50) 
             view: SearchHitView = {**message_view(e, a.key, names),
                                    "conversation_title": title_of(a.conversation, a.key),
                                    "conversation_kind": a.conversation.kind.value}
-            await upload.add_views(u.tx, a.key, e.conversation_id, [(e, view)])
+            await message_files.add_views(u.tx, a.key, e.conversation_id, [(e, view)])
             results.append(view)
         care = {a.conversation.id: a for a, _ in hits if a.conversation.kind is ConversationKind.CARE_CASE}
         for a in care.values():

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from chevet.app.access import report_functions
 from chevet.app.services import Actor, Services
-from chevet.app.signalement import access as report_access
 from chevet.core.errors import Forbidden, InvalidInput
 from chevet.core.notification import (
     Preferences,
@@ -31,7 +31,7 @@ async def for_pages(services: Services, actor: Actor) -> tuple[Preferences, froz
     """What every signed-in page needs besides the session (language, report functions for the
     navigation), in one transaction."""
     async with services.db.transaction() as tx:
-        return await _preferences(tx, actor), await report_access.functions(tx, actor)
+        return await _preferences(tx, actor), await report_functions(tx, actor)
 
 
 async def _preferences(tx: Transaction, actor: Actor) -> Preferences:

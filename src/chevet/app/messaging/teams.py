@@ -6,11 +6,12 @@ import uuid
 
 from typing_extensions import TypedDict
 
+from chevet.app.access import require
 from chevet.app.services import Actor, Services
 from chevet.core.entities import PersonStatus, Team
-from chevet.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from chevet.core.errors import Conflict, InvalidInput, NotFound
 from chevet.core.ids import new_id
-from chevet.core.roles import Permission, can
+from chevet.core.roles import Permission
 
 MAX_NAME = 120
 
@@ -27,14 +28,9 @@ def team_view(team: Team, member_ids: list[uuid.UUID]) -> TeamView:
             "created_at": team.created_at.isoformat()}
 
 
-def _require(actor: Actor) -> None:
-    if not can(actor.person.role, Permission.MANAGE_TEAMS):
-        raise Forbidden("forbidden")
-
-
 async def create_team(services: Services, actor: Actor, name: str,
                       member_ids: list[uuid.UUID] | None = None) -> TeamView:
-    _require(actor)
+    require(actor, Permission.MANAGE_TEAMS)
     clean = " ".join((name or "").split())
     if not clean or len(clean) > MAX_NAME:
         raise InvalidInput("team_name_invalid", max=MAX_NAME)
@@ -59,7 +55,7 @@ async def list_teams(services: Services, actor: Actor) -> list[TeamView]:
 
 
 async def add_team_member(services: Services, actor: Actor, team_id: uuid.UUID, person_id: uuid.UUID) -> None:
-    _require(actor)
+    require(actor, Permission.MANAGE_TEAMS)
     async with services.unit(actor.ip) as u:
         team = await u.tx.teams.get(actor.org_id, team_id)
         person = await u.tx.people.get(actor.org_id, person_id)
@@ -74,7 +70,7 @@ async def add_team_member(services: Services, actor: Actor, team_id: uuid.UUID, 
 
 
 async def remove_team_member(services: Services, actor: Actor, team_id: uuid.UUID, person_id: uuid.UUID) -> None:
-    _require(actor)
+    require(actor, Permission.MANAGE_TEAMS)
     async with services.unit(actor.ip) as u:
         if await u.tx.teams.get(actor.org_id, team_id) is None:
             raise NotFound("team_not_found")

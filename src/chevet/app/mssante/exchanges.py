@@ -15,9 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from chevet.app.access import conversation_access
 from chevet.app.attachments import download
 from chevet.app.attachments import upload as attachments
-from chevet.app.messaging.conversations import access, append_entry
+from chevet.app.messaging import message_files
+from chevet.app.messaging.conversations import append_entry
 from chevet.app.messaging.views import (
     MessageView,
     conversation_members_view,
@@ -144,7 +146,7 @@ async def open_exchange(services: Services, gw: Gateway, actor: Actor, *, to: Se
 
 async def _exchange(services: Services, u: Unit, actor: Actor, conversation_id: uuid.UUID) -> tuple[
         Any, Exchange, list[str]]:
-    a = await access(services, u.tx, actor, conversation_id)
+    a = await conversation_access(services, u.tx, actor, conversation_id)
     ex = await u.tx.mssante.exchange(actor.org_id, conversation_id)
     if ex is None:
         raise NotFound("mss_exchange_not_found")
@@ -196,7 +198,7 @@ async def _outgoing(services: Services, actor: Actor, conversation_id: uuid.UUID
     if len(wanted) > MAX_ATTACHMENTS:
         raise InvalidInput("mss_too_many_attachments", max=MAX_ATTACHMENTS)
     async with services.db.transaction() as tx:
-        a = await access(services, tx, actor, conversation_id)
+        a = await conversation_access(services, tx, actor, conversation_id)
         found = {att.id: att for att in await tx.attachments.many(conversation_id, wanted)}
     files = []
     for att_id in wanted:
@@ -211,12 +213,12 @@ async def _outgoing(services: Services, actor: Actor, conversation_id: uuid.UUID
 async def _already_sent(services: Services, actor: Actor, conversation_id: uuid.UUID,
                         entry_id: uuid.UUID) -> MessageView | None:
     async with services.db.transaction() as tx:
-        a = await access(services, tx, actor, conversation_id)
+        a = await conversation_access(services, tx, actor, conversation_id)
         existing = await tx.entries.get(conversation_id, entry_id)
         if existing is None:
             return None
         view = message_view(existing, a.key, {actor.id: actor.person.name})
-        await attachments.add_views(tx, a.key, conversation_id, [(existing, view)])
+        await message_files.add_views(tx, a.key, conversation_id, [(existing, view)])
         return view
 
 
@@ -279,7 +281,7 @@ async def send(services: Services, gw: Gateway, actor: Actor, conversation_id: u
                       conversation=str(conversation_id), recipients=len(peers), attachments=len(claimed),
                       receipt=request_receipt)
         payload = entry_payload(conv, a.key, e, None, {actor.id: actor.person.name})
-        await attachments.add_views(u.tx, a.key, conv.id, [(e, payload["message"])])
+        await message_files.add_views(u.tx, a.key, conv.id, [(e, payload["message"])])
         view: MssMessageView = {**payload["message"],
                                 "mssante": {"direction": "sent", "state": DeliveryState.PENDING.value}}
         payload["message"] = view
@@ -319,7 +321,7 @@ async def exchange_messages(services: Services, actor: Actor, conversation_id: u
         names = {p.id: p.name for p in await u.tx.people.many(actor.org_id, [m.author_id for m in records
                                                                                if m.author_id])}
         pairs = [(e, m, message_view(e, a.key, names)) for e, m in shown]
-        await attachments.add_views(u.tx, a.key, conversation_id, [(e, view) for e, _, view in pairs])
+        await message_files.add_views(u.tx, a.key, conversation_id, [(e, view) for e, _, view in pairs])
         messages: list[MssMessageView] = []
         for _, m, view in pairs:
             docs: list[MssDocument] = [{"id": d["id"], "name": d["name"], "content_type": d["mime"], "size": d["size"]}

@@ -21,8 +21,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from chevet.app.access import require
 from chevet.app.attachments import upload
 from chevet.app.attachments.upload import ReceivedFile
+from chevet.app.messaging import message_files
 from chevet.app.messaging.conversations import append_entry
 from chevet.app.messaging.views import entry_payload, event_payload
 from chevet.app.mssante import outbox, receipts
@@ -34,7 +36,7 @@ from chevet.core import blind_index, envelope
 from chevet.core.attachment import TEXT
 from chevet.core.entities import Organisation, RealtimeEvent
 from chevet.core.envelope import DataKey
-from chevet.core.errors import Forbidden, InvalidInput, NotFound, TooLarge
+from chevet.core.errors import InvalidInput, NotFound, TooLarge
 from chevet.core.ids import new_id
 from chevet.core.message import EntryKind, MessageFlag
 from chevet.core.mssante import mime, xdm
@@ -49,7 +51,7 @@ from chevet.core.mssante.records import (
     InboundState,
     MssMessage,
 )
-from chevet.core.roles import Permission, can
+from chevet.core.roles import Permission
 
 log = logging.getLogger("chevet.mssante.inbound")
 PLACEHOLDER = "(message sans texte, voir les pièces jointes)"
@@ -115,6 +117,20 @@ async def ingest(services: Services, gw: Gateway, mailbox: str, raw: bytes) -> I
         # A configuration problem (a mailbox nobody reads) or a document the pipeline could
         # not store (an image that does not decode): kept for the administrator.
         return await quarantine(services, org, box, raw, exc.code, mid_hash)
+
+
+async def cursor(services: Services, mailbox: str) -> tuple[int, int] | None:
+    """Where fetching a mailbox resumes: its UIDVALIDITY and the last UID read, if any."""
+    async with services.db.transaction() as tx:
+        return await tx.mssante.cursor(mailbox)
+
+
+async def advance_cursor(services: Services, mailbox: str, uid_validity: int, uid: int) -> None:
+    """A fetched mail is recorded (``ingest`` returned): the next fetch starts after it. Called
+    only after ``ingest``, so a crash in between fetches the mail again, and its Message-ID
+    makes that second copy a no-op."""
+    async with services.db.transaction() as tx:
+        await tx.mssante.set_cursor(mailbox, uid_validity, uid)
 
 
 async def _documents(services: Services, gw: Gateway, mail: mime.InboundMail) -> list[ReceivedFile]:
@@ -285,7 +301,7 @@ async def _integrate_once(services: Services, gw: Gateway, org: Organisation, bo
                       encrypted=mail.encrypted, attachments=len(documents),
                       receipt=receipt.value if receipt else None)
         payload = entry_payload(conv, key, e, None, {})
-        await upload.add_views(u.tx, key, conv.id, [(e, payload["message"])])
+        await message_files.add_views(u.tx, key, conv.id, [(e, payload["message"])])
         received: MssMessageView = {**payload["message"], "mssante": {
             "direction": "received", "from": mail.sender, "signature": mail.signature.status.value}}
         payload["message"] = received
@@ -319,13 +335,8 @@ async def _add_peer(u: Unit, key: DataKey, org: Organisation, conv_id: uuid.UUID
 
 # --- quarantine, for the administrator ----------------------------------------------------
 
-def _require_admin(actor: Actor) -> None:
-    if not can(actor.person.role, Permission.MANAGE_ORGANISATION):
-        raise Forbidden("forbidden")
-
-
 async def quarantined(services: Services, actor: Actor, include_released: bool = False) -> list[QuarantinedView]:
-    _require_admin(actor)
+    require(actor, Permission.MANAGE_ORGANISATION)
     async with services.db.transaction() as tx:
         records = await tx.mssante.inbound(actor.org_id, None if include_released else InboundState.QUARANTINED, 200)
     return [{"id": str(r.id), "mailbox": r.mailbox, "state": r.state.value, "reason": r.reason,
@@ -335,7 +346,7 @@ async def quarantined(services: Services, actor: Actor, include_released: bool =
 
 async def quarantined_mail(services: Services, actor: Actor, record_id: uuid.UUID) -> bytes:
     """The raw quarantined mail, for the administrator to examine (audited)."""
-    _require_admin(actor)
+    require(actor, Permission.MANAGE_ORGANISATION)
     async with services.unit(actor.ip) as u:
         rec = await u.tx.mssante.inbound_raw(actor.org_id, record_id)
         if rec is None or rec.raw_sealed is None or rec.wrapped_key is None:
@@ -347,7 +358,7 @@ async def quarantined_mail(services: Services, actor: Actor, record_id: uuid.UUI
 
 async def release(services: Services, actor: Actor, record_id: uuid.UUID) -> None:
     """The administrator has dealt with a quarantined mail: its sealed copy is destroyed."""
-    _require_admin(actor)
+    require(actor, Permission.MANAGE_ORGANISATION)
     async with services.unit(actor.ip) as u:
         rec = await u.tx.mssante.inbound_raw(actor.org_id, record_id)
         if rec is None or rec.state is not InboundState.QUARANTINED:

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from chevet.app.access import report_functions
 from chevet.app.services import Actor, Services, Unit
 from chevet.core import envelope
 from chevet.core.entities import PersonStatus, RealtimeEvent
@@ -22,7 +23,6 @@ from chevet.core.signalement.report import (
     Qualification,
     ReportContent,
     ReportFunction,
-    functions_of,
 )
 from chevet.core.signalement.taxonomy import ReporterMode
 from chevet.ports import Transaction
@@ -70,11 +70,6 @@ def open_json(key: DataKey, label: str, report_id: uuid.UUID, sealed: bytes | No
         return None
     return orjson.loads(key.open(sealed, _aad(label, report_id, *more)))
 
-async def functions(tx: Transaction, actor: Actor) -> frozenset[ReportFunction]:
-    mine = [f for pid, f in await tx.reports.designations(actor.org_id) if pid == actor.id]
-    return functions_of(actor.person.role, mine)
-
-
 async def managers(tx: Transaction, org_id: uuid.UUID) -> list[uuid.UUID]:
     """Everyone who handles reports in the organisation: designated people and administrators."""
     from chevet.core.roles import Role
@@ -90,7 +85,7 @@ async def access(services: Services, tx: Transaction, actor: Actor, report_id: u
     r = await tx.reports.get(actor.org_id, report_id)
     if r is None:
         raise NotFound("report_not_found")
-    fns = await functions(tx, actor)
+    fns = await report_functions(tx, actor)
     reader = await tx.reports.is_reader(r.id, actor.id)
     if not fns and not reader and r.reporter_id != actor.id:
         raise NotFound("report_not_found")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import uuid
 
+from chevet.app.access import report_functions
 from chevet.app.services import Actor, Services
-from chevet.app.signalement.access import functions
 from chevet.core.errors import Forbidden, NotFound
 from chevet.core.roles import Permission, can
 from chevet.core.signalement.report import (
@@ -45,4 +45,4 @@ async def designate_by_operator(services: Services, org_id: uuid.UUID, email: st
 
 async def my_functions(services: Services, actor: Actor) -> frozenset[ReportFunction]:
     async with services.db.transaction() as tx:
-        return await functions(tx, actor)
+        return await report_functions(tx, actor)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from chevet.app.access import report_functions
 from chevet.app.identity.session_policy import require_recent_authentication
 from chevet.app.services import Actor, Services
 from chevet.app.signalement import access as report_access
@@ -195,7 +196,7 @@ async def dashboard(services: Services, actor: Actor) -> DeadlinesDashboardView:
     """Every open regulatory deadline of the organisation, overdue first, and what was done."""
     now = services.clock.now()
     async with services.unit(actor.ip) as u:
-        if not await report_access.functions(u.tx, actor):
+        if not await report_functions(u.tx, actor):
             raise Forbidden("report_manager_only")
         rows: list[DashboardDeadline] = []
         listed = await u.tx.reports.listing(actor.org_id, visible_to=None)
@@ -253,7 +254,7 @@ async def report_statistics(services: Services, actor: Actor, start: datetime, e
         raise InvalidInput("report_period_invalid")
     now = services.clock.now()
     async with services.unit(actor.ip) as u:
-        if not await report_access.functions(u.tx, actor):
+        if not await report_functions(u.tx, actor):
             raise Forbidden("report_manager_only")
         teams = {t.id: t.name for t in await u.tx.teams.all(actor.org_id)}
         facts = []

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
+from chevet.app.access import report_functions
 from chevet.app.attachments.download import Download
 from chevet.app.services import Actor, Services
 from chevet.app.signalement import files as report_files
@@ -14,7 +15,6 @@ from chevet.app.signalement.access import (
     ReportAccess,
     access,
     content_of,
-    functions,
     names_visible,
     open_json,
     qualification_of,
@@ -135,7 +135,7 @@ async def get_report(services: Services, actor: Actor, report_id: uuid.UUID) -> 
 async def list_reports(services: Services, actor: Actor) -> list[ReportHeadline]:
     """Headlines only (no narrative): the list never opens sealed content."""
     async with services.unit(actor.ip) as u:
-        fns = await functions(u.tx, actor)
+        fns = await report_functions(u.tx, actor)
         reports = await u.tx.reports.listing(actor.org_id, visible_to=None if fns else actor.id)
         if fns:
             # Managers list everyone's reports: traced. A reporter's own list (classification of

@@ -33,10 +33,14 @@ def retention_view(t: RecordType, days: int | None) -> RecordRetentionView:
             "min_days": MIN_DAYS, "max_days": MAX_DAYS, "rationale": RATIONALE[t]}
 
 
-async def retention_policies(services: Services, actor: Actor) -> list[RecordRetentionView]:
-    """How long each type of closed report is kept: anyone may know (transparency)."""
+async def retention_policies(services: Services, actor: Actor | None,
+                             org_id: uuid.UUID) -> list[RecordRetentionView]:
+    """How long each type of closed report is kept: anyone of the organisation may know
+    (transparency; ``actor`` None: the operator, for ``org_id``)."""
+    if actor is not None:
+        org_id = actor.org_id
     async with services.db.transaction() as tx:
-        days = await tx.reports.retention_days(actor.org_id)
+        days = await tx.reports.retention_days(org_id)
     return [retention_view(t, days.get(t)) for t in RecordType]
 
 

@@ -42,7 +42,7 @@ def backup(keys_out: Annotated[Path, typer.Option("--keys-out", help="Key backup
 
     async def go(i: Installation) -> int:
         try:
-            backup_database(settings.database, db_file)
+            backup_database(settings, db_file)
             blobs = settings.data_dir / "blobs"
             if blobs.is_dir():
                 shutil.copytree(blobs, out / f"chevet-blobs-{stamp}")

@@ -11,7 +11,7 @@ import typer
 
 from chevet.app.mssante import directory
 from chevet.bootstrap import Installation
-from chevet.bootstrap.mssante import file_chunks
+from chevet.bootstrap.mssante import directory_extraction
 from chevet.cli.support import DataDir
 from chevet.cli.support import run as _run
 from chevet.cli.support import settings_for as _settings
@@ -42,7 +42,8 @@ def import_cmd(file: Annotated[Path, typer.Argument(help="The extraction: .zip o
         sys.stderr.flush()
 
     async def go(i: Installation) -> directory.ImportReport:
-        return await directory.import_extraction(i.services, split_lines(file_chunks(file)), file.name, progress)
+        async with directory_extraction(i.settings.data_dir / "tmp", str(file)) as chunks:
+            return await directory.import_extraction(i.services, split_lines(chunks), file.name, progress)
 
     report = _run(go, _settings(data_dir))
     sys.stderr.write("\n")

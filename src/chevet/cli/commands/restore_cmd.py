@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from chevet.app.governance import retention
-from chevet.bootstrap import BackupError, RestoreTarget, migrate, open_installation, read_key_backup
+from chevet.bootstrap import BackupError, migrate, open_installation, read_key_backup
 from chevet.bootstrap import restore as restore_backup
 from chevet.cli.support import DataDir, fail, settings_for
 from chevet.core.errors import ChevetError
@@ -42,8 +42,6 @@ def restore(db: Annotated[Path, typer.Option("--db", help="Database backup file"
     lang = settings.default_language
     made_dir = not settings.data_dir.exists()
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    target = RestoreTarget(settings.database, settings.blobs_path, settings.key_file, settings.audit_key,
-                           settings.vapid_key_file)
 
     async def migrated(url: str) -> None:
         await migrate(settings.model_copy(update={"database_url": url}))
@@ -59,7 +57,7 @@ def restore(db: Annotated[Path, typer.Option("--db", help="Database backup file"
 
     try:
         key_doc = read_key_backup(keys)
-        done = asyncio.run(restore_backup(target, db, key_doc, blobs or _blobs_beside(db), migrated, finish))
+        done = asyncio.run(restore_backup(settings, db, key_doc, blobs or _blobs_beside(db), migrated, finish))
     except (BackupError, ChevetError, SettingsError) as exc:
         if made_dir and not any(settings.data_dir.iterdir()):
             settings.data_dir.rmdir()

@@ -14,7 +14,6 @@ from chevet.app.identity.organisations import organisation_by_slug
 from chevet.app.signalement import retention as report_retention
 from chevet.bootstrap import Installation
 from chevet.cli.support import DataDir, echo_json, fail, parse_time, run, settings_for
-from chevet.core.signalement.retention import RecordType
 
 NAME = "retention"
 app = typer.Typer(help="Retention: policies, legal hold, purge.", no_args_is_help=True)
@@ -48,16 +47,14 @@ def policy(org: Annotated[str, typer.Option(help="Organisation slug")],
         if kind is not None:
             if days is None:
                 raise fail("--days is required with --kind", 2)
-            async with i.services.db.transaction() as tx:
-                current = (await retention.rules(tx, o.id))
             from chevet.core.conversation import parse_kind
 
-            cur = current[parse_kind(kind)]
+            current = {p["kind"]: p for p in await retention.policies(i.services, None, o.id)}
+            cur = current[parse_kind(kind).value]
             return await retention.set_policy(i.services, None, o.id, kind, days=days,
-                                              min_days=min_days if min_days is not None else min(cur.min_days, days),
-                                              max_days=max_days if max_days is not None else max(cur.max_days, days))
-        async with i.services.db.transaction() as tx:
-            return [retention.rule_view(r) for r in (await retention.rules(tx, o.id)).values()]
+                                              min_days=min_days if min_days is not None else min(cur["min_days"], days),
+                                              max_days=max_days if max_days is not None else max(cur["max_days"], days))
+        return await retention.policies(i.services, None, o.id)
 
     echo_json(run(go, settings_for(data_dir)))
 
@@ -75,9 +72,7 @@ def report_policy(org: Annotated[str, typer.Option(help="Organisation slug")],
             if days is None:
                 raise fail("--days is required with --type", 2)
             return await report_retention.set_retention(i.services, None, o.id, record_type, days)
-        async with i.services.db.transaction() as tx:
-            days_by_type = await tx.reports.retention_days(o.id)
-        return [report_retention.retention_view(t, days_by_type.get(t)) for t in RecordType]
+        return await report_retention.retention_policies(i.services, None, o.id)
 
     echo_json(run(go, settings_for(data_dir)))
 

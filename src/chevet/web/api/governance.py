@@ -122,7 +122,7 @@ class HoldIn(Body):
 
 @router.get("/retention/policies")
 async def policies(actor: ActorDep, svc: ServicesDep) -> list[retention.RuleView]:
-    return await retention.policies(svc, actor)
+    return await retention.policies(svc, actor, actor.org_id)
 
 
 @router.put("/retention/policies/{kind}")
@@ -138,7 +138,7 @@ class ReportRetentionIn(Body):
 @router.get("/retention/reports")
 async def report_retention(actor: ActorDep, svc: ServicesDep) -> list[RecordRetentionView]:
     """How long each type of closed signalement report is kept, with the reason for the default."""
-    return await signalement_retention.retention_policies(svc, actor)
+    return await signalement_retention.retention_policies(svc, actor, actor.org_id)
 
 
 @router.put("/retention/reports/{record_type}")
