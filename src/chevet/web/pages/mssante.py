@@ -22,8 +22,8 @@ from chevet.app.mssante import exchanges as mssante
 from chevet.core.errors import InvalidInput, NotFound, TooLarge
 from chevet.core.ids import parse_id
 from chevet.web.api.mssante import configured_gateway, gateway
-from chevet.web.ui.conversations import cursors_attr, day_label
-from chevet.web.ui.render import Page, check_csrf, page, read_form, ui
+from chevet.web.pages.conversations import cursors_attr, day_label
+from chevet.web.pages.page import Page, check_csrf, page, read_form, ui
 from chevet.web.uploads import read_multipart
 
 router = APIRouter(include_in_schema=False)

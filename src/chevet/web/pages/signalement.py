@@ -24,7 +24,7 @@ from chevet.core.signalement.deadlines import PARIS, Channel, FormKind, local_ti
 from chevet.core.signalement.forms import SPECS
 from chevet.core.signalement.taxonomy import SEVERITY_LABELS, ReporterMode
 from chevet.web.deps import limit_attempts
-from chevet.web.ui.render import Page, check_csrf, page, read_form, ui
+from chevet.web.pages.page import Page, check_csrf, page, read_form, ui
 from chevet.web.uploads import Multipart, is_multipart, read_multipart
 
 router = APIRouter(include_in_schema=False)

@@ -24,8 +24,8 @@ from chevet.core.signalement import charts
 from chevet.core.signalement.deadlines import PARIS, local_time
 from chevet.core.signalement.forms import SPECS, FieldType
 from chevet.core.signalement.taxonomy import EIGS_LABELS, ESSMS_CATEGORIES, SECURITY_LABELS
+from chevet.web.pages.page import Page, page, read_form, ui
 from chevet.web.pages.signalement import many, one, parse_local, render
-from chevet.web.ui.render import Page, page, read_form, ui
 
 router = APIRouter(include_in_schema=False)
 

@@ -14,7 +14,7 @@ from chevet.app.governance import sobriety
 from chevet.web.api.sobriety import growth_svg
 from chevet.web.charts import format_bytes
 from chevet.web.i18n import gettext
-from chevet.web.ui.render import page, ui
+from chevet.web.pages.page import page, ui
 
 router = APIRouter(include_in_schema=False)
 

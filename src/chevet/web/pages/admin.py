@@ -11,9 +11,9 @@ from chevet.app.messaging import preferences, teams
 from chevet.core.errors import ChevetError, Forbidden, InvalidInput
 from chevet.core.ids import parse_id
 from chevet.core.roles import Role
-from chevet.web.ui.render import Page, field_of, page, read_form, ui
+from chevet.web.pages.page import Page, field_of, page, read_form, ui
 
-router = APIRouter(prefix="/admin")
+router = APIRouter(prefix="/admin", include_in_schema=False)
 
 
 def _require(p: Page, permission: str) -> None:

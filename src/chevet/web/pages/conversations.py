@@ -20,10 +20,10 @@ from chevet.app.identity import people
 from chevet.app.messaging import conversations, memberships, messages, teams
 from chevet.core.errors import ChevetError, InvalidInput, NotFound
 from chevet.core.ids import parse_id
+from chevet.web.pages.page import Page, field_of, page, read_form, ui, wants_json
 from chevet.web.responses import Json
-from chevet.web.ui.render import Page, field_of, page, read_form, ui, wants_json
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 40
 _MENTION = re.compile(r"@\[([0-9a-fA-F-]{36})\]")
 KINDS = ("care_case", "direct", "group", "team")

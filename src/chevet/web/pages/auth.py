@@ -8,10 +8,10 @@ from fastapi.responses import Response
 from chevet.app.identity import auth, people
 from chevet.core.errors import ChevetError, InvalidInput
 from chevet.web.deps import SESSION_COOKIE, client_ip, limit_attempts
+from chevet.web.pages.page import PRE_COOKIE, field_of, page, read_form, safe_next, secure_cookies, ui
 from chevet.web.qr import qr_svg
-from chevet.web.ui.render import PRE_COOKIE, field_of, page, read_form, safe_next, secure_cookies, ui
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 
 
 @router.get("/login")

@@ -12,10 +12,10 @@ from chevet.core.errors import AuthenticationFailed, ChevetError, InvalidInput, 
 from chevet.core.ids import parse_id
 from chevet.core.notification import DAILY_CAP, GROUP_WINDOW, format_clock
 from chevet.web.deps import limit_attempts
+from chevet.web.pages.page import Page, field_of, page, read_form, safe_next, ui
 from chevet.web.responses import Json
-from chevet.web.ui.render import Page, field_of, page, read_form, safe_next, ui
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 
 
 async def _render(p: Page, status: int = 200, error: str | None = None, notice: str | None = None) -> Response:
