@@ -8,7 +8,7 @@ from fastapi.responses import Response
 from chevet.app.identity import auth, people
 from chevet.core.errors import ChevetError, InvalidInput
 from chevet.web.deps import SESSION_COOKIE, client_ip, limit_attempts
-from chevet.web.pages.page import PRE_COOKIE, field_of, page, read_form, safe_next, secure_cookies, ui
+from chevet.web.pages.page import PRE_COOKIE, field_of, page, read_form, safe_next, secure_cookies, signed_in, ui
 from chevet.web.qr import qr_svg
 
 router = APIRouter(include_in_schema=False)
@@ -49,9 +49,8 @@ async def login(request: Request) -> Response:
 @router.post("/logout")
 @ui
 async def logout(request: Request) -> Response:
-    p = await page(request)
+    p = await signed_in(request)
     await read_form(p)
-    assert p.actor is not None
     await auth.logout(p.services, p.actor)
     response = p.redirect("/login?notice=signed_out")
     response.delete_cookie(SESSION_COOKIE, path="/")

@@ -126,6 +126,13 @@ class Page:
         return at.astimezone(LOCAL_TIME)
 
 
+@dataclass
+class SignedInPage(Page):
+    """The page context of a signed-in person: ``actor`` is always there."""
+
+    actor: Actor
+
+
 def unavailable_page(request: Request) -> Response:
     """The page shown when the database or another part does not answer: built without them
     (no session lookup, no preferences), in the browser's language."""
@@ -156,13 +163,24 @@ async def page(request: Request, *, signed_in: bool = True, touch: bool = True) 
         raise Redirect("/login" + ("" if target == "/" else f"?next={quote(target, safe='')}"))
     if actor is not None and token:
         prefs, functions = await preferences.for_pages(services, actor)
-        return Page(request, services, actor, negotiate(accept, prefs.language),
-                    _csrf_token(services, b"s", token), report_functions=frozenset(f.value for f in functions))
+        return SignedInPage(request, services, actor, negotiate(accept, prefs.language),
+                            _csrf_token(services, b"s", token),
+                            report_functions=frozenset(f.value for f in functions))
     pre = request.cookies.get(PRE_COOKIE)
     new_pre = None
     if not pre or len(pre) > 64:
         pre = new_pre = secrets.token_urlsafe(24)
     return Page(request, services, None, negotiate(accept), _csrf_token(services, b"p", pre), new_pre)
+
+
+async def signed_in(request: Request, *, touch: bool = True) -> SignedInPage:
+    """The page context of a page that needs a session; without a valid one, sends to sign-in
+    (``page`` raises ``Redirect``, which ``@ui`` answers). Awaited in the handler rather than
+    declared as a FastAPI dependency: dependencies run before ``@ui``'s wrapper, so their
+    redirect and domain errors would escape the page's error handling."""
+    p = await page(request, touch=touch)
+    assert isinstance(p, SignedInPage)  # page() returns one whenever there is an actor
+    return p
 
 
 async def read_form(p: Page) -> FormData:

@@ -24,7 +24,7 @@ from chevet.core.signalement.deadlines import PARIS, Channel, FormKind, local_ti
 from chevet.core.signalement.forms import SPECS
 from chevet.core.signalement.taxonomy import SEVERITY_LABELS, ReporterMode
 from chevet.web.deps import limit_attempts
-from chevet.web.pages.page import Page, check_csrf, page, read_form, ui
+from chevet.web.pages.page import Page, SignedInPage, check_csrf, page, read_form, signed_in, ui
 from chevet.web.uploads import Multipart, is_multipart, read_multipart
 
 router = APIRouter(include_in_schema=False)
@@ -98,8 +98,7 @@ async def former_sign_in() -> Response:
 @router.get("/signalement")
 @ui
 async def home(request: Request) -> Response:
-    p = await page(request)
-    assert p.actor is not None
+    p = await signed_in(request)
     rows = await reports.list_reports(p.services, p.actor)
     for r in rows:
         kinds = [k for k, hit in (("ESSMS", r["categories"]), ("EIGS", r["eigs"]), ("SI", r["security"]),
@@ -109,13 +108,12 @@ async def home(request: Request) -> Response:
     return render(p, "home.html", title=title, reports=rows, nav="list")
 
 
-async def _teams(p: Page) -> list[Any]:
-    assert p.actor is not None
+async def _teams(p: SignedInPage) -> list[Any]:
     async with p.services.db.transaction() as tx:
         return list(await tx.teams.all(p.actor.org_id))
 
 
-async def _new_form(p: Page, status: int = 200, values: dict[str, str] | None = None,
+async def _new_form(p: SignedInPage, status: int = 200, values: dict[str, str] | None = None,
                     error: str | None = None) -> Response:
     accepted = ""
     max_files = max_bytes = 0
@@ -130,15 +128,14 @@ async def _new_form(p: Page, status: int = 200, values: dict[str, str] | None = 
 @router.get("/signalement/nouveau")
 @ui
 async def new_page(request: Request) -> Response:
-    return await _new_form(await page(request, touch=False))  # the form may lead to an anonymous report
+    return await _new_form(await signed_in(request, touch=False))  # the form may lead to an anonymous report
 
 
 @router.post("/signalement/nouveau")
 @ui
 async def new_post(request: Request) -> Response:
     # Not touched: the reporter's session keeps no trace of the moment an anonymous report was filed.
-    p = await page(request, touch=False)
-    assert p.actor is not None
+    p = await signed_in(request, touch=False)
     svc = p.services
     limit, max_files = (65536, 0) if svc.attachments is None else (
         report_files.limits(svc).max_upload_bytes, report_files.limits(svc).max_per_message)
