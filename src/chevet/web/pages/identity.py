@@ -17,6 +17,7 @@ from chevet.core.ids import parse_id
 from chevet.web.api.identity import CredentialIn, signed_in_view
 from chevet.web.deps import SESSION_COOKIE, ServicesDep, client_ip, limit_attempts
 from chevet.web.i18n import gettext, negotiate
+from chevet.web.pages.page import secure_cookies, set_session_cookie
 from chevet.web.responses import Json
 
 router = APIRouter(include_in_schema=False)
@@ -32,9 +33,10 @@ def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTM
     return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
 
 
-def _set_session(request: Request, response: Response, token: str) -> None:
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", path="/",
-                        secure=request.url.scheme == "https")
+def _set_flow(request: Request, response: Response, flow: str) -> None:
+    # SameSite=Lax: it must come back with the provider's cross-site redirect to the callback.
+    response.set_cookie(FLOW_COOKIE, flow, max_age=psc.FLOW_SECONDS, httponly=True, samesite="lax",
+                        path="/auth/psc", secure=secure_cookies(request))
 
 
 @router.get("/connexion/cle")
@@ -68,7 +70,7 @@ async def passkey_session(body: CredentialIn, request: Request, svc: ServicesDep
     view = signed_in_view(signed)
     view.pop("token")
     response = Json(view)
-    _set_session(request, response, signed.token)
+    set_session_cookie(request, response, signed.token)
     return response
 
 
@@ -79,8 +81,7 @@ async def psc_start(request: Request, svc: ServicesDep, org: str | None = None) 
     except ChevetError as exc:
         return _page(request, "error.html", 404, code=exc.code)
     response = RedirectResponse(url, status_code=303)
-    response.set_cookie(FLOW_COOKIE, flow, max_age=psc.FLOW_SECONDS, httponly=True, samesite="lax",
-                        path="/auth/psc", secure=request.url.scheme == "https")
+    _set_flow(request, response, flow)
     return response
 
 
@@ -93,8 +94,7 @@ async def psc_reauth(request: Request, svc: ServicesDep) -> Response:
     except ChevetError as exc:
         return _page(request, "error.html", 401, code=exc.code)
     response = RedirectResponse(url, status_code=303)
-    response.set_cookie(FLOW_COOKIE, flow, max_age=psc.FLOW_SECONDS, httponly=True, samesite="lax",
-                        path="/auth/psc", secure=request.url.scheme == "https")
+    _set_flow(request, response, flow)
     return response
 
 
@@ -117,7 +117,7 @@ async def psc_callback(request: Request, svc: ServicesDep, code: str | None = No
     response = RedirectResponse("/" if signed else "/compte/securite", status_code=303)
     response.delete_cookie(FLOW_COOKIE, path="/auth/psc")
     if signed is not None:
-        _set_session(request, response, signed.token)
+        set_session_cookie(request, response, signed.token)
     return response
 
 

@@ -2,8 +2,9 @@
 person, fingerprinted static URLs, and turning domain errors into a readable page.
 
 CSRF: every form carries a token derived with HMAC from the session token (or, before
-signing in, from a random pre-session cookie) and an installation key; the cookies are
-SameSite=Strict as well. Pages are rendered on the server; scripts only enhance them."""
+signing in, from a random pre-session cookie) and an installation key; the session cookie is
+SameSite=Lax (see ``set_session_cookie``), the pre-session cookie SameSite=Strict. Pages are
+rendered on the server; scripts only enhance them."""
 
 from __future__ import annotations
 
@@ -80,6 +81,18 @@ def safe_next(value: str | None) -> str:
 def secure_cookies(request: Request) -> bool:
     settings = request.app.state.settings
     return request.url.scheme == "https" or str(settings.public_url or "").startswith("https://")
+
+
+def set_session_cookie(request: Request, response: Response, token: str) -> None:
+    """The session cookie, for every way of signing in (password, passkey, Pro Santé Connect)."""
+    # SameSite=Lax, not Strict: Pro Santé Connect sends the browser back with a cross-site
+    # top-level navigation, on which a Strict cookie is withheld; the re-authentication callback
+    # would not find the session, and the page it redirects to would look signed out. Lax still
+    # keeps the cookie off cross-site posts, frames and scripts' requests (forms carry a CSRF
+    # token as well), and a GET changes nothing.
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", path="/",
+                        secure=secure_cookies(request),
+                        max_age=int(request.app.state.services.policy.session_lifetime.total_seconds()))
 
 
 @dataclass
