@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, select_autoescape
 
 from chevet.app.governance import audit_trail, gdpr
+from chevet.app.identity import people as identity_people
 from chevet.app.services import Actor, Services
 from chevet.core.errors import AuthenticationFailed, ChevetError, Forbidden
 from chevet.web.api.governance import trace_query
@@ -125,8 +126,7 @@ async def traces_page(request: Request, conversation_id: str | None = Query(None
                                                               q["from"], q["to"], None, 200))
     except ChevetError as exc:
         error = gettext(exc.code, lang, **exc.params)
-    async with svc.db.transaction() as tx:
-        people = await tx.people.search(who.org_id, "", 200)
+    people = await identity_people.search_people(svc, who, "", 200)  # everyone who may see traces may list people
     csv_query = urlencode({k: v for k, v in q.items() if v} | {"format": "csv", "limit": 1000})
     return HTMLResponse(_TRACES.render(lang=lang, t=_t(lang), title=title, q=q, rows=rows, people=people,
                                        error=error, csv_query=csv_query),

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
+from chevet.app.messaging import teams
 from chevet.app.signalement import files as report_files
 from chevet.app.signalement import reports
 from chevet.core.errors import ChevetError, InvalidInput
@@ -108,11 +109,6 @@ async def home(request: Request) -> Response:
     return render(p, "home.html", title=title, reports=rows, nav="list")
 
 
-async def _teams(p: SignedInPage) -> list[Any]:
-    async with p.services.db.transaction() as tx:
-        return list(await tx.teams.all(p.actor.org_id))
-
-
 async def _new_form(p: SignedInPage, status: int = 200, values: dict[str, str] | None = None,
                     error: str | None = None) -> Response:
     accepted = ""
@@ -121,8 +117,9 @@ async def _new_form(p: SignedInPage, status: int = 200, values: dict[str, str] |
         view = report_files.limits_view(p.services)
         accepted, max_files, max_bytes = ",".join(view["accepted_types"]), view["max_files"], view["max_bytes"]
     return render(p, "new.html", status=status, title=p.t("ui.nav.report_new"), v=values or {}, error=error,
-                  teams=await _teams(p), modes=MODES, files_accepted=accepted, max_files=max_files,
-                  max_bytes=max_bytes, now_local=f"{local_time(datetime.now(PARIS)):%Y-%m-%dT%H:%M}", nav="new")
+                  teams=await teams.list_teams(p.services, p.actor), modes=MODES, files_accepted=accepted,
+                  max_files=max_files, max_bytes=max_bytes,
+                  now_local=f"{local_time(datetime.now(PARIS)):%Y-%m-%dT%H:%M}", nav="new")
 
 
 @router.get("/signalement/nouveau")

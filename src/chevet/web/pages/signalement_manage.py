@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from markupsafe import Markup
 
+from chevet.app.identity import people
 from chevet.app.signalement import forms as report_forms
 from chevet.app.signalement import reports
 from chevet.core.errors import ChevetError, InvalidInput, NotFound, ReauthenticationRequired
@@ -28,11 +29,6 @@ from chevet.web.pages.page import SignedInPage, read_form, signed_in, ui
 from chevet.web.pages.signalement import many, one, parse_local, render
 
 router = APIRouter(include_in_schema=False)
-
-
-async def _people(p: SignedInPage) -> list[Any]:
-    async with p.services.db.transaction() as tx:
-        return [x for x in await tx.people.search(p.actor.org_id, "", 1000) if x.status.value == "active"]
 
 
 async def _detail(p: SignedInPage, report_id: str, *, error: str | None = None, notice: str | None = None,
@@ -51,7 +47,7 @@ async def _detail(p: SignedInPage, report_id: str, *, error: str | None = None, 
                   security={k.value: v for k, v in SECURITY_LABELS.items()},
                   awareness_local=(f"{local_time(datetime.fromisoformat(awareness)):%Y-%m-%dT%H:%M}"
                                    if awareness else ""),
-                  people=await _people(p) if view["can_manage"] else [], nav="list")
+                  people=await people.active_people(p.services, p.actor) if view["can_manage"] else [], nav="list")
 
 
 @router.get("/signalement/echeances")
