@@ -9,9 +9,9 @@ from datetime import datetime
 from typing import Any, BinaryIO
 
 import orjson
-from jinja2 import Environment, select_autoescape
 
 from chevet.app.archive.archive import _jsonl, breach_record, person_record, write_tar
+from chevet.app.documents import document
 from chevet.app.governance.audit_trail import entry_json
 from chevet.app.governance.retention import rules
 from chevet.app.identity import addresses
@@ -28,9 +28,7 @@ from chevet.core.retention import RATIONALE
 from chevet.core.roles import Permission, can
 from chevet.core.sealed_archive import SealedWriter
 
-_ENV = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
-
-_ACCESS_HTML = _ENV.from_string("""<!doctype html>
+_ACCESS_HTML = document("""<!doctype html>
 <html lang="fr"><head><meta charset="utf-8"><title>Vos données — {{ p.name }}</title></head><body>
 <h1>Vos données dans Chevet ({{ org.name }})</h1>
 <p>Export du {{ at }} au titre de l'article 15 du RGPD. <span lang="en">Subject access export.</span></p>
@@ -144,7 +142,7 @@ async def anonymise(services: Services, actor: Actor | None, org: Organisation, 
     return pseudonym
 
 
-_REGISTER_HTML = _ENV.from_string("""<!doctype html>
+_REGISTER_HTML = document("""<!doctype html>
 <html lang="fr"><head><meta charset="utf-8"><title>Registre des traitements — {{ r.organisation }}</title></head>
 <body><h1>Registre des activités de traitement (art. 30 RGPD)</h1>
 <p>{{ r.organisation }} — généré le {{ r.generated_at }} par Chevet.</p>
