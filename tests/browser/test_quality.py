@@ -44,7 +44,8 @@ async def _seed(installation: Installation) -> tuple[Member, Member, str, str]:
 
 def _screens(cid: str, token: str) -> list[str]:
     return ["/", f"/c/{cid}", "/new", "/search?q=tension", f"/c/{cid}/members", "/account", "/admin/people",
-            "/admin/teams", "/admin/organisation", "/admin/sobriety"]
+            "/admin/teams", "/admin/organisation", "/admin/sobriety", "/compte/securite", "/gouvernance/traces",
+            "/gouvernance/violations"]
 
 
 async def test_main_screens_have_no_serious_accessibility_violation(browser: Browser, web_installation: Installation,
@@ -57,7 +58,7 @@ async def test_main_screens_have_no_serious_accessibility_violation(browser: Bro
     ctx: Any = await french_context(browser, bypass_csp=True)  # only to inject axe itself
     page: Page = await ctx.new_page()
     problems: dict[str, list[str]] = {}
-    for path in ["/login", f"/invitation/{token}"]:
+    for path in ["/login", "/connexion/cle", f"/invitation/{token}"]:
         await page.goto(web_server.url + path)
         problems.update(await _axe(page, path))
     await page.get_by_label("Choisissez un mot de passe").fill("une phrase de passe longue")

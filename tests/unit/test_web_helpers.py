@@ -6,8 +6,8 @@ import uuid
 
 from chevet.app.messaging.memberships import MemberView
 from chevet.core.roles import Role
-from chevet.web.ui.conversations import segments, with_mentions
-from chevet.web.ui.render import safe_next
+from chevet.web.pages.conversations import segments, with_mentions
+from chevet.web.pages.page import safe_next
 
 
 def test_next_is_always_a_local_path() -> None:
@@ -27,7 +27,7 @@ def test_mentions_by_full_name_longest_first() -> None:
 
 
 def test_file_sizes_read_naturally() -> None:
-    from chevet.web.ui.render import file_size
+    from chevet.web.pages.page import file_size
 
     assert file_size(20 * 1_048_576, "fr") == "20 Mo"
     assert file_size(1536, "fr") == "1,5 Ko"

@@ -51,21 +51,12 @@ def api_routers() -> list[APIRouter]:
 
 
 def page_routers() -> list[APIRouter]:
-    """The server-rendered web client (``chevet.web.ui.router``) and feature pages
-    (``chevet.web.pages.<module>.router``)."""
+    """Every ``chevet.web.pages.<module>.router``: the server-rendered pages."""
     import chevet.web.pages
 
-    names = ["chevet.web.ui"] + [f"chevet.web.pages.{i.name}"
-                                 for i in sorted(pkgutil.iter_modules(chevet.web.pages.__path__),
-                                                 key=lambda i: i.name)]
     routers = []
-    for name in names:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
+    for info in sorted(pkgutil.iter_modules(chevet.web.pages.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"chevet.web.pages.{info.name}")
         router = getattr(module, "router", None)
         if isinstance(router, APIRouter):
             routers.append(router)

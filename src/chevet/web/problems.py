@@ -92,7 +92,7 @@ def wants_page(request: Request) -> bool:
 def unavailable(request: Request, exc: DependencyUnavailable) -> Response:
     headers = {"Retry-After": str(exc.retry_after)}
     if wants_page(request):
-        from chevet.web.ui.render import unavailable_page  # the pages import this module
+        from chevet.web.pages.page import unavailable_page  # the pages import this module
 
         response = unavailable_page(request)
         response.headers.update(headers)

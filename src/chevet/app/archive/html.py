@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jinja2 import Environment, select_autoescape
-
-_ENV = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
+from chevet.app.documents import document
 
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem;color:#1a1a1a}
 ol.log{list-style:none;padding:0}ol.log li{border-bottom:1px solid #ddd;padding:.4rem 0}
@@ -15,7 +13,7 @@ ol.log{list-style:none;padding:0}ol.log li{border-bottom:1px solid #ddd;padding:
 .urgent{color:#a00000;font-weight:bold}table{border-collapse:collapse}
 td,th{border:1px solid #ccc;padding:.2rem .5rem}"""
 
-_INDEX = _ENV.from_string("""<!doctype html>
+_INDEX = document("""<!doctype html>
 <html lang="fr"><head><meta charset="utf-8"><title>{{ org.name }} — archive Chevet</title>
 <style>{{ style }}</style></head><body>
 <h1>{{ org.name }}</h1>
@@ -34,7 +32,7 @@ _INDEX = _ENV.from_string("""<!doctype html>
 </body></html>
 """)
 
-_CONVERSATION = _ENV.from_string("""<!doctype html>
+_CONVERSATION = document("""<!doctype html>
 <html lang="fr"><head><meta charset="utf-8"><title>{{ c.label }} — {{ org.name }}</title>
 <style>{{ style }}</style></head><body>
 <p><a href="../index.html">← Toutes les conversations</a></p>

@@ -9,12 +9,12 @@ from datetime import datetime
 from typing import BinaryIO
 
 import orjson
-from jinja2 import Environment, select_autoescape
 from typing_extensions import TypedDict
 
 from chevet.app.access import require
 from chevet.app.archive.archive import BreachRecord, _jsonl, breach_record, person_record, write_tar
 from chevet.app.archive.audit import entry_json
+from chevet.app.documents import document
 from chevet.app.governance.retention import rules
 from chevet.app.identity import addresses
 from chevet.app.identity.session_policy import require_recent_authentication
@@ -30,9 +30,7 @@ from chevet.core.retention import RATIONALE
 from chevet.core.roles import Permission
 from chevet.core.sealed_archive import SealedWriter
 
-_ENV = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
-
-_ACCESS_HTML = _ENV.from_string("""<!doctype html>
+_ACCESS_HTML = document("""<!doctype html>
 <html lang="fr"><head><meta charset="utf-8"><title>Vos données — {{ p.name }}</title></head><body>
 <h1>Vos données dans Chevet ({{ org.name }})</h1>
 <p>Export du {{ at }} au titre de l'article 15 du RGPD. <span lang="en">Subject access export.</span></p>
@@ -172,7 +170,7 @@ async def anonymise(services: Services, actor: Actor | None, org: Organisation, 
     return pseudonym
 
 
-_REGISTER_HTML = _ENV.from_string("""<!doctype html>
+_REGISTER_HTML = document("""<!doctype html>
 <html lang="fr"><head><meta charset="utf-8"><title>Registre des traitements — {{ r.organisation }}</title></head>
 <body><h1>Registre des activités de traitement (art. 30 RGPD)</h1>
 <p>{{ r.organisation }} — généré le {{ r.generated_at }} par Chevet.</p>

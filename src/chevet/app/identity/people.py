@@ -230,6 +230,14 @@ async def search_people(services: Services, actor: Actor, query: str, limit: int
         return await tx.people.search(actor.org_id, (query or "").strip()[:100], max(1, min(limit, 200)))
 
 
+async def active_people(services: Services, actor: Actor, limit: int = 1000) -> list[Person]:
+    """The active people of the actor's organisation, to choose from (a report's readers). The
+    page that offers the choice decides who sees it (the report's managers)."""
+    async with services.db.transaction() as tx:
+        return [p for p in await tx.people.search(actor.org_id, "", max(1, min(limit, 1000)))
+                if p.status is PersonStatus.ACTIVE]
+
+
 async def _managed_person(u: Unit, actor: Actor, person_id: uuid.UUID, self_refusal: str) -> Person:
     """Someone else of the actor's organisation, whom an administrator may manage."""
     if not can(actor.person.role, Permission.MANAGE_PEOPLE):

@@ -1,2 +1,4 @@
-"""Server-rendered pages that features add beside the web client: each module here with a
-``router`` is included (the web client's own pages live in ``chevet.web.ui``)."""
+"""The web client: server-rendered pages (French first, English available) enhanced by a
+little hand-written JavaScript. Reading and sending work without JavaScript.
+
+Each module here with a ``router`` is included; ``page`` holds what every page shares."""

@@ -1,60 +1,54 @@
 """Browser pages of the identity feature: passkey sign-in, the account's security page
 (passkeys, recovery codes, devices), and the Pro Santé Connect redirects that set the
-session cookie. French first; one small ES module, no inline script (the CSP stays strict)."""
+session cookie. In the web client's layout, French first; their one small ES module replaces
+the web client's script, no inline script (the CSP stays strict)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from chevet.app.identity import auth, passkeys, psc
 from chevet.core.errors import ChevetError
 from chevet.core.ids import parse_id
 from chevet.web.api.identity import CredentialIn, signed_in_view
 from chevet.web.deps import SESSION_COOKIE, ServicesDep, client_ip, limit_attempts
-from chevet.web.i18n import gettext, negotiate
+from chevet.web.pages.page import STATIC, SignedInPage, page, secure_cookies, set_session_cookie
 from chevet.web.responses import Json
 
 router = APIRouter(include_in_schema=False)
-_HERE = Path(__file__).resolve().parent.parent
-_templates = Environment(loader=FileSystemLoader(_HERE / "templates" / "identity"),
-                         autoescape=select_autoescape(["html"]))
 FLOW_COOKIE = "chevet_psc"
 
 
-def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    lang = negotiate(request.headers.get("accept-language"))
-    html = _templates.get_template(name).render(lang=lang, t=lambda key, **p: gettext(key, lang, **p), **context)
-    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+async def _page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+    p = await page(request, signed_in=False)
+    return p.render(f"identity/{name}", status=status, **context)
 
 
-def _set_session(request: Request, response: Response, token: str) -> None:
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", path="/",
-                        secure=request.url.scheme == "https")
+def _set_flow(request: Request, response: Response, flow: str) -> None:
+    # SameSite=Lax: it must come back with the provider's cross-site redirect to the callback.
+    response.set_cookie(FLOW_COOKIE, flow, max_age=psc.FLOW_SECONDS, httponly=True, samesite="lax",
+                        path="/auth/psc", secure=secure_cookies(request))
 
 
 @router.get("/connexion/cle")
-async def sign_in_page(request: Request, svc: ServicesDep) -> HTMLResponse:
-    return _page(request, "sign_in.html", psc_enabled=svc.psc is not None)
+async def sign_in_page(request: Request, svc: ServicesDep) -> Response:
+    return await _page(request, "sign_in.html", psc_enabled=svc.psc is not None)
 
 
 @router.get("/compte/securite")
 async def security_page(request: Request, svc: ServicesDep) -> Response:
-    token = request.cookies.get(SESSION_COOKIE)
-    try:
-        actor = await auth.authenticate(svc, token or "", client_ip(request))
-    except ChevetError:
+    p = await page(request, signed_in=False)
+    if not isinstance(p, SignedInPage):
         return RedirectResponse("/connexion/cle", status_code=303)
-    return _page(request, "security.html", person=actor.person, psc_enabled=svc.psc is not None)
+    return p.render("identity/security.html", person=p.actor.person, psc_enabled=svc.psc is not None)
 
 
 @router.get("/identity/passkeys.js")
 async def script() -> FileResponse:
-    return FileResponse(_HERE / "static" / "identity" / "passkeys.js", media_type="text/javascript",
+    return FileResponse(STATIC / "identity" / "passkeys.js", media_type="text/javascript",
                         headers={"Cache-Control": "no-cache"})
 
 
@@ -66,7 +60,7 @@ async def passkey_session(body: CredentialIn, request: Request, svc: ServicesDep
     signed = await passkeys.finish_login(svc, parse_id(body.challenge_id), body.credential, ip=client_ip(request),
                                          user_agent=request.headers.get("user-agent", ""))
     response = Json({k: v for k, v in signed_in_view(signed).items() if k != "token"})
-    _set_session(request, response, signed.token)
+    set_session_cookie(request, response, signed.token)
     return response
 
 
@@ -75,10 +69,9 @@ async def psc_start(request: Request, svc: ServicesDep, org: str | None = None) 
     try:
         url, flow = psc.begin(svc, org=org[:63] if org else None)
     except ChevetError as exc:
-        return _page(request, "error.html", 404, code=exc.code)
+        return await _page(request, "error.html", 404, code=exc.code)
     response = RedirectResponse(url, status_code=303)
-    response.set_cookie(FLOW_COOKIE, flow, max_age=psc.FLOW_SECONDS, httponly=True, samesite="lax",
-                        path="/auth/psc", secure=request.url.scheme == "https")
+    _set_flow(request, response, flow)
     return response
 
 
@@ -89,10 +82,9 @@ async def psc_reauth(request: Request, svc: ServicesDep) -> Response:
         actor = await auth.authenticate(svc, request.cookies.get(SESSION_COOKIE) or "", client_ip(request))
         url, flow = psc.begin(svc, actor=actor)
     except ChevetError as exc:
-        return _page(request, "error.html", 401, code=exc.code)
+        return await _page(request, "error.html", 401, code=exc.code)
     response = RedirectResponse(url, status_code=303)
-    response.set_cookie(FLOW_COOKIE, flow, max_age=psc.FLOW_SECONDS, httponly=True, samesite="lax",
-                        path="/auth/psc", secure=request.url.scheme == "https")
+    _set_flow(request, response, flow)
     return response
 
 
@@ -101,7 +93,7 @@ async def psc_callback(request: Request, svc: ServicesDep, code: str | None = No
                        error: str | None = None) -> Response:
     try:
         if error or not code:
-            return _page(request, "error.html", 401, code="psc_refused")
+            return await _page(request, "error.html", 401, code="psc_refused")
         flow = psc.open_flow(svc, request.cookies.get(FLOW_COOKIE), state)
         actor = None
         if flow.purpose == "reauth":
@@ -109,13 +101,13 @@ async def psc_callback(request: Request, svc: ServicesDep, code: str | None = No
         signed = await psc.finish(svc, flow, code, ip=client_ip(request),
                                   user_agent=request.headers.get("user-agent", ""), actor=actor)
     except ChevetError as exc:
-        response: Response = _page(request, "error.html", 401, code=exc.code)
+        response: Response = await _page(request, "error.html", 401, code=exc.code)
         response.delete_cookie(FLOW_COOKIE, path="/auth/psc")
         return response
     response = RedirectResponse("/" if signed else "/compte/securite", status_code=303)
     response.delete_cookie(FLOW_COOKIE, path="/auth/psc")
     if signed is not None:
-        _set_session(request, response, signed.token)
+        set_session_cookie(request, response, signed.token)
     return response
 
 

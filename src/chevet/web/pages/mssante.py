@@ -23,8 +23,8 @@ from chevet.app.mssante.views import MssDelivery
 from chevet.core.errors import InvalidInput, NotFound, TooLarge
 from chevet.core.ids import parse_id
 from chevet.web.api.mssante import configured_gateway, gateway
-from chevet.web.ui.conversations import cursors_attr, day_label
-from chevet.web.ui.render import Page, check_csrf, page, read_form, ui
+from chevet.web.pages.conversations import cursors_attr, day_label
+from chevet.web.pages.page import Page, SignedInPage, check_csrf, read_form, signed_in, ui
 from chevet.web.uploads import read_multipart
 
 router = APIRouter(include_in_schema=False)
@@ -36,8 +36,7 @@ _SPLIT = re.compile(r"[\s,;]+")
 @router.get("/mssante")
 @ui
 async def exchanges(request: Request) -> Response:
-    p = await page(request)
-    assert p.actor is not None
+    p = await signed_in(request)
     items = [{**c, "when": p.local(datetime.fromisoformat(c["last_activity"]))}
              for c in await conversations.list_conversations(p.services, p.actor) if c["kind"] == "external"]
     return p.render("mssante_list.html", exchanges=items, today=p.local(p.services.clock.now()).date(),
@@ -66,7 +65,7 @@ async def _new_context(p: Page, q: str, chosen: list[str]) -> dict[str, Any]:
 @router.get("/mssante/new")
 @ui
 async def new_form(request: Request) -> Response:
-    p = await page(request)
+    p = await signed_in(request)
     gateway(request)   # not configured: says so in plain words
     q = (request.query_params.get("q") or "").strip()[:200]
     chosen = [v for v in request.query_params.getlist("to") if v][:20]
@@ -76,8 +75,7 @@ async def new_form(request: Request) -> Response:
 @router.post("/mssante/new")
 @ui
 async def new(request: Request) -> Response:
-    p = await page(request)
-    assert p.actor is not None
+    p = await signed_in(request)
     gw = gateway(request)
     form = await read_form(p)
     chosen = _chosen([v for v in form.getlist("to") if isinstance(v, str)][:20], str(form.get("other") or "")[:2000])
@@ -141,8 +139,7 @@ def signature_text(p: Page, mss: MssDelivery) -> tuple[str, str]:
                else explained), "error"
 
 
-async def _exchange_context(p: Page, cid: uuid.UUID) -> dict[str, Any]:
-    assert p.actor is not None
+async def _exchange_context(p: SignedInPage, cid: uuid.UUID) -> dict[str, Any]:
     conv = await conversations.get_conversation(p.services, p.actor, cid)
     ex = await mssante.exchange_messages(p.services, p.actor, cid, configured_gateway(p.request))
     me = str(p.actor.id)
@@ -166,8 +163,7 @@ async def _exchange_context(p: Page, cid: uuid.UUID) -> dict[str, Any]:
 @router.get("/mssante/x/{conversation_id}")
 @ui
 async def exchange(conversation_id: str, request: Request) -> Response:
-    p = await page(request)
-    assert p.actor is not None
+    p = await signed_in(request)
     cid = parse_id(conversation_id)
     ctx = await _exchange_context(p, cid)
     if request.query_params.get("fragment") == "1":
@@ -185,8 +181,7 @@ SEND_FIELDS = frozenset({"csrf", "subject", "body", "request_receipt", "attachme
 async def send(conversation_id: str, request: Request) -> Response:
     """One form: "Joindre" stores the chosen files and shows the form again (text kept); "Envoyer"
     stores them too, then sends the message with every file listed."""
-    p = await page(request)
-    assert p.actor is not None
+    p = await signed_in(request)
     cid = parse_id(conversation_id)
     limits = attachments.limits_view(p.services)
     form = await read_multipart(request, limits["max_upload_bytes"], limits["max_per_message"], SEND_FIELDS,
@@ -222,8 +217,7 @@ async def send(conversation_id: str, request: Request) -> Response:
 @router.post("/mssante/x/{conversation_id}/m/{message_id}/retry")
 @ui
 async def retry(conversation_id: str, message_id: str, request: Request) -> Response:
-    p = await page(request)
-    assert p.actor is not None
+    p = await signed_in(request)
     cid = parse_id(conversation_id)
     await read_form(p)
     await mssante.retry_dead(p.services, p.actor, cid, parse_id(message_id))
@@ -233,8 +227,7 @@ async def retry(conversation_id: str, message_id: str, request: Request) -> Resp
 @router.post("/mssante/x/{conversation_id}/m/{message_id}/receipt")
 @ui
 async def receipt(conversation_id: str, message_id: str, request: Request) -> Response:
-    p = await page(request)
-    assert p.actor is not None
+    p = await signed_in(request)
     cid = parse_id(conversation_id)
     form = await read_form(p)
     send = form.get("answer") == "send"
@@ -245,8 +238,7 @@ async def receipt(conversation_id: str, message_id: str, request: Request) -> Re
 @router.get("/admin/mssante/quarantine")
 @ui
 async def quarantine(request: Request) -> Response:
-    p = await page(request)
-    assert p.actor is not None
+    p = await signed_in(request)
     records = [{**r, "local": p.local(datetime.fromisoformat(r["received_at"])),
                 "reason_text": _quarantine_reason(p, r["reason"] or "")}
                for r in await inbound.quarantined(p.services, p.actor)]
@@ -264,8 +256,7 @@ def _quarantine_reason(p: Page, reason: str) -> str:
 @router.post("/admin/mssante/quarantine/{record_id}/release")
 @ui
 async def release(record_id: str, request: Request) -> Response:
-    p = await page(request)
-    assert p.actor is not None
+    p = await signed_in(request)
     await read_form(p)
     await inbound.release(p.services, p.actor, parse_id(record_id))
     return p.redirect("/admin/mssante/quarantine?notice=mss_released")

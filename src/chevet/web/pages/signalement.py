@@ -17,6 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
+from chevet.app.messaging import teams
 from chevet.app.signalement import files as report_files
 from chevet.app.signalement import filing, reports
 from chevet.core.errors import ChevetError, InvalidInput
@@ -24,7 +25,7 @@ from chevet.core.signalement.deadlines import PARIS, Channel, FormKind, local_ti
 from chevet.core.signalement.forms import SPECS
 from chevet.core.signalement.taxonomy import SEVERITY_LABELS, ReporterMode
 from chevet.web.deps import limit_attempts
-from chevet.web.ui.render import Page, check_csrf, page, read_form, ui
+from chevet.web.pages.page import Page, SignedInPage, check_csrf, page, read_form, signed_in, ui
 from chevet.web.uploads import Multipart, is_multipart, read_multipart
 
 router = APIRouter(include_in_schema=False)
@@ -98,8 +99,7 @@ async def former_sign_in() -> Response:
 @router.get("/signalement")
 @ui
 async def home(request: Request) -> Response:
-    p = await page(request)
-    assert p.actor is not None
+    p = await signed_in(request)
     rows = []
     for r in await reports.list_reports(p.services, p.actor):
         kinds = [k for k, hit in (("ESSMS", r["categories"]), ("EIGS", r["eigs"]), ("SI", r["security"]),
@@ -109,13 +109,7 @@ async def home(request: Request) -> Response:
     return render(p, "home.html", title=title, reports=rows, nav="list")
 
 
-async def _teams(p: Page) -> list[Any]:
-    assert p.actor is not None
-    async with p.services.db.transaction() as tx:
-        return list(await tx.teams.all(p.actor.org_id))
-
-
-async def _new_form(p: Page, status: int = 200, values: dict[str, str] | None = None,
+async def _new_form(p: SignedInPage, status: int = 200, values: dict[str, str] | None = None,
                     error: str | None = None) -> Response:
     accepted = ""
     max_files = max_bytes = 0
@@ -123,22 +117,22 @@ async def _new_form(p: Page, status: int = 200, values: dict[str, str] | None = 
         view = report_files.limits_view(p.services)
         accepted, max_files, max_bytes = ",".join(view["accepted_types"]), view["max_files"], view["max_bytes"]
     return render(p, "new.html", status=status, title=p.t("ui.nav.report_new"), v=values or {}, error=error,
-                  teams=await _teams(p), modes=MODES, files_accepted=accepted, max_files=max_files,
-                  max_bytes=max_bytes, now_local=f"{local_time(datetime.now(PARIS)):%Y-%m-%dT%H:%M}", nav="new")
+                  teams=await teams.list_teams(p.services, p.actor), modes=MODES, files_accepted=accepted,
+                  max_files=max_files, max_bytes=max_bytes,
+                  now_local=f"{local_time(datetime.now(PARIS)):%Y-%m-%dT%H:%M}", nav="new")
 
 
 @router.get("/signalement/nouveau")
 @ui
 async def new_page(request: Request) -> Response:
-    return await _new_form(await page(request, touch=False))  # the form may lead to an anonymous report
+    return await _new_form(await signed_in(request, touch=False))  # the form may lead to an anonymous report
 
 
 @router.post("/signalement/nouveau")
 @ui
 async def new_post(request: Request) -> Response:
     # Not touched: the reporter's session keeps no trace of the moment an anonymous report was filed.
-    p = await page(request, touch=False)
-    assert p.actor is not None
+    p = await signed_in(request, touch=False)
     svc = p.services
     limit, max_files = (65536, 0) if svc.attachments is None else (
         report_files.limits(svc).max_upload_bytes, report_files.limits(svc).max_per_message)

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from markupsafe import Markup
 
+from chevet.app.identity import people
 from chevet.app.signalement import forms as report_forms
 from chevet.app.signalement import handling, reports
 from chevet.core.errors import ChevetError, InvalidInput, NotFound, ReauthenticationRequired
@@ -24,21 +25,14 @@ from chevet.core.signalement.deadlines import PARIS, local_time
 from chevet.core.signalement.forms import SPECS, FieldType
 from chevet.core.signalement.taxonomy import EIGS_LABELS, ESSMS_CATEGORIES, SECURITY_LABELS
 from chevet.web import charts
+from chevet.web.pages.page import SignedInPage, read_form, signed_in, ui
 from chevet.web.pages.signalement import many, one, parse_local, render
-from chevet.web.ui.render import Page, page, read_form, ui
 
 router = APIRouter(include_in_schema=False)
 
 
-async def _people(p: Page) -> list[Any]:
-    assert p.actor is not None
-    async with p.services.db.transaction() as tx:
-        return [x for x in await tx.people.search(p.actor.org_id, "", 1000) if x.status.value == "active"]
-
-
-async def _detail(p: Page, report_id: str, *, error: str | None = None, notice: str | None = None,
+async def _detail(p: SignedInPage, report_id: str, *, error: str | None = None, notice: str | None = None,
                   status: int = 200) -> Response:
-    assert p.actor is not None
     try:
         view = await reports.get_report(p.services, p.actor, parse_id(report_id))
     except NotFound as exc:
@@ -53,14 +47,13 @@ async def _detail(p: Page, report_id: str, *, error: str | None = None, notice: 
                   security={k.value: v for k, v in SECURITY_LABELS.items()},
                   awareness_local=(f"{local_time(datetime.fromisoformat(awareness)):%Y-%m-%dT%H:%M}"
                                    if awareness else ""),
-                  people=await _people(p) if view["can_manage"] else [], nav="list")
+                  people=await people.active_people(p.services, p.actor) if view["can_manage"] else [], nav="list")
 
 
 @router.get("/signalement/echeances")
 @ui
 async def deadlines_page(request: Request) -> Response:
-    p = await page(request)
-    assert p.actor is not None
+    p = await signed_in(request)
     title = p.t("sig.nav.deadlines")
     try:
         dash = await report_forms.dashboard(p.services, p.actor)
@@ -73,8 +66,7 @@ async def deadlines_page(request: Request) -> Response:
 @router.get("/signalement/statistiques")
 @ui
 async def stats_page(request: Request) -> Response:
-    p = await page(request)
-    assert p.actor is not None
+    p = await signed_in(request)
     t = p.t
     try:
         year = int(request.query_params.get("annee") or datetime.now(PARIS).year)
@@ -108,14 +100,14 @@ _NOTICES = ("qualifie", "analyse", "action", "acces", "discussion", "retour", "c
 @router.get("/signalement/{report_id}")
 @ui
 async def detail(request: Request, report_id: str) -> Response:
-    p = await page(request)
+    p = await signed_in(request)
     ok = request.query_params.get("ok", "")
     return await _detail(p, report_id, notice=p.t(f"sig.notice.{ok}") if ok in _NOTICES else None)
 
 
 async def _act(request: Request, report_id: str, action: Any, notice: str) -> Response:
     """Run one change from a posted form, then show the report again (with the error if any)."""
-    p = await page(request)
+    p = await signed_in(request)
     form = await read_form(p)
     try:
         await action(p.actor, parse_id(report_id), form)
@@ -223,9 +215,8 @@ async def close(request: Request, report_id: str) -> Response:
 
 
 # --- regulatory forms --------------------------------------------------------------------------
-async def _form_page(p: Page, report_id: str, kind: str, *, error: str | None = None,
+async def _form_page(p: SignedInPage, report_id: str, kind: str, *, error: str | None = None,
                      notice: str | None = None, status: int = 200) -> Response:
-    assert p.actor is not None
     rid = parse_id(report_id)
     try:
         f = await report_forms.get_form(p.services, p.actor, rid, kind)
@@ -242,7 +233,7 @@ _FORM_NOTICES = ("enregistre", "valide", "envoi")
 @router.get("/signalement/{report_id}/formulaires/{kind}")
 @ui
 async def form_page(request: Request, report_id: str, kind: str) -> Response:
-    p = await page(request)
+    p = await signed_in(request)
     ok = request.query_params.get("ok", "")
     return await _form_page(p, report_id, kind, notice=p.t(f"sig.notice.{ok}") if ok in _FORM_NOTICES else None)
 
@@ -269,7 +260,7 @@ def _form_values(kind: str, form: Any) -> dict[str, Any]:
 
 
 async def _form_act(request: Request, report_id: str, kind: str, action: Any, notice: str) -> Response:
-    p = await page(request)
+    p = await signed_in(request)
     form = await read_form(p)
     try:
         await action(p, parse_id(report_id), form)
@@ -281,8 +272,7 @@ async def _form_act(request: Request, report_id: str, kind: str, action: Any, no
 @router.post("/signalement/{report_id}/formulaires/{kind}")
 @ui
 async def form_save(request: Request, report_id: str, kind: str) -> Response:
-    async def go(p: Page, rid: uuid.UUID, form: Any) -> None:
-        assert p.actor is not None
+    async def go(p: SignedInPage, rid: uuid.UUID, form: Any) -> None:
         await report_forms.save_form(p.services, p.actor, rid, kind, _form_values(kind, form))
     return await _form_act(request, report_id, kind, go, "enregistre")
 
@@ -290,8 +280,7 @@ async def form_save(request: Request, report_id: str, kind: str) -> Response:
 @router.post("/signalement/{report_id}/formulaires/{kind}/validation")
 @ui
 async def form_validate(request: Request, report_id: str, kind: str) -> Response:
-    async def go(p: Page, rid: uuid.UUID, form: Any) -> None:
-        assert p.actor is not None
+    async def go(p: SignedInPage, rid: uuid.UUID, form: Any) -> None:
         await report_forms.validate_form(p.services, p.actor, rid, kind)
     return await _form_act(request, report_id, kind, go, "valide")
 
@@ -299,8 +288,7 @@ async def form_validate(request: Request, report_id: str, kind: str) -> Response
 @router.post("/signalement/{report_id}/formulaires/{kind}/envoi")
 @ui
 async def form_submission(request: Request, report_id: str, kind: str) -> Response:
-    async def go(p: Page, rid: uuid.UUID, form: Any) -> None:
-        assert p.actor is not None
+    async def go(p: SignedInPage, rid: uuid.UUID, form: Any) -> None:
         await report_forms.record_submission(p.services, p.actor, rid, kind, at=parse_local(one(form, "at"), "at"),
                                              channel=one(form, "channel"), reference=one(form, "reference"))
     return await _form_act(request, report_id, kind, go, "envoi")
@@ -309,8 +297,7 @@ async def form_submission(request: Request, report_id: str, kind: str) -> Respon
 @router.get("/signalement/{report_id}/formulaires/{kind}/export.{fmt}")
 @ui
 async def form_export(request: Request, report_id: str, kind: str, fmt: str) -> Response:
-    p = await page(request)
-    assert p.actor is not None
+    p = await signed_in(request)
     try:
         out = await report_forms.export_form(p.services, p.actor, parse_id(report_id), kind, fmt)
     except ReauthenticationRequired:

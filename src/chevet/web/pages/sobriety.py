@@ -15,7 +15,7 @@ from chevet.app.governance import sobriety
 from chevet.web.api.sobriety import growth_svg
 from chevet.web.charts import format_bytes
 from chevet.web.i18n import gettext
-from chevet.web.ui.render import page, ui
+from chevet.web.pages.page import signed_in, ui
 
 router = APIRouter(include_in_schema=False)
 
@@ -87,8 +87,7 @@ def context(figures: Mapping[str, Any], lang: str) -> dict[str, Any]:
 @router.get("/admin/sobriety")
 @ui
 async def sobriety_page(request: Request) -> Response:
-    p = await page(request)
-    assert p.actor is not None
+    p = await signed_in(request)
     figures = await sobriety.dashboard(p.services, p.actor)
     response = p.render("sobriety.html", **context(figures, p.lang))
     response.headers["Cache-Control"] = "private, no-store"

@@ -8,9 +8,9 @@ import mimetypes
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from chevet.web.ui.render import FINGERPRINTS, STATIC, page, static_url, ui
+from chevet.web.pages.page import FINGERPRINTS, STATIC, page, static_url, ui
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml",

@@ -12,14 +12,13 @@ from chevet.core.errors import AuthenticationFailed, ChevetError, InvalidInput, 
 from chevet.core.ids import parse_id
 from chevet.core.notification import DAILY_CAP, GROUP_WINDOW, format_clock
 from chevet.web.deps import limit_attempts
+from chevet.web.pages.page import SignedInPage, field_of, read_form, safe_next, signed_in, ui
 from chevet.web.responses import Json
-from chevet.web.ui.render import Page, field_of, page, read_form, safe_next, ui
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 
 
-async def _render(p: Page, status: int = 200, error: str | None = None, notice: str | None = None) -> Response:
-    assert p.actor is not None
+async def _render(p: SignedInPage, status: int = 200, error: str | None = None, notice: str | None = None) -> Response:
     prefs = await preferences.my_preferences(p.services, p.actor)
     sessions = sorted(await auth.sessions(p.services, p.actor), key=lambda s: s.last_used_at, reverse=True)
     now = p.services.clock.now()
@@ -36,15 +35,14 @@ async def _render(p: Page, status: int = 200, error: str | None = None, notice: 
 @router.get("/account")
 @ui
 async def account(request: Request) -> Response:
-    p = await page(request)
+    p = await signed_in(request)
     return await _render(p, notice=request.query_params.get("notice"))
 
 
 @router.post("/account/language")
 @ui
 async def language(request: Request) -> Response:
-    p = await page(request)
-    assert p.actor is not None
+    p = await signed_in(request)
     form = await read_form(p)
     await preferences.set_language(p.services, p.actor, field_of(form, "language", 5) or None)
     return p.redirect("/account?notice=saved")
@@ -53,8 +51,7 @@ async def language(request: Request) -> Response:
 @router.post("/account/notifications")
 @ui
 async def notification_settings(request: Request) -> Response:
-    p = await page(request)
-    assert p.actor is not None
+    p = await signed_in(request)
     form = await read_form(p)
     try:
         await preferences.set_notifications(p.services, p.actor, level=field_of(form, "level", 12),
@@ -68,8 +65,7 @@ async def notification_settings(request: Request) -> Response:
 @router.post("/account/sessions/{session_id}/revoke")
 @ui
 async def revoke(session_id: str, request: Request) -> Response:
-    p = await page(request)
-    assert p.actor is not None
+    p = await signed_in(request)
     await read_form(p)
     sid = parse_id(session_id)
     await auth.revoke_session(p.services, p.actor, sid)
@@ -82,8 +78,7 @@ async def revoke(session_id: str, request: Request) -> Response:
 @ui
 async def push_subscribe(request: Request) -> Response:
     """Called by the page's script with the browser's PushSubscription (form-encoded)."""
-    p = await page(request)
-    assert p.actor is not None
+    p = await signed_in(request)
     form = await read_form(p)
     settings = request.app.state.settings
     try:
@@ -103,15 +98,14 @@ async def push_subscribe(request: Request) -> Response:
 async def confirm_identity_form(request: Request) -> Response:
     """Asked before a sensitive action (role change, export, retention, keys) when the last proof
     of identity is older than the organisation's re-authentication window."""
-    p = await page(request)
+    p = await signed_in(request)
     return p.render("reauth.html", next=safe_next(request.query_params.get("next")), error=None)
 
 
 @router.post("/compte/confirmer")
 @ui
 async def confirm_identity(request: Request) -> Response:
-    p = await page(request)
-    assert p.actor is not None
+    p = await signed_in(request)
     form = await read_form(p)
     target = safe_next(field_of(form, "next", 500))
     try:

@@ -8,10 +8,10 @@ from fastapi.responses import Response
 from chevet.app.identity import auth, people
 from chevet.core.errors import ChevetError, InvalidInput
 from chevet.web.deps import SESSION_COOKIE, client_ip, limit_attempts
+from chevet.web.pages.page import PRE_COOKIE, field_of, page, read_form, safe_next, set_session_cookie, signed_in, ui
 from chevet.web.qr import qr_svg
-from chevet.web.ui.render import PRE_COOKIE, field_of, page, read_form, safe_next, secure_cookies, ui
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 
 
 @router.get("/login")
@@ -39,9 +39,7 @@ async def login(request: Request) -> Response:
         return p.render("login.html", status=401 if exc.code == "login_failed" else 429, next=target,
                         email=email, error=p.error_text(exc), notice=None)
     response = p.redirect(target)
-    response.set_cookie(SESSION_COOKIE, signed.token, httponly=True, samesite="strict", path="/",
-                        secure=secure_cookies(request),
-                        max_age=int(p.services.policy.session_lifetime.total_seconds()))
+    set_session_cookie(request, response, signed.token)
     response.delete_cookie(PRE_COOKIE, path="/")
     return response
 
@@ -49,9 +47,8 @@ async def login(request: Request) -> Response:
 @router.post("/logout")
 @ui
 async def logout(request: Request) -> Response:
-    p = await page(request)
+    p = await signed_in(request)
     await read_form(p)
-    assert p.actor is not None
     await auth.logout(p.services, p.actor)
     response = p.redirect("/login?notice=signed_out")
     response.delete_cookie(SESSION_COOKIE, path="/")

@@ -22,10 +22,10 @@ from chevet.app.messaging import conversations, memberships, messages, teams
 from chevet.app.messaging.views import MessageView
 from chevet.core.errors import ChevetError, InvalidInput, NotFound
 from chevet.core.ids import parse_id
+from chevet.web.pages.page import Page, SignedInPage, field_of, read_form, signed_in, ui, wants_json
 from chevet.web.responses import Json
-from chevet.web.ui.render import Page, field_of, page, read_form, ui, wants_json
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 40
 _MENTION = re.compile(r"@\[([0-9a-fA-F-]{36})\]")
 KINDS = ("care_case", "direct", "group", "team")
@@ -78,8 +78,7 @@ def cursors_attr(positions: dict[uuid.UUID, int]) -> str:
 @router.get("/")
 @ui
 async def home(request: Request) -> Response:
-    p = await page(request)
-    assert p.actor is not None
+    p = await signed_in(request)
     items: list[dict[str, Any]] = [{**item, "when": p.local(datetime.fromisoformat(item["last_activity"]))}
                                    for item in await conversations.list_conversations(p.services, p.actor)]
     positions = {uuid.UUID(c["id"]): c["last_seq"] for c in items}
@@ -87,8 +86,7 @@ async def home(request: Request) -> Response:
                     today=p.local(p.services.clock.now()).date(), notice=request.query_params.get("notice"))
 
 
-async def _conversation_context(p: Page, conversation_id: uuid.UUID, before: int | None) -> dict[str, Any]:
-    assert p.actor is not None
+async def _conversation_context(p: SignedInPage, conversation_id: uuid.UUID, before: int | None) -> dict[str, Any]:
     conv = await conversations.get_conversation(p.services, p.actor, conversation_id)
     items: list[dict[str, Any]] = [{**i} for i in await messages.history(p.services, p.actor, conversation_id,
                                                                          before_seq=before, limit=PAGE_SIZE)]
@@ -127,8 +125,7 @@ async def _conversation_context(p: Page, conversation_id: uuid.UUID, before: int
 @router.get("/c/{conversation_id}")
 @ui
 async def conversation(conversation_id: str, request: Request) -> Response:
-    p = await page(request)
-    assert p.actor is not None
+    p = await signed_in(request)
     cid = parse_id(conversation_id)
     before = _int(request.query_params.get("before"))
     ctx = await _conversation_context(p, cid, before)
@@ -157,8 +154,7 @@ def _limits(p: Page) -> LimitsView | None:
 @router.post("/c/{conversation_id}/send")
 @ui
 async def send(conversation_id: str, request: Request) -> Response:
-    p = await page(request)
-    assert p.actor is not None
+    p = await signed_in(request)
     cid = parse_id(conversation_id)
     form = await read_form(p)
     reply_to = field_of(form, "reply_to", 40)
@@ -187,8 +183,7 @@ async def send(conversation_id: str, request: Request) -> Response:
 @router.post("/c/{conversation_id}/read")
 @ui
 async def read(conversation_id: str, request: Request) -> Response:
-    p = await page(request)
-    assert p.actor is not None
+    p = await signed_in(request)
     form = await read_form(p)
     seq = _int(field_of(form, "seq", 12))
     if seq is None:
@@ -197,8 +192,7 @@ async def read(conversation_id: str, request: Request) -> Response:
     return Json({"read_seq": done})
 
 
-async def _own(p: Page, cid: uuid.UUID, mid: str) -> MessageView:
-    assert p.actor is not None
+async def _own(p: SignedInPage, cid: uuid.UUID, mid: str) -> MessageView:
     target = parse_id(mid)
     # Looked up in the conversation's recent history: what the screen offers to edit.
     items = await messages.history(p.services, p.actor, cid, limit=200)
@@ -211,7 +205,7 @@ async def _own(p: Page, cid: uuid.UUID, mid: str) -> MessageView:
 @router.get("/c/{conversation_id}/m/{message_id}/edit")
 @ui
 async def edit_form(conversation_id: str, message_id: str, request: Request) -> Response:
-    p = await page(request)
+    p = await signed_in(request)
     cid = parse_id(conversation_id)
     message = await _own(p, cid, message_id)
     return p.render("edit.html", conversation_id=cid, message=message, error=None)
@@ -220,8 +214,7 @@ async def edit_form(conversation_id: str, message_id: str, request: Request) -> 
 @router.post("/c/{conversation_id}/m/{message_id}/edit")
 @ui
 async def edit(conversation_id: str, message_id: str, request: Request) -> Response:
-    p = await page(request)
-    assert p.actor is not None
+    p = await signed_in(request)
     cid, mid = parse_id(conversation_id), parse_id(message_id)
     form = await read_form(p)
     try:
@@ -236,7 +229,7 @@ async def edit(conversation_id: str, message_id: str, request: Request) -> Respo
 @router.get("/c/{conversation_id}/m/{message_id}/delete")
 @ui
 async def delete_form(conversation_id: str, message_id: str, request: Request) -> Response:
-    p = await page(request)
+    p = await signed_in(request)
     cid = parse_id(conversation_id)
     message = await _own(p, cid, message_id)
     return p.render("delete.html", conversation_id=cid, message=message)
@@ -245,16 +238,14 @@ async def delete_form(conversation_id: str, message_id: str, request: Request) -
 @router.post("/c/{conversation_id}/m/{message_id}/delete")
 @ui
 async def delete(conversation_id: str, message_id: str, request: Request) -> Response:
-    p = await page(request)
-    assert p.actor is not None
+    p = await signed_in(request)
     cid = parse_id(conversation_id)
     await read_form(p)
     await messages.delete_message(p.services, p.actor, cid, parse_id(message_id))
     return p.redirect(f"/c/{cid}")
 
 
-async def _people_choices(p: Page) -> list[Any]:
-    assert p.actor is not None
+async def _people_choices(p: SignedInPage) -> list[Any]:
     if not p.can("list_people"):
         return []
     return [x for x in await people.search_people(p.services, p.actor, "", 200)
@@ -264,8 +255,7 @@ async def _people_choices(p: Page) -> list[Any]:
 @router.get("/new")
 @ui
 async def new_form(request: Request) -> Response:
-    p = await page(request)
-    assert p.actor is not None
+    p = await signed_in(request)
     kind = request.query_params.get("kind", "care_case")
     return p.render("new.html", kinds=[k for k in KINDS if p.can(KIND_PERMISSION[k])],
                     kind=kind if kind in KINDS else "care_case", people=await _people_choices(p),
@@ -276,8 +266,7 @@ async def new_form(request: Request) -> Response:
 @router.post("/new")
 @ui
 async def new(request: Request) -> Response:
-    p = await page(request)
-    assert p.actor is not None
+    p = await signed_in(request)
     form = await read_form(p)
     kind = field_of(form, "kind", 20)
     chosen = [v for v in form.getlist("members") if isinstance(v, str)][:1000]
@@ -304,8 +293,7 @@ async def new(request: Request) -> Response:
 @router.get("/c/{conversation_id}/members")
 @ui
 async def members(conversation_id: str, request: Request) -> Response:
-    p = await page(request)
-    assert p.actor is not None
+    p = await signed_in(request)
     cid = parse_id(conversation_id)
     conv = await conversations.get_conversation(p.services, p.actor, cid)
     current = await memberships.members_of(p.services, p.actor, cid)
@@ -320,8 +308,7 @@ async def members(conversation_id: str, request: Request) -> Response:
 @router.post("/c/{conversation_id}/members")
 @ui
 async def add_member(conversation_id: str, request: Request) -> Response:
-    p = await page(request)
-    assert p.actor is not None
+    p = await signed_in(request)
     cid = parse_id(conversation_id)
     form = await read_form(p)
     await conversations.add_member(p.services, p.actor, cid, parse_id(field_of(form, "person_id", 40)),
@@ -332,8 +319,7 @@ async def add_member(conversation_id: str, request: Request) -> Response:
 @router.post("/c/{conversation_id}/members/{person_id}/remove")
 @ui
 async def remove_member(conversation_id: str, person_id: str, request: Request) -> Response:
-    p = await page(request)
-    assert p.actor is not None
+    p = await signed_in(request)
     cid, pid = parse_id(conversation_id), parse_id(person_id)
     await read_form(p)
     await conversations.remove_member(p.services, p.actor, cid, pid)
@@ -343,8 +329,7 @@ async def remove_member(conversation_id: str, person_id: str, request: Request) 
 @router.get("/search")
 @ui
 async def search(request: Request) -> Response:
-    p = await page(request)
-    assert p.actor is not None
+    p = await signed_in(request)
     q = (request.query_params.get("q") or "").strip()[:200]
     results: list[dict[str, Any]] = []
     error = None

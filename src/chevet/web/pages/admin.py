@@ -12,9 +12,9 @@ from chevet.core.entities import Person
 from chevet.core.errors import ChevetError, Forbidden, InvalidInput
 from chevet.core.ids import parse_id
 from chevet.core.roles import Role
-from chevet.web.ui.render import Page, field_of, page, read_form, ui
+from chevet.web.pages.page import Page, SignedInPage, field_of, read_form, signed_in, ui
 
-router = APIRouter(prefix="/admin")
+router = APIRouter(prefix="/admin", include_in_schema=False)
 
 
 def _require(p: Page, permission: str) -> None:
@@ -27,8 +27,7 @@ def _invitation_link(p: Page, token: str) -> str:
     return f"{base.rstrip('/')}/invitation/{token}"
 
 
-async def _people_page(p: Page, status: int = 200, **extra: object) -> Response:
-    assert p.actor is not None
+async def _people_page(p: SignedInPage, status: int = 200, **extra: object) -> Response:
     q = (p.request.query_params.get("q") or "").strip()[:100]
     found = await people.search_people(p.services, p.actor, q, 200)
     context: dict[str, object] = {"q": q, "people": found, "roles": list(Role), "error": None, "link": None, "form": {},
@@ -40,7 +39,7 @@ async def _people_page(p: Page, status: int = 200, **extra: object) -> Response:
 @router.get("/people")
 @ui
 async def people_page(request: Request) -> Response:
-    p = await page(request)
+    p = await signed_in(request)
     _require(p, "manage_people")
     return await _people_page(p)
 
@@ -48,11 +47,10 @@ async def people_page(request: Request) -> Response:
 @router.post("/people/invite")
 @ui
 async def invite(request: Request) -> Response:
-    p = await page(request)
+    p = await signed_in(request)
     _require(p, "manage_people")
     form = await read_form(p)
     values = {k: field_of(form, k, 300) for k in ("email", "name", "role", "rpps")}
-    assert p.actor is not None
     try:
         invited = await people.invite_person(p.services, p.actor.organisation, p.actor, email=values["email"],
                                              name=values["name"], role=values["role"], rpps=values["rpps"] or None)
@@ -66,8 +64,7 @@ async def invite(request: Request) -> Response:
 @router.post("/people/{person_id}/role")
 @ui
 async def set_role(person_id: str, request: Request) -> Response:
-    p = await page(request)
-    assert p.actor is not None
+    p = await signed_in(request)
     form = await read_form(p)
     try:
         await people.set_role(p.services, p.actor, parse_id(person_id), field_of(form, "role", 20))
@@ -79,8 +76,7 @@ async def set_role(person_id: str, request: Request) -> Response:
 @router.post("/people/{person_id}/deactivate")
 @ui
 async def deactivate(person_id: str, request: Request) -> Response:
-    p = await page(request)
-    assert p.actor is not None
+    p = await signed_in(request)
     await read_form(p)
     try:
         await people.deactivate(p.services, p.actor, parse_id(person_id))
@@ -93,8 +89,7 @@ def _by_name(members: list[Person]) -> list[Person]:
     return sorted(members, key=lambda x: x.name.lower())
 
 
-async def _teams_page(p: Page, status: int = 200, error: str | None = None) -> Response:
-    assert p.actor is not None
+async def _teams_page(p: SignedInPage, status: int = 200, error: str | None = None) -> Response:
     everyone = [x for x in await people.search_people(p.services, p.actor, "", 1000)]
     by_id = {str(x.id): x for x in everyone}
     views = [{"id": t["id"], "name": t["name"], "members": _by_name([by_id[m] for m in t["member_ids"] if m in by_id])}
@@ -107,7 +102,7 @@ async def _teams_page(p: Page, status: int = 200, error: str | None = None) -> R
 @router.get("/teams")
 @ui
 async def teams_page(request: Request) -> Response:
-    p = await page(request)
+    p = await signed_in(request)
     _require(p, "manage_teams")
     return await _teams_page(p)
 
@@ -115,8 +110,7 @@ async def teams_page(request: Request) -> Response:
 @router.post("/teams")
 @ui
 async def create_team(request: Request) -> Response:
-    p = await page(request)
-    assert p.actor is not None
+    p = await signed_in(request)
     form = await read_form(p)
     try:
         await teams.create_team(p.services, p.actor, field_of(form, "name", 300))
@@ -130,8 +124,7 @@ async def create_team(request: Request) -> Response:
 @router.post("/teams/{team_id}/members")
 @ui
 async def add_team_member(team_id: str, request: Request) -> Response:
-    p = await page(request)
-    assert p.actor is not None
+    p = await signed_in(request)
     form = await read_form(p)
     try:
         await teams.add_team_member(p.services, p.actor, parse_id(team_id), parse_id(field_of(form, "person_id", 40)))
@@ -143,8 +136,7 @@ async def add_team_member(team_id: str, request: Request) -> Response:
 @router.post("/teams/{team_id}/members/{person_id}/remove")
 @ui
 async def remove_team_member(team_id: str, person_id: str, request: Request) -> Response:
-    p = await page(request)
-    assert p.actor is not None
+    p = await signed_in(request)
     await read_form(p)
     await teams.remove_team_member(p.services, p.actor, parse_id(team_id), parse_id(person_id))
     return p.redirect("/admin/teams?notice=member_removed")
@@ -153,9 +145,8 @@ async def remove_team_member(team_id: str, person_id: str, request: Request) -> 
 @router.get("/organisation")
 @ui
 async def organisation(request: Request) -> Response:
-    p = await page(request)
+    p = await signed_in(request)
     _require(p, "manage_organisation")
-    assert p.actor is not None
     content = await preferences.organisation_push_content(p.services, p.actor)
     return p.render("admin_org.html", content=content.value, notice=request.query_params.get("notice"),
                     push_services=request.app.state.settings.push_services)
@@ -164,8 +155,7 @@ async def organisation(request: Request) -> Response:
 @router.post("/organisation")
 @ui
 async def save_organisation(request: Request) -> Response:
-    p = await page(request)
-    assert p.actor is not None
+    p = await signed_in(request)
     form = await read_form(p)
     await preferences.set_organisation_push_content(p.services, p.actor, field_of(form, "push_content", 12))
     return p.redirect("/admin/organisation?notice=saved")

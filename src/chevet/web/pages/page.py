@@ -2,8 +2,9 @@
 person, fingerprinted static URLs, and turning domain errors into a readable page.
 
 CSRF: every form carries a token derived with HMAC from the session token (or, before
-signing in, from a random pre-session cookie) and an installation key; the cookies are
-SameSite=Strict as well. Pages are rendered on the server; scripts only enhance them."""
+signing in, from a random pre-session cookie) and an installation key; the session cookie is
+SameSite=Lax (see ``set_session_cookie``), the pre-session cookie SameSite=Strict. Pages are
+rendered on the server; scripts only enhance them."""
 
 from __future__ import annotations
 
@@ -82,6 +83,18 @@ def secure_cookies(request: Request) -> bool:
     return request.url.scheme == "https" or str(settings.public_url or "").startswith("https://")
 
 
+def set_session_cookie(request: Request, response: Response, token: str) -> None:
+    """The session cookie, for every way of signing in (password, passkey, Pro Santé Connect)."""
+    # SameSite=Lax, not Strict: Pro Santé Connect sends the browser back with a cross-site
+    # top-level navigation, on which a Strict cookie is withheld; the re-authentication callback
+    # would not find the session, and the page it redirects to would look signed out. Lax still
+    # keeps the cookie off cross-site posts, frames and scripts' requests (forms carry a CSRF
+    # token as well), and a GET changes nothing.
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", path="/",
+                        secure=secure_cookies(request),
+                        max_age=int(request.app.state.services.policy.session_lifetime.total_seconds()))
+
+
 @dataclass
 class Page:
     request: Request
@@ -126,6 +139,13 @@ class Page:
         return at.astimezone(LOCAL_TIME)
 
 
+@dataclass
+class SignedInPage(Page):
+    """The page context of a signed-in person: ``actor`` is always there."""
+
+    actor: Actor
+
+
 def unavailable_page(request: Request) -> Response:
     """The page shown when the database or another part does not answer: built without them
     (no session lookup, no preferences), in the browser's language."""
@@ -156,13 +176,24 @@ async def page(request: Request, *, signed_in: bool = True, touch: bool = True) 
         raise Redirect("/login" + ("" if target == "/" else f"?next={quote(target, safe='')}"))
     if actor is not None and token:
         prefs, functions = await preferences.for_pages(services, actor)
-        return Page(request, services, actor, negotiate(accept, prefs.language),
-                    _csrf_token(services, b"s", token), report_functions=frozenset(f.value for f in functions))
+        return SignedInPage(request, services, actor, negotiate(accept, prefs.language),
+                            _csrf_token(services, b"s", token),
+                            report_functions=frozenset(f.value for f in functions))
     pre = request.cookies.get(PRE_COOKIE)
     new_pre = None
     if not pre or len(pre) > 64:
         pre = new_pre = secrets.token_urlsafe(24)
     return Page(request, services, None, negotiate(accept), _csrf_token(services, b"p", pre), new_pre)
+
+
+async def signed_in(request: Request, *, touch: bool = True) -> SignedInPage:
+    """The page context of a page that needs a session; without a valid one, sends to sign-in
+    (``page`` raises ``Redirect``, which ``@ui`` answers). Awaited in the handler rather than
+    declared as a FastAPI dependency: dependencies run before ``@ui``'s wrapper, so their
+    redirect and domain errors would escape the page's error handling."""
+    p = await page(request, touch=touch)
+    assert isinstance(p, SignedInPage)  # page() returns one whenever there is an actor
+    return p
 
 
 async def read_form(p: Page) -> FormData:
