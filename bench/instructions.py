@@ -24,7 +24,7 @@ from typing import Any
 
 from bench import texts
 
-_PASSWORDS = {"password_time_cost": 1, "password_memory_kib": 1024}
+_PASSWORDS = {"passwords__time_cost": 1, "passwords__memory_kib": 1024}
 
 
 async def _child(sends: int) -> None:

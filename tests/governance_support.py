@@ -42,8 +42,8 @@ def cli(installation: Installation, *args: str, env: dict[str, str] | None = Non
         data_dir: bool = True) -> subprocess.CompletedProcess[str]:
     full = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "CHEVET_PASSWORD_TIME_COST": "1",
             "CHEVET_PASSWORD_MEMORY_KIB": "1024", **(env or {})}
-    if installation.settings.database_url:
-        full["CHEVET_DATABASE_URL"] = installation.settings.database_url
+    if installation.settings.database.url:
+        full["CHEVET_DATABASE_URL"] = installation.settings.database.url
     extra = ["--data-dir", str(installation.settings.data_dir)] if data_dir else []
     return subprocess.run([sys.executable, "-m", "chevet.cli.main", *args, *extra], capture_output=True, text=True,
                           env=full)

@@ -31,7 +31,7 @@ PG_ADMIN_DSN = os.environ.get("CHEVET_TEST_PG", "postgresql://postgres@127.0.0.1
 REDIS_URL = os.environ.get("CHEVET_TEST_REDIS", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 # Cheap argon2 for tests: the parameters are the production ones' shape, not their cost.
-FAST_PASSWORDS = {"password_time_cost": 1, "password_memory_kib": 1024}
+FAST_PASSWORDS = {"passwords__time_cost": 1, "passwords__memory_kib": 1024}
 # How long a test server may take to start (a loaded machine imports slowly).
 # How long a test server may take to start: generous, the suite runs on a busy machine.
 SERVER_START_SECONDS = float(os.environ.get("CHEVET_TEST_SERVER_START", "120"))
@@ -78,7 +78,7 @@ async def drop_pg_database(url: str) -> None:
 
 
 def make_settings(data_dir: Path, database_url: str | None, **extra: Any) -> Settings:
-    return load_settings(data_dir, environ={}, database_url=database_url, **FAST_PASSWORDS, **extra)
+    return load_settings(data_dir, environ={}, database__url=database_url, **FAST_PASSWORDS, **extra)
 
 
 async def new_installation(data_dir: Path, database_url: str | None, **extra: Any) -> Installation:
@@ -157,8 +157,8 @@ class Server:
         self.ws_url = f"{'wss' if tls_ca else 'ws'}://127.0.0.1:{self.port}"
         full_env = {**os.environ, **(env or {}), "CHEVET_PASSWORD_TIME_COST": "1",
                     "CHEVET_PASSWORD_MEMORY_KIB": "1024"}
-        if settings.database_url:
-            full_env["CHEVET_DATABASE_URL"] = settings.database_url
+        if settings.database.url:
+            full_env["CHEVET_DATABASE_URL"] = settings.database.url
         self.log = open(settings.data_dir / f"server-{self.port}.log", "wb")
         SERVER_LOGS.append(Path(self.log.name))
         self.proc = subprocess.Popen(

@@ -67,7 +67,7 @@ async def test_hostile_files_are_refused_and_leave_nothing(installation: Install
         assert r.headers["content-language"] == "fr"
     await _nothing_stored(installation)
     # An upload over the limit is cut off by the size guard, whatever it claims.
-    huge = b"\xff\xd8\xff" + b"\x00" * (installation.settings.max_upload_bytes + 70_000)
+    huge = b"\xff\xd8\xff" + b"\x00" * (installation.settings.attachments.max_upload_bytes + 70_000)
     r = await api.upload(nurse, conv, huge, name="big.jpg")
     assert r.status_code == 413
     await _nothing_stored(installation)
@@ -77,7 +77,7 @@ async def test_hostile_files_are_refused_and_leave_nothing(installation: Install
 
 
 async def test_types_outside_the_allow_list_are_refused(tmp_path: Path) -> None:
-    inst = await new_installation(tmp_path / "data", None, attachment_types="image")
+    inst = await new_installation(tmp_path / "data", None, attachments__types="image")
     api = Api(inst)
     try:
         org = await new_org(inst.services)
@@ -104,7 +104,7 @@ def clamd() -> str:
 
 
 async def test_clamd_refuses_eicar_and_accepts_a_clean_file(tmp_path: Path, clamd: str) -> None:
-    inst = await new_installation(tmp_path / "data", None, clamd_socket=clamd)
+    inst = await new_installation(tmp_path / "data", None, attachments__clamd_socket=clamd)
     api = Api(inst)
     try:
         org = await new_org(inst.services)
@@ -129,7 +129,7 @@ async def test_clamd_refuses_eicar_and_accepts_a_clean_file(tmp_path: Path, clam
 
 
 async def test_an_unreachable_antivirus_refuses_uploads(tmp_path: Path) -> None:
-    inst = await new_installation(tmp_path / "data", None, clamd_socket=str(tmp_path / "no-clamd.sock"))
+    inst = await new_installation(tmp_path / "data", None, attachments__clamd_socket=str(tmp_path / "no-clamd.sock"))
     api = Api(inst)
     try:
         org = await new_org(inst.services)

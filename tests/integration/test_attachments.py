@@ -124,12 +124,12 @@ async def test_phone_photo_is_light_clean_and_reaches_members_only(installation:
             assert needle not in data, (needle[:16], path.name)
         assert "Secret" not in str(path)
     # Nor in the database (the file name is sealed): the SQLite files, or a PostgreSQL dump.
-    if installation.settings.database_url is None:
+    if installation.settings.database.url is None:
         stored = b"".join(p.read_bytes() for p in installation.settings.data_dir.glob("chevet.db*"))
     else:
         import subprocess
 
-        stored = subprocess.run(["pg_dump", "--data-only", installation.settings.database_url],
+        stored = subprocess.run(["pg_dump", "--data-only", installation.settings.database.url],
                                 capture_output=True, check=True).stdout
         assert b"COPY public.attachment " in stored
     for needle in (b"IMG_2041", b"Mme Secret", "Mme Secret".encode("utf-16-le")):
@@ -259,7 +259,7 @@ async def test_limits_are_published_and_large_bodies_only_on_the_upload_route(in
         await api.login(m)
     r = await api.client.get("/api/v1/attachments/limits", headers=api.auth(nurse))
     limits = r.json()
-    assert limits["max_upload_bytes"] == installation.settings.max_upload_bytes
+    assert limits["max_upload_bytes"] == installation.settings.attachments.max_upload_bytes
     assert {"image/jpeg", "application/pdf"} <= set(limits["accepted_types"])
     conv = await api.conversation(nurse, doctor)
     # A JSON route keeps its small limit…
@@ -311,7 +311,7 @@ async def test_housekeeping_unsent_uploads_and_orphaned_files(installation: Inst
     stray = installation.settings.blobs_path / ("0" * 32) / "ab" / ("ab" * 32)
     stray.parent.mkdir(parents=True)
     stray.write_bytes(b"CHB\x01 sealed leftovers")
-    env = {**os.environ, "CHEVET_DATABASE_URL": installation.settings.database_url or ""}
+    env = {**os.environ, "CHEVET_DATABASE_URL": installation.settings.database.url or ""}
     cmd = [sys.executable, "-m", "chevet.cli.main", "attachments", "orphans", "--data-dir",
            str(installation.settings.data_dir)]
     young = subprocess.run([*cmd, "--delete"], capture_output=True, text=True, env=env, check=True)
@@ -383,7 +383,7 @@ async def test_upload_and_download_through_a_real_server(installation: Installat
         assert resp.headers["x-content-type-options"] == "nosniff"
         received = b"".join(resp.iter_bytes())
     assert received == letter
-    too_big = b"%PDF-1.7\n" + b"0" * (installation.settings.max_upload_bytes + 100_000)
+    too_big = b"%PDF-1.7\n" + b"0" * (installation.settings.attachments.max_upload_bytes + 100_000)
     r = httpx.post(f"{server.url}/api/v1/conversations/{conv}/attachments", headers=auth,
                    files={"file": ("x.pdf", too_big, "application/pdf")}, timeout=60)
     assert r.status_code == 413

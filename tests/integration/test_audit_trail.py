@@ -18,8 +18,8 @@ from tests.support import migrate, new_member, new_org
 
 def _cli(installation: Installation, *args: str) -> subprocess.CompletedProcess[str]:
     env = {"PATH": "/usr/bin:/bin"}
-    if installation.settings.database_url:
-        env["CHEVET_DATABASE_URL"] = installation.settings.database_url
+    if installation.settings.database.url:
+        env["CHEVET_DATABASE_URL"] = installation.settings.database.url
     return subprocess.run([sys.executable, "-m", "chevet.cli.main", *args, "--data-dir",
                            str(installation.settings.data_dir)], capture_output=True, text=True, env=env)
 

@@ -24,8 +24,8 @@ FULL_SIZE = 200_000
 
 def _cli(installation: Installation, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CHEVET_PASSWORD_TIME_COST": "1", "CHEVET_PASSWORD_MEMORY_KIB": "1024"}
-    if installation.settings.database_url:
-        env["CHEVET_DATABASE_URL"] = installation.settings.database_url
+    if installation.settings.database.url:
+        env["CHEVET_DATABASE_URL"] = installation.settings.database.url
     return subprocess.run([sys.executable, "-m", "chevet.cli.main", "directory", *args, "--data-dir",
                            str(installation.settings.data_dir)], env=env, capture_output=True, text=True, timeout=900)
 

@@ -66,7 +66,7 @@ async def test_nurse_to_physician_care_case(installation: Installation, server: 
     assert ("care_case.read", "stream_live") in traces  # the physician's live read is traced
 
     needles = [w.encode() for w in ("Zéphyrine", "Quatrefages", "hématome", "Suivi chambre", "CH12-R")]
-    if installation.settings.database_url is None:  # while running: database, WAL and logs
+    if installation.settings.database.url is None:  # while running: database, WAL and logs
         for path in installation.settings.data_dir.rglob("*"):
             if path.is_file():
                 data = path.read_bytes()
@@ -74,14 +74,14 @@ async def test_nurse_to_physician_care_case(installation: Installation, server: 
 
     server.stop()
     needles = [w.encode() for w in ("Zéphyrine", "Quatrefages", "hématome", "Suivi chambre", "CH12-R")]
-    if installation.settings.database_url is None:
+    if installation.settings.database.url is None:
         for path in installation.settings.data_dir.rglob("*"):
             if path.is_file():
                 data = path.read_bytes()
                 for needle in needles:
                     assert needle not in data, f"{needle!r} readable in {path.name}"
     else:
-        dump = subprocess.run(["pg_dump", "--data-only", installation.settings.database_url],
+        dump = subprocess.run(["pg_dump", "--data-only", installation.settings.database.url],
                               capture_output=True, check=True).stdout
         assert b"COPY public.entry" in dump
         for needle in needles:

@@ -349,7 +349,8 @@ def _sends_on_a_full_disk(server: Server, h: dict, conv: str, disk: Path, *, rea
 async def full_disk_world(small_disk: Path, tmp_path: Path) -> tuple[Path, Member, str]:
     """SQLite database and blobs on the small disk; keys and the server's log elsewhere."""
     data = tmp_path / "data"
-    inst = await new_installation(data, f"sqlite:///{small_disk / 'chevet.db'}", blob_dir=small_disk / "blobs")
+    inst = await new_installation(data, f"sqlite:///{small_disk / 'chevet.db'}",
+                                  attachments__blob_dir=small_disk / "blobs")
     try:
         nurse, _, conv = await _world(inst)
     finally:

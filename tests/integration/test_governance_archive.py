@@ -132,7 +132,7 @@ async def test_round_trip_reproduces_the_organisation_exactly(installation: Inst
     blob = await _export(installation, s.org.slug)
     files = archive.read_archive(io.BytesIO(blob), passphrase=PASSPHRASE)
     # The other database engine when it is there: SQLite -> PostgreSQL and PostgreSQL -> SQLite.
-    target_url = await create_pg_database() if installation.settings.database_url is None and pg_available() \
+    target_url = await create_pg_database() if installation.settings.database.url is None and pg_available() \
         else None
     other = await new_installation(tmp_path / "other", target_url)
     try:

@@ -143,7 +143,7 @@ async def test_reports_survive_a_move_to_the_other_engine(installation: Installa
             validator.validate(record)
 
     # The other database engine: SQLite -> PostgreSQL and PostgreSQL -> SQLite.
-    target_url = await create_pg_database() if installation.settings.database_url is None and pg_available() \
+    target_url = await create_pg_database() if installation.settings.database.url is None and pg_available() \
         else None
     other = await new_installation(tmp_path / "other", target_url)
     try:

@@ -29,7 +29,7 @@ SECRET = "Mme Quatrefages chute nocturne"
 async def _target(installation: Installation, tmp_path: Path) -> AsyncIterator[tuple[Path, str | None]]:
     """A new, empty place to restore into: a folder, and a new PostgreSQL database if the
     installation runs on PostgreSQL."""
-    url = await create_pg_database() if installation.settings.database_url else None
+    url = await create_pg_database() if installation.settings.database.url else None
     try:
         yield tmp_path / "restored", url
     finally:
@@ -73,7 +73,7 @@ def _restored(db: Path, keys: Path, target_dir: Path, target_url: str | None, re
 
 
 def _open(target_dir: Path, target_url: str | None) -> Installation:
-    return open_installation(load_settings(target_dir, environ={}, database_url=target_url, **FAST_PASSWORDS),
+    return open_installation(load_settings(target_dir, environ={}, database__url=target_url, **FAST_PASSWORDS),
                              with_bus=False)
 
 
@@ -86,7 +86,7 @@ def _backup(installation: Installation, out: Path, keys: Path) -> Path:
 
 def _key_rows_in(installation: Installation, db_backup: Path, table: str) -> int:
     """How many rows of a key table the database backup holds, read with sqlite3 / pg_restore."""
-    if installation.settings.database_url is None:
+    if installation.settings.database.url is None:
         with sqlite3.connect(db_backup) as db:
             return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
     data = subprocess.run(["pg_restore", "--data-only", f"--table={table}", "--file=-", str(db_backup)],
@@ -117,7 +117,7 @@ async def test_shredded_content_is_unrecoverable_from_an_earlier_backup(installa
     assert str(s.care) in {k["conversation_id"] for k in first_keys["conversation_keys"]}
     assert first_keys["master_key"] and first_keys["audit_key"] and first_keys["vapid_key"]
     # The database backup never holds a conversation key.
-    if installation.settings.database_url is None:
+    if installation.settings.database.url is None:
         with sqlite3.connect(old_db) as db:
             assert db.execute("SELECT count(*) FROM conversation_key").fetchone() == (0,)
             assert db.execute("SELECT count(*) FROM entry").fetchone()[0] > 0
@@ -166,7 +166,7 @@ async def test_daily_job_purges_prunes_and_replaces_the_key_backup(installation:
     await retention.close_care_case(svc, s.nurse.actor, s.care)
     await retention.set_override(svc, s.nurse.actor, s.care, 30)
     target = tmp_path / "keys.json"
-    job = Installation(installation.settings.model_copy(update={"key_backup_file": target}), svc)
+    job = Installation(installation.settings.replace(keys__backup_file=target), svc)
     clock.advance(days=31)
     await say(svc, s.nurse, s.team, "actif")
     await say(svc, s.nurse, s.direct, "actif")
@@ -260,7 +260,7 @@ async def test_reports_purged_by_retention_do_not_come_back_from_an_older_backup
     # No data key of any kind travels in the database backup; the key backup carries them.
     assert _key_rows_in(installation, old_db, "report_key") == 0
     assert _key_rows_in(installation, old_db, "conversation_key") == 0
-    if installation.settings.database_url is None:
+    if installation.settings.database.url is None:
         assert gone_key not in old_db.read_bytes()
     first = orjson.loads(keys.read_bytes())
     assert {k["report_id"] for k in first["report_keys"]} == {str(gone.report_id), str(kept.report_id)}

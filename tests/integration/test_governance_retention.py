@@ -126,7 +126,7 @@ async def test_dpo_sets_policies_and_cli_applies_as_of(installation: Installatio
 
 
 async def test_one_purge_at_a_time_across_processes(installation: Installation) -> None:
-    if installation.settings.database_url is None:
+    if installation.settings.database.url is None:
         pytest.skip("SQLite transactions are serialised: a second purge simply waits")
     svc = installation.services
     async with svc.db.transaction() as tx:

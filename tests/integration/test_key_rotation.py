@@ -44,7 +44,7 @@ async def test_rotation_without_downtime(installation: Installation) -> None:
         sender.start()
         done = subprocess.run([sys.executable, "-m", "chevet.cli.main", "keys", "rotate", "--data-dir",
                                str(settings.data_dir), "--grace", "3"], capture_output=True, text=True,
-                              env={"CHEVET_DATABASE_URL": settings.database_url or "", "PATH": ""}, timeout=120)
+                              env={"CHEVET_DATABASE_URL": settings.database.url or "", "PATH": ""}, timeout=120)
         stop.set()
         sender.join()
         assert done.returncode == 0, done.stderr

@@ -23,8 +23,8 @@ def mail() -> None:
 
 def _check(installation: Installation, config: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CHEVET_MSSANTE_CONFIG": config}
-    if installation.settings.database_url:
-        env["CHEVET_DATABASE_URL"] = installation.settings.database_url
+    if installation.settings.database.url:
+        env["CHEVET_DATABASE_URL"] = installation.settings.database.url
     return subprocess.run([sys.executable, "-m", "chevet.cli.main", "mssante", "check", "--data-dir",
                            str(installation.settings.data_dir)], env=env, capture_output=True, text=True, timeout=120)
 

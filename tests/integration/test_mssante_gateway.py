@@ -277,7 +277,7 @@ async def test_a_bounce_marks_the_message_failed_and_tells_its_author(installati
     assert len(told) == 2 and all(e.user_ids == (nurse.id,) and e.private for e in told)
     assert [q["reason"] for q in await inbound.quarantined(svc, admin.actor)] == ["dsn_unknown_original"]
     # No remote diagnostic text (it names the recipient) is kept in the clear.
-    if installation.settings.database_url is None:
+    if installation.settings.database.url is None:
         assert b"is full" not in (installation.settings.data_dir / "chevet.db").read_bytes()
 
 

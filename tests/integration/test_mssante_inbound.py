@@ -164,7 +164,7 @@ async def test_inbound_corpus(installation: Installation, mail: None) -> None:
     await inbound.release(svc, admin.actor, uuid.UUID(kept["id"]))
     assert len(await inbound.quarantined(svc, admin.actor)) == 6
     # Quarantined mail is sealed at rest.
-    if installation.settings.database_url is None:
+    if installation.settings.database.url is None:
         db = (installation.settings.data_dir / "chevet.db").read_bytes()
         assert b"qui ?" not in db and b"Premi" not in db
 
@@ -185,8 +185,8 @@ async def test_outbox_survives_a_worker_killed_in_the_middle_of_sending(installa
                            client_id="k-1")
         env = {**os.environ, "CHEVET_MSSANTE_CONFIG": str(hung.path), "CHEVET_PASSWORD_TIME_COST": "1",
                "CHEVET_PASSWORD_MEMORY_KIB": "1024"}
-        if installation.settings.database_url:
-            env["CHEVET_DATABASE_URL"] = installation.settings.database_url
+        if installation.settings.database.url:
+            env["CHEVET_DATABASE_URL"] = installation.settings.database.url
         worker = subprocess.Popen([sys.executable, "-m", "chevet.cli.main", "mssante", "deliver", "--data-dir",
                                    str(installation.settings.data_dir)], env=env, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL, start_new_session=True)
@@ -319,8 +319,8 @@ async def test_two_worker_processes_polling_one_mailbox(installation: Installati
     mailbox_contents(box, expect=5)
     env = {**os.environ, "CHEVET_MSSANTE_CONFIG": str(cfg.path), "CHEVET_PASSWORD_TIME_COST": "1",
            "CHEVET_PASSWORD_MEMORY_KIB": "1024"}
-    if installation.settings.database_url:
-        env["CHEVET_DATABASE_URL"] = installation.settings.database_url
+    if installation.settings.database.url:
+        env["CHEVET_DATABASE_URL"] = installation.settings.database.url
     workers = [subprocess.Popen([sys.executable, "-m", "chevet.cli.main", "mssante", "fetch", "--data-dir",
                                  str(installation.settings.data_dir)], env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, start_new_session=True) for _ in range(2)]

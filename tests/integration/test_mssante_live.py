@@ -91,8 +91,8 @@ def _send(url: str, auth: dict[str, str], conv: str, body: str, client_id: str, 
 def _env(installation: Installation, config: Path, **extra: str) -> dict[str, str]:
     env = {**os.environ, "CHEVET_MSSANTE_CONFIG": str(config), "CHEVET_PASSWORD_TIME_COST": "1",
            "CHEVET_PASSWORD_MEMORY_KIB": "1024", **extra}
-    if installation.settings.database_url:
-        env["CHEVET_DATABASE_URL"] = installation.settings.database_url
+    if installation.settings.database.url:
+        env["CHEVET_DATABASE_URL"] = installation.settings.database.url
     return env
 
 
@@ -220,7 +220,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> int:
 @pytest.mark.usefixtures("pg_required", "redis_required")
 async def test_separate_gateway_reaches_the_server_through_redis(tmp_path: Path, mail: None) -> None:
     url = await create_pg_database()
-    installation = await new_installation(tmp_path / "data", url, redis_url=REDIS_URL)
+    installation = await new_installation(tmp_path / "data", url, bus__redis_url=REDIS_URL)
     workers: list[subprocess.Popen[bytes]] = []
     try:
         svc = installation.services

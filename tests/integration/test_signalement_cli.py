@@ -14,8 +14,8 @@ from tests.support import new_member, new_org
 
 def _chevet(installation: Installation, *args: str) -> subprocess.CompletedProcess[str]:
     env = {"PATH": "/usr/bin:/bin", "CHEVET_PASSWORD_TIME_COST": "1", "CHEVET_PASSWORD_MEMORY_KIB": "1024"}
-    if installation.settings.database_url:
-        env["CHEVET_DATABASE_URL"] = installation.settings.database_url
+    if installation.settings.database.url:
+        env["CHEVET_DATABASE_URL"] = installation.settings.database.url
     return subprocess.run([sys.executable, "-m", "chevet.cli.main", "signalement", *args, "--data-dir",
                            str(installation.settings.data_dir)], capture_output=True, text=True, env=env, timeout=60)
 

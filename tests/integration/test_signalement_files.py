@@ -196,7 +196,7 @@ async def clamd_installation(tmp_path: Path, database_url: str | None) -> AsyncI
     from tests.integration.test_attachment_hostile import CLAMD
 
     _require(clamd_answers(), f"clamd on {CLAMD} (see .ci/setup-attachments)")
-    inst = await new_installation(tmp_path / "data", database_url, clamd_socket=CLAMD)
+    inst = await new_installation(tmp_path / "data", database_url, attachments__clamd_socket=CLAMD)
     try:
         yield inst
     finally:

@@ -132,8 +132,8 @@ async def test_a_configured_storage_factor_is_shown_with_its_source(tmp_path: Pa
     from chevet.web.pages.sobriety import context
     from tests.support import new_installation
 
-    inst = await new_installation(tmp_path / "data", None, footprint_storage_g_per_gb_year=12.0,
-                                  footprint_storage_source="Hébergeur HDS, bilan carbone 2025")
+    inst = await new_installation(tmp_path / "data", None, footprint__storage_g_per_gb_year=12.0,
+                                  footprint__storage_source="Hébergeur HDS, bilan carbone 2025")
     try:
         org = await new_org(inst.services)
         dpo = await new_member(inst.services, org, "dpo")

@@ -139,7 +139,7 @@ async def test_a_removed_member_stops_receiving(installation: Installation, serv
 @pytest.mark.usefixtures("pg_required", "redis_required")
 async def test_two_processes_share_events_through_redis(tmp_path: Path) -> None:
     url = await create_pg_database()
-    inst = await new_installation(tmp_path / "data", url, redis_url=REDIS_URL)
+    inst = await new_installation(tmp_path / "data", url, bus__redis_url=REDIS_URL)
     try:
         svc = inst.services
         org = await new_org(svc)

@@ -54,7 +54,7 @@ async def test_streams_catch_up_from_the_database_when_the_bus_returns(tmp_path:
             pytest.fail("PostgreSQL is required in CI")
         pytest.skip("PostgreSQL not reachable")
     db_url = await create_pg_database() if backend == "postgres" else None
-    inst = await new_installation(tmp_path / "data", db_url, redis_url=private_redis.url)
+    inst = await new_installation(tmp_path / "data", db_url, bus__redis_url=private_redis.url)
     try:
         svc = inst.services
         org = await new_org(svc)
@@ -111,7 +111,7 @@ async def test_a_publication_lost_while_the_bus_stays_up_still_reaches_the_strea
     """Redis stalls for longer than a publish may wait: the message is committed and answered,
     its publication lost, and the listener never disconnected. No other send follows: the
     stream must still get it, from the database, once Redis accepts publications again."""
-    inst = await new_installation(tmp_path / "data", None, redis_url=private_redis.url)
+    inst = await new_installation(tmp_path / "data", None, bus__redis_url=private_redis.url)
     try:
         svc = inst.services
         org = await new_org(svc)

@@ -51,7 +51,7 @@ async def test_wrong_passwords_lock_and_recovery_codes_are_limited_too(installat
 
 
 async def test_per_address_limit_on_public_endpoints(installation: Installation) -> None:
-    limit = installation.settings.login_attempts_per_minute_per_ip
+    limit = installation.settings.sign_in.attempts_per_minute_per_ip
     async with client(installation) as c:
         body = {"email": "x@y.example", "password": "p" * 12, "otp": "1"}
         statuses = [(await c.post("/api/v1/auth/login", json=body)).status_code for _ in range(limit + 1)]

@@ -25,8 +25,8 @@ TRIALS = int(os.environ.get("CHEVET_KILL_TRIALS", "20"))
 def _restart(server: Server) -> None:
     """The same command on the same port, as a supervisor (systemd) would restart it."""
     env = {**os.environ, "CHEVET_PASSWORD_TIME_COST": "1", "CHEVET_PASSWORD_MEMORY_KIB": "1024"}
-    if server.settings.database_url:
-        env["CHEVET_DATABASE_URL"] = server.settings.database_url
+    if server.settings.database.url:
+        env["CHEVET_DATABASE_URL"] = server.settings.database.url
     server.proc = subprocess.Popen(
         [sys.executable, "-m", "chevet.cli.main", "serve", "--data-dir", str(server.settings.data_dir),
          "--port", str(server.port)], env=env, stdout=server.log, stderr=subprocess.STDOUT)

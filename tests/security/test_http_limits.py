@@ -29,7 +29,7 @@ PATIENCE = 60  # seconds a test waits for the server before declaring it never r
 
 @pytest.fixture
 async def installation(tmp_path: Path) -> Installation:  # type: ignore[misc]
-    inst = await new_installation(tmp_path / "data", None, attachment_types="image,pdf,text")
+    inst = await new_installation(tmp_path / "data", None, attachments__types="image,pdf,text")
     try:
         yield inst
     finally:

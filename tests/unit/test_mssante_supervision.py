@@ -30,7 +30,7 @@ def _gateway(runs_in: str | None) -> MssanteSettings:
     (None, "serve", True),
 ])
 def test_where_the_gateway_runs(tmp_path: Path, redis: str | None, runs_in: str | None, in_server: bool) -> None:
-    settings = load_settings(tmp_path, environ={}, redis_url=redis)
+    settings = load_settings(tmp_path, environ={}, bus__redis_url=redis)
     assert runs_in_server(settings, _gateway(runs_in)) is in_server
 
 

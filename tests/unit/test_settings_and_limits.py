@@ -9,9 +9,9 @@ from chevet.web.ratelimit import RateLimiter
 
 def test_precedence_file_then_environment_then_command_line(tmp_path: Path) -> None:
     (tmp_path / "chevet.toml").write_text('port = 9000\nhost = "0.0.0.0"\nmax_message_bytes = 1000\n')
-    s = load_settings(tmp_path, environ={"CHEVET_PORT": "9100"}, max_message_bytes=2000)
-    assert (s.port, s.host, s.max_message_bytes) == (9100, "0.0.0.0", 2000)
-    assert s.database.startswith("sqlite:///") and s.key_file == tmp_path / "keys" / "master.key"
+    s = load_settings(tmp_path, environ={"CHEVET_PORT": "9100"}, messages__max_bytes=2000)
+    assert (s.server.port, s.server.host, s.messages.max_bytes) == (9100, "0.0.0.0", 2000)
+    assert s.database_in_use.startswith("sqlite:///") and s.key_file == tmp_path / "keys" / "master.key"
 
 
 def test_invalid_settings_name_the_setting(tmp_path: Path) -> None:

@@ -49,37 +49,37 @@ class Installation:
 
 
 def policy_from(settings: Settings) -> Policy:
-    return Policy(max_message_bytes=settings.max_message_bytes,
-                  session_lifetime=timedelta(hours=settings.session_hours),
-                  lockout_threshold=settings.lockout_threshold,
-                  lockout_duration=timedelta(minutes=settings.lockout_minutes),
-                  invitation_lifetime=timedelta(days=settings.invitation_days),
-                  session_idle=timedelta(minutes=settings.session_idle_minutes),
-                  reauth_window=timedelta(minutes=settings.reauth_minutes),
+    return Policy(max_message_bytes=settings.messages.max_bytes,
+                  session_lifetime=timedelta(hours=settings.sessions.hours),
+                  lockout_threshold=settings.sign_in.lockout_threshold,
+                  lockout_duration=timedelta(minutes=settings.sign_in.lockout_minutes),
+                  invitation_lifetime=timedelta(days=settings.sign_in.invitation_days),
+                  session_idle=timedelta(minutes=settings.sessions.idle_minutes),
+                  reauth_window=timedelta(minutes=settings.sessions.reauth_minutes),
                   public_url=settings.origin)
 
 
 def psc_from(settings: Settings) -> PscProvider | None:
     """The Pro Santé Connect client, when configured; every endpoint comes from the settings."""
-    if not settings.psc_client_id:
+    if not settings.psc.client_id:
         return None
     from chevet.adapters.psc import PscConfig, PscProvider  # httpx and joserfc: only when configured
 
-    required = {"psc_issuer": settings.psc_issuer, "psc_authorize_url": settings.psc_authorize_url,
-                "psc_token_url": settings.psc_token_url, "psc_userinfo_url": settings.psc_userinfo_url,
-                "psc_jwks_url": settings.psc_jwks_url}
+    required = {"psc_issuer": settings.psc.issuer, "psc_authorize_url": settings.psc.authorize_url,
+                "psc_token_url": settings.psc.token_url, "psc_userinfo_url": settings.psc.userinfo_url,
+                "psc_jwks_url": settings.psc.jwks_url}
     missing = [k for k, v in required.items() if not v]
     if missing:
         raise SettingsError(f"Pro Santé Connect is enabled (psc_client_id) but {', '.join(missing)} missing")
-    if bool(settings.psc_client_cert) != bool(settings.psc_client_key):
+    if bool(settings.psc.client_cert) != bool(settings.psc.client_key):
         raise SettingsError("psc_client_cert and psc_client_key go together")
     return PscProvider(PscConfig(
-        issuer=str(settings.psc_issuer), client_id=settings.psc_client_id, client_secret=settings.psc_client_secret,
-        authorize_url=str(settings.psc_authorize_url), token_url=str(settings.psc_token_url),
-        userinfo_url=str(settings.psc_userinfo_url), jwks_url=str(settings.psc_jwks_url),
-        redirect_uri=f"{settings.origin}/auth/psc/callback", logout_url=settings.psc_logout_url,
-        post_logout_redirect_uri=f"{settings.origin}/", client_cert=settings.psc_client_cert,
-        client_key=settings.psc_client_key, ca_file=settings.psc_ca_file, allow_hs256=settings.psc_allow_hs256))
+        issuer=str(settings.psc.issuer), client_id=settings.psc.client_id, client_secret=settings.psc.client_secret,
+        authorize_url=str(settings.psc.authorize_url), token_url=str(settings.psc.token_url),
+        userinfo_url=str(settings.psc.userinfo_url), jwks_url=str(settings.psc.jwks_url),
+        redirect_uri=f"{settings.origin}/auth/psc/callback", logout_url=settings.psc.logout_url,
+        post_logout_redirect_uri=f"{settings.origin}/", client_cert=settings.psc.client_cert,
+        client_key=settings.psc.client_key, ca_file=settings.psc.ca_file, allow_hs256=settings.psc.allow_hs256))
 
 
 def add_master_key(settings: Settings) -> tuple[int, int]:
@@ -99,21 +99,26 @@ def retire_master_keys(settings: Settings, numbers: set[int]) -> list[int]:
 
 def attachment_services(settings: Settings) -> AttachmentServices:
     """Blob store, image processing, optional antivirus, limits and footprint factors."""
-    image_limits = ImageLimits(max_pixels=settings.max_image_pixels, stored_side=settings.image_max_side,
-                               target_bytes=settings.image_target_bytes, output=settings.image_format)
+    image_limits = ImageLimits(max_pixels=settings.attachments.max_image_pixels,
+                               stored_side=settings.attachments.image_max_side,
+                               target_bytes=settings.attachments.image_target_bytes,
+                               output=settings.attachments.image_format)
     configure_pillow(image_limits)
     return AttachmentServices(
         blobs=FileBlobStore(settings.blobs_path),
         media=PillowMedia(image_limits, workers=max(1, min(4, os.cpu_count() or 1))),
-        scanner=ClamdScanner(settings.clamd_socket) if settings.clamd_socket else None,
+        scanner=ClamdScanner(settings.attachments.clamd_socket) if settings.attachments.clamd_socket else None,
         limits=AttachmentLimits(
-            max_upload_bytes=settings.max_upload_bytes, families=tuple(settings.attachment_types.split(",")),
-            quota_org_bytes=settings.quota_org_bytes, quota_person_bytes=settings.quota_person_bytes,
-            max_image_pixels=settings.max_image_pixels, image_max_side=settings.image_max_side,
-            pending_hours=settings.pending_attachment_hours),
-        footprint=FootprintSettings(network_g_per_gb=settings.footprint_network_g_per_gb,
-                                    storage_g_per_gb_year=settings.footprint_storage_g_per_gb_year,
-                                    storage_source=settings.footprint_storage_source))
+            max_upload_bytes=settings.attachments.max_upload_bytes,
+            families=tuple(settings.attachments.types.split(",")),
+            quota_org_bytes=settings.attachments.quota_org_bytes,
+            quota_person_bytes=settings.attachments.quota_person_bytes,
+            max_image_pixels=settings.attachments.max_image_pixels,
+            image_max_side=settings.attachments.image_max_side,
+            pending_hours=settings.attachments.pending_hours),
+        footprint=FootprintSettings(network_g_per_gb=settings.footprint.network_g_per_gb,
+                                    storage_g_per_gb_year=settings.footprint.storage_g_per_gb_year,
+                                    storage_source=settings.footprint.storage_source))
 
 
 def open_installation(settings: Settings, *, with_bus: bool = True) -> Installation:
@@ -123,16 +128,16 @@ def open_installation(settings: Settings, *, with_bus: bool = True) -> Installat
     except KeyFileError as exc:
         raise SettingsError(str(exc)) from exc
     bus: EventBus
-    if with_bus and settings.redis_url:
-        bus = RedisBus(settings.redis_url, keys.derive("bus"))
+    if with_bus and settings.bus.redis_url:
+        bus = RedisBus(settings.bus.redis_url, keys.derive("bus"))
     else:
         bus = MemoryBus()
     try:
         signer = AuditKeyFile(settings.audit_key) if settings.audit_key.exists() else None
     except AuditKeyError as exc:
         raise SettingsError(str(exc)) from exc
-    db = SqlDatabase(settings.database, sqlite_synchronous=settings.sqlite_synchronous)
-    passwords = Argon2Passwords(time_cost=settings.password_time_cost, memory_kib=settings.password_memory_kib)
+    db = SqlDatabase(settings.database_in_use, sqlite_synchronous=settings.database.sqlite_synchronous)
+    passwords = Argon2Passwords(time_cost=settings.passwords.time_cost, memory_kib=settings.passwords.memory_kib)
     services = Services(db=db, keys=keys, bus=bus, clock=SystemClock(), passwords=passwords,
                         declarations=DeclarationPdf(),
                         policy=policy_from(settings), attachments=attachment_services(settings),
@@ -144,14 +149,16 @@ def _push_gateway(settings: Settings) -> PushGateway | None:
     """Web Push needs the VAPID key made by ``chevet init``; without it, no push."""
     if not settings.vapid_key_file.exists():
         return None
-    contact = settings.push_contact or settings.public_url or "mailto:postmaster@localhost"
-    return WebPush(settings.vapid_key_file, settings.push_services, contact)
+    contact = settings.push.contact or settings.server.public_url or "mailto:postmaster@localhost"
+    return WebPush(settings.vapid_key_file, settings.push.services, contact)
 
 
 def governance_from(settings: Settings) -> Governance:
-    return Governance(audit_retention_days=settings.audit_retention_days, controller=settings.controller,
-                      dpo_contact=settings.dpo_contact, hosting_provider=settings.hosting_provider,
-                      hosting_location=settings.hosting_location, backup_location=settings.backup_location)
+    return Governance(audit_retention_days=settings.audit.retention_days,
+                      controller=settings.governance.controller, dpo_contact=settings.governance.dpo_contact,
+                      hosting_provider=settings.governance.hosting_provider,
+                      hosting_location=settings.governance.hosting_location,
+                      backup_location=settings.governance.backup_location)
 
 
 _DEFAULT_TOML = """\
@@ -201,7 +208,7 @@ async def initialise(settings: Settings) -> list[str]:
 
 
 async def migrate(settings: Settings) -> None:
-    db = SqlDatabase(settings.database, sqlite_synchronous=settings.sqlite_synchronous)
+    db = SqlDatabase(settings.database_in_use, sqlite_synchronous=settings.database.sqlite_synchronous)
     try:
         await db.migrate()
     finally:
@@ -210,12 +217,12 @@ async def migrate(settings: Settings) -> None:
 
 async def check_schema(settings: Settings) -> None:
     """Refuse to serve a database whose schema is missing or behind this version."""
-    db = SqlDatabase(settings.database, sqlite_synchronous=settings.sqlite_synchronous)
+    db = SqlDatabase(settings.database_in_use, sqlite_synchronous=settings.database.sqlite_synchronous)
     try:
         current = set((await db.revision() or "").split(",")) - {""}
         expected = set(db.heads())
     except Exception as exc:  # unreachable database, wrong credentials …
-        raise SettingsError(f"cannot open the database {settings.database.split('@')[-1]}: "
+        raise SettingsError(f"cannot open the database {settings.database_in_use.split('@')[-1]}: "
                             f"{type(exc).__name__}") from exc
     finally:
         await db.close()
@@ -241,7 +248,7 @@ async def write_key_backup(installation: Installation, out: Path) -> int:
 def backup_database(settings: Settings, out: Path) -> None:
     """A consistent copy of the installation's database, without its data keys (those are in
     the key backup only)."""
-    backups.backup_database(settings.database, out)
+    backups.backup_database(settings.database_in_use, out)
 
 
 def read_key_backup(path: Path) -> dict[str, Any]:
@@ -253,6 +260,6 @@ async def restore(settings: Settings, db_backup: Path, keys: dict[str, Any], blo
                   migrate: Callable[[str], Awaitable[None]], finish: Callable[[str, Path], Awaitable[T]]) -> T:
     """Restore a backup into the empty installation ``settings`` describe, all or nothing (see
     ``adapters.backup.restore``)."""
-    target = backups.RestoreTarget(settings.database, settings.blobs_path, settings.key_file, settings.audit_key,
+    target = backups.RestoreTarget(settings.database_in_use, settings.blobs_path, settings.key_file, settings.audit_key,
                                    settings.vapid_key_file)
     return await backups.restore(target, db_backup, keys, blobs_from, migrate, finish)

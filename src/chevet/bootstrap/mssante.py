@@ -198,11 +198,11 @@ def runs_in_server(settings: Settings, ms: MssanteSettings) -> bool:
     pages only through the bus: without Redis the bus is the server's own memory, so the loops
     must run inside ``chevet serve``; with Redis they run in ``chevet mssante run`` unless
     ``runs_in = "serve"`` says otherwise."""
-    if ms.runs_in == "separate" and not settings.redis_url:
+    if ms.runs_in == "separate" and not settings.bus.redis_url:
         raise SettingsError('runs_in = "separate" needs redis_url: without Redis the gateway\'s events '
                             "(new mail, receipts, delivery failures) never reach the open pages; "
                             'remove runs_in to run the gateway inside `chevet serve`')
-    return ms.runs_in == "serve" or (ms.runs_in is None and not settings.redis_url)
+    return ms.runs_in == "serve" or (ms.runs_in is None and not settings.bus.redis_url)
 
 
 def load_gateway(settings: Settings, path: Path | None = None) -> GatewayRuntime | None:

@@ -30,7 +30,7 @@ _run = run
 
 
 def _print_enrolment(settings: Settings, issued: people.NewInvitation, as_json: bool, what: str) -> None:
-    base = settings.public_url or f"http://{settings.host}:{settings.port}"
+    base = settings.server.public_url or f"http://{settings.server.host}:{settings.server.port}"
     link = f"{base}/invitation/{issued.token}"
     if as_json:
         typer.echo(json.dumps({"id": str(issued.person.id), "token": issued.token, "url": link}))
@@ -58,7 +58,7 @@ def migrate_cmd(data_dir: DataDir = None) -> None:
 def serve(data_dir: DataDir = None, host: Annotated[str | None, typer.Option()] = None,
           port: Annotated[int | None, typer.Option()] = None) -> None:
     """Serve the web client, the API and the realtime stream."""
-    settings = _settings(data_dir, host=host, port=port)
+    settings = _settings(data_dir, server__host=host, server__port=port)
     from chevet.web.server import run
 
     try:
@@ -144,7 +144,7 @@ def demo(data_dir: DataDir = None, host: Annotated[str, typer.Option()] = "127.0
     from chevet.cli.demo import seed_demo
     from chevet.web.server import run
 
-    settings = _settings(data_dir or Path("chevet-demo"), host=host, port=port)
+    settings = _settings(data_dir or Path("chevet-demo"), server__host=host, server__port=port)
     asyncio.run(initialise(settings))
     info = _run(lambda i: seed_demo(i.services, settings), settings)
     # The installation's origin: "localhost" for a loopback address, a secure context where

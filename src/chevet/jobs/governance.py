@@ -22,7 +22,7 @@ async def run_retention_once(installation: Installation) -> None:
     log.info("retention applied", extra={"shredded": len(report.shredded),
                                          "trimmed": len(report.expired_messages), "held": len(report.held),
                                          "audit_chains_pruned": len(pruned)})
-    target = installation.settings.key_backup_file
+    target = installation.settings.keys.backup_file
     if target is not None:
         await write_key_backup(installation, target)
         async with services.unit() as u:
@@ -31,8 +31,8 @@ async def run_retention_once(installation: Installation) -> None:
 
 async def periodic(installation: Installation) -> None:
     settings = installation.settings
-    checkpoint_every = settings.checkpoint_minutes * 60
-    retention_every = settings.retention_interval_hours * 3600
+    checkpoint_every = settings.audit.checkpoint_minutes * 60
+    retention_every = settings.retention.interval_hours * 3600
     await asyncio.sleep(FIRST_RUN_DELAY)
     next_checkpoint = next_retention = time.monotonic()
     while True:

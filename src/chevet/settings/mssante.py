@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from chevet.settings import Settings, SettingsError
+from chevet.settings.errors import problems
 
 
 class OperatorSettings(BaseModel):
@@ -122,5 +123,4 @@ def load_mssante_settings(settings: Settings, path: Path | None = None) -> Mssan
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{path}: not valid TOML ({exc})") from exc
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise SettingsError(f"invalid MSSanté settings ({path}): {problems}") from exc
+        raise SettingsError(f"invalid MSSanté settings ({path}): {problems(exc)}") from exc

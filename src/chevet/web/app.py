@@ -97,7 +97,7 @@ def create_app(installation: Installation) -> FastAPI:
     services = installation.services
     mssante_runtime = load_gateway(settings)
     hub = Hub()
-    notifier = Notifier(services, installation.push) if installation.push and settings.push_services else None
+    notifier = Notifier(services, installation.push) if installation.push and settings.push.services else None
 
     def deliver(event: RealtimeEvent) -> None:
         hub.deliver(event)
@@ -137,8 +137,8 @@ def create_app(installation: Installation) -> FastAPI:
     app.state.hub = hub
     app.state.mssante_runtime = mssante_runtime
     app.state.push_gateway = installation.push
-    app.state.login_limiter = RateLimiter(settings.login_attempts_per_minute_per_ip)
-    app.state.session_cache = SessionCache(settings.session_cache_seconds)
+    app.state.login_limiter = RateLimiter(settings.sign_in.attempts_per_minute_per_ip)
+    app.state.session_cache = SessionCache(settings.sessions.cache_seconds)
     problems.install(app)
 
     # Each feature router is included once, with the prefix: every level of inclusion is
@@ -171,10 +171,10 @@ def create_app(installation: Installation) -> FastAPI:
 
     # Multipart framing around the file gets 64 KiB on top of the attachment limit; an external
     # exchange's page form carries its text (up to 256 KiB) and files of one upload's size in all.
-    app.add_middleware(RequestLimits, max_bytes=settings.max_request_bytes,
-                       larger=[("POST", UPLOAD_PATH, settings.max_upload_bytes + 65536),
-                               ("POST", FILING_PATHS, settings.max_upload_bytes + 131072),
-                               ("POST", EXCHANGE_FORM_PATH, settings.max_upload_bytes + 327680)])
+    app.add_middleware(RequestLimits, max_bytes=settings.http.max_request_bytes,
+                       larger=[("POST", UPLOAD_PATH, settings.attachments.max_upload_bytes + 65536),
+                               ("POST", FILING_PATHS, settings.attachments.max_upload_bytes + 131072),
+                               ("POST", EXCHANGE_FORM_PATH, settings.attachments.max_upload_bytes + 327680)])
     app.add_middleware(ForgetOnChange, cache=app.state.session_cache)
     app.add_middleware(Compression)  # pages, CSS, JS, JSON; not attachment downloads
     app.add_middleware(SecurityHeaders)  # outermost: every answer, even a 413, gets the headers

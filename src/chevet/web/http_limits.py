@@ -39,9 +39,9 @@ class HttpLimits:
 
     @classmethod
     def of(cls, settings: Settings) -> HttpLimits:
-        return cls(settings.http_max_request_line_bytes, settings.http_max_header_bytes, settings.http_max_headers,
-                   settings.http_header_timeout_seconds, settings.http_body_timeout_seconds,
-                   settings.http_body_min_bytes_per_second, settings.http_max_connections_per_address)
+        return cls(settings.http.max_request_line_bytes, settings.http.max_header_bytes, settings.http.max_headers,
+                   settings.http.header_timeout_seconds, settings.http.body_timeout_seconds,
+                   settings.http.body_min_bytes_per_second, settings.http.max_connections_per_address)
 
 
 class AddressCount:

@@ -21,7 +21,7 @@ def run(settings: Settings) -> None:
     logs.configure(settings.log_level)
     installation = open_installation(settings)
     asyncio.run(check_schema(installation.settings))
-    context = server_context(settings) if settings.tls else None
+    context = server_context(settings) if settings.tls.enabled else None
     app = create_app(installation)
     # What start-up built (libraries, routes, schemas, templates) lives as long as the process:
     # moved out of the collector's sight, a full collection no longer walks it. Those walks were
@@ -29,8 +29,9 @@ def run(settings: Settings) -> None:
     gc.collect()
     gc.freeze()
     http, stream = protocols(HttpLimits.of(settings))
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
+    config = uvicorn.Config(app, host=settings.server.host, port=settings.server.port, log_config=None,
+                            access_log=False,
                             proxy_headers=False, server_header=False, ws_max_size=65536 * 2,
-                            http=http, ws=stream, ws_per_message_deflate=settings.stream_deflate,
+                            http=http, ws=stream, ws_per_message_deflate=settings.server.stream_deflate,
                             ssl_context_factory=(lambda _config, _default: context) if context else None)
     uvicorn.Server(config).run()

@@ -30,19 +30,19 @@ def _readable(path: Path, what: str, *, private: bool) -> None:
 def server_context(settings: Settings) -> ssl.SSLContext:
     """The SSL context of ``chevet serve`` when ``tls_cert_file`` and ``tls_key_file`` are set.
     Errors are sentences naming the setting, raised before the server listens."""
-    assert settings.tls_cert_file is not None and settings.tls_key_file is not None
-    _readable(settings.tls_cert_file, "tls_cert_file", private=False)
-    _readable(settings.tls_key_file, "tls_key_file", private=os.name == "posix")
+    assert settings.tls.cert_file is not None and settings.tls.key_file is not None
+    _readable(settings.tls.cert_file, "tls_cert_file", private=False)
+    _readable(settings.tls.key_file, "tls_key_file", private=os.name == "posix")
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.options |= (ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION | ssl.OP_CIPHER_SERVER_PREFERENCE
                     | ssl.OP_NO_TICKET)
     try:
-        ctx.set_ciphers(settings.tls_ciphers)
+        ctx.set_ciphers(settings.tls.ciphers)
     except ssl.SSLError as exc:
-        raise SettingsError(f"tls_ciphers: OpenSSL accepts none of these suites ({settings.tls_ciphers})") from exc
+        raise SettingsError(f"tls_ciphers: OpenSSL accepts none of these suites ({settings.tls.ciphers})") from exc
     try:
-        ctx.load_cert_chain(str(settings.tls_cert_file), str(settings.tls_key_file))
+        ctx.load_cert_chain(str(settings.tls.cert_file), str(settings.tls.key_file))
     except ssl.SSLError as exc:
         raise SettingsError(f"tls_cert_file / tls_key_file: not a certificate chain and its private key "
                             f"in PEM ({exc.reason or exc})") from exc

@@ -35,7 +35,7 @@ def backup(keys_out: Annotated[Path, typer.Option("--keys-out", help="Key backup
     if out is None:
         raise fail("--out is required (or --keys-only)", 2)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    suffix = "sqlite" if settings.database.startswith("sqlite") else "pgdump"
+    suffix = "sqlite" if settings.database_in_use.startswith("sqlite") else "pgdump"
     db_file = out / f"chevet-db-{stamp}.{suffix}"
     if keys_out.resolve().is_relative_to(out.resolve()):
         raise fail("--keys-out must not be inside the database backup folder", 2)

@@ -44,7 +44,7 @@ def restore(db: Annotated[Path, typer.Option("--db", help="Database backup file"
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     async def migrated(url: str) -> None:
-        await migrate(settings.model_copy(update={"database_url": url}))
+        await migrate(settings.replace(database__url=url))
 
     async def finish(url: str, blob_dir: Path) -> retention.RestoreReport:
         staged = _staged(settings, url, blob_dir)
@@ -77,4 +77,4 @@ def _written_at(key_doc: dict[str, Any]) -> datetime | None:
 
 
 def _staged(settings: Settings, url: str, blob_dir: Path) -> Settings:
-    return settings.model_copy(update={"database_url": url, "blob_dir": blob_dir})
+    return settings.replace(database__url=url, attachments__blob_dir=blob_dir)

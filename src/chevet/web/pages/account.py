@@ -23,7 +23,7 @@ async def _render(p: SignedInPage, status: int = 200, error: str | None = None, 
     sessions = sorted(await auth.sessions(p.services, p.actor), key=lambda s: s.last_used_at, reverse=True)
     now = p.services.clock.now()
     gateway = p.request.app.state.push_gateway
-    push_ready = gateway is not None and bool(p.request.app.state.settings.push_services)
+    push_ready = gateway is not None and bool(p.request.app.state.settings.push.services)
     return p.render("account.html", status=status, prefs=prefs, error=error, notice=notice,
                     sessions=[s for s in sessions if s.active_at(now)],
                     quiet_start=format_clock(prefs.quiet_start), quiet_end=format_clock(prefs.quiet_end),
@@ -87,7 +87,7 @@ async def push_subscribe(request: Request) -> Response:
         else:
             await notifications.subscribe(p.services, p.actor, endpoint=field_of(form, "endpoint", 2048),
                                           p256dh=field_of(form, "p256dh", 200), auth=field_of(form, "auth", 100),
-                                          allowed_origins=tuple(settings.push_services))
+                                          allowed_origins=tuple(settings.push.services))
     except ChevetError as exc:
         return Json({"code": exc.code, "detail": p.error_text(exc)}, status_code=422)
     return Json({"devices": await notifications.device_count(p.services, p.actor)})

@@ -23,7 +23,7 @@ def _require(p: Page, permission: str) -> None:
 
 
 def _invitation_link(p: Page, token: str) -> str:
-    base = p.request.app.state.settings.public_url or str(p.request.base_url).rstrip("/")
+    base = p.request.app.state.settings.server.public_url or str(p.request.base_url).rstrip("/")
     return f"{base.rstrip('/')}/invitation/{token}"
 
 
@@ -149,7 +149,7 @@ async def organisation(request: Request) -> Response:
     _require(p, "manage_organisation")
     content = await preferences.organisation_push_content(p.services, p.actor)
     return p.render("admin_org.html", content=content.value, notice=request.query_params.get("notice"),
-                    push_services=request.app.state.settings.push_services)
+                    push_services=request.app.state.settings.push.services)
 
 
 @router.post("/organisation")

@@ -80,7 +80,7 @@ def safe_next(value: str | None) -> str:
 
 def secure_cookies(request: Request) -> bool:
     settings = request.app.state.settings
-    return request.url.scheme == "https" or str(settings.public_url or "").startswith("https://")
+    return request.url.scheme == "https" or str(settings.server.public_url or "").startswith("https://")
 
 
 def set_session_cookie(request: Request, response: Response, token: str) -> None:
