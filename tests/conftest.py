@@ -90,8 +90,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.failed:
         for path in SERVER_LOGS:
             with contextlib.suppress(OSError):
-                tail = path.read_text(errors="replace").splitlines()[-40:]
-                report.sections.append((f"server log {path.name}", "\n".join(tail)))
+                lines = path.read_text(errors="replace").splitlines()
+                errors = [line for line in lines[:-40] if '"level":"ERROR"' in line][:5]
+                report.sections.append((f"server log {path.name}", "\n".join(errors + lines[-40:])))
     if call.when == "teardown":
         SERVER_LOGS.clear()
     return report

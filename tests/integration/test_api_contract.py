@@ -209,7 +209,7 @@ async def test_declared_models_change_no_answer(client: httpx.AsyncClient, insta
         f"/api/v1/conversations/{cid}/messages": await messages.history(svc, admin.actor, cid),
         "/api/v1/conversations": await conversations.list_conversations(svc, admin.actor),
         "/api/v1/search?q=tension": await messages.search(svc, admin.actor, "tension"),
-        "/api/v1/retention/policies": await retention.policies(svc, admin.actor),
+        "/api/v1/retention/policies": await retention.policies(svc, admin.actor, org.id),
     }
     for url, value in expected.items():
         r = await client.get(url, headers=h)

@@ -112,7 +112,7 @@ async def begin_registration(services: Services, actor: Actor) -> CeremonyView:
 async def finish_registration(services: Services, actor: Actor, challenge_id: uuid.UUID,
                               credential: dict[str, Any], name: str) -> Passkey:
     import webauthn
-    from webauthn.helpers.exceptions import InvalidRegistrationResponse
+    from webauthn.helpers.exceptions import WebAuthnException
     from webauthn.helpers.structs import AuthenticatorTransport
 
     transport_names = {t.value for t in AuthenticatorTransport}
@@ -127,7 +127,7 @@ async def finish_registration(services: Services, actor: Actor, challenge_id: uu
             verified = webauthn.verify_registration_response(
                 credential=credential, expected_challenge=challenge.challenge, expected_rp_id=rp.id,
                 expected_origin=rp.origin, require_user_verification=True)
-        except (InvalidRegistrationResponse, ValueError, TypeError, KeyError) as exc:
+        except (WebAuthnException, ValueError, TypeError, KeyError) as exc:  # any malformed answer
             raise InvalidInput("passkey_response_invalid") from exc
         if await u.tx.passkeys.by_credential_id(verified.credential_id) is not None:
             raise InvalidInput("passkey_already_registered")
@@ -213,7 +213,7 @@ def _verify_assertion(services: Services, passkey: Passkey, challenge: Challenge
     """The authenticator's new signature counter when the answer is valid, else None. A counter
     that goes backwards (a cloned authenticator) is refused by py_webauthn."""
     import webauthn
-    from webauthn.helpers.exceptions import InvalidAuthenticationResponse
+    from webauthn.helpers.exceptions import WebAuthnException
 
     rp = relying_party(services)
     try:
@@ -221,7 +221,7 @@ def _verify_assertion(services: Services, passkey: Passkey, challenge: Challenge
             credential=credential, expected_challenge=challenge.challenge, expected_rp_id=rp.id,
             expected_origin=rp.origin, credential_public_key=passkey.public_key,
             credential_current_sign_count=passkey.sign_count, require_user_verification=True)
-    except (InvalidAuthenticationResponse, ValueError, TypeError, KeyError):
+    except (WebAuthnException, ValueError, TypeError, KeyError):  # any malformed answer
         return None
     return int(verified.new_sign_count)
 

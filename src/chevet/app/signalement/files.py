@@ -25,7 +25,7 @@ from chevet.app.attachments.download import Download, RangeNotSatisfiable, opene
 from chevet.app.attachments.download import opened as opened_blob
 from chevet.app.attachments.upload import Prepared, check_org_quota, configured, prepare, screen
 from chevet.app.services import Services, Unit
-from chevet.app.signalement.views import ReportFileView
+from chevet.app.signalement.views import FilingLimitsView, ReportFileView
 from chevet.core import sealed_stream
 from chevet.core.attachment import (
     Variant,
@@ -61,7 +61,7 @@ def blob_key_of(report_id: uuid.UUID, address: bytes) -> str:
     return blob_key(report_id.hex, address)
 
 
-def limits_view(services: Services) -> dict[str, Any]:
+def limits_view(services: Services) -> FilingLimitsView:
     """What the filing form tells before any upload: accepted types, how many files, how heavy."""
     lim = limits(services)
     return {"accepted_types": attachments.limits_view(services)["accepted_types"], "max_files": lim.max_per_message,

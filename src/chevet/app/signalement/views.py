@@ -13,6 +13,14 @@ class PersonRef(TypedDict):
     name: str
 
 
+class FilingLimitsView(TypedDict):
+    """What the filing form tells before any upload."""
+
+    accepted_types: list[str]
+    max_files: int
+    max_bytes: int
+
+
 class ReportFileView(TypedDict):
     id: str
     kind: str
