@@ -7,7 +7,7 @@ import asyncio
 import logging
 import time
 
-from chevet.app.governance import audit_trail, retention
+from chevet.app.governance import audit, audit_trail, retention
 from chevet.bootstrap import Installation, write_key_backup
 from chevet.ports import DependencyUnavailable
 
@@ -25,8 +25,7 @@ async def run_retention_once(installation: Installation) -> None:
     target = installation.settings.keys.backup_file
     if target is not None:
         await write_key_backup(installation, target)
-        async with services.unit() as u:
-            await u.audit(None, "key.backup_written", None, "installation", None, scheduled=True)
+        await audit.record_installation_act(services, "key.backup_written", scheduled=True)
 
 
 async def periodic(installation: Installation) -> None:

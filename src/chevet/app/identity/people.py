@@ -223,6 +223,15 @@ async def confirm_invitation(services: Services, token: str, otp: str, ip: str |
     return replace(person, status=PersonStatus.ACTIVE)
 
 
+async def person_id_by_email(services: Services, org_id: uuid.UUID, email: str) -> uuid.UUID:
+    """The operator's way to name a person of an organisation (command line): by e-mail."""
+    async with services.db.transaction() as tx:
+        person = await tx.people.by_email(clean_email(email))
+    if person is None or person.org_id != org_id:
+        raise NotFound("person_not_found")
+    return person.id
+
+
 async def search_people(services: Services, actor: Actor, query: str, limit: int = 50) -> list[Person]:
     if not can(actor.person.role, Permission.LIST_PEOPLE):
         raise Forbidden("forbidden")

@@ -13,7 +13,7 @@ from uuid import UUID
 import orjson
 import typer
 
-from chevet.app.governance import audit_trail
+from chevet.app.governance import audit, audit_trail
 from chevet.app.identity.organisations import organisation_by_slug
 from chevet.bootstrap import Installation
 from chevet.cli.support import DataDir, echo_json, fail, parse_time, run, settings_for
@@ -73,8 +73,7 @@ def public_key_cmd(data_dir: DataDir = None) -> None:
     async def go(i: Installation) -> str | None:
         key = audit_trail.public_key_b64(i.services)
         if key is not None:
-            async with i.services.unit() as u:
-                await u.audit(None, "key.audit_public_key_exported", None, "installation", None)
+            await audit.record_installation_act(i.services, "key.audit_public_key_exported")
         return key
 
     key = run(go, settings_for(data_dir))

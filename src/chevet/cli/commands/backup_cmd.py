@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from chevet.app.governance import audit
 from chevet.bootstrap import BackupError, Installation, backup_database, write_key_backup
 from chevet.cli.support import DataDir, fail, run, settings_for
 from chevet.web.i18n import gettext
@@ -49,10 +50,9 @@ def backup(keys_out: Annotated[Path, typer.Option("--keys-out", help="Key backup
             count = await write_key_backup(i, keys_out)
         except BackupError as exc:
             raise fail(gettext(exc.code, settings.default_language, **exc.params)) from exc
-        async with i.services.unit() as u:
-            await u.audit(None, "backup.created", None, "installation", None, database=db_file.name,
-                          conversation_keys=count)
-            await u.audit(None, "key.backup_written", None, "installation", None, scheduled=False)
+        await audit.record_installation_act(i.services, "backup.created", database=db_file.name,
+                                            conversation_keys=count)
+        await audit.record_installation_act(i.services, "key.backup_written", scheduled=False)
         return count
 
     count = run(go, settings)
@@ -66,6 +66,5 @@ async def _keys(i: Installation, keys_out: Path) -> int:
         count = await write_key_backup(i, keys_out)
     except BackupError as exc:
         raise fail(gettext(exc.code, i.settings.default_language, **exc.params)) from exc
-    async with i.services.unit() as u:
-        await u.audit(None, "key.backup_written", None, "installation", None, scheduled=False)
+    await audit.record_installation_act(i.services, "key.backup_written", scheduled=False)
     return count

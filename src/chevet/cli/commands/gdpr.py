@@ -10,21 +10,13 @@ import orjson
 import typer
 
 from chevet.app.governance import gdpr
+from chevet.app.identity import people
 from chevet.app.identity.organisations import organisation_by_slug
 from chevet.bootstrap import Installation
 from chevet.cli.support import DataDir, echo_json, fail, run, sealing, settings_for
-from chevet.core.errors import NotFound
 
 NAME = "gdpr"
 app = typer.Typer(help="People's rights and the processing register.", no_args_is_help=True)
-
-
-async def _person_id(i: Installation, org_id: object, email: str) -> object:
-    async with i.services.db.transaction() as tx:
-        person = await tx.people.by_email(email.strip().lower())
-    if person is None or person.org_id != org_id:
-        raise NotFound("person_not_found")
-    return person.id
 
 
 @app.command("access")
@@ -40,11 +32,11 @@ def access(org: Annotated[str, typer.Option(help="Organisation slug")],
 
     async def go(i: Installation) -> dict[str, int]:
         o = await organisation_by_slug(i.services, org)
-        pid = await _person_id(i, o.id, email)
+        pid = await people.person_id_by_email(i.services, o.id, email)
         fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             with os.fdopen(fd, "wb") as fh:
-                return await gdpr.subject_access(i.services, o, pid, fh, header, key)  # type: ignore[arg-type]
+                return await gdpr.subject_access(i.services, o, pid, fh, header, key)
         except BaseException:
             out.unlink(missing_ok=True)
             raise
@@ -59,7 +51,8 @@ def anonymise(org: Annotated[str, typer.Option(help="Organisation slug")],
     """Remove a deactivated person's identity; their messages stay for the team under a pseudonym."""
     async def go(i: Installation) -> str:
         o = await organisation_by_slug(i.services, org)
-        return await gdpr.anonymise(i.services, None, o, await _person_id(i, o.id, email))  # type: ignore[arg-type]
+        person_id = await people.person_id_by_email(i.services, o.id, email)
+        return await gdpr.anonymise(i.services, None, o, person_id)
 
     typer.echo(f"anonymised: now shown as {run(go, settings_for(data_dir))!r}")
 
