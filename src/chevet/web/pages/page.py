@@ -53,11 +53,20 @@ def file_size(size: int, lang: str) -> str:
     return f"{text.replace('.', ',') if lang == 'fr' else text} {units[unit]}"
 
 
-def _fingerprints() -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:10] for p in STATIC.iterdir() if p.is_file()}
+CLIENT = STATIC / "client"
+BUNDLE = "chevet.js"
 
 
-FINGERPRINTS = _fingerprints()
+def _static_files() -> dict[str, bytes]:
+    """The static files by name. The client script is one file for the browser (one request)
+    but several parts in the source, one per feature, joined in the order of their names."""
+    files = {p.name: p.read_bytes() for p in STATIC.iterdir() if p.is_file()}
+    files[BUNDLE] = b"".join(part.read_bytes() for part in sorted(CLIENT.glob("*.js")))
+    return files
+
+
+STATIC_FILES = _static_files()
+FINGERPRINTS = {name: hashlib.sha256(data).hexdigest()[:10] for name, data in STATIC_FILES.items()}
 
 
 def static_url(name: str) -> str:

@@ -8,7 +8,7 @@ import mimetypes
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from chevet.web.pages.page import FINGERPRINTS, STATIC, page, static_url, ui
+from chevet.web.pages.page import FINGERPRINTS, STATIC, STATIC_FILES, page, static_url, ui
 
 router = APIRouter(include_in_schema=False)
 
@@ -18,12 +18,12 @@ TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf
 
 
 def _file(name: str, cache: str) -> Response:
-    path = STATIC / name
-    if "/" in name or name.startswith(".") or name not in FINGERPRINTS or not path.is_file():
+    data = STATIC_FILES.get(name)
+    if data is None:
         return Response(status_code=404, headers={"Cache-Control": "no-store"})
-    suffix = path.suffix
+    suffix = "." + name.rsplit(".", 1)[-1]
     media = TYPES.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"
-    return Response(path.read_bytes(), media_type=media,
+    return Response(data, media_type=media,
                     headers={"Cache-Control": cache, "ETag": f'"{FINGERPRINTS[name]}"'})
 
 

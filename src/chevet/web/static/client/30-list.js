@@ -1,0 +1,43 @@
+// --- conversation list ----------------------------------------------------------------
+const list = $("[data-page=list]");
+if (list) {
+  const ul = $("#convs");
+  const kinds = $("#tpl-kinds").dataset;
+  const icons = { care_case: "care", direct: "person", group: "people", team: "team" };
+  const addRow = (c) => {
+    const li = $("#tpl-conv").content.firstElementChild.cloneNode(true);
+    li.dataset.conversation = c.id;
+    $("a", li).href = `/c/${c.id}`;
+    $("svg", li).setAttribute("aria-label", kinds[c.kind] || "");
+    $("use", li).setAttribute("href", `${kinds.icons}#${icons[c.kind] || "chat"}`);
+    $(".conv-title", li).textContent = c.title || c.care_case_ref || kinds[c.kind] || "";
+    $(".conv-ref", li).textContent = c.kind === "care_case" && c.care_case_ref ? `${kinds.ref} ${c.care_case_ref}` : "";
+    ul.prepend(li);
+    ul.hidden = false;
+    $(".empty", list)?.remove();
+    return li;
+  };
+  stream(decodeCursors(list.dataset.cursors), (ev) => {
+    let li = $(`[data-conversation="${ev.conversation_id}"]`, list);
+    if (!li && ev.conversation && (ev.type === "conversation.created" || ev.type === "member.added")) {
+      addRow(ev.conversation);
+      return;
+    }
+    if (!li || ev.type !== "message" || ev.message.author_id === document.body.dataset.me) return;
+    const count = $(".count", li);
+    $(".n", count).textContent = String(Number($(".n", count).textContent || 0) + 1);
+    count.hidden = false;
+    li.classList.add("unread");
+    if (ev.message.urgent && !$(".urgent-tag", li)) {
+      const tag = document.createElement("span");
+      tag.className = "tag urgent-tag";
+      tag.textContent = $("#convs").dataset.urgent || "!";
+      $(".marks", li).prepend(tag);
+      li.classList.add("has-urgent");
+    }
+    const time = $("time", li);
+    time.dateTime = ev.at;
+    time.textContent = hhmm(ev.at);
+    li.parentElement.prepend(li);
+  });
+}

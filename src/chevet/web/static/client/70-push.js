@@ -1,0 +1,27 @@
+// --- Web Push ----------------------------------------------------------------------------
+const push = $("[data-push-key]");
+if (push && push.dataset.pushKey && "serviceWorker" in navigator && "PushManager" in window) {
+  $(".js-only", push).hidden = false;
+  $(".no-js", push).hidden = true;
+  const say = (t) => { $("[data-push-status]", push).textContent = t; };
+  const key = Uint8Array.from(atob(push.dataset.pushKey.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+  const b64 = (buf) => btoa(String.fromCharCode(...new Uint8Array(buf))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  push.addEventListener("click", async (e) => {
+    const which = e.target.dataset.push;
+    if (!which) return;
+    try {
+      const reg = await navigator.serviceWorker.ready;
+      let sub = await reg.pushManager.getSubscription();
+      if (which === "on") {
+        if ((await Notification.requestPermission()) !== "granted") return;
+        sub = sub || await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
+        const r = await post("/account/push", { endpoint: sub.endpoint, p256dh: b64(sub.getKey("p256dh")), auth: b64(sub.getKey("auth")) }, push.dataset.csrf);
+        say(String(r.devices));
+      } else if (sub) {
+        await post("/account/push", { action: "remove", endpoint: sub.endpoint }, push.dataset.csrf).catch(() => {});
+        await sub.unsubscribe();
+        say("0");
+      }
+    } catch (err) { say(err.message); }
+  });
+}
