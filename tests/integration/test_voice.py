@@ -8,12 +8,12 @@ import subprocess
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 
 from chevet.adapters.db.schema_attachments import attachment, attachment_blob
 from chevet.bootstrap import Installation
 from tests.attachment_support import Api
-from tests.support import Member, new_member, new_org
+from tests.support import Member, migrate, new_member, new_org
 from tests.voice_samples import encode, require_ffmpeg
 
 
@@ -126,3 +126,15 @@ async def test_what_is_not_an_opus_voice_message_is_refused_in_french(
     # In English too, for a member who reads English.
     en = await api.upload(nurse, conv, data, name="voice.webm", content_type="audio/webm", lang="en")
     assert en.status_code == 422 and en.json()["detail"] != problem["detail"]
+
+
+async def test_the_duration_column_migrates_down_and_up(installation: Installation) -> None:
+    async def columns() -> set[str]:
+        async with installation.services.db.engine.connect() as conn:  # type: ignore[attr-defined]
+            return await conn.run_sync(lambda c: {col["name"] for col in inspect(c).get_columns("attachment")})
+
+    assert "duration_ms" in await columns()
+    await migrate(installation, "0011_attachment_duration-1", up=False)
+    assert "duration_ms" not in await columns()
+    await migrate(installation, "heads")
+    assert "duration_ms" in await columns()
