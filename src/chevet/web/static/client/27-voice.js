@@ -29,8 +29,8 @@ function voicePlayer(f) {
 if (conv) {
   const box = $("#voice");
   const form = $("#composer");
-  // Chromium records Opus in WebM, Firefox in Ogg; Safari before 18.4 only AAC in MP4, which
-  // the server refuses: there the button stays hidden and the hint says why.
+  // Chromium records Opus in WebM, Firefox in Ogg. A Safari whose MediaRecorder offers only AAC
+  // in MP4 (which the server refuses) does not get the button: the hint says why.
   const TYPES = ["audio/webm;codecs=opus", "audio/ogg;codecs=opus"];
   const type = window.MediaRecorder && navigator.mediaDevices?.getUserMedia
     ? TYPES.find((t) => MediaRecorder.isTypeSupported(t)) : undefined;
@@ -64,6 +64,7 @@ if (conv) {
     const mmss = (ms) => { const s = Math.floor(ms / 1000); return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`; };
     const show = (recording) => {
       button.classList.toggle("recording", recording);
+      box.classList.toggle("is-recording", recording);
       $(".voice-start-text", button).hidden = recording;
       $(".voice-stop-text", button).hidden = !recording;
       timer.hidden = cancelButton.hidden = !recording;
