@@ -136,7 +136,7 @@ async def test_a_held_voice_message_reaches_the_other_member_as_an_inline_player
     await d_ctx.close()
 
 
-async def test_voice_messages_are_hidden_with_a_reason_without_a_recorder(
+async def test_voice_messages_are_hidden_with_a_reason_without_a_recorder_or_a_microphone(
         media_browser: Browser, web_installation: Installation, web_server: Server) -> None:
     svc = web_installation.services
     org = await new_org(svc, "ehpad-micro")
@@ -152,4 +152,11 @@ async def test_voice_messages_are_hidden_with_a_reason_without_a_recorder(
     await page.goto(f"{web_server.url}/c/{view['id']}")
     await expect(page.locator("#voice-hint")).to_contain_text("ce navigateur ne sait pas enregistrer")
     await expect(page.get_by_role("button", name="Message vocal")).to_be_hidden()
+    # A microphone the person refused for this site: hidden too, with how to allow it.
+    denied = await ctx.new_page()
+    await denied.add_init_script(
+        "navigator.permissions.query = async () => ({ state: 'denied', addEventListener() {} })")
+    await denied.goto(f"{web_server.url}/c/{view['id']}")
+    await expect(denied.locator("#voice-hint")).to_contain_text("l'accès au micro est refusé")
+    await expect(denied.get_by_role("button", name="Message vocal")).to_be_hidden()
     await ctx.close()
