@@ -132,6 +132,13 @@ async def test_a_held_voice_message_reaches_the_other_member_as_an_inline_player
     await expect(d.locator(".msg .voice-msg audio[preload=none]")).to_have_count(2)
     await expect(d.locator(".voice-label").first).to_have_text("Message vocal, 0:03")
     assert csp == []
+    # With the players in the log: accessible and without sideways scrolling, phone then desktop.
+    for viewport in (PHONE, {"width": 1280, "height": 800}):
+        await n.set_viewport_size(viewport)
+        await n.reload()
+        await expect(n.locator(".msg .voice-msg audio")).to_have_count(2)
+        assert await _axe_problems(n) == [], viewport
+        assert await n.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
     await n_ctx.close()
     await d_ctx.close()
 
