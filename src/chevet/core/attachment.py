@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from chevet.core import envelope
+from chevet.core import envelope, voice
 from chevet.core.envelope import DataKey
 from chevet.core.errors import InvalidInput
 
@@ -61,7 +61,12 @@ IMAGE_TYPES = {
 }
 PDF = FileType("application/pdf", AttachmentKind.DOCUMENT, "pdf", "pdf")
 TEXT = FileType("text/plain", AttachmentKind.DOCUMENT, "txt", "text")
-FAMILIES = ("image", "pdf", "text")
+# Voice messages: Opus in WebM (Chromium) or Ogg (Firefox), checked by ``chevet.core.voice``.
+VOICE_TYPES = {
+    "audio/webm": FileType("audio/webm", AttachmentKind.DOCUMENT, "webm", "audio"),
+    "audio/ogg": FileType("audio/ogg", AttachmentKind.DOCUMENT, "ogg", "audio"),
+}
+FAMILIES = ("image", "pdf", "text", "audio")
 # What an MSSanté exchange carries besides PDFs, images and text: HL7 CDA R2 documents and
 # IHE_XDM.zip packages. Accepted from the gateway only (the member allow-list is unchanged).
 CDA = FileType("text/xml", AttachmentKind.DOCUMENT, "xml", "cda")
@@ -75,6 +80,8 @@ def type_of(mime: str) -> FileType:
     """The type record of a stored file (its extension, its family)."""
     if mime in IMAGE_TYPES:
         return IMAGE_TYPES[mime]
+    if mime in VOICE_TYPES:
+        return VOICE_TYPES[mime]
     return {PDF.mime: PDF, CDA.mime: CDA, XDM.mime: XDM, BINARY.mime: BINARY}.get(mime, TEXT)
 
 
@@ -100,6 +107,8 @@ def sniff(data: bytes) -> FileType | None:
         return IMAGE_TYPES["image/avif"]
     if head.startswith(b"%PDF-"):
         return PDF
+    if voice.is_audio_container(head):
+        return VOICE_TYPES["audio/ogg" if head.startswith(b"OggS") else "audio/webm"]
     if _is_plain_text(data):
         return TEXT
     return None
@@ -233,6 +242,7 @@ class Attachment:
     dedup_tag: bytes
     deduplicated: bool
     origin: AttachmentOrigin = AttachmentOrigin.MEMBER
+    duration_ms: int | None = None  # a voice message's length (``chevet.core.voice``)
 
     def address_of(self, variant: Variant) -> bytes | None:
         if variant is Variant.THUMBNAIL:

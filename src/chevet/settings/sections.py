@@ -15,7 +15,7 @@ from pydantic_settings import NoDecode
 DEFAULT_TLS_CIPHERS = ("ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256:"
                        "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-AES256-GCM-SHA384:"
                        "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305")
-ATTACHMENT_FAMILIES = ("image", "pdf", "text")
+ATTACHMENT_FAMILIES = ("image", "pdf", "text", "audio")
 
 
 class Section(BaseModel):
@@ -151,7 +151,7 @@ class AttachmentsSettings(Section):
 
     blob_dir: Path | None = Field(None, description="sealed attachment files; default <data_dir>/blobs")
     max_upload_bytes: int = Field(20 * 1_048_576, ge=1024, le=512 * 1_048_576)
-    types: str = Field("image,pdf,text", description="allowed families: image, pdf, text")
+    types: str = Field("image,pdf,text,audio", description="allowed families: image, pdf, text, audio (voice)")
     max_image_pixels: int = Field(50_000_000, ge=1_000_000, le=400_000_000)
     image_max_side: int = Field(2048, ge=256, le=8192)
     image_target_bytes: int = Field(300_000, ge=20_000, le=20 * 1_048_576)
@@ -167,7 +167,7 @@ class AttachmentsSettings(Section):
         families = [f.strip().lower() for f in v.split(",") if f.strip()]
         unknown = [f for f in families if f not in ATTACHMENT_FAMILIES]
         if unknown or not families:
-            raise ValueError("must list some of: image, pdf, text")
+            raise ValueError("must list some of: image, pdf, text, audio")
         return ",".join(dict.fromkeys(families))
 
     _image_format = field_validator("image_format", mode="before")(_lower)

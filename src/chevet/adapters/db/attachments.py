@@ -31,7 +31,7 @@ def _attachment(row: Any) -> Attachment:
         name_sealed=bytes(m["name_sealed"]), content_address=bytes(m["content_address"]),
         thumbnail_address=_b(m["thumbnail_address"]), original_address=_b(m["original_address"]),
         dedup_tag=bytes(m["dedup_tag"]), deduplicated=bool(m["deduplicated"]),
-        origin=AttachmentOrigin(m["origin"]))
+        origin=AttachmentOrigin(m["origin"]), duration_ms=m["duration_ms"])
 
 
 class SqlAttachments:
@@ -55,7 +55,7 @@ class SqlAttachments:
             uploaded_size=a.uploaded_size, width=a.width, height=a.height, name_sealed=a.name_sealed,
             content_address=a.content_address, thumbnail_address=a.thumbnail_address,
             original_address=a.original_address, dedup_tag=a.dedup_tag, deduplicated=a.deduplicated,
-            origin=a.origin.value))
+            origin=a.origin.value, duration_ms=a.duration_ms))
 
     async def add_blob(self, b: StoredBlob) -> None:
         await self._conn.execute(insert(attachment_blob).values(

@@ -44,6 +44,7 @@ attachment = Table(
     Column("dedup_tag", LargeBinary(32), nullable=False),
     Column("deduplicated", Boolean, nullable=False),
     Column("origin", String(10), nullable=False, server_default="member"),
+    Column("duration_ms", Integer, nullable=True),  # a voice message's length (migration 0011)
     Index("ix_attachment_conversation_entry", "conversation_id", "entry_id"),
     Index("ix_attachment_conversation_dedup", "conversation_id", "dedup_tag"),
     Index("ix_attachment_org_created", "org_id", "created_at"),

@@ -11,7 +11,7 @@ from chevet.ports import BlobStore, MediaProcessor, VirusScanner
 @dataclass(frozen=True, slots=True)
 class AttachmentLimits:
     max_upload_bytes: int = 20 * 1_048_576
-    families: tuple[str, ...] = ("image", "pdf", "text")
+    families: tuple[str, ...] = ("image", "pdf", "text", "audio")
     quota_org_bytes: int = 20_000_000_000
     quota_person_bytes: int = 2_000_000_000
     max_per_message: int = 10

@@ -18,7 +18,7 @@ from chevet.app.access import Access, conversation_access
 from chevet.app.attachments.config import AttachmentServices
 from chevet.app.attachments.views import AttachmentView, LimitsView, RulesView
 from chevet.app.services import Actor, Services, Unit
-from chevet.core import sealed_stream
+from chevet.core import sealed_stream, voice
 from chevet.core.attachment import (
     EXCHANGE_FAMILIES,
     Attachment,
@@ -67,6 +67,8 @@ def limits_view(services: Services) -> LimitsView:
         types.append("application/pdf")
     if "text" in cfg.limits.families:
         types.append("text/plain")
+    if "audio" in cfg.limits.families:
+        types += VOICE_MIMES
     return {"max_upload_bytes": cfg.limits.max_upload_bytes, "accepted_types": types,
             "max_per_message": cfg.limits.max_per_message, "max_image_pixels": cfg.limits.max_image_pixels,
             "stored_image_max_side": cfg.limits.image_max_side,
@@ -84,7 +86,7 @@ def attachment_view(att: Attachment, key: DataKey) -> AttachmentView:
             "thumbnail": att.thumbnail_address is not None, "original": att.original_address is not None,
             "created_at": att.created_at.isoformat(),
             "uploader_id": str(att.uploader_id) if att.uploader_id else None, "origin": att.origin.value,
-            "message_id": str(att.entry_id) if att.entry_id else None}
+            "message_id": str(att.entry_id) if att.entry_id else None, "duration_ms": att.duration_ms}
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +99,10 @@ class Prepared:
     width: int | None
     height: int | None
     variants: tuple[tuple[Variant, bytes, bytes], ...]  # (variant, contents, keyed address)
+    duration_ms: int | None = None
+
+
+VOICE_MIMES = ["audio/webm", "audio/ogg"]
 
 
 EXCHANGE_ALLOWED = "PDF, CDA, IHE_XDM.zip, images, text"
@@ -117,6 +123,8 @@ async def screen(services: Services, data: bytes, file_type: FileType | None, *,
     which also admits HL7 CDA documents and IHE_XDM.zip packages."""
     cfg = configured(services)
     families = EXCHANGE_FAMILIES if exchange else cfg.limits.families
+    if file_type is None and not exchange and voice.is_other_audio(data):
+        raise InvalidInput("voice_format_refused")
     if file_type is None or file_type.family not in families \
             or (file_type.kind is AttachmentKind.IMAGE and file_type.mime not in cfg.media.accepted_images):
         allowed = EXCHANGE_ALLOWED if exchange else ", ".join(limits_view(services)["accepted_types"])
@@ -142,6 +150,12 @@ async def prepare(cfg: AttachmentServices, key: DataKey, data: bytes, file_type:
         if keep_original:
             contents.append((Variant.ORIGINAL, data))
         kind, mime, size, width, height = AttachmentKind.IMAGE, img.mime, len(img.content), img.width, img.height
+    elif file_type.family == "audio":  # a voice message: checked to its packets, metadata blanked
+        recording = await asyncio.to_thread(voice.read_voice, data)
+        contents = [(Variant.CONTENT, recording.data)]
+        variants = await asyncio.to_thread(lambda: tuple((v, c, blob_address(key, c)) for v, c in contents))
+        return Prepared(file_type.kind, recording.mime, len(recording.data), None, None, variants,
+                        recording.duration_ms)
     else:
         if file_type.family == "pdf":
             check_pdf(data)
@@ -249,7 +263,7 @@ async def _store(u: Unit, cfg: AttachmentServices, origin: _Origin, conv_id: uui
                          uploaded_size=uploaded, width=known.width, height=known.height, name_sealed=name_sealed,
                          content_address=known.content_address, thumbnail_address=known.thumbnail_address,
                          original_address=known.original_address, dedup_tag=tag, deduplicated=True,
-                         origin=origin.kind)
+                         origin=origin.kind, duration_ms=known.duration_ms)
         await u.tx.attachments.add(att)
         return att
     assert prepared is not None
@@ -274,7 +288,7 @@ async def _store(u: Unit, cfg: AttachmentServices, origin: _Origin, conv_id: uui
                      name_sealed=name_sealed, content_address=addresses[Variant.CONTENT],
                      thumbnail_address=addresses.get(Variant.THUMBNAIL),
                      original_address=addresses.get(Variant.ORIGINAL), dedup_tag=tag, deduplicated=False,
-                     origin=origin.kind)
+                     origin=origin.kind, duration_ms=prepared.duration_ms)
     await u.tx.attachments.add(att)
     return att
 

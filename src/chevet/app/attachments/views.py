@@ -21,6 +21,7 @@ class AttachmentView(TypedDict):
     uploader_id: str | None
     origin: str
     message_id: str | None
+    duration_ms: int | None  # a voice message's length; None for other files
 
 
 class UploadedView(AttachmentView):

@@ -60,6 +60,7 @@ if (conv) {
     const files = $(".files", li);
     if (files && (m.attachments || []).length && !files.children.length) {
       for (const f of m.attachments) {
+        if ((f.mime || "").startsWith("audio/")) { if (!$(`#vl-${f.id}`)) files.before(voicePlayer(f)); continue; }  // 27-voice.js
         const item = document.createElement("li");
         const a = document.createElement("a");
         a.href = `/api/v1/attachments/${f.id}`;
