@@ -158,26 +158,34 @@ async def test_push_says_nothing_of_care_groups_and_respects_quiet_hours(install
                            json={"body": body, "client_id": cid, "urgent": urgent})
             assert r.status_code == 201
 
-        send(care, SECRET, "c1")
+        send(care, SECRET, "c1")  # her patient's care case: at once
         await _wait_for(receiver, 1)
-        send(group, "Réunion à 14h", "g1")
-        send(group, "Salle 2", "g2")
-        send(care, "Glycémie 1,2 g/L", "c2")  # grouped: no new push within the window
-        await asyncio.sleep(1.5)
-        assert len(receiver.received) == 1
-        send(care, "Saturation 88 %", "c3", urgent=True)  # urgent does not wait for the window
+        send(group, "Réunion à 14h", "g1")  # a busy group: the first one, then grouped
         await _wait_for(receiver, 2)
+        send(group, "Salle 2", "g2")
+        await asyncio.sleep(1.5)
         assert len(receiver.received) == 2
+        send(care, "Glycémie 1,2 g/L", "c2")  # the care case does not wait for the group's window
+        await _wait_for(receiver, 3)
+        send(care, "Saturation 88 %", "c3", urgent=True)
+        await _wait_for(receiver, 4)
+        assert len(receiver.received) == 4
 
         pushes = [device.decrypt(body) for _, _, body in receiver.received]
-        assert pushes[0]["body"] == "Nouveau message" and pushes[1]["body"] == "Message urgent"
-        assert all(p["url"] == f"/c/{care['id']}" for p in pushes)
+        assert [p["body"] for p in pushes] == ["Nouveau message", "Nouveau message dans Unité Alzheimer",
+                                               "Nouveau message", "Message urgent"]
+        assert [p["url"] for p in pushes] == [f"/c/{care['id']}", f"/c/{group['id']}"] + [f"/c/{care['id']}"] * 2
+        for p in pushes:  # "Répondre" is offered, for this person only; no care content
+            assert set(p) == {"title", "body", "tag", "url", "urgent", "reply", "placeholder", "for"}
+            assert (p["reply"], p["placeholder"], p["for"]) == ("Répondre", "Votre réponse", str(doctor.id))
+            for secret in ("Quatrefages", "CH12", "Glycémie", "Saturation", "Réunion", "Sophie"):
+                assert secret not in json.dumps(p, ensure_ascii=False)
         for path, headers, body in receiver.received:
             assert path.startswith("/push/") and headers["content-encoding"] == "aes128gcm"
             assert int(headers["ttl"]) > 0
             check_vapid(headers, public_key, receiver.origin)
             assert b"Quatrefages" not in body and "Quatrefages" not in json.dumps(headers)
-        assert receiver.received[1][1]["urgency"] == "high"
+        assert receiver.received[3][1]["urgency"] == "high"
 
         # Quiet hours covering now: even an urgent message stays silent.
         now = svc.clock.now()
@@ -190,15 +198,15 @@ async def test_push_says_nothing_of_care_groups_and_respects_quiet_hours(install
                         from_page="/account")).status_code == 303
         send(care, "Saturation 85 %", "c4", urgent=True)
         await asyncio.sleep(1.5)
-        assert len(receiver.received) == 2
+        assert len(receiver.received) == 4
 
         # A push service saying the subscription is gone makes the server forget it.
         assert (await doc.post("/account/notifications", {"level": "urgent", "quiet_start": "", "quiet_end": ""},
                         from_page="/account")).status_code == 303
         receiver.answer = 410
         send(group, "Urgent : appel famille", "g3", urgent=True)
-        await _wait_for(receiver, 3)
-        assert device.decrypt(receiver.received[2][2])["body"] == "Message urgent dans Unité Alzheimer"
+        await _wait_for(receiver, 5)
+        assert device.decrypt(receiver.received[4][2])["body"] == "Message urgent dans Unité Alzheimer"
         await asyncio.sleep(0.5)
         assert "Appareils recevant les notifications : 0" in (await doc.get("/account")).text
         async with svc.db.transaction() as tx:
@@ -282,3 +290,41 @@ async def test_a_missed_report_deadline_reaches_the_quality_lead_without_content
         check_vapid(headers, installation.push.public_key, receiver.origin)
     finally:
         server.stop()
+
+
+async def test_a_fresh_installation_offers_push_and_the_administrator_can_restrict_or_disable_it(
+        installation: Installation) -> None:
+    svc = installation.services
+    org = await new_org(svc, "ehpad-push-admin")
+    nurse = await new_member(svc, org, "nurse", "Sophie Bernard")
+    carer = await new_member(svc, org, "care_assistant")  # a second sign-in: a TOTP code serves once
+    device = Device("https://fcm.googleapis.com/fcm/send/abc")
+    keys = {"p256dh": b64(device.public), "auth": b64(device.auth)}
+    fresh = Server(installation.settings)  # no push setting at all: the major browsers' services
+    doc = Browserless(fresh.url)
+    try:
+        await doc.sign_in(nurse)
+        account = (await doc.get("/account")).text
+        assert account.split('data-push-key="')[1].split('"')[0] and 'data-push="on"' in account
+        ok = await doc.post("/account/push", {"endpoint": device.endpoint, **keys}, from_page="/account")
+        assert ok.status_code == 200 and ok.json() == {"devices": 1}
+        refused = await doc.post("/account/push", {"endpoint": "https://push.example.net/abc", **keys},
+                                 from_page="/account")
+        assert refused.status_code == 422 and refused.json()["code"] == "push_service_not_allowed"
+        assert refused.json()["detail"].startswith("Ce service de notification")
+    finally:
+        await doc.close()
+        fresh.stop()
+    off = Server(installation.settings, env={"CHEVET_PUSH_SERVICES": "none"})
+    doc = Browserless(off.url)
+    try:
+        await doc.sign_in(carer)
+        account = (await doc.get("/account")).text
+        assert 'data-push-key=""' in account and 'data-push="on"' not in account
+        assert "ne sont pas activées par l&#39;administrateur" in account
+        refused = await doc.post("/account/push", {"endpoint": "https://fcm.googleapis.com/fcm/send/def", **keys},
+                                 from_page="/account")
+        assert refused.status_code == 422 and refused.json()["code"] == "push_service_not_allowed"
+    finally:
+        await doc.close()
+        off.stop()
