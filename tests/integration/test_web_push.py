@@ -243,3 +243,20 @@ async def test_a_fresh_installation_offers_push_and_the_administrator_can_restri
     finally:
         await doc.close()
         off.stop()
+
+
+async def test_the_processing_register_names_the_push_services_and_what_they_learn(
+        installation: Installation) -> None:
+    from dataclasses import replace
+
+    from chevet.app.governance import gdpr
+
+    svc = installation.services
+    org = await new_org(svc, "ehpad-register")
+    dpo = await new_member(svc, org, "dpo")
+    reg = await gdpr.processing_register(svc, dpo.actor, org)  # the default: the major browsers' services
+    assert any("fcm.googleapis.com" in r and "RFC 8291" in r and "sans contenu" in r for r in reg["recipients"])
+    assert "sans contenu" in reg["transfers_outside_eu"] and "push.services = none" in reg["transfers_outside_eu"]
+    off = replace(svc, governance=replace(svc.governance, push_services=()))
+    reg = await gdpr.processing_register(off, dpo.actor, org)
+    assert reg["transfers_outside_eu"] == "Aucun" and not any("notification" in r for r in reg["recipients"])
