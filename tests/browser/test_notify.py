@@ -21,13 +21,14 @@ from playwright.async_api import Browser, BrowserContext, Page, Worker, expect
 
 from chevet.app.messaging import conversations
 from chevet.bootstrap import Installation
-from tests.browser.conftest import french_context, sign_in
+from tests.browser.conftest import AXE, french_context, sign_in
+from tests.browser.test_quality import _axe
 from tests.push_support import Device, Receiver, b64
 from tests.support import Member, Server, login, new_member, new_org
 
 PHONE = {"viewport": {"width": 360, "height": 780}, "permissions": ["notifications"]}
 CARE = "Mme Quatrefages, chambre 12"
-FIRST, SECOND = "Glycémie 1,2 g/L à 7h", "Pansement refait, plaie propre"
+FIRST, SECOND, THIRD = "Glycémie 1,2 g/L à 7h", "Pansement refait, plaie propre", "Tension 13/8 à 8h"
 REPLY = "Je passe à 9h, surveillance neurologique d'ici là"
 
 # Stands in for the browser's push subscription (see the module's docstring).
@@ -59,8 +60,8 @@ def receiver() -> Iterator[Receiver]:
     r.close()
 
 
-async def phone(browser: Browser, device: Device | None = None) -> tuple[BrowserContext, Page]:
-    ctx: BrowserContext = await french_context(browser, **PHONE)  # type: ignore[assignment]
+async def phone(browser: Browser, device: Device | None = None, **options: Any) -> tuple[BrowserContext, Page]:
+    ctx: BrowserContext = await french_context(browser, **PHONE, **options)  # type: ignore[assignment]
     if device is not None:
         keys = json.dumps([device.endpoint, b64(device.public), b64(device.auth)])
         await ctx.add_init_script(f"({STUB_SUBSCRIBE})({keys})")
@@ -169,7 +170,7 @@ async def test_offline_messages_wait_on_the_device_and_leave_once(browser: Brows
                                                                  web_server: Server) -> None:
     nurse, doctor, conv = await care_case(web_installation, "ehpad-offline")
     base = web_server.url
-    ctx, page = await phone(browser)
+    ctx, page = await phone(browser, bypass_csp=AXE.exists())  # bypassed only to inject axe itself
     try:
         await sign_in(page, base, nurse)
         await page.goto(f"{base}/c/{conv}")
@@ -186,6 +187,8 @@ async def test_offline_messages_wait_on_the_device_and_leave_once(browser: Brows
         await expect(page.locator("#live-status")).to_have_text(
             "Pas encore envoyé : le message est gardé sur cet appareil et partira dès le retour du réseau.")
         assert "Failed" not in await page.locator("main").inner_text()
+        if AXE.exists():
+            assert await _axe(page, "waiting messages") == {}
 
         await page.reload()  # offline: the offline page, the queue kept on the device
         assert sorted(await page.evaluate(OUTBOX)) == sorted([FIRST, SECOND])
@@ -198,6 +201,17 @@ async def test_offline_messages_wait_on_the_device_and_leave_once(browser: Brows
         await asyncio.sleep(0.5)
         token = login(base, doctor)
         assert [b for b in bodies(base, token, conv) if b in (FIRST, SECOND)] == [FIRST, SECOND]  # once each
+
+        # Offline again, the page kept open: the message leaves as soon as the network returns.
+        await ctx.set_offline(True)
+        await composer.fill(THIRD)
+        await page.get_by_role("button", name="Envoyer").click()
+        await expect(page.locator(".msg.waiting .body")).to_have_text([THIRD])
+        await ctx.set_offline(False)
+        await expect(page.locator(".msg.waiting")).to_have_count(0)
+        await expect(page.locator(".msg.mine .body")).to_have_text([FIRST, SECOND, THIRD])
+        await expect(page.locator("#live-status")).to_have_text("")
+        assert [b for b in bodies(base, token, conv) if b in (FIRST, SECOND, THIRD)] == [FIRST, SECOND, THIRD]
 
         # A message that could not leave is never shown or sent as another person on this browser...
         await page.route("**/send", lambda route: route.abort())

@@ -80,15 +80,14 @@ async function queueSend(item) {
   const queued = { ...item, person: outboxPerson, at: Date.now(), attachment_ids: item.attachment_ids || [] };
   let stored = true;
   await outboxPut(queued).catch(() => { stored = false; });  // no IndexedDB (some private modes): send only
-  outboxChanged();
   const res = await outboxDeliver(queued, csrfOf());
   if (res) {
     if (stored) await outboxDrop(queued.client_id).catch(() => {});
-    outboxChanged();
     if (res.refused !== undefined) throw { refused: res.refused || outboxTexts().refusedUnknown || "" };
     return res.message;
   }
   if (!stored) throw { refused: outboxTexts().offline || "" };
+  outboxChanged();  // shown as waiting only once it could not leave
   navigator.serviceWorker?.ready.then((reg) => reg.sync?.register("chevet-outbox")).catch(() => {});
   return null;
 }
@@ -97,6 +96,16 @@ const outboxSendWaiting = async () => {
   if (!outboxPerson || !navigator.onLine) return;
   for (const done of await outboxFlush(outboxPerson, csrfOf())) {
     if (done.message) document.dispatchEvent(new CustomEvent("chevet:sent", { detail: done }));
+    const status = $("#live-status");
+    if (done.refused !== undefined && status) {  // dropped: say so where the composer speaks
+      status.textContent = `${$("#tpl-text")?.dataset.failed || ""} ${done.refused || outboxTexts().refusedUnknown || ""}`;
+      status.classList.remove("sr", "offline");
+      status.classList.add("banner", "error");
+    } else if (done.message && status?.classList.contains("offline")) {  // "not sent yet" no longer holds
+      status.textContent = "";
+      status.classList.remove("banner", "offline");
+      status.classList.add("sr");
+    }
   }
   outboxChanged();
 };
@@ -135,13 +144,14 @@ const outboxShow = async () => {
 };
 
 if (outboxPerson && "indexedDB" in window) {
-  document.addEventListener("chevet:outbox", outboxShow);
+  let showing = Promise.resolve();  // one rendering at a time, each from the queue as it is then
+  document.addEventListener("chevet:outbox", () => { showing = showing.then(outboxShow, outboxShow); });
   (async () => {
     // Another person's waiting messages never stay on a page of this one.
     const items = await outboxItems().catch(() => []);
     await Promise.all(items.filter((i) => i.person !== outboxPerson).map((i) => outboxDrop(i.client_id).catch(() => {})));
     await outboxTx("meta", "readwrite", (s) => s.put({ person: outboxPerson, csrf: csrfOf() }, "me")).catch(() => {});
-    await outboxShow();
+    outboxChanged();
     await outboxSendWaiting();
   })();
   addEventListener("online", outboxSendWaiting);
