@@ -76,38 +76,47 @@ const outboxPerson = document.body.dataset.me || "";
 const outboxTexts = () => $("#tpl-outbox")?.dataset || {};
 const outboxChanged = () => document.dispatchEvent(new CustomEvent("chevet:outbox"));
 
-async function queueSend(item) {
-  const queued = { ...item, person: outboxPerson, at: Date.now(), attachment_ids: item.attachment_ids || [] };
-  let stored = true;
-  await outboxPut(queued).catch(() => { stored = false; });  // no IndexedDB (some private modes): send only
-  const res = await outboxDeliver(queued, csrfOf());
-  if (res) {
-    if (stored) await outboxDrop(queued.client_id).catch(() => {});
-    if (res.refused !== undefined) throw { refused: res.refused || outboxTexts().refusedUnknown || "" };
-    return res.message;
-  }
-  if (!stored) throw { refused: outboxTexts().offline || "" };
-  outboxChanged();  // shown as waiting only once it could not leave
-  navigator.serviceWorker?.ready.then((reg) => reg.sync?.register("chevet-outbox")).catch(() => {});
-  return null;
-}
-
-const outboxSendWaiting = async () => {
-  if (!outboxPerson || !navigator.onLine) return;
-  for (const done of await outboxFlush(outboxPerson, csrfOf())) {
-    if (done.message) document.dispatchEvent(new CustomEvent("chevet:sent", { detail: done }));
-    const status = $("#live-status");
-    if (done.refused !== undefined && status) {  // dropped: say so where the composer speaks
-      status.textContent = `${$("#tpl-text")?.dataset.failed || ""} ${done.refused || outboxTexts().refusedUnknown || ""}`;
+// What left (or was refused) while draining the queue, told to the page; `mine` is left out
+// (the composer that queued it reports it itself).
+const outboxReport = (done, mine = null) => {
+  const status = $("#live-status");
+  for (const d of done.filter((x) => x.item.client_id !== mine)) {
+    if (d.message) document.dispatchEvent(new CustomEvent("chevet:sent", { detail: d }));
+    if (d.refused !== undefined && status) {  // dropped: say so where the composer speaks
+      status.textContent = `${$("#tpl-text")?.dataset.failed || ""} ${d.refused || outboxTexts().refusedUnknown || ""}`;
       status.classList.remove("sr", "offline");
       status.classList.add("banner", "error");
-    } else if (done.message && status?.classList.contains("offline")) {  // "not sent yet" no longer holds
+    } else if (d.message && status?.classList.contains("offline")) {  // "not sent yet" no longer holds
       status.textContent = "";
       status.classList.remove("banner", "offline");
       status.classList.add("sr");
     }
   }
   outboxChanged();
+};
+
+async function queueSend(item) {
+  const queued = { ...item, person: outboxPerson, at: Date.now(), attachment_ids: item.attachment_ids || [] };
+  let res;
+  if (await outboxPut(queued).then(() => true, () => false)) {
+    // Behind whatever already waits, so that messages arrive in the order they were written.
+    const done = await outboxFlush(outboxPerson, csrfOf());
+    outboxReport(done, queued.client_id);
+    res = done.find((d) => d.item.client_id === queued.client_id);
+    if (!res) {  // shown as waiting only once it could not leave
+      navigator.serviceWorker?.ready.then((reg) => reg.sync?.register("chevet-outbox")).catch(() => {});
+      return null;
+    }
+  } else {  // no IndexedDB (some private modes): sent now or not at all
+    res = await outboxDeliver(queued, csrfOf());
+    if (!res) throw { refused: outboxTexts().offline || "" };
+  }
+  if (res.refused !== undefined) throw { refused: res.refused || outboxTexts().refusedUnknown || "" };
+  return res.message;
+}
+
+const outboxSendWaiting = async () => {
+  if (outboxPerson && navigator.onLine) outboxReport(await outboxFlush(outboxPerson, csrfOf()));
 };
 
 // What waits in this conversation, shown after its messages as "en attente".
