@@ -191,6 +191,8 @@ async def test_offline_messages_wait_on_the_device_and_leave_once(browser: Brows
             assert await _axe(page, "waiting messages") == {}
 
         await page.reload()  # offline: the offline page, the queue kept on the device
+        await expect(page.locator("[data-outbox-count]")).to_have_text(
+            "2 messages attendent sur cet appareil : ils partiront au retour du réseau.")
         assert sorted(await page.evaluate(OUTBOX)) == sorted([FIRST, SECOND])
         await ctx.set_offline(False)
         await page.goto(f"{base}/c/{conv}")

@@ -168,6 +168,17 @@ if (outboxPerson && "indexedDB" in window) {
   outboxClear();
 }
 
+// The offline page (a reload without network): how many messages still wait, never their text.
+const outboxCount = $("[data-outbox-count]");
+if (outboxCount && "indexedDB" in window) {
+  Promise.all([outboxMe(), outboxItems()]).then(([me, items]) => {
+    const n = items.filter((i) => me && i.person === me.person).length;
+    if (!n) return;
+    outboxCount.textContent = n === 1 ? outboxCount.dataset.outboxOne : outboxCount.dataset.outboxCount.replace("{n}", n);
+    outboxCount.hidden = false;
+  }).catch(() => {});
+}
+
 // "Répondre" on a notification of a browser without inline replies: the composer, focused.
 const outboxCompose = () => { const t = $("#composer textarea"); if (t) t.focus(); };
 // (after the load: Chromium's scroll to the #composer fragment takes the focus away)
