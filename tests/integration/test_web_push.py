@@ -7,107 +7,22 @@ quiet hours hold, and the server contacts only the push services the administrat
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import json
-import os
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from threading import Thread
 from typing import Any
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from chevet.app.messaging import conversations
 from chevet.bootstrap import Installation
 from chevet.core.notification import format_clock, local_day
-from tests.support import Server, free_port, login, new_member, new_org
+from tests.push_support import Device, Receiver, b64, check_vapid
+from tests.support import Server, login, new_member, new_org
 from tests.web_client import Browserless
 
 SECRET = "Mme Quatrefages chute, hématome frontal"
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-class Receiver:
-    """Stands in for a browser vendor's push service on 127.0.0.1."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.received: list[tuple[str, dict[str, str], bytes]] = []
-        self.answer = 201
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                outer.received.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(outer.answer)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    @property
-    def origin(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-
-
-class Device:
-    """The browser's side of a subscription: its keys, and RFC 8291 decryption."""
-
-    def __init__(self, endpoint: str) -> None:
-        self.endpoint = endpoint
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        self.public = self.key.public_key().public_bytes(serialization.Encoding.X962,
-                                                         serialization.PublicFormat.UncompressedPoint)
-        self.auth = os.urandom(16)
-
-    def decrypt(self, body: bytes) -> dict[str, Any]:
-        salt, idlen = body[:16], body[20]
-        server_public = body[21:21 + idlen]
-        shared = self.key.exchange(ec.ECDH(), ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(),
-                                                                                         server_public))
-        h = lambda k, d: hmac.new(k, d, hashlib.sha256).digest()  # noqa: E731
-        ikm = h(h(self.auth, shared), b"WebPush: info\x00" + self.public + server_public + b"\x01")
-        prk = h(salt, ikm)
-        cek = h(prk, b"Content-Encoding: aes128gcm\x00\x01")[:16]
-        nonce = h(prk, b"Content-Encoding: nonce\x00\x01")[:12]
-        plain = AESGCM(cek).decrypt(nonce, body[21 + idlen:], None)
-        return dict(json.loads(plain.rstrip(b"\x00")[:-1]))
-
-
-def check_vapid(headers: dict[str, str], public_key: str, audience: str) -> None:
-    scheme, _, params = headers["authorization"].partition(" ")
-    assert scheme == "vapid"
-    fields = dict(p.strip().split("=", 1) for p in params.split(","))
-    assert fields["k"] == public_key
-    head, claims, sig = fields["t"].split(".")
-    assert json.loads(unb64(claims))["aud"] == audience
-    raw = unb64(sig)
-    key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), unb64(public_key))
-    key.verify(encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")),
-               f"{head}.{claims}".encode(), ec.ECDSA(hashes.SHA256()))
 
 
 @pytest.fixture
@@ -158,26 +73,34 @@ async def test_push_says_nothing_of_care_groups_and_respects_quiet_hours(install
                            json={"body": body, "client_id": cid, "urgent": urgent})
             assert r.status_code == 201
 
-        send(care, SECRET, "c1")
+        send(care, SECRET, "c1")  # her patient's care case: at once
         await _wait_for(receiver, 1)
-        send(group, "Réunion à 14h", "g1")
-        send(group, "Salle 2", "g2")
-        send(care, "Glycémie 1,2 g/L", "c2")  # grouped: no new push within the window
-        await asyncio.sleep(1.5)
-        assert len(receiver.received) == 1
-        send(care, "Saturation 88 %", "c3", urgent=True)  # urgent does not wait for the window
+        send(group, "Réunion à 14h", "g1")  # a busy group: the first one, then grouped
         await _wait_for(receiver, 2)
+        send(group, "Salle 2", "g2")
+        await asyncio.sleep(1.5)
         assert len(receiver.received) == 2
+        send(care, "Glycémie 1,2 g/L", "c2")  # the care case does not wait for the group's window
+        await _wait_for(receiver, 3)
+        send(care, "Saturation 88 %", "c3", urgent=True)
+        await _wait_for(receiver, 4)
+        assert len(receiver.received) == 4
 
         pushes = [device.decrypt(body) for _, _, body in receiver.received]
-        assert pushes[0]["body"] == "Nouveau message" and pushes[1]["body"] == "Message urgent"
-        assert all(p["url"] == f"/c/{care['id']}" for p in pushes)
+        assert [p["body"] for p in pushes] == ["Nouveau message", "Nouveau message dans Unité Alzheimer",
+                                               "Nouveau message", "Message urgent"]
+        assert [p["url"] for p in pushes] == [f"/c/{care['id']}", f"/c/{group['id']}"] + [f"/c/{care['id']}"] * 2
+        for p in pushes:  # "Répondre" is offered, for this person only; no care content
+            assert set(p) == {"title", "body", "tag", "url", "urgent", "reply", "placeholder", "for"}
+            assert (p["reply"], p["placeholder"], p["for"]) == ("Répondre", "Votre réponse", str(doctor.id))
+            for secret in ("Quatrefages", "CH12", "Glycémie", "Saturation", "Réunion", "Sophie"):
+                assert secret not in json.dumps(p, ensure_ascii=False)
         for path, headers, body in receiver.received:
             assert path.startswith("/push/") and headers["content-encoding"] == "aes128gcm"
             assert int(headers["ttl"]) > 0
             check_vapid(headers, public_key, receiver.origin)
             assert b"Quatrefages" not in body and "Quatrefages" not in json.dumps(headers)
-        assert receiver.received[1][1]["urgency"] == "high"
+        assert receiver.received[3][1]["urgency"] == "high"
 
         # Quiet hours covering now: even an urgent message stays silent.
         now = svc.clock.now()
@@ -190,15 +113,15 @@ async def test_push_says_nothing_of_care_groups_and_respects_quiet_hours(install
                         from_page="/account")).status_code == 303
         send(care, "Saturation 85 %", "c4", urgent=True)
         await asyncio.sleep(1.5)
-        assert len(receiver.received) == 2
+        assert len(receiver.received) == 4
 
         # A push service saying the subscription is gone makes the server forget it.
         assert (await doc.post("/account/notifications", {"level": "urgent", "quiet_start": "", "quiet_end": ""},
                         from_page="/account")).status_code == 303
         receiver.answer = 410
         send(group, "Urgent : appel famille", "g3", urgent=True)
-        await _wait_for(receiver, 3)
-        assert device.decrypt(receiver.received[2][2])["body"] == "Message urgent dans Unité Alzheimer"
+        await _wait_for(receiver, 5)
+        assert device.decrypt(receiver.received[4][2])["body"] == "Message urgent dans Unité Alzheimer"
         await asyncio.sleep(0.5)
         assert "Appareils recevant les notifications : 0" in (await doc.get("/account")).text
         async with svc.db.transaction() as tx:
@@ -282,3 +205,58 @@ async def test_a_missed_report_deadline_reaches_the_quality_lead_without_content
         check_vapid(headers, installation.push.public_key, receiver.origin)
     finally:
         server.stop()
+
+
+async def test_a_fresh_installation_offers_push_and_the_administrator_can_restrict_or_disable_it(
+        installation: Installation) -> None:
+    svc = installation.services
+    org = await new_org(svc, "ehpad-push-admin")
+    nurse = await new_member(svc, org, "nurse", "Sophie Bernard")
+    carer = await new_member(svc, org, "care_assistant")  # a second sign-in: a TOTP code serves once
+    device = Device("https://fcm.googleapis.com/fcm/send/abc")
+    keys = {"p256dh": b64(device.public), "auth": b64(device.auth)}
+    fresh = Server(installation.settings)  # no push setting at all: the major browsers' services
+    doc = Browserless(fresh.url)
+    try:
+        await doc.sign_in(nurse)
+        account = (await doc.get("/account")).text
+        assert account.split('data-push-key="')[1].split('"')[0] and 'data-push="on"' in account
+        ok = await doc.post("/account/push", {"endpoint": device.endpoint, **keys}, from_page="/account")
+        assert ok.status_code == 200 and ok.json() == {"devices": 1}
+        refused = await doc.post("/account/push", {"endpoint": "https://push.example.net/abc", **keys},
+                                 from_page="/account")
+        assert refused.status_code == 422 and refused.json()["code"] == "push_service_not_allowed"
+        assert refused.json()["detail"].startswith("Ce service de notification")
+    finally:
+        await doc.close()
+        fresh.stop()
+    off = Server(installation.settings, env={"CHEVET_PUSH_SERVICES": "none"})
+    doc = Browserless(off.url)
+    try:
+        await doc.sign_in(carer)
+        account = (await doc.get("/account")).text
+        assert 'data-push-key=""' in account and 'data-push="on"' not in account
+        assert "ne sont pas activées par l&#39;administrateur" in account
+        refused = await doc.post("/account/push", {"endpoint": "https://fcm.googleapis.com/fcm/send/def", **keys},
+                                 from_page="/account")
+        assert refused.status_code == 422 and refused.json()["code"] == "push_service_not_allowed"
+    finally:
+        await doc.close()
+        off.stop()
+
+
+async def test_the_processing_register_names_the_push_services_and_what_they_learn(
+        installation: Installation) -> None:
+    from dataclasses import replace
+
+    from chevet.app.governance import gdpr
+
+    svc = installation.services
+    org = await new_org(svc, "ehpad-register")
+    dpo = await new_member(svc, org, "dpo")
+    reg = await gdpr.processing_register(svc, dpo.actor, org)  # the default: the major browsers' services
+    assert any("fcm.googleapis.com" in r and "RFC 8291" in r and "sans contenu" in r for r in reg["recipients"])
+    assert "sans contenu" in reg["transfers_outside_eu"] and "push.services = none" in reg["transfers_outside_eu"]
+    off = replace(svc, governance=replace(svc.governance, push_services=()))
+    reg = await gdpr.processing_register(off, dpo.actor, org)
+    assert reg["transfers_outside_eu"] == "Aucun" and not any("notification" in r for r in reg["recipients"])

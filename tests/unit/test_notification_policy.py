@@ -85,3 +85,52 @@ def test_words_never_name_a_care_case() -> None:
         ("push.urgent.in", "Unité Alzheimer")
     assert notification_text(ConversationKind.GROUP, "Nuit", PushContent.NOTHING, False) == ("push.new", "")
     assert notification_text(ConversationKind.DIRECT, "Paul", PushContent.NAME, False) == ("push.new", "")
+
+
+def burst(kind: ConversationKind, count: int, *, mentioned: bool = False, urgent: bool = False) -> int:
+    """Notifications the default sends for ``count`` messages a minute apart in one conversation."""
+    prefs, budget, sent = Preferences(PERSON, ORG), None, 0
+    for i in range(count):
+        after = decide(prefs, budget, MORNING + timedelta(minutes=i), f"{kind}:{i}", urgent=urgent,
+                       mentioned=mentioned, kind=kind)
+        if after is not None:
+            budget, sent = after, sent + 1
+    return sent
+
+
+@pytest.mark.parametrize(("kind", "mentioned", "urgent"), [
+    (ConversationKind.DIRECT, False, False),
+    (ConversationKind.CARE_CASE, False, False),  # her patients: she is a member of the care case
+    (ConversationKind.TEAM, True, False),
+    (ConversationKind.TEAM, False, True),
+    (ConversationKind.GROUP, True, False),
+])
+def test_the_default_notifies_at_once_what_is_addressed_to_me(kind: ConversationKind, mentioned: bool,
+                                                               urgent: bool) -> None:
+    assert burst(kind, 10, mentioned=mentioned, urgent=urgent) == 10  # neither the window nor the cap holds them
+
+
+def test_the_default_groups_a_busy_team_channel() -> None:
+    assert burst(ConversationKind.TEAM, 120) == 1  # two hours of a message a minute: one notification
+    assert burst(ConversationKind.GROUP, 120) == 1
+
+
+def test_immediate_notifications_leave_the_team_channel_budget_alone() -> None:
+    prefs = Preferences(PERSON, ORG)
+    budget = None
+    for i in range(DAILY_CAP + 2):
+        budget = decide(prefs, budget, MORNING + timedelta(minutes=i), f"d:{i}", urgent=False, mentioned=False,
+                        kind=ConversationKind.DIRECT)
+        assert budget is not None
+    assert budget.sent == 0 and budget.last_sent_at is None
+    team = decide(prefs, budget, MORNING + timedelta(minutes=30), "t:1", urgent=False, mentioned=False,
+                  kind=ConversationKind.TEAM)
+    assert team is not None and team.sent == 1
+    assert decide(prefs, team, MORNING + timedelta(minutes=30), "t:1", urgent=False, mentioned=False,
+                  kind=ConversationKind.DIRECT) is None  # the same event twice: once
+
+
+def test_urgent_and_mentions_only_still_ignores_direct_messages() -> None:
+    prefs = Preferences(PERSON, ORG, push_level=PushLevel.URGENT)
+    assert decide(prefs, None, MORNING, "a", urgent=False, mentioned=False, kind=ConversationKind.DIRECT) is None
+    assert decide(prefs, None, MORNING, "b", urgent=False, mentioned=True, kind=ConversationKind.TEAM) is not None

@@ -123,3 +123,16 @@ def test_the_process_environment_by_default(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setenv("CHEVET_REDIS_URL", "redis://127.0.0.1:6379/0")
     s = load_settings(tmp_path)
     assert (s.server.port, s.bus.redis_url) == (9300, "redis://127.0.0.1:6379/0")
+
+
+def test_push_works_by_default_with_the_major_browsers_and_none_disables_it(tmp_path: Path) -> None:
+    from chevet.core.notification import push_service_allowed
+
+    services = load_settings(tmp_path, environ={}).push.services
+    for endpoint in ("https://fcm.googleapis.com/fcm/send/abc", "https://updates.push.services.mozilla.com/wpush/v2/x",
+                     "https://web.push.apple.com/QGx", "https://wns2-par02p.notify.windows.com/w/?token=x"):
+        assert push_service_allowed(endpoint, services), endpoint
+    for endpoint in ("https://notify.windows.com.evil.example/w", "http://fcm.googleapis.com/fcm/send/abc",
+                     "https://user@fcm.googleapis.com/x", "https://evilnotify.windows.com/w", "not a url"):
+        assert not push_service_allowed(endpoint, services), endpoint
+    assert load_settings(tmp_path, environ={"CHEVET_PUSH_SERVICES": "none"}).push.services == ()

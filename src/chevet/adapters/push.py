@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from chevet.core.notification import PushSubscription
+from chevet.core.notification import PushSubscription, push_service_allowed
 
 if TYPE_CHECKING:
     import httpx
@@ -80,11 +80,7 @@ def encrypt(payload: bytes, p256dh: bytes, auth: bytes, *, salt: bytes | None = 
 
 def allowed(endpoint: str, services: tuple[str, ...]) -> bool:
     """Whether ``endpoint`` belongs to one of the push services the administrator allowed."""
-    parts = urlsplit(endpoint)
-    if parts.scheme not in ("https", "http") or not parts.hostname or parts.username or parts.password:
-        return False
-    origin = f"{parts.scheme}://{parts.netloc.lower()}"
-    return any(origin == s.rstrip("/").lower() for s in services)
+    return push_service_allowed(endpoint, services)
 
 
 class WebPush:

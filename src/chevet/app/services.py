@@ -62,6 +62,7 @@ class Governance:
     hosting_provider: str = ""
     hosting_location: str = "France"
     backup_location: str = ""
+    push_services: tuple[str, ...] = ()  # the Web Push services devices may be notified through
 
 
 @dataclass(frozen=True, slots=True)

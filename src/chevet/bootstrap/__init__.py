@@ -158,7 +158,8 @@ def governance_from(settings: Settings) -> Governance:
                       controller=settings.governance.controller, dpo_contact=settings.governance.dpo_contact,
                       hosting_provider=settings.governance.hosting_provider,
                       hosting_location=settings.governance.hosting_location,
-                      backup_location=settings.governance.backup_location)
+                      backup_location=settings.governance.backup_location,
+                      push_services=settings.push.services)
 
 
 _DEFAULT_TOML = """\

@@ -4,8 +4,9 @@ Notifications never carry care content: at most the name of a team or group conv
 ("Nouveau message dans Unité Alzheimer"), never a care case's title or reference, never a
 message's text, and nothing at all when the organisation or the person chooses so.
 
-The default level groups: at most one notification every ``GROUP_WINDOW``, and at most
-``DAILY_CAP`` a day, so that a person gets fewer than five a day unless they ask for more
+The default level notifies at once what is addressed to the person (a direct message, a
+mention, an urgent message, a care case she is a member of) and groups the busy team channels:
+at most one notification every ``GROUP_WINDOW`` and at most ``DAILY_CAP`` a day for those
 (RGESN 4.13). Quiet hours silence everything.
 """
 
@@ -15,6 +16,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from chevet.core.conversation import ConversationKind
@@ -26,7 +28,7 @@ DAILY_CAP = 4
 
 
 class PushLevel(StrEnum):
-    GROUPED = "grouped"  # default: grouped, fewer than five a day
+    GROUPED = "grouped"  # default: at once for what is addressed to me, team channels grouped
     URGENT = "urgent"  # every urgent message and every mention, nothing else
     NONE = "none"
 
@@ -116,10 +118,13 @@ def in_quiet_hours(prefs: Preferences, at: datetime) -> bool:
 
 
 def decide(prefs: Preferences, budget: PushBudget | None, at: datetime, key: str, *, urgent: bool,
-           mentioned: bool) -> PushBudget | None:
+           mentioned: bool, kind: ConversationKind | None = None) -> PushBudget | None:
     """The person's budget after notifying them of this message, or None to stay silent.
     ``key`` identifies the message, so that the same event seen twice (several server
-    processes) notifies once."""
+    processes) notifies once. At the default level, what ``immediate`` names is notified at
+    once and outside the daily cap; the rest (team channels) is grouped: at most one every
+    ``GROUP_WINDOW`` and ``DAILY_CAP`` a day. Without a ``kind`` (a reminder), only urgency
+    counts."""
     if prefs.push_level is PushLevel.NONE or in_quiet_hours(prefs, at):
         return None
     day = local_day(at)
@@ -130,6 +135,8 @@ def decide(prefs: Preferences, budget: PushBudget | None, at: datetime, key: str
     if prefs.push_level is PushLevel.URGENT:
         if not (urgent or mentioned):
             return None
+    elif kind is not None and immediate(kind, urgent=urgent, mentioned=mentioned):
+        return PushBudget(budget.person_id, budget.org_id, day, budget.sent, budget.last_sent_at, key)
     else:
         if budget.sent >= DAILY_CAP:
             return None
@@ -137,6 +144,32 @@ def decide(prefs: Preferences, budget: PushBudget | None, at: datetime, key: str
         if recent and not urgent:
             return None
     return PushBudget(budget.person_id, budget.org_id, day, budget.sent + 1, at, key)
+
+
+def push_service_allowed(endpoint: str, services: tuple[str, ...]) -> bool:
+    """Whether ``endpoint`` belongs to one of the push services the administrator allowed
+    (origins; ``https://*.example.com`` matches any subdomain of example.com)."""
+    try:
+        parts = urlsplit(endpoint)
+    except ValueError:
+        return False
+    if parts.scheme not in ("https", "http") or not parts.hostname or parts.username or parts.password:
+        return False
+    netloc = parts.netloc.lower()
+    for service in services:
+        scheme, _, host = service.rstrip("/").lower().partition("://")
+        if scheme != parts.scheme:
+            continue
+        if host == netloc or (host.startswith("*.") and netloc.endswith(host[1:]) and len(netloc) > len(host) - 1):
+            return True
+    return False
+
+
+def immediate(kind: ConversationKind, *, urgent: bool, mentioned: bool) -> bool:
+    """The personal default notifies at once what is addressed to the person: a direct
+    message, a mention, an urgent message, a care case she is a member of (her patients).
+    Busy team channels, groups and external exchanges are grouped."""
+    return urgent or mentioned or kind in (ConversationKind.DIRECT, ConversationKind.CARE_CASE)
 
 
 def notification_text(kind: ConversationKind, title: str, content: PushContent, urgent: bool) -> tuple[str, str]:

@@ -203,10 +203,21 @@ class GovernanceSettings(Section):
     backup_location: str = ""
 
 
+# The push services of the major browsers. Payloads are encrypted for the device (RFC 8291) and
+# carry no care content, so these services learn only that something happened for a device.
+MAJOR_PUSH_SERVICES = (
+    "https://fcm.googleapis.com",  # Chrome, Chromium-based browsers, Android
+    "https://updates.push.services.mozilla.com",  # Firefox
+    "https://web.push.apple.com",  # Safari (macOS, iOS home-screen apps)
+    "https://*.notify.windows.com",  # Edge
+)
+
+
 class PushSettings(Section):
     services: Annotated[tuple[str, ...], NoDecode] = Field(
-        (), description="Origins of the Web Push services browsers may register (e.g. https://fcm.googleapis.com); "
-                        "none: no push")
+        MAJOR_PUSH_SERVICES,
+        description="Origins of the Web Push services browsers may register (default: those of Chrome, Firefox, "
+                    "Safari and Edge; *. matches any subdomain); none: no push")
     contact: str | None = Field(None, description="VAPID contact (mailto: or https:) given to push services")
 
     @field_validator("services", mode="before")
@@ -215,8 +226,10 @@ class PushSettings(Section):
         if isinstance(v, str):
             v = [p.strip() for p in v.split(",") if p.strip()]
         if isinstance(v, (list, tuple)):
+            if [str(o).strip().lower() for o in v] == ["none"]:
+                return ()
             for origin in v:
                 if not isinstance(origin, str) or not origin.startswith(("https://", "http://")) \
                         or origin.rstrip("/").count("/") != 2:
-                    raise ValueError(f"{origin!r}: give origins such as https://fcm.googleapis.com")
+                    raise ValueError(f"{origin!r}: give origins such as https://fcm.googleapis.com, or none")
         return v

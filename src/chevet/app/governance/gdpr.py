@@ -242,8 +242,9 @@ async def processing_register(services: Services, actor: Actor | None, org: Orga
                             "Journaux de connexion et d'accès (adresse IP, horodatage, action)"],
         "recipients": ["Membres de chaque conversation, dans l'organisation uniquement",
                        "DPO et encadrement pour les traces d'accès",
-                       "Hébergeur : " + (g.hosting_provider or "(à renseigner : hosting_provider)")],
-        "transfers_outside_eu": "Aucun",
+                       "Hébergeur : " + (g.hosting_provider or "(à renseigner : hosting_provider)"),
+                       *([PUSH_RECIPIENT.format(services=", ".join(g.push_services))] if g.push_services else [])],
+        "transfers_outside_eu": PUSH_TRANSFER if g.push_services else "Aucun",
         "hosting": {"provider": g.hosting_provider or "(à renseigner : hosting_provider)",
                     "location": g.hosting_location, "backups": g.backup_location or "(à renseigner)"},
         "retention": [{"kind": r.kind.value, "days": r.days, "rationale": RATIONALE[r.kind]}
@@ -255,6 +256,14 @@ async def processing_register(services: Services, actor: Actor | None, org: Orga
                               "Journal d'audit chaîné et points de contrôle signés (Ed25519)",
                               "Cloisonnement strict entre organisations", "Aucune ressource tierce"],
     }
+
+
+PUSH_RECIPIENT = ("Services de notification des navigateurs ({services}) : un signal chiffré de bout en bout "
+                  "(RFC 8291) pour l'appareil, sans contenu (ni texte, ni nom de patient, ni titre de suivi)")
+PUSH_TRANSFER = ("Notifications sur les appareils : un signal chiffré de bout en bout et sans contenu transite par "
+                 "le service de notification du navigateur (Google, Apple, Mozilla, Microsoft), qui peut être situé "
+                 "hors UE ; il n'apprend que l'existence d'une notification pour un appareil. Désactivable : "
+                 "réglage push.services = none, ou liste restreinte par l'administrateur")
 
 
 def register_html(register: RegisterView) -> str:

@@ -24,6 +24,7 @@ from chevet.core.notification import (
     PushSubscription,
     decide,
     notification_text,
+    push_service_allowed,
 )
 
 MAX_SUBSCRIPTIONS = 10
@@ -39,6 +40,7 @@ class Notification:
     urgent: bool
     url: str  # the page the notification opens
     tag: str  # notifications with the same tag replace each other on the device
+    reply: bool = False  # offers "Répondre" (a message in a conversation the person is a member of)
 
 
 def _key_bytes(value: str, size: int) -> bytes:
@@ -55,13 +57,8 @@ async def subscribe(services: Services, actor: Actor, *, endpoint: str, p256dh: 
                     allowed_origins: tuple[str, ...]) -> None:
     """Remember a browser's push subscription. Only endpoints of the push services the
     administrator allowed are accepted: the server will contact nothing else."""
-    from urllib.parse import urlsplit
-
     endpoint = (endpoint or "").strip()
-    parts = urlsplit(endpoint) if len(endpoint) <= MAX_ENDPOINT else None
-    origin = f"{parts.scheme}://{parts.netloc.lower()}" if parts and parts.hostname else ""
-    if not origin or parts is None or parts.username or parts.password \
-            or origin not in {o.rstrip("/").lower() for o in allowed_origins}:
+    if len(endpoint) > MAX_ENDPOINT or not push_service_allowed(endpoint, allowed_origins):
         raise InvalidInput("push_service_not_allowed")
     key, secret = _key_bytes(p256dh, 65), _key_bytes(auth, 16)
     if key[0] != 4:
@@ -120,12 +117,13 @@ async def plan(services: Services, event: RealtimeEvent) -> list[Notification]:
         for person_id in dict.fromkeys(s.person_id for s in subs):
             mine = prefs.get(person_id) or Preferences(person_id, event.org_id)
             budget = decide(mine, await u.tx.push.budget(person_id), now, key, urgent=urgent,
-                            mentioned=str(person_id) in mentions)
+                            mentioned=str(person_id) in mentions, kind=conv.kind)
             if budget is None:
                 continue
             await u.tx.push.save_budget(budget)
             text_id, shown = notification_text(conv.kind, title, content, urgent)
-            out.extend(Notification(s, text_id, shown, mine.language or "fr", urgent, f"/c/{conv.id}", str(conv.id))
+            out.extend(Notification(s, text_id, shown, mine.language or "fr", urgent, f"/c/{conv.id}", str(conv.id),
+                                    reply=True)
                        for s in subs if s.person_id == person_id)
     return out
 

@@ -8,7 +8,7 @@ import mimetypes
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from chevet.web.pages.page import FINGERPRINTS, STATIC, STATIC_FILES, page, static_url, ui
+from chevet.web.pages.page import CLIENT, FINGERPRINTS, STATIC, STATIC_FILES, page, static_url, ui
 
 router = APIRouter(include_in_schema=False)
 
@@ -34,13 +34,24 @@ async def static_file(version: str, name: str) -> Response:
     return _file(name, IMMUTABLE)
 
 
+def _outbox_core() -> str:
+    """The offline outbox's storage and sending, written once in the client's outbox part and
+    used by the service worker too (a reply from a notification, background sync)."""
+    part = (CLIENT / "15-outbox.js").read_text()
+    start, end = part.index("// <outbox-core>"), part.index("// </outbox-core>")
+    return part[start:end]
+
+
+OUTBOX_CORE = _outbox_core()
+
+
 @router.get("/sw.js")
 async def service_worker() -> Response:
     """At the root so that it controls every page; it names the fingerprinted shell to cache."""
     shell = [static_url(n) for n in ("chevet.css", "chevet.js", "icons.svg", "logo.svg")] + ["/offline"]
     script = (STATIC / "sw.js").read_text().replace("/*SHELL*/[]", repr(shell).replace("'", '"'))
     version = "-".join(FINGERPRINTS.get(n, "0") for n in sorted(FINGERPRINTS))[:200]
-    script = script.replace("__VERSION__", version)
+    script = script.replace("__VERSION__", version).replace("/*OUTBOX*/", OUTBOX_CORE)
     return Response(script, media_type="text/javascript; charset=utf-8",
                     headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"})
 

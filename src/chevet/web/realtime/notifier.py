@@ -58,8 +58,13 @@ class Notifier:
     async def handle(self, event: RealtimeEvent) -> None:
         for n in await notifications.plan(self.services, event):
             body = gettext(n.text_id, n.language, name=n.title)
-            payload = orjson.dumps({"title": "Chevet", "body": body, "tag": n.tag, "url": n.url,
-                                    "urgent": n.urgent})
+            data: dict[str, object] = {"title": "Chevet", "body": body, "tag": n.tag, "url": n.url,
+                                       "urgent": n.urgent}
+            if n.reply:  # the service worker sends a reply only as the person it was meant for
+                data |= {"reply": gettext("push.reply", n.language),
+                         "placeholder": gettext("push.reply_placeholder", n.language),
+                         "for": str(n.subscription.person_id)}
+            payload = orjson.dumps(data)
             status = await self.gateway.send(n.subscription, payload, ttl=TTL, urgent=n.urgent)
             if status in (404, 410):
                 await notifications.forget(self.services, n.subscription)

@@ -28,20 +28,66 @@ self.addEventListener("fetch", (event) => {
 });
 
 // Push messages carry no care content: at most a team or group name, chosen by the server.
+// A message's notification offers "Répondre" (an inline text field where the browser has one).
+function showPush(data) {
+  const actions = data.reply ? [{ action: "reply", title: data.reply, type: "text", placeholder: data.placeholder || "" }] : [];
+  return self.registration.showNotification(data.title || "Chevet", {
+    body: data.body || "", tag: data.tag || "chevet", renotify: !!data.urgent, actions,
+    icon: SHELL.find((u) => u.endsWith("logo.svg")), data: { url: data.url || "/", for: data.for || "" },
+  });
+}
+
 self.addEventListener("push", (event) => {
   let data = {};
   try { data = event.data ? event.data.json() : {}; } catch { data = {}; }
-  event.waitUntil(self.registration.showNotification(data.title || "Chevet", {
-    body: data.body || "", tag: data.tag || "chevet", renotify: !!data.urgent,
-    icon: SHELL.find((u) => u.endsWith("logo.svg")), data: { url: data.url || "/" },
-  }));
+  event.waitUntil(showPush(data));
 });
+
+// The offline outbox's core, shared with the page (client/15-outbox.js).
+/*OUTBOX*/
+
+// A reply typed in the notification joins the outbox of the person it was meant for (and of
+// the person last signed in on this browser), then leaves now or with the next sync. Returns
+// whether the reply was taken.
+async function replyFromNotification(data, text) {
+  const path = new URL(data.url || "/", location.origin).pathname;
+  const conversation = (path.match(/^\/c\/([0-9a-fA-F-]{36})$/) || [])[1];
+  const me = await outboxMe().catch(() => null);
+  if (!conversation || !(text || "").trim() || !me || !data.for || me.person !== data.for) return false;
+  const item = { person: me.person, conversation, client_id: crypto.randomUUID(), body: text, reply_to: "",
+    urgent: false, attachment_ids: [], at: Date.now() };
+  await outboxPut(item);
+  const sent = await outboxFlush(me.person, me.csrf);
+  if (!sent.some((d) => d.item.client_id === item.client_id)) {
+    await self.registration.sync?.register("chevet-outbox").catch(() => {});
+  }
+  return true;
+}
+
+// What a click on a notification (or on one of its actions) does; the listener below calls it.
+async function onNotificationClick(data, action, reply) {
+  if (action === "reply" && await replyFromNotification(data, reply)) return;
+  const target = new URL(data.url || "/", location.origin);
+  if (action === "reply") target.hash = "composer";  // no inline text here: the composer, focused
+  const wins = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+  const open = wins.find((w) => new URL(w.url).pathname === target.pathname);
+  if (!open) { await self.clients.openWindow(target.href); return; }
+  await open.focus();
+  if (action === "reply") open.postMessage({ type: "chevet:compose" });
+}
 
 self.addEventListener("notificationclick", (event) => {
   event.notification.close();
-  const target = new URL(event.notification.data?.url || "/", location.origin).href;
-  event.waitUntil(self.clients.matchAll({ type: "window", includeUncontrolled: true }).then((wins) => {
-    const open = wins.find((w) => w.url === target);
-    return open ? open.focus() : self.clients.openWindow(target);
+  event.waitUntil(onNotificationClick(event.notification.data || {}, event.action, event.reply));
+});
+
+// Back online (even with every page closed): what waits in the outbox leaves.
+self.addEventListener("sync", (event) => {
+  if (event.tag !== "chevet-outbox") return;
+  event.waitUntil(outboxMe().then(async (me) => {
+    if (!me) return;
+    await outboxFlush(me.person, me.csrf);
+    const left = (await outboxItems()).filter((i) => i.person === me.person);
+    if (left.length) throw new Error("outbox not empty");  // the browser tries again later
   }));
 });

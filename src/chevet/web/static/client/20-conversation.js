@@ -149,6 +149,8 @@ if (conv) {
     }
   });
 
+  // Sending goes through the outbox (15-outbox.js): kept on this device until the server has it.
+  document.addEventListener("chevet:sent", (e) => { if (e.detail.item.conversation === id) place(e.detail.message); });
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const fd = new FormData(form);
@@ -158,9 +160,12 @@ if (conv) {
     const button = $("button[type=submit]", form);
     button.disabled = true;
     status.textContent = texts.sending;
+    status.classList.remove("banner", "error", "offline");
+    status.classList.add("sr");
     try {
-      const m = await post(form.action, [...fd].filter(([k]) => k !== "csrf"), data.csrf);
-      place(m);
+      const m = await queueSend({ conversation: id, client_id: data.client_id, body: data.body,
+        reply_to: data.reply_to || "", urgent: data.urgent === "1", attachment_ids: ids });
+      if (m) place(m);
       textarea.value = "";
       sessionStorage.removeItem(draftKey);
       form.elements.client_id.value = newClientId();
@@ -168,9 +173,10 @@ if (conv) {
       cancelReply();
       $$(".pending li", form).forEach((li) => li.remove());
       textarea.required = true;
-      status.textContent = "";
+      status.textContent = m ? "" : $("#tpl-outbox").dataset.queued;
+      if (!m) { status.classList.remove("sr"); status.classList.add("banner", "offline"); }
     } catch (err) {
-      status.textContent = `${texts.failed} ${err.message}`;
+      status.textContent = `${texts.failed} ${err.refused ?? ""}`;
       status.classList.remove("sr");
       status.classList.add("banner", "error");
     } finally {

@@ -19,6 +19,7 @@ $("[data-logout]")?.addEventListener("submit", (e) => {
         await sub.unsubscribe();
       }
     } catch { /* sign out all the same */ }
+    await outboxClear();  // messages still waiting on this device are the signed-out person's
     form.submit();
   })();
 });
