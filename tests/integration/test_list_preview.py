@@ -58,7 +58,8 @@ async def test_previews_say_who_wrote_what_and_follow_the_setting(installation: 
     assert (text["author"], text["mine"], text["files"]) == ("Paul", False, None)
     assert text["text"].startswith("Pansement refait ce matin, @Sophie Bernard merci très")
     assert text["text"].endswith("…") and len(text["text"]) <= 91  # the start only, never the whole
-    assert previews[str(photo_id)] == {"author": "Paul", "mine": False, "text": "", "files": "photo"}
+    assert {k: v for k, v in previews[str(photo_id)].items() if k != "seq"} == {
+        "author": "Paul", "mine": False, "text": "", "files": "photo"}
     assert str(gone_id) not in previews  # the last message was deleted: no preview
     mine = (await conversations.conversation_list(svc, doctor.actor))["previews"]
     assert mine is not None and mine[str(photo_id)]["mine"] and mine[str(photo_id)]["author"] == ""
@@ -66,10 +67,18 @@ async def test_previews_say_who_wrote_what_and_follow_the_setting(installation: 
     assert late == {}
     # The API's list carries no preview.
     assert all("preview" not in c for c in await conversations.list_conversations(svc, nurse.actor))
-    # Showing a care case's preview is a read of it, audited like one.
-    async with svc.db.transaction() as tx:
-        reads = await tx.audit.query(org.id, object_id=care_id, actor_id=nurse.id)
-    assert any(r.action == "care_case.read" and r.detail.get("via") == "list_preview" for r in reads)
+    # Showing a care case's message not read yet is a read of it, audited like one; a message
+    # already read was audited when it was read, and the list does not repeat it.
+    async def preview_reads(who: uuid.UUID) -> int:
+        async with svc.db.transaction() as tx:
+            reads = await tx.audit.query(org.id, object_id=care_id, actor_id=who)
+        return sum(r.action == "care_case.read" and r.detail.get("via") == "list_preview" for r in reads)
+
+    assert await preview_reads(nurse.id) == 1
+    await conversations.mark_read(svc, nurse.actor, care_id, text["seq"])
+    await conversations.conversation_list(svc, nurse.actor)
+    assert await preview_reads(nurse.id) == 1
+    assert await preview_reads(doctor.id) == 0  # the doctor's own message
 
     with pytest.raises(Forbidden):
         await preferences.set_organisation_list_preview(svc, nurse.actor, False)

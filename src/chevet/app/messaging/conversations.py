@@ -138,7 +138,7 @@ async def list_conversations(services: Services, actor: Actor) -> list[Conversat
 
 async def conversation_list(services: Services, actor: Actor) -> ConversationListView:
     """The list with the start of each last message, unless the organisation turned previews
-    off; showing a care case's leaves an audit entry, as reading it does."""
+    off; showing a care case's message not read yet leaves an audit entry, as reading it does."""
     return await _listing(services, actor, previews=True)
 
 
@@ -162,9 +162,11 @@ async def _listing(services: Services, actor: Actor, *, previews: bool) -> Conve
                 if preview is None:
                     continue
                 shown[str(s.conversation.id)] = preview
-                if s.conversation.kind is ConversationKind.CARE_CASE:
+                # A message already read was audited when it was; one not read yet is read here.
+                if (s.conversation.kind is ConversationKind.CARE_CASE and not preview["mine"]
+                        and preview["seq"] > s.membership.read_seq):
                     await u.audit(actor.org_id, "care_case.read", actor.id, "conversation", s.conversation.id,
-                                  via="list_preview")
+                                  via="list_preview", seq=preview["seq"])
     return {"conversations": out, "previews": shown}
 
 

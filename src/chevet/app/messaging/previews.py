@@ -61,7 +61,7 @@ async def preview_of(tx: Transaction, actor_id: uuid.UUID, conv: Conversation, k
         text = text[:PREVIEW_CHARS].rstrip() + "…"
     mine = e.author_id == actor_id
     author = "" if mine or e.author_id is None else first_name(names.get(e.author_id, ""))
-    return {"author": author, "mine": mine, "text": text, "files": files}
+    return {"seq": e.seq, "author": author, "mine": mine, "text": text, "files": files}
 
 
 def _name(names: dict[uuid.UUID, str], raw: str) -> str:

@@ -87,6 +87,7 @@ class PreviewView(TypedDict):
     sender's first name ("" for one's own message); ``files`` ("photo", "voice", "file") is
     set when the message has no text."""
 
+    seq: int
     author: str
     mine: bool
     text: str
