@@ -156,7 +156,7 @@ async def test_phone_bars_leave_the_screen_to_the_messages(browser: Browser, web
 async def test_new_messages_are_never_hidden_by_the_composer(browser: Browser, web_installation: Installation,
                                                              web_server: Server) -> None:
     _, nurse, doctor, cid = await _seed(web_installation)
-    ctx: Any = await french_context(browser, viewport=PHONE)
+    ctx: Any = await french_context(browser, viewport=PHONE, bypass_csp=AXE.exists())  # bypass: to inject axe
     page: Page = await ctx.new_page()
     await sign_in(page, web_server.url, nurse)
     await page.goto(f"{web_server.url}/c/{cid}")
@@ -192,6 +192,8 @@ async def test_new_messages_are_never_hidden_by_the_composer(browser: Browser, w
     await expect(pill).to_be_visible()
     assert not await fully_visible("Famille prévenue")
     assert await page.evaluate("scrollY") < 50
+    if AXE.exists():
+        assert await _axe(page, "conversation with the pill @360") == {}
     await pill.click()
     await expect(pill).to_be_hidden()
     await page.wait_for_timeout(200)
@@ -210,7 +212,7 @@ async def test_new_messages_are_never_hidden_by_the_composer(browser: Browser, w
 async def test_mention_autocomplete_writes_a_mention_the_server_understands(
         browser: Browser, web_installation: Installation, web_server: Server) -> None:
     _, nurse, doctor, cid = await _seed(web_installation)
-    ctx: Any = await french_context(browser, viewport=PHONE)
+    ctx: Any = await french_context(browser, viewport=PHONE, bypass_csp=AXE.exists())  # bypass: to inject axe
     page: Page = await ctx.new_page()
     await sign_in(page, web_server.url, nurse)
     await page.goto(f"{web_server.url}/c/{cid}")
@@ -220,6 +222,8 @@ async def test_mention_autocomplete_writes_a_mention_the_server_understands(
     listbox = page.get_by_role("listbox", name="Membres à mentionner")
     await expect(listbox).to_be_visible()
     await expect(listbox.get_by_role("option")).to_have_text(["Paul Lefèvre"])
+    if AXE.exists():
+        assert await _axe(page, "mention listbox @360") == {}
     await page.keyboard.press("ArrowDown")
     await page.keyboard.press("Enter")
     await expect(listbox).to_be_hidden()
@@ -247,7 +251,7 @@ async def test_mention_autocomplete_writes_a_mention_the_server_understands(
 
 async def test_list_previews_and_the_setting_that_removes_them(browser: Browser, web_installation: Installation,
                                                                web_server: Server) -> None:
-    admin, nurse, _, _ = await _seed(web_installation)
+    admin, nurse, doctor, _ = await _seed(web_installation)
     ctx: Any = await french_context(browser, viewport=PHONE)
     page: Page = await ctx.new_page()
     await sign_in(page, web_server.url, nurse)
@@ -258,6 +262,12 @@ async def test_list_previews_and_the_setting_that_removes_them(browser: Browser,
     await expect(rows.filter(has_text="Transmissions du soir").locator(".conv-preview")).to_have_count(0)
     preview = await _box(page, "#convs li .conv-preview")
     assert preview["height"] < 30  # one line, cut with an ellipsis
+    # A message arriving while the list is open updates its preview in place.
+    care_id = await rows.filter(has_text="Chute chambre 12").get_attribute("data-conversation")
+    assert care_id is not None
+    _send_as(web_server, login(web_server.url, doctor), care_id, "Antalgique donné à 10h.")
+    await expect(rows.filter(has_text="Chute chambre 12").locator(".conv-preview")).to_have_text(
+        "Paul : Antalgique donné à 10h.")
     a_ctx: Any = await french_context(browser, viewport=PHONE)
     a = await a_ctx.new_page()
     await sign_in(a, web_server.url, admin)
@@ -271,7 +281,7 @@ async def test_list_previews_and_the_setting_that_removes_them(browser: Browser,
     raw = await page.request.get(f"{web_server.url}/")
     html = await raw.text()
     assert raw.status == 200 and "Chute chambre 12" in html
-    for text in ("Pansement", "conv-preview", "Photo", "Paul :", "Transmission 2"):
+    for text in ("Pansement", "Antalgique", "conv-preview", "Photo", "Paul :", "Transmission 2"):
         assert text not in html, text
     await ctx.close()
 
