@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from chevet.core.entities import Conversation, ConversationSummary, Entry, Membership
-from chevet.core.message import MessageFlag
+from chevet.core.message import EntryKind, MessageFlag
 from tests.fakes.errors import ConstraintViolation, not_faked
 from tests.fakes.tables import ConversationRow, Tables
 
@@ -144,6 +144,11 @@ class FakeEntries:
     async def update_body(self, conversation_id: uuid.UUID, seq: int, body_sealed: bytes | None,
                           flags: MessageFlag, terms: Sequence[int], edited_at: datetime | None) -> None:
         raise not_faked("EntryRepository.update_body")
+
+    async def last_message(self, conversation_id: uuid.UUID, not_before_seq: int) -> Entry | None:
+        found = [e for s, e in sorted(self._log(conversation_id).items())
+                 if s >= not_before_seq and e.kind is EntryKind.MESSAGE]
+        return found[-1] if found else None
 
     async def erase_bodies_of(self, conversation_id: uuid.UUID, target_seq: int) -> None:
         raise not_faked("EntryRepository.erase_bodies_of")

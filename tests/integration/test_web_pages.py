@@ -140,6 +140,15 @@ async def test_administration_rights_and_audit(installation: Installation, app: 
         assert (await as_admin.post("/admin/organisation", {"push_content": "nothing"},
                              from_page="/admin/organisation")).status_code == 303
         assert 'value="nothing" checked' in (await as_admin.get("/admin/organisation")).text
+        # The list preview: on by default, off with an unticked box, never by a manager.
+        assert 'name="list_preview" value="on" aria-describedby="list-preview-hint" checked' in (
+            await as_admin.get("/admin/organisation")).text
+        assert (await as_manager.post("/admin/organisation/list-preview", {},
+                                      from_page="/admin/teams")).status_code == 403
+        assert (await as_admin.post("/admin/organisation/list-preview", {},
+                                    from_page="/admin/organisation")).status_code == 303
+        assert 'aria-describedby="list-preview-hint">' in (await as_admin.get("/admin/organisation")).text
+        assert 'value="nothing" checked' in (await as_admin.get("/admin/organisation")).text  # untouched
     finally:
         for c in (as_nurse, as_admin, as_manager):
             await c.close()

@@ -31,6 +31,7 @@ def test_computed_texts_exist_for_every_value() -> None:
                 "ui.account.level.": ["grouped", "urgent", "none"],
                 "ui.new.kind_hint.": ["care_case", "direct", "group", "team"],
                 "ui.admin.push_content.": ["name", "nothing"],
+                "ui.list.preview.": ["photo", "voice", "file"],
                 "ui.notice.": ["signed_out", "account_ready", "saved", "session_revoked", "member_added",
                                "member_removed", "role_changed", "deactivated", "team_created", "mss_requeued",
                                "mss_released", "mss_receipt_sent", "mss_receipt_declined"],

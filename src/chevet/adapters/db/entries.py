@@ -92,6 +92,12 @@ class SqlEntries:
             entry.c.conversation_id == conversation_id, entry.c.seq == seq).values(
             body=body_sealed, flags=int(flags), terms=list(terms), edited_at=edited_at))
 
+    async def last_message(self, conversation_id: uuid.UUID, not_before_seq: int) -> Entry | None:
+        row = (await self._conn.execute(select(*_COLS).where(
+            entry.c.conversation_id == conversation_id, entry.c.seq >= not_before_seq,
+            entry.c.kind == int(EntryKind.MESSAGE)).order_by(entry.c.seq.desc()).limit(1))).first()
+        return _entry(row) if row else None
+
     async def erase_bodies_of(self, conversation_id: uuid.UUID, target_seq: int) -> None:
         await self._conn.execute(update(entry).where(
             entry.c.conversation_id == conversation_id, entry.c.target_seq == target_seq,

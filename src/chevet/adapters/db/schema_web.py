@@ -6,7 +6,7 @@ service and its public keys, nothing more."""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Integer, LargeBinary, SmallInteger, String, Table, Text
+from sqlalchemy import Boolean, Column, ForeignKey, Integer, LargeBinary, SmallInteger, String, Table, Text, true
 
 from chevet.adapters.db.schema import metadata
 from chevet.adapters.db.types import UtcTimestamp, Uuid
@@ -25,6 +25,8 @@ org_web_setting = Table(
     "org_web_setting", metadata,
     Column("org_id", Uuid, ForeignKey("organisation.id"), primary_key=True),
     Column("push_content", String(12), nullable=False),
+    # False: the conversation list shows no message preview (shared screens)
+    Column("list_preview", Boolean, nullable=False, server_default=true()),
 )
 
 push_subscription = Table(

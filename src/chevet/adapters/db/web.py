@@ -68,6 +68,18 @@ class SqlPreferences:
         if not done.rowcount:
             await self._conn.execute(insert(org_web_setting).values(org_id=org_id, push_content=content.value))
 
+    async def org_list_preview(self, org_id: uuid.UUID) -> bool:
+        value = (await self._conn.execute(select(org_web_setting.c.list_preview).where(
+            org_web_setting.c.org_id == org_id))).scalar()
+        return True if value is None else bool(value)
+
+    async def set_org_list_preview(self, org_id: uuid.UUID, shown: bool) -> None:
+        done = await self._conn.execute(update(org_web_setting).where(org_web_setting.c.org_id == org_id)
+                                        .values(list_preview=shown))
+        if not done.rowcount:
+            await self._conn.execute(insert(org_web_setting).values(org_id=org_id, list_preview=shown,
+                                                                    push_content=PushContent.NAME.value))
+
 
 class SqlPush:
     def __init__(self, conn: AsyncConnection) -> None:

@@ -7,10 +7,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from chevet.app.access import Access, conversation_access
+from chevet.app.messaging.previews import preview_of
 from chevet.app.messaging.views import (
     ConversationDetailView,
+    ConversationListView,
     ConversationMembersView,
     ConversationSummaryView,
+    PreviewView,
     conversation_members_view,
     conversation_summary_view,
     entry_event,
@@ -130,9 +133,23 @@ async def _direct_titles(tx: Transaction, actor: Actor, convs: Sequence[Conversa
 
 
 async def list_conversations(services: Services, actor: Actor) -> list[ConversationSummaryView]:
-    async with services.db.transaction() as tx:
+    return (await _listing(services, actor, previews=False))["conversations"]
+
+
+async def conversation_list(services: Services, actor: Actor) -> ConversationListView:
+    """The list with the start of each last message, unless the organisation turned previews
+    off; showing a care case's message not read yet leaves an audit entry, as reading it does."""
+    return await _listing(services, actor, previews=True)
+
+
+async def _listing(services: Services, actor: Actor, *, previews: bool) -> ConversationListView:
+    async with services.unit(actor.ip) as u:
+        tx = u.tx
         summaries = await tx.conversations.summaries(actor.org_id, actor.id)
         titles = await _direct_titles(tx, actor, [s.conversation for s in summaries])
+        shown: dict[str, PreviewView] | None = {} if previews and await tx.preferences.org_list_preview(
+            actor.org_id) else None
+        names: dict[uuid.UUID, str] = {actor.id: actor.person.name}
         out = []
         for s in summaries:
             wrapped = await tx.conversations.wrapped_key(s.conversation.id)
@@ -140,7 +157,17 @@ async def list_conversations(services: Services, actor: Actor) -> list[Conversat
                 continue
             key = services.unwrap_key(s.conversation.id, wrapped)
             out.append(conversation_summary_view(s.conversation, key, s, title=titles.get(s.conversation.id)))
-    return out
+            if shown is not None:
+                preview = await preview_of(tx, actor.id, s.conversation, key, s.membership, names)
+                if preview is None:
+                    continue
+                shown[str(s.conversation.id)] = preview
+                # A message already read was audited when it was; one not read yet is read here.
+                if (s.conversation.kind is ConversationKind.CARE_CASE and not preview["mine"]
+                        and preview["seq"] > s.membership.read_seq):
+                    await u.audit(actor.org_id, "care_case.read", actor.id, "conversation", s.conversation.id,
+                                  via="list_preview", seq=preview["seq"])
+    return {"conversations": out, "previews": shown}
 
 
 async def get_conversation(services: Services, actor: Actor, conversation_id: uuid.UUID) -> ConversationDetailView:

@@ -81,3 +81,21 @@ async def set_organisation_push_content(services: Services, actor: Actor, conten
         await u.audit(actor.org_id, "organisation.settings_changed", actor.id, "organisation", actor.org_id,
                       push_content=parsed.value)
     return parsed
+
+
+async def organisation_list_preview(services: Services, actor: Actor) -> bool:
+    """Whether the conversation list shows the start of the last message (on by default)."""
+    async with services.db.transaction() as tx:
+        return await tx.preferences.org_list_preview(actor.org_id)
+
+
+async def set_organisation_list_preview(services: Services, actor: Actor, shown: bool) -> bool:
+    """Off for organisations whose screens are shared or seen by others: the list then carries
+    no message text at all."""
+    if not can(actor.person.role, Permission.MANAGE_ORGANISATION):
+        raise Forbidden("forbidden")
+    async with services.unit(actor.ip) as u:
+        await u.tx.preferences.set_org_list_preview(actor.org_id, shown)
+        await u.audit(actor.org_id, "organisation.settings_changed", actor.id, "organisation", actor.org_id,
+                      list_preview=shown)
+    return shown

@@ -82,6 +82,26 @@ class ConversationSummaryView(ConversationView):
     last_activity: str
 
 
+class PreviewView(TypedDict):
+    """The start of a conversation's last message, for its member's list. ``author`` is the
+    sender's first name ("" for one's own message); ``files`` ("photo", "voice", "file") is
+    set when the message has no text."""
+
+    seq: int
+    author: str
+    mine: bool
+    text: str
+    files: str | None
+
+
+class ConversationListView(TypedDict):
+    """The web list: the conversations, and the previews of their last messages by conversation
+    id (None: the organisation shows no previews; a conversation missing: nothing to show)."""
+
+    conversations: list[ConversationSummaryView]
+    previews: dict[str, PreviewView] | None
+
+
 class ConversationMembersView(ConversationView):
     member_ids: list[str]
 

@@ -148,8 +148,9 @@ async def organisation(request: Request) -> Response:
     p = await signed_in(request)
     _require(p, "manage_organisation")
     content = await preferences.organisation_push_content(p.services, p.actor)
+    list_preview = await preferences.organisation_list_preview(p.services, p.actor)
     return p.render("admin_org.html", content=content.value, notice=request.query_params.get("notice"),
-                    push_services=request.app.state.settings.push.services)
+                    push_services=request.app.state.settings.push.services, list_preview=list_preview)
 
 
 @router.post("/organisation")
@@ -158,4 +159,14 @@ async def save_organisation(request: Request) -> Response:
     p = await signed_in(request)
     form = await read_form(p)
     await preferences.set_organisation_push_content(p.services, p.actor, field_of(form, "push_content", 12))
+    return p.redirect("/admin/organisation?notice=saved")
+
+
+@router.post("/organisation/list-preview")
+@ui
+async def save_list_preview(request: Request) -> Response:
+    """Its own form, so that saving it never touches the notification policy."""
+    p = await signed_in(request)
+    form = await read_form(p)
+    await preferences.set_organisation_list_preview(p.services, p.actor, field_of(form, "list_preview", 3) == "on")
     return p.redirect("/admin/organisation?notice=saved")

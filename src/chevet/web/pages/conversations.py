@@ -79,10 +79,13 @@ def cursors_attr(positions: dict[uuid.UUID, int]) -> str:
 @ui
 async def home(request: Request) -> Response:
     p = await signed_in(request)
-    items: list[dict[str, Any]] = [{**item, "when": p.local(datetime.fromisoformat(item["last_activity"]))}
-                                   for item in await conversations.list_conversations(p.services, p.actor)]
+    listing = await conversations.conversation_list(p.services, p.actor)
+    previews = listing["previews"]
+    items: list[dict[str, Any]] = [{**item, "when": p.local(datetime.fromisoformat(item["last_activity"])),
+                                    "preview": (previews or {}).get(item["id"])}
+                                   for item in listing["conversations"]]
     positions = {uuid.UUID(c["id"]): c["last_seq"] for c in items}
-    return p.render("list.html", conversations=items, cursors=cursors_attr(positions),
+    return p.render("list.html", conversations=items, cursors=cursors_attr(positions), previews=previews is not None,
                     today=p.local(p.services.clock.now()).date(), notice=request.query_params.get("notice"))
 
 

@@ -4,6 +4,7 @@ year, the service worker and the manifest at fixed URLs revalidated on every use
 from __future__ import annotations
 
 import mimetypes
+import re
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -13,8 +14,10 @@ from chevet.web.pages.page import CLIENT, FINGERPRINTS, STATIC, STATIC_FILES, pa
 router = APIRouter(include_in_schema=False)
 
 IMMUTABLE = "public, max-age=31536000, immutable"
+_STATIC_REF = re.compile(r'/static/([A-Za-z0-9._-]+)(?=")')  # the manifest's icons, given their fingerprint
 TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml",
-         ".webmanifest": "application/manifest+json"}
+         ".webmanifest": "application/manifest+json",
+         ".png": "image/png"}
 
 
 def _file(name: str, cache: str) -> Response:
@@ -58,7 +61,7 @@ async def service_worker() -> Response:
 
 @router.get("/manifest.webmanifest")
 async def manifest(request: Request) -> Response:
-    text = (STATIC / "manifest.webmanifest").read_text().replace("/static/logo.svg", static_url("logo.svg"))
+    text = _STATIC_REF.sub(lambda m: static_url(m.group(1)), (STATIC / "manifest.webmanifest").read_text())
     return Response(text, media_type="application/manifest+json", headers={"Cache-Control": "no-cache"})
 
 

@@ -13,7 +13,6 @@ if (conv) {
   const newClientId = () => (crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2));
   let readSeq = 0, readTimer = null;
 
-  if (!location.hash) scrollTo({ top: document.body.scrollHeight, behavior: "instant" });
   // Drafts stay in this tab only (sessionStorage), gone when it closes or on sign-out.
   if (!textarea.value) textarea.value = sessionStorage.getItem(draftKey) || "";
   textarea.addEventListener("input", () => sessionStorage.setItem(draftKey, textarea.value));
@@ -120,9 +119,8 @@ if (conv) {
     if (!li) {
       li = $("#tpl-msg").content.firstElementChild.cloneNode(true);
       fill(li, m);
-      const nearBottom = innerHeight + scrollY >= document.body.scrollHeight - 150;
       lastList().append(li);
-      if (nearBottom || m.author_id === me) li.scrollIntoView({ block: "end" });
+      follow.placed(li, m.author_id === me);  // 21-screen.js: in view above the composer, or the pill
       if (m.author_id !== me) status.textContent = texts.new.replace("{name}", m.author_name || "?");
     } else {
       fill(li, m);

@@ -17,12 +17,32 @@ if (list) {
     $(".empty", list)?.remove();
     return li;
   };
+  // The last message's preview, as the server writes it (only when the organisation shows previews).
+  const setPreview = (li, m) => {
+    const texts = ul.dataset;
+    if (!texts.preview || m.deleted) return;
+    const files = m.attachments || [];
+    const body = (m.body || "").replace(/@\[[0-9a-fA-F-]{36}\]/g, "@…").replace(/\s+/g, " ").trim();
+    const what = body ? (body.length > 90 ? body.slice(0, 90) + "…" : body)
+      : files.some((f) => (f.mime || "").startsWith("audio/")) ? texts.voice
+      : files.length && files.every((f) => f.kind === "image") ? texts.photo : files.length ? texts.file : "";
+    if (!what) return;
+    const who = m.author_id === document.body.dataset.me ? texts.you : (m.author_name || "?").split(" ")[0];
+    let span = $(".conv-preview", li);
+    if (!span) {
+      span = document.createElement("span");
+      span.className = "conv-preview";
+      $(".conv-main", li).append(span);
+    }
+    span.textContent = texts.preview.replace("{name}", who) + what;
+  };
   stream(decodeCursors(list.dataset.cursors), (ev) => {
     let li = $(`[data-conversation="${ev.conversation_id}"]`, list);
     if (!li && ev.conversation && (ev.type === "conversation.created" || ev.type === "member.added")) {
       addRow(ev.conversation);
       return;
     }
+    if (li && ev.type === "message") setPreview(li, ev.message);
     if (!li || ev.type !== "message" || ev.message.author_id === document.body.dataset.me) return;
     const count = $(".count", li);
     $(".n", count).textContent = String(Number($(".n", count).textContent || 0) + 1);

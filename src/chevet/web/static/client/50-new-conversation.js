@@ -1,5 +1,5 @@
 // --- new conversation: show the fields of the chosen kind, filter people ----------------
-const newForm = $("[data-new]");
+const newForm = $("form[data-new]");  // not the conversation page's template texts (data-new)
 if (newForm) {
   const sync = () => {
     const kind = newForm.elements.kind.value;
