@@ -113,7 +113,10 @@ async def test_a_held_voice_message_reaches_the_other_member_as_an_inline_player
     await expect(d.locator(".msg .voice-msg")).to_have_count(2)
     await expect(d.locator(".msg .voice-msg .voice-label").nth(1)).to_have_text("Message vocal, 0:02")
 
-    # Sliding away while holding drops the recording; so does the cancel button.
+    # Sliding away while holding drops the recording; so does the cancel button. The composer
+    # has grown since (it opens while focused): where the button is now.
+    box = await record.bounding_box()
+    assert box is not None
     await n.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     await n.mouse.down()
     await expect(n.locator(".voice-time")).to_have_text("0:01", timeout=15_000)
