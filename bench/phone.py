@@ -475,7 +475,7 @@ async def task_sign_up(world: World, browser: Any) -> Outcome:
         await phone.page.get_by_role("heading", level=1).wait_for(state="visible")
         empty = not await exists(phone, "list.ready")
         if empty:
-            notes.append("lands on an empty list")
+            notes.append("lands on a list without conversations (the invitation names no team)")
         new_ui = notes[0].startswith("otpauth") or "signs in again after activation" not in notes
         return phone.outcome("sign_up", "after" if new_ui else "before", "; ".join(notes), outside)
     finally:
@@ -548,6 +548,7 @@ async def _at_conversation(phone: Phone, url: str) -> None:
 async def task_send_text(ward: Ward) -> Outcome:
     n, d = ward.nurse, ward.doctor
     await _at_conversation(n, ward.conv_url)
+    await _at_conversation(d, ward.conv_url)  # the recipient looks at the conversation
     text = f"Pansement refait ce matin, plaie propre ({uuid.uuid4().hex[:6]})"  # not found by « talon »
     n.start()
     await n.type("conv.body", text)
@@ -556,16 +557,25 @@ async def task_send_text(ward: Ward) -> Outcome:
     return n.outcome("send_text", "before", f"a {len(text)}-character message")
 
 
-async def _until_shown_or_ready(ward: Ward, shown: Any) -> str:
+async def _until_shown_or_ready(ward: Ward, shown: Any, settle: float = 0.0) -> str:
     """Wait until the recipient shows the message or the sender's composer holds a finished
-    upload waiting for "Envoyer"."""
-    ready = ward.nurse.find("conv.uploaded")
+    upload waiting for "Envoyer". With ``settle``, the upload must wait that long untouched (a
+    new interface may send it by itself); that pause is the harness's, not the person's: it is
+    taken out of the task's seconds."""
+    n = ward.nurse
+    ready = n.find("conv.uploaded")
     deadline = time.monotonic() + TIMEOUT_MS / 1000
+    since: float | None = None
     while time.monotonic() < deadline:
         if await shown.count() and await shown.first.is_visible():
             return "shown"
         if await ready.count():
-            return "ready"
+            since = since or time.monotonic()
+            if time.monotonic() - since >= settle:
+                n.t0 += time.monotonic() - since
+                return "ready"
+        else:
+            since = None
         await asyncio.sleep(0.05)
     raise TimeoutError("neither shown to the recipient nor ready to send")
 
@@ -573,6 +583,7 @@ async def _until_shown_or_ready(ward: Ward, shown: Any) -> str:
 async def task_send_photo(ward: Ward) -> Outcome:
     n, d = ward.nurse, ward.doctor
     await _at_conversation(n, ward.conv_url)
+    await _at_conversation(d, ward.conv_url)  # the recipient looks at the conversation
     name = f"talon-{uuid.uuid4().hex[:6]}"
     path = "before"
     n.start()
@@ -595,7 +606,7 @@ async def task_send_photo(ward: Ward) -> Outcome:
         await n.page.wait_for_function("(el) => !el.disabled", arg=await preview.first.element_handle())
         await preview.first.click()
         n.taps += 1
-    if await _until_shown_or_ready(ward, shown) == "ready":
+    if await _until_shown_or_ready(ward, shown, settle=1.5 if path == "after" else 0.0) == "ready":
         await n.tap("conv.send")
         await shown.first.wait_for(state="visible")
     note = f"photo of {len(ward.world.photo) / 1e6:.1f} MB"
@@ -605,6 +616,7 @@ async def task_send_photo(ward: Ward) -> Outcome:
 async def task_voice(ward: Ward) -> Outcome:
     n, d = ward.nurse, ward.doctor
     await _at_conversation(n, ward.conv_url)
+    await _at_conversation(d, ward.conv_url)  # the recipient looks at the conversation
     if not await n.find("conv.voice").filter(visible=True).count():
         return impossible("voice", "no voice recording in the composer")
     before = await d.find("conv.audio").count()
@@ -616,7 +628,7 @@ async def task_voice(ward: Ward) -> Outcome:
     await n.page.mouse.up()
     n.taps += 1
     shown = d.page.locator(f"{UI['conv.audio']} >> nth={before}")
-    if await _until_shown_or_ready(ward, shown) == "ready":
+    if await _until_shown_or_ready(ward, shown, settle=1.5) == "ready":
         await n.tap("conv.send")
         await shown.wait_for(state="attached")
     return n.outcome("voice", "after", "held 3 s (Chromium's fake microphone)")
@@ -781,6 +793,8 @@ def _commit() -> str:
 
 
 def _kb(n: int) -> str:
+    if n >= 1_000_000:
+        return f"{n / 1e6:.1f} MB"
     return f"{n / 1000:.0f} kB" if n >= 10_000 else f"{n / 1000:.1f} kB"
 
 
