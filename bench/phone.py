@@ -83,8 +83,7 @@ UI: dict[str, str] = {
     "conv.send": "#composer button[type=submit]",
     "conv.attach": "#composer label[for=files]",  # the visible "Joindre" control
     "conv.uploaded": "#composer .pending input[name=attachment_ids]",  # an upload finished, not yet sent
-    "conv.photo_preview_send": "dialog[open] button:has-text('Envoyer'), "
-                               "[data-photo-preview] button:has-text('Envoyer')",  # after: the preview's
+    "conv.photo_preview_send": "[role=dialog] button:has-text('Envoyer'), dialog[open] button:has-text('Envoyer')",
     "conv.thumbnail": ".msg img[alt^='{name}.']",
     "conv.voice": "[data-voice], #voice .voice-record",  # held to record, released to send
     "conv.audio": ".msg audio",
@@ -167,7 +166,11 @@ class Relay:
         except OSError:
             writer.close()
             return
-        await asyncio.gather(self._pipe(reader, up_writer, True), self._pipe(up_reader, writer, False))
+        try:
+            await asyncio.gather(self._pipe(reader, up_writer, True), self._pipe(up_reader, writer, False))
+        except asyncio.CancelledError:  # the run is over: connections still open are dropped
+            writer.close()
+            up_writer.close()
 
     async def _pipe(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, upward: bool) -> None:
         queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
