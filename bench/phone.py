@@ -221,6 +221,7 @@ class Outcome:
     cdp_bytes_down: int = 0
     seconds: float = 0.0
     note: str = ""
+    in_view: bool | None = None  # the result within the screen, above the composer
 
     @property
     def bytes(self) -> int:
@@ -315,6 +316,21 @@ class Phone:
 
 def impossible(task: str, reason: str) -> Outcome:
     return Outcome(task, "before", possible=False, note=reason)
+
+
+IN_VIEW = """(el) => {
+  const r = el.getBoundingClientRect(), composer = document.querySelector("#composer");
+  const bottom = composer ? Math.min(innerHeight, composer.getBoundingClientRect().top) : innerHeight;
+  return r.height > 0 && r.top >= 0 && r.bottom <= bottom + 1;
+}"""
+
+
+async def in_view(outcome: Outcome, result: Any) -> Outcome:
+    """Whether the person sees the result without scrolling: inside the screen and not under the
+    composer (looked at half a second later, outside the measured seconds)."""
+    await asyncio.sleep(0.5)
+    outcome.in_view = bool(await result.evaluate(IN_VIEW))
+    return outcome
 
 
 async def visible(phone: Phone, key: str, **fmt: str) -> None:
@@ -538,8 +554,9 @@ async def task_read(ward: Ward) -> Outcome:
     n.start()
     await n.tap("conv.row", title=READ_TITLE)
     await n.page.wait_for_url(n.base + f"/c/{ward.world.read_id}")
-    await n.page.locator(".msg .body", has_text="(50)").last.wait_for(state="visible")
-    return n.outcome("read", "before", "the last message of 50 shown")
+    last = n.page.locator(".msg .body", has_text="(50)").last
+    await last.wait_for(state="visible")
+    return await in_view(n.outcome("read", "before", "the last message of 50 shown"), last)
 
 
 async def _at_conversation(phone: Phone, url: str) -> None:
@@ -556,8 +573,9 @@ async def task_send_text(ward: Ward) -> Outcome:
     n.start()
     await n.type("conv.body", text)
     await n.tap("conv.send")
-    await d.page.locator(".msg .body", has_text=text).wait_for(state="visible")
-    return n.outcome("send_text", "before", f"a {len(text)}-character message")
+    shown = d.page.locator(".msg .body", has_text=text)
+    await shown.wait_for(state="visible")
+    return await in_view(n.outcome("send_text", "before", f"a {len(text)}-character message"), shown)
 
 
 async def _until_shown_or_ready(ward: Ward, shown: Any, settle: float = 0.0) -> str:
@@ -613,7 +631,7 @@ async def task_send_photo(ward: Ward) -> Outcome:
         await n.tap("conv.send")
         await shown.first.wait_for(state="visible")
     note = f"photo of {len(ward.world.photo) / 1e6:.1f} MB"
-    return n.outcome("send_photo", path, note)
+    return await in_view(n.outcome("send_photo", path, note), shown.first)
 
 
 async def task_voice(ward: Ward) -> Outcome:
@@ -634,7 +652,7 @@ async def task_voice(ward: Ward) -> Outcome:
     if await _until_shown_or_ready(ward, shown, settle=1.5) == "ready":
         await n.tap("conv.send")
         await shown.wait_for(state="attached")
-    return n.outcome("voice", "after", "held 3 s (Chromium's fake microphone)")
+    return await in_view(n.outcome("voice", "after", "held 3 s (Chromium's fake microphone)"), shown)
 
 
 async def task_notification_reply(ward: Ward) -> Outcome:
@@ -662,8 +680,9 @@ async def task_notification_reply(ward: Ward) -> Outcome:
     if taken is False:
         return impossible("notification_reply", "the service worker did not take the reply")
     d.taps += 1  # the notification's send button
-    await n.page.locator(".msg .body", has_text=text).wait_for(state="visible")
-    return d.outcome("notification_reply", "after", "inline reply in the notification")
+    shown = n.page.locator(".msg .body", has_text=text)
+    await shown.wait_for(state="visible")
+    return await in_view(d.outcome("notification_reply", "after", "inline reply in the notification"), shown)
 
 
 async def task_search(ward: Ward) -> Outcome:
@@ -717,6 +736,12 @@ def median(outcomes: list[Outcome]) -> dict[str, Any]:
         v = statistics.median(getattr(o, k) for o in outcomes)
         row[k] = round(v, 2) if k == "seconds" else int(v)
     row["bytes"] = row["bytes_up"] + row["bytes_down"]
+    seen = [o.in_view for o in outcomes if o.in_view is not None]
+    if seen:
+        row["in_view"] = seen
+        if not all(seen):
+            row["note"] += (f"; not in view without scrolling (under the composer or below the screen) in "
+                            f"{seen.count(False)} of {len(seen)} runs")
     if first.task == "first_load":
         row["note"] = first_load_note(row["cdp_bytes_down"], row["requests"])
     row["seconds_all"] = [o.seconds for o in outcomes]
@@ -790,7 +815,7 @@ async def _drive(world: World, runs: int, tasks: tuple[str, ...], screenshots: P
 
 
 def _commit() -> str:
-    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False,
+    out = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True, check=False,
                          cwd=Path(__file__).parent)
     return out.stdout.strip() or "?"
 

@@ -94,6 +94,7 @@ def test_recorded_before_run_covers_every_task() -> None:
         if r["possible"]:
             assert r["bytes"] == r["bytes_up"] + r["bytes_down"] > 0 and len(r["seconds_all"]) == 3
     assert rows["send_photo"]["bytes_up"] > data["phone"]["photo_bytes"]  # the whole photo went up
+    assert len(rows["send_text"]["in_view"]) == 3  # whether the recipient saw it without scrolling
 
 
 def test_short_phone_run_in_chromium(tmp_path: Path) -> None:
