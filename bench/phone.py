@@ -857,6 +857,12 @@ def compare(before: dict[str, Any], after: dict[str, Any] | None) -> str:
         b = _cells(old.get(task), "–")
         a = _cells(new.get(task), "–" if after else "to be measured")
         lines.append(f"| {LABELS[task]} | {b[0]} | {a[0]} | {b[1]} | {a[1]} | {b[2]} | {a[2]} |")
+    budget = [f"{name} {r['cdp_bytes_down'] / 1024:.1f} KiB in {r['requests']} requests"
+              for name, r in (("before", old.get("first_load")), ("after", new.get("first_load")))
+              if r and r.get("possible")]
+    if budget:
+        lines.append(f"\nConversation screen, first load as the page's CDP counts it (budget 60 KiB, 15 requests): "
+                     f"{'; '.join(budget)}.")
     return "\n".join(lines)
 
 
