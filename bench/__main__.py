@@ -9,6 +9,7 @@ Examples::
     ./run.sh bench --scenario team --db postgres --processes 1,2,4
     ./run.sh bench --scenario kills --kills 200
     ./run.sh bench --scenario attack --slowloris 200 --huge 50
+    ./run.sh bench --scenario phone --json phone.json --before docs/measurements/phone-before.json
     ./run.sh bench chart docs/perf-*.json --out docs/performance-chart.svg
 """
 
@@ -23,11 +24,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bench import attack, kills, procstat, report, scenarios
+from bench import attack, kills, phone, procstat, report, scenarios
 from bench.cluster import Cluster, raise_fd_limit
 
 T = TypeVar("T")
-SCENARIOS = ("rest", "team", "channel", "idle", "steady", "kills", "attack")
+SCENARIOS = ("rest", "team", "channel", "idle", "steady", "kills", "attack", "phone")
 
 
 def _loop_run(coro: Any) -> Any:
@@ -153,6 +154,12 @@ def main(argv: list[str]) -> int:
     p.add_argument("--slowloris", type=int, default=200, help="attack: connections sending headers 1 byte/s")
     p.add_argument("--huge", type=int, default=50, help="attack: connections pushing 1 MiB of headers")
     p.add_argument("--attack-seconds", type=float, default=15, help="attack: how long the slowloris clients try")
+    p.add_argument("--runs", type=int, default=3, help="phone: runs of each task (the median is shown)")
+    p.add_argument("--tasks", default=",".join(phone.TASKS), help="phone: comma-separated tasks")
+    p.add_argument("--before", type=Path, help="phone: an earlier --json file, shown beside this run")
+    p.add_argument("--screenshots", type=Path, help="phone: a folder for a 360×780 screenshot after each task")
+    p.add_argument("--link", default="relay", choices=["relay", "cdp"],
+                   help="phone: emulate the link in the counting relay (default) or with Chromium's CDP emulation")
     p.add_argument("--json", type=Path, help="write every figure here")
     a = p.parse_args(argv)
     a.compression = None if a.compression == "none" else a.compression
@@ -165,7 +172,12 @@ def main(argv: list[str]) -> int:
     results: dict[str, Any] = {"command": "./run.sh bench " + " ".join(argv), "machine": report.machine(),
                                "client": "one separate client process on the same machine (asyncio + uvloop)",
                                "rest": [], "conversation": [], "idle": [], "steady": [], "kills": [],
-                               "attack": []}
+                               "attack": [], "phone": None}
+    if "phone" in chosen:  # the storage plays no part: SQLite
+        wanted = tuple(t.strip() for t in a.tasks.split(",") if t.strip())
+        if set(wanted) - set(phone.TASKS):
+            p.error(f"unknown task: {', '.join(sorted(set(wanted) - set(phone.TASKS)))}")
+        results["phone"] = phone.run_phone(a.runs, wanted, a.screenshots, a.link)
     if "attack" in chosen:  # the storage plays no part: SQLite
         results["attack"].append(attack.run_attack(a.slowloris, a.huge, a.attack_seconds))
     for db in dbs:
@@ -187,6 +199,12 @@ def main(argv: list[str]) -> int:
     print(report.render(results))
     if results["attack"]:
         print("\n## Hostile clients (memory and connections)\n\n" + attack.table(results["attack"]))
+    if results["phone"]:
+        print("\n## Daily tasks on a phone at 512 kbit/s / 400 ms\n\n" + phone.table(results["phone"])
+              + "\n\n" + phone.notes(results["phone"]))
+        if a.before:
+            print("\n### Before and after\n\n" + phone.compare(json.loads(a.before.read_text())["phone"],
+                                                             results["phone"]))
     if results["kills"]:
         print("\n## Crash safety (SIGKILL trials)\n\n" + kills.table(results["kills"]))
     if a.json:
