@@ -1,0 +1,112 @@
+"""Search by word beginnings through the application layer, on SQLite and PostgreSQL, and the
+re-index job that gives older messages their prefix terms."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from chevet.app.messaging import conversations, messages, search_index
+from chevet.app.services import Services
+from chevet.bootstrap import Installation
+from chevet.core import blind_index
+from chevet.core.errors import InvalidInput
+from tests.support import Member, migrate, new_member, new_org
+
+
+async def _conversation(svc: Services, author: Member, *others: Member, title: str = "Plaies") -> uuid.UUID:
+    view, _ = await conversations.create_conversation(svc, author.actor, kind="group", title=title,
+                                                      member_ids=[m.id for m in others])
+    return uuid.UUID(view["id"])
+
+
+async def test_word_beginnings_are_found(installation: Installation) -> None:
+    svc = installation.services
+    org = await new_org(svc)
+    a, b = await new_member(svc, org, "nurse"), await new_member(svc, org, "physician")
+    cid = await _conversation(svc, a, b)
+    await messages.send_message(svc, a.actor, cid, body="Pansement du talon refait", client_id="1")
+    await messages.send_message(svc, a.actor, cid, body="Tension à 13, talc appliqué", client_id="2")
+    for query in ("tal", "pans", "TALON", "talo", "Pansements", "pans tal", "l'talon"):
+        found = await messages.search(svc, b.actor, query)
+        assert [r["body"] for r in found][-1:] == ["Pansement du talon refait"], query
+    assert len(await messages.search(svc, b.actor, "tal")) == 2  # "talon" and "talc"
+    for query in ("talons plaie", "alon", "tala", "pansu"):
+        assert await messages.search(svc, b.actor, query) == [], query
+
+
+async def test_one_or_two_letters_get_an_explanation(installation: Installation) -> None:
+    svc = installation.services
+    org = await new_org(svc)
+    a = await new_member(svc, org, "nurse")
+    cid = await _conversation(svc, a)
+    await messages.send_message(svc, a.actor, cid, body="Pansement du talon refait à 9h", client_id="1")
+    for query in ("ta", "pa", "ab cd"):
+        with pytest.raises(InvalidInput) as refused:
+            await messages.search(svc, a.actor, query)
+        assert refused.value.code == "search_query_short"
+    assert len(await messages.search(svc, a.actor, "9h")) == 1  # a short word with a digit: exact
+
+
+async def test_others_never_match_a_beginning(installation: Installation) -> None:
+    svc = installation.services
+    org, other_org = await new_org(svc), await new_org(svc)
+    a, b, outsider = (await new_member(svc, org, "nurse"), await new_member(svc, org, "nurse"),
+                      await new_member(svc, org, "nurse"))
+    stranger = await new_member(svc, other_org, "admin")
+    cid = await _conversation(svc, a, b)
+    await messages.send_message(svc, a.actor, cid, body="Pansement du talon refait", client_id="1")
+    # the stranger and the outsider have conversations of their own with the same words
+    for m in (stranger, outsider):
+        own = await _conversation(svc, m, title="Autre")
+        await messages.send_message(svc, m.actor, own, body="Talc sur le pansu", client_id="x")
+    for m in (stranger, outsider):
+        for query in ("tal", "pans", "talon"):
+            assert [r["body"] for r in await messages.search(svc, m.actor, query)] in ([], ["Talc sur le pansu"])
+        assert await messages.search(svc, m.actor, "pansem") == []
+    assert [r["body"] for r in await messages.search(svc, b.actor, "tal")] == ["Pansement du talon refait"]
+
+
+async def _as_before_prefixes(svc: Services, cid: uuid.UUID) -> None:
+    """Give the conversation's messages the terms of the index before word beginnings."""
+    async with svc.unit() as u:
+        wrapped = await u.tx.conversations.wrapped_key(cid)
+        assert wrapped is not None
+        key = svc.unwrap_key(cid, wrapped)
+        old = []
+        for e in await u.tx.entries.after(cid, 0, 1000):
+            text = messages.body_of(cid, key, e)
+            if text:
+                old.append((e.seq, sorted({blind_index.term(key.search_key, w) for w in blind_index.words(text)})))
+        await u.tx.entries.set_terms(cid, old)
+
+
+async def test_reindex_gives_older_messages_prefix_terms_and_resumes(installation: Installation) -> None:
+    svc = installation.services
+    org, other_org = await new_org(svc), await new_org(svc)
+    a, b = await new_member(svc, org, "nurse"), await new_member(svc, org, "nurse")
+    c = await new_member(svc, other_org, "nurse")
+    cid, other = await _conversation(svc, a, b), await _conversation(svc, c, title="Ailleurs")
+    for i in range(5):
+        await messages.send_message(svc, a.actor, cid, body=f"Pansement du talon refait, jour {i + 1}",
+                                    client_id=str(i))
+    await messages.send_message(svc, c.actor, other, body="Talon à surveiller", client_id="c")
+    await _as_before_prefixes(svc, cid)
+    await _as_before_prefixes(svc, other)
+    # the migration that brought word beginnings queues every conversation with messages
+    await migrate(installation, "0011_search_prefixes-1", up=False)
+    await migrate(installation, "heads")
+    assert await messages.search(svc, b.actor, "tal") == []
+    assert len(await messages.search(svc, b.actor, "talon")) == 5  # whole words meanwhile
+    assert await search_index.waiting(svc, b.actor) >= 5
+    # interrupted after one batch of two messages: what it did is kept, the rest waits
+    first = await search_index.reindex(svc, batch=2, max_batches=1)
+    assert first.messages == 2 and first.left >= 4
+    assert 0 < len(await messages.search(svc, b.actor, "tal")) < 5
+    rest = await search_index.reindex(svc, batch=2)
+    assert rest.left == 0 and rest.messages >= 4
+    assert len(await messages.search(svc, b.actor, "tal")) == 5
+    assert [r["body"] for r in await messages.search(svc, c.actor, "tal")] == ["Talon à surveiller"]
+    assert await search_index.waiting(svc, b.actor) == 0
+    assert await search_index.reindex(svc) == search_index.Progress(0, 0)
