@@ -3,6 +3,7 @@ re-index job that gives older messages their prefix terms."""
 
 from __future__ import annotations
 
+import html
 import uuid
 
 import pytest
@@ -110,3 +111,34 @@ async def test_reindex_gives_older_messages_prefix_terms_and_resumes(installatio
     assert [r["body"] for r in await messages.search(svc, c.actor, "tal")] == ["Talon à surveiller"]
     assert await search_index.waiting(svc, b.actor) == 0
     assert await search_index.reindex(svc) == search_index.Progress(0, 0)
+
+
+async def test_search_page_and_api_in_french_and_english(installation: Installation) -> None:
+    from chevet.web.app import create_app
+    from tests.web_client import Browserless
+
+    svc = installation.services
+    org = await new_org(svc)
+    a = await new_member(svc, org, "nurse", "Sophie Bernard")
+    cid = await _conversation(svc, a)
+    await messages.send_message(svc, a.actor, cid, body="Pansement du talon refait", client_id="1")
+    client = Browserless(app=create_app(installation))
+    try:
+        await client.sign_in(a)
+        found = await client.get("/search", params={"q": "tal"})
+        none_fr = await client.get("/search", params={"q": "zzzz"})
+        short_fr = await client.get("/search", params={"q": "ta"})
+        en = {"Accept-Language": "en-GB,en;q=0.9"}
+        none_en = await client.get("/search", params={"q": "zzzz"}, headers=en)
+        short_en = await client.get("/search", params={"q": "ta"}, headers=en)
+        api = await client.get("/api/v1/search", params={"q": "ta"})
+    finally:
+        await client.close()
+    assert found.status_code == none_fr.status_code == short_fr.status_code == short_en.status_code == 200
+    assert "<mark>tal</mark>on refait" in found.text and "Sophie Bernard" in found.text
+    assert str(cid) not in found.text.replace(f"/c/{cid}", "")  # only in the link, never shown
+    assert "Aucun résultat pour « zzzz »" in html.unescape(none_fr.text)
+    assert 'No results for "zzzz"' in html.unescape(none_en.text)
+    assert "Tapez au moins 3 lettres" in html.unescape(short_fr.text)
+    assert "Type at least 3 letters" in html.unescape(short_en.text)
+    assert api.status_code == 422 and "search_query_short" in api.text
