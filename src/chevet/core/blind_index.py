@@ -1,17 +1,22 @@
 """Search without plaintext: a blind index of normalised words and of their beginnings.
 
-Each word of a message is normalised (lower case, French accents folded, elided articles such as
-"l'" and "d'" removed, very light stemming) and replaced by the first four bytes of
-HMAC-SHA256(conversation search key, word): its *word term*. Each word of at least four letters
-also gives *prefix terms*: its beginnings of 3 and of 5 letters (``PREFIX_LENGTHS``; only those
-shorter than the word), hashed under a separate
-domain (a leading "^", which no normalised word contains), so that "tal" the word and "tal" the
-beginning of "talon" never share a term. A query word of three letters or more matches a word
-that begins with it, or the same word (stemmed); shorter query words match only whole words.
-A query word is looked up by its longest indexed beginning (4 letters by their first 3, 6 and
-more by their first 5). Four bytes keep the index small; the rare false positives, and the
-candidates that share only the beginning looked up, are removed by opening the candidate
-messages and checking their words, which the server can do since it holds the keys.
+Each word of a message is normalised (lower case, French accents folded, elided articles such
+as "l'" and "d'" removed, very light stemming) and stands for terms, each the first four bytes
+of HMAC-SHA256(conversation search key, text):
+
+- *prefix terms*: a word of letters gives its beginnings of 3 and 5 letters
+  (``PREFIX_LENGTHS``; only those shorter than the word), under a domain of their own (a
+  leading "^", which no normalised word contains), so that "tal" the word and "tal" the
+  beginning of "talon" never share a term;
+- a *word term* (the stemmed word), except for a word of more than 5 letters whose stem keeps
+  5 letters or more ("pansement"): its 5-letter beginning finds it.
+
+A query word of three letters or more matches a word that begins with it, or the same word
+(stemmed); shorter query words match only whole words. It is looked up by its longest indexed
+beginning (4 letters by their first 3, 5 and more by their first 5) or by its word term. Four
+bytes keep the index small; the rare false positives, and the candidates that share only the
+beginning looked up, are removed by opening the candidate messages and checking their words,
+which the server can do since it holds the keys.
 
 What it leaks to someone who reads the database: that two messages *of the same conversation*
 share a word or a word beginning (equal terms), and how many distinct terms a message has (a
@@ -94,18 +99,26 @@ def words(text: str) -> list[str]:
 
 def prefixes(token: str) -> list[str]:
     """The indexed beginnings of a folded word: those of PREFIX_LENGTHS letters shorter than the
-    word itself (the whole word has its word term). Numbers have none."""
-    if token.isdigit():
+    word itself. Words with a digit ("14h", "2026") have none."""
+    if not token.isalpha():
         return []
     return [token[:n] for n in PREFIX_LENGTHS if n < len(token)]
 
 
 def looked_up(wanted: str) -> str | None:
     """The indexed beginning a query word is looked up by: its longest one ("talo" -> "tal",
-    "pansem" -> "panse"), or None for a number or a word shorter than PREFIX_MIN."""
-    if wanted.isdigit() or len(wanted) < PREFIX_MIN:
+    "pansem" -> "panse"), or None for a word with a digit or shorter than PREFIX_MIN."""
+    if not wanted.isalpha() or len(wanted) < PREFIX_MIN:
         return None
     return wanted[:max(n for n in PREFIX_LENGTHS if n <= len(wanted))]
+
+
+def has_word_term(token: str) -> bool:
+    """Whether a folded word is stored with its word term: not when its 5-letter beginning
+    stands for it, i.e. a word of more than 5 letters, all letters, whose stem keeps 5 letters
+    or more (every query word that answers it then begins with that beginning; see the tests)."""
+    longest = PREFIX_LENGTHS[-1]
+    return not token.isalpha() or len(token) <= longest or len(stem(token)) < longest
 
 
 def term(search_key: bytes, word: str) -> int:
@@ -123,7 +136,8 @@ def terms(search_key: bytes, text: str) -> list[int]:
     """The sorted, distinct terms to store for a text: at most MAX_TERMS word terms and
     MAX_PREFIX_TERMS prefix terms."""
     found = tokens(text)
-    values = {term(search_key, w) for w in list(dict.fromkeys(stem(t) for t in found))[:MAX_TERMS]}
+    stems = list(dict.fromkeys(stem(t) for t in found if has_word_term(t)))
+    values = {term(search_key, w) for w in stems[:MAX_TERMS]}
     beginnings = list(dict.fromkeys(p for t in dict.fromkeys(found) for p in prefixes(t)))
     values.update(prefix_term(search_key, p) for p in beginnings[:MAX_PREFIX_TERMS])
     return sorted(values)
@@ -172,7 +186,7 @@ def word_matches(wanted: str, token: str) -> bool:
     """Whether a folded word of a message answers a folded query word."""
     if stem(wanted) == stem(token):
         return True
-    return len(wanted) >= PREFIX_MIN and not wanted.isdigit() and token.startswith(wanted)
+    return len(wanted) >= PREFIX_MIN and wanted.isalpha() and token.startswith(wanted)
 
 
 def matches(query: str | Query, text: str) -> bool:
@@ -223,7 +237,7 @@ def snippet(query: str | Query, text: str, width: int = 200) -> list[tuple[str, 
 def _matched_length(wanted: Sequence[str], folded: str) -> int:
     best = 0
     for w in wanted:
-        if len(w) >= PREFIX_MIN and not w.isdigit() and folded.startswith(w):
+        if len(w) >= PREFIX_MIN and w.isalpha() and folded.startswith(w):
             best = max(best, len(w))
         elif stem(w) == stem(folded):
             best = len(folded)
