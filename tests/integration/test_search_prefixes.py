@@ -142,3 +142,32 @@ async def test_search_page_and_api_in_french_and_english(installation: Installat
     assert "Tapez au moins 3 lettres" in html.unescape(short_fr.text)
     assert "Type at least 3 letters" in html.unescape(short_en.text)
     assert api.status_code == 422 and "search_query_short" in api.text
+
+
+async def test_reindex_from_the_command_line(installation: Installation) -> None:
+    import json
+    import os
+
+    from tests.governance_support import cli
+
+    svc = installation.services
+    org = await new_org(svc)
+    a = await new_member(svc, org, "nurse")
+    cid = await _conversation(svc, a)
+    for i in range(3):
+        await messages.send_message(svc, a.actor, cid, body=f"Talon droit, jour {i}", client_id=str(i))
+    await _as_before_prefixes(svc, cid)
+    await migrate(installation, "0011_search_prefixes-1", up=False)
+    await migrate(installation, "heads")
+    env = {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else None
+    status = cli(installation, "search", "status", env=env)
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["left"] >= 3
+    first = cli(installation, "search", "reindex", "--batch", "2", "--batches", "1", env=env)
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["messages"] == 2
+    rest = cli(installation, "search", "reindex", env=env)
+    assert json.loads(rest.stdout) == {"messages": 1, "left": 0}
+    assert len(await messages.search(svc, a.actor, "tal")) == 3
+    bad = cli(installation, "search", "reindex", "--batch", "0", env=env)
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr

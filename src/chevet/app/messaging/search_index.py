@@ -75,11 +75,16 @@ async def reindex(services: Services, batch: int = BATCH, max_batches: int | Non
         batches += 1
         if pause:
             await asyncio.sleep(pause)
-    async with services.unit() as u:
-        left = await u.tx.entries.reindex_left()
+    remaining = await left(services)
     if done:
-        log.info("search re-index progress", extra={"count": done, "left": left})
-    return Progress(done, left)
+        log.info("search re-index progress", extra={"count": done, "left": remaining})
+    return Progress(done, remaining)
+
+
+async def left(services: Services) -> int:
+    """Messages still waiting, in every organisation (an upper bound)."""
+    async with services.unit() as u:
+        return await u.tx.entries.reindex_left()
 
 
 async def waiting(services: Services, actor: Actor) -> int:
