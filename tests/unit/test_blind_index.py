@@ -71,6 +71,7 @@ def test_highlights_mark_the_matched_beginning() -> None:
     assert bi.highlights("tal pans", "Pansement du talon") == [
         ("Pans", True), ("ement du ", False), ("tal", True), ("on", False)]
     assert bi.highlights("TALON", "Le Talon") == [("Le ", False), ("Talon", True)]
+    assert bi.highlights("ele", "e\u0301le\u0301vation") == [("élé", True), ("vation", False)]  # decomposed
     long = "début " * 60 + "talon " + "fin " * 60
     cut = bi.snippet("tal", long, 80)
     assert ("tal", True) in cut and cut[0][0].startswith("…") and cut[-1][0].endswith("…")

@@ -200,11 +200,12 @@ def highlights(query: str | Query, text: str) -> list[tuple[str, bool]]:
     """The text cut into (piece, matched) pieces: the matching beginning of each word that
     answers the query is marked ("talon" for "tal": "tal" marked, "on" not)."""
     q = parse(query) if isinstance(query, str) else query
+    text = unicodedata.normalize("NFC", text)  # "é" as one character, as \w+ needs it
     pieces: list[tuple[str, bool]] = []
     at = 0
     for m in re.finditer(r"\w+", text):
         folded = fold(m.group())
-        length = _matched_length(q.words, folded)
+        length = _matched_length(q.words, folded) if folded else 0
         if not length:
             continue
         # Folding can change a word's length (ligatures): mark the whole word then.
@@ -219,6 +220,7 @@ def highlights(query: str | Query, text: str) -> list[tuple[str, bool]]:
 def snippet(query: str | Query, text: str, width: int = 200) -> list[tuple[str, bool]]:
     """At most ``width`` characters of a text around its first match, cut at spaces, with "…"
     where it was cut, as highlight pieces."""
+    text = unicodedata.normalize("NFC", text)
     if len(text) > width:
         pieces = highlights(query, text)
         first = next((sum(len(p) for p, _ in pieces[:i]) for i, (_, hit) in enumerate(pieces) if hit), 0)
