@@ -171,3 +171,30 @@ async def test_reindex_from_the_command_line(installation: Installation) -> None
     assert len(await messages.search(svc, a.actor, "tal")) == 3
     bad = cli(installation, "search", "reindex", "--batch", "0", env=env)
     assert bad.returncode != 0 and "Traceback" not in bad.stderr
+
+
+async def test_the_server_reindexes_by_itself(installation: Installation) -> None:
+    import asyncio
+
+    from tests.support import Server
+
+    svc = installation.services
+    org = await new_org(svc)
+    a = await new_member(svc, org, "nurse")
+    cid = await _conversation(svc, a)
+    for i in range(3):
+        await messages.send_message(svc, a.actor, cid, body=f"Talon gauche, jour {i}", client_id=str(i))
+    await _as_before_prefixes(svc, cid)
+    await migrate(installation, "0011_search_prefixes-1", up=False)
+    await migrate(installation, "heads")
+    assert await messages.search(svc, a.actor, "tal") == []
+    server = Server(installation.settings)
+    try:
+        for _ in range(150):
+            if await search_index.left(svc) == 0:
+                break
+            await asyncio.sleep(0.2)
+    finally:
+        server.stop()
+    assert await search_index.left(svc) == 0
+    assert len(await messages.search(svc, a.actor, "tal")) == 3
