@@ -122,6 +122,9 @@ async def test_search_page_and_api_in_french_and_english(installation: Installat
     a = await new_member(svc, org, "nurse", "Sophie Bernard")
     cid = await _conversation(svc, a)
     await messages.send_message(svc, a.actor, cid, body="Pansement du talon refait", client_id="1")
+    b = await new_member(svc, org, "physician", "Paul Lefèvre")
+    await conversations.add_member(svc, a.actor, cid, b.id)
+    await messages.send_message(svc, a.actor, cid, body=f"@[{b.id}] talc à prévoir", client_id="2")
     client = Browserless(app=create_app(installation))
     try:
         await client.sign_in(a)
@@ -136,6 +139,7 @@ async def test_search_page_and_api_in_french_and_english(installation: Installat
         await client.close()
     assert found.status_code == none_fr.status_code == short_fr.status_code == short_en.status_code == 200
     assert "<mark>tal</mark>on refait" in found.text and "Sophie Bernard" in found.text
+    assert "@Paul Lefèvre <mark>tal</mark>c" in html.unescape(found.text)  # a mention shows the name
     assert str(cid) not in found.text.replace(f"/c/{cid}", "")  # only in the link, never shown
     assert "Aucun résultat pour « zzzz »" in html.unescape(none_fr.text)
     assert 'No results for "zzzz"' in html.unescape(none_en.text)

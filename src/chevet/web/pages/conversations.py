@@ -336,9 +336,11 @@ async def search(request: Request) -> Response:
     error = None
     if q:
         try:
-            for r in await messages.search(p.services, p.actor, q, 50):
+            found = await messages.search(p.services, p.actor, q, 50)
+            names = {str(x.id): x.name for x in await _people_choices(p)} if any(r["mentions"] for r in found) else {}
+            for r in found:
                 at = datetime.fromisoformat(r["created_at"])
-                shown = "".join(text for text, _ in segments(r["body"] or "", {}))
+                shown = "".join(text for text, _ in segments(r["body"] or "", names))
                 results.append({**r, "day": day_label(p, at), "time": p.local(at).strftime("%H:%M"),
                                 "snippet": blind_index.snippet(q, shown)})
         except InvalidInput as exc:
