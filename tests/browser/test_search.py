@@ -72,5 +72,5 @@ async def test_search_by_word_beginning_on_a_phone(browser: Browser, web_install
     assert await _axe(page) == []
 
     await page.goto(f"{web_server.url}/search?q=zzzz")
-    assert await page.get_by_role("status").inner_text() == "Aucun résultat pour « zzzz »"
+    assert await page.get_by_role("status").inner_text() == "Aucun résultat pour «\u00a0zzzz\u00a0»"
     await ctx.close()

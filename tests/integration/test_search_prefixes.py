@@ -141,7 +141,7 @@ async def test_search_page_and_api_in_french_and_english(installation: Installat
     assert "<mark>tal</mark>on refait" in found.text and "Sophie Bernard" in found.text
     assert "@Paul Lefèvre <mark>tal</mark>c" in html.unescape(found.text)  # a mention shows the name
     assert str(cid) not in found.text.replace(f"/c/{cid}", "")  # only in the link, never shown
-    assert "Aucun résultat pour « zzzz »" in html.unescape(none_fr.text)
+    assert "Aucun résultat pour «\u00a0zzzz\u00a0»" in html.unescape(none_fr.text)
     assert 'No results for "zzzz"' in html.unescape(none_en.text)
     assert "Tapez au moins 3 lettres" in html.unescape(short_fr.text)
     assert "Type at least 3 letters" in html.unescape(short_en.text)
