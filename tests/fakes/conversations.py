@@ -153,5 +153,21 @@ class FakeEntries:
     async def erase_bodies_of(self, conversation_id: uuid.UUID, target_seq: int) -> None:
         raise not_faked("EntryRepository.erase_bodies_of")
 
-    async def search(self, wanted: dict[uuid.UUID, tuple[int, list[int]]], limit: int) -> list[Entry]:
+    async def search(self, wanted: dict[uuid.UUID, tuple[int, list[list[int]]]], limit: int,
+                     offset: int = 0) -> list[Entry]:
         raise not_faked("EntryRepository.search")
+
+    async def set_terms(self, conversation_id: uuid.UUID, terms: Sequence[tuple[int, Sequence[int]]]) -> None:
+        raise not_faked("EntryRepository.set_terms")
+
+    async def reindex_next(self) -> tuple[uuid.UUID, uuid.UUID, int, int] | None:
+        return None
+
+    async def reindex_advance(self, conversation_id: uuid.UUID, done_seq: int) -> None:
+        raise not_faked("EntryRepository.reindex_advance")
+
+    async def reindex_finish(self, conversation_id: uuid.UUID) -> None:
+        raise not_faked("EntryRepository.reindex_finish")
+
+    async def reindex_left(self, org_id: uuid.UUID | None = None) -> int:
+        return 0

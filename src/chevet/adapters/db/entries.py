@@ -5,12 +5,25 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, LargeBinary, and_, bindparam, cast, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    LargeBinary,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import Integer
 
-from chevet.adapters.db.schema import entry, mention
+from chevet.adapters.db.schema import entry, mention, search_reindex
 from chevet.core import blind_index
 from chevet.core.entities import Entry
 from chevet.core.message import EntryKind, MessageFlag
@@ -103,22 +116,56 @@ class SqlEntries:
             entry.c.conversation_id == conversation_id, entry.c.target_seq == target_seq,
             entry.c.kind == int(EntryKind.EDIT)).values(body=None))
 
-    def _contains_all(self, terms: list[int]) -> ColumnElement[bool]:
+    def _contains_any(self, terms: list[int]) -> ColumnElement[bool]:
         if self._pg:
-            return entry.c.terms.op("@>")(cast(postgresql.array(terms), postgresql.ARRAY(Integer)))
+            # "&&" (overlap) is answered from the GIN index like "@>".
+            return entry.c.terms.op("&&")(cast(postgresql.array(terms), postgresql.ARRAY(Integer)))
         # SQLite: terms are packed 4-byte values; instr() on blobs may match across a boundary,
         # and such rare false positives are removed by the caller after decryption.
-        return and_(*(func.instr(entry.c.terms, literal(blind_index.pack([t]), LargeBinary)) > 0 for t in terms))
+        return or_(*(func.instr(entry.c.terms, literal(blind_index.pack([t]), LargeBinary)) > 0 for t in terms))
 
-    async def search(self, wanted: dict[uuid.UUID, tuple[int, list[int]]], limit: int) -> list[Entry]:
+    async def search(self, wanted: dict[uuid.UUID, tuple[int, list[list[int]]]], limit: int,
+                     offset: int = 0) -> list[Entry]:
         if not wanted:
             return []
-        clauses = [and_(entry.c.conversation_id == conv, entry.c.seq >= visible_from, self._contains_all(t))
-                   for conv, (visible_from, t) in wanted.items() if t]
+        clauses = [and_(entry.c.conversation_id == conv, entry.c.seq >= visible_from,
+                        *(self._contains_any(options) for options in alternatives))
+                   for conv, (visible_from, alternatives) in wanted.items() if alternatives]
         if not clauses:
             return []
         rows = await self._conn.execute(select(*_COLS).where(
             or_(*clauses), entry.c.kind == int(EntryKind.MESSAGE),
             entry.c.flags.op("&")(int(MessageFlag.DELETED)) == 0,
-        ).order_by(entry.c.created_at.desc()).limit(limit))
+        ).order_by(entry.c.created_at.desc(), entry.c.id).limit(limit).offset(offset))
         return [_entry(r) for r in rows]
+
+    async def set_terms(self, conversation_id: uuid.UUID, terms: Sequence[tuple[int, Sequence[int]]]) -> None:
+        if not terms:
+            return
+        await self._conn.execute(
+            update(entry).where(entry.c.conversation_id == bindparam("cid"), entry.c.seq == bindparam("s"))
+            .values(terms=bindparam("t")),
+            [{"cid": conversation_id, "s": seq, "t": list(t)} for seq, t in terms])
+
+    async def reindex_next(self) -> tuple[uuid.UUID, uuid.UUID, int, int] | None:
+        """The next conversation waiting for new terms (organisation by organisation):
+        (organisation, conversation, last re-indexed seq, last seq to re-index)."""
+        row = (await self._conn.execute(select(
+            search_reindex.c.org_id, search_reindex.c.conversation_id, search_reindex.c.done_seq,
+            search_reindex.c.upto_seq).order_by(search_reindex.c.org_id, search_reindex.c.conversation_id)
+            .limit(1))).first()
+        return (row[0], row[1], row[2], row[3]) if row else None
+
+    async def reindex_advance(self, conversation_id: uuid.UUID, done_seq: int) -> None:
+        await self._conn.execute(update(search_reindex).where(
+            search_reindex.c.conversation_id == conversation_id).values(done_seq=done_seq))
+
+    async def reindex_finish(self, conversation_id: uuid.UUID) -> None:
+        await self._conn.execute(delete(search_reindex).where(search_reindex.c.conversation_id == conversation_id))
+
+    async def reindex_left(self, org_id: uuid.UUID | None = None) -> int:
+        """Messages (at most; deleted ones included) still waiting, in one organisation or all."""
+        stmt = select(func.coalesce(func.sum(search_reindex.c.upto_seq - search_reindex.c.done_seq), 0))
+        if org_id is not None:
+            stmt = stmt.where(search_reindex.c.org_id == org_id)
+        return int((await self._conn.execute(stmt)).scalar_one())

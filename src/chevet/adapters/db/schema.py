@@ -154,6 +154,18 @@ entry = Table(
     UniqueConstraint("conversation_id", "seq"),
 )
 
+# Conversations whose messages still have the terms of an older search index: a message up to
+# ``upto_seq`` and after ``done_seq`` gets its terms again (app/messaging/search_index.py), then
+# the row goes. Newer messages already have the current terms. No foreign key: erasing a
+# conversation needs not know of this table; the job drops a row whose conversation is gone.
+search_reindex = Table(
+    "search_reindex", metadata,
+    Column("conversation_id", Uuid, primary_key=True),
+    Column("org_id", Uuid, nullable=False),
+    Column("done_seq", Integer, nullable=False),
+    Column("upto_seq", Integer, nullable=False),
+)
+
 mention = Table(
     "mention", metadata,
     Column("person_id", Uuid, primary_key=True),

@@ -353,28 +353,40 @@ async def note_live_read(services: Services, actor: Actor, conversation_id: uuid
                           via="stream_live", from_seq=seq, session=str(actor.session_id))
 
 
+SEARCH_SCAN = 1000  # candidates opened at most for one search, in pages of 3 × limit
+
+
 async def search(services: Services, actor: Actor, query: str, limit: int = 50) -> list[SearchHitView]:
-    """Blind-index search over the conversations the actor belongs to; never the others."""
+    """Blind-index search over the conversations the actor belongs to; never the others. A query
+    word of 3 letters or more finds the words that begin with it; shorter ones alone are refused."""
     query = (query or "").strip()[:200]
-    words = blind_index.words(query)
-    if not words:
-        raise InvalidInput("search_query_empty")
+    refused = blind_index.refusal(query)
+    if refused is not None:
+        raise InvalidInput(refused)
+    parsed = blind_index.parse(query)
     limit = max(1, min(limit, 100))
     async with services.unit(actor.ip) as u:
         accesses: dict[uuid.UUID, Access] = {}
-        wanted: dict[uuid.UUID, tuple[int, list[int]]] = {}
+        wanted: dict[uuid.UUID, tuple[int, list[list[int]]]] = {}
         for conv_id in await u.tx.conversations.ids_for(actor.org_id, actor.id):
             a = await conversation_access(services, u.tx, actor, conv_id)
             accesses[conv_id] = a
-            wanted[conv_id] = (a.membership.visible_from_seq,
-                               sorted({blind_index.term(a.key.search_key, w) for w in words}))
+            wanted[conv_id] = (a.membership.visible_from_seq, parsed.alternatives(a.key.search_key))
         hits: list[tuple[Access, Entry]] = []
-        for e in await u.tx.entries.search(wanted, limit * 3):
-            a = accesses[e.conversation_id]
-            text = body_of(e.conversation_id, a.key, e)
-            if text is not None and blind_index.matches(query, text):
-                hits.append((a, e))
-            if len(hits) >= limit:
+        # A beginning is looked up by its first 3 or 5 letters: candidates that only share those
+        # are opened and dropped, so more pages may be needed (bounded by SEARCH_SCAN).
+        page, scanned = limit * 3, 0
+        while len(hits) < limit and scanned < SEARCH_SCAN:
+            candidates = await u.tx.entries.search(wanted, page, scanned)
+            scanned += page
+            for e in candidates:
+                a = accesses[e.conversation_id]
+                text = body_of(e.conversation_id, a.key, e)
+                if text is not None and blind_index.matches(parsed, text):
+                    hits.append((a, e))
+                if len(hits) >= limit:
+                    break
+            if len(candidates) < page:
                 break
         names = await _names(u.tx, actor, [e for _, e in hits])
         results: list[SearchHitView] = []

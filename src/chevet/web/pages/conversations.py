@@ -18,8 +18,9 @@ from fastapi.responses import Response
 from chevet.app.attachments import upload
 from chevet.app.attachments.views import LimitsView
 from chevet.app.identity import people
-from chevet.app.messaging import conversations, memberships, messages, teams
+from chevet.app.messaging import conversations, memberships, messages, search_index, teams
 from chevet.app.messaging.views import MessageView
+from chevet.core import blind_index
 from chevet.core.errors import ChevetError, InvalidInput, NotFound
 from chevet.core.ids import parse_id
 from chevet.web.pages.page import Page, SignedInPage, field_of, read_form, signed_in, ui, wants_json
@@ -338,8 +339,14 @@ async def search(request: Request) -> Response:
     error = None
     if q:
         try:
-            results = [{**r, "local": p.local(datetime.fromisoformat(r["created_at"]))}
-                       for r in await messages.search(p.services, p.actor, q, 50)]
+            found = await messages.search(p.services, p.actor, q, 50)
+            names = {str(x.id): x.name for x in await _people_choices(p)} if any(r["mentions"] for r in found) else {}
+            for r in found:
+                at = datetime.fromisoformat(r["created_at"])
+                shown = "".join(text for text, _ in segments(r["body"] or "", names))
+                results.append({**r, "day": day_label(p, at), "time": p.local(at).strftime("%H:%M"),
+                                "snippet": blind_index.snippet(q, shown)})
         except InvalidInput as exc:
             error = p.error_text(exc)
-    return p.render("search.html", q=q, results=results, error=error, segments=segments)
+    pending = await search_index.waiting(p.services, p.actor) if q else 0
+    return p.render("search.html", q=q, results=results, error=error, pending=pending)
