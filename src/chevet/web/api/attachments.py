@@ -9,6 +9,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import Field, StrictStr
+from starlette.requests import ClientDisconnect
 
 from chevet.app.attachments import download as attachment_download
 from chevet.app.attachments import resumable
@@ -106,15 +107,25 @@ async def upload_status(upload_id: str, actor: ActorDep, svc: ServicesDep) -> Js
 async def upload_piece(upload_id: str, request: Request, actor: ActorDep, svc: ServicesDep) -> Json:
     """Append one piece (raw bytes, at most ``piece_max_bytes``) at ``Upload-Offset``, which must be
     the offset the server holds (else 409 with the right ``offset``). The piece that completes the
-    file answers 201 with the attachment; the others 200 with the new offset."""
+    file answers 201 with the attachment; the others 200 with the new offset. A piece cut short by
+    a lost connection keeps the bytes that arrived: ask ``GET /uploads/{id}`` where to resume."""
     uid = parse_id(upload_id)
     offset_header = request.headers.get("upload-offset", "")
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if not offset_header.isdigit() or len(offset_header) > 15 or content_type not in PIECE_TYPES:
         await resumable.status(svc, actor, uid)  # someone else's upload is not found, whatever the request
         raise InvalidInput("upload_piece_type" if content_type not in PIECE_TYPES else "upload_offset_required")
-    data = await request.body()
-    view, done = await resumable.append(svc, actor, uid, offset=int(offset_header), data=data)
+    # Read as it arrives: should the connection drop, what did arrive is kept, and the
+    # client resumes after it rather than sending this piece again.
+    data = bytearray()
+    try:
+        async for chunk in request.stream():
+            data += chunk
+    except ClientDisconnect:
+        if data:
+            await resumable.append(svc, actor, uid, offset=int(offset_header), data=bytes(data))
+        return Json({}, status_code=400)  # nobody is listening any more
+    view, done = await resumable.append(svc, actor, uid, offset=int(offset_header), data=bytes(data))
     headers = {"Upload-Offset": str(view["offset"])}
     if done is None:
         return Json(view, headers=headers)
