@@ -190,3 +190,23 @@ async def test_a_refused_type_is_named_in_words(installation: Installation, api:
     r = await piece(api, nurse, up["id"], 0, program)
     assert r.status_code == 422 and "une photo, un PDF ou un texte" in r.json()["detail"]
     assert (await offset_of(api, nurse, up["id"])).status_code == 404
+
+
+async def test_a_shredded_conversation_takes_its_uploads_under_way(installation: Installation) -> None:
+    from chevet.app.attachments import resumable
+    from chevet.app.governance import retention
+    from tests.governance_support import scene, use_clock
+
+    svc = installation.services
+    clock = use_clock(svc)
+    s = await scene(svc)
+    data = small_jpeg(seed=13)
+    up = await resumable.create(svc, s.nurse.actor, s.care, size=len(data), name="plaie.jpg")
+    await resumable.append(svc, s.nurse.actor, uuid.UUID(up["id"]), offset=0, data=data[:100])
+    await retention.close_care_case(svc, s.nurse.actor, s.care)
+    clock.advance(days=70)
+    report = await retention.purge(svc, clock.now() + timedelta(days=366))
+    assert str(s.care) in [x["conversation_id"] for x in report.shredded]
+    async with svc.db.transaction() as tx:
+        assert await tx.uploads.get(s.nurse.actor.org_id, uuid.UUID(up["id"])) is None
+        assert await tx.uploads.pieces(uuid.UUID(up["id"])) == []
