@@ -22,6 +22,8 @@ if (conv) {
       submit.disabled = busy > 0;
       if (!busy && submitWhenDone) { submitWhenDone = false; form.requestSubmit(); }
     };
+    // No message leaves while a file is on its way, whatever asked for the send (a shortcut too).
+    form.addEventListener("submit", (e) => { if (busy) { e.preventDefault(); e.stopImmediatePropagation(); } }, true);
     const pause = (ms) => new Promise((ok) => {
       const t = setTimeout(ok, ms);
       addEventListener("online", () => { clearTimeout(t); ok(); }, { once: true });
@@ -161,7 +163,7 @@ if (conv) {
 
     input.addEventListener("change", () => {
       for (const file of input.files) {
-        if (accepted.length && !accepted.includes(file.type)) { row(file.name).append(` ${photoTexts.typeRefused}`); continue; }
+        if (accepted.length && file.type && !accepted.includes(file.type)) { row(file.name).append(` ${photoTexts.typeRefused}`); continue; }
         if (file.size > Number(attach.dataset.max)) { row(file.name).append(` ${texts.tooBig}`); continue; }
         if (/^image\/(jpeg|png|webp|avif)$/.test(file.type) && window.chevet?.editPhoto) photos.push(file);
         else sendFile(file);
