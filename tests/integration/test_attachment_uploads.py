@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -87,7 +87,15 @@ async def test_a_photo_in_pieces_resumes_at_the_servers_offset_and_arrives_once(
     assert r.status_code == 201, r.text
     att = r.json()
     assert att["kind"] == "image" and att["name"].startswith("plaie.")
-    assert (await offset_of(api, nurse, up["id"])).status_code == 404  # the upload became the attachment
+    # Should the answer to the last piece be lost, the upload says what it became, and sending
+    # the end again makes nothing new.
+    r = await offset_of(api, nurse, up["id"])
+    assert r.status_code == 200 and r.json()["offset"] == len(photo) and r.json()["attachment_id"] == att["id"]
+    r = await piece(api, nurse, up["id"], len(photo), b"")
+    assert r.status_code == 200 and r.json()["attachment_id"] == att["id"]
+    async with installation.services.db.transaction() as tx:
+        assert await tx.uploads.pieces(uuid.UUID(up["id"])) == []  # the pieces are gone
+        assert await tx.uploads.open_bytes(nurse.actor.org_id, nurse.id, datetime(2000, 1, 1, tzinfo=UTC)) == 0
     r = await api.send(nurse, conv, [att["id"]], body="Plaie ce matin")
     assert r.status_code == 201, r.text
     r = await api.client.get(f"/api/v1/conversations/{conv}/messages", headers=api.auth(doctor))

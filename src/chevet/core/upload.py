@@ -22,6 +22,7 @@ class PartialUpload:
     name_sealed: bytes
     created_at: datetime
     updated_at: datetime
+    attachment_id: uuid.UUID | None = None  # set once the last piece made the attachment
 
     @property
     def complete(self) -> bool:

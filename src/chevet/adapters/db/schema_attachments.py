@@ -70,6 +70,7 @@ attachment_upload = Table(
     Column("name_sealed", LargeBinary, nullable=False),
     Column("created_at", UtcTimestamp, nullable=False),
     Column("updated_at", UtcTimestamp, nullable=False),
+    Column("attachment_id", Uuid, nullable=True),  # the attachment it became (its pieces are gone)
     Index("ix_attachment_upload_org_person", "org_id", "person_id"),
     Index("ix_attachment_upload_updated", "updated_at"),
 )

@@ -18,7 +18,8 @@ def _upload(row: Any) -> PartialUpload:
     m = row._mapping
     return PartialUpload(id=m["id"], org_id=m["org_id"], conversation_id=m["conversation_id"],
                          person_id=m["person_id"], size=int(m["size"]), received=int(m["received"]),
-                         name_sealed=bytes(m["name_sealed"]), created_at=m["created_at"], updated_at=m["updated_at"])
+                         name_sealed=bytes(m["name_sealed"]), created_at=m["created_at"], updated_at=m["updated_at"],
+                         attachment_id=m["attachment_id"])
 
 
 class SqlUploads:
@@ -58,6 +59,12 @@ class SqlUploads:
         await self._conn.execute(delete(piece).where(piece.c.upload_id == upload_id))
         await self._conn.execute(delete(upload).where(upload.c.id == upload_id))
 
+    async def finished(self, upload_id: uuid.UUID, attachment_id: uuid.UUID, now: datetime) -> None:
+        piece, upload = attachment_upload_piece, attachment_upload
+        await self._conn.execute(delete(piece).where(piece.c.upload_id == upload_id))
+        await self._conn.execute(update(upload).where(upload.c.id == upload_id)
+                                 .values(attachment_id=attachment_id, updated_at=now))
+
     async def forget_conversation(self, conversation_id: uuid.UUID) -> None:
         piece, upload = attachment_upload_piece, attachment_upload
         ids = select(upload.c.id).where(upload.c.conversation_id == conversation_id)
@@ -67,7 +74,7 @@ class SqlUploads:
     async def open_bytes(self, org_id: uuid.UUID, person_id: uuid.UUID, since: datetime) -> int:
         total = (await self._conn.execute(select(func.coalesce(func.sum(attachment_upload.c.size), 0)).where(
             attachment_upload.c.org_id == org_id, attachment_upload.c.person_id == person_id,
-            attachment_upload.c.updated_at >= since))).scalar_one()
+            attachment_upload.c.updated_at >= since, attachment_upload.c.attachment_id.is_(None)))).scalar_one()
         return int(total)
 
     async def stale(self, before: datetime, limit: int) -> list[PartialUpload]:

@@ -34,7 +34,8 @@ def _expiry(services: Services) -> timedelta:
 def _view(services: Services, u: PartialUpload) -> UploadView:
     limits = attachments.configured(services).limits
     return {"id": str(u.id), "conversation_id": str(u.conversation_id), "size": u.size, "offset": u.received,
-            "piece_max_bytes": limits.upload_piece_bytes, "expires_at": (u.updated_at + _expiry(services)).isoformat()}
+            "piece_max_bytes": limits.upload_piece_bytes, "expires_at": (u.updated_at + _expiry(services)).isoformat(),
+            "attachment_id": str(u.attachment_id) if u.attachment_id else None}
 
 
 async def create(services: Services, actor: Actor, conversation_id: uuid.UUID, *, size: int,
@@ -86,6 +87,8 @@ async def append(services: Services, actor: Actor, upload_id: uuid.UUID, *, offs
     now = services.clock.now()
     async with services.db.transaction() as tx:
         u = await _own(services, tx, actor, upload_id, now, lock=True)
+        if u.attachment_id is not None:  # done already: the answer to the last piece was lost
+            return _view(services, u), None
         if offset != u.received:
             raise Conflict("upload_offset_mismatch", offset=u.received)
         if offset + len(data) > u.size:
@@ -117,7 +120,10 @@ async def _finish(services: Services, actor: Actor, u: PartialUpload) -> tuple[A
     except ChevetError:
         await _forget(services, actor.org_id, u.id)  # refused: the file will not be accepted later either
         raise
-    await _forget(services, actor.org_id, u.id)
+    # The upload remembers its attachment until it expires: a client whose connection dropped
+    # before the answer learns it from GET (or an empty piece) instead of sending it again.
+    async with services.db.transaction() as tx:
+        await tx.uploads.finished(u.id, uuid.UUID(result[0]["id"]), services.clock.now())
     return result
 
 
@@ -128,7 +134,8 @@ async def _forget(services: Services, org_id: uuid.UUID, upload_id: uuid.UUID) -
 
 
 async def discard(services: Services, actor: Actor, upload_id: uuid.UUID) -> None:
-    """Give up an upload under way: its pieces are deleted."""
+    """Give up an upload under way: its pieces are deleted (an attachment it became stays:
+    ``DELETE /attachments/{id}`` withdraws it)."""
     async with services.db.transaction() as tx:
         u = await _own(services, tx, actor, upload_id, services.clock.now())
         await tx.uploads.delete(u.id)

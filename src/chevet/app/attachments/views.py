@@ -56,3 +56,4 @@ class UploadView(TypedDict):
     offset: int
     piece_max_bytes: int
     expires_at: str
+    attachment_id: str | None

@@ -65,6 +65,7 @@ if (conv) {
             { "Upload-Offset": String(from), "Content-Type": "application/offset+octet-stream" },
             (e) => progress((from + e.loaded) / blob.size)));
           if (status === 201) { job.attachment = r.id; job.upload = null; return r; }
+          if (status === 200 && r.attachment_id) { job.attachment = r.attachment_id; job.upload = null; return { id: r.attachment_id }; }
           if (status === 200 || status === 409) { offset = r.offset; wait = 500; progress(offset / blob.size); continue; }
           if (status !== 503 && status !== 0) throw failure(r, status);
           throw Object.assign(new Error(""), { lost: true });
@@ -79,6 +80,7 @@ if (conv) {
             if (job.cancelled) throw err;
             try {
               const s = await request(job, "GET", `/api/v1/uploads/${job.upload}`);
+              if (s.status === 200 && s.r.attachment_id) { job.attachment = s.r.attachment_id; job.upload = null; return { id: s.r.attachment_id }; }
               if (s.status === 200) { offset = s.r.offset; known = true; }
               else if (s.status !== 503 && s.status !== 0) throw failure(s.r, s.status);
             } catch (again) { if (!again.lost) throw again; }

@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("name_sealed", sa.LargeBinary(), nullable=False),
         sa.Column("created_at", UtcTimestamp(), nullable=False),
         sa.Column("updated_at", UtcTimestamp(), nullable=False),
+        sa.Column("attachment_id", Uuid(), nullable=True),
         sa.ForeignKeyConstraint(["org_id"], ["organisation.id"], name=op.f("fk_attachment_upload_org_id_organisation")),
         sa.ForeignKeyConstraint(["conversation_id"], ["conversation.id"],
                                 name=op.f("fk_attachment_upload_conversation_id_conversation")),
