@@ -54,6 +54,7 @@ if (conv) {
         JSON.stringify({ size: blob.size, name }), { "Content-Type": "application/json" });
       if (status !== 201) throw failure(r, status);
       job.upload = r.id;
+      if (job.cancelled) { withdraw(job); throw new Error("cancelled"); }  // Annuler came first
       const piece = r.piece_max_bytes;
       let offset = 0, wait = 500;
       for (;;) {
