@@ -23,6 +23,7 @@ from chevet.ports import (
     SealedBlobRepository,
     SessionRepository,
     TeamRepository,
+    UploadRepository,
 )
 from tests.fakes.audit import FakeAuditLog
 from tests.fakes.conversations import FakeConversations, FakeEntries
@@ -81,6 +82,10 @@ class FakeTransaction:
     @property
     def attachments(self) -> AttachmentRepository:
         raise not_faked("Transaction.attachments")
+
+    @property
+    def uploads(self) -> UploadRepository:
+        raise not_faked("Transaction.uploads")
 
     @property
     def preferences(self) -> PreferenceRepository:

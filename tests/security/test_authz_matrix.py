@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from chevet.app.attachments import resumable
 from chevet.app.attachments import upload as attachments
 from chevet.app.identity import auth
 from chevet.app.messaging import conversations, messages, teams
@@ -29,7 +30,7 @@ from tests.support import new_member, new_org
 
 PUBLIC, MEMBER = "public", "member"
 OBJECT_PARAMS = ("conversation_id", "person_id", "team_id", "message_id", "session_id", "attachment_id",
-                 "report_id")
+                 "report_id", "upload_id")
 Ctx = dict[str, Any]
 FORM_KIND = next(iter(FormKind)).value
 
@@ -108,6 +109,10 @@ MATRIX: dict[str, Rule] = {
     "GET /api/v1/attachments/{attachment_id}": Rule(MEMBER),
     "GET /api/v1/attachments/{attachment_id}/thumbnail": Rule(MEMBER),
     "DELETE /api/v1/attachments/{attachment_id}": Rule(MEMBER),
+    "POST /api/v1/conversations/{conversation_id}/uploads": Rule(MEMBER, lambda c: {"size": 10, "name": "n.txt"}),
+    "GET /api/v1/uploads/{upload_id}": Rule(MEMBER),
+    "PATCH /api/v1/uploads/{upload_id}": Rule(MEMBER),
+    "DELETE /api/v1/uploads/{upload_id}": Rule(MEMBER),
     "GET /api/v1/admin/attachments/rules": Rule(Permission.MANAGE_ORGANISATION.value),
     "PUT /api/v1/admin/attachments/rules": Rule(
         Permission.MANAGE_ORGANISATION.value,
@@ -218,6 +223,8 @@ async def _world(installation: Installation) -> tuple[dict[Role, Actor], Ctx, Ct
                                         name="note-a.txt")
     att_b, _ = await attachments.upload(svc, b_admin.actor, uuid.UUID(conv_b["id"]), data=b"Note B\n",
                                         name="note-secrete-b.txt")
+    up_a = await resumable.create(svc, actors[Role.ADMIN], uuid.UUID(conv_a["id"]), size=10, name="n-a.txt")
+    up_b = await resumable.create(svc, b_admin.actor, uuid.UUID(conv_b["id"]), size=10, name="n-b.txt")
     team_a = await teams.create_team(svc, actors[Role.ADMIN], "Soins", [peer.id])
     team_b = await teams.create_team(svc, b_admin.actor, "Cuisine B", [b_nurse.id])
     rep_a = await filing.file_report(svc, actors[Role.NURSE], mode="named", what="Chute de nuit",
@@ -236,15 +243,16 @@ async def _world(installation: Installation) -> tuple[dict[Role, Actor], Ctx, Ct
            "session_id": str(uuid.uuid4()), "passkey_id": str(uuid.uuid4()), "token": "x" * 43, "peer": str(peer.id),
            "team_id": team_a["id"], "attachment_id": att_a["id"], "report_id": str(rep_a.report_id),
            "action_id": str(uuid.uuid4()), "kind": FORM_KIND, "record_id": str(uuid.uuid4()),
-           "file_id": file_a}
+           "file_id": file_a, "upload_id": up_a["id"]}
     other = {"conversation_id": conv_b["id"], "message_id": msg_b["id"], "person_id": str(b_nurse.id),
              "session_id": b_session_id, "passkey_id": str(uuid.uuid4()), "token": "x" * 43,
              "peer": str(b_nurse.id), "team_id": team_b["id"], "attachment_id": att_b["id"],
              "report_id": str(rep_b.report_id), "action_id": str(uuid.uuid4()), "kind": FORM_KIND,
-             "record_id": str(uuid.uuid4()), "file_id": file_b}
+             "record_id": str(uuid.uuid4()), "file_id": file_b, "upload_id": up_b["id"]}
     secrets_b = {str(org_b.id), conv_b["id"], msg_b["id"], str(b_nurse.id), str(b_admin.id), b_nurse.email,
                  b_admin.email, "Secret B", team_b["id"], "Cuisine B", att_b["id"],
-                 "note-secrete-b", str(rep_b.report_id), "Fugue signalée B", "Jardin B", file_b, "constat-secret-b"}
+                 "note-secrete-b", up_b["id"], str(rep_b.report_id), "Fugue signalée B", "Jardin B", file_b,
+                 "constat-secret-b"}
     return actors, own, other, secrets_b
 
 

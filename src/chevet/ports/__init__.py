@@ -40,6 +40,7 @@ from chevet.ports.messaging import ConversationRepository, EntryRepository, Pref
 from chevet.ports.mssante import DirectoryRepository, MssanteRepository
 from chevet.ports.push import PushGateway, PushRepository
 from chevet.ports.signalement import DeclarationPrinter, ReportRepository
+from chevet.ports.uploads import UploadRepository
 
 __all__ = [
     "AfterCommit",
@@ -83,5 +84,6 @@ __all__ = [
     "SessionSecurityRepository",
     "TeamRepository",
     "Transaction",
+    "UploadRepository",
     "VirusScanner",
 ]

@@ -25,6 +25,7 @@ from chevet.ports.messaging import ConversationRepository, EntryRepository, Pref
 from chevet.ports.mssante import DirectoryRepository, MssanteRepository
 from chevet.ports.push import PushRepository
 from chevet.ports.signalement import ReportRepository
+from chevet.ports.uploads import UploadRepository
 
 
 class Transaction(Protocol):
@@ -58,6 +59,8 @@ class Transaction(Protocol):
     def audit(self) -> AuditLog: ...
     @property
     def attachments(self) -> AttachmentRepository: ...
+    @property
+    def uploads(self) -> UploadRepository: ...
     @property
     def preferences(self) -> PreferenceRepository: ...
     @property

@@ -17,6 +17,7 @@ from starlette.types import Receive, Scope, Send
 import chevet
 import chevet.web.api
 from chevet.app import readiness
+from chevet.app.attachments.config import UPLOAD_PIECE_BYTES
 from chevet.app.services import Services
 from chevet.bootstrap import Installation
 from chevet.bootstrap.mssante import load_gateway
@@ -25,7 +26,7 @@ from chevet.ports import DependencyUnavailable
 from chevet.web import json_body, problems
 from chevet.web.api import conversations as conversations_api
 from chevet.web.api import openapi
-from chevet.web.api.attachments import UPLOAD_PATH
+from chevet.web.api.attachments import PIECE_PATH, UPLOAD_PATH
 from chevet.web.api.reports import FILING_PATHS
 from chevet.web.compression import Compression
 from chevet.web.middleware import RequestLimits, SecurityHeaders
@@ -173,6 +174,7 @@ def create_app(installation: Installation) -> FastAPI:
     # exchange's page form carries its text (up to 256 KiB) and files of one upload's size in all.
     app.add_middleware(RequestLimits, max_bytes=settings.http.max_request_bytes,
                        larger=[("POST", UPLOAD_PATH, settings.attachments.max_upload_bytes + 65536),
+                               ("PATCH", PIECE_PATH, UPLOAD_PIECE_BYTES),
                                ("POST", FILING_PATHS, settings.attachments.max_upload_bytes + 131072),
                                ("POST", EXCHANGE_FORM_PATH, settings.attachments.max_upload_bytes + 327680)])
     app.add_middleware(ForgetOnChange, cache=app.state.session_cache)

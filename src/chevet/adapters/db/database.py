@@ -34,6 +34,7 @@ from chevet.adapters.db.retention import SqlRetention
 from chevet.adapters.db.sealed import SqlSealedBlobs
 from chevet.adapters.db.sessions import SqlInvitations, SqlSessions
 from chevet.adapters.db.teams import SqlTeams
+from chevet.adapters.db.uploads import SqlUploads
 from chevet.adapters.db.web import SqlPreferences, SqlPush
 from chevet.adapters.disk import has_room
 from chevet.ports import DependencyUnavailable
@@ -91,6 +92,7 @@ class SqlTransaction:
         self.entries = SqlEntries(self.conn)
         self.audit = SqlAuditLog(self.conn)
         self.attachments = SqlAttachments(self.conn)
+        self.uploads = SqlUploads(self.conn)
         self.preferences = SqlPreferences(self.conn)
         self.push = SqlPush(self.conn)
         self.reports = SqlReports(self.conn)

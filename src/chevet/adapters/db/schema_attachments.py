@@ -57,3 +57,28 @@ attachment_rules = Table(
     Column("person_quota_bytes", BigInteger, nullable=True),
     Column("keep_originals_for", Text, nullable=False, default=""),
 )
+
+# Resumable uploads (app.attachments.resumable): the announced size, what has arrived, and the
+# pieces, each sealed with the conversation's key, until the last piece makes an attachment.
+attachment_upload = Table(
+    "attachment_upload", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("org_id", Uuid, ForeignKey("organisation.id"), nullable=False),
+    Column("conversation_id", Uuid, ForeignKey("conversation.id"), nullable=False),
+    Column("person_id", Uuid, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("received", BigInteger, nullable=False),
+    Column("name_sealed", LargeBinary, nullable=False),
+    Column("created_at", UtcTimestamp, nullable=False),
+    Column("updated_at", UtcTimestamp, nullable=False),
+    Column("attachment_id", Uuid, nullable=True),  # the attachment it became (its pieces are gone)
+    Index("ix_attachment_upload_org_person", "org_id", "person_id"),
+    Index("ix_attachment_upload_updated", "updated_at"),
+)
+
+attachment_upload_piece = Table(
+    "attachment_upload_piece", metadata,
+    Column("upload_id", Uuid, ForeignKey("attachment_upload.id", ondelete="CASCADE"), primary_key=True),
+    Column("offset", BigInteger, primary_key=True),
+    Column("sealed", LargeBinary, nullable=False),
+)

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 from chevet.ports import BlobStore, MediaProcessor, VirusScanner
 
+UPLOAD_PIECE_BYTES = 1_048_576  # largest piece of a resumable upload
+
 
 @dataclass(frozen=True, slots=True)
 class AttachmentLimits:
@@ -18,6 +20,8 @@ class AttachmentLimits:
     max_image_pixels: int = 50_000_000
     image_max_side: int = 2048
     pending_hours: float = 24
+    upload_piece_bytes: int = UPLOAD_PIECE_BYTES
+    open_upload_bytes: int = 64 * 1_048_576  # resumable uploads one person may have under way
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
+from chevet.app.attachments.resumable import purge_abandoned
 from chevet.app.attachments.upload import blob_key_of, configured, delete_files, remove
 from chevet.app.services import Services
 from chevet.core.attachment import Attachment, blob_key
@@ -30,6 +31,7 @@ def retention_hook(services: Services) -> RetentionHook:
             addresses = await tx.attachments.blobs_of_conversation(conversation_id)
             keys = [blob_key_of(conversation_id, addr) for addr in addresses]
             await tx.attachments.forget_conversation(conversation_id)
+            await tx.uploads.forget_conversation(conversation_id)
         else:
             atts = await tx.attachments.created_before(conversation_id, cutoff)
             count = len(atts)
@@ -55,8 +57,9 @@ async def retention_preview(services: Services, org_id: uuid.UUID,
 
 
 async def purge_pending(services: Services) -> int:
-    """Remove uploads that were never sent with a message within ``pending_hours``: they would
-    otherwise hold quota and disk for nothing. Returns how many were removed."""
+    """Remove uploads that were never sent with a message within ``pending_hours``, and
+    resumable uploads no piece reached for as long: they would otherwise hold quota and disk for
+    nothing. Returns how many were removed."""
     cfg = configured(services)
     cutoff = services.clock.now() - timedelta(hours=cfg.limits.pending_hours)
     removed = 0
@@ -74,7 +77,7 @@ async def purge_pending(services: Services) -> int:
         await delete_files(services, gone)
         removed += len(stale)
         if len(stale) < 500:
-            return removed
+            return removed + await purge_abandoned(services)
 
 
 async def orphans(services: Services, *, delete: bool = False, older_than_hours: float = 1) -> list[str]:

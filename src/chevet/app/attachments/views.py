@@ -46,3 +46,15 @@ class RulesView(TypedDict):
     effective_org_quota_bytes: int
     effective_person_quota_bytes: int
     org_used_bytes: int
+
+
+class UploadView(TypedDict):
+    """A resumable upload: its size and how many bytes the server holds (the next offset)."""
+
+    id: str
+    conversation_id: str
+    size: int
+    offset: int
+    piece_max_bytes: int
+    expires_at: str
+    attachment_id: str | None

@@ -9,11 +9,14 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import Field, StrictStr
+from starlette.requests import ClientDisconnect
 
 from chevet.app.attachments import download as attachment_download
+from chevet.app.attachments import resumable
 from chevet.app.attachments import upload as attachments
-from chevet.app.attachments.views import LimitsView, RulesView, UploadedView
+from chevet.app.attachments.views import LimitsView, RulesView, UploadedView, UploadView
 from chevet.core.attachment import AttachmentKind, Variant
+from chevet.core.errors import InvalidInput
 from chevet.core.ids import parse_id
 from chevet.web.api.models import Body
 from chevet.web.api.openapi import DOWNLOAD, refusals
@@ -24,6 +27,8 @@ from chevet.web.uploads import read_upload
 router = APIRouter(tags=["attachments"])
 
 UPLOAD_PATH = re.compile(r"^/api/v1/conversations/[^/]+/attachments$")
+PIECE_PATH = re.compile(r"^/api/v1/uploads/[^/]+$")
+PIECE_TYPES = ("application/offset+octet-stream", "application/octet-stream")
 # A downloaded file is shown by the browser, never run: no script, no plugin, no framing.
 DOWNLOAD_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox; frame-ancestors 'self'"
 
@@ -70,6 +75,69 @@ async def upload(conversation_id: str, request: Request, actor: ActorDep, svc: S
     view, deduplicated = await attachments.upload(svc, actor, conv_id, data=file.data, name=file.name)
     uploaded: UploadedView = {**view, "deduplicated": deduplicated}
     return Json(uploaded, status_code=201)
+
+
+class UploadIn(Body):
+    size: int = Field(ge=0, le=2**62, description="the whole file's size in bytes")
+    name: StrictStr | None = Field(None, max_length=1000)
+
+
+@router.post("/conversations/{conversation_id}/uploads", status_code=201, response_model=UploadView,
+             responses=refusals(404, 413))
+async def start_upload(conversation_id: str, body: UploadIn, actor: ActorDep, svc: ServicesDep) -> Json:
+    """Begin a resumable upload of a file of ``size`` bytes (docs/attachments.md): then send its
+    pieces with ``PATCH /uploads/{id}``. It expires when no piece arrives for a day."""
+    view = await resumable.create(svc, actor, parse_id(conversation_id), size=body.size, name=body.name)
+    return Json(view, status_code=201, headers={"Location": f"/api/v1/uploads/{view['id']}",
+                                                "Upload-Offset": "0"})
+
+
+@router.get("/uploads/{upload_id}", response_model=UploadView, responses=refusals(404))
+async def upload_status(upload_id: str, actor: ActorDep, svc: ServicesDep) -> Json:
+    """How many bytes the server holds (``offset``): where to resume after a lost connection."""
+    view = await resumable.status(svc, actor, parse_id(upload_id))
+    return Json(view, headers={"Upload-Offset": str(view["offset"]), "Cache-Control": "no-store"})
+
+
+@router.patch("/uploads/{upload_id}", response_model=UploadView, responses={
+    201: {"description": "The last piece: the file, checked and stored, to name in ``attachment_ids``",
+          "content": {"application/json": {"schema": {"$ref": "#/components/schemas/UploadedView"}}}},
+    **refusals(404, 409, 413, 422)}, openapi_extra={"requestBody": {"required": True, "content": {
+        t: {"schema": {"type": "string", "format": "binary"}} for t in PIECE_TYPES}}})
+async def upload_piece(upload_id: str, request: Request, actor: ActorDep, svc: ServicesDep) -> Json:
+    """Append one piece (raw bytes, at most ``piece_max_bytes``) at ``Upload-Offset``, which must be
+    the offset the server holds (else 409 with the right ``offset``). The piece that completes the
+    file answers 201 with the attachment; the others 200 with the new offset. A piece cut short by
+    a lost connection keeps the bytes that arrived: ask ``GET /uploads/{id}`` where to resume."""
+    uid = parse_id(upload_id)
+    offset_header = request.headers.get("upload-offset", "")
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not offset_header.isdigit() or len(offset_header) > 15 or content_type not in PIECE_TYPES:
+        await resumable.status(svc, actor, uid)  # someone else's upload is not found, whatever the request
+        raise InvalidInput("upload_piece_type" if content_type not in PIECE_TYPES else "upload_offset_required")
+    # Read as it arrives: should the connection drop, what did arrive is kept, and the
+    # client resumes after it rather than sending this piece again.
+    data = bytearray()
+    try:
+        async for chunk in request.stream():
+            data += chunk
+    except ClientDisconnect:
+        if data:
+            await resumable.append(svc, actor, uid, offset=int(offset_header), data=bytes(data))
+        return Json({}, status_code=400)  # nobody is listening any more
+    view, done = await resumable.append(svc, actor, uid, offset=int(offset_header), data=bytes(data))
+    headers = {"Upload-Offset": str(view["offset"])}
+    if done is None:
+        return Json(view, headers=headers)
+    uploaded: UploadedView = {**done[0], "deduplicated": done[1]}
+    return Json(uploaded, status_code=201, headers=headers)
+
+
+@router.delete("/uploads/{upload_id}", status_code=204, responses=refusals(404))
+async def abandon_upload(upload_id: str, actor: ActorDep, svc: ServicesDep) -> Response:
+    """Give up an upload under way: the pieces received are deleted."""
+    await resumable.discard(svc, actor, parse_id(upload_id))
+    return Response(status_code=204)
 
 
 async def _send(request: Request, svc: ServicesDep, actor: ActorDep, attachment_id: str,
