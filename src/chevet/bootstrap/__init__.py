@@ -52,6 +52,7 @@ def policy_from(settings: Settings) -> Policy:
     return Policy(max_message_bytes=settings.messages.max_bytes,
                   session_lifetime=timedelta(hours=settings.sessions.hours),
                   lockout_threshold=settings.sign_in.lockout_threshold,
+                  account_lockout_threshold=settings.sign_in.account_lockout_threshold,
                   lockout_duration=timedelta(minutes=settings.sign_in.lockout_minutes),
                   invitation_lifetime=timedelta(days=settings.sign_in.invitation_days),
                   session_idle=timedelta(minutes=settings.sessions.idle_minutes),

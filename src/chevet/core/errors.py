@@ -57,7 +57,8 @@ class LockedOut(ChevetError):
     code = "locked_out"
 
     def __init__(self, code: str | None = None, *, retry_after: int, **params: Any) -> None:
-        super().__init__(code, retry_after=retry_after, **params)
+        # People are told the wait in whole minutes ("Réessayez dans 15 minutes"), never seconds.
+        super().__init__(code, retry_after=retry_after, minutes=max(1, -(-retry_after // 60)), **params)
         self.retry_after = retry_after
 
 

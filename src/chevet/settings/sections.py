@@ -117,6 +117,8 @@ class SessionsSettings(Section):
 class SignInSettings(Section):
     lockout_threshold: int = Field(5, ge=1, le=100)
     lockout_minutes: float = Field(15, gt=0, le=24 * 60)
+    # Failures on one account from every source before unknown devices are refused (identity.md).
+    account_lockout_threshold: int = Field(30, ge=1, le=10_000)
     attempts_per_minute_per_ip: int = Field(30, ge=1, le=10_000)
     invitation_days: float = Field(7, gt=0, le=90)
 
