@@ -26,6 +26,7 @@ from chevet.ports import (
     EventBus,
     IdentityProvider,
     KeyStore,
+    MailSubmitter,
     PasswordHasher,
     Transaction,
 )
@@ -58,6 +59,14 @@ class Policy:
     def lockout(self) -> LockoutPolicy:
         seconds = self.lockout_duration.total_seconds()
         return LockoutPolicy(self.lockout_threshold, seconds, self.account_lockout_threshold, seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class MailRelay:
+    """The installation's SMTP relay for its own mail to people (invitations), and its From."""
+
+    submitter: MailSubmitter
+    sender: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +145,7 @@ class Services:
     psc: IdentityProvider | None = None
     signer: AuditSigner | None = None
     governance: Governance = field(default_factory=Governance)
+    mail_relay: MailRelay | None = None
     # Failed sign-ins per account and source, in this process (core/lockout.py).
     sign_in_failures: SourceFailures = field(default_factory=SourceFailures, repr=False)
     # Sends waiting for their conversation's next batch (see group_commit.py and messages.py).

@@ -11,10 +11,12 @@ from typing import Annotated
 
 import typer
 
-from chevet.app.identity import organisations, people
+from chevet.app.identity import invitation_mail, organisations, people
 from chevet.bootstrap import Installation, initialise, migrate
 from chevet.cli.support import DataDir, run, settings_for
 from chevet.settings import Settings, SettingsError
+from chevet.web.i18n import gettext
+from chevet.web.invitation_mail import invitation_link, invitation_text
 
 app = typer.Typer(help="Chevet: sovereign secure messaging for care teams.", no_args_is_help=True,
                   add_completion=False)
@@ -29,13 +31,17 @@ _settings = settings_for
 _run = run
 
 
-def _print_enrolment(settings: Settings, issued: people.NewInvitation, as_json: bool, what: str) -> None:
-    base = settings.server.public_url or f"http://{settings.server.host}:{settings.server.port}"
-    link = f"{base}/invitation/{issued.token}"
+def _print_enrolment(settings: Settings, issued: people.NewInvitation, as_json: bool, what: str,
+                     mailed: invitation_mail.Mailed | None = None) -> None:
+    link = invitation_link(settings.origin, issued.token)
     if as_json:
-        typer.echo(json.dumps({"id": str(issued.person.id), "token": issued.token, "url": link}))
-    else:
-        typer.echo(f"{what} for {issued.person.email}: {link}")
+        extra = {} if mailed is None else {"mailed": mailed.sent}
+        typer.echo(json.dumps({"id": str(issued.person.id), "token": issued.token, "url": link, **extra}))
+        return
+    typer.echo(f"{what} for {issued.person.email}: {link}")
+    if mailed is not None:
+        typer.echo(f"e-mail sent to {issued.person.email} through the mail relay" if mailed.sent
+                   else gettext(mailed.reason or "invitation_mail_failed", "en"))
 
 
 @app.command()
@@ -126,14 +132,19 @@ def user_invite(org: Annotated[str, typer.Option(help="Organisation slug")],
                 email: Annotated[str, typer.Option()], name: Annotated[str, typer.Option()],
                 role: Annotated[str, typer.Option()], rpps: Annotated[str | None, typer.Option()] = None,
                 data_dir: DataDir = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Invite a person: prints the one-time link to choose a password and enrol TOTP."""
+    """Invite a person: prints the one-time link to choose a password and enrol TOTP, and sends
+    it by e-mail when the mail relay is configured ([mail_relay])."""
     settings = _settings(data_dir)
 
-    async def go(i: Installation) -> people.NewInvitation:
+    async def go(i: Installation) -> tuple[people.NewInvitation, invitation_mail.Mailed]:
         o = await organisations.organisation_by_slug(i.services, org)
-        return await people.invite_person(i.services, o, None, email=email, name=name, role=role, rpps=rpps)
+        invited = await people.invite_person(i.services, o, None, email=email, name=name, role=role, rpps=rpps)
+        days = max(1, round(i.services.policy.invitation_lifetime.total_seconds() / 86400))
+        text = invitation_text(invited.person.language, o.name, invitation_link(settings.origin, invited.token), days)
+        return invited, await invitation_mail.mail_invitation(i.services, None, invited.person, text)
 
-    _print_enrolment(settings, _run(go, settings), as_json, "invitation")
+    invited, mailed = _run(go, settings)
+    _print_enrolment(settings, invited, as_json, "invitation", mailed)
 
 
 @app.command()

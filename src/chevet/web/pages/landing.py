@@ -12,7 +12,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from fastapi import Request
-from starlette.routing import BaseRoute, Match, Route
+from starlette.routing import BaseRoute, Match
 
 from chevet.web.pages.page import safe_next
 
@@ -23,10 +23,8 @@ FILE_SUFFIXES = (".js", ".json", ".webmanifest", ".css", ".svg", ".png", ".ico",
 def _is_page(routes: list[BaseRoute], path: str) -> bool:
     if path.startswith(NOT_PAGES) or path.endswith(FILE_SUFFIXES):
         return False
-    scope = {"type": "http", "path": path, "method": "GET", "root_path": ""}
-    for route in routes:
-        if not isinstance(route, Route):
-            continue
+    scope = {"type": "http", "path": path, "method": "GET", "root_path": "", "headers": []}
+    for route in routes:  # routes, or routers included whole: each says whether it answers
         match, _ = route.matches(scope)
         if match is Match.FULL:
             return True
