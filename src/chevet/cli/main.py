@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shlex
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -147,10 +148,34 @@ def user_invite(org: Annotated[str, typer.Option(help="Organisation slug")],
     _print_enrolment(settings, invited, as_json, "invitation", mailed)
 
 
+def _otp_command(secret: str) -> str:
+    """The command that prints the current code of a TOTP secret, runnable as printed from any
+    folder: the Python that runs this demo, by its absolute path."""
+    return f"{shlex.quote(str(Path(sys.executable).absolute()))} -m chevet.cli.otp {secret}"
+
+
+def _print_demo(info: dict[str, Any], lang: str) -> None:
+    """The demo's sign-in details, in the installation's language (French by default)."""
+    typer.echo(gettext("cli.demo.title", lang, url=info["url"]) + "\n")
+    for org in info["organisations"]:
+        typer.echo(f"{org['name']} ({org['slug']})")
+        for u in org["users"]:
+            typer.echo(f"  {u.get('name', '')} ({gettext('role.' + u['role'], lang)})\n    "
+                       + gettext("cli.demo.credentials", lang, email=u["email"], password=u["password"],
+                                 secret=u["totp_secret"]))
+    nurse = next((u for o in info["organisations"] for u in o["users"] if u["role"] == "nurse"), None)
+    typer.echo("\n" + gettext("cli.demo.sign_in", lang))
+    if nurse is not None:
+        typer.echo(gettext("cli.demo.otp", lang, email=nurse["email"]) + f"\n  {_otp_command(nurse['totp_secret'])}")
+    typer.echo(gettext("cli.demo.folder", lang, folder=str(info["data_dir"])))
+
+
 @app.command()
 def demo(data_dir: DataDir = None, host: Annotated[str, typer.Option()] = "127.0.0.1",
          port: Annotated[int, typer.Option()] = 8000,
-         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line, then serve")] = False) -> None:
+         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line, then serve")] = False,
+         seed_only: Annotated[bool, typer.Option("--seed-only", help="Create and print, do not serve")] = False,
+         ) -> None:
     """Create (or reuse) a demo installation with two organisations, print how to sign in, serve."""
     from chevet.cli.demo import seed_demo
     from chevet.web.server import run
@@ -165,15 +190,10 @@ def demo(data_dir: DataDir = None, host: Annotated[str, typer.Option()] = "127.0
     if as_json:
         typer.echo(json.dumps(info, ensure_ascii=False))
     else:
-        typer.echo(f"Chevet demo on {info['url']}\n")
-        for org in info["organisations"]:
-            typer.echo(f"{org['name']} ({org['slug']})")
-            for u in org["users"]:
-                typer.echo(f"  {u['role']:<15} {u['email']:<38} password: {u['password']}  "
-                           f"TOTP secret: {u['totp_secret']}")
-        typer.echo("\nSign in with the e-mail, the password and the 6-digit code of the TOTP secret "
-                   "(any authenticator app, or: python -m chevet.cli.otp SECRET).")
+        _print_demo({**info, "data_dir": settings.data_dir.absolute()}, settings.default_language)
     sys.stdout.flush()
+    if seed_only:
+        return
     try:
         run(settings)
     except SettingsError as exc:
