@@ -117,3 +117,33 @@ async def test_the_invitation_alone_on_one_phone(browser: Browser, web_installat
         assert problems == {}
     finally:
         server.stop()
+
+
+async def test_a_send_after_the_session_ended_keeps_the_draft_through_signing_in_again(
+        browser: Browser, web_installation: Installation, web_server: Server) -> None:
+    svc = web_installation.services
+    org = await new_org(svc, "ehpad-brouillon")
+    nurse = await new_member(svc, org, "nurse", "Sophie Bernard")
+    other = await new_member(svc, org, "nurse", "Karim Haddad")
+    view, _ = await conversations.create_conversation(svc, nurse.actor, kind="group", title="Transmissions",
+                                                      member_ids=[other.id])
+    ctx: Any = await french_context(browser, **PHONE)
+    p = await ctx.new_page()
+    await sign_in(p, web_server.url, nurse)
+    await p.goto(f"{web_server.url}/c/{view['id']}")
+    draft = "Mme B. a bien mangé, pansement du talon refait à 14h"
+    await p.get_by_label("Message", exact=True).fill(draft)
+    # The session ends (expired, or revoked from another device): the cookie no longer opens it.
+    await ctx.add_cookies([{"name": "chevet_session", "value": "fin-de-session", "url": web_server.url}])
+    await p.get_by_role("button", name="Envoyer").click()
+    await p.wait_for_url(re.compile(r"/login\?"))
+    await expect(p.get_by_text("Votre session a expiré")).to_be_visible()
+    await expect(p.get_by_text("Votre brouillon est conservé")).to_be_visible()
+    await p.get_by_label("Adresse e-mail").fill(nurse.email)
+    await p.get_by_label("Mot de passe").fill(nurse.password)
+    await p.get_by_label("Code à 6 chiffres").fill(nurse.otp(1))  # the first code served already
+    await p.get_by_role("button", name="Se connecter").click()
+    await p.wait_for_url(f"{web_server.url}/c/{view['id']}")
+    await expect(p.get_by_label("Message", exact=True)).to_have_value(draft)
+    assert await p.locator(".msg .body", has_text=draft).count() == 0  # not sent behind her back
+    await ctx.close()
