@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import httpx
+import pytest
 from playwright.async_api import Browser, expect
 
 from chevet.app.messaging import conversations, teams
@@ -23,7 +25,7 @@ from tests.browser.conftest import AXE, french_context, sign_in
 from tests.browser.test_quality import _axe
 from tests.conftest import _require
 from tests.mss_support import OPERATOR_CA, PASSWORD, SMTP_PORT, mail_available, mailbox_contents, unique
-from tests.support import Server, new_member, new_org
+from tests.support import Server, login, new_member, new_org
 
 PHONE: dict[str, Any] = {"viewport": {"width": 360, "height": 780}, "is_mobile": True, "has_touch": True,
                          "device_scale_factor": 2, "bypass_csp": True}  # bypass: only to inject axe itself
@@ -119,8 +121,9 @@ async def test_the_invitation_alone_on_one_phone(browser: Browser, web_installat
         server.stop()
 
 
-async def test_a_send_after_the_session_ended_keeps_the_draft_through_signing_in_again(
-        browser: Browser, web_installation: Installation, web_server: Server) -> None:
+@pytest.mark.parametrize("revoked", [False, True], ids=["expired-then-send", "revoked-elsewhere"])
+async def test_a_session_that_ends_keeps_the_draft_through_signing_in_again(
+        browser: Browser, web_installation: Installation, web_server: Server, revoked: bool) -> None:
     svc = web_installation.services
     org = await new_org(svc, "ehpad-brouillon")
     nurse = await new_member(svc, org, "nurse", "Sophie Bernard")
@@ -129,19 +132,24 @@ async def test_a_send_after_the_session_ended_keeps_the_draft_through_signing_in
                                                       member_ids=[other.id])
     ctx: Any = await french_context(browser, **PHONE)
     p = await ctx.new_page()
-    await sign_in(p, web_server.url, nurse)
+    await sign_in(p, web_server.url, nurse, -1)
     await p.goto(f"{web_server.url}/c/{view['id']}")
     draft = "Mme B. a bien mangé, pansement du talon refait à 14h"
     await p.get_by_label("Message", exact=True).fill(draft)
-    # The session ends (expired, or revoked from another device): the cookie no longer opens it.
-    await ctx.add_cookies([{"name": "chevet_session", "value": "fin-de-session", "url": web_server.url}])
-    await p.get_by_role("button", name="Envoyer").click()
+    if revoked:  # signed out everywhere from another device: the page's stream ends and says so
+        token = login(web_server.url, nurse, 0)
+        r = httpx.post(f"{web_server.url}/api/v1/auth/sessions/revoke-all", json={},
+                       headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code in (200, 204), r.text
+    else:  # the session ended (expired): the cookie no longer opens it, and she presses Envoyer
+        await ctx.add_cookies([{"name": "chevet_session", "value": "fin-de-session", "url": web_server.url}])
+        await p.get_by_role("button", name="Envoyer").click()
     await p.wait_for_url(re.compile(r"/login\?"))
     await expect(p.get_by_text("Votre session a expiré")).to_be_visible()
     await expect(p.get_by_text("Votre brouillon est conservé")).to_be_visible()
     await p.get_by_label("Adresse e-mail").fill(nurse.email)
     await p.get_by_label("Mot de passe").fill(nurse.password)
-    await p.get_by_label("Code à 6 chiffres").fill(nurse.otp(1))  # the first code served already
+    await p.get_by_label("Code à 6 chiffres").fill(nurse.otp(1))  # each code serves once, in order
     await p.get_by_role("button", name="Se connecter").click()
     await p.wait_for_url(f"{web_server.url}/c/{view['id']}")
     await expect(p.get_by_label("Message", exact=True)).to_have_value(draft)

@@ -305,3 +305,28 @@ async def test_lock_out_messages_speak_in_minutes(installation: Installation, cl
                                                               "otp": "000000"})
     assert api.status_code == 429 and api.json()["detail"].endswith("Try again in 15 minutes.")
     await english.close()
+
+
+async def test_the_secret_comes_back_only_to_the_browser_that_chose_the_password(installation: Installation,
+                                                                                 app: Any) -> None:
+    svc = installation.services
+    org = await new_org(svc, "ehpad-reload")
+    invited = await people.invite_person(svc, org, None, email="ines@ehpad.example", name="Inès Faure", role="nurse")
+    start = f"/invitation/{invited.token}"
+    phone, other = Browserless(app=app), Browserless(app=app)
+    try:
+        enrol = await phone.post(start, {"password": "une phrase de passe", "password2": "une phrase de passe"})
+        secret = re.search(r"data-secret>([A-Z2-7]+)<", enrol.text)
+        assert enrol.status_code == 200 and secret is not None
+        # Back from the authenticator app, the phone reloaded the tab: the same secret, not step 1.
+        again = await phone.get(start)
+        assert again.status_code == 200 and f"data-secret>{secret.group(1)}<" in again.text
+        assert 'action="/invitation/' in again.text and "password2" not in again.text
+        # Another holder of the link sees neither the secret after step 1 nor after a wrong code.
+        seen = await other.get(start)
+        assert secret.group(1) not in seen.text
+        wrong = await other.post(f"{start}/confirm", {"otp": "000000"}, from_page=start)
+        assert wrong.status_code == 422 and secret.group(1) not in wrong.text and "data-secret" not in wrong.text
+    finally:
+        await phone.close()
+        await other.close()

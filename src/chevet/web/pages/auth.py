@@ -93,6 +93,12 @@ async def invitation(token: str, request: Request) -> Response:
     p = await page(request, signed_in=False)
     limit_attempts(request, "invitation")
     person = await people.invitation_person(p.services, token)
+    if _has_enrol_proof(p, token):
+        # The password is chosen already (the phone reloaded the tab while she was in her
+        # authenticator app): the same secret again, not a step 1 that would now be refused.
+        enrolment = await people.pending_enrolment(p.services, token)
+        if enrolment is not None:
+            return _enrol_page(p, token, enrolment)
     return p.render("invitation.html", person=person, token=token, error=None)
 
 
@@ -100,6 +106,11 @@ def _enrol_proof(p: Page, token: str) -> str:
     """Binds the enrolment page to the browser that chose the password (step 1): only that
     browser sees the secret again after a mistyped code, not another holder of the link."""
     return hmac.new(p.services.keys.derive("enrolment"), token.encode(), hashlib.sha256).hexdigest()[:40]
+
+
+def _has_enrol_proof(p: Page, token: str) -> bool:
+    proof = p.request.cookies.get(ENROL_COOKIE) or ""
+    return hmac.compare_digest(proof.encode(), _enrol_proof(p, token).encode())
 
 
 def _enrol_page(p: Page, token: str, enrolment: people.Enrolment | None, status: int = 200,
@@ -145,9 +156,7 @@ async def invitation_confirm(token: str, request: Request) -> Response:
     except ChevetError as exc:
         if exc.code != "otp_invalid":
             raise
-        proof = request.cookies.get(ENROL_COOKIE) or ""
-        enrolment = await people.pending_enrolment(p.services, token) \
-            if hmac.compare_digest(proof.encode(), _enrol_proof(p, token).encode()) else None
+        enrolment = await people.pending_enrolment(p.services, token) if _has_enrol_proof(p, token) else None
         return _enrol_page(p, token, enrolment, 422, p.error_text(exc))
     actor = Actor(signed.person, signed.organisation, signed.session.id, client_ip(request))
     await conversations.join_team_channels(p.services, actor)
