@@ -181,7 +181,11 @@ async def _record_failure(services: Services, u: Unit, person: Person, creds: Cr
 
 async def _open_session(services: Services, u: Unit, person: Person, creds: Credentials, step: int | None,
                         ip: str | None, user_agent: str, method: str = "password+totp") -> SignedIn:
-    await u.tx.people.save_credentials(replace(creds, failed_logins=0, locked_until=None,
+    # The owner's known device may sign in while the account is locked for unknown devices:
+    # her success does not lift that lock for whoever caused it.
+    now = services.clock.now()
+    locked_until = creds.locked_until if creds.locked_until is not None and creds.locked_until > now else None
+    await u.tx.people.save_credentials(replace(creds, failed_logins=0, locked_until=locked_until,
                                                totp_last_step=creds.totp_last_step if step is None else step))
     return await start_session(services, u, person, method, ip, user_agent)
 

@@ -205,8 +205,9 @@ async def accept_invitation(services: Services, token: str, password: str, ip: s
 
 
 async def pending_enrolment(services: Services, token: str) -> Enrolment | None:
-    """The secret chosen at step 1, shown again while step 2 is not done (after a mistyped
-    code): whoever holds the link and passed step 1 already saw it. None before step 1."""
+    """The secret chosen at step 1, to show again while step 2 is not done (a mistyped code, a
+    reloaded page). The page shows it only to the browser that chose the password. None before
+    step 1."""
     async with services.unit() as u:
         inv, person = await _open_invitation(u, token)
     if inv.pending_totp_sealed is None:
