@@ -113,6 +113,12 @@ async def test_an_unreachable_relay_still_makes_the_invitation_and_says_so_in_fr
     page = await client.post("/admin/people/invite", {"name": "Léa Blanc", "email": "lea@ehpad.example",
                                                       "role": "nurse"}, from_page="/admin/people")
     assert page.status_code == 200 and "pas pu être envoyé" in page.text and "/invitation/" in page.text
+    # The API says so too, and the invitation stands.
+    token = (await client.http.post("/api/v1/auth/login", json={"email": admin.email, "password": admin.password,
+                                                               "otp": admin.otp(1)})).json()["token"]
+    api = await client.http.post("/api/v1/users/invitations", headers={"Authorization": f"Bearer {token}"},
+                                 json={"email": "zoe@ehpad.example", "name": "Zoé Lemoine", "role": "nurse"})
+    assert api.status_code == 201 and api.json()["mailed"] is False and api.json()["invitation_token"]
 
 
 async def test_the_cli_invitation_sends_the_e_mail_and_says_so(installation: Installation) -> None:
