@@ -95,6 +95,9 @@ class FakeConversations:
     async def direct_between(self, org_id: uuid.UUID, a: uuid.UUID, b: uuid.UUID) -> Conversation | None:
         raise not_faked("ConversationRepository.direct_between")
 
+    async def team_channels(self, org_id: uuid.UUID, team_ids: Sequence[uuid.UUID]) -> list[Conversation]:
+        raise not_faked("ConversationRepository.team_channels")
+
 
 class FakeEntries:
     """Like ``SqlEntries``: an entry's id is unique, and so is its (conversation, seq). ``search``

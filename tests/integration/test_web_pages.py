@@ -50,11 +50,16 @@ async def test_invitation_enrols_totp_then_signs_in(installation: Installation, 
     assert enrol.status_code == 200 and "<svg" in enrol.text and "<script" not in enrol.text.split("</head>")[1]
     secret = re.search(r"data-secret>([A-Z2-7]+)<", enrol.text).group(1)  # type: ignore[union-attr]
     start = f"/invitation/{invited.token}"
-    wrong = await client.post(f"{start}/confirm", {"otp": "000000"}, from_page=start)
+    assert 'href="otpauth://totp/' in enrol.text and f"secret={secret}" in enrol.text
+    wrong_code = "000000" if totp.code_at(secret, totp.step_of(time.time())) != "000000" else "111111"
+    wrong = await client.post(f"{start}/confirm", {"otp": wrong_code}, from_page=start)
     assert wrong.status_code == 422 and "code" in wrong.text.lower()
+    assert f"data-secret>{secret}<" in wrong.text  # the same secret, to retry without starting again
     code = totp.code_at(secret, totp.step_of(time.time()))
     ok = await client.post(f"{start}/confirm", {"otp": code}, from_page=start)
-    assert ok.status_code == 303 and ok.headers["location"] == "/login?notice=account_ready"
+    assert ok.status_code == 303 and ok.headers["location"] == "/?notice=welcome"
+    home = await client.get("/?notice=welcome")  # signed in at once, on the list
+    assert home.status_code == 200 and "Bienvenue" in home.text
     assert (await client.get(f"/invitation/{invited.token}")).status_code == 404  # used once
 
 

@@ -27,6 +27,10 @@ psc_client_secret psc_issuer psc_authorize_url psc_token_url psc_userinfo_url ps
 psc_client_cert psc_client_key psc_ca_file psc_allow_hs256
 """.split()
 UNMOVED = {"data_dir", "log_level", "default_language"}
+# Settings born in their section, after the flat names: they have no flat name.
+SECTIONED_ONLY = {"sign_in.account_lockout_threshold"} | {
+    f"mail_relay.{n}" for n in ("host", "port", "security", "username", "password_env", "password_file", "sender",
+                                "ca_file", "timeout_seconds")}
 # Flat keywords are built with dict(...) so that the call-site rewrite leaves them flat.
 
 
@@ -44,7 +48,7 @@ def _leaf_paths(model: type[Any], prefix: str = "") -> set[str]:
 def test_every_installed_name_still_names_one_setting() -> None:
     assert set(FLAT_NAMES) | UNMOVED == set(INSTALLED_NAMES)
     assert sorted(FLAT_NAMES.values()) == sorted(set(FLAT_NAMES.values()))  # one setting for each
-    assert set(FLAT_NAMES.values()) | UNMOVED == _leaf_paths(Settings)
+    assert set(FLAT_NAMES.values()) | UNMOVED | SECTIONED_ONLY == _leaf_paths(Settings)
 
 
 def test_sections_in_the_file_and_in_variables(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from chevet.app.messaging.group_commit import GroupCommit
 from chevet.core import envelope
 from chevet.core.audit import INSTALLATION_CHAIN, AuditEvent
 from chevet.core.entities import Organisation, Person, RealtimeEvent, session_ended_event
+from chevet.core.lockout import LockoutPolicy, SourceFailures
 from chevet.ports import (
     AuditSigner,
     Clock,
@@ -25,6 +26,7 @@ from chevet.ports import (
     EventBus,
     IdentityProvider,
     KeyStore,
+    MailSubmitter,
     PasswordHasher,
     Transaction,
 )
@@ -43,6 +45,8 @@ class Policy:
     session_lifetime: timedelta = timedelta(hours=12)
     lockout_threshold: int = 5
     lockout_duration: timedelta = timedelta(minutes=15)
+    # Failures on one account from all sources before unknown devices are refused (core/lockout.py).
+    account_lockout_threshold: int = 30
     invitation_lifetime: timedelta = timedelta(days=7)
     issuer: str = "Chevet"
     # Defaults of an organisation's session policy (each organisation may set its own).
@@ -50,6 +54,19 @@ class Policy:
     reauth_window: timedelta = timedelta(minutes=10)
     # The origin people reach Chevet at: the WebAuthn relying party and its expected origin.
     public_url: str = "http://localhost:8000"
+
+    @property
+    def lockout(self) -> LockoutPolicy:
+        seconds = self.lockout_duration.total_seconds()
+        return LockoutPolicy(self.lockout_threshold, seconds, self.account_lockout_threshold, seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class MailRelay:
+    """The installation's SMTP relay for its own mail to people (invitations), and its From."""
+
+    submitter: MailSubmitter
+    sender: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +146,9 @@ class Services:
     psc: IdentityProvider | None = None
     signer: AuditSigner | None = None
     governance: Governance = field(default_factory=Governance)
+    mail_relay: MailRelay | None = None
+    # Failed sign-ins per account and source, in this process (core/lockout.py).
+    sign_in_failures: SourceFailures = field(default_factory=SourceFailures, repr=False)
     # Sends waiting for their conversation's next batch (see group_commit.py and messages.py).
     sends: GroupCommit[uuid.UUID, Send, SendResult] = field(init=False, repr=False)
 

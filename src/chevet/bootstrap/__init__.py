@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,7 +25,7 @@ from chevet.adapters.media import ImageLimits, PillowMedia, configure_pillow
 from chevet.adapters.passwords import Argon2Passwords
 from chevet.adapters.push import WebPush, create_vapid_key
 from chevet.app.attachments.config import AttachmentLimits, AttachmentServices, FootprintSettings
-from chevet.app.services import Governance, Policy, Services
+from chevet.app.services import Governance, MailRelay, Policy, Services
 from chevet.ports import EventBus, PushGateway
 from chevet.settings import Settings, SettingsError
 
@@ -52,6 +53,7 @@ def policy_from(settings: Settings) -> Policy:
     return Policy(max_message_bytes=settings.messages.max_bytes,
                   session_lifetime=timedelta(hours=settings.sessions.hours),
                   lockout_threshold=settings.sign_in.lockout_threshold,
+                  account_lockout_threshold=settings.sign_in.account_lockout_threshold,
                   lockout_duration=timedelta(minutes=settings.sign_in.lockout_minutes),
                   invitation_lifetime=timedelta(days=settings.sign_in.invitation_days),
                   session_idle=timedelta(minutes=settings.sessions.idle_minutes),
@@ -80,6 +82,33 @@ def psc_from(settings: Settings) -> PscProvider | None:
         redirect_uri=f"{settings.origin}/auth/psc/callback", logout_url=settings.psc.logout_url,
         post_logout_redirect_uri=f"{settings.origin}/", client_cert=settings.psc.client_cert,
         client_key=settings.psc.client_key, ca_file=settings.psc.ca_file, allow_hs256=settings.psc.allow_hs256))
+
+
+def mail_relay_from(settings: Settings) -> MailRelay | None:
+    """The installation's SMTP relay (invitations), when configured: host, port, STARTTLS or TLS,
+    the password from the environment or a file, the relay's trust anchor."""
+    relay = settings.mail_relay
+    if not relay.host or not relay.sender:
+        return None
+    from chevet.adapters.mail.smtp import SmtpEndpoint, SmtpSubmitter
+
+    password: str | None = None
+    if relay.password_env:
+        password = os.environ.get(relay.password_env)
+        if password is None:
+            raise SettingsError(f"mail_relay.password_env names {relay.password_env}, which is not set")
+    elif relay.password_file:
+        try:
+            password = relay.password_file.read_text().strip()
+        except OSError as exc:
+            raise SettingsError(f"mail_relay.password_file: {exc.strerror}") from exc
+    try:
+        context = ssl.create_default_context(cafile=str(relay.ca_file) if relay.ca_file else None)
+    except (OSError, ssl.SSLError) as exc:
+        raise SettingsError(f"mail_relay.ca_file: cannot read a certificate from {relay.ca_file}") from exc
+    endpoint = SmtpEndpoint(relay.host, relay.port, context, username=relay.username, password=password,
+                            timeout=relay.timeout_seconds, implicit_tls=relay.security == "tls")
+    return MailRelay(SmtpSubmitter(endpoint), relay.sender)
 
 
 def add_master_key(settings: Settings) -> tuple[int, int]:
@@ -141,7 +170,8 @@ def open_installation(settings: Settings, *, with_bus: bool = True) -> Installat
     services = Services(db=db, keys=keys, bus=bus, clock=SystemClock(), passwords=passwords,
                         declarations=DeclarationPdf(),
                         policy=policy_from(settings), attachments=attachment_services(settings),
-                        psc=psc_from(settings), signer=signer, governance=governance_from(settings))
+                        psc=psc_from(settings), signer=signer, governance=governance_from(settings),
+                        mail_relay=mail_relay_from(settings))
     return Installation(settings, services, _push_gateway(settings))
 
 

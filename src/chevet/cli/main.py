@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shlex
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from chevet.app.identity import organisations, people
+from chevet.app.identity import invitation_mail, organisations, people
 from chevet.bootstrap import Installation, initialise, migrate
 from chevet.cli.support import DataDir, run, settings_for
 from chevet.settings import Settings, SettingsError
+from chevet.web.i18n import gettext
+from chevet.web.invitation_mail import invitation_link, invitation_text
 
 app = typer.Typer(help="Chevet: sovereign secure messaging for care teams.", no_args_is_help=True,
                   add_completion=False)
@@ -29,13 +32,17 @@ _settings = settings_for
 _run = run
 
 
-def _print_enrolment(settings: Settings, issued: people.NewInvitation, as_json: bool, what: str) -> None:
-    base = settings.server.public_url or f"http://{settings.server.host}:{settings.server.port}"
-    link = f"{base}/invitation/{issued.token}"
+def _print_enrolment(settings: Settings, issued: people.NewInvitation, as_json: bool, what: str,
+                     mailed: invitation_mail.Mailed | None = None) -> None:
+    link = invitation_link(settings.origin, issued.token)
     if as_json:
-        typer.echo(json.dumps({"id": str(issued.person.id), "token": issued.token, "url": link}))
-    else:
-        typer.echo(f"{what} for {issued.person.email}: {link}")
+        extra = {} if mailed is None else {"mailed": mailed.sent}
+        typer.echo(json.dumps({"id": str(issued.person.id), "token": issued.token, "url": link, **extra}))
+        return
+    typer.echo(f"{what} for {issued.person.email}: {link}")
+    if mailed is not None:
+        typer.echo(f"e-mail sent to {issued.person.email} through the mail relay" if mailed.sent
+                   else gettext(mailed.reason or "invitation_mail_failed", "en"))
 
 
 @app.command()
@@ -126,20 +133,49 @@ def user_invite(org: Annotated[str, typer.Option(help="Organisation slug")],
                 email: Annotated[str, typer.Option()], name: Annotated[str, typer.Option()],
                 role: Annotated[str, typer.Option()], rpps: Annotated[str | None, typer.Option()] = None,
                 data_dir: DataDir = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Invite a person: prints the one-time link to choose a password and enrol TOTP."""
+    """Invite a person: prints the one-time link to choose a password and enrol TOTP, and sends
+    it by e-mail when the mail relay is configured ([mail_relay])."""
     settings = _settings(data_dir)
 
-    async def go(i: Installation) -> people.NewInvitation:
+    async def go(i: Installation) -> tuple[people.NewInvitation, invitation_mail.Mailed]:
         o = await organisations.organisation_by_slug(i.services, org)
-        return await people.invite_person(i.services, o, None, email=email, name=name, role=role, rpps=rpps)
+        invited = await people.invite_person(i.services, o, None, email=email, name=name, role=role, rpps=rpps)
+        days = max(1, round(i.services.policy.invitation_lifetime.total_seconds() / 86400))
+        text = invitation_text(invited.person.language, o.name, invitation_link(settings.origin, invited.token), days)
+        return invited, await invitation_mail.mail_invitation(i.services, None, invited.person, text)
 
-    _print_enrolment(settings, _run(go, settings), as_json, "invitation")
+    invited, mailed = _run(go, settings)
+    _print_enrolment(settings, invited, as_json, "invitation", mailed)
+
+
+def _otp_command(secret: str) -> str:
+    """The command that prints the current code of a TOTP secret, runnable as printed from any
+    folder: the Python that runs this demo, by its absolute path."""
+    return f"{shlex.quote(str(Path(sys.executable).absolute()))} -m chevet.cli.otp {secret}"
+
+
+def _print_demo(info: dict[str, Any], lang: str) -> None:
+    """The demo's sign-in details, in the installation's language (French by default)."""
+    typer.echo(gettext("cli.demo.title", lang, url=info["url"]) + "\n")
+    for org in info["organisations"]:
+        typer.echo(f"{org['name']} ({org['slug']})")
+        for u in org["users"]:
+            typer.echo(f"  {u.get('name', '')} ({gettext('role.' + u['role'], lang)})\n    "
+                       + gettext("cli.demo.credentials", lang, email=u["email"], password=u["password"],
+                                 secret=u["totp_secret"]))
+    nurse = next((u for o in info["organisations"] for u in o["users"] if u["role"] == "nurse"), None)
+    typer.echo("\n" + gettext("cli.demo.sign_in", lang))
+    if nurse is not None:
+        typer.echo(gettext("cli.demo.otp", lang, email=nurse["email"]) + f"\n  {_otp_command(nurse['totp_secret'])}")
+    typer.echo(gettext("cli.demo.folder", lang, folder=str(info["data_dir"])))
 
 
 @app.command()
 def demo(data_dir: DataDir = None, host: Annotated[str, typer.Option()] = "127.0.0.1",
          port: Annotated[int, typer.Option()] = 8000,
-         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line, then serve")] = False) -> None:
+         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line, then serve")] = False,
+         seed_only: Annotated[bool, typer.Option("--seed-only", help="Create and print, do not serve")] = False,
+         ) -> None:
     """Create (or reuse) a demo installation with two organisations, print how to sign in, serve."""
     from chevet.cli.demo import seed_demo
     from chevet.web.server import run
@@ -154,15 +190,10 @@ def demo(data_dir: DataDir = None, host: Annotated[str, typer.Option()] = "127.0
     if as_json:
         typer.echo(json.dumps(info, ensure_ascii=False))
     else:
-        typer.echo(f"Chevet demo on {info['url']}\n")
-        for org in info["organisations"]:
-            typer.echo(f"{org['name']} ({org['slug']})")
-            for u in org["users"]:
-                typer.echo(f"  {u['role']:<15} {u['email']:<38} password: {u['password']}  "
-                           f"TOTP secret: {u['totp_secret']}")
-        typer.echo("\nSign in with the e-mail, the password and the 6-digit code of the TOTP secret "
-                   "(any authenticator app, or: python -m chevet.cli.otp SECRET).")
+        _print_demo({**info, "data_dir": settings.data_dir.absolute()}, settings.default_language)
     sys.stdout.flush()
+    if seed_only:
+        return
     try:
         run(settings)
     except SettingsError as exc:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from chevet.core.lockout import minutes_of
+
 
 class ChevetError(Exception):
     """Base of every error the domain and the application raise on purpose."""
@@ -57,7 +59,8 @@ class LockedOut(ChevetError):
     code = "locked_out"
 
     def __init__(self, code: str | None = None, *, retry_after: int, **params: Any) -> None:
-        super().__init__(code, retry_after=retry_after, **params)
+        # People are told the wait in whole minutes ("Réessayez dans 15 minutes"), never seconds.
+        super().__init__(code, retry_after=retry_after, minutes=minutes_of(retry_after), **params)
         self.retry_after = retry_after
 
 

@@ -27,6 +27,7 @@ from chevet.settings.sections import (
     GovernanceSettings,
     HttpSettings,
     KeysSettings,
+    MailRelaySettings,
     MessagesSettings,
     PasswordsSettings,
     PscSettings,
@@ -68,6 +69,7 @@ class Settings(BaseSettings):
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     governance: GovernanceSettings = Field(default_factory=GovernanceSettings)
     push: PushSettings = Field(default_factory=PushSettings)
+    mail_relay: MailRelaySettings = Field(default_factory=MailRelaySettings)
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -117,6 +117,8 @@ class SessionsSettings(Section):
 class SignInSettings(Section):
     lockout_threshold: int = Field(5, ge=1, le=100)
     lockout_minutes: float = Field(15, gt=0, le=24 * 60)
+    # Failures on one account from every source before unknown devices are refused (identity.md).
+    account_lockout_threshold: int = Field(30, ge=1, le=10_000)
     attempts_per_minute_per_ip: int = Field(30, ge=1, le=10_000)
     invitation_days: float = Field(7, gt=0, le=90)
 
@@ -233,3 +235,28 @@ class PushSettings(Section):
                         or origin.rstrip("/").count("/") != 2:
                     raise ValueError(f"{origin!r}: give origins such as https://fcm.googleapis.com, or none")
         return v
+
+
+class MailRelaySettings(Section):
+    """The installation's SMTP relay for its own mail to people (invitations): never for care
+    data, which goes through MSSanté. Disabled while host is unset. TLS always: STARTTLS on the
+    submission port, or TLS from the first byte (port 465). The password comes from the
+    environment variable named by password_env, or from password_file; never from this file."""
+
+    host: str | None = None
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["starttls", "tls"] = "starttls"
+    username: str | None = None
+    password_env: str | None = None
+    password_file: Path | None = None
+    sender: str | None = Field(None, description="From address, e.g. noreply@ehpad-les-tilleuls.fr")
+    ca_file: Path | None = Field(None, description="Trust anchor of the relay's certificate; default: the system's")
+    timeout_seconds: float = Field(10, gt=0, le=120)
+
+    @model_validator(mode="after")
+    def _complete(self) -> MailRelaySettings:
+        if self.host and not self.sender:
+            raise ValueError("mail_relay.sender is needed when mail_relay.host is set")
+        if self.password_env and self.password_file:
+            raise ValueError("give mail_relay.password_env or mail_relay.password_file, not both")
+        return self

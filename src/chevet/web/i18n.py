@@ -27,6 +27,10 @@ def catalog(lang: str) -> dict[str, str]:
 
 def gettext(message_id: str, lang: str = DEFAULT, **params: Any) -> str:
     text = catalog(lang).get(message_id) or catalog(DEFAULT).get(message_id) or message_id
+    if isinstance(params.get("minutes"), int) and "wait" not in params:
+        # A wait in minutes, singular or plural: "{wait}" reads "1 minute" or "15 minutes".
+        unit = "ui.wait.minute" if params["minutes"] == 1 else "ui.wait.minutes"
+        params["wait"] = gettext(unit, lang, n=params["minutes"])
     if params:
         try:
             return text.format(**params)

@@ -143,6 +143,13 @@ class SqlConversations:
             conversation.c.org_id == org_id, conversation.c.direct_pair == direct_pair(a, b)))).first()
         return _conversation(row) if row else None
 
+    async def team_channels(self, org_id: uuid.UUID, team_ids: Sequence[uuid.UUID]) -> list[Conversation]:
+        if not team_ids:
+            return []
+        rows = await self._conn.execute(select(*_CONV).where(
+            conversation.c.org_id == org_id, conversation.c.team_id.in_(list(team_ids))))
+        return [_conversation(r) for r in rows]
+
     async def summaries(self, org_id: uuid.UUID, person_id: uuid.UUID) -> list[ConversationSummary]:
         unseen = and_(entry.c.conversation_id == conversation.c.id, entry.c.seq > member.c.read_seq,
                       entry.c.seq >= member.c.visible_from_seq, entry.c.kind == int(EntryKind.MESSAGE),

@@ -1,4 +1,5 @@
-"""SMTP submission to the MSSanté operator (STARTTLS required, then authentication).
+"""SMTP submission to the MSSanté operator, or to the installation's relay for its own mail
+(invitations): STARTTLS (or TLS from the first byte) required, then authentication.
 
 The standard library's ``smtplib`` runs in a worker thread. Every failure is classified as
 transient (the outbox tries again) or permanent (dead letter), with a code safe to store and
@@ -26,6 +27,8 @@ class SmtpEndpoint:
     password: str | None = None
     timeout: float = 30.0
     local_hostname: str | None = None
+    # TLS from the first byte (port 465) instead of STARTTLS; never clear text either way.
+    implicit_tls: bool = False
 
 
 def _classify(exc: BaseException) -> MailError:
@@ -58,14 +61,17 @@ class SmtpSubmitter:
 
     def _open(self) -> smtplib.SMTP:
         e = self.endpoint
-        client = smtplib.SMTP(e.host, e.port, local_hostname=e.local_hostname, timeout=e.timeout)
+        client = (smtplib.SMTP_SSL(e.host, e.port, local_hostname=e.local_hostname, timeout=e.timeout,
+                                   context=e.context) if e.implicit_tls
+                  else smtplib.SMTP(e.host, e.port, local_hostname=e.local_hostname, timeout=e.timeout))
         try:
             client.ehlo()
-            if not client.has_extn("starttls"):
-                # Never fall back to clear text: care data does not travel unencrypted.
-                raise TransientMailError("starttls_unavailable")
-            client.starttls(context=e.context)
-            client.ehlo()
+            if not e.implicit_tls:
+                if not client.has_extn("starttls"):
+                    # Never fall back to clear text: care data does not travel unencrypted.
+                    raise TransientMailError("starttls_unavailable")
+                client.starttls(context=e.context)
+                client.ehlo()
             if e.username:
                 client.login(e.username, e.password or "")
             return client

@@ -1,18 +1,23 @@
 """Signing in with a password and a TOTP code, sessions, lockout.
 
 Both factors are always checked, and a failure never says which one was wrong. After
-``lockout_threshold`` consecutive failures the account is refused for ``lockout_duration``.
-A TOTP code is accepted once: replaying it fails.
+``lockout_threshold`` failures from one source (a known device, else the client address) that
+source is refused for ``lockout_duration``; the account itself is refused to unknown devices only
+after ``account_lockout_threshold`` failures from many sources (``core/lockout.py``). A TOTP code
+is accepted once: replaying it fails.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import secrets
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from chevet.app.identity.people import open_totp, token_hash
+from chevet.app.identity.people import confirm_invitation_in, open_totp, token_hash
 from chevet.app.identity.session_policy import (
     POLICY_CACHE,
     default_session_policy,
@@ -37,8 +42,51 @@ class SignedIn:
     organisation: Organisation
 
 
+DEVICE_MACS = 8  # people remembered on one device (a ward's shared phone)
+
+
+def _device_mac(services: Services, device_id: str, person_id: uuid.UUID) -> str:
+    mac = hmac.new(services.keys.derive("device"), f"{device_id}:{person_id}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac[:12]).decode()
+
+
+def _device_parts(device: str | None) -> tuple[str | None, list[str]]:
+    parts = (device or "")[:400].split(".")
+    if len(parts) < 2 or not 16 <= len(parts[0]) <= 32:
+        return None, []
+    return parts[0], parts[1:]
+
+
+def known_device(services: Services, device: str | None, person_id: uuid.UUID) -> str | None:
+    """The device id when ``device`` (the device cookie) shows a successful sign-in of this
+    person on this device; None otherwise. A forged cookie cannot name a device: it must carry
+    the installation's MAC of this person on it."""
+    device_id, macs = _device_parts(device)
+    if device_id is None:
+        return None
+    mine = _device_mac(services, device_id, person_id)
+    return device_id if any(hmac.compare_digest(mine, m) for m in macs) else None
+
+
+def remember_device(services: Services, device: str | None, person_id: uuid.UUID) -> str:
+    """The device cookie after this person signed in on it: the same device id, this person's
+    MAC added (the oldest forgotten beyond ``DEVICE_MACS``)."""
+    device_id, macs = _device_parts(device)
+    if device_id is None:
+        device_id, macs = secrets.token_urlsafe(16), []
+    mine = _device_mac(services, device_id, person_id)
+    kept = [m for m in macs if m != mine and len(m) == 16][-(DEVICE_MACS - 1):]
+    return ".".join([device_id, *kept, mine])
+
+
+def _source(services: Services, device: str | None, person_id: uuid.UUID, ip: str | None) -> tuple[str, bool]:
+    known = known_device(services, device, person_id)
+    return (f"device:{known}", True) if known else (f"address:{ip or '?'}", False)
+
+
 async def login(services: Services, email: str, password: str, otp: str, *, ip: str | None = None,
-                user_agent: str = "") -> SignedIn:
+                user_agent: str = "", device: str | None = None) -> SignedIn:
+    """``device`` is the device cookie, if the browser has one (see ``remember_device``)."""
     now = services.clock.now()
     email = (email or "").strip().lower()[:254]
     async with services.db.transaction() as tx:
@@ -52,25 +100,40 @@ async def login(services: Services, email: str, password: str, otp: str, *, ip: 
                           reason="unknown_or_inactive")
         raise AuthenticationFailed("login_failed")
 
+    source, known = _source(services, device, person.id, ip)
     failure: Exception | None = None
     signed_in: SignedIn | None = None
     async with services.unit(ip) as u:
         creds = await u.tx.people.credentials(person.id, for_update=True)
-        if creds.locked_until is not None and creds.locked_until > now:
-            await u.audit(person.org_id, "auth.login_refused", person.id, "person", person.id, reason="locked")
-            failure = LockedOut("account_locked",
-                                retry_after=int((creds.locked_until - now).total_seconds()) + 1)
+        refused = _refusal(services, person, creds, source, known, now)
+        if refused is not None:
+            await u.audit(person.org_id, "auth.login_refused", person.id, "person", person.id, reason="locked",
+                          scope=refused[0])
+            failure = refused[1]
         else:
             checked = await _second_factor(services, u, person, creds, password_ok, otp, now)
             if checked is None:
-                failure = await _record_failure(services, u, person, creds, now)
+                failure = await _record_failure(services, u, person, creds, now, source)
             else:
                 method, step = checked
+                services.sign_in_failures.succeeded(person.id, source)
                 signed_in = await _open_session(services, u, person, creds, step, ip, user_agent, method)
     if failure is not None:
         raise failure
     assert signed_in is not None
     return signed_in
+
+
+def _refusal(services: Services, person: Person, creds: Credentials, source: str, known: bool,
+             now: datetime) -> tuple[str, LockedOut] | None:
+    """Why this attempt is refused before checking anything ("source" or "account"), or None.
+    The owner's known device is never refused for the account's lock, only for its own."""
+    wait = services.sign_in_failures.refused_for(services.policy.lockout, person.id, source, now.timestamp())
+    if wait > 0:
+        return "source", LockedOut("account_locked", retry_after=int(wait) + 1)
+    if not known and creds.locked_until is not None and creds.locked_until > now:
+        return "account", LockedOut("account_locked", retry_after=int((creds.locked_until - now).total_seconds()) + 1)
+    return None
 
 
 async def _second_factor(services: Services, u: Unit, person: Person, creds: Credentials, password_ok: bool,
@@ -93,21 +156,36 @@ async def _second_factor(services: Services, u: Unit, person: Person, creds: Cre
 
 
 async def _record_failure(services: Services, u: Unit, person: Person, creds: Credentials,
-                          now: datetime) -> Exception:
-    failed = creds.failed_logins + 1
+                          now: datetime, source: str) -> Exception:
+    """One failure, counted for its source (which it may lock out of this account) and for the
+    account (which many failures from many sources lock for unknown devices)."""
+    policy = services.policy.lockout
     await u.audit(person.org_id, "auth.login_failed", person.id, "person", person.id, reason="bad_credentials")
-    if failed >= services.policy.lockout_threshold:
+    source_locked = services.sign_in_failures.failed(policy, person.id, source, now.timestamp())
+    failed = creds.failed_logins + 1
+    if failed >= policy.account_threshold:
         await u.tx.people.save_credentials(replace(creds, failed_logins=0,
-                                                   locked_until=now + services.policy.lockout_duration))
-        await u.audit(person.org_id, "auth.locked", person.id, "person", person.id, failures=failed)
-        return LockedOut("account_locked", retry_after=int(services.policy.lockout_duration.total_seconds()))
-    await u.tx.people.save_credentials(replace(creds, failed_logins=failed))
+                                                   locked_until=now + timedelta(seconds=policy.account_seconds)))
+        await u.audit(person.org_id, "auth.locked", person.id, "person", person.id, failures=failed, scope="account")
+    else:
+        await u.tx.people.save_credentials(replace(creds, failed_logins=failed))
+    if source_locked:
+        if failed < policy.account_threshold:
+            await u.audit(person.org_id, "auth.locked", person.id, "person", person.id,
+                          failures=policy.source_threshold, scope="source")
+        return LockedOut("account_locked", retry_after=int(policy.source_seconds))
+    if failed >= policy.account_threshold:
+        return LockedOut("account_locked", retry_after=int(policy.account_seconds))
     return AuthenticationFailed("login_failed")
 
 
 async def _open_session(services: Services, u: Unit, person: Person, creds: Credentials, step: int | None,
                         ip: str | None, user_agent: str, method: str = "password+totp") -> SignedIn:
-    await u.tx.people.save_credentials(replace(creds, failed_logins=0, locked_until=None,
+    # The owner's known device may sign in while the account is locked for unknown devices:
+    # her success does not lift that lock for whoever caused it.
+    now = services.clock.now()
+    locked_until = creds.locked_until if creds.locked_until is not None and creds.locked_until > now else None
+    await u.tx.people.save_credentials(replace(creds, failed_logins=0, locked_until=locked_until,
                                                totp_last_step=creds.totp_last_step if step is None else step))
     return await start_session(services, u, person, method, ip, user_agent)
 
@@ -128,6 +206,16 @@ async def start_session(services: Services, u: Unit, person: Person, method: str
     assert org is not None
     await u.audit(person.org_id, "auth.login", person.id, "session", session.id, method=session.method)
     return SignedIn(token, session, person, org)
+
+
+async def finish_enrolment(services: Services, token: str, otp: str, *, ip: str | None = None,
+                           user_agent: str = "") -> SignedIn:
+    """Step 2 of an invitation, and signed in at once: the password was chosen at step 1 and
+    the TOTP code just proved the authenticator, which is what a sign-in checks. The session
+    is opened and audited (``auth.login``) in the same transaction as the activation."""
+    async with services.unit(ip) as u:
+        person, _ = await confirm_invitation_in(u, token, otp)
+        return await start_session(services, u, person, "password+totp", ip, user_agent)
 
 
 async def authenticate(services: Services, token: str, ip: str | None = None, *, touch: bool = True) -> Actor:
@@ -223,15 +311,17 @@ async def reauthenticate(services: Services, actor: Actor, password: str, otp: s
     async with services.db.transaction() as tx:
         creds = await tx.people.credentials(actor.id)
     password_ok = await services.passwords.verify(creds.password_hash, password or "")
+    source = f"address:{actor.ip or '?'}"
     failure: Exception | None = None
     async with services.unit(actor.ip) as u:
         creds = await u.tx.people.credentials(actor.id, for_update=True)
-        if creds.locked_until is not None and creds.locked_until > now:
-            failure = LockedOut("account_locked", retry_after=int((creds.locked_until - now).total_seconds()) + 1)
+        refused = _refusal(services, actor.person, creds, source, False, now)
+        if refused is not None:
+            failure = refused[1]
         else:
             checked = await _second_factor(services, u, actor.person, creds, password_ok, otp, now)
             if checked is None:
-                failure = await _record_failure(services, u, actor.person, creds, now)
+                failure = await _record_failure(services, u, actor.person, creds, now, source)
             else:
                 method, step = checked
                 await u.tx.people.save_credentials(replace(

@@ -204,23 +204,43 @@ async def accept_invitation(services: Services, token: str, password: str, ip: s
     return Enrolment(person, secret, totp.provisioning_uri(secret, person.email, services.policy.issuer))
 
 
+async def pending_enrolment(services: Services, token: str) -> Enrolment | None:
+    """The secret chosen at step 1, to show again while step 2 is not done (a mistyped code, a
+    reloaded page). The page shows it only to the browser that chose the password. None before
+    step 1."""
+    async with services.unit() as u:
+        inv, person = await _open_invitation(u, token)
+    if inv.pending_totp_sealed is None:
+        return None
+    secret = open_totp(services, person.id, inv.pending_totp_sealed)
+    return Enrolment(person, secret, totp.provisioning_uri(secret, person.email, services.policy.issuer))
+
+
 async def confirm_invitation(services: Services, token: str, otp: str, ip: str | None = None) -> Person:
     """Step 2: prove the authenticator works; the account becomes active."""
     async with services.unit(ip) as u:
-        inv, person = await _open_invitation(u, token)
-        if inv.pending_password_hash is None or inv.pending_totp_sealed is None:
-            raise InvalidInput("invitation_not_accepted")
-        secret = open_totp(services, person.id, inv.pending_totp_sealed)
-        step = totp.verify(secret, otp, services.clock.now().timestamp(), None)
-        if step is None:
-            raise InvalidInput("otp_invalid")
-        await u.tx.people.save_credentials(Credentials(person.id, inv.pending_password_hash,
-                                                       inv.pending_totp_sealed, step, 0, None))
-        await u.tx.people.set_status(person.org_id, person.id, PersonStatus.ACTIVE)
-        if not await u.tx.invitations.use(inv.org_id, inv.id, services.clock.now()):
-            raise NotFound("invitation_invalid")
-        await u.audit(person.org_id, "person.activated", person.id, "person", person.id)
-    return replace(person, status=PersonStatus.ACTIVE)
+        person, _ = await confirm_invitation_in(u, token, otp)
+    return person
+
+
+async def confirm_invitation_in(u: Unit, token: str, otp: str) -> tuple[Person, int]:
+    """Step 2 inside the caller's unit (signing in at once, see ``auth.finish_enrolment``):
+    the activated person and the TOTP step the code used."""
+    services = u.services
+    inv, person = await _open_invitation(u, token)
+    if inv.pending_password_hash is None or inv.pending_totp_sealed is None:
+        raise InvalidInput("invitation_not_accepted")
+    secret = open_totp(services, person.id, inv.pending_totp_sealed)
+    step = totp.verify(secret, otp, services.clock.now().timestamp(), None)
+    if step is None:
+        raise InvalidInput("otp_invalid")
+    await u.tx.people.save_credentials(Credentials(person.id, inv.pending_password_hash,
+                                                   inv.pending_totp_sealed, step, 0, None))
+    await u.tx.people.set_status(person.org_id, person.id, PersonStatus.ACTIVE)
+    if not await u.tx.invitations.use(inv.org_id, inv.id, services.clock.now()):
+        raise NotFound("invitation_invalid")
+    await u.audit(person.org_id, "person.activated", person.id, "person", person.id)
+    return replace(person, status=PersonStatus.ACTIVE), step
 
 
 async def person_id_by_email(services: Services, org_id: uuid.UUID, email: str) -> uuid.UUID:

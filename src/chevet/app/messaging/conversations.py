@@ -209,6 +209,30 @@ async def add_member(services: Services, actor: Actor, conversation_id: uuid.UUI
         u.publish(entry_event(conv, a.key, e, None, names, user_ids=(person_id,)))
 
 
+async def join_team_channels(services: Services, actor: Actor) -> int:
+    """Join the actor to the channels of the teams she belongs to (an administrator may put
+    someone in teams while inviting her): on her first sign-in her list already holds her
+    teams' conversations. Returns how many she joined."""
+    joined = 0
+    async with services.unit(actor.ip) as u:
+        team_ids = [t.id for t in await u.tx.teams.all(actor.org_id)
+                    if actor.id in await u.tx.teams.member_ids(t.id)]
+        for channel in await u.tx.conversations.team_channels(actor.org_id, team_ids):
+            wrapped = await u.tx.conversations.wrapped_key(channel.id)
+            if wrapped is None or await u.tx.conversations.membership(channel.id, actor.id):
+                continue
+            key = services.unwrap_key(channel.id, wrapped)
+            conv, e = await append_entry(u, channel, key, kind=EntryKind.MEMBER_ADDED, author=actor.id,
+                                         subject_id=actor.id)
+            await u.tx.conversations.add_member(Membership(conv.id, actor.id, is_owner=False, visible_from_seq=1,
+                                                           read_seq=0, joined_at=services.clock.now()))
+            await u.audit(actor.org_id, "conversation.member_added", actor.id, "conversation", conv.id,
+                          person=str(actor.id), history=True, via="team")
+            u.publish(entry_event(conv, key, e, None, {actor.id: actor.person.name}, user_ids=(actor.id,)))
+            joined += 1
+    return joined
+
+
 async def remove_member(services: Services, actor: Actor, conversation_id: uuid.UUID,
                         person_id: uuid.UUID) -> None:
     async with services.unit(actor.ip) as u:

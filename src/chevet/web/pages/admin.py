@@ -6,13 +6,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from chevet.app.identity import people
+from chevet.app.identity import invitation_mail, people
 from chevet.app.messaging import preferences, teams
 from chevet.core.entities import Person
 from chevet.core.errors import ChevetError, Forbidden, InvalidInput
 from chevet.core.ids import parse_id
 from chevet.core.roles import Role
+from chevet.web.invitation_mail import invitation_link, invitation_text
 from chevet.web.pages.page import Page, SignedInPage, field_of, read_form, signed_in, ui
+from chevet.web.qr import qr_svg
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
@@ -24,14 +26,15 @@ def _require(p: Page, permission: str) -> None:
 
 def _invitation_link(p: Page, token: str) -> str:
     base = p.request.app.state.settings.server.public_url or str(p.request.base_url).rstrip("/")
-    return f"{base.rstrip('/')}/invitation/{token}"
+    return invitation_link(base, token)
 
 
 async def _people_page(p: SignedInPage, status: int = 200, **extra: object) -> Response:
     q = (p.request.query_params.get("q") or "").strip()[:100]
     found = await people.search_people(p.services, p.actor, q, 200)
     context: dict[str, object] = {"q": q, "people": found, "roles": list(Role), "error": None, "link": None, "form": {},
-               "notice": p.request.query_params.get("notice"), "me": p.actor.id}
+               "notice": p.request.query_params.get("notice"), "me": p.actor.id,
+               "teams": await teams.list_teams(p.services, p.actor) if p.can("manage_teams") else []}
     context.update(extra)
     return p.render("admin_people.html", status=status, **context)
 
@@ -47,10 +50,13 @@ async def people_page(request: Request) -> Response:
 @router.post("/people/invite")
 @ui
 async def invite(request: Request) -> Response:
+    """Invite, put in the chosen teams (their channels are joined at the first sign-in), and
+    send the link by e-mail; the page shows the link, its QR code and a copy button anyway."""
     p = await signed_in(request)
     _require(p, "manage_people")
     form = await read_form(p)
     values = {k: field_of(form, k, 300) for k in ("email", "name", "role", "rpps")}
+    team_ids = [parse_id(v) for v in form.getlist("team") if isinstance(v, str)][:50]
     try:
         invited = await people.invite_person(p.services, p.actor.organisation, p.actor, email=values["email"],
                                              name=values["name"], role=values["role"], rpps=values["rpps"] or None)
@@ -58,7 +64,14 @@ async def invite(request: Request) -> Response:
         if isinstance(exc, Forbidden):
             raise
         return await _people_page(p, 422, error=p.error_text(exc), form=values)
-    return await _people_page(p, link=_invitation_link(p, invited.token), invited=invited.person)
+    for team_id in team_ids:
+        await teams.add_team_member(p.services, p.actor, team_id, invited.person.id)
+    link = _invitation_link(p, invited.token)
+    days = max(1, round(p.services.policy.invitation_lifetime.total_seconds() / 86400))
+    mailed = await invitation_mail.mail_invitation(
+        p.services, p.actor, invited.person,
+        invitation_text(invited.person.language, p.actor.organisation.name, link, days))
+    return await _people_page(p, link=link, qr=qr_svg(link), invited=invited.person, mailed=mailed)
 
 
 @router.post("/people/{person_id}/role")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ParamSpec
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import jinja2
 from fastapi import Request
@@ -182,7 +182,10 @@ async def page(request: Request, *, signed_in: bool = True, touch: bool = True) 
             actor = None
     if actor is None and signed_in:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        raise Redirect("/login" + ("" if target == "/" else f"?next={quote(target, safe='')}"))
+        query = {} if target == "/" else {"next": target}
+        if token:  # it was signed in: say why the sign-in page is back (the draft waits, see landing.py)
+            query["notice"] = "session_expired"
+        raise Redirect("/login" + (f"?{urlencode(query)}" if query else ""))
     if actor is not None and token:
         prefs, functions = await preferences.for_pages(services, actor)
         return SignedInPage(request, services, actor, negotiate(accept, prefs.language),

@@ -22,7 +22,10 @@ function stream(cursors, onEvent, onReady = null) {
     ws.onopen = () => { pinger = setInterval(() => ws.readyState === 1 && ws.send('{"type":"ping"}'), 25000); };
     ws.onclose = (e) => {
       clearInterval(pinger);
-      if (e.code === 4401) { location.assign("/login"); return; }
+      if (e.code === 4401) {  // the session ended: back here after signing in, the draft kept
+        location.assign(`/login?${new URLSearchParams({ next: location.pathname + location.search, notice: "session_expired" })}`);
+        return;
+      }
       setTimeout(connect, delay);
       delay = Math.min(delay * 2, 30000);
     };
