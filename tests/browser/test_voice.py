@@ -63,6 +63,9 @@ async def test_a_held_voice_message_reaches_the_other_member_as_an_inline_player
     d.on("console", lambda m: csp.append(m.text) if "Content Security Policy" in m.text else None)
     fetched: list[str] = []
     d.on("request", lambda r: fetched.append(r.url) if "/api/v1/attachments/" in r.url else None)
+    sent: list[tuple[str, str]] = []  # how the nurse's recordings go up: (method, path under /api/v1/)
+    n.on("request", lambda r: sent.append((r.method, r.url.split("/api/v1/")[1].split("?")[0]))
+         if "/api/v1/" in r.url else None)
     await sign_in(n, web_server.url, nurse)
     await sign_in(d, web_server.url, doctor)
     url = f"{web_server.url}/c/{view['id']}"
@@ -86,6 +89,10 @@ async def test_a_held_voice_message_reaches_the_other_member_as_an_inline_player
     await n.mouse.up()
     await expect(timer).to_be_hidden()
     await expect(n.locator(".msg .voice-msg")).to_have_count(1)
+    # Through the resumable upload, as photos and files: announced, then sent in pieces.
+    assert ("POST", f"conversations/{view['id']}/uploads") in sent
+    assert any(method == "PATCH" and path.startswith("uploads/") for method, path in sent)
+    assert ("POST", f"conversations/{view['id']}/attachments") not in sent
 
     shown = d.locator(".msg .voice-msg")
     await expect(shown).to_have_count(1)
