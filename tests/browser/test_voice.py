@@ -14,6 +14,7 @@ from playwright.async_api import Browser, Page, expect
 from chevet.app.messaging import conversations
 from chevet.bootstrap import Installation
 from tests.browser.conftest import AXE, CHROMIUM, CHROMIUM_ARGS, french_context, require_browser, sign_in
+from tests.browser.test_files import CuttingProxy
 from tests.support import IN_CI, Server, new_member, new_org
 
 PHONE = {"width": 360, "height": 780}
@@ -63,6 +64,9 @@ async def test_a_held_voice_message_reaches_the_other_member_as_an_inline_player
     d.on("console", lambda m: csp.append(m.text) if "Content Security Policy" in m.text else None)
     fetched: list[str] = []
     d.on("request", lambda r: fetched.append(r.url) if "/api/v1/attachments/" in r.url else None)
+    sent: list[tuple[str, str]] = []  # how the nurse's recordings go up: (method, path under /api/v1/)
+    n.on("request", lambda r: sent.append((r.method, r.url.split("/api/v1/")[1].split("?")[0]))
+         if "/api/v1/" in r.url else None)
     await sign_in(n, web_server.url, nurse)
     await sign_in(d, web_server.url, doctor)
     url = f"{web_server.url}/c/{view['id']}"
@@ -86,6 +90,10 @@ async def test_a_held_voice_message_reaches_the_other_member_as_an_inline_player
     await n.mouse.up()
     await expect(timer).to_be_hidden()
     await expect(n.locator(".msg .voice-msg")).to_have_count(1)
+    # Through the resumable upload, as photos and files: announced, then sent in pieces.
+    assert ("POST", f"conversations/{view['id']}/uploads") in sent
+    assert any(method == "PATCH" and path.startswith("uploads/") for method, path in sent)
+    assert ("POST", f"conversations/{view['id']}/attachments") not in sent
 
     shown = d.locator(".msg .voice-msg")
     await expect(shown).to_have_count(1)
@@ -144,6 +152,48 @@ async def test_a_held_voice_message_reaches_the_other_member_as_an_inline_player
         assert await n.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
     await n_ctx.close()
     await d_ctx.close()
+
+
+async def test_a_voice_message_cut_off_on_the_way_resumes_and_arrives_once(
+        media_browser: Browser, web_installation: Installation, web_server: Server) -> None:
+    svc = web_installation.services
+    org = await new_org(svc, "ehpad-vocal-reprise")
+    nurse = await new_member(svc, org, "nurse", "Sophie Bernard")
+    doctor = await new_member(svc, org, "physician", "Paul Lefèvre")
+    view, _ = await conversations.create_conversation(svc, nurse.actor, kind="care_case", title="Chute chambre 8",
+                                                      member_ids=[doctor.id], care_case_ref="CH8")
+    proxy = CuttingProxy(web_server.url)  # the link drops halfway through the first piece
+    await proxy.start()
+    ctx: Any = await french_context(media_browser, viewport=PHONE)
+    n = await ctx.new_page()
+    calls: list[str] = []  # the upload's requests: method and the last part of the path
+    n.on("request", lambda r: calls.append(f"{r.method} {r.url.split('?')[0].rsplit('/', 1)[-1]}")
+         if "/uploads" in r.url else None)
+    try:
+        await sign_in(n, proxy.url, nurse)
+        await n.goto(f"{proxy.url}/c/{view['id']}")
+        record = n.locator(".voice-record")
+        await record.focus()
+        await n.keyboard.press("Enter")
+        await expect(n.locator(".voice-time")).to_have_text("0:02", timeout=15_000)
+        await n.keyboard.press("Enter")
+        await expect(n.locator(".msg .voice-msg")).to_have_count(1, timeout=30_000)
+        assert proxy.cut
+        # One upload announced; after the cut the client asked where it stood and sent the rest
+        # to that same upload (a recording this small had not reached the server: offset 0).
+        upload_id = calls[1].split()[-1]
+        assert calls[0] == "POST uploads" and calls.count("POST uploads") == 1, calls
+        assert f"GET {upload_id}" in calls and calls.count(f"PATCH {upload_id}") == 2, calls
+        d_ctx: Any = await french_context(media_browser, viewport=PHONE)
+        d = await d_ctx.new_page()
+        await sign_in(d, web_server.url, doctor)
+        await d.goto(f"{web_server.url}/c/{view['id']}")
+        await expect(d.locator(".msg .voice-msg")).to_have_count(1)  # once
+        await expect(d.locator(".voice-label")).to_have_text("Message vocal, 0:02")
+        await d_ctx.close()
+    finally:
+        await ctx.close()
+        await proxy.close()
 
 
 async def test_voice_messages_are_hidden_with_a_reason_without_a_recorder_or_a_microphone(

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from chevet.app.messaging.previews import _files_label, first_name
+from chevet.app.messaging.previews import files_label, first_name
 
 
 def test_files_are_named_by_what_they_are() -> None:
-    assert _files_label(["image/jpeg"], ["image"]) == "photo"
-    assert _files_label(["image/jpeg", "image/png"], ["image", "image"]) == "photo"
-    assert _files_label(["audio/ogg"], ["document"]) == "voice"
-    assert _files_label(["image/jpeg", "audio/webm"], ["image", "document"]) == "voice"
-    assert _files_label(["application/pdf"], ["document"]) == "file"
-    assert _files_label(["image/jpeg", "application/pdf"], ["image", "document"]) == "file"
+    assert files_label(["image/jpeg"], ["image"]) == "photo"
+    assert files_label(["image/jpeg", "image/png"], ["image", "image"]) == "photo"
+    assert files_label(["audio/ogg"], ["document"]) == "voice"
+    assert files_label(["image/jpeg", "audio/webm"], ["image", "document"]) == "voice"
+    assert files_label(["application/pdf"], ["document"]) == "file"
+    assert files_label(["image/jpeg", "application/pdf"], ["image", "document"]) == "file"
 
 
 def test_the_sender_is_named_by_the_first_name() -> None:

@@ -19,7 +19,10 @@ _MENTION = re.compile(r"@\[([0-9a-fA-F-]{36})\]")
 _SPACES = re.compile(r"\s+")
 
 
-def _files_label(mimes: list[str], kinds: list[str]) -> str:
+def files_label(mimes: list[str], kinds: list[str]) -> str:
+    """What a message without text carries, by its files' types and kinds: "voice", "photo" or
+    "file" (the words of the list preview and of a reply's quote; ``30-list.js`` and
+    ``23-quotes.js`` say the same in the browser)."""
     if any(m.startswith("audio/") for m in mimes):
         return "voice"
     if kinds and all(k == "image" for k in kinds):
@@ -56,7 +59,7 @@ async def preview_of(tx: Transaction, actor_id: uuid.UUID, conv: Conversation, k
         atts = await tx.attachments.for_entries(conv.id, [e.id])
         if not atts:
             return None
-        files = _files_label([a.mime for a in atts], [a.kind.value for a in atts])
+        files = files_label([a.mime for a in atts], [a.kind.value for a in atts])
     elif len(text) > PREVIEW_CHARS:
         text = text[:PREVIEW_CHARS].rstrip() + "…"
     mine = e.author_id == actor_id

@@ -19,6 +19,7 @@ from chevet.app.attachments import upload
 from chevet.app.attachments.views import LimitsView
 from chevet.app.identity import people
 from chevet.app.messaging import conversations, memberships, messages, search_index, teams
+from chevet.app.messaging.previews import files_label
 from chevet.app.messaging.views import MessageView
 from chevet.core import blind_index
 from chevet.core.errors import ChevetError, InvalidInput, NotFound
@@ -97,6 +98,9 @@ async def _conversation_context(p: SignedInPage, conversation_id: uuid.UUID, bef
     members = await memberships.members_of(p.services, p.actor, conversation_id)
     names = {str(m.id): m.name for m in members}
     by_seq = {i["seq"]: i for i in items if "body" in i}
+    for i in by_seq.values():  # what a reply's quote names a message without text by
+        if not i["deleted"] and not i["body"] and i.get("attachments"):
+            i["files"] = files_label([a["mime"] for a in i["attachments"]], [a["kind"] for a in i["attachments"]])
     days: list[tuple[str, list[dict[str, Any]]]] = []
     for item in items:
         at = datetime.fromisoformat(item.get("created_at") or item["at"])

@@ -38,6 +38,9 @@ if (conv) {
     li.dataset.id = m.id;
     li.classList.toggle("mine", m.author_id === me);
     li.classList.toggle("urgent", !!m.urgent);
+    li.classList.toggle("deleted", !!m.deleted);
+    const carries = m.deleted || m.body ? "" : filesLabel(m.attachments || []);  // 23-quotes.js
+    if (carries) li.dataset.files = carries; else delete li.dataset.files;
     $(".author", li).textContent = m.author_name || "?";
     const time = $("time", li);
     time.dateTime = m.created_at;
@@ -92,7 +95,7 @@ if (conv) {
       const a = $("a", q);
       const target = $(`#m-${m.reply_to_seq}`);
       a.href = `#m-${m.reply_to_seq}`;
-      a.textContent = `${texts.replyTo} ${target ? $(".author", target).textContent + " : " + $(".body", target).textContent.slice(0, 80) : texts.earlier}`;
+      a.textContent = `${texts.replyTo} ${target ? $(".author", target).textContent + " : " + quoteOf(target, 80) : texts.earlier}`;
       q.hidden = false;
     }
     const reply = $("[data-reply]", li);
@@ -192,7 +195,7 @@ if (conv) {
     e.preventDefault();
     const li = a.closest(".msg");
     form.elements.reply_to.value = a.dataset.reply;
-    $(".replying-text", form).textContent = `${texts.replying.replace("{name}", $(".author", li).textContent)} « ${$(".body", li).textContent.slice(0, 60)} »`;
+    $(".replying-text", form).textContent = `${texts.replying.replace("{name}", $(".author", li).textContent)} « ${quoteOf(li, 60)} »`;
     replying.hidden = false;
     textarea.focus();
   });

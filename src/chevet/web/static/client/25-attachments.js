@@ -90,6 +90,12 @@ if (conv) {
         }
       }
     };
+    // The same upload for the other parts that send a file (27-voice.js): resolves to the
+    // attachment ({id, …}) once the last piece is in, resuming after a lost connection;
+    // ``progress(fraction, note)`` is told how far it is (``note``: the resuming sentence, then "").
+    window.chevet = Object.assign(window.chevet || {}, {
+      upload: (blob, name, progress = () => {}) => upload({}, blob, name, progress),
+    });
     // Annuler: stop the transfer and remove what the server holds.
     const withdraw = (job) => {
       job.cancelled = true;

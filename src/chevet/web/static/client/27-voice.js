@@ -120,19 +120,20 @@ if (conv) {
       await send(blob);
     };
 
-    // Upload as a plain attachment (the server checks the Opus packets, blanks any metadata and
-    // seals it), then send the message with it, with whatever text is in the composer.
+    // Upload with the resumable protocol of 25-attachments.js (``window.chevet.upload``: a
+    // recording made on a bad link resumes where it stopped), the server checks the Opus packets,
+    // blanks any metadata and seals it; then send the message with it, with whatever text is in
+    // the composer.
     const send = async (blob) => {
       status.textContent = t.sending;
-      const body = new FormData();
-      body.append("file", blob, blob.type === "audio/ogg" ? "message-vocal.ogg" : "message-vocal.webm");
+      const name = blob.type === "audio/ogg" ? "message-vocal.ogg" : "message-vocal.webm";
       try {
-        const r = await fetch(`/api/v1/conversations/${conv.dataset.conversation}/attachments`,
-          { method: "POST", body, credentials: "same-origin", headers: { Accept: "application/json" } });
-        const json = await r.json().catch(() => ({}));
-        if (r.status !== 201) throw new Error(json.detail || String(r.status));
+        if (!window.chevet?.upload) throw new Error("");
+        const att = await window.chevet.upload(blob, name, (_, note) => {
+          if (note !== undefined) status.textContent = note || t.sending;
+        });
         const li = document.createElement("li");
-        li.append(Object.assign(document.createElement("input"), { type: "hidden", name: "attachment_ids", value: json.id }));
+        li.append(Object.assign(document.createElement("input"), { type: "hidden", name: "attachment_ids", value: att.id }));
         pending.append(li);
         status.textContent = "";
         $("#body", form).required = false;

@@ -23,9 +23,7 @@ if (list) {
     if (!texts.preview || m.deleted) return;
     const files = m.attachments || [];
     const body = (m.body || "").replace(/@\[[0-9a-fA-F-]{36}\]/g, "@…").replace(/\s+/g, " ").trim();
-    const what = body ? (body.length > 90 ? body.slice(0, 90) + "…" : body)
-      : files.some((f) => (f.mime || "").startsWith("audio/")) ? texts.voice
-      : files.length && files.every((f) => f.kind === "image") ? texts.photo : files.length ? texts.file : "";
+    const what = body ? (body.length > 90 ? body.slice(0, 90) + "…" : body) : texts[filesLabel(files)] || "";  // 23-quotes.js
     if (!what) return;
     const who = m.author_id === document.body.dataset.me ? texts.you : (m.author_name || "?").split(" ")[0];
     let span = $(".conv-preview", li);
