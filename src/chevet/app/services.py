@@ -17,6 +17,7 @@ from chevet.core import envelope
 from chevet.core.audit import INSTALLATION_CHAIN, AuditEvent
 from chevet.core.entities import Organisation, Person, RealtimeEvent, session_ended_event
 from chevet.core.lockout import LockoutPolicy, SourceFailures
+from chevet.core.mail_outbox import MailRetry
 from chevet.ports import (
     AuditSigner,
     Clock,
@@ -67,6 +68,7 @@ class MailRelay:
 
     submitter: MailSubmitter
     sender: str
+    retry: MailRetry = field(default_factory=MailRetry)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from chevet.ports.identity import (
     TeamRepository,
 )
 from chevet.ports.keys import SealedBlobRepository
+from chevet.ports.mail import MailOutbox
 from chevet.ports.messaging import ConversationRepository, EntryRepository, PreferenceRepository
 from chevet.ports.mssante import DirectoryRepository, MssanteRepository
 from chevet.ports.push import PushRepository
@@ -77,6 +78,8 @@ class Transaction(Protocol):
     def retention(self) -> RetentionStore: ...
     @property
     def archive(self) -> ArchiveStore: ...
+    @property
+    def mail_outbox(self) -> MailOutbox: ...
     @property
     def breaches(self) -> BreachLog: ...
 
