@@ -14,6 +14,7 @@ from chevet.ports import (
     ChallengeRepository,
     DirectoryRepository,
     InvitationRepository,
+    MailOutbox,
     MssanteRepository,
     OrganisationRepository,
     PasskeyRepository,
@@ -74,6 +75,10 @@ class FakeTransaction:
     @property
     def challenges(self) -> ChallengeRepository:
         raise not_faked("Transaction.challenges")
+
+    @property
+    def mail_outbox(self) -> MailOutbox:
+        raise not_faked("Transaction.mail_outbox")
 
     @property
     def sealed_blobs(self) -> SealedBlobRepository:

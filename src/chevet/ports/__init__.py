@@ -35,7 +35,7 @@ from chevet.ports.identity import (
     TeamRepository,
 )
 from chevet.ports.keys import KeyStore, SealedBlobRepository, SealedItem
-from chevet.ports.mail import MailSubmitter
+from chevet.ports.mail import MailOutbox, MailSubmitter
 from chevet.ports.messaging import ConversationRepository, EntryRepository, PreferenceRepository
 from chevet.ports.mssante import DirectoryRepository, MssanteRepository
 from chevet.ports.push import PushGateway, PushRepository
@@ -63,6 +63,7 @@ __all__ = [
     "IdentityProvider",
     "InvitationRepository",
     "KeyStore",
+    "MailOutbox",
     "MailSubmitter",
     "MediaProcessor",
     "MssanteRepository",
