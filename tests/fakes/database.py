@@ -23,6 +23,7 @@ from chevet.ports import (
     RecoveryCodeRepository,
     SealedBlobRepository,
     SessionRepository,
+    SignInFailureRepository,
     TeamRepository,
     UploadRepository,
 )
@@ -75,6 +76,10 @@ class FakeTransaction:
     @property
     def challenges(self) -> ChallengeRepository:
         raise not_faked("Transaction.challenges")
+
+    @property
+    def sign_in_failures(self) -> SignInFailureRepository:
+        raise not_faked("Transaction.sign_in_failures")
 
     @property
     def mail_outbox(self) -> MailOutbox:

@@ -32,6 +32,7 @@ from chevet.ports.identity import (
     RecoveryCodeRepository,
     SessionRepository,
     SessionSecurityRepository,
+    SignInFailureRepository,
     TeamRepository,
 )
 from chevet.ports.keys import KeyStore, SealedBlobRepository, SealedItem
@@ -83,6 +84,7 @@ __all__ = [
     "SealedItem",
     "SessionRepository",
     "SessionSecurityRepository",
+    "SignInFailureRepository",
     "TeamRepository",
     "Transaction",
     "UploadRepository",

@@ -18,6 +18,7 @@ from chevet.ports.identity import (
     RecoveryCodeRepository,
     SessionRepository,
     SessionSecurityRepository,
+    SignInFailureRepository,
     TeamRepository,
 )
 from chevet.ports.keys import SealedBlobRepository
@@ -80,6 +81,8 @@ class Transaction(Protocol):
     def archive(self) -> ArchiveStore: ...
     @property
     def mail_outbox(self) -> MailOutbox: ...
+    @property
+    def sign_in_failures(self) -> SignInFailureRepository: ...
     @property
     def breaches(self) -> BreachLog: ...
 

@@ -34,6 +34,7 @@ from chevet.adapters.db.reports import SqlReports
 from chevet.adapters.db.retention import SqlRetention
 from chevet.adapters.db.sealed import SqlSealedBlobs
 from chevet.adapters.db.sessions import SqlInvitations, SqlSessions
+from chevet.adapters.db.sign_in_failures import SqlSignInFailures
 from chevet.adapters.db.teams import SqlTeams
 from chevet.adapters.db.uploads import SqlUploads
 from chevet.adapters.db.web import SqlPreferences, SqlPush
@@ -104,6 +105,7 @@ class SqlTransaction:
         self.sealed_blobs = SqlSealedBlobs(self.conn)
         self.mssante = SqlMssante(self.conn)
         self.mail_outbox = SqlMailOutbox(self.conn)
+        self.sign_in_failures = SqlSignInFailures(self.conn)
         self.directory = SqlDirectory(self.conn)
         self.audit_trail = SqlAuditTrail(self.conn)
         self.retention = SqlRetention(self.conn)
