@@ -23,6 +23,7 @@ from pathlib import Path
 from chevet.app.attachments import download as attachment_download
 from chevet.app.attachments import upload as attachments
 from chevet.app.services import Actor, Services
+from chevet.bootstrap import Installation, mail_relay_from
 from chevet.bootstrap.mssante import GatewayRuntime, load_gateway
 from chevet.settings import Settings
 from tests.mss_pki import Issued, TestCA, write_pem
@@ -201,3 +202,18 @@ def hung_operator() -> Iterator[int]:
         yield int(tarpit.getsockname()[1])
     finally:
         tarpit.close()
+
+
+def use_relay(installation: Installation, tmp_path: Path, port: int, timeout: float = 10, **extra: object) -> str:
+    """Point the installation at a relay on loopback, as [mail_relay] in chevet.toml would
+    (``extra``: other [mail_relay] settings, e.g. max_attempts)."""
+    sender = unique("noreply", "ehpad.test")
+    secret = tmp_path / "relay-password"
+    secret.write_text(PASSWORD + "\n")
+    settings = installation.settings.replace(mail_relay__host="127.0.0.1", mail_relay__port=port,
+                                             mail_relay__username=sender, mail_relay__password_file=str(secret),
+                                             mail_relay__sender=sender, mail_relay__ca_file=str(OPERATOR_CA),
+                                             mail_relay__timeout_seconds=timeout,
+                                             **{f"mail_relay__{k}": v for k, v in extra.items()})
+    installation.services.mail_relay = mail_relay_from(settings)
+    return sender

@@ -66,7 +66,7 @@ async def test_the_invitation_alone_on_one_phone(browser: Browser, web_installat
         await a.get_by_label("Unité Alzheimer").check()
         await a.locator("form[action='/admin/people/invite'] button[type=submit]").click()
         result = a.locator(".invite-result")
-        await expect(result).to_contain_text(f"envoyé par e-mail à {invitee}")
+        await expect(result).to_contain_text(f"partira par e-mail dans un instant, à {invitee}")
         await expect(result.locator("svg")).to_be_visible()
         shown = await a.locator("[data-invite-link]").input_value()
         await a.get_by_role("button", name="Copier le lien").click()

@@ -14,6 +14,7 @@ from chevet.ports import (
     ChallengeRepository,
     DirectoryRepository,
     InvitationRepository,
+    MailOutbox,
     MssanteRepository,
     OrganisationRepository,
     PasskeyRepository,
@@ -22,6 +23,7 @@ from chevet.ports import (
     RecoveryCodeRepository,
     SealedBlobRepository,
     SessionRepository,
+    SignInFailureRepository,
     TeamRepository,
     UploadRepository,
 )
@@ -74,6 +76,14 @@ class FakeTransaction:
     @property
     def challenges(self) -> ChallengeRepository:
         raise not_faked("Transaction.challenges")
+
+    @property
+    def sign_in_failures(self) -> SignInFailureRepository:
+        raise not_faked("Transaction.sign_in_failures")
+
+    @property
+    def mail_outbox(self) -> MailOutbox:
+        raise not_faked("Transaction.mail_outbox")
 
     @property
     def sealed_blobs(self) -> SealedBlobRepository:

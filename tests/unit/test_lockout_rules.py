@@ -1,41 +1,38 @@
-"""The lock-out rules, sans I/O: per account and source, forgotten after their window, bounded
-in memory, and waits said in whole minutes."""
+"""The lock-out rules, sans I/O: a source's count per account, locked at its threshold,
+forgotten after its window or its lock, and waits said in whole minutes."""
 
 from __future__ import annotations
 
-import uuid
-
-from chevet.core.lockout import LockoutPolicy, SourceFailures, minutes_of
+from chevet.core.lockout import LockoutPolicy, SourceCount, after_failure, current, minutes_of, refused_for
 
 POLICY = LockoutPolicy(source_threshold=5, source_seconds=900, account_threshold=30, account_seconds=900)
 
 
-def test_a_source_is_refused_after_its_threshold_for_this_account_only() -> None:
-    failures, nurse, colleague = SourceFailures(), uuid.uuid4(), uuid.uuid4()
-    locks = [failures.failed(POLICY, nurse, "address:198.51.100.7", 1000.0 + i) for i in range(5)]
+def _fail(count: SourceCount | None, times: int, start: float) -> SourceCount | None:
+    for i in range(times):
+        count = after_failure(POLICY, count, start + i)
+    return count
+
+
+def test_a_source_is_refused_after_its_threshold() -> None:
+    count: SourceCount | None = None
+    locks = []
+    for i in range(5):
+        count = after_failure(POLICY, count, 1000.0 + i)
+        locks.append(count.locked_until is not None)
     assert locks == [False, False, False, False, True]
-    assert failures.refused_for(POLICY, nurse, "address:198.51.100.7", 1010.0) == 1004.0 + 900 - 1010.0
-    assert failures.refused_for(POLICY, nurse, "device:abc", 1010.0) == 0  # her own phone
-    assert failures.refused_for(POLICY, colleague, "address:198.51.100.7", 1010.0) == 0  # another account
-    assert failures.refused_for(POLICY, nurse, "address:198.51.100.7", 1904.0) == 0  # the lock ended
+    assert refused_for(POLICY, count, 1010.0) == 1004.0 + 900 - 1010.0
+    assert refused_for(POLICY, None, 1010.0) == 0  # another source, or another account: no count
+    assert refused_for(POLICY, count, 1904.0) == 0  # the lock ended
+    assert current(POLICY, count, 1904.0) is None  # and the count is forgotten
 
 
-def test_failures_are_forgotten_after_the_window_and_after_a_success() -> None:
-    failures, nurse = SourceFailures(), uuid.uuid4()
-    for i in range(4):
-        failures.failed(POLICY, nurse, "address:a", float(i))
-    assert not failures.failed(POLICY, nurse, "address:a", 901.0)  # a new window: one failure
-    for i in range(3):
-        failures.failed(POLICY, nurse, "address:a", 902.0 + i)
-    failures.succeeded(nurse, "address:a")
-    assert not failures.failed(POLICY, nurse, "address:a", 910.0)
-
-
-def test_memory_stays_bounded_under_a_flood_of_sources() -> None:
-    failures, nurse = SourceFailures(max_entries=100), uuid.uuid4()
-    for i in range(1000):
-        failures.failed(POLICY, nurse, f"address:{i}", float(i) / 1000)
-    assert len(failures._counts) <= 100
+def test_failures_are_forgotten_after_the_window() -> None:
+    count = _fail(None, 4, 0.0)
+    assert count is not None and count.ends(POLICY) == 900.0
+    again = after_failure(POLICY, count, 901.0)  # a new window: one failure
+    assert (again.failures, again.since, again.locked_until) == (1, 901.0, None)
+    assert refused_for(POLICY, _fail(again, 3, 902.0), 910.0) == 0  # four in this window: not locked
 
 
 def test_waits_in_whole_minutes() -> None:

@@ -30,7 +30,7 @@ UNMOVED = {"data_dir", "log_level", "default_language"}
 # Settings born in their section, after the flat names: they have no flat name.
 SECTIONED_ONLY = {"sign_in.account_lockout_threshold"} | {
     f"mail_relay.{n}" for n in ("host", "port", "security", "username", "password_env", "password_file", "sender",
-                                "ca_file", "timeout_seconds")}
+                                "ca_file", "timeout_seconds", "max_attempts", "retry_seconds")}
 # Flat keywords are built with dict(...) so that the call-site rewrite leaves them flat.
 
 

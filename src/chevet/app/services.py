@@ -16,7 +16,8 @@ from chevet.app.messaging.group_commit import GroupCommit
 from chevet.core import envelope
 from chevet.core.audit import INSTALLATION_CHAIN, AuditEvent
 from chevet.core.entities import Organisation, Person, RealtimeEvent, session_ended_event
-from chevet.core.lockout import LockoutPolicy, SourceFailures
+from chevet.core.lockout import LockoutPolicy
+from chevet.core.mail_outbox import MailRetry
 from chevet.ports import (
     AuditSigner,
     Clock,
@@ -67,6 +68,7 @@ class MailRelay:
 
     submitter: MailSubmitter
     sender: str
+    retry: MailRetry = field(default_factory=MailRetry)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,8 +149,6 @@ class Services:
     signer: AuditSigner | None = None
     governance: Governance = field(default_factory=Governance)
     mail_relay: MailRelay | None = None
-    # Failed sign-ins per account and source, in this process (core/lockout.py).
-    sign_in_failures: SourceFailures = field(default_factory=SourceFailures, repr=False)
     # Sends waiting for their conversation's next batch (see group_commit.py and messages.py).
     sends: GroupCommit[uuid.UUID, Send, SendResult] = field(init=False, repr=False)
 

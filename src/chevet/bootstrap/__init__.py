@@ -26,6 +26,7 @@ from chevet.adapters.passwords import Argon2Passwords
 from chevet.adapters.push import WebPush, create_vapid_key
 from chevet.app.attachments.config import AttachmentLimits, AttachmentServices, FootprintSettings
 from chevet.app.services import Governance, MailRelay, Policy, Services
+from chevet.core.mail_outbox import MailRetry
 from chevet.ports import EventBus, PushGateway
 from chevet.settings import Settings, SettingsError
 
@@ -108,7 +109,9 @@ def mail_relay_from(settings: Settings) -> MailRelay | None:
         raise SettingsError(f"mail_relay.ca_file: cannot read a certificate from {relay.ca_file}") from exc
     endpoint = SmtpEndpoint(relay.host, relay.port, context, username=relay.username, password=password,
                             timeout=relay.timeout_seconds, implicit_tls=relay.security == "tls")
-    return MailRelay(SmtpSubmitter(endpoint), relay.sender)
+    retry = MailRetry(max_attempts=relay.max_attempts, first=timedelta(seconds=relay.retry_seconds),
+                      lease=timedelta(seconds=max(60.0, 3 * relay.timeout_seconds)))
+    return MailRelay(SmtpSubmitter(endpoint), relay.sender, retry)
 
 
 def add_master_key(settings: Settings) -> tuple[int, int]:

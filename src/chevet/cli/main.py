@@ -12,12 +12,14 @@ from typing import Annotated, Any
 
 import typer
 
-from chevet.app.identity import invitation_mail, organisations, people
+from chevet.app.identity import mail_outbox, organisations, people
+from chevet.app.identity.invitation_mail import KIND
 from chevet.bootstrap import Installation, initialise, migrate
 from chevet.cli.support import DataDir, run, settings_for
+from chevet.core.mail_outbox import MailState
 from chevet.settings import Settings, SettingsError
 from chevet.web.i18n import gettext
-from chevet.web.invitation_mail import invitation_link, invitation_text
+from chevet.web.invitation_mail import invitation_link, invitation_mail
 
 app = typer.Typer(help="Chevet: sovereign secure messaging for care teams.", no_args_is_help=True,
                   add_completion=False)
@@ -33,16 +35,21 @@ _run = run
 
 
 def _print_enrolment(settings: Settings, issued: people.NewInvitation, as_json: bool, what: str,
-                     mailed: invitation_mail.Mailed | None = None) -> None:
+                     mailed: str | None = None) -> None:
+    """``mailed``: "sent", "queued", "not_configured" (the invitation's e-mail), or None."""
     link = invitation_link(settings.origin, issued.token)
     if as_json:
-        extra = {} if mailed is None else {"mailed": mailed.sent}
+        extra = {} if mailed is None else {"mailed": mailed == "sent", "mail": mailed}
         typer.echo(json.dumps({"id": str(issued.person.id), "token": issued.token, "url": link, **extra}))
         return
     typer.echo(f"{what} for {issued.person.email}: {link}")
-    if mailed is not None:
-        typer.echo(f"e-mail sent to {issued.person.email} through the mail relay" if mailed.sent
-                   else gettext(mailed.reason or "invitation_mail_failed", "en"))
+    if mailed == "sent":
+        typer.echo(f"e-mail sent to {issued.person.email} through the mail relay")
+    elif mailed == "queued":
+        typer.echo(f"e-mail to {issued.person.email} queued: it leaves when the server runs (chevet serve); "
+                   "--send-now sends it at once")
+    elif mailed is not None:
+        typer.echo(gettext("mail_relay_not_configured", "en"))
 
 
 @app.command()
@@ -132,17 +139,26 @@ def user_reenrol(org: Annotated[str, typer.Option(help="Organisation slug")],
 def user_invite(org: Annotated[str, typer.Option(help="Organisation slug")],
                 email: Annotated[str, typer.Option()], name: Annotated[str, typer.Option()],
                 role: Annotated[str, typer.Option()], rpps: Annotated[str | None, typer.Option()] = None,
-                data_dir: DataDir = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Invite a person: prints the one-time link to choose a password and enrol TOTP, and sends
-    it by e-mail when the mail relay is configured ([mail_relay])."""
+                data_dir: DataDir = None, as_json: Annotated[bool, typer.Option("--json")] = False,
+                send_now: Annotated[bool, typer.Option("--send-now", help="Send the e-mail now, not from the "
+                                                       "server's outbox")] = False) -> None:
+    """Invite a person: prints the one-time link to choose a password and enrol TOTP, and queues
+    its e-mail when the mail relay is configured ([mail_relay]): the running server sends it,
+    with retries; ``--send-now`` tries the outbox at once from here (when no server runs)."""
     settings = _settings(data_dir)
 
-    async def go(i: Installation) -> tuple[people.NewInvitation, invitation_mail.Mailed]:
+    async def go(i: Installation) -> tuple[people.NewInvitation, str]:
         o = await organisations.organisation_by_slug(i.services, org)
-        invited = await people.invite_person(i.services, o, None, email=email, name=name, role=role, rpps=rpps)
         days = max(1, round(i.services.policy.invitation_lifetime.total_seconds() / 86400))
-        text = invitation_text(invited.person.language, o.name, invitation_link(settings.origin, invited.token), days)
-        return invited, await invitation_mail.mail_invitation(i.services, None, invited.person, text)
+        invited = await people.invite_person(i.services, o, None, email=email, name=name, role=role, rpps=rpps,
+                                             mail=invitation_mail(settings.origin, o.name, days))
+        if not invited.mail_queued:
+            return invited, "not_configured"
+        if send_now:
+            await mail_outbox.deliver_all_due(i.services)
+            state = (await mail_outbox.states(i.services, o.id, KIND, [invited.person.id])).get(invited.person.id)
+            return invited, "sent" if state is MailState.SENT else "queued"
+        return invited, "queued"
 
     invited, mailed = _run(go, settings)
     _print_enrolment(settings, invited, as_json, "invitation", mailed)

@@ -11,14 +11,14 @@ failures that a source was still allowed to make, so it reaches ``account_thresh
 many failures from many sources. The account lock then refuses every unknown device, but the
 owner's known device can still sign in: she proves who she is with both factors, as always.
 
-Sans I/O: the caller passes the policy and the time (its clock's, in seconds) and keeps one
-``SourceFailures`` per process.
+Sans I/O: the caller passes the policy, the time (its clock's, in seconds) and the source's
+``SourceCount``, which it keeps in the database (``sign_in_failure``), so that every server
+process counts the same failures and a restart forgets none.
 """
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from math import ceil
 
 
@@ -35,57 +35,36 @@ def minutes_of(seconds: float) -> int:
     return max(1, ceil(seconds / 60))
 
 
-@dataclass(slots=True)
-class _Count:
+@dataclass(frozen=True, slots=True)
+class SourceCount:
+    """One source's failures on one account: how many since ``since``, and the end of its lock."""
+
     failures: int
     since: float
     locked_until: float | None = None
 
+    def ends(self, policy: LockoutPolicy) -> float:
+        """When this count is forgotten: its lock's end, else its window's."""
+        return self.locked_until if self.locked_until is not None else self.since + policy.source_seconds
 
-@dataclass
-class SourceFailures:
-    """Failed sign-ins per (account, source) in this process, bounded in memory. A count is
-    forgotten ``source_seconds`` after its first failure (or after its lock ends)."""
 
-    max_entries: int = 100_000
-    _counts: dict[tuple[uuid.UUID, str], _Count] = field(default_factory=dict)
+def current(policy: LockoutPolicy, count: SourceCount | None, now: float) -> SourceCount | None:
+    """The count as it stands at ``now``: None once forgotten."""
+    return None if count is None or now >= count.ends(policy) else count
 
-    def refused_for(self, policy: LockoutPolicy, person_id: uuid.UUID, source: str, now: float) -> float:
-        """Seconds this source must still wait before trying this account again (0: it may)."""
-        count = self._current(policy, person_id, source, now)
-        if count is None or count.locked_until is None:
-            return 0.0
-        return count.locked_until - now
 
-    def failed(self, policy: LockoutPolicy, person_id: uuid.UUID, source: str, now: float) -> bool:
-        """Record one failure; True when it locks this source out of this account."""
-        count = self._current(policy, person_id, source, now)
-        if count is None:
-            if len(self._counts) >= self.max_entries:
-                self._forget_expired(policy, now)
-            count = self._counts[(person_id, source)] = _Count(0, now)
-        count.failures += 1
-        if count.failures >= policy.source_threshold:
-            count.locked_until = now + policy.source_seconds
-            return True
-        return False
+def refused_for(policy: LockoutPolicy, count: SourceCount | None, now: float) -> float:
+    """Seconds this source must still wait before trying this account again (0: it may)."""
+    count = current(policy, count, now)
+    if count is None or count.locked_until is None:
+        return 0.0
+    return count.locked_until - now
 
-    def succeeded(self, person_id: uuid.UUID, source: str) -> None:
-        self._counts.pop((person_id, source), None)
 
-    def _current(self, policy: LockoutPolicy, person_id: uuid.UUID, source: str, now: float) -> _Count | None:
-        count = self._counts.get((person_id, source))
-        if count is None:
-            return None
-        ends = count.locked_until if count.locked_until is not None else count.since + policy.source_seconds
-        if now >= ends:
-            del self._counts[(person_id, source)]
-            return None
-        return count
-
-    def _forget_expired(self, policy: LockoutPolicy, now: float) -> None:
-        for key in list(self._counts):
-            self._current(policy, key[0], key[1], now)
-        if len(self._counts) >= self.max_entries:  # a flood of sources: forget the oldest half
-            for key in sorted(self._counts, key=lambda k: self._counts[k].since)[: self.max_entries // 2]:
-                del self._counts[key]
+def after_failure(policy: LockoutPolicy, count: SourceCount | None, now: float) -> SourceCount:
+    """The count after one more failure; ``locked_until`` is set when it locks the source out."""
+    count = current(policy, count, now) or SourceCount(0, now)
+    failures = count.failures + 1
+    if failures >= policy.source_threshold:
+        return SourceCount(failures, count.since, now + policy.source_seconds)
+    return SourceCount(failures, count.since)

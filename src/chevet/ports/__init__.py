@@ -32,10 +32,11 @@ from chevet.ports.identity import (
     RecoveryCodeRepository,
     SessionRepository,
     SessionSecurityRepository,
+    SignInFailureRepository,
     TeamRepository,
 )
 from chevet.ports.keys import KeyStore, SealedBlobRepository, SealedItem
-from chevet.ports.mail import MailSubmitter
+from chevet.ports.mail import MailOutbox, MailSubmitter
 from chevet.ports.messaging import ConversationRepository, EntryRepository, PreferenceRepository
 from chevet.ports.mssante import DirectoryRepository, MssanteRepository
 from chevet.ports.push import PushGateway, PushRepository
@@ -63,6 +64,7 @@ __all__ = [
     "IdentityProvider",
     "InvitationRepository",
     "KeyStore",
+    "MailOutbox",
     "MailSubmitter",
     "MediaProcessor",
     "MssanteRepository",
@@ -82,6 +84,7 @@ __all__ = [
     "SealedItem",
     "SessionRepository",
     "SessionSecurityRepository",
+    "SignInFailureRepository",
     "TeamRepository",
     "Transaction",
     "UploadRepository",

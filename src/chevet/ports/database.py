@@ -18,9 +18,11 @@ from chevet.ports.identity import (
     RecoveryCodeRepository,
     SessionRepository,
     SessionSecurityRepository,
+    SignInFailureRepository,
     TeamRepository,
 )
 from chevet.ports.keys import SealedBlobRepository
+from chevet.ports.mail import MailOutbox
 from chevet.ports.messaging import ConversationRepository, EntryRepository, PreferenceRepository
 from chevet.ports.mssante import DirectoryRepository, MssanteRepository
 from chevet.ports.push import PushRepository
@@ -77,6 +79,10 @@ class Transaction(Protocol):
     def retention(self) -> RetentionStore: ...
     @property
     def archive(self) -> ArchiveStore: ...
+    @property
+    def mail_outbox(self) -> MailOutbox: ...
+    @property
+    def sign_in_failures(self) -> SignInFailureRepository: ...
     @property
     def breaches(self) -> BreachLog: ...
 

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from chevet.core.entities import Credentials, Invitation, Organisation, Person, PersonStatus, Session, Team
 from chevet.core.identity import Challenge, Passkey, SessionPolicy
+from chevet.core.lockout import SourceCount
 from chevet.core.roles import Role
 
 
@@ -84,6 +85,16 @@ class SessionRepository(Protocol):
     async def for_person(self, person_id: uuid.UUID) -> list[Session]: ...
     async def revoke(self, person_id: uuid.UUID, session_id: uuid.UUID, at: datetime) -> bool: ...
     async def touch(self, session_id: uuid.UUID, at: datetime) -> None: ...
+
+
+class SignInFailureRepository(Protocol):
+    """Failed sign-ins per account and source (``core/lockout.py``), shared by every process. The
+    caller holds the account's credentials row for update."""
+
+    async def get(self, person_id: uuid.UUID, source: str) -> SourceCount | None: ...
+    async def put(self, person_id: uuid.UUID, source: str, count: SourceCount, expires_at: float,
+                  now: float) -> None: ...
+    async def clear(self, person_id: uuid.UUID, source: str) -> None: ...
 
 
 class InvitationRepository(Protocol):

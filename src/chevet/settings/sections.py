@@ -252,6 +252,8 @@ class MailRelaySettings(Section):
     sender: str | None = Field(None, description="From address, e.g. noreply@ehpad-les-tilleuls.fr")
     ca_file: Path | None = Field(None, description="Trust anchor of the relay's certificate; default: the system's")
     timeout_seconds: float = Field(10, gt=0, le=120)
+    max_attempts: int = Field(8, ge=1, le=50, description="Attempts before a mail is shown as not delivered")
+    retry_seconds: float = Field(30, gt=0, le=3600, description="Wait after the first failure; doubles each time")
 
     @model_validator(mode="after")
     def _complete(self) -> MailRelaySettings:

@@ -3,7 +3,10 @@ administration page and for ``chevet user invite``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from chevet.app.identity.invitation_mail import InvitationText
+from chevet.core.entities import Person
 from chevet.web.i18n import LANGUAGES, gettext
 
 
@@ -15,3 +18,8 @@ def invitation_text(language: str, organisation: str, link: str, days: int) -> I
 
 def invitation_link(origin: str, token: str) -> str:
     return f"{origin.rstrip('/')}/invitation/{token}"
+
+
+def invitation_mail(origin: str, organisation: str, days: int) -> Callable[[Person, str], InvitationText]:
+    """The mail's words for ``people.invite_person``, which queues it with the invitation."""
+    return lambda person, token: invitation_text(person.language, organisation, invitation_link(origin, token), days)

@@ -26,6 +26,7 @@ from chevet.adapters.db.conversations import SqlConversations
 from chevet.adapters.db.directory import SqlDirectory
 from chevet.adapters.db.entries import SqlEntries
 from chevet.adapters.db.identity import SqlChallenges, SqlPasskeys, SqlRecoveryCodes, SqlSessionSecurity
+from chevet.adapters.db.mail_outbox import SqlMailOutbox
 from chevet.adapters.db.mssante import SqlMssante
 from chevet.adapters.db.organisations import SqlOrganisations
 from chevet.adapters.db.people import SqlPeople
@@ -33,6 +34,7 @@ from chevet.adapters.db.reports import SqlReports
 from chevet.adapters.db.retention import SqlRetention
 from chevet.adapters.db.sealed import SqlSealedBlobs
 from chevet.adapters.db.sessions import SqlInvitations, SqlSessions
+from chevet.adapters.db.sign_in_failures import SqlSignInFailures
 from chevet.adapters.db.teams import SqlTeams
 from chevet.adapters.db.uploads import SqlUploads
 from chevet.adapters.db.web import SqlPreferences, SqlPush
@@ -102,6 +104,8 @@ class SqlTransaction:
         self.session_security = SqlSessionSecurity(self.conn)
         self.sealed_blobs = SqlSealedBlobs(self.conn)
         self.mssante = SqlMssante(self.conn)
+        self.mail_outbox = SqlMailOutbox(self.conn)
+        self.sign_in_failures = SqlSignInFailures(self.conn)
         self.directory = SqlDirectory(self.conn)
         self.audit_trail = SqlAuditTrail(self.conn)
         self.retention = SqlRetention(self.conn)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chevet.adapters.db import schema
 from chevet.adapters.db.schema_identity import session_auth
+from chevet.adapters.db.schema_mail import mail_outbox
 from chevet.adapters.db.schema_signalement import report_key
 from chevet.core import envelope
 from chevet.ports import SealedItem
@@ -48,6 +49,7 @@ register(schema.person, "totp_sealed", "credentials", "totp", "id")
 register(schema.invitation, "pending_totp_sealed", "credentials", "totp", "person_id")
 register(session_auth, "psc_id_token_sealed", "credentials", "psc_id_token", "session_id")
 register(report_key, "wrapped", "master", "rkey", "report_id")  # signalement: one data key per report
+register(mail_outbox, "message_sealed", "credentials", "mail", "id")  # holds a one-time link
 
 
 def _load_feature_schemas() -> None:

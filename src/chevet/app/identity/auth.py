@@ -25,7 +25,7 @@ from chevet.app.identity.session_policy import (
     session_policy,
 )
 from chevet.app.services import Actor, Services, Unit
-from chevet.core import identity, totp
+from chevet.core import identity, lockout, totp
 from chevet.core.entities import Credentials, Organisation, Person, PersonStatus, Session
 from chevet.core.errors import AuthenticationFailed, Forbidden, LockedOut, NotFound
 from chevet.core.ids import new_id
@@ -79,7 +79,8 @@ def remember_device(services: Services, device: str | None, person_id: uuid.UUID
     return ".".join([device_id, *kept, mine])
 
 
-def _source(services: Services, device: str | None, person_id: uuid.UUID, ip: str | None) -> tuple[str, bool]:
+def sign_in_source(services: Services, device: str | None, person_id: uuid.UUID, ip: str | None) -> tuple[str, bool]:
+    """The source that failures are counted for, and whether it is this person's known device."""
     known = known_device(services, device, person_id)
     return (f"device:{known}", True) if known else (f"address:{ip or '?'}", False)
 
@@ -100,40 +101,44 @@ async def login(services: Services, email: str, password: str, otp: str, *, ip: 
                           reason="unknown_or_inactive")
         raise AuthenticationFailed("login_failed")
 
-    source, known = _source(services, device, person.id, ip)
+    source, known = sign_in_source(services, device, person.id, ip)
     failure: Exception | None = None
     signed_in: SignedIn | None = None
     async with services.unit(ip) as u:
         creds = await u.tx.people.credentials(person.id, for_update=True)
-        refused = _refusal(services, person, creds, source, known, now)
-        if refused is not None:
-            await u.audit(person.org_id, "auth.login_refused", person.id, "person", person.id, reason="locked",
-                          scope=refused[0])
-            failure = refused[1]
-        else:
+        failure = await refusal(u, person, creds, source, known, now)
+        if failure is None:
             checked = await _second_factor(services, u, person, creds, password_ok, otp, now)
             if checked is None:
-                failure = await _record_failure(services, u, person, creds, now, source)
+                failure = await record_failure(u, person, creds, now, source)
             else:
                 method, step = checked
-                services.sign_in_failures.succeeded(person.id, source)
-                signed_in = await _open_session(services, u, person, creds, step, ip, user_agent, method)
+                await u.tx.sign_in_failures.clear(person.id, source)
+                signed_in = await open_session(services, u, person, creds, step, ip, user_agent, method)
     if failure is not None:
         raise failure
     assert signed_in is not None
     return signed_in
 
 
-def _refusal(services: Services, person: Person, creds: Credentials, source: str, known: bool,
-             now: datetime) -> tuple[str, LockedOut] | None:
-    """Why this attempt is refused before checking anything ("source" or "account"), or None.
-    The owner's known device is never refused for the account's lock, only for its own."""
-    wait = services.sign_in_failures.refused_for(services.policy.lockout, person.id, source, now.timestamp())
+async def refusal(u: Unit, person: Person, creds: Credentials, source: str, known: bool,
+                  now: datetime) -> LockedOut | None:
+    """The refusal of this attempt before checking anything (audited with its scope, "source"
+    or "account"), or None. The owner's known device is never refused for the account's lock,
+    only for its own. For every way of signing in (password, passkey)."""
+    count = await u.tx.sign_in_failures.get(person.id, source)
+    wait = lockout.refused_for(u.services.policy.lockout, count, now.timestamp())
+    refused: tuple[str, LockedOut] | None = None
     if wait > 0:
-        return "source", LockedOut("account_locked", retry_after=int(wait) + 1)
-    if not known and creds.locked_until is not None and creds.locked_until > now:
-        return "account", LockedOut("account_locked", retry_after=int((creds.locked_until - now).total_seconds()) + 1)
-    return None
+        refused = "source", LockedOut("account_locked", retry_after=int(wait) + 1)
+    elif not known and creds.locked_until is not None and creds.locked_until > now:
+        refused = "account", LockedOut("account_locked",
+                                       retry_after=int((creds.locked_until - now).total_seconds()) + 1)
+    if refused is None:
+        return None
+    await u.audit(person.org_id, "auth.login_refused", person.id, "person", person.id, reason="locked",
+                  scope=refused[0])
+    return refused[1]
 
 
 async def _second_factor(services: Services, u: Unit, person: Person, creds: Credentials, password_ok: bool,
@@ -155,13 +160,17 @@ async def _second_factor(services: Services, u: Unit, person: Person, creds: Cre
     return None
 
 
-async def _record_failure(services: Services, u: Unit, person: Person, creds: Credentials,
-                          now: datetime, source: str) -> Exception:
+async def record_failure(u: Unit, person: Person, creds: Credentials, now: datetime, source: str,
+                         reason: str = "bad_credentials") -> Exception:
     """One failure, counted for its source (which it may lock out of this account) and for the
-    account (which many failures from many sources lock for unknown devices)."""
-    policy = services.policy.lockout
-    await u.audit(person.org_id, "auth.login_failed", person.id, "person", person.id, reason="bad_credentials")
-    source_locked = services.sign_in_failures.failed(policy, person.id, source, now.timestamp())
+    account (which many failures from many sources lock for unknown devices), in the database:
+    every server process sees the same counts, and a restart forgets none."""
+    policy = u.services.policy.lockout
+    await u.audit(person.org_id, "auth.login_failed", person.id, "person", person.id, reason=reason)
+    at = now.timestamp()
+    count = lockout.after_failure(policy, await u.tx.sign_in_failures.get(person.id, source), at)
+    await u.tx.sign_in_failures.put(person.id, source, count, count.ends(policy), at)
+    source_locked = count.locked_until is not None
     failed = creds.failed_logins + 1
     if failed >= policy.account_threshold:
         await u.tx.people.save_credentials(replace(creds, failed_logins=0,
@@ -179,7 +188,7 @@ async def _record_failure(services: Services, u: Unit, person: Person, creds: Cr
     return AuthenticationFailed("login_failed")
 
 
-async def _open_session(services: Services, u: Unit, person: Person, creds: Credentials, step: int | None,
+async def open_session(services: Services, u: Unit, person: Person, creds: Credentials, step: int | None,
                         ip: str | None, user_agent: str, method: str = "password+totp") -> SignedIn:
     # The owner's known device may sign in while the account is locked for unknown devices:
     # her success does not lift that lock for whoever caused it.
@@ -315,13 +324,11 @@ async def reauthenticate(services: Services, actor: Actor, password: str, otp: s
     failure: Exception | None = None
     async with services.unit(actor.ip) as u:
         creds = await u.tx.people.credentials(actor.id, for_update=True)
-        refused = _refusal(services, actor.person, creds, source, False, now)
-        if refused is not None:
-            failure = refused[1]
-        else:
+        failure = await refusal(u, actor.person, creds, source, False, now)
+        if failure is None:
             checked = await _second_factor(services, u, actor.person, creds, password_ok, otp, now)
             if checked is None:
-                failure = await _record_failure(services, u, actor.person, creds, now, source)
+                failure = await record_failure(u, actor.person, creds, now, source)
             else:
                 method, step = checked
                 await u.tx.people.save_credentials(replace(

@@ -1,23 +1,21 @@
 """The invitation link sent by e-mail through the installation's SMTP relay.
 
 The mail holds the link and nothing else personal: no name, no role, no organisation data
-beyond what the link leads to (it is only a way to reach the person's own phone). The inviter
-sees the link anyway: when the relay is not configured or does not answer, the invitation
-stands and the inviter hands the link over another way.
+beyond what the link leads to (it is only a way to reach the person's own phone). It is queued
+with the invitation (``mail_outbox``) and leaves from the server's job. The inviter sees the
+link anyway: when the relay is not configured, or the mail ends undelivered (the people page
+says so), the invitation stands and the inviter hands the link over another way.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-from chevet.app.services import Actor, Services
+from chevet.app.identity import mail_outbox
+from chevet.app.services import Unit
 from chevet.core.entities import Person
-from chevet.core.mssante.delivery import MailError
-
-log = logging.getLogger("chevet.app.invitations")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,14 +25,6 @@ class InvitationText:
     language: str
     subject: str
     body: str
-
-
-@dataclass(frozen=True, slots=True)
-class Mailed:
-    """Whether the mail left for the relay; ``reason`` is a message id when it did not."""
-
-    sent: bool
-    reason: str | None = None
 
 
 def invitation_message(sender: str, to: str, text: InvitationText, at_domain: str, now_rfc: str) -> bytes:
@@ -50,21 +40,15 @@ def invitation_message(sender: str, to: str, text: InvitationText, at_domain: st
     return msg.as_bytes()
 
 
-async def mail_invitation(services: Services, actor: Actor | None, person: Person, text: InvitationText) -> Mailed:
-    """Send the link to the invitee. Never raises for the relay: the invitation is made already."""
-    relay = services.mail_relay
+KIND = "invitation"
+
+
+async def queue_invitation(u: Unit, person: Person, text: InvitationText) -> bool:
+    """Queue the link's mail in the transaction that makes the invitation (``mail_outbox``):
+    the inviter never waits on the relay. False when no relay is configured."""
+    relay = u.services.mail_relay
     if relay is None:
-        return Mailed(False, "mail_relay_not_configured")
+        return False
     domain = relay.sender.rpartition("@")[2] or "localhost"
-    message = invitation_message(relay.sender, person.email, text, domain, format_datetime(services.clock.now()))
-    try:
-        await relay.submitter.submit(relay.sender, [person.email], message)
-    except MailError as exc:
-        log.warning("invitation mail not sent", extra={"code": exc.code})
-        async with services.unit(actor.ip if actor else None) as u:
-            await u.audit(person.org_id, "invitation.mail_failed", actor.id if actor else None, "person", person.id,
-                          code=exc.code)
-        return Mailed(False, "invitation_mail_failed")
-    async with services.unit(actor.ip if actor else None) as u:
-        await u.audit(person.org_id, "invitation.mailed", actor.id if actor else None, "person", person.id)
-    return Mailed(True)
+    message = invitation_message(relay.sender, person.email, text, domain, format_datetime(u.services.clock.now()))
+    return await mail_outbox.queue(u, person.org_id, KIND, person.id, person.email, message)

@@ -21,12 +21,19 @@ from urllib.parse import urlsplit
 
 from typing_extensions import TypedDict
 
-from chevet.app.identity.auth import SignedIn, mark_reauthenticated, start_session
+from chevet.app.identity.auth import (
+    SignedIn,
+    mark_reauthenticated,
+    open_session,
+    record_failure,
+    refusal,
+    sign_in_source,
+)
 from chevet.app.identity.session_policy import require_recent_authentication
 from chevet.app.services import Actor, Services
 from chevet.core import identity
 from chevet.core.entities import PersonStatus
-from chevet.core.errors import AuthenticationFailed, InvalidInput, LockedOut, NotFound
+from chevet.core.errors import AuthenticationFailed, InvalidInput, NotFound
 from chevet.core.identity import Challenge, Passkey
 from chevet.core.ids import new_id
 
@@ -176,9 +183,12 @@ async def begin_reauthentication(services: Services, actor: Actor) -> CeremonyVi
 
 
 async def finish_login(services: Services, challenge_id: uuid.UUID, credential: dict[str, Any], *,
-                       ip: str | None = None, user_agent: str = "") -> SignedIn:
+                       ip: str | None = None, user_agent: str = "", device: str | None = None) -> SignedIn:
     """Check the signed answer; the session opens with method ``passkey``. Every failure reads
-    the same from outside and is audited."""
+    the same from outside and is audited. The lock-out is the password sign-in's
+    (``auth.refusal``, ``auth.record_failure``): failures are counted per source (``device``, the
+    device cookie, else the address) and for the account, and the owner's known device is spared
+    the account's lock."""
     now = services.clock.now()
     failed: Exception | None = None
     signed: SignedIn | None = None
@@ -192,16 +202,17 @@ async def finish_login(services: Services, challenge_id: uuid.UUID, credential: 
                           "person", person.id if person else None, reason="passkey")
             failed = AuthenticationFailed("login_failed")
         else:
-            creds = await u.tx.people.credentials(person.id)
-            if creds.locked_until is not None and creds.locked_until > now:
-                await u.audit(person.org_id, "auth.login_refused", person.id, "person", person.id, reason="locked")
-                failed = LockedOut("account_locked", retry_after=int((creds.locked_until - now).total_seconds()) + 1)
-            elif (count := _verify_assertion(services, passkey, challenge, credential)) is None:
-                await u.audit(person.org_id, "auth.login_failed", person.id, "person", person.id, reason="passkey")
-                failed = AuthenticationFailed("login_failed")
-            else:
-                signed = await start_session(services, u, person, "passkey", ip, user_agent)
-                await u.tx.passkeys.used(passkey.id, count, now)
+            creds = await u.tx.people.credentials(person.id, for_update=True)
+            source, known = sign_in_source(services, device, person.id, ip)
+            failed = await refusal(u, person, creds, source, known, now)
+            if failed is None:
+                count = _verify_assertion(services, passkey, challenge, credential)
+                if count is None:
+                    failed = await record_failure(u, person, creds, now, source, reason="passkey")
+                else:
+                    await u.tx.sign_in_failures.clear(person.id, source)
+                    signed = await open_session(services, u, person, creds, None, ip, user_agent, "passkey")
+                    await u.tx.passkeys.used(passkey.id, count, now)
     if failed is not None:
         raise failed
     assert signed is not None

@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from hashlib import sha256
 
+from chevet.app.identity import invitation_mail
+from chevet.app.identity.invitation_mail import InvitationText
 from chevet.app.identity.session_policy import require_recent_authentication
 from chevet.app.services import Actor, Services, Unit
 from chevet.core import envelope, totp
@@ -112,11 +115,15 @@ async def add_person(services: Services, org: Organisation, *, email: str, name:
 class NewInvitation:
     person: Person
     token: str
+    mail_queued: bool = False  # the link's e-mail is in the outbox (a relay is configured)
 
 
 async def invite_person(services: Services, org: Organisation, actor: Actor | None, *, email: str, name: str,
-                        role: str, rpps: str | None = None) -> NewInvitation:
-    """An administrator invites someone; the one-time link lets them choose a password and enrol TOTP."""
+                        role: str, rpps: str | None = None,
+                        mail: Callable[[Person, str], InvitationText] | None = None) -> NewInvitation:
+    """An administrator invites someone; the one-time link lets them choose a password and enrol TOTP.
+    With ``mail`` (the mail's words from the person and the token), the link's e-mail is queued
+    in the same transaction."""
     if actor is not None and (actor.org_id != org.id or not can(actor.person.role, Permission.MANAGE_PEOPLE)):
         raise Forbidden("forbidden")
     email, name, parsed_role, rpps = clean_email(email), clean_name(name), parse_role(role), clean_rpps(rpps)
@@ -125,7 +132,8 @@ async def invite_person(services: Services, org: Organisation, actor: Actor | No
         token = await _issue_invitation(u, person)
         await u.audit(org.id, "person.invited", actor.id if actor else None, "person", person.id,
                       role=parsed_role.value)
-    return NewInvitation(person, token)
+        queued = mail is not None and await invitation_mail.queue_invitation(u, person, mail(person, token))
+    return NewInvitation(person, token, queued)
 
 
 async def _issue_invitation(u: Unit, person: Person) -> str:

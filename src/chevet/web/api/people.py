@@ -6,20 +6,20 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import Field, StrictInt
 
-from chevet.app.identity import invitation_mail, people
+from chevet.app.identity import people
 from chevet.app.messaging.views import PersonView, person_view
 from chevet.core.ids import parse_id
 from chevet.web.api.models import Digits, InviteIn, RoleIn
 from chevet.web.api.openapi import refusals
 from chevet.web.deps import ActorDep, ServicesDep
-from chevet.web.invitation_mail import invitation_link, invitation_text
+from chevet.web.invitation_mail import invitation_mail
 
 router = APIRouter(tags=["people"])
 
 
 class InvitedView(PersonView):
     invitation_token: str
-    mailed: bool  # the link left by e-mail through the installation's relay ([mail_relay])
+    mailed: bool  # the link's e-mail is queued for the installation's relay ([mail_relay])
 
 
 @router.get("/users")
@@ -31,15 +31,15 @@ async def users(actor: ActorDep, svc: ServicesDep, q: str = Query("", max_length
 
 @router.post("/users/invitations", status_code=201, responses=refusals(409))
 async def invite(body: InviteIn, request: Request, actor: ActorDep, svc: ServicesDep) -> InvitedView:
-    """The one-time link is sent to the invitee by e-mail when the relay is configured
-    (``mailed``); the token is returned either way."""
-    invited = await people.invite_person(svc, actor.organisation, actor, email=body.email, name=body.name,
-                                         role=body.role, rpps=body.rpps)
+    """The one-time link's e-mail to the invitee is queued with the invitation when the relay is
+    configured (``mailed``: it leaves from the server's outbox in a moment, with retries); the
+    token is returned either way."""
     days = max(1, round(svc.policy.invitation_lifetime.total_seconds() / 86400))
-    link = invitation_link(request.app.state.settings.origin, invited.token)
-    mailed = await invitation_mail.mail_invitation(
-        svc, actor, invited.person, invitation_text(invited.person.language, actor.organisation.name, link, days))
-    return {**person_view(invited.person), "invitation_token": invited.token, "mailed": mailed.sent}
+    invited = await people.invite_person(svc, actor.organisation, actor, email=body.email, name=body.name,
+                                         role=body.role, rpps=body.rpps,
+                                         mail=invitation_mail(request.app.state.settings.origin,
+                                                              actor.organisation.name, days))
+    return {**person_view(invited.person), "invitation_token": invited.token, "mailed": invited.mail_queued}
 
 
 @router.put("/users/{person_id}/role")

@@ -6,13 +6,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from chevet.app.identity import invitation_mail, people
+from chevet.app.identity import invitation_mail, mail_outbox, people
 from chevet.app.messaging import preferences, teams
-from chevet.core.entities import Person
+from chevet.core.entities import Person, PersonStatus
 from chevet.core.errors import ChevetError, Forbidden, InvalidInput
 from chevet.core.ids import parse_id
 from chevet.core.roles import Role
-from chevet.web.invitation_mail import invitation_link, invitation_text
+from chevet.web.invitation_mail import invitation_link
+from chevet.web.invitation_mail import invitation_mail as invitation_mail_for
 from chevet.web.pages.page import Page, SignedInPage, field_of, read_form, signed_in, ui
 from chevet.web.qr import qr_svg
 
@@ -24,17 +25,23 @@ def _require(p: Page, permission: str) -> None:
         raise Forbidden("forbidden")
 
 
+def _origin(p: Page) -> str:
+    return p.request.app.state.settings.server.public_url or str(p.request.base_url).rstrip("/")
+
+
 def _invitation_link(p: Page, token: str) -> str:
-    base = p.request.app.state.settings.server.public_url or str(p.request.base_url).rstrip("/")
-    return invitation_link(base, token)
+    return invitation_link(_origin(p), token)
 
 
 async def _people_page(p: SignedInPage, status: int = 200, **extra: object) -> Response:
     q = (p.request.query_params.get("q") or "").strip()[:100]
     found = await people.search_people(p.services, p.actor, q, 200)
-    context: dict[str, object] = {"q": q, "people": found, "roles": list(Role), "error": None, "link": None, "form": {},
-               "notice": p.request.query_params.get("notice"), "me": p.actor.id,
-               "teams": await teams.list_teams(p.services, p.actor) if p.can("manage_teams") else []}
+    invited = [x.id for x in found if x.status is PersonStatus.INVITED]
+    mail_states = await mail_outbox.states(p.services, p.actor.org_id, invitation_mail.KIND, invited)
+    context: dict[str, object] = {"q": q, "people": found, "mail_states": mail_states,
+                                  "roles": list(Role), "error": None, "link": None, "form": {},
+                                  "notice": p.request.query_params.get("notice"), "me": p.actor.id,
+                                  "teams": await teams.list_teams(p.services, p.actor) if p.can("manage_teams") else []}
     context.update(extra)
     return p.render("admin_people.html", status=status, **context)
 
@@ -51,15 +58,18 @@ async def people_page(request: Request) -> Response:
 @ui
 async def invite(request: Request) -> Response:
     """Invite, put in the chosen teams (their channels are joined at the first sign-in), and
-    send the link by e-mail; the page shows the link, its QR code and a copy button anyway."""
+    queue the link's e-mail (it leaves from the server's outbox, never from this request); the
+    page shows the link, its QR code and a copy button anyway."""
     p = await signed_in(request)
     _require(p, "manage_people")
     form = await read_form(p)
     values = {k: field_of(form, k, 300) for k in ("email", "name", "role", "rpps")}
     team_ids = [parse_id(v) for v in form.getlist("team") if isinstance(v, str)][:50]
+    days = max(1, round(p.services.policy.invitation_lifetime.total_seconds() / 86400))
     try:
         invited = await people.invite_person(p.services, p.actor.organisation, p.actor, email=values["email"],
-                                             name=values["name"], role=values["role"], rpps=values["rpps"] or None)
+                                             name=values["name"], role=values["role"], rpps=values["rpps"] or None,
+                                             mail=invitation_mail_for(_origin(p), p.actor.organisation.name, days))
     except ChevetError as exc:
         if isinstance(exc, Forbidden):
             raise
@@ -67,11 +77,7 @@ async def invite(request: Request) -> Response:
     for team_id in team_ids:
         await teams.add_team_member(p.services, p.actor, team_id, invited.person.id)
     link = _invitation_link(p, invited.token)
-    days = max(1, round(p.services.policy.invitation_lifetime.total_seconds() / 86400))
-    mailed = await invitation_mail.mail_invitation(
-        p.services, p.actor, invited.person,
-        invitation_text(invited.person.language, p.actor.organisation.name, link, days))
-    return await _people_page(p, link=link, qr=qr_svg(link), invited=invited.person, mailed=mailed)
+    return await _people_page(p, link=link, qr=qr_svg(link), invited=invited.person, mail_queued=invited.mail_queued)
 
 
 @router.post("/people/{person_id}/role")

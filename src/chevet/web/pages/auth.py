@@ -34,7 +34,7 @@ DEVICE_COOKIE_SECONDS = 400 * 24 * 3600  # the longest browsers keep a cookie
 LOGIN_NOTICES = {"signed_out", "account_ready", "session_expired"}
 
 
-def _set_device_cookie(request: Request, response: Response, signed: auth.SignedIn) -> None:
+def set_device_cookie(request: Request, response: Response, signed: auth.SignedIn) -> None:
     """Remember that this person signed in on this browser: her failures from here are counted
     apart from others', and the account's lock (many failures from elsewhere) spares it."""
     value = auth.remember_device(request.app.state.services, request.cookies.get(DEVICE_COOKIE), signed.person.id)
@@ -71,7 +71,7 @@ async def login(request: Request) -> Response:
                         email=email, error=p.error_text(exc), notice=None)
     response = p.redirect(target)
     set_session_cookie(request, response, signed.token)
-    _set_device_cookie(request, response, signed)
+    set_device_cookie(request, response, signed)
     response.delete_cookie(PRE_COOKIE, path="/")
     return response
 
@@ -162,7 +162,7 @@ async def invitation_confirm(token: str, request: Request) -> Response:
     await conversations.join_team_channels(p.services, actor)
     response = p.redirect("/?notice=welcome")
     set_session_cookie(request, response, signed.token)
-    _set_device_cookie(request, response, signed)
+    set_device_cookie(request, response, signed)
     response.delete_cookie(ENROL_COOKIE, path=f"/invitation/{token}")
     response.delete_cookie(PRE_COOKIE, path="/")
     return response

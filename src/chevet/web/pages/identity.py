@@ -15,6 +15,7 @@ from chevet.core.errors import ChevetError
 from chevet.core.ids import parse_id
 from chevet.web.api.identity import CredentialIn, signed_in_view
 from chevet.web.deps import SESSION_COOKIE, ServicesDep, client_ip, limit_attempts
+from chevet.web.pages.auth import DEVICE_COOKIE, set_device_cookie
 from chevet.web.pages.page import STATIC, SignedInPage, page, secure_cookies, set_session_cookie
 from chevet.web.responses import Json
 
@@ -58,9 +59,11 @@ async def passkey_session(body: CredentialIn, request: Request, svc: ServicesDep
 
     limit_attempts(request, "login")
     signed = await passkeys.finish_login(svc, parse_id(body.challenge_id), body.credential, ip=client_ip(request),
-                                         user_agent=request.headers.get("user-agent", ""))
+                                         user_agent=request.headers.get("user-agent", ""),
+                                         device=request.cookies.get(DEVICE_COOKIE))
     response = Json({k: v for k, v in signed_in_view(signed).items() if k != "token"})
     set_session_cookie(request, response, signed.token)
+    set_device_cookie(request, response, signed)
     return response
 
 
