@@ -376,7 +376,7 @@ def seed(cluster: Cluster, runs: int) -> World:
     """A nurse and a physician sharing a care case of 50 messages, people to sign in (TOTP codes
     are single-use: one person per sign-in) and open invitations (one per sign-up)."""
     from chevet.app.identity import organisations, people
-    from chevet.app.messaging import conversations, messages
+    from chevet.app.messaging import conversations, messages, teams
     from chevet.app.services import Actor
     from chevet.bootstrap import open_installation
     from chevet.settings import load_settings
@@ -410,11 +410,16 @@ def seed(cluster: Cluster, runs: int) -> World:
                     who = doctor_actor if i % 3 == 2 else nurse_actor
                     await messages.send_message(svc, who, cid, body=f"{LINES[i % len(LINES)]} ({i + 1})",
                                                 client_id=f"seed-{ref}-{i}")
+            # Each invitation names the night team, as an administrator does from the invitation
+            # form: its channel is joined on activation.
+            _, admin_actor = await person("Claire Martin", "admin")
+            night = await teams.create_team(svc, admin_actor, "Équipe de nuit", member_ids=[nurse.id])
             invitations = []
             for i in range(runs):
                 email = f"aide-{i}-{uuid.uuid4().hex[:4]}@banc.example"
                 new = await people.invite_person(svc, org, None, email=email, name=f"Aide-soignante {i + 1}",
                                                  role="care_assistant")
+                await teams.add_team_member(svc, admin_actor, uuid.UUID(night["id"]), new.person.id)
                 invitations.append((new.token, email))
             return World(cluster, nurse, doctor, sign_ins, invitations, ids[1], ids[0], noisy_photo())
         finally:

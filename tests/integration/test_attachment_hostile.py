@@ -88,7 +88,9 @@ async def test_types_outside_the_allow_list_are_refused(tmp_path: Path) -> None:
         conv = await api.conversation(nurse, doctor)
         r = await api.upload(nurse, conv, pdf(), name="lettre.pdf", content_type="application/pdf", lang="en")
         assert r.status_code == 422 and r.json()["code"] == "attachment_type_refused"
-        assert "image/jpeg" in r.json()["detail"]
+        # In words, and only the families this installation accepts (programs get the types).
+        assert r.json()["detail"] == "This type of file is not accepted: send a photo."
+        assert "image/jpeg" in r.json()["allowed"] and "pdf" not in r.json()["allowed"]
         limits = (await api.client.get("/api/v1/attachments/limits", headers=api.auth(nurse))).json()
         assert "application/pdf" not in limits["accepted_types"]
         await _nothing_stored(inst)

@@ -189,14 +189,16 @@ async def test_a_refused_type_is_named_in_words(installation: Installation, api:
     program = b"MZ\x90\x00" + b"\x00" * 200
     r = await api.upload(nurse, conv, program, name="outil.exe", content_type="application/octet-stream")
     assert r.status_code == 422 and r.json()["code"] == "attachment_type_refused"
-    assert r.json()["detail"] == "Ce type de fichier n'est pas accepté : envoyez une photo, un PDF ou un texte."
+    assert r.json()["detail"] == ("Ce type de fichier n'est pas accepté : "
+                                  "envoyez une photo, un PDF, un texte ou un message vocal.")
     assert "application/" not in r.json()["detail"]
     r = await api.upload(nurse, conv, program, name="tool.exe", content_type="application/octet-stream", lang="en")
-    assert r.json()["detail"] == "This type of file is not accepted: send a photo, a PDF or a text file."
+    assert r.json()["detail"] == ("This type of file is not accepted: "
+                                  "send a photo, a PDF, a text file or a voice message.")
     # The same refusal at the end of a resumable upload, which is then forgotten.
     up = (await start(api, nurse, conv, len(program))).json()
     r = await piece(api, nurse, up["id"], 0, program)
-    assert r.status_code == 422 and "une photo, un PDF ou un texte" in r.json()["detail"]
+    assert r.status_code == 422 and "une photo, un PDF, un texte ou un message vocal" in r.json()["detail"]
     assert (await offset_of(api, nurse, up["id"])).status_code == 404
 
 

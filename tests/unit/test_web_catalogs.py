@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from chevet.core.mail_outbox import MailState
 from chevet.web.i18n import catalog
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "src" / "chevet" / "web" / "templates"
@@ -28,6 +29,7 @@ def test_computed_texts_exist_for_every_value() -> None:
                 "role.": ["admin", "dpo", "manager", "physician", "nurse", "care_assistant", "social_worker",
                           "external"],
                 "ui.status.": ["active", "invited", "deactivated"],
+                "ui.invite.mail.": [s.value for s in MailState],
                 "ui.account.level.": ["grouped", "urgent", "none"],
                 "ui.new.kind_hint.": ["care_case", "direct", "group", "team"],
                 "ui.admin.push_content.": ["name", "nothing"],

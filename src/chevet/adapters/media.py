@@ -69,7 +69,7 @@ class PillowMedia:
     def _process(self, data: bytes, file_type: FileType) -> ProcessedImage:
         fmt = _PILLOW_FORMAT.get(file_type.mime)
         if fmt is None:
-            raise InvalidInput("attachment_type_refused")
+            raise InvalidInput("attachment_type_refused", families=["image"])
         try:
             opened = Image.open(io.BytesIO(data), formats=[fmt])
             width, height = opened.size

@@ -31,6 +31,9 @@ def gettext(message_id: str, lang: str = DEFAULT, **params: Any) -> str:
         # A wait in minutes, singular or plural: "{wait}" reads "1 minute" or "15 minutes".
         unit = "ui.wait.minute" if params["minutes"] == 1 else "ui.wait.minutes"
         params["wait"] = gettext(unit, lang, n=params["minutes"])
+    if isinstance(params.get("families"), (list, tuple)) and "kinds" not in params:
+        # Accepted file families in words: "une photo, un PDF ou un texte".
+        params["kinds"] = _in_words([gettext(f"attachment.family.{f}", lang) for f in params["families"]], lang)
     if params:
         try:
             return text.format(**params)
@@ -54,3 +57,9 @@ def negotiate(accept_language: str | None, preferred: str | None = None) -> str:
         if lang in LANGUAGES and weight > best_q:
             best, best_q = lang, weight
     return best
+
+
+def _in_words(words: list[str], lang: str) -> str:
+    if len(words) <= 1:
+        return "".join(words)
+    return f"{', '.join(words[:-1])} {gettext('words.or', lang)} {words[-1]}"

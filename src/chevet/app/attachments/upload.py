@@ -128,7 +128,7 @@ async def screen(services: Services, data: bytes, file_type: FileType | None, *,
     if file_type is None or file_type.family not in families \
             or (file_type.kind is AttachmentKind.IMAGE and file_type.mime not in cfg.media.accepted_images):
         allowed = EXCHANGE_ALLOWED if exchange else ", ".join(limits_view(services)["accepted_types"])
-        raise InvalidInput("attachment_type_refused", allowed=allowed)
+        raise InvalidInput("attachment_type_refused", allowed=allowed, families=list(families))
     await _scan(cfg, data)
     return file_type
 

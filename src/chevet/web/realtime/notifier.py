@@ -15,7 +15,7 @@ import orjson
 from chevet.app.messaging import notifications
 from chevet.app.services import Services
 from chevet.core.entities import RealtimeEvent
-from chevet.ports import PushGateway
+from chevet.ports import DependencyUnavailable, PushGateway
 from chevet.web.i18n import gettext
 
 log = logging.getLogger("chevet.push")
@@ -52,6 +52,10 @@ class Notifier:
             event = await self.queue.get()
             try:
                 await self.handle(event)
+            except DependencyUnavailable as exc:
+                # The database or a push service is away: this wake-up is skipped (the message
+                # itself is stored and streamed); an outage is not an error of ours.
+                log.warning("push skipped", extra={"error": type(exc).__name__})
             except Exception as exc:  # a push failure must never stop the worker
                 log.error("push failed", extra={"error": type(exc).__name__})
 
