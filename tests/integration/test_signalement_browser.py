@@ -68,7 +68,8 @@ async def test_night_fall_from_a_phone_to_the_exported_form(installation: Instal
     ctx, page = await _sign_in(browser, server, e.carer, csp, viewport=PHONE, is_mobile=True, has_touch=True)
     main_nav = page.get_by_role("navigation", name="Navigation principale")
     await expect(main_nav.get_by_role("link", name="Signalements")).to_have_count(0)  # not a manager
-    await main_nav.get_by_role("link", name="Signaler un événement").click()
+    # On a phone, reporting is one of the four tabs at the bottom of the screen.
+    await page.get_by_role("navigation", name="Onglets").get_by_role("link", name="Signaler").click()
     assert await page.evaluate(UNLABELLED) == []
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], "the form fits a phone screen without sideways scrolling"

@@ -23,7 +23,7 @@ function stream(cursors, onEvent, onReady = null) {
     ws.onclose = (e) => {
       clearInterval(pinger);
       if (e.code === 4401) {  // the session ended: back here after signing in, the draft kept
-        location.assign(`/login?${new URLSearchParams({ next: location.pathname + location.search, notice: "session_expired" })}`);
+        signInAgain();
         return;
       }
       setTimeout(connect, delay);

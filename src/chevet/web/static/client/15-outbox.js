@@ -48,7 +48,8 @@ async function outboxDeliver(item, csrf) {
       headers: { Accept: "application/json" }, credentials: "same-origin" });
   } catch { return null; }
   if (r.ok) return { message: await r.json().catch(() => null) };
-  if (r.type === "opaqueredirect" || r.status >= 500 || [401, 403, 408, 429].includes(r.status)) return null;
+  if (r.type === "opaqueredirect" || r.status === 401) return { signedOut: true };
+  if (r.status >= 500 || [401, 403, 408, 429].includes(r.status)) return null;
   return { refused: (await r.json().catch(() => ({}))).detail || "" };
 }
 let outboxBusy = null;
@@ -59,6 +60,7 @@ function outboxFlush(person, csrf) {
     const mine = (await outboxItems()).filter((i) => i.person === person).sort((a, b) => a.at - b.at);
     for (const item of mine) {
       const res = await outboxDeliver(item, csrf);
+      if (res?.signedOut) { done.signedOut = true; break; }  // waits for her next sign-in
       if (!res) break;
       await outboxDrop(item.client_id);
       done.push({ item, ...res });
@@ -103,12 +105,17 @@ async function queueSend(item) {
     const done = await outboxFlush(outboxPerson, csrfOf());
     outboxReport(done, queued.client_id);
     res = done.find((d) => d.item.client_id === queued.client_id);
+    if (!res && done.signedOut) {  // not offline: her session ended. The text stays a draft,
+      await outboxDrop(queued.client_id).catch(() => {});  // never sent behind her back
+      throw { signedOut: true };
+    }
     if (!res) {  // shown as waiting only once it could not leave
       navigator.serviceWorker?.ready.then((reg) => reg.sync?.register("chevet-outbox")).catch(() => {});
       return null;
     }
   } else {  // no IndexedDB (some private modes): sent now or not at all
     res = await outboxDeliver(queued, csrfOf());
+    if (res?.signedOut) throw { signedOut: true };
     if (!res) throw { refused: outboxTexts().offline || "" };
   }
   if (res.refused !== undefined) throw { refused: res.refused || outboxTexts().refusedUnknown || "" };

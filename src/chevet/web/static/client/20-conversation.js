@@ -177,6 +177,7 @@ if (conv) {
       status.textContent = m ? "" : $("#tpl-outbox").dataset.queued;
       if (!m) { status.classList.remove("sr"); status.classList.add("banner", "offline"); }
     } catch (err) {
+      if (err.signedOut) { signInAgain(); return; }
       status.textContent = `${texts.failed} ${err.refused ?? ""}`;
       status.classList.remove("sr");
       status.classList.add("banner", "error");
