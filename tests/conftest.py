@@ -11,6 +11,7 @@ import pytest
 
 from chevet.bootstrap import Installation
 from chevet.settings import Settings
+from tests.attachment_support import Api
 from tests.support import (
     IN_CI,
     SERVER_LOGS,
@@ -61,6 +62,16 @@ async def installation(tmp_path: Path, database_url: str | None) -> AsyncIterato
         yield inst
     finally:
         await inst.close()
+
+
+@pytest.fixture
+async def api(installation: Installation) -> AsyncIterator[Api]:
+    """The API client of the attachment tests, signed in per member, on the test's installation."""
+    client = Api(installation)
+    try:
+        yield client
+    finally:
+        await client.close()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -39,15 +38,6 @@ async def _nothing_stored(installation: Installation) -> None:
         conn = tx.conn  # type: ignore[attr-defined]
         assert (await conn.execute(select(func.count()).select_from(attachment))).scalar_one() == 0
         assert (await conn.execute(select(func.count()).select_from(attachment_blob))).scalar_one() == 0
-
-
-@pytest.fixture
-async def api(installation: Installation) -> AsyncIterator[Api]:
-    client = Api(installation)
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 async def test_hostile_files_are_refused_and_leave_nothing(installation: Installation, api: Api) -> None:

@@ -6,13 +6,11 @@ uploads expire; the pieces wait sealed."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 
 from chevet.app.attachments import upkeep
 from chevet.bootstrap import Installation
@@ -21,15 +19,6 @@ from tests.media_samples import phone_photo, small_jpeg
 from tests.support import Member, new_member, new_org
 
 PIECE = "application/offset+octet-stream"
-
-
-@pytest.fixture
-async def api(installation: Installation) -> AsyncIterator[Api]:
-    client = Api(installation)
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 async def start(api: Api, member: Member, conv: str, size: int, name: str = "plaie.jpg",

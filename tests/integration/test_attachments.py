@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -23,15 +22,6 @@ def photo() -> bytes:
     data = phone_photo(orientation=6)
     assert 3_000_000 <= len(data) <= 6_000_000, len(data)
     return data
-
-
-@pytest.fixture
-async def api(installation: Installation) -> AsyncIterator[Api]:
-    client = Api(installation)
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 def blob_files(installation: Installation) -> list[Path]:

@@ -8,11 +8,8 @@ import csv
 import io
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
-
-import pytest
 
 from chevet.bootstrap import Installation
 from chevet.core.entities import Team
@@ -22,15 +19,6 @@ from tests.media_samples import pdf, phone_photo
 from tests.support import new_member, new_org
 
 SVG = "{http://www.w3.org/2000/svg}"
-
-
-@pytest.fixture
-async def api(installation: Installation) -> AsyncIterator[Api]:
-    client = Api(installation)
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 async def test_dashboard_shows_costs_and_savings_to_admin_and_dpo_only(installation: Installation,

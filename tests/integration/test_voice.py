@@ -5,7 +5,6 @@ anything that only claims to be one is refused with a French sentence, and leave
 from __future__ import annotations
 
 import subprocess
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import func, inspect, select
@@ -15,15 +14,6 @@ from chevet.bootstrap import Installation
 from tests.attachment_support import Api
 from tests.support import Member, migrate, new_member, new_org
 from tests.voice_samples import encode, require_ffmpeg
-
-
-@pytest.fixture
-async def api(installation: Installation) -> AsyncIterator[Api]:
-    client = Api(installation)
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 async def _team(installation: Installation, api: Api) -> tuple[Member, Member, str]:
