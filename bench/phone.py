@@ -414,6 +414,8 @@ def seed(cluster: Cluster, runs: int) -> World:
             # form: its channel is joined on activation.
             _, admin_actor = await person("Claire Martin", "admin")
             night = await teams.create_team(svc, admin_actor, "Équipe de nuit", member_ids=[nurse.id])
+            await conversations.create_conversation(svc, admin_actor, kind="team", title="Équipe de nuit",
+                                                    member_ids=[], team_id=uuid.UUID(night["id"]))
             invitations = []
             for i in range(runs):
                 email = f"aide-{i}-{uuid.uuid4().hex[:4]}@banc.example"

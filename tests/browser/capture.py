@@ -68,13 +68,14 @@ async def main(out: Path) -> None:
                 browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
                 figures = await _measure(browser, server.url, who)
                 print(json.dumps(figures, indent=2))
-                for width, height, tag in ((360, 740, "phone"), (1280, 800, "desktop")):
+                for width, height, tag in ((360, 780, "phone"), (1280, 800, "desktop")):
                     ctx = await browser.new_context(locale="fr-FR", viewport={"width": width, "height": height})
                     page = await ctx.new_page()
                     await page.goto(server.url + "/login")
                     await page.screenshot(path=str(out / f"login-{tag}.png"))
                     await sign_in(page, server.url, who["doctor"] if tag == "phone" else who["nurse"], 1)
-                    shots = {"list": "/", "conversation": f"/c/{who['care']}", "new": "/new", "account": "/account"}
+                    shots = {"list": "/", "conversation": f"/c/{who['care']}", "new": "/new", "account": "/account",
+                             "search": "/search?q=tal"}
                     for name, path in shots.items():
                         await page.goto(server.url + path)
                         await page.wait_for_load_state("networkidle")
@@ -100,7 +101,7 @@ async def _measure(browser: Any, base: str, who: dict[str, Any]) -> dict[str, An
     await login_ctx.close()
     # Service workers blocked so that the figures are what the HTTP layer transfers (with the
     # worker, the static files come from its cache and cost nothing either).
-    ctx = await browser.new_context(locale="fr-FR", viewport={"width": 360, "height": 740},
+    ctx = await browser.new_context(locale="fr-FR", viewport={"width": 360, "height": 780},
                                     service_workers="block")
     await ctx.add_cookies(cookies)
     page = await ctx.new_page()
