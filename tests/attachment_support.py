@@ -9,11 +9,12 @@ import httpx
 
 from chevet.bootstrap import Installation
 from chevet.web.app import create_app
-from tests.support import Member
+from tests.support import Member, new_member, new_org
 
 
 class Api:
     def __init__(self, installation: Installation) -> None:
+        self.installation = installation
         self.app = create_app(installation)
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://chevet.test")
         self.tokens: dict[uuid.UUID, str] = {}
@@ -26,6 +27,16 @@ class Api:
 
     def auth(self, member: Member, **extra: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[member.id]}", **extra}
+
+    async def team(self, kind: str = "group", title: str = "Équipe") -> tuple[Member, Member, str]:
+        """A nurse and a physician of a new organisation, signed in, and a conversation of theirs."""
+        svc = self.installation.services
+        org = await new_org(svc)
+        nurse = await new_member(svc, org, "nurse")
+        doctor = await new_member(svc, org, "physician")
+        for m in (nurse, doctor):
+            await self.login(m)
+        return nurse, doctor, await self.conversation(nurse, doctor, kind=kind, title=title)
 
     async def conversation(self, owner: Member, *others: Member, kind: str = "group", title: str = "Équipe") -> str:
         body: dict[str, Any] = {"kind": kind, "member_ids": [str(o.id) for o in others]}

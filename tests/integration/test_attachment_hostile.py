@@ -41,13 +41,7 @@ async def _nothing_stored(installation: Installation) -> None:
 
 
 async def test_hostile_files_are_refused_and_leave_nothing(installation: Installation, api: Api) -> None:
-    svc = installation.services
-    org = await new_org(svc)
-    nurse = await new_member(svc, org, "nurse")
-    doctor = await new_member(svc, org, "physician")
-    for m in (nurse, doctor):
-        await api.login(m)
-    conv = await api.conversation(nurse, doctor)
+    nurse, _doctor, conv = await api.team()
     for name, (data, status) in hostile_corpus().items():
         r = await api.upload(nurse, conv, data, name=name, content_type="image/jpeg")
         assert r.status_code == status, (name, r.status_code, r.text)

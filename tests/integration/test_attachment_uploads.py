@@ -37,19 +37,9 @@ async def offset_of(api: Api, member: Member, upload_id: str) -> httpx.Response:
     return await api.client.get(f"/api/v1/uploads/{upload_id}", headers=api.auth(member))
 
 
-async def team(api: Api, installation: Installation) -> tuple[Member, Member, str]:
-    svc = installation.services
-    org = await new_org(svc)
-    nurse = await new_member(svc, org, "nurse")
-    doctor = await new_member(svc, org, "physician")
-    for m in (nurse, doctor):
-        await api.login(m)
-    return nurse, doctor, await api.conversation(nurse, doctor, kind="care_case", title="Plaie")
-
-
 async def test_a_photo_in_pieces_resumes_at_the_servers_offset_and_arrives_once(installation: Installation,
                                                                                 api: Api) -> None:
-    nurse, doctor, conv = await team(api, installation)
+    nurse, doctor, conv = await api.team(kind="care_case", title="Plaie")
     photo = phone_photo(2000, 1500)
     r = await start(api, nurse, conv, len(photo))
     assert r.status_code == 201, r.text
@@ -94,7 +84,7 @@ async def test_a_photo_in_pieces_resumes_at_the_servers_offset_and_arrives_once(
 
 async def test_wrong_offset_oversize_and_other_peoples_uploads_are_refused_in_french(installation: Installation,
                                                                                       api: Api) -> None:
-    nurse, doctor, conv = await team(api, installation)
+    nurse, doctor, conv = await api.team(kind="care_case", title="Plaie")
     other_org = await new_org(installation.services)
     stranger = await new_member(installation.services, other_org, "admin")
     await api.login(stranger)
@@ -138,7 +128,7 @@ async def test_wrong_offset_oversize_and_other_peoples_uploads_are_refused_in_fr
 
 async def test_space_under_way_is_bounded_per_person_and_cancel_frees_it(installation: Installation,
                                                                          api: Api) -> None:
-    nurse, doctor, conv = await team(api, installation)
+    nurse, doctor, conv = await api.team(kind="care_case", title="Plaie")
     ids = []
     for _ in range(3):
         r = await start(api, nurse, conv, 20 * 1_048_576)
@@ -154,7 +144,7 @@ async def test_space_under_way_is_bounded_per_person_and_cancel_frees_it(install
 
 
 async def test_abandoned_uploads_expire(installation: Installation, api: Api) -> None:
-    nurse, _, conv = await team(api, installation)
+    nurse, _, conv = await api.team(kind="care_case", title="Plaie")
     data = small_jpeg(seed=12)
     up = (await start(api, nurse, conv, len(data))).json()
     assert (await piece(api, nurse, up["id"], 0, data[:100])).status_code == 200
@@ -174,7 +164,7 @@ async def test_abandoned_uploads_expire(installation: Installation, api: Api) ->
 
 
 async def test_a_refused_type_is_named_in_words(installation: Installation, api: Api) -> None:
-    nurse, _, conv = await team(api, installation)
+    nurse, _, conv = await api.team(kind="care_case", title="Plaie")
     program = b"MZ\x90\x00" + b"\x00" * 200
     r = await api.upload(nurse, conv, program, name="outil.exe", content_type="application/octet-stream")
     assert r.status_code == 422 and r.json()["code"] == "attachment_type_refused"

@@ -12,18 +12,8 @@ from sqlalchemy import func, inspect, select
 from chevet.adapters.db.schema_attachments import attachment, attachment_blob
 from chevet.bootstrap import Installation
 from tests.attachment_support import Api
-from tests.support import Member, migrate, new_member, new_org
+from tests.support import migrate
 from tests.voice_samples import encode, require_ffmpeg
-
-
-async def _team(installation: Installation, api: Api) -> tuple[Member, Member, str]:
-    svc = installation.services
-    org = await new_org(svc)
-    nurse = await new_member(svc, org, "nurse")
-    doctor = await new_member(svc, org, "physician")
-    for m in (nurse, doctor):
-        await api.login(m)
-    return nurse, doctor, await api.conversation(nurse, doctor)
 
 
 async def _rows(installation: Installation) -> tuple[int, int]:
@@ -42,7 +32,7 @@ def _decodes(data: bytes) -> bool:
 async def test_an_opus_recording_is_accepted_timed_stripped_and_sealed(
         installation: Installation, api: Api, fmt: str, mime: str) -> None:
     require_ffmpeg()
-    nurse, doctor, conv = await _team(installation, api)
+    nurse, doctor, conv = await api.team()
     recording = encode(fmt, 3, title="Dupont Jeanne chambre 12")
     assert b"Dupont Jeanne" in recording
     r = await api.upload(nurse, conv, recording, name="message-vocal." + fmt, content_type=mime)
@@ -94,7 +84,7 @@ async def test_an_opus_recording_is_accepted_timed_stripped_and_sealed(
 async def test_what_is_not_an_opus_voice_message_is_refused_in_french(
         installation: Installation, api: Api, case: str, code: str) -> None:
     require_ffmpeg()
-    nurse, _doctor, conv = await _team(installation, api)
+    nurse, _doctor, conv = await api.team()
     data = {
         "claims_webm": lambda: b"\x1a\x45\xdf\xa3" + bytes(range(256)) * 8,
         "cut_short": lambda: encode("webm", 3)[:5000],
