@@ -45,24 +45,29 @@ def _outbox_core() -> str:
     return part[start:end]
 
 
-OUTBOX_CORE = _outbox_core()
+def _service_worker() -> str:
+    """The worker names the fingerprinted shell to cache; its version changes with any static file."""
+    shell = [static_url(n) for n in ("chevet.css", "chevet.js", "icons.svg", "logo.svg")] + ["/offline"]
+    version = "-".join(FINGERPRINTS.get(n, "0") for n in sorted(FINGERPRINTS))[:200]
+    return ((STATIC / "sw.js").read_text().replace("/*SHELL*/[]", repr(shell).replace("'", '"'))
+            .replace("__VERSION__", version).replace("/*OUTBOX*/", _outbox_core()))
+
+
+# Both are fixed for the life of the process: built once, not on every request.
+SERVICE_WORKER = _service_worker()
+MANIFEST = _STATIC_REF.sub(lambda m: static_url(m.group(1)), (STATIC / "manifest.webmanifest").read_text())
 
 
 @router.get("/sw.js")
 async def service_worker() -> Response:
-    """At the root so that it controls every page; it names the fingerprinted shell to cache."""
-    shell = [static_url(n) for n in ("chevet.css", "chevet.js", "icons.svg", "logo.svg")] + ["/offline"]
-    script = (STATIC / "sw.js").read_text().replace("/*SHELL*/[]", repr(shell).replace("'", '"'))
-    version = "-".join(FINGERPRINTS.get(n, "0") for n in sorted(FINGERPRINTS))[:200]
-    script = script.replace("__VERSION__", version).replace("/*OUTBOX*/", OUTBOX_CORE)
-    return Response(script, media_type="text/javascript; charset=utf-8",
+    """At the root so that it controls every page."""
+    return Response(SERVICE_WORKER, media_type="text/javascript; charset=utf-8",
                     headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"})
 
 
 @router.get("/manifest.webmanifest")
 async def manifest(request: Request) -> Response:
-    text = _STATIC_REF.sub(lambda m: static_url(m.group(1)), (STATIC / "manifest.webmanifest").read_text())
-    return Response(text, media_type="application/manifest+json", headers={"Cache-Control": "no-cache"})
+    return Response(MANIFEST, media_type="application/manifest+json", headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/favicon.ico")
