@@ -70,6 +70,9 @@ async def test_night_fall_from_a_phone_to_the_exported_form(installation: Instal
     await expect(main_nav.get_by_role("link", name="Signalements")).to_have_count(0)  # not a manager
     # On a phone, reporting is one of the four tabs at the bottom of the screen.
     await page.get_by_role("navigation", name="Onglets").get_by_role("link", name="Signaler").click()
+    # Wait for the form itself: evaluating during the navigation may meet a document without its root.
+    await page.wait_for_url(f"{server.url}/signalement/nouveau")
+    await expect(page.get_by_label("Description")).to_be_visible()
     assert await page.evaluate(UNLABELLED) == []
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], "the form fits a phone screen without sideways scrolling"

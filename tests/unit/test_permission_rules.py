@@ -24,7 +24,7 @@ from tests.fakes.world import Member, World
 
 ALL_ROLES = list(Role)
 MANAGE_PEOPLE = {Role.ADMIN}
-MANAGE_RETENTION = {Role.ADMIN, Role.DPO}
+MANAGE_RETENTION = {Role.ADMIN, Role.DPO, Role.DIRECTOR}  # the director answers for how long data is kept
 MANAGE_ANY_CONVERSATION = {Role.ADMIN, Role.MANAGER}
 
 
@@ -151,7 +151,7 @@ async def test_only_administrators_designate_who_handles_reports(role: Role) -> 
 
 # --- the DPO -------------------------------------------------------------------------------
 @pytest.mark.parametrize("role", ALL_ROLES)
-async def test_only_the_dpo_and_administrators_set_retention(role: Role) -> None:
+async def test_only_the_dpo_the_director_and_administrators_set_retention(role: Role) -> None:
     w = World()
     org = w.organisation()
     actor = w.member(org, role)

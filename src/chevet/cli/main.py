@@ -96,7 +96,7 @@ def org_create(slug: Annotated[str, typer.Option(help="Short identifier, e.g. eh
 @user_app.command("add")
 def user_add(org: Annotated[str, typer.Option(help="Organisation slug")],
              email: Annotated[str, typer.Option()], name: Annotated[str, typer.Option()],
-             role: Annotated[str, typer.Option(help="admin, dpo, manager, physician, nurse, care_assistant, "
+             role: Annotated[str, typer.Option(help="admin, dpo, director, manager, physician, nurse, care_assistant, "
                                                     "social_worker or external")],
              password_stdin: Annotated[bool, typer.Option("--password-stdin",
                                                           help="Read the password from standard input")] = False,

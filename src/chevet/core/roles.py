@@ -12,6 +12,7 @@ from enum import StrEnum
 class Role(StrEnum):
     ADMIN = "admin"
     DPO = "dpo"
+    DIRECTOR = "director"
     MANAGER = "manager"
     PHYSICIAN = "physician"
     NURSE = "nurse"
@@ -46,6 +47,10 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.DPO: frozenset({Permission.VIEW_AUDIT, Permission.MANAGE_RETENTION, Permission.CREATE_DIRECT,
                          Permission.CREATE_GROUP, Permission.LIST_PEOPLE, Permission.VIEW_SOBRIETY}),
+    # The establishment's director answers for it to the authorities: reads the traces, sets how long
+    # data is kept and sees the sobriety figures; handles adverse-event reports (signalement).
+    Role.DIRECTOR: frozenset(_CARE | {Permission.VIEW_AUDIT, Permission.MANAGE_RETENTION, Permission.VIEW_SOBRIETY,
+                                      Permission.MANAGE_TEAMS, Permission.CREATE_TEAM_CHANNEL}),
     Role.MANAGER: frozenset(_CARE | {Permission.MANAGE_TEAMS, Permission.CREATE_TEAM_CHANNEL,
                                      Permission.VIEW_AUDIT, Permission.MANAGE_ANY_CONVERSATION}),
     Role.PHYSICIAN: frozenset(_CARE),

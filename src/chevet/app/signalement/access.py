@@ -76,7 +76,7 @@ async def managers(tx: Transaction, org_id: uuid.UUID) -> list[uuid.UUID]:
 
     ids = {pid for pid, _ in await tx.reports.designations(org_id)}
     for p in await tx.people.search(org_id, "", 1000):
-        if p.role is Role.ADMIN and p.status is PersonStatus.ACTIVE:
+        if p.role in (Role.ADMIN, Role.DIRECTOR) and p.status is PersonStatus.ACTIVE:
             ids.add(p.id)
     return sorted(ids)
 

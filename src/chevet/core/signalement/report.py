@@ -52,7 +52,7 @@ class ReportFunction(StrEnum):
 
 def functions_of(role: Role, designations: Iterable[ReportFunction]) -> frozenset[ReportFunction]:
     found = set(designations)
-    if role is Role.ADMIN:
+    if role in (Role.ADMIN, Role.DIRECTOR):
         found.add(ReportFunction.DIRECTOR)
     return frozenset(found)
 
