@@ -14,7 +14,7 @@ import hmac
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, ParamSpec
 from urllib.parse import urlencode
@@ -30,6 +30,7 @@ from chevet.app.services import Actor, Services
 from chevet.core.errors import AuthenticationFailed, ChevetError, Forbidden, ReauthenticationRequired
 from chevet.core.notification import LOCAL_TIME
 from chevet.core.roles import Permission, can
+from chevet.web import formats
 from chevet.web.deps import SESSION_COOKIE, client_ip
 from chevet.web.i18n import gettext, negotiate
 from chevet.web.problems import status_of
@@ -146,6 +147,19 @@ class Page:
 
     def local(self, at: datetime) -> datetime:
         return at.astimezone(LOCAL_TIME)
+
+    def moment(self, at: datetime, *, year: bool = True) -> str:
+        """« 3 décembre 2026 à 14 h 05 »: a moment in Europe/Paris, in the page's language."""
+        return formats.moment(at, self.lang, year=year)
+
+    def day(self, value: date | datetime, *, year: bool = True) -> str:
+        return formats.day(value, self.lang, year=year)
+
+    def short_moment(self, at: datetime) -> str:
+        return formats.short_moment(at, self.lang)
+
+    def number(self, value: int | float, *, digits: int = 0) -> str:
+        return formats.number(value, self.lang, digits=digits)
 
 
 @dataclass
