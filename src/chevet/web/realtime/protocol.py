@@ -159,11 +159,23 @@ class StreamState:
     def resolve(self, ev: RealtimeEvent, missing: Sequence[RealtimeEvent]) -> list[RealtimeEvent]:
         """What to write, in order, for ``ev`` admitted with a gap, given the entries found for
         that gap (in the queue or the database): those still missing, then ``ev``. What the
-        database does not give (entries no longer visible to the actor) stays unsent."""
+        database does not give (entries no longer visible to the actor) stays unsent, and so does
+        what follows her removal until she is added back."""
         cid, last = ev.conversation_id, self.last_sent(ev.conversation_id)
         assert ev.seq is not None
         found = {m.seq: m for m in missing if m.conversation_id == cid and m.seq is not None and last < m.seq < ev.seq}
-        return [found[seq] for seq in sorted(found)] + [ev]
+        # Queued entries are what the bus routed, not what the person may see: after her removal,
+        # nothing is hers again until an entry that brings her back.
+        out: list[RealtimeEvent] = []
+        member = True
+        for m in [found[seq] for seq in sorted(found)] + [ev]:
+            if not member and m.payload.get("type") in _JOINS and self.person_id in m.user_ids:
+                member = True
+            if member:
+                out.append(m)
+            if self.leaves(m):
+                member = False
+        return out
 
     def delivered(self, ev: RealtimeEvent) -> bool:
         """``ev`` (admitted) has been written to the client. True when the entries after it
