@@ -54,18 +54,22 @@ LEGEND_LINE = 20
 
 
 def line_chart(*, chart_id: str, title: str, description: str, labels: Sequence[str], series: Sequence[Series],
-               format_value: Callable[[float], str], width: int = 320, height: int = 280) -> str:
+               format_value: Callable[[float], str], width: int = 320, height: int = 280,
+               minimum_top: float = 1.0) -> str:
     """An SVG line chart of ``series`` over ``labels`` (the x axis, in order). Drawn for a phone:
     320 units wide, so that its 12-unit text is still 12 px on a 360 px screen; pages cap its
-    width on wide screens."""
+    width on wide screens. ``minimum_top``: the lowest axis top, so that an empty chart does not
+    label its grid lines with rounded fractions of one unit."""
     if not series or not labels or any(len(s.values) != len(labels) for s in series):
         raise ValueError("every series needs one value per label")
     if len(series) > len(PALETTE):
         raise ValueError("too many series for one readable chart")
-    left, right, top = 64, 12, 12
+    # Room for a month label (about 7 px a character at 12 px); half of it past the last point.
+    room = max(len(label) for label in labels) * 7 + 10
+    left, right, top = 64, max(12, room // 2), 12
     plot_h = height - top - 28 - LEGEND_LINE * len(series) - 12
     plot_w = width - left - right
-    peak = nice_ceiling(max(max(s.values) for s in series))
+    peak = nice_ceiling(max(minimum_top, *(max(s.values) for s in series)))
     n = len(labels)
 
     def x_of(i: int) -> float:
@@ -88,8 +92,7 @@ def line_chart(*, chart_id: str, title: str, description: str, labels: Sequence[
                      f'stroke-width="1"/>')
         parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#333333">'
                      f'{escape(format_value(v))}</text>')
-    # As many month labels as fit without touching (about 7 px a character at 12 px), always the last.
-    room = max(len(label) for label in labels) * 7 + 10
+    # As many month labels as fit without touching, always the last.
     every = max(1, ceil(n * room / plot_w))
     for i, label in enumerate(labels):
         if (n - 1 - i) % every == 0:

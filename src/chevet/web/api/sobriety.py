@@ -29,7 +29,8 @@ def growth_svg(figures: Mapping[str, Any], lang: str) -> str:
     description = gettext("sobriety.chart.desc", lang, months=len(labels), text=last["text"], image=last["image"],
                           document=last["document"])
     return line_chart(chart_id="growth", title=gettext("sobriety.chart.title", lang), description=description,
-                      labels=labels, series=series, format_value=lambda v: format_bytes(v, lang))
+                      labels=labels, series=series, format_value=lambda v: format_bytes(v, lang),
+                      minimum_top=1000)
 
 
 @router.get("/admin/sobriety")
