@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from math import ceil, floor, log10
 from xml.sax.saxutils import escape, quoteattr
 
+from babel.numbers import format_decimal
+
 PALETTE = (("#1f4e79", "none", "circle"), ("#8a3b12", "6 4", "square"), ("#2e6b30", "2 3", "triangle"),
            ("#5b2a86", "10 3 2 3", "diamond"))
 
@@ -48,16 +50,26 @@ def _marker(shape: str, x: float, y: float, colour: str) -> str:
     return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{colour}"/>'
 
 
+LEGEND_LINE = 20
+
+
 def line_chart(*, chart_id: str, title: str, description: str, labels: Sequence[str], series: Sequence[Series],
-               format_value: Callable[[float], str], width: int = 640, height: int = 280) -> str:
-    """An SVG line chart of ``series`` over ``labels`` (the x axis, in order)."""
+               format_value: Callable[[float], str], width: int = 320, height: int = 280,
+               minimum_top: float = 1.0) -> str:
+    """An SVG line chart of ``series`` over ``labels`` (the x axis, in order). Drawn for a phone:
+    320 units wide, so that its 12-unit text is still 12 px on a 360 px screen; pages cap its
+    width on wide screens. ``minimum_top``: the lowest axis top, so that an empty chart does not
+    label its grid lines with rounded fractions of one unit."""
     if not series or not labels or any(len(s.values) != len(labels) for s in series):
         raise ValueError("every series needs one value per label")
     if len(series) > len(PALETTE):
         raise ValueError("too many series for one readable chart")
-    left, right, top, bottom = 78, 16, 16, 64
-    plot_w, plot_h = width - left - right, height - top - bottom
-    peak = nice_ceiling(max(max(s.values) for s in series))
+    # Room for a month label (about 7 px a character at 12 px); half of it past the last point.
+    room = max(len(label) for label in labels) * 7 + 10
+    left, right, top = 64, max(12, room // 2), 12
+    plot_h = height - top - 28 - LEGEND_LINE * len(series) - 12
+    plot_w = width - left - right
+    peak = nice_ceiling(max(minimum_top, *(max(s.values) for s in series)))
     n = len(labels)
 
     def x_of(i: int) -> float:
@@ -80,9 +92,10 @@ def line_chart(*, chart_id: str, title: str, description: str, labels: Sequence[
                      f'stroke-width="1"/>')
         parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#333333">'
                      f'{escape(format_value(v))}</text>')
-    every = max(1, ceil(n / 12))
+    # As many month labels as fit without touching, always the last.
+    every = max(1, ceil(n * room / plot_w))
     for i, label in enumerate(labels):
-        if i % every == 0 or i == n - 1:
+        if (n - 1 - i) % every == 0:
             parts.append(f'<text x="{x_of(i):.1f}" y="{top + plot_h + 18}" text-anchor="middle" fill="#333333">'
                          f'{escape(label)}</text>')
     parts.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" '
@@ -94,29 +107,27 @@ def line_chart(*, chart_id: str, title: str, description: str, labels: Sequence[
                      f'stroke="{colour}" stroke-width="2.5"{dash_attr}/>')
         parts.extend(_marker(shape, x_of(i), y_of(v), colour) for i, v in enumerate(s.values))
         parts.append("</g>")
-    legend_y = height - 18
-    slot = (width - left) / len(series)
+    # One legend line per series, under the axis: long French labels never run into each other.
     for idx, (s, (colour, dash, shape)) in enumerate(zip(series, PALETTE, strict=False)):
-        x = left + idx * slot
+        x, y = left, top + plot_h + 40 + idx * LEGEND_LINE
         dash_attr = "" if dash == "none" else f' stroke-dasharray="{dash}"'
-        parts.append(f'<line x1="{x:.1f}" y1="{legend_y - 4}" x2="{x + 28:.1f}" y2="{legend_y - 4}" '
+        parts.append(f'<line x1="{x:.1f}" y1="{y - 4}" x2="{x + 28:.1f}" y2="{y - 4}" '
                      f'stroke="{colour}" stroke-width="2.5"{dash_attr}/>')
-        parts.append(_marker(shape, x + 14, legend_y - 4, colour))
-        parts.append(f'<text x="{x + 34:.1f}" y="{legend_y}" fill="#111111">{escape(s.label)}</text>')
+        parts.append(_marker(shape, x + 14, y - 4, colour))
+        parts.append(f'<text x="{x + 34:.1f}" y="{y}" fill="#111111">{escape(s.label)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
 
 def format_bytes(value: float, lang: str = "fr") -> str:
-    """Sizes as people read them: "1,2 Mo" in French, "1.2 MB" in English (decimal units)."""
+    """Sizes as people read them: « 1,2 Mo » in French, "1.2 MB" in English (decimal units,
+    Babel's separators)."""
     units = ("o", "ko", "Mo", "Go", "To") if lang == "fr" else ("B", "kB", "MB", "GB", "TB")
     v, i = float(value), 0
     while abs(v) >= 1000 and i < len(units) - 1:
         v, i = v / 1000, i + 1
-    text = f"{v:.0f}" if i == 0 or v >= 100 else f"{v:.1f}"
-    if lang == "fr":
-        text = text.replace(".", ",")
-    return f"{text} {units[i]}"
+    pattern = "#,##0" if i == 0 or abs(v) >= 100 else "#,##0.0"
+    return f"{format_decimal(v, format=pattern, locale=lang)} {units[i]}"
 
 
 def attr(value: str) -> str:

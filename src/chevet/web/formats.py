@@ -42,3 +42,8 @@ def number(value: int | float, lang: str, *, digits: int = 0) -> str:
     """« 12 345,6 » in French (narrow no-break space), "12,345.6" in English."""
     pattern = "#,##0" + ("." + "0" * digits if digits else "")
     return format_decimal(value, format=pattern, locale=lang)
+
+
+def month(value: date, lang: str) -> str:
+    """« janv. 26 » / "Jan 26": a month on a chart's axis or in a table row."""
+    return format_date(value, format="MMM yy", locale=lang)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping
-from datetime import date
 from typing import Any
 
 from typing_extensions import TypedDict
@@ -231,9 +230,3 @@ async def installation_usage(services: Services) -> list[dict[str, Any]]:
         orgs = await tx.organisations.all()
         usage = await tx.attachments.orgs_usage()
     return [{"organisation": o.slug, "attachment_bytes": usage.get(o.id, 0)} for o in orgs]
-
-
-def month_labels(months: list[str]) -> list[str]:
-    return [date.fromisoformat(m + "-01").strftime("%m/%y") for m in months]
-
-

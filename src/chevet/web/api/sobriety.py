@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -12,6 +13,7 @@ from chevet.app.governance import sobriety
 from chevet.web.api.openapi import answers
 from chevet.web.charts import Series, format_bytes, line_chart
 from chevet.web.deps import ActorDep, ServicesDep
+from chevet.web.formats import month
 from chevet.web.i18n import gettext, negotiate
 
 router = APIRouter(tags=["sobriety"])
@@ -21,13 +23,14 @@ SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'
 
 def growth_svg(figures: Mapping[str, Any], lang: str) -> str:
     growth = figures["growth"]
-    labels = sobriety.month_labels(growth["months"])
+    labels = [month(date.fromisoformat(m + "-01"), lang) for m in growth["months"]]
     series = [Series(gettext(f"sobriety.kind.{k}", lang), growth["bytes"][k]) for k in sobriety.KINDS]
     last = {k: format_bytes(growth["bytes"][k][-1], lang) for k in sobriety.KINDS}
     description = gettext("sobriety.chart.desc", lang, months=len(labels), text=last["text"], image=last["image"],
                           document=last["document"])
     return line_chart(chart_id="growth", title=gettext("sobriety.chart.title", lang), description=description,
-                      labels=labels, series=series, format_value=lambda v: format_bytes(v, lang))
+                      labels=labels, series=series, format_value=lambda v: format_bytes(v, lang),
+                      minimum_top=1000)
 
 
 @router.get("/admin/sobriety")
