@@ -285,17 +285,19 @@ def breach_view(b: Breach, now: datetime) -> BreachView:
 
 async def record_breach(services: Services, actor: Actor, *, discovered_at: datetime, nature: str,
                         data_categories: str, people_affected: int | None, consequences: str,
-                        measures: str) -> BreachView:
+                        measures: str, records_affected: int | None = None) -> BreachView:
     require(actor, Permission.MANAGE_RETENTION)
     now = services.clock.now()
     if discovered_at.tzinfo is None or discovered_at > now:
         raise InvalidInput("breach_discovered_invalid")
-    if people_affected is not None and people_affected < 0:
-        raise InvalidInput("breach_field_invalid", field="people_affected")
+    for name, count in (("people_affected", people_affected), ("records_affected", records_affected)):
+        if count is not None and count < 0:
+            raise InvalidInput("breach_field_invalid", field=name)
     b = Breach(new_id(), actor.org_id, discovered_at, now, actor.id, breach_rules.clean_text(nature, "nature"),
                breach_rules.clean_text(data_categories, "data_categories"), people_affected,
                breach_rules.clean_text(consequences, "consequences", required=False),
-               breach_rules.clean_text(measures, "measures", required=False), None, None, None)
+               breach_rules.clean_text(measures, "measures", required=False), None, None, None,
+               records_affected=records_affected)
     async with services.unit(actor.ip) as u:
         await u.tx.breaches.add(b)
         await u.audit(actor.org_id, "breach.recorded", actor.id, "breach", b.id)
@@ -304,7 +306,9 @@ async def record_breach(services: Services, actor: Actor, *, discovered_at: date
 
 async def update_breach(services: Services, actor: Actor, breach_id: uuid.UUID, *,
                         authority_notified: bool = False, people_notified: bool = False, close: bool = False,
-                        measures: str | None = None) -> BreachView:
+                        measures: str | None = None, late_reason: str | None = None) -> BreachView:
+    """Record the notification to the CNIL and to the people, the measures, the closing. A
+    notification to the CNIL after 72 hours states the reasons for the delay (Art. 33(1))."""
     require(actor, Permission.MANAGE_RETENTION)
     from dataclasses import replace
 
@@ -313,6 +317,10 @@ async def update_breach(services: Services, actor: Actor, breach_id: uuid.UUID, 
         b = await u.tx.breaches.get(actor.org_id, breach_id)
         if b is None:
             raise NotFound("breach_not_found")
+        reason = breach_rules.clean_text(late_reason, "late_reason", required=False) if late_reason else b.late_reason
+        if authority_notified and b.authority_notified_at is None and b.overdue(now) and not reason:
+            raise InvalidInput("breach_late_reason_required")
+        b = replace(b, late_reason=reason)
         b = replace(b, authority_notified_at=b.authority_notified_at or (now if authority_notified else None),
                     people_notified_at=b.people_notified_at or (now if people_notified else None),
                     closed_at=b.closed_at or (now if close else None),
