@@ -167,3 +167,18 @@ async def test_hold_needs_a_reason_and_others_are_refused_in_words(installation:
         assert refused.status_code == 403 and "réservée au DPO, à la direction" in _text(refused.text)
     finally:
         await nurse.close()
+
+
+async def test_confirming_after_the_reauthentication_window_asks_identity_first(
+        installation: Installation, client: Browserless) -> None:
+    s, clock = await _seed(installation, datetime.now(UTC) - timedelta(days=70))
+    clock.current = datetime.now(UTC)
+    await client.sign_in(s.dpo)
+    back = "/gouvernance/conservation/apercu?kind=team&value=30&unit=days"
+    token = await client.csrf(back)
+    clock.advance(minutes=15)  # beyond the ten minutes after the last proof of identity
+    r = await client.post("/gouvernance/conservation/politique", {"kind": "team", "days": "30", "back": back},
+                          csrf=token)
+    assert r.status_code == 303 and r.headers["location"].startswith("/compte/confirmer?")
+    assert "apercu" in r.headers["location"]  # back to the confirmation step afterwards
+    assert await _team_days(installation, s) == 90

@@ -82,7 +82,8 @@ async def _main(p: SignedInPage, *, status: int = 200, error: str | None = None,
     found = await retention_preview.find_for_hold(p.services, p.actor, q) if q.strip() else []
     return p.render("governance/retention.html", status=status, title=p.t("ret.title"), section=SECTION,
                     rules=rules, records=records, q=q, found=found, searched=bool(q.strip()), error=error,
-                    hold_error=hold_error, notice=notice, period=lambda d: period_text(p, d))
+                    hold_error=hold_error, notice=notice, period=lambda d: period_text(p, d),
+                    hold_back="/gouvernance/conservation?" + urlencode({"q": q}))
 
 
 @router.get("")
