@@ -35,7 +35,7 @@ def period_text(p: SignedInPage, days: int) -> str:
     if days % 365 == 0:
         return p.t("ret.years", n=p.number(days // 365)) if days > 365 else p.t("ret.one_year")
     if days % 30 == 0:
-        return p.t("ret.months", n=p.number(days // 30))
+        return p.t("ret.months", n=p.number(days // 30)) if days > 30 else p.t("ret.one_month")
     return p.t("ret.days", n=p.number(days)) if days > 1 else p.t("ret.one_day")
 
 
