@@ -127,7 +127,11 @@ async def test_breach_log_shows_the_72_hour_deadline(installation: Installation,
     clock.advance(hours=63)
     [late] = await gdpr.breaches(svc, s.dpo.actor)
     assert late["overdue"] is True
-    done = await gdpr.update_breach(svc, s.dpo.actor, uuid.UUID(b["id"]), authority_notified=True)
+    with pytest.raises(InvalidInput) as late:  # after 72 hours, the notification gives the reasons
+        await gdpr.update_breach(svc, s.dpo.actor, uuid.UUID(b["id"]), authority_notified=True)
+    assert late.value.code == "breach_late_reason_required"
+    done = await gdpr.update_breach(svc, s.dpo.actor, uuid.UUID(b["id"]), authority_notified=True,
+                                    late_reason="DPO absent le week-end")
     assert done["overdue"] is False and done["authority_notified_at"] == clock.now().isoformat()
     with pytest.raises(InvalidInput):
         await gdpr.record_breach(svc, s.dpo.actor, discovered_at=clock.now() + timedelta(days=1), nature="x",

@@ -29,6 +29,10 @@ class Breach:
     authority_notified_at: datetime | None
     people_notified_at: datetime | None
     closed_at: datetime | None
+    # GDPR Art. 33(3)(a): the approximate number of personal-data records concerned.
+    records_affected: int | None = None
+    # Art. 33(1): a notification after 72 hours gives the reasons for the delay.
+    late_reason: str = ""
 
     @property
     def deadline(self) -> datetime:

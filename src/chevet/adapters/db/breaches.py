@@ -18,7 +18,7 @@ def _breach(row: Any) -> Breach:
                   recorded_by=m["recorded_by"], nature=m["nature"], data_categories=m["data_categories"],
                   people_affected=m["people_affected"], consequences=m["consequences"], measures=m["measures"],
                   authority_notified_at=m["authority_notified_at"], people_notified_at=m["people_notified_at"],
-                  closed_at=m["closed_at"])
+                  closed_at=m["closed_at"], records_affected=m["records_affected"], late_reason=m["late_reason"])
 
 
 class SqlBreaches:
@@ -31,13 +31,14 @@ class SqlBreaches:
             recorded_by=b.recorded_by, nature=b.nature, data_categories=b.data_categories,
             people_affected=b.people_affected, consequences=b.consequences, measures=b.measures,
             authority_notified_at=b.authority_notified_at, people_notified_at=b.people_notified_at,
-            closed_at=b.closed_at))
+            closed_at=b.closed_at, records_affected=b.records_affected, late_reason=b.late_reason))
 
     async def save(self, b: Breach) -> None:
         await self._conn.execute(update(breach).where(breach.c.org_id == b.org_id, breach.c.id == b.id).values(
             nature=b.nature, data_categories=b.data_categories, people_affected=b.people_affected,
             consequences=b.consequences, measures=b.measures, authority_notified_at=b.authority_notified_at,
-            people_notified_at=b.people_notified_at, closed_at=b.closed_at))
+            people_notified_at=b.people_notified_at, closed_at=b.closed_at, records_affected=b.records_affected,
+            late_reason=b.late_reason))
 
     async def get(self, org_id: uuid.UUID, breach_id: uuid.UUID) -> Breach | None:
         row = (await self._conn.execute(select(breach).where(breach.c.org_id == org_id,

@@ -47,6 +47,8 @@ conversation_retention = Table(
     Column("days", Integer, nullable=True),
     Column("legal_hold", Boolean, nullable=False, default=False),
     Column("closed_at", UtcTimestamp, nullable=True),
+    Column("records_affected", Integer, nullable=True),
+    Column("late_reason", Text, nullable=False, server_default=""),
 )
 
 breach = Table(
@@ -64,4 +66,6 @@ breach = Table(
     Column("authority_notified_at", UtcTimestamp, nullable=True),
     Column("people_notified_at", UtcTimestamp, nullable=True),
     Column("closed_at", UtcTimestamp, nullable=True),
+    Column("records_affected", Integer, nullable=True),
+    Column("late_reason", Text, nullable=False, server_default=""),
 )

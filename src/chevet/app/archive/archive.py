@@ -16,7 +16,7 @@ import tarfile
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from hashlib import sha256
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, NotRequired
 
 import orjson
 from typing_extensions import TypedDict
@@ -142,6 +142,8 @@ class BreachRecord(TypedDict):
     authority_notified_at: str | None
     people_notified_at: str | None
     closed_at: str | None
+    records_affected: NotRequired[int | None]
+    late_reason: NotRequired[str]
 
 
 def breach_record(b: Breach) -> BreachRecord:
@@ -150,7 +152,7 @@ def breach_record(b: Breach) -> BreachRecord:
             "data_categories": b.data_categories, "people_affected": b.people_affected,
             "consequences": b.consequences, "measures": b.measures,
             "authority_notified_at": _t(b.authority_notified_at), "people_notified_at": _t(b.people_notified_at),
-            "closed_at": _t(b.closed_at)}
+            "closed_at": _t(b.closed_at), "records_affected": b.records_affected, "late_reason": b.late_reason}
 
 
 def write_tar(files: dict[str, bytes], out: BinaryIO, mtime: float, archive_format: str = FORMAT) -> None:
@@ -438,7 +440,7 @@ async def _import(services: Services, files: dict[str, bytes], archive_sha256: s
                 _u(b["id"]), org.id, _dt(b["discovered_at"]), _dt(b["recorded_at"]), _ou(b["recorded_by"]),
                 str(b["nature"]), str(b["data_categories"]), b["people_affected"], str(b["consequences"]),
                 str(b["measures"]), _odt(b["authority_notified_at"]), _odt(b["people_notified_at"]),
-                _odt(b["closed_at"])))
+                _odt(b["closed_at"]), b.get("records_affected"), str(b.get("late_reason") or "")))
         audit_entries = sum(1 for line in files.get("audit/audit.jsonl", b"").splitlines() if b'"entry"' in line)
         await u.audit(org.id, "organisation.imported", None, "organisation", org.id, by=operator,
                       archive_sha256=archive_sha256, source_audit_entries=audit_entries)

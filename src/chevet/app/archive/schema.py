@@ -29,9 +29,11 @@ def _object(props: dict[str, Any]) -> dict[str, Any]:
     return {"type": "object", "additionalProperties": False, "required": list(props), "properties": props}
 
 
-def _record(name: str, description: str, props: dict[str, Any]) -> dict[str, Any]:
+def _record(name: str, description: str, props: dict[str, Any], optional: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``optional``: fields added after the format was published (older archives lack them)."""
     return {"type": "object", "description": description, "additionalProperties": False,
-            "required": ["record", *props], "properties": {"record": {"const": name}, **props}}
+            "required": ["record", *(p for p in props if p not in optional)],
+            "properties": {"record": {"const": name}, **props}}
 
 
 SCHEMA: dict[str, Any] = {
@@ -87,7 +89,8 @@ SCHEMA: dict[str, Any] = {
             "id": _UUID, "discovered_at": _TIME, "recorded_at": _TIME, "recorded_by": _OPT_UUID,
             "nature": _STR, "data_categories": _STR, "people_affected": _OPT_INT, "consequences": _STR,
             "measures": _STR, "authority_notified_at": _OPT_TIME, "people_notified_at": _OPT_TIME,
-            "closed_at": _OPT_TIME}),
+            "closed_at": _OPT_TIME, "records_affected": _OPT_INT, "late_reason": _STR}, optional=(
+                "records_affected", "late_reason")),
         "report": _record("report", "data/reports.jsonl: adverse-event reports (signalements), decrypted, with "
                                     "everything that hangs off them; their files are in reports/<report id>/ "
                                     "under their ids. `mode`: named (`reporter_id` set), confidential "

@@ -15,6 +15,7 @@ from chevet.app.access import require
 from chevet.app.archive.archive import BreachRecord, _jsonl, breach_record, person_record, write_tar
 from chevet.app.archive.audit import entry_json
 from chevet.app.documents import document
+from chevet.app.governance import register_texts
 from chevet.app.governance.retention import rules
 from chevet.app.identity import addresses
 from chevet.app.identity.session_policy import require_recent_authentication
@@ -26,7 +27,6 @@ from chevet.core.entities import Organisation, PersonStatus
 from chevet.core.errors import InvalidInput, NotFound
 from chevet.core.ids import new_id
 from chevet.core.message import MessageFlag
-from chevet.core.retention import RATIONALE
 from chevet.core.roles import Permission
 from chevet.core.sealed_archive import SealedWriter
 
@@ -183,7 +183,7 @@ _REGISTER_HTML = document("""<!doctype html>
 <dt>Destinataires</dt><dd><ul>{% for f in r.recipients %}<li>{{ f }}</li>{% endfor %}</ul></dd>
 <dt>Transferts hors UE</dt><dd>{{ r.transfers_outside_eu }}</dd>
 <dt>Hébergement</dt><dd>{{ r.hosting.provider }} — {{ r.hosting.location }}</dd>
-<dt>Durées de conservation</dt><dd><ul>{% for k in r.retention %}<li>{{ k.kind }} : {{ k.days }} jours
+<dt>Durées de conservation</dt><dd><ul>{% for k in r.retention %}<li>{{ k.label }} : {{ k.days }} jours
 ({{ k.rationale }})</li>{% endfor %}<li>Journal d'audit : {{ r.audit_retention_days }} jours</li></ul></dd>
 <dt>Mesures de sécurité</dt><dd><ul>{% for f in r.security_measures %}<li>{{ f }}</li>{% endfor %}</ul></dd>
 </dl></body></html>
@@ -198,6 +198,7 @@ class HostingView(TypedDict):
 
 class KeptView(TypedDict):
     kind: str
+    label: str
     days: int
     rationale: str
 
@@ -221,49 +222,39 @@ class RegisterView(TypedDict):
     security_measures: list[str]
 
 
-async def processing_register(services: Services, actor: Actor | None, org: Organisation) -> RegisterView:
+async def processing_register(services: Services, actor: Actor | None, org: Organisation,
+                              lang: str = "fr") -> RegisterView:
     """The Art. 30 record, generated from the installation's configuration and the
-    organisation's retention rules, so that it never disagrees with what Chevet does."""
+    organisation's retention rules, so that it never disagrees with what Chevet does; every
+    text in the reader's language (French unless English is asked for)."""
     require(actor, Permission.VIEW_AUDIT)
-    g = services.governance
+    g, w = services.governance, register_texts.texts(lang)
     async with services.db.transaction() as tx:
         org_rules = await rules(tx, org.id)
+
+    def given(value: str, setting: str) -> str:
+        return value or w["missing"].format(setting=setting)
+
     return {
         "organisation": org.name, "generated_at": services.clock.now().isoformat(),
-        "controller": g.controller or org.name, "dpo_contact": g.dpo_contact or "(à renseigner : dpo_contact)",
-        "purposes": ["Coordination des soins et de l'accompagnement entre professionnels",
-                     "Transmissions entre équipes (relèves)",
-                     "Traçabilité des accès aux données de santé (sécurité, art. L.1111-8 CSP)"],
-        "legal_basis": "Art. 6(1)(e) et 9(2)(h) RGPD : prise en charge sanitaire et médico-sociale",
-        "data_subjects": ["Professionnels et personnels de l'organisation",
-                          "Personnes accompagnées ou soignées (mentionnées dans les dossiers de soins)"],
-        "data_categories": ["Identité professionnelle (nom, courriel, rôle, RPPS/ADELI)",
-                            "Messages et dossiers de soins, chiffrés au repos (données de santé)",
-                            "Journaux de connexion et d'accès (adresse IP, horodatage, action)"],
-        "recipients": ["Membres de chaque conversation, dans l'organisation uniquement",
-                       "DPO et encadrement pour les traces d'accès",
-                       "Hébergeur : " + (g.hosting_provider or "(à renseigner : hosting_provider)"),
-                       *([PUSH_RECIPIENT.format(services=", ".join(g.push_services))] if g.push_services else [])],
-        "transfers_outside_eu": PUSH_TRANSFER if g.push_services else "Aucun",
-        "hosting": {"provider": g.hosting_provider or "(à renseigner : hosting_provider)",
-                    "location": g.hosting_location, "backups": g.backup_location or "(à renseigner)"},
-        "retention": [{"kind": r.kind.value, "days": r.days, "rationale": RATIONALE[r.kind]}
-                      for r in org_rules.values()],
+        "controller": g.controller or org.name, "dpo_contact": given(g.dpo_contact, "dpo_contact"),
+        "purposes": [w["purpose.care"], w["purpose.handover"], w["purpose.traces"]],
+        "legal_basis": w["legal_basis"],
+        "data_subjects": [w["subjects.staff"], w["subjects.patients"]],
+        "data_categories": [w["data.identity"], w["data.messages"], w["data.logs"]],
+        "recipients": [w["recipients.members"], w["recipients.traces"],
+                       w["recipients.hosting"].format(provider=given(g.hosting_provider, "hosting_provider")),
+                       *([w["recipients.push"].format(services=", ".join(g.push_services))]
+                         if g.push_services else [])],
+        "transfers_outside_eu": w["transfers.push"] if g.push_services else w["transfers.none"],
+        "hosting": {"provider": given(g.hosting_provider, "hosting_provider"), "location": g.hosting_location,
+                    "backups": given(g.backup_location, "backup_location")},
+        "retention": [{"kind": r.kind.value, "label": w[f"kind.{r.kind.value}"], "days": r.days,
+                       "rationale": w[f"why.{r.kind.value}"]} for r in org_rules.values()],
         "audit_retention_days": g.audit_retention_days,
-        "security_measures": ["Authentification forte (mot de passe argon2id + TOTP) pour tous",
-                              "Chiffrement AES-256-GCM des contenus avec une clé par conversation",
-                              "Destruction cryptographique des conversations expirées",
-                              "Journal d'audit chaîné et points de contrôle signés (Ed25519)",
-                              "Cloisonnement strict entre organisations", "Aucune ressource tierce"],
+        "security_measures": [w[f"security.{k}"] for k in ("auth", "encryption", "shredding", "audit", "isolation",
+                                                           "third_party")],
     }
-
-
-PUSH_RECIPIENT = ("Services de notification des navigateurs ({services}) : un signal chiffré de bout en bout "
-                  "(RFC 8291) pour l'appareil, sans contenu (ni texte, ni nom de patient, ni titre de suivi)")
-PUSH_TRANSFER = ("Notifications sur les appareils : un signal chiffré de bout en bout et sans contenu transite par "
-                 "le service de notification du navigateur (Google, Apple, Mozilla, Microsoft), qui peut être situé "
-                 "hors UE ; il n'apprend que l'existence d'une notification pour un appareil. Désactivable : "
-                 "réglage push.services = none, ou liste restreinte par l'administrateur")
 
 
 def register_html(register: RegisterView) -> str:
@@ -285,17 +276,19 @@ def breach_view(b: Breach, now: datetime) -> BreachView:
 
 async def record_breach(services: Services, actor: Actor, *, discovered_at: datetime, nature: str,
                         data_categories: str, people_affected: int | None, consequences: str,
-                        measures: str) -> BreachView:
+                        measures: str, records_affected: int | None = None) -> BreachView:
     require(actor, Permission.MANAGE_RETENTION)
     now = services.clock.now()
     if discovered_at.tzinfo is None or discovered_at > now:
         raise InvalidInput("breach_discovered_invalid")
-    if people_affected is not None and people_affected < 0:
-        raise InvalidInput("breach_field_invalid", field="people_affected")
+    for name, count in (("people_affected", people_affected), ("records_affected", records_affected)):
+        if count is not None and count < 0:
+            raise InvalidInput("breach_field_invalid", field=name)
     b = Breach(new_id(), actor.org_id, discovered_at, now, actor.id, breach_rules.clean_text(nature, "nature"),
                breach_rules.clean_text(data_categories, "data_categories"), people_affected,
                breach_rules.clean_text(consequences, "consequences", required=False),
-               breach_rules.clean_text(measures, "measures", required=False), None, None, None)
+               breach_rules.clean_text(measures, "measures", required=False), None, None, None,
+               records_affected=records_affected)
     async with services.unit(actor.ip) as u:
         await u.tx.breaches.add(b)
         await u.audit(actor.org_id, "breach.recorded", actor.id, "breach", b.id)
@@ -304,7 +297,9 @@ async def record_breach(services: Services, actor: Actor, *, discovered_at: date
 
 async def update_breach(services: Services, actor: Actor, breach_id: uuid.UUID, *,
                         authority_notified: bool = False, people_notified: bool = False, close: bool = False,
-                        measures: str | None = None) -> BreachView:
+                        measures: str | None = None, late_reason: str | None = None) -> BreachView:
+    """Record the notification to the CNIL and to the people, the measures, the closing. A
+    notification to the CNIL after 72 hours states the reasons for the delay (Art. 33(1))."""
     require(actor, Permission.MANAGE_RETENTION)
     from dataclasses import replace
 
@@ -313,6 +308,10 @@ async def update_breach(services: Services, actor: Actor, breach_id: uuid.UUID, 
         b = await u.tx.breaches.get(actor.org_id, breach_id)
         if b is None:
             raise NotFound("breach_not_found")
+        reason = breach_rules.clean_text(late_reason, "late_reason", required=False) if late_reason else b.late_reason
+        if authority_notified and b.authority_notified_at is None and b.overdue(now) and not reason:
+            raise InvalidInput("breach_late_reason_required")
+        b = replace(b, late_reason=reason)
         b = replace(b, authority_notified_at=b.authority_notified_at or (now if authority_notified else None),
                     people_notified_at=b.people_notified_at or (now if people_notified else None),
                     closed_at=b.closed_at or (now if close else None),

@@ -192,9 +192,10 @@ async def set_override(services: Services, actor: Actor, conversation_id: uuid.U
 
 
 async def set_legal_hold(services: Services, actor: Actor | None, org_id: uuid.UUID, conversation_id: uuid.UUID,
-                         hold: bool) -> None:
+                         hold: bool, reason: str | None = None) -> None:
     """A legal hold (litigation, inquiry, complaint) suspends every deletion of the conversation.
-    Set by the DPO or an administrator, who need not be members."""
+    Set by the DPO or an administrator, who need not be members; the reason, when given, goes
+    into the audit entry so that an auditor knows why deletion was suspended or resumed."""
     if actor is not None:
         require(actor, Permission.MANAGE_RETENTION)
         org_id = actor.org_id
@@ -206,7 +207,8 @@ async def set_legal_hold(services: Services, actor: Actor | None, org_id: uuid.U
             await require_recent_authentication(services, actor, u.tx)
         await u.tx.retention.save(org_id, conversation_id, days=state.days, legal_hold=hold, closed_at=state.closed_at)
         await u.audit(org_id, "retention.legal_hold_set" if hold else "retention.legal_hold_lifted",
-                      actor.id if actor else None, "conversation", conversation_id)
+                      actor.id if actor else None, "conversation", conversation_id,
+                      **({"reason": reason.strip()[:300]} if reason and reason.strip() else {}))
 
 
 async def close_care_case(services: Services, actor: Actor, conversation_id: uuid.UUID, *,

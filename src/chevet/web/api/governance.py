@@ -220,6 +220,7 @@ class BreachIn(Body):
     nature: str = Field(max_length=4000)
     data_categories: str = Field(max_length=4000)
     people_affected: int | None = Field(None, ge=0, le=10**9)
+    records_affected: int | None = Field(None, ge=0, le=10**9)
     consequences: str = Field("", max_length=4000)
     measures: str = Field("", max_length=4000)
 
@@ -229,6 +230,7 @@ class BreachUpdateIn(Body):
     people_notified: bool = False
     closed: bool = False
     measures: str | None = Field(None, max_length=4000)
+    late_reason: str | None = Field(None, max_length=4000)  # required when notifying after 72 hours
 
 
 @router.get("/gdpr/breaches")
@@ -241,11 +243,13 @@ async def breaches(actor: ActorDep, svc: ServicesDep) -> list[gdpr.BreachView]:
 async def record_breach(body: BreachIn, actor: ActorDep, svc: ServicesDep) -> gdpr.BreachView:
     return await gdpr.record_breach(svc, actor, discovered_at=body.discovered_at, nature=body.nature,
                                     data_categories=body.data_categories, people_affected=body.people_affected,
-                                    consequences=body.consequences, measures=body.measures)
+                                    consequences=body.consequences, measures=body.measures,
+                                    records_affected=body.records_affected)
 
 
 @router.patch("/gdpr/breaches/{breach_id}")
 async def update_breach(breach_id: str, body: BreachUpdateIn, actor: ActorDep,
                         svc: ServicesDep) -> gdpr.BreachView:
     return await gdpr.update_breach(svc, actor, parse_id(breach_id), authority_notified=body.authority_notified,
-                                    people_notified=body.people_notified, close=body.closed, measures=body.measures)
+                                    people_notified=body.people_notified, close=body.closed, measures=body.measures,
+                                    late_reason=body.late_reason)

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from chevet.app.governance import audit_trail, gdpr
+from chevet.app.governance import audit_trail
 from chevet.app.identity import people as identity_people
 from chevet.core.errors import ChevetError, Forbidden
 from chevet.web.api.governance import trace_query
@@ -59,16 +59,3 @@ async def traces_page(request: Request, conversation_id: str | None = Query(None
     csv_query = urlencode({k: v for k, v in q.items() if v} | {"format": "csv", "limit": 1000})
     return p.render("governance/traces.html", status=200 if error is None else 422, title=title, q=q, rows=rows,
                     people=people, error=error, csv_query=csv_query)
-
-
-@router.get("/violations")
-async def breaches_page(request: Request) -> Response:
-    p = await _signed_in(request)
-    if isinstance(p, Response):
-        return p
-    title = p.t("gov.breaches.title")
-    try:
-        rows = await gdpr.breaches(p.services, p.actor)
-    except Forbidden:
-        return _message(p, title, "gov.forbidden", 403)
-    return p.render("governance/breaches.html", title=title, breaches=rows)
