@@ -5,6 +5,7 @@ sources beside the estimates."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -12,6 +13,7 @@ from fastapi.responses import Response
 from markupsafe import Markup
 
 from chevet.app.governance import sobriety
+from chevet.web import formats
 from chevet.web.api.sobriety import growth_svg
 from chevet.web.charts import format_bytes
 from chevet.web.i18n import gettext
@@ -80,7 +82,7 @@ def context(figures: Mapping[str, Any], lang: str) -> dict[str, Any]:
                          "—" if f["value"] is None else f"{f['value']} {f['unit']}", f["source"], f["date"] or "—",
                          translated(f"sobriety.scope.{f['name']}", f["scope"])] for f in fp["factors"]],
         "caveats": [translated(f"sobriety.caveat.{i}", c) for i, c in enumerate(fp["caveats"], 1)],
-        "generated": figures["generated_at"][:16].replace("T", " "),
+        "generated": formats.moment(datetime.fromisoformat(figures["generated_at"]), lang),
     }
 
 
