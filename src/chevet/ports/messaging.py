@@ -42,6 +42,10 @@ class ConversationRepository(Protocol):
         """The team channels (conversations with a team) of these teams, in ``org_id``."""
         ...
 
+    async def care_cases(self, org_id: uuid.UUID) -> list[Conversation]:
+        """Every care-case conversation of ``org_id`` (their reference is sealed: the caller opens it)."""
+        ...
+
 
 class EntryRepository(Protocol):
     async def add(self, entry: Entry, terms: Sequence[int], mentions: Sequence[uuid.UUID]) -> None: ...

@@ -150,6 +150,11 @@ class SqlConversations:
             conversation.c.org_id == org_id, conversation.c.team_id.in_(list(team_ids))))
         return [_conversation(r) for r in rows]
 
+    async def care_cases(self, org_id: uuid.UUID) -> list[Conversation]:
+        rows = await self._conn.execute(select(*_CONV).where(
+            conversation.c.org_id == org_id, conversation.c.kind == ConversationKind.CARE_CASE.value))
+        return [_conversation(r) for r in rows]
+
     async def summaries(self, org_id: uuid.UUID, person_id: uuid.UUID) -> list[ConversationSummary]:
         unseen = and_(entry.c.conversation_id == conversation.c.id, entry.c.seq > member.c.read_seq,
                       entry.c.seq >= member.c.visible_from_seq, entry.c.kind == int(EntryKind.MESSAGE),

@@ -19,8 +19,9 @@ from chevet.app.access import require
 from chevet.app.archive.audit import checkpoint_json, entry_json
 from chevet.app.archive.audit import public_key_b64 as public_key_b64  # the API and CLI show it
 from chevet.app.identity import addresses
+from chevet.app.messaging.views import ref_of, title_of
 from chevet.app.services import Actor, Services
-from chevet.core.audit import INSTALLATION_CHAIN
+from chevet.core.audit import INSTALLATION_CHAIN, AuditEntry
 from chevet.core.checkpoint import ChainVerdict, Checkpoint, signed_message, verify_chain_with_checkpoints
 from chevet.core.errors import InvalidInput
 from chevet.core.roles import Permission
@@ -128,6 +129,7 @@ class TraceQuery:
     until: datetime | None = None
     before_seq: int | None = None
     limit: int = 100
+    case_ref: str | None = None  # the care-case reference people see ("R-0012")
 
 
 class TraceView(TypedDict):
@@ -162,22 +164,74 @@ async def traces(services: Services, actor: Actor, q: TraceQuery) -> list[TraceV
             from chevet.core.errors import NotFound
 
             raise NotFound("person_not_found")
-        found = await u.tx.audit_trail.search(
-            actor.org_id, conversation_id=q.conversation_id, about_id=q.person_id, actions=list(q.actions) or None,
-            since=q.since, until=q.until, before_seq=q.before_seq, limit=limit)
+        targets: list[uuid.UUID | None] = [q.conversation_id]
+        if q.case_ref is not None:
+            targets = [c for c in await _care_cases_named(services, u.tx, actor.org_id, q.case_ref)
+                       if q.conversation_id in (None, c)]
+            if not targets:
+                from chevet.core.errors import NotFound
+
+                raise NotFound("care_case_ref_unknown")
+        found = []
+        for target in targets:
+            found += await u.tx.audit_trail.search(
+                actor.org_id, conversation_id=target, about_id=q.person_id, actions=list(q.actions) or None,
+                since=q.since, until=q.until, before_seq=q.before_seq, limit=limit)
+        found = sorted(found, key=lambda e: e.seq, reverse=True)[:limit]
         ids = {e.actor_id for e in found if e.actor_id} | {e.object_id for e in found
                                                           if e.object_type == "person" and e.object_id}
         names = {p.id: p.name for p in await u.tx.people.many(actor.org_id, list(ids))}
         keys = await addresses.keys_for(services, u.tx, found)
+        titles = await _conversation_titles(services, u.tx, actor.org_id, found)
         await u.audit(actor.org_id, "audit.viewed", actor.id, "audit", q.conversation_id or q.person_id,
                       conversation=str(q.conversation_id) if q.conversation_id else None,
-                      person=str(q.person_id) if q.person_id else None, results=len(found))
+                      person=str(q.person_id) if q.person_id else None, case=bool(q.case_ref), results=len(found))
     return [{"seq": e.seq, "at": e.at.isoformat(), "action": e.action,
              "actor_id": str(e.actor_id) if e.actor_id else None,
              "actor_name": names.get(e.actor_id) if e.actor_id else None,
              "object_type": e.object_type, "object_id": str(e.object_id) if e.object_id else None,
-             "object_name": names.get(e.object_id) if e.object_type == "person" and e.object_id else None,
+             "object_name": (names.get(e.object_id) if e.object_type == "person" else titles.get(e.object_id))
+             if e.object_id else None,
              "ip": addresses.recorded(e, keys), "detail": addresses.without_address(e.detail)} for e in found]
+
+
+def _normal_ref(value: str) -> str:
+    return "".join(ch for ch in value.casefold() if ch.isalnum())
+
+
+async def _care_cases_named(services: Services, tx: Any, org_id: uuid.UUID, ref: str) -> list[uuid.UUID]:
+    """The care cases whose reference is ``ref`` (case, spaces and dashes aside). References are
+    sealed with each conversation's key and have no index: they are opened here, in memory, and
+    never compared in SQL."""
+    wanted = _normal_ref(ref)
+    if not wanted:
+        return []
+    out = []
+    for conv in await tx.conversations.care_cases(org_id):
+        wrapped = await tx.conversations.wrapped_key(conv.id)
+        if wrapped is None:  # shredded: its reference is gone with its key
+            continue
+        shown = ref_of(conv, services.unwrap_key(conv.id, wrapped))
+        if shown is not None and _normal_ref(shown) == wanted:
+            out.append(conv.id)
+    return out
+
+
+async def _conversation_titles(services: Services, tx: Any, org_id: uuid.UUID,
+                               found: list[AuditEntry]) -> dict[uuid.UUID, str]:
+    """The titles of the conversations the traces are about (a shredded one has none)."""
+    out: dict[uuid.UUID, str] = {}
+    for conv_id in {e.object_id for e in found if e.object_type == "conversation" and e.object_id}:
+        conv = await tx.conversations.get(org_id, conv_id)
+        wrapped = await tx.conversations.wrapped_key(conv_id) if conv is not None else None
+        if conv is None or wrapped is None:
+            continue
+        key = services.unwrap_key(conv_id, wrapped)
+        title, ref = title_of(conv, key), ref_of(conv, key)
+        out[conv_id] = title or ref or ""
+        if ref and ref not in title:
+            out[conv_id] = f"{title} ({ref})" if title else ref
+    return out
 
 
 @dataclass(frozen=True, slots=True)
