@@ -59,7 +59,8 @@ def group_dn(name: str) -> str:
 
 
 def _ldif() -> str:
-    blocks = [f"dn: {SUFFIX}\nobjectClass: dcObject\nobjectClass: organization\no: EHPAD Les Tilleuls\ndc: ehpad-tilleuls",
+    blocks = [f"dn: {SUFFIX}\nobjectClass: dcObject\nobjectClass: organization\n"
+              "o: EHPAD Les Tilleuls\ndc: ehpad-tilleuls",
               f"dn: {PEOPLE}\nobjectClass: organizationalUnit\nou: people",
               f"dn: {GROUPS}\nobjectClass: organizationalUnit\nou: groups"]
     for uid, cn, given, sn, mail, _ in STAFF:
@@ -118,7 +119,8 @@ def start_slapd() -> Slapd:
         pytest.skip("slapd is not installed (.ci/setup-ldap)")
     base = Path(tempfile.mkdtemp(prefix="chevet-slapd-"))
     (base / "db").mkdir()
-    hashed = subprocess.run(["slappasswd", "-s", ADMIN_PASSWORD], check=True, capture_output=True, text=True).stdout.strip()
+    hashed = subprocess.run(["slappasswd", "-s", ADMIN_PASSWORD], check=True, capture_output=True,
+                            text=True).stdout.strip()
     modules = "/usr/lib/ldap"
     (base / "slapd.conf").write_text(
         "include /etc/ldap/schema/core.schema\n"

@@ -6,7 +6,10 @@ import pytest
 
 from chevet.adapters.ldap_directory import LdapConfig, LdapDirectory
 from chevet.ports.directory_sync import DirectoryUnavailable
-from tests.ldap_support import ADMIN_DN, ADMIN_PASSWORD, GROUPS, PEOPLE, SUFFIX, Slapd, directory, group_dn, slapd  # noqa: F401
+from tests import ldap_support
+from tests.ldap_support import ADMIN_DN, ADMIN_PASSWORD, GROUPS, PEOPLE, SUFFIX, Slapd, group_dn
+
+slapd, directory = ldap_support.slapd, ldap_support.directory
 
 
 def config(url: str, **extra: object) -> LdapConfig:

@@ -86,7 +86,8 @@ class LdapDirectory:
         conn.bind()
         return conn
 
-    def _search(self, conn: ldap3.Connection, base: str, flt: str, attributes: list[str]) -> list[tuple[str, dict[str, list[object]]]]:
+    def _search(self, conn: ldap3.Connection, base: str, flt: str,
+                attributes: list[str]) -> list[tuple[str, dict[str, list[object]]]]:
         out: list[tuple[str, dict[str, list[object]]]] = []
         entries = conn.extend.standard.paged_search(base, flt, search_scope=ldap3.SUBTREE, attributes=attributes,
                                                     paged_size=self._c.page_size, time_limit=self._c.timeout_seconds,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from chevet.core.roles import Role
 
+
 @dataclass(frozen=True, slots=True)
 class DirectoryRecord:
     """One person as the directory describes them (attribute values already chosen by the mapping)."""

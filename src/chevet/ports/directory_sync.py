@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from chevet.core.directory_sync import DirectoryRecord
@@ -20,3 +23,30 @@ class PeopleDirectory(Protocol):
         """Every person the configured filter selects, with the groups they belong to.
         Raises DirectoryUnavailable when the directory cannot answer in full."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class SyncRun:
+    """One synchronisation as the console shows it: when, applied or a preview, what changed."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    at: datetime
+    applied: bool
+    outcome: str  # done, stopped (safety stop), failed
+    created: int
+    updated: int
+    deactivated: int
+    reason: str | None
+
+
+class DirectorySyncStore(Protocol):
+    async def accounts(self, org_id: uuid.UUID) -> dict[uuid.UUID, str]:
+        """Person id → DN of the people this organisation's directory manages."""
+        ...
+    async def adopt(self, org_id: uuid.UUID, person_id: uuid.UUID, dn: str) -> None: ...
+    async def rename(self, org_id: uuid.UUID, person_id: uuid.UUID, name: str) -> None:
+        """The directory's name for a person it manages."""
+        ...
+    async def record(self, run: SyncRun) -> None: ...
+    async def last(self, org_id: uuid.UUID) -> SyncRun | None: ...
