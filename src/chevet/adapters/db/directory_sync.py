@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chevet.adapters.db.schema import person
-from chevet.adapters.db.schema_directory_sync import directory_account, directory_sync_run
+from chevet.adapters.db.schema_directory_sync import directory_account, directory_sync_lease, directory_sync_run
 from chevet.ports.directory_sync import SyncRun
 
 
@@ -42,3 +43,14 @@ class SqlDirectorySync:
             return None
         return SyncRun(row.id, row.org_id, row.at, row.applied, row.outcome, row.created, row.updated,
                        row.deactivated, row.reason)
+
+    async def claim(self, org_id: uuid.UUID, holder: str, now: datetime, until: datetime) -> bool:
+        lease = directory_sync_lease.c
+        row = (await self.conn.execute(select(directory_sync_lease).where(lease.org_id == org_id)
+                                       .with_for_update())).first()
+        if row is None:
+            await self.conn.execute(insert(directory_sync_lease).values(org_id=org_id, holder=holder, until=until))
+            return True
+        done = await self.conn.execute(update(directory_sync_lease).where(
+            lease.org_id == org_id, (lease.until <= now) | (lease.holder == holder)).values(holder=holder, until=until))
+        return bool(done.rowcount)

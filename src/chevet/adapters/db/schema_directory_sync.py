@@ -27,3 +27,11 @@ directory_sync_run = Table(
     Column("deactivated", Integer, nullable=False),
     Column("reason", Text, nullable=True),           # a stable key, never directory content
 )
+
+# Which server process runs an organisation's scheduled sync, until when (one at a time).
+directory_sync_lease = Table(
+    "directory_sync_lease", metadata,
+    Column("org_id", Uuid, ForeignKey("organisation.id"), primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("until", UtcTimestamp, nullable=False),
+)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from chevet.app.identity import invitation_mail
 from chevet.app.identity.invitation_mail import InvitationText
@@ -182,3 +183,14 @@ async def last_run(services: Services, actor: Actor) -> SyncRun | None:
         raise Forbidden("forbidden")
     async with services.db.transaction() as tx:
         return await tx.directory_sync.last(actor.org_id)
+
+
+async def scheduled(services: Services, org: Organisation, directory: PeopleDirectory, options: SyncOptions,
+                    holder: str, period: timedelta,
+                    mail: Callable[[Person, str], InvitationText] | None = None) -> SyncReport | None:
+    """The scheduled sync, applied, when this process holds the organisation's lease (None otherwise)."""
+    now = services.clock.now()
+    async with services.db.transaction() as tx:
+        if not await tx.directory_sync.claim(org.id, holder, now, now + period):
+            return None
+    return await sync(services, org, directory, options, apply=True, mail=mail)

@@ -39,8 +39,15 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text(), nullable=True),
     )
     op.create_index("ix_directory_sync_run_org_id", "directory_sync_run", ["org_id"])
+    op.create_table(
+        "directory_sync_lease",
+        sa.Column("org_id", Uuid(), sa.ForeignKey("organisation.id"), primary_key=True),
+        sa.Column("holder", sa.String(64), nullable=False),
+        sa.Column("until", UtcTimestamp(), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("directory_sync_lease")
     op.drop_table("directory_sync_run")
     op.drop_table("directory_account")
