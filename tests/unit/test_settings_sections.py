@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from chevet.settings import Settings, SettingsError, load_settings
+from chevet.settings.directory_sync import DirectorySyncSettings
 from chevet.settings.flat_names import FLAT_NAMES
 
 # Every setting name of the versions before sections (chevet.toml keys, CHEVET_<NAME>).
@@ -31,6 +32,8 @@ UNMOVED = {"data_dir", "log_level", "default_language"}
 SECTIONED_ONLY = {"sign_in.account_lockout_threshold"} | {
     f"mail_relay.{n}" for n in ("host", "port", "security", "username", "password_env", "password_file", "sender",
                                 "ca_file", "timeout_seconds", "max_attempts", "retry_seconds")}
+# The directory synchronisation came after sections: no flat names.
+SECTIONED_ONLY |= {f"directory_sync.{n}" for n in DirectorySyncSettings.model_fields}
 # Flat keywords are built with dict(...) so that the call-site rewrite leaves them flat.
 
 

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from chevet.ports.attachments import AttachmentRepository
 from chevet.ports.audit import AuditLog, AuditTrail
+from chevet.ports.directory_sync import DirectorySyncStore
 from chevet.ports.governance import ArchiveStore, BreachLog, RetentionStore
 from chevet.ports.identity import (
     ChallengeRepository,
@@ -85,6 +86,8 @@ class Transaction(Protocol):
     def sign_in_failures(self) -> SignInFailureRepository: ...
     @property
     def breaches(self) -> BreachLog: ...
+    @property
+    def directory_sync(self) -> DirectorySyncStore: ...
 
 
 class Database(Protocol):

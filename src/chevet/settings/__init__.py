@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from chevet.settings.directory_sync import DirectorySyncSettings
 from chevet.settings.errors import SettingsError, problems
 from chevet.settings.flat_names import NESTED_DELIMITER, SettingPath, merged, nest
 from chevet.settings.sections import (
@@ -70,6 +71,7 @@ class Settings(BaseSettings):
     governance: GovernanceSettings = Field(default_factory=GovernanceSettings)
     push: PushSettings = Field(default_factory=PushSettings)
     mail_relay: MailRelaySettings = Field(default_factory=MailRelaySettings)
+    directory_sync: DirectorySyncSettings = Field(default_factory=DirectorySyncSettings)
 
     @field_validator("log_level", mode="before")
     @classmethod

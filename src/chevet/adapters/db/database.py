@@ -24,6 +24,7 @@ from chevet.adapters.db.audit_trail import SqlAuditTrail
 from chevet.adapters.db.breaches import SqlBreaches
 from chevet.adapters.db.conversations import SqlConversations
 from chevet.adapters.db.directory import SqlDirectory
+from chevet.adapters.db.directory_sync import SqlDirectorySync
 from chevet.adapters.db.entries import SqlEntries
 from chevet.adapters.db.identity import SqlChallenges, SqlPasskeys, SqlRecoveryCodes, SqlSessionSecurity
 from chevet.adapters.db.mail_outbox import SqlMailOutbox
@@ -111,6 +112,7 @@ class SqlTransaction:
         self.retention = SqlRetention(self.conn)
         self.archive = SqlArchive(self.conn)
         self.breaches = SqlBreaches(self.conn)
+        self.directory_sync = SqlDirectorySync(self.conn)
 
 
 def async_url(url: str) -> str:
