@@ -25,6 +25,7 @@ from chevet.ports.keys import SealedBlobRepository
 from chevet.ports.mail import MailOutbox
 from chevet.ports.messaging import ConversationRepository, EntryRepository, PreferenceRepository
 from chevet.ports.mssante import DirectoryRepository, MssanteRepository
+from chevet.ports.operations import OperationStore
 from chevet.ports.push import PushRepository
 from chevet.ports.signalement import ReportRepository
 from chevet.ports.uploads import UploadRepository
@@ -85,6 +86,8 @@ class Transaction(Protocol):
     def sign_in_failures(self) -> SignInFailureRepository: ...
     @property
     def breaches(self) -> BreachLog: ...
+    @property
+    def operations(self) -> OperationStore: ...
 
 
 class Database(Protocol):
