@@ -26,6 +26,7 @@ from chevet.ports.keys import SealedBlobRepository
 from chevet.ports.mail import MailOutbox
 from chevet.ports.messaging import ConversationRepository, EntryRepository, PreferenceRepository
 from chevet.ports.mssante import DirectoryRepository, MssanteRepository
+from chevet.ports.operations import OperationStore
 from chevet.ports.push import PushRepository
 from chevet.ports.signalement import ReportRepository
 from chevet.ports.uploads import UploadRepository
@@ -88,6 +89,8 @@ class Transaction(Protocol):
     def breaches(self) -> BreachLog: ...
     @property
     def directory_sync(self) -> DirectorySyncStore: ...
+    @property
+    def operations(self) -> OperationStore: ...
 
 
 class Database(Protocol):

@@ -29,6 +29,7 @@ from chevet.adapters.db.entries import SqlEntries
 from chevet.adapters.db.identity import SqlChallenges, SqlPasskeys, SqlRecoveryCodes, SqlSessionSecurity
 from chevet.adapters.db.mail_outbox import SqlMailOutbox
 from chevet.adapters.db.mssante import SqlMssante
+from chevet.adapters.db.operations import SqlOperations
 from chevet.adapters.db.organisations import SqlOrganisations
 from chevet.adapters.db.people import SqlPeople
 from chevet.adapters.db.reports import SqlReports
@@ -113,6 +114,7 @@ class SqlTransaction:
         self.archive = SqlArchive(self.conn)
         self.breaches = SqlBreaches(self.conn)
         self.directory_sync = SqlDirectorySync(self.conn)
+        self.operations = SqlOperations(self.conn)
 
 
 def async_url(url: str) -> str:
