@@ -1,0 +1,89 @@
+"""Importing staff from a CSV file: the dry run names each refused line in French and changes
+nothing; applying invites every valid line (with its teams), once; a refused file or a nurse
+changes nothing. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from chevet.app.identity import staff_import
+from chevet.app.messaging import teams
+from chevet.app.services import Services
+from chevet.bootstrap import Installation
+from chevet.core.entities import Organisation, Person
+from chevet.core.errors import Forbidden
+from chevet.core.staff_file import StaffFileRejected
+from chevet.web.staff_problems import problem_text
+from tests.support import new_member, new_org
+
+
+def staff_csv(count: int = 500, bad: dict[int, str] | None = None) -> bytes:
+    """``count`` people, French Excel style; ``bad`` replaces the e-mail of some of them
+    (by their 1-based position after the header: line = position + 1)."""
+    lines = ["Nom;Prénom;E-mail;Fonction;Équipes"]
+    for i in range(1, count + 1):
+        email = (bad or {}).get(i, f"agent{i}@tilleuls.example")
+        team = "Nuit" if i % 2 else "Jour, Unité Alzheimer"
+        lines.append(f"Martin{i};Camille;{email};infirmière;\"{team}\"")
+    return ("\r\n".join(lines) + "\r\n").encode("utf-8-sig")
+
+
+async def _imported(s: Services, org: Organisation) -> list[Person]:
+    async with s.db.transaction() as tx:
+        return await tx.people.search(org.id, "@tilleuls.example", 1000)
+
+
+BAD = {11: "x@", 200: "pas-une-adresse", 350: "agent1@tilleuls.example"}
+
+
+async def test_preview_then_apply_then_reapply(installation: Installation) -> None:
+    s = installation.services
+    org = await new_org(s, "ehpad-tilleuls")
+    admin = await new_member(s, org, "admin")
+    data = staff_csv(500, BAD)
+
+    seen = await staff_import.preview(s, admin.actor, data)
+    assert seen.importable == 497
+    words = [problem_text("fr", p) for p in seen.problems]
+    assert words == ["Ligne 12 : l'adresse « x@ » n'est pas une adresse e-mail valide",
+                     "Ligne 201 : l'adresse « pas-une-adresse » n'est pas une adresse e-mail valide",
+                     "Ligne 351 : l'adresse « agent1@tilleuls.example » figure déjà ligne 2 ; "
+                     "cette ligne est ignorée"]
+    assert set(seen.new_teams) == {"Nuit", "Jour", "Unité Alzheimer"}
+    assert len(await _imported(s, org)) == 0  # a dry run
+
+    steps: list[tuple[int, int]] = []
+    done = await staff_import.apply(s, admin.actor, data, lambda d, t: steps.append((d, t)))
+    assert done.created == 497 and done.teams_created == 3
+    assert steps[-1] == (497, 497) and len(steps) == 5  # bounded transactions, progress after each
+    invited = await _imported(s, org)
+    assert len(invited) == 497 and all(p.status.value == "invited" for p in invited)
+    by_name = {t["name"]: t for t in await teams.list_teams(s, admin.actor)}
+    assert len(by_name["Nuit"]["member_ids"]) + len(by_name["Jour"]["member_ids"]) == 497
+    assert by_name["Jour"]["member_ids"] == by_name["Unité Alzheimer"]["member_ids"]
+    async with s.db.transaction() as tx:
+        trail = await tx.audit_trail.search(org.id, actions=["person.invited", "people.imported", "team.created"],
+                                            limit=1000)
+    actions = [e.action for e in trail]
+    assert actions.count("person.invited") == 497 and actions.count("team.created") == 3
+    assert actions.count("people.imported") == 5
+
+    again = await staff_import.apply(s, admin.actor, data)
+    assert again.created == 0 and again.teams_created == 0
+    assert sum(p.code == "already_present" for p in again.problems) == 497
+    assert len(await _imported(s, org)) == 497
+
+
+async def test_rejected_file_and_nurse_change_nothing(installation: Installation) -> None:
+    s = installation.services
+    org = await new_org(s, "ehpad-tilleuls")
+    admin, nurse = await new_member(s, org, "admin"), await new_member(s, org, "nurse")
+    with pytest.raises(StaffFileRejected) as refused:
+        await staff_import.apply(s, admin.actor, b"Nom;Prenom\r\nMartin;Camille\r\n")
+    assert refused.value.reason == "missing_columns"
+    with pytest.raises(Forbidden):
+        await staff_import.preview(s, nurse.actor, staff_csv(3))
+    with pytest.raises(Forbidden):
+        await staff_import.apply(s, nurse.actor, staff_csv(3))
+    assert len(await _imported(s, org)) == 0
+    assert await teams.list_teams(s, admin.actor) == []
