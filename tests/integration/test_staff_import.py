@@ -4,6 +4,9 @@ changes nothing. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 
 from chevet.app.identity import staff_import
@@ -13,8 +16,10 @@ from chevet.bootstrap import Installation
 from chevet.core.entities import Organisation, Person
 from chevet.core.errors import Forbidden
 from chevet.core.staff_file import StaffFileRejected
+from chevet.web.app import create_app
 from chevet.web.staff_problems import problem_text
 from tests.support import new_member, new_org
+from tests.web_client import Browserless
 
 
 def staff_csv(count: int = 500, bad: dict[int, str] | None = None) -> bytes:
@@ -87,3 +92,43 @@ async def test_rejected_file_and_nurse_change_nothing(installation: Installation
         await staff_import.apply(s, nurse.actor, staff_csv(3))
     assert len(await _imported(s, org)) == 0
     assert await teams.list_teams(s, admin.actor) == []
+
+
+async def test_console_page_previews_then_imports(installation: Installation) -> None:
+    s = installation.services
+    org = await new_org(s, "ehpad-tilleuls")
+    admin, nurse = await new_member(s, org, "admin"), await new_member(s, org, "nurse")
+    client = Browserless(app=create_app(installation))
+    try:
+        await client.sign_in(admin)
+        assert "/admin/people/import" in (await client.get("/admin/people")).text
+        csrf = await client.csrf("/admin/people/import")
+        upload = {"file": ("personnel.csv", staff_csv(20, {11: "x@"}), "text/csv")}
+        seen = await client.http.post("/admin/people/import", data={"csrf": csrf}, files=upload)
+        words = html.unescape(seen.text)
+        assert seen.status_code == 200 and "Aperçu : rien n'est encore modifié" in words
+        assert "Ligne 12 : l'adresse « x@ » n'est pas une adresse e-mail valide" in words
+        assert words.index("Ligne 12 :") < words.index("agent1@tilleuls.example")  # errors first
+        assert 'data-label="E-mail"' in seen.text and "Importer 19 personne(s)" in words
+        assert await _imported(s, org) == []
+        token = re.search(r'name="token" value="([^"]+)"', seen.text)
+        assert token is not None
+        kept = list((installation.settings.data_dir / "staff-import").glob("*.csv"))
+        assert len(kept) == 1 and kept[0].stat().st_mode & 0o777 == 0o600
+        done = await client.post("/admin/people/import/apply", {"token": token.group(1)}, csrf=csrf)
+        assert done.status_code == 200 and "19 personne(s) invitée(s), 3 équipe(s) créée(s)" in html.unescape(done.text)
+        assert len(await _imported(s, org)) == 19 and not kept[0].exists()
+        again = await client.post("/admin/people/import/apply", {"token": token.group(1)}, csrf=csrf)
+        assert again.status_code == 410 and len(await _imported(s, org)) == 19
+        refused = await client.http.post("/admin/people/import", data={"csrf": csrf},
+                                         files={"file": ("x.csv", b"Nom;Prenom\r\nA;B\r\n", "text/csv")})
+        assert refused.status_code == 422
+        assert "Colonnes obligatoires manquantes : E-mail, Fonction." in html.unescape(refused.text)
+    finally:
+        await client.close()
+    other = Browserless(app=create_app(installation))
+    try:
+        await other.sign_in(nurse)
+        assert (await other.get("/admin/people/import")).status_code == 403
+    finally:
+        await other.close()
