@@ -5,7 +5,10 @@ changes nothing. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import html
+import os
 import re
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +21,7 @@ from chevet.core.errors import Forbidden
 from chevet.core.staff_file import StaffFileRejected
 from chevet.web.app import create_app
 from chevet.web.staff_problems import problem_text
+from tests.governance_support import cli
 from tests.support import new_member, new_org
 from tests.web_client import Browserless
 
@@ -132,3 +136,29 @@ async def test_console_page_previews_then_imports(installation: Installation) ->
         assert (await other.get("/admin/people/import")).status_code == 403
     finally:
         await other.close()
+
+
+def _cli(installation: Installation, *args: str) -> subprocess.CompletedProcess[str]:
+    """The command as the test's own Python finds the package (PYTHONPATH kept, if any)."""
+    return cli(installation, *args, env={"PYTHONPATH": os.environ.get("PYTHONPATH", "")})
+
+
+async def test_command_line_previews_then_imports_in_french(installation: Installation, tmp_path: Path) -> None:
+    s = installation.services
+    org = await new_org(s, "ehpad-tilleuls")
+    file = tmp_path / "personnel.csv"
+    file.write_bytes(staff_csv(30, {11: "x@"}))
+    seen = _cli(installation, "people", "import", "--org", org.slug, str(file))
+    assert seen.returncode == 0, seen.stderr
+    assert "29 personne(s) à inviter, 1 ligne(s) écartée(s)" in seen.stdout
+    assert "Ligne 12 : l'adresse « x@ » n'est pas une adresse e-mail valide" in seen.stdout
+    assert await _imported(s, org) == []
+    done = _cli(installation, "people", "import", "--org", org.slug, str(file), "--apply")
+    assert done.returncode == 0, done.stderr
+    assert "29 personne(s) invitée(s), 3 équipe(s) créée(s)" in done.stdout
+    assert "29 / 29 personnes traitées" in done.stderr
+    assert len(await _imported(s, org)) == 29
+    refused = tmp_path / "refus.csv"
+    refused.write_bytes(b"Nom;Prenom\r\nA;B\r\n")
+    bad = _cli(installation, "people", "import", "--org", org.slug, str(refused), "--apply")
+    assert bad.returncode == 1 and "Colonnes obligatoires manquantes" in bad.stderr
