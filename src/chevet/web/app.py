@@ -31,6 +31,8 @@ from chevet.web.api.reports import FILING_PATHS
 from chevet.web.compression import Compression
 from chevet.web.middleware import RequestLimits, SecurityHeaders
 from chevet.web.pages.mssante import EXCHANGE_FORM_PATH
+from chevet.web.pages.staff_import import UPLOAD_BODY_BYTES as STAFF_IMPORT_BODY_BYTES
+from chevet.web.pages.staff_import import UPLOAD_FORM_PATH as STAFF_IMPORT_PATH
 from chevet.web.ratelimit import RateLimiter
 from chevet.web.realtime.notifier import Notifier
 from chevet.web.realtime.stream import STREAM_PATH, Hub, stream
@@ -176,7 +178,8 @@ def create_app(installation: Installation) -> FastAPI:
                        larger=[("POST", UPLOAD_PATH, settings.attachments.max_upload_bytes + 65536),
                                ("PATCH", PIECE_PATH, UPLOAD_PIECE_BYTES),
                                ("POST", FILING_PATHS, settings.attachments.max_upload_bytes + 131072),
-                               ("POST", EXCHANGE_FORM_PATH, settings.attachments.max_upload_bytes + 327680)])
+                               ("POST", EXCHANGE_FORM_PATH, settings.attachments.max_upload_bytes + 327680),
+                               ("POST", STAFF_IMPORT_PATH, STAFF_IMPORT_BODY_BYTES)])
     app.add_middleware(ForgetOnChange, cache=app.state.session_cache)
     app.add_middleware(Compression)  # pages, CSS, JS, JSON; not attachment downloads
     app.add_middleware(SecurityHeaders)  # outermost: every answer, even a 413, gets the headers

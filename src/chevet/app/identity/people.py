@@ -128,11 +128,19 @@ async def invite_person(services: Services, org: Organisation, actor: Actor | No
         raise Forbidden("forbidden")
     email, name, parsed_role, rpps = clean_email(email), clean_name(name), parse_role(role), clean_rpps(rpps)
     async with services.unit(actor.ip if actor else None) as u:
-        person = await _new_person(u, org, email, name, parsed_role, rpps, PersonStatus.INVITED, None)
-        token = await _issue_invitation(u, person)
-        await u.audit(org.id, "person.invited", actor.id if actor else None, "person", person.id,
-                      role=parsed_role.value)
-        queued = mail is not None and await invitation_mail.queue_invitation(u, person, mail(person, token))
+        return await invite_in(u, org, actor.id if actor else None, email=email, name=name, role=parsed_role,
+                               rpps=rpps, mail=mail)
+
+
+async def invite_in(u: Unit, org: Organisation, actor_id: uuid.UUID | None, *, email: str, name: str, role: Role,
+                    rpps: str | None, mail: Callable[[Person, str], InvitationText] | None,
+                    **audit_details: str) -> NewInvitation:
+    """The invitation inside the caller's unit, for values already cleaned (a staff import
+    invites many people per transaction): the person, the link, its audit entry and its mail."""
+    person = await _new_person(u, org, email, name, role, rpps, PersonStatus.INVITED, None)
+    token = await _issue_invitation(u, person)
+    await u.audit(org.id, "person.invited", actor_id, "person", person.id, role=role.value, **audit_details)
+    queued = mail is not None and await invitation_mail.queue_invitation(u, person, mail(person, token))
     return NewInvitation(person, token, queued)
 
 
