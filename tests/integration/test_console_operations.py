@@ -6,6 +6,7 @@ recent authentication; every start and download is audited."""
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from datetime import timedelta
@@ -259,3 +260,19 @@ async def test_the_page_starts_an_export_and_downloads_only_after_reauthenticati
     with httpx.Client(base_url=server.url, cookies={"chevet_session": nurse}) as web:
         assert web.get("/gouvernance/travaux").status_code == 403
         assert web.get(rows[0]["download"]).status_code in (403, 404)
+
+
+async def test_a_two_megabyte_archive_uploads_through_the_page(installation: Installation, server: Server) -> None:
+    """The general request limit is for JSON: the import form takes an archive of the console's own limit."""
+    svc = installation.services
+    s = await scene(svc)
+    admin = await new_member(svc, s.org, "admin", "Alice Admin")
+    token = login(server.url, admin)
+    with httpx.Client(base_url=server.url, cookies={"chevet_session": token}) as web:
+        page = web.get("/gouvernance/travaux")
+        archive_bytes = b"CHEVET-ARCHIVE-1\n" + os.urandom(2 * 1024 * 1024)
+        r = web.post("/gouvernance/travaux/import", data={"csrf": _csrf(page.text), "passphrase": PASSPHRASE},
+                     files={"file": ("sauvegarde.chevet", archive_bytes, "application/octet-stream")})
+        assert r.status_code == 303, r.text[:300]
+    [started] = await ops.operations(svc, admin.actor)
+    assert started.kind is OperationKind.IMPORT and started.input_bytes == len(archive_bytes)

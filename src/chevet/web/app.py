@@ -31,6 +31,7 @@ from chevet.web.api.reports import FILING_PATHS
 from chevet.web.compression import Compression
 from chevet.web.middleware import RequestLimits, SecurityHeaders
 from chevet.web.pages.mssante import EXCHANGE_FORM_PATH
+from chevet.web.pages.operations import IMPORT_BODY_BYTES, IMPORT_PATH
 from chevet.web.pages.staff_import import UPLOAD_BODY_BYTES as STAFF_IMPORT_BODY_BYTES
 from chevet.web.pages.staff_import import UPLOAD_FORM_PATH as STAFF_IMPORT_PATH
 from chevet.web.ratelimit import RateLimiter
@@ -173,13 +174,15 @@ def create_app(installation: Installation) -> FastAPI:
         return Json(body, status_code=503, headers={"Retry-After": str(problems.UNAVAILABLE_RETRY)})
 
     # Multipart framing around the file gets 64 KiB on top of the attachment limit; an external
-    # exchange's page form carries its text (up to 256 KiB) and files of one upload's size in all.
+    # exchange's page form carries its text (up to 256 KiB) and files of one upload's size in all;
+    # the console's import form carries an archive of the operations' own limit.
     app.add_middleware(RequestLimits, max_bytes=settings.http.max_request_bytes,
                        larger=[("POST", UPLOAD_PATH, settings.attachments.max_upload_bytes + 65536),
                                ("PATCH", PIECE_PATH, UPLOAD_PIECE_BYTES),
                                ("POST", FILING_PATHS, settings.attachments.max_upload_bytes + 131072),
                                ("POST", EXCHANGE_FORM_PATH, settings.attachments.max_upload_bytes + 327680),
-                               ("POST", STAFF_IMPORT_PATH, STAFF_IMPORT_BODY_BYTES)])
+                               ("POST", STAFF_IMPORT_PATH, STAFF_IMPORT_BODY_BYTES),
+                               ("POST", IMPORT_PATH, IMPORT_BODY_BYTES)])
     app.add_middleware(ForgetOnChange, cache=app.state.session_cache)
     app.add_middleware(Compression)  # pages, CSS, JS, JSON; not attachment downloads
     app.add_middleware(SecurityHeaders)  # outermost: every answer, even a 413, gets the headers
