@@ -44,7 +44,11 @@ async def test_the_dpo_finds_who_read_a_care_case_by_its_reference(installation:
                      text), text
     assert "Sophie Bernard a lu" not in text  # the other case's read
     assert not UUID.search(text) and "care_case.read" not in text and '{"' not in text
-    assert "Télécharger un reçu signé de la piste d'audit" in text
+    # Every link the DPO is offered leads somewhere (the signed receipt only once it is served).
+    for href in set(re.findall(r'href="(/[^"#]*)"', page.text)):
+        if not href.startswith("/static/"):
+            target = httpx.get(f"{server.url}{href.replace('&amp;', '&')}", cookies=dpo)
+            assert target.status_code != 404, href
 
     by_name = _text(httpx.get(f"{server.url}/gouvernance/traces", cookies=dpo,
                               params={"person": "paul lef", "action": "care_case.read", **WEEK}))

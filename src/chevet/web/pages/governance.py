@@ -23,6 +23,8 @@ from chevet.web.pages import trace_text
 from chevet.web.pages.page import Page, SignedInPage, page
 
 router = APIRouter(prefix="/gouvernance", include_in_schema=False)
+# The signed checkpoint receipt of the audit trail: linked only once the installation serves it.
+RECEIPT_PATH = "/gouvernance/recu"
 
 
 def _message(p: Page, title: str, message_id: str, status: int) -> Response:
@@ -111,5 +113,5 @@ async def traces_page(request: Request, person: str = Query("", max_length=200),
                     q=q, rows=shown, people=people, errors=errors, actions=trace_text.action_choices(p),
                     csv_query=urlencode({k: v for k, v in q.items() if v} | {"format": "csv"}),
                     period=p.t("gov.traces.period", since=p.day(since_day), until=p.day(until_day)),
-                    receipt=True)
+                    receipt=any(getattr(r, "path", None) == RECEIPT_PATH for r in request.app.routes))
 
