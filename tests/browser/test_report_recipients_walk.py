@@ -81,8 +81,8 @@ async def test_designated_in_the_console_the_quality_lead_finds_the_report(
     await page.get_by_label("Survenu le").fill(when.strftime("%Y-%m-%dT%H:%M"))
     await page.get_by_label("Où ?").fill("Chambre 7")
     await page.get_by_role("button", name="Envoyer le signalement").click()
-    await expect(page.get_by_text("Merci. Votre signalement a été transmis à la responsable qualité et à la direction."))\
-        .to_be_visible()
+    thanks = "Merci. Votre signalement a été transmis à la responsable qualité et à la direction."
+    await expect(page.get_by_text(thanks)).to_be_visible()
     await ctx.close()
 
     # 3. The quality lead, at her desk, finds it from the navigation and opens it.

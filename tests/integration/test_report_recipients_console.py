@@ -77,7 +77,8 @@ async def test_the_administrator_designates_the_quality_lead_by_name_and_the_for
         assert "« Votre signalement sera reçu par la responsable qualité et la direction. »" in said
         async with svc.db.transaction() as tx:
             audited = [e for e in [x async for x in tx.audit.entries(org.id)] if x_is(e, "report.designation_set")]
-        assert [(e.actor_id, e.object_id, e.detail.get("function")) for e in audited] == [(admin.id, nadia.id, "quality_lead")]
+        assert [(e.actor_id, e.object_id, e.detail.get("function")) for e in audited] == [
+            (admin.id, nadia.id, "quality_lead")]
 
         before = await _designations(installation, org.id)
         for person, function, words in ((outsider, "quality_lead", "Une personne extérieure ne peut pas"),
@@ -121,9 +122,10 @@ async def test_with_only_administrators_the_form_says_so(installation: Installat
     try:
         form = (await c.get("/signalement/nouveau")).text
         said = _text(form)
+        earlier = f"{datetime.now(PARIS) - timedelta(hours=1):%Y-%m-%dT%H:%M}"
         filed = await c.post("/signalement/nouveau", {
-            "what": "Chute en se levant seule", "occurred_at": f"{datetime.now(PARIS) - timedelta(hours=1):%Y-%m-%dT%H:%M}",
-            "place": "Chambre 12", "mode": "named"}, from_page="/signalement/nouveau")
+            "what": "Chute en se levant seule", "occurred_at": earlier, "place": "Chambre 12", "mode": "named"},
+            from_page="/signalement/nouveau")
     finally:
         await c.close()
     assert "reçu par les administrateurs de l'établissement" in said
