@@ -25,7 +25,10 @@ def test_the_demo_speaks_french_and_its_otp_command_works_as_printed(tmp_path: P
     assert out.startswith("Démo Chevet : ouvrez http://localhost:8123")
     assert "Sophie Bernard (Infirmier·e)" in out and "(Aide-soignant·e)" in out and "(Médecin)" in out
     assert "mot de passe :" in out and "secret TOTP :" in out and "Connectez-vous" in out
+    # The EHPAD's reports reach real people: a director, and the care manager as quality lead.
+    assert "Isabelle Fontaine (Directeur·rice)" in out and "Nadia Moreau (Cadre · responsable qualité)" in out
     assert "nurse" not in out and "care_assistant" not in out and "password" not in out  # no code names
+    assert "quality_lead" not in out
     assert f"Dossier de la démo : {folder.absolute()}" in out and "--port" in out
     secret = re.search(r"sophie\.bernard@tilleuls\.example  mot de passe : \S+  secret TOTP : ([A-Z2-7]+)", out)
     assert secret is not None

@@ -149,7 +149,7 @@ async def test_full_cycle_from_qualification_to_closure(installation: Installati
     fields = {f["key"]: f["value"] for f in doc["fields"]}
     assert doc["form"] == "essms" and doc["validated_by"] == "Danielle Directrice"
     assert fields["structure_finess"] == "750000001" and fields["cvs_informed"] is True
-    assert fields["categories"].startswith("4° Accidents ou incidents liés à une erreur")
+    assert fields["categories"].startswith("4° Les accidents ou incidents liés à une erreur")
     out = await forms.export_form(svc, e.admin.actor, filed.report_id, "essms", "pdf")
     assert out.body.startswith(b"%PDF") and out.media_type == "application/pdf"
     await forms.record_submission(svc, e.admin.actor, filed.report_id, "essms", at=None, channel="email",

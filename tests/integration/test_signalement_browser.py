@@ -103,7 +103,7 @@ async def test_night_fall_from_a_phone_to_the_exported_form(installation: Instal
     assert got.ok and got.headers["content-type"].startswith("image/") and b"Exif" not in await got.body()
     assert await page.evaluate(UNLABELLED) == []
     await page.get_by_label("Gravité").select_option("major")
-    await page.get_by_label("4° Accidents ou incidents liés à une erreur", exact=False).check()
+    await page.get_by_label("4° Les accidents ou incidents liés à une erreur", exact=False).check()
     await page.get_by_role("button", name="Qualifier").click()
     await expect(page.get_by_text("Qualification enregistrée.")).to_be_visible()
     await expect(page.get_by_text("Confirmation écrite aux autorités — 48 h", exact=False)).to_be_visible()

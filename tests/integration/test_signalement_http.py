@@ -71,7 +71,7 @@ async def test_errors_are_explained_and_other_organisations_see_nothing(installa
     r = httpx.post(f"{server.url}/api/v1/reports", json=_report(now, mode="named"), headers=carer)
     rid = r.json()["id"]
     r = httpx.post(f"{server.url}/api/v1/reports/{rid}/qualification", headers=carer, json={"severity": "minor"})
-    assert r.status_code == 403 and r.json()["detail"] == "Réservé au responsable qualité et à la direction."
+    assert r.status_code == 403 and r.json()["detail"] == "Réservé aux responsables qualité et à la direction."
     r = httpx.post(f"{server.url}/api/v1/reports/{rid}/qualification", headers=quality,
                    json={"severity": "significant", "gdpr_breach": True, "security": ["data"]})
     assert r.status_code == 200

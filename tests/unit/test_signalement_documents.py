@@ -31,10 +31,9 @@ def _prefill(kind: FormKind) -> dict[str, object]:
     return forms.prefill(kind, forms.Prefill("EHPAD Les Tilleuls", content, q, director_name="Danielle Dupré"))
 
 
-def test_eleven_categories_and_the_unconfirmed_wording_is_flagged() -> None:
+def test_eleven_categories_none_flagged_on_screen() -> None:
     assert [c.number for c in ESSMS_CATEGORIES] == list(range(1, 12))
-    assert {c.number for c in ESSMS_CATEGORIES if not c.confirmed} == {10, 11}
-    assert all("vérifier" in c.label for c in ESSMS_CATEGORIES if not c.confirmed)
+    assert not [c.number for c in ESSMS_CATEGORIES if "vérifier" in c.label]
 
 
 @pytest.mark.parametrize("kind", list(FormKind))

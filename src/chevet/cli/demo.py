@@ -1,4 +1,6 @@
-"""Demo data: an EHPAD and a home-care service, their people, teams and a first handover.
+"""Demo data: an EHPAD and a home-care service, their people, teams and a first handover. The
+EHPAD has a director and a quality lead (its care manager), so that a report filed in the demo
+reaches the people the form names.
 
 Passwords are generated for each new demo installation and kept in ``demo-credentials.json``
 (mode 0600) in the data folder, so that a restarted demo prints the same sign-in details.
@@ -15,13 +17,15 @@ from typing import Any
 from chevet.app.identity import organisations, people
 from chevet.app.messaging import conversations, messages, teams
 from chevet.app.services import Actor, Services
+from chevet.app.signalement import designations
 from chevet.settings import Settings
 
 ORGANISATIONS: list[dict[str, Any]] = [
     {"slug": "ehpad-les-tilleuls", "name": "EHPAD Les Tilleuls", "domain": "tilleuls.example",
      "people": [("admin", "Claire Martin"), ("physician", "Paul Lefèvre"), ("nurse", "Sophie Bernard"),
                 ("nurse", "Karim Haddad"), ("care_assistant", "Julie Petit"), ("dpo", "Marc Rousseau"),
-                ("manager", "Nadia Moreau")],
+                ("manager", "Nadia Moreau"), ("director", "Isabelle Fontaine")],
+     "quality_leads": ["Nadia Moreau"],
      "teams": ["Unité Alzheimer", "Nuit"]},
     {"slug": "ssiad-du-val", "name": "SSIAD du Val", "domain": "ssiad-val.example",
      "people": [("manager", "Hélène Garnier"), ("nurse", "Thomas Roux")], "teams": ["Tournée du matin"]},
@@ -48,10 +52,14 @@ async def seed_demo(services: Services, settings: Settings) -> dict[str, Any]:
             added = await people.add_person(services, org, email=_email(name, spec["domain"]), name=name,
                                             role=role, password=password)
             users.append({"email": added.person.email, "password": password, "totp_secret": added.totp_secret,
-                          "role": role, "name": name})
+                          "role": role, "name": name, "quality_lead": name in spec.get("quality_leads", ())})
             actors.setdefault(role, Actor(added.person, org, None))
+        for user in users:
+            if user["quality_lead"]:
+                await designations.designate(services, actors["admin"], next(
+                    a.person.id for a in actors.values() if a.person.name == user["name"]), "quality_lead", True)
         care_staff = [a.person.id for a in actors.values()
-                      if a.person.role.value in ("nurse", "care_assistant", "physician", "manager")]
+                      if a.person.role.value in ("nurse", "care_assistant", "physician", "manager", "director")]
         lead = actors.get("admin") or actors["manager"]
         for team_name in spec["teams"]:
             await teams.create_team(services, lead, team_name, care_staff)

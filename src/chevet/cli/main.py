@@ -176,7 +176,8 @@ def _print_demo(info: dict[str, Any], lang: str) -> None:
     for org in info["organisations"]:
         typer.echo(f"{org['name']} ({org['slug']})")
         for u in org["users"]:
-            typer.echo(f"  {u.get('name', '')} ({gettext('role.' + u['role'], lang)})\n    "
+            also = (" · " + gettext("cli.demo.quality_lead", lang)) if u.get("quality_lead") else ""
+            typer.echo(f"  {u.get('name', '')} ({gettext('role.' + u['role'], lang)}{also})\n    "
                        + gettext("cli.demo.credentials", lang, email=u["email"], password=u["password"],
                                  secret=u["totp_secret"]))
     nurse = next((u for o in info["organisations"] for u in o["users"] if u["role"] == "nurse"), None)

@@ -71,12 +71,14 @@ def open_json(key: DataKey, label: str, report_id: uuid.UUID, sealed: bytes | No
     return orjson.loads(key.open(sealed, _aad(label, report_id, *more)))
 
 async def managers(tx: Transaction, org_id: uuid.UUID) -> list[uuid.UUID]:
-    """Everyone who handles reports in the organisation: designated people and administrators."""
+    """Everyone who handles reports in the organisation and can read them now: active designated
+    people, administrators and directors (the same people the form's sentence counts)."""
     from chevet.core.roles import Role
 
-    ids = {pid for pid, _ in await tx.reports.designations(org_id)}
-    for p in await tx.people.search(org_id, "", 1000):
-        if p.role in (Role.ADMIN, Role.DIRECTOR) and p.status is PersonStatus.ACTIVE:
+    designated = {pid for pid, _ in await tx.reports.designations(org_id)}
+    ids = set()
+    for p in await tx.people.search(org_id, "", 5000):
+        if p.status is PersonStatus.ACTIVE and (p.id in designated or p.role in (Role.ADMIN, Role.DIRECTOR)):
             ids.add(p.id)
     return sorted(ids)
 

@@ -3,9 +3,8 @@ ESSMS (arrêté of 28 December 2016), the EIGS criteria (CSP R.1413-67), the sco
 information-system security incident (CSP L.1111-8-2, décret 2022-715) and personal-data
 breaches (GDPR Art. 33).
 
-Labels are French (the interface language of the regulators' forms). Where the reference
-material could not confirm the official wording, the category says so (``confirmed=False``)
-and the interface shows it: check it against the arrêté before relying on it.
+Labels are French (the interface language of the regulators' forms), in the arrêté's own words.
+How each wording was checked is in docs/signalement.md; nothing about it is ever shown on screen.
 """
 
 from __future__ import annotations
@@ -46,35 +45,36 @@ class Category:
     number: int
     code: str
     label: str
-    confirmed: bool = True
 
 
 # Arrêté du 28 décembre 2016 relatif à l'obligation de signalement des structures sociales et
-# médico-sociales, article 1er. Wording of 10° and 11° only partly confirmed (secondary source).
+# médico-sociales (JORFTEXT000033749053), article 1er, word for word (initial version, unchanged
+# since). docs/signalement.md says which source confirmed each wording.
 ESSMS_CATEGORIES: tuple[Category, ...] = (
-    Category(1, "sinistre", "Sinistres et événements météorologiques exceptionnels"),
-    Category(2, "technique", "Accidents ou incidents liés à une défaillance d'équipement technique "
-                             "de la structure et événements en santé environnementale"),
-    Category(3, "organisation", "Perturbations dans l'organisation du travail et la gestion des "
+    Category(1, "sinistre", "Les sinistres et événements météorologiques exceptionnels"),
+    Category(2, "technique", "Les accidents ou incidents liés à des défaillances d'équipement techniques "
+                             "de la structure et les événements en santé environnement"),
+    Category(3, "organisation", "Les perturbations dans l'organisation du travail et la gestion des "
                                 "ressources humaines"),
-    Category(4, "defaut_soins", "Accidents ou incidents liés à une erreur ou à un défaut de soin "
+    Category(4, "defaut_soins", "Les accidents ou incidents liés à une erreur ou à un défaut de soin "
                                 "ou de surveillance"),
-    Category(5, "relations", "Situations de perturbation de l'organisation ou du fonctionnement de la "
+    Category(5, "relations", "Les situations de perturbation de l'organisation ou du fonctionnement de la "
                              "structure liées à des difficultés relationnelles récurrentes avec la "
                              "famille ou les proches d'une personne prise en charge, ou du fait "
                              "d'autres personnes extérieures à la structure"),
-    Category(6, "deces", "Décès accidentels ou consécutifs à un défaut de surveillance ou de prise "
+    Category(6, "deces", "Les décès accidentels ou consécutifs à un défaut de surveillance ou de prise "
                          "en charge d'une personne"),
-    Category(7, "suicide", "Suicides et tentatives de suicide, au sein de la structure, de personnes "
+    Category(7, "suicide", "Les suicides et tentatives de suicide, au sein des structures, de personnes "
                            "prises en charge ou de personnels"),
-    Category(8, "maltraitance", "Situations de maltraitance à l'égard de personnes accueillies ou "
+    Category(8, "maltraitance", "Les situations de maltraitance à l'égard de personnes accueillies ou "
                                 "prises en charge"),
-    Category(9, "disparition", "Disparitions de personnes accueillies en structure, dès lors que les "
-                               "services de police ou de gendarmerie sont alertés"),
-    Category(10, "violence", "Comportements violents de la part d'usagers, à l'égard d'autres usagers "
-                             "ou à l'égard de professionnels (libellé à vérifier)", confirmed=False),
-    Category(11, "malveillance", "Actes de malveillance au sein de la structure (libellé à vérifier)",
-             confirmed=False),
+    Category(9, "disparition", "Les disparitions de personnes accueillies en structure d'hébergement ou "
+                               "d'accueil, dès lors que les services de police ou de gendarmerie sont alertés"),
+    Category(10, "violence", "Les comportements violents de la part d'usagers, à l'égard d'autres usagers "
+                             "ou à l'égard des professionnels, au sein de la structure, ainsi que les "
+                             "manquements graves au règlement du lieu d'hébergement ou d'accueil qui "
+                             "compromettent la prise en charge de ces personnes ou celle d'autres usagers"),
+    Category(11, "malveillance", "Les actes de malveillance au sein de la structure"),
 )
 CATEGORY_BY_CODE = {c.code: c for c in ESSMS_CATEGORIES}
 

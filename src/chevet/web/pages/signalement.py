@@ -19,7 +19,7 @@ from starlette.datastructures import FormData
 
 from chevet.app.messaging import teams
 from chevet.app.signalement import files as report_files
-from chevet.app.signalement import filing, reports
+from chevet.app.signalement import filing, recipients, reports
 from chevet.core.errors import ChevetError, InvalidInput
 from chevet.core.signalement.deadlines import PARIS, Channel, FormKind, local_time
 from chevet.core.signalement.forms import SPECS
@@ -34,6 +34,9 @@ SEVERITIES = {s.value: label for s, label in SEVERITY_LABELS.items()}
 MODES = [m.value for m in (ReporterMode.NAMED, ReporterMode.CONFIDENTIAL, ReporterMode.ANONYMOUS)]
 CHANNELS = [c.value for c in Channel]
 FORM_TITLES = {k.value: SPECS[k].title for k in FormKind}
+# Field names in refusals, as the form labels them (never the code's name).
+FIELD_LABELS = {"what": "sig.new.what", "occurred_at": "sig.new.occurred", "discovered_at": "sig.new.discovered",
+                "place": "sig.new.place", "immediate_measures": "sig.new.measures", "affected_refs": "sig.new.refs"}
 NEW_FIELDS = frozenset({"csrf", "what", "occurred_at", "discovered_at", "place", "affected_refs",
                         "immediate_measures", "mode", "team_id"})
 
@@ -116,10 +119,26 @@ async def _new_form(p: SignedInPage, status: int = 200, values: dict[str, str] |
     if p.services.attachments is not None:
         view = report_files.limits_view(p.services)
         accepted, max_files, max_bytes = ",".join(view["accepted_types"]), view["max_files"], view["max_bytes"]
+    receivers = await recipients.receivers(p.services, p.actor)
+    confidential = {"ql": "", "qls": ".many"}.get(receivers.key.split("_")[0], ".none")
     return render(p, "new.html", status=status, title=p.t("ui.nav.report_new"), v=values or {}, error=error,
                   teams=await teams.list_teams(p.services, p.actor), modes=MODES, files_accepted=accepted,
-                  max_files=max_files, max_bytes=max_bytes,
-                  now_local=f"{local_time(datetime.now(PARIS)):%Y-%m-%dT%H:%M}", nav="new")
+                  max_files=max_files, max_bytes=max_bytes, nav="new",
+                  recipients=p.t("sig.recipients.will." + receivers.key),
+                  confidential_help=p.t("sig.mode.confidential.help" + confidential))
+
+
+def refusal_text(p: Page, exc: ChevetError) -> str:
+    """A refusal of the form in words: the moment of the event has its own sentences, and any
+    other field is named by its label."""
+    field = exc.params.get("field")
+    if field == "occurred_at" and exc.code == "report_field_required":
+        return p.t("sig.occurred_required")
+    if field == "occurred_at" and exc.code == "report_time_in_future":
+        return p.t("sig.occurred_future")
+    if isinstance(field, str) and field in FIELD_LABELS:
+        return p.t(exc.code, **{**exc.params, "field": p.t(FIELD_LABELS[field]).split(" (")[0]})
+    return p.error_text(exc)
 
 
 @router.get("/signalement/nouveau")
@@ -158,9 +177,10 @@ async def new_post(request: Request) -> Response:
             files=files)
     except ChevetError as exc:
         values = {k: one(form, k) for k in NEW_FIELDS if k != "csrf"}
-        return await _new_form(p, 422, values, p.error_text(exc))
+        return await _new_form(p, 422, values, refusal_text(p, exc))
+    receivers = await recipients.receivers(svc, p.actor)
     return render(p, "filed.html", status=201, title=p.t("sig.filed.title"), code=filed.followup_code,
-                  files=len(files), nav="new")
+                  files=len(files), nav="new", thanks=p.t("sig.recipients.done." + receivers.key))
 
 
 @router.get("/signalement/suivi")
