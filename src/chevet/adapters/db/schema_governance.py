@@ -47,8 +47,6 @@ conversation_retention = Table(
     Column("days", Integer, nullable=True),
     Column("legal_hold", Boolean, nullable=False, default=False),
     Column("closed_at", UtcTimestamp, nullable=True),
-    Column("records_affected", Integer, nullable=True),
-    Column("late_reason", Text, nullable=False, server_default=""),
 )
 
 breach = Table(
