@@ -52,3 +52,13 @@ def test_changes_of_role_name_and_team_and_a_return() -> None:
 def test_an_entry_without_mail_is_skipped_not_invented() -> None:
     p = plan([rec("x", mail=None)], [], MAPPING)
     assert p.empty and p.skipped == ("uid=x,ou=people,dc=x",)
+
+
+def test_teams_the_mapping_does_not_name_are_left_as_the_console_set_them() -> None:
+    """A directory person added by hand to « Unité Alzheimer » stays there: the sync owns only the
+    teams its group mapping names (names compared as people write them, case aside)."""
+    p = plan([rec("aline", NURSES, NIGHT)], [known("aline", teams=frozenset({"Unité Alzheimer", "nuit"}))], MAPPING)
+    assert p.update == ()
+    p = plan([rec("aline", NURSES)], [known("aline", teams=frozenset({"Unité Alzheimer", "Nuit"}))], MAPPING)
+    (change,) = p.update
+    assert (change.teams_added, change.teams_removed) == (frozenset(), {"Nuit"})

@@ -109,13 +109,19 @@ def plan(records: Iterable[DirectoryRecord], known: Iterable[KnownPerson], mappi
     have = {k.email.lower(): k for k in known}
     create = tuple(w for e, w in sorted(want.items()) if e not in have and e not in unmanaged)
     skipped += sorted(e for e in want if e in unmanaged)
+    # The sync owns only the teams its mapping names; the others are the console's (case aside).
+    owned = {t.casefold() for t in mapping.group_teams.values()}
     update: list[Change] = []
     for email, k in sorted(have.items()):
         w = want.get(email)
         if w is None:
             continue
+        wanted_teams = {t.casefold() for t in w.teams}
+        held = {t.casefold() for t in k.teams}
         change = Change(email, name=w.name if w.name != k.name else None, role=w.role if w.role != k.role else None,
-                        teams_added=w.teams - k.teams, teams_removed=k.teams - w.teams, reactivate=not k.active)
+                        teams_added=frozenset(t for t in w.teams if t.casefold() not in held),
+                        teams_removed=frozenset(t for t in k.teams if t.casefold() in owned - wanted_teams),
+                        reactivate=not k.active)
         if change != Change(email):
             update.append(change)
     leave = tuple(e for e, k in sorted(have.items()) if k.active and e not in want)
