@@ -55,6 +55,9 @@ class Credentials:
     locked_until: datetime | None
 
 
+TEAM_NAME_MAX = 120
+
+
 @dataclass(frozen=True, slots=True)
 class Team:
     id: uuid.UUID

@@ -15,12 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from chevet.app.identity import invitation_mail
 from chevet.app.identity.invitation_mail import InvitationText
-from chevet.app.identity.people import _issue_invitation, _new_person
+from chevet.app.identity.people import deactivate_in, invite_in
+from chevet.app.identity.team_roster import TeamRoster
 from chevet.app.services import Actor, Services, Unit
 from chevet.core.directory_sync import DirectoryRecord, GroupMapping, KnownPerson, Plan, plan
-from chevet.core.entities import Organisation, Person, PersonStatus, Team
+from chevet.core.entities import Organisation, Person, PersonStatus
 from chevet.core.errors import Forbidden
 from chevet.core.ids import new_id
 from chevet.core.roles import Permission, can
@@ -58,24 +58,20 @@ class SyncOptions:
     force: bool = False
 
 
-async def _state(u: Unit, org_id: uuid.UUID, records: list[DirectoryRecord]) -> tuple[
-        dict[str, Person], dict[str, Team], dict[uuid.UUID, set[uuid.UUID]], list[str]]:
+async def _state(u: Unit, org_id: uuid.UUID, records: list[DirectoryRecord],
+                 roster: TeamRoster) -> tuple[dict[str, Person], list[str]]:
     accounts = await u.tx.directory_sync.accounts(org_id)
     managed = {p.email.lower(): p for p in await u.tx.people.many(org_id, list(accounts))}
-    teams = {t.name: t for t in await u.tx.teams.all(org_id)}
-    members = {t.id: set(await u.tx.teams.member_ids(t.id)) for t in teams.values()}
     unmanaged: list[str] = []
     for r in records:
         email = (r.email or "").strip().lower()
         if email and email not in managed and await u.tx.people.by_email(email) is not None:
             unmanaged.append(email)
-    return managed, teams, members, unmanaged
+    return managed, unmanaged
 
 
-def _known(managed: dict[str, Person], teams: dict[str, Team],
-           members: dict[uuid.UUID, set[uuid.UUID]]) -> list[KnownPerson]:
-    return [KnownPerson(email, p.name, p.role, p.status is not PersonStatus.DEACTIVATED,
-                        frozenset(name for name, t in teams.items() if p.id in members[t.id]))
+def _known(managed: dict[str, Person], roster: TeamRoster) -> list[KnownPerson]:
+    return [KnownPerson(email, p.name, p.role, p.status is not PersonStatus.DEACTIVATED, roster.teams_of(p.id))
             for email, p in managed.items()]
 
 
@@ -93,14 +89,15 @@ async def sync(services: Services, org: Organisation, directory: PeopleDirectory
             await _record(u, org.id, apply, "failed", exc.reason, None, actor_id)
         return SyncReport(apply, "failed", exc.reason, None)
     async with services.unit(actor.ip if actor else None) as u:
-        managed, teams, members, unmanaged = await _state(u, org.id, records)
-        found = plan(records, _known(managed, teams, members), options.mapping, unmanaged,
+        roster = await TeamRoster.load(u, org.id, actor_id, VIA)
+        managed, unmanaged = await _state(u, org.id, records, roster)
+        found = plan(records, _known(managed, roster), options.mapping, unmanaged,
                      options.max_leave_percent, options.force)
         if found.stopped:
             await _record(u, org.id, apply, "stopped", "too_many_leavers", found, actor_id)
             return SyncReport(False, "stopped", "too_many_leavers", found)
         if apply:
-            await _apply(u, org, found, records, managed, teams, members, actor_id, mail)
+            await _apply(u, org, found, records, managed, roster, actor_id, mail)
         await _record(u, org.id, apply, "done", None, found, actor_id)
     return SyncReport(apply, "done", None, found)
 
@@ -115,38 +112,16 @@ async def _record(u: Unit, org_id: uuid.UUID, applied: bool, outcome: str, reaso
                   reason=reason, created=run.created, updated=run.updated, deactivated=run.deactivated, via=VIA)
 
 
-async def _team(u: Unit, org_id: uuid.UUID, name: str, teams: dict[str, Team],
-                members: dict[uuid.UUID, set[uuid.UUID]], actor_id: uuid.UUID | None) -> Team:
-    team = teams.get(name)
-    if team is None:
-        team = Team(id=new_id(), org_id=org_id, name=name, created_at=u.services.clock.now())
-        await u.tx.teams.add(team)
-        teams[name], members[team.id] = team, set()
-        await u.audit(org_id, "team.created", actor_id, "team", team.id, members=0, via=VIA)
-    return team
-
-
-async def _join(u: Unit, org_id: uuid.UUID, team: Team, person_id: uuid.UUID,
-                members: dict[uuid.UUID, set[uuid.UUID]], actor_id: uuid.UUID | None) -> None:
-    if person_id not in members[team.id]:
-        await u.tx.teams.add_member(team.id, person_id)
-        members[team.id].add(person_id)
-        await u.audit(org_id, "team.member_added", actor_id, "team", team.id, person=str(person_id), via=VIA)
-
-
 async def _apply(u: Unit, org: Organisation, found: Plan, records: list[DirectoryRecord],
-                 managed: dict[str, Person], teams: dict[str, Team], members: dict[uuid.UUID, set[uuid.UUID]],
-                 actor_id: uuid.UUID | None, mail: Callable[[Person, str], InvitationText] | None) -> None:
+                 managed: dict[str, Person], roster: TeamRoster, actor_id: uuid.UUID | None,
+                 mail: Callable[[Person, str], InvitationText] | None) -> None:
     dn_of = {(r.email or "").strip().lower(): r.dn for r in records}
     for w in found.create:
-        person = await _new_person(u, org, w.email, w.name, w.role, w.rpps, PersonStatus.INVITED, None)
+        person = (await invite_in(u, org, actor_id, email=w.email, name=w.name, role=w.role, rpps=w.rpps,
+                                  mail=mail, via=VIA)).person
         await u.tx.directory_sync.adopt(org.id, person.id, dn_of[w.email])
-        token = await _issue_invitation(u, person)
-        await u.audit(org.id, "person.invited", actor_id, "person", person.id, role=w.role.value, via=VIA)
-        if mail is not None:
-            await invitation_mail.queue_invitation(u, person, mail(person, token))
         for name in sorted(w.teams):
-            await _join(u, org.id, await _team(u, org.id, name, teams, members, actor_id), person.id, members, actor_id)
+            await roster.join(name, person.id)
     for c in found.update:
         person = managed[c.email]
         if c.name is not None:
@@ -162,20 +137,11 @@ async def _apply(u: Unit, org: Organisation, found: Plan, records: list[Director
             await u.tx.people.set_status(org.id, person.id, status)
             await u.audit(org.id, "person.reactivated", actor_id, "person", person.id, via=VIA)
         for name in sorted(c.teams_added):
-            await _join(u, org.id, await _team(u, org.id, name, teams, members, actor_id), person.id, members, actor_id)
+            await roster.join(name, person.id)
         for name in sorted(c.teams_removed):
-            team = teams[name]
-            await u.tx.teams.remove_member(team.id, person.id)
-            members[team.id].discard(person.id)
-            await u.audit(org.id, "team.member_removed", actor_id, "team", team.id, person=str(person.id), via=VIA)
+            await roster.leave(name, person.id)
     for email in found.deactivate:
-        person = managed[email]
-        await u.tx.people.set_status(org.id, person.id, PersonStatus.DEACTIVATED)
-        sessions = await u.tx.sessions.for_person(person.id)
-        for s in sessions:
-            await u.tx.sessions.revoke(person.id, s.id, u.services.clock.now())
-        u.sessions_ended(org.id, person.id, [s.id for s in sessions if s.revoked_at is None])
-        await u.audit(org.id, "person.deactivated", actor_id, "person", person.id, via=VIA)
+        await deactivate_in(u, org.id, managed[email].id, actor_id, via=VIA)
 
 
 async def last_run(services: Services, actor: Actor) -> SyncRun | None:

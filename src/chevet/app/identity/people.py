@@ -310,9 +310,16 @@ async def deactivate(services: Services, actor: Actor, person_id: uuid.UUID) -> 
     """The person can no longer sign in; every open session ends now."""
     async with services.unit(actor.ip) as u:
         await _managed_person(u, actor, person_id, "cannot_deactivate_self")
-        await u.tx.people.set_status(actor.org_id, person_id, PersonStatus.DEACTIVATED)
-        sessions = await u.tx.sessions.for_person(person_id)
-        for s in sessions:
-            await u.tx.sessions.revoke(person_id, s.id, services.clock.now())
-        u.sessions_ended(actor.org_id, person_id, [s.id for s in sessions if s.revoked_at is None])
-        await u.audit(actor.org_id, "person.deactivated", actor.id, "person", person_id)
+        await deactivate_in(u, actor.org_id, person_id, actor.id)
+
+
+async def deactivate_in(u: Unit, org_id: uuid.UUID, person_id: uuid.UUID, actor_id: uuid.UUID | None,
+                        **audit_details: str) -> None:
+    """Inside the caller's unit (a directory sync deactivates its leavers together): the status,
+    every session revoked, the live streams told to end after commit, the audit entry."""
+    await u.tx.people.set_status(org_id, person_id, PersonStatus.DEACTIVATED)
+    sessions = await u.tx.sessions.for_person(person_id)
+    for s in sessions:
+        await u.tx.sessions.revoke(person_id, s.id, u.services.clock.now())
+    u.sessions_ended(org_id, person_id, [s.id for s in sessions if s.revoked_at is None])
+    await u.audit(org_id, "person.deactivated", actor_id, "person", person_id, **audit_details)

@@ -11,18 +11,17 @@ file twice creates nothing the second time: everyone is already present.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from chevet.app.access import require
 from chevet.app.identity.invitation_mail import InvitationText
 from chevet.app.identity.people import clean_name, invite_in
+from chevet.app.identity.team_roster import TeamRoster, team_key
 from chevet.app.services import Actor, Services, Unit
 from chevet.core import staff_file
-from chevet.core.entities import Organisation, Person, Team
+from chevet.core.entities import Organisation, Person
 from chevet.core.errors import Forbidden
-from chevet.core.ids import new_id
 from chevet.core.roles import Permission, can
 from chevet.core.staff_file import LineProblem, StaffFileRejected, StaffRow
 
@@ -77,18 +76,14 @@ async def _check(u: Unit, org: Organisation, data: bytes) -> ImportPreview:
             problems.append(LineProblem(row.line, "email_taken", row.email))
         else:
             rows.append(row)
-    existing = {t.name.casefold() for t in await u.tx.teams.all(org.id)}
+    roster = await TeamRoster.load(u, org.id, None, VIA)
     new_teams: dict[str, str] = {}
     for row in rows:
         for name in row.teams:
-            if name.casefold() not in existing:
-                new_teams.setdefault(name.casefold(), _team_name(name))
+            if not roster.exists(name):
+                new_teams.setdefault(team_key(name), " ".join(name.split()))
     return ImportPreview(tuple(rows), tuple(sorted(problems, key=lambda p: p.line)),
                          tuple(sorted(new_teams.values(), key=str.casefold)), parsed.encoding)
-
-
-def _team_name(name: str) -> str:
-    return " ".join(name.split())[:120]
 
 
 async def preview(services: Services, actor: Actor | None, data: bytes, *,
@@ -116,8 +111,7 @@ async def apply(services: Services, actor: Actor | None, data: bytes,
     for start in range(0, total, BATCH):
         batch = plan.rows[start:start + BATCH]
         async with services.unit(ip) as u:
-            teams = {t.name.casefold(): t for t in await u.tx.teams.all(organisation.id)}
-            members: dict[uuid.UUID, set[uuid.UUID]] = {}
+            roster = await TeamRoster.load(u, organisation.id, actor_id, VIA)
             done_here = 0
             for row in batch:
                 if await u.tx.people.by_email(row.email) is not None:  # arrived since the check
@@ -129,21 +123,8 @@ async def apply(services: Services, actor: Actor | None, data: bytes,
                 done_here += 1
                 queued += invited.mail_queued
                 for name in row.teams:
-                    team = teams.get(name.casefold())
-                    if team is None:
-                        team = Team(id=new_id(), org_id=organisation.id, name=_team_name(name),
-                                    created_at=services.clock.now())
-                        await u.tx.teams.add(team)
-                        teams[name.casefold()] = team
-                        teams_created += 1
-                        await u.audit(organisation.id, "team.created", actor_id, "team", team.id, members=0, via=VIA)
-                    if team.id not in members:
-                        members[team.id] = set(await u.tx.teams.member_ids(team.id))
-                    if invited.person.id not in members[team.id]:
-                        await u.tx.teams.add_member(team.id, invited.person.id)
-                        members[team.id].add(invited.person.id)
-                        await u.audit(organisation.id, "team.member_added", actor_id, "team", team.id,
-                                      person=str(invited.person.id), via=VIA)
+                    await roster.join(name, invited.person.id)
+            teams_created += roster.created
             await u.audit(organisation.id, "people.imported", actor_id, "organisation", organisation.id,
                           created=done_here, lines=len(batch), via=VIA)
         created += done_here

@@ -8,12 +8,12 @@ from typing_extensions import TypedDict
 
 from chevet.app.access import require
 from chevet.app.services import Actor, Services
-from chevet.core.entities import PersonStatus, Team
+from chevet.core.entities import TEAM_NAME_MAX, PersonStatus, Team
 from chevet.core.errors import Conflict, InvalidInput, NotFound
 from chevet.core.ids import new_id
 from chevet.core.roles import Permission
 
-MAX_NAME = 120
+MAX_NAME = TEAM_NAME_MAX
 
 
 class TeamView(TypedDict):
