@@ -19,12 +19,13 @@ from chevet.app.access import require
 from chevet.app.archive.audit import checkpoint_json, entry_json
 from chevet.app.archive.audit import public_key_b64 as public_key_b64  # the API and CLI show it
 from chevet.app.identity import addresses
-from chevet.app.messaging.views import ref_of, title_of
+from chevet.app.messaging.names import names_of
 from chevet.app.services import Actor, Services
 from chevet.core.audit import INSTALLATION_CHAIN, AuditEntry
 from chevet.core.checkpoint import ChainVerdict, Checkpoint, signed_message, verify_chain_with_checkpoints
 from chevet.core.errors import InvalidInput
 from chevet.core.roles import Permission
+from chevet.ports import Transaction
 
 MIN_AUDIT_RETENTION_DAYS = 183  # access traces to patient data: at least six months, rolling
 MAX_TRACES = 1000
@@ -199,39 +200,21 @@ def _normal_ref(value: str) -> str:
     return "".join(ch for ch in value.casefold() if ch.isalnum())
 
 
-async def _care_cases_named(services: Services, tx: Any, org_id: uuid.UUID, ref: str) -> list[uuid.UUID]:
-    """The care cases whose reference is ``ref`` (case, spaces and dashes aside). References are
-    sealed with each conversation's key and have no index: they are opened here, in memory, and
-    never compared in SQL."""
+async def _care_cases_named(services: Services, tx: Transaction, org_id: uuid.UUID, ref: str) -> list[uuid.UUID]:
+    """The care cases whose reference is ``ref`` (case, spaces and dashes aside)."""
     wanted = _normal_ref(ref)
     if not wanted:
         return []
-    out = []
-    for conv in await tx.conversations.care_cases(org_id):
-        wrapped = await tx.conversations.wrapped_key(conv.id)
-        if wrapped is None:  # shredded: its reference is gone with its key
-            continue
-        shown = ref_of(conv, services.unwrap_key(conv.id, wrapped))
-        if shown is not None and _normal_ref(shown) == wanted:
-            out.append(conv.id)
-    return out
+    return [n.conversation.id for n in await names_of(services, tx, await tx.conversations.care_cases(org_id))
+            if n.care_case_ref is not None and _normal_ref(n.care_case_ref) == wanted]
 
 
-async def _conversation_titles(services: Services, tx: Any, org_id: uuid.UUID,
+async def _conversation_titles(services: Services, tx: Transaction, org_id: uuid.UUID,
                                found: list[AuditEntry]) -> dict[uuid.UUID, str]:
-    """The titles of the conversations the traces are about (a shredded one has none)."""
-    out: dict[uuid.UUID, str] = {}
-    for conv_id in {e.object_id for e in found if e.object_type == "conversation" and e.object_id}:
-        conv = await tx.conversations.get(org_id, conv_id)
-        wrapped = await tx.conversations.wrapped_key(conv_id) if conv is not None else None
-        if conv is None or wrapped is None:
-            continue
-        key = services.unwrap_key(conv_id, wrapped)
-        title, ref = title_of(conv, key), ref_of(conv, key)
-        out[conv_id] = title or ref or ""
-        if ref and ref not in title:
-            out[conv_id] = f"{title} ({ref})" if title else ref
-    return out
+    """The names of the conversations the traces are about (a shredded one has none)."""
+    convs = [c for cid in {e.object_id for e in found if e.object_type == "conversation" and e.object_id}
+             if (c := await tx.conversations.get(org_id, cid)) is not None]
+    return {n.conversation.id: n.shown for n in await names_of(services, tx, convs)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from chevet.app.access import require
 from chevet.app.governance.retention import rules
-from chevet.app.messaging.views import ref_of, title_of
+from chevet.app.messaging.names import names_of
 from chevet.app.services import Actor, Services
 from chevet.core.conversation import ConversationKind, parse_kind
 from chevet.core.errors import InvalidInput
@@ -109,15 +109,13 @@ async def find_for_hold(services: Services, actor: Actor, query: str, limit: int
         return []
     found: list[HoldCandidate] = []
     async with services.db.transaction() as tx:
-        for conv, _, _ in await tx.archive.conversations(actor.org_id):
-            wrapped = await tx.conversations.wrapped_key(conv.id)
-            if wrapped is None:
-                continue
-            key = services.unwrap_key(conv.id, wrapped)
-            title, ref = title_of(conv, key), ref_of(conv, key)
-            if needle in title.casefold() or (ref is not None and needle in ref.casefold()):
-                state = await tx.retention.state(actor.org_id, conv.id)
-                found.append(HoldCandidate(conv.id, conv.kind, title, ref, bool(state and state.legal_hold)))
+        every = await names_of(services, tx, [conv for conv, _, _ in await tx.archive.conversations(actor.org_id)])
+        for n in every:
+            ref = n.care_case_ref
+            if needle in n.title.casefold() or (ref is not None and needle in ref.casefold()):
+                state = await tx.retention.state(actor.org_id, n.conversation.id)
+                found.append(HoldCandidate(n.conversation.id, n.conversation.kind, n.title, ref,
+                                           bool(state and state.legal_hold)))
                 if len(found) >= limit:
                     break
     return found
