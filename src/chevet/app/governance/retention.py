@@ -266,6 +266,27 @@ async def _shred(u: Unit, hook: RetentionHook | None, org_id: uuid.UUID,
     return await u.tx.retention.shred_conversation(conversation_id), extra
 
 
+@dataclass(frozen=True, slots=True)
+class Due:
+    """What retention takes from one conversation at a moment."""
+
+    whole: bool                # the conversation itself has reached its end: shredded
+    cutoff: datetime | None    # otherwise, its messages before this go
+    expired: int               # how many messages are before the cutoff
+
+
+async def due(tx: Transaction, state: ConversationRetention, days: int, now: datetime) -> Due | None:
+    """The purge's decision for one conversation kept ``days`` (legal holds aside), or None when
+    nothing is due: the one rule both the purge and the console's preview apply."""
+    whole = conversation_expires_at(state.kind, days, closed_at=state.closed_at, last_activity=state.last_activity)
+    cutoff = message_cutoff(state.kind, days, now)
+    due_whole = whole is not None and whole <= now
+    expired = 0 if cutoff is None else await tx.retention.count_entries_before(state.conversation_id, cutoff)
+    if not (due_whole or expired):
+        return None
+    return Due(due_whole, cutoff, expired)
+
+
 async def purge(services: Services, as_of: datetime | None = None, *, dry_run: bool = False,
                 org_id: uuid.UUID | None = None) -> PurgeReport:
     """Apply every organisation's retention as of ``as_of`` (default now), in one transaction.
@@ -283,14 +304,10 @@ async def purge(services: Services, as_of: datetime | None = None, *, dry_run: b
             if state.org_id not in org_rules:
                 org_rules[state.org_id] = await rules(u.tx, state.org_id)
             days = effective_days(org_rules[state.org_id][state.kind], state.days)
-            whole = conversation_expires_at(state.kind, days, closed_at=state.closed_at,
-                                            last_activity=state.last_activity)
-            cutoff = message_cutoff(state.kind, days, now)
-            due_whole = whole is not None and whole <= now
-            expired = 0 if cutoff is None else await u.tx.retention.count_entries_before(state.conversation_id,
-                                                                                           cutoff)
-            if not (due_whole or expired):
+            found = await due(u.tx, state, days, now)
+            if found is None:
                 continue
+            due_whole, cutoff, expired = found.whole, found.cutoff, found.expired
             if state.legal_hold:
                 report.held.append(str(state.conversation_id))
                 continue

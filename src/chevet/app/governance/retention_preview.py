@@ -7,21 +7,18 @@ Nothing here changes state; the console shows the result and asks for confirmati
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from chevet.app.access import require
-from chevet.app.governance.retention import rules
+from chevet.app.governance.retention import due, rules
 from chevet.app.messaging.names import names_of
 from chevet.app.services import Actor, Services
 from chevet.core.conversation import ConversationKind, parse_kind
 from chevet.core.errors import InvalidInput
 from chevet.core.retention import (
-    RetentionRule,
     check_rule,
-    conversation_expires_at,
     effective_days,
-    message_cutoff,
 )
 from chevet.core.roles import Permission
 
@@ -65,23 +62,17 @@ async def preview_policy(services: Services, actor: Actor, kind: str, days: int,
     at = services.clock.now() + purge_every
     async with services.db.transaction() as tx:
         current = (await rules(tx, actor.org_id))[parsed]
-        new = RetentionRule(parsed, days, min(current.min_days, days), max(current.max_days, days))
         if not current.min_days <= days <= current.max_days:
             raise InvalidInput("retention_out_of_limits", min=current.min_days, max=current.max_days)
-        check_rule(new)
+        new = check_rule(replace(current, days=days))
         messages = conversations = shredded = held = attachments = 0
         for state in await tx.retention.states(actor.org_id):
             if state.kind is not parsed:
                 continue
-            effective = effective_days(new, state.days)
-            whole = conversation_expires_at(state.kind, effective, closed_at=state.closed_at,
-                                            last_activity=state.last_activity)
-            cutoff = message_cutoff(state.kind, effective, at)
-            due_whole = whole is not None and whole <= at
-            expired = 0 if cutoff is None else await tx.retention.count_entries_before(state.conversation_id,
-                                                                                       cutoff)
-            if not (due_whole or expired):
+            found = await due(tx, state, effective_days(new, state.days), at)
+            if found is None:
                 continue
+            due_whole, cutoff, expired = found.whole, found.cutoff, found.expired
             if state.legal_hold:
                 held += 1
                 continue
