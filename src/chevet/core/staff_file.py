@@ -17,13 +17,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from chevet.core.roles import Role
+from chevet.core.spreadsheet import is_formula
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_LINES = 20_000
 
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 class StaffFileRejected(Exception):
@@ -124,7 +124,7 @@ def _separator(header_line: str) -> str:
 
 
 def _cell_problem(value: str) -> str | None:
-    if value.startswith(_FORMULA_START):
+    if is_formula(value):
         return "formula"
     if len(value) > 200:
         return "too_long"

@@ -20,6 +20,7 @@ from chevet.app.governance.retention import RetentionPreviewView, next_month_pre
 from chevet.app.services import Actor, Services
 from chevet.core import sobriety
 from chevet.core.roles import Permission
+from chevet.core.spreadsheet import safe_cell
 from chevet.ports import Transaction
 
 KINDS = ("text", "image", "document")
@@ -197,7 +198,7 @@ def to_csv(figures: Mapping[str, Any]) -> str:
     for key, value in st["quota"].items():
         w.writerow(["quota", key, value, "bytes"])
     for row in figures["by_team"]:
-        label = _safe_cell(row["team"] if row["team_id"] else "(sans équipe / no team)")
+        label = safe_cell(row["team"] if row["team_id"] else "(sans équipe / no team)")
         for kind in (*KINDS, "total"):
             w.writerow(["team", f"{label} / {kind}", row[kind], "bytes"])
     months = figures["growth"]["months"]
@@ -214,14 +215,10 @@ def to_csv(figures: Mapping[str, Any]) -> str:
             w.writerow(["footprint", f"{key} (high)", rng["high"], "gCO2e"])
     for f in figures["footprint"]["factors"]:
         w.writerow(["factor", f["name"], "" if f["value"] is None else f["value"], f["unit"]])
-        w.writerow(["factor_source", f["name"], _safe_cell(f"{f['source']} ({f['date']})"), ""])
+        w.writerow(["factor_source", f["name"], safe_cell(f"{f['source']} ({f['date']})"), ""])
     return out.getvalue()
 
 
-def _safe_cell(text: str) -> str:
-    """Spreadsheets run cells starting with = + - @ as formulas: a team named "=HYPERLINK(…)"
-    must stay text."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 async def installation_usage(services: Services) -> list[dict[str, Any]]:

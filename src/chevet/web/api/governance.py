@@ -21,6 +21,7 @@ from chevet.app.signalement import retention as signalement_retention
 from chevet.app.signalement.views import RecordRetentionView
 from chevet.core.errors import InvalidInput
 from chevet.core.ids import parse_id
+from chevet.core.spreadsheet import safe_cell
 from chevet.web.api.models import Body, Digits, Moment
 from chevet.web.api.openapi import answers
 from chevet.web.deps import ActorDep, ServicesDep
@@ -65,8 +66,7 @@ CSV_COLUMNS = ["seq", "at", "action", "actor_id", "actor_name", "object_type", "
 
 def _cell(value: Any) -> str:
     text = orjson.dumps(value).decode() if isinstance(value, dict) else "" if value is None else str(value)
-    # A spreadsheet must not run a cell as a formula.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return safe_cell(text)
 
 
 def traces_csv(rows: Sequence[Mapping[str, object]]) -> str:

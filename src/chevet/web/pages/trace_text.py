@@ -12,6 +12,7 @@ from datetime import datetime
 
 from chevet.app.governance.audit_trail import TraceView
 from chevet.core.roles import Role
+from chevet.core.spreadsheet import safe_cell
 from chevet.web.i18n import catalog
 from chevet.web.pages.page import Page
 
@@ -76,11 +77,6 @@ def details(p: Page, row: TraceView) -> list[str]:
     return out
 
 
-def _cell(text: str) -> str:
-    # A spreadsheet must not run a cell as a formula.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def readable_csv(p: Page, rows: list[TraceView]) -> bytes:
     """The traces for a spreadsheet: French headers, Paris times, ';' between cells and a UTF-8
     byte-order mark, so that a French Excel opens it as it is."""
@@ -89,6 +85,6 @@ def readable_csv(p: Page, rows: list[TraceView]) -> bytes:
     writer.writerow([p.t(f"gov.csv.{c}") for c in ("at", "actor", "action", "object", "ip", "sentence", "detail")])
     for r in rows:
         label = p.t(ACTION_PREFIX + r["action"]) if is_known_action(r["action"]) else p.t("audit.action.unknown")
-        writer.writerow([_cell(x) for x in (p.short_moment(when(r)), who(p, r), label, subject(p, r), r["ip"] or "",
+        writer.writerow([safe_cell(x) for x in (p.short_moment(when(r)), who(p, r), label, subject(p, r), r["ip"] or "",
                                              sentence(p, r), " ; ".join(details(p, r)))])
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
