@@ -124,11 +124,8 @@ async def operations(services: Services, actor: Actor) -> list[OperationView]:
         raise Forbidden("operation_forbidden")
     async with services.db.transaction() as tx:
         ops = await tx.operations.of_organisation(actor.org_id)
-        names: dict[uuid.UUID, str] = {}
-        for who in {o.requested_by for o in ops if o.requested_by}:
-            person = await tx.people.get(actor.org_id, who)
-            if person is not None:
-                names[who] = person.name
+        asked = list({o.requested_by for o in ops if o.requested_by})
+        names = {p.id: p.name for p in await tx.people.many(actor.org_id, asked)}
     return [_view(o, names, may_start(actor.person.role, o.kind)) for o in ops]
 
 
