@@ -59,7 +59,7 @@ async def test_the_dpo_walks_to_the_traces_of_a_care_case(browser: Any, web_inst
             await page.get_by_role("link", name=re.compile("Ouvrir la console")).click()
         else:
             await page.get_by_role("link", name="Console", exact=True).click()
-        await page.get_by_role("link", name="Traces d'accès").first.click()
+        await page.get_by_role("link", name="Traces d'accès").locator("visible=true").first.click()
         await page.get_by_label("Dossier (référence, ex. R-0012)").fill("R-0012")
         await page.get_by_role("button", name="Rechercher").click()
         text = await page.locator("main").inner_text()

@@ -48,7 +48,7 @@ async def test_designated_in_the_console_the_quality_lead_finds_the_report(
     page: Page = await ctx.new_page()
     await sign_in(page, base, admin)
     await page.goto(base + "/console")
-    await page.get_by_role("link", name="Destinataires des signalements").first.click()
+    await page.get_by_role("link", name="Destinataires des signalements").locator("visible=true").first.click()
     await page.wait_for_url(base + "/admin/signalement")
     await expect(page.locator("#rcp-sentence")).to_contain_text("Votre signalement sera reçu par la direction.")
     await page.get_by_label("Personne", exact=True).select_option(label="Nadia Moreau — Cadre")
