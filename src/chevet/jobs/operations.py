@@ -98,11 +98,13 @@ async def _import(installation: Installation, claimed: ops.Claimed, src: Path, p
 
 
 def _backup_files(installation: Installation, out: Path, passphrase: str, progress: Callable[[str, int, int], None],
-                  work: Path) -> None:
-    """The database (without data keys) and the sealed files, in one tar sealed with the passphrase."""
+                  work: Path, stamp: str) -> None:
+    """The database (without data keys) and the sealed files, in one tar sealed with the passphrase,
+    laid out as `chevet backup` writes its folder (``chevet-db-<time>.*`` beside
+    ``chevet-blobs-<time>/``), so that once extracted `chevet restore --db` finds the files itself."""
     settings = installation.settings
     suffix = "sqlite" if settings.database_in_use.startswith("sqlite") else "pgdump"
-    db_file = work / f"chevet-db.{suffix}"
+    db_file = work / f"chevet-db-{stamp}.{suffix}"
     backup_database(settings, db_file)
     progress("database", 1, 1)
     blobs = settings.blobs_path
@@ -112,8 +114,11 @@ def _backup_files(installation: Installation, out: Path, passphrase: str, progre
         writer = SealedWriter(fh, header, key)
         with tarfile.open(fileobj=writer, mode="w|gz") as tar:  # type: ignore[call-overload]
             tar.add(db_file, arcname=db_file.name)
+            folder_entry = tarfile.TarInfo(f"chevet-blobs-{stamp}")  # there even for an organisation without files
+            folder_entry.type, folder_entry.mode = tarfile.DIRTYPE, 0o700
+            tar.addfile(folder_entry)
             for n, path in enumerate(paths, 1):
-                tar.add(path, arcname=f"blobs/{path.relative_to(blobs)}")
+                tar.add(path, arcname=f"chevet-blobs-{stamp}/{path.relative_to(blobs)}")
                 progress("files", n, len(paths))
         writer.close()
     progress("files", 1, 1)
@@ -124,7 +129,8 @@ async def _backup(installation: Installation, claimed: ops.Claimed, out: Path, p
     work = out.with_suffix(".work")
     work.mkdir(mode=0o700, exist_ok=True)
     try:
-        await asyncio.to_thread(_backup_files, installation, out, claimed.passphrase, progress, work)
+        stamp = claimed.operation.created_at.strftime("%Y%m%dT%H%M%SZ")
+        await asyncio.to_thread(_backup_files, installation, out, claimed.passphrase, progress, work, stamp)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     await audit.record_installation_act(installation.services, "backup.created", database="console",

@@ -43,8 +43,11 @@ def extract(file: Path, to: Annotated[Path, typer.Option(help="Empty or new fold
     with tarfile.open(fileobj=buf, mode="r:gz") as tar:
         for member in tar:
             target = (to / member.name).resolve()
-            if not member.isfile() or not target.is_relative_to(to.resolve()):
-                raise fail(f"refused entry {member.name!r}")
+            if not (member.isfile() or member.isdir()) or not target.is_relative_to(to.resolve()):
+                raise fail(f"refused entry {member.name!r}")  # links, devices, paths outside the folder
+            if member.isdir():  # a backup's files folder is there even when empty
+                target.mkdir(parents=True, exist_ok=True, mode=0o700)
+                continue
             target.parent.mkdir(parents=True, exist_ok=True)
             src = tar.extractfile(member)
             assert src is not None
