@@ -24,6 +24,7 @@ from chevet.app.archive import archive
 from chevet.app.governance import operations as ops
 from chevet.app.messaging import messages
 from chevet.bootstrap import Installation, open_installation
+from chevet.bootstrap.operation_files import input_path
 from chevet.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chevet.core.operation import LEASE, OperationKind, OperationState
 from chevet.jobs import operations as runner
@@ -102,25 +103,25 @@ async def test_export_runs_to_done_with_rising_progress_same_as_cli_and_imports_
     try:
         host = await new_org(other.services)
         host_admin = await new_member(other.services, host, "admin", "Hugo Hôte")
-        target = runner.input_path(other.settings, "upload")
+        target = input_path(other.settings, "upload")
         target.write_bytes(produced.read_bytes())
         imported = await ops.start(other.services, host_admin.actor, OperationKind.IMPORT, PASSPHRASE,
                                    input_name=target.name, input_bytes=target.stat().st_size)
-        target.rename(runner.input_path(other.settings, imported.id))
+        target.rename(input_path(other.settings, imported.id))
         await runner.run_once(other)
         [view] = await ops.operations(other.services, host_admin.actor)
         assert view.state is OperationState.DONE, view.error
-        assert not view.downloadable and not runner.input_path(other.settings, imported.id).exists()
+        assert not view.downloadable and not input_path(other.settings, imported.id).exists()
         async with other.services.db.transaction() as tx:
             org = await tx.organisations.by_slug(s.org.slug)
             assert org is not None and len(await tx.archive.people(org.id)) == 5
 
         # The same archive again: refused in words, nothing imported twice.
-        again = runner.input_path(other.settings, "again")
+        again = input_path(other.settings, "again")
         again.write_bytes(produced.read_bytes())
         second = await ops.start(other.services, host_admin.actor, OperationKind.IMPORT, PASSPHRASE,
                                  input_name=again.name, input_bytes=again.stat().st_size)
-        again.rename(runner.input_path(other.settings, second.id))
+        again.rename(input_path(other.settings, second.id))
         await runner.run_once(other)
         latest = (await ops.operations(other.services, host_admin.actor))[0]
         assert latest.state is OperationState.FAILED and latest.error == "import_organisation_exists"

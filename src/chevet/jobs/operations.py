@@ -24,12 +24,12 @@ from pathlib import Path
 from chevet.app.archive import archive
 from chevet.app.governance import audit
 from chevet.app.governance import operations as ops
-from chevet.bootstrap import BackupError, Installation, backup_database, data_path
+from chevet.bootstrap import BackupError, Installation, backup_database
+from chevet.bootstrap.operation_files import input_path, operations_folder
 from chevet.core.errors import ChevetError
 from chevet.core.operation import Operation, OperationKind
 from chevet.core.sealed_archive import SealedWriter, passphrase_header
 from chevet.ports import DependencyUnavailable
-from chevet.settings import Settings
 
 log = logging.getLogger("chevet.jobs")
 HEARTBEAT = 1.0      # seconds between lease renewals (and progress records)
@@ -43,19 +43,8 @@ STAGES: dict[OperationKind, dict[str, tuple[float, float]]] = {
 }
 
 
-def operations_folder(settings: Settings) -> Path:
-    path = data_path(settings, "operations")
-    path.mkdir(mode=0o700, exist_ok=True)
-    return path
-
-
 def folder(installation: Installation) -> Path:
     return operations_folder(installation.settings)
-
-
-def input_path(settings: Settings, op_id: object) -> Path:
-    """Where the web layer stores an uploaded archive to import."""
-    return operations_folder(settings) / f"{op_id}.import"
 
 
 @dataclass

@@ -13,10 +13,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 
 from chevet.app.governance import operations as ops
+from chevet.bootstrap.operation_files import input_path, operations_folder
 from chevet.core.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge
 from chevet.core.ids import new_id
 from chevet.core.operation import MAX_IMPORT_BYTES, OperationKind, OperationState, may_see_console, may_start
-from chevet.jobs.operations import input_path, operations_folder
 from chevet.web.pages.page import SignedInPage, check_csrf, file_size, read_form, signed_in, ui
 from chevet.web.responses import Json
 from chevet.web.uploads import read_multipart
