@@ -55,6 +55,8 @@ class Policy:
     reauth_window: timedelta = timedelta(minutes=10)
     # The origin people reach Chevet at: the WebAuthn relying party and its expected origin.
     public_url: str = "http://localhost:8000"
+    # How often the retention purge runs: the latest a newly due deletion happens.
+    purge_every: timedelta = timedelta(hours=24)
 
     @property
     def lockout(self) -> LockoutPolicy:

@@ -59,7 +59,7 @@ def policy_from(settings: Settings) -> Policy:
                   invitation_lifetime=timedelta(days=settings.sign_in.invitation_days),
                   session_idle=timedelta(minutes=settings.sessions.idle_minutes),
                   reauth_window=timedelta(minutes=settings.sessions.reauth_minutes),
-                  public_url=settings.origin)
+                  public_url=settings.origin, purge_every=timedelta(hours=settings.retention.interval_hours))
 
 
 def psc_from(settings: Settings) -> PscProvider | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from chevet.app.access import require
 from chevet.app.governance.retention import due, rules
@@ -51,15 +51,14 @@ class HoldCandidate:
     legal_hold: bool
 
 
-async def preview_policy(services: Services, actor: Actor, kind: str, days: int, *,
-                         purge_every: timedelta = timedelta(hours=24)) -> PolicyPreview:
-    """What ``days`` for ``kind`` would remove at the next purge run (at most ``purge_every``
-    from now: the purge job's interval), counted like ``retention.purge`` counts."""
+async def preview_policy(services: Services, actor: Actor, kind: str, days: int) -> PolicyPreview:
+    """What ``days`` for ``kind`` would remove at the next purge run (at most the purge job's
+    interval from now), decided by the purge's own rule (``retention.due``)."""
     require(actor, Permission.MANAGE_RETENTION)
     parsed = parse_kind(kind)
     if not isinstance(days, int) or isinstance(days, bool):
         raise InvalidInput("retention_rule_invalid")
-    at = services.clock.now() + purge_every
+    at = services.clock.now() + services.policy.purge_every
     async with services.db.transaction() as tx:
         current = (await rules(tx, actor.org_id))[parsed]
         if not current.min_days <= days <= current.max_days:

@@ -5,7 +5,6 @@ holds found by title or care-case reference."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -60,12 +59,6 @@ def consequences(p: SignedInPage, v: retention_preview.PolicyPreview) -> list[st
     return lines
 
 
-def _purge_every(request: Request) -> timedelta:
-    settings = getattr(request.app.state, "settings", None)
-    hours = settings.retention.interval_hours if settings is not None else 24
-    return timedelta(hours=hours)
-
-
 async def _allowed(request: Request) -> SignedInPage | Response:
     p = await signed_in(request)
     if not p.can(Permission.MANAGE_RETENTION.value):
@@ -106,8 +99,7 @@ async def preview_page(request: Request) -> Response:
     kind = request.query_params.get("kind", "")[:20]
     try:
         days = to_days(request.query_params.get("value", "")[:10], request.query_params.get("unit", "")[:10])
-        preview = await retention_preview.preview_policy(p.services, p.actor, kind, days,
-                                                         purge_every=_purge_every(request))
+        preview = await retention_preview.preview_policy(p.services, p.actor, kind, days)
     except ChevetError as exc:
         return await _main(p, status=422, error=p.error_text(exc))
     back = "/gouvernance/conservation/apercu?" + urlencode({k: request.query_params.get(k, "")
