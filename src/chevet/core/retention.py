@@ -64,8 +64,10 @@ RATIONALE: dict[ConversationKind, str] = {
 
 
 def check_rule(rule: RetentionRule) -> RetentionRule:
-    if not (1 <= rule.min_days <= rule.days <= rule.max_days <= MAX_DAYS):
+    if not (1 <= rule.min_days <= rule.max_days <= MAX_DAYS):
         raise InvalidInput("retention_rule_invalid")
+    if not rule.min_days <= rule.days <= rule.max_days:
+        raise InvalidInput("retention_out_of_limits", min=rule.min_days, max=rule.max_days)
     return rule
 
 

@@ -123,8 +123,6 @@ async def apply_policy(request: Request) -> Response:
         if kind not in current:
             raise InvalidInput("ret.period_invalid")
         rule = current[kind]
-        if not rule["min_days"] <= days <= rule["max_days"]:
-            raise InvalidInput("retention_out_of_limits", min=rule["min_days"], max=rule["max_days"])
         await retention.set_policy(p.services, p.actor, p.actor.org_id, kind, days=days,
                                    min_days=rule["min_days"], max_days=rule["max_days"])
     except InvalidInput as exc:
