@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import re
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -87,6 +88,14 @@ async def test_breach_log_is_refused_in_words_to_care_staff(installation: Instal
     await client.sign_in(s.nurse)
     r = await client.get("/gouvernance/violations")
     assert r.status_code == 403 and "réservée au DPO" in _text(r.text)
+    # Posting anyway, with a form right or wrong, is refused in words too (never a 500).
+    token = await client.csrf("/account")
+    for path, data in (("/gouvernance/violations", {"nature": "x"}), ("/gouvernance/violations", {}),
+                       (f"/gouvernance/violations/{uuid.uuid4()}", {"action": "authority"}),
+                       (f"/gouvernance/violations/{uuid.uuid4()}", {"action": "rien"}),
+                       ("/gouvernance/violations/pas-un-id", {"action": "close"})):
+        r = await client.post(path, data, csrf=token)
+        assert r.status_code == 403, (path, data, r.status_code)
 
 
 async def test_breach_details_migration_goes_down_and_up_keeping_the_log(installation: Installation) -> None:

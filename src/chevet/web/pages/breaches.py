@@ -74,24 +74,30 @@ async def breaches_page(request: Request) -> Response:
                         message=p.t("gov.forbidden"))
 
 
+def _refused(p: SignedInPage) -> Response:
+    """Recording and notifying breaches is for who sets retention (the app decides)."""
+    return p.render("governance/message.html", status=403, title=p.t("gov.breaches.title"), section=SECTION,
+                    message=p.t("brl.forbidden"))
+
+
 @router.post("")
 @ui
 async def record(request: Request) -> Response:
     p = await signed_in(request)
     form = await read_form(p)
-    if not p.can(Permission.MANAGE_RETENTION.value):
-        return p.render("governance/message.html", status=403, title=p.t("gov.breaches.title"), section=SECTION,
-                        message=p.t("brl.forbidden"))
     try:
-        await gdpr.record_breach(
-            p.services, p.actor,
-            discovered_at=local_moment(field_of(form, "discovered_day", 10), field_of(form, "discovered_time", 5)),
-            nature=field_of(form, "nature", 4001), data_categories=field_of(form, "data_categories", 4001),
-            people_affected=count(field_of(form, "people_affected", 12), "people_affected"),
-            records_affected=count(field_of(form, "records_affected", 12), "records_affected"),
-            consequences=field_of(form, "consequences", 4001), measures=field_of(form, "measures", 4001))
-    except InvalidInput as exc:
-        return await _page(p, status=422, error=explain(p, exc), form=form)
+        try:
+            await gdpr.record_breach(
+                p.services, p.actor,
+                discovered_at=local_moment(field_of(form, "discovered_day", 10), field_of(form, "discovered_time", 5)),
+                nature=field_of(form, "nature", 4001), data_categories=field_of(form, "data_categories", 4001),
+                people_affected=count(field_of(form, "people_affected", 12), "people_affected"),
+                records_affected=count(field_of(form, "records_affected", 12), "records_affected"),
+                consequences=field_of(form, "consequences", 4001), measures=field_of(form, "measures", 4001))
+        except InvalidInput as exc:
+            return await _page(p, status=422, error=explain(p, exc), form=form)
+    except Forbidden:  # the app decides who records breaches, before or after reading the form
+        return _refused(p)
     return p.redirect("/gouvernance/violations?notice=recorded")
 
 
@@ -100,20 +106,20 @@ async def record(request: Request) -> Response:
 async def notify(request: Request, breach_id: str) -> Response:
     p = await signed_in(request)
     form = await read_form(p)
-    if not p.can(Permission.MANAGE_RETENTION.value):
-        return p.render("governance/message.html", status=403, title=p.t("gov.breaches.title"), section=SECTION,
-                        message=p.t("brl.forbidden"))
-    try:
-        target = uuid.UUID(breach_id)
-    except ValueError:
-        return await _page(p, status=404, error=p.t("breach_not_found"))
     action = field_of(form, "action", 12)
     try:
-        if action not in ("authority", "people", "close"):
-            raise InvalidInput("brl.action_invalid")
-        await gdpr.update_breach(p.services, p.actor, target, authority_notified=action == "authority",
-                                 people_notified=action == "people", close=action == "close",
-                                 late_reason=field_of(form, "late_reason", 4001) or None)
-    except InvalidInput as exc:
-        return await _page(p, status=422, row_error=(breach_id, explain(p, exc)))
+        try:
+            target = uuid.UUID(breach_id)
+        except ValueError:
+            return await _page(p, status=404, error=p.t("breach_not_found"))
+        try:
+            if action not in ("authority", "people", "close"):
+                raise InvalidInput("brl.action_invalid")
+            await gdpr.update_breach(p.services, p.actor, target, authority_notified=action == "authority",
+                                     people_notified=action == "people", close=action == "close",
+                                     late_reason=field_of(form, "late_reason", 4001) or None)
+        except InvalidInput as exc:
+            return await _page(p, status=422, row_error=(breach_id, explain(p, exc)))
+    except Forbidden:
+        return _refused(p)
     return p.redirect("/gouvernance/violations?notice=updated")
