@@ -34,6 +34,7 @@ async def test_the_dpo_finds_who_read_a_care_case_by_its_reference(installation:
     case, _ = await conversations.create_conversation(svc, s.nurse.actor, kind="care_case", title="Suivi Mme Durand",
                                                       member_ids=[s.physician.id], care_case_ref="R-0012")
     await messages.history(svc, s.physician.actor, uuid.UUID(case["id"]))
+    await messages.send_message(svc, s.physician.actor, uuid.UUID(case["id"]), body="Vu, RAS", client_id="vu")
     await messages.history(svc, s.nurse.actor, s.care)  # another case: not in the answer
     clock.advance(days=3)
     dpo = {"chevet_session": login(server.url, s.dpo)}
@@ -43,6 +44,8 @@ async def test_the_dpo_finds_who_read_a_care_case_by_its_reference(installation:
     assert re.search(r"Paul Lefèvre a lu la conversation « Suivi Mme Durand \(R-0012\) » le 5 janvier à 10 h 00",
                      text), text
     assert "Sophie Bernard a lu" not in text  # the other case's read
+    # A written message names the conversation it was written in, not « un élément ».
+    assert "Paul Lefèvre a écrit dans la conversation « Suivi Mme Durand (R-0012) » le 5 janvier" in text, text
     assert not UUID.search(text) and "care_case.read" not in text and '{"' not in text
     # Every link the DPO is offered leads somewhere (the signed receipt only once it is served).
     for href in set(re.findall(r'href="(/[^"#]*)"', page.text)):

@@ -191,8 +191,8 @@ async def traces(services: Services, actor: Actor, q: TraceQuery) -> list[TraceV
              "actor_id": str(e.actor_id) if e.actor_id else None,
              "actor_name": names.get(e.actor_id) if e.actor_id else None,
              "object_type": e.object_type, "object_id": str(e.object_id) if e.object_id else None,
-             "object_name": (names.get(e.object_id) if e.object_type == "person" else titles.get(e.object_id))
-             if e.object_id else None,
+             "object_name": names.get(e.object_id) if e.object_type == "person" and e.object_id
+             else titles.get(cid) if (cid := conversation_of(e)) else None,
              "ip": addresses.recorded(e, keys), "detail": addresses.without_address(e.detail)} for e in found]
 
 
@@ -212,9 +212,20 @@ async def _care_cases_named(services: Services, tx: Transaction, org_id: uuid.UU
 async def _conversation_titles(services: Services, tx: Transaction, org_id: uuid.UUID,
                                found: list[AuditEntry]) -> dict[uuid.UUID, str]:
     """The names of the conversations the traces are about (a shredded one has none)."""
-    convs = [c for cid in {e.object_id for e in found if e.object_type == "conversation" and e.object_id}
-             if (c := await tx.conversations.get(org_id, cid)) is not None]
+    convs = [c for cid in {conversation_of(e) for e in found} - {None}
+             if cid is not None and (c := await tx.conversations.get(org_id, cid)) is not None]
     return {n.conversation.id: n.shown for n in await names_of(services, tx, convs)}
+
+
+def conversation_of(e: AuditEntry) -> uuid.UUID | None:
+    """The conversation a trace is about: its object, or the one a message's trace names."""
+    if e.object_type == "conversation":
+        return e.object_id
+    named = e.detail.get("conversation")
+    try:
+        return uuid.UUID(named) if isinstance(named, str) else None
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True, slots=True)

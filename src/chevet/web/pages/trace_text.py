@@ -42,7 +42,9 @@ def who(p: Page, row: TraceView) -> str:
 
 
 def subject(p: Page, row: TraceView) -> str:
-    kind = row["object_type"] if row["object_type"] in ("conversation", "person") else "other"
+    # A message's trace is about the conversation it was written in.
+    kind = {"conversation": "conversation", "message": "conversation", "person": "person"}.get(row["object_type"],
+                                                                                            "other")
     name = row["object_name"]
     return p.t(f"audit.object.{kind}", name=name) if name else p.t(f"audit.object.{kind}.unnamed")
 
