@@ -58,6 +58,15 @@ async def _seed(tmp: Path) -> tuple[Any, dict[str, Any]]:
     return inst, {"nurse": nurse, "admin": admin, "doctor": doctor, "care": care["id"]}
 
 
+# The console as the administrator sees it (every section).
+CONSOLE = {"admin-people": "/admin/people", "console": "/console",
+           "console-traces": "/gouvernance/traces?case=CH12-R", "console-retention": "/gouvernance/conservation",
+           "console-register": "/gouvernance/registre", "console-breaches": "/gouvernance/violations",
+           "console-jobs": "/gouvernance/travaux", "console-import": "/admin/people/import",
+           "console-recipients": "/admin/signalement", "console-sobriety": "/admin/sobriety",
+           "console-evidence": "/gouvernance/preuves"}
+
+
 async def main(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -80,12 +89,13 @@ async def main(out: Path) -> None:
                         await page.goto(server.url + path)
                         await page.wait_for_load_state("networkidle")
                         await page.screenshot(path=str(out / f"{name}-{tag}.png"))
-                    if tag == "desktop":
-                        admin = await (await browser.new_context(locale="fr-FR", viewport={"width": width,
-                                                                                         "height": height})).new_page()
-                        await sign_in(admin, server.url, who["admin"])
-                        await admin.goto(server.url + "/admin/people")
-                        await admin.screenshot(path=str(out / "admin-people-desktop.png"))
+                    admin = await (await browser.new_context(locale="fr-FR", viewport={"width": width,
+                                                                                     "height": height})).new_page()
+                    await sign_in(admin, server.url, who["admin"], 0 if tag == "phone" else 1)
+                    for name, path in CONSOLE.items():
+                        await admin.goto(server.url + path)
+                        await admin.wait_for_load_state("networkidle")
+                        await admin.screenshot(path=str(out / f"{name}-{tag}.png"), full_page=name != "console")
                     await ctx.close()
                 await browser.close()
         finally:

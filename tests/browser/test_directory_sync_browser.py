@@ -78,7 +78,7 @@ async def test_the_administrator_previews_applies_and_reads_the_summary(
             else:
                 await page.get_by_role("link", name="Console", exact=True).click()
             # The section menu folds on a phone: the visible link is the console home's card.
-            await page.get_by_role("link", name="Annuaire", exact=True).locator("visible=true").first.click()
+            await page.get_by_role("link", name="Annuaire LDAP", exact=True).locator("visible=true").first.click()
             await page.wait_for_url(f"{server.url}/admin/annuaire")
             await _check(page, "annuaire", problems)
             await page.get_by_role("button", name="Synchroniser maintenant").click()
