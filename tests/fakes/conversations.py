@@ -98,6 +98,9 @@ class FakeConversations:
     async def team_channels(self, org_id: uuid.UUID, team_ids: Sequence[uuid.UUID]) -> list[Conversation]:
         raise not_faked("ConversationRepository.team_channels")
 
+    async def care_cases(self, org_id: uuid.UUID) -> list[Conversation]:
+        raise not_faked("ConversationRepository.care_cases")
+
 
 class FakeEntries:
     """Like ``SqlEntries``: an entry's id is unique, and so is its (conversation, seq). ``search``

@@ -27,6 +27,8 @@ from chevet.ports import (
     TeamRepository,
     UploadRepository,
 )
+from chevet.ports.directory_sync import DirectorySyncStore
+from chevet.ports.operations import OperationStore
 from tests.fakes.audit import FakeAuditLog
 from tests.fakes.conversations import FakeConversations, FakeEntries
 from tests.fakes.errors import not_faked
@@ -124,6 +126,14 @@ class FakeTransaction:
     @property
     def breaches(self) -> BreachLog:
         raise not_faked("Transaction.breaches")
+
+    @property
+    def directory_sync(self) -> DirectorySyncStore:
+        raise not_faked("Transaction.directory_sync")
+
+    @property
+    def operations(self) -> OperationStore:
+        raise not_faked("Transaction.operations")
 
 
 class FakeDatabase:
