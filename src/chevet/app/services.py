@@ -20,6 +20,7 @@ from chevet.core.lockout import LockoutPolicy
 from chevet.core.mail_outbox import MailRetry
 from chevet.ports import (
     AuditSigner,
+    AuditWitness,
     Clock,
     Database,
     DeclarationPrinter,
@@ -149,6 +150,7 @@ class Services:
     attachments: AttachmentServices | None = None
     psc: IdentityProvider | None = None
     signer: AuditSigner | None = None
+    witness: AuditWitness | None = None
     governance: Governance = field(default_factory=Governance)
     mail_relay: MailRelay | None = None
     # Sends waiting for their conversation's next batch (see group_commit.py and messages.py).

@@ -24,6 +24,7 @@ from chevet.adapters.keys import KeyFile, KeyFileError, add_key, create_key_file
 from chevet.adapters.media import ImageLimits, PillowMedia, configure_pillow
 from chevet.adapters.passwords import Argon2Passwords
 from chevet.adapters.push import WebPush, create_vapid_key
+from chevet.adapters.witness import FileWitness, WitnessForwarding
 from chevet.app.attachments.config import AttachmentLimits, AttachmentServices, FootprintSettings
 from chevet.app.services import Governance, MailRelay, Policy, Services
 from chevet.core.mail_outbox import MailRetry
@@ -173,9 +174,17 @@ def open_installation(settings: Settings, *, with_bus: bool = True) -> Installat
     services = Services(db=db, keys=keys, bus=bus, clock=SystemClock(), passwords=passwords,
                         declarations=DeclarationPdf(),
                         policy=policy_from(settings), attachments=attachment_services(settings),
-                        psc=psc_from(settings), signer=signer, governance=governance_from(settings),
+                        psc=psc_from(settings), signer=signer, witness=witness_from(settings),
+                        governance=governance_from(settings),
                         mail_relay=mail_relay_from(settings))
     return Installation(settings, services, _push_gateway(settings))
+
+
+def witness_from(settings: Settings) -> FileWitness:
+    a = settings.audit
+    return FileWitness(settings.audit_witness, WitnessForwarding(
+        syslog=a.witness_syslog, https_url=a.witness_url, https_ca_file=a.witness_ca_file,
+        tsa_url=a.tsa_url, tsa_ca_file=a.tsa_ca_file))
 
 
 def _push_gateway(settings: Settings) -> PushGateway | None:
@@ -230,14 +239,21 @@ async def initialise(settings: Settings) -> list[str]:
         done.append(f"wrote default settings {settings.config_file}")
     await migrate(settings)
     done.append("database schema is up to date")
-    if master_created or audit_created:
-        from chevet.app.governance.audit_trail import installation_keys_created
+    from chevet.app.governance.audit_trail import installation_keys_created
+    from chevet.app.governance.witnessing import start_witness
 
-        installation = open_installation(settings, with_bus=False)
-        try:
+    installation = open_installation(settings, with_bus=False)
+    try:
+        if master_created or audit_created:
             await installation_keys_created(installation.services, master=master_created, audit_key=audit_created)
-        finally:
-            await installation.close()
+        try:
+            if await start_witness(installation.services):
+                done.append(f"started the audit witness {settings.audit_witness} (keep it on another volume or host)")
+        except OSError as exc:
+            done.append(f"could not start the audit witness {settings.audit_witness} ({exc.strerror}): set "
+                        "audit.witness_file to a folder this account may write, then run `chevet init` again")
+    finally:
+        await installation.close()
     return done
 
 

@@ -38,3 +38,10 @@ async def start_gateway(installation: Installation, runtime: GatewayRuntime | No
     gateway = GatewayTasks(installation, runtime)
     await gateway.start()
     return gateway
+
+
+async def final_checkpoint(installation: Installation) -> None:
+    """At shutdown, the audit checkpoint of what moved since the last periodic one."""
+    from chevet.jobs.governance import final_checkpoint as take
+
+    await take(installation)

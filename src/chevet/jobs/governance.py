@@ -28,6 +28,18 @@ async def run_retention_once(installation: Installation) -> None:
         await audit.record_installation_act(services, "key.backup_written", scheduled=True)
 
 
+async def final_checkpoint(installation: Installation) -> None:
+    """At shutdown: sign and witness what moved since the last periodic checkpoint."""
+    if installation.services.signer is None:
+        return
+    try:
+        await audit_trail.checkpoint_all(installation.services)
+    except DependencyUnavailable as exc:
+        log.warning("final audit checkpoint not taken", extra={"dependency": exc.dependency})
+    except Exception as exc:  # shutting down: say so, never hang or crash the stop
+        log.error("final audit checkpoint failed", extra={"error": type(exc).__name__})
+
+
 async def periodic(installation: Installation) -> None:
     settings = installation.settings
     checkpoint_every = settings.audit.checkpoint_minutes * 60

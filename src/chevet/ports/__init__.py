@@ -13,7 +13,7 @@ One module per noun, every name re-exported here (``from chevet.ports import X``
 from __future__ import annotations
 
 from chevet.ports.attachments import AttachmentRepository, MediaProcessor, VirusScanner
-from chevet.ports.audit import AuditLog, AuditSigner, AuditTrail
+from chevet.ports.audit import AuditLog, AuditSigner, AuditTrail, AuditWitness
 from chevet.ports.blobs import BlobStore
 from chevet.ports.bus import EventBus
 from chevet.ports.clock import Clock
@@ -50,6 +50,7 @@ __all__ = [
     "AuditLog",
     "AuditSigner",
     "AuditTrail",
+    "AuditWitness",
     "BlobStore",
     "BreachLog",
     "ChallengeRepository",

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
 from chevet.core.audit import AuditEntry, AuditEvent
 from chevet.core.checkpoint import Checkpoint
+from chevet.core.witness import WitnessRecord
 
 
 class AuditLog(Protocol):
@@ -43,6 +44,8 @@ class AuditTrail(Protocol):
     async def anchor(self, chain: uuid.UUID) -> int | None: ...
     async def set_anchor(self, chain: uuid.UUID, seq: int, at: datetime) -> None: ...
     async def last_seq_before(self, chain: uuid.UUID, before: datetime) -> int: ...
+    async def last_seq(self, chain: uuid.UUID) -> int: ...
+    async def entry_chains(self) -> list[uuid.UUID]: ...
     async def prune(self, chain: uuid.UUID, up_to_seq: int) -> int: ...
     async def entry_at(self, chain: uuid.UUID, seq: int) -> AuditEntry | None: ...
     async def search(self, chain: uuid.UUID, *, object_id: uuid.UUID | None = None,
@@ -51,3 +54,20 @@ class AuditTrail(Protocol):
                      since: datetime | None = None, until: datetime | None = None,
                      after_seq: int = 0, before_seq: int | None = None, limit: int = 100,
                      ascending: bool = False) -> list[AuditEntry]: ...
+
+
+class AuditWitness(Protocol):
+    """The append-only witness of the signed checkpoints, outside the database (core.witness)."""
+
+    async def start(self, at: datetime, sign: Callable[[bytes], bytes]) -> bool:
+        """Begin a witness where there is none (its ``opened`` record); False if one exists."""
+        ...
+
+    async def witness(self, checkpoints: Sequence[Checkpoint], at: datetime,
+                      sign: Callable[[bytes], bytes]) -> WitnessRecord:
+        """Append one record holding these checkpoints, and forward it where configured."""
+        ...
+
+    async def lines(self) -> list[bytes] | None:
+        """The witness's lines, or None when it does not exist."""
+        ...

@@ -122,6 +122,14 @@ class Settings(BaseSettings):
         return self.audit.key_file or self.key_file.parent / "audit.key"
 
     @property
+    def audit_witness(self) -> Path:
+        """The audit witness: outside the data folder, so that it can live on another volume."""
+        if self.audit.witness_file is not None:
+            return self.audit.witness_file
+        here = self.data_dir.resolve()
+        return here.parent / f"{here.name}-witness" / "audit-witness.log"
+
+    @property
     def config_file(self) -> Path:
         return self.data_dir / "chevet.toml"
 

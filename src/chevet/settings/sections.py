@@ -188,7 +188,36 @@ class AuditSettings(Section):
 
     key_file: Path | None = Field(None, description="default: audit.key next to the master key")
     retention_days: int = Field(365, ge=183, le=36500)
-    checkpoint_minutes: float = Field(60, gt=0, le=24 * 60)
+    # While entries are written, a chain is signed and witnessed at least this often: what a
+    # database administrator alone could still cut unseen is at most this much of the latest trail.
+    checkpoint_minutes: float = Field(5, gt=0, le=24 * 60)
+    witness_file: Path | None = Field(None, description="default: audit-witness.log in a folder beside "
+                                                        "the data folder (<data_dir>-witness)")
+    witness_syslog: str = Field("", max_length=300, description='"/dev/log" or "host:port" (UDP)')
+    witness_url: str = Field("", max_length=2000, description="a remote witness receiving each record by HTTPS POST")
+    witness_ca_file: Path | None = None
+    tsa_url: str = Field("", max_length=2000, description="an RFC 3161 time-stamping authority")
+    tsa_ca_file: Path | None = Field(None, description="the authority's CA certificate(s), PEM")
+
+    @field_validator("witness_url")
+    @classmethod
+    def _witness_over_https(cls, value: str) -> str:
+        if value and not value.startswith("https://"):
+            raise ValueError("the remote witness is reached over HTTPS: give an https:// address")
+        return value
+
+    @field_validator("tsa_url")
+    @classmethod
+    def _tsa_over_http(cls, value: str) -> str:
+        if value and not value.startswith(("https://", "http://")):  # RFC 3161 §3.4: tokens are signed
+            raise ValueError("give the time-stamping authority's http:// or https:// address")
+        return value
+
+    @model_validator(mode="after")
+    def _tsa_needs_its_ca(self) -> AuditSettings:
+        if self.tsa_url and self.tsa_ca_file is None:
+            raise ValueError("tsa_ca_file: the time-stamping authority's CA certificate is needed to check its tokens")
+        return self
 
 
 class RetentionSettings(Section):

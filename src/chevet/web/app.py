@@ -129,6 +129,7 @@ def create_app(installation: Installation) -> FastAPI:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await jobs.final_checkpoint(installation)
             await installation.close()
 
     app = ChevetApp(title="Chevet", version=chevet.__version__, lifespan=lifespan,

@@ -67,6 +67,16 @@ class SqlAuditTrail:
             audit_entry.c.chain == chain, audit_entry.c.at < before))).first()
         return int(row[0]) if row and row[0] is not None else 0
 
+    async def last_seq(self, chain: uuid.UUID) -> int:
+        row = (await self._conn.execute(select(func.max(audit_entry.c.seq))
+                                        .where(audit_entry.c.chain == chain))).first()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    async def entry_chains(self) -> list[uuid.UUID]:
+        """Chains that have entries, whether or not their head row is still there."""
+        rows = await self._conn.execute(select(audit_entry.c.chain).distinct())
+        return [r[0] for r in rows]
+
     async def prune(self, chain: uuid.UUID, up_to_seq: int) -> int:
         result = await self._conn.execute(delete(audit_entry).where(
             audit_entry.c.chain == chain, audit_entry.c.seq <= up_to_seq))

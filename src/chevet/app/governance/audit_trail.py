@@ -18,6 +18,7 @@ from typing_extensions import TypedDict
 from chevet.app.access import require
 from chevet.app.archive.audit import checkpoint_json, entry_json
 from chevet.app.archive.audit import public_key_b64 as public_key_b64  # the API and CLI show it
+from chevet.app.governance.witnessing import witness_round
 from chevet.app.identity import addresses
 from chevet.app.messaging.names import names_of
 from chevet.app.services import Actor, Services
@@ -31,14 +32,15 @@ MIN_AUDIT_RETENTION_DAYS = 183  # access traces to patient data: at least six mo
 MAX_TRACES = 1000
 
 
-async def checkpoint_all(services: Services) -> list[Checkpoint]:
-    """Sign the current head of every chain that moved since its last checkpoint."""
+async def checkpoint_all(services: Services, only: uuid.UUID | None = None) -> list[Checkpoint]:
+    """Sign the current head of every chain (or of ``only``) that moved since its last
+    checkpoint; the round goes to the witness first, then to the database."""
     signer = services.signer
     if signer is None:
         raise InvalidInput("audit_key_missing")
     made: list[Checkpoint] = []
     async with services.unit() as u:
-        for chain in await u.tx.audit.chains():
+        for chain in [only] if only is not None else await u.tx.audit.chains():
             head = await u.tx.audit.head(chain)
             if head is None or head[0] == 0:
                 continue
@@ -46,10 +48,11 @@ async def checkpoint_all(services: Services) -> list[Checkpoint]:
             if last is not None and last.seq >= head[0]:
                 continue
             at = services.clock.now()
-            cp = Checkpoint(chain, head[0], head[1], at, signer.key_id,
-                            signer.sign(signed_message(chain, head[0], head[1], at)))
+            made.append(Checkpoint(chain, head[0], head[1], at, signer.key_id,
+                                   signer.sign(signed_message(chain, head[0], head[1], at))))
+        await witness_round(services, made)
+        for cp in made:
             await u.tx.audit_trail.add_checkpoint(cp)
-            made.append(cp)
     return made
 
 

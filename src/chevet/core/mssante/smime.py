@@ -16,6 +16,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from asn1crypto import cms as asn1_cms
 from cryptography import x509
@@ -155,9 +156,12 @@ def opaque_content(der: bytes) -> bytes:
 
 
 def verify(content: bytes | None, der: bytes, anchors: list[x509.Certificate], at: datetime,
-           revocation: RevocationPolicy | None = None, sender: str | None = None) -> SignatureCheck:
+           revocation: RevocationPolicy | None = None, sender: str | None = None,
+           purpose: Literal["mail", "timestamping"] = "mail") -> SignatureCheck:
     """Check a detached (``content`` given) or opaque (``content`` None) signature; with
-    ``sender`` (the From address), also that the signer's certificate was issued to it."""
+    ``sender`` (the From address), also that the signer's certificate was issued to it.
+    ``purpose`` says what the signer's certificate must be fit for: signing mail, or
+    (an RFC 3161 time-stamp token, whose content is the TSTInfo) time-stamping."""
     try:
         signed = _parse_signed_data(der)
         if content is None:
@@ -190,7 +194,7 @@ def verify(content: bytes | None, der: bytes, anchors: list[x509.Certificate], a
         if revoked is Revocation.UNKNOWN and revocation.required:
             return SignatureCheck(SignatureStatus.UNTRUSTED, subject, emails, "revocation_unknown")
     if chain_status is SignatureStatus.VALID:
-        if (unfit := _unfit_for_mail(signer)) is not None:
+        if (unfit := (_unfit_for_mail if purpose == "mail" else _unfit_for_timestamps)(signer)) is not None:
             return SignatureCheck(SignatureStatus.UNTRUSTED, subject, emails, unfit)
         if sender is not None and not signed_by_sender(emails, sender):
             return SignatureCheck(SignatureStatus.MISMATCH, subject, emails, "sender_mismatch")
@@ -223,6 +227,18 @@ def _unfit_for_mail(cert: x509.Certificate) -> str | None:
             return "extended_key_usage"
     except x509.ExtensionNotFound:
         pass
+    return None
+
+
+def _unfit_for_timestamps(cert: x509.Certificate) -> str | None:
+    """RFC 3161 §2.3: a TSA's certificate has exactly one extended key usage, id-kp-timeStamping,
+    marked critical."""
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+    except x509.ExtensionNotFound:
+        return "extended_key_usage"
+    if not ext.critical or list(ext.value) != [ExtendedKeyUsageOID.TIME_STAMPING]:
+        return "extended_key_usage"
     return None
 
 
