@@ -12,11 +12,13 @@ from uuid import UUID
 
 import orjson
 import typer
+from cryptography import x509
 
-from chevet.app.governance import audit, audit_trail
+from chevet.app.governance import audit, audit_trail, receipts, witnessing
 from chevet.app.identity.organisations import organisation_by_slug
 from chevet.bootstrap import Installation
 from chevet.cli.support import DataDir, echo_json, fail, parse_time, run, settings_for
+from chevet.core import receipt
 from chevet.core.audit import AuditEntry, ChainBreak
 from chevet.core.checkpoint import ChainVerdict, Checkpoint, signature_valid, verify_chain_with_checkpoints
 
@@ -24,12 +26,26 @@ NAME = "audit"
 app = typer.Typer(help="The audit trail: verify, checkpoint, export.", no_args_is_help=True)
 
 
+_BREAK_SAYS = {
+    "missing": "this entry is missing from the middle of the chain",
+    "out_of_order": "entries are out of order",
+    "altered": "this entry was altered",
+    "truncated": "the chain ends before its recorded head or a signed checkpoint: its tail was cut",
+    "head_mismatch": "the recorded head does not match the last entry: the head was moved",
+    "head_missing": "the chain's head record is gone (its next entry could not be written)",
+    "checkpoint_signature_invalid": "a checkpoint is not signed by the audit key",
+    "anchor_without_checkpoint": "the chain starts after a pruning point that no signed checkpoint backs",
+    "rewritten_since_checkpoint": "an entry differs from the one a signed checkpoint holds: the chain was rewritten",
+}
+
+
 def _print(verdicts: list[ChainVerdict]) -> bool:
     broken = False
     for v in verdicts:
         if v.broken:
             broken = True
-            typer.echo(f"chain {v.chain}: BROKEN at entry #{v.broken.seq} ({v.broken.reason})")
+            typer.echo(f"chain {v.chain}: BROKEN at entry #{v.broken.seq} ({v.broken.reason}) — "
+                       f"{_BREAK_SAYS.get(v.broken.reason, v.broken.reason)}")
         else:
             typer.echo(f"chain {v.chain}: ok ({v.entries} entries #{v.first_seq}–#{v.last_seq}, "
                        f"{v.checkpoints} signed checkpoints)")
@@ -45,16 +61,123 @@ def _public_key(path: Path | None) -> bytes | None:
         raise fail(f"{path}: expected the base64 public key printed by `chevet audit public-key`", 2) from exc
 
 
+_WITNESS_SAYS = {
+    "witness_absent": "witness: MISSING — there is no witness file (start one with `chevet init`, or give "
+                      "--witness): cut tails and erased chains cannot be detected without it",
+    "witness_empty": "witness: EMPTY — the witness file holds no record",
+    "witness_line_unreadable": "witness: line {n} is not a witness record",
+    "witness_start_cut": "witness: CUT at its start — its first record is #{n}, not the opening record",
+    "witness_lines_missing": "witness: CUT — records are missing before record #{n} (lines removed or reordered)",
+    "witness_signature_invalid": "witness: record #{n} is not signed by the audit key (forged or altered)",
+    "witness_checkpoint_invalid": "witness: record #{n} holds a checkpoint not signed by the audit key",
+}
+_TRAIL_SAYS = {
+    "witnessed_chain_missing": "chain {chain}: ERASED — the witness holds its checkpoint at entry #{seq}, the "
+                               "database has no such chain",
+    "shorter_than_witnessed": "chain {chain}: CUT — the witness holds its checkpoint at entry #{seq}, the "
+                              "database goes only to #{found}: entries #{after}–#{seq} at least were removed",
+    "rewritten_since_witnessed": "chain {chain}: REWRITTEN — entry #{seq} is not the one the witness holds",
+    "organisation_without_chain": "organisation {chain}: NO CHAIN — the organisation exists but its audit "
+                                  "chain is gone",
+    "checkpoint_erased": "chain {chain}: the signed checkpoint at entry #{seq} that the witness holds was ERASED "
+                         "from the database",
+    "checkpoint_not_witnessed": "chain {chain}: the checkpoint at entry #{seq} is not in the witness — the "
+                                "witness lost its end, or was unreachable when it was signed (see the server log)",
+}
+_RECEIPT_SAYS = {
+    "receipt_chain_missing": "receipt: chain {chain} is GONE — the receipt holds it up to entry #{seq}",
+    "receipt_chain_shorter": "receipt: chain {chain} is CUT — the receipt holds it up to entry #{seq}, the "
+                             "database goes only to #{found}",
+    "receipt_entry_rewritten": "receipt: chain {chain} is REWRITTEN — entry #{seq} is not the one the receipt holds",
+}
+_RECEIPT_UNREADABLE = {
+    "too_large": "is too large to be a receipt",
+    "not_a_receipt": "is not a Chevet audit receipt, or was edited",
+    "signature_invalid": "is not signed by the audit key (forged or edited)",
+    "checkpoint_signature_invalid": "holds a checkpoint not signed by the audit key",
+}
+
+
+def _print_report(report: witnessing.TrailReport, witness_name: str) -> None:
+    _print(report.chains)
+    for w in report.witness:
+        typer.echo(_WITNESS_SAYS[w.problem].format(n=w.record))
+    erased: dict[UUID, list[int]] = {}
+    for f in report.missing:
+        if f.problem == "checkpoint_erased":
+            erased.setdefault(f.chain, []).append(f.seq)
+        else:
+            typer.echo(_TRAIL_SAYS[f.problem].format(chain=f.chain, seq=f.seq, found=f.found_seq,
+                                                     after=f.found_seq + 1))
+    for chain, seqs in erased.items():
+        typer.echo(_TRAIL_SAYS["checkpoint_erased"].format(chain=chain, seq=seqs[0]) if len(seqs) == 1 else
+                   f"chain {chain}: {len(seqs)} signed checkpoints that the witness holds were ERASED from the "
+                   f"database (at entries #{seqs[0]} to #{seqs[-1]})")
+    for t in report.timestamps_bad:
+        typer.echo(f"witness: record #{t.record}: its time-stamp is INVALID ({t.reason})")
+    if not report.witness:
+        stamps = f", {report.timestamps_checked} time-stamps checked" if report.timestamps_checked else ""
+        unchecked = (f", {report.timestamps_unchecked} time-stamps not checked (no tsa_ca_file)"
+                     if report.timestamps_unchecked else "")
+        typer.echo(f"witness {witness_name}: ok ({report.witness_records} records{stamps}{unchecked})")
+
+
+def _read_receipt(path: Path, key: bytes | None) -> receipt.Receipt:
+    try:
+        return receipt.decode(path.read_bytes(), key)
+    except OSError as exc:
+        raise fail(f"{path}: cannot be read ({exc.strerror})", 2) from exc
+    except receipt.ReceiptUnreadable as exc:
+        raise fail(f"receipt {path}: {_RECEIPT_UNREADABLE[str(exc)]}", 1) from exc
+
+
 @app.command("verify")
 def verify(data_dir: DataDir = None,
            public_key: Annotated[Path | None, typer.Option(help="Your own copy of the audit public key "
-                                                                "(base64); default: the installation's")] = None
+                                                                "(base64); default: the installation's")] = None,
+           witness: Annotated[Path | None, typer.Option(help="A copy of the witness to check against "
+                                                             "(default: the installation's witness file)")] = None,
+           receipt_file: Annotated[Path | None, typer.Option("--receipt", help="A receipt downloaded from the "
+                                                             "console: prove the trail still holds it")] = None,
            ) -> None:
-    """Check every chain entry by entry, its recorded head and its signed checkpoints (cut
-    tails and rewrites since a checkpoint are named). Exit code 1 if anything is broken."""
+    """Check every chain entry by entry, its recorded head and its signed checkpoints, then the
+    witness and what the database holds against it (cut tails, erased chains, an organisation
+    without its chain), and a receipt if given. Exit code 1 if anything is broken."""
     key = _public_key(public_key)
-    verdicts = run(lambda i: audit_trail.verify_all(i.services, key), settings_for(data_dir))
-    raise typer.Exit(1 if _print(verdicts) else 0)
+    settings = settings_for(data_dir)
+    lines = None
+    if witness is not None:
+        try:
+            lines = witness.read_bytes().splitlines()
+        except OSError as exc:
+            raise fail(f"{witness}: cannot be read ({exc.strerror})", 2) from exc
+    kept = _read_receipt(receipt_file, key) if receipt_file is not None else None
+    anchors = _tsa_anchors(settings.audit.tsa_ca_file)
+
+    async def go(i: Installation) -> tuple[witnessing.TrailReport, list[receipts.ReceiptFinding]]:
+        report = await witnessing.verify_trail(i.services, public_key=key, witness_lines=lines, tsa_anchors=anchors)
+        return report, (await receipts.check(i.services, kept) if kept is not None else [])
+
+    report, held = run(go, settings)
+    _print_report(report, str(witness or settings.audit_witness))
+    for r in held:
+        if r.problem is not None:
+            typer.echo(_RECEIPT_SAYS[r.problem].format(chain=r.chain, seq=r.seq, found=r.found_seq))
+        elif r.pruned_past:
+            typer.echo(f"receipt: chain {r.chain} up to entry #{r.seq}: pruned since by retention at a signed "
+                       "checkpoint past it (the entries are gone lawfully; their place is kept)")
+        else:
+            typer.echo(f"receipt: chain {r.chain} holds every entry up to #{r.seq}, unchanged")
+    raise typer.Exit(1 if report.broken or any(r.problem for r in held) else 0)
+
+
+def _tsa_anchors(path: Path | None) -> list[x509.Certificate] | None:
+    if path is None:
+        return None
+    try:
+        return x509.load_pem_x509_certificates(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise fail(f"tsa_ca_file {path}: expected PEM certificates", 2) from exc
 
 
 @app.command("checkpoint")

@@ -56,6 +56,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("teams", "/admin/teams", "people", Permission.MANAGE_TEAMS),
     Section("organisation", "/admin/organisation", "people", Permission.MANAGE_ORGANISATION),
     Section("traces", "/gouvernance/traces", "data", Permission.VIEW_AUDIT),
+    Section("receipt", "/gouvernance/recu", "data", Permission.VIEW_AUDIT),
     Section("retention", "/gouvernance/conservation", "data", Permission.MANAGE_RETENTION),
     Section("register", "/gouvernance/registre", "data", Permission.VIEW_AUDIT, _ANSWERABLE),
     Section("breaches", "/gouvernance/violations", "data", Permission.VIEW_AUDIT, _ANSWERABLE),
