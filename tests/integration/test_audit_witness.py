@@ -10,6 +10,10 @@ one after retention and one after pruning verify."""
 from __future__ import annotations
 
 import socket
+import ssl
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from sqlalchemy import delete, update
@@ -235,3 +239,42 @@ async def test_witness_records_are_time_stamped_by_a_real_rfc3161_authority_and_
         finally:
             await installation.close()
             listener.close()
+
+
+async def test_each_record_is_posted_to_a_remote_witness_over_https(tmp_path: Path) -> None:
+    """A remote witness (another host, another administrator) receives each record over TLS,
+    checked against its CA; what it keeps verifies as a witness of its own."""
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(tmp_path / "k.pem"),
+                    "-out", str(tmp_path / "c.pem"), "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], check=True, capture_output=True)
+    received: list[bytes] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(tmp_path / "c.pem", tmp_path / "k.pem")
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    installation = await new_installation(
+        tmp_path / "data", None, audit__witness_url=f"https://127.0.0.1:{server.server_address[1]}/temoin",
+        audit__witness_ca_file=str(tmp_path / "c.pem"))
+    try:
+        await _busy(installation)
+        local = installation.settings.audit_witness.read_bytes().splitlines()
+        assert received == local[1:]  # every record after the opening one, byte for byte
+        remote = tmp_path / "remote.log"
+        remote.write_bytes(b"\n".join([local[0], *received]) + b"\n")
+        code, out = _verify(installation, "--witness", str(remote))
+        assert code == 0, out
+    finally:
+        await installation.close()
+        server.shutdown()
+        server.server_close()

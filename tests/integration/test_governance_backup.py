@@ -14,10 +14,11 @@ from pathlib import Path
 
 import orjson
 
-from chevet.app.governance import retention
+from chevet.app.governance import audit_trail, retention
 from chevet.app.messaging import messages
 from chevet.bootstrap import Installation, open_installation
 from chevet.core.audit import INSTALLATION_CHAIN
+from chevet.core.witness import parse_line
 from chevet.settings import load_settings
 from tests.governance_support import cli, say, scene, use_clock
 from tests.support import FAST_PASSWORDS, create_pg_database, drop_pg_database
@@ -37,11 +38,13 @@ async def _target(installation: Installation, tmp_path: Path) -> AsyncIterator[t
             await drop_pg_database(url)
 
 
-def _restore(db: Path, keys: Path, target_dir: Path, target_url: str | None) -> subprocess.CompletedProcess[str]:
-    env = {"CHEVET_DATABASE_URL": target_url} if target_url else {}
-    return subprocess.run([sys.executable, "-m", "chevet.cli.main", "restore", "--db", str(db), "--keys", str(keys),
-                           "--data-dir", str(target_dir)], capture_output=True, text=True,
-                          env={"PATH": "/usr/bin:/bin", **env})
+def _restore(db: Path, keys: Path, target_dir: Path, target_url: str | None,
+             *command: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``chevet restore`` into the target (or, with ``command``, another command on it)."""
+    extra = {"CHEVET_DATABASE_URL": target_url} if target_url else {}
+    args = list(command) or ["restore", "--db", str(db), "--keys", str(keys)]
+    return subprocess.run([sys.executable, "-m", "chevet.cli.main", *args, "--data-dir", str(target_dir)],
+                          capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", **extra, **(env or {})})
 
 
 def _assert_nowhere(needle: bytes, root: Path) -> None:
@@ -339,3 +342,26 @@ async def test_a_failed_restore_leaves_the_target_as_it_was(installation: Instal
             assert [m.get("body") for m in page if m.get("body")] == ["Relève : RAS"]
         finally:
             await restored.close()
+
+
+async def test_a_restore_tells_the_witness_what_it_brings_back(installation: Installation, tmp_path: Path) -> None:
+    """The server is rebuilt from last night's backup; its witness, on another volume, saw the
+    trail go further. The restore writes the restored heads to the witness, signed: verify then
+    holds the restored trail to them, not to what the restore knowingly lost."""
+    svc = installation.services
+    s = await scene(svc)
+    await say(svc, s.nurse, s.care, "avant la sauvegarde")
+    await audit_trail.checkpoint_all(svc)
+    keys = tmp_path / "keys" / "chevet-keys.json"
+    db = _backup(installation, tmp_path / "db1", keys)
+    await say(svc, s.nurse, s.care, "après la sauvegarde")
+    await audit_trail.checkpoint_all(svc)  # the witness now holds a longer chain than the backup
+    witness = {"CHEVET_WITNESS_FILE": str(installation.settings.audit_witness)}
+    async with _target(installation, tmp_path) as (target_dir, target_url):
+        r = _restore(db, keys, target_dir, target_url, env=witness)
+        assert r.returncode == 0, r.stderr
+        last = parse_line(installation.settings.audit_witness.read_bytes().splitlines()[-1])
+        assert last.kind == "restored" and s.org.id in {cp.chain for cp in last.checkpoints}
+        v = _restore(db, keys, target_dir, target_url, "audit", "verify", env=witness)
+        assert v.returncode == 0, v.stdout + v.stderr
+        assert f"witness {installation.settings.audit_witness}: ok" in v.stdout

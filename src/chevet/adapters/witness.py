@@ -17,6 +17,7 @@ import logging
 import logging.handlers
 import os
 import socket
+import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -54,8 +55,8 @@ class FileWitness:
         return await asyncio.to_thread(self._start, at, sign)
 
     async def witness(self, checkpoints: Sequence[Checkpoint], at: datetime,
-                      sign: Callable[[bytes], bytes]) -> WitnessRecord:
-        record = await asyncio.to_thread(self._append, "checkpoints", checkpoints, at, sign)
+                      sign: Callable[[bytes], bytes], kind: Kind = "checkpoints") -> WitnessRecord:
+        record = await asyncio.to_thread(self._append, kind, checkpoints, at, sign)
         await self._forward(record)
         return record
 
@@ -118,8 +119,9 @@ class FileWitness:
             await asyncio.to_thread(self._to_syslog, record)
         if self._forwarding.https_url:
             ca = self._forwarding.https_ca_file
+            trust = ssl.create_default_context(cafile=str(ca)) if ca else ssl.create_default_context()
             try:
-                async with httpx.AsyncClient(verify=str(ca) if ca else True, timeout=_TIMEOUT) as client:
+                async with httpx.AsyncClient(verify=trust, timeout=_TIMEOUT) as client:
                     answer = await client.post(self._forwarding.https_url, content=record.line(),
                                                headers={"Content-Type": "application/json"})
                     answer.raise_for_status()

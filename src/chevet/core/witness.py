@@ -21,6 +21,9 @@ A record is one JSON object on one line::
 ``hash`` of a record = SHA-256 of its canonical JSON (sorted keys, no spaces) without ``sig`` and
 ``tst``; ``sig`` signs ``b"chevet-audit-witness-v1|" + hash``. The first record (n = 1, ``prev``
 all zeros) has kind ``opened``: a witness whose first line is not that was cut at its start.
+A ``restored`` record (written by ``chevet restore``) holds the heads of the chains as the
+restored backup has them: from it on, the chains are expected to reach those heads, since what
+was written after the backup is lost by the restore, knowingly.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from chevet.core.checkpoint import Checkpoint, micros, signature_valid
 FORMAT_VERSION = 1
 _LABEL = b"chevet-audit-witness-v1|"
 ZERO = b"\x00" * 32
-Kind = Literal["opened", "checkpoints"]
+Kind = Literal["opened", "checkpoints", "restored"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +104,8 @@ def parse_line(raw: bytes) -> WitnessRecord:
     """One line as a record; ValueError when it is not one."""
     try:
         obj = orjson.loads(raw)
-        if not isinstance(obj, dict) or obj.get("v") != FORMAT_VERSION or obj.get("kind") not in ("opened",
-                                                                                                 "checkpoints"):
+        if not isinstance(obj, dict) or obj.get("v") != FORMAT_VERSION or obj.get("kind") not in (
+                "opened", "checkpoints", "restored"):
             raise ValueError("not a witness record")
         cps = tuple(Checkpoint(uuid.UUID(hex=c["chain"]), int(c["seq"]), bytes.fromhex(c["head_hash"]),
                                _at(int(c["at_us"])), str(c["key_id"]), base64.b64decode(c["signature"], validate=True))
@@ -136,9 +139,14 @@ class WitnessReading:
     def opened_at(self) -> datetime | None:
         return self.records[0].at if self.records and self.records[0].kind == "opened" else None
 
+    def current(self) -> list[WitnessRecord]:
+        """The records since the last restore (all of them when there was none)."""
+        starts = [i for i, r in enumerate(self.records) if r.kind == "restored"]
+        return self.records[starts[-1]:] if starts else self.records
+
     def latest(self) -> dict[uuid.UUID, Checkpoint]:
         out: dict[uuid.UUID, Checkpoint] = {}
-        for r in self.records:
+        for r in self.current():
             for cp in r.checkpoints:
                 if cp.chain not in out or cp.seq >= out[cp.chain].seq:
                     out[cp.chain] = cp
@@ -229,7 +237,7 @@ def against_database(reading: WitnessReading, chains: dict[uuid.UUID, ChainNow],
             found.append(TrailFinding("shorter_than_witnessed", chain, cp.seq, now.last_seq))
         elif now.anchor_seq < cp.seq and now.hash_at_witnessed != cp.head_hash:
             found.append(TrailFinding("rewritten_since_witnessed", chain, cp.seq, now.last_seq))
-    erased = sorted({(w.chain, w.seq) for r in reading.records for w in r.checkpoints
+    erased = sorted({(w.chain, w.seq) for r in reading.current() for w in r.checkpoints
                      if w.chain in chains and w.seq > chains[w.chain].anchor_seq
                      and (w.chain, w.seq, w.head_hash) not in kept}, key=lambda k: (k[0].hex, k[1]))
     found += [TrailFinding("checkpoint_erased", chain, seq) for chain, seq in erased]

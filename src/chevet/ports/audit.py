@@ -9,7 +9,7 @@ from typing import Protocol
 
 from chevet.core.audit import AuditEntry, AuditEvent
 from chevet.core.checkpoint import Checkpoint
-from chevet.core.witness import WitnessRecord
+from chevet.core.witness import Kind, WitnessRecord
 
 
 class AuditLog(Protocol):
@@ -64,7 +64,7 @@ class AuditWitness(Protocol):
         ...
 
     async def witness(self, checkpoints: Sequence[Checkpoint], at: datetime,
-                      sign: Callable[[bytes], bytes]) -> WitnessRecord:
+                      sign: Callable[[bytes], bytes], kind: Kind = "checkpoints") -> WitnessRecord:
         """Append one record holding these checkpoints, and forward it where configured."""
         ...
 

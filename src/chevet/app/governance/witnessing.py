@@ -18,7 +18,7 @@ from cryptography import x509
 
 from chevet.app.services import Services
 from chevet.core.audit import INSTALLATION_CHAIN, ChainBreak
-from chevet.core.checkpoint import ChainVerdict, Checkpoint, verify_chain_with_checkpoints
+from chevet.core.checkpoint import ChainVerdict, Checkpoint, signed_message, verify_chain_with_checkpoints
 from chevet.core.timestamp import check_token
 from chevet.core.witness import ChainNow, TrailFinding, WitnessFinding, against_database, read_witness
 
@@ -38,6 +38,26 @@ async def start_witness(services: Services) -> bool:
 
     await checkpoint_all(services)
     return True
+
+
+async def after_restore(services: Services) -> str:
+    """After ``chevet restore``: the witness learns the restored heads (a ``restored`` record),
+    or is started when the installation has none. Returns "restored" or "started"."""
+    if services.signer is None or services.witness is None:
+        return "none"
+    if await services.witness.lines() is None:
+        await start_witness(services)
+        return "started"
+    signer, at = services.signer, services.clock.now()
+    async with services.unit() as u:
+        heads = [(chain, head) for chain in await u.tx.audit.chains()
+                 if (head := await u.tx.audit.head(chain)) is not None and head[0] > 0]
+        made = [Checkpoint(chain, seq, hash_, at, signer.key_id, signer.sign(signed_message(chain, seq, hash_, at)))
+                for chain, (seq, hash_) in heads]
+        await services.witness.witness(made, at, signer.sign, kind="restored")
+        for cp in made:
+            await u.tx.audit_trail.add_checkpoint(cp)
+    return "restored"
 
 
 async def witness_round(services: Services, made: Sequence[Checkpoint]) -> None:

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from chevet.app.governance import retention
+from chevet.app.governance import retention, witnessing
 from chevet.bootstrap import BackupError, migrate, open_installation, read_key_backup
 from chevet.bootstrap import restore as restore_backup
 from chevet.cli.support import DataDir, fail, settings_for
@@ -50,8 +50,10 @@ def restore(db: Annotated[Path, typer.Option("--db", help="Database backup file"
         staged = _staged(settings, url, blob_dir)
         installation = open_installation(staged, with_bus=False)
         try:
-            return await retention.finish_restore(installation.services, database=db.name,
+            done = await retention.finish_restore(installation.services, database=db.name,
                                                   keys_written_at=_written_at(key_doc))
+            await witnessing.after_restore(installation.services)
+            return done
         finally:
             await installation.close()
 
