@@ -49,8 +49,10 @@ OBLIGATIONS: tuple[Obligation, ...] = (
         "/admin/people"),
     Obligation(
         "pgssi_imputability", "PGSSI-S", "Référentiel d'imputabilité",
-        ("docs/governance.md#1-the-audit-trail",),
+        ("docs/governance.md#1-the-audit-trail", "docs/governance.md#the-witness-outside-the-database"),
         ("tests/integration/test_audit_trail.py::test_every_state_change_is_chained_and_verifies",
+         "tests/integration/test_audit_witness.py::test_a_tail_cut_with_its_head_and_its_checkpoints_is_named",
+         "tests/integration/test_audit_witness.py::test_every_chain_erased_is_named",
          "tests/integration/test_audit_trail.py::test_an_altered_entry_is_named",
          "tests/integration/test_audit_trail.py::test_a_removed_tail_is_detected",
          "tests/integration/test_governance_audit.py::test_a_rebuilt_chain_and_a_forged_checkpoint_are_caught",
@@ -93,8 +95,9 @@ OBLIGATIONS: tuple[Obligation, ...] = (
         "/gouvernance/violations"),
     Obligation(
         "hds_traceability", HDS, "Exigence 15 : traces d'accès consultables par le client",
-        ("docs/governance.md#export-for-an-auditor", "docs/governance.md#signed-checkpoints"),
+        ("docs/governance.md#export-for-an-auditor", "docs/governance.md#receipts-the-dpo-keeps"),
         ("tests/integration/test_governance_audit.py::test_export_verifies_offline_and_tampering_is_named",
+         "tests/integration/test_audit_receipt.py::test_a_receipt_from_the_console_proves_the_trail_until_it_is_cut",
          "tests/integration/test_governance_audit.py::test_an_export_of_one_period_verifies_on_its_own",
          "tests/integration/test_governance_audit.py::test_checkpoints_verify_and_catch_a_cut_tail_with_a_moved_head"),
         "/gouvernance/traces"),
