@@ -9,6 +9,7 @@ import sys
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from chevet.app.messaging import conversations, messages
 from chevet.app.services import Services
@@ -82,3 +83,19 @@ async def say(services: Services, who: Member, conversation_id: uuid.UUID, text:
     view, _ = await messages.send_message(services, who.actor, conversation_id, body=text,
                                           client_id=uuid.uuid4().hex)
     return view
+
+
+async def remove_trail(tx: Any, chain: uuid.UUID, *, from_seq: int, to_seq: int | None = None) -> None:
+    """What an attacker with the database does to remove entries of an audit chain: its own rows,
+    and the places that messages sent hold in it (``entry.audit_seq``), from ``from_seq`` on (to
+    ``to_seq`` included)."""
+    from sqlalchemy import delete, select, update
+
+    from chevet.adapters.db.schema import audit_entry, conversation, entry
+
+    upto = to_seq if to_seq is not None else 2**31 - 1
+    await tx.conn.execute(delete(audit_entry).where(audit_entry.c.chain == chain, audit_entry.c.seq >= from_seq,
+                                                    audit_entry.c.seq <= upto))
+    await tx.conn.execute(update(entry).where(
+        entry.c.conversation_id.in_(select(conversation.c.id).where(conversation.c.org_id == chain)),
+        entry.c.audit_seq >= from_seq, entry.c.audit_seq <= upto).values(audit_seq=None, audit_hash=None))

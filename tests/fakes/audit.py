@@ -34,6 +34,10 @@ class FakeAuditLog:
             made.append(log[-1])
         return made
 
+    async def reserve(self, chain: uuid.UUID,
+                      items: Sequence[tuple[AuditEvent, datetime, str | None]]) -> list[AuditEntry]:
+        return await self.append_many(chain, items)  # in memory, the chain keeps them itself
+
     async def chains(self) -> list[uuid.UUID]:
         return sorted(self._t.audit)
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
+from chevet.core.audit import AuditEntry
 from chevet.core.entities import Conversation, ConversationSummary, Entry, Membership
 from chevet.core.message import EntryKind, MessageFlag
 from tests.fakes.errors import ConstraintViolation, not_faked
@@ -115,7 +116,8 @@ class FakeEntries:
     async def add(self, entry: Entry, terms: Sequence[int], mentions: Sequence[uuid.UUID]) -> None:
         await self.add_many([(entry, terms, mentions)])
 
-    async def add_many(self, items: Sequence[tuple[Entry, Sequence[int], Sequence[uuid.UUID]]]) -> None:
+    async def add_many(self, items: Sequence[tuple[Entry, Sequence[int], Sequence[uuid.UUID]]],
+                       audit: Sequence[AuditEntry] | None = None) -> None:
         for e, terms, mentions in items:
             log = self._t.entries[e.conversation_id]
             if e.seq in log:

@@ -13,10 +13,10 @@ import httpx
 import orjson
 from sqlalchemy import delete, update
 
-from chevet.adapters.db.schema import audit_entry, audit_head
+from chevet.adapters.db.schema import audit_head
 from chevet.adapters.db.schema_governance import audit_checkpoint
 from chevet.bootstrap import Installation
-from tests.governance_support import cli, say, scene
+from tests.governance_support import cli, remove_trail, say, scene
 from tests.support import Server, login
 
 
@@ -77,7 +77,7 @@ async def test_a_receipt_from_the_console_proves_the_trail_until_it_is_cut(
     async with svc.db.transaction() as tx:
         keep = await tx.audit_trail.entry_at(s.org.id, keep_seq)
         assert keep is not None
-        await tx.conn.execute(delete(audit_entry).where(audit_entry.c.chain == s.org.id, audit_entry.c.seq > keep_seq))
+        await remove_trail(tx, s.org.id, from_seq=keep_seq + 1)
         await tx.conn.execute(update(audit_head).where(audit_head.c.chain == s.org.id)
                               .values(seq=keep_seq, hash=keep.hash))
         await tx.conn.execute(delete(audit_checkpoint).where(audit_checkpoint.c.chain == s.org.id))

@@ -13,6 +13,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from chevet.adapters.db.schema_governance import audit_anchor, audit_checkpoint
 from chevet.app.governance import audit_trail, retention, witnessing
 from chevet.bootstrap import Installation
 from chevet.core.witness import parse_line, with_timestamp
-from tests.governance_support import Scene, cli, say, scene, use_clock
+from tests.governance_support import Scene, cli, remove_trail, say, scene, use_clock
 from tests.support import new_installation
 from tests.tsa_support import local_tsa, openssl_verifies
 
@@ -79,7 +80,7 @@ async def _cut_to(installation: Installation, s: Scene, seq: int) -> None:
     async with installation.services.db.transaction() as tx:
         keep = await tx.audit_trail.entry_at(s.org.id, seq)
         assert keep is not None
-        await tx.conn.execute(delete(audit_entry).where(audit_entry.c.chain == s.org.id, audit_entry.c.seq > seq))
+        await remove_trail(tx, s.org.id, from_seq=seq + 1)
         await tx.conn.execute(update(audit_head).where(audit_head.c.chain == s.org.id).values(seq=seq, hash=keep.hash))
         await tx.conn.execute(delete(audit_checkpoint).where(audit_checkpoint.c.chain == s.org.id,
                                                              audit_checkpoint.c.seq > seq))
@@ -108,11 +109,13 @@ async def test_a_head_moved_back_over_entries_since_the_last_checkpoint_is_named
     assert f"chain {s.org.id}: CUT — the witness holds its checkpoint at entry #{last}" in out
 
 
-async def _erase(installation: Installation, chain: object | None) -> None:
+async def _erase(installation: Installation, chain: uuid.UUID | None) -> None:
     async with installation.services.db.transaction() as tx:
         for table in (audit_entry, audit_head, audit_checkpoint, audit_anchor):
             stmt = delete(table)
             await tx.conn.execute(stmt if chain is None else stmt.where(table.c.chain == chain))
+        for c in [chain] if chain is not None else [o.id for o in await tx.organisations.all()]:
+            await remove_trail(tx, c, from_seq=0)
 
 
 async def test_an_erased_chain_is_named(installation: Installation) -> None:
@@ -214,7 +217,7 @@ async def test_witness_records_are_time_stamped_by_a_real_rfc3161_authority_and_
             assert last.timestamp_token is not None
             checked = openssl_verifies(tsa.folder, last.timestamp_token, last.hash)
             assert checked.returncode == 0 and "Verification: OK" in checked.stdout, checked.stderr
-            env = {"CHEVET_TSA_CA_FILE": str(tsa.ca_file), "CHEVET_TSA_URL": tsa.url}
+            env = {"CHEVET_AUDIT__TSA_CA_FILE": str(tsa.ca_file), "CHEVET_AUDIT__TSA_URL": tsa.url}
             r = cli(installation, "audit", "verify", env=env)
             assert r.returncode == 0, r.stdout + r.stderr
             assert f"{len(records)} time-stamps checked" in r.stdout

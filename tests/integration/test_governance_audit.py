@@ -11,15 +11,15 @@ from datetime import timedelta
 
 import httpx
 import orjson
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 
-from chevet.adapters.db.schema import audit_entry, audit_head
+from chevet.adapters.db.schema import audit_entry, audit_head, entry
 from chevet.adapters.db.schema_governance import audit_checkpoint
 from chevet.app.governance import audit_trail
 from chevet.app.messaging import messages
 from chevet.bootstrap import Installation
 from chevet.core.audit import INSTALLATION_CHAIN, entry_hash
-from tests.governance_support import cli, say, scene, use_clock
+from tests.governance_support import cli, remove_trail, say, scene, use_clock
 from tests.support import Server, login
 
 
@@ -44,7 +44,7 @@ async def test_checkpoints_verify_and_catch_a_cut_tail_with_a_moved_head(install
         prev = (await tx.audit_trail.entry_at(s.org.id, last - 2))
         assert prev is not None
         # A careful attacker removes the last two entries AND moves the recorded head back.
-        await tx.conn.execute(delete(audit_entry).where(audit_entry.c.chain == s.org.id, audit_entry.c.seq > last - 2))
+        await remove_trail(tx, s.org.id, from_seq=last - 1)
         await tx.conn.execute(update(audit_head).where(audit_head.c.chain == s.org.id)
                               .values(seq=last - 2, hash=prev.hash))
     assert await _broken(installation) == [(s.org.id.hex, last - 1, "truncated")]
@@ -64,9 +64,14 @@ async def test_a_rebuilt_chain_and_a_forged_checkpoint_are_caught(installation: 
         for e in entries[1:]:
             detail = {**e.detail, "kind": "group"} if e.seq == 2 else e.detail
             h = entry_hash(prev, e.chain, e.seq, e.at, e.action, e.actor_id, e.object_type, e.object_id, e.ip, detail)
-            await tx.conn.execute(update(audit_entry).where(audit_entry.c.chain == s.org.id,
-                                                            audit_entry.c.seq == e.seq)
-                                  .values(detail=orjson.dumps(detail, option=orjson.OPT_SORT_KEYS).decode(), hash=h))
+            if e.action == "message.sent":  # the message's own row holds its hash
+                await tx.conn.execute(update(entry).where(entry.c.audit_seq == e.seq, entry.c.id == e.object_id)
+                                      .values(audit_hash=h))
+            else:
+                await tx.conn.execute(update(audit_entry).where(audit_entry.c.chain == s.org.id,
+                                                                audit_entry.c.seq == e.seq)
+                                      .values(detail=orjson.dumps(detail, option=orjson.OPT_SORT_KEYS).decode(),
+                                              hash=h))
             prev = h
         await tx.conn.execute(update(audit_head).where(audit_head.c.chain == s.org.id).values(hash=prev))
     [(chain, _seq, reason)] = await _broken(installation)

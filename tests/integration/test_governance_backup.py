@@ -356,7 +356,7 @@ async def test_a_restore_tells_the_witness_what_it_brings_back(installation: Ins
     db = _backup(installation, tmp_path / "db1", keys)
     await say(svc, s.nurse, s.care, "après la sauvegarde")
     await audit_trail.checkpoint_all(svc)  # the witness now holds a longer chain than the backup
-    witness = {"CHEVET_WITNESS_FILE": str(installation.settings.audit_witness)}
+    witness = {"CHEVET_AUDIT__WITNESS_FILE": str(installation.settings.audit_witness)}
     async with _target(installation, tmp_path) as (target_dir, target_url):
         r = _restore(db, keys, target_dir, target_url, env=witness)
         assert r.returncode == 0, r.stderr

@@ -34,6 +34,9 @@ SECTIONED_ONLY = {"sign_in.account_lockout_threshold"} | {
                                 "ca_file", "timeout_seconds", "max_attempts", "retry_seconds")}
 # The directory synchronisation came after sections: no flat names.
 SECTIONED_ONLY |= {f"directory_sync.{n}" for n in DirectorySyncSettings.model_fields}
+# So did the audit witness and time-stamping.
+SECTIONED_ONLY |= {f"audit.{n}" for n in ("witness_file", "witness_syslog", "witness_url", "witness_ca_file",
+                                          "tsa_url", "tsa_ca_file")}
 # Flat keywords are built with dict(...) so that the call-site rewrite leaves them flat.
 
 

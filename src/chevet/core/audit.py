@@ -86,3 +86,21 @@ def verify_chain(entries: Iterable[AuditEntry], head_seq: int | None = None,
     if head_hash is not None and chain is not None and head_hash != prev:
         return ChainBreak(chain, expected - 1, "altered")
     return None
+
+
+MESSAGE_SENT = "message.sent"
+
+
+def message_sent(entry_id: uuid.UUID, conversation_id: uuid.UUID, author_id: uuid.UUID | None, entry_seq: int,
+                 urgent: bool) -> AuditEvent:
+    """The audit event of a message sent. It is not stored as a row of its own: the message's
+    row holds its place in the organisation's chain and its hash, and every field hashed here
+    is read back from that row (author, id, conversation, place, urgent flag, time), so the
+    trail costs a message 40 bytes instead of a second row."""
+    return AuditEvent(MESSAGE_SENT, author_id, "message", entry_id,
+                      {"conversation": str(conversation_id), "seq": entry_seq, "urgent": urgent})
+
+
+def sent_entry(chain: uuid.UUID, seq: int, hash_: bytes, at: datetime, event: AuditEvent) -> AuditEntry:
+    return AuditEntry(chain, seq, at, event.action, event.actor_id, event.object_type, event.object_id, None,
+                      event.detail, hash_)

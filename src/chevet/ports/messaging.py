@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
+from chevet.core.audit import AuditEntry
 from chevet.core.entities import Conversation, ConversationSummary, Entry, Membership
 from chevet.core.message import MessageFlag
 from chevet.core.notification import Preferences, PushContent
@@ -49,7 +50,11 @@ class ConversationRepository(Protocol):
 
 class EntryRepository(Protocol):
     async def add(self, entry: Entry, terms: Sequence[int], mentions: Sequence[uuid.UUID]) -> None: ...
-    async def add_many(self, items: Sequence[tuple[Entry, Sequence[int], Sequence[uuid.UUID]]]) -> None: ...
+    async def add_many(self, items: Sequence[tuple[Entry, Sequence[int], Sequence[uuid.UUID]]],
+                       audit: Sequence[AuditEntry] | None = None) -> None:
+        """Entries with their search terms and mentions; ``audit``: for messages sent, the place
+        each holds in the organisation's audit chain (``AuditLog.reserve``)."""
+        ...
     async def get(self, conversation_id: uuid.UUID, entry_id: uuid.UUID) -> Entry | None: ...
     async def many(self, conversation_id: uuid.UUID, entry_ids: Sequence[uuid.UUID]) -> list[Entry]: ...
     async def at_seq(self, conversation_id: uuid.UUID, seq: int) -> Entry | None: ...

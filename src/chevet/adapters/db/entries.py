@@ -25,6 +25,7 @@ from sqlalchemy.types import Integer
 
 from chevet.adapters.db.schema import entry, mention, search_reindex
 from chevet.core import blind_index
+from chevet.core.audit import AuditEntry
 from chevet.core.entities import Entry
 from chevet.core.message import EntryKind, MessageFlag
 
@@ -55,11 +56,14 @@ class SqlEntries:
     async def add(self, e: Entry, terms: Sequence[int], mentions: Sequence[uuid.UUID]) -> None:
         await self.add_many([(e, terms, mentions)])
 
-    async def add_many(self, items: Sequence[tuple[Entry, Sequence[int], Sequence[uuid.UUID]]]) -> None:
+    async def add_many(self, items: Sequence[tuple[Entry, Sequence[int], Sequence[uuid.UUID]]],
+                       audit: Sequence[AuditEntry] | None = None) -> None:
+        links = [(a.seq, a.hash) for a in audit] if audit is not None else [(None, None)] * len(items)
         rows = [dict(id=e.id, conversation_id=e.conversation_id, seq=e.seq, kind=int(e.kind), author_id=e.author_id,
                      created_at=e.created_at, body=e.body_sealed, flags=int(e.flags), reply_to_seq=e.reply_to_seq,
-                     target_seq=e.target_seq, subject_id=e.subject_id, edited_at=e.edited_at, terms=list(terms))
-                for e, terms, _ in items]
+                     target_seq=e.target_seq, subject_id=e.subject_id, edited_at=e.edited_at, terms=list(terms),
+                     audit_seq=seq, audit_hash=hash_)
+                for (e, terms, _), (seq, hash_) in zip(items, links, strict=True)]
         # One row is a plain execute; several go to the driver's executemany in one call.
         await self._conn.execute(_INSERT, rows[0] if len(rows) == 1 else rows)
         mentioned = [{"person_id": p, "conversation_id": e.conversation_id, "seq": e.seq}

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from chevet.adapters.db.schema import conversation, conversation_key, entry, member, mention
+from chevet.adapters.db.audit import SqlAuditLog, linked_messages, message_entry
+from chevet.adapters.db.schema import audit_entry, conversation, conversation_key, entry, member, mention
 from chevet.adapters.db.schema_governance import conversation_retention, retention_policy
 from chevet.adapters.db.schema_mssante import mss_attachment, mss_exchange, mss_message
 from chevet.core.conversation import ConversationKind
@@ -92,8 +93,23 @@ class SqlRetention:
         if self._sqlite:
             await self._conn.execute(text("PRAGMA secure_delete = ON"))
 
+    async def _keep_chain_places(self, conversation_id: uuid.UUID, cutoff: datetime | None) -> None:
+        """Messages about to go keep their place in the audit chain: their ``message.sent``
+        entries move to rows of their own, the same fields, hence the same hashes."""
+        org_id = (await self._conn.execute(select(conversation.c.org_id).where(
+            conversation.c.id == conversation_id))).scalar()
+        if org_id is None:
+            return
+        linked = linked_messages(org_id).where(entry.c.conversation_id == conversation_id)
+        if cutoff is not None:
+            linked = linked.where(entry.c.created_at < cutoff)
+        moved = [SqlAuditLog.stored_row(message_entry(org_id, r)) for r in await self._conn.execute(linked)]
+        if moved:
+            await self._conn.execute(insert(audit_entry), moved)
+
     async def delete_entries_before(self, conversation_id: uuid.UUID, cutoff: datetime) -> int:
         await self._secure_delete()
+        await self._keep_chain_places(conversation_id, cutoff)
         seqs = select(entry.c.seq).where(entry.c.conversation_id == conversation_id, entry.c.created_at < cutoff)
         await self._conn.execute(delete(mention).where(mention.c.conversation_id == conversation_id,
                                                        mention.c.seq.in_(seqs)))
@@ -113,6 +129,7 @@ class SqlRetention:
         log entries removed."""
         await self._secure_delete()
         await self._conn.execute(delete(conversation_key).where(conversation_key.c.conversation_id == conversation_id))
+        await self._keep_chain_places(conversation_id, None)
         await self._conn.execute(delete(mention).where(mention.c.conversation_id == conversation_id))
         result = await self._conn.execute(delete(entry).where(entry.c.conversation_id == conversation_id))
         await self._conn.execute(delete(member).where(member.c.conversation_id == conversation_id))

@@ -151,6 +151,9 @@ entry = Table(
     Column("subject_id", Uuid, nullable=True),
     Column("edited_at", UtcTimestamp, nullable=True),
     Column("terms", Terms, nullable=True),
+    # A message sent holds its own place in its organisation's audit chain (core.audit.message_sent).
+    Column("audit_seq", Integer, nullable=True),
+    Column("audit_hash", LargeBinary(32), nullable=True),
     UniqueConstraint("conversation_id", "seq"),
 )
 

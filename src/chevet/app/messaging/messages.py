@@ -26,7 +26,7 @@ from chevet.app.messaging.views import (
 )
 from chevet.app.services import Actor, Services, Unit
 from chevet.core import blind_index, envelope
-from chevet.core.audit import AuditEvent
+from chevet.core.audit import message_sent
 from chevet.core.conversation import ConversationKind
 from chevet.core.entities import Entry, RealtimeEvent
 from chevet.core.errors import ChevetError, Forbidden, InvalidInput, NotFound
@@ -175,14 +175,13 @@ async def _append_sends(u: Unit, conversation_id: uuid.UUID, allowed: Sequence[t
         made.append((s, a, e, files))
     if not made:
         return 0
-    await u.tx.entries.add_many(rows)
+    # Each message's row holds its own place in the audit chain (one row per message). No
+    # address: a person's is kept only, sealed, on the sign-in entry (app/identity/addresses.py).
+    places = await u.tx.audit.reserve(made[0][0].actor.org_id, [
+        (message_sent(e.id, conversation_id, s.actor.id, e.seq, s.urgent), now, None) for s, _, e, _ in made])
+    await u.tx.entries.add_many(rows, places)
     for _, a, e, files in made:
         await upload.attach(u, a, files, e.id)
-    # No address: a person's is kept only, sealed, on the sign-in entry (app/identity/addresses.py).
-    await u.tx.audit.append_many(made[0][0].actor.org_id, [
-        (AuditEvent("message.sent", s.actor.id, "message", e.id,
-                    {"conversation": str(conversation_id), "seq": e.seq, "urgent": s.urgent}), now, None)
-        for s, _, e, _ in made])
     views = []
     for s, a, e, _ in made:
         conv = replace(a.conversation, last_seq=e.seq)
