@@ -132,6 +132,11 @@ def _sqlite_setup(engine: AsyncEngine, synchronous: str) -> None:
         # Let SQLAlchemy's "begin" event decide how transactions start.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # 8 KiB pages, as PostgreSQL's: a message row (about 410 B) leaves less unused space at the
+        # end of each page than with 4 KiB (18 B less per message; send throughput unchanged,
+        # docs/performance.md). Only a new file takes it, before WAL creates it: an existing
+        # database keeps its page size.
+        cursor.execute("PRAGMA page_size=8192")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
