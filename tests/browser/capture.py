@@ -61,6 +61,7 @@ async def _seed(tmp: Path) -> tuple[Any, dict[str, Any]]:
 # The console as the administrator sees it (every section).
 CONSOLE = {"admin-people": "/admin/people", "console": "/console",
            "console-traces": "/gouvernance/traces?case=CH12-R", "console-retention": "/gouvernance/conservation",
+           "console-receipt": "/gouvernance/recu",
            "console-register": "/gouvernance/registre", "console-breaches": "/gouvernance/violations",
            "console-jobs": "/gouvernance/travaux", "console-import": "/admin/people/import",
            "console-recipients": "/admin/signalement", "console-sobriety": "/admin/sobriety",
