@@ -281,3 +281,22 @@ async def test_each_record_is_posted_to_a_remote_witness_over_https(tmp_path: Pa
         await installation.close()
         server.shutdown()
         server.server_close()
+
+
+async def test_an_unreachable_witness_does_not_stop_checkpoints_and_verify_names_what_it_lacks(
+        installation: Installation) -> None:
+    """docs/governance.md: a witness that cannot be written is logged, the checkpoint is still
+    stored, and verify then names each checkpoint the witness lacks."""
+    svc = installation.services
+    s = await scene(svc)
+    path = installation.settings.audit_witness
+    away = path.with_name("ailleurs.log")
+    path.rename(away)  # the witness volume is gone for a while
+    await say(svc, s.nurse, s.care, "pendant la panne")
+    made = await audit_trail.checkpoint_all(svc)
+    assert any(cp.chain == s.org.id for cp in made)
+    assert not path.exists()  # never recreated by the server
+    away.rename(path)
+    code, out = _verify(installation)
+    assert code == 1
+    assert f"chain {s.org.id}: the checkpoint at entry #" in out and "is not in the witness" in out

@@ -15,7 +15,7 @@ Pruning old entries keeps the chain verifiable: the chain then starts after a ch
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from hashlib import sha256
@@ -45,6 +45,12 @@ def micros(at: datetime) -> int:
 def signed_message(chain: uuid.UUID, seq: int, head_hash: bytes, at: datetime) -> bytes:
     """The exact bytes that are signed: documented in docs/governance.md for auditors."""
     return _LABEL + chain.bytes + seq.to_bytes(8, "big") + head_hash + micros(at).to_bytes(8, "big", signed=True)
+
+
+def signed_checkpoint(chain: uuid.UUID, head: tuple[int, bytes], at: datetime, key: str,
+                      sign: Callable[[bytes], bytes]) -> Checkpoint:
+    """The checkpoint of a chain's head, signed with the audit key (``sign``, ``key`` its id)."""
+    return Checkpoint(chain, head[0], head[1], at, key, sign(signed_message(chain, head[0], head[1], at)))
 
 
 def key_id(public_raw: bytes) -> str:

@@ -23,7 +23,7 @@ from chevet.app.identity import addresses
 from chevet.app.messaging.names import names_of
 from chevet.app.services import Actor, Services
 from chevet.core.audit import INSTALLATION_CHAIN, AuditEntry
-from chevet.core.checkpoint import ChainVerdict, Checkpoint, signed_message, verify_chain_with_checkpoints
+from chevet.core.checkpoint import ChainVerdict, Checkpoint, signed_checkpoint, verify_chain_with_checkpoints
 from chevet.core.errors import InvalidInput
 from chevet.core.roles import Permission
 from chevet.ports import Transaction
@@ -48,8 +48,7 @@ async def checkpoint_all(services: Services, only: uuid.UUID | None = None) -> l
             if last is not None and last.seq >= head[0]:
                 continue
             at = services.clock.now()
-            made.append(Checkpoint(chain, head[0], head[1], at, signer.key_id,
-                                   signer.sign(signed_message(chain, head[0], head[1], at))))
+            made.append(signed_checkpoint(chain, head, at, signer.key_id, signer.sign))
         await witness_round(services, made)
         for cp in made:
             await u.tx.audit_trail.add_checkpoint(cp)

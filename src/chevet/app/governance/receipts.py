@@ -19,7 +19,7 @@ from chevet.app.access import require
 from chevet.app.governance.audit_trail import checkpoint_all
 from chevet.app.services import Actor, Services
 from chevet.core import receipt as receipts
-from chevet.core.errors import InvalidInput
+from chevet.core.errors import InvalidInput, NotFound
 from chevet.core.roles import Permission
 
 
@@ -44,8 +44,8 @@ async def issue(services: Services, actor: Actor, summary: Callable[[str, int, d
     async with services.db.transaction() as tx:
         cp = await tx.audit_trail.latest_checkpoint(actor.org_id)
         org = await tx.organisations.get(actor.org_id)
-    if cp is None or org is None:
-        raise InvalidInput("audit_key_missing")
+    if cp is None or org is None:  # the receipt_issued entry above leaves the chain never empty
+        raise NotFound("organisation_not_found")
     at = services.clock.now()
     content = receipts.encode(receipts.Receipt(org.id, org.name, at, summary(org.name, cp.seq, at), (cp,),
                                                signer.public_key, signer.key_id), signer.sign)

@@ -18,7 +18,7 @@ from cryptography import x509
 
 from chevet.app.services import Services
 from chevet.core.audit import INSTALLATION_CHAIN, ChainBreak
-from chevet.core.checkpoint import ChainVerdict, Checkpoint, signed_message, verify_chain_with_checkpoints
+from chevet.core.checkpoint import ChainVerdict, Checkpoint, signed_checkpoint, verify_chain_with_checkpoints
 from chevet.core.timestamp import check_token
 from chevet.core.witness import ChainNow, TrailFinding, WitnessFinding, against_database, read_witness
 
@@ -50,10 +50,8 @@ async def after_restore(services: Services) -> str:
         return "started"
     signer, at = services.signer, services.clock.now()
     async with services.unit() as u:
-        heads = [(chain, head) for chain in await u.tx.audit.chains()
-                 if (head := await u.tx.audit.head(chain)) is not None and head[0] > 0]
-        made = [Checkpoint(chain, seq, hash_, at, signer.key_id, signer.sign(signed_message(chain, seq, hash_, at)))
-                for chain, (seq, hash_) in heads]
+        made = [signed_checkpoint(chain, head, at, signer.key_id, signer.sign) for chain in await u.tx.audit.chains()
+                if (head := await u.tx.audit.head(chain)) is not None and head[0] > 0]
         await services.witness.witness(made, at, signer.sign, kind="restored")
         for cp in made:
             await u.tx.audit_trail.add_checkpoint(cp)

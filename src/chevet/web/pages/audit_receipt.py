@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from chevet.app.governance import receipts
-from chevet.core.errors import Forbidden, InvalidInput
+from chevet.core.errors import Forbidden, InvalidInput, NotFound
 from chevet.core.roles import Permission
 from chevet.web.pages.page import SignedInPage, read_form, signed_in, ui
 
@@ -45,7 +45,7 @@ async def download(request: Request) -> Response:
             "gov.receipt.summary", org=org, entries=p.number(entries), when=p.moment(at)))
     except Forbidden:
         return _refused(p)
-    except InvalidInput as exc:
-        return _page(p, status=503, message=p.error_text(exc))
+    except (InvalidInput, NotFound) as exc:  # no audit key on this installation; the organisation is gone
+        return _page(p, status=503 if isinstance(exc, InvalidInput) else 404, message=p.error_text(exc))
     return p.finish(Response(issued.content, media_type="application/json", headers={
         "Content-Disposition": f'attachment; filename="{issued.file_name}"', "Cache-Control": "no-store"}))
