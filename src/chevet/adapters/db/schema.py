@@ -135,12 +135,14 @@ member = Table(
 )
 
 # The conversation log. Rows are never reordered: ``seq`` is assigned under the
-# conversation's row lock inside the writing transaction.
+# conversation's row lock inside the writing transaction. The key is the place
+# (conversation, seq); on SQLite the table is that key (WITHOUT ROWID), a conversation's rows
+# together, and only the message id has an index of its own (migration 0015).
 entry = Table(
     "entry", metadata,
-    Column("id", Uuid, primary_key=True),
-    Column("conversation_id", Uuid, ForeignKey("conversation.id"), nullable=False),
-    Column("seq", Integer, nullable=False),
+    Column("id", Uuid, nullable=False, unique=True),
+    Column("conversation_id", Uuid, ForeignKey("conversation.id"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
     Column("kind", SmallInteger, nullable=False),
     Column("author_id", Uuid, nullable=True),
     Column("created_at", UtcTimestamp, nullable=False),
@@ -154,7 +156,7 @@ entry = Table(
     # A message sent holds its own place in its organisation's audit chain (core.audit.message_sent).
     Column("audit_seq", Integer, nullable=True),
     Column("audit_hash", LargeBinary(32), nullable=True),
-    UniqueConstraint("conversation_id", "seq"),
+    sqlite_with_rowid=False,
 )
 
 # Conversations whose messages still have the terms of an older search index: a message up to
