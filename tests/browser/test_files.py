@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import math
 import random
 import re
 import time
@@ -280,7 +281,7 @@ async def test_a_dropped_connection_resumes_at_the_servers_offset_and_the_photo_
     await proxy.close()
 
 
-async def test_arrow_and_blur_drawn_on_the_photo_are_in_the_uploaded_pixels(
+async def test_arrow_circle_and_blur_drawn_on_the_photo_are_in_the_uploaded_pixels(
         browser: Browser, web_installation: Installation, web_server: Server) -> None:
     nurse, _, cid, _ = await ward(web_installation.services, "ehpad-flou")
     ctx, page = await open_as(browser, web_server, nurse, cid)
@@ -307,6 +308,8 @@ async def test_arrow_and_blur_drawn_on_the_photo_are_in_the_uploaded_pixels(
     await stroke((0.6, 0.8), (0.85, 0.6))  # an arrow towards the wound
     await dialog.get_by_role("button", name="Flou").click()
     await stroke((0.1, 0.3), (0.3, 0.3), (0.5, 0.3))  # a blur brush over a face
+    await dialog.get_by_role("button", name="Cercle").click()
+    await stroke((0.6, 0.1), (0.9, 0.45))  # a circle around a bedsore, apart from the rest
     await dialog.get_by_role("button", name="Envoyer").click()
     message = page.locator(".msg", has_text="Visage flouté")
     await expect(message.locator("img")).to_be_visible(timeout=30_000)
@@ -323,6 +326,21 @@ async def test_arrow_and_blur_drawn_on_the_photo_are_in_the_uploaded_pixels(
     yellow = sum(1 for x in range(int(0.6 * w), int(0.85 * w), 2) for y in range(int(0.6 * h), int(0.8 * h), 2)
                  if pixels[x, y][0] > 200 and pixels[x, y][1] > 170 and pixels[x, y][2] < 90)
     assert yellow > 50, yellow  # the arrow is drawn in the photo
+
+    def is_yellow(x: float, y: float) -> bool:
+        r, g, b = pixels[int(x), int(y)]
+        return bool(r > 200 and g > 170 and b < 90)
+
+    # The circle is the ellipse inside the dragged box, one unit (1 % of the long side) wider.
+    unit = max(w, h) / 100
+    cx, cy, rx, ry = 0.75 * w, 0.275 * h, 0.15 * w + unit, 0.175 * h + unit
+    ring = [is_yellow(cx + rx * math.cos(a), cy + ry * math.sin(a)) for a in (i * math.pi / 18 for i in range(36))]
+    assert sum(ring) >= 32, ring  # drawn on its whole round (noise is yellow on about 1 pixel in 40)
+    centre = (int(cx - 0.05 * w), int(cy - 0.05 * h), int(cx + 0.05 * w), int(cy + 0.05 * h))
+    inside = sum(is_yellow(x, y) for x in range(centre[0], centre[2]) for y in range(centre[1], centre[3]))
+    assert inside < 0.1 * (centre[2] - centre[0]) * (centre[3] - centre[1]), inside  # not filled
+    gray = stored.crop(centre)
+    assert ImageStat.Stat(gray).stddev[0] > 0.5 * ImageStat.Stat(before.crop(centre)).stddev[0]  # nor blurred
     await ctx.close()
 
 
