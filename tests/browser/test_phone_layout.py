@@ -166,8 +166,11 @@ async def test_new_messages_are_never_hidden_by_the_composer(browser: Browser, w
     # Compact until focused: one line and its icons.
     assert (await _box(page, "#composer"))["height"] <= 0.15 * PHONE["height"]
     await expect(page.get_by_label("Urgent")).to_be_hidden()
+    narrow = (await _box(page, "#composer textarea"))["width"]
     await textarea.focus()
     await expect(page.get_by_label("Urgent")).to_be_visible()
+    # The options shown on focus take a line of their own: the text field keeps its width.
+    assert (await _box(page, "#composer textarea"))["width"] >= narrow - 1
     await textarea.blur()
     await page.wait_for_timeout(100)
     assert (await _box(page, "#composer"))["height"] <= 0.15 * PHONE["height"]
