@@ -10,6 +10,7 @@ notification's "Répondre" through the service worker's own click handler."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import uuid
 from collections.abc import Iterator
@@ -19,10 +20,12 @@ import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, Worker, expect
 
-from chevet.app.messaging import conversations
+from chevet.app.messaging import conversations, messages
 from chevet.bootstrap import Installation
 from tests.browser.conftest import AXE, french_context, sign_in
+from tests.browser.test_files import DIALOG, choose
 from tests.browser.test_quality import _axe
+from tests.media_samples import phone_photo
 from tests.push_support import Device, Receiver, b64
 from tests.support import Member, Server, login, new_member, new_org
 
@@ -50,6 +53,19 @@ OUTBOX = """() => new Promise((ok) => {
   };
   r.onsuccess = () => { const q = r.result.transaction("items").objectStore("items").getAll();
                         q.onsuccess = () => { r.result.close(); ok(q.result.map((i) => i.body)); }; };
+})"""
+
+
+# The files waiting in this browser's outbox with their messages: name, size and type of each blob.
+OUTBOX_FILES = """() => new Promise((ok) => {
+  const r = indexedDB.open("chevet-outbox", 1);
+  r.onupgradeneeded = () => {
+    r.result.createObjectStore("items", { keyPath: "client_id" });
+    r.result.createObjectStore("meta");
+  };
+  r.onsuccess = () => { const q = r.result.transaction("items").objectStore("items").getAll();
+                        q.onsuccess = () => { r.result.close(); ok(q.result.flatMap((i) => (i.uploads || []).map(
+                          (u) => ({ name: u.name, size: u.blob.size, type: u.blob.type, upload: u.upload })))); }; };
 })"""
 
 
@@ -239,5 +255,129 @@ async def test_offline_messages_wait_on_the_device_and_leave_once(browser: Brows
         await page.get_by_role("button", name="Se déconnecter").click()
         await page.wait_for_url("**/login**")
         assert await page.evaluate(OUTBOX) == []
+    finally:
+        await ctx.close()
+
+
+PHOTO_TEXT = "Escarre talon droit, photo prise sans réseau"
+
+
+async def test_a_photo_chosen_offline_waits_on_the_device_and_leaves_once_after_the_page_was_closed(
+        browser: Browser, web_installation: Installation, web_server: Server) -> None:
+    svc = web_installation.services
+    nurse, doctor, conv = await care_case(web_installation, "ehpad-photo-hors-ligne")
+    base = web_server.url
+    ctx, page = await phone(browser, bypass_csp=AXE.exists())  # bypassed only to inject axe itself
+    d_ctx, d = await phone(browser)
+    try:
+        await sign_in(page, base, nurse)
+        await page.goto(f"{base}/c/{conv}")
+        await service_worker(ctx, page)
+        await ctx.set_offline(True)
+        await page.get_by_label("Message", exact=True).fill(PHOTO_TEXT)
+        photo = phone_photo(4000, 3000, quality=90)
+        await choose(page, "talon-droit.jpg", photo)
+        dialog = page.get_by_role("dialog", name=DIALOG)
+        await dialog.get_by_role("button", name="Envoyer").click()
+        await expect(dialog).to_have_count(0)
+        waiting = page.locator(".msg.waiting")
+        await expect(waiting).to_have_count(1)
+        await expect(waiting.locator(".tag")).to_have_text("en attente")
+        await expect(waiting.locator(".body")).to_have_text(PHOTO_TEXT)
+        await expect(waiting.locator(".file-waiting")).to_have_text("talon-droit.jpg")
+        await expect(waiting.locator(".file-waiting canvas")).to_be_visible()  # drawn from the stored photo
+        await expect(page.locator("#live-status")).to_have_text(
+            "Pas encore envoyé : le message est gardé sur cet appareil et partira dès le retour du réseau.")
+        await expect(page.locator(".pending li")).to_have_count(0)
+        assert "impossible" not in await page.locator("main").inner_text()
+        [kept] = await page.evaluate(OUTBOX_FILES)
+        # The edited, resized photo waits, never the 4 MB original (which carries a GPS position).
+        assert kept["name"] == "talon-droit.jpg" and kept["type"] in ("image/webp", "image/jpeg")
+        assert kept["size"] < 400_000 < len(photo), kept
+        if AXE.exists():
+            assert await _axe(page, "waiting photo") == {}
+        assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["viewport"]["width"]
+
+        await page.reload()  # still offline: the offline page, the photo kept on the device
+        await expect(page.locator("[data-outbox-count]")).to_have_text(
+            "1 message attend sur cet appareil : il partira au retour du réseau.")
+        await page.close()  # and the page closed
+        async with svc.db.transaction() as tx:
+            assert await tx.uploads.open_bytes(nurse.actor.org_id, nurse.id, svc.clock.now().replace(year=2000)) == 0
+
+        await ctx.set_offline(False)
+        await sign_in(d, base, doctor)
+        await d.goto(f"{base}/c/{conv}")
+        page = await ctx.new_page()
+        await page.goto(f"{base}/c/{conv}")
+        arrived = d.locator(".msg", has_text=PHOTO_TEXT)
+        await expect(arrived.locator("img[alt^='talon-droit.']")).to_be_visible(timeout=30_000)
+        await expect(page.locator(".msg.mine", has_text=PHOTO_TEXT).locator(".files img")).to_have_count(1)
+        await expect(page.locator(".msg.waiting")).to_have_count(0)
+        assert await page.evaluate(OUTBOX_FILES) == []
+
+        await page.reload()  # nothing leaves a second time
+        await asyncio.sleep(0.5)
+        await d.reload()
+        await expect(d.locator(".msg", has_text=PHOTO_TEXT)).to_have_count(1)
+        await expect(d.locator(".msg .files img")).to_have_count(1)
+        history: Any = await messages.history(svc, doctor.actor, uuid.UUID(conv))
+        sent = [m for m in history if m.get("body") == PHOTO_TEXT]
+        assert len(sent) == 1 and len(sent[0]["attachments"]) == 1, sent  # once, with its photo
+    finally:
+        await ctx.close()
+        await d_ctx.close()
+
+
+# In the service worker: an upload begun before the network went (300 KB of it on the server),
+# one the server forgot (expired), and a file it refuses wait in the outbox; a flush finishes
+# the first at the server's offset, starts the second again from zero and drops the third with
+# the server's words. The worker's fetch is watched for the offsets the pieces start at.
+FLUSH_UPLOADS = """async ([b64, conversation]) => {
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const photo = new Blob([bytes], { type: "image/jpeg" });
+  const json = { Accept: "application/json", "Content-Type": "application/json" };
+  const made = await (await fetch(`/api/v1/conversations/${conversation}/uploads`, { method: "POST",
+    headers: json, body: JSON.stringify({ size: photo.size, name: "plaie.jpg" }) })).json();
+  await fetch(`/api/v1/uploads/${made.id}`, { method: "PATCH", body: photo.slice(0, 300000),
+    headers: { "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream" } });
+  const me = await outboxMe();
+  const item = (client_id, body, blob, name, upload) => outboxPut({ person: me.person, conversation, client_id, body,
+    reply_to: "", urgent: false, attachment_ids: [], at: Date.now(), uploads: [{ blob, name, upload }] });
+  await item("a-resumed", "Reprise", photo, "plaie.jpg", made.id);
+  await item("b-forgotten", "Oubliée", photo, "plaie.jpg", crypto.randomUUID());
+  await item("c-refused", "Refusée", new Blob(["MZ\\u0090\\u0000"]), "outil.exe", null);
+  const offsets = [], real = self.fetch;
+  self.fetch = (url, init = {}) => {
+    if (init.method === "PATCH") offsets.push(Number(init.headers["Upload-Offset"]));
+    return real(url, init);
+  };
+  try {
+    const done = await outboxFlush(me.person, me.csrf);
+    return { offsets, done: done.map((d) => [d.item.body, d.message ? d.message.attachments.length : d.refused]),
+             left: (await outboxItems()).length };
+  } finally { self.fetch = real; }
+}"""
+
+
+async def test_the_service_worker_finishes_queued_uploads_at_the_servers_offset(
+        browser: Browser, web_installation: Installation, web_server: Server) -> None:
+    svc = web_installation.services
+    nurse, doctor, conv = await care_case(web_installation, "ehpad-reprise-sw")
+    ctx, page = await phone(browser)
+    try:
+        await sign_in(page, web_server.url, nurse)
+        await page.goto(f"{web_server.url}/c/{conv}")
+        sw = await service_worker(ctx, page)
+        photo = phone_photo(2000, 1500, quality=90)
+        assert 2**20 < len(photo) <= 300_000 + 2**20, len(photo)  # the rest is one piece, the whole two
+        result = await sw.evaluate(FLUSH_UPLOADS, [base64.b64encode(photo).decode(), conv])
+        assert result["offsets"] == [300_000, 0, 2**20, 0], result  # resumed; from zero; the refused file
+        assert result["done"][:2] == [["Reprise", 1], ["Oubliée", 1]], result
+        assert result["done"][2][0] == "Refusée" and "n'est pas accepté" in result["done"][2][1], result
+        assert result["left"] == 0
+        history: Any = await messages.history(svc, doctor.actor, uuid.UUID(conv))
+        assert [(m.get("body"), len(m.get("attachments", []))) for m in history if m.get("body")] == [
+            ("Reprise", 1), ("Oubliée", 1)]
     finally:
         await ctx.close()

@@ -7,8 +7,9 @@
 //   queueSend(item) -> Promise of the server's message, or null when it stays queued (no
 //     network, server unavailable: it leaves by itself later). Rejects with
 //     { refused: "<French sentence>" } when the server refused it for good (it is dropped).
-//     item = { conversation, client_id, body, reply_to?, urgent?, attachment_ids? } where
-//     attachment_ids are already uploaded (an upload itself is never queued here).
+//     item = { conversation, client_id, body, reply_to?, urgent?, attachment_ids?, uploads? } where
+//     attachment_ids are already uploaded and uploads = [{ blob, name, upload? }] are files still
+//     to go up (handed over when the connection was lost; upload: the server's id if created).
 //   outboxFlush(person, csrf) sends every waiting item of that person, oldest first.
 //   outboxClear() forgets everything queued on this device (sign-out).
 // A "chevet:sent" event on document ({ item, message }) tells a page that a queued item left;
@@ -35,22 +36,66 @@ const outboxTx = async (store, mode, work) => {
 const outboxItems = () => outboxTx("items", "readonly", (s) => s.getAll());
 const outboxPut = (item) => outboxTx("items", "readwrite", (s) => s.put(item));
 const outboxDrop = (clientId) => outboxTx("items", "readwrite", (s) => s.delete(clientId));
+// Updates an item still queued; one sent, refused or cleared (sign-out) meanwhile stays gone.
+const outboxKeep = (item) => outboxTx("items", "readwrite", (s) => {
+  const got = s.get(item.client_id);
+  got.onsuccess = () => { if (got.result) s.put(item); };
+  return got;
+});
 const outboxMe = () => outboxTx("meta", "readonly", (s) => s.get("me"));  // { person, csrf } of the last page
+// What a refusing answer means for an item: wait (null), her session ended, or never.
+const outboxVerdict = (status, r) => (status === 401 ? { signedOut: true }
+  : status >= 500 || [403, 408, 409, 429].includes(status) ? null : { refused: r.detail || "" });
+// One file of an item up with the resumable protocol (docs/attachments.md), resuming at the
+// offset the server holds: { id } of the attachment, or the answer that stopped it. The upload
+// id is kept in the item as soon as it exists, so that a reload or the service worker resumes
+// it; an upload created twice (its answer lost before it was kept) is only an orphan, which
+// the server's upload expiry removes, never a second file in the conversation.
+async function outboxUpload(item, u) {
+  const call = (method, url, body, headers = {}) => fetch(url, { method, body, credentials: "same-origin",
+    headers: { Accept: "application/json", ...headers } }).then(async (r) => ({ status: r.status, r: await r.json().catch(() => ({})) }));
+  let s = u.upload ? await call("GET", `/api/v1/uploads/${u.upload}`) : { status: 404 };
+  for (;;) {
+    if (s.status === 404 || s.status === 410) {  // not created yet, or forgotten by the server: from zero
+      const made = await call("POST", `/api/v1/conversations/${item.conversation}/uploads`,
+        JSON.stringify({ size: u.blob.size, name: u.name }), { "Content-Type": "application/json" });
+      if (made.status !== 201) return made;
+      u.upload = made.r.id;
+      await outboxKeep(item).catch(() => {});
+      s = { status: 200, r: made.r };
+    }
+    if (s.status === 201 || s.r.attachment_id) return { id: s.r.attachment_id || s.r.id };  // complete
+    if (s.status !== 200 && s.status !== 409) return s;
+    const at = s.r.offset;
+    u.piece = s.r.piece_max_bytes || u.piece || 1 << 20;
+    s = await call("PATCH", `/api/v1/uploads/${u.upload}`, u.blob.slice(at, at + u.piece),
+      { "Upload-Offset": String(at), "Content-Type": "application/offset+octet-stream" });
+  }
+}
 // One attempt. { message } once the server has it, { refused: detail } when it never will,
 // null when it must wait: no network, signed out meanwhile, an expired form, server trouble.
+// Files still to upload go first; each attachment is recorded in the item (and its blob
+// dropped) before the next, so a retry never uploads a file again, and the message names them
+// all. The server deduplicates the message by client_id: a retry never makes a second one.
 async function outboxDeliver(item, csrf) {
-  const body = new URLSearchParams([["csrf", csrf], ["client_id", item.client_id], ["body", item.body || ""],
-    ["reply_to", item.reply_to || ""], ...(item.urgent ? [["urgent", "1"]] : []),
-    ...(item.attachment_ids || []).map((a) => ["attachment_ids", a])]);
   let r;
   try {
+    while (item.uploads?.length) {
+      const s = await outboxUpload(item, item.uploads[0]);
+      if (!s.id) return outboxVerdict(s.status, s.r);
+      item.attachment_ids = [...(item.attachment_ids || []), s.id];
+      item.uploads = item.uploads.slice(1);
+      await outboxKeep(item).catch(() => {});
+    }
+    const body = new URLSearchParams([["csrf", csrf], ["client_id", item.client_id], ["body", item.body || ""],
+      ["reply_to", item.reply_to || ""], ...(item.urgent ? [["urgent", "1"]] : []),
+      ...(item.attachment_ids || []).map((a) => ["attachment_ids", a])]);
     r = await fetch(`/c/${item.conversation}/send`, { method: "POST", body, redirect: "manual",
       headers: { Accept: "application/json" }, credentials: "same-origin" });
   } catch { return null; }
   if (r.ok) return { message: await r.json().catch(() => null) };
-  if (r.type === "opaqueredirect" || r.status === 401) return { signedOut: true };
-  if (r.status >= 500 || [401, 403, 408, 429].includes(r.status)) return null;
-  return { refused: (await r.json().catch(() => ({}))).detail || "" };
+  if (r.type === "opaqueredirect") return { signedOut: true };
+  return outboxVerdict(r.status, await r.json().catch(() => ({})));
 }
 let outboxBusy = null;
 // Sends what waits for `person`, in order; stops at the first item that must wait.
@@ -154,9 +199,27 @@ const outboxShow = async () => {
     const body = document.createElement("p");
     body.className = "body";
     body.textContent = i.body;
-    li.append(head, body);
+    li.append(head, body, ...(i.uploads || []).map(outboxFile));
     return li;
   }));
+};
+
+// A file waiting with its message: its name, and for a photo a small preview drawn from the
+// stored blob (on a canvas: the pages' CSP takes no blob: image).
+const outboxFile = (u) => {
+  const p = document.createElement("p");
+  p.className = "file-waiting";
+  if (u.blob.type.startsWith("image/")) {
+    const c = document.createElement("canvas");
+    c.setAttribute("aria-hidden", "true");  // the name says it
+    createImageBitmap(u.blob, { resizeHeight: 96, resizeQuality: "medium" }).then((b) => {
+      Object.assign(c, { width: b.width, height: b.height }).getContext("2d").drawImage(b, 0, 0);
+      b.close();
+    }, () => c.remove());
+    p.append(c, " ");
+  }
+  p.append(u.name);
+  return p;
 };
 
 if (outboxPerson && "indexedDB" in window) {

@@ -157,7 +157,8 @@ if (conv) {
     const fd = new FormData(form);
     const data = Object.fromEntries(fd);
     const ids = fd.getAll("attachment_ids");
-    if (!data.body.trim() && !ids.length) return;
+    const uploads = $$(".pending li", form).map((li) => li.upload).filter(Boolean);  // offline files (25-attachments.js)
+    if (!data.body.trim() && !ids.length && !uploads.length) return;
     const button = $("button[type=submit]", form);
     button.disabled = true;
     status.textContent = texts.sending;
@@ -165,7 +166,7 @@ if (conv) {
     status.classList.add("sr");
     try {
       const m = await queueSend({ conversation: id, client_id: data.client_id, body: data.body,
-        reply_to: data.reply_to || "", urgent: data.urgent === "1", attachment_ids: ids });
+        reply_to: data.reply_to || "", urgent: data.urgent === "1", attachment_ids: ids, uploads });
       if (m) place(m);
       textarea.value = "";
       sessionStorage.removeItem(draftKey);

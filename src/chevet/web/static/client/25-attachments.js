@@ -8,7 +8,8 @@ if (conv) {
   // Files go up with the resumable upload protocol (docs/attachments.md), in pieces of up to
   // 1 MiB: a lost connection resumes at the offset the server holds, which keeps what arrived. Photos are first shown for editing
   // (26-photo-editor.js) and sent as the edited, resized canvas. The message's Envoyer stays
-  // disabled while a file is on its way; files are then sent as attachment_ids.
+  // disabled while a file is on its way; files are then sent as attachment_ids. Offline, a file
+  // whose upload cannot go on is handed to the outbox with its message instead (defer below).
   const attach = $(".attach", form);
   if (attach) {
     attach.hidden = false;
@@ -71,14 +72,15 @@ if (conv) {
           if (status !== 503 && status !== 0) throw failure(r, status);
           throw Object.assign(new Error(""), { lost: true });
         } catch (err) {
-          if (!err.lost || job.cancelled) throw err;
+          // Offline by the browser's own word: the outbox takes the file over (defer).
+          if (!err.lost || job.cancelled || !navigator.onLine) throw err;
           // Connection lost: wait (or for the network to come back), then ask where it stands
           // before sending anything more.
           progress(offset / blob.size, photoTexts.resuming);
           for (let known = false; !known;) {
             await pause(wait);
             wait = Math.min(wait * 2, 8000);
-            if (job.cancelled) throw err;
+            if (job.cancelled || !navigator.onLine) throw err;
             try {
               const s = await request(job, "GET", `/api/v1/uploads/${job.upload}`);
               if (s.status === 200 && s.r.attachment_id) { job.attachment = s.r.attachment_id; job.upload = null; return { id: s.r.attachment_id }; }
@@ -93,8 +95,11 @@ if (conv) {
     // The same upload for the other parts that send a file (27-voice.js): resolves to the
     // attachment ({id, …}) once the last piece is in, resuming after a lost connection;
     // ``progress(fraction, note)`` is told how far it is (``note``: the resuming sentence, then "").
+    // A lost connection rejects with ``lost`` set: ``defer(job, blob, name)`` then hands the
+    // file to the outbox with the message (``job`` as given to ``upload``, to resume it).
     window.chevet = Object.assign(window.chevet || {}, {
-      upload: (blob, name, progress = () => {}) => upload({}, blob, name, progress),
+      upload: (blob, name, progress = () => {}, job = {}) => upload(job, blob, name, progress),
+      defer: (job, blob, name) => defer(row(name), job, blob, name),
     });
     // Annuler: stop the transfer and remove what the server holds.
     const withdraw = (job) => {
@@ -108,6 +113,16 @@ if (conv) {
       const remove = Object.assign(document.createElement("button"), { type: "button", className: "small", textContent: texts.remove });
       remove.addEventListener("click", () => { withdraw(job); li.remove(); });
       li.append(hidden, remove);
+      textarea.required = false;
+    };
+    // No network: the file (the edited, resized photo, never the original) goes with the
+    // message into the outbox (15-outbox.js), which finishes its upload at the server's offset
+    // once the network is back, also after this page is closed. The row carries it to the send.
+    const defer = (li, job, blob, name) => {
+      li.upload = { blob, name, upload: job.upload || null };
+      const remove = Object.assign(document.createElement("button"), { type: "button", className: "small", textContent: texts.remove });
+      remove.addEventListener("click", () => { withdraw(job); li.remove(); });
+      li.append(` ${outboxTexts().pending || ""} `, remove);
       textarea.required = false;
     };
     const row = (name) => {
@@ -130,7 +145,11 @@ if (conv) {
       working(1);
       upload(job, file, name, (f, text) => { bar.value = f; if (text !== undefined) note.textContent = text; })
         .then((att) => { bar.remove(); note.remove(); stop.remove(); attached(li, job, att); })
-        .catch((err) => { if (!job.cancelled) { bar.remove(); stop.remove(); note.textContent = ` ${texts.uploadFailed} ${err.message}`; } })
+        .catch((err) => {
+          if (job.cancelled) return;
+          bar.remove(); stop.remove();
+          if (err.lost) { note.remove(); defer(li, job, file, name); } else note.textContent = ` ${texts.uploadFailed} ${err.message}`;
+        })
         .finally(() => working(-1));
     };
 
@@ -150,16 +169,23 @@ if (conv) {
         async onSend(encoded) {
           li = row(file.name);
           working(1);
+          let blob;
           try {
-            const blob = await encoded;
+            blob = await encoded;
             if (job.cancelled) throw new Error("cancelled");
             const att = await upload(job, blob, file.name, (f, text) => editor.progress(f, text));
             attached(li, job, att);
             editor.close();
             if (!photos.length) submitWhenDone = true;
           } catch (err) {
-            li.remove();
-            if (!job.cancelled) { editor.close(); row(file.name).append(` ${texts.uploadFailed} ${err.message}`); }
+            if (!job.cancelled) editor.close();
+            if (!job.cancelled && err.lost) {
+              defer(li, job, blob, file.name);
+              if (!photos.length) submitWhenDone = true;
+            } else {
+              li.remove();
+              if (!job.cancelled) row(file.name).append(` ${texts.uploadFailed} ${err.message}`);
+            }
           } finally {
             li = null;
             working(-1);

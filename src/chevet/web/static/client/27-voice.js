@@ -127,11 +127,12 @@ if (conv) {
     const send = async (blob) => {
       status.textContent = t.sending;
       const name = blob.type === "audio/ogg" ? "message-vocal.ogg" : "message-vocal.webm";
+      const job = {};
       try {
         if (!window.chevet?.upload) throw new Error("");
         const att = await window.chevet.upload(blob, name, (_, note) => {
           if (note !== undefined) status.textContent = note || t.sending;
-        });
+        }, job);
         const li = document.createElement("li");
         li.append(Object.assign(document.createElement("input"), { type: "hidden", name: "attachment_ids", value: att.id }));
         pending.append(li);
@@ -139,6 +140,12 @@ if (conv) {
         $("#body", form).required = false;
         form.requestSubmit();
       } catch (err) {
+        if (err.lost) {  // offline: the recording waits in the outbox with the message
+          window.chevet.defer(job, blob, name);
+          status.textContent = "";
+          form.requestSubmit();
+          return;
+        }
         status.textContent = `${t.failed} ${err.message}`;
       }
     };
