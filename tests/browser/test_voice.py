@@ -5,13 +5,14 @@ played, and plays it."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from chevet.app.messaging import conversations
+from chevet.app.messaging import conversations, messages
 from chevet.bootstrap import Installation
 from tests.browser.conftest import AXE, CHROMIUM, CHROMIUM_ARGS, french_context, require_browser, sign_in
 from tests.browser.test_files import CuttingProxy
@@ -152,6 +153,53 @@ async def test_a_held_voice_message_reaches_the_other_member_as_an_inline_player
         assert await n.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
     await n_ctx.close()
     await d_ctx.close()
+
+
+# The page with a limit of 2 s instead of the server's 2:00, set before the client reads it: the
+# same stop, without holding a test for two minutes.
+SHORT_LIMIT = """new MutationObserver((_, watch) => {
+  const box = document.getElementById("voice");
+  if (box) { box.dataset.maxSeconds = "2"; watch.disconnect(); }
+}).observe(document, { childList: true, subtree: true });"""
+
+
+async def test_a_recording_held_past_the_limit_stops_by_itself_and_is_sent(
+        media_browser: Browser, web_installation: Installation, web_server: Server) -> None:
+    svc = web_installation.services
+    org = await new_org(svc, "ehpad-vocal-limite")
+    nurse = await new_member(svc, org, "nurse", "Sophie Bernard")
+    doctor = await new_member(svc, org, "physician", "Paul Lefèvre")
+    view, _ = await conversations.create_conversation(svc, nurse.actor, kind="group", title="Nuit",
+                                                      member_ids=[doctor.id])
+    ctx: Any = await french_context(media_browser, viewport=PHONE)
+    n = await ctx.new_page()
+    await sign_in(n, web_server.url, nurse)
+    await n.goto(f"{web_server.url}/c/{view['id']}")
+    # The page announces the limit the server states (and checks, with a margin for the last chunk).
+    limits = await (await n.request.get(f"{web_server.url}/api/v1/attachments/limits")).json()
+    assert limits["voice_max_seconds"] == 120
+    assert await n.locator("#voice").get_attribute("data-max-seconds") == "120"
+    assert (await n.locator(".voice-timer").text_content() or "").endswith("/ 2:00")
+
+    await n.add_init_script(SHORT_LIMIT)
+    await n.reload()
+    record = n.locator(".voice-record")
+    box = await record.bounding_box()
+    assert box is not None
+    await n.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    await n.mouse.down()
+    timer = n.locator(".voice-timer")
+    await expect(timer).to_be_visible()
+    # Still held: at the limit the recording stops and goes, without waiting for the release.
+    await expect(n.locator(".msg .voice-msg")).to_have_count(1, timeout=20_000)
+    await expect(timer).to_be_hidden()
+    await n.mouse.up()  # the release after the stop neither records nor cancels anything
+    await expect(record).to_have_accessible_name("Message vocal")
+    await expect(n.locator(".voice-status")).to_have_text("")
+    history: Any = await messages.history(svc, doctor.actor, uuid.UUID(view["id"]))
+    durations = [f["duration_ms"] for m in history for f in m.get("attachments", [])]  # measured by the server
+    assert len(durations) == 1 and 700 <= durations[0] <= 2000, durations
+    await ctx.close()
 
 
 async def test_a_voice_message_cut_off_on_the_way_resumes_and_arrives_once(

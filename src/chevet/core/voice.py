@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 from chevet.core.errors import InvalidInput
 
-MAX_DURATION_MS = 125_000  # the client stops at 2:00; a few seconds of margin for the last chunk
+RECORDING_LIMIT_S = 120  # where the client stops a recording (announced in the attachment limits)
+MAX_DURATION_MS = (RECORDING_LIMIT_S + 5) * 1000  # a few seconds of margin for the last chunk
 # 125 s at 64 kbit/s: a recording at the client's 24 kbit/s is about 360 KB; anything heavier is
 # not what the client records (RGESN: a voice message stays small on a 512 kbit/s link).
 MAX_VOICE_BYTES = 1_000_000

@@ -71,7 +71,7 @@ def limits_view(services: Services) -> LimitsView:
         types += VOICE_MIMES
     return {"max_upload_bytes": cfg.limits.max_upload_bytes, "accepted_types": types,
             "max_per_message": cfg.limits.max_per_message, "max_image_pixels": cfg.limits.max_image_pixels,
-            "stored_image_max_side": cfg.limits.image_max_side,
+            "stored_image_max_side": cfg.limits.image_max_side, "voice_max_seconds": voice.RECORDING_LIMIT_S,
             "antivirus": cfg.scanner is not None}
 
 

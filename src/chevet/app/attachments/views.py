@@ -36,6 +36,7 @@ class LimitsView(TypedDict):
     max_per_message: int
     max_image_pixels: int
     stored_image_max_side: int
+    voice_max_seconds: int
     antivirus: bool
 
 

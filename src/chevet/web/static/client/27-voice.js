@@ -45,6 +45,7 @@ if (conv) {
     const pending = $(".voice-pending", box);
     const MAX = Number(t.maxSeconds) * 1000;
     const HOLD = 400;  // a press shorter than this is a tap: recording goes on until the next one
+    const EARLY = 250;  // ms before the limit at which a recording is stopped (see ``start``)
     let rec = null;      // { recorder, stream, chunks, started, cancelled, tap, ticker, limit }
     let pressAt = 0;
 
@@ -95,7 +96,9 @@ if (conv) {
       recorder.start(1000);
       status.textContent = t.recording;
       mine.ticker = setInterval(() => { time.textContent = mmss(performance.now() - mine.started); }, 250);
-      mine.limit = setTimeout(() => stop(false), MAX);  // 2:00: stopped and sent
+      // At the limit (2:00) it stops and is sent. The sound runs until the stop, and a busy phone
+      // fires a timer late: stopping a quarter second early keeps it within the announced limit.
+      mine.limit = setTimeout(() => stop(false), MAX - EARLY);
     };
 
     const stop = (cancelled) => {
