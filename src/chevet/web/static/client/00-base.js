@@ -26,6 +26,8 @@ async function post(url, data, csrf) {
 const decodeCursors = (s) => {
   try { return JSON.parse(atob((s || "").replace(/-/g, "+").replace(/_/g, "/"))); } catch { return {}; }
 };
-const hhmm = (iso) => new Date(iso).toLocaleTimeString(document.documentElement.lang, { hour: "2-digit", minute: "2-digit" });
+// The establishment's time, as the server renders it, whatever the device's clock is set to.
+const hhmm = (iso) => new Date(iso).toLocaleTimeString(document.documentElement.lang,
+  { hour: "2-digit", minute: "2-digit", timeZone: "Europe/Paris" });
 // The session ended: sign in again and come back here, where the draft waits (sessionStorage).
 const signInAgain = () => location.assign(`/login?${new URLSearchParams({ next: location.pathname + location.search, notice: "session_expired" })}`);
