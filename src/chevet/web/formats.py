@@ -47,3 +47,22 @@ def number(value: int | float, lang: str, *, digits: int = 0) -> str:
 def month(value: date, lang: str) -> str:
     """« janv. 26 » / "Jan 26": a month on a chart's axis or in a table row."""
     return format_date(value, format="MMM yy", locale=lang)
+
+
+
+# A session's device as its owner recognises it (« Chrome sur Android ») rather than the raw
+# User-Agent header, a wall of version numbers. Order matters: browsers built on another one
+# name it too (Edge and Samsung Internet say "Chrome", Chrome says "Safari"), so the more
+# specific token comes first. Only what a person needs to tell her devices apart.
+_BROWSERS = (("Edg/", "Edge"), ("EdgA/", "Edge"), ("EdgiOS/", "Edge"), ("SamsungBrowser/", "Samsung Internet"),
+             ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("FxiOS/", "Firefox"), ("CriOS/", "Chrome"),
+             ("Chrome/", "Chrome"), ("Safari/", "Safari"))
+_SYSTEMS = (("iPhone", "iPhone"), ("iPad", "iPad"), ("Android", "Android"), ("Windows", "Windows"),
+            ("Macintosh", "Mac"), ("CrOS", "ChromeOS"), ("Linux", "Linux"))
+
+
+def browser_and_system(user_agent: str) -> tuple[str | None, str | None]:
+    """("Chrome", "Android"); (None, …) when no browser is recognised (another application)."""
+    browser = next((name for token, name in _BROWSERS if token in user_agent), None)
+    system = next((name for token, name in _SYSTEMS if token in user_agent), None)
+    return browser, system

@@ -161,6 +161,13 @@ class Page:
     def number(self, value: int | float, *, digits: int = 0) -> str:
         return formats.number(value, self.lang, digits=digits)
 
+    def device(self, user_agent: str) -> str:
+        """« Chrome sur Android »: a session's device in words, never its raw User-Agent."""
+        browser, system = formats.browser_and_system(user_agent)
+        if browser is None:
+            return self.t("ui.account.other_app" if user_agent.strip() else "ui.account.unknown_device")
+        return self.t("ui.account.device", browser=browser, system=system) if system else browser
+
 
 @dataclass
 class SignedInPage(Page):

@@ -117,23 +117,12 @@ async function listPasskeys() {
   list.replaceChildren();
   for (const key of await call("GET", "/api/v1/auth/passkeys")) {
     const item = document.createElement("li");
-    const used = key.last_used_at ? new Date(key.last_used_at).toLocaleString() : (fr ? "jamais" : "never");
+    const used = key.last_used_at ? new Date(key.last_used_at).toLocaleString(fr ? "fr-FR" : "en-GB",
+      { dateStyle: "long", timeStyle: "short", timeZone: "Europe/Paris" }) : (fr ? "jamais" : "never");
     item.textContent = `${key.name} — ${fr ? "dernière utilisation" : "last used"} : ${used} `;
     item.append(button(fr ? `Révoquer ${key.name}` : `Revoke ${key.name}`, async () => {
       await call("DELETE", `/api/v1/auth/passkeys/${key.id}`); await listPasskeys();
     }));
-    list.append(item);
-  }
-}
-
-async function listDevices() {
-  const list = $("device-list");
-  list.replaceChildren();
-  for (const s of await call("GET", "/api/v1/auth/sessions")) {
-    if (s.revoked) continue;
-    const item = document.createElement("li");
-    item.textContent = `${s.user_agent || "?"} — ${s.method} — ${new Date(s.last_used_at).toLocaleString()}`
-      + (s.current ? (fr ? " (cet appareil)" : " (this device)") : "");
     list.append(item);
   }
 }
@@ -159,6 +148,5 @@ document.addEventListener("DOMContentLoaded", () => {
     $("codes-new").addEventListener("click", newCodes);
     $("sign-out-all").addEventListener("click", signOutAll);
     listPasskeys().catch((e) => say(e.message));
-    listDevices().catch((e) => say(e.message));
   }
 });
