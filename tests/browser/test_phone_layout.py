@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import io
 import uuid
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -209,6 +211,47 @@ async def test_new_messages_are_never_hidden_by_the_composer(browser: Browser, w
     await page.wait_for_timeout(200)
     assert await fully_visible("matériel prêt")
     await expect(composer).to_be_visible()
+    await ctx.close()
+
+
+async def test_a_live_message_shows_its_time_in_paris_whatever_the_device_clock(
+        browser: Browser, web_installation: Installation, web_server: Server) -> None:
+    """A ward computer left in UTC (or a phone abroad) still shows the times of the
+    establishment, the same for a message placed live as for one the server rendered."""
+    _, nurse, doctor, cid = await _seed(web_installation)
+    ctx: Any = await french_context(browser, viewport=PHONE, timezone_id="UTC")
+    page: Page = await ctx.new_page()
+    await sign_in(page, web_server.url, nurse)
+    await page.goto(f"{web_server.url}/c/{cid}")
+    await page.wait_for_load_state("networkidle")
+    _send_as(web_server, login(web_server.url, doctor), cid, "Tension prise, 13/8.")
+    live = page.locator(".msg", has_text="Tension prise").locator("time")
+    await expect(live).to_be_visible()
+    at = datetime.fromisoformat(str(await live.get_attribute("datetime")))
+    await expect(live).to_have_text(at.astimezone(ZoneInfo("Europe/Paris")).strftime("%H:%M"))
+    await page.reload()
+    await expect(page.locator(".msg", has_text="Tension prise").locator("time")).to_have_text(
+        at.astimezone(ZoneInfo("Europe/Paris")).strftime("%H:%M"))
+    await ctx.close()
+
+
+ANDROID_CHROME = ("Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 "
+                  "Mobile Safari/537.36")
+
+
+async def test_her_devices_are_named_in_words_on_the_account_and_security_pages(
+        browser: Browser, web_installation: Installation, web_server: Server) -> None:
+    _, nurse, _, _ = await _seed(web_installation)
+    ctx: Any = await french_context(browser, viewport=PHONE, user_agent=ANDROID_CHROME, timezone_id="UTC")
+    page: Page = await ctx.new_page()
+    await sign_in(page, web_server.url, nurse)
+    for path, heading in (("/account", "#h-sessions"), ("/compte/securite", "#devices-h")):
+        await page.goto(web_server.url + path)
+        sessions = page.locator(f"section:has({heading})")
+        await expect(sessions.get_by_text("Chrome sur Android")).to_be_visible()
+        await expect(sessions.get_by_text("Cet appareil")).to_be_visible()
+        shown = await sessions.inner_text()
+        assert "Mozilla" not in shown and "AppleWebKit" not in shown and "password" not in shown, (path, shown)
     await ctx.close()
 
 
