@@ -9,6 +9,7 @@ and drives Debian's Chromium."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import sys
 import tempfile
@@ -16,12 +17,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
+from PIL import Image, ImageDraw
 from playwright.async_api import async_playwright
 
 from chevet.app.identity import organisations, people
 from chevet.app.messaging import conversations, messages, teams
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, sign_in
-from tests.support import Server, new_installation, new_member
+from tests.support import Server, login, new_installation, new_member
 
 LINES = ["Relève de nuit : Mme R. a peu dormi, agitée vers 3h, rassurée.",
          "Pansement talon gauche refait, plaie propre, pas de rougeur.",
@@ -55,7 +58,7 @@ async def _seed(tmp: Path) -> tuple[Any, dict[str, Any]]:
     await conversations.create_conversation(svc, doctor.actor, kind="direct", title=None, member_ids=[nurse.id])
     await people.invite_person(svc, org, admin.actor, email="lea.roux@tilleuls.example", name="Léa Roux",
                                role="nurse")
-    return inst, {"nurse": nurse, "admin": admin, "doctor": doctor, "care": care["id"]}
+    return inst, {"nurse": nurse, "admin": admin, "doctor": doctor, "aide": aide, "care": care["id"]}
 
 
 # The console as the administrator sees it (every section).
@@ -78,6 +81,7 @@ async def main(out: Path) -> None:
                 browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
                 figures = await _measure(browser, server.url, who)
                 print(json.dumps(figures, indent=2))
+                await _phone_moments(browser, server.url, who, out)
                 for width, height, tag in ((360, 780, "phone"), (1280, 800, "desktop")):
                     ctx = await browser.new_context(locale="fr-FR", viewport={"width": width, "height": height})
                     page = await ctx.new_page()
@@ -102,6 +106,90 @@ async def main(out: Path) -> None:
         finally:
             server.stop()
             await inst.close()
+
+
+def _photo() -> bytes:
+    """A phone-sized picture with some detail, for the photo editor."""
+    img = Image.new("RGB", (1600, 1200), (214, 196, 178))
+    draw = ImageDraw.Draw(img)
+    for i in range(0, 1600, 40):
+        draw.line([(i, 0), (1600 - i, 1200)], fill=(180 + i % 60, 150, 140), width=6)
+    draw.ellipse([620, 420, 980, 780], fill=(196, 120, 110))
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+async def _phone_moments(browser: Any, base: str, who: dict[str, Any], out: Path) -> None:
+    """The phone screens of moments rather than pages: a mention being written, the pill over
+    new messages, a message waiting offline, the photo editor, the end of a session, an
+    invitation made and the enrolment it opens."""
+    phone = {"locale": "fr-FR", "viewport": {"width": 360, "height": 780}}
+    ctx = await browser.new_context(**phone)
+    page = await ctx.new_page()
+    await sign_in(page, base, who["aide"], 0)
+    await page.goto(f"{base}/c/{who['care']}")
+    await page.wait_for_load_state("networkidle")
+    textarea = page.get_by_label("Message", exact=True)
+    await textarea.click()
+    await page.keyboard.type("Merci @pa")
+    await page.get_by_role("listbox", name="Membres à mentionner").wait_for()
+    await page.screenshot(path=str(out / "mention-phone.png"))
+    await page.keyboard.press("Escape")
+    await textarea.fill("")
+    await textarea.blur()
+
+    await page.evaluate("scrollTo({top: 0, behavior: 'instant'})")
+    token = login(base, who["doctor"], 0)  # a colleague's message, through the server's API
+    httpx.post(f"{base}/api/v1/conversations/{who['care']}/messages", headers={"Authorization": f"Bearer {token}"},
+               json={"body": "Famille prévenue, elle passera ce soir.", "client_id": uuid.uuid4().hex})
+    await page.get_by_role("button", name="Nouveaux messages ↓").wait_for()
+    await page.screenshot(path=str(out / "new-messages-pill-phone.png"))
+
+    await ctx.set_offline(True)
+    await page.get_by_role("button", name="Nouveaux messages ↓").click()
+    await textarea.fill("Pansement refait à 14h, plaie propre.")
+    await page.get_by_role("button", name="Envoyer").click()
+    await page.locator(".msg.waiting").wait_for()
+    await page.screenshot(path=str(out / "waiting-offline-phone.png"))
+    await ctx.set_offline(False)
+    await page.locator(".msg.waiting").wait_for(state="detached")
+
+    payload: Any = [{"name": "talon.jpg", "mimeType": "image/jpeg", "buffer": _photo()}]
+    await page.get_by_label("Joindre un fichier").set_input_files(files=payload)
+    await page.get_by_role("dialog").wait_for()
+    await page.wait_for_timeout(300)
+    await page.screenshot(path=str(out / "photo-editor-phone.png"))
+    await page.keyboard.press("Escape")
+    await ctx.close()
+
+    ctx = await browser.new_context(**phone)
+    page = await ctx.new_page()
+    await page.goto(f"{base}/login?notice=session_expired&next=/c/{who['care']}")
+    await page.screenshot(path=str(out / "session-ended-phone.png"))
+    await sign_in(page, base, who["admin"], -1)
+    await page.goto(f"{base}/admin/people")
+    await page.locator("details.card summary").click()
+    await page.locator("#i-name").fill("Inès Garnier")
+    await page.locator("#i-email").fill("ines.garnier@tilleuls.example")
+    await page.locator("#i-role").select_option("nurse")
+    await page.locator("form[action='/admin/people/invite'] button[type=submit]").click()
+    result = page.locator(".invite-result")
+    await result.wait_for()
+    await result.scroll_into_view_if_needed()
+    await page.screenshot(path=str(out / "invitation-made-phone.png"))
+    link = await page.locator("[data-invite-link]").input_value()
+    await ctx.close()
+
+    ctx = await browser.new_context(**phone)
+    page = await ctx.new_page()
+    await page.goto(link)
+    await page.locator("#password").fill("une phrase de passe bien longue")
+    await page.locator("#password2").fill("une phrase de passe bien longue")
+    await page.get_by_role("button", name="Continuer").click()
+    await page.get_by_role("link", name="Ouvrir dans l'application d'authentification").wait_for()
+    await page.screenshot(path=str(out / "enrolment-phone.png"))
+    await ctx.close()
 
 
 async def _measure(browser: Any, base: str, who: dict[str, Any]) -> dict[str, Any]:
