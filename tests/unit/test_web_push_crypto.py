@@ -3,6 +3,7 @@ gateway refuses endpoints outside the administrator's list."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import os
@@ -13,7 +14,47 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from chevet.adapters.push import allowed, encrypt
+from chevet.adapters.push import PADDED_LENGTH, allowed, encrypt
+
+
+def _b64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+# RFC 8291 Appendix A: the specification's own example (published test data, not credentials).
+RFC_PLAINTEXT = b"When I grow up, I want to be a watermelon"
+RFC_AS_PRIVATE = "yfWPiYE-n46HLnH0KqZOF1fJJU3MYrct3AELtAQ-oRw"
+RFC_UA_PRIVATE = "q1dXpw3UpT5VOmu_cf_v6ih07Aems3njxI-JWgLcM94"
+RFC_UA_PUBLIC = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4"
+RFC_SALT = "DGv6ra1nlYgDCS1FRnbzlw"
+RFC_AUTH = "BTBZMqHH6r4Tts7J_aSIgg"
+RFC_BODY = ("DGv6ra1nlYgDCS1FRnbzlwAAEABBBP4z9KsN6nGRTbVYI_c7VJSPQTBtkgcy27mlmlMoZIIgDll6e3vCYLocInmYWAmS6Tlz"
+            "AC8wEqKK6PBru3jl7A_yl95bQpu6cVPTpK4Mqgkf1CXztLVBSt2Ks3oZwbuwXPXLWyouBWLVWGNWQexSgSxsj_Qulcy4a-fN")
+
+
+def _rfc_key(b64: str) -> ec.EllipticCurvePrivateKey:
+    return ec.derive_private_key(int.from_bytes(_b64(b64), "big"), ec.SECP256R1())
+
+
+def test_the_rfc_8291_example_byte_for_byte() -> None:
+    body = encrypt(RFC_PLAINTEXT, _b64(RFC_UA_PUBLIC), _b64(RFC_AUTH), salt=_b64(RFC_SALT),
+                   server_key=_rfc_key(RFC_AS_PRIVATE), padded_length=0)
+    assert body == _b64(RFC_BODY)
+    assert _decrypt(body, _rfc_key(RFC_UA_PRIVATE), _b64(RFC_UA_PUBLIC), _b64(RFC_AUTH)) == RFC_PLAINTEXT
+
+
+def test_every_notification_has_the_same_size_whatever_it_names() -> None:
+    """What a push service sees of a payload is its length: padded, a team's name (short or long)
+    or the kind of notification does not show in it."""
+    key, public = _receiver()
+    auth = os.urandom(16)
+    long_name = ('{"body":"Nouveau message dans ' + "Unité de soins " * 20 + '"}').encode()
+    payloads = [b'{"body":"Nouveau message"}', long_name, b"x" * (PADDED_LENGTH - 1)]
+    bodies = [encrypt(p, public, auth) for p in payloads]
+    assert {len(b) for b in bodies} == {86 + PADDED_LENGTH + 16}
+    assert [_decrypt(b, key, public, auth) for b in bodies] == payloads
+    longer = encrypt(b"y" * PADDED_LENGTH, public, auth)  # beyond one block: the next whole block
+    assert len(longer) == 86 + 2 * PADDED_LENGTH + 16 and _decrypt(longer, key, public, auth) == b"y" * PADDED_LENGTH
 
 
 def _receiver() -> tuple[ec.EllipticCurvePrivateKey, bytes]:
@@ -33,8 +74,9 @@ def _decrypt(body: bytes, key: ec.EllipticCurvePrivateKey, public: bytes, auth: 
     prk = h(salt, h(h(auth, shared), b"WebPush: info\x00" + public + sender + b"\x01"))
     plain = AESGCM(h(prk, b"Content-Encoding: aes128gcm\x00\x01")[:16]).decrypt(
         h(prk, b"Content-Encoding: nonce\x00\x01")[:12], body[86:], None)
-    assert plain.endswith(b"\x02")
-    return plain[:-1]
+    unpadded = plain.rstrip(b"\x00")  # RFC 8188 §2: the delimiter, then any zeros of padding
+    assert unpadded.endswith(b"\x02")
+    return unpadded[:-1]
 
 
 def test_round_trip_and_wrong_receiver() -> None:

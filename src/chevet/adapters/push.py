@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("chevet.push")
 RECORD_SIZE = 4096
+# Every payload is padded to a whole number of these (one, for every notification sent today).
+PADDED_LENGTH = 1024
 
 
 def b64url(data: bytes) -> str:
@@ -61,8 +63,12 @@ def _hmac(key: bytes, data: bytes) -> bytes:
 
 
 def encrypt(payload: bytes, p256dh: bytes, auth: bytes, *, salt: bytes | None = None,
-            server_key: ec.EllipticCurvePrivateKey | None = None) -> bytes:
-    """The aes128gcm body for one subscription (RFC 8291 §3-4), in a single record."""
+            server_key: ec.EllipticCurvePrivateKey | None = None, padded_length: int = PADDED_LENGTH) -> bytes:
+    """The aes128gcm body for one subscription (RFC 8291 §3-4), in a single record. The
+    plaintext is padded (RFC 8188 §2: the delimiter, then zeros) to a whole number of
+    ``padded_length`` blocks, so that the push service, which sees only the body's length,
+    cannot tell a short team name from a long one or one kind of notification from another.
+    ``padded_length=0``: no padding (the RFC's own example)."""
     receiver = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), p256dh)
     server_key = server_key or ec.generate_private_key(ec.SECP256R1())
     server_public = _public_bytes(server_key.public_key())
@@ -72,9 +78,12 @@ def encrypt(payload: bytes, p256dh: bytes, auth: bytes, *, salt: bytes | None = 
     prk = _hmac(salt, ikm)
     cek = _hmac(prk, b"Content-Encoding: aes128gcm\x00\x01")[:16]
     nonce = _hmac(prk, b"Content-Encoding: nonce\x00\x01")[:12]
-    if len(payload) + 17 + 86 > RECORD_SIZE:
+    plain = payload + b"\x02"
+    if padded_length:
+        plain += b"\x00" * (-len(plain) % padded_length)
+    if len(plain) + 16 + 86 > RECORD_SIZE:
         raise ValueError("push payload too large")
-    sealed = AESGCM(cek).encrypt(nonce, payload + b"\x02", None)
+    sealed = AESGCM(cek).encrypt(nonce, plain, None)
     return salt + struct.pack("!IB", RECORD_SIZE, len(server_public)) + server_public + sealed
 
 
