@@ -255,8 +255,11 @@ async def test_the_processing_register_names_the_push_services_and_what_they_lea
     org = await new_org(svc, "ehpad-register")
     dpo = await new_member(svc, org, "dpo")
     reg = await gdpr.processing_register(svc, dpo.actor, org)  # the default: the major browsers' services
-    assert any("fcm.googleapis.com" in r and "RFC 8291" in r and "sans contenu" in r for r in reg["recipients"])
-    assert "sans contenu" in reg["transfers_outside_eu"] and "push.services = none" in reg["transfers_outside_eu"]
+    assert any("fcm.googleapis.com" in r and "RFC 8291" in r and "taille fixe" in r and "sans contenu de soin" in r
+               for r in reg["recipients"])
+    transfers = reg["transfers_outside_eu"]  # what the service does learn (padding: not the length)
+    assert "ne peut pas le lire" in transfers and "si elle est urgente" in transfers
+    assert "push.services = none" in transfers
     off = replace(svc, governance=replace(svc.governance, push_services=()))
     reg = await gdpr.processing_register(off, dpo.actor, org)
     assert reg["transfers_outside_eu"] == "Aucun" and not any("notification" in r for r in reg["recipients"])

@@ -20,11 +20,13 @@ FR: dict[str, str] = {
     "recipients.traces": "DPO et encadrement pour les traces d'accès",
     "recipients.hosting": "Hébergeur : {provider}",
     "recipients.push": "Services de notification des navigateurs ({services}) : un signal chiffré de bout en bout "
-                       "(RFC 8291) pour l'appareil, sans contenu (ni texte, ni nom de patient, ni titre de suivi)",
+                       "(RFC 8291) et de taille fixe pour l'appareil, sans contenu de soin (ni texte de message, ni "
+                       "nom de patient, ni titre de suivi)",
     "transfers.none": "Aucun",
-    "transfers.push": "Notifications sur les appareils : un signal chiffré de bout en bout et sans contenu transite "
-                      "par le service de notification du navigateur (Google, Apple, Mozilla, Microsoft), qui peut "
-                      "être situé hors UE ; il n'apprend que l'existence d'une notification pour un appareil. "
+    "transfers.push": "Notifications sur les appareils : un signal chiffré de bout en bout, sans contenu de soin, "
+                      "transite par le service de notification du navigateur (Google, Apple, Mozilla, "
+                      "Microsoft), qui peut être situé hors UE ; il ne peut pas le lire et n'apprend que "
+                      "l'existence d'une notification pour un appareil, son heure et si elle est urgente. "
                       "Désactivable : réglage push.services = none, ou liste restreinte par l'administrateur",
     "missing": "(à renseigner : {setting})",
     "security.auth": "Authentification forte (mot de passe argon2id + TOTP) pour tous",
@@ -61,12 +63,14 @@ EN: dict[str, str] = {
     "recipients.members": "Members of each conversation, within the organisation only",
     "recipients.traces": "DPO and management for access traces",
     "recipients.hosting": "Hosting provider: {provider}",
-    "recipients.push": "Browsers' notification services ({services}): an end-to-end encrypted signal (RFC 8291) for "
-                       "the device, without content (no text, no patient name, no care-case title)",
+    "recipients.push": "Browsers' notification services ({services}): an end-to-end encrypted signal (RFC 8291) of "
+                       "one fixed size for the device, without care content (no message text, no patient name, no "
+                       "care-case title)",
     "transfers.none": "None",
     "transfers.push": "Notifications on devices: an end-to-end encrypted signal without content passes through the "
                       "browser's notification service (Google, Apple, Mozilla, Microsoft), which may be outside the "
-                      "EU; it learns only that a device has a notification. Can be turned off: setting "
+                      "EU; it cannot read it and learns only that a device has a notification, when, and whether it "
+                      "is urgent. Can be turned off: setting "
                       "push.services = none, or a list restricted by the administrator",
     "missing": "(to be filled in: {setting})",
     "security.auth": "Strong authentication (argon2id password + TOTP) for everyone",
