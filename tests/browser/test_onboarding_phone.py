@@ -155,3 +155,36 @@ async def test_a_session_that_ends_keeps_the_draft_through_signing_in_again(
     await expect(p.get_by_label("Message", exact=True)).to_have_value(draft)
     assert await p.locator(".msg .body", has_text=draft).count() == 0  # not sent behind her back
     await ctx.close()
+
+
+async def test_a_colleague_s_typos_lock_her_out_in_minutes_but_not_the_owner_on_her_phone(
+        browser: Browser, web_installation: Installation, web_server: Server) -> None:
+    """On the ward's shared computer a colleague mistypes Sophie's password until the page says
+    « Réessayez dans 15 minutes. » (never seconds, never a code); Sophie, on the phone she signed
+    in from before, still gets in."""
+    svc = web_installation.services
+    org = await new_org(svc, "ehpad-verrou")
+    nurse = await new_member(svc, org, "nurse", "Sophie Bernard")
+    mine: Any = await french_context(browser, **PHONE)
+    phone = await mine.new_page()
+    await sign_in(phone, web_server.url, nurse, -1)  # her phone is known from this sign-in on
+    await mine.clear_cookies(name="chevet_session")  # signed out, the device remembered
+    shared: Any = await french_context(browser, **PHONE)
+    ward = await shared.new_page()
+    problems: dict[str, list[str]] = {}
+    for attempt in range(5):
+        await ward.goto(f"{web_server.url}/login")
+        await ward.get_by_label("Adresse e-mail").fill(nurse.email)
+        await ward.get_by_label("Mot de passe").fill(f"mauvais mot de passe {attempt}")
+        await ward.get_by_label("Code à 6 chiffres").fill("000000")
+        await ward.get_by_role("button", name="Se connecter").click()
+        await ward.wait_for_load_state()
+    error = ward.locator(".banner.error, [role=alert]").first
+    await expect(error).to_contain_text("Réessayez dans 15 minutes.")
+    shown = await ward.locator("main").inner_text()
+    assert "seconde" not in shown and "locked" not in shown and "{" not in shown, shown
+    await accessible(ward, "locked out @360", problems)
+    await sign_in(phone, web_server.url, nurse, 0)  # her own phone, not locked by others' typos: on her list
+    await mine.close()
+    await shared.close()
+    assert problems == {}

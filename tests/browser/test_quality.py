@@ -123,13 +123,13 @@ async def test_no_other_origin_and_csp_everywhere(browser: Browser, web_installa
 async def test_conversation_screen_first_load_budget(browser: Browser, web_installation: Installation,
                                                      web_server: Server, capsys: pytest.CaptureFixture[str]) -> None:
     _, nurse, cid, _ = await _seed(web_installation)
-    ctx: Any = await french_context(browser, viewport={"width": 360, "height": 740})
+    ctx: Any = await french_context(browser, viewport={"width": 360, "height": 780})
     page: Page = await ctx.new_page()
     await sign_in(page, web_server.url, nurse)
     # A fresh cache: a new context with the signed-in cookie only.
     cookies = await ctx.cookies()
     await ctx.close()
-    fresh: Any = await french_context(browser, viewport={"width": 360, "height": 740})
+    fresh: Any = await french_context(browser, viewport={"width": 360, "height": 780})
     await fresh.add_cookies(cookies)
     page = await fresh.new_page()
     cdp = await fresh.new_cdp_session(page)
