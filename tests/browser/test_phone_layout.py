@@ -211,6 +211,11 @@ async def test_new_messages_are_never_hidden_by_the_composer(browser: Browser, w
     await page.wait_for_timeout(200)
     assert await fully_visible("matériel prêt")
     await expect(composer).to_be_visible()
+    # While she types, the buttons stay where they are when the field loses the focus: a tap on
+    # « Joindre » opens the file chooser instead of landing where the button was a moment before.
+    await textarea.focus()
+    async with page.expect_file_chooser(timeout=5000):
+        await page.locator("#composer label[for=files]").click()
     await ctx.close()
 
 

@@ -32,6 +32,12 @@ const follow = (() => {
   addEventListener("resize", keep);
   // A tap must not move the focus (the composer would open under the finger and the tap miss).
   pill.addEventListener("pointerdown", (e) => e.preventDefault());
+  // Nor may a tap on the composer's own controls (Joindre, the microphone, Envoyer, Urgent)
+  // while she types: the composer would close under the finger, the tap land where the control
+  // was, and the phone's keyboard drop.
+  form.addEventListener("pointerdown", (e) => {
+    if (e.target.closest("label, button") && form.contains(document.activeElement)) e.preventDefault();
+  });
   pill.addEventListener("click", () => {
     const first = unseen;
     hidePill();
