@@ -16,7 +16,7 @@ from chevet.app.messaging import conversations, messages
 from chevet.bootstrap import Installation
 from tests.browser.conftest import AXE, CHROMIUM, CHROMIUM_ARGS, french_context, require_browser, sign_in
 from tests.browser.test_files import CuttingProxy
-from tests.support import IN_CI, Server, new_member, new_org
+from tests.support import IN_CI, Member, Server, new_member, new_org
 
 PHONE = {"width": 360, "height": 780}
 MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
@@ -49,14 +49,25 @@ async def _axe_problems(page: Page) -> list[str]:
             if v.get("impact") in ("serious", "critical")]
 
 
-async def test_a_held_voice_message_reaches_the_other_member_as_an_inline_player(
-        media_browser: Browser, web_installation: Installation, web_server: Server) -> None:
-    svc = web_installation.services
-    org = await new_org(svc, "ehpad-vocal")
+async def _nurse_and_doctor(installation: Installation, slug: str, *, care_case: bool) -> tuple[Member, Member, Any]:
+    """A nurse and a physician of a new organisation, and their conversation: a care case, or
+    the night shift's group."""
+    svc = installation.services
+    org = await new_org(svc, slug)
     nurse = await new_member(svc, org, "nurse", "Sophie Bernard")
     doctor = await new_member(svc, org, "physician", "Paul Lefèvre")
-    view, _ = await conversations.create_conversation(svc, nurse.actor, kind="care_case", title="Chute chambre 8",
-                                                      member_ids=[doctor.id], care_case_ref="CH8")
+    if care_case:
+        view, _ = await conversations.create_conversation(svc, nurse.actor, kind="care_case", title="Chute chambre 8",
+                                                          member_ids=[doctor.id], care_case_ref="CH8")
+    else:
+        view, _ = await conversations.create_conversation(svc, nurse.actor, kind="group", title="Nuit",
+                                                          member_ids=[doctor.id])
+    return nurse, doctor, view
+
+
+async def test_a_held_voice_message_reaches_the_other_member_as_an_inline_player(
+        media_browser: Browser, web_installation: Installation, web_server: Server) -> None:
+    nurse, doctor, view = await _nurse_and_doctor(web_installation, "ehpad-vocal", care_case=True)
     # The nurse's page gets axe injected (hence no CSP there); the doctor's keeps the CSP.
     n_ctx: Any = await french_context(media_browser, viewport=PHONE, bypass_csp=True)
     d_ctx: Any = await french_context(media_browser, viewport=PHONE)
@@ -165,12 +176,7 @@ SHORT_LIMIT = """new MutationObserver((_, watch) => {
 
 async def test_a_recording_held_past_the_limit_stops_by_itself_and_is_sent(
         media_browser: Browser, web_installation: Installation, web_server: Server) -> None:
-    svc = web_installation.services
-    org = await new_org(svc, "ehpad-vocal-limite")
-    nurse = await new_member(svc, org, "nurse", "Sophie Bernard")
-    doctor = await new_member(svc, org, "physician", "Paul Lefèvre")
-    view, _ = await conversations.create_conversation(svc, nurse.actor, kind="group", title="Nuit",
-                                                      member_ids=[doctor.id])
+    nurse, doctor, view = await _nurse_and_doctor(web_installation, "ehpad-vocal-limite", care_case=False)
     ctx: Any = await french_context(media_browser, viewport=PHONE)
     n = await ctx.new_page()
     await sign_in(n, web_server.url, nurse)
@@ -196,7 +202,7 @@ async def test_a_recording_held_past_the_limit_stops_by_itself_and_is_sent(
     await n.mouse.up()  # the release after the stop neither records nor cancels anything
     await expect(record).to_have_accessible_name("Message vocal")
     await expect(n.locator(".voice-status")).to_have_text("")
-    history: Any = await messages.history(svc, doctor.actor, uuid.UUID(view["id"]))
+    history: Any = await messages.history(web_installation.services, doctor.actor, uuid.UUID(view["id"]))
     durations = [f["duration_ms"] for m in history for f in m.get("attachments", [])]  # measured by the server
     assert len(durations) == 1 and 700 <= durations[0] <= 2000, durations
     await ctx.close()
@@ -204,12 +210,7 @@ async def test_a_recording_held_past_the_limit_stops_by_itself_and_is_sent(
 
 async def test_a_voice_message_cut_off_on_the_way_resumes_and_arrives_once(
         media_browser: Browser, web_installation: Installation, web_server: Server) -> None:
-    svc = web_installation.services
-    org = await new_org(svc, "ehpad-vocal-reprise")
-    nurse = await new_member(svc, org, "nurse", "Sophie Bernard")
-    doctor = await new_member(svc, org, "physician", "Paul Lefèvre")
-    view, _ = await conversations.create_conversation(svc, nurse.actor, kind="care_case", title="Chute chambre 8",
-                                                      member_ids=[doctor.id], care_case_ref="CH8")
+    nurse, doctor, view = await _nurse_and_doctor(web_installation, "ehpad-vocal-reprise", care_case=True)
     proxy = CuttingProxy(web_server.url)  # the link drops halfway through the first piece
     await proxy.start()
     ctx: Any = await french_context(media_browser, viewport=PHONE)
@@ -246,12 +247,7 @@ async def test_a_voice_message_cut_off_on_the_way_resumes_and_arrives_once(
 
 async def test_voice_messages_are_hidden_with_a_reason_without_a_recorder_or_a_microphone(
         media_browser: Browser, web_installation: Installation, web_server: Server) -> None:
-    svc = web_installation.services
-    org = await new_org(svc, "ehpad-micro")
-    nurse = await new_member(svc, org, "nurse", "Sophie Bernard")
-    doctor = await new_member(svc, org, "physician", "Paul Lefèvre")
-    view, _ = await conversations.create_conversation(svc, nurse.actor, kind="group", title="Nuit",
-                                                      member_ids=[doctor.id])
+    nurse, _, view = await _nurse_and_doctor(web_installation, "ehpad-micro", care_case=False)
     ctx: Any = await french_context(media_browser, viewport=PHONE)
     page = await ctx.new_page()
     await sign_in(page, web_server.url, nurse)
