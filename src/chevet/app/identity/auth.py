@@ -282,6 +282,14 @@ async def sessions(services: Services, actor: Actor) -> list[Session]:
         return await tx.sessions.for_person(actor.id)
 
 
+async def open_sessions(services: Services, actor: Actor) -> list[Session]:
+    """The person's sessions still open (neither revoked nor expired), the latest used first:
+    what her account and security pages list."""
+    now = services.clock.now()
+    return sorted((s for s in await sessions(services, actor) if s.active_at(now)),
+                  key=lambda s: s.last_used_at, reverse=True)
+
+
 async def revoke_session(services: Services, actor: Actor, session_id: uuid.UUID) -> None:
     async with services.unit(actor.ip) as u:
         if not await u.tx.sessions.revoke(actor.id, session_id, services.clock.now()):

@@ -20,12 +20,10 @@ router = APIRouter(include_in_schema=False)
 
 async def _render(p: SignedInPage, status: int = 200, error: str | None = None, notice: str | None = None) -> Response:
     prefs = await preferences.my_preferences(p.services, p.actor)
-    sessions = sorted(await auth.sessions(p.services, p.actor), key=lambda s: s.last_used_at, reverse=True)
-    now = p.services.clock.now()
     gateway = p.request.app.state.push_gateway
     push_ready = gateway is not None and bool(p.request.app.state.settings.push.services)
     return p.render("account.html", status=status, prefs=prefs, error=error, notice=notice,
-                    sessions=[s for s in sessions if s.active_at(now)],
+                    sessions=await auth.open_sessions(p.services, p.actor),
                     quiet_start=format_clock(prefs.quiet_start), quiet_end=format_clock(prefs.quiet_end),
                     devices=await notifications.device_count(p.services, p.actor),
                     push_key=gateway.public_key if push_ready else "", daily_cap=DAILY_CAP,

@@ -44,11 +44,8 @@ async def security_page(request: Request, svc: ServicesDep) -> Response:
     p = await page(request, signed_in=False)
     if not isinstance(p, SignedInPage):
         return RedirectResponse("/connexion/cle", status_code=303)
-    now = svc.clock.now()
-    sessions = sorted((s for s in await auth.sessions(svc, p.actor) if s.active_at(now)),
-                      key=lambda s: s.last_used_at, reverse=True)
     return p.render("identity/security.html", person=p.actor.person, psc_enabled=svc.psc is not None,
-                    sessions=sessions)
+                    sessions=await auth.open_sessions(svc, p.actor))
 
 
 @router.get("/identity/passkeys.js")
