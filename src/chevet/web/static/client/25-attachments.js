@@ -108,11 +108,15 @@ if (conv) {
       if (job.attachment) fetch(`/api/v1/attachments/${job.attachment}`, { method: "DELETE" });
       else if (job.upload) fetch(`/api/v1/uploads/${job.upload}`, { method: "DELETE" });
     };
+    // « Retirer » on a file's row: the transfer stopped, what the server holds removed, the row gone.
+    const removeButton = (li, job) => {
+      const b = Object.assign(document.createElement("button"), { type: "button", className: "small", textContent: texts.remove });
+      b.addEventListener("click", () => { withdraw(job); li.remove(); });
+      return b;
+    };
     const attached = (li, job, att) => {
       const hidden = Object.assign(document.createElement("input"), { type: "hidden", name: "attachment_ids", value: att.id });
-      const remove = Object.assign(document.createElement("button"), { type: "button", className: "small", textContent: texts.remove });
-      remove.addEventListener("click", () => { withdraw(job); li.remove(); });
-      li.append(hidden, remove);
+      li.append(hidden, removeButton(li, job));
       textarea.required = false;
     };
     // No network: the file (the edited, resized photo, never the original) goes with the
@@ -120,9 +124,7 @@ if (conv) {
     // once the network is back, also after this page is closed. The row carries it to the send.
     const defer = (li, job, blob, name) => {
       li.upload = { blob, name, upload: job.upload || null };
-      const remove = Object.assign(document.createElement("button"), { type: "button", className: "small", textContent: texts.remove });
-      remove.addEventListener("click", () => { withdraw(job); li.remove(); });
-      li.append(` ${outboxTexts().pending || ""} `, remove);
+      li.append(` ${outboxTexts().pending || ""} `, removeButton(li, job));
       textarea.required = false;
     };
     const row = (name) => {
@@ -138,8 +140,7 @@ if (conv) {
       const bar = Object.assign(document.createElement("progress"), { max: 1, value: 0 });
       bar.setAttribute("aria-label", name);
       const job = {};
-      const stop = Object.assign(document.createElement("button"), { type: "button", className: "small", textContent: texts.remove });
-      stop.addEventListener("click", () => { withdraw(job); li.remove(); });
+      const stop = removeButton(li, job);
       const note = document.createElement("span");
       li.append(bar, note, stop);
       working(1);
