@@ -44,29 +44,29 @@ STUB_SUBSCRIBE = """([endpoint, p256dh, auth]) => {
   PushManager.prototype.getSubscription = async function () { return current; };
 }"""
 
-# What waits in this browser's outbox (IndexedDB), read as the page would.
-OUTBOX = """() => new Promise((ok) => {
+# What waits in this browser's outbox (IndexedDB), read as the page would: each item's text, and
+# the files waiting with it (name, size and type of each blob, the server's upload id).
+_OUTBOX_ITEMS = """() => new Promise((ok) => {
   const r = indexedDB.open("chevet-outbox", 1);
   r.onupgradeneeded = () => {
     r.result.createObjectStore("items", { keyPath: "client_id" });
     r.result.createObjectStore("meta");
   };
   r.onsuccess = () => { const q = r.result.transaction("items").objectStore("items").getAll();
-                        q.onsuccess = () => { r.result.close(); ok(q.result.map((i) => i.body)); }; };
+                        q.onsuccess = () => { r.result.close(); ok(q.result.map((i) => ({ body: i.body,
+                          files: (i.uploads || []).map((u) => ({ name: u.name, size: u.blob.size, type: u.blob.type,
+                                                                upload: u.upload })) }))); }; };
 })"""
 
 
-# The files waiting in this browser's outbox with their messages: name, size and type of each blob.
-OUTBOX_FILES = """() => new Promise((ok) => {
-  const r = indexedDB.open("chevet-outbox", 1);
-  r.onupgradeneeded = () => {
-    r.result.createObjectStore("items", { keyPath: "client_id" });
-    r.result.createObjectStore("meta");
-  };
-  r.onsuccess = () => { const q = r.result.transaction("items").objectStore("items").getAll();
-                        q.onsuccess = () => { r.result.close(); ok(q.result.flatMap((i) => (i.uploads || []).map(
-                          (u) => ({ name: u.name, size: u.blob.size, type: u.blob.type, upload: u.upload })))); }; };
-})"""
+async def outbox(page: Any) -> list[str]:
+    """The texts waiting in the outbox."""
+    return [i["body"] for i in await page.evaluate(_OUTBOX_ITEMS)]
+
+
+async def outbox_files(page: Any) -> list[dict[str, Any]]:
+    """The files waiting in the outbox, with whichever message."""
+    return [f for i in await page.evaluate(_OUTBOX_ITEMS) for f in i["files"]]
 
 
 @pytest.fixture
@@ -209,12 +209,12 @@ async def test_offline_messages_wait_on_the_device_and_leave_once(browser: Brows
         await page.reload()  # offline: the offline page, the queue kept on the device
         await expect(page.locator("[data-outbox-count]")).to_have_text(
             "2 messages attendent sur cet appareil : ils partiront au retour du réseau.")
-        assert sorted(await page.evaluate(OUTBOX)) == sorted([FIRST, SECOND])
+        assert sorted(await outbox(page)) == sorted([FIRST, SECOND])
         await ctx.set_offline(False)
         await page.goto(f"{base}/c/{conv}")
         await expect(page.locator(".msg.mine .body")).to_have_text([FIRST, SECOND])
         await expect(page.locator(".msg.waiting")).to_have_count(0)
-        assert await page.evaluate(OUTBOX) == []
+        assert await outbox(page) == []
         await page.reload()
         await asyncio.sleep(0.5)
         token = login(base, doctor)
@@ -242,7 +242,7 @@ async def test_offline_messages_wait_on_the_device_and_leave_once(browser: Brows
         await page.goto(f"{base}/c/{conv}")
         await expect(page.locator(".msg.mine .body")).to_have_count(0)
         await expect(page.locator(".msg.waiting")).to_have_count(0)
-        assert await page.evaluate(OUTBOX) == []
+        assert await outbox(page) == []
         assert "Pour Sophie seulement" not in bodies(base, token, conv)
 
         # ... and signing out forgets what waits.
@@ -251,10 +251,10 @@ async def test_offline_messages_wait_on_the_device_and_leave_once(browser: Brows
         await page.get_by_role("button", name="Envoyer").click()
         await expect(page.locator(".msg.waiting")).to_have_count(1)
         await page.goto(f"{base}/account")  # still unable to send: it keeps waiting
-        assert await page.evaluate(OUTBOX) == ["Réponse du Dr Lefèvre"]
+        assert await outbox(page) == ["Réponse du Dr Lefèvre"]
         await page.get_by_role("button", name="Se déconnecter").click()
         await page.wait_for_url("**/login**")
-        assert await page.evaluate(OUTBOX) == []
+        assert await outbox(page) == []
     finally:
         await ctx.close()
 
@@ -290,7 +290,7 @@ async def test_a_photo_chosen_offline_waits_on_the_device_and_leaves_once_after_
             "Pas encore envoyé : le message est gardé sur cet appareil et partira dès le retour du réseau.")
         await expect(page.locator(".pending li")).to_have_count(0)
         assert "impossible" not in await page.locator("main").inner_text()
-        [kept] = await page.evaluate(OUTBOX_FILES)
+        [kept] = await outbox_files(page)
         # The edited, resized photo waits, never the 4 MB original (which carries a GPS position).
         assert kept["name"] == "talon-droit.jpg" and kept["type"] in ("image/webp", "image/jpeg")
         assert kept["size"] < 400_000 < len(photo), kept
@@ -314,7 +314,7 @@ async def test_a_photo_chosen_offline_waits_on_the_device_and_leaves_once_after_
         await expect(arrived.locator("img[alt^='talon-droit.']")).to_be_visible(timeout=30_000)
         await expect(page.locator(".msg.mine", has_text=PHOTO_TEXT).locator(".files img")).to_have_count(1)
         await expect(page.locator(".msg.waiting")).to_have_count(0)
-        assert await page.evaluate(OUTBOX_FILES) == []
+        assert await outbox_files(page) == []
 
         await page.reload()  # nothing leaves a second time
         await asyncio.sleep(0.5)
