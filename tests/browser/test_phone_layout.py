@@ -211,6 +211,15 @@ async def test_new_messages_are_never_hidden_by_the_composer(browser: Browser, w
     await page.wait_for_timeout(200)
     assert await fully_visible("matériel prêt")
     await expect(composer).to_be_visible()
+    # Scrolled up, then sent with no network: her message waits « en attente », in view too.
+    await page.evaluate("scrollTo({top: 0, behavior: 'instant'})")
+    await ctx.set_offline(True)
+    await textarea.fill("Pas de réseau en chambre 12, je renvoie en sortant.")
+    await page.get_by_role("button", name="Envoyer").click()
+    await expect(page.locator(".msg.waiting", has_text="Pas de réseau")).to_be_visible()
+    await page.wait_for_timeout(200)
+    assert await fully_visible("Pas de réseau")
+    await ctx.set_offline(False)
     # While she types, the buttons stay where they are when the field loses the focus: a tap on
     # « Joindre » opens the file chooser instead of landing where the button was a moment before.
     await textarea.focus()

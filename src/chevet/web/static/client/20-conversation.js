@@ -168,6 +168,7 @@ if (conv) {
       const m = await queueSend({ conversation: id, client_id: data.client_id, body: data.body,
         reply_to: data.reply_to || "", urgent: data.urgent === "1", attachment_ids: ids, uploads });
       if (m) place(m);
+      else follow.placed(null, true);  // her own message, waiting on the device: followed into view
       textarea.value = "";
       sessionStorage.removeItem(draftKey);
       form.elements.client_id.value = newClientId();

@@ -21,8 +21,13 @@ const follow = (() => {
   const hidePill = () => { pill.hidden = true; unseen = null; };
   let stuck = !location.hash;
   if (stuck) toBottom();
+  // Only a scroll up lets go of the bottom: the page growing under a scroll event (a banner, the
+  // composer opening, a waiting message drawn) must not, or the newest line ends under the composer.
+  let lastY = scrollY;
   addEventListener("scroll", () => {
-    stuck = atBottom();
+    if (atBottom()) stuck = true;
+    else if (scrollY < lastY) stuck = false;
+    lastY = scrollY;
     if (stuck || (unseen && seen(unseen))) hidePill();
   }, { passive: true });
   const keep = () => { if (stuck) toBottom(); };
