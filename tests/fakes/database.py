@@ -28,7 +28,10 @@ from chevet.ports import (
     UploadRepository,
 )
 from chevet.ports.directory_sync import DirectorySyncStore
+from chevet.ports.handovers import HandoverRepository
 from chevet.ports.operations import OperationStore
+from chevet.ports.shared_devices import SharedDeviceRepository
+from chevet.ports.rosters import RosterRepository
 from tests.fakes.audit import FakeAuditLog
 from tests.fakes.conversations import FakeConversations, FakeEntries
 from tests.fakes.errors import not_faked
@@ -134,6 +137,18 @@ class FakeTransaction:
     @property
     def operations(self) -> OperationStore:
         raise not_faked("Transaction.operations")
+
+    @property
+    def shared_devices(self) -> SharedDeviceRepository:
+        raise not_faked("Transaction.shared_devices")
+
+    @property
+    def handovers(self) -> HandoverRepository:
+        raise not_faked("Transaction.handovers")
+
+    @property
+    def rosters(self) -> RosterRepository:
+        raise not_faked("Transaction.rosters")
 
 
 class FakeDatabase:

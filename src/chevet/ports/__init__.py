@@ -12,6 +12,7 @@ One module per noun, every name re-exported here (``from chevet.ports import X``
 
 from __future__ import annotations
 
+from chevet.ports.alerts import AlertRepository
 from chevet.ports.attachments import AttachmentRepository, MediaProcessor, VirusScanner
 from chevet.ports.audit import AuditLog, AuditSigner, AuditTrail, AuditWitness
 from chevet.ports.blobs import BlobStore
@@ -20,6 +21,7 @@ from chevet.ports.clock import Clock
 from chevet.ports.database import AfterCommit, Database, Transaction
 from chevet.ports.errors import DependencyUnavailable, PortError
 from chevet.ports.governance import ArchiveStore, BreachLog, RetentionStore
+from chevet.ports.handovers import HandoverRepository
 from chevet.ports.identity import (
     ChallengeRepository,
     IdentityProvider,
@@ -40,11 +42,14 @@ from chevet.ports.mail import MailOutbox, MailSubmitter
 from chevet.ports.messaging import ConversationRepository, EntryRepository, PreferenceRepository
 from chevet.ports.mssante import DirectoryRepository, MssanteRepository
 from chevet.ports.push import PushGateway, PushRepository
+from chevet.ports.rosters import RosterRepository
+from chevet.ports.shared_devices import SharedDeviceRepository
 from chevet.ports.signalement import DeclarationPrinter, ReportRepository
 from chevet.ports.uploads import UploadRepository
 
 __all__ = [
     "AfterCommit",
+    "AlertRepository",
     "ArchiveStore",
     "AttachmentRepository",
     "AuditLog",
@@ -62,6 +67,7 @@ __all__ = [
     "DirectoryRepository",
     "EntryRepository",
     "EventBus",
+    "HandoverRepository",
     "IdentityProvider",
     "InvitationRepository",
     "KeyStore",
@@ -81,9 +87,11 @@ __all__ = [
     "RecoveryCodeRepository",
     "ReportRepository",
     "RetentionStore",
+    "RosterRepository",
     "SealedBlobRepository",
     "SealedItem",
     "SessionRepository",
+    "SharedDeviceRepository",
     "SessionSecurityRepository",
     "SignInFailureRepository",
     "TeamRepository",

@@ -6,10 +6,12 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
+from chevet.ports.alerts import AlertRepository
 from chevet.ports.attachments import AttachmentRepository
 from chevet.ports.audit import AuditLog, AuditTrail
 from chevet.ports.directory_sync import DirectorySyncStore
 from chevet.ports.governance import ArchiveStore, BreachLog, RetentionStore
+from chevet.ports.handovers import HandoverRepository
 from chevet.ports.identity import (
     ChallengeRepository,
     InvitationRepository,
@@ -28,6 +30,8 @@ from chevet.ports.messaging import ConversationRepository, EntryRepository, Pref
 from chevet.ports.mssante import DirectoryRepository, MssanteRepository
 from chevet.ports.operations import OperationStore
 from chevet.ports.push import PushRepository
+from chevet.ports.rosters import RosterRepository
+from chevet.ports.shared_devices import SharedDeviceRepository
 from chevet.ports.signalement import ReportRepository
 from chevet.ports.uploads import UploadRepository
 
@@ -91,6 +95,14 @@ class Transaction(Protocol):
     def directory_sync(self) -> DirectorySyncStore: ...
     @property
     def operations(self) -> OperationStore: ...
+    @property
+    def shared_devices(self) -> SharedDeviceRepository: ...
+    @property
+    def handovers(self) -> HandoverRepository: ...
+    @property
+    def rosters(self) -> RosterRepository: ...
+    @property
+    def alerts(self) -> AlertRepository: ...
 
 
 class Database(Protocol):

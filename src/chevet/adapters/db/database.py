@@ -26,6 +26,7 @@ from chevet.adapters.db.conversations import SqlConversations
 from chevet.adapters.db.directory import SqlDirectory
 from chevet.adapters.db.directory_sync import SqlDirectorySync
 from chevet.adapters.db.entries import SqlEntries
+from chevet.adapters.db.handovers import SqlHandovers
 from chevet.adapters.db.identity import SqlChallenges, SqlPasskeys, SqlRecoveryCodes, SqlSessionSecurity
 from chevet.adapters.db.mail_outbox import SqlMailOutbox
 from chevet.adapters.db.mssante import SqlMssante
@@ -34,8 +35,10 @@ from chevet.adapters.db.organisations import SqlOrganisations
 from chevet.adapters.db.people import SqlPeople
 from chevet.adapters.db.reports import SqlReports
 from chevet.adapters.db.retention import SqlRetention
+from chevet.adapters.db.rosters import SqlRosters
 from chevet.adapters.db.sealed import SqlSealedBlobs
 from chevet.adapters.db.sessions import SqlInvitations, SqlSessions
+from chevet.adapters.db.shared_devices import SqlSharedDevices
 from chevet.adapters.db.sign_in_failures import SqlSignInFailures
 from chevet.adapters.db.teams import SqlTeams
 from chevet.adapters.db.uploads import SqlUploads
@@ -115,6 +118,9 @@ class SqlTransaction:
         self.breaches = SqlBreaches(self.conn)
         self.directory_sync = SqlDirectorySync(self.conn)
         self.operations = SqlOperations(self.conn)
+        self.shared_devices = SqlSharedDevices(self.conn)
+        self.handovers = SqlHandovers(self.conn)
+        self.rosters = SqlRosters(self.conn)
 
 
 def async_url(url: str) -> str:
