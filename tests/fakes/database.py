@@ -27,11 +27,12 @@ from chevet.ports import (
     TeamRepository,
     UploadRepository,
 )
+from chevet.ports.alerts import AlertRepository
 from chevet.ports.directory_sync import DirectorySyncStore
 from chevet.ports.handovers import HandoverRepository
 from chevet.ports.operations import OperationStore
-from chevet.ports.shared_devices import SharedDeviceRepository
 from chevet.ports.rosters import RosterRepository
+from chevet.ports.shared_devices import SharedDeviceRepository
 from tests.fakes.audit import FakeAuditLog
 from tests.fakes.conversations import FakeConversations, FakeEntries
 from tests.fakes.errors import not_faked
@@ -149,6 +150,10 @@ class FakeTransaction:
     @property
     def rosters(self) -> RosterRepository:
         raise not_faked("Transaction.rosters")
+
+    @property
+    def alerts(self) -> AlertRepository:
+        raise not_faked("Transaction.alerts")
 
 
 class FakeDatabase:

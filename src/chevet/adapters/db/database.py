@@ -17,6 +17,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from chevet.adapters.db.alerts import SqlAlerts
 from chevet.adapters.db.archive import SqlArchive
 from chevet.adapters.db.attachments import SqlAttachments
 from chevet.adapters.db.audit import SqlAuditLog
@@ -121,6 +122,7 @@ class SqlTransaction:
         self.shared_devices = SqlSharedDevices(self.conn)
         self.handovers = SqlHandovers(self.conn)
         self.rosters = SqlRosters(self.conn)
+        self.alerts = SqlAlerts(self.conn)
 
 
 def async_url(url: str) -> str:

@@ -32,6 +32,7 @@ from chevet.app.archive.values import an_id as _u
 from chevet.app.archive.values import an_id_or_none as _ou
 from chevet.app.archive.values import id_text as _s
 from chevet.app.archive.values import time_text as _t
+from chevet.app.care import handovers as archive_handovers
 from chevet.app.messaging.views import body_of, ref_of, title_of
 from chevet.app.services import Services
 from chevet.core import blind_index, envelope
@@ -88,7 +89,8 @@ README = """Archive Chevet — format chevet-export-2
 =======================================
 
 FR. Cette archive contient toutes les données d'une organisation : personnes, équipes,
-conversations et messages (en clair), états de lecture, règles de conservation, signalements
+conversations et messages (en clair), transmissions ciblées (DAR) et modèles des équipes,
+états de lecture, règles de conservation, signalements
 d'événements indésirables (avec leurs suites, formulaires, déclarations et pièces jointes ; un
 signalement anonyme reste anonyme ; fichiers dans reports/), registre des violations et journal
 d'audit signé. Ouvrez html/index.html dans un navigateur pour lire les conversations sans
@@ -97,7 +99,8 @@ schema/chevet-export-2.schema.json ; manifest.json donne l'empreinte SHA-256 de 
 Les mots de passe et secrets TOTP ne sont jamais exportés.
 
 EN. This archive holds everything of one organisation: people, teams, conversations and
-messages (decrypted), read state, retention rules, adverse-event reports (with their follow-up,
+messages (decrypted), handover notes (DAR) and the teams' templates, read state, retention
+rules, adverse-event reports (with their follow-up,
 forms, submissions and files, in reports/; an anonymous report stays anonymous), the breach
 log and the signed audit trail. Open html/index.html in a browser to read the conversations
 without any server. data/*.jsonl (one JSON object per line) is described by
@@ -191,11 +194,13 @@ async def export_organisation(services: Services, slug: str, out: BinaryIO, head
         convs, members, entries_out = [], [], []
         attachments_out: list[dict[str, Any]] = []
         all_convs = await tx.archive.conversations(org.id)
+        conv_keys: dict[uuid.UUID, envelope.DataKey] = {}
         for n, (conv, last_activity, pair) in enumerate(all_convs, 1):
             wrapped = await tx.conversations.wrapped_key(conv.id)
             if wrapped is None:
                 continue  # shredded, rows awaiting the purge: nothing readable remains
             key_ = services.unwrap_key(conv.id, wrapped)
+            conv_keys[conv.id] = key_
             state = await tx.retention.state(org.id, conv.id)
             c = {"record": "conversation", "id": str(conv.id), "kind": conv.kind.value,
                  "title": title_of(conv, key_), "care_case_ref": ref_of(conv, key_), "team_id": _s(conv.team_id),
@@ -229,6 +234,7 @@ async def export_organisation(services: Services, slug: str, out: BinaryIO, head
         policies = [{"record": "retention_policy", "kind": r.kind.value, "days": r.days, "min_days": r.min_days,
                      "max_days": r.max_days} for r in (await tx.retention.policies(org.id)).values()]
         breaches = [breach_record(b) for b in await tx.breaches.all(org.id)]
+        handover_notes, handover_templates = await archive_handovers.export_records(tx, org.id, conv_keys)
         report_files, report_records = await archive_reports.export_reports(services, tx, org.id)
         files.update(report_files)
         audit_lines = [orjson.dumps({"type": "header", "format": "chevet-audit-export-1",
@@ -251,6 +257,8 @@ async def export_organisation(services: Services, slug: str, out: BinaryIO, head
     files["data/retention_policies.jsonl"] = _jsonl(policies)
     files["data/breaches.jsonl"] = _jsonl(breaches)
     files["data/attachments.jsonl"] = _jsonl(attachments_out)
+    files["data/handovers.jsonl"] = _jsonl(handover_notes)
+    files["data/handover_templates.jsonl"] = _jsonl(handover_templates)
     for name, records in report_records.items():
         files[f"data/{name}.jsonl"] = _jsonl(records)
     files["audit/audit.jsonl"] = b"".join(line + b"\n" for line in audit_lines)
@@ -261,7 +269,8 @@ async def export_organisation(services: Services, slug: str, out: BinaryIO, head
     write_tar(files, writer, now.timestamp())  # type: ignore[arg-type]
     writer.close()
     return {"people": len(people), "conversations": len(convs), "entries": len(entries_out),
-            "attachments": len(attachments_out), "reports": len(report_records["reports"]), "files": len(files) + 1}
+            "attachments": len(attachments_out), "reports": len(report_records["reports"]),
+            "handovers": len(handover_notes), "files": len(files) + 1}
 
 
 def envelope_genesis() -> bytes:
@@ -435,6 +444,10 @@ async def _import(services: Services, files: dict[str, bytes], archive_sha256: s
             own = {p[len(prefix):]: d for p, d in files.items() if p.startswith(prefix)}
             for import_hook in _IMPORT_HOOKS:
                 await import_hook(u.tx, services, conv, keys[conv.id], own, files)
+        # Handovers are absent from archives made before they were exported.
+        handovers_count = await archive_handovers.import_records(
+            u, org.id, keys, list(_records(files, "handovers", "handover")),
+            list(_records(files, "handover_templates", "handover_template")))
         for b in _records(files, "breaches", "breach"):
             await u.tx.breaches.add(Breach(
                 _u(b["id"]), org.id, _dt(b["discovered_at"]), _dt(b["recorded_at"]), _ou(b["recorded_by"]),
@@ -446,4 +459,5 @@ async def _import(services: Services, files: dict[str, bytes], archive_sha256: s
                       archive_sha256=archive_sha256, source_audit_entries=audit_entries)
         await u.audit(None, "organisation.imported", None, "organisation", org.id, by=operator,
                       archive_sha256=archive_sha256)
-    return {"people": len(people), "conversations": len(convs), "entries": len(entries), "reports": reports_count}
+    return {"people": len(people), "conversations": len(convs), "entries": len(entries), "reports": reports_count,
+            "handovers": handovers_count}

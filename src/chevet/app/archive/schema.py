@@ -44,7 +44,8 @@ SCHEMA: dict[str, Any] = {
                    "decrypted content as people wrote it.",
     "oneOf": [{"$ref": f"#/$defs/{n}"} for n in ("organisation", "person", "team", "conversation", "member",
                                                   "entry", "attachment", "retention_policy", "breach", "report",
-                                                  "report_designation", "report_retention")],
+                                                  "report_designation", "report_retention", "handover",
+                                                  "handover_template")],
     "$defs": {
         "organisation": _record("organisation", "data/organisation.jsonl: the organisation (one line).", {
             "id": _UUID, "slug": _STR, "name": _STR, "created_at": _TIME}),
@@ -124,5 +125,18 @@ SCHEMA: dict[str, Any] = {
         "report_retention": _record("report_retention", "data/report_retention.jsonl: the organisation's "
                                                         "retention period per report record type (days).", {
             "record_type": _STR, "days": _INT}),
+        "handover": _record("handover", "data/handovers.jsonl: handover notes (transmissions ciblées) written "
+                                        "in care cases for the next shift, decrypted: the target and the DAR "
+                                        "fields (données, actions, résultats); who confirmed reading it and when; "
+                                        "`flagged_at`: when it was flagged late to the nurse managers.", {
+            "id": _UUID, "conversation_id": _UUID, "team_id": _OPT_UUID, "author_id": _UUID, "created_at": _TIME,
+            "shift_name": _STR, "shift_starts_at": _TIME, "shift_ends_at": _TIME, "target": _STR, "data": _STR,
+            "actions": _STR, "results": _STR, "confirmed_by": _OPT_UUID, "confirmed_at": _OPT_TIME,
+            "flagged_at": _OPT_TIME}),
+        "handover_template": _record("handover_template", "data/handover_templates.jsonl: the templates a team "
+                                                          "set for its handover notes, in order (teams without "
+                                                          "any use the defaults).", {
+            "team_id": _UUID, "position": _INT, "name": _STR, "target": _STR, "prompt_data": _STR,
+            "prompt_actions": _STR, "prompt_results": _STR}),
     },
 }

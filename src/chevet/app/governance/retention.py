@@ -263,6 +263,7 @@ async def _shred(u: Unit, hook: RetentionHook | None, org_id: uuid.UUID,
     """Crypto-shred one whole conversation: its attachments (rows and files), then its key and
     every row. Returns (entries, other objects) removed."""
     extra = await hook(u.tx, org_id, conversation_id, None) if hook else 0
+    extra += await u.tx.handovers.remove_for_conversation(conversation_id)  # a care case's handover notes
     return await u.tx.retention.shred_conversation(conversation_id), extra
 
 

@@ -41,6 +41,7 @@ class Notification:
     url: str  # the page the notification opens
     tag: str  # notifications with the same tag replace each other on the device
     reply: bool = False  # offers "Répondre" (a message in a conversation the person is a member of)
+    alert: str = ""  # an urgent alert's id: offers « Je m'en occupe » / « Vu, pas d'action » (app/care/alert_push.py)
 
 
 def _key_bytes(value: str, size: int) -> bytes:
@@ -88,6 +89,12 @@ async def plan(services: Services, event: RealtimeEvent) -> list[Notification]:
     payload = event.payload
     if payload.get("type") == REPORT_REMINDER:
         return await _plan_reminder(services, event)
+    if payload.get("type") == ALERT_PUSH:
+        from chevet.app.care import alert_push  # built on this module
+
+        return await alert_push.plan(services, event)
+    if payload.get("type") == HANDOVER_LATE:
+        return await _plan_handover_late(services, event)
     if payload.get("type") != "message" or event.seq is None:
         return []
     message = payload.get("message") or {}
@@ -129,7 +136,9 @@ async def plan(services: Services, event: RealtimeEvent) -> list[Notification]:
 
 
 REPORT_REMINDER = "signalement.reminder"
-PUSHED_EVENTS = ("message", REPORT_REMINDER)
+HANDOVER_LATE = "handover.late"  # app/care/handovers.py
+ALERT_PUSH = "care.alert"  # app/care/alerts.py: one step of an urgent alert
+PUSHED_EVENTS = ("message", REPORT_REMINDER, HANDOVER_LATE, ALERT_PUSH)
 
 
 async def _plan_reminder(services: Services, event: RealtimeEvent) -> list[Notification]:
@@ -157,6 +166,33 @@ async def _plan_reminder(services: Services, event: RealtimeEvent) -> list[Notif
             await u.tx.push.save_budget(budget)
             out.extend(Notification(s, f"push.report_deadline.{stage}", "", mine.language or "fr", True,
                                     "/signalement/echeances", f"signalement-{report_id}")
+                       for s in subs if s.person_id == person_id)
+    return out
+
+
+async def _plan_handover_late(services: Services, event: RealtimeEvent) -> list[Notification]:
+    """A handover note nobody confirmed an hour after its shift started, for the nurse managers
+    the event names: pressing (sent at once, never grouped), content-free, opening the late
+    notes' page."""
+    handover_id = event.payload.get("handover_id")
+    if not event.user_ids or not handover_id:
+        return []
+    key = f"handover:{handover_id}"
+    now = services.clock.now()
+    out: list[Notification] = []
+    async with services.unit() as u:
+        recipients = list(event.user_ids)
+        active = {p.id for p in await u.tx.people.many(event.org_id, recipients) if p.status is PersonStatus.ACTIVE}
+        subs = [s for s in await u.tx.push.for_people(event.org_id, recipients) if s.person_id in active]
+        prefs = await u.tx.preferences.many(event.org_id, recipients) if subs else {}
+        for person_id in dict.fromkeys(s.person_id for s in subs):
+            mine = prefs.get(person_id) or Preferences(person_id, event.org_id)
+            budget = decide(mine, await u.tx.push.budget(person_id), now, key, urgent=True, mentioned=False)
+            if budget is None:
+                continue
+            await u.tx.push.save_budget(budget)
+            out.extend(Notification(s, "push.handover_late", "", mine.language or "fr", True,
+                                    "/transmissions/en-retard", f"handover-{handover_id}")
                        for s in subs if s.person_id == person_id)
     return out
 
