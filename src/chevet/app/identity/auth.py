@@ -23,6 +23,8 @@ from chevet.app.identity.session_policy import (
     default_session_policy,
     require_recent_authentication,
     session_policy,
+    shared_device_refusal,
+    shared_device_session_ends,
 )
 from chevet.app.services import Actor, Services, Unit
 from chevet.core import identity, lockout, totp
@@ -246,6 +248,8 @@ async def authenticate(services: Services, token: str, ip: str | None = None, *,
         policy = await session_policy(services, tx, session.org_id)
         if identity.session_expired(policy, session.created_at, session.last_used_at, now, TOUCH_EVERY):
             raise AuthenticationFailed("session_expired")
+        if await shared_device_refusal(tx, session, now, TOUCH_EVERY) is not None:
+            raise AuthenticationFailed("device_locked")
         if touch and now - session.last_used_at > TOUCH_EVERY:
             await tx.sessions.touch(session.id, now)
     return Actor(person=person, organisation=org, session_id=session.id, ip=ip)
@@ -263,8 +267,11 @@ async def session_ends_at(services: Services, actor: Actor) -> datetime | None:
         if session is None or not session.active_at(now) or person is None or person.status is not PersonStatus.ACTIVE:
             return None
         policy = await session_policy(services, tx, actor.org_id)
+        shared_ends = await shared_device_session_ends(tx, session, TOUCH_EVERY)
     ends = min(session.expires_at, identity.session_ends_at(policy, session.created_at, session.last_used_at,
                                                              TOUCH_EVERY))
+    if shared_ends is not None:
+        ends = min(ends, shared_ends)
     return ends if ends > now else None
 
 

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import datetime, timedelta
 
 from chevet.app.services import Actor, Services
-from chevet.core import identity
+from chevet.core import identity, shared_device
+from chevet.core.entities import Session
 from chevet.core.errors import ReauthenticationRequired
 from chevet.ports import Transaction
 
@@ -55,3 +57,47 @@ async def require_recent_authentication(services: Services, actor: Actor, tx: Tr
         raise ReauthenticationRequired("reauthentication_required", within_minutes=policy.minutes()["reauth_minutes"])
 
 
+
+
+# --- sessions opened on a shared device (app/identity/shared_devices.py) ---------------------
+
+SHARED_POLICY_CACHE: dict[uuid.UUID, tuple[float, shared_device.SharedDevicePolicy]] = {}
+
+
+async def shared_device_policy(tx: Transaction, org_id: uuid.UUID) -> shared_device.SharedDevicePolicy:
+    """The organisation's shared-device policy, or the defaults; cached like the session policy."""
+    hit = SHARED_POLICY_CACHE.get(org_id)
+    clock = time.monotonic()
+    if hit is not None and hit[0] > clock:
+        return hit[1]
+    policy = await tx.shared_devices.policy(org_id) or shared_device.SharedDevicePolicy()
+    if len(SHARED_POLICY_CACHE) > 10_000:
+        SHARED_POLICY_CACHE.clear()
+    SHARED_POLICY_CACHE[org_id] = (clock + POLICY_CACHE_SECONDS, policy)
+    return policy
+
+
+async def shared_device_refusal(tx: Transaction, session: Session, now: datetime,
+                                touch_granularity: timedelta) -> str | None:
+    """Why a session opened on a shared device may not act now: the device was revoked, another
+    person unlocked it since, her period is over, or it stayed idle past the lock delay. None
+    for any other session, and for the one unlocked session while it lives."""
+    binding = await tx.shared_devices.binding(session.org_id, session.id)
+    if binding is None:
+        return None
+    policy = await shared_device_policy(tx, session.org_id)
+    return shared_device.unlocked_session_valid(policy, binding.period, binding.device, session.id,
+                                                session.last_used_at, now, touch_granularity)
+
+
+async def shared_device_session_ends(tx: Transaction, session: Session,
+                                     touch_granularity: timedelta) -> datetime | None:
+    """When a session on a shared device stops (its period's end, or the idle lock); None for
+    any other session."""
+    binding = await tx.shared_devices.binding(session.org_id, session.id)
+    if binding is None:
+        return None
+    if binding.device.revoked or binding.device.active_session_id != session.id:
+        return session.last_used_at
+    policy = await shared_device_policy(tx, session.org_id)
+    return shared_device.session_ends_at(policy, binding.period, session.last_used_at, touch_granularity)

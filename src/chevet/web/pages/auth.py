@@ -8,7 +8,7 @@ import hmac
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from chevet.app.identity import auth, people
+from chevet.app.identity import auth, people, shared_devices
 from chevet.app.messaging import conversations
 from chevet.app.services import Actor
 from chevet.core.errors import ChevetError, InvalidInput
@@ -25,6 +25,7 @@ from chevet.web.pages.page import (
     signed_in,
     ui,
 )
+from chevet.web.pages.shared_devices import after_full_sign_in, device_secret, forget_previous
 from chevet.web.qr import qr_svg
 
 router = APIRouter(include_in_schema=False)
@@ -49,6 +50,9 @@ async def login_form(request: Request) -> Response:
     target = landing(request, request.query_params.get("next"))
     if p.actor is not None:
         return p.redirect(target)
+    if "appareil" not in request.query_params and device_secret(request) and \
+            await shared_devices.is_shared(p.services, device_secret(request)):
+        return p.redirect("/appareil")  # a shared device: its lock screen first
     notice = request.query_params.get("notice")
     return p.render("login.html", next=target, email="", error=None,
                     notice=notice if notice in LOGIN_NOTICES else None)
@@ -66,10 +70,10 @@ async def login(request: Request) -> Response:
                                   field_of(form, "otp", 12).replace(" ", ""), ip=client_ip(request),
                                   user_agent=request.headers.get("user-agent", ""),
                                   device=request.cookies.get(DEVICE_COOKIE))
+        response = await after_full_sign_in(request, p.redirect(target), signed, target)
     except ChevetError as exc:
-        return p.render("login.html", status=401 if exc.code == "login_failed" else 429, next=target,
-                        email=email, error=p.error_text(exc), notice=None)
-    response = p.redirect(target)
+        status = 401 if exc.code == "login_failed" else 403 if exc.code.startswith("shared_device") else 429
+        return p.render("login.html", status=status, next=target, email=email, error=p.error_text(exc), notice=None)
     set_session_cookie(request, response, signed.token)
     set_device_cookie(request, response, signed)
     response.delete_cookie(PRE_COOKIE, path="/")
@@ -82,7 +86,12 @@ async def logout(request: Request) -> Response:
     p = await signed_in(request)
     await read_form(p)
     await auth.logout(p.services, p.actor)
-    response = p.redirect("/login?notice=signed_out")
+    if await shared_devices.is_shared(p.services, device_secret(request)):
+        # On a shared device her period ends with her session: her name leaves the lock screen.
+        await shared_devices.sign_out(p.services, device_secret(request), p.actor)
+        response = forget_previous(p.redirect("/appareil"))
+    else:
+        response = p.redirect("/login?notice=signed_out")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
@@ -160,7 +169,7 @@ async def invitation_confirm(token: str, request: Request) -> Response:
         return _enrol_page(p, token, enrolment, 422, p.error_text(exc))
     actor = Actor(signed.person, signed.organisation, signed.session.id, client_ip(request))
     await conversations.join_team_channels(p.services, actor)
-    response = p.redirect("/?notice=welcome")
+    response = await after_full_sign_in(request, p.redirect("/?notice=welcome"), signed, "/?notice=welcome")
     set_session_cookie(request, response, signed.token)
     set_device_cookie(request, response, signed)
     response.delete_cookie(ENROL_COOKIE, path=f"/invitation/{token}")

@@ -55,6 +55,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("directory", "/admin/annuaire", "people", Permission.MANAGE_ORGANISATION),
     Section("teams", "/admin/teams", "people", Permission.MANAGE_TEAMS),
     Section("organisation", "/admin/organisation", "people", Permission.MANAGE_ORGANISATION),
+    Section("shared_devices", "/admin/appareils-partages", "people", Permission.MANAGE_ORGANISATION),
     Section("traces", "/gouvernance/traces", "data", Permission.VIEW_AUDIT),
     Section("receipt", "/gouvernance/recu", "data", Permission.VIEW_AUDIT),
     Section("retention", "/gouvernance/conservation", "data", Permission.MANAGE_RETENTION),

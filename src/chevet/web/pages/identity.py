@@ -17,6 +17,7 @@ from chevet.web.api.identity import CredentialIn, signed_in_view
 from chevet.web.deps import SESSION_COOKIE, ServicesDep, client_ip, limit_attempts
 from chevet.web.pages.auth import DEVICE_COOKIE, set_device_cookie
 from chevet.web.pages.page import STATIC, SignedInPage, page, secure_cookies, set_session_cookie
+from chevet.web.pages.shared_devices import after_full_sign_in
 from chevet.web.responses import Json
 
 router = APIRouter(include_in_schema=False)
@@ -62,7 +63,8 @@ async def passkey_session(body: CredentialIn, request: Request, svc: ServicesDep
     signed = await passkeys.finish_login(svc, parse_id(body.challenge_id), body.credential, ip=client_ip(request),
                                          user_agent=request.headers.get("user-agent", ""),
                                          device=request.cookies.get(DEVICE_COOKIE))
-    response = Json({k: v for k, v in signed_in_view(signed).items() if k != "token"})
+    response = await after_full_sign_in(request, Json({k: v for k, v in signed_in_view(signed).items()
+                                                       if k != "token"}), signed, "/")
     set_session_cookie(request, response, signed.token)
     set_device_cookie(request, response, signed)
     return response
@@ -111,6 +113,11 @@ async def psc_callback(request: Request, svc: ServicesDep, code: str | None = No
     response = RedirectResponse("/" if signed else "/compte/securite", status_code=303)
     response.delete_cookie(FLOW_COOKIE, path="/auth/psc")
     if signed is not None:
+        try:
+            response = await after_full_sign_in(request, response, signed, "/")
+        except ChevetError as exc:
+            return await _page(request, "error.html", 403, code=exc.code)
+        response.delete_cookie(FLOW_COOKIE, path="/auth/psc")
         set_session_cookie(request, response, signed.token)
     return response
 
