@@ -12,6 +12,7 @@ from datetime import datetime
 
 from chevet.app.access import Access, conversation_access, conversation_accesses
 from chevet.app.attachments import upload
+from chevet.app.care import alerts as care_alerts
 from chevet.app.messaging import message_files
 from chevet.app.messaging.conversations import append_entry
 from chevet.app.messaging.views import (
@@ -27,6 +28,7 @@ from chevet.app.messaging.views import (
 from chevet.app.services import Actor, Services, Unit
 from chevet.core import blind_index, envelope
 from chevet.core.audit import message_sent
+from chevet.core.care.alert import AlertTarget
 from chevet.core.conversation import ConversationKind
 from chevet.core.entities import Entry, RealtimeEvent
 from chevet.core.errors import ChevetError, Forbidden, InvalidInput, NotFound
@@ -60,6 +62,7 @@ class Send:
     urgent: bool
     reply_to: uuid.UUID | None
     attachment_ids: tuple[uuid.UUID, ...]
+    alert: AlertTarget | None = None  # who must act: the message raises an alert (app/care/alerts.py)
 
 
 SendResult = tuple[MessageView, bool]
@@ -68,17 +71,21 @@ SendResult = tuple[MessageView, bool]
 async def send_message(services: Services, actor: Actor, conversation_id: uuid.UUID, *, body: str,
                        client_id: str, urgent: bool = False,
                        reply_to: uuid.UUID | None = None,
-                       attachment_ids: Sequence[uuid.UUID] = ()) -> SendResult:
+                       attachment_ids: Sequence[uuid.UUID] = (), alert_for: str | None = None) -> SendResult:
     """Returns the message and whether it was created now. The same ``client_id`` sent again by
     the same author returns the first message and creates nothing. ``attachment_ids`` are
     files the author uploaded to this conversation; a message with files may have no text.
 
     Sends to one conversation that arrive while an earlier one is being written are written
-    together in the next transaction (see ``group_commit``); each is answered after its commit."""
+    together in the next transaction (see ``group_commit``); each is answered after its commit.
+
+    ``alert_for`` names who must act (``person:<id>``, ``role:<address>``, ``on_call:<team id>``):
+    the message is urgent and raises an alert in its own transaction."""
+    target = care_alerts.parse_target(alert_for)
     text = "" if attachment_ids and isinstance(body, str) and not body.strip() \
         else clean_body(body, services.policy.max_message_bytes)
-    send = Send(actor, text, message_id(conversation_id, actor.id, clean_client_id(client_id)), bool(urgent),
-                 reply_to, tuple(attachment_ids))
+    send = Send(actor, text, message_id(conversation_id, actor.id, clean_client_id(client_id)),
+                bool(urgent) or target is not None, reply_to, tuple(attachment_ids), target)
     result: SendResult = await services.sends.submit(conversation_id, send)
     return result
 
@@ -125,10 +132,14 @@ async def _write_batch(services: Services, conversation_id: uuid.UUID,
             # refused or already sent are given back before commit, so the log stays dense.
             last = await u.tx.conversations.next_seq(conversation_id, now, count=len(allowed))
             existing = {e.id: e for e in await u.tx.entries.many(conversation_id, [s.mid for s, _ in allowed])}
+            alerting: list[tuple[Send, Access, Entry]] = []
             appended = await _append_sends(u, conversation_id, allowed, existing, outcome,
-                                           first_seq=last - len(allowed) + 1, now=now)
+                                           first_seq=last - len(allowed) + 1, now=now, alerting=alerting)
             if (unused := len(allowed) - appended) > 0:
                 await u.tx.conversations.release_seqs(conversation_id, unused)
+            for s, a, e in alerting:  # after the positions are settled: an alert may bring people in
+                assert s.alert is not None
+                await care_alerts.raise_with(u, a, s.actor, e, s.alert)
     results: list[SendResult | Exception] = []
     answered: set[uuid.UUID] = set()
     for s in sends:
@@ -140,7 +151,8 @@ async def _write_batch(services: Services, conversation_id: uuid.UUID,
 
 async def _append_sends(u: Unit, conversation_id: uuid.UUID, allowed: Sequence[tuple[Send, Access]],
                         existing: Mapping[uuid.UUID, Entry], outcome: dict[uuid.UUID, SendResult | Exception],
-                        *, first_seq: int, now: datetime) -> int:
+                        *, first_seq: int, now: datetime,
+                        alerting: list[tuple[Send, Access, Entry]] | None = None) -> int:
     """Check and append the sends whose authors may write here, filling ``outcome``; returns how
     many were appended."""
     rows: list[tuple[Entry, Sequence[int], Sequence[uuid.UUID]]] = []
@@ -173,6 +185,8 @@ async def _append_sends(u: Unit, conversation_id: uuid.UUID, allowed: Sequence[t
                   flags=flags, reply_to_seq=reply_seq, target_seq=None, subject_id=None, edited_at=None)
         rows.append((e, blind_index.terms(a.key.search_key, s.text), mentions))
         made.append((s, a, e, files))
+        if s.alert is not None and alerting is not None:
+            alerting.append((s, a, e))
     if not made:
         return 0
     # Each message's row holds its own place in the audit chain (one row per message). No

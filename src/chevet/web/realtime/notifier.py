@@ -68,6 +68,9 @@ class Notifier:
                 data |= {"reply": gettext("push.reply", n.language),
                          "placeholder": gettext("push.reply_placeholder", n.language),
                          "for": str(n.subscription.person_id)}
+            if n.alert:  # an urgent alert: acknowledged from the notification, as the person it was meant for
+                data |= {"alert": n.alert, "take": gettext("push.alert.take", n.language),
+                         "seen": gettext("push.alert.seen", n.language), "for": str(n.subscription.person_id)}
             payload = orjson.dumps(data)
             status = await self.gateway.send(n.subscription, payload, ttl=TTL, urgent=n.urgent)
             if status in (404, 410):
