@@ -24,12 +24,20 @@ from chevet.app.care import handovers
 from chevet.app.governance import retention
 from chevet.app.messaging import conversations, teams
 from chevet.bootstrap import Installation
+from chevet.core.care.roster import ShiftPattern
 from chevet.core.errors import ChevetError, Forbidden, InvalidInput, NotFound
 from chevet.core.sealed_archive import passphrase_header
 from chevet.web.i18n import gettext
 from tests.governance_support import PASSPHRASE, FakeClock, use_clock
-from tests.support import Member, create_pg_database, drop_pg_database, new_installation, new_member, new_org, \
-    pg_available
+from tests.support import (
+    Member,
+    create_pg_database,
+    drop_pg_database,
+    new_installation,
+    new_member,
+    new_org,
+    pg_available,
+)
 
 # 18:30 in Paris (winter, UTC+1): the night shift starts at 19:00 Paris = 18:00 UTC.
 T0 = datetime(2026, 1, 12, 17, 30, tzinfo=UTC)
@@ -279,3 +287,19 @@ async def test_archive_round_trip_and_retention(installation: Installation, tmp_
     assert [x["conversation_id"] for x in report.shredded] == [str(u.care)]
     assert await _rows(installation) == []
     assert await handovers.to_resume(svc, u.incoming.actor) == []
+
+
+async def test_the_note_is_for_the_next_shift_of_the_team_roster(installation: Installation) -> None:
+    svc = installation.services
+    u = await unit(installation)
+    async with svc.db.transaction() as tx:
+        for name, starts, ends in (("Matin", 6 * 60 + 30, 14 * 60 + 30), ("Après-midi", 14 * 60 + 30, 21 * 60 + 30),
+                                   ("Nuit", 21 * 60 + 30, 6 * 60 + 30)):
+            await tx.rosters.add_shift(ShiftPattern(uuid.uuid4(), u.org.id, u.team, name, starts, ends, T0))
+    # 18:30 in Paris, during the afternoon shift: the note is for the night, from 21:30 in Paris.
+    note = await _write(svc, u)
+    assert (note.shift_name, note.shift_starts_at) == ("Nuit", datetime(2026, 1, 12, 20, 30, tzinfo=UTC))
+    u.clock.current = datetime(2026, 1, 12, 21, 29, tzinfo=UTC)
+    assert await handovers.flag_overdue(svc) == 0
+    u.clock.current = datetime(2026, 1, 12, 21, 30, tzinfo=UTC)
+    assert await handovers.flag_overdue(svc) == 1

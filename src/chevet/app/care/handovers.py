@@ -357,7 +357,7 @@ async def search(services: Services, actor: Actor, query: str, limit: int = 20) 
         hits: list[HandoverHit] = []
         for h in found:
             v = _view(h, accesses[h.conversation_id], names, actor, now)
-            text = "\n".join((v.target, v.data, v.actions, v.results))
+            text = " · ".join(x for x in (v.target, v.data, v.actions, v.results) if x)
             if blind_index.matches(parsed, text):
                 hits.append(HandoverHit(v, blind_index.snippet(parsed, text)))
             if len(hits) >= limit:

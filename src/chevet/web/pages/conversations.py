@@ -17,6 +17,7 @@ from fastapi.responses import Response
 
 from chevet.app.attachments import upload
 from chevet.app.attachments.views import LimitsView
+from chevet.app.care import handovers
 from chevet.app.identity import people
 from chevet.app.messaging import conversations, memberships, messages, search_index, teams
 from chevet.app.messaging.previews import files_label
@@ -24,6 +25,7 @@ from chevet.app.messaging.views import MessageView
 from chevet.core import blind_index
 from chevet.core.errors import ChevetError, InvalidInput, NotFound
 from chevet.core.ids import parse_id
+from chevet.web.pages import alerts as alert_pages
 from chevet.web.pages.page import Page, SignedInPage, field_of, read_form, signed_in, ui, wants_json
 from chevet.web.responses import Json
 
@@ -124,7 +126,8 @@ async def _conversation_context(p: SignedInPage, conversation_id: uuid.UUID, bef
     first_new = next((i["seq"] for i in items if "body" in i and i["seq"] > read_seq and i.get("author_id") != me),
                      None)
     oldest = items[0]["seq"] if items else None
-    return {"conversation": conv, "days": days, "by_seq": by_seq, "names": names, "members": members,
+    alerts = await alert_pages.conversation_block(p, conversation_id)
+    return {**alerts, "conversation": conv, "days": days, "by_seq": by_seq, "names": names, "members": members,
             "seen_by": seen_by, "urgent": urgent[-1] if urgent else None, "first_new": first_new,
             "older": oldest if oldest is not None and oldest > 1 and len(items) >= PAGE_SIZE else None,
             "me": me, "segments": segments}
@@ -174,8 +177,10 @@ async def send(conversation_id: str, request: Request) -> Response:
         view, _ = await messages.send_message(
             p.services, p.actor, cid, body=body, attachment_ids=[parse_id(v) for v in files],
             client_id=field_of(form, "client_id", 64), urgent=field_of(form, "urgent", 5) == "1",
-            reply_to=parse_id(reply_to) if reply_to else None)
-    except InvalidInput as exc:
+            reply_to=parse_id(reply_to) if reply_to else None, alert_for=field_of(form, "alert_for", 100) or None)
+    except (InvalidInput, NotFound) as exc:
+        if isinstance(exc, NotFound) and not exc.code.startswith("alert_"):
+            raise
         if wants_json(request):
             return Json({"code": exc.code, "detail": p.error_text(exc)}, status_code=422)
         ctx = await _conversation_context(p, cid, None)
@@ -340,9 +345,11 @@ async def search(request: Request) -> Response:
     p = await signed_in(request)
     q = (request.query_params.get("q") or "").strip()[:200]
     results: list[dict[str, Any]] = []
+    handover_hits: list[handovers.HandoverHit] = []
     error = None
     if q:
         try:
+            handover_hits = await handovers.search(p.services, p.actor, q, 20)
             found = await messages.search(p.services, p.actor, q, 50)
             names = {str(x.id): x.name for x in await _people_choices(p)} if any(r["mentions"] for r in found) else {}
             for r in found:
@@ -353,4 +360,5 @@ async def search(request: Request) -> Response:
         except InvalidInput as exc:
             error = p.error_text(exc)
     pending = await search_index.waiting(p.services, p.actor) if q else 0
-    return p.render("search.html", q=q, results=results, error=error, pending=pending)
+    return p.render("search.html", q=q, results=results, error=error, pending=pending, handover_hits=handover_hits,
+                    moment=lambda at: p.moment(at, year=False))
