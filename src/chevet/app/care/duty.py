@@ -10,15 +10,19 @@ nothing.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 from chevet.core.care import roster
 from chevet.core.care.roster import Assignment, RoleAddress, ShiftOccurrence
 from chevet.core.entities import PersonStatus
-from chevet.core.errors import InvalidInput
+from chevet.core.errors import InvalidInput, NotFound
 from chevet.ports import Transaction
 
-__all__ = ["RoleAddress", "ShiftOccurrence", "holders", "on_call", "on_shift", "role_addresses", "shift_at"]
+__all__ = ["RoleAddress", "ShiftOccurrence", "holders", "named_holders", "off_shift", "on_call", "on_shift",
+           "role_addresses", "shift_at", "with_holders"]
+
+MAX_NAMED_ROLES = 10  # role addresses resolved for one message
 
 
 def _aware(at: datetime) -> None:
@@ -73,3 +77,44 @@ async def shift_at(tx: Transaction, org_id: uuid.UUID, team_id: uuid.UUID, at: d
 async def role_addresses(tx: Transaction, org_id: uuid.UUID) -> list[RoleAddress]:
     """The organisation's role addresses, for pickers (slug, label in French, team or None)."""
     return await tx.rosters.roles(org_id)
+
+
+async def named_holders(tx: Transaction, org_id: uuid.UUID, body: object, at: datetime) -> set[str]:
+    """The ids (as text, like a message's ``mentions``) of whoever holds a role address the
+    message names (``@garde``) at ``at``."""
+    if not isinstance(body, str) or "@" not in body:
+        return set()
+    found: set[str] = set()
+    for slug in sorted(roster.role_mentions(body))[:MAX_NAMED_ROLES]:
+        found.update(str(p) for p in await holders(tx, org_id, slug, at))
+    return found
+
+
+async def off_shift(tx: Transaction, org_id: uuid.UUID, team_id: uuid.UUID | None, people: list[uuid.UUID],
+                    at: datetime) -> set[uuid.UUID]:
+    """Those of ``people`` who are off shift in the team at ``at``, for its channel's immediate
+    notifications. Nobody when the team has no roster, or when its roster has nobody on shift
+    now (a gap in the roster silences no one)."""
+    if team_id is None or not people:
+        return set()
+    on = await on_shift(tx, org_id, team_id, at)
+    if not on:
+        return set()
+    return set(people) - set(on)
+
+
+async def with_holders(tx: Transaction, org_id: uuid.UUID, people: list[uuid.UUID], addresses: Sequence[str],
+                       at: datetime, author: uuid.UUID) -> list[uuid.UUID]:
+    """``people`` and whoever holds each role address at ``at`` (a new conversation's
+    recipients); an unknown address, or one nobody holds now, is refused in words."""
+    out = list(people)
+    for address in addresses:
+        slug = roster.fold_address(address)
+        role = await tx.rosters.role_by_slug(org_id, slug) if slug else None
+        if role is None:
+            raise NotFound("role_not_found")
+        found = [p for p in await holders(tx, org_id, slug, at) if p != author]
+        if not found:
+            raise InvalidInput("role_nobody_now", role=role.label)
+        out.extend(found)
+    return list(dict.fromkeys(out))

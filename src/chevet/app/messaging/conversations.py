@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from chevet.app.access import Access, conversation_access
+from chevet.app.care import duty
 from chevet.app.messaging.previews import preview_of
 from chevet.app.messaging.views import (
     ConversationDetailView,
@@ -63,9 +64,11 @@ async def append_entry(u: Unit, conv: Conversation, key: DataKey, *, kind: Entry
 
 async def create_conversation(services: Services, actor: Actor, *, kind: str, title: str | None,
                               member_ids: Sequence[uuid.UUID], care_case_ref: str | None = None,
-                              team_id: uuid.UUID | None = None) -> tuple[ConversationMembersView, bool]:
+                              team_id: uuid.UUID | None = None,
+                              role_addresses: Sequence[str] = ()) -> tuple[ConversationMembersView, bool]:
     """Returns the conversation's view and whether it was created (an existing direct
-    conversation between the same two people is returned instead of a duplicate)."""
+    conversation between the same two people is returned instead of a duplicate). A role
+    address (``garde``) among the recipients is whoever holds it now (app/care/duty.py)."""
     parsed = parse_kind(kind)
     if parsed is ConversationKind.EXTERNAL:
         raise InvalidInput("external_needs_mssante")  # opened by the MSSanté gateway, with its correspondents
@@ -74,14 +77,16 @@ async def create_conversation(services: Services, actor: Actor, *, kind: str, ti
     clean = clean_title(title, parsed)
     ref = clean_care_case_ref(parsed, care_case_ref)
     others = list(dict.fromkeys(m for m in member_ids if m != actor.id))
-    if len(others) + 1 > MAX_MEMBERS:
-        raise InvalidInput("too_many_members", max=MAX_MEMBERS)
-    if parsed is ConversationKind.DIRECT and len(others) != 1:
-        raise InvalidInput("direct_needs_one_member")
     if parsed is not ConversationKind.TEAM and team_id is not None:
         raise InvalidInput("team_only_for_team_channel")
     now = services.clock.now()
     async with services.unit(actor.ip) as u:
+        if role_addresses:
+            others = await duty.with_holders(u.tx, actor.org_id, others, role_addresses[:10], now, actor.id)
+        if len(others) + 1 > MAX_MEMBERS:
+            raise InvalidInput("too_many_members", max=MAX_MEMBERS)
+        if parsed is ConversationKind.DIRECT and len(others) != 1:
+            raise InvalidInput("direct_needs_one_member")
         if team_id is not None:
             team = await u.tx.teams.get(actor.org_id, team_id)
             if team is None:

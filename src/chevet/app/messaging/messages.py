@@ -13,6 +13,7 @@ from datetime import datetime
 from chevet.app.access import Access, conversation_access, conversation_accesses
 from chevet.app.attachments import upload
 from chevet.app.care import alerts as care_alerts
+from chevet.app.care import duty
 from chevet.app.messaging import message_files
 from chevet.app.messaging.conversations import append_entry
 from chevet.app.messaging.views import (
@@ -174,6 +175,8 @@ async def _append_sends(u: Unit, conversation_id: uuid.UUID, allowed: Sequence[t
             continue
         claimed.update(files)
         named = mentioned_ids(s.text)
+        # A role address (@garde) mentions whoever holds it now (app/care/duty.py).
+        named |= {uuid.UUID(p) for p in await duty.named_holders(u.tx, s.actor.org_id, s.text, now)}
         # Most messages mention nobody: only then is the member list worth reading.
         member_ids = {m.person_id for m in await u.tx.conversations.members(conversation_id)} if named else set()
         mentions = sorted(m for m in named if m in member_ids and m != s.actor.id)

@@ -12,6 +12,7 @@ import base64
 import binascii
 from dataclasses import dataclass
 
+from chevet.app.care import duty
 from chevet.app.messaging.views import title_of
 from chevet.app.services import Actor, Services
 from chevet.core.conversation import ConversationKind
@@ -121,7 +122,12 @@ async def plan(services: Services, event: RealtimeEvent) -> list[Notification]:
             title = title_of(conv, services.unwrap_key(conv.id, wrapped))
         content = await u.tx.preferences.org_push_content(event.org_id) or PushContent.NAME
         prefs = await u.tx.preferences.many(event.org_id, recipients)
+        mentions |= await duty.named_holders(u.tx, event.org_id, message.get("body"), now)
+        off_shift = await duty.off_shift(u.tx, event.org_id, conv.team_id if conv.kind is ConversationKind.TEAM
+                                         else None, recipients, now)
         for person_id in dict.fromkeys(s.person_id for s in subs):
+            if person_id in off_shift and str(person_id) not in mentions:
+                continue  # off shift: the team's messages wait for her, unless she is named
             mine = prefs.get(person_id) or Preferences(person_id, event.org_id)
             budget = decide(mine, await u.tx.push.budget(person_id), now, key, urgent=urgent,
                             mentioned=str(person_id) in mentions, kind=conv.kind)
