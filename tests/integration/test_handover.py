@@ -22,10 +22,11 @@ from chevet.adapters.db.schema_handover import handover
 from chevet.app.archive import archive
 from chevet.app.care import handovers
 from chevet.app.governance import retention
-from chevet.app.messaging import conversations, teams
+from chevet.app.messaging import conversations, notifications, teams
 from chevet.bootstrap import Installation
 from chevet.core.care.roster import ShiftPattern
 from chevet.core.errors import ChevetError, Forbidden, InvalidInput, NotFound
+from chevet.core.notification import PushSubscription
 from chevet.core.sealed_archive import passphrase_header
 from chevet.web.i18n import gettext
 from tests.governance_support import PASSPHRASE, FakeClock, use_clock
@@ -303,3 +304,36 @@ async def test_the_note_is_for_the_next_shift_of_the_team_roster(installation: I
     assert await handovers.flag_overdue(svc) == 0
     u.clock.current = datetime(2026, 1, 12, 21, 30, tzinfo=UTC)
     assert await handovers.flag_overdue(svc) == 1
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+
+    async def publish(self, events: list[Any]) -> None:
+        self.events.extend(events)
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_the_late_note_wakes_the_managers_phone_without_content(installation: Installation) -> None:
+    svc = installation.services
+    u = await unit(installation)
+    async with svc.db.transaction() as tx:
+        await tx.push.add(PushSubscription(uuid.uuid4(), u.org.id, u.manager.id, "https://push.example/m",
+                                           b"\x04" + b"k" * 64, b"a" * 16, T0))
+        await tx.push.add(PushSubscription(uuid.uuid4(), u.org.id, u.incoming.id, "https://push.example/i",
+                                           b"\x04" + b"k" * 64, b"a" * 16, T0))
+    note = await _write(svc, u)
+    recorder = _Recorder()
+    svc.bus = recorder  # type: ignore[assignment]
+    u.clock.current = note.shift_starts_at + timedelta(hours=1)
+    assert await handovers.flag_overdue(svc) == 1
+    [event] = recorder.events
+    assert event.user_ids == (u.manager.id,) and event.private
+    assert SECRET not in str(event.payload) and "Chute" not in str(event.payload)
+    [push] = await notifications.plan(svc, event)
+    assert (push.subscription.person_id, push.text_id, push.title, push.urgent, push.url) == (
+        u.manager.id, "push.handover_late", "", True, "/transmissions/en-retard")
+    assert "Chute" not in gettext(push.text_id, "fr")
