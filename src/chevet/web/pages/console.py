@@ -17,7 +17,7 @@ from chevet.web.pages.page import Page, signed_in, templates, ui
 
 router = APIRouter(include_in_schema=False)
 
-GROUPS = ("people", "data", "reports", "evidence")
+GROUPS = ("people", "care", "data", "reports", "evidence")
 _ANSWERABLE = frozenset({Role.ADMIN, Role.DPO, Role.DIRECTOR})  # who answers for the data to the authorities
 
 
@@ -56,6 +56,12 @@ SECTIONS: tuple[Section, ...] = (
     Section("teams", "/admin/teams", "people", Permission.MANAGE_TEAMS),
     Section("organisation", "/admin/organisation", "people", Permission.MANAGE_ORGANISATION),
     Section("shared_devices", "/admin/appareils-partages", "people", Permission.MANAGE_ORGANISATION),
+    # Urgent alerts still open or late, and the teams' escalation ladders (web/pages/alerts.py).
+    Section("alerts", "/console/alertes", "care", Permission.VIEW_AUDIT,
+            frozenset({Role.DIRECTOR, Role.MANAGER, Role.ADMIN})),
+    # Handover notes late to be taken up, and each team's handover templates (web/pages/handovers.py).
+    Section("handovers", "/transmissions/en-retard", "care", Permission.MANAGE_TEAMS),
+    Section("handover_templates", "/transmissions/modeles", "care", Permission.MANAGE_TEAMS),
     Section("traces", "/gouvernance/traces", "data", Permission.VIEW_AUDIT),
     Section("receipt", "/gouvernance/recu", "data", Permission.VIEW_AUDIT),
     Section("retention", "/gouvernance/conservation", "data", Permission.MANAGE_RETENTION),
