@@ -29,11 +29,14 @@ self.addEventListener("fetch", (event) => {
 
 // Push messages carry no care content: at most a team or group name, chosen by the server.
 // A message's notification offers "Répondre" (an inline text field where the browser has one).
+// An urgent alert's offers « Je m'en occupe » and « Vu, pas d'action » instead.
 function showPush(data) {
-  const actions = data.reply ? [{ action: "reply", title: data.reply, type: "text", placeholder: data.placeholder || "" }] : [];
+  const actions = data.alert ? [{ action: "alert-taken", title: data.take }, { action: "alert-seen", title: data.seen }]
+    : data.reply ? [{ action: "reply", title: data.reply, type: "text", placeholder: data.placeholder || "" }] : [];
   return self.registration.showNotification(data.title || "Chevet", {
     body: data.body || "", tag: data.tag || "chevet", renotify: !!data.urgent, actions,
-    icon: SHELL.find((u) => u.endsWith("logo.svg")), data: { url: data.url || "/", for: data.for || "" },
+    icon: SHELL.find((u) => u.endsWith("logo.svg")),
+    data: { url: data.url || "/", for: data.for || "", ...(data.alert ? { alert: data.alert } : {}) },
   });
 }
 
@@ -64,9 +67,28 @@ async function replyFromNotification(data, text) {
   return true;
 }
 
+// An alert acknowledged from its notification, as the person it was meant for (and the person
+// last signed in on this browser). Someone took it first: the notification says who. Returns
+// whether the acknowledgement was answered; if not, the conversation opens on the alert.
+async function acknowledgeFromNotification(data, ack) {
+  const me = await outboxMe().catch(() => null);
+  if (!/^[0-9a-fA-F-]{36}$/.test(data.alert || "") || !me || !data.for || me.person !== data.for) return false;
+  const body = new URLSearchParams([["csrf", me.csrf], ["ack", ack]]);
+  const r = await fetch(`/alertes/${data.alert}/prise-en-charge`, { method: "POST", body, redirect: "manual",
+    headers: { Accept: "application/json" }, credentials: "same-origin" }).catch(() => null);
+  if (r && r.status === 409) {
+    const said = await r.json().catch(() => ({}));
+    await self.registration.showNotification("Chevet", { body: said.detail || "", tag: `alert-${data.alert}-done`,
+      data: { url: data.url || "/", for: data.for } });
+    return true;
+  }
+  return !!r && r.ok;
+}
+
 // What a click on a notification (or on one of its actions) does; the listener below calls it.
 async function onNotificationClick(data, action, reply) {
   if (action === "reply" && await replyFromNotification(data, reply)) return;
+  if ((action || "").startsWith("alert-") && await acknowledgeFromNotification(data, action.slice(6))) return;
   const target = new URL(data.url || "/", location.origin);
   if (action === "reply") target.hash = "composer";  // no inline text here: the composer, focused
   const wins = await self.clients.matchAll({ type: "window", includeUncontrolled: true });

@@ -89,6 +89,7 @@ async function outboxDeliver(item, csrf) {
     }
     const body = new URLSearchParams([["csrf", csrf], ["client_id", item.client_id], ["body", item.body || ""],
       ["reply_to", item.reply_to || ""], ...(item.urgent ? [["urgent", "1"]] : []),
+      ...(item.alert_for ? [["alert_for", item.alert_for]] : []),  // who must act (35-alerts.js)
       ...(item.attachment_ids || []).map((a) => ["attachment_ids", a])]);
     r = await fetch(`/c/${item.conversation}/send`, { method: "POST", body, redirect: "manual",
       headers: { Accept: "application/json" }, credentials: "same-origin" });

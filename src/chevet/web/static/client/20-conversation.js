@@ -166,13 +166,16 @@ if (conv) {
     status.classList.add("sr");
     try {
       const m = await queueSend({ conversation: id, client_id: data.client_id, body: data.body,
-        reply_to: data.reply_to || "", urgent: data.urgent === "1", attachment_ids: ids, uploads });
+        reply_to: data.reply_to || "", urgent: data.urgent === "1", alert_for: data.alert_for || "",
+        attachment_ids: ids, uploads });
       if (m) place(m);
+      if (m && data.alert_for) document.dispatchEvent(new CustomEvent("chevet:alert-raised"));  // 35-alerts.js
       else follow.placed(null, true);  // her own message, waiting on the device: followed into view
       textarea.value = "";
       sessionStorage.removeItem(draftKey);
       form.elements.client_id.value = newClientId();
       form.elements.urgent.checked = false;
+      if (form.elements.alert_for) form.elements.alert_for.value = "";
       cancelReply();
       $$(".pending li", form).forEach((li) => li.remove());
       textarea.required = true;
