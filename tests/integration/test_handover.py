@@ -34,6 +34,7 @@ from tests.support import (
     Member,
     create_pg_database,
     drop_pg_database,
+    migrate,
     new_installation,
     new_member,
     new_org,
@@ -337,3 +338,21 @@ async def test_the_late_note_wakes_the_managers_phone_without_content(installati
     assert (push.subscription.person_id, push.text_id, push.title, push.urgent, push.url) == (
         u.manager.id, "push.handover_late", "", True, "/transmissions/en-retard")
     assert "Chute" not in gettext(push.text_id, "fr")
+
+
+async def test_the_migration_goes_down_and_up_again(installation: Installation) -> None:
+    svc = installation.services
+    u = await unit(installation)
+    await _write(svc, u)
+
+    async def tables() -> set[str]:
+        async with svc.db.engine.connect() as conn:  # type: ignore[attr-defined]
+            return set(await conn.run_sync(lambda c: sa.inspect(c).get_table_names()))
+
+    assert {"handover", "handover_template"} <= await tables()
+    await migrate(installation, "0017_care_alert", up=False)
+    assert not {"handover", "handover_template"} & await tables()
+    await migrate(installation, "heads")
+    assert {"handover", "handover_template"} <= await tables()
+    assert await handovers.to_resume(svc, u.incoming.actor) == []
+    assert (await _write(svc, u)).target == "Chute"
