@@ -32,6 +32,8 @@ from chevet.web.compression import Compression
 from chevet.web.middleware import RequestLimits, SecurityHeaders
 from chevet.web.pages.mssante import EXCHANGE_FORM_PATH
 from chevet.web.pages.operations import IMPORT_BODY_BYTES, IMPORT_PATH
+from chevet.web.pages.rosters import UPLOAD_BODY_BYTES as ROSTER_IMPORT_BODY_BYTES
+from chevet.web.pages.rosters import UPLOAD_FORM_PATH as ROSTER_IMPORT_PATH
 from chevet.web.pages.staff_import import UPLOAD_BODY_BYTES as STAFF_IMPORT_BODY_BYTES
 from chevet.web.pages.staff_import import UPLOAD_FORM_PATH as STAFF_IMPORT_PATH
 from chevet.web.ratelimit import RateLimiter
@@ -183,6 +185,7 @@ def create_app(installation: Installation) -> FastAPI:
                                ("POST", FILING_PATHS, settings.attachments.max_upload_bytes + 131072),
                                ("POST", EXCHANGE_FORM_PATH, settings.attachments.max_upload_bytes + 327680),
                                ("POST", STAFF_IMPORT_PATH, STAFF_IMPORT_BODY_BYTES),
+                               ("POST", ROSTER_IMPORT_PATH, ROSTER_IMPORT_BODY_BYTES),
                                ("POST", IMPORT_PATH, IMPORT_BODY_BYTES)])
     app.add_middleware(ForgetOnChange, cache=app.state.session_cache)
     app.add_middleware(Compression)  # pages, CSS, JS, JSON; not attachment downloads

@@ -27,7 +27,7 @@ MAX_NAMED_ROLES = 10  # role addresses resolved for one message
 
 def _aware(at: datetime) -> None:
     if at.tzinfo is None:
-        raise InvalidInput("period_invalid")
+        raise InvalidInput("roster_period_invalid")
 
 
 async def _present(tx: Transaction, org_id: uuid.UUID, people: list[uuid.UUID]) -> list[uuid.UUID]:

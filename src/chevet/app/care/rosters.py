@@ -217,7 +217,7 @@ async def assign_in(u: Unit, actor_id: uuid.UUID | None, org_id: uuid.UUID, team
     """Check and add one assignment inside an open unit of work (the console, an import)."""
     now = u.services.clock.now()
     if not 1 <= new.rank <= MAX_RANK:
-        raise InvalidInput("rank_invalid", max=MAX_RANK)
+        raise InvalidInput("roster_rank_invalid", max=MAX_RANK)
     await _person(u.tx, org_id, new.person_id)
     shift_id = None
     if new.shift_id is not None:
@@ -230,7 +230,7 @@ async def assign_in(u: Unit, actor_id: uuid.UUID | None, org_id: uuid.UUID, team
             starts_at, ends_at = occ.starts_at, occ.ends_at
     if shift_id is None or new.day is None:
         if new.starts_at is None or new.ends_at is None:
-            raise InvalidInput("period_invalid")
+            raise InvalidInput("roster_period_invalid")
         starts_at, ends_at = new.starts_at, new.ends_at
     roster.check_period(starts_at, ends_at, now)
     if new.role_id is not None and await u.tx.rosters.get_role(org_id, new.role_id) is None:

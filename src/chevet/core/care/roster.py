@@ -207,13 +207,13 @@ def format_clock(minutes: int) -> str:
 def check_period(starts_at: datetime, ends_at: datetime, now: datetime) -> None:
     """An assignment's period: aware, ordered, at most ``MAX_PERIOD``, near enough to now."""
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
-        raise InvalidInput("period_invalid")
+        raise InvalidInput("roster_period_invalid")
     if ends_at <= starts_at:
-        raise InvalidInput("period_invalid")
+        raise InvalidInput("roster_period_invalid")
     if ends_at - starts_at > MAX_PERIOD:
-        raise InvalidInput("period_too_long", days=MAX_PERIOD.days)
+        raise InvalidInput("roster_period_too_long", days=MAX_PERIOD.days)
     if starts_at < now - PAST_LIMIT or ends_at > now + FUTURE_LIMIT:
-        raise InvalidInput("period_too_far")
+        raise InvalidInput("roster_period_too_far")
 
 
 def week_start(day: date) -> date:

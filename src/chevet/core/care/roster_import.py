@@ -163,7 +163,7 @@ def parse_date(value: str) -> date:
             return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
     except ValueError:
         pass
-    raise InvalidInput("date_invalid")
+    raise InvalidInput("roster_date_invalid")
 
 
 def _separator(header_line: str) -> str:
@@ -251,7 +251,7 @@ def _csv_row(line: int, cells: dict[str, str], shifts: dict[str, ShiftPattern],
             end_day = parse_date(cells["end_date"]) if cells.get("end_date") else (
                 day + timedelta(days=1) if end <= start else day)
         except InvalidInput as exc:
-            return RowProblem(line, "time_invalid" if exc.code == "shift_time_invalid" else exc.code)
+            return RowProblem(line, "time_invalid" if exc.code == "shift_time_invalid" else "date_invalid")
         starts_at, ends_at, shift_id = local_instant(day, start), local_instant(end_day, end), None
         if pattern is not None and (occ := pattern.occurrence(day)).starts_at == starts_at and occ.ends_at == ends_at:
             shift_id = pattern.id

@@ -54,6 +54,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("import", "/admin/people/import", "people", Permission.MANAGE_PEOPLE),
     Section("directory", "/admin/annuaire", "people", Permission.MANAGE_ORGANISATION),
     Section("teams", "/admin/teams", "people", Permission.MANAGE_TEAMS),
+    Section("rosters", "/admin/plannings", "people", Permission.MANAGE_TEAMS),
     Section("organisation", "/admin/organisation", "people", Permission.MANAGE_ORGANISATION),
     Section("shared_devices", "/admin/appareils-partages", "people", Permission.MANAGE_ORGANISATION),
     # Urgent alerts still open or late, and the teams' escalation ladders (web/pages/alerts.py).
