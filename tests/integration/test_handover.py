@@ -15,11 +15,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+import orjson
 import pytest
 import sqlalchemy as sa
 
 from chevet.adapters.db.schema_handover import handover
 from chevet.app.archive import archive
+from chevet.app.archive.schema import SCHEMA
 from chevet.app.care import handovers
 from chevet.app.governance import retention
 from chevet.app.messaging import conversations, notifications, teams
@@ -265,6 +268,12 @@ async def test_archive_round_trip_and_retention(installation: Installation, tmp_
     assert counts["handovers"] == 2
     files = archive.read_archive(io.BytesIO(out.getvalue()), passphrase=PASSPHRASE)
     assert SECRET.encode() in files["data/handovers.jsonl"]
+    validator = jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker())
+    for name in ("handovers", "handover_templates"):
+        lines = files[f"data/{name}.jsonl"].splitlines()
+        assert lines
+        for line in lines:
+            validator.validate(orjson.loads(line))
     target_url = await create_pg_database() if installation.settings.database.url is None and pg_available() \
         else None
     other = await new_installation(tmp_path / "other", target_url)
