@@ -43,7 +43,7 @@ async def test_a_note_written_on_one_phone_is_confirmed_on_another(browser: Brow
     manager = await new_member(svc, org, "manager", "Claire Martin")
     care, _ = await conversations.create_conversation(svc, outgoing.actor, kind="care_case", title="Mme D., ch. 12",
                                                       member_ids=[incoming.id], care_case_ref="CH12")
-    await teams.create_team(svc, manager.actor, "Unité Glycine", [outgoing.id, incoming.id])
+    await teams.create_team(svc, manager.actor, "Unité Glycine", [outgoing.id, incoming.id, manager.id])
     base = web_server.url
     problems: list[str] = []
     overflow: list[str] = []
@@ -92,5 +92,23 @@ async def test_a_note_written_on_one_phone_is_confirmed_on_another(browser: Brow
     await writer.get_by_text("Reprise par Inès Moreau").wait_for()
     await writer_ctx.close()
     await reader_ctx.close()
+
+    # The nurse manager, at a desk (1280×800): the late notes and the team's templates.
+    desk_ctx: Any = await french_context(browser, viewport={"width": 1280, "height": 800}, bypass_csp=True)
+    desk: Page = await desk_ctx.new_page()
+    await sign_in(desk, base, manager)
+    for path, heading in (("/transmissions/en-retard", "Transmissions en retard"),
+                          ("/transmissions/modeles", "Modèles de transmissions"), ("/transmissions", "À reprendre")):
+        await desk.goto(base + path)
+        await desk.get_by_role("heading", name=heading, level=1).wait_for()
+        problems += await _axe(desk, path)
+        if not await _fits(desk):
+            overflow.append(path)
+    await desk.get_by_role("link", name="Modèles", exact=True).click()
+    await desk.get_by_label("Nom du modèle").first.fill("Chute la nuit")
+    await desk.get_by_role("button", name="Enregistrer les modèles").first.click()
+    await desk.get_by_text("Modèles enregistrés.").wait_for()
+    assert await desk.get_by_label("Nom du modèle").first.input_value() == "Chute la nuit"
+    await desk_ctx.close()
     assert problems == []
     assert overflow == []

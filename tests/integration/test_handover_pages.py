@@ -159,3 +159,32 @@ async def test_templates_search_and_refusals(installation: Installation, clients
         assert "Rien à reprendre" in text_of((await as_stranger.get("/transmissions")).text)
     finally:
         await as_stranger.close()
+
+
+async def test_hostile_requests_are_answered_in_words(installation: Installation,
+                                                      clients: list[Browserless]) -> None:
+    clock, outgoing, _incoming, manager, care, _team = await _scene(installation)
+    as_out, _as_in, as_manager = clients
+    await sign_in(as_out, outgoing, clock)
+    await sign_in(as_manager, manager, clock)
+    token = await as_out.csrf(f"/c/{care}/transmission")
+    for path, data in ((f"/transmissions/{'x' * 40}/confirmer", {"csrf": token}),
+                       (f"/transmissions/{uuid.uuid4()}/confirmer", {"csrf": token}),
+                       ("/c/pas-un-id/transmission", {"csrf": token}),
+                       (f"/c/{care}/transmission", {"csrf": token, "team": "pas-un-id", "target": "Chute", "data": "d",
+                                                    "actions": "a"}),
+                       (f"/c/{care}/transmission", {"target": "Chute", "data": "d", "actions": "a"}),  # no CSRF
+                       (f"/c/{care}/transmission", {"csrf": token, "target": "Chute", "data": "d" * 50_000,
+                                                    "actions": "a"})):
+        r = await as_out.http.post(path, data=data)
+        assert 400 <= r.status_code < 500, (path, r.status_code)
+        assert 'lang="fr"' in r.text and "Traceback" not in r.text
+    other = await new_org(installation.services)
+    stranger_team = await teams.create_team(installation.services, (await new_member(
+        installation.services, other, "manager")).actor, "Ailleurs")
+    r = await as_manager.post(f"/transmissions/modeles/{stranger_team['id']}", {"name-0": "X", "target-0": "Y"},
+                              from_page="/transmissions/modeles")
+    assert r.status_code == 404
+    async with installation.services.db.transaction() as tx:
+        assert await tx.handovers.of_conversation(outgoing.actor.org_id, care) == []
+        assert await tx.handovers.templates(other.id, uuid.UUID(str(stranger_team["id"]))) is None
