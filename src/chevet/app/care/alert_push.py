@@ -18,6 +18,19 @@ from chevet.app.messaging.notifications import Notification
 from chevet.app.services import Services
 from chevet.core.entities import PersonStatus, RealtimeEvent
 from chevet.core.notification import Preferences
+from chevet.ports import Transaction
+
+
+async def notified_of(tx: Transaction, org_id: uuid.UUID, conversation_id: uuid.UUID,
+                      message_id: str) -> set[uuid.UUID]:
+    """The people an urgent message's alert notified: they get the alert's notification (with
+    its two buttons) rather than a second one for the message."""
+    try:
+        mid = uuid.UUID(message_id)
+    except ValueError:
+        return set()
+    return {p for a in await tx.alerts.of_conversation(org_id, conversation_id, 5) if a.message_id == mid
+            for p in a.targeted}
 
 
 async def plan(services: Services, event: RealtimeEvent) -> list[Notification]:

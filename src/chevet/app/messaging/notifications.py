@@ -111,6 +111,11 @@ async def plan(services: Services, event: RealtimeEvent) -> list[Notification]:
             return []
         recipients = [m.person_id for m in await u.tx.conversations.members(conv.id)
                       if str(m.person_id) != author and m.read_seq < event.seq]
+        if urgent:  # whom the message's alert notifies gets that notification instead (app/care/alert_push.py)
+            from chevet.app.care import alert_push
+
+            called = await alert_push.notified_of(u.tx, event.org_id, conv.id, str(message.get("id") or ""))
+            recipients = [r for r in recipients if r not in called]
         active = {p.id for p in await u.tx.people.many(event.org_id, recipients)
                   if p.status is PersonStatus.ACTIVE}
         subs = [s for s in await u.tx.push.for_people(event.org_id, recipients) if s.person_id in active]

@@ -230,7 +230,10 @@ if (outboxPerson && "indexedDB" in window) {
     // Another person's waiting messages never stay on a page of this one.
     const items = await outboxItems().catch(() => []);
     await Promise.all(items.filter((i) => i.person !== outboxPerson).map((i) => outboxDrop(i.client_id).catch(() => {})));
-    await outboxTx("meta", "readwrite", (s) => s.put({ person: outboxPerson, csrf: csrfOf() }, "me")).catch(() => {});
+    // A page without a form (the conversation list) keeps the token an earlier page of hers left.
+    const before = await outboxMe().catch(() => null);
+    const csrf = csrfOf() || (before?.person === outboxPerson ? before.csrf : "");
+    await outboxTx("meta", "readwrite", (s) => s.put({ person: outboxPerson, csrf }, "me")).catch(() => {});
     outboxChanged();
     await outboxSendWaiting();
   })();
