@@ -25,7 +25,7 @@ from chevet.core.errors import ChevetError, Conflict, InvalidInput, NotFound
 from chevet.core.ids import new_id
 from chevet.jobs import alerts as alert_job
 from chevet.web.i18n import gettext
-from tests.support import Member, Server, eventually, new_member, new_org
+from tests.support import Member, Server, eventually, migrate, new_member, new_org
 
 NIGHT = datetime(2026, 12, 4, 2, 0, tzinfo=UTC)  # 03:00 in Paris: the night delay (5 minutes by default)
 
@@ -287,3 +287,20 @@ async def test_bad_input_is_refused_in_french_and_changes_nothing(installation: 
                                   steps=["manager"])
     assert gettext(ladder.value.code, "fr", **ladder.value.params) == \
         "Le délai doit être un nombre entier de minutes, entre 1 et 120."
+
+
+async def test_the_migration_runs_both_ways_and_alerts_work_after(installation: Installation) -> None:
+    async def tables() -> set[str]:
+        async with installation.services.db.engine.connect() as conn:
+            return set(await conn.run_sync(lambda c: sa.inspect(c).get_table_names()))
+
+    mine = {"care_alert", "care_alert_event", "care_alert_ladder"}
+    assert mine <= await tables()
+    await migrate(installation, "0016_duty_roster", up=False)
+    assert not mine & await tables()
+    await migrate(installation, "heads")
+    assert mine <= await tables()
+    installation.services.clock = ManualClock(NIGHT)
+    w = await ward(installation, NIGHT)
+    alert_id = await raise_on_call(installation, w)
+    assert (await alerts.alert_view(installation.services, w.first_call.actor, alert_id)).open
