@@ -304,3 +304,19 @@ async def test_the_migration_runs_both_ways_and_alerts_work_after(installation: 
     w = await ward(installation, NIGHT)
     alert_id = await raise_on_call(installation, w)
     assert (await alerts.alert_view(installation.services, w.first_call.actor, alert_id)).open
+
+
+async def test_a_shredded_care_case_takes_its_alerts_with_it(installation: Installation) -> None:
+    from chevet.app.governance import retention
+
+    s = installation.services
+    s.clock = ManualClock(NIGHT)
+    w = await ward(installation, NIGHT)
+    alert_id = await raise_on_call(installation, w)
+    await alerts.acknowledge(s, w.first_call.actor, alert_id, AckKind.TAKEN)
+    await retention.close_care_case(s, w.author.actor, w.conversation_id)
+    report = await retention.purge(s, NIGHT + timedelta(days=366))
+    assert [x["conversation_id"] for x in report.shredded] == [str(w.conversation_id)]
+    async with s.db.engine.connect() as conn:
+        for table in (care_alert, care_alert_event):
+            assert (await conn.execute(sa.select(sa.func.count()).select_from(table))).scalar_one() == 0

@@ -31,6 +31,11 @@ class AlertRepository(Protocol):
         """Open alerts of every organisation whose next step is due, oldest due first."""
         ...
 
+    async def remove_for_conversation(self, conversation_id: uuid.UUID, before: datetime | None = None) -> int:
+        """Retention: the conversation's alerts (raised before ``before``, or all) and their
+        timelines go with its messages; returns how many alerts."""
+        ...
+
     async def add_events(self, events: Sequence[AlertEvent]) -> None: ...
     async def events_of(self, alert_ids: Sequence[uuid.UUID]) -> list[AlertEvent]:
         """The timelines of these alerts, in order."""

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -100,6 +100,14 @@ class SqlAlerts:
         if self.conn.dialect.name == "postgresql":
             q = q.with_for_update(skip_locked=True)
         return [_alert(r) for r in await self.conn.execute(q)]
+
+    async def remove_for_conversation(self, conversation_id: uuid.UUID, before: datetime | None = None) -> int:
+        gone = select(care_alert.c.id).where(care_alert.c.conversation_id == conversation_id)
+        if before is not None:
+            gone = gone.where(care_alert.c.raised_at < before)
+        await self.conn.execute(delete(care_alert_event).where(care_alert_event.c.alert_id.in_(gone)))
+        result = await self.conn.execute(delete(care_alert).where(care_alert.c.id.in_(gone)))
+        return int(result.rowcount or 0)
 
     async def add_events(self, events: Sequence[AlertEvent]) -> None:
         if events:

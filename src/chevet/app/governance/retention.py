@@ -264,6 +264,7 @@ async def _shred(u: Unit, hook: RetentionHook | None, org_id: uuid.UUID,
     every row. Returns (entries, other objects) removed."""
     extra = await hook(u.tx, org_id, conversation_id, None) if hook else 0
     extra += await u.tx.handovers.remove_for_conversation(conversation_id)  # a care case's handover notes
+    extra += await u.tx.alerts.remove_for_conversation(conversation_id)  # its urgent alerts and their timelines
     return await u.tx.retention.shred_conversation(conversation_id), extra
 
 
@@ -327,6 +328,7 @@ async def purge(services: Services, as_of: datetime | None = None, *, dry_run: b
                 count = expired
                 if not dry_run:
                     extra = await hook(u.tx, state.org_id, state.conversation_id, cutoff) if hook else 0
+                    extra += await u.tx.alerts.remove_for_conversation(state.conversation_id, before=cutoff)
                     count = await u.tx.retention.delete_entries_before(state.conversation_id, cutoff)
                     await u.audit(state.org_id, "retention.messages_expired", None, "conversation",
                                   state.conversation_id, kind=state.kind.value, entries=count, days=days,
