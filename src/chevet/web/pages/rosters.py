@@ -119,7 +119,7 @@ def coverage_svg(day: RosterDay, lang: str) -> Markup:
                   gettext("roster.coverage.on_call", lang, hours=", ".join(words[DutyKind.ON_CALL]) or "—")]
     desc = " ; ".join(desc_parts) if lang == "fr" else "; ".join(desc_parts)
     return Markup(  # noqa: S704 - every text in it is escaped here
-        f'<svg class="coverage" viewBox="0 0 {width:.0f} 26" role="img" aria-label={quoteattr(title)}>'
+        f'<svg class="coverage" viewBox="0 0 {width:.0f} 26" preserveAspectRatio="none" role="img" aria-label={quoteattr(title)}>'
         f"<title>{escape(title)}</title><desc>{escape(desc)}</desc>"
         f'<rect class="cov-bg" x="0" y="0" width="{width:.0f}" height="26"/>{ticks}{"".join(parts)}</svg>')
 
