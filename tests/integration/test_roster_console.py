@@ -219,3 +219,37 @@ async def test_import_previews_then_applies_and_hostile_files_change_nothing(ins
         assert "Importer 1 affectation(s)" in words
     finally:
         await client.close()
+
+
+async def test_a_nurse_writes_to_the_physician_on_call_through_the_role_address(installation: Installation) -> None:
+    clock = Clock()
+    installation.services = replace(installation.services, clock=clock)
+    s = installation.services
+    org = await new_org(s)
+    manager, nurse = await new_member(s, org, "manager"), await new_member(s, org, "nurse")
+    physician = await new_member(s, org, "physician", name="Dr Paul Lefèvre")
+    team = await teams.create_team(s, manager.actor, "EHPAD")
+    client = Browserless(app=create_app(installation))
+    try:
+        await client.sign_in(nurse)
+        clock.at = NOW
+        from chevet.app.care import rosters
+
+        week = await rosters.week(s, manager.actor, uuid.UUID(team["id"]), NOW.date())
+        assert week is not None
+        role = next(r for r in week.roles if r.slug == "astreinte-medicale")
+        form = await client.get("/new")
+        assert "Astreinte médicale" in _text(form) and 'name="roles" value="astreinte-medicale"' in form.text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
+        nobody = await client.http.post("/new", data={"csrf": csrf, "kind": "direct", "roles": "astreinte-medicale"})
+        assert nobody.status_code == 422 and "Personne ne tient le rôle « Astreinte médicale » en ce moment." in _text(
+            nobody)
+        await rosters.add_assignment(s, manager.actor, uuid.UUID(team["id"]), rosters.NewAssignment(
+            physician.id, rosters.DutyKind.ON_CALL, starts_at=NOW - timedelta(hours=1),
+            ends_at=NOW + timedelta(hours=11), role_id=role.id))
+        made = await client.http.post("/new", data={"csrf": csrf, "kind": "direct", "roles": "astreinte-medicale"})
+        assert made.status_code == 303
+        page = await client.get(made.headers["location"])
+        assert "Dr Paul Lefèvre" in _text(page)
+    finally:
+        await client.close()

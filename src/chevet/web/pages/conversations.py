@@ -17,7 +17,7 @@ from fastapi.responses import Response
 
 from chevet.app.attachments import upload
 from chevet.app.attachments.views import LimitsView
-from chevet.app.care import handovers
+from chevet.app.care import handovers, rosters
 from chevet.app.identity import people
 from chevet.app.messaging import conversations, memberships, messages, search_index, teams
 from chevet.app.messaging.previews import files_label
@@ -273,7 +273,7 @@ async def new_form(request: Request) -> Response:
     return p.render("new.html", kinds=[k for k in KINDS if p.can(KIND_PERMISSION[k])],
                     kind=kind if kind in KINDS else "care_case", people=await _people_choices(p),
                     teams=await teams.list_teams(p.services, p.actor) if p.can("create_team_channel") else [],
-                    form={}, chosen=set(), error=None)
+                    roles=await rosters.role_choices(p.services, p.actor), form={}, chosen=set(), error=None)
 
 
 @router.post("/new")
@@ -284,14 +284,16 @@ async def new(request: Request) -> Response:
     kind = field_of(form, "kind", 20)
     chosen = [v for v in form.getlist("members") if isinstance(v, str)][:1000]
     team = field_of(form, "team_id", 40)
+    # A role address (« Infirmière de garde ») is whoever holds it at creation (app/care/duty.py).
+    roles = [v[:60] for v in form.getlist("roles") if isinstance(v, str) and v][:10] if kind != "team" else []
     try:
         member_ids = [parse_id(v) for v in chosen]
-        if kind == "direct" and len(member_ids) != 1:
+        if kind == "direct" and len(member_ids) + len(roles) != 1:
             raise InvalidInput("direct_needs_one_member")
         view, _ = await conversations.create_conversation(
             p.services, p.actor, kind=kind, title=field_of(form, "title", 500) or None, member_ids=member_ids,
             care_case_ref=field_of(form, "care_case_ref", 500) or None,
-            team_id=parse_id(team) if team and kind == "team" else None)
+            team_id=parse_id(team) if team and kind == "team" else None, role_addresses=roles)
     except ChevetError as exc:
         if not isinstance(exc, (InvalidInput, NotFound)):
             raise
@@ -299,7 +301,8 @@ async def new(request: Request) -> Response:
                         kind=kind if kind in KINDS else "care_case", people=await _people_choices(p),
                         teams=await teams.list_teams(p.services, p.actor) if p.can("create_team_channel") else [],
                         form={k: field_of(form, k, 500) for k in ("title", "care_case_ref", "team_id")},
-                        chosen=set(chosen), error=p.error_text(exc))
+                        roles=await rosters.role_choices(p.services, p.actor), chosen=set(chosen) | set(roles),
+                        error=p.error_text(exc))
     return p.redirect(f"/c/{view['id']}")
 
 
