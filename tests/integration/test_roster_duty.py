@@ -85,3 +85,28 @@ async def test_duty_answers_across_the_clock_changes_and_a_boundary(installation
         assert await duty.on_call(tx, other.id, team_id, before) == []
         assert await duty.on_shift(tx, other.id, team_id, before) is None
         assert await duty.role_addresses(tx, other.id) == []
+
+
+async def test_the_migration_runs_both_ways(installation: Installation) -> None:
+    import sqlalchemy as sa
+
+    from tests.support import migrate
+
+    async def tables() -> set[str]:
+        async with installation.services.db.engine.connect() as conn:
+            return set(await conn.run_sync(lambda c: sa.inspect(c).get_table_names()))
+
+    mine = {"roster_shift", "roster_role", "roster_assignment"}
+    assert mine <= await tables()
+    await migrate(installation, "0015_entry_clustered", up=False)
+    assert not mine & await tables()
+    await migrate(installation, "heads")
+    assert mine <= await tables()
+    s = installation.services
+    org = await new_org(s)
+    admin = await new_member(s, org, "admin")
+    team = await teams.create_team(s, admin.actor, "Nuit")
+    async with s.db.transaction() as tx:
+        await tx.rosters.add_shift(ShiftPattern(new_id(), org.id, uuid.UUID(team["id"]), "Nuit", 1140, 420, T0))
+        shift = await duty.shift_at(tx, org.id, uuid.UUID(team["id"]), datetime(2026, 1, 1, 23, tzinfo=UTC))
+    assert shift is not None and shift.name == "Nuit"
