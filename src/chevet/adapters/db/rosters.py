@@ -114,6 +114,17 @@ class SqlRosters:
                 return True
         return False
 
+    # --- the whole organisation ---------------------------------------------------------------
+    async def all_shifts(self, org_id: uuid.UUID) -> list[ShiftPattern]:
+        rows = await self.conn.execute(select(roster_shift).where(roster_shift.c.org_id == org_id)
+                                       .order_by(roster_shift.c.team_id, roster_shift.c.starts_min, roster_shift.c.id))
+        return [_shift(r) for r in rows]
+
+    async def all_assignments(self, org_id: uuid.UUID) -> list[Assignment]:
+        rows = await self.conn.execute(select(roster_assignment).where(roster_assignment.c.org_id == org_id)
+                                       .order_by(*_ORDER))
+        return [_assignment(r) for r in rows]
+
     # --- role addresses ---------------------------------------------------------------------
     async def roles(self, org_id: uuid.UUID) -> list[RoleAddress]:
         rows = await self.conn.execute(select(roster_role).where(roster_role.c.org_id == org_id)

@@ -32,6 +32,7 @@ from chevet.app.archive.values import an_id as _u
 from chevet.app.archive.values import an_id_or_none as _ou
 from chevet.app.archive.values import id_text as _s
 from chevet.app.archive.values import time_text as _t
+from chevet.app.care import alert_archive, roster_archive
 from chevet.app.care import handovers as archive_handovers
 from chevet.app.messaging.views import body_of, ref_of, title_of
 from chevet.app.services import Services
@@ -90,6 +91,7 @@ README = """Archive Chevet — format chevet-export-2
 
 FR. Cette archive contient toutes les données d'une organisation : personnes, équipes,
 conversations et messages (en clair), transmissions ciblées (DAR) et modèles des équipes,
+alertes urgentes (qui a été appelé, qui a pris en charge, quand) et échelles d'escalade,
 états de lecture, règles de conservation, signalements
 d'événements indésirables (avec leurs suites, formulaires, déclarations et pièces jointes ; un
 signalement anonyme reste anonyme ; fichiers dans reports/), registre des violations et journal
@@ -99,7 +101,8 @@ schema/chevet-export-2.schema.json ; manifest.json donne l'empreinte SHA-256 de 
 Les mots de passe et secrets TOTP ne sont jamais exportés.
 
 EN. This archive holds everything of one organisation: people, teams, conversations and
-messages (decrypted), handover notes (DAR) and the teams' templates, read state, retention
+messages (decrypted), handover notes (DAR) and the teams' templates, urgent alerts (who was
+called, who took them, when) and escalation ladders, read state, retention
 rules, adverse-event reports (with their follow-up,
 forms, submissions and files, in reports/; an anonymous report stays anonymous), the breach
 log and the signed audit trail. Open html/index.html in a browser to read the conversations
@@ -235,6 +238,8 @@ async def export_organisation(services: Services, slug: str, out: BinaryIO, head
                      "max_days": r.max_days} for r in (await tx.retention.policies(org.id)).values()]
         breaches = [breach_record(b) for b in await tx.breaches.all(org.id)]
         handover_notes, handover_templates = await archive_handovers.export_records(tx, org.id, conv_keys)
+        alert_records = await alert_archive.export_records(tx, org.id)
+        roster_records = await roster_archive.export_records(tx, org.id)
         report_files, report_records = await archive_reports.export_reports(services, tx, org.id)
         files.update(report_files)
         audit_lines = [orjson.dumps({"type": "header", "format": "chevet-audit-export-1",
@@ -259,6 +264,10 @@ async def export_organisation(services: Services, slug: str, out: BinaryIO, head
     files["data/attachments.jsonl"] = _jsonl(attachments_out)
     files["data/handovers.jsonl"] = _jsonl(handover_notes)
     files["data/handover_templates.jsonl"] = _jsonl(handover_templates)
+    for name, records in alert_records.items():
+        files[f"data/{name}.jsonl"] = _jsonl(records)
+    for name, records in roster_records.items():
+        files[f"data/{name}.jsonl"] = _jsonl(records)
     for name, records in report_records.items():
         files[f"data/{name}.jsonl"] = _jsonl(records)
     files["audit/audit.jsonl"] = b"".join(line + b"\n" for line in audit_lines)
@@ -448,6 +457,14 @@ async def _import(services: Services, files: dict[str, bytes], archive_sha256: s
         handovers_count = await archive_handovers.import_records(
             u, org.id, keys, list(_records(files, "handovers", "handover")),
             list(_records(files, "handover_templates", "handover_template")))
+        # Alerts likewise (after their conversations and people).
+        await alert_archive.import_records(u, org.id, list(_records(files, "alerts", "alert")),
+                                           list(_records(files, "alert_events", "alert_event")),
+                                           list(_records(files, "alert_ladders", "alert_ladder")))
+        # Rosters likewise (after their teams and people).
+        await roster_archive.import_records(u, org.id, list(_records(files, "roster_shifts", "roster_shift")),
+                                            list(_records(files, "roster_roles", "roster_role")),
+                                            list(_records(files, "roster_assignments", "roster_assignment")))
         for b in _records(files, "breaches", "breach"):
             await u.tx.breaches.add(Breach(
                 _u(b["id"]), org.id, _dt(b["discovered_at"]), _dt(b["recorded_at"]), _ou(b["recorded_by"]),

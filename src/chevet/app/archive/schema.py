@@ -45,7 +45,8 @@ SCHEMA: dict[str, Any] = {
     "oneOf": [{"$ref": f"#/$defs/{n}"} for n in ("organisation", "person", "team", "conversation", "member",
                                                   "entry", "attachment", "retention_policy", "breach", "report",
                                                   "report_designation", "report_retention", "handover",
-                                                  "handover_template")],
+                                                  "handover_template", "alert", "alert_event", "alert_ladder",
+                                                  "roster_shift", "roster_role", "roster_assignment")],
     "$defs": {
         "organisation": _record("organisation", "data/organisation.jsonl: the organisation (one line).", {
             "id": _UUID, "slug": _STR, "name": _STR, "created_at": _TIME}),
@@ -138,5 +139,41 @@ SCHEMA: dict[str, Any] = {
                                                           "any use the defaults).", {
             "team_id": _UUID, "position": _INT, "name": _STR, "target": _STR, "prompt_data": _STR,
             "prompt_actions": _STR, "prompt_results": _STR}),
+        "alert": _record("alert", "data/alerts.jsonl: urgent alerts raised by a message (`message_id`, "
+                                  "`message_seq` in its conversation): `target` (person:<id>, role:<address>, "
+                                  "on_call:<team id>), `state` (open, acknowledged), the ladder `step` reached, "
+                                  "when the next is `due_at`, who was notified (`targeted`, `current`), and "
+                                  "who acknowledged it, when, how (`ack`: taken « Je m'en occupe », seen « Vu, "
+                                  "pas d'action »).", {
+            "id": _UUID, "conversation_id": _UUID, "message_id": _UUID, "message_seq": _INT, "team_id": _OPT_UUID,
+            "raised_by": _UUID, "raised_at": _TIME, "target": _STR, "state": _STR, "step": _INT, "due_at": _OPT_TIME,
+            "targeted": {"type": "array", "items": _UUID}, "current": {"type": "array", "items": _UUID},
+            "late": _BOOL, "acknowledged_by": _OPT_UUID, "acknowledged_at": _OPT_TIME, "ack": _OPT_STR}),
+        "alert_event": _record("alert_event", "data/alert_events.jsonl: each alert's timeline, in order: raised, "
+                                              "notified, escalated, nobody (a step with nobody available), "
+                                              "exhausted, acknowledged; `people` notified at that step.", {
+            "id": _UUID, "alert_id": _UUID, "at": _TIME, "kind": _STR, "step": _INT,
+            "people": {"type": "array", "items": _UUID}, "actor_id": _OPT_UUID, "ack": _OPT_STR}),
+        "alert_ladder": _record("alert_ladder", "data/alert_ladders.jsonl: escalation ladders set for a team "
+                                                "(`scope_id` a team's id) or the organisation's default (its "
+                                                "own id): delays in minutes by day and by night, night hours "
+                                                "in minutes after midnight, Europe/Paris, and the steps.", {
+            "scope_id": _UUID, "day_minutes": _INT, "night_minutes": _INT, "night_starts": _INT,
+            "night_ends": _INT, "steps": _STRS}),
+        "roster_shift": _record("roster_shift", "data/roster_shifts.jsonl: a team's shifts (« Jour », « Nuit »), "
+                                                "in minutes after midnight, Europe/Paris wall-clock time; an end "
+                                                "at or before the start is the next day.", {
+            "id": _UUID, "team_id": _UUID, "name": _STR, "starts_minute": _INT, "ends_minute": _INT,
+            "created_at": _TIME}),
+        "roster_role": _record("roster_role", "data/roster_roles.jsonl: role addresses people write to "
+                                              "(`@garde`): the folded slug and its label.", {
+            "id": _UUID, "slug": _STR, "label": _STR, "team_id": _OPT_UUID, "created_at": _TIME}),
+        "roster_assignment": _record("roster_assignment", "data/roster_assignments.jsonl: who is on duty "
+                                                          "(`duty`) or on call (`on_call`) for a team over "
+                                                          "[starts_at, ends_at), the shift it was made from, "
+                                                          "the role address held, the on-call rank (1 first).", {
+            "id": _UUID, "team_id": _UUID, "person_id": _UUID, "kind": _STR, "starts_at": _TIME, "ends_at": _TIME,
+            "shift_id": _OPT_UUID, "role_id": _OPT_UUID, "rank": _INT, "created_at": _TIME,
+            "created_by": _OPT_UUID}),
     },
 }
