@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -320,3 +321,43 @@ async def test_a_shredded_care_case_takes_its_alerts_with_it(installation: Insta
     async with s.db.engine.connect() as conn:
         for table in (care_alert, care_alert_event):
             assert (await conn.execute(sa.select(sa.func.count()).select_from(table))).scalar_one() == 0
+
+
+async def test_alerts_travel_with_the_organisation_archive(installation: Installation, tmp_path: Path) -> None:
+    """Exported with their timelines and the teams' ladders, imported into a fresh installation
+    as they were: the same views, nobody called again, the ladder kept."""
+    import io
+
+    from chevet.app.archive import archive
+    from chevet.core.sealed_archive import passphrase_header
+    from tests.support import new_installation
+
+    s = installation.services
+    s.clock = ManualClock(NIGHT)
+    w = await ward(installation, NIGHT)
+    await alert_policy.set_ladder(s, w.manager.actor, w.team_id, Ladder(night_delay=timedelta(minutes=3)))
+    alert_id = await raise_on_call(installation, w)
+    s.clock = ManualClock(NIGHT + timedelta(minutes=3))
+    assert await alert_job.run_once(installation) == 1
+    await alerts.acknowledge(s, w.second_call.actor, alert_id, AckKind.SEEN)
+    open_id = await raise_on_call(installation, w, client_id="alerte-2")
+    before = [await alerts.alert_view(s, w.author.actor, a) for a in (alert_id, open_id)]
+
+    out = io.BytesIO()
+    header, key = passphrase_header("une phrase de passe assez longue", log2_n=14)
+    await archive.export_organisation(s, w.author.actor.organisation.slug, out, header, key)
+    files = archive.read_archive(io.BytesIO(out.getvalue()), passphrase="une phrase de passe assez longue")
+    assert len(files["data/alerts.jsonl"].splitlines()) == 2
+    other = await new_installation(tmp_path / "other", None)
+    try:
+        other.services.clock = ManualClock(NIGHT + timedelta(minutes=4))
+        await archive.import_organisation(other.services, files, archive_sha256="x")
+        after = [await alerts.alert_view(other.services, w.author.actor, a) for a in (alert_id, open_id)]
+        assert after == before
+        async with other.services.db.transaction() as tx:
+            assert (await tx.alerts.ladder(w.author.actor.org_id, w.team_id)) == Ladder(
+                night_delay=timedelta(minutes=3))
+            events = await tx.alerts.events_of([alert_id, open_id])
+            assert [await tx.alerts.claim_push(e.id, NIGHT) for e in events] == [False] * len(events)  # none again
+    finally:
+        await other.close()

@@ -23,6 +23,10 @@ class AlertRepository(Protocol):
         """The conversation's alerts, latest first."""
         ...
 
+    async def of_organisation(self, org_id: uuid.UUID) -> list[Alert]:
+        """Every alert of the organisation, oldest first (the archive)."""
+        ...
+
     async def open_in(self, org_id: uuid.UUID, limit: int = 200) -> list[Alert]:
         """The organisation's open alerts (exhausted ones included), oldest first."""
         ...

@@ -88,6 +88,11 @@ class SqlAlerts:
             .order_by(care_alert.c.raised_at.desc()).limit(limit))
         return [_alert(r) for r in rows]
 
+    async def of_organisation(self, org_id: uuid.UUID) -> list[Alert]:
+        rows = await self.conn.execute(select(care_alert).where(care_alert.c.org_id == org_id)
+                                       .order_by(care_alert.c.raised_at, care_alert.c.id))
+        return [_alert(r) for r in rows]
+
     async def open_in(self, org_id: uuid.UUID, limit: int = 200) -> list[Alert]:
         rows = await self.conn.execute(select(care_alert).where(
             care_alert.c.org_id == org_id, care_alert.c.state == AlertState.OPEN.value)
