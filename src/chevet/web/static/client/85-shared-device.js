@@ -5,12 +5,15 @@
 // (sessionStorage), her offline outbox (IndexedDB), the cached shell, her notifications. The
 // server ends her session and answers Clear-Site-Data as well, and the lock screen
 // ([data-shared-forget]) forgets again on arrival: nothing of hers is left for the next person.
-async function sharedForget() {
+async function sharedForget(csrf) {
   try { sessionStorage.clear(); } catch { /* private mode */ }
-  try {
+  try {  // her notifications stop on this device: the next person must not receive them
     const reg = "serviceWorker" in navigator ? await navigator.serviceWorker.getRegistration() : null;
     const sub = reg && reg.pushManager ? await reg.pushManager.getSubscription() : null;
-    if (sub) await sub.unsubscribe();
+    if (sub) {
+      if (csrf) await post("/account/push", { action: "remove", endpoint: sub.endpoint }, csrf).catch(() => {});
+      await sub.unsubscribe();
+    }
   } catch { /* locks all the same */ }
   await outboxClear();
   try { indexedDB.deleteDatabase("chevet-outbox"); } catch { /* nothing stored */ }
@@ -25,7 +28,7 @@ if (sharedLock) {
   const lockNow = async () => {
     if (locking) return;
     locking = true;
-    await sharedForget();
+    await sharedForget(csrfOf(sharedLock));
     HTMLFormElement.prototype.submit.call(sharedLock);
   };
   const arm = () => { clearTimeout(timer); timer = setTimeout(lockNow, idle); };
