@@ -9,6 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import icalendar
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chevet.core.care.roster import PARIS, DutyKind, ShiftPattern, local_instant
 from chevet.core.care.roster_import import (
@@ -210,3 +212,32 @@ def test_far_dates_are_reported() -> None:
                                                                                  b"99991102T180000Z")
     got = parse(data, PATTERNS, NOW)
     assert [p.code for p in got.problems] == ["period_too_far"]
+
+
+_PIECES = st.sampled_from([
+    "BEGIN:VCALENDAR", "END:VCALENDAR", "BEGIN:VEVENT", "END:VEVENT", "BEGIN:VALARM", "END:VALARM",
+    "DTSTART:20261102T060000Z", "DTEND:20261102T180000Z", "DTSTART;TZID=Europe/Paris:20261024T190000",
+    "DTSTART;VALUE=DATE:20261024", "DTEND;TZID=Nowhere/Else:20261025T070000", "DURATION:PT12H", "DURATION:P99999D",
+    "ATTENDEE:mailto:a@b.example", "ATTENDEE:mailto:", "SUMMARY:Nuit @garde", "RRULE:FREQ=WEEKLY;COUNT=3",
+    "RRULE:FREQ=DAILY;UNTIL=20261110T000000Z", "RRULE:FREQ=YEARLY;BYDAY=MO", "RRULE:garbage", "EXDATE:20261103T060000Z",
+    "STATUS:CANCELLED", "CATEGORIES:astreinte", " folded", "X-WEIRD;A=\"b:c\":d", ":", ";;;", "DTSTART:2026",
+])
+
+
+@given(st.lists(_PIECES, max_size=40))
+def test_any_icalendar_like_text_is_read_or_refused_never_crashes(pieces: list[str]) -> None:
+    data = ("BEGIN:VCALENDAR\r\n" + "\r\n".join(pieces) + "\r\nEND:VCALENDAR\r\n").encode()
+    try:
+        got = parse(data, PATTERNS, NOW)
+    except RosterFileRejected:
+        return
+    for r in got.rows:
+        assert r.starts_at.tzinfo is not None and r.starts_at < r.ends_at
+
+
+@given(st.binary(max_size=2000))
+def test_any_bytes_are_read_or_refused_never_crash(data: bytes) -> None:
+    try:
+        parse(data, PATTERNS, NOW)
+    except RosterFileRejected:
+        pass
