@@ -36,6 +36,7 @@ from chevet.ports.shared_devices import SharedDeviceRepository
 from tests.fakes.audit import FakeAuditLog
 from tests.fakes.conversations import FakeConversations, FakeEntries
 from tests.fakes.errors import not_faked
+from tests.fakes.handovers import FakeHandovers
 from tests.fakes.people import FakePeople, FakeSessionSecurity
 from tests.fakes.reports import FakeReports
 from tests.fakes.retention import FakeRetention
@@ -53,6 +54,7 @@ class FakeTransaction:
         self.people = FakePeople(t)
         self.session_security = FakeSessionSecurity(t)
         self.retention = FakeRetention(t)
+        self.handovers: HandoverRepository = FakeHandovers(t)  # type: ignore[assignment]
         self.reports = FakeReports(t)
 
     @property
@@ -142,10 +144,6 @@ class FakeTransaction:
     @property
     def shared_devices(self) -> SharedDeviceRepository:
         raise not_faked("Transaction.shared_devices")
-
-    @property
-    def handovers(self) -> HandoverRepository:
-        raise not_faked("Transaction.handovers")
 
     @property
     def rosters(self) -> RosterRepository:
