@@ -91,6 +91,9 @@ async def test_write_resume_confirm_and_flag_through_the_pages(installation: Ins
     after = await as_out.get(done.headers["location"])
     assert "Transmission enregistrée" in text_of(after.text) and "Pas encore reprise" in text_of(after.text)
 
+    home = await as_in.get("/")
+    assert re.search(r'handovers-count">1<span class="sr"> transmissions à reprendre', home.text)
+    assert "handovers-count" not in (await as_out.get("/")).text  # her own note awaits others
     listed = await as_in.get("/transmissions")
     page = text_of(listed.text)
     assert listed.status_code == 200 and "1 transmission à reprendre" in page
@@ -104,6 +107,7 @@ async def test_write_resume_confirm_and_flag_through_the_pages(installation: Ins
     assert confirmed.status_code == 303
     empty = text_of((await as_in.get(confirmed.headers["location"])).text)
     assert "Transmission confirmée" in empty and "Rien à reprendre" in empty
+    assert "handovers-count" not in (await as_in.get("/")).text
     history = text_of((await as_out.get(f"/c/{care}/transmission")).text)
     assert "Reprise par Inès Moreau" in history
 

@@ -215,6 +215,14 @@ async def to_resume(services: Services, actor: Actor) -> list[HandoverView]:
         return out
 
 
+async def waiting(services: Services, actor: Actor) -> int:
+    """How many notes await her (the conversation list's count): nothing is opened, so nothing
+    of a care case is read."""
+    async with services.db.transaction() as tx:
+        conv_ids = await tx.conversations.ids_for(actor.org_id, actor.id)
+        return sum(1 for h in await tx.handovers.open_in(actor.org_id, conv_ids) if h.author_id != actor.id)
+
+
 async def confirm(services: Services, actor: Actor, handover_id: uuid.UUID) -> HandoverView:
     """She confirms she read the note: who and when are recorded. Confirming again is answered
     with the first confirmation; the author cannot confirm her own note."""

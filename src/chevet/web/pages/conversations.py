@@ -90,7 +90,8 @@ async def home(request: Request) -> Response:
                                    for item in listing["conversations"]]
     positions = {uuid.UUID(c["id"]): c["last_seq"] for c in items}
     return p.render("list.html", conversations=items, cursors=cursors_attr(positions), previews=previews is not None,
-                    today=p.local(p.services.clock.now()).date(), notice=request.query_params.get("notice"))
+                    today=p.local(p.services.clock.now()).date(), notice=request.query_params.get("notice"),
+                    handovers_waiting=await handovers.waiting(p.services, p.actor))
 
 
 async def _conversation_context(p: SignedInPage, conversation_id: uuid.UUID, before: int | None) -> dict[str, Any]:
