@@ -121,3 +121,49 @@ async def test_the_on_call_nurse_takes_an_alert_from_its_notification(
         await author.close()
         await ctx.close()
         server.stop()
+
+
+async def test_the_director_sees_the_late_alert_in_the_console(browser: Browser, web_installation: Installation,
+                                                                web_server: Server) -> None:
+    """The console's alert page and the ladders page at 360×780 then 1280×800, axe-clean, in the
+    console's menu; a ladder changed from its form."""
+    from chevet.app.messaging import messages
+    from chevet.jobs import alerts as alert_job
+    from tests.browser.conftest import french_context
+    from tests.integration.test_alert_escalation import ManualClock
+    from tests.support import new_member
+
+    s = web_installation.services
+    now = datetime.now(UTC)
+    w = await ward(web_installation, now - timedelta(minutes=40))
+    director = await new_member(s, w.author.actor.organisation, "director", "Hélène Roy")
+    s.clock = ManualClock(now - timedelta(minutes=40))
+    await messages.send_message(s, w.author.actor, w.conversation_id, body="Chute", client_id="c1",
+                                alert_for=f"on_call:{w.team_id}")
+    s.clock = ManualClock(now - timedelta(minutes=20))
+    assert await alert_job.run_once(web_installation) == 1
+    for size in ({"width": 360, "height": 780}, {"width": 1280, "height": 800}):
+        ctx: Any = await french_context(browser, viewport=size, bypass_csp=AXE.exists())
+        page = await ctx.new_page()
+        try:
+            await sign_in(page, web_server.url, director, offset_steps=0 if size["width"] == 360 else 1)
+            await page.goto(f"{web_server.url}/console")
+            await page.get_by_role("link", name="Alertes urgentes").first.click()
+            await expect(page.get_by_role("heading", name="En retard (1)")).to_be_visible()
+            late = page.locator(".alert-card.late .alert-status")
+            await expect(late).to_contain_text("alerte transmise à Léa Martin")
+            if AXE.exists():
+                assert await _axe(page, f"console alerts {size['width']}") == {}
+            await page.get_by_role("link", name="Délais et échelles d'escalade des équipes").click()
+            if AXE.exists():
+                assert await _axe(page, f"ladders {size['width']}") == {}
+            if size["width"] == 1280:
+                team = page.locator("section.alert-ladder", has_text="Unité Alzheimer")
+                await team.get_by_text("Modifier").click()
+                await team.get_by_label("Délai de nuit, en minutes").fill("4")
+                await team.get_by_role("button", name="Enregistrer").click()
+                await expect(page.get_by_role("status")).to_have_text("Échelle enregistrée.")
+                await expect(page.locator("section.alert-ladder", has_text="Unité Alzheimer")).to_contain_text(
+                    "Réglage propre. Délai : 10 min le jour, 4 min la nuit")
+        finally:
+            await ctx.close()
