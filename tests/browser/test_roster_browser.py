@@ -53,8 +53,8 @@ async def test_a_manager_edits_the_roster_on_a_phone_and_a_desk(browser: Any, we
         await page.get_by_label("Semaine du", exact=True).fill("2026-10-21")
         await page.get_by_role("button", name="Afficher").click()
         for name, a, b in (("Jour", "07:00", "19:00"), ("Nuit", "19:00", "07:00")):
-            await page.get_by_label("Nom du poste").fill(name)
-            form = page.locator("form", has=page.get_by_label("Nom du poste"))
+            await page.get_by_label("Nom du nouveau poste").fill(name)
+            form = page.locator("form", has=page.get_by_label("Nom du nouveau poste"))
             await form.get_by_label("Début").fill(a)
             await form.get_by_label("Fin").fill(b)
             await form.get_by_role("button", name="Ajouter le poste").click()

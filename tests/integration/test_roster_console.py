@@ -90,21 +90,27 @@ async def test_a_manager_edits_the_week_and_a_nurse_is_refused(installation: Ins
             **keep, "person_id": str(nurse.id), "kind": "on_call", "day": "2026-10-24", "shift_id": "",
             "starts": "20:00", "ends": "23:00", "role_id": "", "rank": "1"})
         assert clash.status_code == 422 and "déjà au planning de l'équipe sur ce créneau" in _text(clash)
+        changed = await client.http.post(f"/admin/plannings/{team_id}/postes/{shifts['Nuit'].id}", data={
+            **keep, "name": "Nuit", "starts": "20:00", "ends": "08:00", "_notice": "shift_changed"})
+        assert changed.status_code == 303
+        shown = _text(await client.get(changed.headers["location"]))
+        assert "Poste modifié" in shown and "· 20:00–08:00 (jusqu'au lendemain)" in shown
         async with s.db.transaction() as tx:
             at = local_instant(date(2026, 10, 25), 6 * 60 + 59)
             assert await duty.holders(tx, org.id, "@garde", at) == [nurse.id]
             (made,) = await tx.rosters.between(org.id, team_id, NOW, datetime(2027, 1, 1, tzinfo=UTC))
             trail = await tx.audit_trail.search(org.id, actions=["roster.shift_added", "roster.assignment_added",
+                                                                  "roster.shift_changed",
                                                                   "roster.assignment_removed", "roster.role_added"],
                                                 limit=100)
-        assert (made.ends_at - made.starts_at).total_seconds() == 13 * 3600
+        assert (made.ends_at - made.starts_at).total_seconds() == 13 * 3600  # kept its hours
         removed = await client.http.post(f"/admin/plannings/{team_id}/affectations/{made.id}/retirer",
                                          data={**keep, "_notice": "assignment_removed"})
         assert removed.status_code == 303
         assert await _assignments(installation, org.id, team_id) == 0
         actions = sorted(e.action for e in trail)
         assert actions == ["roster.assignment_added", "roster.role_added", "roster.role_added",
-                           "roster.shift_added", "roster.shift_added"]
+                           "roster.shift_added", "roster.shift_added", "roster.shift_changed"]
     finally:
         await client.close()
     other = Browserless(app=create_app(installation))

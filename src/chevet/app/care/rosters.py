@@ -164,6 +164,26 @@ async def add_shift(services: Services, actor: Actor, team_id: uuid.UUID, name: 
     return shift
 
 
+async def change_shift(services: Services, actor: Actor, shift_id: uuid.UUID, name: str, starts: str,
+                       ends: str) -> ShiftPattern:
+    """New name or hours for the shift, from its next use on; assignments already made keep theirs."""
+    require(actor, Permission.MANAGE_TEAMS)
+    clean = roster.clean_label(name, "shift_name_invalid", SHIFT_NAME_MAX)
+    start, end = roster.parse_clock(starts), roster.parse_clock(ends)
+    async with services.unit(actor.ip) as u:
+        shift = await u.tx.rosters.get_shift(actor.org_id, shift_id)
+        if shift is None:
+            raise NotFound("shift_not_found")
+        others = [s for s in await u.tx.rosters.shifts(actor.org_id, shift.team_id) if s.id != shift.id]
+        if any(s.name.casefold() == clean.casefold() for s in others):
+            raise Conflict("shift_exists")
+        changed = ShiftPattern(shift.id, shift.org_id, shift.team_id, clean, start, end, shift.created_at)
+        await u.tx.rosters.update_shift(changed)
+        await u.audit(actor.org_id, "roster.shift_changed", actor.id, "roster_shift", shift.id,
+                      team=str(shift.team_id), starts=roster.format_clock(start), ends=roster.format_clock(end))
+    return changed
+
+
 async def remove_shift(services: Services, actor: Actor, shift_id: uuid.UUID) -> None:
     """The shift goes; assignments made from it keep their hours."""
     require(actor, Permission.MANAGE_TEAMS)

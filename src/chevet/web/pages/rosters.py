@@ -119,7 +119,8 @@ def coverage_svg(day: RosterDay, lang: str) -> Markup:
                   gettext("roster.coverage.on_call", lang, hours=", ".join(words[DutyKind.ON_CALL]) or "—")]
     desc = " ; ".join(desc_parts) if lang == "fr" else "; ".join(desc_parts)
     return Markup(  # noqa: S704 - every text in it is escaped here
-        f'<svg class="coverage" viewBox="0 0 {width:.0f} 26" preserveAspectRatio="none" role="img" aria-label={quoteattr(title)}>'
+        f'<svg class="coverage" viewBox="0 0 {width:.0f} 26" preserveAspectRatio="none" role="img" '
+        f"aria-label={quoteattr(title)}>"
         f"<title>{escape(title)}</title><desc>{escape(desc)}</desc>"
         f'<rect class="cov-bg" x="0" y="0" width="{width:.0f}" height="26"/>{ticks}{"".join(parts)}</svg>')
 
@@ -161,8 +162,8 @@ async def _render_week(p: SignedInPage, team_id: uuid.UUID | None, week_of: date
                     sunday=week.monday + timedelta(days=6), hhmm=format_clock)
 
 
-NOTICES = {"assignment_added", "assignment_removed", "shift_added", "shift_removed", "role_added", "role_changed",
-           "role_removed"}
+NOTICES = {"assignment_added", "assignment_removed", "shift_added", "shift_changed", "shift_removed", "role_added",
+           "role_changed", "role_removed"}
 
 
 @router.get("")
@@ -240,6 +241,16 @@ async def add_shift(team_id: str, request: Request) -> Response:
     team = _id(team_id)
     return await _form_action(p, team, _week_field(p, form), form, rosters.add_shift(
         p.services, p.actor, team, field_of(form, "name", 200), field_of(form, "starts", 8),
+        field_of(form, "ends", 8)))
+
+
+@router.post("/{team_id}/postes/{shift_id}")
+@ui
+async def change_shift(team_id: str, shift_id: str, request: Request) -> Response:
+    p = await _page(request)
+    form = await read_form(p)
+    return await _form_action(p, _id(team_id), _week_field(p, form), form, rosters.change_shift(
+        p.services, p.actor, _id(shift_id), field_of(form, "name", 200), field_of(form, "starts", 8),
         field_of(form, "ends", 8)))
 
 
