@@ -55,18 +55,19 @@ async def test_off_shift_people_are_not_notified_unless_named(installation: Inst
     s = installation.services
     org = await new_org(s)
     manager = await new_member(s, org, "manager")
-    day, night, resting, physician = [await new_member(s, org, r) for r in ("nurse", "nurse", "care_assistant",
-                                                                              "physician")]
-    team = await teams.create_team(s, manager.actor, "Unité Alzheimer", [day.id, night.id, resting.id])
+    day, night, resting, physician, cadre = [await new_member(s, org, r) for r in (
+        "nurse", "nurse", "care_assistant", "physician", "manager")]
+    team = await teams.create_team(s, manager.actor, "Unité Alzheimer", [day.id, night.id, resting.id, cadre.id])
     team_id = uuid.UUID(team["id"])
     channel, _ = await conversations.create_conversation(s, manager.actor, kind="team", title="Unité Alzheimer",
                                                          member_ids=[], team_id=team_id)
     conv_id = uuid.UUID(channel["id"])
-    for m in (day, night, resting):
+    for m in (day, night, resting, cadre):
         await _subscribe(s, m)
+    everyone = {day.id, night.id, resting.id, cadre.id}
 
     # no roster: every member is notified of an urgent message
-    assert await _notified(s, manager, conv_id, "Chute en chambre 12", urgent=True) == {day.id, night.id, resting.id}
+    assert await _notified(s, manager, conv_id, "Chute en chambre 12", urgent=True) == everyone
 
     jour = await rosters.add_shift(s, manager.actor, team_id, "Jour", "07:00", "19:00")
     nuit = await rosters.add_shift(s, manager.actor, team_id, "Nuit", "19:00", "07:00")
@@ -81,20 +82,23 @@ async def test_off_shift_people_are_not_notified_unless_named(installation: Inst
     await rosters.add_assignment(s, manager.actor, team_id, rosters.NewAssignment(
         physician.id, DutyKind.ON_CALL, starts_at=local_instant(date(2026, 10, 24), 19 * 60),
         ends_at=local_instant(date(2026, 10, 26), 8 * 60)))
+    await rosters.add_assignment(s, manager.actor, team_id, rosters.NewAssignment(  # works Tuesday
+        resting.id, DutyKind.DUTY, day=date(2026, 10, 27), shift_id=jour.id))
 
     seven = local_instant(date(2026, 10, 25), 7 * 60)
+    # the nurse manager, never on the roster, is never spared
     clock.at = seven - timedelta(seconds=1)  # 06:59:59: the night nurse is on shift
-    assert await _notified(s, manager, conv_id, "Chute en chambre 12", urgent=True) == {night.id}
+    assert await _notified(s, manager, conv_id, "Chute en chambre 12", urgent=True) == {night.id, cadre.id}
     clock.at = seven  # 07:00:00 exactly: the day shift's
-    assert await _notified(s, manager, conv_id, "Chute en chambre 12", urgent=True) == {day.id}
+    assert await _notified(s, manager, conv_id, "Chute en chambre 12", urgent=True) == {day.id, cadre.id}
     # named: directly, or through the role address she holds now
     assert await _notified(s, manager, conv_id, f"@[{resting.id}] tu peux rappeler ?", urgent=True) == {
-        day.id, resting.id}
+        day.id, resting.id, cadre.id}
     clock.at = seven - timedelta(hours=3)
-    assert await _notified(s, manager, conv_id, "@Garde merci de passer", urgent=True) == {night.id}
+    assert await _notified(s, manager, conv_id, "@Garde merci de passer", urgent=True) == {night.id, cadre.id}
     # a gap in the roster (Monday 10:00: nobody assigned) silences nobody
     clock.at = local_instant(date(2026, 10, 26), 10 * 60)
-    assert await _notified(s, manager, conv_id, "Réunion", urgent=True) == {day.id, night.id, resting.id}
+    assert await _notified(s, manager, conv_id, "Réunion", urgent=True) == everyone
 
     # a role mention counts for the holder's unread mentions
     clock.at = seven - timedelta(hours=1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from chevet.core.care import roster
 from chevet.core.care.roster import Assignment, RoleAddress, ShiftOccurrence
@@ -23,6 +23,7 @@ __all__ = ["RoleAddress", "ShiftOccurrence", "holders", "named_holders", "off_sh
            "role_addresses", "shift_at", "with_holders"]
 
 MAX_NAMED_ROLES = 10  # role addresses resolved for one message
+ROSTERED_WITHIN = timedelta(days=7)  # who works a team's roster, for its off-shift quiet
 
 
 def _aware(at: datetime) -> None:
@@ -92,15 +93,19 @@ async def named_holders(tx: Transaction, org_id: uuid.UUID, body: object, at: da
 
 async def off_shift(tx: Transaction, org_id: uuid.UUID, team_id: uuid.UUID | None, people: list[uuid.UUID],
                     at: datetime) -> set[uuid.UUID]:
-    """Those of ``people`` who are off shift in the team at ``at``, for its channel's immediate
-    notifications. Nobody when the team has no roster, or when its roster has nobody on shift
-    now (a gap in the roster silences no one)."""
+    """Those of ``people`` who work the team's roster (an assignment in it within
+    ``ROSTERED_WITHIN`` of ``at``) but are neither on duty nor on call at ``at``: the team
+    channel's immediate notifications spare them unless they are named. Nobody when the team has
+    no roster, or nobody on shift now (a gap in the roster silences no one); someone never on the
+    team's roster (a nurse manager, a director) is never spared."""
     if team_id is None or not people:
         return set()
     on = await on_shift(tx, org_id, team_id, at)
     if not on:
         return set()
-    return set(people) - set(on)
+    rostered = {a.person_id for a in await tx.rosters.between(org_id, team_id, at - ROSTERED_WITHIN,
+                                                               at + ROSTERED_WITHIN)}
+    return (set(people) & rostered) - set(on)
 
 
 async def with_holders(tx: Transaction, org_id: uuid.UUID, people: list[uuid.UUID], addresses: Sequence[str],
