@@ -1,6 +1,7 @@
 """Handovers in real Chromium at 360×780: the outgoing nurse opens the care case, writes a targeted
 note from the « Chute » template; the incoming nurse, on her own phone, finds it « à reprendre »
-from the conversation list and confirms it in one tap; the author then sees who took it up.
+from the conversation list and confirms it in one tap (the card says so at once); the author then
+sees who took it up.
 Every screen is axe-core clean, keyboard reachable, without sideways scrolling."""
 
 from __future__ import annotations
@@ -84,7 +85,11 @@ async def test_a_note_written_on_one_phone_is_confirmed_on_another(browser: Brow
     await button.focus()
     assert await reader.evaluate("document.activeElement.textContent.trim()") == "Lu, je reprends"
     await button.tap()
-    await reader.get_by_text("Transmission confirmée").wait_for()
+    # The script confirms in place: the card says at once who took it up, the page stays.
+    await card.get_by_role("status").filter(has_text="Reprise par Inès Moreau").wait_for()
+    assert reader.url == f"{base}/transmissions"
+    problems += await _axe(reader, "resume confirmed")
+    await reader.reload()
     await reader.get_by_text("Rien à reprendre").wait_for()
     problems += await _axe(reader, "resume empty")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import TypedDict
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -16,11 +17,17 @@ from chevet.core.errors import InvalidInput
 from chevet.core.ids import parse_id
 from chevet.core.roles import Permission
 from chevet.web import formats
-from chevet.web.pages.page import SignedInPage, field_of, read_form, signed_in, ui
+from chevet.web.pages.page import SignedInPage, field_of, read_form, signed_in, ui, wants_json
+from chevet.web.responses import Json
 
 router = APIRouter(include_in_schema=False)
 NOTICES = ("confirmed", "written", "templates_saved")
 EMPTY_ROWS = 2
+
+
+class ConfirmedView(TypedDict):
+    id: str
+    text: str  # « Reprise par Inès Moreau, le 12 janvier à 19 h 10 »
 
 
 def when(p: SignedInPage, at: datetime) -> str:
@@ -52,7 +59,11 @@ async def to_resume(request: Request) -> Response:
 async def confirm(request: Request, handover_id: str) -> Response:
     p = await signed_in(request)
     await read_form(p)
-    await handovers.confirm(p.services, p.actor, parse_id(handover_id))
+    view = await handovers.confirm(p.services, p.actor, parse_id(handover_id))
+    if wants_json(request):  # the list's script confirms without leaving the page
+        at = view.confirmed_at or p.services.clock.now()
+        return p.finish(Json(ConfirmedView(id=str(view.id), text=p.t(
+            "ho.confirmed_by", name=view.confirmed_by_name or "?", at=when(p, at)))))
     return p.redirect(f"/transmissions?notice=confirmed#ho-{handover_id}")
 
 
