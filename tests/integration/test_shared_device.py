@@ -199,6 +199,9 @@ async def test_wrong_pins_end_the_period_and_the_full_sign_in_is_needed_again(wa
     with pytest.raises(AuthenticationFailed) as over:  # even the right PIN now
         await shared_devices.unlock(svc, ward.secret, period_id, PIN_A)
     assert over.value.code == "shared_device_period_over"
+    async with svc.db.transaction() as tx:
+        ended = await tx.shared_devices.period(ward.nurse.actor.org_id, period_id)
+    assert ended is not None and ended.closed_at is not None and ended.pin_hash is None  # her PIN is forgotten
     screen = await shared_devices.lock_screen(svc, ward.secret)
     assert screen is not None and screen.people == []
     again = await ward.full_sign_in(ward.nurse)

@@ -58,7 +58,8 @@ class SharedDeviceRepository(Protocol):
         ...
     async def close_periods(self, org_id: uuid.UUID, device_id: uuid.UUID, at: datetime,
                             person_id: uuid.UUID | None = None) -> list[DevicePeriod]:
-        """Close the device's open periods (of one person only, if given); returns those closed."""
+        """Close the device's open periods (of one person only, if given), forgetting their PINs;
+        returns those closed."""
         ...
 
     async def add_session(self, link: DeviceSession) -> None: ...

@@ -114,7 +114,7 @@ class SqlSharedDevices:
         closing = [_period(r) for r in await self._conn.execute(select(*_PERIOD).where(cond))]
         if closing:
             await self._conn.execute(update(shared_device_period).where(
-                shared_device_period.c.id.in_([p.id for p in closing])).values(closed_at=at))
+                shared_device_period.c.id.in_([p.id for p in closing])).values(closed_at=at, pin_hash=None))
         return closing
 
     async def add_session(self, link: DeviceSession) -> None:

@@ -296,8 +296,8 @@ async def unlock(services: Services, secret: str | None, period_id: uuid.UUID, p
             failure = AuthenticationFailed("shared_device_period_over")
         elif not right:
             failures, ends = rules.after_pin_failure(fresh.pin_failures)
-            await u.tx.shared_devices.save_period(replace(fresh, pin_failures=failures,
-                                                          closed_at=now if ends else None))
+            await u.tx.shared_devices.save_period(replace(fresh, pin_failures=failures, closed_at=now if ends else None,
+                                                          pin_hash=None if ends else fresh.pin_hash))
             await u.audit(device.org_id, "shared_device.pin_failed", person.id, "shared_device", device.id,
                           device=device.name, failures=failures, period_ended=ends)
             failure = (AuthenticationFailed("shared_device_pin_locked") if ends else
