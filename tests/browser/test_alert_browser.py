@@ -117,6 +117,11 @@ async def test_the_on_call_nurse_takes_an_alert_from_its_notification(
             "Vue par Sophie Bernard à ")
         await expect(page.locator(".alert-card.open")).to_have_count(0)
         assert page.url.endswith(f"/c/{w.conversation_id}")  # acknowledged in place
+
+        # Raised while her page is open: the block is drawn again live, without a reload.
+        await raise_from_the_composer(author, w.conversation_id, f"person:{w.first_call.id}", "Tension 18/10", "a3")
+        await expect(page.locator(".alert-card.open")).to_have_count(1)
+        assert page.url.endswith(f"/c/{w.conversation_id}")
     finally:
         await author.close()
         await ctx.close()
@@ -137,10 +142,13 @@ async def test_the_director_sees_the_late_alert_in_the_console(browser: Browser,
     now = datetime.now(UTC)
     w = await ward(web_installation, now - timedelta(minutes=40))
     director = await new_member(s, w.author.actor.organisation, "director", "Hélène Roy")
+    # 30 minutes by day and by night: the step reached below is not due again while the test runs.
+    await alert_policy.set_ladder(s, w.manager.actor, w.team_id,
+                                  Ladder(day_delay=timedelta(minutes=30), night_delay=timedelta(minutes=30)))
     s.clock = ManualClock(now - timedelta(minutes=40))
     await messages.send_message(s, w.author.actor, w.conversation_id, body="Chute", client_id="c1",
                                 alert_for=f"on_call:{w.team_id}")
-    s.clock = ManualClock(now - timedelta(minutes=20))
+    s.clock = ManualClock(now - timedelta(minutes=10))
     assert await alert_job.run_once(web_installation) == 1
     for size in ({"width": 360, "height": 780}, {"width": 1280, "height": 800}):
         ctx: Any = await french_context(browser, viewport=size, bypass_csp=AXE.exists())
@@ -164,6 +172,6 @@ async def test_the_director_sees_the_late_alert_in_the_console(browser: Browser,
                 await team.get_by_role("button", name="Enregistrer").click()
                 await expect(page.get_by_role("status")).to_have_text("Échelle enregistrée.")
                 await expect(page.locator("section.alert-ladder", has_text="Unité Alzheimer")).to_contain_text(
-                    "Réglage propre. Délai : 10 min le jour, 4 min la nuit")
+                    "Réglage propre. Délai : 30 min le jour, 4 min la nuit")
         finally:
             await ctx.close()

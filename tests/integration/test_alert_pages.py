@@ -27,12 +27,14 @@ from tests.web_client import Browserless
 
 # Signing in checks one-time codes and session times against the real time: these tests start
 # at the real minute, and the team's delay is the same by day and by night.
-NOW = datetime.now(UTC).replace(second=0, microsecond=0)
+NOW = datetime.now(UTC)  # set again as each test starts (a code is valid 30 seconds either side)
 FIVE = Ladder(day_delay=timedelta(minutes=5), night_delay=timedelta(minutes=5))
 
 
 @pytest.fixture
 async def app(installation: Installation) -> AsyncIterator[object]:
+    global NOW
+    NOW = datetime.now(UTC).replace(microsecond=0)
     installation.services.clock = ManualClock(NOW)
     yield create_app(installation)
 

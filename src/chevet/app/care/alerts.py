@@ -54,6 +54,7 @@ from chevet.core.roles import Role
 from chevet.ports import Transaction
 
 log = logging.getLogger("chevet.app")
+ALERT_CHANGED = "care.alert.changed"  # to the conversation's members: its alert block changed
 CONSOLE_ROLES = frozenset({Role.DIRECTOR, Role.MANAGER, Role.ADMIN})
 NO_ALERT_KINDS = (ConversationKind.DIRECT, ConversationKind.EXTERNAL)
 
@@ -194,6 +195,13 @@ def _push(u: Unit, alert: Alert, event: AlertEvent) -> None:
                                 user_ids=event.people, private=True))
 
 
+def _changed(u: Unit, alert: Alert) -> None:
+    """After commit, the conversation's open pages draw the alert's block again."""
+    u.publish(RealtimeEvent(alert.org_id, alert.conversation_id, None,
+                            {"type": ALERT_CHANGED, "conversation_id": str(alert.conversation_id),
+                             "alert_id": str(alert.id)}))
+
+
 # --- raising, with the message ---------------------------------------------------------------
 def parse_target(value: str | None) -> AlertTarget | None:
     """The composer's « Qui doit agir ? » field; empty: an urgent message without an alert."""
@@ -223,6 +231,7 @@ async def raise_with(u: Unit, a: Access, author: Actor, entry: Entry, target: Al
     _push(u, alert, events[1])
     if alert.is_due(now):  # named nobody now: straight to the ladder
         await _escalate(u, alert, ladder, now)
+    _changed(u, alert)
     return alert
 
 
@@ -247,6 +256,8 @@ async def _escalate(u: Unit, alert: Alert, ladder: Ladder, now: datetime) -> boo
             conv = await _bring_in(u, conv, None, new, event.people, names)
         _push(u, new, event)
         alert = new
+    if moved:
+        _changed(u, alert)
     return moved
 
 
@@ -298,6 +309,7 @@ async def acknowledge(services: Services, actor: Actor, alert_id: uuid.UUID, kin
             await u.tx.alerts.add_events([event])
             await u.audit(actor.org_id, "alert.acknowledged", actor.id, "alert", alert.id, ack=kind.value,
                           step=done.step, conversation=str(done.conversation_id))
+            _changed(u, done)
             return Acknowledged((await _views(u.tx, actor, [done]))[0], kind)
     raise Conflict("alert_busy")
 

@@ -147,7 +147,7 @@ if (conv) {
       li.className = "event";
       li.textContent = (ev.type === "member.added" ? texts.added : texts.removed).replace("{name}", ev.person_name || "?");
       lastList().append(li);
-    }
+    } else if (ev.type === "care.alert.changed") document.dispatchEvent(new CustomEvent("chevet:alert-changed"));
   });
 
   // Sending goes through the outbox (15-outbox.js): kept on this device until the server has it.

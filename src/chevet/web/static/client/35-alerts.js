@@ -39,4 +39,9 @@ document.addEventListener("submit", async (e) => {
   }
 });
 document.addEventListener("chevet:alert-raised", () => alertsRefresh());
+// Escalated or taken elsewhere (the stream, 20-conversation.js): drawn again, the focus kept.
+document.addEventListener("chevet:alert-changed", () => {
+  const inside = document.activeElement?.closest?.(".alert-card");
+  alertsRefresh(inside?.id || "");
+});
 document.addEventListener("chevet:sent", (e) => { if (e.detail.item?.alert_for) alertsRefresh(); });
