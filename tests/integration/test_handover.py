@@ -268,6 +268,9 @@ async def test_archive_round_trip_and_retention(installation: Installation, tmp_
     assert counts["handovers"] == 2
     files = archive.read_archive(io.BytesIO(out.getvalue()), passphrase=PASSPHRASE)
     assert SECRET.encode() in files["data/handovers.jsonl"]
+    browse = files[f"html/c/{u.care}.html"].decode()  # readable without any server
+    assert "Transmissions ciblées" in browse and SECRET in browse and "reprise par Inès Moreau" in browse
+    assert "non reprise" in browse  # the second note
     validator = jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker())
     for name in ("handovers", "handover_templates"):
         lines = files[f"data/{name}.jsonl"].splitlines()

@@ -197,13 +197,15 @@ async def export_organisation(services: Services, slug: str, out: BinaryIO, head
         convs, members, entries_out = [], [], []
         attachments_out: list[dict[str, Any]] = []
         all_convs = await tx.archive.conversations(org.id)
-        conv_keys: dict[uuid.UUID, envelope.DataKey] = {}
+        org_handovers = await archive_handovers.by_conversation(tx, org.id)
+        handover_notes: list[dict[str, object]] = []
         for n, (conv, last_activity, pair) in enumerate(all_convs, 1):
             wrapped = await tx.conversations.wrapped_key(conv.id)
             if wrapped is None:
                 continue  # shredded, rows awaiting the purge: nothing readable remains
             key_ = services.unwrap_key(conv.id, wrapped)
-            conv_keys[conv.id] = key_
+            notes = [archive_handovers.export_record(h, key_) for h in org_handovers.get(conv.id, [])]
+            handover_notes += notes
             state = await tx.retention.state(org.id, conv.id)
             c = {"record": "conversation", "id": str(conv.id), "kind": conv.kind.value,
                  "title": title_of(conv, key_), "care_case_ref": ref_of(conv, key_), "team_id": _s(conv.team_id),
@@ -231,13 +233,13 @@ async def export_organisation(services: Services, slug: str, out: BinaryIO, head
                     files[attachment_path(conv.id, name)] = data
             files[f"html/c/{conv.id}.html"] = archive_html.render_conversation(
                 org_rec, c | {"label": archive_html.label(c, names)}, [names.get(str(m.person_id), "?") for m in ms],
-                log, names).encode()
+                log, names, notes).encode()
             if progress:
                 progress("conversations", n, len(all_convs))
         policies = [{"record": "retention_policy", "kind": r.kind.value, "days": r.days, "min_days": r.min_days,
                      "max_days": r.max_days} for r in (await tx.retention.policies(org.id)).values()]
         breaches = [breach_record(b) for b in await tx.breaches.all(org.id)]
-        handover_notes, handover_templates = await archive_handovers.export_records(tx, org.id, conv_keys)
+        handover_templates = await archive_handovers.export_templates(tx, org.id)
         alert_records = await alert_archive.export_records(tx, org.id)
         roster_records = await roster_archive.export_records(tx, org.id)
         report_files, report_records = await archive_reports.export_reports(services, tx, org.id)

@@ -60,6 +60,15 @@ conversation le {{ e.created_at }}.</p>
 {{ e.created_at }}.</p>{% endif %}
 </li>
 {% endfor %}</ol>
+{% if handovers %}<h2>Transmissions ciblées</h2>
+<ol class="log">
+{% for h in handovers %}<li id="t{{ h.id }}"><div class="meta">{{ h.target }} · {{ names.get(h.author_id, "?") }} ·
+{{ h.created_at }} · poste {{ h.shift_name }} du {{ h.shift_starts_at }}
+{% if h.confirmed_at %} · reprise par {{ names.get(h.confirmed_by, "?") }} le {{ h.confirmed_at }}
+{% else %} · <span class="urgent">non reprise</span>{% endif %}</div>
+<p class="body">Données : {{ h.data }}</p><p class="body">Actions : {{ h.actions }}</p>
+<p class="body">Résultats : {{ h.results }}</p></li>
+{% endfor %}</ol>{% endif %}
 </body></html>
 """)
 
@@ -79,6 +88,8 @@ def render_index(org: dict[str, Any], people: list[dict[str, Any]], conversation
 
 
 def render_conversation(org: dict[str, Any], conv: dict[str, Any], members: list[str],
-                        entries: list[dict[str, Any]], names: dict[str, str]) -> str:
+                        entries: list[dict[str, Any]], names: dict[str, str],
+                        handovers: list[dict[str, Any]] | None = None) -> str:
+    """``handovers``: a care case's handover notes, as in ``data/handovers.jsonl``."""
     return _CONVERSATION.render(org=org, c=conv, members=members, entries=entries, names=names, kinds=KINDS,
-                                style=_STYLE)
+                                style=_STYLE, handovers=handovers or [])

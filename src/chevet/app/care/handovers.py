@@ -393,17 +393,21 @@ def export_record(h: Handover, key: envelope.DataKey) -> dict[str, object]:
             "flagged_at": t(h.flagged_at)}
 
 
-async def export_records(tx: Transaction, org_id: uuid.UUID,
-                         keys: dict[uuid.UUID, envelope.DataKey]) -> tuple[list[dict[str, object]],
-                                                                           list[dict[str, object]]]:
-    """The organisation's notes (decrypted) and its teams' templates, for the archive."""
-    notes = [export_record(h, keys[h.conversation_id]) for h in await tx.handovers.of_organisation(org_id)
-             if h.conversation_id in keys]
-    templates = [{"record": "handover_template", "team_id": str(team_id), "position": n, "name": t.name,
-                  "target": t.target, "prompt_data": t.prompt_data, "prompt_actions": t.prompt_actions,
-                  "prompt_results": t.prompt_results}
-                 for team_id, ts in (await tx.handovers.all_templates(org_id)).items() for n, t in enumerate(ts)]
-    return notes, templates
+async def by_conversation(tx: Transaction, org_id: uuid.UUID) -> dict[uuid.UUID, list[Handover]]:
+    """The organisation's notes (sealed), by care case, oldest first: the archive opens each with
+    its care case's key."""
+    out: dict[uuid.UUID, list[Handover]] = {}
+    for h in await tx.handovers.of_organisation(org_id):
+        out.setdefault(h.conversation_id, []).append(h)
+    return out
+
+
+async def export_templates(tx: Transaction, org_id: uuid.UUID) -> list[dict[str, object]]:
+    """The teams' templates, for the archive."""
+    return [{"record": "handover_template", "team_id": str(team_id), "position": n, "name": t.name,
+             "target": t.target, "prompt_data": t.prompt_data, "prompt_actions": t.prompt_actions,
+             "prompt_results": t.prompt_results}
+            for team_id, ts in (await tx.handovers.all_templates(org_id)).items() for n, t in enumerate(ts)]
 
 
 async def import_records(u: Unit, org_id: uuid.UUID, keys: dict[uuid.UUID, envelope.DataKey],
