@@ -368,3 +368,32 @@ async def test_the_migration_goes_down_and_up_again(installation: Installation) 
     assert {"handover", "handover_template"} <= await tables()
     assert await handovers.to_resume(svc, u.incoming.actor) == []
     assert (await _write(svc, u)).target == "Chute"
+
+
+async def test_the_servers_periodic_job_flags_and_survives_a_failed_round(installation: Installation,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from chevet.jobs import handovers as job
+
+    svc = installation.services
+    u = await unit(installation)
+    note = await _write(svc, u)
+    u.clock.current = note.shift_starts_at + timedelta(hours=1)
+    rounds: list[int] = []
+    real = handovers.flag_overdue
+
+    async def flaky(services: Any) -> int:
+        rounds.append(1)
+        if len(rounds) == 1:
+            raise RuntimeError("a failed round")
+        return await real(services)
+
+    async def next_tick(seconds: float) -> None:  # no waiting: the test decides when the loop stops
+        if len(rounds) >= 2:
+            raise asyncio.CancelledError
+
+    monkeypatch.setattr(job.handovers, "flag_overdue", flaky)
+    monkeypatch.setattr(job.asyncio, "sleep", next_tick)
+    with pytest.raises(asyncio.CancelledError):
+        await job.periodic(installation)
+    assert len(rounds) == 2
+    assert [e.object_id for e in await _actions(installation, u.org.id, "handover.flagged")] == [note.id]
