@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chevet.core.care.alert import (
     AckKind,
@@ -108,3 +111,32 @@ def test_targets_and_steps_parse_from_the_form_or_are_refused() -> None:
     assert fold_address("@Garde de Nuit") == "garde-de-nuit"
     with pytest.raises(InvalidInput):
         Ladder(night_delay=timedelta(seconds=10))
+
+
+@given(st.text(max_size=120))
+def test_any_text_from_the_form_is_a_target_or_a_refusal_in_words(value: str) -> None:
+    try:
+        target = AlertTarget.parse(value)
+    except InvalidInput as exc:
+        assert exc.code == "alert_target_invalid"
+        return
+    assert AlertTarget.parse(target.encode()) == target  # what is stored reads back the same
+    assert len(target.encode()) <= 100  # fits its column
+
+
+@given(st.text(max_size=80))
+def test_any_step_from_the_form_is_a_step_or_a_refusal_in_words(value: str) -> None:
+    try:
+        step = LadderStep.parse(value)
+    except InvalidInput as exc:
+        assert exc.code == "alert_step_invalid"
+        return
+    assert LadderStep.parse(step.encode()) == step
+
+
+@given(st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2035, 1, 1), timezones=st.just(UTC)))
+def test_the_delay_is_the_nights_exactly_in_paris_night_hours(at: datetime) -> None:
+    ladder = Ladder(day_delay=timedelta(minutes=10), night_delay=timedelta(minutes=5))
+    local = at.astimezone(ZoneInfo("Europe/Paris"))
+    night = local.hour >= 21 or local.hour < 7
+    assert ladder.delay_at(at) == (timedelta(minutes=5) if night else timedelta(minutes=10))
