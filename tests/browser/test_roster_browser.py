@@ -6,6 +6,7 @@ keyboard-reachable forms, axe-core finds nothing serious."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -43,7 +44,7 @@ async def test_a_manager_edits_the_roster_on_a_phone_and_a_desk(browser: Any, we
     manager = await new_member(s, org, "manager", "Claire Martin")
     for step, size in enumerate(SIZES):
         nurse = await new_member(s, org, "nurse", f"Sophie Bernard {step}")
-        team = await teams.create_team(s, manager.actor, f"Unité {step}", [nurse.id])
+        await teams.create_team(s, manager.actor, f"Unité {step}", [nurse.id])
         ctx: Any = await french_context(browser, viewport=size, bypass_csp=True)  # bypass only to inject axe
         page = await ctx.new_page()
         await sign_in(page, web_server.url, manager, offset_steps=step)
@@ -104,3 +105,30 @@ async def test_a_manager_edits_the_roster_on_a_phone_and_a_desk(browser: Any, we
         await page.get_by_role("button", name="Importer 1 affectation(s)").click()
         assert "1 affectation(s) ajoutée(s)" in await page.locator("main").inner_text()
         await ctx.close()
+
+
+async def test_the_composer_suggests_role_addresses(browser: Any, web_installation: Installation,
+                                                    web_server: Server) -> None:
+    from chevet.app.care import rosters
+    from chevet.app.messaging import conversations
+
+    s = web_installation.services
+    org = await new_org(s)
+    manager = await new_member(s, org, "manager", "Claire Martin")
+    nurse = await new_member(s, org, "nurse", "Sophie Bernard")
+    team = await teams.create_team(s, manager.actor, "Unité", [nurse.id])
+    await rosters.week(s, manager.actor, None, s.clock.now().date())  # the organisation's role addresses
+    conv, _ = await conversations.create_conversation(s, manager.actor, kind="team", title="Unité", member_ids=[],
+                                                      team_id=uuid.UUID(team["id"]))
+    ctx: Any = await french_context(browser, viewport=SIZES[0])
+    page = await ctx.new_page()
+    await sign_in(page, web_server.url, manager)
+    await page.goto(f"{web_server.url}/c/{conv['id']}")
+    body = page.locator("#body")
+    await body.click()
+    await body.press_sequentially("Peux-tu passer @astr")
+    option = page.get_by_role("option", name="Astreinte médicale (@astreinte-medicale)")
+    await option.wait_for()
+    await body.press("Enter")
+    assert await body.input_value() == "Peux-tu passer @astreinte-medicale "
+    await ctx.close()

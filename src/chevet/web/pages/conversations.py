@@ -128,7 +128,10 @@ async def _conversation_context(p: SignedInPage, conversation_id: uuid.UUID, bef
                      None)
     oldest = items[0]["seq"] if items else None
     alerts = await alert_pages.conversation_block(p, conversation_id)
+    # Role addresses (@garde) the composer suggests next to the members (app/care/rosters.py).
+    roles = [{"slug": r.slug, "label": r.label} for r in await rosters.role_choices(p.services, p.actor)]
     return {**alerts, "conversation": conv, "days": days, "by_seq": by_seq, "names": names, "members": members,
+            "roles": roles,
             "seen_by": seen_by, "urgent": urgent[-1] if urgent else None, "first_new": first_new,
             "older": oldest if oldest is not None and oldest > 1 and len(items) >= PAGE_SIZE else None,
             "me": me, "segments": segments}

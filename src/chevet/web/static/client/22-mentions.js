@@ -10,6 +10,11 @@ if (conv) {
   const members = Object.entries(JSON.parse(conv.dataset.names || "{}"))
     .filter(([id]) => id !== me).map(([id, name]) => ({ id, name, key: fold(name) }))
     .sort((a, b) => a.name.localeCompare(b.name));
+  // Role addresses (@garde, « Infirmière de garde »): chosen, they are written "@garde", which
+  // the server resolves to whoever holds the role when the message is sent.
+  for (const r of JSON.parse(conv.dataset.roles || "[]")) {
+    members.push({ id: "", name: `${r.label} (@${r.slug})`, insert: r.slug, key: fold(`${r.slug} ${r.label}`) });
+  }
   const box = document.createElement("ul");
   box.id = "mention-list";
   box.className = "mentions";
@@ -64,7 +69,7 @@ if (conv) {
     const m = shown[i];
     if (!m || start < 0) return;
     const end = textarea.selectionStart;
-    const text = `@${m.name} `;
+    const text = `@${m.insert || m.name} `;
     textarea.value = textarea.value.slice(0, start) + text + textarea.value.slice(end);
     const caret = start + text.length;
     textarea.setSelectionRange(caret, caret);
