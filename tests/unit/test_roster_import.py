@@ -241,3 +241,37 @@ def test_any_bytes_are_read_or_refused_never_crash(data: bytes) -> None:
         parse(data, PATTERNS, NOW)
     except RosterFileRejected:
         pass
+
+
+OUTLOOK = """BEGIN:VCALENDAR\r
+VERSION:2.0\r
+PRODID:Microsoft Exchange Server 2010\r
+BEGIN:VTIMEZONE\r
+TZID:Romance Standard Time\r
+BEGIN:STANDARD\r
+DTSTART:16010101T030000\r
+TZOFFSETFROM:+0200\r
+TZOFFSETTO:+0100\r
+RRULE:FREQ=YEARLY;INTERVAL=1;BYDAY=-1SU;BYMONTH=10\r
+END:STANDARD\r
+BEGIN:DAYLIGHT\r
+DTSTART:16010101T020000\r
+TZOFFSETFROM:+0100\r
+TZOFFSETTO:+0200\r
+RRULE:FREQ=YEARLY;INTERVAL=1;BYDAY=-1SU;BYMONTH=3\r
+END:DAYLIGHT\r
+END:VTIMEZONE\r
+BEGIN:VEVENT\r
+UID:1\r
+DTSTART;TZID=Romance Standard Time:20261024T190000\r
+DTEND;TZID=Romance Standard Time:20261025T070000\r
+ATTENDEE;CN=Camille:mailto:camille@ehpad.example\r
+END:VEVENT\r
+END:VCALENDAR\r
+"""
+
+
+def test_a_zone_the_file_describes_itself_as_outlook_writes_it() -> None:
+    (night,) = parse_ics(OUTLOOK.encode(), PATTERNS, NOW).rows
+    assert night.starts_at == datetime(2026, 10, 24, 17, tzinfo=UTC)
+    assert night.ends_at - night.starts_at == timedelta(hours=13) and night.shift_id == NIGHT.id
