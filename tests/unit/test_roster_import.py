@@ -195,6 +195,8 @@ def test_hostile_icalendar_files_are_refused_whole(data: bytes, reason: str) -> 
     ("RRULE:FREQ=MONTHLY;BYDAY=6MO\r\n", "rrule_unsupported"),
     ("RRULE:FREQ=DAILY;INTERVAL=100000000\r\n", "rrule_unsupported"),
     ("STATUS:CANCELLED\r\n", "event_cancelled"),
+    ("".join(f"ATTENDEE:mailto:p{i}@ehpad.example\r\n" for i in range(5000)) + "RRULE:FREQ=DAILY;COUNT=400\r\n",
+     "too_many_attendees"),  # 5,000 people × 400 days would be two million rows
 ])
 def test_hostile_recurrences_are_reported_for_their_event(extra: str, code: str) -> None:
     got = parse(_vevents(1, extra), PATTERNS, NOW)

@@ -52,6 +52,7 @@ MAX_DEPTH = 3  # VCALENDAR > VEVENT > VALARM
 MAX_COMPONENTS = 6000
 MAX_OCCURRENCES = 400  # of one recurring event
 MAX_RANK = 9
+MAX_ATTENDEES = 20  # people on one event
 
 _EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
@@ -404,6 +405,8 @@ def _event_rows(line: int, event: Any, patterns: list[ShiftPattern], now: dateti
     emails = _emails(event)
     if not emails:
         return [RowProblem(line, "no_person")]
+    if len(emails) > MAX_ATTENDEES:
+        return [RowProblem(line, "too_many_attendees", str(MAX_ATTENDEES))]
     bad = next((e for e in emails if not _EMAIL.fullmatch(e) or len(e) > 254), None)
     if bad is not None:
         return [RowProblem(line, "invalid_email", bad[:60])]
