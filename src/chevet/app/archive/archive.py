@@ -92,6 +92,7 @@ README = """Archive Chevet — format chevet-export-2
 FR. Cette archive contient toutes les données d'une organisation : personnes, équipes,
 conversations et messages (en clair), transmissions ciblées (DAR) et modèles des équipes,
 alertes urgentes (qui a été appelé, qui a pris en charge, quand) et échelles d'escalade,
+plannings de garde et d'astreinte (postes, affectations, adresses de rôle),
 états de lecture, règles de conservation, signalements
 d'événements indésirables (avec leurs suites, formulaires, déclarations et pièces jointes ; un
 signalement anonyme reste anonyme ; fichiers dans reports/), registre des violations et journal
@@ -102,7 +103,8 @@ Les mots de passe et secrets TOTP ne sont jamais exportés.
 
 EN. This archive holds everything of one organisation: people, teams, conversations and
 messages (decrypted), handover notes (DAR) and the teams' templates, urgent alerts (who was
-called, who took them, when) and escalation ladders, read state, retention
+called, who took them, when) and escalation ladders, duty rosters (shifts, assignments, role
+addresses), read state, retention
 rules, adverse-event reports (with their follow-up,
 forms, submissions and files, in reports/; an anonymous report stays anonymous), the breach
 log and the signed audit trail. Open html/index.html in a browser to read the conversations
