@@ -78,7 +78,6 @@ async def test_a_manager_edits_the_roster_on_a_phone_and_a_desk(browser: Any, we
         assert await _axe(page) == [], size
         if size["width"] < 600:
             assert await page.evaluate("document.documentElement.scrollWidth") <= size["width"] + 1
-            await page.screenshot(path=f"/tmp/roster-{size['width']}.png", full_page=True)
         # the keyboard reaches the remove button of the line
         remove = saturday.get_by_role("button", name=f"Retirer Sophie Bernard {step}, Samedi 24 octobre")
         await remove.focus()
@@ -101,7 +100,6 @@ async def test_a_manager_edits_the_roster_on_a_phone_and_a_desk(browser: Any, we
         assert await _axe(page) == [], size
         if size["width"] < 600:
             assert await page.evaluate("document.documentElement.scrollWidth") <= size["width"] + 1
-            await page.screenshot(path=f"/tmp/roster-import-{size['width']}.png", full_page=True)
         await page.get_by_role("button", name="Importer 1 affectation(s)").click()
         assert "1 affectation(s) ajoutée(s)" in await page.locator("main").inner_text()
         await ctx.close()
