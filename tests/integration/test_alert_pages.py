@@ -163,5 +163,16 @@ async def test_the_api_acknowledges_once_and_refuses_in_french(installation: Ins
         assert r.status_code == 409 and "déjà prise en charge par Sophie Bernard" in r.json()["detail"]
         r = await c.get(f"/api/v1/alerts/{alert_id}", headers=await bearer(w.outsider))
         assert r.status_code == 404
+        # The API's send names who must act as the composer does.
+        sent = await c.post(f"/api/v1/conversations/{w.conversation_id}/messages", headers=await bearer(w.author),
+                            json={"body": "Saturation 85 %", "client_id": "api-1",
+                                  "alert_for": f"person:{w.first_call.id}"})
+        assert sent.status_code == 201 and sent.json()["urgent"] is True
+        refused = await c.post(f"/api/v1/conversations/{w.conversation_id}/messages", headers=await bearer(w.author),
+                               json={"body": "x", "client_id": "api-2", "alert_for": "le chef"})
+        assert refused.status_code == 422
+        assert refused.json()["detail"] == "Choisissez qui doit agir dans la liste proposée."
+        opened = await alerts.of_conversation(installation.services, w.author.actor, w.conversation_id)
+        assert [v.open for v in opened] == [True, False]
         spec = (await c.get("/api/openapi.json")).json()
         assert "409" in spec["paths"]["/api/v1/alerts/{alert_id}/acknowledge"]["post"]["responses"]

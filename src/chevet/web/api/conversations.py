@@ -73,7 +73,8 @@ async def send(conversation_id: str, body: MessageIn, actor: ActorDep, svc: Serv
 async def post_message(svc: Services, actor: Actor, conversation_id: str, body: MessageIn) -> Json:
     view, created = await messages.send_message(svc, actor, parse_id(conversation_id), body=body.body,
                                                 client_id=body.client_id, urgent=body.urgent,
-                                                reply_to=body.reply_to, attachment_ids=body.attachment_ids)
+                                                reply_to=body.reply_to, attachment_ids=body.attachment_ids,
+                                                alert_for=body.alert_for)
     return Json(view, status_code=201, headers={} if created else {"Idempotent-Replayed": "true"})
 
 

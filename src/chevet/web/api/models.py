@@ -72,6 +72,8 @@ class MessageIn(Body):
     urgent: StrictBool = False
     reply_to: Id | None = None
     attachment_ids: list[Id] = Field(default_factory=list, max_length=10)
+    # Who must act (person:<id>, role:<address>, on_call:<team id>): the message is urgent and raises an alert.
+    alert_for: StrictStr | None = Field(default=None, max_length=100)
 
 
 class EditIn(Body):
