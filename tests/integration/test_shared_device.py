@@ -290,3 +290,20 @@ async def audit_actions(svc: Services, who: Member) -> list[str]:
     async with svc.db.transaction() as tx:
         entries = await tx.audit.query(who.actor.org_id, actor_id=who.id, limit=1000)
     return [e.action for e in entries]
+
+
+async def test_the_migration_runs_down_and_up_again(installation: Installation) -> None:
+    import sqlalchemy as sa
+
+    from tests.support import migrate
+
+    async def tables() -> set[str]:
+        async with installation.services.db.engine.connect() as conn:  # type: ignore[attr-defined]
+            return set(await conn.run_sync(lambda c: sa.inspect(c).get_table_names()))
+
+    ours = {"shared_device", "shared_device_period", "shared_device_policy", "shared_device_session"}
+    assert ours <= await tables()
+    await migrate(installation, "0018_handover", up=False)
+    assert not ours & await tables()
+    await migrate(installation, "heads")
+    assert ours <= await tables()
