@@ -152,8 +152,11 @@ async def test_templates_search_and_refusals(installation: Installation, clients
 
     group, _ = await conversations.create_conversation(installation.services, outgoing.actor, kind="group",
                                                        title="Café", member_ids=[incoming.id])
+    # Only a care case takes notes: a group's handover address leads to the group itself, which
+    # offers no « Transmission » button (and a note posted there is refused, below).
     not_care = await as_out.get(f"/c/{group['id']}/transmission")
-    assert not_care.status_code == 422 and "dossier de soins" in text_of(not_care.text)
+    assert not_care.status_code == 303 and not_care.headers["location"] == f"/c/{group['id']}"
+    assert f"/c/{group['id']}/transmission" not in (await as_out.get(f"/c/{group['id']}")).text
     other = await new_org(installation.services)
     stranger = await new_member(installation.services, other, "nurse")
     as_stranger = Browserless(app=as_out.http._transport.app)  # type: ignore[attr-defined]
