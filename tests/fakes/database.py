@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import cast
 
 from chevet.ports import (
     ArchiveStore,
@@ -34,9 +35,9 @@ from chevet.ports.operations import OperationStore
 from chevet.ports.rosters import RosterRepository
 from chevet.ports.shared_devices import SharedDeviceRepository
 from tests.fakes.audit import FakeAuditLog
+from tests.fakes.care import NoCareRecords
 from tests.fakes.conversations import FakeConversations, FakeEntries
 from tests.fakes.errors import not_faked
-from tests.fakes.handovers import FakeHandovers
 from tests.fakes.people import FakePeople, FakeSessionSecurity
 from tests.fakes.reports import FakeReports
 from tests.fakes.retention import FakeRetention
@@ -54,7 +55,8 @@ class FakeTransaction:
         self.people = FakePeople(t)
         self.session_security = FakeSessionSecurity(t)
         self.retention = FakeRetention(t)
-        self.handovers: HandoverRepository = FakeHandovers(t)  # type: ignore[assignment]
+        self.handovers = cast(HandoverRepository, NoCareRecords("handovers"))
+        self.alerts = cast(AlertRepository, NoCareRecords("alerts"))
         self.reports = FakeReports(t)
 
     @property
@@ -148,10 +150,6 @@ class FakeTransaction:
     @property
     def rosters(self) -> RosterRepository:
         raise not_faked("Transaction.rosters")
-
-    @property
-    def alerts(self) -> AlertRepository:
-        raise not_faked("Transaction.alerts")
 
 
 class FakeDatabase:
