@@ -22,7 +22,6 @@ from chevet.core.care.alert import (
     TargetKind,
     acknowledge,
     escalate,
-    fold_address,
     next_step,
     raise_alert,
 )
@@ -108,7 +107,7 @@ def test_targets_and_steps_parse_from_the_form_or_are_refused() -> None:
     for bad in ("manager:x", "boss", "address:"):
         with pytest.raises(InvalidInput):
             LadderStep.parse(bad)
-    assert fold_address("@Garde de Nuit") == "garde-de-nuit"
+    assert AlertTarget.parse("role:@Garde de Nuit").address == "garde-de-nuit"  # folded as the rosters store it
     with pytest.raises(InvalidInput):
         Ladder(night_delay=timedelta(seconds=10))
 

@@ -15,14 +15,13 @@ made from a stale read (two processes escalating the same alert: only one wins).
 
 from __future__ import annotations
 
-import re
-import unicodedata
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from chevet.core.care.roster import clean_slug
 from chevet.core.errors import Conflict, Forbidden, InvalidInput
 
 LOCAL_TIME = ZoneInfo("Europe/Paris")
@@ -54,10 +53,12 @@ class TargetKind(StrEnum):
     ON_CALL = "on_call"  # the on-call person of a team
 
 
-def fold_address(value: str) -> str:
-    """``@Astreinte-Médicale`` → ``astreinte-medicale``: case, accents and the leading @ folded."""
-    text = unicodedata.normalize("NFKD", value.strip().lstrip("@")).encode("ascii", "ignore").decode().lower()
-    return re.sub(r"[^a-z0-9-]+", "-", text).strip("-")[:60]
+def _address(text: str, refusal: str) -> str:
+    """A role address as the rosters store it (one folding for rosters, mentions and alerts)."""
+    try:
+        return clean_slug(text)
+    except InvalidInput:
+        raise InvalidInput(refusal) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +88,8 @@ class AlertTarget:
                 return AlertTarget(TargetKind.ON_CALL, team_id=uuid.UUID(rest))
         except ValueError:
             raise InvalidInput("alert_target_invalid") from None
-        if kind == TargetKind.ROLE and (address := fold_address(rest)):
-            return AlertTarget(TargetKind.ROLE, address=address)
+        if kind == TargetKind.ROLE:
+            return AlertTarget(TargetKind.ROLE, address=_address(rest, "alert_target_invalid"))
         raise InvalidInput("alert_target_invalid")
 
 
@@ -109,8 +110,8 @@ class LadderStep:
     @staticmethod
     def parse(value: str) -> LadderStep:
         kind, _, rest = (value or "").strip().partition(":")
-        if kind == StepKind.ADDRESS and (address := fold_address(rest)):
-            return LadderStep(StepKind.ADDRESS, address)
+        if kind == StepKind.ADDRESS:
+            return LadderStep(StepKind.ADDRESS, _address(rest, "alert_step_invalid"))
         if kind in (StepKind.NEXT_ON_CALL, StepKind.MANAGER) and not rest:
             return LadderStep(StepKind(kind))
         raise InvalidInput("alert_step_invalid")
