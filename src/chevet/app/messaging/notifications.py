@@ -159,26 +159,10 @@ async def _plan_reminder(services: Services, event: RealtimeEvent) -> list[Notif
     that a deadline needs attention, and opens the deadlines dashboard."""
     payload = event.payload
     report_id, deadline, stage = payload.get("report_id"), payload.get("deadline"), payload.get("stage")
-    if not event.user_ids or not report_id or stage not in ("soon", "overdue"):
+    if not report_id or stage not in ("soon", "overdue"):
         return []
-    key = f"report:{report_id}:{deadline}:{stage}"
-    now = services.clock.now()
-    out: list[Notification] = []
-    async with services.unit() as u:
-        recipients = list(event.user_ids)
-        active = {p.id for p in await u.tx.people.many(event.org_id, recipients) if p.status is PersonStatus.ACTIVE}
-        subs = [s for s in await u.tx.push.for_people(event.org_id, recipients) if s.person_id in active]
-        prefs = await u.tx.preferences.many(event.org_id, recipients) if subs else {}
-        for person_id in dict.fromkeys(s.person_id for s in subs):
-            mine = prefs.get(person_id) or Preferences(person_id, event.org_id)
-            budget = decide(mine, await u.tx.push.budget(person_id), now, key, urgent=True, mentioned=False)
-            if budget is None:
-                continue
-            await u.tx.push.save_budget(budget)
-            out.extend(Notification(s, f"push.report_deadline.{stage}", "", mine.language or "fr", True,
-                                    "/signalement/echeances", f"signalement-{report_id}")
-                       for s in subs if s.person_id == person_id)
-    return out
+    return await _plan_pressing(services, event, f"report:{report_id}:{deadline}:{stage}",
+                                f"push.report_deadline.{stage}", "/signalement/echeances", f"signalement-{report_id}")
 
 
 async def _plan_handover_late(services: Services, event: RealtimeEvent) -> list[Notification]:
@@ -186,9 +170,18 @@ async def _plan_handover_late(services: Services, event: RealtimeEvent) -> list[
     the event names: pressing (sent at once, never grouped), content-free, opening the late
     notes' page."""
     handover_id = event.payload.get("handover_id")
-    if not event.user_ids or not handover_id:
+    if not handover_id:
         return []
-    key = f"handover:{handover_id}"
+    return await _plan_pressing(services, event, f"handover:{handover_id}", "push.handover_late",
+                                "/transmissions/en-retard", f"handover-{handover_id}")
+
+
+async def _plan_pressing(services: Services, event: RealtimeEvent, key: str, text_id: str, url: str,
+                         tag: str) -> list[Notification]:
+    """A content-free, pressing notification for the active people an event names, each within
+    her own settings and budget (quiet hours, notifications off), moved in the same transaction."""
+    if not event.user_ids:
+        return []
     now = services.clock.now()
     out: list[Notification] = []
     async with services.unit() as u:
@@ -202,8 +195,7 @@ async def _plan_handover_late(services: Services, event: RealtimeEvent) -> list[
             if budget is None:
                 continue
             await u.tx.push.save_budget(budget)
-            out.extend(Notification(s, "push.handover_late", "", mine.language or "fr", True,
-                                    "/transmissions/en-retard", f"handover-{handover_id}")
+            out.extend(Notification(s, text_id, "", mine.language or "fr", True, url, tag)
                        for s in subs if s.person_id == person_id)
     return out
 
