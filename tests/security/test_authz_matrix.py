@@ -30,7 +30,7 @@ from tests.support import new_member, new_org
 
 PUBLIC, MEMBER = "public", "member"
 OBJECT_PARAMS = ("conversation_id", "person_id", "team_id", "message_id", "session_id", "attachment_id",
-                 "report_id", "upload_id")
+                 "report_id", "upload_id", "alert_id")
 Ctx = dict[str, Any]
 FORM_KIND = next(iter(FormKind)).value
 
@@ -70,6 +70,8 @@ MATRIX: dict[str, Rule] = {
     "DELETE /api/v1/conversations/{conversation_id}/messages/{message_id}": Rule(MEMBER),
     "POST /api/v1/conversations/{conversation_id}/read": Rule(MEMBER, lambda c: {"seq": 1}),
     "GET /api/v1/search": Rule(MEMBER, query={"q": "relève"}),
+    "GET /api/v1/alerts/{alert_id}": Rule(MEMBER),
+    "POST /api/v1/alerts/{alert_id}/acknowledge": Rule(MEMBER, lambda c: {"ack": "seen"}),
     "POST /api/v1/auth/reauthenticate": Rule(MEMBER, lambda c: {"password": "x" * 12, "otp": "123456"}),
     "POST /api/v1/auth/sessions/revoke-all": Rule(MEMBER, lambda c: {"keep_current": True}),
     "GET /api/v1/organisation/session-policy": Rule(MEMBER),
@@ -233,9 +235,16 @@ async def _world(installation: Installation) -> tuple[dict[Role, Actor], Ctx, Ct
     rep_b = await filing.file_report(svc, b_nurse.actor, mode="named", what="Fugue signalée B",
                                       occurred_at=svc.clock.now(), discovered_at=None, place="Jardin B",
                                       files=[IncomingFile("constat-secret-b.txt", b"Constat B\n")])
+    # An urgent alert in each organisation, for someone who is not among the actors.
+    await messages.send_message(svc, actors[Role.ADMIN], uuid.UUID(conv_a["id"]), body="Chute chambre 4",
+                                client_id="alert-a", urgent=True, alert_for=f"person:{peer.id}")
+    await messages.send_message(svc, b_admin.actor, uuid.UUID(conv_b["id"]), body="Secret alerte B",
+                                client_id="alert-b", urgent=True, alert_for=f"person:{b_nurse.id}")
     async with svc.db.transaction() as tx:
         file_a = str((await tx.reports.files(rep_a.report_id))[0].id)
         file_b = str((await tx.reports.files(rep_b.report_id))[0].id)
+        alert_a = str((await tx.alerts.of_conversation(org_a.id, uuid.UUID(conv_a["id"])))[0].id)
+        alert_b = str((await tx.alerts.of_conversation(org_b.id, uuid.UUID(conv_b["id"])))[0].id)
     await _session(installation, b_nurse.actor)
     async with svc.db.transaction() as tx:
         b_session_id = str((await tx.sessions.for_person(b_nurse.id))[0].id)
@@ -243,15 +252,15 @@ async def _world(installation: Installation) -> tuple[dict[Role, Actor], Ctx, Ct
            "session_id": str(uuid.uuid4()), "passkey_id": str(uuid.uuid4()), "token": "x" * 43, "peer": str(peer.id),
            "team_id": team_a["id"], "attachment_id": att_a["id"], "report_id": str(rep_a.report_id),
            "action_id": str(uuid.uuid4()), "kind": FORM_KIND, "record_id": str(uuid.uuid4()),
-           "file_id": file_a, "upload_id": up_a["id"]}
+           "file_id": file_a, "upload_id": up_a["id"], "alert_id": alert_a}
     other = {"conversation_id": conv_b["id"], "message_id": msg_b["id"], "person_id": str(b_nurse.id),
              "session_id": b_session_id, "passkey_id": str(uuid.uuid4()), "token": "x" * 43,
              "peer": str(b_nurse.id), "team_id": team_b["id"], "attachment_id": att_b["id"],
              "report_id": str(rep_b.report_id), "action_id": str(uuid.uuid4()), "kind": FORM_KIND,
-             "record_id": str(uuid.uuid4()), "file_id": file_b, "upload_id": up_b["id"]}
+             "record_id": str(uuid.uuid4()), "file_id": file_b, "upload_id": up_b["id"], "alert_id": alert_b}
     secrets_b = {str(org_b.id), conv_b["id"], msg_b["id"], str(b_nurse.id), str(b_admin.id), b_nurse.email,
                  b_admin.email, "Secret B", team_b["id"], "Cuisine B", att_b["id"],
-                 "note-secrete-b", up_b["id"], str(rep_b.report_id), "Fugue signalée B", "Jardin B", file_b,
+                 "note-secrete-b", up_b["id"], str(rep_b.report_id), "Fugue signalée B", "Jardin B", file_b, alert_b,
                  "constat-secret-b"}
     return actors, own, other, secrets_b
 
