@@ -392,7 +392,7 @@ async def test_the_servers_periodic_job_flags_and_survives_a_failed_round(instal
             raise asyncio.CancelledError
 
     monkeypatch.setattr(job.handovers, "flag_overdue", flaky)
-    monkeypatch.setattr(job.asyncio, "sleep", next_tick)
+    monkeypatch.setattr(asyncio, "sleep", next_tick)
     with pytest.raises(asyncio.CancelledError):
         await job.periodic(installation)
     assert len(rounds) == 2

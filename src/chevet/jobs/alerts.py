@@ -7,14 +7,10 @@ left waiting."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-
 from chevet.app.care import alerts
 from chevet.bootstrap import Installation
-from chevet.ports import DependencyUnavailable
+from chevet.jobs.rounds import every
 
-log = logging.getLogger("chevet.jobs")
 INTERVAL = 10.0  # seconds: the latest an escalation happens after its due time
 
 
@@ -23,15 +19,4 @@ async def run_once(installation: Installation) -> int:
 
 
 async def periodic(installation: Installation) -> None:
-    while True:
-        try:
-            escalated = await run_once(installation)
-            if escalated:
-                log.info("alerts escalated", extra={"count": escalated})
-        except asyncio.CancelledError:
-            raise
-        except DependencyUnavailable as exc:  # an outage: tried again at the next round
-            log.warning("alert escalation postponed", extra={"dependency": exc.dependency})
-        except Exception as exc:  # a failed round is tried again; the server stays up
-            log.error("alert escalation failed", extra={"error": type(exc).__name__})
-        await asyncio.sleep(INTERVAL)
+    await every(INTERVAL, "alerts", lambda: run_once(installation))

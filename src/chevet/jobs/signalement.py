@@ -5,28 +5,17 @@ entries of the anonymous filings made since the last one."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-
 from chevet.app.signalement import filing, forms
 from chevet.bootstrap import Installation
-from chevet.ports import DependencyUnavailable
+from chevet.jobs.rounds import every
 
-log = logging.getLogger("chevet.jobs")
 REMINDER_INTERVAL = 300.0
 
 
+async def _round(installation: Installation) -> int:
+    await filing.record_anonymous_filings(installation.services)
+    return await forms.send_reminders(installation.services)
+
+
 async def periodic(installation: Installation) -> None:
-    while True:
-        try:
-            await filing.record_anonymous_filings(installation.services)
-            sent = await forms.send_reminders(installation.services)
-            if sent:
-                log.info("signalement reminders sent", extra={"count": sent})
-        except asyncio.CancelledError:
-            raise
-        except DependencyUnavailable as exc:  # an outage, not a bug: tried again at the next tick
-            log.warning("signalement reminders postponed", extra={"dependency": exc.dependency})
-        except Exception as exc:  # a failed round is retried at the next one; the server stays up
-            log.error("signalement reminders failed", extra={"error": type(exc).__name__})
-        await asyncio.sleep(REMINDER_INTERVAL)
+    await every(REMINDER_INTERVAL, "signalement", lambda: _round(installation))
