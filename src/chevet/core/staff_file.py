@@ -22,12 +22,13 @@ from chevet.core.spreadsheet import is_formula
 MAX_BYTES = 5 * 1024 * 1024
 MAX_LINES = 20_000
 
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                   r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")  # an address, in a cell or in text
 
 
 class StaffFileRejected(Exception):
-    """The whole file is refused; `reason` is a stable key, `detail` a value for the message."""
+    """The whole file is refused; `reason` is a stable key, `detail` a value for the message.
+    (Roster files are refused the same way: ``core/care/roster_import.RosterFileRejected``.)"""
 
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(reason)
@@ -179,7 +180,7 @@ def parse(data: bytes, *, known_emails: Iterable[str] = ()) -> StaffFile:
         if not last or not first:
             problems.append(LineProblem(line, "missing_name"))
             continue
-        if not _EMAIL.match(email) or len(email) > 254:
+        if not EMAIL.fullmatch(email) or len(email) > 254:
             problems.append(LineProblem(line, "invalid_email", cells.get("email", "")[:60]))
             continue
         role = role_from_name(cells.get("role", ""))

@@ -41,7 +41,7 @@ from chevet.core.care.roster import (
 )
 from chevet.core.errors import InvalidInput
 from chevet.core.spreadsheet import is_formula
-from chevet.core.staff_file import decode
+from chevet.core.staff_file import EMAIL, StaffFileRejected, decode
 
 MAX_BYTES = 1024 * 1024
 MAX_ROWS = 3000  # assignments one file may make
@@ -54,17 +54,9 @@ MAX_OCCURRENCES = 400  # of one recurring event
 MAX_RANK = 9
 MAX_ATTENDEES = 20  # people on one event
 
-_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
 
-
-class RosterFileRejected(Exception):
-    """The whole file is refused; ``reason`` is a stable key, ``detail`` a value for the message."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.detail = detail
+class RosterFileRejected(StaffFileRejected):
+    """The whole roster file is refused; ``reason`` is a stable key, ``detail`` a value for the message."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +221,7 @@ def _csv_row(line: int, cells: dict[str, str], shifts: dict[str, ShiftPattern],
         if len(value) > 200:
             return RowProblem(line, "too_long")
     email = cells.get("email", "").lower()
-    if not _EMAIL.fullmatch(email) or len(email) > 254:
+    if not EMAIL.fullmatch(email) or len(email) > 254:
         return RowProblem(line, "invalid_email", cells.get("email", "")[:60])
     try:
         day = parse_date(cells.get("date", ""))
@@ -373,7 +365,7 @@ def _emails(event: Any) -> list[str]:
         if value.lower().startswith("mailto:"):
             found.append(value[7:].strip().lower())
     if not found:
-        found = [m.lower() for m in _EMAIL.findall(str(event.get("SUMMARY") or ""))]
+        found = [m.lower() for m in EMAIL.findall(str(event.get("SUMMARY") or ""))]
     return list(dict.fromkeys(found))
 
 
@@ -407,7 +399,7 @@ def _event_rows(line: int, event: Any, patterns: list[ShiftPattern], now: dateti
         return [RowProblem(line, "no_person")]
     if len(emails) > MAX_ATTENDEES:
         return [RowProblem(line, "too_many_attendees", str(MAX_ATTENDEES))]
-    bad = next((e for e in emails if not _EMAIL.fullmatch(e) or len(e) > 254), None)
+    bad = next((e for e in emails if not EMAIL.fullmatch(e) or len(e) > 254), None)
     if bad is not None:
         return [RowProblem(line, "invalid_email", bad[:60])]
     summary = str(event.get("SUMMARY") or "")[:200]
