@@ -12,13 +12,13 @@ and ``astreinte-medicale`` are the same address. It resolves to whoever holds it
 from __future__ import annotations
 
 import re
-import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from chevet.core.blind_index import fold
 from chevet.core.errors import InvalidInput
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -144,18 +144,13 @@ def shift_at(patterns: list[ShiftPattern], at: datetime) -> ShiftOccurrence | No
     return max(found, key=lambda o: (o.starts_at, o.name)) if found else None
 
 
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.strip())
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-
-
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 
 
 def fold_address(text: str) -> str:
     """``@Astreinte Médicale`` → ``astreinte-medicale``: the form an address is stored and
     compared in (leading ``@`` dropped, accents and case folded, spaces and underscores as dashes)."""
-    bare = _fold(text or "").lstrip("@")
+    bare = fold((text or "").strip()).lstrip("@")
     bare = re.sub(r"[\s_]+", "-", bare.strip())
     return re.sub(r"-{2,}", "-", bare).strip("-")
 

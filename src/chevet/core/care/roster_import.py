@@ -20,13 +20,13 @@ import csv
 import io
 import itertools
 import re
-import unicodedata
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from chevet.core.blind_index import fold
 from chevet.core.care.roster import (
     FUTURE_LIMIT,
     MAX_PERIOD,
@@ -88,8 +88,8 @@ class RosterFile:
 
 
 def _fold(value: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", value.strip().lower())
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    """A header, shift name or summary word to compare: no case, no accents, separators as spaces."""
+    bare = fold(value.strip())
     return re.sub(r"[\s_.'-]+", " ", bare).strip()
 
 
