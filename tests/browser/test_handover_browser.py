@@ -98,17 +98,21 @@ async def test_a_note_written_on_one_phone_is_confirmed_on_another(browser: Brow
     await writer_ctx.close()
     await reader_ctx.close()
 
-    # The nurse manager, at a desk (1280×800): the late notes and the team's templates.
-    desk_ctx: Any = await french_context(browser, viewport={"width": 1280, "height": 800}, bypass_csp=True)
+    # The nurse manager's pages (the late notes, the team's templates), on her phone first
+    # (360×780), then at a desk (1280×800).
+    desk_ctx: Any = await french_context(browser, viewport=PHONE, bypass_csp=True)
     desk: Page = await desk_ctx.new_page()
     await sign_in(desk, base, manager)
-    for path, heading in (("/transmissions/en-retard", "Transmissions en retard"),
-                          ("/transmissions/modeles", "Modèles de transmissions"), ("/transmissions", "À reprendre")):
-        await desk.goto(base + path)
-        await desk.get_by_role("heading", name=heading, level=1).wait_for()
-        problems += await _axe(desk, path)
-        if not await _fits(desk):
-            overflow.append(path)
+    for viewport in (PHONE, {"width": 1280, "height": 800}):
+        await desk.set_viewport_size(viewport)
+        for path, heading in (("/transmissions/en-retard", "Transmissions en retard"),
+                              ("/transmissions/modeles", "Modèles de transmissions"),
+                              ("/transmissions", "À reprendre")):
+            await desk.goto(base + path)
+            await desk.get_by_role("heading", name=heading, level=1).wait_for()
+            problems += await _axe(desk, f"{path} at {viewport['width']}")
+            if not await _fits(desk):
+                overflow.append(f"{path} at {viewport['width']}")
     await desk.get_by_role("link", name="Modèles", exact=True).click()
     await desk.get_by_label("Nom du modèle").first.fill("Chute la nuit")
     await desk.get_by_role("button", name="Enregistrer les modèles").first.click()
