@@ -99,3 +99,12 @@ def test_every_matching_word_is_a_candidate() -> None:
             if bi.word_matches(w, t) and not stored & set(bi.parse(w).alternatives(KEY)[0]):
                 missed.append((w, t))
     assert missed == []
+
+
+def test_fold_is_idempotent_on_compatibility_characters() -> None:
+    # Some characters only become letters by compatibility decomposition, and then in capitals
+    # ("㉐" is the letters PTE in a square, "㎒" is MHz): folding must lower those too, or a word
+    # folded twice (an address stored folded, then compared folded) no longer meets itself.
+    for text in ("㉐", "㎒", "Ⅻ", "ﬁ", "Ǆ"):
+        once = bi.fold(text)
+        assert once == once.lower() and bi.fold(once) == once, text

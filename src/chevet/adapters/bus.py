@@ -147,7 +147,7 @@ class RedisBus:
             finally:
                 self._listening = False
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]  # typed from redis 8
             await asyncio.sleep(RECONNECT_DELAY)
 
     async def publish(self, events: Sequence[RealtimeEvent]) -> None:

@@ -59,8 +59,9 @@ ELIDED = frozenset("c d j l m n s t qu jusqu lorsqu puisqu quoiqu".split())
 
 
 def fold(text: str) -> str:
-    """Lower case and strip accents: 'Élévation' -> 'elevation'."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    """Lower case and strip accents: 'Élévation' -> 'elevation'. Decomposed before case folding
+    too, since some characters only become letters by decomposition, in capitals ('㉐' -> 'PTE')."""
+    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
