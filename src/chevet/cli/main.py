@@ -228,7 +228,11 @@ def _add_command_groups() -> None:
         module = importlib.import_module(f"chevet.cli.commands.{info.name}")
         group = getattr(module, "app", None)
         if isinstance(group, typer.Typer):
-            app.add_typer(group, name=getattr(module, "NAME", info.name))
+            parent = {"org": org_app}.get(getattr(module, "PARENT", ""))
+            if parent is not None:  # its commands join that group's (``chevet org shred``)
+                parent.add_typer(group)
+            else:
+                app.add_typer(group, name=getattr(module, "NAME", info.name))
 
 
 _add_command_groups()
