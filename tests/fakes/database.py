@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import cast
@@ -32,12 +33,14 @@ from chevet.ports.alerts import AlertRepository
 from chevet.ports.directory_sync import DirectorySyncStore
 from chevet.ports.handovers import HandoverRepository
 from chevet.ports.operations import OperationStore
+from chevet.ports.organisation_keys import OrganisationKey
 from chevet.ports.rosters import RosterRepository
 from chevet.ports.shared_devices import SharedDeviceRepository
 from tests.fakes.audit import FakeAuditLog
 from tests.fakes.care import NoCareRecords
 from tests.fakes.conversations import FakeConversations, FakeEntries
 from tests.fakes.errors import not_faked
+from tests.fakes.organisation_keys import FakeOrganisationKeys, keys_of
 from tests.fakes.people import FakePeople, FakeSessionSecurity
 from tests.fakes.reports import FakeReports
 from tests.fakes.retention import FakeRetention
@@ -58,6 +61,7 @@ class FakeTransaction:
         self.handovers = cast(HandoverRepository, NoCareRecords("handovers"))
         self.alerts = cast(AlertRepository, NoCareRecords("alerts"))
         self.reports = FakeReports(t)
+        self.organisation_keys = FakeOrganisationKeys(t)
 
     @property
     def organisations(self) -> OrganisationRepository:
@@ -192,6 +196,9 @@ class FakeDatabase:
 
     async def revision(self) -> str | None:
         return "fake"
+
+    async def organisation_keys_of(self, org_id: uuid.UUID) -> list[OrganisationKey]:
+        return keys_of(self.tables, org_id)
 
     async def ping(self) -> None:
         return None

@@ -15,6 +15,7 @@ from chevet.core.retention import RetentionRule
 from chevet.core.signalement.records import CorrectiveAction, FormSubmission, Report, ReportFile, ReportForm
 from chevet.core.signalement.report import ReportFunction
 from chevet.core.signalement.retention import RecordType
+from chevet.ports.organisation_keys import OrganisationKey
 
 
 @dataclass
@@ -60,6 +61,8 @@ class Tables:
     report_submissions: dict[uuid.UUID, list[FormSubmission]] = field(default_factory=dict)
     report_retention: dict[uuid.UUID, dict[RecordType, int]] = field(default_factory=dict)
     designations: list[tuple[uuid.UUID, uuid.UUID, ReportFunction]] = field(default_factory=list)  # org, person, fn
+    # organisation keys: (org, version) -> row
+    organisation_keys: dict[tuple[uuid.UUID, int], OrganisationKey] = field(default_factory=dict)
 
     def copy(self) -> Tables:
         """A working copy for one transaction (records are immutable; containers are copied)."""

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+from chevet.adapters.organisation_key_file import FileKeyProvider
 from chevet.app.services import Actor, Services
-from chevet.app.signalement.access import new_report_key
 from chevet.core import envelope
 from chevet.core.conversation import ConversationKind
 from chevet.core.entities import Conversation, Entry, Membership, Organisation, Person, PersonStatus
@@ -42,8 +42,10 @@ class World:
         self.db = FakeDatabase()
         self.clock = FakeClock(now)
         self.bus = FakeBus()
-        self.services = Services(db=self.db, keys=FakeKeyStore(), bus=self.bus, clock=self.clock,
-                                 passwords=FakePasswords(), declarations=FakeDeclarations())
+        keys = FakeKeyStore()
+        self.services = Services(db=self.db, keys=keys, bus=self.bus, clock=self.clock,
+                                 passwords=FakePasswords(), declarations=FakeDeclarations(),
+                                 key_providers={"file": FileKeyProvider(keys)})
 
     @property
     def tables(self) -> Tables:
@@ -70,7 +72,9 @@ class World:
         at = at or self.clock.now()
         owner = owner or members[0]
         cid = new_id()
-        _, wrapped = self.services.new_wrapped_key(cid)
+        # Records put in place here keep their data keys under the master key (a legacy blob,
+        # which the keyring opens): the world stays synchronous.
+        wrapped = self.services.keys.wrap(envelope.random_key(), envelope.aad("ckey", cid))
         t = self.tables
         t.conversations[cid] = ConversationRow(Conversation(cid, org.id, kind, None, None, None, owner.id, at, 0), at)
         t.conversation_keys[cid] = wrapped
@@ -86,7 +90,8 @@ class World:
         row = t.conversations[conversation_id]
         seq = row.conversation.last_seq + 1
         eid = new_id()
-        key = self.services.unwrap_key(conversation_id, t.conversation_keys[conversation_id])
+        key = envelope.DataKey(self.services.keys.unwrap(t.conversation_keys[conversation_id],
+                                                         envelope.aad("ckey", conversation_id)))
         sealed = key.seal(text.encode(), envelope.aad("msg", conversation_id, eid)) if text is not None else None
         e = Entry(eid, conversation_id, seq, kind, author.id, at, sealed, MessageFlag.NONE, None, None, None, None)
         t.entries[conversation_id][seq] = e
@@ -106,7 +111,7 @@ class World:
         """A report as qualified (and closed, if ``closed_at``), with a reader; its content is
         an opaque stand-in (nothing here opens it)."""
         rid = new_id()
-        _, wrapped = new_report_key(self.services, rid)
+        wrapped = self.services.keys.wrap(envelope.random_key(), envelope.aad("rkey", rid))
         qualified = bool(categories or eigs or security or gdpr)
         status = ReportStatus.CLOSED if closed_at else ReportStatus.QUALIFIED if qualified else ReportStatus.NEW
         r = Report(rid, org.id, ReporterMode.NAMED, None, status, None, received_at, b"sealed content",

@@ -456,7 +456,7 @@ async def test_shredding_the_conversation_key_makes_its_files_unreadable(install
         wrapped = await tx.conversations.wrapped_key(conv_id)
         address = (await tx.attachments.get(org.id, uuid.UUID(att["id"]))).content_address
     assert wrapped is not None
-    key = svc.unwrap_key(conv_id, wrapped)
+    key = await svc.unwrap_key(org.id, conv_id, wrapped)
     path = next(p for p in blob_files(installation) if p.name == address.hex())
     sealed = path.read_bytes()
     assert sealed_stream.open_all(content_key(key), blob_aad(conv_id, address), [sealed]) == pdf("Secret médical")

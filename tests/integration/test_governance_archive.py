@@ -86,7 +86,7 @@ async def snapshot(installation: Installation, slug: str, member: Any) -> dict[s
         for conv, last_activity, pair in await tx.archive.conversations(org.id):
             wrapped = await tx.conversations.wrapped_key(conv.id)
             assert wrapped is not None
-            key = svc.unwrap_key(conv.id, wrapped)
+            key = await svc.unwrap_key(conv.org_id, conv.id, wrapped)
             state = await tx.retention.state(org.id, conv.id)
             assert state is not None
             entries = [(e.id, e.seq, e.kind, e.author_id, e.created_at, body_of(conv.id, key, e), e.flags,

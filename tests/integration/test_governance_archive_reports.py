@@ -81,7 +81,7 @@ async def report_snapshot(svc: Services, org_id: uuid.UUID) -> dict[str, Any]:
         for r in await tx.reports.of_organisation(org_id):
             wrapped = await tx.reports.wrapped_key(r.id)
             assert wrapped is not None
-            key = report_access.unwrap_report_key(svc, r.id, wrapped)
+            key = await report_access.unwrap_report_key(svc, r.org_id, r.id, wrapped)
             clear = {k: v for k, v in asdict(r).items() if not k.endswith("_sealed")}
             files = []
             for f in await tx.reports.files(r.id):

@@ -177,7 +177,7 @@ async def test_sealed_at_rest_and_found_by_members_only(installation: Installati
         assert stored is not None
         wrapped = await tx.conversations.wrapped_key(u.care)
         assert wrapped is not None
-    key = svc.unwrap_key(u.care, wrapped)
+    key = await svc.unwrap_key(u.org.id, u.care, wrapped)
     from dataclasses import replace
 
     with pytest.raises(ChevetError):

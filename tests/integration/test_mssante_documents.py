@@ -27,7 +27,7 @@ async def _legacy(installation: Installation, conv: uuid.UUID, message: uuid.UUI
                   org_id: uuid.UUID) -> None:
     svc = installation.services
     async with svc.db.transaction() as tx:
-        key = svc.unwrap_key(conv, await tx.conversations.wrapped_key(conv))  # type: ignore[arg-type]
+        key = await svc.unwrap_key(org_id, conv, await tx.conversations.wrapped_key(conv))  # type: ignore[arg-type]
         doc = new_id()
         await tx.mssante.conn.execute(insert(mss_attachment).values(  # type: ignore[attr-defined]
             id=doc, org_id=org_id, conversation_id=conv, message_id=message, content_type="application/pdf",

@@ -69,12 +69,30 @@ async def test_others_never_match_a_beginning(installation: Installation) -> Non
     assert [r["body"] for r in await messages.search(svc, b.actor, "tal")] == ["Pansement du talon refait"]
 
 
-async def _as_before_prefixes(svc: Services, cid: uuid.UUID) -> None:
+async def _down_then_up(installation: Installation) -> None:
+    """Down to before word beginnings and up again. Going down drops the organisation keys'
+    table (it came later), and with it every key of the file provider: kept aside and put back,
+    as an operator who downgrades would have to (the data keys are wrapped by them)."""
+    from sqlalchemy import insert, select
+
+    from chevet.adapters.db.schema_keys import organisation_key
+
+    db = installation.services.db
+    async with db.transaction() as tx:
+        rows = [dict(r._mapping) for r in await tx.conn.execute(select(organisation_key))]  # type: ignore[attr-defined]
+    await migrate(installation, "0011_search_prefixes-1", up=False)
+    await migrate(installation, "heads")
+    if rows:
+        async with db.transaction() as tx:
+            await tx.conn.execute(insert(organisation_key), rows)  # type: ignore[attr-defined]
+
+
+async def _as_before_prefixes(svc: Services, org_id: uuid.UUID, cid: uuid.UUID) -> None:
     """Give the conversation's messages the terms of the index before word beginnings."""
     async with svc.unit() as u:
         wrapped = await u.tx.conversations.wrapped_key(cid)
         assert wrapped is not None
-        key = svc.unwrap_key(cid, wrapped)
+        key = await svc.unwrap_key(org_id, cid, wrapped)
         old = []
         for e in await u.tx.entries.after(cid, 0, 1000):
             text = messages.body_of(cid, key, e)
@@ -93,11 +111,10 @@ async def test_reindex_gives_older_messages_prefix_terms_and_resumes(installatio
         await messages.send_message(svc, a.actor, cid, body=f"Pansement du talon refait, jour {i + 1}",
                                     client_id=str(i))
     await messages.send_message(svc, c.actor, other, body="Talon à surveiller", client_id="c")
-    await _as_before_prefixes(svc, cid)
-    await _as_before_prefixes(svc, other)
+    await _as_before_prefixes(svc, org.id, cid)
+    await _as_before_prefixes(svc, other_org.id, other)
     # the migration that brought word beginnings queues every conversation with messages
-    await migrate(installation, "0011_search_prefixes-1", up=False)
-    await migrate(installation, "heads")
+    await _down_then_up(installation)
     assert await messages.search(svc, b.actor, "tal") == []
     assert len(await messages.search(svc, b.actor, "talon")) == 5  # whole words meanwhile
     assert await search_index.waiting(svc, b.actor) >= 5
@@ -160,9 +177,8 @@ async def test_reindex_from_the_command_line(installation: Installation) -> None
     cid = await _conversation(svc, a)
     for i in range(3):
         await messages.send_message(svc, a.actor, cid, body=f"Talon droit, jour {i}", client_id=str(i))
-    await _as_before_prefixes(svc, cid)
-    await migrate(installation, "0011_search_prefixes-1", up=False)
-    await migrate(installation, "heads")
+    await _as_before_prefixes(svc, org.id, cid)
+    await _down_then_up(installation)
     env = {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else None
     status = cli(installation, "search", "status", env=env)
     assert status.returncode == 0, status.stderr
@@ -188,9 +204,8 @@ async def test_the_server_reindexes_by_itself(installation: Installation) -> Non
     cid = await _conversation(svc, a)
     for i in range(3):
         await messages.send_message(svc, a.actor, cid, body=f"Talon gauche, jour {i}", client_id=str(i))
-    await _as_before_prefixes(svc, cid)
-    await migrate(installation, "0011_search_prefixes-1", up=False)
-    await migrate(installation, "heads")
+    await _as_before_prefixes(svc, org.id, cid)
+    await _down_then_up(installation)
     assert await messages.search(svc, a.actor, "tal") == []
     server = Server(installation.settings)
     try:

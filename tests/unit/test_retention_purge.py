@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from chevet.app.governance.retention import purge
+from chevet.core import envelope
 from chevet.core.audit import INSTALLATION_CHAIN
 from chevet.core.conversation import ConversationKind
 from chevet.core.retention import RetentionRule
@@ -39,7 +40,7 @@ def conversation_with(w: World, kind: ConversationKind, ages: Sequence[float], a
 
 
 def texts(w: World, cid: uuid.UUID) -> list[str]:
-    key = w.services.unwrap_key(cid, w.tables.conversation_keys[cid])
+    key = envelope.DataKey(w.services.keys.unwrap(w.tables.conversation_keys[cid], envelope.aad("ckey", cid)))
     from chevet.app.messaging.views import body_of
 
     return [body_of(cid, key, e) or "" for _, e in sorted(w.tables.entries[cid].items()) if e.body_sealed]

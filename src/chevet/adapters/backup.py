@@ -8,6 +8,11 @@ any data-key table (every column registered as wrapped by the master key in
 ``db/sealed.py``); the keys go to a key backup that is *replaced*, never accumulated, and is
 rewritten after every purge. An old database backup restored with the current key backup opens
 only what is still alive.
+
+The organisations' own keys (``organisation_key``) go the same way: a key of the key file is
+stored there wrapped by the master key, so its rows are kept out of database backups and carried
+by the key backup, which an organisation's shredding rewrites without them. A token's key is not
+in any backup: only its reference is.
 """
 
 from __future__ import annotations
@@ -32,12 +37,15 @@ from sqlalchemy import Table, delete, insert, inspect, select, text
 from sqlalchemy.engine import Connection
 
 from chevet.adapters.db.database import SqlDatabase
-from chevet.adapters.db.schema import conversation
+from chevet.adapters.db.schema import conversation, organisation
+from chevet.adapters.db.schema_keys import organisation_key
 from chevet.adapters.db.sealed import REGISTRY
 
 T = TypeVar("T")
-KEY_BACKUP_FORMAT = "chevet-key-backup-2"
-OLD_FORMATS = ("chevet-key-backup-1",)  # conversation keys only: report keys stayed in database backups
+KEY_BACKUP_FORMAT = "chevet-key-backup-3"
+# 1: conversation keys only (report keys stayed in database backups); 2: no organisation keys.
+OLD_FORMATS = ("chevet-key-backup-1", "chevet-key-backup-2")
+ORGANISATION_KEYS = "organisation_keys"  # its list's name in the key backup
 KEY_INSTRUCTIONS = ("Chevet key backup (master key, audit signing key, Web Push key, wrapped data keys of "
                     "conversations and signalement reports). Secret: it opens everything still alive. Keep "
                     "exactly one current copy, apart from database backups (another medium, another place, "
@@ -71,7 +79,7 @@ def data_key_tables() -> list[DataKeyTable]:
     that registers such a table keeps its keys out of database backups without touching this file."""
     out = []
     for c in REGISTRY.values():
-        if c.by == "master":
+        if c.key_table:
             [pk] = c.table.primary_key.columns
             out.append(DataKeyTable(c.table, str(pk.name), str(c.column)))
     return sorted(out, key=lambda t: t.table.name)
@@ -107,7 +115,7 @@ def backup_database(database_url: str, out: Path) -> None:
     if out.exists():
         raise BackupError("backup_file_exists", path=str(out))
     out.parent.mkdir(parents=True, exist_ok=True)
-    tables = [t.table.name for t in data_key_tables()]
+    tables = [t.table.name for t in data_key_tables()] + [organisation_key.name]
     if database_url.startswith("sqlite"):
         src = sqlite3.connect(sqlite_path(database_url))
         try:
@@ -152,7 +160,31 @@ async def key_backup(db: SqlDatabase, master_key_file: Path, audit_key_file: Pat
             rows = await tx.conn.execute(select(id_col, wrapped).order_by(id_col))
             doc[t.field] = [{t.id_column: str(r[0]), "wrapped": base64.b64encode(bytes(r[1])).decode()}
                             for r in rows]
+        rows = await tx.conn.execute(select(organisation_key).order_by(organisation_key.c.org_id,
+                                                                       organisation_key.c.version))
+        doc[ORGANISATION_KEYS] = [_organisation_key_json(r) for r in rows]
     return orjson.dumps(doc, option=orjson.OPT_INDENT_2)
+
+
+def _organisation_key_json(r: Any) -> dict[str, Any]:
+    return {"org_id": str(r.org_id), "version": int(r.version), "provider": r.provider, "reference": r.reference,
+            "wrapped": base64.b64encode(bytes(r.wrapped)).decode() if r.wrapped is not None else None,
+            "state": r.state, "created_at": r.created_at.isoformat(),
+            "destroyed_at": r.destroyed_at.isoformat() if r.destroyed_at is not None else None}
+
+
+def _organisation_key_row(k: Any) -> dict[str, Any]:
+    """One organisation key of a key backup, checked, as a row of ``organisation_key``."""
+    if not isinstance(k, dict) or not isinstance(k.get("version"), int) or not isinstance(k.get("provider"), str) \
+            or not isinstance(k.get("reference"), str) or not isinstance(k.get("state"), str):
+        raise ValueError("organisation key")
+    wrapped = k.get("wrapped")
+    destroyed = k.get("destroyed_at")
+    return {"org_id": uuid.UUID(k["org_id"]), "version": k["version"], "provider": k["provider"],
+            "reference": k["reference"],
+            "wrapped": base64.b64decode(wrapped, validate=True) if wrapped is not None else None,
+            "state": k["state"], "created_at": datetime.fromisoformat(k["created_at"]),
+            "destroyed_at": datetime.fromisoformat(destroyed) if destroyed is not None else None}
 
 
 async def write_key_backup(db: SqlDatabase, master_key_file: Path, audit_key_file: Path, out: Path,
@@ -179,6 +211,11 @@ def read_key_backup(path: Path) -> dict[str, Any]:
                                 for k in doc[t.field]}
             except (TypeError, KeyError, ValueError, binascii.Error) as exc:
                 raise BackupError("key_backup_not_chevet", path=str(path)) from exc
+    if ORGANISATION_KEYS in doc:
+        try:
+            doc[ORGANISATION_KEYS] = [_organisation_key_row(k) for k in doc[ORGANISATION_KEYS]]
+        except (TypeError, KeyError, ValueError, binascii.Error) as exc:
+            raise BackupError("key_backup_not_chevet", path=str(path)) from exc
     return doc
 
 
@@ -360,6 +397,13 @@ async def _put_data_keys(database_url: str, keys: dict[str, Any]) -> None:
                 rows = [{t.id_column: i, t.wrapped: wrapped[i]} for i in present if i in wrapped]
                 if rows:
                     await tx.conn.execute(insert(t.table), rows)
+            org_keys: list[dict[str, Any]] | None = keys.get(ORGANISATION_KEYS)
+            if org_keys is not None:  # the organisations' keys, destroyed ones included (as destroyed)
+                await tx.conn.execute(delete(organisation_key))
+                orgs = {r[0] for r in await tx.conn.execute(select(organisation.c.id))}
+                kept = [k for k in org_keys if k["org_id"] in orgs]
+                if kept:
+                    await tx.conn.execute(insert(organisation_key), kept)
     finally:
         await db.close()
 

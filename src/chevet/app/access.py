@@ -50,7 +50,7 @@ async def conversation_accesses(services: Services, tx: Transaction, actors: Seq
                                                  list({a.id for a in actors if a.org_id == org_id}))
         if found is not None:
             conv, wrapped, memberships = found
-            key = services.unwrap_key(conv.id, wrapped)
+            key = await services.unwrap_key(conv.org_id, conv.id, wrapped)
             out.update((pid, Access(conv, ms, key)) for pid, ms in memberships.items())
     return out
 

@@ -12,6 +12,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from chevet.app.attachments.config import AttachmentServices
+from chevet.app.identity.organisation_keys import OrganisationKeyring
 from chevet.app.messaging.group_commit import GroupCommit
 from chevet.core import envelope
 from chevet.core.audit import INSTALLATION_CHAIN, AuditEvent
@@ -29,6 +30,7 @@ from chevet.ports import (
     IdentityProvider,
     KeyStore,
     MailSubmitter,
+    OrganisationKeyProvider,
     PasswordHasher,
     Transaction,
 )
@@ -63,6 +65,16 @@ class Policy:
     def lockout(self) -> LockoutPolicy:
         seconds = self.lockout_duration.total_seconds()
         return LockoutPolicy(self.lockout_threshold, seconds, self.account_lockout_threshold, seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyCachePolicy:
+    """How long and how many opened data keys stay in memory, and how long a provider that
+    failed is left alone (app/identity/organisation_keys.py)."""
+
+    seconds: float = 300.0
+    entries: int = 4096
+    unavailable_seconds: float = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +134,7 @@ class Unit:
             if action.startswith("auth."):
                 from chevet.app.identity import addresses
 
-                detail[addresses.FIELD] = await addresses.seal(self.services, self.tx, actor_id, ip)
+                detail[addresses.FIELD] = await addresses.seal(self.services, self.tx, org_id, actor_id, ip)
             ip = None
         await self.tx.audit.append(org_id or INSTALLATION_CHAIN,
                                    AuditEvent(action, actor_id, object_type, object_id, detail),
@@ -153,6 +165,10 @@ class Services:
     witness: AuditWitness | None = None
     governance: Governance = field(default_factory=Governance)
     mail_relay: MailRelay | None = None
+    # The providers of organisation keys by name ("file", "pkcs11"), and the keyring over them.
+    key_providers: dict[str, OrganisationKeyProvider] = field(default_factory=dict)
+    key_cache: KeyCachePolicy = field(default_factory=KeyCachePolicy)
+    org_keys: OrganisationKeyring = field(init=False, repr=False)
     # Sends waiting for their conversation's next batch (see group_commit.py and messages.py).
     sends: GroupCommit[uuid.UUID, Send, SendResult] = field(init=False, repr=False)
 
@@ -161,6 +177,10 @@ class Services:
         from chevet.app.messaging.messages import write_sends
 
         self.sends = GroupCommit(partial(write_sends, self))
+        c = self.key_cache
+        self.org_keys = OrganisationKeyring(self.db, self.keys, self.clock, self.key_providers,
+                                            cache_seconds=c.seconds, cache_entries=c.entries,
+                                            unavailable_seconds=c.unavailable_seconds)
 
     @asynccontextmanager
     async def unit(self, ip: str | None = None) -> AsyncIterator[Unit]:
@@ -183,12 +203,17 @@ class Services:
             log.exception("committed events not published", extra={"events": len(events)})
 
     # --- keys -----------------------------------------------------------------------------
-    def new_wrapped_key(self, conversation_id: uuid.UUID) -> tuple[envelope.DataKey, bytes]:
+    async def new_wrapped_key(self, org_id: uuid.UUID, conversation_id: uuid.UUID,
+                              tx: Transaction) -> tuple[envelope.DataKey, bytes]:
+        """A new conversation data key, wrapped by its organisation's key. ``tx`` is the open
+        transaction the conversation is written in (an organisation's first key is made there)."""
         material = envelope.random_key()
-        return envelope.DataKey(material), self.keys.wrap(material, envelope.aad("ckey", conversation_id))
+        return envelope.DataKey(material), await self.org_keys.wrap(org_id, material,
+                                                                    envelope.aad("ckey", conversation_id), tx)
 
-    def unwrap_key(self, conversation_id: uuid.UUID, wrapped: bytes) -> envelope.DataKey:
-        return envelope.DataKey(self.keys.unwrap(wrapped, envelope.aad("ckey", conversation_id)))
+    async def unwrap_key(self, org_id: uuid.UUID, conversation_id: uuid.UUID, wrapped: bytes) -> envelope.DataKey:
+        """Raises ``OrganisationKeyUnavailable`` when the organisation's key provider does not answer."""
+        return envelope.DataKey(await self.org_keys.unwrap(org_id, wrapped, envelope.aad("ckey", conversation_id)))
 
     def credential_key(self) -> bytes:
         return self.keys.derive("credentials")

@@ -22,13 +22,14 @@ from chevet.adapters.db.database import SqlDatabase
 from chevet.adapters.declaration_pdf import DeclarationPdf
 from chevet.adapters.keys import KeyFile, KeyFileError, add_key, create_key_file, retire_keys
 from chevet.adapters.media import ImageLimits, PillowMedia, configure_pillow
+from chevet.adapters.organisation_key_file import FileKeyProvider
 from chevet.adapters.passwords import Argon2Passwords
 from chevet.adapters.push import WebPush, create_vapid_key
 from chevet.adapters.witness import FileWitness, WitnessForwarding
 from chevet.app.attachments.config import AttachmentLimits, AttachmentServices, FootprintSettings
-from chevet.app.services import Governance, MailRelay, Policy, Services
+from chevet.app.services import Governance, KeyCachePolicy, MailRelay, Policy, Services
 from chevet.core.mail_outbox import MailRetry
-from chevet.ports import EventBus, PushGateway
+from chevet.ports import EventBus, OrganisationKeyProvider, PushGateway
 from chevet.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ class Installation:
     push: PushGateway | None = None
 
     async def close(self) -> None:
+        self.services.org_keys.wipe()  # the data keys it opened: overwritten in memory
         if isinstance(self.push, WebPush):
             await self.push.close()
         await self.services.bus.close()
@@ -173,11 +175,27 @@ def open_installation(settings: Settings, *, with_bus: bool = True) -> Installat
     passwords = Argon2Passwords(time_cost=settings.passwords.time_cost, memory_kib=settings.passwords.memory_kib)
     services = Services(db=db, keys=keys, bus=bus, clock=SystemClock(), passwords=passwords,
                         declarations=DeclarationPdf(),
+                        key_providers=key_providers(settings, keys), key_cache=key_cache_from(settings),
                         policy=policy_from(settings), attachments=attachment_services(settings),
                         psc=psc_from(settings), signer=signer, witness=witness_from(settings),
                         governance=governance_from(settings),
                         mail_relay=mail_relay_from(settings))
     return Installation(settings, services, _push_gateway(settings))
+
+
+def key_providers(settings: Settings, master: KeyFile) -> dict[str, OrganisationKeyProvider]:
+    """The providers organisations' keys may be held by (ports/organisation_keys.py)."""
+    providers: dict[str, OrganisationKeyProvider] = {
+        "file": FileKeyProvider(master),
+    }
+    return providers
+
+
+def key_cache_from(settings: Settings) -> KeyCachePolicy:
+    k = getattr(settings, "organisation_keys", None)  # the [organisation_keys] section, when present
+    if k is None:
+        return KeyCachePolicy()
+    return KeyCachePolicy(seconds=k.cache_seconds, entries=k.cache_entries, unavailable_seconds=k.unavailable_seconds)
 
 
 def witness_from(settings: Settings) -> FileWitness:

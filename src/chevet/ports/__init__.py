@@ -7,7 +7,7 @@ data takes that organisation's id: scoping is part of the signature, not an afte
 One module per noun, every name re-exported here (``from chevet.ports import X``):
 ``database`` (the transaction and its repositories), ``identity``, ``messaging``, ``attachments``,
 ``governance``, ``signalement``, ``mssante`` (each feature's repositories), ``audit``, ``keys``,
-``bus``, ``blobs``, ``mail``, ``push``, ``clock``, and ``errors`` (what adapters raise).
+``organisation_keys``, ``bus``, ``blobs``, ``mail``, ``push``, ``clock``, and ``errors`` (what adapters raise).
 """
 
 from __future__ import annotations
@@ -41,6 +41,12 @@ from chevet.ports.keys import KeyStore, SealedBlobRepository, SealedItem
 from chevet.ports.mail import MailOutbox, MailSubmitter
 from chevet.ports.messaging import ConversationRepository, EntryRepository, PreferenceRepository
 from chevet.ports.mssante import DirectoryRepository, MssanteRepository
+from chevet.ports.organisation_keys import (
+    OrganisationKey,
+    OrganisationKeyProvider,
+    OrganisationKeyRepository,
+    OrganisationKeyUnavailable,
+)
 from chevet.ports.push import PushGateway, PushRepository
 from chevet.ports.rosters import RosterRepository
 from chevet.ports.shared_devices import SharedDeviceRepository
@@ -75,6 +81,10 @@ __all__ = [
     "MailSubmitter",
     "MediaProcessor",
     "MssanteRepository",
+    "OrganisationKey",
+    "OrganisationKeyProvider",
+    "OrganisationKeyRepository",
+    "OrganisationKeyUnavailable",
     "OrganisationRepository",
     "PasskeyRepository",
     "PasswordHasher",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
@@ -29,6 +30,7 @@ from chevet.ports.mail import MailOutbox
 from chevet.ports.messaging import ConversationRepository, EntryRepository, PreferenceRepository
 from chevet.ports.mssante import DirectoryRepository, MssanteRepository
 from chevet.ports.operations import OperationStore
+from chevet.ports.organisation_keys import OrganisationKey, OrganisationKeyRepository
 from chevet.ports.push import PushRepository
 from chevet.ports.rosters import RosterRepository
 from chevet.ports.shared_devices import SharedDeviceRepository
@@ -103,6 +105,8 @@ class Transaction(Protocol):
     def rosters(self) -> RosterRepository: ...
     @property
     def alerts(self) -> AlertRepository: ...
+    @property
+    def organisation_keys(self) -> OrganisationKeyRepository: ...
 
 
 class Database(Protocol):
@@ -113,6 +117,11 @@ class Database(Protocol):
 
     async def revision(self) -> str | None:
         """The schema revision the database is at."""
+        ...
+
+    async def organisation_keys_of(self, org_id: uuid.UUID) -> list[OrganisationKey]:
+        """The organisation's committed key rows, read outside any transaction and without
+        waiting for one (the keyring reads them while its caller holds a transaction)."""
         ...
 
     async def ping(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from chevet.adapters.db.identity import SqlChallenges, SqlPasskeys, SqlRecoveryC
 from chevet.adapters.db.mail_outbox import SqlMailOutbox
 from chevet.adapters.db.mssante import SqlMssante
 from chevet.adapters.db.operations import SqlOperations
+from chevet.adapters.db.organisation_keys import SqlOrganisationKeys, keys_of
 from chevet.adapters.db.organisations import SqlOrganisations
 from chevet.adapters.db.people import SqlPeople
 from chevet.adapters.db.reports import SqlReports
@@ -46,8 +48,10 @@ from chevet.adapters.db.uploads import SqlUploads
 from chevet.adapters.db.web import SqlPreferences, SqlPush
 from chevet.adapters.disk import has_room
 from chevet.ports import DependencyUnavailable
+from chevet.ports.organisation_keys import OrganisationKey
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+READ_ONLY = "chevet_read_only"  # execution option of a connection that never writes
 PING_TIMEOUT = 3.0
 
 # SQLite primary result codes that say the database cannot work now, not that the request is
@@ -123,6 +127,7 @@ class SqlTransaction:
         self.handovers = SqlHandovers(self.conn)
         self.rosters = SqlRosters(self.conn)
         self.alerts = SqlAlerts(self.conn)
+        self.organisation_keys = SqlOrganisationKeys(self.conn)
 
 
 def async_url(url: str) -> str:
@@ -154,8 +159,9 @@ def _sqlite_setup(engine: AsyncEngine, synchronous: str) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
         # Take the write lock up front: a deferred transaction that later writes can fail with
-        # SQLITE_BUSY instead of waiting its turn.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # SQLITE_BUSY instead of waiting its turn. A read-only connection (``READ_ONLY``) reads
+        # its snapshot next to the writer (WAL) without waiting.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 class SqlDatabase:
@@ -198,6 +204,21 @@ class SqlDatabase:
         except Exception as exc:
             # An OSError from the body is not the database's (a file, a socket of another part).
             if outage(exc, connecting=not connected) and not (in_body and isinstance(exc, OSError)):
+                raise DependencyUnavailable("database") from exc
+            raise
+
+    async def organisation_keys_of(self, org_id: uuid.UUID) -> list[OrganisationKey]:
+        """The organisation's committed key rows, read on a connection of its own that neither
+        takes nor waits for the write turn: the keyring reads them while its caller may be in
+        the middle of a transaction."""
+        connected = False
+        try:
+            async with self.engine.connect() as conn:
+                connected = True
+                await conn.execution_options(**{READ_ONLY: True})
+                return await keys_of(conn, org_id)
+        except Exception as exc:
+            if outage(exc, connecting=not connected):
                 raise DependencyUnavailable("database") from exc
             raise
 

@@ -205,7 +205,7 @@ async def export_organisation(services: Services, slug: str, out: BinaryIO, head
             wrapped = await tx.conversations.wrapped_key(conv.id)
             if wrapped is None:
                 continue  # shredded, rows awaiting the purge: nothing readable remains
-            key_ = services.unwrap_key(conv.id, wrapped)
+            key_ = await services.unwrap_key(conv.org_id, conv.id, wrapped)
             notes = [archive_handovers.export_record(h, key_) for h in org_handovers.get(conv.id, [])]
             handover_notes += notes
             state = await tx.retention.state(org.id, conv.id)
@@ -392,7 +392,7 @@ async def _import(services: Services, files: dict[str, bytes], archive_sha256: s
         imported_convs: list[Conversation] = []
         for n, c in enumerate(convs, 1):
             cid = _u(c["id"])
-            key, wrapped = services.new_wrapped_key(cid)
+            key, wrapped = await services.new_wrapped_key(org.id, cid, u.tx)
             keys[cid] = key
             conv = Conversation(
                 id=cid, org_id=org.id, kind=ConversationKind(c["kind"]),

@@ -58,7 +58,7 @@ async def export_reports(services: Services, tx: Transaction,
         wrapped = await tx.reports.wrapped_key(r.id)
         if wrapped is None:
             continue  # shredded, awaiting the purge: nothing readable remains
-        key = report_access.unwrap_report_key(services, r.id, wrapped)
+        key = await report_access.unwrap_report_key(services, r.org_id, r.id, wrapped)
         content = report_access.open_json(key, "report", r.id, r.content_sealed)
         confidential = content.pop("reporter_id", None) if r.mode is ReporterMode.CONFIDENTIAL else None
         content.pop("reporter_id", None)
@@ -123,7 +123,7 @@ async def _import_one(services: Services, tx: Transaction, org_id: uuid.UUID, re
                       files: dict[str, bytes], written: list[str], now: Callable[[], datetime]) -> None:
     rid = _u(rec["id"])
     mode = ReporterMode(rec["mode"])
-    key, wrapped = report_access.new_report_key(services, rid)
+    key, wrapped = await report_access.new_report_key(services, org_id, rid, tx)
     content = dict(rec["content"])
     content["reporter_id"] = str(_u(rec["confidential_reporter_id"])) \
         if mode is ReporterMode.CONFIDENTIAL and rec["confidential_reporter_id"] else None

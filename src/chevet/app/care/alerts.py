@@ -175,7 +175,7 @@ async def _bring_in(u: Unit, conv: Conversation, a: Access | None, alert: Alert,
             wrapped = await u.tx.conversations.wrapped_key(conv.id)
             if wrapped is None:
                 continue
-            key = u.services.unwrap_key(conv.id, wrapped)
+            key = await u.services.unwrap_key(conv.org_id, conv.id, wrapped)
         conv, e = await append_entry(u, conv, key, kind=EntryKind.MEMBER_ADDED, author=None, subject_id=person_id)
         await u.tx.conversations.add_member(Membership(
             conv.id, person_id, is_owner=False, visible_from_seq=alert.message_seq,

@@ -302,7 +302,7 @@ async def late(services: Services, actor: Actor) -> list[LateView]:
             if h.conversation_id not in keys:
                 conv = await u.tx.conversations.get(actor.org_id, h.conversation_id)
                 wrapped = await u.tx.conversations.wrapped_key(h.conversation_id) if conv else None
-                keys[h.conversation_id] = (conv, services.unwrap_key(conv.id, wrapped)) \
+                keys[h.conversation_id] = (conv, await services.unwrap_key(conv.org_id, conv.id, wrapped)) \
                     if conv is not None and wrapped is not None else None
             found = keys[h.conversation_id]
             if found is None:

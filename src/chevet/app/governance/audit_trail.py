@@ -184,7 +184,7 @@ async def traces(services: Services, actor: Actor, q: TraceQuery) -> list[TraceV
         ids = {e.actor_id for e in found if e.actor_id} | {e.object_id for e in found
                                                           if e.object_type == "person" and e.object_id}
         names = {p.id: p.name for p in await u.tx.people.many(actor.org_id, list(ids))}
-        keys = await addresses.keys_for(services, u.tx, found)
+        keys = await addresses.keys_for(services, u.tx, actor.org_id, found)
         titles = await _conversation_titles(services, u.tx, actor.org_id, found)
         await u.audit(actor.org_id, "audit.viewed", actor.id, "audit", q.conversation_id or q.person_id,
                       conversation=str(q.conversation_id) if q.conversation_id else None,

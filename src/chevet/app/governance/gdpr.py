@@ -97,7 +97,7 @@ async def subject_access_data(services: Services, org: Organisation, person_id: 
             wrapped = await u.tx.conversations.wrapped_key(m.conversation_id)
             if conv is None or wrapped is None:
                 continue
-            k = services.unwrap_key(conv.id, wrapped)
+            k = await services.unwrap_key(conv.org_id, conv.id, wrapped)
             memberships.append({"record": "membership", "conversation_id": str(conv.id), "kind": conv.kind.value,
                                 "title": title_of(conv, k) if conv.kind.value != "direct" else "",
                                 "joined_at": m.joined_at.isoformat(), "read_seq": m.read_seq})
@@ -108,7 +108,7 @@ async def subject_access_data(services: Services, org: Organisation, person_id: 
             wrapped = await u.tx.conversations.wrapped_key(e.conversation_id)
             if conv is None or wrapped is None:
                 continue
-            k = services.unwrap_key(conv.id, wrapped)
+            k = await services.unwrap_key(conv.org_id, conv.id, wrapped)
             titles.setdefault(conv.id, title_of(conv, k) if conv.kind.value != "direct" else "")
             messages.append({"record": "message", "conversation_id": str(conv.id), "seq": e.seq,
                              "created_at": e.created_at.isoformat(),
@@ -120,7 +120,7 @@ async def subject_access_data(services: Services, org: Organisation, person_id: 
         while batch := await u.tx.audit_trail.search(org.id, about_id=person_id, before_seq=before, limit=1000):
             # Another person's address is their data, not the subject's: kept only for the
             # subject's own actions.
-            keys = await addresses.keys_for(services, u.tx, [e for e in batch if e.actor_id == person_id])
+            keys = await addresses.keys_for(services, u.tx, org.id, [e for e in batch if e.actor_id == person_id])
             traces += [entry_json(e) | {"ip": addresses.recorded(e, keys) if e.actor_id == person_id else None,
                                         "detail": addresses.without_address(e.detail)} for e in batch]
             before = batch[-1].seq

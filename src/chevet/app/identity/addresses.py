@@ -38,14 +38,23 @@ def _aad(person_id: uuid.UUID) -> bytes:
     return envelope.aad("addr", person_id)
 
 
-async def seal(services: Services, tx: Transaction, person_id: uuid.UUID, ip: str) -> str:
-    """The address sealed under the person's address key (made at the first sign-in)."""
+async def seal(services: Services, tx: Transaction, org_id: uuid.UUID | None, person_id: uuid.UUID, ip: str) -> str:
+    """The address sealed under the person's address key (made at the first sign-in, wrapped
+    by the organisation's key; by the master key for an entry of no organisation)."""
     wrapped = await tx.people.address_key(person_id)
     if wrapped is None:
-        wrapped = await tx.people.set_address_key(person_id, services.keys.wrap(envelope.random_key(),
-                                                                                _key_aad(person_id)))
-    key = envelope.DataKey(services.keys.unwrap(wrapped, _key_aad(person_id)))
+        material = envelope.random_key()
+        wrapped = await tx.people.set_address_key(
+            person_id, await services.org_keys.wrap(org_id, material, _key_aad(person_id), tx) if org_id
+            else services.keys.wrap(material, _key_aad(person_id)))
+    key = await _open(services, org_id, person_id, wrapped)
     return base64.b64encode(key.seal(ip.encode(), _aad(person_id))).decode()
+
+
+async def _open(services: Services, org_id: uuid.UUID | None, person_id: uuid.UUID, wrapped: bytes) -> envelope.DataKey:
+    if org_id is None:  # only a master-key blob can be of no organisation
+        return envelope.DataKey(services.keys.unwrap(wrapped, _key_aad(person_id)))
+    return envelope.DataKey(await services.org_keys.unwrap(org_id, wrapped, _key_aad(person_id)))
 
 
 def recorded(entry: AuditEntry, keys: dict[uuid.UUID, envelope.DataKey]) -> str | None:
@@ -67,12 +76,12 @@ def without_address(detail: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in detail.items() if k != FIELD}
 
 
-async def keys_for(services: Services, tx: Transaction,
+async def keys_for(services: Services, tx: Transaction, org_id: uuid.UUID,
                    entries: Iterable[AuditEntry]) -> dict[uuid.UUID, envelope.DataKey]:
-    """The address keys of the people whose sign-in entries are among ``entries``."""
+    """The address keys of the people (of ``org_id``) whose sign-in entries are among ``entries``."""
     out: dict[uuid.UUID, envelope.DataKey] = {}
     for person_id in {e.actor_id for e in entries if e.actor_id is not None and FIELD in e.detail}:
         wrapped = await tx.people.address_key(person_id)
         if wrapped is not None:
-            out[person_id] = envelope.DataKey(services.keys.unwrap(wrapped, _key_aad(person_id)))
+            out[person_id] = await _open(services, org_id, person_id, wrapped)
     return out

@@ -1,5 +1,7 @@
 """Master-key rotation: re-wrap every data key and re-seal every credential secret under the
-current master key, in small transactions, while the service keeps running.
+current master key, in small transactions, while the service keeps running. Data keys wrapped
+by their organisation's key (blobs starting 0x03) are not the master key's and are left alone;
+the file provider's organisation keys (``organisation_key.wrapped``) are, and are re-wrapped.
 
 The caller (``chevet keys rotate``) first adds a new key to the key file and makes it current;
 running processes pick it up within seconds and from then on wrap with it, while still
@@ -14,11 +16,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from chevet.app.identity.organisation_keys import ORG_BLOB
 from chevet.app.services import Services
 from chevet.core import envelope
 from chevet.core.errors import IntegrityError, InvalidInput
 
 BATCH = 200
+
+
+def under_organisation_key(blob: bytes) -> bool:
+    """A data key wrapped by its organisation's key: the master key neither opens nor re-wraps
+    it (the organisation's own rotation does, app/identity/organisation_key_rotation.py)."""
+    return blob[:1] == bytes([ORG_BLOB])
 
 
 @dataclass
@@ -73,7 +82,7 @@ def _moved(services: Services, by: str, blob: bytes, aad: bytes, current: int, c
     """The blob under the current key, or None when it already is (or cannot be opened: a
     damaged blob is left for the integrity checks to report, never overwritten)."""
     if by == "master":
-        if services.keys.key_id_of(blob) == current:
+        if under_organisation_key(blob) or services.keys.key_id_of(blob) == current:
             return None
         try:
             return services.keys.wrap(services.keys.unwrap(blob, aad), aad)
@@ -106,6 +115,8 @@ async def count_by_key(services: Services) -> dict[int, int]:
                 items = await tx.sealed_blobs.batch(name, after, 1000)
             for item in items:
                 if by == "master":
+                    if under_organisation_key(item.blob):
+                        continue
                     kid = services.keys.key_id_of(item.blob)
                     counts[kid] = counts.get(kid, 0) + 1
                     continue
@@ -144,6 +155,8 @@ async def opening(services: Services) -> dict[str, Opening]:
             async with services.db.transaction() as tx:
                 items = await tx.sealed_blobs.batch(name, after, 1000)
             for item in items:
+                if by == "master" and under_organisation_key(item.blob):
+                    continue  # the organisation's key opens it, not the master key
                 if _opens(services, by, item.blob, item.aad, derived):
                     tally.opened += 1
                 else:

@@ -101,10 +101,11 @@ async def create_conversation(services: Services, actor: Actor, *, kind: str, ti
             if existing is not None:
                 wrapped = await u.tx.conversations.wrapped_key(existing.id)
                 if wrapped is not None:
-                    return conversation_members_view(existing, services.unwrap_key(existing.id, wrapped),
-                                                     [actor.id, others[0]], title=people[0].name), False
+                    key = await services.unwrap_key(existing.org_id, existing.id, wrapped)
+                    return conversation_members_view(existing, key, [actor.id, others[0]],
+                                                     title=people[0].name), False
         conv_id = new_id()
-        key, wrapped = services.new_wrapped_key(conv_id)
+        key, wrapped = await services.new_wrapped_key(actor.org_id, conv_id, u.tx)
         conv = Conversation(
             id=conv_id, org_id=actor.org_id, kind=parsed,
             title_sealed=key.seal(clean.encode(), envelope.aad("title", conv_id)) if clean else None,
@@ -160,7 +161,7 @@ async def _listing(services: Services, actor: Actor, *, previews: bool) -> Conve
             wrapped = await tx.conversations.wrapped_key(s.conversation.id)
             if wrapped is None:
                 continue
-            key = services.unwrap_key(s.conversation.id, wrapped)
+            key = await services.unwrap_key(s.conversation.org_id, s.conversation.id, wrapped)
             out.append(conversation_summary_view(s.conversation, key, s, title=titles.get(s.conversation.id)))
             if shown is not None:
                 preview = await preview_of(tx, actor.id, s.conversation, key, s.membership, names)
@@ -226,7 +227,7 @@ async def join_team_channels(services: Services, actor: Actor) -> int:
             wrapped = await u.tx.conversations.wrapped_key(channel.id)
             if wrapped is None or await u.tx.conversations.membership(channel.id, actor.id):
                 continue
-            key = services.unwrap_key(channel.id, wrapped)
+            key = await services.unwrap_key(channel.org_id, channel.id, wrapped)
             conv, e = await append_entry(u, channel, key, kind=EntryKind.MEMBER_ADDED, author=actor.id,
                                          subject_id=actor.id)
             await u.tx.conversations.add_member(Membership(conv.id, actor.id, is_owner=False, visible_from_seq=1,

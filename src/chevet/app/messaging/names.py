@@ -36,6 +36,6 @@ async def names_of(services: Services, tx: Transaction,
         wrapped = await tx.conversations.wrapped_key(conv.id)
         if wrapped is None:
             continue
-        key = services.unwrap_key(conv.id, wrapped)
+        key = await services.unwrap_key(conv.org_id, conv.id, wrapped)
         out.append(ConversationName(conv, title_of(conv, key), ref_of(conv, key)))
     return out

@@ -124,7 +124,7 @@ async def plan(services: Services, event: RealtimeEvent) -> list[Notification]:
         wrapped = await u.tx.conversations.wrapped_key(conv.id)
         title = ""
         if wrapped is not None and conv.kind in (ConversationKind.TEAM, ConversationKind.GROUP):
-            title = title_of(conv, services.unwrap_key(conv.id, wrapped))
+            title = title_of(conv, await services.unwrap_key(conv.org_id, conv.id, wrapped))
         content = await u.tx.preferences.org_push_content(event.org_id) or PushContent.NAME
         prefs = await u.tx.preferences.many(event.org_id, recipients)
         mentions |= await duty.named_holders(u.tx, event.org_id, message.get("body"), now)

@@ -35,12 +35,12 @@ async def reindex_batch(services: Services, batch: int = BATCH) -> int | None:
         queued = await u.tx.entries.reindex_next()
         if queued is None:
             return None
-        _, conv_id, done_seq, upto_seq = queued
+        org_id, conv_id, done_seq, upto_seq = queued
         wrapped = await u.tx.conversations.wrapped_key(conv_id)
         if wrapped is None:  # erased or shredded since: nothing left to index
             await u.tx.entries.reindex_finish(conv_id)
             return 0
-        key = services.unwrap_key(conv_id, wrapped)
+        key = await services.unwrap_key(org_id, conv_id, wrapped)
         entries = [e for e in await u.tx.entries.after(conv_id, done_seq, batch, [int(EntryKind.MESSAGE)])
                    if e.seq <= upto_seq]
         terms = []

@@ -46,7 +46,7 @@ async def adopt_legacy_documents(services: Services, batch: int = 50) -> int:
                     if m is None or m.entry_id is None or wrapped is None or doc.data_sealed is None:
                         await u.tx.mssante.forget_legacy_document(doc.id)   # its conversation was erased
                         continue
-                    key = services.unwrap_key(doc.conversation_id, wrapped)
+                    key = await services.unwrap_key(doc.org_id, doc.conversation_id, wrapped)
                     name = key.open(doc.name_sealed, envelope.aad("mss-att-name", doc.conversation_id, doc.id))
                     data = key.open(doc.data_sealed, envelope.aad("mss-att", doc.conversation_id, doc.id))
                     uploader = m.author_id if m.direction is Direction.SENT else None

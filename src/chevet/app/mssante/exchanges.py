@@ -104,7 +104,7 @@ async def create_exchange(u: Unit, org_id: uuid.UUID, mailbox: Mailbox, peers: l
     services = u.services
     now = services.clock.now()
     conv_id = new_id()
-    key, wrapped = services.new_wrapped_key(conv_id)
+    key, wrapped = await services.new_wrapped_key(org_id, conv_id, u.tx)
     title = "" if looks_like_national_id(title) else " ".join(title.split())[:120]
     conv = Conversation(id=conv_id, org_id=org_id, kind=ConversationKind.EXTERNAL,
                         title_sealed=key.seal(title.encode(), envelope.aad("title", conv_id)) if title else None,

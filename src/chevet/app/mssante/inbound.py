@@ -77,9 +77,9 @@ async def quarantine(services: Services, org: Organisation, box: Mailbox, raw: b
     """Keep a mail aside, sealed. A mail without a readable Message-ID is identified by its
     content, so that a copy fetched twice is still kept once."""
     rid = new_id()
-    key, wrapped = services.new_wrapped_key(rid)
     mid_hash = mid_hash or keyed_hash(services, "raw", org.id, hashlib.sha256(raw).hexdigest())
     async with services.unit() as u:
+        key, wrapped = await services.new_wrapped_key(org.id, rid, u.tx)
         if not await u.tx.mssante.add_inbound(InboundRecord(
                 rid, org.id, box.address, mid_hash, InboundState.QUARANTINED, reason[:40],
                 services.clock.now(), len(raw), key.seal(raw, envelope.aad("mss-quarantine", rid)), wrapped)):
@@ -271,7 +271,7 @@ async def _integrate_once(services: Services, gw: Gateway, org: Organisation, bo
             wrapped = await u.tx.conversations.wrapped_key(conv_id)
             if found is None or wrapped is None:
                 raise NotFound("conversation_not_found")
-            conv, key = found, services.unwrap_key(conv_id, wrapped)
+            conv, key = found, await services.unwrap_key(org.id, conv_id, wrapped)
             await _add_peer(u, key, org, conv_id, mail.sender)
         conv, e = await append_entry(u, conv, key, kind=EntryKind.MESSAGE, author=None, body=text,
                                      flags=MessageFlag.ATTACHMENTS if documents else MessageFlag.NONE,
@@ -351,7 +351,7 @@ async def quarantined_mail(services: Services, actor: Actor, record_id: uuid.UUI
         rec = await u.tx.mssante.inbound_raw(actor.org_id, record_id)
         if rec is None or rec.raw_sealed is None or rec.wrapped_key is None:
             raise NotFound("mss_quarantine_not_found")
-        key = services.unwrap_key(rec.id, rec.wrapped_key)
+        key = await services.unwrap_key(actor.org_id, rec.id, rec.wrapped_key)
         await u.audit(actor.org_id, "mssante.quarantine_read", actor.id, "inbound", rec.id)
         return key.open(rec.raw_sealed, envelope.aad("mss-quarantine", rec.id))
 

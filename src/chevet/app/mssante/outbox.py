@@ -41,7 +41,7 @@ async def _recipients_and_mime(services: Services, m: MssMessage) -> tuple[str, 
         ex = await tx.mssante.exchange(m.org_id, m.conversation_id)
     if wrapped is None or ex is None or m.mime_sealed is None:
         return None   # the conversation was erased (crypto-shredded): nothing left to send
-    key = services.unwrap_key(m.conversation_id, wrapped)
+    key = await services.unwrap_key(m.org_id, m.conversation_id, wrapped)
     meta = open_json(key, "mss-meta", (m.conversation_id, m.id), m.meta_sealed)
     raw = key.open(m.mime_sealed, envelope.aad("mss-mime", m.conversation_id, m.id))
     return str(meta.get("from") or ex.mailbox), list(meta["to"]), raw

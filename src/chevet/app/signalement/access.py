@@ -52,13 +52,20 @@ def _aad(label: str, report_id: uuid.UUID, *more: uuid.UUID) -> bytes:
     return envelope.aad(label, report_id, *more)
 
 
-def new_report_key(services: Services, report_id: uuid.UUID) -> tuple[DataKey, bytes]:
-    material = envelope.random_key()
-    return DataKey(material), services.keys.wrap(material, _aad("rkey", report_id))
+async def new_report_key(services: Services, org_id: uuid.UUID, report_id: uuid.UUID,
+                         tx: Transaction) -> tuple[DataKey, bytes]:
+    """A new report data key wrapped by its organisation's key, in the report's transaction."""
+    key = DataKey(envelope.random_key())
+    return key, await wrap_report_key(services, org_id, report_id, key, tx)
 
 
-def unwrap_report_key(services: Services, report_id: uuid.UUID, wrapped: bytes) -> DataKey:
-    return DataKey(services.keys.unwrap(wrapped, _aad("rkey", report_id)))
+async def wrap_report_key(services: Services, org_id: uuid.UUID, report_id: uuid.UUID, key: DataKey,
+                          tx: Transaction) -> bytes:
+    return await services.org_keys.wrap(org_id, key.material, _aad("rkey", report_id), tx)
+
+
+async def unwrap_report_key(services: Services, org_id: uuid.UUID, report_id: uuid.UUID, wrapped: bytes) -> DataKey:
+    return DataKey(await services.org_keys.unwrap(org_id, wrapped, _aad("rkey", report_id)))
 
 
 def seal_json(key: DataKey, label: str, report_id: uuid.UUID, value: Any, *more: uuid.UUID) -> bytes:
@@ -94,7 +101,7 @@ async def access(services: Services, tx: Transaction, actor: Actor, report_id: u
     wrapped = await tx.reports.wrapped_key(r.id)
     if wrapped is None:
         raise NotFound("report_not_found")
-    return ReportAccess(r, unwrap_report_key(services, r.id, wrapped), fns, reader)
+    return ReportAccess(r, await unwrap_report_key(services, r.org_id, r.id, wrapped), fns, reader)
 
 
 def require_manager(a: ReportAccess) -> None:

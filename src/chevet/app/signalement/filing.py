@@ -22,8 +22,10 @@ from typing import Any
 from chevet.app.attachments.upload import delete_files
 from chevet.app.services import Actor, Services
 from chevet.app.signalement import files as report_files
-from chevet.app.signalement.access import managers, new_report_key, notify, open_json, seal_json, unwrap_report_key
+from chevet.app.signalement.access import managers, notify, open_json, seal_json, unwrap_report_key, wrap_report_key
 from chevet.app.signalement.views import FollowupView
+from chevet.core import envelope
+from chevet.core.envelope import DataKey
 from chevet.core.errors import InvalidInput, NotFound
 from chevet.core.ids import new_id
 from chevet.core.signalement import deadlines as dl
@@ -72,7 +74,7 @@ async def file_report(services: Services, actor: Actor, *, mode: str, what: str 
     identified = parsed is ReporterMode.NAMED
     # A time-ordered id would date the report to the millisecond: only named reports get one.
     report_id = new_id() if identified else uuid.uuid4()
-    key, wrapped = new_report_key(services, report_id)
+    key = DataKey(envelope.random_key())  # wrapped in the report's transaction, below
     code = _new_code()
     report = Report(id=report_id, org_id=actor.org_id, mode=parsed,
                     reporter_id=actor.id if identified else None, status=ReportStatus.NEW, team_id=team_id,
@@ -83,6 +85,7 @@ async def file_report(services: Services, actor: Actor, *, mode: str, what: str 
         async with services.unit(actor.ip if identified else None) as u:
             if team_id is not None and await u.tx.teams.get(actor.org_id, team_id) is None:
                 raise InvalidInput("report_unit_unknown")
+            wrapped = await wrap_report_key(services, actor.org_id, report_id, key, u.tx)
             await u.tx.reports.add(report, wrapped, followup_hash(services, code))
             await report_files.store(u, actor.org_id, report_id, key, ready, new_id if identified else uuid.uuid4,
                                      written)
@@ -130,7 +133,7 @@ async def followup(services: Services, code: str) -> FollowupView:
         wrapped = await u.tx.reports.wrapped_key(r.id) if r else None
         if r is None or wrapped is None:
             raise NotFound("report_followup_unknown")
-        key = unwrap_report_key(services, r.id, wrapped)
+        key = await unwrap_report_key(services, r.org_id, r.id, wrapped)
         await u.audit(r.org_id, "report.followup_viewed", None, "report", r.id)
         return {"status": r.status.value, "received_local": f"{dl.local_time(r.received_at):%d/%m/%Y}",
                 "feedback": open_json(key, "rfeedback", r.id, r.feedback_sealed),
