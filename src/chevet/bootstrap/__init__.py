@@ -188,6 +188,13 @@ def key_providers(settings: Settings, master: KeyFile) -> dict[str, Organisation
     providers: dict[str, OrganisationKeyProvider] = {
         "file": FileKeyProvider(master),
     }
+    k = settings.organisation_keys
+    if k.tokens:
+        from chevet.adapters.pkcs11_keys import (
+            Pkcs11Provider,  # the PKCS#11 library loads only when a token is configured
+        )
+
+        providers["pkcs11"] = Pkcs11Provider(k.tokens, retry_seconds=k.token_retry_seconds)
     return providers
 
 

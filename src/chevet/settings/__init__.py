@@ -30,6 +30,7 @@ from chevet.settings.sections import (
     KeysSettings,
     MailRelaySettings,
     MessagesSettings,
+    OrganisationKeysSettings,
     PasswordsSettings,
     PscSettings,
     PushSettings,
@@ -59,6 +60,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     bus: BusSettings = Field(default_factory=BusSettings)
     keys: KeysSettings = Field(default_factory=KeysSettings)
+    organisation_keys: OrganisationKeysSettings = Field(default_factory=OrganisationKeysSettings)
     messages: MessagesSettings = Field(default_factory=MessagesSettings)
     sessions: SessionsSettings = Field(default_factory=SessionsSettings)
     sign_in: SignInSettings = Field(default_factory=SignInSettings)

@@ -6,6 +6,7 @@ Messages keep the flat names (``tls_cert_file``…), which remain valid names of
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -99,6 +100,49 @@ class BusSettings(Section):
 class KeysSettings(Section):
     master_key_file: Path | None = Field(None, description="default <data_dir>/keys/master.key")
     backup_file: Path | None = Field(None, description="where the key backup job writes the key material")
+
+
+_NAME_OF_A_TOKEN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"  # noqa: S105 (a pattern for token names, not a secret)
+
+
+class TokenSettings(Section):
+    """A PKCS#11 token (an HSM, a smart card, a USB token) holding organisations' keys
+    (docs/keys.md). The PIN comes from a file readable by its owner only (pin_file) or from the
+    environment variable named by pin_env; never from this file. It is read again whenever the
+    token is reached anew, so a corrected PIN file is taken without a restart."""
+
+    module: Path = Field(description="the token's PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so")
+    label: str = Field(min_length=1, max_length=32, description="the token's label, as the token reports it")
+    pin_file: Path | None = Field(None, description="file holding the user PIN (mode 0600)")
+    pin_env: str | None = Field(None, description="name of the environment variable holding the user PIN")
+
+    @model_validator(mode="after")
+    def _one_pin(self) -> TokenSettings:
+        if (self.pin_file is None) == (self.pin_env is None):
+            raise ValueError("give the token's PIN as pin_file or as pin_env (one of them)")
+        return self
+
+
+class OrganisationKeysSettings(Section):
+    """Each organisation's key (docs/keys.md): the keyring's memory cache and the tokens."""
+
+    cache_seconds: float = Field(300, gt=0, le=24 * 3600,
+                                 description="how long an unwrapped key stays in memory")
+    cache_entries: int = Field(4096, ge=16, le=1_000_000, description="unwrapped keys kept in memory at most")
+    unavailable_seconds: float = Field(5, ge=0, le=600,
+                                       description="how long a provider found unavailable is not asked again")
+    token_retry_seconds: float = Field(2, ge=0, le=600,
+                                       description="wait before a token that failed is opened again")
+    tokens: dict[str, TokenSettings] = Field(default_factory=dict,
+                                             description="tokens by name, e.g. [organisation_keys.tokens.ehpad-a]")
+
+    @field_validator("tokens")
+    @classmethod
+    def _names(cls, v: dict[str, TokenSettings]) -> dict[str, TokenSettings]:
+        bad = [name for name in v if not re.match(_NAME_OF_A_TOKEN, name)]
+        if bad:
+            raise ValueError(f"{bad[0]!r}: a token's name is letters, digits, '-', '_' or '.' (64 at most)")
+        return v
 
 
 class MessagesSettings(Section):
