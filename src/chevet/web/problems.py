@@ -94,7 +94,7 @@ def unavailable(request: Request, exc: DependencyUnavailable) -> Response:
     if wants_page(request):
         from chevet.web.pages.page import unavailable_page  # the pages import this module
 
-        response = unavailable_page(request)
+        response = unavailable_page(request, exc.dependency)
         response.headers.update(headers)
         return response
     return problem(request, 503, f"{exc.dependency}_unavailable", headers)

@@ -176,11 +176,14 @@ class SignedInPage(Page):
     actor: Actor
 
 
-def unavailable_page(request: Request) -> Response:
+def unavailable_page(request: Request, dependency: str | None = None) -> Response:
     """The page shown when the database or another part does not answer: built without them
-    (no session lookup, no preferences), in the browser's language."""
+    (no session lookup, no preferences), in the browser's language. When it is the
+    establishment's keys (its token or HSM), the page says so: the person's colleagues of
+    other establishments are not affected, and there is nothing for her to retry differently."""
     p = Page(request, request.app.state.services, None, negotiate(request.headers.get("accept-language")), "")
-    return p.render("unavailable.html", status=503)
+    reason = "organisation_keys_unavailable" if dependency == "organisation_keys" else None
+    return p.render("unavailable.html", status=503, reason=reason)
 
 
 def _csrf_token(services: Services, kind: bytes, value: str) -> str:
