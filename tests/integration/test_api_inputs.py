@@ -173,6 +173,6 @@ async def test_invitation_over_http_with_svg_qr_code(installation: Installation,
     async with svc.db.transaction() as tx:
         [entry] = [e for e in await tx.audit.query(org.id, limit=20) if e.action == "auth.login"
                    and e.actor_id != admin.id]
-        keys = await addresses.keys_for(svc, tx, [entry])
+        keys = await addresses.keys_for(svc, tx, org.id, [entry])
     # From where: sealed under her own address key (destroyed if she is ever anonymised).
     assert entry.ip is None and addresses.recorded(entry, keys) == "127.0.0.1"
