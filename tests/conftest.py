@@ -12,6 +12,10 @@ import pytest
 from chevet.bootstrap import Installation
 from chevet.settings import Settings
 from tests.attachment_support import Api
+
+# One SoftHSM2 configuration per test process: the PKCS#11 library reads SOFTHSM2_CONF when it is
+# initialised, so two would hide each other's tokens.
+from tests.softhsm_support import softhsm, softhsm_token  # noqa: F401
 from tests.support import (
     IN_CI,
     SERVER_LOGS,

@@ -1,11 +1,8 @@
 """Throwaway SoftHSM2 tokens for the organisation-key tests: a real PKCS#11 token, not a mock.
 
-How to use (as ``tests/ldap_support.py`` is used)::
+How to use (the fixtures are declared once, in ``tests/conftest.py``)::
 
-    from tests import softhsm_support
     from tests.softhsm_support import SoftHsmToken
-
-    softhsm, softhsm_token = softhsm_support.softhsm, softhsm_support.softhsm_token
 
     async def test_x(tmp_path, database_url, softhsm_token: SoftHsmToken):
         inst = await new_installation(tmp_path / "data", database_url, **softhsm_token.settings())
@@ -16,7 +13,7 @@ How to use (as ``tests/ldap_support.py`` is used)::
         with softhsm_token.wrong_pin():  # the PIN file holds a wrong PIN
             ...
 
-- ``softhsm`` (session): one SoftHSM2 configuration in a temporary directory, named by
+- ``softhsm`` (session, one per test process): one SoftHSM2 configuration in a temporary directory, named by
   ``SOFTHSM2_CONF`` in this process's environment (SoftHSM reads it when the library is
   initialised). ``softhsm.new_token("ehpad-b")`` adds another token (own label, PIN, serial).
 - ``softhsm_token`` (session): the token ``ehpad-a`` on it. Its objects (organisation keys) stay

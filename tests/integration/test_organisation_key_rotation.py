@@ -18,13 +18,10 @@ from chevet.app.signalement import filing
 from chevet.bootstrap import Installation
 from chevet.core import envelope
 from chevet.ports.organisation_keys import CURRENT, DESTROYED, PREVIOUS
-from tests import softhsm_support
 from tests.governance_support import Scene, cli, say, scene
 from tests.signalement_support import fall
 from tests.softhsm_support import SoftHsmToken
 from tests.support import new_installation
-
-softhsm, softhsm_token = softhsm_support.softhsm, softhsm_support.softhsm_token
 
 
 class Interrupted(Exception):
@@ -148,8 +145,6 @@ async def test_rotation_interrupted_then_resumed_by_the_cli(installation: Instal
     assert bad.returncode == 2 and "expected file or token:<name>" in bad.stderr
 
 
-@pytest.mark.xfail(strict=False, reason="known defect, open in issue #21: "
-                   "the token provider does not yet see a removed token, and pkcs11-tool does not list the object")
 async def test_file_to_token_and_back(tmp_path: object, database_url: str | None,
                                       softhsm_token: SoftHsmToken) -> None:
     from pathlib import Path
@@ -197,8 +192,6 @@ async def test_file_to_token_and_back(tmp_path: object, database_url: str | None
         await inst.close()
 
 
-@pytest.mark.xfail(strict=False, reason="known defect, open in issue #21: "
-                   "the token provider does not yet see a removed token, and pkcs11-tool does not list the object")
 async def test_a_token_unavailable_mid_rotation_loses_nothing(tmp_path: object, database_url: str | None,
                                                              softhsm_token: SoftHsmToken) -> None:
     from pathlib import Path

@@ -23,8 +23,6 @@ from chevet.settings import load_settings
 from tests import softhsm_support
 from tests.softhsm_support import SoftHsm, SoftHsmToken
 
-softhsm, softhsm_token = softhsm_support.softhsm, softhsm_support.softhsm_token
-
 RETRY = 2.0
 
 
