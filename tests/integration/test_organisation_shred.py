@@ -19,16 +19,14 @@ from chevet.app.messaging import messages
 from chevet.app.signalement import filing
 from chevet.bootstrap import Installation, open_installation
 from chevet.core.audit import INSTALLATION_CHAIN
-from chevet.core.errors import IntegrityError
+from chevet.core.entities import PersonStatus
+from chevet.core.errors import Forbidden, IntegrityError
 from chevet.ports.organisation_keys import DESTROYED
 from chevet.settings import load_settings
-from tests import softhsm_support
 from tests.governance_support import PASSPHRASE, cli, say, scene
 from tests.signalement_support import fall
 from tests.softhsm_support import SoftHsmToken
 from tests.support import FAST_PASSWORDS, IN_CI, create_pg_database, drop_pg_database
-
-softhsm, softhsm_token = softhsm_support.softhsm, softhsm_support.softhsm_token
 
 SECRET = "Mme Lagrange a fait une chute dans la salle de bain"
 
@@ -69,6 +67,7 @@ async def test_shred_after_export_leaves_the_other_organisation_and_no_way_back(
                    env={"CHEVET_EXPORT_PASSPHRASE": PASSPHRASE})
     assert exported.returncode == 0, exported.stderr
     before = await rotation.count_by_version(svc, leaving.org.id)
+    wrapped_before = [item async for _name, items in rotation.org_items(svc, leaving.org.id) for item in items]
     done = cli(installation, "org", "shred", slug, "--confirm", slug, "--out", str(tmp_path / "statement"), env=env)
     assert done.returncode == 0, done.stderr
 
@@ -92,8 +91,21 @@ async def test_shred_after_export_leaves_the_other_organisation_and_no_way_back(
     rows = await svc.org_keys.refresh(leaving.org.id)
     assert rows and all(k.state == DESTROYED and k.wrapped is None for k in rows)
     assert await rotation.count_by_version(svc, leaving.org.id) == {}
-    with pytest.raises(IntegrityError):
+    with pytest.raises(Forbidden) as refused_wrap:
         await svc.org_keys.wrap(leaving.org.id, b"\x00" * 32, b"probe")  # never silently re-keyed
+    assert refused_wrap.value.code == "organisation_shredded"
+    for item in wrapped_before[:3]:  # a data key kept from before: a clear refusal, not a 500
+        with pytest.raises(Forbidden) as refused_read:
+            await svc.org_keys.unwrap(leaving.org.id, item.blob, item.aad)
+        assert refused_read.value.code == "organisation_shredded"
+    # Its people can no longer sign in, and every session they had is ended.
+    async with svc.db.transaction() as tx:
+        for member in (leaving.nurse, leaving.physician, leaving.manager, leaving.dpo):
+            person = await tx.people.get(leaving.org.id, member.actor.id)
+            assert person is not None and person.status == PersonStatus.DEACTIVATED
+            assert all(s.revoked_at is not None for s in await tx.sessions.for_person(member.actor.id))
+        kept = await tx.people.get(staying.org.id, staying.nurse.actor.id)
+        assert kept is not None and kept.status == PersonStatus.ACTIVE
     page = await messages.history(svc, staying.nurse.actor, staying.team)
     assert [m.get("body") for m in page if m.get("body")] == ["Nous restons"]
 

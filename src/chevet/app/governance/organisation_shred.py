@@ -1,12 +1,14 @@
 """An organisation leaving the installation: its keys destroyed, and a signed statement of it.
 
-After the organisation has taken its archive (``chevet export``), ``shred`` destroys every
-version of its key through the provider that holds it (a token erases its object; a key of the
-key file is erased from the database), deletes every data key wrapped for it (conversations,
-reports, people's sign-in address keys, inbound MSSanté messages), drops what this process holds
-of them in memory, has the key backup rewritten, and writes an entry on the installation's audit
-chain. Everything of the organisation left in the database, the blob store and database backups
-can then no longer be opened: its rows stay, unreadable, for whoever removes them later.
+After the organisation has taken its archive (``chevet export``), ``shred`` deactivates its
+people (their sessions end), destroys every version of its key through the provider that holds
+it (a token erases its object; a key of the key file is erased from the database), deletes every
+data key wrapped for it (conversations, reports, people's sign-in address keys, inbound MSSanté
+messages), drops what this process holds of them in memory, has the key backup rewritten, and
+writes an entry on the installation's audit chain. What is still asked of it afterwards is
+refused in words (``organisation_shredded``), never re-keyed. Everything of the organisation
+left in the database, the blob store and database backups can then no longer be opened: its
+rows stay, unreadable, for whoever removes them later.
 
 The statement (``core/shred_statement.py``) says what was destroyed and how much became
 unreadable; it is signed with the installation's audit key, so that the DPO can check it with
@@ -23,9 +25,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from chevet.app.governance.organisation_key_rotation import destroy_version, org_items
+from chevet.app.identity.people import deactivate_in
 from chevet.app.services import Services
 from chevet.core.audit import INSTALLATION_CHAIN
-from chevet.core.entities import Organisation
+from chevet.core.entities import Organisation, PersonStatus
 from chevet.core.errors import InvalidInput
 from chevet.core.shred_statement import DestroyedKey, ShredStatement, Unreadable, signed_document, text
 from chevet.ports.organisation_keys import DESTROYED
@@ -91,6 +94,16 @@ async def _discard_data_keys(services: Services, org_id: uuid.UUID) -> int:
             raise InvalidInput("org_key_busy")
 
 
+async def _deactivate_people(services: Services, org_id: uuid.UUID) -> int:
+    """Before its keys go: nobody of the organisation can sign in any more, and every session
+    open ends now (what they would open next could not be read)."""
+    async with services.unit() as u:
+        people = [p for p in await u.tx.people.search(org_id, "", 1_000_000) if p.status != PersonStatus.DEACTIVATED]
+        for p in people:
+            await deactivate_in(u, org_id, p.id, None, reason="organisation_shredded")
+    return len(people)
+
+
 async def shred(services: Services, org: Organisation, *, without_export: bool = False,
                 key_backup: KeyBackup | None = None, installation: str = "") -> Shredded:
     """Destroy the organisation's keys for good (see the module's docstring). Refused without
@@ -103,6 +116,7 @@ async def shred(services: Services, org: Organisation, *, without_export: bool =
     if exported is None and not without_export:
         raise InvalidInput("shred_not_exported", slug=org.slug)
     unreadable = await count_unreadable(services, org.id)
+    deactivated = await _deactivate_people(services, org.id)
     destroyed: list[DestroyedKey] = []
     for key in await services.org_keys.refresh(org.id):
         said = ""
@@ -121,7 +135,8 @@ async def shred(services: Services, org: Organisation, *, without_export: bool =
     async with services.unit() as u:
         await u.audit(None, "organisation.shredded", None, "organisation", org.id,
                       versions=[k.version for k in destroyed], providers=sorted({k.provider for k in destroyed}),
-                      data_keys=discarded, conversations=unreadable.conversations, messages=unreadable.messages,
+                      data_keys=discarded, people_deactivated=deactivated,
+                      conversations=unreadable.conversations, messages=unreadable.messages,
                       reports=unreadable.reports, files=unreadable.files, without_export=exported is None,
                       key_backup_rewritten=rewritten,
                       statement_sha256=hashlib.sha256(body.encode("utf-8")).hexdigest())

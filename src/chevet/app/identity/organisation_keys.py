@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from chevet.core import envelope
-from chevet.core.errors import IntegrityError, InvalidInput
+from chevet.core.errors import Forbidden, IntegrityError, InvalidInput
 from chevet.ports import Clock, Database, KeyStore, Transaction
 from chevet.ports.organisation_keys import (
     CURRENT,
@@ -247,7 +247,7 @@ class OrganisationKeyring:
             return await self._first(tx, org_id)
         live = [k for k in rows if k.state != DESTROYED]
         if not live:
-            raise IntegrityError("organisation_keys_destroyed")  # shredded: never re-keyed silently
+            raise Forbidden("organisation_shredded")  # never re-keyed silently
         current = [k for k in live if k.state == CURRENT]
         return max(current or live, key=lambda k: k.version)
 
@@ -302,6 +302,8 @@ class OrganisationKeyring:
 
     async def _open(self, key: OrganisationKey, wrapped: bytes, aad: bytes) -> bytes:
         if key.state == DESTROYED:
+            if all(k.state == DESTROYED for k in await self.keys(key.org_id)):
+                raise Forbidden("organisation_shredded")  # it left: a refusal in words, not a fault
             raise IntegrityError("ciphertext_invalid")
         return await self._call(key, "unwrap", key, wrapped[_HEADER:], provider_aad(key.org_id, aad))
 
