@@ -48,6 +48,7 @@ from chevet.core.ids import new_id
 from chevet.core.message import EntryKind, MessageFlag, clean_body, clean_client_id
 from chevet.core.mssante import mime, xdm
 from chevet.core.mssante.address import clean_address, is_patient_address
+from chevet.core.mssante.patient import PatientIdentity
 from chevet.core.mssante.records import DeliveryState, Direction, Exchange, MssMessage
 from chevet.core.roles import Permission, can
 
@@ -154,8 +155,8 @@ async def _exchange(services: Services, u: Unit, actor: Actor, conversation_id: 
     return a, ex, list(peers)
 
 
-def _package(files: Sequence[NewAttachment], gw: Gateway, at: Any, peers: Sequence[str]) -> tuple[
-        list[mime.Attachment], tuple[str, ...], bool | None]:
+def _package(files: Sequence[NewAttachment], gw: Gateway, at: Any, peers: Sequence[str], *,
+             patient: PatientIdentity | None = None) -> tuple[list[mime.Attachment], tuple[str, ...], bool | None]:
     """CDA documents travel in an IHE_XDM.zip (and set X-MSS-CODECDA / X-MSS-INS) with their
     confidentiality code; a ready-made IHE_XDM.zip is checked and its CDA facts read; other
     files go as they are. A document restricted for one of the recipients is refused:
@@ -181,7 +182,8 @@ def _package(files: Sequence[NewAttachment], gw: Gateway, at: Any, peers: Sequen
         if (code := xdm.refused_for(codes_seen, patient=is_patient_address(peer))) is not None:
             raise InvalidInput("mss_document_restricted", restriction=code)
     if cda_docs:
-        plain.append(mime.Attachment(xdm.XDM_NAME, "application/zip", xdm.build_xdm(cda_docs, submitted=at)))
+        package_bytes = xdm.build_xdm(cda_docs, submitted=at, patient=patient)
+        plain.append(mime.Attachment(xdm.XDM_NAME, "application/zip", package_bytes))
     if not facts:
         return plain, (), None
     codes = tuple(dict.fromkeys(f.code for f in facts if f.code))

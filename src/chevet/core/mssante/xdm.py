@@ -24,6 +24,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from chevet.core import untrusted_xml
 from chevet.core.errors import InvalidInput
+from chevet.core.mssante.patient import PatientIdentity
 
 INS_OIDS = {"1.2.250.1.213.1.4.8", "1.2.250.1.213.1.4.9", "1.2.250.1.213.1.4.10", "1.2.250.1.213.1.4.11"}
 CDA_NS = "urn:hl7-org:v3"
@@ -175,7 +176,7 @@ def _metadata(subset: str, documents: list[XdmDocument], patient_id: str | None,
 
 
 def build_xdm(documents: list[XdmDocument], *, submitted: datetime, patient_id: str | None = None,
-              subset: str = "SUBSET01") -> bytes:
+              subset: str = "SUBSET01", patient: PatientIdentity | None = None) -> bytes:
     """An ``IHE_XDM.zip`` holding the documents and their metadata."""
     if not documents:
         raise InvalidInput("xdm_empty")
