@@ -119,6 +119,17 @@ OBLIGATIONS: tuple[Obligation, ...] = (
          "tests/integration/test_governance_backup.py::test_reports_purged_by_retention_do_not_come_back_from_an_older_backup"),
         "/gouvernance/conservation"),
     Obligation(
+        "hds_client_keys", HDS,
+        "Confidentialité des données de chaque client de l'hébergement : chiffrement et maîtrise des "
+        "clés, destruction à la fin du contrat ; numéro de l'exigence à relever dans l'édition en vigueur",
+        ("docs/keys.md", "docs/aipd.md", "docs/encryption.md"),
+        ("tests/integration/test_organisation_keys_e2e.py::test_each_establishment_works_and_a_removed_token_stops_only_its_own",
+         "tests/integration/test_organisation_keys_e2e.py::test_no_plaintext_and_no_key_in_the_database_the_blobs_or_the_backups",
+         "tests/integration/test_organisation_key_rotation.py::test_file_to_token_and_back",
+         "tests/integration/test_organisation_key_rotation.py::test_a_token_unavailable_mid_rotation_loses_nothing",
+         "tests/integration/test_organisation_shred.py::test_shred_after_export_leaves_the_other_organisation_and_no_way_back",
+         "tests/integration/test_organisation_shred.py::test_a_token_key_destroyed_leaves_even_the_old_key_backup_useless")),
+    Obligation(
         "has_security", HAS,
         "Chapitre 3 « L'ESSMS » : sécurité du système d'information (confidentialité, disponibilité, "
         "intégrité) ; numéro du critère à relever dans l'édition en vigueur",
