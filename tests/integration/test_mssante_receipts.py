@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from email import message_from_bytes
+from email.header import decode_header, make_header
 
 import pytest
 
@@ -35,11 +37,19 @@ def _asking(sender: str, to: str, mid: str, text: str, receipt_to: str) -> bytes
 
 
 def _dispositions(raws: list[bytes]) -> list[tuple[str, str]]:
+    """The receipts as delivered, read first by a plain RFC 6522 reader (stdlib ``email``): the
+    report is the message's own type, not hidden in multipart/signed (ANS volet v1.1.3)."""
     out = []
     for raw in raws:
+        plain = message_from_bytes(raw)
         got = mime.parse_inbound(raw, max_bytes=1 << 24, anchors=[SMIME_CA.cert], at=datetime.now(UTC))
         if got.disposition is not None:
-            assert got.signature.status.value == "valid"
+            assert plain.get_content_type() == "multipart/report"
+            assert plain.get_param("report-type") == "disposition-notification"
+            assert [p.get_content_type() for p in plain.get_payload()] == [  # type: ignore[union-attr]
+                "text/plain", "message/disposition-notification", "message/rfc822"]
+            assert str(make_header(decode_header(plain["Subject"]))).startswith(("Accusé de traitement : ",
+                                                                                 "Accusé de lecture : "))
             out.append((got.disposition.original_message_id or "", raw.decode("latin-1").split("Disposition: ")[1]
                         .split("\r\n")[0]))
     return sorted(out)

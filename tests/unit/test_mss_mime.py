@@ -124,8 +124,9 @@ def test_receipt_round_trip_follows_the_ans_structure() -> None:
     assert report.get_content_type() == "multipart/report"
     assert report.get_param("report-type") == "disposition-notification"
     parts = [p.get_content_type() for p in report.get_payload()]  # type: ignore[union-attr]
-    assert parts[:3] == ["text/plain", "message/disposition-notification", "message/rfc822"]
-    assert "application/pdf" in parts[3:]       # the original documents are attached again
+    assert parts == ["text/plain", "message/disposition-notification", "message/rfc822"]
+    # The original documents travel once, inside the original (ANS volet v1.1.3).
+    assert "application/pdf" in [p.get_content_type() for p in report.get_payload()[2].walk()]  # type: ignore[index]
     env = envelope(sender="gp@gp.test", recipients=("secretariat@ehpad.test",), message_id="mdn1@gp.test")
     parsed = mime.parse_inbound(mime.assemble(env, content, GP.identity), max_bytes=1 << 22, anchors=[CA.cert], at=NOW)
     assert parsed.disposition is not None
@@ -137,6 +138,7 @@ def test_receipt_round_trip_follows_the_ans_structure() -> None:
 def test_error_dispositions_keep_the_ans_code() -> None:
     d = parse_disposition("automatic-action/MDN-sent-automatically; processed/Error: 902^Identifiant patient inconnu")
     assert d is not None and d.error_code == "902" and d.error_label == "Identifiant patient inconnu"
+    assert Disposition(DispositionType.PROCESSED, error_code="902", error_label="x").field().endswith("processed/error")
     assert parse_disposition(Disposition(DispositionType.DISPLAYED, automatic=False).field()) == Disposition(
         DispositionType.DISPLAYED, automatic=False)
 

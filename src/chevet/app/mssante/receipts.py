@@ -1,4 +1,10 @@
-"""Read receipts we send (MDN, RFC 8098), through the outbox like any mail, signed.
+"""Read receipts we send (MDN, RFC 8098), through the outbox like any mail.
+
+A receipt is a top-level ``multipart/report`` (RFC 6522 §3), not wrapped in ``multipart/signed``:
+the ANS structure shows it so, and a reader that does not unwrap S/MIME must still find the
+report (the receipt's origin is vouched for by the operator's authenticated submission and the
+TLS between operators, as for every MDN in the trust space). Its subject follows the ANS guide
+(``XDM/1.0/DDM+<libellé> <NOM> <prénom> <date de naissance>``) when the mail carried a CDA.
 
 - "processed" (traité): automatically when a mail asking for one is integrated, if the
   receipt goes back where the mail came from (``Disposition-Notification-To`` equal to
@@ -21,13 +27,16 @@ from chevet.core import envelope
 from chevet.core.envelope import DataKey
 from chevet.core.errors import InvalidInput, NotFound
 from chevet.core.ids import new_id
-from chevet.core.mssante import mime, smime
+from chevet.core.mssante import mime, smime, xdm
 from chevet.core.mssante.mdn import Disposition as MdnDisposition
 from chevet.core.mssante.mdn import DispositionType
+from chevet.core.mssante.receipt_subject import DocumentHeading, document_heading, receipt_subject
 from chevet.core.mssante.records import DeliveryState, Direction, MssMessage, ReceiptState
 
 PROCESSED_TEXT = "Votre message a été reçu et intégré dans la messagerie sécurisée de l'établissement."
 DISPLAYED_TEXT = "Votre message a été lu dans la messagerie sécurisée de l'établissement."
+ERROR_TEXT = ("Le message ci-dessous n'a pas pu être intégré automatiquement dans la messagerie sécurisée "
+              "de l'établissement pour la raison suivante : {label} (code {code}).")
 
 
 def parse(services: Services, gw: Gateway, box: Mailbox, raw: bytes) -> mime.InboundMail:
@@ -44,22 +53,45 @@ def original_aad(conversation_id: uuid.UUID, mss_id: uuid.UUID) -> bytes:
     return envelope.aad("mss-original", conversation_id, mss_id)
 
 
+def heading(gw: Gateway, mail: mime.InboundMail) -> DocumentHeading | None:
+    """The heading of the first CDA the mail carries (alone or in its IHE_XDM.zip), for the
+    receipt's subject; None when it carries none or the package cannot be read."""
+    for a in mail.attachments:
+        if (found := document_heading(a.data)) is not None:
+            return found
+        if a.filename.upper() == xdm.XDM_NAME.upper() or a.data.startswith(b"PK\x03\x04"):
+            try:
+                package = xdm.read_xdm(a.data, gw.xdm_limits)
+            except InvalidInput:
+                continue
+            for d in package.documents:
+                if (found := document_heading(d.data)) is not None:
+                    return found
+    return None
+
+
+def human_text(disposition: MdnDisposition) -> str:
+    if disposition.failed:
+        return ERROR_TEXT.format(label=disposition.error_label or "", code=disposition.error_code)
+    return PROCESSED_TEXT if disposition.type is DispositionType.PROCESSED else DISPLAYED_TEXT
+
+
 async def queue(u: Unit, gw: Gateway, org_id: uuid.UUID, box: Mailbox, key: DataKey, conv_id: uuid.UUID,
                 mail: mime.InboundMail, raw: bytes, disposition: MdnDisposition) -> uuid.UUID:
-    """One MDN answering ``mail``, signed, queued in the outbox."""
+    """One MDN answering ``mail``, queued in the outbox (a top-level report, see above)."""
     assert mail.mdn_to is not None
     services = u.services
     now = services.clock.now()
     rid = new_id()
     processed = disposition.type is DispositionType.PROCESSED
     content = mime.build_mdn_content(mail, raw, reporting_ua=gw.product, final_recipient=box.address,
-                                     disposition=disposition, human_text=PROCESSED_TEXT if processed
-                                     else DISPLAYED_TEXT)
+                                     disposition=disposition, human_text=human_text(disposition))
     label = "Accusé de traitement" if processed else "Accusé de lecture"
+    subject = receipt_subject(heading(gw, mail), mail.subject, label, disposition.error_code)
     env = mime.Envelope(sender=box.address, sender_name=box.display_name, recipients=(mail.mdn_to,),
-                        subject=f"{label} : {mail.subject}"[:200], message_id=f"{rid}@{box.domain}",
+                        subject=subject, message_id=f"{rid}@{box.domain}",
                         date=now, nil=gw.nil, in_reply_to=mail.message_id, references=(mail.message_id,))
-    message = mime.assemble(env, content, box.identity)
+    message = mime.assemble(env, content, None)
     await u.tx.mssante.add_message(MssMessage(
         id=rid, org_id=org_id, conversation_id=conv_id, entry_id=None, direction=Direction.RECEIPT,
         mid_hash=keyed_hash(services, "mid", org_id, env.message_id), message_id=env.message_id, author_id=None,
@@ -67,7 +99,7 @@ async def queue(u: Unit, gw: Gateway, org_id: uuid.UUID, box: Mailbox, key: Data
         mime_sealed=key.seal(message, envelope.aad("mss-mime", conv_id, rid)),
         meta_sealed=seal_json(key, "mss-meta", (conv_id, rid), {"subject": env.subject, "from": box.address,
                                                                "to": [mail.mdn_to], "message_id": env.message_id}),
-        signature="signed" if box.identity else "unsigned", disposition=None, disposition_at=None,
+        signature="unsigned", disposition=None, disposition_at=None,
         created_at=now, sent_at=None))
     return rid
 

@@ -1,10 +1,15 @@
 """Message Disposition Notifications (RFC 8098) in a ``multipart/report`` (RFC 6522).
 
-Structure required by the ANS for MSSanté: (1) a human-readable ``text/plain``, (2) the
+Structure required by the ANS (volet « Transmission au LPS de documents CDA provenant d'un
+courriel MSSanté » v1.1.3, « Structure du MDN »): a ``multipart/report`` at the top of the
+message (RFC 6522 §3), with (1) a human-readable ``text/plain``, (2) the
 ``message/disposition-notification`` fields (``Final-Recipient`` and ``Disposition``, plus
-``Original-Message-ID`` and ``Original-Recipient``), (3) the original message as
-``message/rfc822``, then the original ``IHE_XDM.zip`` and PDF attached again.
-Errors are written ``processed/Error: <code>^<label>`` as in the ANS guide.
+``Original-Message-ID``, ``Original-Recipient`` and ``Reporting-UA``), (3) the original message,
+whole, as ``message/rfc822``: its ``IHE_XDM.zip`` and PDF travel there, once.
+
+An error is ``processed/error`` with the diagnostic in its own ``Error:`` field
+(RFC 8098 §3.2.6–3.2.7), ``<code>^<libellé>``; the form of the guide's earlier versions,
+``processed/Error: <code>^<libellé>`` in the Disposition field, is still read.
 """
 
 from __future__ import annotations
@@ -51,16 +56,22 @@ class Disposition:
         manually = (not self.automatic) if self.sent_manually is None else self.sent_manually
         mode = ("automatic-action" if self.automatic else "manual-action") + (
             "/MDN-sent-manually" if manually else "/MDN-sent-automatically")
-        value = f"{mode}; {self.type.value}"
-        if self.error_code:
-            label = re.sub(r"[\r\n]", " ", self.error_label or "")[:200]
-            value += f"/Error: {self.error_code}^{label}"
-        return value
+        return f"{mode}; {self.type.value}" + ("/error" if self.error_code else "")
+
+    def error_field(self) -> str | None:
+        """The ``Error:`` field's value (RFC 8098 §3.2.7): ``<code>^<libellé>``, one line."""
+        if not self.error_code:
+            return None
+        label = re.sub(r"[\r\n]+", " ", self.error_label or "")[:200]
+        return f"{self.error_code}^{label}"
 
 
 def build_report(*, original_message_id: str, original_recipient: str, final_recipient: str, reporting_ua: str,
                  disposition: Disposition, human_text: str, original_raw: bytes,
-                 reattach: list[Attachment]) -> bytes:
+                 reattach: list[Attachment] | tuple[()] = ()) -> bytes:
+    """The report entity. ``reattach``: documents attached again after the original, as the
+    guide's versions before 1.1.3 asked; the current version carries them once, inside the
+    original (``message/rfc822``), and that is what the gateway sends."""
     report = EmailMessage(policy=email_policy.SMTP)
     report.set_type("multipart/report")
     report.set_param("report-type", "disposition-notification")
@@ -72,6 +83,8 @@ def build_report(*, original_message_id: str, original_recipient: str, final_rec
               f"Final-Recipient: rfc822;{final_recipient}\r\n"
               f"Original-Message-ID: <{original_message_id}>\r\n"
               f"Disposition: {disposition.field()}\r\n")
+    if (error := disposition.error_field()) is not None:
+        fields += f"Error: {error}\r\n"
     notification = EmailMessage(policy=email_policy.SMTP)
     notification["Content-Type"] = "message/disposition-notification"
     notification["Content-Transfer-Encoding"] = "7bit"
@@ -116,12 +129,14 @@ def parse_disposition(value: str) -> Disposition | None:
     code = label = None
     mod = (m.group("mod") or "").strip()
     if mod.lower().startswith("error"):
-        detail = mod.split(":", 1)[1].strip() if ":" in mod else ""
-        code, _, label = detail.partition("^")
-        code = code.strip()[:20] or "error"
-        label = label.strip()[:200] or None
+        code, label = _error_detail(mod.split(":", 1)[1] if ":" in mod else "")
     return Disposition(DispositionType(m.group("type").lower()), automatic=m.group("action").lower().startswith(
         "automatic"), error_code=code, error_label=label)
+
+
+def _error_detail(detail: str) -> tuple[str, str | None]:
+    code, _, label = detail.strip().partition("^")
+    return code.strip()[:20] or "error", label.strip()[:200] or None
 
 
 def _fields_text(part: Message) -> str:
@@ -154,7 +169,44 @@ def parse_report(report: Message) -> tuple[Disposition | None, str]:
     disposition = parse_disposition(str(fields.get("Disposition", "")))
     if disposition is None:
         raise MalformedMail("mdn_disposition")
+    if disposition.failed and (error := str(fields.get("Error", "")).strip()):
+        code, label = _error_detail(error)   # RFC 8098 §3.2.7: the diagnostic has its own field
+        disposition = Disposition(disposition.type, disposition.automatic, code, label)
     originals = message_ids(str(fields.get("Original-Message-ID", "")))
     final = str(fields.get("Final-Recipient", "")).split(";", 1)[-1].strip().lower()[:254] or None
     return (Disposition(disposition.type, disposition.automatic, disposition.error_code, disposition.error_label,
                         originals[0] if originals else None, final), human)
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrationError:
+    """Why a received document could not be integrated, as the error receipt says it: the code
+    of HL7 table 0357 (messageErrorCondition) or of the French application codes the ANS guide
+    uses (902: unknown patient), and its label, in French (it is read by another system's staff)."""
+
+    code: str
+    label: str
+
+    def disposition(self) -> Disposition:
+        return Disposition(DispositionType.PROCESSED, error_code=self.code, error_label=self.label)
+
+
+UNKNOWN_PATIENT = IntegrationError("902", "Identifiant de patient inconnu")
+DATA_TYPE_ERROR = IntegrationError("102", "Document illisible ou de type refusé")
+APPLICATION_ERROR = IntegrationError("207", "Erreur interne de l'application réceptrice")
+_BY_REASON = {
+    "xdm_masked_for_professionals": IntegrationError("207", "Document masqué aux professionnels : non intégré"),
+    "attachment_type_refused": DATA_TYPE_ERROR,
+    "attachment_infected": IntegrationError("207", "Pièce jointe refusée par l'antivirus"),
+    "mss_patient_unknown": UNKNOWN_PATIENT,
+}
+
+
+def integration_error(reason: str) -> IntegrationError:
+    """The receipt's error for one of the gateway's quarantine reasons (hostile packages and
+    unreadable documents are data-type errors; what else the gateway refuses, application errors)."""
+    if reason in _BY_REASON:
+        return _BY_REASON[reason]
+    if reason.startswith(("xdm_", "xml_", "pdf_")):
+        return DATA_TYPE_ERROR
+    return APPLICATION_ERROR

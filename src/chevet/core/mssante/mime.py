@@ -430,9 +430,10 @@ def _parse_inbound(raw: bytes, *, max_bytes: int, anchors: list[x509.Certificate
 
 def build_mdn_content(original: InboundMail, original_raw: bytes, *, reporting_ua: str, final_recipient: str,
                       disposition: Disposition, human_text: str) -> bytes:
-    """The ``multipart/report`` entity answering ``original`` (to be signed like any mail)."""
+    """The ``multipart/report`` entity answering ``original``, sent as the message's top-level
+    body (not signed: a plain RFC 6522 reader must meet the report first, as the ANS structure
+    shows it). The original travels whole inside it, its IHE_XDM.zip and PDF included, once
+    (ANS volet v1.1.3, « Troisième partie : courriel d'origine »)."""
     return build_report(original_message_id=original.message_id, original_recipient=final_recipient,
                         final_recipient=final_recipient, reporting_ua=reporting_ua, disposition=disposition,
-                        human_text=human_text, original_raw=canonical(original_raw),
-                        reattach=[a for a in original.attachments
-                                  if a.filename.upper() == "IHE_XDM.ZIP" or a.content_type == "application/pdf"])
+                        human_text=human_text, original_raw=canonical(original_raw))
