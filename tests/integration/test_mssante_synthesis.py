@@ -1,0 +1,143 @@
+"""« Synthèse de suivi »: from a care case to a GP's MSSanté mailbox, on the real Postfix and
+Dovecot of the tests and on SQLite and PostgreSQL. What arrives is read as the GP's software
+would: the stdlib ``email`` parser, ``openssl cms -verify`` for the signature, ``zipfile`` and
+ElementTree for the IHE_XDM package and the CDA, pypdf for the PDFs.
+
+References: MSSanté Réf #2 ECO.2.4.1 (X-MSS-CODECDA), ECO.2.4.2 (X-MSS-INS); IHE ITI TF-3 §4.2
+(XDM package), HL7 CDA R2 §4.3.5 (nonXMLBody), CI-SIS Structuration minimale (header).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import subprocess
+import uuid
+import zipfile
+from datetime import date
+from email import message_from_bytes
+from email.header import decode_header, make_header
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pypdf
+import pytest
+
+from chevet.app.care import handovers
+from chevet.app.messaging import conversations, messages
+from chevet.app.mssante import outbox as mssante_outbox
+from chevet.app.mssante import synthesis
+from chevet.bootstrap import Installation
+from chevet.core.errors import InvalidInput
+from chevet.core.mssante.patient import INS_NIR_TEST, IdentityStatus, PatientIdentity, Sex
+from tests.conftest import _require
+from tests.mss_support import SMIME_CA, configure, mail_available, mailbox_contents, unique
+from tests.support import new_member, new_org
+
+H = {"h": "urn:hl7-org:v3"}
+QUALIFIED = PatientIdentity("Dupont", "Jeanne", date(1940, 3, 12), Sex.FEMALE, IdentityStatus.QUALIFIED,
+                            ins="279035121518989", ins_oid=INS_NIR_TEST)
+
+
+@pytest.fixture
+def mail() -> None:
+    _require(mail_available(), "the loopback mail servers (.ci/setup-mail)")
+
+
+def _verified(raw: bytes, tmp: Path) -> bytes:
+    (tmp / "in.eml").write_bytes(raw)
+    (tmp / "ca.pem").write_bytes(SMIME_CA.pem())
+    out = subprocess.run(["openssl", "cms", "-verify", "-in", str(tmp / "in.eml"), "-CAfile", str(tmp / "ca.pem")],
+                         capture_output=True, check=False)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+async def test_a_nurse_sends_a_synthesis_from_a_care_case_to_a_gp(installation: Installation, mail: None,
+                                                                 tmp_path: Path) -> None:
+    """The picked message and handover note arrive as a PDF and as a CDA R2 level 1 in
+    IHE_XDM.zip, signed; the headers announce the CDA type and the qualified INS; the care
+    case keeps no trace of the patient's identity."""
+    svc = installation.services
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse", "Claire Martin")
+    box, gp = unique("infirmerie", "ehpad.test"), unique("dr-synthese", "gp.test")
+    cfg = configure(installation.settings, org.slug, [nurse.email], box)
+    care, _ = await conversations.create_conversation(svc, nurse.actor, kind="care_case", title="Ch. 12",
+                                                      member_ids=[], care_case_ref="CH12")
+    care_id = uuid.UUID(care["id"])
+    await messages.send_message(svc, nurse.actor, care_id, body="Tension 13/8, a bien mangé.", client_id="c-1")
+    await messages.send_message(svc, nurse.actor, care_id, body="Ne pas inclure ceci.", client_id="c-2")
+    await handovers.write(svc, nurse.actor, care_id, target="Chute", data="Trouvée au sol à 6 h",
+                          actions="Surveillance neurologique", results="Consciente")
+
+    offered = await synthesis.choices(svc, nurse.actor, care_id)
+    assert {i.kind for i in offered.items} == {"message", "handover"}
+    picked = [i.key for i in offered.items if "Ne pas" not in i.text]
+    sent = await synthesis.send(svc, cfg.runtime.gateway, nurse.actor, care_id, to=gp, picked=picked,
+                                patient=QUALIFIED, client_id="s-1")
+    assert (await mssante_outbox.deliver_due(svc, cfg.runtime.gateway, cfg.runtime.submitter)).sent == 1
+
+    (raw,) = mailbox_contents(gp)
+    outer = message_from_bytes(raw)
+    assert outer["X-MSS-CODECDA"] == "34133-9"
+    assert outer["X-MSS-INS"] == "O"
+    subject = str(make_header(decode_header(outer["Subject"])))
+    assert subject == "Synthèse de suivi"   # headers travel outside S/MIME: no patient in them
+    inner = message_from_bytes(_verified(raw, tmp_path))
+    files = {p.get_filename(): p.get_payload(decode=True) for p in inner.walk() if p.get_filename()}
+    pdf = files["synthese-de-suivi.pdf"]
+    text = "".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf)).pages)
+    assert "Tension 13/8" in text and "Trouvée au sol" in text and "Ne pas inclure" not in text
+    assert "DUPONT Jeanne" in text
+
+    with zipfile.ZipFile(io.BytesIO(files["IHE_XDM.zip"])) as z:
+        documents = [n for n in z.namelist() if n.startswith("IHE_XDM/") and n.upper().endswith(".XML")
+                     and not n.upper().endswith("METADATA.XML")]
+        assert len(documents) == 1
+        root = ET.fromstring(z.read(documents[0]))
+    assert root.tag == "{urn:hl7-org:v3}ClinicalDocument"
+    assert root.find("h:code", H).get("code") == "34133-9"  # type: ignore[union-attr]
+    ids = [(i.get("root"), i.get("extension")) for i in root.findall("h:recordTarget/h:patientRole/h:id", H)]
+    assert (INS_NIR_TEST, "279035121518989") in ids
+    assert root.find("h:author/h:assignedAuthor/h:assignedPerson/h:name/h:family", H).text == "Martin"  # type: ignore[union-attr]
+    body = root.find("h:component/h:nonXMLBody/h:text", H)
+    assert body is not None and body.get("mediaType") == "application/pdf"
+    assert base64.b64decode(body.text or "") == pdf
+
+    # The care case itself: no message, title or reference names the patient.
+    after = await messages.history(svc, nurse.actor, care_id)
+    assert not any("Dupont" in str(m).lower() or "DUPONT" in str(m) or "279035121518989" in str(m) for m in after)
+    assert sent.exchange_id != care_id
+
+
+async def test_refusals_change_nothing(installation: Installation) -> None:
+    """Nothing picked, an entry of another care case, or a patient's address without a
+    qualified INS: refused with a code, before any exchange is opened."""
+    svc = installation.services
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse", "Claire Martin")
+    box = unique("infirmerie", "ehpad.test")
+    cfg = configure(installation.settings, org.slug, [nurse.email], box)
+    care, _ = await conversations.create_conversation(svc, nurse.actor, kind="care_case", title="Ch. 3",
+                                                      member_ids=[], care_case_ref="CH3")
+    care_id = uuid.UUID(care["id"])
+    await messages.send_message(svc, nurse.actor, care_id, body="Bonne nuit.", client_id="c-1")
+    before = len(await conversations.list_conversations(svc, nurse.actor))
+    provisional = PatientIdentity("Dupont", "Jeanne", date(1940, 3, 12), Sex.FEMALE, IdentityStatus.PROVISIONAL)
+    cases = [
+        ({"to": unique("dr", "gp.test"), "picked": [], "patient": QUALIFIED}, "synthesis_nothing_picked"),
+        ({"to": unique("dr", "gp.test"), "picked": [f"m-{uuid.uuid4()}"], "patient": QUALIFIED},
+         "synthesis_item_unknown"),
+        ({"to": "279035121518989@patient.mssante.fr", "picked": ["x"], "patient": provisional},
+         "synthesis_patient_needs_qualified_ins"),
+    ]
+    for kw, code in cases:
+        with pytest.raises(InvalidInput) as exc:
+            await synthesis.send(svc, cfg.runtime.gateway, nurse.actor, care_id, client_id="s", **kw)  # type: ignore[arg-type]
+        assert exc.value.code == code
+    group, _ = await conversations.create_conversation(svc, nurse.actor, kind="group", title="Équipe", member_ids=[])
+    with pytest.raises(InvalidInput) as exc:
+        await synthesis.choices(svc, nurse.actor, uuid.UUID(group["id"]))
+    assert exc.value.code == "synthesis_only_care_case"
+    assert len(await conversations.list_conversations(svc, nurse.actor)) == before + 1   # only the group
