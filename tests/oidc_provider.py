@@ -9,6 +9,13 @@ makes the token endpoint refuse a client that presented none.
 It behaves like PSC (scope ``openid scope_all``, ``acr`` ``eidas1``, ``SubjectNameID``) and can be
 told to misbehave: ``mode`` is one of ok, no_acr, low_acr, expired, bad_signature, wrong_nonce,
 wrong_aud, userinfo_jwt.
+
+For the mailboxes of professionals (PER) and services (ORG) it also plays the part PSC plays
+for an MSSanté operator: it grants refresh tokens (``grant_type=refresh_token``, rotated at each
+use) and answers token introspection (RFC 7662) at ``/introspect`` for the operator's Dovecot,
+which authenticates there with ``INTROSPECTION_CLIENT``. ``mailboxes`` maps a SubjectNameID to
+the mailbox its tokens open (the ``email`` Dovecot compares with the SASL user). Dovecot names a
+fixed address, so the mail tests start the provider on ``INTROSPECTION_PORT``.
 """
 
 from __future__ import annotations
@@ -33,10 +40,12 @@ if TYPE_CHECKING:
 
 CLIENT_ID = "chevet-test"
 CLIENT_SECRET = "s3cret-for-tests"
+INTROSPECTION_PORT = 11480  # named by .ci/setup-mail's Dovecot for PSC mailboxes
+INTROSPECTION_CLIENT = ("dovecot-mss", "introspect-for-tests")
 
 
 class Provider:
-    def __init__(self, tls: TestCA | None = None, require_client_cert: bool = False) -> None:
+    def __init__(self, tls: TestCA | None = None, require_client_cert: bool = False, port: int = 0) -> None:
         self.key = RSAKey.generate_key(2048, {"kid": "psc-1", "use": "sig", "alg": "RS256"}, private=True)
         self.rogue = RSAKey.generate_key(2048, {"kid": "psc-1", "alg": "RS256"}, private=True)
         self.mode = "ok"
@@ -46,6 +55,10 @@ class Provider:
         self.token_requests: list[dict[str, str]] = []
         self.authorize_requests: list[dict[str, str]] = []
         self.client_certs: list[str | None] = []  # PEM of the client certificate at each token request
+        self.mailboxes: dict[str, str] = {}  # SubjectNameID -> mailbox address its tokens open
+        self.grants: dict[str, dict[str, Any]] = {}  # access token -> {sub, exp}
+        self.refresh_tokens: dict[str, str] = {}  # refresh token -> SubjectNameID
+        self.introspections: list[str] = []  # the SubjectNameID (or "") of each introspection asked
         self.require_client_cert = require_client_cert
         self.files = Path(tempfile.mkdtemp(prefix="psc-test-"))
         self.ca_file: Path | None = None
@@ -60,7 +73,7 @@ class Provider:
             context.load_cert_chain(write_pem(self.files / "server.pem", leaf.pem()),
                                     write_pem(self.files / "server.key", leaf.key_pem()))
         self.app = self._build()
-        self.server = make_server("127.0.0.1", 0, self.app, threaded=True, ssl_context=context)
+        self.server = make_server("127.0.0.1", port, self.app, threaded=True, ssl_context=context)
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.server.server_port}"
         self.verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(self.ca_file)) if tls else True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -77,6 +90,22 @@ class Provider:
                 "CHEVET_PSC_ISSUER": f"{base}/realms/esante-wallet", "CHEVET_PSC_AUTHORIZE_URL": f"{base}/auth",
                 "CHEVET_PSC_TOKEN_URL": f"{base}/token", "CHEVET_PSC_USERINFO_URL": f"{base}/userinfo",
                 "CHEVET_PSC_JWKS_URL": f"{base}/certs", "CHEVET_PSC_LOGOUT_URL": f"{base}/logout"}
+
+    def issue(self, subject: str | None = None, lifetime: int = 300) -> dict[str, Any]:
+        """Grant tokens for ``subject`` as the token endpoint would: access token (``lifetime``
+        seconds) and a refresh token."""
+        subject = subject or self.subject_name_id
+        access, refresh = secrets.token_urlsafe(24), secrets.token_urlsafe(32)
+        self.grants[access] = {"sub": subject, "exp": int(time.time()) + lifetime}
+        self.tokens[access] = self.mode
+        self.refresh_tokens[refresh] = subject
+        return {"access_token": access, "token_type": "Bearer", "expires_in": lifetime,
+                "refresh_token": refresh, "refresh_expires_in": 1800}
+
+    def expire(self, access: str) -> None:
+        """The access token's life is over (PSC access tokens live a few minutes)."""
+        if access in self.grants:
+            self.grants[access]["exp"] = 0
 
     def claims(self) -> dict[str, Any]:
         return {"sub": "f:psc:" + self.subject_name_id, "SubjectNameID": self.subject_name_id,
@@ -103,13 +132,18 @@ class Provider:
             auth = request.authorization
             if auth is None or auth.username != CLIENT_ID or auth.password != CLIENT_SECRET:
                 return jsonify(error="invalid_client"), 401
+            if form.get("grant_type") == "refresh_token":
+                subject = self.refresh_tokens.pop(form.get("refresh_token", ""), None)  # rotated: used once
+                if subject is None:
+                    return jsonify(error="invalid_grant"), 400
+                return jsonify(self.issue(subject))
             asked = self.codes.pop(form.get("code", ""), None)
             if asked is None or asked["redirect_uri"] != form.get("redirect_uri"):
                 return jsonify(error="invalid_grant"), 400
             if create_s256_code_challenge(form.get("code_verifier", "")) != asked.get("code_challenge"):
                 return jsonify(error="invalid_grant", error_description="PKCE"), 400
-            access = secrets.token_urlsafe(24)
-            self.tokens[access] = self.mode
+            granted = self.issue()
+            access = granted["access_token"]
             mode = self.mode
             acr = {"no_acr": None, "low_acr": "eidas0"}.get(mode, "eidas1")
             key = self.rogue if mode == "bad_signature" else self.key
@@ -122,7 +156,26 @@ class Provider:
             if acr is not None:
                 claims["acr"] = acr
             id_token = jwt.encode({"alg": "RS256", "kid": "psc-1"}, claims, key)
-            return jsonify(access_token=access, token_type="Bearer", expires_in=300, id_token=id_token)
+            return jsonify(access_token=access, token_type="Bearer", expires_in=300, id_token=id_token,
+                           refresh_token=granted["refresh_token"], refresh_expires_in=1800)
+
+        @app.post("/introspect")
+        def introspect() -> Any:
+            """RFC 7662: the operator asks whether a token is active and whose it is."""
+            # Each answer closes its connection: Dovecot's HTTP client would otherwise send the next
+            # question on a connection the test server no longer reads, and wait for its timeout.
+            close = {"Connection": "close"}
+            auth = request.authorization
+            if auth is None or (auth.username, auth.password) != INTROSPECTION_CLIENT:
+                return jsonify(error="invalid_client"), 401, close
+            grant = self.grants.get(request.form.get("token", ""))
+            self.introspections.append(grant["sub"] if grant else "")
+            if grant is None or grant["exp"] <= time.time():
+                return jsonify(active=False), 200, close
+            subject = grant["sub"]
+            return jsonify(active=True, token_type="Bearer", client_id=CLIENT_ID, exp=grant["exp"],
+                           sub="f:psc:" + subject, SubjectNameID=subject, scope="openid scope_all",
+                           email=self.mailboxes.get(subject, "")), 200, close
 
         @app.get("/userinfo")
         def userinfo() -> Any:

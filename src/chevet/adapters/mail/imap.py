@@ -3,6 +3,11 @@
 New mail is found with ``UID SEARCH UID <last+1>:*`` against a cursor the caller stores, so a
 restart fetches again what was not yet recorded (the gateway de-duplicates by Message-ID) and
 nothing is skipped. A change of UIDVALIDITY restarts from the beginning of the folder.
+
+Three ways to log in: a password (LOGIN), a client certificate (SASL EXTERNAL), or, for the
+personal (PER) and organisational (ORG) mailboxes operators open through Pro Santé Connect, the
+professional's access token (SASL OAUTHBEARER, RFC 7628, or XOAUTH2), asked of ``bearer`` just
+before each connection so that it is always a fresh one.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from chevet.core.mssante import sasl
 from chevet.core.mssante.delivery import MailError, TransientMailError
 
 T = TypeVar("T")
@@ -33,6 +39,8 @@ class ImapEndpoint:
     password: str | None = None
     folder: str = "INBOX"
     timeout: float = 30.0
+    bearer: sasl.BearerSource | None = None
+    sasl_mechanism: sasl.Mechanism | None = None  # preferred; otherwise the first the server offers
 
 
 def _classify(exc: BaseException) -> MailError:
@@ -42,6 +50,8 @@ def _classify(exc: BaseException) -> MailError:
         return TransientMailError("tls_certificate_untrusted", exc.verify_message or "")
     if isinstance(exc, ssl.SSLError):
         return TransientMailError("tls_failed", exc.reason or "")
+    if isinstance(exc, sasl.SaslError):
+        return TransientMailError("imap_authentication", exc.code)
     if isinstance(exc, imaplib.IMAP4.error) and b"AUTHENTICATIONFAILED" in str(exc).encode().upper():
         return TransientMailError("imap_authentication")
     if isinstance(exc, imaplib.IMAP4.error):
@@ -56,6 +66,8 @@ class ImapMailbox:
         self.endpoint = endpoint
         self.conn: imaplib.IMAP4 | None = None
         self.uid_validity = 0
+        self._token: str | None = None  # the bearer token for the next connection
+        self._refused: str | None = None  # the token the server refused, to report after the attempt
 
     @property
     def supports_idle(self) -> bool:
@@ -68,7 +80,9 @@ class ImapMailbox:
             if "STARTTLS" not in conn.capabilities:
                 raise TransientMailError("starttls_unavailable")
             conn.starttls(ssl_context=e.context)
-            if e.password is not None:
+            if e.bearer is not None:
+                self._login_with_token(conn)
+            elif e.password is not None:
                 conn.login(e.username, e.password)
             else:
                 # Client-certificate authentication: SASL EXTERNAL, identity from the certificate.
@@ -86,6 +100,44 @@ class ImapMailbox:
                 pass
             raise
         self.conn = conn
+
+    def _login_with_token(self, conn: imaplib.IMAP4) -> None:
+        e = self.endpoint
+        offered = {c[5:] for c in conn.capabilities if c.startswith("AUTH=")}
+        mechanism = sasl.choose(offered, e.sasl_mechanism)
+        token, self._token = self._token, None
+        if mechanism is None:
+            raise TransientMailError("imap_oauth_unavailable")
+        if token is None:
+            raise TransientMailError("imap_authentication", "no token")
+        first = sasl.initial_response(mechanism, e.username, token)
+        sent = False
+
+        def respond(challenge: bytes) -> bytes:
+            # imaplib sends no initial response: the first (empty) challenge gets it; a second one
+            # is the server's error (RFC 7628 §3.2.2), answered so the exchange ends.
+            nonlocal sent
+            if not sent:
+                sent = True
+                return first
+            return sasl.abort_response(mechanism)
+
+        try:
+            conn.authenticate(mechanism, respond)
+        except imaplib.IMAP4.error as exc:
+            self._refused = token
+            raise TransientMailError("imap_authentication", mechanism) from exc
+
+    async def _prepare(self) -> None:
+        """Before a connection is opened: the token it will log in with."""
+        self._refused = None
+        if self.conn is None and self.endpoint.bearer is not None:
+            self._token = await self.endpoint.bearer.token()
+
+    async def _after(self) -> None:
+        refused, self._refused = self._refused, None
+        if refused is not None and self.endpoint.bearer is not None:
+            await self.endpoint.bearer.rejected(refused)
 
     def _fetch(self, cursor: tuple[int, int] | None) -> tuple[int, list[tuple[int, bytes]]]:
         if self.conn is None:
@@ -159,7 +211,11 @@ class ImapMailbox:
             raise _classify(exc) from exc
 
     async def fetch(self, cursor: tuple[int, int] | None) -> tuple[int, list[tuple[int, bytes]]]:
-        return await self._blocking(self._fetch, cursor)
+        await self._prepare()
+        try:
+            return await self._blocking(self._fetch, cursor)
+        finally:
+            await self._after()
 
     async def mark_seen(self, uid: int) -> None:
         await self._blocking(self._mark_seen, uid)
@@ -180,7 +236,11 @@ class ImapMailbox:
     async def check(self) -> int:
         """Connect, STARTTLS, log in, open the folder; returns the number of messages in it."""
         try:
-            await asyncio.to_thread(self._connect)
+            await self._prepare()
+            try:
+                await asyncio.to_thread(self._connect)
+            finally:
+                await self._after()
             assert self.conn is not None
             typ, data = await asyncio.to_thread(self.conn.uid, "SEARCH", "ALL")
             return len((data[0] or b"").split()) if typ == "OK" else 0
