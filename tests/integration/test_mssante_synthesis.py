@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import subprocess
 import uuid
 import zipfile
@@ -141,3 +142,55 @@ async def test_refusals_change_nothing(installation: Installation) -> None:
         await synthesis.choices(svc, nurse.actor, uuid.UUID(group["id"]))
     assert exc.value.code == "synthesis_only_care_case"
     assert len(await conversations.list_conversations(svc, nurse.actor)) == before + 1   # only the group
+
+
+async def test_two_taps_from_the_care_case_page(installation: Installation, mail: None) -> None:
+    """Without script, as a phone browser: the care case offers « Synthèse »; the page lists the
+    week's entries already ticked; « Rechercher » keeps what was typed (and puts nothing of the
+    patient in a URL); a wrong birth date is answered in French with the form kept; « Envoyer »
+    leaves through the outbox and lands on the exchange."""
+    import html
+
+    from chevet.web.app import create_app
+    from tests.web_client import Browserless
+
+    svc = installation.services
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse", "Claire Martin")
+    box, gp = unique("infirmerie", "ehpad.test"), unique("dr-page", "gp.test")
+    cfg = configure(installation.settings, org.slug, [nurse.email], box)
+    care, _ = await conversations.create_conversation(svc, nurse.actor, kind="care_case", title="Ch. 7",
+                                                      member_ids=[], care_case_ref="CH7")
+    care_id = care["id"]
+    await messages.send_message(svc, nurse.actor, uuid.UUID(care_id), body="Pansement refait, plaie propre.",
+                                client_id="c-1")
+    app = create_app(installation)
+    app.state.mssante_runtime = cfg.runtime
+    client = Browserless(app=app)
+    try:
+        await client.sign_in(nurse)
+        conv_page = await client.get(f"/c/{care_id}")
+        assert f'href="/c/{care_id}/synthese"' in conv_page.text
+        page = await client.get(f"/c/{care_id}/synthese")
+        assert page.status_code == 200
+        (pick,) = re.findall(r'name="pick" value="([^"]+)" checked', page.text)
+        fields = {"birth_name": "Dupont", "first_given_name": "Jeanne", "birth_date": "1940-03-12", "sex": "F",
+                  "ins": "", "ins_kind": "nir", "status": "PROV", "pick": pick, "client_id": "p-1"}
+        searched = await client.post(f"/c/{care_id}/synthese", {**fields, "action": "search", "q": "cardio"},
+                                     from_page=f"/c/{care_id}/synthese")
+        assert searched.status_code == 200 and 'value="Dupont"' in searched.text
+        wrong = await client.post(f"/c/{care_id}/synthese", {**fields, "birth_date": "1940-13-40", "other": gp,
+                                                             "action": "send"}, from_page=f"/c/{care_id}/synthese")
+        assert wrong.status_code == 422
+        assert "Date de naissance du patient invalide." in html.unescape(wrong.text)
+        assert 'value="Dupont"' in wrong.text and f'value="{gp}"' in wrong.text
+        sent = await client.post(f"/c/{care_id}/synthese", {**fields, "other": gp, "action": "send"},
+                                 from_page=f"/c/{care_id}/synthese")
+        assert sent.status_code == 303, sent.text[:2000]
+        assert sent.headers["location"].startswith("/mssante/x/") and "Dupont" not in sent.headers["location"]
+    finally:
+        await client.close()
+    assert (await mssante_outbox.deliver_due(svc, cfg.runtime.gateway, cfg.runtime.submitter)).sent == 1
+    (raw,) = mailbox_contents(gp)
+    outer = message_from_bytes(raw)
+    assert outer["X-MSS-CODECDA"] == "34133-9" and outer["X-MSS-INS"] == "N"   # not qualified: no INS
