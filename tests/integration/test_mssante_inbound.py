@@ -218,7 +218,8 @@ async def test_listener_and_idle(installation: Installation, mail: None) -> None
     import smtplib
     import ssl
 
-    from chevet.adapters.mail.listener import start_listener
+    from chevet.adapters.mail.listener import Whitelisting, start_listener
+    from chevet.core.mssante.whitelist import Verdict
 
     svc = installation.services
     org = await new_org(svc)
@@ -232,7 +233,8 @@ async def test_listener_and_idle(installation: Installation, mail: None) -> None
     async def deliver(mailbox: str, raw: bytes) -> None:
         received.append((await inbound.ingest(svc, cfg.runtime.gateway, mailbox, raw)).state.value)
 
-    server = await start_listener("127.0.0.1", 0, tls, {box}, deliver, 1 << 20)
+    listed = Whitelisting(lambda domain: Verdict.ALLOWED if domain == "gp.test" else Verdict.UNLISTED)
+    server = await start_listener("127.0.0.1", 0, tls, {box}, deliver, 1 << 20, whitelisting=listed)
     port = server.sockets[0].getsockname()[1]
     client_tls = ssl.create_default_context(cafile=str(MAIL_DIR / "tls" / "ca.pem"))
 

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -346,12 +347,20 @@ async def test_the_server_runs_the_smtp_listener_too(installation: Installation,
     box = unique("accueil", "ehpad.test")
     port = free_port()
     cfg = configure(installation.settings, org.slug, [nurse.email], box)
+    whitelist = installation.settings.data_dir / "liste-blanche-source.xml"   # fetched by the server at start
+    whitelist.write_text('<listeBlanche xmlns="urn:chevet:mssante:liste-blanche:1" '
+                         f'dateGeneration="{datetime.now(UTC).isoformat()}"><operateur>'
+                         "<domaine>gp.test</domaine></operateur></listeBlanche>")
     cfg.path.write_text(cfg.path.read_text() + f'''
 [listener]
 host = "127.0.0.1"
 port = {port}
 tls_certificate = "{MAIL_DIR / 'tls' / 'server.pem'}"
 tls_key = "{MAIL_DIR / 'tls' / 'server.key'}"
+operator_obligations_acknowledged = true
+
+[listener.whitelist]
+source = "{whitelist}"
 ''')
     server = Server(installation.settings, env={"CHEVET_MSSANTE_CONFIG": str(cfg.path)})
     client_tls = ssl.create_default_context(cafile=str(MAIL_DIR / "tls" / "ca.pem"))

@@ -8,7 +8,7 @@ import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -17,17 +17,20 @@ from cryptography import x509
 from chevet.adapters.directory_file import discard, fetch_source, file_chunks
 from chevet.adapters.mail.crl import CrlFiles, download_crls
 from chevet.adapters.mail.imap import ImapEndpoint, ImapMailbox
-from chevet.adapters.mail.listener import start_listener
+from chevet.adapters.mail.listener import Whitelisting, start_listener
 from chevet.adapters.mail.mailbox_lock import MailboxLock
 from chevet.adapters.mail.smtp import SmtpEndpoint, SmtpSubmitter
 from chevet.adapters.mail.tls import ClientCertificate, operator_context
+from chevet.adapters.mail.whitelist_store import WhitelistFile, fetch_whitelist
 from chevet.app.mssante.gateway import Gateway, Mailbox
+from chevet.app.mssante.whitelist import TrustSpace
 from chevet.core.errors import InvalidInput
 from chevet.core.mssante.delivery import RetryPolicy
 from chevet.core.mssante.revocation import RevocationPolicy
 from chevet.core.mssante.smime import SigningIdentity, load_identity
 from chevet.settings import Settings, SettingsError
 from chevet.settings.mssante import MailboxSettings, MssanteSettings, OperatorSettings, load_mssante_settings
+from chevet.settings.mssante_whitelist import OBLIGATIONS
 
 
 class MailboxClient(Protocol):
@@ -107,6 +110,8 @@ class GatewayRuntime:
     in_server: bool = True
     """The gateway's loops run inside ``chevet serve`` (see ``runs_in_server``)."""
     lock_folder: Path | None = None
+    trust_space: TrustSpace | None = None
+    """The trust space's list of domains the listener enforces (None without a listener)."""
 
     def fetch_lock(self, address: str) -> MailboxLock | None:
         """The lock that keeps a second process from fetching this mailbox at the same time."""
@@ -143,15 +148,30 @@ class GatewayRuntime:
         return ImapMailbox(ImapEndpoint(op.imap_host, op.imap_port, self._context(box), box.username or box.address,
                                         _secret(box.password_file), box.imap_folder, op.timeout_seconds))
 
-    async def listen(self, deliver: Callable[[str, bytes], Awaitable[None]]) -> Listening | None:
+    async def listen(self, deliver: Callable[[str, bytes], Awaitable[None]],
+                     quarantine: Callable[[str, bytes], Awaitable[None]] | None = None,
+                     now: Callable[[], datetime] | None = None) -> Listening | None:
         """The SMTP listener (an organisation's own MSSanté domain) started, handing each
-        received mail to ``deliver`` (mailbox, raw bytes); None when none is configured."""
+        received mail to ``deliver`` (mailbox, raw bytes), or to ``quarantine`` when it comes from
+        outside the trust space and the settings say so; None when none is configured."""
         ms = self.settings
         tls = listener_context(ms)
-        if ms.listener is None or tls is None:
+        if ms.listener is None or tls is None or ms.listener.whitelist is None or self.trust_space is None:
             return None
+        space, clock = self.trust_space, now or (lambda: datetime.now(UTC))
+        whitelisting = Whitelisting(lambda domain: space.verdict(domain, clock()), ms.listener.whitelist.unlisted,
+                                    quarantine)
         return await start_listener(ms.listener.host, ms.listener.port, tls, {b.address for b in ms.mailboxes},
-                                    deliver, ms.listener.max_message_bytes or ms.max_message_bytes)
+                                    deliver, ms.listener.max_message_bytes or ms.max_message_bytes,
+                                    whitelisting=whitelisting)
+
+    async def fetch_whitelist(self) -> bytes | None:
+        """The configured list's document, fetched (None without a listener list)."""
+        listener = self.settings.listener
+        if listener is None or listener.whitelist is None:
+            return None
+        source = listener.whitelist
+        return await asyncio.to_thread(fetch_whitelist, source.source, source.trust_anchor)
 
 
 def crl_download_folder(settings: Settings) -> Path:
@@ -225,12 +245,28 @@ def load_gateway(settings: Settings, path: Path | None = None) -> GatewayRuntime
                  auto_mdn=ms.auto_receipts, displayed_mdn=ms.displayed_receipts,
                  recipient_certs=_recipient_certs(ms.recipient_certificates), revocation=_crls(settings, ms))
     return GatewayRuntime(ms, gw, {b.address: b for b in ms.mailboxes}, in_server,
-                          settings.data_dir / "mss" / "locks")
+                          settings.data_dir / "mss" / "locks", trust_space(settings, ms))
+
+
+def trust_space(settings: Settings, ms: MssanteSettings) -> TrustSpace | None:
+    """The list of domains the listener enforces, with the copy kept from the last import read
+    again (so that a restart enforces it before the first refresh)."""
+    if ms.listener is None or ms.listener.whitelist is None:
+        return None
+    w = ms.listener.whitelist
+    space = TrustSpace(WhitelistFile(settings.data_dir / "mss" / "whitelist"), w.namespace,
+                       timedelta(days=w.max_age_days))
+    space.load()
+    return space
 
 
 def listener_context(ms: MssanteSettings) -> ssl.SSLContext | None:
+    """The listener's TLS context; ``SettingsError`` when the listener cannot start: its
+    certificate does not load, or the operator's duties are not acknowledged with a list to enforce."""
     if ms.listener is None:
         return None
+    if ms.listener.whitelist is None or not ms.listener.operator_obligations_acknowledged:
+        raise SettingsError(OBLIGATIONS)
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
@@ -242,4 +278,4 @@ def listener_context(ms: MssanteSettings) -> ssl.SSLContext | None:
 
 
 __all__ = ["GatewayRuntime", "Listening", "MailboxClient", "crl_download_folder", "directory_extraction",
-           "download_configured_crls", "listener_context", "load_gateway", "runs_in_server"]
+           "download_configured_crls", "listener_context", "load_gateway", "runs_in_server", "trust_space"]

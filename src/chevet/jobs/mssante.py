@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from chevet.app.mssante import directory, documents, inbound
 from chevet.app.mssante import outbox as mssante_outbox
+from chevet.app.mssante import whitelist as mssante_whitelist
 from chevet.bootstrap import Installation
 from chevet.bootstrap.mssante import GatewayRuntime, MailboxClient, directory_extraction, download_configured_crls
 from chevet.core.errors import ChevetError
@@ -168,12 +169,35 @@ async def refresh_crls(installation: Installation, runtime: GatewayRuntime) -> i
     return await asyncio.to_thread(download_configured_crls, installation.settings, runtime.settings)
 
 
+async def refresh_whitelist(installation: Installation,
+                            runtime: GatewayRuntime) -> mssante_whitelist.ImportReport | None:
+    """Fetch the trust space's list of domains and adopt it (``WhitelistRefused`` when it does not
+    read, or is older than the list in force: the list in force stays)."""
+    if runtime.trust_space is None:
+        return None
+    data = await runtime.fetch_whitelist()
+    if data is None:
+        return None
+    return await asyncio.to_thread(runtime.trust_space.import_document, data)
+
+
 async def _listen(installation: Installation, runtime: GatewayRuntime, stopping: asyncio.Event) -> None:
     """The SMTP listener (an organisation's own MSSanté domain), until the gateway stops."""
-    async def deliver(mailbox: str, raw: bytes) -> None:
-        await inbound.ingest(installation.services, runtime.gateway, mailbox, raw)
+    services = installation.services
 
-    server = await runtime.listen(deliver)
+    async def deliver(mailbox: str, raw: bytes) -> None:
+        await inbound.ingest(services, runtime.gateway, mailbox, raw)
+
+    async def quarantine(mailbox: str, raw: bytes) -> None:
+        await mssante_whitelist.quarantine_unlisted(services, runtime.gateway, mailbox, raw)
+
+    if runtime.trust_space is not None and runtime.trust_space.current is None:
+        # No list kept yet (first start): fetch it before taking mail, rather than answer 451.
+        try:
+            await refresh_whitelist(installation, runtime)
+        except ChevetError as exc:
+            log.warning("mssante job failed", extra={"job": "whitelist", "error": exc.code})
+    server = await runtime.listen(deliver, quarantine, services.clock.now)
     if server is None:
         return
     try:
@@ -215,6 +239,10 @@ class GatewayTasks:
                 ms.directory_refresh_hours * 3600, "directory", lambda: refresh_directory(installation, runtime),
                 stopping)))
         if ms.listener is not None:
+            if ms.listener.whitelist is not None:
+                refresh = ms.listener.whitelist.refresh_hours * 3600
+                self.others.append(self._task("whitelist", lambda: _every(
+                    refresh, "whitelist", lambda: refresh_whitelist(installation, runtime), stopping)))
             self.others.append(self._task("listener", functools.partial(_listen, installation, runtime, stopping)))
         log.info("mssante gateway started", extra={"mailboxes": len(ms.mailboxes), "tasks": len(self.tasks)})
 

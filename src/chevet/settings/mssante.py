@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from chevet.settings import Settings, SettingsError
 from chevet.settings.errors import problems
+from chevet.settings.mssante_whitelist import ListenerWhitelistSettings
 
 
 class OperatorSettings(BaseModel):
@@ -64,6 +65,8 @@ class ListenerSettings(BaseModel):
     tls_certificate: Path
     tls_key: Path
     max_message_bytes: int | None = None
+    whitelist: ListenerWhitelistSettings | None = None
+    operator_obligations_acknowledged: bool = False
 
 
 class MssanteSettings(BaseModel):

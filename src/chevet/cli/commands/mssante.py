@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 
@@ -18,6 +21,7 @@ from chevet.settings import Settings, SettingsError
 from chevet.web.i18n import gettext
 
 NAME = "mssante"
+PARIS = ZoneInfo("Europe/Paris")
 app = typer.Typer(help="The MSSanté gateway (secure health e-mail).", no_args_is_help=True)
 
 EXPLAIN = {
@@ -182,3 +186,40 @@ def refresh_directory(data_dir: DataDir = None) -> None:
         raise typer.Exit(2)
     typer.echo(json.dumps(report.as_dict()))
 
+
+
+@app.command("refresh-whitelist")
+def refresh_whitelist(file: Annotated[Path | None, typer.Option(
+        "--file", help="import this XML document instead of fetching the configured source")] = None,
+        data_dir: DataDir = None) -> None:
+    """Import the trust space's list of domains (liste blanche) the SMTP listener enforces."""
+    from chevet.core.mssante.whitelist import WhitelistRefused
+    from chevet.jobs import mssante as jobs
+
+    settings = _settings(data_dir)
+    runtime = _runtime(settings)
+    lang = settings.default_language
+    space = runtime.trust_space
+    if space is None:
+        typer.echo(gettext("mss_whitelist_not_configured", lang), err=True)
+        raise typer.Exit(2)
+    try:
+        if file is not None:
+            try:
+                data = file.read_bytes()
+            except OSError as exc:
+                raise WhitelistRefused("source_missing") from exc
+            report = space.import_document(data)
+        else:
+            found = _run(lambda i: jobs.refresh_whitelist(i, runtime), settings)
+            assert found is not None
+            report = found
+    except WhitelistRefused as exc:
+        reason = gettext(f"mss_whitelist_reason.{exc.reason}", lang)
+        if reason == f"mss_whitelist_reason.{exc.reason}":
+            reason = gettext("mss_whitelist_reason.other", lang)
+        typer.echo(gettext("mss_whitelist_refused", lang, reason_text=reason), err=True)
+        raise typer.Exit(1) from exc
+    generated = report.generated_at.astimezone(PARIS).strftime("%d/%m/%Y %H:%M")
+    typer.echo(gettext("mss_whitelist_imported", lang, domains=report.domains, operators=report.operators,
+                       generated=generated))
