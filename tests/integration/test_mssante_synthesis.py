@@ -131,7 +131,7 @@ async def test_refusals_change_nothing(installation: Installation) -> None:
         ({"to": unique("dr", "gp.test"), "picked": [f"m-{uuid.uuid4()}"], "patient": QUALIFIED},
          "synthesis_item_unknown"),
         ({"to": "279035121518989@patient.mssante.fr", "picked": ["x"], "patient": provisional},
-         "synthesis_patient_needs_qualified_ins"),
+         "mss_patient_not_qualified"),
     ]
     for kw, code in cases:
         with pytest.raises(InvalidInput) as exc:
@@ -182,7 +182,7 @@ async def test_two_taps_from_the_care_case_page(installation: Installation, mail
         wrong = await client.post(f"/c/{care_id}/synthese", {**fields, "birth_date": "1940-13-40", "other": gp,
                                                              "action": "send"}, from_page=f"/c/{care_id}/synthese")
         assert wrong.status_code == 422
-        assert "Date de naissance du patient invalide." in html.unescape(wrong.text)
+        assert "Date de naissance invalide." in html.unescape(wrong.text)
         assert 'value="Dupont"' in wrong.text and f'value="{gp}"' in wrong.text
         sent = await client.post(f"/c/{care_id}/synthese", {**fields, "other": gp, "action": "send"},
                                  from_page=f"/c/{care_id}/synthese")

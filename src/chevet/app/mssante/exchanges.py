@@ -11,9 +11,11 @@ only ever re-sends those exact bytes.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from chevet.app.access import conversation_access
 from chevet.app.attachments import download
@@ -35,6 +37,7 @@ from chevet.app.mssante.views import (
     MssDelivery,
     MssDocument,
     MssMessageView,
+    PatientView,
 )
 from chevet.app.services import Actor, Services, Unit
 from chevet.core import blind_index, envelope
@@ -47,6 +50,7 @@ from chevet.core.ids import message_id as stable_entry_id
 from chevet.core.ids import new_id
 from chevet.core.message import EntryKind, MessageFlag, clean_body, clean_client_id
 from chevet.core.mssante import mime, xdm
+from chevet.core.mssante import patient as patients
 from chevet.core.mssante.address import clean_address, is_patient_address
 from chevet.core.mssante.patient import PatientIdentity
 from chevet.core.mssante.records import DeliveryState, Direction, Exchange, MssMessage
@@ -55,6 +59,7 @@ from chevet.core.roles import Permission, can
 MAX_RECIPIENTS = 20
 MAX_ATTACHMENTS = 20
 MAX_SUBJECT = 200
+LOCAL_TIME = ZoneInfo("Europe/Paris")   # a birth date is checked against the day in France
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,12 +229,61 @@ async def _already_sent(services: Services, actor: Actor, conversation_id: uuid.
         return view
 
 
+def recorded_patient(key: DataKey, records: Sequence[MssMessage]) -> PatientIdentity | None:
+    """The patient the exchange is about: the identity its last sent message carried (kept
+    sealed in that message's record, with the exchange's data key, and nowhere else)."""
+    for m in reversed(records):
+        if m.direction is not Direction.SENT:
+            continue
+        meta = open_json(key, "mss-meta", (m.conversation_id, m.id), m.meta_sealed)
+        if isinstance(record := meta.get("patient_identity"), dict):
+            return patients.identity_from_record(record)
+    return None
+
+
+PATIENT_FIELDS = ("birth_name", "first_given_name", "given_names", "used_name", "used_given_name", "birth_date",
+                  "sex", "birth_place", "ins", "ins_oid", "status")
+_CHOSEN = frozenset({"sex", "ins_oid", "status"})
+
+
+def entered_patient(services: Services, fields: Mapping[str, str]) -> PatientIdentity | None:
+    """The patient's identity as a member typed it (form or API fields named as in
+    ``PATIENT_FIELDS``), checked; None when nothing was typed. ``InvalidInput`` names the
+    first broken rule."""
+    values = {k: str(fields.get(k) or "").strip()[:200] for k in PATIENT_FIELDS}
+    if not any(v for k, v in values.items() if k not in _CHOSEN):   # lists alone always send a value
+        return None
+    try:
+        born: date | None = date.fromisoformat(values["birth_date"])
+    except ValueError:
+        born = None
+    return patients.clean_identity(
+        birth_name=values["birth_name"], first_given_name=values["first_given_name"], birth_date=born,
+        sex=values["sex"], status=values["status"], today=services.clock.now().astimezone(LOCAL_TIME).date(),
+        ins=values["ins"], ins_oid=values["ins_oid"], given_names=values["given_names"],
+        used_name=values["used_name"], used_given_name=values["used_given_name"], birth_place=values["birth_place"])
+
+
+def _check_patients(peers: Sequence[str], patient: PatientIdentity | None) -> bool:
+    """A patient's Mon Espace Santé mailbox is written to only with her qualified INS (RNIV:
+    identité qualifiée) and at the address made of it. True when a patient is among the peers."""
+    to_patient = [p for p in peers if is_patient_address(p)]
+    for address in to_patient:
+        patients.check_patient_recipient(patient, address)
+    return bool(to_patient)
+
+
 async def send(services: Services, gw: Gateway, actor: Actor, conversation_id: uuid.UUID, *, body: str,
                client_id: str, subject: str | None = None, attachment_ids: Sequence[uuid.UUID] = (),
-               request_receipt: bool = False) -> tuple[MessageView, bool]:
+               request_receipt: bool = False, patient: PatientIdentity | None = None,
+               replies_blocked: bool = False) -> tuple[MessageView, bool]:
     """Write to the exchange's correspondents, with files the author uploaded to the exchange
     beforehand. Returns the message view and whether it was created now (the same
-    ``client_id`` again returns the first one and sends nothing)."""
+    ``client_id`` again returns the first one and sends nothing).
+
+    ``patient``: the identity the message is about (the exchange's last one when None); it is
+    required, qualified, to write to a patient's Mon Espace Santé address. ``replies_blocked``:
+    the patient is not expected to answer (``X-MSS-MES: FIN``, only with a patient recipient)."""
     text = "" if attachment_ids and not body.strip() else clean_body(body, services.policy.max_message_bytes)
     entry_id = stable_entry_id(conversation_id, actor.id, clean_client_id(client_id))
     if (first := await _already_sent(services, actor, conversation_id, entry_id)) is not None:
@@ -244,8 +298,13 @@ async def send(services: Services, gw: Gateway, actor: Actor, conversation_id: u
             return message_view(existing, a.key, {actor.id: actor.person.name}), False
         claimed = await attachments.claim(u, actor, a, attachment_ids)
         box = gw.mailbox(ex.mailbox)
-        outgoing, codes, ins = _package(files, gw, now, peers)
         previous = await u.tx.mssante.for_conversation(conversation_id)
+        if patient is None:
+            patient = recorded_patient(a.key, previous)
+        to_patient = _check_patients(peers, patient)
+        outgoing, codes, ins = _package(files, gw, now, peers, patient=patient)
+        if ins is not None:   # X-MSS-INS (ECO.2.4.2): O only when a qualified INS travels with the CDA
+            ins = ins or (patient is not None and patient.qualified)
         thread = [open_json(a.key, "mss-meta", (conversation_id, m.id), m.meta_sealed).get("message_id")
                   for m in previous if m.direction is not Direction.RECEIPT]
         thread = [t for t in thread if t]
@@ -256,7 +315,7 @@ async def send(services: Services, gw: Gateway, actor: Actor, conversation_id: u
             message_id=f"{mss_id}@{box.domain}", date=now, nil=gw.nil,
             in_reply_to=thread[-1] if thread else None, references=tuple(thread[-10:]),
             request_mdn=request_receipt, cda_codes=codes, ins_qualified=ins,
-            patient_replies_blocked=False)
+            patient_replies_blocked=replies_blocked and to_patient)
         certs = [gw.recipient_certs[p] for p in peers if p in gw.recipient_certs]
         raw = mime.assemble(env, mime.build_content(text, outgoing), box.identity,
                             certs if len(certs) == len(peers) else None)
@@ -269,7 +328,9 @@ async def send(services: Services, gw: Gateway, actor: Actor, conversation_id: u
         await attachments.attach(u, a, claimed, e.id)
         meta = {"subject": env.subject, "from": box.address, "to": peers, "message_id": env.message_id,
                 "request_receipt": request_receipt, "encrypted": bool(certs) and len(certs) == len(peers),
-                "patient": any(is_patient_address(p) for p in peers)}
+                "patient": to_patient, "replies_blocked": replies_blocked and to_patient}
+        if patient is not None:
+            meta["patient_identity"] = patients.identity_record(patient)
         await u.tx.mssante.add_message(MssMessage(
             id=mss_id, org_id=actor.org_id, conversation_id=conversation_id, entry_id=e.id,
             direction=Direction.SENT, mid_hash=keyed_hash(services, "mid", actor.org_id, env.message_id),
@@ -281,7 +342,7 @@ async def send(services: Services, gw: Gateway, actor: Actor, conversation_id: u
             created_at=now, sent_at=None))
         await u.audit(actor.org_id, "mssante.message_queued", actor.id, "message", e.id,
                       conversation=str(conversation_id), recipients=len(peers), attachments=len(claimed),
-                      receipt=request_receipt)
+                      receipt=request_receipt, **({"patient_status": patient.status.value} if patient else {}))
         payload = entry_payload(conv, a.key, e, None, {actor.id: actor.person.name})
         await message_files.add_views(u.tx, a.key, conv.id, [(e, payload["message"])])
         view: MssMessageView = {**payload["message"],
@@ -335,8 +396,21 @@ async def exchange_messages(services: Services, actor: Actor, conversation_id: u
             messages.append({**view, "mssante": mss})
         await u.audit(actor.org_id, "mssante.exchange_read", actor.id, "conversation", conversation_id,
                       count=len(messages))
-        return {"conversation_id": str(conversation_id), "mailbox": ex.mailbox, "correspondents": peers,
-                "messages": messages}
+        result: ExchangeMessagesView = {"conversation_id": str(conversation_id), "mailbox": ex.mailbox,
+                                        "correspondents": peers, "messages": messages,
+                                        "to_patient": any(is_patient_address(p) for p in peers)}
+        if (identity := recorded_patient(a.key, records)) is not None:
+            result["patient"] = patient_view(identity)
+        return result
+
+
+def patient_view(identity: PatientIdentity) -> PatientView:
+    """The exchange's patient as its members see it (and the composer is filled with)."""
+    r = patients.identity_record(identity)
+    return {"birth_name": r["birth_name"], "first_given_name": r["first_given_name"], "birth_date": r["birth_date"],
+            "sex": r["sex"], "status": r["status"], "given_names": r["given_names"], "used_name": r["used_name"],
+            "used_given_name": r["used_given_name"], "birth_place": r["birth_place"], "ins": r["ins"],
+            "ins_oid": r["ins_oid"], "qualified": identity.qualified}
 
 
 async def answer_receipt(services: Services, gw: Gateway, actor: Actor, conversation_id: uuid.UUID,

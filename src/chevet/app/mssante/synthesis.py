@@ -32,7 +32,7 @@ from chevet.core.errors import InvalidInput
 from chevet.core.message import EntryKind
 from chevet.core.mssante import cda
 from chevet.core.mssante.address import is_patient_address
-from chevet.core.mssante.patient import PatientIdentity
+from chevet.core.mssante.patient import PatientIdentity, check_patient_recipient
 from chevet.core.roles import Role
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -245,8 +245,8 @@ async def send(services: Services, gw: Gateway, actor: Actor, conversation_id: u
     """Open an exchange with the correspondent, put the CDA (it travels in IHE_XDM.zip) and its
     PDF in it, and send them with the team's note. The care case gets no copy of the patient's
     identity; its audit says a synthesis left, not what or to whom."""
-    if is_patient_address(to) and not patient.qualified:
-        raise InvalidInput("synthesis_patient_needs_qualified_ins")
+    if is_patient_address(to):   # Mon espace santé: only with her qualified identity, to her INS's address
+        check_patient_recipient(patient, to)
     doc = await prepare(services, actor, conversation_id, picked=picked, patient=patient, note=note,
                         finess=finess, facility_type=facility_type)
     opened = await exchanges.open_exchange(services, gw, actor, to=[to], title=TITLE)

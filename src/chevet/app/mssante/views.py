@@ -54,11 +54,30 @@ class MssMessageView(MessageView):
     mssante: MssDelivery
 
 
+class PatientView(TypedDict):
+    """The patient an exchange is about: strict traits, INS and RNIV status (members only)."""
+
+    birth_name: str
+    first_given_name: str
+    birth_date: str
+    sex: str
+    status: str
+    given_names: str
+    used_name: str
+    used_given_name: str
+    birth_place: str
+    ins: str
+    ins_oid: str
+    qualified: bool
+
+
 class ExchangeMessagesView(TypedDict):
     conversation_id: str
     mailbox: str
     correspondents: list[str]
     messages: list[MssMessageView]
+    to_patient: NotRequired[bool]
+    patient: NotRequired[PatientView]
 
 
 class QuarantinedView(TypedDict):

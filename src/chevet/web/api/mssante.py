@@ -49,12 +49,31 @@ class ExchangeIn(Body):
     mailbox: StrictStr | None = Field(None, max_length=254)
 
 
+class PatientIn(Body):
+    """The patient the message is about: strict traits, INS and its RNIV status (PROV, RECUP,
+    VALI, QUAL). Required, qualified, to write to a ``@patient.mssante.fr`` address."""
+
+    birth_name: StrictStr = Field(max_length=200)
+    first_given_name: StrictStr = Field(max_length=200)
+    birth_date: StrictStr = Field(max_length=10, description="AAAA-MM-JJ")
+    sex: StrictStr = Field(max_length=1, description="F, M or U")
+    status: StrictStr = Field(max_length=5, description="PROV, RECUP, VALI or QUAL")
+    ins: StrictStr = Field("", max_length=30)
+    ins_oid: StrictStr = Field("", max_length=64)
+    given_names: StrictStr = Field("", max_length=200)
+    used_name: StrictStr = Field("", max_length=200)
+    used_given_name: StrictStr = Field("", max_length=200)
+    birth_place: StrictStr = Field("", max_length=5)
+
+
 class MailIn(Body):
     body: StrictStr
     client_id: StrictStr = Field(max_length=64)
     subject: StrictStr | None = Field(None, max_length=500)
     attachment_ids: list[StrictStr] = Field(default_factory=list, max_length=20)
     request_receipt: StrictBool = False
+    patient: PatientIn | None = None
+    replies_blocked: StrictBool = False
 
 
 @router.post("/mssante/exchanges", status_code=201)
@@ -70,10 +89,12 @@ async def send(conversation_id: str, body: MailIn, request: Request, actor: Acto
     # Another organisation's exchange is "not found" before anything is said about the gateway.
     await mssante.exchange_messages(svc, actor, parse_id(conversation_id))
     gw = gateway(request)
+    patient = mssante.entered_patient(svc, body.patient.model_dump()) if body.patient is not None else None
     view, created = await mssante.send(svc, gw, actor, parse_id(conversation_id), body=body.body,
                                        client_id=body.client_id, subject=body.subject,
                                        attachment_ids=[parse_id(a) for a in body.attachment_ids],
-                                       request_receipt=body.request_receipt)
+                                       request_receipt=body.request_receipt, patient=patient,
+                                       replies_blocked=body.replies_blocked)
     return Json(view, status_code=201 if created else 200)
 
 

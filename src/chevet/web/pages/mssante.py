@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -19,9 +19,10 @@ from chevet.app.attachments import upload as attachments
 from chevet.app.messaging import conversations
 from chevet.app.mssante import directory, inbound
 from chevet.app.mssante import exchanges as mssante
-from chevet.app.mssante.views import MssDelivery
+from chevet.app.mssante.views import ExchangeMessagesView, MssDelivery
 from chevet.core.errors import InvalidInput, NotFound, TooLarge
 from chevet.core.ids import parse_id
+from chevet.core.mssante.patient import INS_OIDS, IdentityStatus, Sex
 from chevet.web.api.mssante import configured_gateway, gateway
 from chevet.web.pages.conversations import cursors_attr, day_label
 from chevet.web.pages.page import Page, SignedInPage, check_csrf, read_form, signed_in, ui
@@ -157,7 +158,24 @@ async def _exchange_context(p: SignedInPage, cid: uuid.UUID) -> dict[str, Any]:
         days[-1][1].append(m)
     if conv["last_seq"] > conv.get("read_seq", 0):
         await conversations.mark_read(p.services, p.actor, cid, conv["last_seq"])
-    return {"conversation": conv, "exchange": ex, "days": days, "me": me}
+    return {"conversation": conv, "exchange": ex, "days": days, "me": me, "patient": _patient_context(p, ex)}
+
+
+def _patient_context(p: Page, ex: ExchangeMessagesView) -> dict[str, Any] | None:
+    """The composer's patient part: shown when a correspondent is a patient (Mon espace santé) or
+    the exchange already names one; the known identity fills it and is summed up in words."""
+    known = ex.get("patient")
+    if known is None and not ex.get("to_patient"):
+        return None
+    summary = None
+    if known is not None:
+        born = date.fromisoformat(known["birth_date"])
+        summary = p.t("mss.patient.current", name=f"{known['birth_name']} {known['first_given_name']}",
+                      birth_date=born.strftime("%d/%m/%Y"), status=p.t(f"mss.patient.status.{known['status']}"))
+    return {"known": known, "summary": summary, "to_patient": bool(ex.get("to_patient")),
+            "oids": [(o, p.t(f"mss.patient.oid.{o}")) for o in INS_OIDS],
+            "statuses": [(s.value, p.t(f"mss.patient.status.{s.value}")) for s in IdentityStatus],
+            "sexes": [(x.value, p.t(f"mss.patient.sex.{x.value}")) for x in Sex]}
 
 
 @router.get("/mssante/x/{conversation_id}")
@@ -173,7 +191,9 @@ async def exchange(conversation_id: str, request: Request) -> Response:
                     cursors=cursors_attr(await conversations.positions(p.services, p.actor)))
 
 
-SEND_FIELDS = frozenset({"csrf", "subject", "body", "request_receipt", "attachment_ids", "action", "client_id"})
+PATIENT_PREFIX = "patient_"
+SEND_FIELDS = frozenset({"csrf", "subject", "body", "request_receipt", "attachment_ids", "action", "client_id",
+                         "replies_blocked", *(PATIENT_PREFIX + f for f in mssante.PATIENT_FIELDS)})
 
 
 @router.post("/mssante/x/{conversation_id}/send")
@@ -189,7 +209,10 @@ async def send(conversation_id: str, request: Request) -> Response:
     check_csrf(p, form.one("csrf"))
     subject, body = form.one("subject")[:500], form.one("body")[:70_000]
     wants_receipt = form.one("request_receipt")[:5] == "1"
-    draft: dict[str, Any] = {"subject": subject, "body": body, "request_receipt": wants_receipt}
+    replies_blocked = form.one("replies_blocked")[:5] == "1"
+    typed = {f: form.one(PATIENT_PREFIX + f)[:200] for f in mssante.PATIENT_FIELDS}
+    draft: dict[str, Any] = {"subject": subject, "body": body, "request_receipt": wants_receipt,
+                             "replies_blocked": replies_blocked, "patient": typed if any(typed.values()) else None}
     ids: list[uuid.UUID] = []
     error = None
     try:
@@ -198,9 +221,11 @@ async def send(conversation_id: str, request: Request) -> Response:
             view, _ = await attachments.upload(p.services, p.actor, cid, data=f.data, name=f.name)
             ids.append(uuid.UUID(view["id"]))
         if form.one("action")[:10] != "attach":
+            patient = mssante.entered_patient(p.services, typed)
             sent, _ = await mssante.send(p.services, gateway(request), p.actor, cid, body=body,
                                          client_id=form.one("client_id")[:64], subject=subject or None,
-                                         attachment_ids=ids, request_receipt=wants_receipt)
+                                         attachment_ids=ids, request_receipt=wants_receipt, patient=patient,
+                                         replies_blocked=replies_blocked)
             return p.redirect(f"/mssante/x/{cid}#m-{sent['seq']}")
     except (InvalidInput, TooLarge, NotFound) as exc:
         if isinstance(exc, NotFound) and not ids:

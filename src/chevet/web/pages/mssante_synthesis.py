@@ -5,7 +5,6 @@ patient, and sends. Works without script."""
 
 from __future__ import annotations
 
-import re
 import secrets
 import uuid
 from datetime import date, timedelta
@@ -23,9 +22,8 @@ from chevet.core.mssante.patient import (
     INS_NIA_TEST,
     INS_NIR,
     INS_NIR_TEST,
-    IdentityStatus,
     PatientIdentity,
-    Sex,
+    clean_identity,
 )
 from chevet.web.api.mssante import gateway
 from chevet.web.pages.handovers import when
@@ -33,40 +31,26 @@ from chevet.web.pages.page import SignedInPage, check_csrf, signed_in, ui
 
 router = APIRouter(include_in_schema=False)
 
-PATIENT_FIELDS = ("birth_name", "first_given_name", "given_names", "used_name", "birth_date", "sex", "ins",
-                  "ins_kind", "status")
+PATIENT_FIELDS = ("birth_name", "first_given_name", "given_names", "used_name", "birth_date", "sex",
+                  "birth_place", "ins", "ins_kind", "status")
 INS_KINDS = {"nir": INS_NIR, "nia": INS_NIA, "nir_test": INS_NIR_TEST, "nia_test": INS_NIA_TEST}
-_NAME = re.compile(r"^[^\x00-\x1f<>]{1,100}$")
-_INS = re.compile(r"^[0-9][0-9AB][0-9]{13}$")
 PRECHECKED = timedelta(days=7)
 
 
 def patient_of(values: dict[str, str], today: date) -> PatientIdentity:
-    """The identity the nurse typed, or a coded refusal. The INS is kept only with a kind and a
-    status; it travels only when the status is « qualifiée »."""
-    birth_name, first = values.get("birth_name", "").strip(), values.get("first_given_name", "").strip()
-    if not _NAME.match(birth_name) or not _NAME.match(first):
-        raise InvalidInput("synthesis_patient_name_required")
+    """The identity the nurse typed, checked by the one rule set of the gateway (strict traits
+    in capitals, matricule and its key, RNIV status; the INS kept only with a status that has
+    one). It travels only when the status is « qualifiée »."""
     try:
-        born = date.fromisoformat(values.get("birth_date", ""))
+        born: date | None = date.fromisoformat(values.get("birth_date", ""))
     except ValueError:
-        raise InvalidInput("synthesis_patient_birth_date") from None
-    if born.year < 1880 or born > today:
-        raise InvalidInput("synthesis_patient_birth_date")
-    try:
-        sex = Sex(values.get("sex", ""))
-        status = IdentityStatus(values.get("status") or IdentityStatus.PROVISIONAL.value)
-    except ValueError:
-        raise InvalidInput("synthesis_patient_traits") from None
-    ins = values.get("ins", "").replace(" ", "").upper() or None
-    oid = INS_KINDS.get(values.get("ins_kind", "")) if ins else None
-    if ins and (not _INS.match(ins) or oid is None):
-        raise InvalidInput("synthesis_patient_ins_invalid")
-    others = [v.strip() for k in ("given_names", "used_name") if (v := values.get(k, "")) and not _NAME.match(v)]
-    if others:
-        raise InvalidInput("synthesis_patient_traits")
-    return PatientIdentity(birth_name, first, born, sex, status, given_names=values.get("given_names", "").strip(),
-                           used_name=values.get("used_name", "").strip(), ins=ins, ins_oid=oid)
+        born = None
+    return clean_identity(birth_name=values.get("birth_name", ""), first_given_name=values.get("first_given_name", ""),
+                          birth_date=born, sex=values.get("sex", ""), status=values.get("status") or "PROV",
+                          today=today, ins=values.get("ins", ""),
+                          ins_oid=INS_KINDS.get(values.get("ins_kind", ""), INS_NIR),
+                          given_names=values.get("given_names", ""), used_name=values.get("used_name", ""),
+                          birth_place=values.get("birth_place", ""))
 
 
 def _values(source: FormData, names: tuple[str, ...], limit: int = 200) -> dict[str, str]:
