@@ -138,7 +138,7 @@ async def test_a_patient_is_written_to_only_with_her_qualified_ins(installation:
     # The identity is in the exchange only: not in the conversation's reference, the audit trail
     # or the logs; on SQLite, not readable in the database file.
     async with svc.db.transaction() as tx:
-        stored = await tx.conversations.get(conv)
+        stored = await tx.conversations.get(org.id, conv)
         trail = await tx.audit.query(org.id, limit=500)
     assert stored is not None and stored.ref_sealed is None
     assert not any(ins in repr(e.detail) or "LEFEVRE" in repr(e.detail) for e in trail)
