@@ -47,9 +47,10 @@ def _list(*domains: str, generated: str | None = None) -> bytes:
 
 
 def _listener(port: int, source: Path, *, acknowledged: bool = True, unlisted: str = "refuse",
-              whitelist: bool = True) -> str:
+              whitelist: bool = True, client_ca: Path | None = None) -> str:
     text = f'''
 [listener]
+{f'client_ca = "{client_ca}"' if client_ca else ""}
 host = "127.0.0.1"
 port = {port}
 tls_certificate = "{MAIL_DIR / 'tls' / 'server.pem'}"
@@ -65,11 +66,46 @@ unlisted = "{unlisted}"
     return text
 
 
-def _send(port: int, envelope_from: str, raw: bytes, rcpt: str) -> None:
+def _send(port: int, envelope_from: str, raw: bytes, rcpt: str, client_cert: bool = False) -> None:
     tls = ssl.create_default_context(cafile=str(MAIL_DIR / "tls" / "ca.pem"))
+    if client_cert:
+        tls.load_cert_chain(str(MAIL_DIR / "tls" / "client.pem"), str(MAIL_DIR / "tls" / "client.key"))
     with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
         s.starttls(context=tls)
         s.sendmail(envelope_from, [rcpt], raw)
+
+
+async def test_listener_can_require_the_sending_operators_certificate(installation: Installation, mail: None,
+                                                                      tmp_path: Path) -> None:
+    """Mutual TLS between operators (``client_ca``): a sender without a client certificate from
+    that CA cannot even start a mail transaction; one with it is served (RFC 8446 §4.3.2:
+    the server asks, the client must answer with an acceptable certificate)."""
+    svc = installation.services
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    box = unique("accueil", "ehpad.test")
+    port = free_port()
+    source = tmp_path / "liste-blanche.xml"
+    source.write_bytes(_list("gp.test"))
+    cfg = configure(installation.settings, org.slug, [nurse.email], box)
+    cfg.path.write_text(cfg.path.read_text() + _listener(port, source, client_ca=MAIL_DIR / "tls" / "ca.pem"))
+    runtime = load_gateway(installation.settings, cfg.path)
+    assert runtime is not None
+    await jobs.refresh_whitelist(installation, runtime)
+    received: list[str] = []
+
+    async def deliver(mailbox: str, raw: bytes) -> None:
+        received.append((await inbound.ingest(svc, runtime.gateway, mailbox, raw)).state.value)
+
+    server = await runtime.listen(deliver, None, svc.clock.now)
+    assert server is not None
+    try:
+        with pytest.raises((ssl.SSLError, smtplib.SMTPException, OSError)):
+            await asyncio.to_thread(_send, port, "dr@gp.test", _mail("dr@gp.test", box, "m0@gp.test", "x"), box)
+        await asyncio.to_thread(_send, port, "dr@gp.test", _mail("dr@gp.test", box, "m1@gp.test", "x"), box, True)
+        assert received == ["integrated"]
+    finally:
+        server.close()
 
 
 async def test_listener_refuses_senders_outside_the_trust_space(installation: Installation, mail: None,

@@ -274,6 +274,14 @@ def listener_context(ms: MssanteSettings) -> ssl.SSLContext | None:
     except (OSError, ssl.SSLError) as exc:
         raise SettingsError(f"the listener's TLS certificate cannot be loaded ({ms.listener.tls_certificate}): "
                             f"{getattr(exc, 'strerror', None) or exc}") from exc
+    if ms.listener.client_ca is not None:
+        # Mutual TLS between operators: the sender's SERV SSL certificate, checked against the CA(s).
+        try:
+            ctx.load_verify_locations(cafile=str(ms.listener.client_ca))
+        except (OSError, ssl.SSLError) as exc:
+            raise SettingsError(f"the listener's client CA cannot be loaded ({ms.listener.client_ca}): "
+                                f"{getattr(exc, 'strerror', None) or exc}") from exc
+        ctx.verify_mode = ssl.CERT_REQUIRED
     return ctx
 
 

@@ -67,6 +67,8 @@ class ListenerSettings(BaseModel):
     max_message_bytes: int | None = None
     whitelist: ListenerWhitelistSettings | None = None
     operator_obligations_acknowledged: bool = False
+    client_ca: Path | None = Field(None, description="CA(s) of the sending operators' client certificates "
+                                                     "(IGC-Santé SERV SSL): when set, each sender must present one")
 
 
 class MssanteSettings(BaseModel):
