@@ -5,19 +5,32 @@ through that Dovecot's SASL (``.ci/setup-mail``: IMAP 11144, submission 11589)."
 
 from __future__ import annotations
 
+import secrets
 import socket
 from collections.abc import Iterator
+from datetime import timedelta
 from email import message_from_bytes
 
 import pytest
+from sqlalchemy import select
 
+from chevet.adapters.db.schema_mssante import mss_psc_link
 from chevet.adapters.mail.imap import ImapEndpoint, ImapMailbox
 from chevet.adapters.mail.smtp import SmtpEndpoint, SmtpSubmitter
+from chevet.adapters.psc import PscConfig, PscProvider
+from chevet.adapters.psc_tokens import PscTokens
+from chevet.app.identity import people
+from chevet.app.mssante import psc_mailbox
+from chevet.app.services import Actor
+from chevet.bootstrap import Installation
+from chevet.core.errors import Forbidden
 from chevet.core.mssante import sasl
 from chevet.core.mssante.delivery import TransientMailError
+from chevet.core.mssante.psc_link import PscMailbox, read_grant
 from tests.conftest import _require
-from tests.mss_support import mail_available, mailbox_contents, operator_tls, unique
-from tests.oidc_provider import INTROSPECTION_PORT, Provider
+from tests.mss_support import ManualClock, mail_available, mailbox_contents, operator_tls, unique
+from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, INTROSPECTION_PORT, Provider
+from tests.support import new_member, new_org
 
 PSC_IMAP_PORT, PSC_SMTP_PORT = 11144, 11589
 
@@ -122,3 +135,101 @@ async def test_expired_or_foreign_tokens_are_refused_and_reported(provider: Prov
     with pytest.raises(TransientMailError):
         await smtp(other, fresh).submit(other, [box], b"Subject: x\r\n\r\nx\r\n")
     assert len(fresh.refused) == 2
+
+
+def psc_config(provider: Provider) -> PscConfig:
+    base = provider.url
+    return PscConfig(issuer=f"{base}/realms/esante-wallet", client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
+                     authorize_url=f"{base}/auth", token_url=f"{base}/token", userinfo_url=f"{base}/userinfo",
+                     jwks_url=f"{base}/certs", redirect_uri="http://127.0.0.1/unused")
+
+
+async def test_a_linked_mailbox_refreshes_its_token_and_waits_for_a_new_login_when_refused(
+        installation: Installation, provider: Provider) -> None:
+    """RFC 6749 §6: the mailbox's access token is renewed with the refresh token a minute before
+    it ends (PSC access tokens live a few minutes), the rotated refresh token replaces the old
+    one sealed at rest, a token the operator refuses is dropped and renewed; when the provider
+    refuses the refresh (§5.2 ``invalid_grant``), the link is marked to be renewed and the mailbox
+    waits, with its reason, for its holder's next PSC login."""
+    svc = installation.services
+    clock = ManualClock()
+    svc.clock = clock
+    org = await new_org(svc, "ehpad-psc")
+    added = await people.add_person(svc, org, email=f"ide-{secrets.token_hex(3)}@ehpad-psc.example",
+                                    name="Inès Durand", role="nurse", password=secrets.token_urlsafe(12),
+                                    rpps="10001234567")
+    nurse = Actor(added.person, org, None, "127.0.0.1")
+    colleague = (await new_member(svc, org, "nurse")).actor
+    box_address = unique("ines.durand", "ehpad.test")
+    box = PscMailbox(box_address, org.slug, "PER", owner=nurse.person.email)
+    provider.mailboxes[provider.subject_name_id] = box_address
+
+    # Only she links her PER mailbox, with her own card; an ORG mailbox needs an administrator.
+    with pytest.raises(Forbidden) as err:
+        await psc_mailbox.link(svc, colleague, box, "810001234567", read_grant(provider.issue(), clock.now()))
+    assert err.value.code == "mss_psc_card_mismatch"
+    with pytest.raises(Forbidden) as err:
+        await psc_mailbox.link(svc, nurse, box, "810009999999", read_grant(provider.issue(), clock.now()))
+    assert err.value.code == "mss_psc_card_mismatch"
+    with pytest.raises(Forbidden) as err:
+        await psc_mailbox.link(svc, nurse, PscMailbox(unique("accueil", "ehpad.test"), org.slug, "ORG"),
+                               "810001234567", read_grant(provider.issue(), clock.now()))
+    assert err.value.code == "mss_psc_admin_only"
+
+    first = provider.issue()
+    await psc_mailbox.link(svc, nurse, box, "810001234567", read_grant(first, clock.now()))
+    async with svc.db.transaction() as tx:
+        stored = (await tx.conn.execute(select(mss_psc_link))).all()  # type: ignore[attr-defined]
+    assert len(stored) == 1 and first["refresh_token"].encode() not in bytes(stored[0].refresh_sealed)
+    view = await psc_mailbox.view(svc, nurse, box)
+    assert view.linked and view.linked_by_me and not view.to_renew
+
+    source = psc_mailbox.MailboxToken(svc, PscTokens(PscProvider(psc_config(provider)), clock), box)
+    token = await source.token()
+    assert provider.token_requests[-1]["grant_type"] == "refresh_token"
+    assert first["refresh_token"] not in provider.refresh_tokens  # rotated: the stored one is the new one
+    asked = len(provider.token_requests)
+    assert await source.token() == token and len(provider.token_requests) == asked  # still fresh: kept
+
+    mailbox = ImapMailbox(ImapEndpoint("127.0.0.1", PSC_IMAP_PORT, operator_tls(), box_address, bearer=source,
+                                       timeout=10))
+    submitter = SmtpSubmitter(SmtpEndpoint("127.0.0.1", PSC_SMTP_PORT, operator_tls(), box_address, bearer=source,
+                                           timeout=10))
+    await submitter.submit(box_address, [box_address], b"Subject: un\r\n\r\nx\r\n")
+    mailbox_contents(box_address)
+    assert len((await mailbox.fetch(None))[1]) == 1
+    await mailbox.close()
+
+    # Four minutes later, a minute before its end, the token is renewed before use.
+    clock.advance(timedelta(minutes=4, seconds=1))
+    renewed = await source.token()
+    assert renewed != token and len(provider.token_requests) == asked + 1
+
+    # The operator refuses a token (revoked early): dropped, and the next attempt renews it.
+    provider.expire(renewed)
+    with pytest.raises(TransientMailError):
+        await mailbox.check()
+    assert await mailbox.check() == 1
+    assert len(provider.token_requests) == asked + 2
+
+    # The PSC session ended: the refresh is refused, the link is to be renewed, the mailbox waits.
+    provider.refresh_tokens.clear()
+    clock.advance(timedelta(minutes=10))
+    for _ in range(2):
+        with pytest.raises(TransientMailError) as failed:
+            await submitter.submit(box_address, [box_address], b"Subject: deux\r\n\r\nx\r\n")
+        assert failed.value.code == "mss_psc_relink_needed"
+    assert len(provider.token_requests) == asked + 3  # asked once, then the link says "renew"
+    assert (await psc_mailbox.view(svc, nurse, box)).to_renew
+    async with svc.db.transaction() as tx:
+        actions = [e.action for e in await tx.audit.query(org.id, limit=50)]
+    assert {"mssante.psc_linked", "mssante.psc_link_expired"} <= set(actions)
+
+    # A new PSC login links it again; unlinking stops it.
+    await psc_mailbox.link(svc, nurse, box, "810001234567", read_grant(provider.issue(), clock.now()))
+    assert await source.token()
+    await psc_mailbox.unlink(svc, nurse, box)
+    clock.advance(timedelta(minutes=10))
+    with pytest.raises(TransientMailError) as failed:
+        await source.token()
+    assert failed.value.code == "mss_psc_not_linked"

@@ -15,8 +15,16 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chevet.adapters.db.schema import entry
-from chevet.adapters.db.schema_mssante import mss_attachment, mss_cursor, mss_exchange, mss_inbound, mss_message
+from chevet.adapters.db.schema_mssante import (
+    mss_attachment,
+    mss_cursor,
+    mss_exchange,
+    mss_inbound,
+    mss_message,
+    mss_psc_link,
+)
 from chevet.core.message import MessageFlag
+from chevet.core.mssante.psc_link import LinkState, PscLink
 from chevet.core.mssante.records import (
     DeliveryState,
     Direction,
@@ -215,3 +223,38 @@ class SqlMssante:
                                               "last_uid": stmt.excluded.last_uid},
             where=or_(mss_cursor.c.uid_validity != stmt.excluded.uid_validity,
                       mss_cursor.c.last_uid < stmt.excluded.last_uid)))
+
+    # --- mailboxes linked through Pro Santé Connect ----------------------------------------
+    async def psc_link(self, org_id: uuid.UUID, mailbox: str) -> PscLink | None:
+        r = (await self.conn.execute(select(mss_psc_link).where(mss_psc_link.c.org_id == org_id,
+                                                                mss_psc_link.c.mailbox == mailbox))).first()
+        if r is None:
+            return None
+        return PscLink(r.org_id, r.mailbox, r.person_id, r.kind, bytes(r.refresh_sealed), r.refresh_expires_at,
+                       LinkState(r.state), r.linked_at, r.refreshed_at)
+
+    async def save_psc_link(self, link: PscLink) -> None:
+        values = {**asdict(link), "state": link.state.value}
+        await self.conn.execute(delete(mss_psc_link).where(mss_psc_link.c.org_id == link.org_id,
+                                                           mss_psc_link.c.mailbox == link.mailbox))
+        await self.conn.execute(insert(mss_psc_link).values(**values))
+
+    async def update_psc_refresh(self, org_id: uuid.UUID, mailbox: str, expected: bytes, sealed: bytes,
+                                 expires_at: datetime | None, at: datetime) -> bool:
+        """Replace the refresh token only if it is still ``expected`` (another process may have
+        rotated it meanwhile); returns whether it was replaced."""
+        done = await self.conn.execute(update(mss_psc_link).where(
+            mss_psc_link.c.org_id == org_id, mss_psc_link.c.mailbox == mailbox,
+            mss_psc_link.c.refresh_sealed == expected).values(refresh_sealed=sealed, refresh_expires_at=expires_at,
+                                                              refreshed_at=at, state=LinkState.ACTIVE.value))
+        return bool(done.rowcount)
+
+    async def set_psc_state(self, org_id: uuid.UUID, mailbox: str, state: LinkState) -> None:
+        await self.conn.execute(update(mss_psc_link).where(mss_psc_link.c.org_id == org_id,
+                                                           mss_psc_link.c.mailbox == mailbox)
+                                .values(state=state.value))
+
+    async def delete_psc_link(self, org_id: uuid.UUID, mailbox: str) -> bool:
+        done = await self.conn.execute(delete(mss_psc_link).where(mss_psc_link.c.org_id == org_id,
+                                                                  mss_psc_link.c.mailbox == mailbox))
+        return bool(done.rowcount)

@@ -120,3 +120,18 @@ mss_cursor = Table(
     Column("uid_validity", BigInteger, nullable=False),
     Column("last_uid", BigInteger, nullable=False),
 )
+
+# A PER or ORG mailbox opened through Pro Santé Connect: who linked it and her refresh token,
+# sealed with the installation's credentials key (the access token is never stored).
+mss_psc_link = Table(
+    "mss_psc_link", metadata,
+    Column("org_id", Uuid, ForeignKey("organisation.id"), primary_key=True),
+    Column("mailbox", String(254), primary_key=True),
+    Column("person_id", Uuid, ForeignKey("person.id"), nullable=False),
+    Column("kind", String(3), nullable=False),
+    Column("refresh_sealed", LargeBinary, nullable=False),
+    Column("refresh_expires_at", UtcTimestamp, nullable=True),
+    Column("state", String(10), nullable=False),
+    Column("linked_at", UtcTimestamp, nullable=False),
+    Column("refreshed_at", UtcTimestamp, nullable=False),
+)
