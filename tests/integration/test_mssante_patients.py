@@ -202,3 +202,41 @@ async def test_the_exchange_page_asks_for_the_identity_and_says_why_it_refuses(i
     assert (await mssante_outbox.deliver_due(svc, cfg.runtime.gateway, cfg.runtime.submitter)).sent == 1
     (raw,) = mailbox_contents(patient_address)
     assert message_from_bytes(raw)["X-MSS-MES"] == "FIN"
+
+
+async def test_the_api_takes_the_identity_and_refuses_in_the_callers_language(installation: Installation,
+                                                                             mail: None) -> None:
+    """``POST /api/v1/mssante/exchanges/{id}/messages`` with ``patient``: a mistyped INS key and a
+    validated identity are refused as problems (RFC 9457) with their code, in French or English;
+    a qualified one is queued and the exchange then shows its status."""
+    from chevet.web.app import create_app
+
+    svc = installation.services
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    cfg = configure(installation.settings, org.slug, [nurse.email], unique("secretariat", "ehpad.test"))
+    ins = _matricule()
+    conv = (await exchanges.open_exchange(svc, cfg.runtime.gateway, nurse.actor, to=[f"{ins}@{PATIENT_DOMAIN}"],
+                                          title=""))["id"]
+    app = create_app(installation)
+    app.state.mssante_runtime = cfg.runtime
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://chevet.test",
+                                 timeout=30) as c:
+        r = await c.post("/api/v1/auth/login", json={"email": nurse.email, "password": nurse.password,
+                                                      "otp": nurse.otp()})
+        auth = {"Authorization": f"Bearer {r.json()['token']}"}
+        url = f"/api/v1/mssante/exchanges/{conv}/messages"
+        wrong_key = ins[:13] + f"{(int(ins[13:]) + 1) % 100:02d}"
+        r = await c.post(url, headers={**auth, "Accept-Language": "fr"},
+                         json={"body": "x", "client_id": "a-1", "patient": _typed(wrong_key)})
+        assert r.status_code == 422 and r.json()["code"] == "mss_patient_ins_invalid"
+        assert r.json()["detail"].startswith("Matricule INS invalide")
+        r = await c.post(url, headers={**auth, "Accept-Language": "en"},
+                         json={"body": "x", "client_id": "a-2", "patient": _typed(ins, "VALI")})
+        assert r.status_code == 422 and r.json()["code"] == "mss_patient_not_qualified"
+        assert r.json()["detail"].startswith("Not sent: this patient's identity is not qualified")
+        r = await c.post(url, headers=auth, json={"body": "x", "client_id": "a-3", "patient": _typed(ins),
+                                                  "replies_blocked": True})
+        assert r.status_code == 201, r.text
+        shown = (await c.get(url, headers=auth)).json()
+    assert shown["to_patient"] and shown["patient"]["status"] == "QUAL" and shown["patient"]["qualified"]

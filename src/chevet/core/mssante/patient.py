@@ -166,7 +166,7 @@ def check_patient_recipient(identity: PatientIdentity | None, address: str) -> N
     if identity is None:
         raise InvalidInput("mss_patient_identity_required")
     if not identity.qualified:
-        raise InvalidInput("mss_patient_not_qualified", status=identity.status.value)
+        raise InvalidInput("mss_patient_not_qualified", rniv=identity.status.value)
     matricule = address_matricule(address)
     if matricule is not None and matricule != identity.ins:
         raise InvalidInput("mss_patient_address_mismatch")
