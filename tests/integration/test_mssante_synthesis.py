@@ -78,6 +78,11 @@ async def test_a_nurse_sends_a_synthesis_from_a_care_case_to_a_gp(installation: 
     sent = await synthesis.send(svc, cfg.runtime.gateway, nurse.actor, care_id, to=gp, picked=picked,
                                 patient=QUALIFIED, client_id="s-1")
     assert (await mssante_outbox.deliver_due(svc, cfg.runtime.gateway, cfg.runtime.submitter)).sent == 1
+    # The same form again (a second tap): the first sending, no second exchange, no second mail.
+    again = await synthesis.send(svc, cfg.runtime.gateway, nurse.actor, care_id, to=gp, picked=picked,
+                                 patient=QUALIFIED, client_id="s-1")
+    assert again == sent
+    assert (await mssante_outbox.deliver_due(svc, cfg.runtime.gateway, cfg.runtime.submitter)).sent == 0
 
     (raw,) = mailbox_contents(gp)
     outer = message_from_bytes(raw)

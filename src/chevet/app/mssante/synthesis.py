@@ -15,7 +15,7 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib import resources
 from zoneinfo import ZoneInfo
 
@@ -29,7 +29,8 @@ from chevet.app.services import Actor, Services
 from chevet.core.care.handover import HandoverContent
 from chevet.core.conversation import ConversationKind
 from chevet.core.errors import InvalidInput
-from chevet.core.message import EntryKind
+from chevet.core.ids import message_id as stable_entry_id
+from chevet.core.message import EntryKind, clean_client_id
 from chevet.core.mssante import cda
 from chevet.core.mssante.address import is_patient_address
 from chevet.core.mssante.patient import PatientIdentity, check_patient_recipient
@@ -39,6 +40,7 @@ PARIS = ZoneInfo("Europe/Paris")
 MAX_ITEMS = 40            # what a nurse may pick for one synthesis
 RECENT = 30               # how many of the latest messages and notes she chooses from
 MAX_NOTE = 2000
+RESEND_WINDOW = timedelta(hours=12)   # how long the same form sent again finds its first sending
 TITLE = "Synthèse de suivi"
 _FONT = "DejaVu"
 # TRE_G15-ProfessionSante codes of the roles that have one (others: no profession code).
@@ -239,12 +241,30 @@ async def prepare(services: Services, actor: Actor, conversation_id: uuid.UUID, 
     return SynthesisDocument(cda.build_cda(document), pdf, title, (items[0].at, items[-1].at))
 
 
+async def _already_sent(services: Services, actor: Actor, client_id: str) -> SynthesisSent | None:
+    """The synthesis this form (its ``client_id``) already sent, if it did: the same form sent
+    again (a second tap, a page sent again after a lost answer) opens no second exchange. Each
+    exchange's first message has the id ``exchanges.send`` derives from the client id."""
+    clean = clean_client_id(client_id)
+    since = services.clock.now() - RESEND_WINDOW
+    async with services.db.transaction() as tx:
+        for summary in await tx.conversations.summaries(actor.org_id, actor.id):
+            c = summary.conversation
+            if c.kind is not ConversationKind.EXTERNAL or c.created_by != actor.id or c.created_at < since:
+                continue
+            if (e := await tx.entries.get(c.id, stable_entry_id(c.id, actor.id, clean))) is not None:
+                return SynthesisSent(c.id, e.seq)
+    return None
+
+
 async def send(services: Services, gw: Gateway, actor: Actor, conversation_id: uuid.UUID, *, to: str,
                picked: Sequence[str], patient: PatientIdentity, client_id: str, note: str = "",
                finess: str | None = None, facility_type: str | None = None) -> SynthesisSent:
     """Open an exchange with the correspondent, put the CDA (it travels in IHE_XDM.zip) and its
     PDF in it, and send them with the team's note. The care case gets no copy of the patient's
     identity; its audit says a synthesis left, not what or to whom."""
+    if (done := await _already_sent(services, actor, client_id)) is not None:
+        return done
     if is_patient_address(to):   # Mon espace santé: only with her qualified identity, to her INS's address
         check_patient_recipient(patient, to)
     doc = await prepare(services, actor, conversation_id, picked=picked, patient=patient, note=note,
