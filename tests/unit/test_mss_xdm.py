@@ -49,8 +49,10 @@ def test_package_layout_and_round_trip() -> None:
     assert b'mimeType="application/pdf"' in package.metadata
 
 
-@pytest.mark.parametrize("name", ["../evil.txt", "/etc/passwd", "IHE_XDM/../../x", "C:/windows/x", "a\\b.txt",
-                                  "IHE_XDM//x", "x\x01y"])
+@pytest.mark.parametrize("name", ["../evil.txt", "/etc/passwd", "IHE_XDM/../../x", "C:/windows/x", "IHE_XDM//x",
+                                  "x\x01y", "..\\evil.txt", "IHE_XDM\\..\\..\\x", "\\etc\\passwd",
+                                  "\\\\server\\share\\x", "C:\\windows\\x", "c:evil", "IHE_XDM\\\\x",
+                                  "IHE_XDM/S/.\\x", "IHE_XDM/S/a:stream"])
 def test_path_tricks_are_refused(name: str) -> None:
     with pytest.raises(xdm.HostileArchive) as refused:
         xdm.read_xdm(_zip([("IHE_XDM/S/METADATA.XML", META), (name, b"x")]), LIMITS)
@@ -126,11 +128,14 @@ def test_confidentiality_codes_are_carried_and_read_back() -> None:
                           xdm.XdmDocument("DOC0002.PDF", "application/pdf", b"%PDF-1.4 x",
                                           ("invisible_representants_legaux", "MASQUE_PS"))], submitted=NOW)
     meta = zipfile.ZipFile(io.BytesIO(data)).read("IHE_XDM/SUBSET01/METADATA.XML")
-    assert meta.count(xdm.CONFIDENTIALITY_SCHEME.encode()) == 3
+    # Each document has one HL7 code (the CDA's R; N for the PDF, which names none) and its
+    # French restrictions (CI-SIS: confidentialityCode [1..*], the HL7 one always present).
+    assert meta.count(xdm.CONFIDENTIALITY_SCHEME.encode()) == 5
     package = xdm.read_xdm(data, LIMITS)
     codes = {d.name: d.confidentiality for d in package.documents}
     # The CDA header's own code is read too; the former long name reads as the current one.
-    assert codes == {"DOC0001.XML": ("INVISIBLE_PATIENT", "R"), "DOC0002.PDF": ("INVISIBLE_REP_LEGAUX", "MASQUE_PS")}
+    assert codes == {"DOC0001.XML": ("R", "INVISIBLE_PATIENT"),
+                     "DOC0002.PDF": ("N", "INVISIBLE_REP_LEGAUX", "MASQUE_PS")}
     assert xdm.cda_facts(restricted) == xdm.CdaFacts("11488-4", True, "R")
     assert xdm.refused_for(package.confidentiality, patient=True) == "INVISIBLE_PATIENT"
     assert xdm.refused_for(package.confidentiality, patient=False) == "MASQUE_PS"
@@ -154,4 +159,62 @@ def test_restricted_documents_are_not_sent_where_they_must_not_go() -> None:
     out, cda_codes, ins = _package([NewAttachment("IHE_XDM.zip", "application/zip", package)], gw, NOW,
                                    ["dr.x@medecin.mssante.fr"])
     assert cda_codes == ("11488-4",) and ins is True
-    assert xdm.read_xdm(out[0].data, LIMITS).confidentiality == ("INVISIBLE_PATIENT",)
+    assert xdm.read_xdm(out[0].data, LIMITS).confidentiality == ("N", "INVISIBLE_PATIENT")
+
+
+# --- packages written by other producers (issue item 5) --------------------------------------
+
+def _other_producer_metadata(*uris: tuple[str, str]) -> bytes:
+    """A METADATA.XML as another XDM producer writes it: symbolic ids, a URI and MIME type per
+    document (ITI TF-2b §3.32.4.1.4.2: one SUBMISSIONSET folder per submission set)."""
+    objects = "".join(
+        f'<rim:ExtrinsicObject id="Doc{i}" mimeType="{mime}" objectType="urn:uuid:7edca82f-054d-47f2-a032-'
+        f'9b2a5b5186c1"><rim:Slot name="URI"><rim:ValueList><rim:Value>{uri}</rim:Value></rim:ValueList>'
+        "</rim:Slot></rim:ExtrinsicObject>" for i, (uri, mime) in enumerate(uris))
+    return ('<?xml version="1.0" encoding="UTF-8"?><lcm:SubmitObjectsRequest xmlns:lcm="urn:oasis:names:tc:'
+            'ebxml-regrep:xsd:lcm:3.0" xmlns:rim="urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0">'
+            f"<rim:RegistryObjectList>{objects}<rim:RegistryPackage id=\"SS\"/></rim:RegistryObjectList>"
+            "</lcm:SubmitObjectsRequest>").encode()
+
+
+def test_every_submission_set_of_a_package_is_read() -> None:
+    """ITI TF-2b §3.32.4.1.4: a medium holds one folder per submission set under IHE_XDM/, each
+    with its METADATA.XML. A hospital's package with two sets: both sets' documents are read,
+    each knowing its set, with the MIME type its own metadata gives."""
+    pdf = b"%PDF-1.4 lettre de liaison"
+    data = _zip([("README.TXT", b"x"), ("INDEX.HTM", b"<html/>"),
+                 ("IHE_XDM/SUBSET01/METADATA.XML", _other_producer_metadata(("DOC0001.XML", "text/xml"))),
+                 ("IHE_XDM/SUBSET01/DOC0001.XML", CDA),
+                 ("IHE_XDM/SUBSET02/METADATA.XML", _other_producer_metadata(("LETTRE.PDF", "application/pdf"))),
+                 ("IHE_XDM/SUBSET02/LETTRE.PDF", pdf)])
+    package = xdm.read_xdm(data, LIMITS)
+    assert [(d.subset, d.name, d.mime_type) for d in package.documents] == [
+        ("SUBSET01", "DOC0001.XML", "text/xml"), ("SUBSET02", "LETTRE.PDF", "application/pdf")]
+    assert [s.name for s in package.subsets] == ["SUBSET01", "SUBSET02"]
+    assert package.cda == [xdm.CdaFacts("11488-4", True)]
+    # A restriction in the second set is seen as well as one in the first.
+    masked = _other_producer_metadata(("LETTRE.PDF", "application/pdf")).replace(
+        b"</rim:Slot></rim:ExtrinsicObject>",
+        b'</rim:Slot><rim:Classification classificationScheme="urn:uuid:f4f85eac-e6cb-4883-b524-f2705394840f" '
+        b'nodeRepresentation="MASQUE_PS"/></rim:ExtrinsicObject>')
+    data = _zip([("IHE_XDM/SUBSET01/METADATA.XML", _other_producer_metadata(("DOC0001.XML", "text/xml"))),
+                 ("IHE_XDM/SUBSET01/DOC0001.XML", CDA),
+                 ("IHE_XDM/SUBSET02/METADATA.XML", masked), ("IHE_XDM/SUBSET02/LETTRE.PDF", pdf)])
+    assert xdm.refused_for(xdm.read_xdm(data, LIMITS).confidentiality, patient=False) == "MASQUE_PS"
+
+
+def test_backslash_paths_of_old_windows_tools_are_read() -> None:
+    """APPNOTE.TXT §4.4.17.1: entry names use "/"; some old Windows tools wrote "\\". Such a
+    package is read as if written with "/" (URI slots too), and the same hostile-path rules
+    apply afterwards (see test_path_tricks_are_refused)."""
+    data = _zip([("README.TXT", b"x"),
+                 ("IHE_XDM\\SUBSET01\\METADATA.XML", _other_producer_metadata(("DOC0001.XML", "text/xml"),
+                                                                              (".\\LETTRE.PDF", "application/pdf"))),
+                 ("IHE_XDM\\SUBSET01\\DOC0001.XML", CDA), ("IHE_XDM\\SUBSET01\\LETTRE.PDF", b"%PDF-1.4 x")])
+    package = xdm.read_xdm(data, LIMITS)
+    assert package.subset == "SUBSET01"
+    assert [(d.name, d.mime_type) for d in package.documents] == [("DOC0001.XML", "text/xml"),
+                                                                   ("LETTRE.PDF", "application/pdf")]
+    # The same entry written once with each separator is a duplicate, not two documents.
+    twice = _zip([("IHE_XDM/S/METADATA.XML", META), ("IHE_XDM/S/A.XML", b"1"), ("IHE_XDM\\S\\A.XML", b"2")])
+    assert _reason(twice) == "duplicate_entry"

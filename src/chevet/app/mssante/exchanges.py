@@ -49,12 +49,12 @@ from chevet.core.errors import Forbidden, InvalidInput, NotFound, TooLarge
 from chevet.core.ids import message_id as stable_entry_id
 from chevet.core.ids import new_id
 from chevet.core.message import EntryKind, MessageFlag, clean_body, clean_client_id
-from chevet.core.mssante import mime, xdm
+from chevet.core.mssante import mime, xdm, xds_codes, xds_metadata
 from chevet.core.mssante import patient as patients
 from chevet.core.mssante.address import clean_address, is_patient_address
 from chevet.core.mssante.patient import PatientIdentity
 from chevet.core.mssante.records import DeliveryState, Direction, Exchange, MssMessage
-from chevet.core.roles import Permission, can
+from chevet.core.roles import Permission, Role, can
 
 MAX_RECIPIENTS = 20
 MAX_ATTACHMENTS = 20
@@ -161,9 +161,12 @@ async def _exchange(services: Services, u: Unit, actor: Actor, conversation_id: 
 
 
 def _package(files: Sequence[NewAttachment], gw: Gateway, at: Any, peers: Sequence[str], *,
-             patient: PatientIdentity | None = None) -> tuple[list[mime.Attachment], tuple[str, ...], bool | None]:
+             patient: PatientIdentity | None = None, actor: Actor | None = None,
+             sender: str = "") -> tuple[list[mime.Attachment], tuple[str, ...], bool | None]:
     """CDA documents travel in an IHE_XDM.zip (and set X-MSS-CODECDA / X-MSS-INS) with their
-    confidentiality code; a ready-made IHE_XDM.zip is checked and its CDA facts read; other
+    XDS metadata: the exchange's ``patient`` (INS only when qualified), the sending member
+    (``actor``) and mailbox (``sender``) as author where the CDA names none, the recipients as
+    intended recipients. A ready-made IHE_XDM.zip is checked and its CDA facts read; other
     files go as they are. A document restricted for one of the recipients is refused:
     MASQUE_PS to a professional, INVISIBLE_PATIENT to a patient's Mon Espace Santé."""
     plain: list[mime.Attachment] = []
@@ -187,12 +190,26 @@ def _package(files: Sequence[NewAttachment], gw: Gateway, at: Any, peers: Sequen
         if (code := xdm.refused_for(codes_seen, patient=is_patient_address(peer))) is not None:
             raise InvalidInput("mss_document_restricted", restriction=code)
     if cda_docs:
-        package_bytes = xdm.build_xdm(cda_docs, submitted=at, patient=patient)
+        qualified = patient is not None and patient.qualified
+        context = xdm.XdsContext(
+            author=_author(actor, sender) if actor is not None else None, sender=sender,
+            # A patient's address is her INS: named only when her identity is qualified.
+            recipients=tuple(p for p in peers if qualified or not is_patient_address(p)))
+        package_bytes = xdm.build_xdm(cda_docs, submitted=at, patient=patient, context=context)
         plain.append(mime.Attachment(xdm.XDM_NAME, "application/zip", package_bytes))
     if not facts:
         return plain, (), None
     codes = tuple(dict.fromkeys(f.code for f in facts if f.code))
     return plain, codes, any(f.ins_qualified for f in facts)
+
+
+def _author(actor: Actor, sender: str) -> xdm.XdsAuthor:
+    """The sending member as XDS author: her name (as one string: the directory of members does
+    not split it), RPPS when known, her profession, her organisation, the mailbox address."""
+    specialty = {Role.NURSE: xds_codes.SPECIALTY_NURSE, Role.PHYSICIAN: xds_codes.SPECIALTY_PHYSICIAN}
+    return xdm.XdsAuthor(family=actor.person.name, person_id=xds_metadata.rpps_id(actor.person.rpps),
+                         institution=actor.organisation.name, specialty=specialty.get(actor.person.role),
+                         telecom=sender or None)
 
 
 async def _outgoing(services: Services, actor: Actor, conversation_id: uuid.UUID,

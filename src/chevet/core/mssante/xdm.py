@@ -1,30 +1,35 @@
 """IHE XDM packages (``IHE_XDM.zip``) for structured documents sent over MSSanté.
 
-Layout: ``IHE_XDM/<SUBSET>/METADATA.XML`` (an ebRIM SubmitObjectsRequest describing each
-document: MIME type, size, SHA-1 hash, URI, patient id), the documents next to it, and
+Layout: ``IHE_XDM/<SUBSET>/METADATA.XML`` (an ebRIM SubmitObjectsRequest: the submission set
+and its document entries, see ``xds_metadata``), the documents next to it, and
 ``INDEX.HTM`` / ``README.TXT`` at the root (their presence is IHE practice; whether the
 MSSanté référentiel requires them is unconfirmed, so the reader does not require them).
 
 Reading treats the archive as hostile: limits on entry count, per-entry and total size,
-compression ratio (zip bombs), and refusal of absolute paths, ``..``, backslashes, drive
-letters, control characters, symbolic links, encrypted entries and duplicate names. Sizes are
-enforced on the bytes actually inflated, not on what the archive declares.
+compression ratio (zip bombs), and refusal of absolute paths, ``..``, drive letters, control
+characters, symbolic links, encrypted entries and duplicate names. Backslashes written by old
+Windows tools are read as separators before those checks. Sizes are enforced on the bytes
+actually inflated, not on what the archive declares. Every submission set of a package is read,
+not only the first.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import re
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime
 from xml.etree import ElementTree as ET
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import escape
 
 from chevet.core import untrusted_xml
 from chevet.core.errors import InvalidInput
+from chevet.core.mssante import xds_codes, xds_metadata
 from chevet.core.mssante.patient import PatientIdentity
+from chevet.core.mssante.xds_codes import confidentiality_code as confidentiality_code
+from chevet.core.mssante.xds_metadata import XdsAuthor as XdsAuthor
+from chevet.core.mssante.xds_metadata import XdsContext as XdsContext
 
 INS_OIDS = {"1.2.250.1.213.1.4.8", "1.2.250.1.213.1.4.9", "1.2.250.1.213.1.4.10", "1.2.250.1.213.1.4.11"}
 CDA_NS = "urn:hl7-org:v3"
@@ -35,22 +40,13 @@ XDM_NAME = "IHE_XDM.zip"
 # MASQUE_PS never to professionals, INVISIBLE_PATIENT never to the patient,
 # INVISIBLE_REP_LEGAUX never to the patient's legal representatives. Their coding scheme OID
 # in XDS metadata is unconfirmed (the DMP's is used); readers match on the code alone.
-CONFIDENTIALITY_SCHEME = "urn:uuid:f4f85eac-e6cb-4883-b524-f2705394840f"
-HL7_CONFIDENTIALITY = "2.16.840.1.113883.5.25"
-FRENCH_CONFIDENTIALITY = "1.2.250.1.213.1.1.4.13"
+CONFIDENTIALITY_SCHEME = xds_codes.DE_CONFIDENTIALITY
+HL7_CONFIDENTIALITY = xds_codes.HL7_CONFIDENTIALITY
+FRENCH_CONFIDENTIALITY = xds_codes.FRENCH_CONFIDENTIALITY
 MASQUE_PS = "MASQUE_PS"
 INVISIBLE_PATIENT = "INVISIBLE_PATIENT"
 INVISIBLE_REP_LEGAUX = "INVISIBLE_REP_LEGAUX"
-_ALIASES = {"INVISIBLE_REPRESENTANTS_LEGAUX": INVISIBLE_REP_LEGAUX}   # the code's former, longer name
 RESTRICTIONS = (MASQUE_PS, INVISIBLE_PATIENT, INVISIBLE_REP_LEGAUX)
-_CODE = re.compile(r"^[A-Z0-9_]{1,40}$")
-
-
-def confidentiality_code(value: str | None) -> str | None:
-    """A confidentiality code as stored: upper case, the current name of a renamed code."""
-    code = (value or "").strip().upper()
-    code = _ALIASES.get(code, code)
-    return code if _CODE.match(code) else None
 
 
 def refused_for(codes: tuple[str, ...] | list[str], *, patient: bool) -> str | None:
@@ -85,6 +81,7 @@ class XdmDocument:
     mime_type: str
     data: bytes
     confidentiality: tuple[str, ...] = ()   # "N", "R", "V", MASQUE_PS, INVISIBLE_PATIENT…
+    subset: str = ""    # the submission set (folder under IHE_XDM/) it was read from
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,10 +94,23 @@ class CdaFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class XdmSubset:
+    """One submission set of a package: ``IHE_XDM/<name>/`` and its ``METADATA.XML``."""
+
+    name: str
+    documents: tuple[XdmDocument, ...]
+    metadata: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class XdmPackage:
+    """Every document of a package (``documents``, all subsets together, each naming its
+    ``subset``), the subsets themselves, and the first subset's name and metadata."""
+
     subset: str
     documents: tuple[XdmDocument, ...]
     metadata: bytes
+    subsets: tuple[XdmSubset, ...] = ()
 
     @property
     def cda(self) -> list[CdaFacts]:
@@ -146,38 +156,11 @@ def cda_facts(data: bytes) -> CdaFacts | None:
     return CdaFacts(code.strip()[:64] if code else None, ins, conf)
 
 
-def _metadata(subset: str, documents: list[XdmDocument], patient_id: str | None, submitted: datetime) -> bytes:
-    rim = "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0"
-    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
-             '<lcm:SubmitObjectsRequest xmlns:lcm="urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0" '
-             f'xmlns:rim="{rim}">', "<rim:RegistryObjectList>"]
-    stamp = submitted.strftime("%Y%m%d%H%M%S")
-    for i, d in enumerate(documents, 1):
-        slots = {"size": str(len(d.data)), "hash": hashlib.sha1(d.data).hexdigest(),  # noqa: S324 - XDM mandates SHA-1
-                 "URI": d.name, "creationTime": stamp}
-        if patient_id:
-            slots["sourcePatientId"] = patient_id
-        lines.append(f'<rim:ExtrinsicObject id="Document{i:02d}" mimeType={quoteattr(d.mime_type)} '
-                     'objectType="urn:uuid:7edca82f-054d-47f2-a032-9b2a5b5186c1">')
-        for k, v in slots.items():
-            lines.append(f'<rim:Slot name="{k}"><rim:ValueList><rim:Value>{escape(v)}</rim:Value>'
-                         "</rim:ValueList></rim:Slot>")
-        for n, code in enumerate(dict.fromkeys(c for c in map(confidentiality_code, d.confidentiality) if c), 1):
-            scheme = HL7_CONFIDENTIALITY if code in ("N", "R", "V") else FRENCH_CONFIDENTIALITY
-            lines.append(f'<rim:Classification id="Document{i:02d}-conf{n}" classificationScheme='
-                         f'"{CONFIDENTIALITY_SCHEME}" classifiedObject="Document{i:02d}" '
-                         f'nodeRepresentation={quoteattr(code)}><rim:Slot name="codingScheme"><rim:ValueList>'
-                         f"<rim:Value>{scheme}</rim:Value></rim:ValueList></rim:Slot></rim:Classification>")
-        lines.append("</rim:ExtrinsicObject>")
-    lines.append(f'<rim:RegistryPackage id="SubmissionSet01"><rim:Slot name="submissionTime"><rim:ValueList>'
-                 f"<rim:Value>{stamp}</rim:Value></rim:ValueList></rim:Slot></rim:RegistryPackage>")
-    lines += ["</rim:RegistryObjectList>", "</lcm:SubmitObjectsRequest>", ""]
-    return "\n".join(lines).encode()
-
-
-def build_xdm(documents: list[XdmDocument], *, submitted: datetime, patient_id: str | None = None,
-              subset: str = "SUBSET01", patient: PatientIdentity | None = None) -> bytes:
-    """An ``IHE_XDM.zip`` holding the documents and their metadata."""
+def build_xdm(documents: list[XdmDocument], *, submitted: datetime, subset: str = "SUBSET01",
+              patient: PatientIdentity | None = None, context: XdsContext | None = None) -> bytes:
+    """An ``IHE_XDM.zip`` holding the documents and their XDS metadata (one submission set).
+    ``patient``: the exchange's patient (its INS written only when qualified); ``context``: the
+    author, sending mailbox, recipients and establishment codes (see ``xds_metadata``)."""
     if not documents:
         raise InvalidInput("xdm_empty")
     names = set()
@@ -185,6 +168,9 @@ def build_xdm(documents: list[XdmDocument], *, submitted: datetime, patient_id: 
         if not _SAFE_NAME.match(d.name) or d.name.upper() in ("METADATA.XML",) or d.name.upper() in names:
             raise InvalidInput("xdm_document_name")
         names.add(d.name.upper())
+    if not _SAFE_SUBSET.match(subset):
+        raise InvalidInput("xdm_document_name")
+    metadata = xds_metadata.submission(documents, submitted=submitted, patient=patient, context=context)
     buf = io.BytesIO()
     when = submitted.timetuple()[:6]
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
@@ -197,23 +183,34 @@ def build_xdm(documents: list[XdmDocument], *, submitted: datetime, patient_id: 
         put("INDEX.HTM", ("<html><head><title>IHE XDM</title></head><body><ul>"
                           + "".join(f"<li><a href=\"IHE_XDM/{subset}/{escape(d.name)}\">{escape(d.name)}</a></li>"
                                     for d in documents) + "</ul></body></html>").encode())
-        put(f"IHE_XDM/{subset}/METADATA.XML", _metadata(subset, documents, patient_id, submitted))
+        put(f"IHE_XDM/{subset}/METADATA.XML", metadata)
         for d in documents:
             put(f"IHE_XDM/{subset}/{d.name}", d.data)
     return buf.getvalue()
 
 
-def _check_name(name: str) -> None:
-    if not name or len(name) > 255 or "\\" in name or "\x00" in name or name.startswith("/") \
-            or re.match(r"^[A-Za-z]:", name) or any(ord(c) < 32 for c in name):
+_SAFE_SUBSET = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+
+
+def _entry_name(name: str) -> str:
+    """An archive entry's path with "/" separators. Old Windows tools write backslashes
+    (APPNOTE 4.4.17 wants "/"): they are read as separators, then the path is checked as any
+    other: no absolute path (``/x``, ``\\x``, ``\\\\server\\share``), no drive letter
+    (``C:``), no ``.`` or ``..`` part, no empty part, no control character."""
+    if not name or len(name) > 255 or "\x00" in name or any(ord(c) < 32 or ord(c) == 127 for c in name):
         raise HostileArchive("path")
-    parts = name.split("/")
+    path = name.replace("\\", "/")
+    if path.startswith("/") or re.match(r"^[A-Za-z]:", path) or ":" in path:
+        raise HostileArchive("path")
+    parts = path.split("/")
     if any(p in ("..", ".") for p in parts) or any(p == "" for p in parts[:-1]):
         raise HostileArchive("path")
+    return path
 
 
 def read_xdm(data: bytes, limits: XdmLimits | None = None) -> XdmPackage:
-    """The documents of an ``IHE_XDM.zip``, or ``HostileArchive`` / ``InvalidInput``."""
+    """The documents of every submission set of an ``IHE_XDM.zip`` (each ``IHE_XDM/<subset>/``
+    with its ``METADATA.XML``, ITI TF-2b §3.32.4.1.4), or ``HostileArchive`` / ``InvalidInput``."""
     limits = limits or XdmLimits()
     try:
         z = zipfile.ZipFile(io.BytesIO(data))
@@ -223,12 +220,14 @@ def read_xdm(data: bytes, limits: XdmLimits | None = None) -> XdmPackage:
     if len(infos) > limits.max_entries:
         raise HostileArchive("too_many_entries")
     seen: set[str] = set()
+    paths: dict[int, str] = {}
     declared = 0
-    for info in infos:
-        _check_name(info.filename)
-        if info.filename.lower() in seen:
+    for i, info in enumerate(infos):
+        path = _entry_name(info.filename)
+        paths[i] = path
+        if path.lower() in seen:
             raise HostileArchive("duplicate_entry")
-        seen.add(info.filename.lower())
+        seen.add(path.lower())
         if info.flag_bits & 0x1:
             raise HostileArchive("encrypted_entry")
         if (info.external_attr >> 16) & 0o170000 == 0o120000:
@@ -242,8 +241,8 @@ def read_xdm(data: bytes, limits: XdmLimits | None = None) -> XdmPackage:
             raise HostileArchive("compression_ratio")
     contents: dict[str, bytes] = {}
     total = 0
-    for info in infos:
-        if info.is_dir():
+    for i, info in enumerate(infos):
+        if paths[i].endswith("/"):
             continue
         chunks = []
         size = 0
@@ -263,35 +262,43 @@ def read_xdm(data: bytes, limits: XdmLimits | None = None) -> XdmPackage:
             raise
         except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError, ValueError, RuntimeError) as exc:
             raise HostileArchive("corrupt_entry") from exc
-        contents[info.filename] = b"".join(chunks)
-    metadata_names = [n for n in contents if re.fullmatch(r"IHE_XDM/[^/]+/METADATA\.XML", n, re.I)]
+        contents[paths[i]] = b"".join(chunks)
+    metadata_names = sorted(n for n in contents if re.fullmatch(r"IHE_XDM/[^/]+/METADATA\.XML", n, re.I))
     if not metadata_names:
         raise HostileArchive("no_metadata")
-    meta_name = sorted(metadata_names)[0]
+    subsets = tuple(_subset(meta_name, contents) for meta_name in metadata_names)
+    return XdmPackage(subsets[0].name, tuple(d for s in subsets for d in s.documents), subsets[0].metadata, subsets)
+
+
+def _subset(meta_name: str, contents: dict[str, bytes]) -> XdmSubset:
+    """One submission set: the documents next to its METADATA.XML, with their MIME types and
+    confidentiality codes from it (and from each CDA header)."""
     subset_dir = meta_name.rsplit("/", 1)[0]
-    docs = []
+    name = subset_dir.split("/", 1)[1]
     try:
         meta_root = untrusted_xml.parse(contents[meta_name])
     except untrusted_xml.UnsafeXml as exc:
         raise HostileArchive("metadata_unreadable" if exc.reason == "unreadable" else f"xml_{exc.reason}") from exc
     uri_types = _uris(meta_root)
-    for name, body in sorted(contents.items()):
-        folder, _, leaf = name.rpartition("/")
-        if folder != subset_dir or name == meta_name:
+    docs = []
+    for path, body in sorted(contents.items()):
+        folder, _, leaf = path.rpartition("/")
+        if folder != subset_dir or path == meta_name:
             continue
-        mime_type, codes = uri_types.get(leaf, ("application/octet-stream", ()))
+        mime_type, codes = uri_types.get(leaf.lower(), ("application/octet-stream", ()))
         try:
             facts = cda_facts(body)
         except untrusted_xml.UnsafeXml as exc:
             raise HostileArchive(f"xml_{exc.reason}") from exc
         if facts is not None and facts.confidentiality and facts.confidentiality not in codes:
             codes = (*codes, facts.confidentiality)
-        docs.append(XdmDocument(leaf, mime_type, body, codes))
-    return XdmPackage(subset_dir.split("/", 1)[1], tuple(docs), contents[meta_name])
+        docs.append(XdmDocument(leaf, mime_type, body, codes, name))
+    return XdmSubset(name, tuple(docs), contents[meta_name])
 
 
 def _uris(root: ET.Element) -> dict[str, tuple[str, tuple[str, ...]]]:
-    """Each document's (MIME type, confidentiality codes), by file name."""
+    """Each document's (MIME type, confidentiality codes), by file name (lower case; a URI
+    written with backslashes or a folder is reduced to its last part)."""
     out = {}
     for obj in root.iter():
         if obj.tag.endswith("ExtrinsicObject"):
@@ -301,12 +308,12 @@ def _uris(root: ET.Element) -> dict[str, tuple[str, tuple[str, ...]]]:
             for child in obj:
                 if child.tag.endswith("Slot") and child.get("name") == "URI":
                     values = [v.text for v in child.iter() if v.tag.endswith("Value") and v.text]
-                    uri = "".join(values).strip().rsplit("/", 1)[-1] if values else None
+                    uri = "".join(values).strip().replace("\\", "/").rsplit("/", 1)[-1] if values else None
                 elif child.tag.endswith("Classification") \
                         and child.get("classificationScheme") == CONFIDENTIALITY_SCHEME:
                     code = confidentiality_code(child.get("nodeRepresentation"))
                     if code and code not in codes:
                         codes.append(code)
             if uri:
-                out[uri] = (mime[:100], tuple(codes[:10]))
+                out[uri.lower()] = (mime[:100], tuple(codes[:10]))
     return out
