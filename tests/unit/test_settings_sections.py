@@ -11,7 +11,7 @@ import pytest
 from chevet.settings import Settings, SettingsError, load_settings
 from chevet.settings.directory_sync import DirectorySyncSettings
 from chevet.settings.flat_names import FLAT_NAMES
-from chevet.settings.sections import OrganisationKeysSettings
+from chevet.settings.sections import MetricsSettings, OrganisationKeysSettings
 
 # Every setting name of the versions before sections (chevet.toml keys, CHEVET_<NAME>).
 INSTALLED_NAMES = """
@@ -40,6 +40,8 @@ SECTIONED_ONLY |= {f"audit.{n}" for n in ("witness_file", "witness_syslog", "wit
                                           "tsa_url", "tsa_ca_file")}
 # And each organisation's key (its cache and its tokens).
 SECTIONED_ONLY |= {f"organisation_keys.{n}" for n in OrganisationKeysSettings.model_fields}
+# And the metrics endpoint.
+SECTIONED_ONLY |= {f"metrics.{n}" for n in MetricsSettings.model_fields}
 # Flat keywords are built with dict(...) so that the call-site rewrite leaves them flat.
 
 

@@ -34,6 +34,7 @@ from chevet.ports import (
     PasswordHasher,
     Transaction,
 )
+from chevet.ports.metrics import Metrics, NoMetrics
 
 if TYPE_CHECKING:
     from chevet.app.messaging.messages import Send, SendResult
@@ -171,12 +172,14 @@ class Services:
     org_keys: OrganisationKeyring = field(init=False, repr=False)
     # Sends waiting for their conversation's next batch (see group_commit.py and messages.py).
     sends: GroupCommit[uuid.UUID, Send, SendResult] = field(init=False, repr=False)
+    # What the operator's monitoring is told (docs/metrics.md); nothing unless [metrics] is on.
+    metrics: Metrics = field(default_factory=NoMetrics)
 
     def __post_init__(self) -> None:
         # Imported here: the messages module is built on this one.
         from chevet.app.messaging.messages import write_sends
 
-        self.sends = GroupCommit(partial(write_sends, self))
+        self.sends = GroupCommit(partial(write_sends, self), on_batch=lambda size: self.metrics.send_batch(size))
         c = self.key_cache
         self.org_keys = OrganisationKeyring(self.db, self.keys, self.clock, self.key_providers,
                                             cache_seconds=c.seconds, cache_entries=c.entries,

@@ -30,6 +30,7 @@ from chevet.app.attachments.config import AttachmentLimits, AttachmentServices, 
 from chevet.app.services import Governance, KeyCachePolicy, MailRelay, Policy, Services
 from chevet.core.mail_outbox import MailRetry
 from chevet.ports import EventBus, OrganisationKeyProvider, PushGateway
+from chevet.ports.metrics import Metrics, NoMetrics
 from chevet.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -180,7 +181,33 @@ def open_installation(settings: Settings, *, with_bus: bool = True) -> Installat
                         psc=psc_from(settings), signer=signer, witness=witness_from(settings),
                         governance=governance_from(settings),
                         mail_relay=mail_relay_from(settings))
+    services.metrics = metrics_from(settings, services)
     return Installation(settings, services, _push_gateway(settings))
+
+
+def metrics_from(settings: Settings, services: Services) -> Metrics:
+    """The Prometheus metrics when ``[metrics]`` is on (docs/metrics.md), else none at all."""
+    if not settings.metrics.enabled:
+        return NoMetrics()
+    from chevet import __version__
+    from chevet.adapters.metrics import PrometheusMetrics
+
+    assert isinstance(services.db, SqlDatabase)
+    return PrometheusMetrics(services.db, version=__version__, providers=services.key_providers,
+                             providers_down=services.org_keys.providers_down)
+
+
+def metrics_token(settings: Settings) -> str | None:
+    """The bearer token ``GET /metrics`` on the main listener asks for, when one is configured."""
+    m = settings.metrics
+    if not m.enabled or m.token_file is None:
+        return None
+    from chevet.adapters.metrics import MetricsTokenError, read_token
+
+    try:
+        return read_token(m.token_file)
+    except MetricsTokenError as exc:
+        raise SettingsError(str(exc)) from exc
 
 
 def key_providers(settings: Settings, master: KeyFile) -> dict[str, OrganisationKeyProvider]:

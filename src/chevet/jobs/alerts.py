@@ -19,4 +19,4 @@ async def run_once(installation: Installation) -> int:
 
 
 async def periodic(installation: Installation) -> None:
-    await every(INTERVAL, "alerts", lambda: run_once(installation))
+    await every(INTERVAL, "alerts", lambda: run_once(installation), installation.services.metrics)

@@ -35,6 +35,7 @@ async def periodic(installation: Installation) -> None:
             report = await directory_sync.scheduled(svc, org, directory, options_from(settings), holder,
                                                     period - timedelta(seconds=1),
                                                     invitation_mail(settings.origin, org.name, days))
+            svc.metrics.job_succeeded("directory_sync")
             if report is not None:
                 log.info("directory sync", extra={"outcome": report.outcome, "reason": report.reason,
                                                   "created": report.created, "updated": report.updated,

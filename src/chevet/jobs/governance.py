@@ -52,10 +52,12 @@ async def periodic(installation: Installation) -> None:
             if now >= next_retention:
                 next_retention = now + retention_every
                 await run_retention_once(installation)
+                installation.services.metrics.job_succeeded("retention")
             if now >= next_checkpoint:
                 next_checkpoint = now + checkpoint_every
                 if installation.services.signer is not None:
                     await audit_trail.checkpoint_all(installation.services)
+                    installation.services.metrics.job_succeeded("audit_checkpoint")
         except asyncio.CancelledError:
             raise
         except DependencyUnavailable as exc:  # an outage, not a bug: tried again at the next tick

@@ -12,4 +12,5 @@ FLAG_INTERVAL = 120.0
 
 
 async def periodic(installation: Installation) -> None:
-    await every(FLAG_INTERVAL, "handovers", lambda: handovers.flag_overdue(installation.services))
+    await every(FLAG_INTERVAL, "handovers", lambda: handovers.flag_overdue(installation.services),
+                installation.services.metrics)

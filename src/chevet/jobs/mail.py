@@ -21,6 +21,7 @@ async def periodic(installation: Installation) -> None:
     while True:
         try:
             await mail_outbox.deliver_all_due(installation.services)
+            installation.services.metrics.job_succeeded("mail_outbox")
         except asyncio.CancelledError:
             raise
         except DependencyUnavailable as exc:  # an outage: tried again at the next round

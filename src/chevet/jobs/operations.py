@@ -213,6 +213,7 @@ async def periodic(installation: Installation) -> None:
             loops += 1
             while await run_once(installation) is not None:
                 pass
+            installation.services.metrics.job_succeeded("operations")
         except asyncio.CancelledError:
             raise
         except DependencyUnavailable as exc:

@@ -9,15 +9,20 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from chevet.ports import DependencyUnavailable
+from chevet.ports.metrics import Metrics
 
 log = logging.getLogger("chevet.jobs")
 
 
-async def every(interval: float, job: str, one_round: Callable[[], Awaitable[int]]) -> None:
-    """Run ``one_round`` now and every ``interval`` seconds; it returns how many things it did."""
+async def every(interval: float, job: str, one_round: Callable[[], Awaitable[int]],
+                metrics: Metrics | None = None) -> None:
+    """Run ``one_round`` now and every ``interval`` seconds; it returns how many things it did.
+    ``metrics`` is told of each round that ends without error."""
     while True:
         try:
             done = await one_round()
+            if metrics is not None:
+                metrics.job_succeeded(job)
             if done:
                 log.info("round done", extra={"job": job, "count": done})
         except asyncio.CancelledError:

@@ -20,6 +20,7 @@ async def periodic(installation: Installation) -> None:
     while True:
         try:
             await search_index.reindex(installation.services, pause=PAUSE)
+            installation.services.metrics.job_succeeded("search_reindex")
             return
         except asyncio.CancelledError:
             raise

@@ -18,4 +18,4 @@ async def _round(installation: Installation) -> int:
 
 
 async def periodic(installation: Installation) -> None:
-    await every(REMINDER_INTERVAL, "signalement", lambda: _round(installation))
+    await every(REMINDER_INTERVAL, "signalement", lambda: _round(installation), installation.services.metrics)

@@ -30,6 +30,7 @@ from chevet.settings.sections import (
     KeysSettings,
     MailRelaySettings,
     MessagesSettings,
+    MetricsSettings,
     OrganisationKeysSettings,
     PasswordsSettings,
     PscSettings,
@@ -74,6 +75,7 @@ class Settings(BaseSettings):
     push: PushSettings = Field(default_factory=PushSettings)
     mail_relay: MailRelaySettings = Field(default_factory=MailRelaySettings)
     directory_sync: DirectorySyncSettings = Field(default_factory=DirectorySyncSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -335,3 +335,36 @@ class MailRelaySettings(Section):
         if self.password_env and self.password_file:
             raise ValueError("give mail_relay.password_env or mail_relay.password_file, not both")
         return self
+
+
+class MetricsSettings(Section):
+    """The Prometheus endpoint (docs/metrics.md). Off by default. When on, it is served on a
+    listener of its own (``listen``, e.g. on loopback or a management network), or as
+    ``GET /metrics`` on the main listener to a bearer token read from ``token_file`` (mode 0600),
+    or both; with neither, there is no endpoint at all."""
+
+    enabled: bool = False
+    listen: str | None = Field(None, description='host:port of a listener of its own, e.g. "127.0.0.1:9464"')
+    token_file: Path | None = Field(None, description="file holding the bearer token for GET /metrics on the "
+                                                      "main listener (mode 0600)")
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        host, port = split_listen(v.strip())
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        return split_listen(self.listen) if self.listen else None
+
+
+def split_listen(value: str) -> tuple[str, int]:
+    """``host:port`` or ``[v6]:port`` as (host, port); ValueError with a readable message."""
+    host, sep, port = value.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError('give host:port, e.g. "127.0.0.1:9464" or "[::1]:9464"')
+    return host, int(port)

@@ -19,7 +19,7 @@ import chevet.web.api
 from chevet.app import readiness
 from chevet.app.attachments.config import UPLOAD_PIECE_BYTES
 from chevet.app.services import Services
-from chevet.bootstrap import Installation
+from chevet.bootstrap import Installation, metrics_token
 from chevet.bootstrap.mssante import load_gateway
 from chevet.core.entities import RealtimeEvent
 from chevet.ports import DependencyUnavailable
@@ -29,6 +29,7 @@ from chevet.web.api import openapi
 from chevet.web.api.attachments import PIECE_PATH, UPLOAD_PATH
 from chevet.web.api.reports import FILING_PATHS
 from chevet.web.compression import Compression
+from chevet.web.metrics import MetricsListener, RouteTemplates, add_route
 from chevet.web.middleware import RequestLimits, SecurityHeaders
 from chevet.web.pages.mssante import EXCHANGE_FORM_PATH
 from chevet.web.pages.operations import IMPORT_BODY_BYTES, IMPORT_PATH
@@ -96,13 +97,26 @@ class ChevetApp(FastAPI):
         return super().openapi()
 
 
+def _metrics_listener(installation: Installation) -> MetricsListener | None:
+    m = installation.settings.metrics
+    if not m.enabled:
+        return None
+    if m.address is None and m.token_file is None:
+        log.warning("metrics enabled without metrics.listen nor metrics.token_file: no endpoint")
+    return MetricsListener(installation.services.metrics, *m.address) if m.address is not None else None
+
+
 def create_app(installation: Installation) -> FastAPI:
     """The application. Raises ``SettingsError`` on an unusable ``mssante.toml``: a server that
     starts must be able to run its gateway."""
     settings = installation.settings
     services = installation.services
     mssante_runtime = load_gateway(settings)
-    hub = Hub()
+    metrics = services.metrics
+    hub = Hub(metrics)
+    metrics.watch_connections(lambda: hub.connections)
+    listener = _metrics_listener(installation)
+    token = metrics_token(settings)
     notifier = Notifier(services, installation.push) if installation.push and settings.push.services else None
 
     def deliver(event: RealtimeEvent) -> None:
@@ -118,6 +132,8 @@ def create_app(installation: Installation) -> FastAPI:
             notifier.start()
         await services.bus.start(deliver, hub.bus_returned)
         app.state.schema = await _schema(services)
+        if listener is not None:
+            await listener.start()  # a listener configured but not free stops the start-up
         tasks = jobs.start_all(installation)
         gateway = await jobs.start_gateway(installation, mssante_runtime)
         log.info("chevet started", extra={"version": chevet.__version__, "mssante_gateway": gateway is not None})
@@ -132,6 +148,8 @@ def create_app(installation: Installation) -> FastAPI:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await jobs.final_checkpoint(installation)
+            if listener is not None:
+                await listener.stop()
             await installation.close()
 
     app = ChevetApp(title="Chevet", version=chevet.__version__, lifespan=lifespan,
@@ -154,6 +172,8 @@ def create_app(installation: Installation) -> FastAPI:
         openapi.declare_refusals(router)
         app.include_router(router, prefix="/api/v1", dependencies=[Depends(json_body.strict_json)])
     app.router.routes[:0] = conversations_api.fast_routes
+    if token is not None:
+        add_route(app, metrics, token)
     for router in page_routers():
         app.include_router(router)
 
@@ -189,5 +209,6 @@ def create_app(installation: Installation) -> FastAPI:
                                ("POST", IMPORT_PATH, IMPORT_BODY_BYTES)])
     app.add_middleware(ForgetOnChange, cache=app.state.session_cache)
     app.add_middleware(Compression)  # pages, CSS, JS, JSON; not attachment downloads
-    app.add_middleware(SecurityHeaders)  # outermost: every answer, even a 413, gets the headers
+    templates = RouteTemplates(conversations_api.fast_routes) if settings.metrics.enabled else None
+    app.add_middleware(SecurityHeaders, metrics=metrics, templates=templates)  # outermost: every answer gets them
     return app

@@ -6,10 +6,11 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from chevet.ports.metrics import Metrics, NoMetrics
 from chevet.web.i18n import negotiate
 from chevet.web.problems import problem_document, route_of
 
@@ -105,8 +106,14 @@ class RequestLimits:
 
 
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp) -> None:
+    """Outermost: the security headers on every answer, the access log line, and each request's
+    time by route template for the metrics (docs/metrics.md)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics | None = None,
+                 templates: Callable[[Scope], str] | None = None) -> None:
         self.app = app
+        self.metrics: Metrics = metrics if metrics is not None else NoMetrics()
+        self.templates = templates
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -129,6 +136,8 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
-        access_log.info("request", extra={
-            "method": scope.get("method"), "route": route_of(scope), "status": status,
-            "ms": round((time.perf_counter() - started) * 1000, 1)})
+        seconds, route, method = time.perf_counter() - started, route_of(scope), scope.get("method", "")
+        if self.templates is not None:
+            self.metrics.request_served(method, self.templates(scope), status, seconds)
+        access_log.info("request", extra={"method": method, "route": route, "status": status,
+                                          "ms": round(seconds * 1000, 1)})

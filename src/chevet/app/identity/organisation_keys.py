@@ -199,6 +199,14 @@ class OrganisationKeyring:
             log.warning("organisation key provider unavailable", extra={"provider": key.provider})
             raise OrganisationKeyUnavailable(key.org_id, max(1, math.ceil(self.unavailable_seconds))) from exc
 
+    def providers_down(self) -> dict[str, int]:
+        """For each provider, how many organisations' last call to it failed with nothing since
+        (the monitoring's view: counts only, never which organisations)."""
+        counts: dict[str, int] = {}
+        for _org, provider in self._down:
+            counts[provider] = counts.get(provider, 0) + 1
+        return counts
+
     # --- key rows -------------------------------------------------------------------------
     async def refresh(self, org_id: uuid.UUID) -> list[OrganisationKey]:
         """Read the organisation's key rows again (committed ones only)."""

@@ -30,10 +30,11 @@ class GroupCommit(Generic[K, T, R]):
     """One writer task per key while that key has work; at most ``max_batch`` items a batch."""
 
     def __init__(self, write: Callable[[K, Sequence[T]], Awaitable[Sequence[R | Exception]]],
-                 max_batch: int = 64) -> None:
+                 max_batch: int = 64, on_batch: Callable[[int], None] | None = None) -> None:
         """``write`` writes one batch and returns, for each item in order, its result or the
-        error that item's request gets."""
+        error that item's request gets; ``on_batch`` is told the size of each batch written."""
         self._write = write
+        self._on_batch = on_batch
         self._max = max_batch
         self._queues: dict[K, _Queue[T, R]] = {}
         self._writers: dict[K, asyncio.Task[None]] = {}
@@ -59,6 +60,9 @@ class GroupCommit(Generic[K, T, R]):
                     outcomes: Sequence[R | Exception] = await self._write(key, items)
                 except Exception as exc:
                     outcomes = [exc] * len(items)
+                else:
+                    if self._on_batch is not None:
+                        self._on_batch(len(items))
                 for fut, outcome in zip(futures, outcomes, strict=True):
                     if fut.done():
                         continue

@@ -32,6 +32,7 @@ from chevet.app.messaging import conversations, messages
 from chevet.app.services import Actor, Services
 from chevet.core.entities import SESSION_ENDED, RealtimeEvent
 from chevet.core.errors import ChevetError
+from chevet.ports.metrics import Metrics, NoMetrics
 from chevet.web.deps import SESSION_COOKIE, bearer_token
 from chevet.web.i18n import gettext, negotiate
 from chevet.web.realtime.protocol import QUEUE_LIMIT, StreamState, Verdict
@@ -240,6 +241,8 @@ class Connection:
                     batch = [m for m in stored if state.admit(m, authoritative=True) is Verdict.SEND]
         for m in batch:
             await self._write(m)
+            if not authoritative and "at" in m.payload:  # live, not a catch-up of older entries
+                self.hub.metrics.delivered(m.payload["at"])
 
     async def _write(self, ev: RealtimeEvent) -> None:
         if self.state.first_live_message(ev):
@@ -270,9 +273,10 @@ def _ignore_result(task: asyncio.Task[None]) -> None:
 class Hub:
     """Routes events from the bus to this process's connections (one lookup per event)."""
 
-    def __init__(self) -> None:
+    def __init__(self, metrics: Metrics | None = None) -> None:
         self.by_conversation: dict[uuid.UUID, set[Connection]] = {}
         self.by_person: dict[uuid.UUID, set[Connection]] = {}
+        self.metrics: Metrics = metrics if metrics is not None else NoMetrics()  # told each live entry's delivery lag
 
     def register(self, conn: Connection) -> None:
         self.by_person.setdefault(conn.actor.id, set()).add(conn)
