@@ -103,3 +103,56 @@ async def test_receipts_processed_asked_and_displayed(installation: Installation
         received = [m for m in await tx.mssante.for_conversation(conv) if m.entry_id is not None]
     assert {(m.receipt, m.mime_sealed) for m in received} == {(ReceiptState.DISPLAYED, None),
                                                               (ReceiptState.SENT, None)}
+
+
+MASKED_CDA = (b'<?xml version="1.0" encoding="UTF-8"?><ClinicalDocument xmlns="urn:hl7-org:v3">'
+              b'<code code="11488-4" codeSystem="2.16.840.1.113883.6.1"/><title>Lettre de liaison</title>'
+              b'<confidentialityCode code="MASQUE_PS"/><recordTarget><patientRole><patient><name>'
+              b'<given>Jeanne</given><family qualifier="BR">Martin</family></name><birthTime value="19380214"/>'
+              b"</patient></patientRole></recordTarget></ClinicalDocument>")
+
+
+async def test_a_mail_that_cannot_be_integrated_gets_an_error_receipt(installation: Installation, mail: None) -> None:
+    """ANS volet « Structure du MDN » / « Objet du MDN » (v1.1.3) and RFC 8098 §3.2.6–3.2.7: a
+    mail of a known exchange, asking for a receipt, whose document cannot be integrated (here
+    masked to professionals, MASQUE_PS) is quarantined AND answered by
+    ``processed/error`` + ``Error: 207^…``, subject ``[KO Intégration système !][207] XDM/1.0/DDM+…``,
+    read in the correspondent's Dovecot mailbox by a plain stdlib reader. A first mail (no
+    exchange yet) is only quarantined."""
+    svc = installation.services
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    box, gp = unique("sec", "ehpad.test"), unique("dr-k", "gp.test")
+    cfg = configure(installation.settings, org.slug, [nurse.email], box)
+    gw = cfg.runtime.gateway
+    signer = SMIME_CA.issue("Dr K", email=gp).identity
+    masked = mime.Attachment("lettre.xml", "text/xml", MASKED_CDA)
+
+    def mail_from_gp(mid: str, attachments: list[mime.Attachment], request_mdn: bool) -> bytes:
+        env = mime.Envelope(sender=gp, recipients=(box,), subject=f"Objet {mid}", message_id=mid,
+                            date=datetime.now(UTC), nil="N", request_mdn=request_mdn)
+        return mime.assemble(env, mime.build_content("Bonjour.", attachments), signer)
+
+    inject(mail_from_gp("first-masked@gp.test", [masked], True), gp, [box])      # no exchange yet
+    inject(mail_from_gp("hello@gp.test", [], False), gp, [box])                  # opens the exchange
+    mailbox_contents(box, expect=2)
+    assert await jobs.fetch_once(installation, cfg.runtime, box) == 2
+    assert (await outbox.deliver_due(svc, gw, cfg.runtime.submitter)).sent == 0  # nothing owed yet
+
+    inject(mail_from_gp("masked@gp.test", [masked], True), gp, [box])
+    mailbox_contents(box, expect=3)
+    assert await jobs.fetch_once(installation, cfg.runtime, box) == 1
+    assert (await outbox.deliver_due(svc, gw, cfg.runtime.submitter)).sent == 1
+
+    (raw,) = mailbox_contents(gp, expect=1)
+    plain = message_from_bytes(raw)
+    assert plain.get_content_type() == "multipart/report"
+    assert str(make_header(decode_header(plain["Subject"]))) == \
+        "[KO Intégration système !][207] XDM/1.0/DDM+Lettre de liaison MARTIN Jeanne 14/02/1938"
+    text, notification, original = plain.get_payload()  # type: ignore[misc]
+    fields = notification.get_payload()[0]
+    assert fields["Disposition"] == "automatic-action/MDN-sent-automatically; processed/error"
+    assert fields["Error"].startswith("207^")
+    assert fields["Original-Message-ID"] == "<masked@gp.test>"
+    assert "207" in text.get_payload(decode=True).decode()
+    assert original.get_payload()[0]["Message-ID"] == "<masked@gp.test>"

@@ -115,6 +115,10 @@ def test_an_error_receipt_uses_the_rfc_8098_error_modifier_and_field() -> None:
     fields = _fields(message_from_bytes(_sent_receipt(UNKNOWN_PATIENT.disposition())))
     assert fields["Disposition"] == "automatic-action/MDN-sent-automatically; processed/error"
     assert fields["Error"] == "902^Identifiant de patient inconnu"
+    # The fields are 7-bit (RFC 8098 §3.1): a French label loses its accents there, not in the text part.
+    accented = Disposition(DispositionType.PROCESSED, error_code="207", error_label="Document masqué : non intégré")
+    report = message_from_bytes(_sent_receipt(accented))
+    assert _fields(report)["Error"] == "207^Document masque : non integre"
 
 
 def test_our_reader_reads_both_error_forms_and_our_own_receipts() -> None:

@@ -108,15 +108,32 @@ async def ingest(services: Services, gw: Gateway, mailbox: str, raw: bytes) -> I
             return await _bounce(services, org, box, mail.delivery, raw, mid_hash)
         documents = await _documents(services, gw, mail)
     except xdm.HostileArchive as exc:
-        return await quarantine(services, org, box, raw, f"xdm_{exc.reason}", mid_hash)
+        return await _not_integrated(services, gw, org, box, mail, raw, f"xdm_{exc.reason}", mid_hash)
     except (InvalidInput, TooLarge) as exc:
-        return await quarantine(services, org, box, raw, exc.code, mid_hash)
+        return await _not_integrated(services, gw, org, box, mail, raw, exc.code, mid_hash)
     try:
         return await _integrate(services, gw, org, box, mail, raw, mid_hash, documents)
     except (InvalidInput, TooLarge) as exc:
         # A configuration problem (a mailbox nobody reads) or a document the pipeline could
         # not store (an image that does not decode): kept for the administrator.
-        return await quarantine(services, org, box, raw, exc.code, mid_hash)
+        return await _not_integrated(services, gw, org, box, mail, raw, exc.code, mid_hash)
+
+
+async def _not_integrated(services: Services, gw: Gateway, org: Organisation, box: Mailbox, mail: mime.InboundMail,
+                          raw: bytes, reason: str, mid_hash: bytes) -> IngestResult:
+    """Quarantined; and when the mail asked for a receipt and belongs to an exchange we already
+    have with its sender, an error receipt goes back there (ANS volet: « [KO Intégration
+    système !] »). A first mail has no exchange to carry it: the administrator answers."""
+    result = await quarantine(services, org, box, raw, reason, mid_hash)
+    if result.state is not InboundState.QUARANTINED or not receipts.owes_error(gw, mail):
+        return result
+    async with services.unit() as u:
+        conv_id = await _find_conversation(u, org, box, mail)
+        wrapped = await u.tx.conversations.wrapped_key(conv_id) if conv_id is not None else None
+        if conv_id is not None and wrapped is not None:
+            key = await services.unwrap_key(org.id, conv_id, wrapped)
+            await receipts.queue_error(u, gw, org.id, box, key, conv_id, mail, raw, reason)
+    return result
 
 
 async def cursor(services: Services, mailbox: str) -> tuple[int, int] | None:

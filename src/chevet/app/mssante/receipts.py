@@ -29,7 +29,7 @@ from chevet.core.errors import InvalidInput, NotFound
 from chevet.core.ids import new_id
 from chevet.core.mssante import mime, smime, xdm
 from chevet.core.mssante.mdn import Disposition as MdnDisposition
-from chevet.core.mssante.mdn import DispositionType
+from chevet.core.mssante.mdn import DispositionType, integration_error
 from chevet.core.mssante.receipt_subject import DocumentHeading, document_heading, receipt_subject
 from chevet.core.mssante.records import DeliveryState, Direction, MssMessage, ReceiptState
 
@@ -101,6 +101,25 @@ async def queue(u: Unit, gw: Gateway, org_id: uuid.UUID, box: Mailbox, key: Data
                                                                "to": [mail.mdn_to], "message_id": env.message_id}),
         signature="unsigned", disposition=None, disposition_at=None,
         created_at=now, sent_at=None))
+    return rid
+
+
+def owes_error(gw: Gateway, mail: mime.InboundMail) -> bool:
+    """Whether a mail that could not be integrated gets an error receipt by itself: it asked
+    for one, to where it came from (RFC 8098 §2.1: elsewhere would need a reader's consent, and
+    no member may see a quarantined mail), and the installation answers automatically."""
+    return (gw.auto_mdn and mail.mdn_to is not None and mail.disposition is None and mail.delivery is None
+            and (mail.return_path is None or mail.return_path == mail.mdn_to))
+
+
+async def queue_error(u: Unit, gw: Gateway, org_id: uuid.UUID, box: Mailbox, key: DataKey, conv_id: uuid.UUID,
+                      mail: mime.InboundMail, raw: bytes, reason: str) -> uuid.UUID:
+    """The error receipt (``processed/error``, ``Error: <code>^<libellé>``, KO subject) for a mail
+    of an existing exchange that was quarantined for ``reason``; queued in that exchange."""
+    error = integration_error(reason)
+    rid = await queue(u, gw, org_id, box, key, conv_id, mail, raw, error.disposition())
+    await u.audit(org_id, "mssante.receipt_queued", None, "message", rid, conversation=str(conv_id),
+                  disposition="error", code=error.code)
     return rid
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass
 from email import policy as email_policy
 from email.message import EmailMessage, Message
@@ -59,10 +60,13 @@ class Disposition:
         return f"{mode}; {self.type.value}" + ("/error" if self.error_code else "")
 
     def error_field(self) -> str | None:
-        """The ``Error:`` field's value (RFC 8098 §3.2.7): ``<code>^<libellé>``, one line."""
+        """The ``Error:`` field's value (RFC 8098 §3.2.7): ``<code>^<libellé>``, one line, US-ASCII
+        (the fields of message/disposition-notification are 7-bit, RFC 8098 §3.1): accents are
+        dropped here, the human-readable part keeps them."""
         if not self.error_code:
             return None
         label = re.sub(r"[\r\n]+", " ", self.error_label or "")[:200]
+        label = unicodedata.normalize("NFKD", label).encode("ascii", "ignore").decode()
         return f"{self.error_code}^{label}"
 
 
