@@ -419,3 +419,31 @@ def test_exchange_package_names_the_sending_member() -> None:
     out, _, _ = package_for([NewAttachment("cr.xml", "text/xml", BARE)], gw, NOW, peers, patient=QUALIFIED,
                             actor=actor, sender="infirmerie@ehpad-tilleuls.mssante.fr")
     assert len(_slot(_submission_set(_read(out[0].data)), "intendedRecipient")) == 2
+
+
+def test_the_synthesis_document_maps_to_complete_metadata() -> None:
+    """The "synthèse de suivi" CDA this gateway writes (``core.mssante.cda``) gives every
+    attribute the CI-SIS maps from the header: its INS (test NIR OID 1.2.250.1.213.1.4.10 here),
+    type 34133-9 and class Synthèse (11), the nurse with her RPPS, the EHPAD with its FINESS,
+    SA17, the PDF format, the service period in UTC; what it does not say (practice setting)
+    comes from the establishment: ESSMS."""
+    from chevet.core.mssante import cda
+    from tests.unit.test_mss_cda import _doc
+
+    data = cda.build_cda(_doc())
+    root = _read(_package(_cda(data=data), patient=None, context=XdsContext(sender="soins@tilleuls.mssante.fr")))
+    (e,) = _entries(root)
+    assert _external(e, DE_PATIENT) == "279035121518989^^^&1.2.250.1.213.1.4.10&ISO^NH"
+    assert _external(_submission_set(root), SS_PATIENT) == _external(e, DE_PATIENT)
+    assert _code(e, DE_TYPE)[:2] == ("34133-9", "2.16.840.1.113883.6.1")
+    assert _code(e, DE_CLASS)[:2] == ("11", "1.2.250.1.213.1.1.4.1")
+    assert _code(e, DE_FACILITY)[:2] == ("SA17", "1.2.250.1.71.4.2.4")
+    assert _code(e, DE_PRACTICE)[:2] == ("ESSMS", "1.2.250.1.213.1.1.4.9")
+    assert _code(e, DE_FORMAT)[0] == "urn:ihe:iti:xds-sd:pdf:2008"
+    (author,) = _classified(e, DE_AUTHOR)
+    assert _slot(author, "authorPerson")[0].startswith("810101010101^Martin^Claire^")
+    assert _slot(author, "authorInstitution")[0].endswith("^IDNST^^^1750000001")
+    assert _slot(author, "authorTelecommunication") == ["^^Internet^soins@tilleuls.mssante.fr"]
+    assert _slot(e, "serviceStartTime") == ["20261201070000"] and _slot(e, "serviceStopTime") == ["20261207133000"]
+    assert _slot(e, "creationTime") == ["20261207133000"]
+    assert _external(e, DE_UNIQUE) == "2.25.1"

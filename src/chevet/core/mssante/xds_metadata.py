@@ -29,7 +29,7 @@ import hashlib
 import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from xml.etree import ElementTree as ET
@@ -392,6 +392,9 @@ def submission(documents: Sequence[XdmDocument], *, submitted: datetime, patient
                context: XdsContext | None = None) -> bytes:
     """The ``METADATA.XML`` of one subset: a submission set holding the documents."""
     ctx = context or XdsContext()
+    if ctx.author is None and ctx.sender:
+        # Without a known member, the sending mailbox still completes the CDA's author.
+        ctx = replace(ctx, author=XdsAuthor(telecom=ctx.sender))
     headers: list[CdaHeader | None] = []
     for d in documents:
         try:
