@@ -36,6 +36,7 @@ from tests.mss_support import SMIME_CA, configure, mail_available, mailbox_conte
 from tests.support import new_member, new_org
 
 H = {"h": "urn:hl7-org:v3"}
+RIM = "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0"
 QUALIFIED = PatientIdentity("Dupont", "Jeanne", date(1940, 3, 12), Sex.FEMALE, IdentityStatus.QUALIFIED,
                             ins="279035121518989", ins_oid=INS_NIR_TEST)
 
@@ -102,6 +103,17 @@ async def test_a_nurse_sends_a_synthesis_from_a_care_case_to_a_gp(installation: 
                      and not n.upper().endswith("METADATA.XML")]
         assert len(documents) == 1
         root = ET.fromstring(z.read(documents[0]))
+        (meta_name,) = [n for n in z.namelist() if n.upper().endswith("METADATA.XML")]
+        meta = ET.fromstring(z.read(meta_name))
+    # The receiving platform's view (IHE ITI TF-3 §4.2.3.2): the document entry's typeCode is
+    # the CDA's code, its patientId the qualified INS under its OID (CX, ISO assigning authority).
+    (entry,) = meta.iter(f"{{{RIM}}}ExtrinsicObject")
+    types = [c.get("nodeRepresentation") for c in entry.iter(f"{{{RIM}}}Classification")
+             if c.get("classificationScheme") == "urn:uuid:f0306f51-975f-434e-a61c-c59651d33983"]
+    assert types == ["34133-9"]
+    patient_ids = [x.get("value") for x in entry.iter(f"{{{RIM}}}ExternalIdentifier")
+                   if x.get("identificationScheme") == "urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427"]
+    assert len(patient_ids) == 1 and patient_ids[0].startswith(f"279035121518989^^^&{INS_NIR_TEST}&ISO")
     assert root.tag == "{urn:hl7-org:v3}ClinicalDocument"
     assert root.find("h:code", H).get("code") == "34133-9"  # type: ignore[union-attr]
     ids = [(i.get("root"), i.get("extension")) for i in root.findall("h:recordTarget/h:patientRole/h:id", H)]

@@ -278,7 +278,8 @@ async def send(services: Services, gw: Gateway, actor: Actor, conversation_id: u
                     f"\n\n{actor.person.name}\n{actor.organisation.name}")
     sent, _ = await exchanges.send(services, gw, actor, exchange_id, body=body, client_id=client_id,
                                    subject=TITLE,   # the patient is named inside, not in a header
-                                   attachment_ids=[uuid.UUID(cda_view["id"]), uuid.UUID(pdf_view["id"])])
+                                   attachment_ids=[uuid.UUID(cda_view["id"]), uuid.UUID(pdf_view["id"])],
+                                   patient=patient)   # sealed in the exchange: X-MSS-INS, XDM metadata
     async with services.unit(actor.ip) as u:
         await u.audit(actor.org_id, "mssante.synthesis_sent", actor.id, "conversation", conversation_id,
                       exchange=str(exchange_id), items=len(picked))
