@@ -32,10 +32,15 @@ import httpx
 import pytest
 import websockets
 
+from chevet.adapters.db.database import SqlDatabase
+from chevet.adapters.metrics import PrometheusMetrics
+from chevet.app.identity.organisation_keys import OrganisationKeyring
 from chevet.bootstrap import Installation, metrics_from, metrics_token
 from chevet.core.mail_outbox import MailState, OutgoingMail
+from chevet.ports.organisation_keys import OrganisationKeyUnavailable
 from chevet.settings import SettingsError
 from tests.support import IN_CI, Server, free_port, login, make_settings, new_installation, new_member, new_org
+from tests.unit.test_organisation_keyring import Flaky
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 SEND_ROUTE = "/api/v1/conversations/{conversation_id}/messages"
@@ -264,3 +269,30 @@ async def test_two_processes_on_one_database_are_each_scraped_on_their_own_liste
     finally:
         for srv in servers:
             srv.stop()
+
+
+async def test_a_key_provider_that_fails_is_shown_down_by_count_then_up_again(installation: Installation) -> None:
+    """The keyring's view of its providers, as the metrics show it: how many organisations'
+    last call failed, never which; up again after the next successful call."""
+    svc = installation.services
+    org = await new_org(svc)
+    flaky = Flaky()
+    ring = OrganisationKeyring(svc.db, svc.keys, svc.clock, {"file": svc.key_providers["file"], "flaky": flaky},
+                               unavailable_seconds=0)
+    async with svc.db.transaction() as tx:
+        await ring.create_version(tx, org.id, 1, "flaky", "t", "current")
+    assert isinstance(svc.db, SqlDatabase)
+    metrics = PrometheusMetrics(svc.db, version="test", providers=ring.providers, providers_down=ring.providers_down)
+    with pytest.raises(OrganisationKeyUnavailable):
+        await ring.wrap(org.id, b"k" * 32, b"a")
+    down = (await metrics.exposition()).decode()
+    s = _samples(down)
+    assert _value(s, "chevet_key_provider_up", provider="flaky") == 0
+    assert _value(s, "chevet_key_provider_organisations_down", provider="flaky") == 1
+    assert _value(s, "chevet_key_provider_up", provider="file") == 1
+    assert str(org.id) not in down and org.slug not in down
+    flaky.down = False
+    await ring.wrap(org.id, b"k" * 32, b"a")
+    s = _samples((await metrics.exposition()).decode())
+    assert _value(s, "chevet_key_provider_up", provider="flaky") == 1
+    assert _value(s, "chevet_key_provider_organisations_down", provider="flaky") == 0
