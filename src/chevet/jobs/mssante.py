@@ -38,6 +38,7 @@ async def deliver_once(installation: Installation, runtime: GatewayRuntime,
         total.sent, total.retried, total.dead = total.sent + r.sent, total.retried + r.retried, total.dead + r.dead
         if r.sent + r.retried + r.dead < 5:
             break
+    installation.services.metrics.job_succeeded("mssante_outbox")
     return total
 
 
