@@ -233,3 +233,58 @@ async def test_a_linked_mailbox_refreshes_its_token_and_waits_for_a_new_login_wh
     with pytest.raises(TransientMailError) as failed:
         await source.token()
     assert failed.value.code == "mss_psc_not_linked"
+
+
+async def test_the_gateway_fetches_a_psc_mailbox_configured_in_mssante_toml(installation: Installation,
+                                                                            provider: Provider) -> None:
+    """The administrator's ``mssante.toml`` names a PER mailbox with ``authentication = "psc"``:
+    the running gateway logs in with its holder's token (after she linked it) to fetch its mail
+    and to submit, and says why it waits when nobody has linked it."""
+    from chevet.bootstrap.mssante import load_gateway
+    from chevet.jobs import mssante as jobs
+    from tests.mss_support import OPERATOR_CA, inject
+
+    svc = installation.services
+    svc.psc = PscProvider(psc_config(provider))
+    org = await new_org(svc, "ehpad-psc-toml")
+    added = await people.add_person(svc, org, email="dr.lefevre@ehpad-psc-toml.example", name="Paul Lefèvre",
+                                    role="physician", password=secrets.token_urlsafe(12), rpps="10001234567")
+    doctor = Actor(added.person, org, None, "127.0.0.1")
+    box = unique("paul.lefevre", "ehpad.test")
+    provider.mailboxes[provider.subject_name_id] = box
+    path = installation.settings.data_dir / "mssante-psc.toml"
+    path.write_text(f"""
+nil = "NIL-TEST-0001"
+
+[operator]
+smtp_host = "127.0.0.1"
+smtp_port = {PSC_SMTP_PORT}
+imap_host = "127.0.0.1"
+imap_port = {PSC_IMAP_PORT}
+trust_anchor = "{OPERATOR_CA}"
+timeout_seconds = 10
+
+[[mailboxes]]
+address = "{box}"
+organisation = "{org.slug}"
+members = ["{doctor.person.email}"]
+authentication = "psc"
+kind = "PER"
+owner = "{doctor.person.email}"
+sasl_mechanism = "XOAUTH2"
+""")
+    runtime = load_gateway(installation.settings, path)
+    assert runtime is not None
+    [psc_box] = runtime.psc_mailboxes()
+    inject(b"From: <x@gp.test>\r\nTo: <" + box.encode() + b">\r\nSubject: hello\r\n\r\nbonjour\r\n",
+           "x@gp.test", [box])
+    mailbox_contents(box)
+
+    with pytest.raises(TransientMailError) as waiting:
+        await jobs.fetch_once(installation, runtime, box)
+    assert waiting.value.code == "mss_psc_not_linked"
+
+    await psc_mailbox.link(svc, doctor, psc_box, "810001234567", read_grant(provider.issue(), svc.clock.now()))
+    assert await jobs.fetch_once(installation, runtime, box) == 1
+    assert await runtime.submitter(box).check()
+    assert provider.token_requests[-1]["grant_type"] == "refresh_token"

@@ -23,10 +23,14 @@ from chevet.adapters.mail.smtp import SmtpEndpoint, SmtpSubmitter
 from chevet.adapters.mail.tls import ClientCertificate, operator_context
 from chevet.adapters.mail.whitelist_store import WhitelistFile, fetch_whitelist
 from chevet.app.mssante.gateway import Gateway, Mailbox
+from chevet.app.mssante.psc_mailbox import MailboxToken
 from chevet.app.mssante.whitelist import TrustSpace
+from chevet.app.services import Services
 from chevet.core.errors import InvalidInput
 from chevet.core.mssante.delivery import RetryPolicy
+from chevet.core.mssante.psc_link import PscMailbox
 from chevet.core.mssante.revocation import RevocationPolicy
+from chevet.core.mssante.sasl import BearerSource
 from chevet.core.mssante.smime import SigningIdentity, load_identity
 from chevet.settings import Settings, SettingsError
 from chevet.settings.mssante import MailboxSettings, MssanteSettings, OperatorSettings, load_mssante_settings
@@ -112,6 +116,8 @@ class GatewayRuntime:
     lock_folder: Path | None = None
     trust_space: TrustSpace | None = None
     """The trust space's list of domains the listener enforces (None without a listener)."""
+    bearers: dict[str, BearerSource] = field(default_factory=dict)
+    """The token source of each Pro Santé Connect mailbox (``bind_psc``)."""
 
     def fetch_lock(self, address: str) -> MailboxLock | None:
         """The lock that keeps a second process from fetching this mailbox at the same time."""
@@ -131,14 +137,43 @@ class GatewayRuntime:
         except (OSError, ssl.SSLError, ValueError) as exc:
             raise SettingsError(f"TLS settings of {box.address} cannot be loaded: {exc}") from exc
 
+    def psc_mailboxes(self) -> list[PscMailbox]:
+        """The mailboxes opened with a professional's Pro Santé Connect token (PER, ORG)."""
+        return [PscMailbox(b.address, b.organisation, "PER" if b.kind == "PER" else "ORG",
+                           b.owner.lower() if b.owner else None)
+                for b in self.settings.mailboxes if b.authentication == "psc"]
+
+    def bind_psc(self, services: Services) -> None:
+        """Give the PSC mailboxes their token sources (once, before the gateway connects)."""
+        boxes = self.psc_mailboxes()
+        if self.bearers or not boxes:
+            return
+        from chevet.adapters.psc import PscProvider  # httpx and joserfc: only when PSC is used
+        from chevet.adapters.psc_tokens import PscTokens
+        if not isinstance(services.psc, PscProvider):
+            raise SettingsError(f'{boxes[0].address}: authentication = "psc" needs Pro Santé Connect '
+                                "(psc_client_id and its endpoints in chevet.toml)")
+        tokens = PscTokens(services.psc, _ServicesClock(services))
+        self.bearers.update({b.address: MailboxToken(services, tokens, b) for b in boxes})
+
+    def _bearer(self, box: MailboxSettings) -> BearerSource | None:
+        if box.authentication != "psc":
+            return None
+        found = self.bearers.get(box.address)
+        if found is None:
+            raise SettingsError(f"{box.address}: a Pro Santé Connect mailbox is only reached by the running gateway")
+        return found
+
     def submitter(self, address: str) -> SmtpSubmitter:
         box = self.mailbox_settings[address]
         op = box.operator or self.settings.operator
+        bearer = self._bearer(box)
         password = _secret(box.password_file)
         # With a client certificate and no password, the TLS handshake is the authentication.
-        username = None if password is None and box.client_certificate else box.username or box.address
+        username = None if password is None and box.client_certificate and bearer is None \
+            else box.username or box.address
         return SmtpSubmitter(SmtpEndpoint(op.smtp_host, op.smtp_port, self._context(box), username, password,
-                                          op.timeout_seconds))
+                                          op.timeout_seconds, bearer=bearer, sasl_mechanism=box.sasl_mechanism))
 
     def imap(self, address: str) -> MailboxClient | None:
         box = self.mailbox_settings[address]
@@ -146,7 +181,8 @@ class GatewayRuntime:
         if not box.fetch or not op.imap_host:
             return None
         return ImapMailbox(ImapEndpoint(op.imap_host, op.imap_port, self._context(box), box.username or box.address,
-                                        _secret(box.password_file), box.imap_folder, op.timeout_seconds))
+                                        _secret(box.password_file), box.imap_folder, op.timeout_seconds,
+                                        bearer=self._bearer(box), sasl_mechanism=box.sasl_mechanism))
 
     async def listen(self, deliver: Callable[[str, bytes], Awaitable[None]],
                      quarantine: Callable[[str, bytes], Awaitable[None]] | None = None,
@@ -172,6 +208,16 @@ class GatewayRuntime:
             return None
         source = listener.whitelist
         return await asyncio.to_thread(fetch_whitelist, source.source, source.trust_anchor)
+
+
+class _ServicesClock:
+    """The services' clock as it is when asked (tests replace it)."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def now(self) -> datetime:
+        return self.services.clock.now()
 
 
 def crl_download_folder(settings: Settings) -> Path:
@@ -234,7 +280,8 @@ def load_gateway(settings: Settings, path: Path | None = None) -> GatewayRuntime
     listener_context(ms)   # an unusable listener certificate stops the start, not the listener later
     anchors = _anchors(ms.smime_trust_anchors or [ms.operator.trust_anchor])
     mailboxes = tuple(Mailbox(address=b.address, org_slug=b.organisation, display_name=b.display_name,
-                              identity=_identity(b), member_emails=tuple(m.lower() for m in b.members))
+                              identity=_identity(b), member_emails=tuple(m.lower() for m in b.members),
+                              finess=b.finess, facility_type=b.facility_type)
                       for b in ms.mailboxes)
     gw = Gateway(nil=ms.nil, mailboxes=mailboxes, anchors=anchors, max_message_bytes=ms.max_message_bytes,
                  required_suffix=ms.required_suffix,

@@ -30,6 +30,7 @@ async def deliver_once(installation: Installation, runtime: GatewayRuntime,
                        stopping: asyncio.Event | None = None) -> mssante_outbox.DeliveryReport:
     """Deliver what is due now, batch after batch (a backlog after an outage drains at once).
     A shutdown (``stopping``) waits for the batch in hand, never for the whole backlog."""
+    runtime.bind_psc(installation.services)
     total = mssante_outbox.DeliveryReport()
     for _ in range(200):
         if stopping is not None and stopping.is_set():
@@ -44,6 +45,7 @@ async def deliver_once(installation: Installation, runtime: GatewayRuntime,
 
 async def fetch_once(installation: Installation, runtime: GatewayRuntime, address: str) -> int:
     """Fetch and integrate the new mail of one mailbox; returns how many mails were read."""
+    runtime.bind_psc(installation.services)
     client = runtime.imap(address)
     if client is None:
         return 0
@@ -212,6 +214,7 @@ class GatewayTasks:
 
     def __init__(self, installation: Installation, runtime: GatewayRuntime) -> None:
         self.installation, self.runtime = installation, runtime
+        runtime.bind_psc(installation.services)  # PSC mailboxes: their token sources
         self.stopping = asyncio.Event()
         self.outbox: asyncio.Task[None] | None = None
         self.others: list[asyncio.Task[None]] = []

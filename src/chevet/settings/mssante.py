@@ -8,11 +8,12 @@ Points the référentiel leaves unconfirmed are settings, not constants: ports, 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from chevet.settings import Settings, SettingsError
 from chevet.settings.errors import problems
@@ -48,6 +49,19 @@ class MailboxSettings(BaseModel):
     imap_folder: str = "INBOX"
     fetch: bool = True
     operator: OperatorSettings | None = None
+    finess: str | None = Field(None, description="the establishment's FINESS number (9 characters): the "
+                                                "author's and custodian's organisation in the documents sent")
+    facility_type: str | None = Field(None, description="its kind (TRE_R02-SecteurActivite code, e.g. SA17 "
+                                                       "for an EHPAD): the documents' healthcare facility type")
+    authentication: Literal["password", "certificate", "psc"] | None = Field(
+        None, description='"psc": a PER or ORG mailbox the operator opens with the Pro Santé Connect access '
+                          "token of the professional who links it (default: password if password_file, "
+                          "else certificate)")
+    kind: Literal["PER", "ORG", "APP"] | None = Field(None, description="the mailbox's type in the directory")
+    owner: str | None = Field(None, description="PER: e-mail of the professional whose mailbox it is")
+    sasl_mechanism: Literal["OAUTHBEARER", "XOAUTH2"] | None = Field(
+        None, description="with psc: the mechanism the operator expects (default: the first offered, "
+                          "OAUTHBEARER before XOAUTH2)")
 
     @field_validator("address")
     @classmethod
@@ -55,6 +69,37 @@ class MailboxSettings(BaseModel):
         if v.count("@") != 1:
             raise ValueError("must be an e-mail address")
         return v.strip().lower()
+
+    @field_validator("finess")
+    @classmethod
+    def _finess(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"(?:[0-9]{2}|2A|2B)[0-9]{7}", v.strip().upper()):
+            raise ValueError("a FINESS number has 9 characters (2A/2B for Corsica)")
+        return v.strip().upper() if v is not None else None
+
+    @field_validator("facility_type")
+    @classmethod
+    def _facility_type(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"SA[0-9]{2}", v.strip().upper()):
+            raise ValueError("a TRE_R02-SecteurActivite code: SA and two digits (SA17 for an EHPAD)")
+        return v.strip().upper() if v is not None else None
+
+    @model_validator(mode="after")
+    def _psc(self) -> MailboxSettings:
+        if self.authentication != "psc":
+            if self.owner is not None or self.sasl_mechanism is not None:
+                raise ValueError('owner and sasl_mechanism go with authentication = "psc"')
+            return self
+        if self.kind not in ("PER", "ORG"):
+            raise ValueError('authentication = "psc" is for PER or ORG mailboxes: set kind = "PER" or "ORG"')
+        if self.password_file is not None or self.client_certificate is not None:
+            raise ValueError('authentication = "psc" uses the professional\'s PSC token: remove password_file '
+                             "and client_certificate")
+        if self.kind == "PER" and (self.owner is None or self.owner.count("@") != 1):
+            raise ValueError("a PER mailbox names its owner (her e-mail in Chevet)")
+        if self.kind == "ORG" and self.owner is not None:
+            raise ValueError("an ORG mailbox has no owner: an administrator links it")
+        return self
 
 
 class ListenerSettings(BaseModel):
