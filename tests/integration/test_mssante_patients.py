@@ -145,8 +145,8 @@ async def test_a_patient_is_written_to_only_with_her_qualified_ins(installation:
     assert {e.detail.get("patient_status") for e in trail if e.action == "mssante.message_queued"} == {"QUAL"}
     assert ins not in caplog.text and "LEFEVRE" not in caplog.text
     if installation.settings.database.url is None:
-        db = (installation.settings.data_dir / "chevet.db").read_bytes()
-        assert b"LEFEVRE" not in db and b"1938-04-17" not in db
+        db = b"".join(f.read_bytes() for f in installation.settings.data_dir.glob("chevet.db*"))   # and its WAL
+        assert db and b"LEFEVRE" not in db and b"1938-04-17" not in db and ins.encode() not in db
 
 
 async def _send_form(client: Any, conv: str, fields: dict[str, str]) -> httpx.Response:
