@@ -29,6 +29,7 @@ from chevet.app.messaging import conversations, messages
 from chevet.app.mssante import outbox as mssante_outbox
 from chevet.app.mssante import synthesis
 from chevet.bootstrap import Installation
+from chevet.bootstrap.mssante import load_gateway
 from chevet.core.errors import InvalidInput
 from chevet.core.mssante.patient import INS_NIR_TEST, IdentityStatus, PatientIdentity, Sex
 from tests.conftest import _require
@@ -65,6 +66,11 @@ async def test_a_nurse_sends_a_synthesis_from_a_care_case_to_a_gp(installation: 
     nurse = await new_member(svc, org, "nurse", "Claire Martin")
     box, gp = unique("infirmerie", "ehpad.test"), unique("dr-synthese", "gp.test")
     cfg = configure(installation.settings, org.slug, [nurse.email], box)
+    # The establishment's FINESS and kind, on its mailbox (the [[mailboxes]] table ends the file).
+    cfg.path.write_text(cfg.path.read_text() + 'finess = "750000001"\nfacility_type = "SA17"\n')
+    runtime = load_gateway(installation.settings, cfg.path)
+    assert runtime is not None
+    cfg.runtime = runtime
     care, _ = await conversations.create_conversation(svc, nurse.actor, kind="care_case", title="Ch. 12",
                                                       member_ids=[], care_case_ref="CH12")
     care_id = uuid.UUID(care["id"])
@@ -119,6 +125,10 @@ async def test_a_nurse_sends_a_synthesis_from_a_care_case_to_a_gp(installation: 
     ids = [(i.get("root"), i.get("extension")) for i in root.findall("h:recordTarget/h:patientRole/h:id", H)]
     assert (INS_NIR_TEST, "279035121518989") in ids
     assert root.find("h:author/h:assignedAuthor/h:assignedPerson/h:name/h:family", H).text == "Martin"  # type: ignore[union-attr]
+    custodian = root.find("h:custodian/h:assignedCustodian/h:representedCustodianOrganization/h:id", H)
+    assert custodian is not None and custodian.get("extension") == "1750000001"   # "1" + FINESS (CI-SIS)
+    facility = root.find("h:componentOf/h:encompassingEncounter/h:location/h:healthCareFacility/h:code", H)
+    assert facility is not None and facility.get("code") == "SA17"
     body = root.find("h:component/h:nonXMLBody/h:text", H)
     assert body is not None and body.get("mediaType") == "application/pdf"
     assert base64.b64decode(body.text or "") == pdf

@@ -217,3 +217,18 @@ def test_hostile_or_wrong_values_are_refused() -> None:
         with pytest.raises(InvalidInput) as exc:
             cda.build_cda(_doc(**kw))
         assert exc.value.code == code, kw
+
+
+def test_the_establishment_s_finess_and_kind_are_checked_when_configured() -> None:
+    """The mailbox settings that feed the custodian (FINESS: 9 characters, 2A/2B for Corsica)
+    and the facility type (TRE_R02-SecteurActivite: SA + two digits) refuse malformed values
+    at start-up rather than write them into documents."""
+    from pydantic import ValidationError
+
+    from chevet.settings.mssante import MailboxSettings
+
+    ok = MailboxSettings(address="a@b.test", organisation="o", finess="2a0000012", facility_type="sa17")
+    assert (ok.finess, ok.facility_type) == ("2A0000012", "SA17")
+    for bad in ({"finess": "12345"}, {"facility_type": "EHPAD"}):
+        with pytest.raises(ValidationError):
+            MailboxSettings(address="a@b.test", organisation="o", **bad)  # type: ignore[arg-type]

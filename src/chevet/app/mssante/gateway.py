@@ -35,6 +35,8 @@ class Mailbox:
     display_name: str | None = None
     identity: SigningIdentity | None = None
     member_emails: tuple[str, ...] = ()
+    finess: str | None = None           # the establishment's FINESS, for the documents it sends
+    facility_type: str | None = None    # TRE_R02-SecteurActivite code (SA17: EHPAD)
 
     @property
     def domain(self) -> str:

@@ -258,8 +258,7 @@ async def _already_sent(services: Services, actor: Actor, client_id: str) -> Syn
 
 
 async def send(services: Services, gw: Gateway, actor: Actor, conversation_id: uuid.UUID, *, to: str,
-               picked: Sequence[str], patient: PatientIdentity, client_id: str, note: str = "",
-               finess: str | None = None, facility_type: str | None = None) -> SynthesisSent:
+               picked: Sequence[str], patient: PatientIdentity, client_id: str, note: str = "") -> SynthesisSent:
     """Open an exchange with the correspondent, put the CDA (it travels in IHE_XDM.zip) and its
     PDF in it, and send them with the team's note. The care case gets no copy of the patient's
     identity; its audit says a synthesis left, not what or to whom."""
@@ -267,8 +266,9 @@ async def send(services: Services, gw: Gateway, actor: Actor, conversation_id: u
         return done
     if is_patient_address(to):   # Mon espace santé: only with her qualified identity, to her INS's address
         check_patient_recipient(patient, to)
+    own = gw.of_org(actor.organisation.slug)   # the exchange leaves from the first (open_exchange)
     doc = await prepare(services, actor, conversation_id, picked=picked, patient=patient, note=note,
-                        finess=finess, facility_type=facility_type)
+                        finess=own[0].finess if own else None, facility_type=own[0].facility_type if own else None)
     opened = await exchanges.open_exchange(services, gw, actor, to=[to], title=TITLE)
     exchange_id = uuid.UUID(opened["id"])
     cda_view, _ = await attachments.upload(services, actor, exchange_id, data=doc.cda, name="synthese-de-suivi.xml")
