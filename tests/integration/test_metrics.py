@@ -19,6 +19,7 @@ What is checked, and against what:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import secrets
@@ -180,9 +181,21 @@ async def test_a_scrape_after_some_load_says_what_happened_and_nothing_about_any
         r = httpx.get(f"{server.url}/metrics", headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 200
         assert "chevet_realtime_connections 0.0" in r.text
-        # The listener of its own answers /metrics only.
+        # The listener of its own answers /metrics only, and a head that never ends is cut off
+        # at 8 KiB without stopping it.
         assert httpx.get(f"http://127.0.0.1:{listen}/").status_code == 404
         assert httpx.post(f"http://127.0.0.1:{listen}/metrics").status_code == 405
+        reader, writer = await asyncio.open_connection("127.0.0.1", listen)
+        writer.write(b"GET /metrics HTTP/1.1\r\nX-Long: " + b"a" * 20000)
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+        try:
+            answer = await asyncio.wait_for(reader.read(), 10)
+        except ConnectionResetError:  # closed with the rest of the head unread: a reset
+            answer = b""
+        assert answer == b""
+        writer.close()
+        assert "chevet_build_info" in _scrape(listen)
     finally:
         server.stop()
 

@@ -53,6 +53,8 @@ class Histogram:
     def __init__(self, name: str, doc: str, labels: Sequence[str], bounds: Sequence[float]) -> None:
         self.name, self.doc, self.labels, self.bounds = name, doc, tuple(labels), tuple(bounds)
         self.series: dict[Key, list[float]] = {}  # per key: one count per bucket, +Inf, then the sum
+        if not self.labels:  # one series from the start: rate() has a zero to start from
+            self.series[()] = [0.0] * (len(self.bounds) + 2)
 
     def observe(self, key: Key, value: float) -> None:
         s = self.series.get(key)
