@@ -30,7 +30,7 @@ from chevet.app.mssante import outbox as mssante_outbox
 from chevet.app.mssante import synthesis
 from chevet.bootstrap import Installation
 from chevet.bootstrap.mssante import load_gateway
-from chevet.core.errors import InvalidInput
+from chevet.core.errors import Forbidden, InvalidInput, NotFound
 from chevet.core.mssante.patient import INS_NIR_TEST, IdentityStatus, PatientIdentity, Sex
 from tests.conftest import _require
 from tests.mss_support import SMIME_CA, configure, mail_available, mailbox_contents, unique
@@ -141,7 +141,8 @@ async def test_a_nurse_sends_a_synthesis_from_a_care_case_to_a_gp(installation: 
 
 async def test_refusals_change_nothing(installation: Installation) -> None:
     """Nothing picked, an entry of another care case, or a patient's address without a
-    qualified INS: refused with a code, before any exchange is opened."""
+    qualified INS: refused with a code, before any exchange is opened. Someone outside the care
+    case (another establishment, or a colleague who is not a member) reads nothing of it."""
     svc = installation.services
     org = await new_org(svc)
     nurse = await new_member(svc, org, "nurse", "Claire Martin")
@@ -164,6 +165,12 @@ async def test_refusals_change_nothing(installation: Installation) -> None:
         with pytest.raises(InvalidInput) as exc:
             await synthesis.send(svc, cfg.runtime.gateway, nurse.actor, care_id, client_id="s", **kw)  # type: ignore[arg-type]
         assert exc.value.code == code
+    # Another establishment's nurse, or a colleague outside this care case: nothing to read or send.
+    stranger = await new_member(svc, await new_org(svc), "nurse")
+    colleague = await new_member(svc, org, "nurse")
+    for outsider in (stranger, colleague):
+        with pytest.raises((NotFound, Forbidden)):
+            await synthesis.choices(svc, outsider.actor, care_id)
     group, _ = await conversations.create_conversation(svc, nurse.actor, kind="group", title="Équipe", member_ids=[])
     with pytest.raises(InvalidInput) as exc:
         await synthesis.choices(svc, nurse.actor, uuid.UUID(group["id"]))
