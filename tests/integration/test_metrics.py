@@ -309,3 +309,23 @@ async def test_a_key_provider_that_fails_is_shown_down_by_count_then_up_again(in
     s = _samples((await metrics.exposition()).decode())
     assert _value(s, "chevet_key_provider_up", provider="flaky") == 1
     assert _value(s, "chevet_key_provider_organisations_down", provider="flaky") == 0
+
+
+def test_route_labels_are_templates_never_paths() -> None:
+    """A route of a router included under /api/v1 gets its whole template; a path that matched no
+    route is ``unmatched``; what the request's path holds (ids, codes) never becomes a label."""
+    from fastapi.routing import APIRoute
+
+    from chevet.web.metrics import RouteTemplates
+
+    async def endpoint() -> None:
+        return None
+
+    included = APIRoute("/conversations/{conversation_id}/messages", endpoint)
+    templates = RouteTemplates([], ["/api/v1"])
+    cid = str(uuid.uuid4())
+    assert templates({"route": included, "path": f"/api/v1/conversations/{cid}/messages"}) == \
+        "/api/v1/conversations/{conversation_id}/messages"
+    page = APIRoute("/invitations/{token}", endpoint)
+    assert templates({"route": page, "path": "/invitations/s3cr3t-code"}) == "/invitations/{token}"
+    assert templates({"path": f"/api/v1/nothing/{cid}"}) == "unmatched"

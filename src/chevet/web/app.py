@@ -44,6 +44,7 @@ from chevet.web.responses import Json
 from chevet.web.sessioncache import ForgetOnChange, SessionCache
 
 log = logging.getLogger("chevet")
+API_PREFIX = "/api/v1"
 
 
 def api_routers() -> list[APIRouter]:
@@ -170,7 +171,7 @@ def create_app(installation: Installation) -> FastAPI:
     # walked again by FastAPI's route matching on every request.
     for router in api_routers():
         openapi.declare_refusals(router)
-        app.include_router(router, prefix="/api/v1", dependencies=[Depends(json_body.strict_json)])
+        app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(json_body.strict_json)])
     app.router.routes[:0] = conversations_api.fast_routes
     if token is not None:
         add_route(app, metrics, token)
@@ -209,6 +210,6 @@ def create_app(installation: Installation) -> FastAPI:
                                ("POST", IMPORT_PATH, IMPORT_BODY_BYTES)])
     app.add_middleware(ForgetOnChange, cache=app.state.session_cache)
     app.add_middleware(Compression)  # pages, CSS, JS, JSON; not attachment downloads
-    templates = RouteTemplates(conversations_api.fast_routes) if settings.metrics.enabled else None
+    templates = RouteTemplates(conversations_api.fast_routes, [API_PREFIX]) if settings.metrics.enabled else None
     app.add_middleware(SecurityHeaders, metrics=metrics, templates=templates)  # outermost: every answer gets them
     return app

@@ -17,7 +17,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import Scope
 
 from chevet.ports.metrics import Metrics
@@ -37,24 +37,27 @@ UNMATCHED = "unmatched"
 
 class RouteTemplates:
     """The template of the route a request matched, whole (``/api/v1/conversations/{conversation_id}``),
-    never its path: paths carry ids and invitation codes."""
+    never its path: paths carry ids and invitation codes. Only text of the code goes in: the
+    route's own template and, for a route of a router included with a prefix, that prefix."""
 
-    def __init__(self, routes: Iterable[BaseRoute] = ()) -> None:
+    def __init__(self, routes: Iterable[BaseRoute] = (), prefixes: Iterable[str] = ()) -> None:
         # Routes matched before FastAPI's router (conversations.fast_routes) leave their endpoint only.
         self.by_endpoint: dict[Any, str] = {r.endpoint: r.path for r in routes if isinstance(r, Route)}
+        self.prefixes = sorted(prefixes, key=len, reverse=True)
 
     def __call__(self, scope: Scope) -> str:
         route = scope.get("route")
         template = getattr(route, "path", None)
         if not isinstance(template, str):
             return self.by_endpoint.get(scope.get("endpoint"), UNMATCHED)
-        if ":path}" in template:
-            return template
-        # A route of an included router keeps its own path: the prefix it was included with is the
-        # request's leading segments (matched literally, so never an id).
-        parts = str(scope.get("path", "")).split("/")
-        prefix = "/".join(parts[:max(1, len(parts) - template.count("/"))])
-        return prefix + template
+        if isinstance(route, Mount):
+            return template + "/{path}"
+        # A route of an included router keeps its own path: put back the prefix it was included with.
+        path = str(scope.get("path", ""))
+        for prefix in self.prefixes:
+            if path.startswith(prefix + "/") and path.count("/") == prefix.count("/") + template.count("/"):
+                return prefix + template
+        return template
 
 
 def add_route(app: FastAPI, metrics: Metrics, token: str) -> None:
