@@ -151,3 +151,16 @@ def test_x_mss_headers_as_a_plain_rfc_5322_reader_sees_them() -> None:
     assert _headers(ins_qualified=True, patient_replies_blocked=True) == {
         "X-MSS-INS": "O", "X-MSS-MES": "FIN", "X-MSS-NIL": "NIL-1"}
     assert _headers(ins_qualified=False)["X-MSS-INS"] == "N"
+
+
+def test_a_doubtful_or_fictitious_identity_is_never_qualified() -> None:
+    """RNIV volet 1, attributes « identité douteuse » and « identité fictive »: such an identity
+    cannot be validated nor qualified, so its INS never travels."""
+    for attribute in ("doubtful", "fictitious"):
+        for status in ("VALI", "QUAL"):
+            with pytest.raises(InvalidInput) as caught:
+                clean_identity(**_identity(status=status, **{attribute: True}))
+            assert caught.value.code == "mss_patient_doubtful_not_validated"
+        retrieved = clean_identity(**_identity(status="RECUP", **{attribute: True}))
+        assert getattr(retrieved, attribute) and not retrieved.qualified
+        assert identity_from_record(identity_record(retrieved)) == retrieved

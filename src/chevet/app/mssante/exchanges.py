@@ -259,8 +259,9 @@ def recorded_patient(key: DataKey, records: Sequence[MssMessage]) -> PatientIden
 
 
 PATIENT_FIELDS = ("birth_name", "first_given_name", "given_names", "used_name", "used_given_name", "birth_date",
-                  "sex", "birth_place", "ins", "ins_oid", "status")
-_CHOSEN = frozenset({"sex", "ins_oid", "status"})
+                  "sex", "birth_place", "ins", "ins_oid", "status", "doubtful", "fictitious")
+_CHOSEN = frozenset({"sex", "ins_oid", "status", "doubtful", "fictitious"})
+_YES = frozenset({"1", "true", "on", "yes"})
 
 
 def entered_patient(services: Services, fields: Mapping[str, str]) -> PatientIdentity | None:
@@ -278,7 +279,8 @@ def entered_patient(services: Services, fields: Mapping[str, str]) -> PatientIde
         birth_name=values["birth_name"], first_given_name=values["first_given_name"], birth_date=born,
         sex=values["sex"], status=values["status"], today=services.clock.now().astimezone(LOCAL_TIME).date(),
         ins=values["ins"], ins_oid=values["ins_oid"], given_names=values["given_names"],
-        used_name=values["used_name"], used_given_name=values["used_given_name"], birth_place=values["birth_place"])
+        used_name=values["used_name"], used_given_name=values["used_given_name"], birth_place=values["birth_place"],
+        doubtful=values["doubtful"].lower() in _YES, fictitious=values["fictitious"].lower() in _YES)
 
 
 def _check_patients(peers: Sequence[str], patient: PatientIdentity | None) -> bool:
@@ -427,7 +429,8 @@ def patient_view(identity: PatientIdentity) -> PatientView:
     return {"birth_name": r["birth_name"], "first_given_name": r["first_given_name"], "birth_date": r["birth_date"],
             "sex": r["sex"], "status": r["status"], "given_names": r["given_names"], "used_name": r["used_name"],
             "used_given_name": r["used_given_name"], "birth_place": r["birth_place"], "ins": r["ins"],
-            "ins_oid": r["ins_oid"], "qualified": identity.qualified}
+            "ins_oid": r["ins_oid"], "doubtful": identity.doubtful, "fictitious": identity.fictitious,
+            "qualified": identity.qualified}
 
 
 async def answer_receipt(services: Services, gw: Gateway, actor: Actor, conversation_id: uuid.UUID,

@@ -68,6 +68,8 @@ class PatientView(TypedDict):
     birth_place: str
     ins: str
     ins_oid: str
+    doubtful: bool
+    fictitious: bool
     qualified: bool
 
 

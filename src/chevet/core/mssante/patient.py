@@ -61,11 +61,14 @@ class PatientIdentity:
     birth_place: str = ""           # code officiel géographique (INSEE) of the birth place
     ins: str | None = None          # matricule INS: 15 characters (NIR or NIA and its key)
     ins_oid: str | None = None      # one of INS_OIDS
+    doubtful: bool = False          # RNIV attribute « identité douteuse »: never validated nor qualified
+    fictitious: bool = False        # RNIV attribute « identité fictive » (an alias kept on purpose): likewise
 
     @property
     def qualified(self) -> bool:
         """The INS may travel (documents, metadata, X-MSS-INS: O) only then."""
-        return self.status == IdentityStatus.QUALIFIED and bool(self.ins) and self.ins_oid in INS_OIDS
+        return (self.status == IdentityStatus.QUALIFIED and bool(self.ins) and self.ins_oid in INS_OIDS
+                and not self.doubtful and not self.fictitious)
 
 
 # --- validation of what a professional enters -----------------------------------------------
@@ -117,10 +120,12 @@ def clean_name(value: str, code: str, *, required: bool = True) -> str:
 
 def clean_identity(*, birth_name: str, first_given_name: str, birth_date: date | None, sex: str, status: str,
                    today: date, ins: str = "", ins_oid: str = "", given_names: str = "", used_name: str = "",
-                   used_given_name: str = "", birth_place: str = "") -> PatientIdentity:
+                   used_given_name: str = "", birth_place: str = "", doubtful: bool = False,
+                   fictitious: bool = False) -> PatientIdentity:
     """The identity a professional entered, checked; each broken rule is one ``InvalidInput``
     whose code says which (``mss_patient_*``). An INS is kept only with a status that has one
-    (récupérée, qualifiée); a qualified identity needs the INS, its OID and every strict trait."""
+    (récupérée, qualifiée); a qualified identity needs the INS, its OID and every strict trait;
+    a doubtful or fictitious identity is neither validated nor qualified (RNIV attributes)."""
     try:
         state = IdentityStatus(status)
     except ValueError:
@@ -131,6 +136,8 @@ def clean_identity(*, birth_name: str, first_given_name: str, birth_date: date |
         raise InvalidInput("mss_patient_sex_invalid") from None
     if birth_date is None or not OLDEST_BIRTH <= birth_date <= today:
         raise InvalidInput("mss_patient_birth_date_invalid")
+    if (doubtful or fictitious) and state in (IdentityStatus.VALIDATED, IdentityStatus.QUALIFIED):
+        raise InvalidInput("mss_patient_doubtful_not_validated")
     place = (birth_place or "").strip().upper()
     if place and not _BIRTH_PLACE.match(place):
         raise InvalidInput("mss_patient_birth_place_invalid")
@@ -150,7 +157,7 @@ def clean_identity(*, birth_name: str, first_given_name: str, birth_date: date |
         given_names=clean_name(given_names, "mss_patient_given_names_invalid", required=False),
         used_name=clean_name(used_name, "mss_patient_used_name_invalid", required=False),
         used_given_name=clean_name(used_given_name, "mss_patient_used_name_invalid", required=False),
-        birth_place=place, ins=matricule, ins_oid=oid)
+        birth_place=place, ins=matricule, ins_oid=oid, doubtful=doubtful, fictitious=fictitious)
 
 
 def address_matricule(address: str) -> str | None:
@@ -180,7 +187,8 @@ def identity_record(identity: PatientIdentity) -> dict[str, str]:
             "birth_date": identity.birth_date.isoformat(), "sex": identity.sex.value,
             "status": identity.status.value, "given_names": identity.given_names,
             "used_name": identity.used_name, "used_given_name": identity.used_given_name,
-            "birth_place": identity.birth_place, "ins": identity.ins or "", "ins_oid": identity.ins_oid or ""}
+            "birth_place": identity.birth_place, "ins": identity.ins or "", "ins_oid": identity.ins_oid or "",
+            "doubtful": "1" if identity.doubtful else "", "fictitious": "1" if identity.fictitious else ""}
 
 
 def identity_from_record(record: Mapping[str, Any]) -> PatientIdentity | None:
@@ -192,6 +200,7 @@ def identity_from_record(record: Mapping[str, Any]) -> PatientIdentity | None:
             status=IdentityStatus(str(record["status"])), given_names=str(record.get("given_names", "")),
             used_name=str(record.get("used_name", "")), used_given_name=str(record.get("used_given_name", "")),
             birth_place=str(record.get("birth_place", "")), ins=str(record.get("ins") or "") or None,
-            ins_oid=str(record.get("ins_oid") or "") or None)
+            ins_oid=str(record.get("ins_oid") or "") or None, doubtful=record.get("doubtful") == "1",
+            fictitious=record.get("fictitious") == "1")
     except (KeyError, ValueError, TypeError, AttributeError):
         return None

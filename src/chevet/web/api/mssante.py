@@ -64,6 +64,8 @@ class PatientIn(Body):
     used_name: StrictStr = Field("", max_length=200)
     used_given_name: StrictStr = Field("", max_length=200)
     birth_place: StrictStr = Field("", max_length=5)
+    doubtful: StrictBool = Field(False, description="RNIV attribute « identité douteuse »")
+    fictitious: StrictBool = Field(False, description="RNIV attribute « identité fictive »")
 
 
 class MailIn(Body):
