@@ -184,6 +184,10 @@ async def test_the_exchange_page_asks_for_the_identity_and_says_why_it_refuses(i
         assert page.status_code == 200
         assert 'name="patient_ins"' in page.text and 'name="replies_blocked"' in page.text
         assert "Statut de l'identité" in html.unescape(page.text)
+        # The lists always send a value: alone, they are no identity.
+        bare = await _send_form(client, conv, {"body": "x", "client_id": "w-0", "patient_ins_oid": INS_NIR_TEST,
+                                               "patient_status": "", "patient_sex": ""})
+        assert bare.status_code == 422 and "renseignez son identité qualifiée" in html.unescape(bare.text)
         fields = {f"patient_{k}": v for k, v in _typed(ins, "VALI").items()}
         refused = await _send_form(client, conv, {"body": "Votre compte rendu", "client_id": "w-1", **fields})
         assert refused.status_code == 422
