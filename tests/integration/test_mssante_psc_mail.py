@@ -288,3 +288,90 @@ sasl_mechanism = "XOAUTH2"
     assert await jobs.fetch_once(installation, runtime, box) == 1
     assert await runtime.submitter(box).check()
     assert provider.token_requests[-1]["grant_type"] == "refresh_token"
+
+
+def _csrf(html: str) -> str:
+    import re
+
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, html[:500]
+    return found.group(1)
+
+
+async def test_a_professional_links_her_mailbox_from_the_page(installation: Installation, provider: Provider) -> None:
+    """The page of a real ``chevet serve``: the PER mailbox's owner links it through the PSC
+    authorization request (PKCE, acr eidas1) and comes back to the linking page; a login with
+    another card is refused in French and links nothing; a colleague is not offered the mailbox."""
+    from urllib.parse import urlsplit
+
+    import httpx
+    from sqlalchemy import update
+
+    from chevet.adapters.db.schema import person
+    from tests.mss_support import OPERATOR_CA
+    from tests.support import Server, login
+
+    svc = installation.services
+    org = await new_org(svc, "ehpad-psc-page")
+    nurse, colleague = await new_member(svc, org, "nurse", "Inès Durand"), await new_member(svc, org, "nurse")
+    async with svc.db.transaction() as tx:
+        await tx.conn.execute(update(person).where(person.c.id == nurse.id).values(rpps="10001234567"))  # type: ignore[attr-defined]
+    box = unique("ines.durand", "ehpad.test")
+    provider.mailboxes[provider.subject_name_id] = box
+    config = installation.settings.data_dir / "mssante-page.toml"
+    config.write_text(f"""
+nil = "NIL-TEST-0001"
+
+[operator]
+smtp_host = "127.0.0.1"
+smtp_port = {PSC_SMTP_PORT}
+imap_host = "127.0.0.1"
+imap_port = {PSC_IMAP_PORT}
+trust_anchor = "{OPERATOR_CA}"
+timeout_seconds = 10
+
+[[mailboxes]]
+address = "{box}"
+organisation = "{org.slug}"
+members = ["{nurse.email}"]
+authentication = "psc"
+kind = "PER"
+owner = "{nurse.email}"
+""")
+    server = Server(installation.settings, env={**provider.settings_env(), "CHEVET_MSSANTE_CONFIG": str(config)})
+    try:
+        def linking(member_token: str, subject: str) -> httpx.Response:
+            provider.subject_name_id = subject
+            with httpx.Client(base_url=server.url, cookies={"chevet_session": member_token}) as browser:
+                page = browser.get("/mssante/psc")
+                assert page.status_code == 200 and box in page.text and "Relier avec Pro Santé Connect" in page.text
+                start = browser.post("/mssante/psc/relier", data={"csrf": _csrf(page.text), "mailbox": box})
+                assert start.status_code == 303, start.text
+                at_provider = httpx.get(start.headers["location"])
+                back = urlsplit(at_provider.headers["location"])
+                assert back.path == "/mssante/psc/retour"
+                return browser.get(f"{back.path}?{back.query}")
+
+        mine = login(server.url, nurse)
+        refused = linking(mine, "810009999999")  # someone else's card
+        assert refused.status_code == 403 and "avec votre propre carte CPS" in refused.text
+        asked = provider.authorize_requests[-1]
+        assert asked["scope"] == "openid scope_all" and asked["acr_values"] == "eidas1"
+        assert asked["code_challenge_method"] == "S256"
+        done = linking(mine, "810001234567")
+        assert done.status_code == 303 and done.headers["location"] == "/mssante/psc?notice=mss_psc_linked"
+        page = httpx.get(f"{server.url}/mssante/psc", cookies={"chevet_session": mine})
+        assert "Reliée le" in page.text and "Délier" in page.text
+        async with svc.db.transaction() as tx:
+            link = await tx.mssante.psc_link(org.id, box)
+        assert link is not None and link.person_id == nurse.id
+
+        theirs = login(server.url, colleague)
+        page = httpx.get(f"{server.url}/mssante/psc", cookies={"chevet_session": theirs})
+        assert page.status_code == 200 and box not in page.text
+        r = httpx.post(f"{server.url}/mssante/psc/relier", cookies={"chevet_session": theirs},
+                       data={"csrf": _csrf(httpx.get(f"{server.url}/mssante/psc",
+                                                     cookies={"chevet_session": mine}).text), "mailbox": box})
+        assert r.status_code in (403, 404)
+    finally:
+        server.stop()

@@ -9,7 +9,9 @@ whose ID token is checked exactly as a sign-in's. Tokens are never logged.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -20,11 +22,25 @@ from chevet.core.mssante.psc_link import TokenGrant, read_grant
 from chevet.ports.clock import Clock
 
 log = logging.getLogger("chevet.psc")
+LINK_PATH = "/mssante/psc/retour"
+
+
+def link_redirect_uri(sign_in_redirect: str) -> str:
+    """Where PSC sends the browser back after a mailbox's linking login: the sign-in's own
+    address (scheme, host) with the linking page's path. Both are registered at the PSC portal."""
+    parts = urlsplit(sign_in_redirect)
+    return urlunsplit((parts.scheme, parts.netloc, LINK_PATH, "", ""))
 
 
 class PscTokens:
     def __init__(self, provider: PscProvider, clock: Clock) -> None:
-        self.provider, self.clock = provider, clock
+        # The linking login comes back to its own page; everything else is the sign-in's.
+        self.provider = PscProvider(replace(provider.config,
+                                            redirect_uri=link_redirect_uri(provider.config.redirect_uri)))
+        self.clock = clock
+
+    def authorization_url(self, state: str, nonce: str, code_verifier: str) -> str:
+        return self.provider.authorization_url(state, nonce, code_verifier)
 
     async def _post(self, form: dict[str, str]) -> Any:
         c = self.provider.config

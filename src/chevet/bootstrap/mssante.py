@@ -23,7 +23,7 @@ from chevet.adapters.mail.smtp import SmtpEndpoint, SmtpSubmitter
 from chevet.adapters.mail.tls import ClientCertificate, operator_context
 from chevet.adapters.mail.whitelist_store import WhitelistFile, fetch_whitelist
 from chevet.app.mssante.gateway import Gateway, Mailbox
-from chevet.app.mssante.psc_mailbox import MailboxToken
+from chevet.app.mssante.psc_mailbox import LinkEndpoint, MailboxToken
 from chevet.app.mssante.whitelist import TrustSpace
 from chevet.app.services import Services
 from chevet.core.errors import InvalidInput
@@ -155,6 +155,15 @@ class GatewayRuntime:
                                 "(psc_client_id and its endpoints in chevet.toml)")
         tokens = PscTokens(services.psc, _ServicesClock(services))
         self.bearers.update({b.address: MailboxToken(services, tokens, b) for b in boxes})
+
+    def psc_link_endpoint(self, services: Services) -> LinkEndpoint | None:
+        """The provider as a mailbox's linking login uses it; None without Pro Santé Connect."""
+        from chevet.adapters.psc import PscProvider
+        from chevet.adapters.psc_tokens import PscTokens
+
+        if not isinstance(services.psc, PscProvider):
+            return None
+        return PscTokens(services.psc, _ServicesClock(services))
 
     def _bearer(self, box: MailboxSettings) -> BearerSource | None:
         if box.authentication != "psc":

@@ -15,10 +15,16 @@ PSC again.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hmac
+import secrets
+import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Protocol
+
+import orjson
 
 from chevet.app.identity.people import open_credential
 from chevet.app.services import Actor, Services
@@ -29,6 +35,8 @@ from chevet.core.mssante.psc_link import LinkState, PscLink, PscMailbox, TokenGr
 from chevet.core.roles import Permission, can
 
 _LABEL = "mss_psc_refresh"
+_FLOW_AAD = b"mss-psc-link-flow"
+FLOW_SECONDS = 600
 
 
 class TokenEndpoint(Protocol):
@@ -38,6 +46,76 @@ class TokenEndpoint(Protocol):
         """Raises ``AuthenticationFailed("psc_refused")`` when the grant is refused, and
         ``AuthenticationFailed("psc_unavailable")`` when the provider cannot be reached."""
         ...
+
+
+class LinkEndpoint(Protocol):
+    """The provider as the linking login uses it (its own redirect address)."""
+
+    def authorization_url(self, state: str, nonce: str, code_verifier: str) -> str: ...
+
+    async def exchange(self, code: str, code_verifier: str, nonce: str) -> tuple[str | None, TokenGrant]:
+        """The login's ``SubjectNameID`` (from its checked ID token) and the tokens granted."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class LinkFlow:
+    state: str
+    nonce: str
+    verifier: str
+    mailbox: str
+    session_id: str | None
+    expires: float
+
+
+def begin_link(services: Services, actor: Actor, box: PscMailbox, endpoint: LinkEndpoint) -> tuple[str, str]:
+    """(URL to send the browser to, sealed flow the browser keeps until it comes back)."""
+    if not may_link(actor, box):
+        raise Forbidden("mss_psc_not_your_mailbox")
+    flow = LinkFlow(secrets.token_urlsafe(24), secrets.token_urlsafe(24), secrets.token_urlsafe(48), box.address,
+                    str(actor.session_id) if actor.session_id else None, time.time() + FLOW_SECONDS)
+    sealed = envelope.seal(services.keys.derive("mss_psc_flow"), orjson.dumps(asdict(flow)), _FLOW_AAD)
+    return (endpoint.authorization_url(flow.state, flow.nonce, flow.verifier),
+            base64.urlsafe_b64encode(sealed).decode().rstrip("="))
+
+
+def _open_flow(services: Services, blob: str | None, state: str | None) -> LinkFlow:
+    if not blob or not state or len(blob) > 2000 or len(state) > 200:
+        raise AuthenticationFailed("mss_psc_flow_invalid")
+    try:
+        sealed = base64.urlsafe_b64decode(blob + "=" * (-len(blob) % 4))
+        data = None
+        for key in services.keys.derive_all("mss_psc_flow"):
+            try:
+                data = envelope.open_sealed(key, sealed, _FLOW_AAD)
+                break
+            except IntegrityError:
+                continue
+        if data is None:
+            raise AuthenticationFailed("mss_psc_flow_invalid")
+        flow = LinkFlow(**orjson.loads(data))
+    except (ValueError, TypeError) as exc:
+        raise AuthenticationFailed("mss_psc_flow_invalid") from exc
+    if flow.expires < time.time() or not hmac.compare_digest(flow.state.encode(), state.encode()):
+        raise AuthenticationFailed("mss_psc_flow_invalid")
+    return flow
+
+
+async def finish_link(services: Services, actor: Actor, boxes: list[PscMailbox], endpoint: LinkEndpoint,
+                      blob: str | None, state: str | None, code: str | None) -> PscMailbox:
+    """The browser is back from PSC: the login must be the same person's, in the same session,
+    for the mailbox she asked to link."""
+    flow = _open_flow(services, blob, state)
+    if flow.session_id != (str(actor.session_id) if actor.session_id else None):
+        raise AuthenticationFailed("mss_psc_flow_invalid")
+    box = next((b for b in boxes if b.address == flow.mailbox), None)
+    if box is None:
+        raise NotFound("mss_psc_mailbox_unknown")
+    if not code or len(code) > 2000:
+        raise AuthenticationFailed("psc_refused")
+    subject, grant = await endpoint.exchange(code, flow.verifier, flow.nonce)
+    await link(services, actor, box, subject, grant)
+    return box
 
 
 @dataclass(frozen=True, slots=True)
