@@ -142,12 +142,14 @@ async def test_nurse_writes_to_a_gp_and_gets_the_reply_and_receipt(installation:
                  if e.action == "mssante.attachment_read"]
     assert [e.actor_id for e in reads] == [nurse.id]
 
-    # Chevet answers the receipt request through the outbox, signed.
+    # Chevet answers the receipt request through the outbox: a top-level multipart/report, as
+    # a reader that does not unwrap S/MIME must find it (ANS volet v1.1.3, RFC 6522 §3).
     assert (await mssante_outbox.deliver_due(svc, gw, cfg.runtime.submitter)).sent == 1
     receipts = [m for m in mailbox_contents(gp, expect=2) if b"multipart/report" in m]
     assert len(receipts) == 1
+    assert message_from_bytes(receipts[0]).get_content_type() == "multipart/report"
     got = mime.parse_inbound(receipts[0], max_bytes=1 << 24, anchors=[SMIME_CA.cert], at=clock.now())
-    assert got.signature.status.value == "valid"
+    assert got.signature.status.value == "unsigned"
     assert got.disposition is not None and got.disposition.original_message_id == "reply-1@gp.test"
 
 
