@@ -22,7 +22,7 @@ import pytest
 
 from chevet.app.mssante.exchanges import NewAttachment
 from chevet.app.mssante.exchanges import _package as package_for
-from chevet.app.mssante.gateway import Gateway
+from chevet.app.mssante.gateway import Gateway, Mailbox
 from chevet.app.services import Actor
 from chevet.core.entities import Organisation, Person, PersonStatus
 from chevet.core.errors import InvalidInput
@@ -416,9 +416,31 @@ def test_exchange_package_names_the_sending_member() -> None:
     assert _slot(author, "authorSpecialty") == ["G15_60^Infirmier^1.2.250.1.213.1.1.4.5"]
     assert _slot(author, "authorInstitution") == ["EHPAD Les Tilleuls"]
     assert _slot(_submission_set(root), "intendedRecipient") == ["||^^Internet^dr.legrand@ch-test.mssante.fr"]
-    out, _, _ = package_for([NewAttachment("cr.xml", "text/xml", BARE)], gw, NOW, peers, patient=QUALIFIED,
-                            actor=actor, sender="infirmerie@ehpad-tilleuls.mssante.fr")
+    out, _, ins = package_for([NewAttachment("cr.xml", "text/xml", BARE)], gw, NOW, peers, patient=QUALIFIED,
+                              actor=actor, sender="infirmerie@ehpad-tilleuls.mssante.fr")
     assert len(_slot(_submission_set(_read(out[0].data)), "intendedRecipient")) == 2
+    # MSSanté Réf #2 ECO.2.4.2: X-MSS-INS is O when a qualified INS travels; here the CDA names
+    # none but the metadata built for it carries the exchange's qualified INS.
+    assert ins is True
+
+
+def test_the_mailbox_finess_and_activity_sector_are_used() -> None:
+    """CI-SIS: authorInstitution carries the structure's national identifier ("1"+FINESS under
+    1.2.250.1.71.4.2.2) and healthcareFacilityTypeCode its TRE_R02 sector; both come from the
+    sending mailbox's settings when the CDA names neither."""
+    org = Organisation(uuid.uuid4(), "cds", "Centre de santé du Parc", NOW)
+    nurse = Person(uuid.uuid4(), org.id, "n@cds.test", "Lou Petit", Role.NURSE, PersonStatus.ACTIVE, None, "fr", NOW)
+    gw = Gateway(nil="N", mailboxes=(Mailbox("soins@cds-parc.mssante.fr", "cds", finess="690000001",
+                                             facility_type="SA05"),))
+    out, _, ins = package_for([NewAttachment("cr.xml", "text/xml", BARE)], gw, NOW, ["dr.x@ch.mssante.fr"],
+                              patient=PROVISIONAL, actor=Actor(nurse, org, None), sender="soins@cds-parc.mssante.fr")
+    (e,) = _entries(_read(out[0].data))
+    (author,) = _classified(e, DE_AUTHOR)
+    assert _slot(author, "authorInstitution") == [
+        "Centre de santé du Parc^^^^^&1.2.250.1.71.4.2.2&ISO^IDNST^^^1690000001"]
+    assert _slot(author, "authorPerson") == ["^Lou Petit^"]     # no RPPS recorded: the name only
+    assert _code(e, DE_FACILITY) == ("SA05", "1.2.250.1.71.4.2.4", "Centre de santé")
+    assert ins is False
 
 
 def test_the_synthesis_document_maps_to_complete_metadata() -> None:

@@ -189,10 +189,13 @@ def _package(files: Sequence[NewAttachment], gw: Gateway, at: Any, peers: Sequen
     for peer in peers:
         if (code := xdm.refused_for(codes_seen, patient=is_patient_address(peer))) is not None:
             raise InvalidInput("mss_document_restricted", restriction=code)
+    qualified = patient is not None and patient.qualified
     if cda_docs:
-        qualified = patient is not None and patient.qualified
+        box = next((m for m in gw.mailboxes if m.address == sender.lower()), None) if sender else None
+        facility = xds_codes.facility(box.facility_type if box else None)
         context = xdm.XdsContext(
-            author=_author(actor, sender) if actor is not None else None, sender=sender,
+            author=_author(actor, sender, box.finess if box else None) if actor is not None else None,
+            sender=sender, facility_type=facility or xds_codes.FACILITY_ELDERLY,
             # A patient's address is her INS: named only when her identity is qualified.
             recipients=tuple(p for p in peers if qualified or not is_patient_address(p)))
         package_bytes = xdm.build_xdm(cda_docs, submitted=at, patient=patient, context=context)
@@ -200,16 +203,18 @@ def _package(files: Sequence[NewAttachment], gw: Gateway, at: Any, peers: Sequen
     if not facts:
         return plain, (), None
     codes = tuple(dict.fromkeys(f.code for f in facts if f.code))
-    return plain, codes, any(f.ins_qualified for f in facts)
+    # X-MSS-INS: O when a qualified INS travels: in a CDA, or in the metadata built here.
+    return plain, codes, any(f.ins_qualified for f in facts) or (bool(cda_docs) and qualified)
 
 
-def _author(actor: Actor, sender: str) -> xdm.XdsAuthor:
+def _author(actor: Actor, sender: str, finess: str | None) -> xdm.XdsAuthor:
     """The sending member as XDS author: her name (as one string: the directory of members does
-    not split it), RPPS when known, her profession, her organisation, the mailbox address."""
+    not split it), RPPS when known, her profession, her organisation (with the mailbox's FINESS
+    when configured), the mailbox address."""
     specialty = {Role.NURSE: xds_codes.SPECIALTY_NURSE, Role.PHYSICIAN: xds_codes.SPECIALTY_PHYSICIAN}
     return xdm.XdsAuthor(family=actor.person.name, person_id=xds_metadata.rpps_id(actor.person.rpps),
-                         institution=actor.organisation.name, specialty=specialty.get(actor.person.role),
-                         telecom=sender or None)
+                         institution=actor.organisation.name, institution_id=xds_metadata.finess_id(finess),
+                         specialty=specialty.get(actor.person.role), telecom=sender or None)
 
 
 async def _outgoing(services: Services, actor: Actor, conversation_id: uuid.UUID,

@@ -112,6 +112,15 @@ FACILITY_SCHEME = "1.2.250.1.71.4.2.4"
 FACILITY_ELDERLY = Code("SA17", FACILITY_SCHEME, "Etablissement pour personnes âgées")
 FACILITY_PUBLIC_HOSPITAL = Code("SA01", FACILITY_SCHEME, "Etablissement public de santé")
 FACILITY_HEALTH_CENTRE = Code("SA05", FACILITY_SCHEME, "Centre de santé")
+_FACILITIES = {c.code: c for c in (FACILITY_ELDERLY, FACILITY_PUBLIC_HOSPITAL, FACILITY_HEALTH_CENTRE)}
+
+
+def facility(code: str | None) -> Code | None:
+    """The establishment's activity sector (``SA`` and two digits) as a coded value."""
+    value = (code or "").strip().upper()
+    if not re.fullmatch(r"SA\d{2}", value):
+        return None
+    return _FACILITIES.get(value, Code(value, FACILITY_SCHEME, value))
 
 # TRE_A01-CadreExercice (1.2.250.1.213.1.1.4.9): practiceSettingCode, JDV_J04.
 PRACTICE_SCHEME = "1.2.250.1.213.1.1.4.9"
