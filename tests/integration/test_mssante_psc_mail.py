@@ -110,6 +110,19 @@ async def test_a_professional_token_opens_her_mailbox_and_submits(provider: Prov
     assert provider.introspections.count(provider.subject_name_id) >= 4  # each login asked the provider
 
 
+async def test_a_token_of_jwt_size_goes_through(provider: Provider) -> None:
+    """PSC access tokens are signed JWTs of one or two kilobytes: RFC 4954 §4 lets the AUTH line
+    reach 12288 octets (the operator's Postfix must allow it: ``line_length_limit``), and IMAP
+    AUTHENTICATE carries it as a continuation line (RFC 3501 §6.2.2)."""
+    box = unique("long", "ehpad.test")
+    provider.mailboxes[provider.subject_name_id] = box
+    token = secrets.token_urlsafe(2400)[:3000]
+    provider.grants[token] = {"sub": provider.subject_name_id, "exp": 4102444800}
+    for mechanism in sasl.MECHANISMS:
+        assert await smtp(box, Held(token), mechanism).check()
+        assert await imap(box, Held(token), mechanism).check() == 0
+
+
 async def test_expired_or_foreign_tokens_are_refused_and_reported(provider: Provider) -> None:
     """RFC 7628 §3.2.2: a token the provider no longer calls active (RFC 7662 ``active: false``),
     or one whose owner is not the mailbox's (Dovecot compares the introspected ``email`` with the
