@@ -47,6 +47,9 @@ async def test_synthesis_in_two_taps_on_a_phone(installation: Installation, brow
         page.on("console", lambda m: csp.append(m.text) if "Content Security Policy" in m.text else None)
         await sign_in(page, server.url, nurse)
         await page.goto(f"{server.url}/c/{care['id']}")
+        # The care case's header holds its three buttons (note, synthesis, members) on a phone.
+        assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        assert await page.evaluate("document.querySelector('.conv-head').scrollWidth") <= PHONE["width"]
         await page.get_by_role("link", name="Synthèse").click()                       # tap 1
         await expect(page.get_by_role("heading", name="Envoyer une synthèse de suivi")).to_be_visible()
         await expect(page.get_by_label("Pansement refait", exact=False)).to_be_checked()
