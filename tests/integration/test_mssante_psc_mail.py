@@ -247,6 +247,15 @@ async def test_a_linked_mailbox_refreshes_its_token_and_waits_for_a_new_login_wh
         await source.token()
     assert failed.value.code == "mss_psc_not_linked"
 
+    # She leaves (or her organisation is shredded): her login no longer opens the mailbox.
+    await psc_mailbox.link(svc, nurse, box, "810001234567", read_grant(provider.issue(), clock.now()))
+    admin = (await new_member(svc, org, "admin")).actor
+    await people.deactivate(svc, admin, nurse.id)
+    clock.advance(timedelta(minutes=10))
+    with pytest.raises(TransientMailError) as failed:
+        await source.token()
+    assert failed.value.code == "mss_psc_holder_inactive"
+
 
 async def test_the_gateway_fetches_a_psc_mailbox_configured_in_mssante_toml(installation: Installation,
                                                                             provider: Provider) -> None:

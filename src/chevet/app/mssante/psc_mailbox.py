@@ -29,6 +29,7 @@ import orjson
 from chevet.app.identity.people import open_credential
 from chevet.app.services import Actor, Services
 from chevet.core import envelope, identity
+from chevet.core.entities import PersonStatus
 from chevet.core.errors import AuthenticationFailed, Forbidden, IntegrityError, InvalidInput, NotFound
 from chevet.core.mssante.delivery import TransientMailError
 from chevet.core.mssante.psc_link import LinkState, PscLink, PscMailbox, TokenGrant, check_link, needs_refresh
@@ -217,8 +218,12 @@ class MailboxToken:
         async with self.services.db.transaction() as tx:
             org = await tx.organisations.by_slug(self.box.org_slug)
             current = await tx.mssante.psc_link(org.id, self.box.address) if org is not None else None
+            holder = await tx.people.get(current.org_id, current.person_id) if current is not None else None
         if current is None:
             raise TransientMailError("mss_psc_not_linked")
+        if holder is None or holder.status is not PersonStatus.ACTIVE:
+            # She left (or her organisation was shredded): her login no longer opens the mailbox.
+            raise TransientMailError("mss_psc_holder_inactive")
         if current.state is LinkState.RELINK:
             raise TransientMailError("mss_psc_relink_needed")
         return current
