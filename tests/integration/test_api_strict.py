@@ -66,7 +66,8 @@ async def fingerprint(installation: Installation) -> str:
 
 
 def _alternatives(prop: dict[str, Any]) -> list[dict[str, Any]]:
-    return list(prop.get("anyOf", [prop]))
+    # A nested model (a "$ref" to another schema) is a JSON object.
+    return [{"type": "object"} if "$ref" in a else a for a in prop.get("anyOf", [prop])]
 
 
 def _valid(prop: dict[str, Any]) -> Any:
