@@ -40,6 +40,9 @@ class Memory:
     def write(self, data: bytes) -> None:
         self.data = data
 
+    def stamp(self) -> object:
+        return self.data
+
 
 def test_reads_domains_by_namespace_whatever_the_prefix() -> None:
     """XML Namespaces §3: ``<wl:domaine>`` under a declared prefix is the same element."""
@@ -123,6 +126,10 @@ def test_the_trust_space_keeps_the_list_and_never_goes_back() -> None:
     assert space.verdict("old.mssante.fr", NOW) is wl.Verdict.UNLISTED   # nothing changed
     again = TrustSpace(store)                                            # a restart reads the kept copy
     assert again.load() is not None and again.verdict("chb.mssante.fr", NOW) is wl.Verdict.ALLOWED
+    # Another process (the command line) imports a newer list: the running one enforces it at once.
+    TrustSpace(store).import_document(doc("new.mssante.fr", generated="2026-12-07T09:00:00+01:00"))
+    assert again.verdict("new.mssante.fr", NOW) is wl.Verdict.ALLOWED
+    assert again.verdict("chb.mssante.fr", NOW) is wl.Verdict.UNLISTED
 
 
 def test_the_from_header_domain() -> None:

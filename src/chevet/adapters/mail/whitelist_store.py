@@ -27,6 +27,13 @@ class WhitelistFile:
         except FileNotFoundError:
             return None
 
+    def stamp(self) -> object:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
     def write(self, data: bytes) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=self.folder, prefix=".liste-blanche-", delete=False) as tmp:

@@ -28,6 +28,7 @@ class WhitelistStore(Protocol):
 
     def read(self) -> bytes | None: ...
     def write(self, data: bytes) -> None: ...
+    def stamp(self) -> object: ...   # changes whenever the kept document does (another process imported one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,18 +45,22 @@ class TrustSpace:
                  max_age: timedelta = timedelta(days=7)) -> None:
         self.store, self.namespace, self.max_age = store, namespace, max_age
         self.current: wl.Whitelist | None = None
+        self._stamp: object = None
 
     def load(self) -> wl.Whitelist | None:
         """The kept list, read again (at start). A kept document that no longer reads (another
         namespace configured since) is not enforced: the listener then waits for a refresh."""
+        self._stamp = self.store.stamp()
         data = self.store.read()
         if data is None:
             return None
         try:
-            self.current = wl.parse(data, self.namespace)
+            kept = wl.parse(data, self.namespace)
         except wl.WhitelistRefused as exc:
             log.warning("mssante whitelist kept copy unusable", extra={"reason": exc.reason})
-            self.current = None
+            return self.current
+        if wl.replaces(kept, self.current):
+            self.current = kept
         return self.current
 
     def import_document(self, data: bytes) -> ImportReport:
@@ -65,11 +70,15 @@ class TrustSpace:
         if not wl.replaces(new, self.current):
             raise wl.WhitelistRefused("older_than_current")
         self.store.write(data)
-        self.current = new
+        self.current, self._stamp = new, self.store.stamp()
         log.info("mssante whitelist imported", extra={"domains": new.size, "operators": new.operators})
         return ImportReport(new.size, new.operators, new.generated_at)
 
     def verdict(self, domain: str | None, now: datetime) -> wl.Verdict:
+        """Judged against the list in force, read again first if another process (``chevet
+        mssante refresh-whitelist``) imported one since."""
+        if self.store.stamp() != self._stamp:
+            self.load()
         return wl.verdict(self.current, domain, now, self.max_age)
 
 
