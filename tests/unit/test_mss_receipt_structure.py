@@ -109,6 +109,18 @@ def test_the_machine_readable_fields_the_ans_requires() -> None:
     assert fields["Error"] is None
 
 
+def test_original_recipient_comes_from_the_mails_own_header() -> None:
+    """RFC 8098 §3.2.3: the Original-Recipient field repeats the received mail's
+    ``Original-Recipient`` header (written by the receiving MTA from ORCPT) when there is one."""
+    original, raw = _original()
+    raw = b"Original-Recipient: rfc822; Secretariat@EHPAD.mssante.fr\r\n" + raw
+    content = mime.build_mdn_content(original, raw, reporting_ua="Chevet", final_recipient="accueil@ehpad.mssante.fr",
+                                     disposition=Disposition(DispositionType.PROCESSED), human_text="Traité")
+    fields = _fields(message_from_bytes(content))
+    assert fields["Original-Recipient"] == "rfc822;secretariat@ehpad.mssante.fr"
+    assert fields["Final-Recipient"] == "rfc822;accueil@ehpad.mssante.fr"
+
+
 def test_an_error_receipt_uses_the_rfc_8098_error_modifier_and_field() -> None:
     """RFC 8098 §3.2.6: after ``/`` only the atom ``error``; §3.2.7: the diagnostic in ``Error:``.
     ANS volet v1.1.3: ``processed/error`` and ``Error: 902^Identifiant de patient inconnu``."""

@@ -20,7 +20,7 @@ import unicodedata
 from dataclasses import dataclass
 from email import policy as email_policy
 from email.message import EmailMessage, Message
-from email.parser import HeaderParser
+from email.parser import BytesHeaderParser, HeaderParser
 from enum import StrEnum
 
 from chevet.core.mssante.address import message_ids
@@ -108,6 +108,20 @@ def build_report(*, original_message_id: str, original_recipient: str, final_rec
     report.set_boundary("=_chevet_mdn_" + hashlib.sha256(original_message_id.encode()).hexdigest()[:24])
     del report["MIME-Version"]
     return report.as_bytes(policy=email_policy.SMTP)
+
+
+def original_recipient(raw: bytes) -> str | None:
+    """The address of the received mail's ``Original-Recipient`` header, as its MTA wrote it
+    (``rfc822;addr``), when there is exactly one: RFC 8098 §3.2.3 takes the MDN's field from it."""
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0][:65536]
+    values = BytesHeaderParser(policy=email_policy.compat32).parsebytes(head).get_all("Original-Recipient") or []
+    if len(values) != 1:
+        return None
+    kind, _, address = str(values[0]).partition(";")
+    address = re.sub(r"\s+", "", address).lower()
+    if kind.strip().lower() != "rfc822" or address.count("@") != 1 or len(address) > 254:
+        return None
+    return address
 
 
 def _needs_base64(raw: bytes) -> bool:

@@ -32,7 +32,7 @@ from chevet.core.mssante import dsn, smime
 from chevet.core.mssante.address import clean_address, message_ids
 from chevet.core.mssante.mail import Attachment as Attachment  # re-exported: callers meet them here
 from chevet.core.mssante.mail import MalformedMail as MalformedMail
-from chevet.core.mssante.mdn import Disposition, build_report, parse_report
+from chevet.core.mssante.mdn import Disposition, build_report, original_recipient, parse_report
 from chevet.core.mssante.revocation import RevocationPolicy
 
 MAX_PARTS = 200
@@ -434,6 +434,9 @@ def build_mdn_content(original: InboundMail, original_raw: bytes, *, reporting_u
     body (not signed: a plain RFC 6522 reader must meet the report first, as the ANS structure
     shows it). The original travels whole inside it, its IHE_XDM.zip and PDF included, once
     (ANS volet v1.1.3, « Troisième partie : courriel d'origine »)."""
-    return build_report(original_message_id=original.message_id, original_recipient=final_recipient,
+    # Original-Recipient: from the mail's own header when its MTA wrote one (RFC 8098 §3.2.3),
+    # else the mailbox it reached, as the ANS volet requires the field.
+    return build_report(original_message_id=original.message_id,
+                        original_recipient=original_recipient(original_raw) or final_recipient,
                         final_recipient=final_recipient, reporting_ua=reporting_ua, disposition=disposition,
                         human_text=human_text, original_raw=canonical(original_raw))
