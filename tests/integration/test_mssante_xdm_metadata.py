@@ -1,10 +1,16 @@
-"""A CDA sent through the gateway reaches a hospital's mailbox on real Postfix and Dovecot with
+"""XDM packages between the EHPAD and a hospital on real Postfix and Dovecot.
+
+A CDA sent through the gateway reaches a hospital's mailbox with
 complete XDS metadata, read there as the hospital's integration platform reads it: the mail
 with the standard library's ``email`` parser, the signature opened with ``openssl cms``, the
 archive with ``zipfile``, ``METADATA.XML`` with plain ``xml.etree`` and the IHE UUIDs written
 out. References: IHE ITI TF-3 §4.1.4 (submission set, HasMember), §4.2.3.2 / §4.2.3.3
 (document entry and submission set attributes), §4.2.5 (UUIDs); ANS CI-SIS (patient id CX,
 author XCN/XON, TRE_R02 sector); Référentiel INS (INS only for a qualified identity).
+
+The other way, a package written by another producer (two submission sets, backslash paths of
+an old Windows tool: ITI TF-2b §3.32.4.1.4, PKWARE APPNOTE §4.4.17.1) is fetched from the
+EHPAD's mailbox and every document of both sets reaches the exchange.
 """
 
 from __future__ import annotations
@@ -19,13 +25,24 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from chevet.app.mssante import exchanges
+from chevet.app.mssante import exchanges, inbound
 from chevet.app.mssante import outbox as mssante_outbox
+from chevet.app.mssante.inbound import InboundState
 from chevet.bootstrap import Installation
 from chevet.bootstrap.mssante import load_gateway
+from chevet.core.mssante import mime
 from chevet.core.mssante.patient import INS_NIR_TEST, matricule_key
 from tests.conftest import _require
-from tests.mss_support import SMIME_CA, configure, mail_available, mailbox_contents, unique, upload
+from tests.mss_support import (
+    SMIME_CA,
+    configure,
+    download,
+    inject,
+    mail_available,
+    mailbox_contents,
+    unique,
+    upload,
+)
 from tests.support import new_member, new_org
 
 RIM = "{urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0}"
@@ -131,3 +148,50 @@ async def test_a_hospital_reads_complete_metadata(installation: Installation, ma
     (assoc,) = objects.findall(f"{RIM}Association")
     assert (assoc.get("associationType"), assoc.get("sourceObject"), assoc.get("targetObject")) == (
         HAS_MEMBER, ss.get("id"), entry.get("id"))
+
+
+def _metadata(*uris: tuple[str, str]) -> bytes:
+    """METADATA.XML as a hospital's older tool writes it: symbolic ids, URI with backslashes."""
+    entries = "".join(f'<rim:ExtrinsicObject id="D{i}" mimeType="{m}" objectType="urn:uuid:7edca82f-054d-47f2-a032-'
+                      f'9b2a5b5186c1"><rim:Slot name="URI"><rim:ValueList><rim:Value>{u}</rim:Value></rim:ValueList>'
+                      "</rim:Slot></rim:ExtrinsicObject>" for i, (u, m) in enumerate(uris))
+    return ('<?xml version="1.0" encoding="UTF-8"?><lcm:SubmitObjectsRequest xmlns:lcm="urn:oasis:names:tc:ebxml-'
+            'regrep:xsd:lcm:3.0" xmlns:rim="urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0"><rim:RegistryObjectList>'
+            f"{entries}</rim:RegistryObjectList></lcm:SubmitObjectsRequest>").encode()
+
+
+async def test_a_two_set_package_with_backslash_paths_is_read_in_full(installation: Installation,
+                                                                      mail: None) -> None:
+    """Both submission sets' documents are integrated (the CDA of the first, the PDF of the
+    second), from entries named with backslashes; the package itself is kept as received."""
+    svc = installation.services
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    box = unique("secretariat", "ehpad.test")
+    cfg = configure(installation.settings, org.slug, [nurse.email], box)
+    pdf = b"%PDF-1.4 compte rendu\n%%EOF\n"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("README.TXT", "IHE XDM")
+        z.writestr("IHE_XDM\\SUBSET01\\METADATA.XML", _metadata(("DOC0001.XML", "text/xml")))
+        z.writestr("IHE_XDM\\SUBSET01\\DOC0001.XML", CDA)
+        z.writestr("IHE_XDM\\SUBSET02\\METADATA.XML", _metadata((".\\CR.PDF", "application/pdf")))
+        z.writestr("IHE_XDM\\SUBSET02\\CR.PDF", pdf)
+    hospital = "urgences@chu.test"
+    env = mime.Envelope(sender=hospital, recipients=(box,), subject="Compte rendu et lettre de liaison",
+                        message_id=f"{uuid.uuid4()}@chu.test", date=svc.clock.now(), nil="NIL-CHU",
+                        cda_codes=("11490-0",), ins_qualified=False)
+    content = mime.build_content("Bonjour, voici les documents.",
+                                 [mime.Attachment("IHE_XDM.zip", "application/zip", buf.getvalue())])
+    inject(mime.assemble(env, content, SMIME_CA.issue("CHU", email=hospital).identity), hospital, [box])
+    (raw,) = mailbox_contents(box)   # as Postfix delivered it and Dovecot keeps it
+    got = await inbound.ingest(svc, cfg.runtime.gateway, box, raw)
+    assert got.state is InboundState.INTEGRATED and got.conversation_id is not None
+    view = await exchanges.exchange_messages(svc, nurse.actor, got.conversation_id)
+    (message,) = view["messages"]
+    files = {a["name"]: a for a in message["attachments"]}
+    assert len(files) == 3 and "IHE_XDM.zip" in files
+    (cda_name,) = [n for n in files if n.upper().endswith("DOC0001.XML")]
+    (pdf_name,) = [n for n in files if n.upper().endswith("CR.PDF")]
+    assert await download(svc, nurse.actor, files[cda_name]["id"]) == CDA
+    assert await download(svc, nurse.actor, files[pdf_name]["id"]) == pdf
