@@ -59,6 +59,7 @@ class Provider:
         self.grants: dict[str, dict[str, Any]] = {}  # access token -> {sub, exp}
         self.refresh_tokens: dict[str, str] = {}  # refresh token -> SubjectNameID
         self.introspections: list[str] = []  # the SubjectNameID (or "") of each introspection asked
+        self.issued: list[str] = []  # every access and refresh token granted (to look for them in logs)
         self.require_client_cert = require_client_cert
         self.files = Path(tempfile.mkdtemp(prefix="psc-test-"))
         self.ca_file: Path | None = None
@@ -99,6 +100,7 @@ class Provider:
         self.grants[access] = {"sub": subject, "exp": int(time.time()) + lifetime}
         self.tokens[access] = self.mode
         self.refresh_tokens[refresh] = subject
+        self.issued += [access, refresh]
         return {"access_token": access, "token_type": "Bearer", "expires_in": lifetime,
                 "refresh_token": refresh, "refresh_expires_in": 1800}
 

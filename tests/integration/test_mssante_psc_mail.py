@@ -331,7 +331,7 @@ async def test_a_professional_links_her_mailbox_from_the_page(installation: Inst
 
     from chevet.adapters.db.schema import person
     from tests.mss_support import OPERATOR_CA
-    from tests.support import Server, login
+    from tests.support import Server, eventually, login
 
     svc = installation.services
     org = await new_org(svc, "ehpad-psc-page")
@@ -343,6 +343,7 @@ async def test_a_professional_links_her_mailbox_from_the_page(installation: Inst
     config = installation.settings.data_dir / "mssante-page.toml"
     config.write_text(f"""
 nil = "NIL-TEST-0001"
+poll_seconds = 1
 
 [operator]
 smtp_host = "127.0.0.1"
@@ -387,6 +388,9 @@ owner = "{nurse.email}"
         async with svc.db.transaction() as tx:
             link = await tx.mssante.psc_link(org.id, box)
         assert link is not None and link.person_id == nurse.id
+        # The server's own gateway now fetches the mailbox with the linked login's token.
+        assert eventually(lambda: provider.token_requests[-1].get("grant_type") == "refresh_token")
+        assert eventually(lambda: provider.introspections.count(provider.subject_name_id) >= 1)
 
         theirs = login(server.url, colleague)
         page = httpx.get(f"{server.url}/mssante/psc", cookies={"chevet_session": theirs})
@@ -397,3 +401,5 @@ owner = "{nurse.email}"
         assert r.status_code in (403, 404)
     finally:
         server.stop()
+    logged = server.log.name and open(server.log.name, "rb").read()
+    assert provider.issued and not [t for t in provider.issued if t.encode() in logged]  # no token in the logs

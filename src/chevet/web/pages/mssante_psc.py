@@ -41,7 +41,7 @@ async def psc_mailboxes(request: Request) -> Response:
         if box.org_slug != p.actor.organisation.slug:
             continue
         view = await psc_mailbox.view(p.services, p.actor, box)
-        if psc_mailbox.may_link(p.actor, box) or view.linked_by_me:
+        if psc_mailbox.may_link(p.actor, box) or view.linked_by_me or p.can("manage_organisation"):
             views.append({"view": view, "may_link": psc_mailbox.may_link(p.actor, box),
                           "when": p.local(view.linked_at) if view.linked_at else None})
     return p.render("mssante_psc.html", boxes=views, notice=request.query_params.get("notice"),
