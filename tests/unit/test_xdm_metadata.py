@@ -469,3 +469,4 @@ def test_the_synthesis_document_maps_to_complete_metadata() -> None:
     assert _slot(e, "serviceStartTime") == ["20261201070000"] and _slot(e, "serviceStopTime") == ["20261207133000"]
     assert _slot(e, "creationTime") == ["20261207133000"]
     assert _external(e, DE_UNIQUE) == "2.25.1"
+    assert _slot(e, "sourcePatientInfo")[-1] == "PID-11|^^^^^^BDL^^75056"   # birthplace/place/addr/county

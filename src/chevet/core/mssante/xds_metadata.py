@@ -29,7 +29,7 @@ import hashlib
 import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from xml.etree import ElementTree as ET
@@ -124,7 +124,7 @@ class CdaHeader:
     facility_type: Code | None = None
     practice_setting: Code | None = None
     body_media_type: str | None = None
-    template_ids: tuple[str, ...] = field(default_factory=tuple)
+    patient_birth_place: str = ""               # INSEE code (birthplace/place/addr/county)
 
 
 def _q(*path: str) -> str:
@@ -191,7 +191,7 @@ def cda_header(data: bytes) -> CdaHeader | None:
     unique_id = (f"{doc_id[0]}^{doc_id[1]}" if doc_id[1] else doc_id[0]) if doc_id else None
     ins = None
     patient = root.find(_q("recordTarget", "patientRole"))
-    family = given = ""
+    family = given = place = ""
     birth = sex = None
     if patient is not None:
         for el in patient.iterfind(_q("id")):
@@ -208,6 +208,7 @@ def cda_header(data: bytes) -> CdaHeader | None:
             birth = _ts(birth_el.get("value") if birth_el is not None else None, day_only=True)
             sex_el = person.find(_q("administrativeGenderCode"))
             sex = (sex_el.get("code") or "").upper()[:1] if sex_el is not None else None
+            place = _text(person.find(_q("birthplace", "place", "addr", "county")))[:5]
     author = None
     assigned = root.find(_q("author", "assignedAuthor"))
     if assigned is not None:
@@ -249,7 +250,7 @@ def cda_header(data: bytes) -> CdaHeader | None:
         author=author, legal_authenticator=legal_xcn, service_start=start, service_stop=stop,
         events=tuple(events[:10]), facility_type=facility, practice_setting=practice,
         body_media_type=_clip(body.get("mediaType"), 100) or None if body is not None else None,
-        template_ids=tuple(_clip(t.get("root"), 64) for t in root.iterfind(_q("templateId")))[:20])
+        patient_birth_place=place)
 
 
 _TS = re.compile(r"^(\d{4,14})(?:\.\d+)?([+-]\d{4})?$")
@@ -311,7 +312,8 @@ def _patient(patient: PatientIdentity | None, headers: Sequence[CdaHeader | None
     first = next((h for h in headers if h is not None and (h.ins or h.patient_family)), None)
     if first is None:
         return None
-    return _Patient(cda_ins, first.patient_family, first.patient_given, first.patient_birth, first.patient_sex)
+    return _Patient(cda_ins, first.patient_family, first.patient_given, first.patient_birth, first.patient_sex,
+                    birth_place=first.patient_birth_place)
 
 
 class _Writer:
