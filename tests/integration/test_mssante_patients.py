@@ -119,13 +119,20 @@ async def test_a_patient_is_written_to_only_with_her_qualified_ins(installation:
     await exchanges.send(svc, gw, nurse.actor, conv, body="Votre lettre de liaison.", client_id="ok-1",
                          attachment_ids=[cda_id], patient=qualified, replies_blocked=True)
     await exchanges.send(svc, gw, nurse.actor, conv, body="Rendez-vous jeudi.", client_id="ok-2")
-    assert (await mssante_outbox.deliver_due(svc, gw, cfg.runtime.submitter)).sent == 2
+    # A package made elsewhere travels as it is: its CDA names no INS, so X-MSS-INS says N.
+    ready = await upload(svc, nurse.actor, conv, xdm.build_xdm([xdm.XdmDocument("DOC0001.XML", "text/xml", CDA)],
+                                                               submitted=svc.clock.now()), xdm.XDM_NAME)
+    await exchanges.send(svc, gw, nurse.actor, conv, body="Paquet du laboratoire.", client_id="ok-3",
+                         attachment_ids=[ready])
+    assert (await mssante_outbox.deliver_due(svc, gw, cfg.runtime.submitter)).sent == 3
 
-    first, second = sorted((message_from_bytes(m) for m in mailbox_contents(patient_address, expect=2)),
-                           key=lambda m: "Rendez-vous" in m.as_string())
-    assert first["To"] == second["To"] == patient_address
+    by_text = {next(t for t in ("liaison", "Rendez-vous", "laboratoire") if t in m.as_string()): m
+               for m in (message_from_bytes(raw) for raw in mailbox_contents(patient_address, expect=3))}
+    first, second, third = by_text["liaison"], by_text["Rendez-vous"], by_text["laboratoire"]
+    assert first["To"] == second["To"] == third["To"] == patient_address
     assert (first["X-MSS-INS"], first["X-MSS-MES"], first["X-MSS-CODECDA"]) == ("O", "FIN", "11488-4")
     assert (second["X-MSS-INS"], second["X-MSS-MES"]) == (None, None)   # no CDA, replies allowed
+    assert (third["X-MSS-INS"], third["X-MSS-MES"]) == ("N", None)
     inner = message_from_bytes(_openssl_content(first.as_bytes(), tmp_path))
     (package,) = [p for p in inner.walk() if p.get_filename() == xdm.XDM_NAME]
     assert xdm.read_xdm(package.get_payload(decode=True)).documents
@@ -133,7 +140,7 @@ async def test_a_patient_is_written_to_only_with_her_qualified_ins(installation:
     shown = await exchanges.exchange_messages(svc, nurse.actor, conv)
     patient = shown.get("patient")
     assert patient is not None and (patient["status"], patient["ins"], patient["qualified"]) == ("QUAL", ins, True)
-    assert [m["mssante"]["state"] for m in shown["messages"]] == ["sent", "sent"]
+    assert [m["mssante"]["state"] for m in shown["messages"]] == ["sent", "sent", "sent"]
 
     # The identity is in the exchange only: not in the conversation's reference, the audit trail
     # or the logs; on SQLite, not readable in the database file.

@@ -327,8 +327,6 @@ async def send(services: Services, gw: Gateway, actor: Actor, conversation_id: u
             patient = recorded_patient(a.key, previous)
         to_patient = _check_patients(peers, patient)
         outgoing, codes, ins = _package(files, gw, now, peers, patient=patient, actor=actor, sender=box.address)
-        if ins is not None:   # X-MSS-INS (ECO.2.4.2): O only when a qualified INS travels with the CDA
-            ins = ins or (patient is not None and patient.qualified)
         thread = [open_json(a.key, "mss-meta", (conversation_id, m.id), m.meta_sealed).get("message_id")
                   for m in previous if m.direction is not Direction.RECEIPT]
         thread = [t for t in thread if t]
