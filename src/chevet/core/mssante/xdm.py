@@ -31,8 +31,6 @@ from chevet.core.mssante.xds_codes import confidentiality_code as confidentialit
 from chevet.core.mssante.xds_metadata import XdsAuthor as XdsAuthor
 from chevet.core.mssante.xds_metadata import XdsContext as XdsContext
 
-INS_OIDS = {"1.2.250.1.213.1.4.8", "1.2.250.1.213.1.4.9", "1.2.250.1.213.1.4.10", "1.2.250.1.213.1.4.11"}
-CDA_NS = "urn:hl7-org:v3"
 XDM_NAME = "IHE_XDM.zip"
 
 # Confidentiality (ebRIM classification ``confidentialityCode`` of each document). The French
@@ -137,23 +135,11 @@ def cda_facts(data: bytes) -> CdaFacts | None:
     (which would let its confidentiality code go unread)."""
     if b"ClinicalDocument" not in data[:65536] and not data.startswith(_WIDE_STARTS):
         return None
-    try:
-        root = untrusted_xml.parse(data)
-    except untrusted_xml.UnsafeXml as exc:
-        if exc.reason == "unreadable":
-            return None
-        raise
-    if root.tag != f"{{{CDA_NS}}}ClinicalDocument":
+    header = xds_metadata.cda_header(data)
+    if header is None:
         return None
-    code_el = root.find(f"{{{CDA_NS}}}code")
-    code = code_el.get("code") if code_el is not None else None
-    ins = False
-    for pid in root.iterfind(f".//{{{CDA_NS}}}patientRole/{{{CDA_NS}}}id"):
-        if pid.get("root") in INS_OIDS and pid.get("extension"):
-            ins = True
-    conf_el = root.find(f"{{{CDA_NS}}}confidentialityCode")
-    conf = confidentiality_code(conf_el.get("code")) if conf_el is not None else None
-    return CdaFacts(code.strip()[:64] if code else None, ins, conf)
+    conf = confidentiality_code(header.confidentiality[0]) if header.confidentiality else None
+    return CdaFacts(header.type.code if header.type else None, header.ins is not None, conf)
 
 
 def build_xdm(documents: list[XdmDocument], *, submitted: datetime, subset: str = "SUBSET01",
