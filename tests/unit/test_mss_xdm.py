@@ -218,3 +218,14 @@ def test_backslash_paths_of_old_windows_tools_are_read() -> None:
     # The same entry written once with each separator is a duplicate, not two documents.
     twice = _zip([("IHE_XDM/S/METADATA.XML", META), ("IHE_XDM/S/A.XML", b"1"), ("IHE_XDM\\S\\A.XML", b"2")])
     assert _reason(twice) == "duplicate_entry"
+
+
+def test_only_a_well_formed_matricule_counts_as_an_ins() -> None:
+    """MSSanté Réf #2 ECO.2.4.2 (X-MSS-INS: O only with an INS) and Référentiel INS (the
+    matricule is 15 characters: NIR or NIA and its key): an extension of another shape under an
+    INS OID is not an INS, so neither X-MSS-INS nor the metadata claim one."""
+    broken = CDA.replace(b'extension="277076322082910"', b'extension="12345"')
+    assert xdm.cda_facts(broken) == xdm.CdaFacts("11488-4", False)
+    meta = zipfile.ZipFile(io.BytesIO(xdm.build_xdm([xdm.XdmDocument("DOC0001.XML", "text/xml", broken)],
+                                                    submitted=NOW))).read("IHE_XDM/SUBSET01/METADATA.XML")
+    assert b"1.2.250.1.213.1.4.8" not in meta
