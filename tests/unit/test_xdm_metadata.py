@@ -470,3 +470,18 @@ def test_the_synthesis_document_maps_to_complete_metadata() -> None:
     assert _slot(e, "creationTime") == ["20261207133000"]
     assert _external(e, DE_UNIQUE) == "2.25.1"
     assert _slot(e, "sourcePatientInfo")[-1] == "PID-11|^^^^^^BDL^^75056"   # birthplace/place/addr/county
+
+
+def test_readme_and_index_for_the_person_who_opens_the_package() -> None:
+    """ITI TF-2b §3.32.4.1.2.2: README.TXT names the institution and the application that made
+    the medium and how it is organised; INDEX.HTM links to each document and to README.TXT.
+    In French: a GP opens it."""
+    archive = zipfile.ZipFile(io.BytesIO(_package(_cda(), _cda("DOC0002.XML", BARE))))
+    readme = archive.read("README.TXT").decode()
+    assert "Établissement : EHPAD Les Tilleuls" in readme and "Chevet" in readme
+    assert "IHE_XDM/SUBSET01/" in readme and "METADATA.XML" in readme
+    index = ET.fromstring(archive.read("INDEX.HTM").decode().removeprefix("<!DOCTYPE html>"))
+    links = [a.get("href") for a in index.iter("a")]
+    assert links == ["IHE_XDM/SUBSET01/DOC0001.XML", "IHE_XDM/SUBSET01/DOC0002.XML", "README.TXT"]
+    assert all(archive.getinfo(str(link)) for link in links)
+    assert index.get("lang") == "fr"

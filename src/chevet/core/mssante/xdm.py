@@ -165,10 +165,9 @@ def build_xdm(documents: list[XdmDocument], *, submitted: datetime, subset: str 
             info.compress_type = zipfile.ZIP_DEFLATED
             z.writestr(info, data)
 
-        put("README.TXT", ("IHE XDM package produced by Chevet.\r\nDocuments: IHE_XDM/" + subset + "/\r\n").encode())
-        put("INDEX.HTM", ("<html><head><title>IHE XDM</title></head><body><ul>"
-                          + "".join(f"<li><a href=\"IHE_XDM/{subset}/{escape(d.name)}\">{escape(d.name)}</a></li>"
-                                    for d in documents) + "</ul></body></html>").encode())
+        readme, index = _media_texts(documents, subset, context)
+        put("README.TXT", readme)
+        put("INDEX.HTM", index)
         put(f"IHE_XDM/{subset}/METADATA.XML", metadata)
         for d in documents:
             put(f"IHE_XDM/{subset}/{d.name}", d.data)
@@ -176,6 +175,24 @@ def build_xdm(documents: list[XdmDocument], *, submitted: datetime, subset: str 
 
 
 _SAFE_SUBSET = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+
+
+def _media_texts(documents: list[XdmDocument], subset: str, context: XdsContext | None) -> tuple[bytes, bytes]:
+    """README.TXT and INDEX.HTM (ITI TF-2b §3.32.4.1.2.2): who made the package and with what,
+    how it is organised, a link to each document; in French, for the person who opens it."""
+    sender = context.author.institution if context and context.author and context.author.institution else ""
+    address = context.sender if context else ""
+    who = "".join(f"{label} : {value}\r\n" for label, value in (("Établissement", sender), ("Messagerie", address))
+                  if value)
+    readme = (f"Paquet IHE XDM (documents de santé échangés par MSSanté)\r\n\r\n{who}"
+              "Application : Chevet (messagerie sécurisée de santé)\r\n\r\n"
+              f"Les documents sont dans IHE_XDM/{subset}/, décrits par METADATA.XML (métadonnées IHE XDS).\r\n"
+              "INDEX.HTM les liste.\r\n")
+    items = "".join(f'<li><a href="IHE_XDM/{subset}/{escape(d.name)}">{escape(d.name)}</a></li>' for d in documents)
+    index = ('<!DOCTYPE html><html lang="fr"><head><meta charset="utf-8" /><title>Documents IHE XDM</title></head>'
+             f'<body><h1>Documents</h1><ul>{items}</ul><p><a href="README.TXT">À propos de ce paquet</a></p>'
+             "</body></html>")
+    return readme.encode(), index.encode()
 
 
 def _entry_name(name: str) -> str:
