@@ -229,3 +229,32 @@ def test_only_a_well_formed_matricule_counts_as_an_ins() -> None:
     meta = zipfile.ZipFile(io.BytesIO(xdm.build_xdm([xdm.XdmDocument("DOC0001.XML", "text/xml", broken)],
                                                     submitted=NOW))).read("IHE_XDM/SUBSET01/METADATA.XML")
     assert b"1.2.250.1.213.1.4.8" not in meta
+
+
+def _masked_entry(uri: str) -> bytes:
+    return _other_producer_metadata((uri, "application/pdf")).replace(
+        b"</rim:Slot></rim:ExtrinsicObject>",
+        b'</rim:Slot><rim:Classification classificationScheme="urn:uuid:f4f85eac-e6cb-4883-b524-f2705394840f" '
+        b'nodeRepresentation="MASQUE_PS"/></rim:ExtrinsicObject>')
+
+
+def test_documents_in_a_sub_folder_of_a_set_are_read_and_their_restrictions_apply() -> None:
+    """ITI TF-2b §3.32.4.1.4 / ITI TF-3 §4.2.3.2.27: a document's URI is relative to its
+    METADATA.XML and may name a sub-folder. Such a document is read, and its restriction
+    (CI-SIS MetaDMPMSS: MASQUE_PS never to professionals) applies: before, it was skipped,
+    and the package, kept as received, went to members with the masked document inside."""
+    data = _zip([("IHE_XDM/SUBSET01/METADATA.XML", _masked_entry("DOCS/CR.PDF")),
+                 ("IHE_XDM/SUBSET01/DOCS/CR.PDF", b"%PDF-1.4 x")])
+    package = xdm.read_xdm(data, LIMITS)
+    assert [(d.name, d.mime_type, d.confidentiality) for d in package.documents] == [
+        ("DOCS-CR.PDF", "application/pdf", ("MASQUE_PS",))]
+    assert xdm.refused_for(package.confidentiality, patient=False) == "MASQUE_PS"
+
+
+def test_a_restriction_in_the_metadata_applies_even_if_its_file_is_missing() -> None:
+    """A restricted entry whose URI names no file of the set (a producer's mistake, or a file
+    hidden under another name) still restricts the package: the metadata is what a receiving
+    system would file the package by."""
+    data = _zip([("IHE_XDM/SUBSET01/METADATA.XML", _masked_entry("ABSENT.PDF")),
+                 ("IHE_XDM/SUBSET01/OTHER.PDF", b"%PDF-1.4 x")])
+    assert xdm.refused_for(xdm.read_xdm(data, LIMITS).confidentiality, patient=False) == "MASQUE_PS"

@@ -75,7 +75,7 @@ class HostileArchive(InvalidInput):
 
 @dataclass(frozen=True, slots=True)
 class XdmDocument:
-    name: str           # file name inside the subset folder
+    name: str           # path inside the subset folder, "/" written "-" (DOCS/CR.PDF: DOCS-CR.PDF)
     mime_type: str
     data: bytes
     confidentiality: tuple[str, ...] = ()   # "N", "R", "V", MASQUE_PS, INVISIBLE_PATIENT…
@@ -98,6 +98,7 @@ class XdmSubset:
     name: str
     documents: tuple[XdmDocument, ...]
     metadata: bytes
+    confidentiality: tuple[str, ...] = ()   # every code its metadata names
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,8 +117,11 @@ class XdmPackage:
 
     @property
     def confidentiality(self) -> tuple[str, ...]:
-        """Every confidentiality code of the package's documents."""
-        return tuple(dict.fromkeys(c for d in self.documents for c in d.confidentiality))
+        """Every confidentiality code of the package: its documents' and any its metadata names
+        (a restricted entry whose file is missing or elsewhere still restricts the package)."""
+        codes = [c for d in self.documents for c in d.confidentiality]
+        codes += [c for s in self.subsets for c in s.confidentiality]
+        return tuple(dict.fromkeys(codes))
 
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._()-]{0,120}$")
@@ -274,35 +278,40 @@ def read_xdm(data: bytes, limits: XdmLimits | None = None) -> XdmPackage:
 
 
 def _subset(meta_name: str, contents: dict[str, bytes]) -> XdmSubset:
-    """One submission set: the documents next to its METADATA.XML, with their MIME types and
-    confidentiality codes from it (and from each CDA header)."""
+    """One submission set: the documents under its folder (next to METADATA.XML or in a
+    sub-folder, as a URI relative to it may say), with their MIME types and confidentiality
+    codes from it (and from each CDA header)."""
     subset_dir = meta_name.rsplit("/", 1)[0]
     name = subset_dir.split("/", 1)[1]
     try:
         meta_root = untrusted_xml.parse(contents[meta_name])
     except untrusted_xml.UnsafeXml as exc:
         raise HostileArchive("metadata_unreadable" if exc.reason == "unreadable" else f"xml_{exc.reason}") from exc
-    uri_types = _uris(meta_root)
+    uri_types, all_codes = _uris(meta_root)
     docs = []
     for path, body in sorted(contents.items()):
-        folder, _, leaf = path.rpartition("/")
-        if folder != subset_dir or path == meta_name:
+        if not path.startswith(subset_dir + "/") or path == meta_name:
             continue
-        mime_type, codes = uri_types.get(leaf.lower(), ("application/octet-stream", ()))
+        relative = path[len(subset_dir) + 1:]
+        leaf = relative.rsplit("/", 1)[-1]
+        mime_type, codes = uri_types.get(relative.lower()) or uri_types.get(leaf.lower()) \
+            or ("application/octet-stream", ())
         try:
             facts = cda_facts(body)
         except untrusted_xml.UnsafeXml as exc:
             raise HostileArchive(f"xml_{exc.reason}") from exc
         if facts is not None and facts.confidentiality and facts.confidentiality not in codes:
             codes = (*codes, facts.confidentiality)
-        docs.append(XdmDocument(leaf, mime_type, body, codes, name))
-    return XdmSubset(name, tuple(docs), contents[meta_name])
+        docs.append(XdmDocument(relative.replace("/", "-"), mime_type, body, codes, name))
+    return XdmSubset(name, tuple(docs), contents[meta_name], all_codes)
 
 
-def _uris(root: ET.Element) -> dict[str, tuple[str, tuple[str, ...]]]:
-    """Each document's (MIME type, confidentiality codes), by file name (lower case; a URI
-    written with backslashes or a folder is reduced to its last part)."""
-    out = {}
+def _uris(root: ET.Element) -> tuple[dict[str, tuple[str, tuple[str, ...]]], tuple[str, ...]]:
+    """Each document's (MIME type, confidentiality codes), by its URI relative to the subset
+    folder and by its last part (lower case, backslashes read as "/"); and every
+    confidentiality code the metadata names, whether or not its URI matches a file."""
+    out: dict[str, tuple[str, tuple[str, ...]]] = {}
+    every: list[str] = []
     for obj in root.iter():
         if obj.tag.endswith("ExtrinsicObject"):
             mime = obj.get("mimeType") or "application/octet-stream"
@@ -311,12 +320,17 @@ def _uris(root: ET.Element) -> dict[str, tuple[str, tuple[str, ...]]]:
             for child in obj:
                 if child.tag.endswith("Slot") and child.get("name") == "URI":
                     values = [v.text for v in child.iter() if v.tag.endswith("Value") and v.text]
-                    uri = "".join(values).strip().replace("\\", "/").rsplit("/", 1)[-1] if values else None
+                    uri = "".join(values).strip().replace("\\", "/") if values else None
                 elif child.tag.endswith("Classification") \
                         and child.get("classificationScheme") == CONFIDENTIALITY_SCHEME:
                     code = confidentiality_code(child.get("nodeRepresentation"))
                     if code and code not in codes:
                         codes.append(code)
+            every.extend(codes)
             if uri:
-                out[uri.lower()] = (mime[:100], tuple(codes[:10]))
-    return out
+                while uri.startswith("./"):
+                    uri = uri[2:]
+                value = (mime[:100], tuple(codes[:10]))
+                out.setdefault(uri.lower(), value)
+                out.setdefault(uri.rsplit("/", 1)[-1].lower(), value)
+    return out, tuple(dict.fromkeys(every))
