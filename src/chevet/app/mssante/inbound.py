@@ -176,7 +176,7 @@ async def _documents(services: Services, gw: Gateway, mail: mime.InboundMail) ->
                 if exc.code == "attachment_type_refused":
                     continue
                 raise
-            out.append(ReceivedFile(f"{package.subset}-{d.name}", d.data, inner))
+            out.append(ReceivedFile(f"{d.subset or package.subset}-{d.name}", d.data, inner))
     return out
 
 
