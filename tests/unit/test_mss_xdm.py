@@ -258,3 +258,15 @@ def test_a_restriction_in_the_metadata_applies_even_if_its_file_is_missing() -> 
     data = _zip([("IHE_XDM/SUBSET01/METADATA.XML", _masked_entry("ABSENT.PDF")),
                  ("IHE_XDM/SUBSET01/OTHER.PDF", b"%PDF-1.4 x")])
     assert xdm.refused_for(xdm.read_xdm(data, LIMITS).confidentiality, patient=False) == "MASQUE_PS"
+
+
+def test_a_restricted_cda_outside_every_set_still_restricts_the_package() -> None:
+    """A CDA left in a folder without METADATA.XML is no document of the package, but it
+    travels inside the archive the exchange keeps: its header's restriction applies."""
+    masked = CDA.replace(b"<code ", b'<confidentialityCode code="MASQUE_PS" '
+                                    b'codeSystem="1.2.250.1.213.1.1.4.13"/><code ')
+    data = _zip([("IHE_XDM/SUBSET01/METADATA.XML", _other_producer_metadata(("DOC0001.XML", "text/xml"))),
+                 ("IHE_XDM/SUBSET01/DOC0001.XML", CDA), ("IHE_XDM/SUBSET02/HIDDEN.XML", masked)])
+    package = xdm.read_xdm(data, LIMITS)
+    assert [d.name for d in package.documents] == ["DOC0001.XML"]
+    assert xdm.refused_for(package.confidentiality, patient=False) == "MASQUE_PS"

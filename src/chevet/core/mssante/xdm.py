@@ -110,6 +110,7 @@ class XdmPackage:
     documents: tuple[XdmDocument, ...]
     metadata: bytes
     subsets: tuple[XdmSubset, ...] = ()
+    other_confidentiality: tuple[str, ...] = ()   # of CDAs in the archive outside every set
 
     @property
     def cda(self) -> list[CdaFacts]:
@@ -121,7 +122,7 @@ class XdmPackage:
         (a restricted entry whose file is missing or elsewhere still restricts the package)."""
         codes = [c for d in self.documents for c in d.confidentiality]
         codes += [c for s in self.subsets for c in s.confidentiality]
-        return tuple(dict.fromkeys(codes))
+        return tuple(dict.fromkeys([*codes, *self.other_confidentiality]))
 
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._()-]{0,120}$")
@@ -274,7 +275,21 @@ def read_xdm(data: bytes, limits: XdmLimits | None = None) -> XdmPackage:
     if not metadata_names:
         raise HostileArchive("no_metadata")
     subsets = tuple(_subset(meta_name, contents) for meta_name in metadata_names)
-    return XdmPackage(subsets[0].name, tuple(d for s in subsets for d in s.documents), subsets[0].metadata, subsets)
+    # A CDA outside every set (no METADATA.XML next to it) is not a document of the package, but
+    # it travels inside the archive as kept: its confidentiality code restricts the package.
+    in_sets = tuple(m.rsplit("/", 1)[0] + "/" for m in metadata_names)
+    loose: list[str] = []
+    for path, body in sorted(contents.items()):
+        if path.startswith(in_sets):
+            continue
+        try:
+            facts = cda_facts(body)
+        except untrusted_xml.UnsafeXml as exc:
+            raise HostileArchive(f"xml_{exc.reason}") from exc
+        if facts is not None and facts.confidentiality:
+            loose.append(facts.confidentiality)
+    return XdmPackage(subsets[0].name, tuple(d for s in subsets for d in s.documents), subsets[0].metadata, subsets,
+                      tuple(dict.fromkeys(loose)))
 
 
 def _subset(meta_name: str, contents: dict[str, bytes]) -> XdmSubset:
