@@ -440,6 +440,7 @@ def test_the_mailbox_finess_and_activity_sector_are_used() -> None:
         "Centre de santé du Parc^^^^^&1.2.250.1.71.4.2.2&ISO^IDNST^^^1690000001"]
     assert _slot(author, "authorPerson") == ["^Lou Petit^"]     # no RPPS recorded: the name only
     assert _code(e, DE_FACILITY) == ("SA05", "1.2.250.1.71.4.2.4", "Centre de santé")
+    assert _code(e, DE_PRACTICE)[:2] == ("AMBULATOIRE", "1.2.250.1.213.1.1.4.9")   # TRE_A01, with SA05
     assert ins is False
 
 

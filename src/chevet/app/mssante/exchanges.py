@@ -196,6 +196,7 @@ def _package(files: Sequence[NewAttachment], gw: Gateway, at: Any, peers: Sequen
         context = xdm.XdsContext(
             author=_author(actor, sender, box.finess if box else None) if actor is not None else None,
             sender=sender, facility_type=facility or xds_codes.FACILITY_ELDERLY,
+            practice_setting=xds_codes.practice_of(facility),
             # A patient's address is her INS: named only when her identity is qualified.
             recipients=tuple(p for p in peers if qualified or not is_patient_address(p)))
         package_bytes = xdm.build_xdm(cda_docs, submitted=at, patient=patient, context=context)

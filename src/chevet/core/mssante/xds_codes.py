@@ -127,6 +127,14 @@ PRACTICE_SCHEME = "1.2.250.1.213.1.1.4.9"
 PRACTICE_MEDICO_SOCIAL = Code("ESSMS", PRACTICE_SCHEME, "Etablissement ou Service Social ou Médico-Social")
 PRACTICE_HOSPITAL = Code("ETABLISSEMENT", PRACTICE_SCHEME, "Etablissement de santé")
 PRACTICE_AMBULATORY = Code("AMBULATOIRE", PRACTICE_SCHEME, "Ambulatoire")
+_PRACTICE_OF_FACILITY = {FACILITY_PUBLIC_HOSPITAL.code: PRACTICE_HOSPITAL,
+                         FACILITY_HEALTH_CENTRE.code: PRACTICE_AMBULATORY}
+
+
+def practice_of(facility_code: Code | None) -> Code:
+    """The practice setting that goes with an activity sector: a hospital's, a health centre's
+    (ambulatory), else a medico-social establishment's (this gateway's usual sender)."""
+    return _PRACTICE_OF_FACILITY.get(facility_code.code if facility_code else "", PRACTICE_MEDICO_SOCIAL)
 
 # TRE_R209-TypeActivite (1.2.250.1.213.2.2): the submission set's contentTypeCode, JDV_J07.
 CONTENT_TYPE_SCHEME = "1.2.250.1.213.2.2"
