@@ -191,7 +191,8 @@ async def test_a_two_set_package_with_backslash_paths_is_read_in_full(installati
     (message,) = view["messages"]
     files = {a["name"]: a for a in message["attachments"]}
     assert len(files) == 3 and "IHE_XDM.zip" in files
-    (cda_name,) = [n for n in files if n.upper().endswith("DOC0001.XML")]
-    (pdf_name,) = [n for n in files if n.upper().endswith("CR.PDF")]
+    # Each document is named after its own set.
+    (cda_name,) = [n for n in files if n.upper() == "SUBSET01-DOC0001.XML"]
+    (pdf_name,) = [n for n in files if n.upper() == "SUBSET02-CR.PDF"]
     assert await download(svc, nurse.actor, files[cda_name]["id"]) == CDA
     assert await download(svc, nurse.actor, files[pdf_name]["id"]) == pdf
