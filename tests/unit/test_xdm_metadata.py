@@ -486,3 +486,15 @@ def test_readme_and_index_for_the_person_who_opens_the_package() -> None:
     assert links == ["IHE_XDM/SUBSET01/DOC0001.XML", "IHE_XDM/SUBSET01/DOC0002.XML", "README.TXT"]
     assert all(archive.getinfo(str(link)) for link in links)
     assert index.get("lang") == "fr"
+
+
+def test_the_same_document_to_two_recipients_makes_two_submissions() -> None:
+    """ITI TF-3 §4.2.3.3.12: a submission set's uniqueId is globally unique. The same document
+    sent in the same second to two correspondents makes two submissions with two uniqueIds;
+    the same submission built again (the outbox re-sends the sealed bytes) stays the same."""
+    def unique_id(recipient: str) -> str | None:
+        ctx = XdsContext(author=NURSE, sender="infirmerie@ehpad-tilleuls.mssante.fr", recipients=(recipient,))
+        return _external(_submission_set(_read(_package(_cda(), context=ctx))), SS_UNIQUE)
+
+    assert unique_id("dr.a@gp.mssante.fr") != unique_id("dr.b@gp.mssante.fr")
+    assert unique_id("dr.a@gp.mssante.fr") == unique_id("dr.a@gp.mssante.fr")

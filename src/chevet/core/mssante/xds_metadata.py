@@ -407,7 +407,8 @@ def submission(documents: Sequence[XdmDocument], *, submitted: datetime, patient
     pid = codes.cx(who.ins[0], who.ins[1], "NH") if who and who.ins else None
     stamp = _stamp(submitted)
     digests = [hashlib.sha256(d.data).hexdigest() for d in documents]
-    w = _Writer(":".join([ctx.sender, stamp, *digests]))
+    # Identifiers derived from what makes this submission one: sender, time, recipients, documents.
+    w = _Writer(":".join([ctx.sender, stamp, *ctx.recipients, *digests]))
     request = ET.Element(f"{{{LCM}}}SubmitObjectsRequest")
     objects = ET.SubElement(request, f"{{{RIM}}}RegistryObjectList")
     entry_ids = []
