@@ -118,7 +118,8 @@ async def test_a_mail_that_cannot_be_integrated_gets_an_error_receipt(installati
     masked to professionals, MASQUE_PS) is quarantined AND answered by
     ``processed/error`` + ``Error: 207^…``, subject ``[KO Intégration système !][207] XDM/1.0/DDM+…``,
     read in the correspondent's Dovecot mailbox by a plain stdlib reader. A first mail (no
-    exchange yet) is only quarantined."""
+    exchange yet) gets the same receipt through the receipts' own outbox, whose row (sealed with
+    its own key, the original inside) is gone once sent."""
     svc = installation.services
     org = await new_org(svc)
     nurse = await new_member(svc, org, "nurse")
@@ -136,7 +137,14 @@ async def test_a_mail_that_cannot_be_integrated_gets_an_error_receipt(installati
     inject(mail_from_gp("first-masked@gp.test", [masked], True), gp, [box])      # no exchange yet
     mailbox_contents(box, expect=1)
     assert await jobs.fetch_once(installation, cfg.runtime, box) == 1
-    assert (await outbox.deliver_due(svc, gw, cfg.runtime.submitter)).sent == 0  # nothing to carry it
+    assert (await outbox.deliver_due(svc, gw, cfg.runtime.submitter)).sent == 0  # no exchange carries it…
+    assert (await jobs.deliver_once(installation, cfg.runtime)).sent == 1        # …its own outbox does
+    (first,) = mailbox_contents(gp, expect=1)
+    first_report = message_from_bytes(first)
+    assert first_report.get_content_type() == "multipart/report"
+    assert str(make_header(decode_header(first_report["Subject"]))).startswith("[KO Intégration système !][207] ")
+    assert first_report.get_payload()[1].get_payload()[0]["Original-Message-ID"] == "<first-masked@gp.test>"
+    assert (await jobs.deliver_once(installation, cfg.runtime)).sent == 0        # sent once, row gone
     inject(mail_from_gp("hello@gp.test", [], False), gp, [box])                  # opens the exchange
     mailbox_contents(box, expect=2)
     assert await jobs.fetch_once(installation, cfg.runtime, box) == 1
@@ -146,7 +154,7 @@ async def test_a_mail_that_cannot_be_integrated_gets_an_error_receipt(installati
     assert await jobs.fetch_once(installation, cfg.runtime, box) == 1
     assert (await outbox.deliver_due(svc, gw, cfg.runtime.submitter)).sent == 1
 
-    (raw,) = mailbox_contents(gp, expect=1)
+    (raw,) = [m for m in mailbox_contents(gp, expect=2) if b"<masked@gp.test>" in m.split(b"\r\n\r\n", 1)[0]]
     plain = message_from_bytes(raw)
     assert plain.get_content_type() == "multipart/report"
     assert str(make_header(decode_header(plain["Subject"]))) == \

@@ -14,7 +14,7 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable
 
-from chevet.app.mssante import directory, documents, inbound
+from chevet.app.mssante import directory, documents, inbound, receipts
 from chevet.app.mssante import outbox as mssante_outbox
 from chevet.app.mssante import whitelist as mssante_whitelist
 from chevet.bootstrap import Installation
@@ -39,6 +39,11 @@ async def deliver_once(installation: Installation, runtime: GatewayRuntime,
         total.sent, total.retried, total.dead = total.sent + r.sent, total.retried + r.retried, total.dead + r.dead
         if r.sent + r.retried + r.dead < 5:
             break
+    # Error receipts of mail quarantined before any exchange existed: their own small outbox.
+    if stopping is None or not stopping.is_set():
+        sent, retried, dead = await receipts.deliver_unattached(installation.services, runtime.gateway,
+                                                                 runtime.submitter)
+        total.sent, total.retried, total.dead = total.sent + sent, total.retried + retried, total.dead + dead
     installation.services.metrics.job_succeeded("mssante_outbox")
     return total
 

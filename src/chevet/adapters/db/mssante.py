@@ -22,6 +22,7 @@ from chevet.adapters.db.schema_mssante import (
     mss_inbound,
     mss_message,
     mss_psc_link,
+    mss_receipt_outbox,
 )
 from chevet.core.message import MessageFlag
 from chevet.core.mssante.psc_link import LinkState, PscLink
@@ -33,6 +34,7 @@ from chevet.core.mssante.records import (
     InboundRecord,
     InboundState,
     MssMessage,
+    QueuedReceipt,
     ReceiptState,
     StoredAttachment,
 )
@@ -258,3 +260,36 @@ class SqlMssante:
         done = await self.conn.execute(delete(mss_psc_link).where(mss_psc_link.c.org_id == org_id,
                                                                   mss_psc_link.c.mailbox == mailbox))
         return bool(done.rowcount)
+
+    # --- error receipts of mail quarantined before any exchange existed ---
+
+    async def add_queued_receipt(self, r: QueuedReceipt) -> None:
+        values = asdict(r)
+        values["state"] = r.state.value
+        await self.conn.execute(insert(mss_receipt_outbox).values(**values))
+
+    async def claim_queued_receipts(self, now: datetime, lease_until: datetime, limit: int) -> list[QueuedReceipt]:
+        """Like ``claim_due``: the due receipts (and those whose worker died), leased to the caller."""
+        t = mss_receipt_outbox
+        due = or_(and_(t.c.state == DeliveryState.PENDING.value, t.c.next_attempt_at <= now),
+                  and_(t.c.state == DeliveryState.SENDING.value, t.c.lease_until <= now))
+        q = select(t).where(due).order_by(t.c.next_attempt_at).limit(limit)
+        if self.conn.dialect.name == "postgresql":
+            q = q.with_for_update(skip_locked=True)
+        rows = []
+        for r in await self.conn.execute(q):
+            values = dict(r._mapping)
+            values["state"] = DeliveryState(values["state"])
+            rows.append(QueuedReceipt(**values))
+        for q_r in rows:
+            await self.conn.execute(update(t).where(t.c.id == q_r.id).values(
+                state=DeliveryState.SENDING.value, lease_until=lease_until, attempts=q_r.attempts + 1))
+        return rows
+
+    async def retry_queued_receipt(self, receipt_id: uuid.UUID, next_at: datetime, error: str) -> None:
+        await self.conn.execute(update(mss_receipt_outbox).where(mss_receipt_outbox.c.id == receipt_id).values(
+            state=DeliveryState.PENDING.value, next_attempt_at=next_at, lease_until=None, last_error=error[:300]))
+
+    async def forget_queued_receipt(self, receipt_id: uuid.UUID) -> None:
+        """Sent or given up: the row, and the original mail sealed in it, go."""
+        await self.conn.execute(delete(mss_receipt_outbox).where(mss_receipt_outbox.c.id == receipt_id))

@@ -135,3 +135,22 @@ mss_psc_link = Table(
     Column("linked_at", UtcTimestamp, nullable=False),
     Column("refreshed_at", UtcTimestamp, nullable=False),
 )
+
+# Error receipts for mail quarantined before any exchange existed (0022): sealed with their own
+# key; a row is deleted once its receipt is sent or given up.
+mss_receipt_outbox = Table(
+    "mss_receipt_outbox", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("org_id", Uuid, ForeignKey("organisation.id"), nullable=False),
+    Column("mailbox", String(254), nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcTimestamp, nullable=False),
+    Column("lease_until", UtcTimestamp, nullable=True),
+    Column("last_error", String(300), nullable=True),
+    Column("mime_sealed", LargeBinary, nullable=False),
+    Column("meta_sealed", LargeBinary, nullable=False),
+    Column("wrapped_key", LargeBinary, nullable=False),
+    Column("created_at", UtcTimestamp, nullable=False),
+    Index("ix_mss_receipt_outbox_due", "state", "next_attempt_at"),
+)

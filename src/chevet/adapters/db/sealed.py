@@ -21,7 +21,7 @@ from chevet.adapters.db import schema
 from chevet.adapters.db.schema_identity import session_auth
 from chevet.adapters.db.schema_keys import organisation_key
 from chevet.adapters.db.schema_mail import mail_outbox
-from chevet.adapters.db.schema_mssante import mss_inbound, mss_psc_link
+from chevet.adapters.db.schema_mssante import mss_inbound, mss_psc_link, mss_receipt_outbox
 from chevet.adapters.db.schema_signalement import report, report_key
 from chevet.core import envelope
 from chevet.ports import SealedItem
@@ -76,6 +76,8 @@ register(mail_outbox, "message_sealed", "credentials", "mail", "id")  # holds a 
 register(schema.person, "address_key", "master", "akey", "id", org=OrgReach("org_id"))
 # A received MSSanté mail kept aside (quarantine): its own data key.
 register(mss_inbound, "wrapped_key", "master", "ckey", "id", org=OrgReach("org_id"))
+# An error receipt waiting in the receipts' own outbox (it carries the original mail): its own data key.
+register(mss_receipt_outbox, "wrapped_key", "master", "ckey", "id", org=OrgReach("org_id"))
 # A PER/ORG mailbox's Pro Santé Connect refresh token, bound to its organisation and the person
 # who linked it.
 register(mss_psc_link, "refresh_sealed", "credentials", "mss_psc_refresh", "org_id", "person_id")

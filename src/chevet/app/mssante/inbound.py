@@ -121,9 +121,9 @@ async def ingest(services: Services, gw: Gateway, mailbox: str, raw: bytes) -> I
 
 async def _not_integrated(services: Services, gw: Gateway, org: Organisation, box: Mailbox, mail: mime.InboundMail,
                           raw: bytes, reason: str, mid_hash: bytes) -> IngestResult:
-    """Quarantined; and when the mail asked for a receipt and belongs to an exchange we already
-    have with its sender, an error receipt goes back there (ANS volet: « [KO Intégration
-    système !] »). A first mail has no exchange to carry it: the administrator answers."""
+    """Quarantined; and when the mail asked for a receipt, an error receipt goes back (ANS volet:
+    « [KO Intégration système !] »): in the exchange we already have with its sender, or, for a
+    first mail, through the receipts' own outbox."""
     result = await quarantine(services, org, box, raw, reason, mid_hash)
     if result.state is not InboundState.QUARANTINED or not receipts.owes_error(gw, mail):
         return result
@@ -133,6 +133,9 @@ async def _not_integrated(services: Services, gw: Gateway, org: Organisation, bo
         if conv_id is not None and wrapped is not None:
             key = await services.unwrap_key(org.id, conv_id, wrapped)
             await receipts.queue_error(u, gw, org.id, box, key, conv_id, mail, raw, reason)
+            return result
+    # A first mail: no exchange to carry the receipt, which waits in its own outbox.
+    await receipts.queue_unattached_error(services, gw, org.id, box, mail, raw, reason)
     return result
 
 

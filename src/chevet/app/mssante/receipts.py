@@ -19,7 +19,10 @@ receipt is still to be decided keeps its raw bytes, sealed, until then, and not 
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import Callable
+from datetime import datetime
 
 from chevet.app.mssante.gateway import Gateway, Mailbox, keyed_hash, open_json, seal_json
 from chevet.app.services import Actor, Services, Unit
@@ -28,10 +31,12 @@ from chevet.core.envelope import DataKey
 from chevet.core.errors import InvalidInput, NotFound
 from chevet.core.ids import new_id
 from chevet.core.mssante import mime, smime, xdm
+from chevet.core.mssante.delivery import MailError, PermanentMailError
 from chevet.core.mssante.mdn import Disposition as MdnDisposition
 from chevet.core.mssante.mdn import DispositionType, integration_error
 from chevet.core.mssante.receipt_subject import DocumentHeading, document_heading, receipt_subject
-from chevet.core.mssante.records import DeliveryState, Direction, MssMessage, ReceiptState
+from chevet.core.mssante.records import DeliveryState, Direction, MssMessage, QueuedReceipt, ReceiptState
+from chevet.ports import MailSubmitter
 
 PROCESSED_TEXT = "Votre message a été reçu et intégré dans la messagerie sécurisée de l'établissement."
 DISPLAYED_TEXT = "Votre message a été lu dans la messagerie sécurisée de l'établissement."
@@ -76,13 +81,9 @@ def human_text(disposition: MdnDisposition) -> str:
     return PROCESSED_TEXT if disposition.type is DispositionType.PROCESSED else DISPLAYED_TEXT
 
 
-async def queue(u: Unit, gw: Gateway, org_id: uuid.UUID, box: Mailbox, key: DataKey, conv_id: uuid.UUID,
-                mail: mime.InboundMail, raw: bytes, disposition: MdnDisposition) -> uuid.UUID:
-    """One MDN answering ``mail``, queued in the outbox (a top-level report, see above)."""
+def _message(gw: Gateway, box: Mailbox, mail: mime.InboundMail, raw: bytes, disposition: MdnDisposition,
+             rid: uuid.UUID, now: datetime) -> tuple[mime.Envelope, bytes]:
     assert mail.mdn_to is not None
-    services = u.services
-    now = services.clock.now()
-    rid = new_id()
     processed = disposition.type is DispositionType.PROCESSED
     content = mime.build_mdn_content(mail, raw, reporting_ua=gw.product, final_recipient=box.address,
                                      disposition=disposition, human_text=human_text(disposition))
@@ -91,7 +92,17 @@ async def queue(u: Unit, gw: Gateway, org_id: uuid.UUID, box: Mailbox, key: Data
     env = mime.Envelope(sender=box.address, sender_name=box.display_name, recipients=(mail.mdn_to,),
                         subject=subject, message_id=f"{rid}@{box.domain}",
                         date=now, nil=gw.nil, in_reply_to=mail.message_id, references=(mail.message_id,))
-    message = mime.assemble(env, content, None)
+    return env, mime.assemble(env, content, None)
+
+
+async def queue(u: Unit, gw: Gateway, org_id: uuid.UUID, box: Mailbox, key: DataKey, conv_id: uuid.UUID,
+                mail: mime.InboundMail, raw: bytes, disposition: MdnDisposition) -> uuid.UUID:
+    """One MDN answering ``mail``, queued in the outbox (a top-level report, see above)."""
+    assert mail.mdn_to is not None
+    services = u.services
+    now = services.clock.now()
+    rid = new_id()
+    env, message = _message(gw, box, mail, raw, disposition, rid, now)
     await u.tx.mssante.add_message(MssMessage(
         id=rid, org_id=org_id, conversation_id=conv_id, entry_id=None, direction=Direction.RECEIPT,
         mid_hash=keyed_hash(services, "mid", org_id, env.message_id), message_id=env.message_id, author_id=None,
@@ -121,6 +132,66 @@ async def queue_error(u: Unit, gw: Gateway, org_id: uuid.UUID, box: Mailbox, key
     await u.audit(org_id, "mssante.receipt_queued", None, "message", rid, conversation=str(conv_id),
                   disposition="error", code=error.code)
     return rid
+
+
+def unattached_aad(receipt_id: uuid.UUID) -> bytes:
+    return envelope.aad("mss-receipt", receipt_id)
+
+
+async def queue_unattached_error(services: Services, gw: Gateway, org_id: uuid.UUID, box: Mailbox,
+                                 mail: mime.InboundMail, raw: bytes, reason: str) -> uuid.UUID:
+    """The error receipt for a mail quarantined before any exchange existed with its sender:
+    queued in the receipts' own outbox, sealed with a data key of its own (it carries the
+    original mail), deleted once sent or given up."""
+    error = integration_error(reason)
+    now = services.clock.now()
+    rid = new_id()
+    env, message = _message(gw, box, mail, raw, error.disposition(), rid, now)
+    async with services.unit() as u:
+        key, wrapped = await services.new_wrapped_key(org_id, rid, u.tx)
+        await u.tx.mssante.add_queued_receipt(QueuedReceipt(
+            id=rid, org_id=org_id, mailbox=box.address, state=DeliveryState.PENDING, attempts=0, next_attempt_at=now,
+            mime_sealed=key.seal(message, unattached_aad(rid)),
+            meta_sealed=key.seal(json.dumps({"to": list(env.recipients)}).encode(), unattached_aad(rid) + b"meta"),
+            wrapped_key=wrapped, created_at=now))
+        await u.audit(org_id, "mssante.receipt_queued", None, "message", rid, disposition="error", code=error.code)
+    return rid
+
+
+async def deliver_unattached(services: Services, gw: Gateway, submitter_for: Callable[[str], MailSubmitter],
+                             limit: int = 5) -> tuple[int, int, int]:
+    """One pass over the receipts' own outbox (leases, back-off and giving up as the main
+    outbox does). Returns (sent, to retry, given up)."""
+    sent = retried = dead = 0
+    now = services.clock.now()
+    async with services.db.transaction() as tx:
+        claimed = await tx.mssante.claim_queued_receipts(now, now + gw.retry.lease, limit)
+    for r in claimed:
+        key = await services.unwrap_key(r.org_id, r.id, r.wrapped_key)
+        raw = key.open(r.mime_sealed, unattached_aad(r.id))
+        to = list(json.loads(key.open(r.meta_sealed, unattached_aad(r.id) + b"meta"))["to"])
+        try:
+            await submitter_for(r.mailbox).submit(r.mailbox, to, raw, envelope_id=r.id.hex)
+        except MailError as exc:
+            attempts = r.attempts + 1
+            permanent = isinstance(exc, PermanentMailError) or gw.retry.gives_up(r.created_at, services.clock.now())
+            async with services.unit() as u:
+                if permanent:
+                    await u.tx.mssante.forget_queued_receipt(r.id)
+                    await u.audit(r.org_id, "mssante.message_dead", None, "message", r.id, attempts=attempts,
+                                  error=exc.code, how="submission", receipt=True)
+                    dead += 1
+                else:
+                    await u.tx.mssante.retry_queued_receipt(r.id, services.clock.now() + gw.retry.delay(attempts),
+                                                            exc.code)
+                    retried += 1
+            continue
+        async with services.unit() as u:
+            await u.tx.mssante.forget_queued_receipt(r.id)
+            await u.audit(r.org_id, "mssante.message_sent", None, "message", r.id, attempts=r.attempts + 1,
+                          receipt=True)
+        sent += 1
+    return sent, retried, dead
 
 
 def on_arrival(gw: Gateway, mail: mime.InboundMail) -> tuple[ReceiptState | None, bool, bool]:

@@ -20,8 +20,8 @@ import re
 from dataclasses import dataclass
 
 from chevet.core import untrusted_xml
+from chevet.core.mssante.xds_metadata import cda_header
 
-CDA_NS = "{urn:hl7-org:v3}"
 PREFIX = "XDM/1.0/DDM+"
 MAX_SUBJECT = 200
 _SPACES = re.compile(r"\s+")
@@ -47,37 +47,21 @@ def _birth_date(value: str | None) -> str | None:
 
 
 def document_heading(cda: bytes) -> DocumentHeading | None:
-    """The heading of an HL7 CDA R2 document, or None when it is not one (or has no title)."""
+    """The heading of an HL7 CDA R2 document (its header read by the one CDA header reader,
+    ``xds_metadata.cda_header``), or None when it is not one, is refused, or has no title."""
     if b"ClinicalDocument" not in cda[:65536]:
         return None
     try:
-        root = untrusted_xml.parse(cda)
+        header = cda_header(cda)
     except untrusted_xml.UnsafeXml:
         return None
-    if root.tag != f"{CDA_NS}ClinicalDocument":
+    if header is None:
         return None
-    title = _text(root.findtext(f"{CDA_NS}title"))
-    if not title:
-        code = root.find(f"{CDA_NS}code")
-        title = _text(code.get("displayName") if code is not None else None)
+    title = _text(header.title) or _text(header.type.display if header.type is not None else None)
     if not title:
         return None
-    patient = root.find(f"{CDA_NS}recordTarget/{CDA_NS}patientRole/{CDA_NS}patient")
-    family = given = birth = None
-    if patient is not None:
-        names = patient.findall(f"{CDA_NS}name")
-        name = names[0] if names else None
-        if name is not None:
-            families = name.findall(f"{CDA_NS}family")
-            # The birth name (qualifier BR) when several are given, else the first one.
-            chosen = next((f for f in families if "BR" in (f.get("qualifier") or "").split()),
-                          families[0] if families else None)
-            family = _text("".join(chosen.itertext())) if chosen is not None else None
-            first = name.find(f"{CDA_NS}given")
-            given = _text("".join(first.itertext())) if first is not None else None
-        birth_el = patient.find(f"{CDA_NS}birthTime")
-        birth = _birth_date(birth_el.get("value") if birth_el is not None else None)
-    return DocumentHeading(title, family or None, given or None, birth)
+    return DocumentHeading(title, _text(header.patient_family) or None, _text(header.patient_given) or None,
+                           _birth_date(header.patient_birth))
 
 
 def integration_subject(heading: DocumentHeading, error_code: str | None = None) -> str:

@@ -105,3 +105,22 @@ class InboundRecord:
     size: int
     raw_sealed: bytes | None = None
     wrapped_key: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedReceipt:
+    """An error receipt for a mail quarantined before any exchange existed: sealed with its own
+    data key (``wrapped_key``), like the quarantined mail it answers."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    mailbox: str
+    state: DeliveryState
+    attempts: int
+    next_attempt_at: datetime
+    mime_sealed: bytes
+    meta_sealed: bytes
+    wrapped_key: bytes
+    created_at: datetime
+    lease_until: datetime | None = None
+    last_error: str | None = None
