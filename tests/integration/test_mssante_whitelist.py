@@ -237,6 +237,10 @@ async def test_the_administrator_imports_the_list_from_the_command_line(installa
     refused = cli(older)
     assert refused.returncode == 1
     assert "plus ancienne que la liste en vigueur" in refused.stderr
+    # `chevet mssante check` tells the administrator which list the listener enforces.
+    check = subprocess.run([sys.executable, "-m", "chevet.cli.main", "mssante", "check", "--data-dir",
+                            str(installation.settings.data_dir)], env=env, capture_output=True, text=True, timeout=120)
+    assert "liste blanche: 2 domains of 1 operators, generated 07/12/2026 03:00" in check.stdout, check.stdout
     runtime = load_gateway(installation.settings, cfg.path)
     assert runtime is not None and runtime.trust_space is not None
     assert runtime.trust_space.current is not None and runtime.trust_space.current.allows("chb.mssante.fr")

@@ -67,6 +67,7 @@ def check(data_dir: DataDir = None) -> None:
     async def go() -> bool:
         ok = True
         _revocation_report(runtime)
+        ok = _whitelist_report(runtime) and ok
         for box in runtime.settings.mailboxes:
             op = runtime.operator(box.address)
             identity = runtime.gateway.mailbox(box.address).identity
@@ -111,6 +112,27 @@ def _revocation_report(runtime: GatewayRuntime) -> None:
     typer.echo(f"revocation: {len(policy.crls)} CRL(s) loaded"
                + (f"; no current CRL from: {'; '.join(missing)}" if missing else "; current for every trust anchor")
                + (" (signatures through them: untrusted, crl_required is set)" if missing and policy.required else ""))
+
+
+def _whitelist_report(runtime: GatewayRuntime) -> bool:
+    """The listener's list of domains, in plain words; False when the listener would make mail wait."""
+    from datetime import UTC, datetime
+
+    from chevet.core.mssante.whitelist import Verdict
+
+    space = runtime.trust_space
+    if space is None:
+        return True
+    current = space.load()
+    if current is None:
+        typer.echo("liste blanche: NONE imported yet — the listener answers 451 (try later) to every sender; "
+                   "run `chevet mssante refresh-whitelist`")
+        return False
+    generated = current.generated_at.astimezone(PARIS).strftime("%d/%m/%Y %H:%M")
+    stale = space.verdict(None, datetime.now(UTC)) is Verdict.STALE
+    typer.echo(f"liste blanche: {current.size} domains of {current.operators} operators, generated {generated} "
+               + ("— OUT OF DATE: the listener answers 451 until it is refreshed" if stale else "(current)"))
+    return not stale
 
 
 @app.command()
