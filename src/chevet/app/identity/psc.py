@@ -19,6 +19,7 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass, replace
+from typing import Any
 
 import orjson
 
@@ -60,35 +61,55 @@ def begin(services: Services, *, org: str | None = None, actor: Actor | None = N
                 org=org, purpose="reauth" if actor else "login",
                 session_id=str(actor.session_id) if actor and actor.session_id else None,
                 expires=time.time() + FLOW_SECONDS)
-    sealed = envelope.seal(services.keys.derive("psc_flow"), orjson.dumps(_as_dict(flow)), _FLOW_AAD)
-    return provider.authorization_url(flow.state, flow.nonce, flow.verifier), \
-        base64.urlsafe_b64encode(sealed).decode().rstrip("=")
+    return (provider.authorization_url(flow.state, flow.nonce, flow.verifier),
+            seal_flow(services, "psc_flow", _FLOW_AAD, _as_dict(flow)))
 
 
 def _as_dict(flow: Flow) -> dict[str, object]:
     return {name: getattr(flow, name) for name in Flow.__slots__}
 
 
-def open_flow(services: Services, blob: str | None, state: str | None) -> Flow:
+def seal_flow(services: Services, label: str, aad: bytes, fields: dict[str, object]) -> str:
+    """A PSC login's secrets (``state``, ``nonce``, ``verifier``, ``expires``…) as the short-lived
+    blob the browser keeps until it comes back, sealed with the installation key ``label``."""
+    sealed = envelope.seal(services.keys.derive(label), orjson.dumps(fields), aad)
+    return base64.urlsafe_b64encode(sealed).decode().rstrip("=")
+
+
+def open_flow_fields(services: Services, label: str, aad: bytes, blob: str | None, state: str | None,
+                     refusal: str) -> dict[str, Any]:
+    """The fields of a blob from ``seal_flow``, if it opens under any version of the key, has not
+    expired and belongs to this ``state``; else ``AuthenticationFailed(refusal)``."""
     if not blob or not state or len(blob) > 2000 or len(state) > 200:
-        raise AuthenticationFailed("psc_flow_invalid")
+        raise AuthenticationFailed(refusal)
     try:
         sealed = base64.urlsafe_b64decode(blob + "=" * (-len(blob) % 4))
         data = None
-        for key in services.keys.derive_all("psc_flow"):
+        for key in services.keys.derive_all(label):
             try:
-                data = envelope.open_sealed(key, sealed, _FLOW_AAD)
+                data = envelope.open_sealed(key, sealed, aad)
                 break
             except IntegrityError:
                 continue
         if data is None:
-            raise AuthenticationFailed("psc_flow_invalid")
-        flow = Flow(**orjson.loads(data))
-    except (ValueError, TypeError) as exc:
+            raise AuthenticationFailed(refusal)
+        fields = orjson.loads(data)
+        if not isinstance(fields, dict) or not isinstance(fields.get("state"), str):
+            raise AuthenticationFailed(refusal)
+        if not float(fields["expires"]) > time.time() or not hmac.compare_digest(fields["state"].encode(),
+                                                                                  state.encode()):
+            raise AuthenticationFailed(refusal)
+        return fields
+    except (ValueError, TypeError, KeyError) as exc:
+        raise AuthenticationFailed(refusal) from exc
+
+
+def open_flow(services: Services, blob: str | None, state: str | None) -> Flow:
+    fields = open_flow_fields(services, "psc_flow", _FLOW_AAD, blob, state, "psc_flow_invalid")
+    try:
+        return Flow(**fields)
+    except TypeError as exc:
         raise AuthenticationFailed("psc_flow_invalid") from exc
-    if flow.expires < time.time() or not hmac.compare_digest(flow.state.encode(), state.encode()):
-        raise AuthenticationFailed("psc_flow_invalid")
-    return flow
 
 
 async def finish(services: Services, flow: Flow, code: str, *, ip: str | None = None, user_agent: str = "",

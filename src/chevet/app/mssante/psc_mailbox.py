@@ -15,8 +15,6 @@ PSC again.
 from __future__ import annotations
 
 import asyncio
-import base64
-import hmac
 import secrets
 import time
 import uuid
@@ -24,9 +22,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Protocol
 
-import orjson
-
 from chevet.app.identity.people import open_credential
+from chevet.app.identity.psc import open_flow_fields, seal_flow
 from chevet.app.services import Actor, Services
 from chevet.core import envelope, identity
 from chevet.core.entities import PersonStatus
@@ -75,31 +72,16 @@ def begin_link(services: Services, actor: Actor, box: PscMailbox, endpoint: Link
         raise Forbidden("mss_psc_not_your_mailbox")
     flow = LinkFlow(secrets.token_urlsafe(24), secrets.token_urlsafe(24), secrets.token_urlsafe(48), box.address,
                     str(actor.session_id) if actor.session_id else None, time.time() + FLOW_SECONDS)
-    sealed = envelope.seal(services.keys.derive("mss_psc_flow"), orjson.dumps(asdict(flow)), _FLOW_AAD)
     return (endpoint.authorization_url(flow.state, flow.nonce, flow.verifier),
-            base64.urlsafe_b64encode(sealed).decode().rstrip("="))
+            seal_flow(services, "mss_psc_flow", _FLOW_AAD, asdict(flow)))
 
 
 def _open_flow(services: Services, blob: str | None, state: str | None) -> LinkFlow:
-    if not blob or not state or len(blob) > 2000 or len(state) > 200:
-        raise AuthenticationFailed("mss_psc_flow_invalid")
+    fields = open_flow_fields(services, "mss_psc_flow", _FLOW_AAD, blob, state, "mss_psc_flow_invalid")
     try:
-        sealed = base64.urlsafe_b64decode(blob + "=" * (-len(blob) % 4))
-        data = None
-        for key in services.keys.derive_all("mss_psc_flow"):
-            try:
-                data = envelope.open_sealed(key, sealed, _FLOW_AAD)
-                break
-            except IntegrityError:
-                continue
-        if data is None:
-            raise AuthenticationFailed("mss_psc_flow_invalid")
-        flow = LinkFlow(**orjson.loads(data))
-    except (ValueError, TypeError) as exc:
+        return LinkFlow(**fields)
+    except TypeError as exc:
         raise AuthenticationFailed("mss_psc_flow_invalid") from exc
-    if flow.expires < time.time() or not hmac.compare_digest(flow.state.encode(), state.encode()):
-        raise AuthenticationFailed("mss_psc_flow_invalid")
-    return flow
 
 
 async def finish_link(services: Services, actor: Actor, boxes: list[PscMailbox], endpoint: LinkEndpoint,
