@@ -50,14 +50,18 @@ def _chosen(values: list[str], other: str) -> list[str]:
     return list(dict.fromkeys(found))[:20]
 
 
+async def directory_results(p: Page, q: str) -> tuple[list[directory.DirectoryEntryView], str | None]:
+    """The directory's answers to what was typed, or the refusal in words (an empty query: none)."""
+    if not q:
+        return [], None
+    try:
+        return await directory.search(p.services, p.actor, q, limit=20), None
+    except InvalidInput as exc:
+        return [], p.error_text(exc)
+
+
 async def _new_context(p: Page, q: str, chosen: list[str]) -> dict[str, Any]:
-    results: list[directory.DirectoryEntryView] = []
-    search_error = None
-    if q:
-        try:
-            results = await directory.search(p.services, p.actor, q, limit=20)
-        except InvalidInput as exc:
-            search_error = p.error_text(exc)
+    results, search_error = await directory_results(p, q)
     status = await directory.status(p.services)
     return {"q": q, "results": results, "search_error": search_error, "chosen": chosen,
             "directory_ready": status is not None}

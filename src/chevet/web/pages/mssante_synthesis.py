@@ -27,6 +27,7 @@ from chevet.core.mssante.patient import (
 )
 from chevet.web.api.mssante import gateway
 from chevet.web.pages.handovers import when
+from chevet.web.pages.mssante import directory_results
 from chevet.web.pages.page import SignedInPage, check_csrf, signed_in, ui
 
 router = APIRouter(include_in_schema=False)
@@ -66,13 +67,7 @@ async def _page(p: SignedInPage, cid: uuid.UUID, *, status: int = 200, error: st
                 other: str = "", note: str = "", q: str = "", client_id: str | None = None) -> Response:
     gateway(p.request)   # not configured: says so in plain words
     offered = await synthesis.choices(p.services, p.actor, cid)
-    results: list[directory.DirectoryEntryView] = []
-    search_error = None
-    if q:
-        try:
-            results = await directory.search(p.services, p.actor, q, limit=20)
-        except InvalidInput as exc:
-            search_error = p.error_text(exc)
+    results, search_error = await directory_results(p, q)
     if picked is None:
         since = p.services.clock.now() - PRECHECKED
         picked = [i.key for i in offered.items if i.at >= since]
