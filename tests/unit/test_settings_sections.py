@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from chevet.settings import Settings, SettingsError, load_settings
+from chevet.settings.blobs import BlobsSettings
 from chevet.settings.directory_sync import DirectorySyncSettings
 from chevet.settings.flat_names import FLAT_NAMES
 from chevet.settings.sections import MetricsSettings, OrganisationKeysSettings
@@ -42,6 +43,8 @@ SECTIONED_ONLY |= {f"audit.{n}" for n in ("witness_file", "witness_syslog", "wit
 SECTIONED_ONLY |= {f"organisation_keys.{n}" for n in OrganisationKeysSettings.model_fields}
 # And the metrics endpoint.
 SECTIONED_ONLY |= {f"metrics.{n}" for n in MetricsSettings.model_fields}
+# And where sealed files are kept (a folder or an S3 object store).
+SECTIONED_ONLY |= {f"blobs.{n}" for n in BlobsSettings.model_fields}
 # Flat keywords are built with dict(...) so that the call-site rewrite leaves them flat.
 
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from chevet.settings.blobs import BlobsSettings
 from chevet.settings.directory_sync import DirectorySyncSettings
 from chevet.settings.errors import SettingsError, problems
 from chevet.settings.flat_names import NESTED_DELIMITER, SettingPath, merged, nest
@@ -68,6 +69,7 @@ class Settings(BaseSettings):
     passwords: PasswordsSettings = Field(default_factory=PasswordsSettings)
     psc: PscSettings = Field(default_factory=PscSettings)
     attachments: AttachmentsSettings = Field(default_factory=AttachmentsSettings)
+    blobs: BlobsSettings = Field(default_factory=BlobsSettings)
     footprint: FootprintSettings = Field(default_factory=FootprintSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
