@@ -16,6 +16,7 @@ from chevet.adapters.antivirus import ClamdScanner
 from chevet.adapters.audit_key import AuditKeyError, AuditKeyFile, create_audit_key
 from chevet.adapters.backup import BackupError as BackupError  # what backups and restores raise (a message id)
 from chevet.adapters.blobs import FileBlobStore
+from chevet.adapters.blobs_s3 import S3BlobStore
 from chevet.adapters.bus import MemoryBus, RedisBus
 from chevet.adapters.clock import SystemClock
 from chevet.adapters.db.database import SqlDatabase
@@ -24,12 +25,14 @@ from chevet.adapters.keys import KeyFile, KeyFileError, add_key, create_key_file
 from chevet.adapters.media import ImageLimits, PillowMedia, configure_pillow
 from chevet.adapters.organisation_key_file import FileKeyProvider
 from chevet.adapters.passwords import Argon2Passwords
+from chevet.adapters.private_file import read_private
 from chevet.adapters.push import WebPush, create_vapid_key
 from chevet.adapters.witness import FileWitness, WitnessForwarding
 from chevet.app.attachments.config import AttachmentLimits, AttachmentServices, FootprintSettings
 from chevet.app.services import Governance, KeyCachePolicy, MailRelay, Policy, Services
 from chevet.core.mail_outbox import MailRetry
-from chevet.ports import EventBus, OrganisationKeyProvider, PushGateway
+from chevet.core.sigv4 import Credentials
+from chevet.ports import BlobStore, EventBus, OrganisationKeyProvider, PushGateway
 from chevet.ports.metrics import Metrics, NoMetrics
 from chevet.settings import Settings, SettingsError
 
@@ -133,6 +136,30 @@ def retire_master_keys(settings: Settings, numbers: set[int]) -> list[int]:
         raise SettingsError(str(exc)) from exc
 
 
+def s3_blob_store(settings: Settings) -> S3BlobStore:
+    """The object store named in ``[blobs]`` (whatever ``backend`` says: the migration writes to it
+    before the installation switches)."""
+    b = settings.blobs
+    endpoint, bucket, key_id, secret_file = b.endpoint, b.bucket, b.access_key_id, b.secret_key_file
+    if not (endpoint and bucket and key_id and secret_file):
+        missing = [name for name in ("endpoint", "bucket", "access_key_id", "secret_key_file") if not getattr(b, name)]
+        raise SettingsError(f"[blobs] needs {', '.join(missing)} for the object store (docs/object-storage.md)")
+    secret = read_private(secret_file, "object store secret key file", SettingsError).strip()
+    return S3BlobStore(endpoint=endpoint, bucket=bucket, credentials=Credentials(key_id, secret),
+                       region=b.region, prefix=b.prefix, part_size=b.part_size_mb * 1_048_576,
+                       timeout=b.timeout_seconds, ca_file=b.ca_file)
+
+
+def blob_store(settings: Settings) -> BlobStore:
+    """Where sealed files are kept: ``[blobs] backend``, the folder by default."""
+    return s3_blob_store(settings) if settings.blobs.backend == "s3" else FileBlobStore(settings.blobs_path)
+
+
+def blob_stores_for_migration(settings: Settings) -> tuple[BlobStore, S3BlobStore]:
+    """The folder store (source) and the configured object store (target) of ``chevet blobs migrate``."""
+    return FileBlobStore(settings.blobs_path), s3_blob_store(settings)
+
+
 def attachment_services(settings: Settings) -> AttachmentServices:
     """Blob store, image processing, optional antivirus, limits and footprint factors."""
     image_limits = ImageLimits(max_pixels=settings.attachments.max_image_pixels,
@@ -141,7 +168,7 @@ def attachment_services(settings: Settings) -> AttachmentServices:
                                output=settings.attachments.image_format)
     configure_pillow(image_limits)
     return AttachmentServices(
-        blobs=FileBlobStore(settings.blobs_path),
+        blobs=blob_store(settings),
         media=PillowMedia(image_limits, workers=max(1, min(4, os.cpu_count() or 1))),
         scanner=ClamdScanner(settings.attachments.clamd_socket) if settings.attachments.clamd_socket else None,
         limits=AttachmentLimits(
@@ -278,6 +305,13 @@ async def initialise(settings: Settings) -> list[str]:
     if not settings.blobs_path.exists():
         settings.blobs_path.mkdir(mode=0o700, parents=True)
         done.append(f"created attachment store {settings.blobs_path}")
+    if settings.blobs.backend == "s3":
+        store = s3_blob_store(settings)
+        try:
+            await store.ensure_bucket()
+        finally:
+            store.close()
+        done.append(f"object store bucket {settings.blobs.bucket} is ready")
     master_created = create_key_file(settings.key_file)
     if master_created:
         done.append(f"created master key {settings.key_file} (back it up apart from the database)")
