@@ -4,8 +4,8 @@ Keys are ``<conversation>/<keyed hash>``, checked against a strict pattern befor
 built, so no key can walk out of the store. Writes go to a temporary file in the target
 folder, are flushed and fsync'd, renamed into place, and the folder is fsync'd: after ``put``
 returns, the file survives a power cut, and a reader never sees half a file. Everything
-stored is already sealed by the caller; this adapter never sees plaintext. An S3-compatible
-store would implement the same four methods with the same keys.
+stored is already sealed by the caller; this adapter never sees plaintext. The S3-compatible
+store (``blobs_s3.py``) implements the same methods with the same keys.
 
 A store that cannot be written or read (disk full, read-only, I/O error, a network mount gone)
 raises ``DependencyUnavailable``; only a missing file is the file's own problem.

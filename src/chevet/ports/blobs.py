@@ -7,7 +7,7 @@ from typing import Protocol
 
 
 class BlobStore(Protocol):
-    """Sealed files by key (``<conversation>/<keyed hash>``): a folder today, S3 later.
+    """Sealed files by key (``<conversation>/<keyed hash>``): a folder or an S3 object store.
     Callers hand over ciphertext only."""
 
     async def put(self, key: str, pieces: Iterable[bytes]) -> int:
