@@ -96,3 +96,31 @@ async def test_retention_removes_the_objects(installation: Installation, api: Ap
         assert await hook(tx, org.id, uuid.UUID(conv), svc.clock.now() + timedelta(seconds=1)) == 1
     assert await store.keys() == []
     assert (await api.client.get(f"/api/v1/attachments/{att['id']}", headers=api.auth(doctor))).status_code == 404
+
+
+async def test_an_object_store_outage_is_a_503_with_a_sentence_and_readiness_turns_red(installation: Installation,
+                                                                                      api: Api) -> None:
+    svc = installation.services
+    store = svc.attachments.blobs
+    assert isinstance(store, S3BlobStore)
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse")
+    doctor = await new_member(svc, org, "physician")
+    for m in (nurse, doctor):
+        await api.login(m)
+    conv = await api.conversation(nurse, doctor)
+    att = (await api.upload(nurse, conv, pdf("avant la panne"))).json()
+    assert (await api.send(nurse, conv, [att["id"]])).status_code == 201
+    working = store._base
+    store._base = "http://127.0.0.1:9"  # the gateway out of reach (nothing listens on port 9)
+    try:
+        r = await api.client.get(f"/api/v1/attachments/{att['id']}", headers=api.auth(doctor))
+        assert r.status_code == 503 and "Traceback" not in r.text
+        assert r.headers["content-type"].startswith("application/problem+json") and r.json().get("detail")
+        r = await api.upload(nurse, conv, pdf("pendant la panne"))
+        assert r.status_code == 503
+        ready = await api.client.get("/readyz")
+        assert ready.status_code == 503 and "127.0.0.1:9" not in ready.text
+    finally:
+        store._base = working
+    assert (await api.client.get(f"/api/v1/attachments/{att['id']}", headers=api.auth(doctor))).status_code == 200

@@ -55,6 +55,8 @@ class Installation:
             await self.push.close()
         await self.services.bus.close()
         await self.services.db.close()
+        if self.services.attachments is not None and isinstance(self.services.attachments.blobs, S3BlobStore):
+            self.services.attachments.blobs.close()  # its connections to the object store
 
 
 def policy_from(settings: Settings) -> Policy:
