@@ -130,6 +130,12 @@ def test_the_operator_migrates_with_the_command_and_it_is_audited(tmp_path: Path
         secret.chmod(0o600)
         r = chevet("blobs", "migrate", "--to", "s3", CHEVET_BLOBS__ENDPOINT="http://127.0.0.1:9")
         assert r.returncode == 1 and "cannot be reached" in r.stderr and "Traceback" not in r.stderr
+
+        # Once switched, a backup says that it does not copy the objects (docs/object-storage.md).
+        r = chevet("backup", "--out", str(tmp_path / "bk"), "--keys-out", str(tmp_path / "keys.bak"),
+                   CHEVET_BLOBS__BACKEND="s3")
+        assert r.returncode == 0, r.stderr
+        assert f"object store (bucket {BUCKET})" in r.stderr and "does not copy them" in r.stderr
     finally:
         for key in asyncio.run(target.keys()):
             asyncio.run(target.delete(key))

@@ -59,6 +59,10 @@ def backup(keys_out: Annotated[Path, typer.Option("--keys-out", help="Key backup
     typer.echo(f"database backup: {db_file}\nkey backup ({count} conversation keys): {keys_out}\n"
                "Keep the key backup apart from database backups and replace it, never archive it: "
                "see docs/backup.md.")
+    if settings.blobs.backend == "s3":
+        typer.echo(f"attachments are kept in the object store (bucket {settings.blobs.bucket}): this backup "
+                   "does not copy them; protect the bucket itself (versioning, replication): "
+                   "see docs/object-storage.md, Backups.", err=True)
 
 
 async def _keys(i: Installation, keys_out: Path) -> int:
