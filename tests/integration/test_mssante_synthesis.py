@@ -228,3 +228,29 @@ async def test_two_taps_from_the_care_case_page(installation: Installation, mail
     (raw,) = mailbox_contents(gp)
     outer = message_from_bytes(raw)
     assert outer["X-MSS-CODECDA"] == "34133-9" and outer["X-MSS-INS"] == "N"   # not qualified: no INS
+
+
+async def test_without_mssante_the_care_case_offers_no_synthesis_and_the_page_says_why(
+        installation: Installation) -> None:
+    """An establishment without the gateway: no « Synthèse » button, and an old link to the page
+    lands on a page saying MSSanté is not configured here (no form, no error status)."""
+    import html
+
+    from chevet.web.app import create_app
+    from tests.web_client import Browserless
+
+    svc = installation.services
+    org = await new_org(svc)
+    nurse = await new_member(svc, org, "nurse", "Claire Martin")
+    care, _ = await conversations.create_conversation(svc, nurse.actor, kind="care_case", title="Ch. 9",
+                                                      member_ids=[], care_case_ref="CH9")
+    client = Browserless(app=create_app(installation))
+    try:
+        await client.sign_in(nurse)
+        conv_page = await client.get(f"/c/{care['id']}")
+        assert conv_page.status_code == 200 and f"/c/{care['id']}/synthese" not in conv_page.text
+        page = await client.get(f"/c/{care['id']}/synthese")
+        assert page.status_code == 200 and "n'est pas configurée" in html.unescape(page.text), page.text[:1500]
+        assert 'action="/c/' not in page.text
+    finally:
+        await client.close()

@@ -25,6 +25,7 @@ from chevet.app.messaging.views import MessageView
 from chevet.core import blind_index
 from chevet.core.errors import ChevetError, InvalidInput, NotFound
 from chevet.core.ids import parse_id
+from chevet.web.api.mssante import configured_gateway
 from chevet.web.pages import alerts as alert_pages
 from chevet.web.pages.page import Page, SignedInPage, field_of, read_form, signed_in, ui, wants_json
 from chevet.web.responses import Json
@@ -134,7 +135,8 @@ async def _conversation_context(p: SignedInPage, conversation_id: uuid.UUID, bef
             "roles": roles,
             "seen_by": seen_by, "urgent": urgent[-1] if urgent else None, "first_new": first_new,
             "older": oldest if oldest is not None and oldest > 1 and len(items) >= PAGE_SIZE else None,
-            "me": me, "segments": segments}
+            "me": me, "segments": segments,
+            "mss_ready": configured_gateway(p.request) is not None}  # the synthesis leaves through MSSanté
 
 
 @router.get("/c/{conversation_id}")

@@ -25,7 +25,7 @@ from chevet.core.mssante.patient import (
     PatientIdentity,
     clean_identity,
 )
-from chevet.web.api.mssante import gateway
+from chevet.web.api.mssante import configured_gateway, gateway
 from chevet.web.pages.handovers import when
 from chevet.web.pages.mssante import directory_results
 from chevet.web.pages.page import SignedInPage, check_csrf, signed_in, ui
@@ -65,7 +65,7 @@ def _values(source: FormData, names: tuple[str, ...], limit: int = 200) -> dict[
 async def _page(p: SignedInPage, cid: uuid.UUID, *, status: int = 200, error: str | None = None,
                 picked: list[str] | None = None, patient: dict[str, str] | None = None, to: str = "",
                 other: str = "", note: str = "", q: str = "", client_id: str | None = None) -> Response:
-    gateway(p.request)   # not configured: says so in plain words
+    ready = configured_gateway(p.request) is not None   # not configured: the page says so in plain words
     offered = await synthesis.choices(p.services, p.actor, cid)
     results, search_error = await directory_results(p, q)
     if picked is None:
@@ -73,7 +73,7 @@ async def _page(p: SignedInPage, cid: uuid.UUID, *, status: int = 200, error: st
         picked = [i.key for i in offered.items if i.at >= since]
     return p.render("mssante_synthesis.html", status=status, offered=offered, picked=picked, error=error,
                     patient=patient or dict.fromkeys(PATIENT_FIELDS, ""), to=to, other=other, note=note, q=q,
-                    results=results,
+                    results=results, gateway_ready=ready,
                     search_error=search_error, when=lambda at: when(p, at),
                     client_id=client_id or secrets.token_urlsafe(12), max_note=synthesis.MAX_NOTE,
                     directory_ready=await directory.status(p.services) is not None)
