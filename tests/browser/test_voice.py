@@ -5,6 +5,7 @@ played, and plays it."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -97,9 +98,12 @@ async def test_a_held_voice_message_reaches_the_other_member_as_an_inline_player
     await expect(timer).to_be_visible()
     await expect(record).to_have_accessible_name("Arrêter et envoyer")
     await expect(n.get_by_role("button", name="Annuler l'enregistrement")).to_be_visible()
-    assert await _axe_problems(n) == []  # while recording too
-    await expect(n.locator(".voice-time")).to_have_text("0:03", timeout=15_000)
+    assert await _axe_problems(n) == []  # while recording too (slow on a loaded machine: 3 s or more)
+    await expect(n.locator(".voice-time")).to_have_text(re.compile(r"^0:(0[3-9]|[1-5][0-9])$"), timeout=15_000)
+    held = int(str(await n.locator(".voice-time").text_content()).split(":")[1])
     await n.mouse.up()
+    # The player says how long it lasts: what the timer showed at release, or the next second.
+    lasted = re.compile(rf"^Message vocal, 0:({held:02d}|{held + 1:02d})$")
     await expect(timer).to_be_hidden()
     await expect(n.locator(".msg .voice-msg")).to_have_count(1)
     # Through the resumable upload, as photos and files: announced, then sent in pieces.
@@ -109,7 +113,7 @@ async def test_a_held_voice_message_reaches_the_other_member_as_an_inline_player
 
     shown = d.locator(".msg .voice-msg")
     await expect(shown).to_have_count(1)
-    await expect(shown.locator(".voice-label")).to_have_text("Message vocal, 0:03")
+    await expect(shown.locator(".voice-label")).to_have_text(lasted)
     audio = shown.locator("audio")
     assert await audio.get_attribute("preload") == "none"
     assert await audio.evaluate("a => a.controls") is True
@@ -122,7 +126,7 @@ async def test_a_held_voice_message_reaches_the_other_member_as_an_inline_player
     got = await d.request.get(web_server.url + src)
     assert got.status == 200 and got.headers["content-type"] == "audio/webm"
     size = len(await got.body())
-    assert 0 < size <= 4 * BUDGET_BYTES_PER_SECOND, size  # a ~3.5 s recording within the bitrate budget
+    assert 0 < size <= (held + 1.5) * BUDGET_BYTES_PER_SECOND, size  # the recording within the bitrate budget
 
     # Keyboard: Enter starts, Enter again stops and sends.
     await record.focus()
@@ -153,7 +157,7 @@ async def test_a_held_voice_message_reaches_the_other_member_as_an_inline_player
     # The page rendered by the server shows the same players.
     await d.reload()
     await expect(d.locator(".msg .voice-msg audio[preload=none]")).to_have_count(2)
-    await expect(d.locator(".voice-label").first).to_have_text("Message vocal, 0:03")
+    await expect(d.locator(".voice-label").first).to_have_text(lasted)
     assert csp == []
     # With the players in the log: accessible and without sideways scrolling, phone then desktop.
     for viewport in (PHONE, {"width": 1280, "height": 800}):
