@@ -6,12 +6,11 @@ import asyncio
 from typing import Annotated, Literal
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from chevet.app.attachments.blob_migration import MigrationReport, Outcome, migrate
 from chevet.app.governance import audit
 from chevet.bootstrap import Installation, blob_stores_for_migration
-from chevet.cli.support import DataDir, fail
+from chevet.cli.support import DataDir, fail, progress
 from chevet.cli.support import run as _run
 from chevet.cli.support import settings_for as _settings
 from chevet.core.errors import ChevetError
@@ -37,14 +36,11 @@ def migrate_command(to: Annotated[Literal["s3"], typer.Option("--to", help="targ
 
     async def go() -> MigrationReport:
         await target.ensure_bucket()
-        with Progress(TextColumn("sealed files"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                      transient=False) as bar:
-            task = bar.add_task("copy", total=None)
 
-            def advance(done: int, total: int, outcome: Outcome) -> None:
-                bar.update(task, completed=done, total=total)
+        def advance(done: int, total: int, outcome: Outcome) -> None:
+            progress("sealed files", done, total)   # the CLI's one progress line, as for key rotation
 
-            return await migrate(source, target, advance)
+        return await migrate(source, target, advance)
 
     try:
         report = asyncio.run(go())
