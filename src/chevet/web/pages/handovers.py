@@ -87,14 +87,7 @@ async def _write_page(p: SignedInPage, cid: uuid.UUID, *, status: int = 200, err
 async def write_page(request: Request, conversation_id: str) -> Response:
     p = await signed_in(request)
     cid = parse_id(conversation_id)
-    try:
-        return await _write_page(p, cid)
-    except InvalidInput as exc:
-        if exc.code != "handover.only_care_case":
-            raise
-        # Only a care case takes handover notes: whoever arrives here from elsewhere (a link, the
-        # page she signed in for) lands on the conversation itself.
-        return p.redirect(f"/c/{cid}")
+    return await p.care_case_page(cid, lambda: _write_page(p, cid), "handover.only_care_case")
 
 
 @router.post("/c/{conversation_id}/transmission")

@@ -84,12 +84,7 @@ async def _page(p: SignedInPage, cid: uuid.UUID, *, status: int = 200, error: st
 async def synthesis_page(request: Request, conversation_id: str) -> Response:
     p = await signed_in(request)
     cid = parse_id(conversation_id)
-    try:
-        return await _page(p, cid)
-    except InvalidInput as exc:
-        if exc.code != "synthesis_only_care_case":
-            raise
-        return p.redirect(f"/c/{cid}")
+    return await p.care_case_page(cid, lambda: _page(p, cid), "synthesis_only_care_case")
 
 
 @router.post("/c/{conversation_id}/synthese")

@@ -12,6 +12,7 @@ import functools
 import hashlib
 import hmac
 import secrets
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -27,7 +28,7 @@ from starlette.datastructures import FormData
 from chevet.app.identity import auth
 from chevet.app.messaging import preferences
 from chevet.app.services import Actor, Services
-from chevet.core.errors import AuthenticationFailed, ChevetError, Forbidden, ReauthenticationRequired
+from chevet.core.errors import AuthenticationFailed, ChevetError, Forbidden, InvalidInput, ReauthenticationRequired
 from chevet.core.notification import LOCAL_TIME
 from chevet.core.roles import Permission, can
 from chevet.web import formats
@@ -141,6 +142,17 @@ class Page:
 
     def redirect(self, url: str) -> Response:
         return self.finish(RedirectResponse(url, status_code=303))
+
+    async def care_case_page(self, cid: uuid.UUID, page: Callable[[], Awaitable[Response]],
+                             refusal: str) -> Response:
+        """A page that only a care case has (handover notes, the synthesis): whoever arrives from
+        another conversation (a link, the page she signed in for) lands on that conversation."""
+        try:
+            return await page()
+        except InvalidInput as exc:
+            if exc.code != refusal:
+                raise
+            return self.redirect(f"/c/{cid}")
 
     def error_text(self, exc: ChevetError) -> str:
         return self.t(exc.code, **exc.params)
